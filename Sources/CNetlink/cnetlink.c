@@ -1,0 +1,85 @@
+#define _GNU_SOURCE
+#include "cnetlink.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <libmnl/libmnl.h>
+
+const int PL_CLONE_NEWNET = CLONE_NEWNET;
+const int PL_CLONE_NEWUTS = CLONE_NEWUTS;
+const int PL_CLONE_NEWIPC = CLONE_NEWIPC;
+
+int pl_unshare(int flags) { return unshare(flags) == 0 ? 0 : -errno; }
+
+int pl_setns(int fd, int nstype) { return setns(fd, nstype) == 0 ? 0 : -errno; }
+
+pid_t pl_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+int pl_sethostname(const char *name, size_t len) { return sethostname(name, len) == 0 ? 0 : -errno; }
+
+size_t pl_mnl_socket_buffer_size(void) { return MNL_SOCKET_BUFFER_SIZE; }
+
+int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int new_session) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0) return -rc;
+    rc = posix_spawnattr_init(&attr);
+    if (rc != 0) { posix_spawn_file_actions_destroy(&fa); return -rc; }
+
+    int fds[3] = { stdin_fd, stdout_fd, stderr_fd };
+    for (int target = 0; target < 3 && rc == 0; target++) {
+        if (fds[target] < 0) {
+            rc = posix_spawn_file_actions_addopen(&fa, target, "/dev/null",
+                                                  target == 0 ? O_RDONLY : O_WRONLY, 0);
+        } else {
+            /* dup2 onto itself clears FD_CLOEXEC, which is what we want here. */
+            rc = posix_spawn_file_actions_adddup2(&fa, fds[target], target);
+        }
+    }
+    if (rc == 0 && cwd != NULL) rc = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (new_session) flags |= POSIX_SPAWN_SETSID;
+    if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+    if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
+    if (rc == 0) rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? 0 : -rc;
+}
+
+pid_t pl_waitpid(pid_t pid, int options, int *exited, int *code, int *signaled, int *signal) {
+    int status = 0;
+    pid_t r;
+    do { r = waitpid(pid, &status, options); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    if (r > 0) {
+        *exited = WIFEXITED(status);
+        *code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+        *signaled = WIFSIGNALED(status);
+        *signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    }
+    return r;
+}
+
+int pl_kill(pid_t pid, int sig) { return kill(pid, sig) == 0 ? 0 : -errno; }
+
+int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf) {
+    if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) != 0) return -errno;
+    if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) return -errno;
+    return 0;
+}

@@ -1,0 +1,58 @@
+#ifndef PODLAB_CNETLINK_H
+#define PODLAB_CNETLINK_H
+/*
+ * Small C wrappers for what Swift cannot import directly: glibc functions hidden behind
+ * _GNU_SOURCE (unshare, setns, gettid, posix_spawn extensions), function-like macros
+ * (WIFEXITED, ...) and values computed at run time (MNL_SOCKET_BUFFER_SIZE).
+ *
+ * Convention: every function that can fail returns 0 (or a non-negative value) on
+ * success and -errno on failure, so Swift never reads errno far from the call.
+ */
+#include <sys/types.h>
+#include <stddef.h>
+
+/* Namespace kinds, the CLONE_NEW* flags of <sched.h>. */
+extern const int PL_CLONE_NEWNET;
+extern const int PL_CLONE_NEWUTS;
+extern const int PL_CLONE_NEWIPC;
+
+/* unshare(2). Returns 0 or -errno. */
+int pl_unshare(int flags);
+
+/* setns(2). Returns 0 or -errno. */
+int pl_setns(int fd, int nstype);
+
+/* gettid(2): the calling thread's id. */
+pid_t pl_gettid(void);
+
+/* sethostname(2) in the calling thread's UTS namespace. Returns 0 or -errno. */
+int pl_sethostname(const char *name, size_t len);
+
+/* MNL_SOCKET_BUFFER_SIZE (a macro that calls sysconf). */
+size_t pl_mnl_socket_buffer_size(void);
+
+/*
+ * posix_spawn(3) of `path` with `argv`/`envp`, started in the calling thread's namespaces.
+ * The child gets stdin/stdout/stderr from the given fds (-1: /dev/null), changes into `cwd`
+ * when it is not NULL, closes every other fd (closefrom 3), gets a default signal mask and
+ * default dispositions, and becomes a session leader when `new_session` is non-zero
+ * (so the whole process group can be signalled).
+ * Returns 0 and stores the pid in *pid, or -errno.
+ */
+int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int new_session);
+
+/*
+ * waitpid(2) for one child. `options` as waitpid's (WNOHANG = 1).
+ * Returns the pid (0 with WNOHANG if it has not changed state) or -errno. On a pid > 0,
+ * *exited/*code hold WIFEXITED/WEXITSTATUS and *signaled/*signal WIFSIGNALED/WTERMSIG.
+ */
+pid_t pl_waitpid(pid_t pid, int options, int *exited, int *code, int *signaled, int *signal);
+
+/* kill(2). Returns 0 or -errno. */
+int pl_kill(pid_t pid, int sig);
+
+/* setsockopt(SO_SNDBUFFORCE / SO_RCVBUFFORCE) on fd. Returns 0 or -errno. */
+int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf);
+
+#endif
