@@ -18,8 +18,8 @@ let package = Package(
         .target(name: "CNetlink"),
 
         .target(name: "Netns", dependencies: ["CNetlink", "CMnl"]),
-        .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns"]),
-        .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns"]),
+        .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns", "PodNet"]),
+        .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "PodNet"]),
         .target(name: "PodNet"),
 
         // Shared helpers for integration tests: unique names, root checks, `ip -j` readers.

@@ -45,7 +45,7 @@ int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
 /*
  * waitpid(2) for one child. `options` as waitpid's (WNOHANG = 1).
  * Returns the pid (0 with WNOHANG if it has not changed state) or -errno. On a pid > 0,
- * *exited/*code hold WIFEXITED/WEXITSTATUS and *signaled/*signal WIFSIGNALED/WTERMSIG.
+ * the out-parameters hold WIFEXITED, WEXITSTATUS, WIFSIGNALED and WTERMSIG.
  */
 pid_t pl_waitpid(pid_t pid, int options, int *exited, int *code, int *signaled, int *signal);
 

@@ -1,0 +1,206 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNetlink
+
+/// The one thread that is allowed to change namespaces.
+///
+/// `setns` and `unshare` change only the calling thread, and Swift tasks and Dispatch move work
+/// between pool threads; a pool thread left in a pod's namespace would run later, unrelated work
+/// there (and threads it creates inherit that namespace). So every namespace switch in podlab
+/// happens here: a dedicated pthread that sits in its home namespaces (those of the process at
+/// start) and runs jobs one at a time. A job may enter another namespace only through
+/// `withNamespaces`, which always returns the thread home; if that ever fails the process stops,
+/// because the thread could no longer be trusted.
+///
+/// Jobs should only call syscalls and libmnl/libnftnl: no Dispatch, no Tasks, no first use of
+/// Foundation, while inside a foreign namespace.
+public final class NamespaceWorker: @unchecked Sendable {
+    /// The process-wide worker.
+    public static let shared = NamespaceWorker()
+
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var jobs: [() -> Void] = []
+    private var jobIndex = 0
+    private var started = false
+    /// Kernel thread id of the worker, fixed once the thread runs.
+    private(set) var threadID: pid_t = 0
+    /// fds of the worker's home namespaces, opened by the worker itself at start.
+    private var homeNet: Int32 = -1
+    private var homeUTS: Int32 = -1
+    private var homeIPC: Int32 = -1
+
+    private init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, nil, { raw in
+            let worker = Unmanaged<NamespaceWorker>.fromOpaque(raw!).takeRetainedValue()
+            worker.main()
+            return nil
+        }, context)
+        precondition(rc == 0, "cannot start the namespace worker thread: \(Errno(rc))")
+        pthread_detach(thread)
+        pthread_mutex_lock(&mutex)
+        while !started { pthread_cond_wait(&condition, &mutex) }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    private func main() {
+        let tid = pl_gettid()
+        let net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        let uts = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC)
+        let ipc = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC)
+        pthread_mutex_lock(&mutex)
+        threadID = tid
+        homeNet = net
+        homeUTS = uts
+        homeIPC = ipc
+        started = true
+        pthread_cond_broadcast(&condition)
+        while true {
+            while jobIndex == jobs.count { pthread_cond_wait(&condition, &mutex) }
+            let job = jobs[jobIndex]
+            jobIndex += 1
+            if jobIndex > 64 && jobIndex * 2 > jobs.count {
+                jobs.removeFirst(jobIndex)
+                jobIndex = 0
+            }
+            pthread_mutex_unlock(&mutex)
+            job()
+            pthread_mutex_lock(&mutex)
+        }
+    }
+
+    private func enqueue(_ job: @escaping () -> Void) {
+        pthread_mutex_lock(&mutex)
+        jobs.append(job)
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// True when the caller is the worker thread itself.
+    public var isCurrent: Bool { pl_gettid() == threadID }
+
+    /// Runs `body` on the worker and waits for it. Re-entrant: called on the worker, it runs inline.
+    public func sync<T>(_ body: () throws -> T) throws -> T {
+        if isCurrent { return try body() }
+        return try withoutActuallyEscaping(body) { escapable in
+            // The queued job reaches `body` only through `slot`, which drops it before the
+            // caller is woken: `withoutActuallyEscaping` checks that nothing still holds it.
+            let slot = JobSlot<T>()
+            slot.body = escapable
+            let done = Completion()
+            enqueue {
+                slot.result = Result { try slot.body!() }
+                slot.body = nil
+                done.signal()
+            }
+            done.wait()
+            return try slot.result!.get()
+        }
+    }
+
+    /// Runs `body` on the worker without blocking the calling task.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Namespace kinds the worker can enter.
+    public enum Kind: Sendable, CaseIterable {
+        case net, uts, ipc
+        var cloneFlag: Int32 {
+            switch self {
+            case .net: PL_CLONE_NEWNET
+            case .uts: PL_CLONE_NEWUTS
+            case .ipc: PL_CLONE_NEWIPC
+            }
+        }
+        var procName: String {
+            switch self {
+            case .net: "net"
+            case .uts: "uts"
+            case .ipc: "ipc"
+            }
+        }
+    }
+
+    func homeFD(_ kind: Kind) -> Int32 {
+        switch kind {
+        case .net: homeNet
+        case .uts: homeUTS
+        case .ipc: homeIPC
+        }
+    }
+
+    /// On the worker: enters each (fd, kind), runs `body`, and returns home in every case.
+    /// `label` names the target in errors (a namespace name or path).
+    func withNamespaces<T>(_ targets: [(fd: Int32, kind: Kind, label: String)], _ body: () throws -> T) throws -> T {
+        precondition(isCurrent, "namespace switch attempted off the namespace worker thread")
+        var entered: [Kind] = []
+        defer { returnHome(entered) }
+        for target in targets {
+            try shimCall("setns", target.label) { pl_setns(target.fd, target.kind.cloneFlag) }
+            entered.append(target.kind)
+        }
+        return try body()
+    }
+
+    /// On the worker: `unshare`s a fresh namespace of `kind`, runs `body` inside it, returns home.
+    func withNewNamespace<T>(_ kind: Kind, label: String, _ body: () throws -> T) throws -> T {
+        precondition(isCurrent, "unshare attempted off the namespace worker thread")
+        try shimCall("unshare(CLONE_NEW\(kind.procName.uppercased()))", label) { pl_unshare(kind.cloneFlag) }
+        defer { returnHome([kind]) }
+        return try body()
+    }
+
+    private func returnHome(_ kinds: [Kind]) {
+        for kind in kinds {
+            let rc = pl_setns(homeFD(kind), kind.cloneFlag)
+            if rc != 0 {
+                fatalError("namespace worker cannot return to its home \(kind.procName) namespace: \(Errno(-rc))")
+            }
+        }
+    }
+}
+
+/// Holds a synchronous job's closure and result while it crosses to the worker.
+final class JobSlot<T> {
+    var body: (() throws -> T)?
+    var result: Result<T, any Error>?
+}
+
+/// A one-shot signal between two threads, on a pthread mutex and condition
+/// (nothing here may touch Dispatch: see `NamespaceWorker`).
+final class Completion: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var done = false
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(&condition)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    func signal() {
+        pthread_mutex_lock(&mutex)
+        done = true
+        pthread_cond_signal(&condition)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    func wait() {
+        pthread_mutex_lock(&mutex)
+        while !done { pthread_cond_wait(&condition, &mutex) }
+        pthread_mutex_unlock(&mutex)
+    }
+}

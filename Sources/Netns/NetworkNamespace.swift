@@ -1,0 +1,203 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNetlink
+
+/// A named network namespace, stored the way `ip netns` stores it: a bind mount of the
+/// namespace at `/run/netns/NAME`, so `ip netns list` and `ip -n NAME …` see it.
+public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
+    /// Where named network namespaces live (the `ip netns` convention).
+    public static let runDirectory = "/run/netns"
+
+    public let name: String
+    public var path: String { "\(NetworkNamespace.runDirectory)/\(name)" }
+    public var description: String { name }
+
+    /// A handle for a namespace that is expected to exist; `open` checks that it does.
+    public init(unchecked name: String) { self.name = name }
+
+    /// Checks a namespace name: 1–64 bytes of letters, digits, `-`, `_` and `.`, not starting
+    /// with `.` or `-` (the file under /run/netns must be a plain name).
+    public static func validate(name: String) throws(ValidationError) {
+        let field = "namespace name"
+        guard !name.isEmpty else { throw ValidationError(field: field, value: name, reason: "must not be empty") }
+        guard name.utf8.count <= 64 else {
+            throw ValidationError(field: field, value: name, reason: "is \(name.utf8.count) bytes long; the limit is 64")
+        }
+        guard name.utf8.allSatisfy({ isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }) else {
+            throw ValidationError(field: field, value: name, reason: "may contain only letters, digits, '-', '_' and '.'")
+        }
+        guard let first = name.utf8.first, first != UInt8(ascii: "."), first != UInt8(ascii: "-") else {
+            throw ValidationError(field: field, value: name, reason: "must not start with '.' or '-'")
+        }
+    }
+
+    /// Creates a new, empty network namespace named `name` (EEXIST if it exists).
+    public static func create(_ name: String) throws -> NetworkNamespace {
+        try create(name, openingSocket: nil).namespace
+    }
+
+    /// Creates a namespace and opens a netlink socket inside it in the same visit, which saves a
+    /// second `setns` round trip when the caller configures the namespace right away.
+    public static func create(_ name: String, openingSocket bus: NetlinkBus?) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket?) {
+        try validate(name: name)
+        let namespace = NetworkNamespace(unchecked: name)
+        let path = namespace.path
+        try MountDirectory.prepare(runDirectory)
+        let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+        if fd < 0 {
+            let code = Errno.current
+            if code == .fileExists {
+                throw KernelError(operation: "create netns", object: "\"\(name)\"", errno: code, detail: "a network namespace with this name already exists")
+            }
+            throw KernelError(operation: "open", object: path, errno: code)
+        }
+        close(fd)
+        do {
+            let socket = try NamespaceWorker.shared.sync { () throws -> NetlinkSocket? in
+                try NamespaceWorker.shared.withNewNamespace(.net, label: path) {
+                    try syscall("mount(MS_BIND)", path) {
+                        mount("/proc/thread-self/ns/net", path, "none", UInt(MS_BIND), nil)
+                    }
+                    return try bus.map { try NetlinkSocket(bus: $0, namespace: name) }
+                }
+            }
+            return (namespace, socket)
+        } catch {
+            umount2(path, Int32(MNT_DETACH))
+            unlink(path)
+            throw error
+        }
+    }
+
+    /// The existing namespace `name`; throws ENOENT with a clear message if there is none.
+    public static func open(_ name: String) throws -> NetworkNamespace {
+        try validate(name: name)
+        let namespace = NetworkNamespace(unchecked: name)
+        guard exists(name) else {
+            throw KernelError(operation: "open netns", object: "\"\(name)\"", errno: .noSuchFileOrDirectory, detail: "no network namespace with this name")
+        }
+        return namespace
+    }
+
+    /// True when `/run/netns/NAME` exists.
+    public static func exists(_ name: String) -> Bool {
+        (try? validate(name: name)) != nil && access("\(runDirectory)/\(name)", F_OK) == 0
+    }
+
+    /// Removes the namespace: detaches the bind mount and deletes the file, as `ip netns del`
+    /// does. The kernel frees the namespace (and its devices) once nothing else holds it.
+    /// With `ignoreMissing`, a namespace that is already gone is not an error.
+    public static func delete(_ name: String, ignoreMissing: Bool = false) throws {
+        try validate(name: name)
+        let path = "\(runDirectory)/\(name)"
+        if umount2(path, Int32(MNT_DETACH)) != 0 {
+            let code = Errno.current
+            // EINVAL: not a mount point (a stale file); ENOENT: handled by unlink below.
+            if code != .invalidArgument && code != .noSuchFileOrDirectory {
+                throw KernelError(operation: "umount2", object: path, errno: code)
+            }
+        }
+        if unlink(path) != 0 {
+            let code = Errno.current
+            if code == .noSuchFileOrDirectory && ignoreMissing { return }
+            throw KernelError(operation: "delete netns", object: "\"\(name)\"", errno: code,
+                              detail: code == .noSuchFileOrDirectory ? "no network namespace with this name" : nil)
+        }
+    }
+
+    /// Names of all namespaces under /run/netns, sorted.
+    public static func list() throws -> [String] {
+        guard let dir = opendir(runDirectory) else {
+            if Errno.current == .noSuchFileOrDirectory { return [] }
+            throw KernelError(operation: "opendir", object: runDirectory, errno: .current)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Opens a netlink socket inside this namespace. The worker is inside the namespace only
+    /// for the `socket`/`bind` calls (about 10 µs); the socket stays bound to the namespace and
+    /// can be used from any thread afterwards.
+    public func openSocket(_ bus: NetlinkBus) throws -> NetlinkSocket {
+        let fd = try openFD()
+        defer { close(fd) }
+        return try NamespaceWorker.shared.sync {
+            try NamespaceWorker.shared.withNamespaces([(fd, .net, name)]) {
+                try NetlinkSocket(bus: bus, namespace: name)
+            }
+        }
+    }
+
+    /// Runs `body` on the namespace worker while it is inside this namespace. Keep `body` to
+    /// syscalls (socket, bind, connect, sysctl file writes): see `NamespaceWorker`.
+    public func perform<T>(_ body: () throws -> T) throws -> T {
+        let fd = try openFD()
+        defer { close(fd) }
+        return try NamespaceWorker.shared.sync {
+            try NamespaceWorker.shared.withNamespaces([(fd, .net, name)], body)
+        }
+    }
+
+    /// An `O_CLOEXEC` fd for the namespace file; the caller closes it.
+    public func openFD() throws -> Int32 {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            let code = Errno.current
+            throw KernelError(operation: "open netns", object: "\"\(name)\"", errno: code,
+                              detail: code == .noSuchFileOrDirectory ? "no network namespace with this name" : nil)
+        }
+        return fd
+    }
+
+    /// The namespace's inode number, as `readlink /proc/PID/ns/net` shows it (`net:[N]`).
+    public func inode() throws -> UInt64 {
+        var info = stat()
+        try syscall("stat", path) { stat(path, &info) }
+        return UInt64(info.st_ino)
+    }
+}
+
+@inline(__always)
+func isAlnum(_ c: UInt8) -> Bool {
+    (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+}
+
+/// Directories that hold namespace bind mounts are made shared mount points, as `ip netns`
+/// does, so the mounts propagate into mount namespaces created later.
+enum MountDirectory {
+    private static let prepared = Locked<Set<String>>([])
+
+    static func prepare(_ dir: String) throws {
+        if prepared.withLock({ $0.contains(dir) }) { return }
+        if mkdir(dir, 0o755) != 0 && Errno.current != .fileExists {
+            // Parent may be missing (e.g. /run/podlab): create it first.
+            let parent = String(dir[..<(dir.lastIndex(of: "/") ?? dir.startIndex)])
+            if !parent.isEmpty { try prepare(parentOnly: parent) }
+            try syscall("mkdir", dir) { mkdir(dir, 0o755) }
+        }
+        var boundOnItself = false
+        while mount("", dir, "none", UInt(MS_SHARED | MS_REC), nil) != 0 {
+            let code = Errno.current
+            guard code == .invalidArgument, !boundOnItself else {
+                throw KernelError(operation: "mount(MS_SHARED)", object: dir, errno: code)
+            }
+            try syscall("mount(MS_BIND)", dir) { mount(dir, dir, "none", UInt(MS_BIND | MS_REC), nil) }
+            boundOnItself = true
+        }
+        prepared.withLock { _ = $0.insert(dir) }
+    }
+
+    private static func prepare(parentOnly dir: String) throws {
+        if mkdir(dir, 0o755) != 0 && Errno.current != .fileExists {
+            throw KernelError(operation: "mkdir", object: dir, errno: .current)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// PodNet module
