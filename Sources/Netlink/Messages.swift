@@ -21,6 +21,9 @@ public struct NetlinkRequest: Sendable, Equatable, CustomStringConvertible {
     /// Builds a message with libmnl: the header, then whatever `body` writes.
     init(type: UInt16, flags: UInt16, object: String, _ body: (inout MessageWriter) -> Void) throws(ValidationError) {
         let built: [UInt8]? = withUnsafeTemporaryAllocation(byteCount: NetlinkRequest.capacity, alignment: 8) { buffer in
+            // libmnl 1.0.4 (Debian 12) does not clear attribute padding: start from zeros so no
+            // stale bytes reach the kernel.
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
             let header = mnl_nlmsg_put_header(buffer.baseAddress)!
             header.pointee.nlmsg_type = type
             header.pointee.nlmsg_flags = NetlinkFlags.NLM_F_REQUEST | flags

@@ -94,7 +94,7 @@ extension NetlinkRequest {
         }
         if let index = vxlan.underlyingIndex { try NetlinkValidation.validate(interfaceIndex: index, field: "vxlan underlying device") }
         return try createLink(kind: "vxlan", name: vxlan.name, object: "vxlan \"\(vxlan.name)\" id \(vxlan.id)", mtu: vxlan.mtu,
-                              mac: vxlan.mac, masterIndex: vxlan.masterIndex, up: vxlan.up) { w in
+                              mac: vxlan.mac, masterIndex: vxlan.masterIndex, up: vxlan.up, data: { w in
             w.put(VXLANAttribute.IFLA_VXLAN_ID, u32: vxlan.id)
             if let group = vxlan.group { w.put(VXLANAttribute.IFLA_VXLAN_GROUP, bytes: group.octets) }
             if let index = vxlan.underlyingIndex { w.put(VXLANAttribute.IFLA_VXLAN_LINK, u32: UInt32(bitPattern: index)) }
@@ -102,7 +102,7 @@ extension NetlinkRequest {
             if let ttl = vxlan.ttl { w.put(VXLANAttribute.IFLA_VXLAN_TTL, u8: ttl) }
             w.put(VXLANAttribute.IFLA_VXLAN_LEARNING, u8: vxlan.learning ? 1 : 0)
             w.put(VXLANAttribute.IFLA_VXLAN_PORT, u16: vxlan.port.bigEndian)
-        }
+        })
     }
 }
 

@@ -66,7 +66,7 @@ extension NetlinkRequest {
         var peerHeader = ifinfomsg()
         peerHeader.ifi_family = Family.AF_UNSPEC
         return try createLink(kind: "veth", name: veth.name, object: object, mtu: veth.mtu, mac: veth.mac,
-                              masterIndex: veth.masterIndex, up: veth.up) { w in
+                              masterIndex: veth.masterIndex, up: veth.up, data: { w in
             w.nest(VethAttribute.VETH_INFO_PEER) { w in
                 w.extraHeader(peerHeader)
                 w.put(LinkAttribute.IFLA_IFNAME, string: veth.peer.name)
@@ -74,7 +74,7 @@ extension NetlinkRequest {
                 if let mac = veth.peer.mac { w.put(LinkAttribute.IFLA_ADDRESS, bytes: mac.bytes) }
                 if let peerNamespaceFD { w.put(LinkAttribute.IFLA_NET_NS_FD, u32: UInt32(bitPattern: peerNamespaceFD)) }
             }
-        }
+        })
     }
 }
 
