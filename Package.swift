@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
     targets: [
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
@@ -20,7 +23,7 @@ let package = Package(
         .target(name: "Netns", dependencies: ["CNetlink", "CMnl"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns", "PodNet"]),
         .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "PodNet"]),
-        .target(name: "PodNet"),
+        .target(name: "PodNet", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // Shared helpers for integration tests: unique names, root checks, `ip -j` readers.
         .target(name: "KernelTestSupport", dependencies: ["Netns"], path: "Tests/KernelTestSupport"),
