@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
@@ -28,7 +29,7 @@ let package = Package(
         .target(name: "Netns", dependencies: ["CNetlink", "CMnl"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns", "PodNet"]),
         .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "PodNet"]),
-        .target(name: "PodNet"),
+        .target(name: "PodNet", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // Control plane: store, scheduler, IPAM, reconcilers, container supervision, HTTP API.
         .target(name: "PodlabAgent", dependencies: [
