@@ -142,8 +142,8 @@ extension NFTablesConnection {
         }
     }
 
-    /// The elements of a set or map. Interval sets come back as prefixes where the range is
-    /// one (or as single addresses and ranges otherwise).
+    /// The elements of a set or map, sorted by key bytes. Interval sets come back as prefixes
+    /// where the range is one (or as single addresses and ranges otherwise).
     public func elements(of set: NFTSet) throws -> [SetElement] {
         var raw: [(key: [UInt8], flags: UInt32, data: [UInt8]?, verdict: Verdict?, timeout: UInt64?)] = []
         let messages = try dump(Kernel.NFT_MSG_GETSETELEM, family: set.table.family.kernelValue) { header in
@@ -158,8 +158,8 @@ extension NFTablesConnection {
             defer { nftnl_set_free(s) }
             guard nftnl_set_elems_nlmsg_parse(header, s) >= 0, let iterator = nftnl_set_elems_iter_create(s) else { return }
             defer { nftnl_set_elems_iter_destroy(iterator) }
-            var element = nftnl_set_elems_iter_cur(iterator)
-            while let e = element {
+            // `iter_next` returns the current element and advances.
+            while let e = nftnl_set_elems_iter_next(iterator) {
                 func bytes(_ attr: Int) -> [UInt8]? {
                     guard nftnl_set_elem_is_set(e, UInt16(attr)) else { return nil }
                     var length: UInt32 = 0
@@ -174,12 +174,13 @@ extension NFTablesConnection {
                 let flags = nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_FLAGS)) ? nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_FLAGS)) : 0
                 let timeout = nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_TIMEOUT)) ? nftnl_set_elem_get_u64(e, UInt16(NFTNL_SET_ELEM_TIMEOUT)) : nil
                 raw.append((bytes(NFTNL_SET_ELEM_KEY) ?? [], flags, bytes(NFTNL_SET_ELEM_DATA), verdict, timeout))
-                element = nftnl_set_elems_iter_next(iterator)
             }
         }
         if set.flags.contains(.interval) && set.keyType.components == [.ipv4Address] {
             return NFTablesConnection.intervals(raw.map { ($0.key, $0.flags & Kernel.NFT_SET_ELEM_INTERVAL_END != 0) })
         }
+        // Hash sets dump in bucket order; sort by key bytes so listings are stable.
+        raw.sort { $0.key.lexicographicallyPrecedes($1.key) }
         return raw.compactMap { item in
             guard let key = Value.decode(item.key, as: set.keyType) else { return nil }
             var data: Value?
