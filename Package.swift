@@ -22,6 +22,9 @@ let package = Package(
         .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "PodNet"]),
         .target(name: "PodNet"),
 
+        // Benchmarks (run with scripts/bench-*).
+        .executableTarget(name: "nftables-bench", dependencies: ["NFTables", "Netns", "PodNet"], path: "Benchmarks/NFTablesBench"),
+
         // Shared helpers for integration tests: unique names, root checks, `ip -j` readers.
         .target(name: "KernelTestSupport", dependencies: ["Netns"], path: "Tests/KernelTestSupport"),
 
