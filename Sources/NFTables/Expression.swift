@@ -90,7 +90,8 @@ public enum MapReference: Hashable, Sendable, CustomStringConvertible {
 /// matches stop the rule when they fail, statements act, a verdict ends evaluation.
 public enum Expression: Hashable, Sendable, CustomStringConvertible {
     /// `ip saddr 10.244.0.0/16`, `iifname != "eth0"`, `th dport 80`, `ct state established,related`.
-    /// For `ct state` the match is true when any of the listed states applies.
+    /// For `ct state` (a bitmask) `.equal` is true when any of the listed states applies and
+    /// `.notEqual` when none does (`ct state ! new`).
     case match(Field, Relation, Value)
     /// `ip saddr @pods`, `ip daddr . th dport != @allowed`: membership in a named set.
     case lookup([Field], set: String, negated: Bool)
@@ -137,6 +138,9 @@ public enum Expression: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .match(.ctState, let relation, let value):
+            // A bitmask: `ct state a,b` (any of them), `ct state ! a,b` (none of them).
+            return "ct state \(relation == .notEqual ? "! " : "")\(value)"
         case .match(let field, let relation, let value):
             return "\(field) \(relation == .notEqual ? "!= " : "")\(value)"
         case .lookup(let fields, let set, let negated):

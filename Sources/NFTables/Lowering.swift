@@ -247,6 +247,8 @@ struct RuleDecompiler {
             switch registers[slot] {
             case .field(let field)?:
                 guard let value = Value.decodeScalar(data, as: field.dataType) else { return unsupported(instruction) }
+                // A plain compare of the state bitmask equals the any/none-of test only for one bit.
+                if case .ctState(let state) = value, state.rawValue.nonzeroBitCount != 1 { return unsupported(instruction) }
                 output.append(.match(field, relation, value))
             case .prefix(let field, let length)?:
                 let octets = Array((data + [0, 0, 0, 0]).prefix(4))

@@ -18,10 +18,13 @@ enum ServiceLayout {
     static let endpointA = Chain(table, "ep-a")
     static let endpointB = Chain(table, "ep-b")
     static let lbTCP2 = Chain(table, "lb-tcp-2")
+    /// Not hooked: the shape of sidecar capture rules (design.md, service mesh).
+    static let meshOutbound = Chain(table, "mesh-outbound")
 
     static let serviceIPs = NFTSet(table, "service-ips", key: .type(.ipv4Address, .inetProtocol, .inetService), data: .verdict)
     static let backends = NFTSet(table, "backends", key: .typeof(.ipDaddr, .l4proto, .thDport, .numgenRandom(modulus: 2)), data: .typeof(.ipDaddr, .thDport))
     static let podCIDRs = NFTSet(table, "pod-cidrs", key: .type(.ipv4Address), flags: [.interval])
+    static let marks = NFTSet(table, "marks", key: .type(.ipv4Address), data: .type(.mark))
 
     static let clusterCIDR = IPv4Prefix("10.244.0.0/16")!
     static let webVIP = IPv4Address("10.96.0.10")!
@@ -29,7 +32,8 @@ enum ServiceLayout {
     static let backendA = IPv4Address("10.0.2.2")!
     static let backendB = IPv4Address("10.0.2.3")!
 
-    static var chains: [Chain] { [prerouting, postrouting, serviceWeb, endpointA, endpointB, lbTCP2] }
+    static var chains: [Chain] { [prerouting, postrouting, serviceWeb, endpointA, endpointB, lbTCP2, meshOutbound] }
+    static var sets: [NFTSet] { [serviceIPs, backends, podCIDRs, marks] }
 
     static var rules: [Rule] {
         [
@@ -41,6 +45,11 @@ enum ServiceLayout {
             Rule(endpointA, [.match(.l4proto, .inetProtocol(.tcp)), .dnat(backendA, port: 8080)]),
             Rule(endpointB, [.match(.l4proto, .inetProtocol(.tcp)), .dnat(backendB, port: 8080)]),
             Rule(lbTCP2, [.dnatMap([.ipDaddr, .l4proto, .thDport, .numgenRandom(modulus: 2)], map: backends.name)], comment: "services with 2 endpoints"),
+            Rule(meshOutbound, [.match(.skuid, .uid(4242)), .verdict(.return)]),
+            Rule(meshOutbound, [.match(.ctState, .notEqual, .ctState(.new)), .verdict(.return)]),
+            Rule(meshOutbound, [.match(.ipDaddr, .ipv4Prefix(IPv4Prefix("127.0.0.0/8")!)), .verdict(.return)]),
+            Rule(meshOutbound, [.setMarkFromMap([.ipSaddr], map: marks.name)]),
+            Rule(meshOutbound, [.match(.l4proto, .inetProtocol(.tcp)), .match(.thDport, .notEqual, .port(22)), .redirect(port: 15001)]),
         ]
     }
 
@@ -63,12 +72,13 @@ enum ServiceLayout {
         var tx = Transaction()
         tx.deleteIfExists(table)
         tx.add(table)
-        for set in [serviceIPs, backends, podCIDRs] { tx.add(set) }
+        for set in sets { tx.add(set) }
         for chain in chains { tx.add(chain) }
         tx.add(rules)
         tx.add(serviceElements, to: serviceIPs)
         tx.add(backendElements, to: backends)
         tx.add(podCIDRElements, to: podCIDRs)
+        tx.add([SetElement(.ipv4(IPv4Address("10.244.1.5")!), .mark(0x2a))], to: marks)
         return tx
     }
 }

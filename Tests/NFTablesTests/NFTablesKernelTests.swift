@@ -19,7 +19,7 @@ struct NFTablesKernelTests {
             #expect(listed.chains.map(\.identity) == ServiceLayout.chains)
             #expect(listed.rules.map(\.identity) == ServiceLayout.rules)
             #expect(listed.rules.allSatisfy { $0.handle != nil })
-            #expect(listed.sets.map(\.identity) == [ServiceLayout.serviceIPs, ServiceLayout.backends, ServiceLayout.podCIDRs].map(\.identity))
+            #expect(listed.sets.map(\.identity) == ServiceLayout.sets.map(\.identity))
             #expect(listed.set(ServiceLayout.table, "service-ips")?.elements == ServiceLayout.serviceElements)
             #expect(Set(listed.set(ServiceLayout.table, "backends")?.elements ?? []) == Set(ServiceLayout.backendElements))
             #expect(listed.set(ServiceLayout.table, "pod-cidrs")?.elements == ServiceLayout.podCIDRElements)
@@ -44,7 +44,7 @@ struct NFTablesKernelTests {
             let jsonRules = json.compactMap { $0["rule"] as? [String: Any] }
             #expect(Set(jsonRules.compactMap { ($0["handle"] as? Int).map(UInt64.init) }) == Set(listed.rules.compactMap(\.handle)))
             let jsonSets = json.compactMap { $0["map"] as? [String: Any] ?? $0["set"] as? [String: Any] }
-            #expect(Set(jsonSets.compactMap { $0["name"] as? String }) == ["service-ips", "backends", "pod-cidrs"])
+            #expect(Set(jsonSets.compactMap { $0["name"] as? String }) == ["service-ips", "backends", "pod-cidrs", "marks"])
             let serviceMap = try #require(jsonSets.first { $0["name"] as? String == "service-ips" })
             #expect(serviceMap["type"] as? [String] == ["ipv4_addr", "inet_proto", "inet_service"])
             #expect(serviceMap["map"] as? String == "verdict")

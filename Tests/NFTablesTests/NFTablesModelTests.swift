@@ -71,6 +71,8 @@ struct NFTablesModelTests {
         RuleShape(expressions: [.match(.ctState, .ctState(.new)), .counter, .accept], text: "ct state new counter packets 0 bytes 0 accept",
                   bytecode: ["[ ct load state => reg 1 ]", "[ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]", "[ cmp neq reg 1 0x00000000 ]",
                              "[ counter pkts 0 bytes 0 ]", "[ immediate reg 0 accept ]"]),
+        RuleShape(expressions: [.match(.ctState, .notEqual, .ctState(.new)), .verdict(.return)], text: "ct state ! new return",
+                  bytecode: ["[ ct load state => reg 1 ]", "[ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]", "[ cmp eq reg 1 0x00000000 ]", "[ immediate reg 0 return ]"]),
         RuleShape(expressions: [.lookup(.iifname, set: "ifs"), .accept], text: "iifname @ifs accept",
                   bytecode: ["[ meta load iifname => reg 1 ]", "[ lookup reg 1 set ifs ]", "[ immediate reg 0 accept ]"]),
         RuleShape(expressions: [.setMarkFromMap([.ipSaddr], map: "marks")], text: "meta mark set ip saddr map @marks",
@@ -111,7 +113,7 @@ struct NFTablesModelTests {
         #expect(lifted == shape.expressions)
     }
 
-    @Test("the kernel's dump forms of nat (with max registers and implied flags) lift too")
+    @Test("foreign bytecode forms: the kernel's nat dump, plain ct state compares, unknown expressions")
     func kernelNatForms() {
         let instructions: [Instruction] = [
             .immediate(dreg: 1, data: [10, 1, 0, 1]), .immediate(dreg: 2, data: [0x1F, 0x90]),
@@ -119,6 +121,10 @@ struct NFTablesModelTests {
         ]
         #expect(RuleDecompiler.decompile(instructions) == [.dnat(IPv4Address("10.1.0.1")!, port: 8080)])
         #expect(RuleDecompiler.decompile([.other("log")]) == [.unsupported("[ log ]")])
+        // nft's `ct state != new` (a plain compare) means "none of" only for a single state.
+        let ct = Instruction.ct(key: Kernel.NFT_CT_STATE, dreg: 1)
+        #expect(RuleDecompiler.decompile([ct, .cmp(sreg: 1, op: Kernel.NFT_CMP_NEQ, data: [8, 0, 0, 0])]) == [.match(.ctState, .notEqual, .ctState(.new))])
+        #expect(RuleDecompiler.decompile([ct, .cmp(sreg: 1, op: Kernel.NFT_CMP_NEQ, data: [6, 0, 0, 0])]) == [.unsupported("[ cmp neq reg 1 0x00000006 ]")])
     }
 
     @Test("set user data matches what nft writes (byte orders, typeof expressions)")
@@ -320,7 +326,7 @@ struct NFTablesModelTests {
         let newRule = Int(NFT_MSG_NEWRULE.rawValue), newSet = Int(NFT_MSG_NEWSET.rawValue)
         let firstRule = types.firstIndex(of: newRule) ?? -1
         #expect(types.filter { $0 == newRule }.count == ServiceLayout.rules.count)
-        #expect(types.filter { $0 == newSet }.count == 4)
+        #expect(types.filter { $0 == newSet }.count == ServiceLayout.sets.count + 1)
         #expect(types[0] == Int(NFT_MSG_NEWTABLE.rawValue) && types[1] == Int(NFT_MSG_DELTABLE.rawValue))
         #expect(firstRule > types.firstIndex(of: Int(NFT_MSG_NEWCHAIN.rawValue))!)
     }
