@@ -145,6 +145,40 @@ struct NFTablesKernelTests {
         }
     }
 
+    @Test("sets with timeouts and interval prefixes; elements and sets are deleted")
+    func timeoutsAndDeletion() async throws {
+        try await KernelTest.withNamespaces(1, prefix: "pltnft") { namespaces in
+            let ns = namespaces[0]
+            let nft = try NFTablesConnection(namespace: ns)
+            let table = Table(.ip, "t")
+            let recent = NFTSet(table, "recent", key: .type(.ipv4Address), flags: [.timeout], timeoutMilliseconds: 60_000)
+            let blocked = NFTSet(table, "blocked", key: .type(.ipv4Address), flags: [.interval])
+            var tx = Transaction()
+            tx.add(table)
+            tx.add(recent)
+            tx.add(blocked)
+            tx.add([SetElement(.ipv4(IPv4Address("10.1.1.1")!), timeoutMilliseconds: 30_000), SetElement(.ipv4(IPv4Address("10.1.1.2")!))], to: recent)
+            tx.add([SetElement(.ipv4Prefix(IPv4Prefix("192.168.0.0/16")!)), SetElement(.ipv4Prefix(IPv4Prefix("10.0.0.0/8")!))], to: blocked)
+            try nft.apply(tx)
+
+            let listed = try #require(try nft.ruleset().set(table, "recent"))
+            #expect(listed.identity == recent)
+            #expect(listed.elements.map(\.key) == [.ipv4(IPv4Address("10.1.1.1")!), .ipv4(IPv4Address("10.1.1.2")!)])
+            #expect(listed.elements.first?.timeoutMilliseconds == 30_000)
+            let text = try Command.check("nft", ["list", "set", "ip", "t", "recent"], netns: ns.name)
+            #expect(text.contains("timeout 1m"), "\(text)")
+            #expect(try nft.elements(of: blocked) == [SetElement(.ipv4Prefix(IPv4Prefix("10.0.0.0/8")!)), SetElement(.ipv4Prefix(IPv4Prefix("192.168.0.0/16")!))])
+            #expect(try Command.check("nft", ["list", "set", "ip", "t", "blocked"], netns: ns.name).contains("elements = { 10.0.0.0/8, 192.168.0.0/16 }"))
+
+            var remove = Transaction()
+            remove.delete([SetElement(.ipv4Prefix(IPv4Prefix("10.0.0.0/8")!))], from: blocked)
+            remove.delete(recent)
+            try nft.apply(remove)
+            #expect(try nft.sets(in: table).map(\.name) == ["blocked"])
+            #expect(try nft.elements(of: blocked) == [SetElement(.ipv4Prefix(IPv4Prefix("192.168.0.0/16")!))])
+        }
+    }
+
     @Test("rules are deleted by handle; families ip6 and inet; chains with drop policy")
     func handlesAndFamilies() async throws {
         try await KernelTest.withNamespaces(1, prefix: "pltnft") { namespaces in
