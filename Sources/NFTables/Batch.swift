@@ -255,8 +255,11 @@ struct EncodedElement {
     var data: [UInt8]?
     var verdict: Verdict?
     var timeout: UInt64?
-    /// For error messages.
-    var label: String
+    /// The element as given, for error messages (formatted only when needed).
+    var source: Value
+    var isIntervalEnd = false
+
+    var label: String { isIntervalEnd ? "\(source) (end)" : "\(source)" }
 
     /// An upper bound of the element's size inside a message, with generous slack.
     var bound: Int {
@@ -271,7 +274,7 @@ struct EncodedElement {
         var result: [EncodedElement] = []
         result.reserveCapacity(elements.count * (set.flags.contains(.interval) ? 2 : 1))
         for element in elements {
-            var encoded = EncodedElement(key: element.key.bytes(), label: "\(element.key)")
+            var encoded = EncodedElement(key: element.key.bytes(), source: element.key)
             if !keysOnly {
                 if case .verdict(let verdict)? = element.data {
                     encoded.verdict = verdict
@@ -295,7 +298,7 @@ struct EncodedElement {
             result.append(encoded)
             // A range that reaches 255.255.255.255 has no end element (nft does the same).
             if let after = last.advanced(by: 1) {
-                result.append(EncodedElement(key: after.octets, flags: Kernel.NFT_SET_ELEM_INTERVAL_END, label: "\(element.key) (end)"))
+                result.append(EncodedElement(key: after.octets, flags: Kernel.NFT_SET_ELEM_INTERVAL_END, source: element.key, isIntervalEnd: true))
             }
         }
         return result

@@ -308,25 +308,25 @@ public indirect enum Value: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Checks the value against `type` (component by component for concatenations).
-    func check(against type: SetType, field: String, allowIntervals: Bool) throws(ValidationError) {
+    func check(against type: SetType, field label: @autoclosure () -> String, allowIntervals: Bool) throws(ValidationError) {
         let parts = self.parts
         guard parts.count == type.components.count else {
-            throw ValidationError(field: field, value: description, reason: "has \(parts.count) component(s); the type \(type) has \(type.components.count)")
+            throw ValidationError(field: label(), value: description, reason: "has \(parts.count) component(s); the type \(type) has \(type.components.count)")
         }
         for (part, component) in zip(parts, type.components) {
             guard part.fits(component) else {
-                throw ValidationError(field: field, value: description, reason: "\(part) is not a \(component)")
+                throw ValidationError(field: label(), value: description, reason: "\(part) is not a \(component)")
             }
             var isInterval = false
             if case .ipv4Prefix(let p) = part, p.length < 32 { isInterval = true }
             if case .ipv4Range = part { isInterval = true }
             if isInterval && (!allowIntervals || parts.count != 1) {
-                throw ValidationError(field: field, value: description, reason: "a prefix or range needs a set with flags interval (and no concatenation)")
+                throw ValidationError(field: label(), value: description, reason: "a prefix or range needs a set with flags interval (and no concatenation)")
             }
             switch part {
             case .ifname(let name):
                 guard !name.isEmpty, name.utf8.count < 16, !name.utf8.contains(0) else {
-                    throw ValidationError(field: field, value: name, reason: "an interface name has 1–15 bytes")
+                    throw ValidationError(field: label(), value: name, reason: "an interface name has 1–15 bytes")
                 }
             default:
                 break
