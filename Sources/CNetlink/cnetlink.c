@@ -83,3 +83,8 @@ int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf) {
     if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) return -errno;
     return 0;
 }
+
+int pl_pidfd_open(pid_t pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}

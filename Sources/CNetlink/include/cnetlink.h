@@ -55,4 +55,9 @@ int pl_kill(pid_t pid, int sig);
 /* setsockopt(SO_SNDBUFFORCE / SO_RCVBUFFORCE) on fd. Returns 0 or -errno. */
 int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf);
 
+/* pidfd_open(2): an fd that becomes readable when the process exits (works for processes
+ * that are not our children, e.g. containers adopted after an agent restart).
+ * Returns the fd (O_CLOEXEC) or -errno. */
+int pl_pidfd_open(pid_t pid);
+
 #endif

@@ -1,0 +1,135 @@
+import Foundation
+import KernelTestSupport
+import Netns
+import Testing
+
+/// Reads a whole small file (a child's redirected output).
+func contents(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+/// A scratch directory removed when the test ends.
+struct Scratch: ~Copyable {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "podlab-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+@Suite("Spawning processes in namespaces", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct SpawnTests {
+    @Test("a spawned child runs in the target network namespace")
+    func childInNamespace() throws {
+        let scratch = try Scratch()
+        try KernelTest.withNamespacesSync(1) { namespaces in
+            let ns = namespaces[0]
+            let out = scratch.file("out")
+            let child = try Spawner.spawn(SpawnRequest(executable: "readlink", arguments: ["/proc/self/ns/net"],
+                                                       stdout: .file(out), networkNamespace: ns.name))
+            #expect(try child.wait() == .exited(0))
+            #expect(contents(out).trimmingCharacters(in: .whitespacesAndNewlines) == "net:[\(try ns.inode())]")
+        }
+    }
+
+    @Test("argv, environment, working directory and stderr reach the child")
+    func argvEnvCwd() throws {
+        let scratch = try Scratch()
+        let out = scratch.file("out"), err = scratch.file("err")
+        let child = try Spawner.spawn(SpawnRequest(
+            executable: "/bin/sh", arguments: ["-c", "echo \"$1|$GREETING|$(pwd)\"; echo oops >&2; exit 3", "sh", "first arg"],
+            environment: ["GREETING": "hello pod", "PATH": Spawner.defaultPath], workingDirectory: scratch.path,
+            stdout: .file(out), stderr: .file(err)))
+        #expect(try child.wait() == .exited(3))
+        #expect(contents(out) == "first arg|hello pod|\(scratch.path)\n")
+        #expect(contents(err) == "oops\n")
+    }
+
+    @Test("a child in its own UTS namespace sees the pod's hostname; the host's is unchanged")
+    func hostname() throws {
+        let scratch = try Scratch()
+        let hostBefore = ProcessInfo.processInfo.hostName
+        let uts = NamespaceFile.runDirectory + "/" + KernelTest.uniqueName("pltuts")
+        let ipc = NamespaceFile.runDirectory + "/" + KernelTest.uniqueName("pltipc")
+        defer {
+            try? NamespaceFile.remove(at: uts)
+            try? NamespaceFile.remove(at: ipc)
+        }
+        try NamespaceFile.createUTS(at: uts, hostname: "nginx-ser")
+        try NamespaceFile.createIPC(at: ipc)
+        try KernelTest.withNamespacesSync(1) { namespaces in
+            let out = scratch.file("out")
+            let child = try Spawner.spawn(SpawnRequest(executable: "cat", arguments: ["/proc/sys/kernel/hostname"], stdout: .file(out),
+                                                       networkNamespace: namespaces[0].name, utsNamespace: uts, ipcNamespace: ipc))
+            #expect(try child.wait() == .exited(0))
+            #expect(contents(out) == "nginx-ser\n")
+        }
+        #expect(ProcessInfo.processInfo.hostName == hostBefore)
+        #expect(throws: ValidationError.self) { try NamespaceFile.createUTS(at: uts + "x", hostname: "bad name") }
+        #expect(!FileManager.default.fileExists(atPath: uts + "x"))
+    }
+
+    @Test("signals end a child and wait reports the signal; async wait works")
+    func signalAndWait() async throws {
+        let child = try Spawner.spawn(SpawnRequest(executable: "sleep", arguments: ["30"]))
+        #expect(try child.poll() == nil)
+        try child.signal(SIGTERM)
+        #expect(try await child.exitStatus() == .signaled(SIGTERM))
+        let quick = try Spawner.spawn(SpawnRequest(executable: "true"))
+        #expect(try await quick.exitStatus() == .exited(0))
+    }
+
+    @Test("a missing executable or namespace is a clear error, not a crash")
+    func missing() throws {
+        #expect { try Spawner.spawn(SpawnRequest(executable: "no-such-program-podlab")) } throws: { error in
+            Errno.noSuchFileOrDirectory ~= error && "\(error)".contains("not found in $PATH")
+        }
+        #expect { try Spawner.spawn(SpawnRequest(executable: "true", networkNamespace: KernelTest.uniqueName("pltnone"))) } throws: { error in
+            Errno.noSuchFileOrDirectory ~= error
+        }
+    }
+}
+
+@Suite("Namespace worker isolation", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct WorkerIsolationTests {
+    static func namespaceInode(_ path: String) -> UInt64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt64(info.st_ino) : 0
+    }
+
+    @Test("after heavy worker use no task, Dispatch block or thread is left in a foreign namespace")
+    func noLeaks() async throws {
+        let home = Self.namespaceInode("/proc/self/ns/net")
+        try await KernelTest.withNamespaces(3) { namespaces in
+            // Heavy use: sockets and namespace visits from many concurrent tasks.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<200 {
+                    let ns = namespaces[i % namespaces.count]
+                    group.addTask {
+                        _ = try ns.openSocket(.route)
+                        let inside = try ns.perform { Self.namespaceInode("/proc/thread-self/ns/net") }
+                        #expect(inside == (try ns.inode()))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // Unrelated work afterwards runs at home, on every task and Dispatch thread.
+            let taskInodes = await withTaskGroup(of: UInt64.self) { group in
+                for _ in 0..<200 { group.addTask { Self.namespaceInode("/proc/thread-self/ns/net") } }
+                return await group.reduce(into: Set<UInt64>()) { $0.insert($1) }
+            }
+            #expect(taskInodes == [home])
+            let dispatchInodes = Locked<Set<UInt64>>([])
+            DispatchQueue.concurrentPerform(iterations: 64) { _ in
+                let inode = Self.namespaceInode("/proc/thread-self/ns/net")
+                dispatchInodes.withLock { _ = $0.insert(inode) }
+            }
+            #expect(dispatchInodes.withLock { $0 } == [home])
+            // Every thread of the process, including the worker, is at home between jobs.
+            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+            for tid in tasks {
+                #expect(Self.namespaceInode("/proc/self/task/\(tid)/ns/net") == home, "thread \(tid) is in a foreign namespace")
+            }
+        }
+    }
+}
