@@ -1,6 +1,7 @@
 import Foundation
 import KernelTestSupport
 import Netns
+import Netlink
 import NFTables
 import PodNet
 import Testing
@@ -10,32 +11,38 @@ import Glibc
 
 /// Real traffic through the service layout: a client connects to a virtual IP, the router
 /// namespace (where the rules live) DNATs it, and a backend accepts the connection.
+/// The namespaces are wired with the Netlink module.
 @Suite("nftables DNAT with real traffic", .enabled(if: KernelTest.isRoot && KernelTest.hasNft, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct NFTablesTrafficTests {
-    /// client (10.0.1.2) — (10.0.1.1) router (10.0.2.1) — backend (10.0.2.2, 10.0.2.3).
-    /// Wired with `ip -n` (test-only; the Netlink module is not used here).
-    static func wire(client: String, router: String, backend: String) throws {
-        func ip(_ args: String...) throws { try Command.check("ip", Array(args)) }
-        try ip("-n", router, "link", "add", "rc", "type", "veth", "peer", "name", "eth0", "netns", client)
-        try ip("-n", router, "link", "add", "rb", "type", "veth", "peer", "name", "eth0", "netns", backend)
-        try ip("-n", router, "addr", "add", "10.0.1.1/24", "dev", "rc")
-        try ip("-n", router, "addr", "add", "10.0.2.1/24", "dev", "rb")
-        try ip("-n", client, "addr", "add", "10.0.1.2/24", "dev", "eth0")
-        try ip("-n", backend, "addr", "add", "10.0.2.2/24", "dev", "eth0")
-        try ip("-n", backend, "addr", "add", "10.0.2.3/24", "dev", "eth0")
-        for (ns, links) in [(router, ["lo", "rc", "rb"]), (client, ["lo", "eth0"]), (backend, ["lo", "eth0"])] {
-            for link in links { try ip("-n", ns, "link", "set", link, "up") }
+    /// client (10.0.1.2) — (10.0.1.1) router (10.0.2.1) — backend (10.0.2.2, 10.0.2.3), wired
+    /// with the Netlink module: veth peers are born inside the client and backend namespaces.
+    static func wire(client: NetworkNamespace, router: NetworkNamespace, backend: NetworkNamespace) throws {
+        let routerLinks = try RouteNetlink(namespace: router)
+        let clientLinks = try RouteNetlink(namespace: client)
+        let backendLinks = try RouteNetlink(namespace: backend)
+        try routerLinks.createVeth(VethConfiguration(name: "rc", up: true, peer: .init(name: "eth0")), peerNamespace: client)
+        try routerLinks.createVeth(VethConfiguration(name: "rb", up: true, peer: .init(name: "eth0")), peerNamespace: backend)
+        func address(_ netlink: RouteNetlink, _ link: String, _ interfaces: [String]) throws -> Int32 {
+            let index = try netlink.link(named: link).index
+            for interface in interfaces { try netlink.addAddress(InterfaceAddress(interfaceIndex: index, IPv4Interface(interface)!)) }
+            try netlink.setUp(.index(index))
+            return index
         }
-        try ip("-n", client, "route", "add", "default", "via", "10.0.1.1")
-        try ip("-n", backend, "route", "add", "default", "via", "10.0.2.1")
-        try Command.check("sysctl", ["-q", "-w", "net.ipv4.ip_forward=1"], netns: router)
+        _ = try address(routerLinks, "rc", ["10.0.1.1/24"])
+        _ = try address(routerLinks, "rb", ["10.0.2.1/24"])
+        let clientEth = try address(clientLinks, "eth0", ["10.0.1.2/24"])
+        let backendEth = try address(backendLinks, "eth0", ["10.0.2.2/24", "10.0.2.3/24"])
+        for netlink in [routerLinks, clientLinks, backendLinks] { try netlink.setUp(.name("lo")) }
+        try clientLinks.addRoute(.defaultRoute(via: IPv4Address("10.0.1.1")!, outputIndex: clientEth, onlink: false))
+        try backendLinks.addRoute(.defaultRoute(via: IPv4Address("10.0.2.1")!, outputIndex: backendEth, onlink: false))
+        try Sysctl.set([Sysctl.ipForwarding], in: router)
     }
 
     @Test("a client reaches the backend through both service shapes; counters count it")
     func dnatTraffic() async throws {
         try await KernelTest.withNamespaces(3, prefix: "pltdn") { namespaces in
             let (client, router, backend) = (namespaces[0], namespaces[1], namespaces[2])
-            try Self.wire(client: client.name, router: router.name, backend: backend.name)
+            try Self.wire(client: client, router: router, backend: backend)
             let nft = try NFTablesConnection(namespace: router)
             try nft.apply(ServiceLayout.transaction())
 
