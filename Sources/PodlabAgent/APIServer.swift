@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import PodNet
 
 /// Query options of a list, get or watch request.
 public struct ListOptions: Sendable {
@@ -163,11 +164,11 @@ public enum APIServer {
     static func handle(_ body: () async throws -> Response) async throws -> Response {
         do {
             return try await body()
-        } catch let error as APIError {
-            return json(error.statusJSON, status: HTTPResponse.Status(code: error.code))
+        } catch let status as APIStatus {
+            return json(Data(status.json.jsonText(indent: 0).utf8), status: HTTPResponse.Status(code: Int(status.code)))
         } catch {
-            let failure = APIError.internalError("\(error)")
-            return json(failure.statusJSON, status: .internalServerError)
+            let failure = APIStatus.internalError("\(error)")
+            return json(Data(failure.json.jsonText(indent: 0).utf8), status: .internalServerError)
         }
     }
 }
