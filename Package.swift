@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "Netns", targets: ["Netns"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
+        .library(name: "PodlabTools", targets: ["PodlabTools"]),
+        .executable(name: "podlab-tools", targets: ["podlab-tools"]),
     ],
     targets: [
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
@@ -21,6 +23,10 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns", "PodNet"]),
         .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "PodNet"]),
         .target(name: "PodNet"),
+        // The built-in container images (web servers, curl, BusyBox applets): plain POSIX
+        // sockets, no SwiftNIO or Foundation, so the pods' processes start fast.
+        .target(name: "PodlabTools", dependencies: ["PodNet"]),
+        .executableTarget(name: "podlab-tools", dependencies: ["PodlabTools"]),
 
         // Shared helpers for integration tests: unique names, root checks, `ip -j` readers.
         .target(name: "KernelTestSupport", dependencies: ["Netns"], path: "Tests/KernelTestSupport"),
@@ -29,5 +35,6 @@ let package = Package(
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
+        .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "PodNet", "Netns", "KernelTestSupport"]),
     ]
 )
