@@ -62,6 +62,15 @@ final class ToolsServer: @unchecked Sendable {
         return status
     }
 
+    /// Waits up to 30 s for the process to end by itself; nil if it did not.
+    func waitForExit() -> TerminationStatus? {
+        for _ in 0..<3000 {
+            if let status = poll() { return status }
+            usleep(10_000)
+        }
+        return nil
+    }
+
     /// SIGTERM, then SIGKILL if it is still there after a few seconds; returns how it ended.
     @discardableResult
     func stop(signal: Int32 = SIGTERM) -> TerminationStatus? {
@@ -161,6 +170,16 @@ final class ToolsLab: @unchecked Sendable {
         var description: String { "podlab-tools \(arguments.joined(separator: " ")) \(reason)" }
     }
 
+    /// Starts a tool without waiting for anything; `ToolsServer.stop` or `waitForExit` ends it.
+    func launch(_ arguments: [String]) throws -> ToolsServer {
+        let id = UUID().uuidString.prefix(8)
+        let out = file("launch-\(id).out"), err = file("launch-\(id).err")
+        let child = try Spawner.spawn(request(arguments, argv0: nil, stdin: .null, stdout: out, stderr: err, environment: [:], uts: nil))
+        let server = ToolsServer(child: child, stdoutPath: out, stderrPath: err, arguments: arguments)
+        servers.append(server)
+        return server
+    }
+
     /// Runs a short-lived tool to completion (killed after 30 s, which fails the test).
     func run(_ arguments: [String], stdin: String? = nil, argv0: String? = nil, environment: [String: String] = [:],
              uts: String? = nil) throws -> ToolResult {
@@ -193,5 +212,91 @@ final class ToolsLab: @unchecked Sendable {
     /// Open file descriptors of a process.
     static func openDescriptors(_ pid: Int32) -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+}
+
+/// A TCP listener inside a lab namespace, served from a test thread with canned replies:
+/// for each scripted step it accepts one connection, reads the request head, then answers,
+/// closes, or resets. Lets curl and wget meet server behaviour no built-in server has.
+final class ScriptedServer: @unchecked Sendable {
+    enum Step {
+        case reply(String)
+        /// Close without answering (curl: empty reply).
+        case close
+        /// Close with RST (SO_LINGER 0): the client's read fails with ECONNRESET.
+        case reset
+    }
+
+    private let fd: Int32
+    private let lock = NSLock()
+    private var received: [String] = []
+    private let done = DispatchSemaphore(value: 0)
+
+    init(lab: ToolsLab, port: UInt16, steps: [Step]) throws {
+        let namespace = try NetworkNamespace.open(lab.namespace)
+        fd = try namespace.perform { () -> Int32 in socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(fd, 8) == 0 else {
+            close(fd)
+            throw ToolsLab.ServerFailed(arguments: ["scripted :\(port)"], reason: "bind/listen failed: errno \(errno)")
+        }
+        let listener = fd
+        Thread.detachNewThread { [self] in
+            for step in steps {
+                var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, 30_000) > 0 else { break }
+                let client = accept(listener, nil, nil)
+                guard client >= 0 else { break }
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var request: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while !String(decoding: request, as: UTF8.self).contains("\r\n\r\n") {
+                    let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+                    if n <= 0 { break }
+                    request += buffer[0..<n]
+                }
+                // A body announced by Content-Length is read too, so the client is not reset.
+                let text = String(decoding: request, as: UTF8.self)
+                if let line = text.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
+                   let length = Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)),
+                   let headEnd = text.range(of: "\r\n\r\n") {
+                    var body = text[headEnd.upperBound...].utf8.count
+                    while body < length {
+                        let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+                        if n <= 0 { break }
+                        request += buffer[0..<n]
+                        body += n
+                    }
+                }
+                lock.withLock { received.append(String(decoding: request, as: UTF8.self)) }
+                switch step {
+                case let .reply(text):
+                    _ = text.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                case .close:
+                    break
+                case .reset:
+                    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                    setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                }
+                close(client)
+            }
+            done.signal()
+        }
+    }
+
+    /// The requests received so far, as text.
+    var requests: [String] { lock.withLock { received } }
+
+    /// Waits for the script to finish (up to 30 s), then closes the listener.
+    func finish() {
+        _ = done.wait(timeout: .now() + 30)
+        close(fd)
     }
 }
