@@ -19,6 +19,7 @@ struct CurlBehaviourTests {
                 .reply(Self.response("301 Moved Permanently", ["Location: /next"], body: "moved")),
                 .reply(Self.response("200 OK", body: "arrived\n")),
             ])
+            defer { server.finish() }
             let curl = try lab.run(["curl", "-sL", "-w", "%{http_code} %{num_redirects} %{url_effective}\\n", "http://127.0.0.1:9100/start"])
             server.finish()
             #expect(curl.status == .exited(0))
@@ -31,6 +32,7 @@ struct CurlBehaviourTests {
     func noRedirect() throws {
         try ToolsLab.with { lab in
             let server = try ScriptedServer(lab: lab, port: 9101, steps: [.reply(Self.response("302 Found", ["Location: /next"], body: "moved"))])
+            defer { server.finish() }
             let curl = try lab.run(["curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:9101/"])
             server.finish()
             #expect(curl.stdout == "moved 302")
@@ -44,6 +46,7 @@ struct CurlBehaviourTests {
                 .reply(Self.response("302 Found", ["Location: http://127.0.0.1:9102/b"])),
                 .reply(Self.response("200 OK", body: "B")),
             ])
+            defer { server.finish() }
             let wget = try lab.run(["wget", "-qO-", "http://127.0.0.1:9102/a"])
             server.finish()
             #expect(wget.status == .exited(0))
@@ -60,6 +63,7 @@ struct CurlBehaviourTests {
     func bodies(reply: String, body: String) throws {
         try ToolsLab.with { lab in
             let server = try ScriptedServer(lab: lab, port: 9103, steps: [.reply(reply)])
+            defer { server.finish() }
             let curl = try lab.run(["curl", "-s", "http://127.0.0.1:9103/"])
             server.finish()
             #expect(curl.status == .exited(0))
@@ -76,6 +80,7 @@ struct CurlBehaviourTests {
     func failures(step: ScriptedServer.Step, code: Int32, message: String) throws {
         try ToolsLab.with { lab in
             let server = try ScriptedServer(lab: lab, port: 9104, steps: [step])
+            defer { server.finish() }
             let curl = try lab.run(["curl", "-sS", "http://127.0.0.1:9104/"])
             server.finish()
             #expect(curl.status == .exited(code))
@@ -87,6 +92,7 @@ struct CurlBehaviourTests {
     func requestShape() throws {
         try ToolsLab.with { lab in
             let server = try ScriptedServer(lab: lab, port: 9105, steps: [.reply(Self.response("201 Created", ["X-Reply: 1"], body: "made"))])
+            defer { server.finish() }
             let curl = try lab.run(["curl", "-v", "-X", "PUT", "-d", "a=1", "-d", "b=2", "-H", "X-Trace: t1", "-H", "Accept: text/plain",
                                     "-o", lab.directory.appendingPathComponent("out").path, "http://127.0.0.1:9105/items"])
             server.finish()
@@ -107,6 +113,7 @@ struct CurlBehaviourTests {
                 .reply(Self.response("503 Service Unavailable", body: "busy")),
                 .reply(Self.response("200 OK", body: "ready")),
             ])
+            defer { server.finish() }
             let curl = try lab.run(["curl", "-sS", "--retry", "2", "--retry-delay", "0", "http://127.0.0.1:9106/"])
             server.finish()
             #expect(curl.status == .exited(0))

@@ -234,6 +234,21 @@ struct ToolsIntegrationTests {
             let hostProgram = try lab.run(["sh", "-c", "/bin/echo from-the-host"])
             #expect(hostProgram.stdout == "from-the-host\n")
 
+            let notes = lab.directory.appendingPathComponent("notes.txt")
+            try "kept\n".write(to: notes, atomically: false, encoding: .utf8)
+            #expect(try lab.run(["cat", notes.path]).stdout == "kept\n")
+            #expect(try lab.run(["env", "GREETING=hi", "sh", "-c", "echo $GREETING"]).stdout == "hi\n")
+            #expect(try lab.run(["sh", "-c", "env"], environment: ["POD_NAME": "web-1"]).stdout.contains("POD_NAME=web-1\n"))
+            #expect(try lab.run(["true"]).status == .exited(0))
+            #expect(try lab.run(["false"]).status == .exited(1))
+
+            // nc -l -k serves one client after another.
+            let listener = try lab.start(["nc", "-v", "-l", "-k", "-p", "9200"], readyWhen: "listening on")
+            #expect(try lab.run(["nc", "127.0.0.1", "9200"], stdin: "first\n").status == .exited(0))
+            #expect(try lab.run(["nc", "127.0.0.1", "9200"], stdin: "second\n").status == .exited(0))
+            #expect(listener.stop() == .exited(0))
+            #expect(listener.stdout == "first\nsecond\n")
+
             let sleep = try lab.run(["sleep", "0.01"])
             #expect(sleep.status == .exited(0))
             #expect(server.stop() == .exited(0))

@@ -231,6 +231,7 @@ final class ScriptedServer: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [String] = []
     private let done = DispatchSemaphore(value: 0)
+    private var finished = false
 
     init(lab: ToolsLab, port: UInt16, steps: [Step]) throws {
         let namespace = try NetworkNamespace.open(lab.namespace)
@@ -294,8 +295,9 @@ final class ScriptedServer: @unchecked Sendable {
     /// The requests received so far, as text.
     var requests: [String] { lock.withLock { received } }
 
-    /// Waits for the script to finish (up to 30 s), then closes the listener.
+    /// Waits for the script to finish (up to 30 s), then closes the listener. Idempotent.
     func finish() {
+        guard lock.withLock({ () -> Bool in defer { finished = true }; return !finished }) else { return }
         _ = done.wait(timeout: .now() + 30)
         close(fd)
     }

@@ -6,9 +6,12 @@ public struct ImagePort: Hashable, Sendable, CustomStringConvertible {
         case udp = "UDP"
     }
 
+    /// The port number.
     public var port: UInt16
+    /// TCP or UDP.
     public var transport: Transport
 
+    /// `ImagePort(8080, .udp)`; TCP unless told otherwise.
     public init(_ port: UInt16, _ transport: Transport = .tcp) {
         self.port = port
         self.transport = transport
@@ -58,6 +61,7 @@ public struct ImageCommand: Hashable, Sendable {
         case host(String)
     }
 
+    /// What runs: a built-in tool or a host program.
     public var executable: Executable
     /// The full argument vector as Kubernetes composes it (entrypoint/command, then cmd/args).
     public var argv: [String]
@@ -70,6 +74,7 @@ public struct ImageCommand: Hashable, Sendable {
 public struct ResolvedImage: Hashable, Sendable {
     /// The reference as written, parsed and normalised.
     public var reference: ImageReference
+    /// The catalog entry it names.
     public var image: CatalogImage
     /// The image ID to report: the catalog's, or the digest the reference pinned.
     public var imageID: String {
