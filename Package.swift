@@ -35,6 +35,6 @@ let package = Package(
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
-        .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "PodNet", "Netns", "KernelTestSupport"]),
+        .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
     ]
 )
