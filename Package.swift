@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "Netns", targets: ["Netns"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
+        .library(name: "PodlabTools", targets: ["PodlabTools"]),
+        .executable(name: "podlab-tools", targets: ["podlab-tools"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,6 +44,10 @@ let package = Package(
 
         // Benchmarks (run with scripts/bench-*).
         .executableTarget(name: "nftables-bench", dependencies: ["NFTables", "Netns", "PodNet"], path: "Benchmarks/NFTablesBench"),
+        // The built-in container images (web servers, curl, BusyBox applets): plain POSIX
+        // sockets, no SwiftNIO or Foundation, so the pods' processes start fast.
+        .target(name: "PodlabTools", dependencies: ["PodNet"]),
+        .executableTarget(name: "podlab-tools", dependencies: ["PodlabTools"]),
 
         // Shared helpers for integration tests: unique names, root checks, `ip -j` readers.
         .target(name: "KernelTestSupport", dependencies: ["Netns"], path: "Tests/KernelTestSupport"),
@@ -50,5 +56,6 @@ let package = Package(
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
+        .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
     ]
 )
