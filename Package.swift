@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
@@ -37,6 +38,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // The `podlab` command line: kubectl's verbs over the agent's HTTP API, and the lab verbs.
+        .target(name: "PodlabCLI", dependencies: [
+            "PodNet", "PodlabAgent", "Netns",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "podlab", dependencies: ["PodlabCLI"]),
+
         // Shared helpers for integration tests: unique names, root checks, `ip -j` readers.
         .target(name: "KernelTestSupport", dependencies: ["Netns"], path: "Tests/KernelTestSupport"),
 
@@ -44,5 +54,9 @@ let package = Package(
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
+        .testTarget(name: "PodlabCLITests", dependencies: [
+            "PodlabCLI", "PodNet",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
     ]
 )
