@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Netns", dependencies: ["CNetlink", "CMnl"]),
         .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns", "PodNet"]),
         .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "PodNet"]),
-        .target(name: "PodNet"),
+        .target(name: "PodNet", dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // Control plane: store, scheduler, IPAM, reconcilers, container supervision, HTTP API.
         .target(name: "PodlabAgent", dependencies: [

@@ -24,7 +24,8 @@ public struct IPv4Address: Hashable, Comparable, Sendable, Codable, CustomString
         guard parts.count == 4 else { throw .invalidAddress(text, reason: "expected four dot-separated octets") }
         var result: UInt32 = 0
         for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0 >= "0" && $0 <= "9" }) else {
+            // Only ASCII digits: `Character` comparison would let combining marks through.
+            guard !part.isEmpty, part.utf8.count <= 3, part.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
                 throw .invalidAddress(text, reason: "octet '\(part)' is not a decimal number 0-255")
             }
             guard part.count == 1 || part.first != "0" else {
@@ -58,8 +59,8 @@ public struct IPv4Address: Hashable, Comparable, Sendable, Codable, CustomString
 
     /// The address `n` above this one, or nil if that passes 255.255.255.255 (or below 0.0.0.0).
     public func advanced(by n: Int64) -> IPv4Address? {
-        let next = Int64(value) + n
-        guard next >= 0, next <= Int64(UInt32.max) else { return nil }
+        let (next, overflow) = Int64(value).addingReportingOverflow(n)
+        guard !overflow, next >= 0, next <= Int64(UInt32.max) else { return nil }
         return IPv4Address(UInt32(next))
     }
 

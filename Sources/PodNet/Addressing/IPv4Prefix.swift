@@ -11,6 +11,11 @@ public struct IPv4Prefix: Hashable, Sendable, Codable, CustomStringConvertible, 
         guard (0...32).contains(length) else {
             throw .invalidPrefix("\(address)/\(length)", reason: "prefix length must be 0-32")
         }
+        self.init(validLength: length, address: address)
+    }
+
+    /// A prefix from a length already known to be 0-32.
+    init(validLength length: Int, address: IPv4Address) {
         self.length = length
         self.network = IPv4Address(address.value & IPv4Prefix.mask(length))
     }
@@ -23,8 +28,14 @@ public struct IPv4Prefix: Hashable, Sendable, Codable, CustomStringConvertible, 
         do { address = try IPv4Address(parsing: String(parts[0])) } catch {
             throw .invalidPrefix(text, reason: "address part: \(error.description)")
         }
-        guard parts[1].count <= 2, parts[1].allSatisfy({ $0 >= "0" && $0 <= "9" }), let length = Int(parts[1]), (0...32).contains(length) else {
+        let lengthText = parts[1].utf8
+        guard !lengthText.isEmpty, lengthText.count <= 2,
+              lengthText.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let length = Int(parts[1]), (0...32).contains(length) else {
             throw .invalidPrefix(text, reason: "prefix length '\(parts[1])' must be a number 0-32")
+        }
+        guard lengthText.count == 1 || lengthText.first != UInt8(ascii: "0") else {
+            throw .invalidPrefix(text, reason: "prefix length '\(parts[1])' has a leading zero")
         }
         let prefix = try IPv4Prefix(address, length: length)
         if strict && prefix.network != address {
@@ -100,7 +111,7 @@ public struct IPv4Prefix: Hashable, Sendable, Codable, CustomStringConvertible, 
         let count = UInt64(1) << UInt64(newLength - length)
         guard index < count else { return nil }
         let step = UInt64(1) << UInt64(32 - newLength)
-        return try? IPv4Prefix(IPv4Address(network.value &+ UInt32(index * step)), length: newLength)
+        return IPv4Prefix(validLength: newLength, address: IPv4Address(network.value &+ UInt32(index * step)))
     }
 
     public struct HostSequence: Sequence, Sendable {
@@ -143,7 +154,7 @@ public struct IPv4Prefix: Hashable, Sendable, Codable, CustomStringConvertible, 
 
 /// An address together with the prefix length of its subnet, as `ip addr` shows it:
 /// `10.244.1.1/24` is address 10.244.1.1 on subnet 10.244.1.0/24.
-public struct IPv4Interface: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertible {
+public struct IPv4Interface: Hashable, Sendable, Codable, CustomStringConvertible, LosslessStringConvertible {
     public let address: IPv4Address
     public let length: Int
 
@@ -155,10 +166,13 @@ public struct IPv4Interface: Hashable, Sendable, CustomStringConvertible, Lossle
         self.length = length
     }
 
+    /// Parses `A.B.C.D/N`; host bits may be set (that is the point of an interface address).
     public init(parsing text: String) throws(AddressError) {
         let prefix = try IPv4Prefix(parsing: text, strict: false)
-        let address = try IPv4Address(parsing: String(text.split(separator: "/")[0]))
-        self.address = address
+        guard let addressText = text.split(separator: "/").first else {
+            throw .invalidPrefix(text, reason: "expected ADDRESS/LENGTH")
+        }
+        self.address = try IPv4Address(parsing: String(addressText))
         self.length = prefix.length
     }
 
@@ -167,6 +181,19 @@ public struct IPv4Interface: Hashable, Sendable, CustomStringConvertible, Lossle
         self = parsed
     }
 
-    public var prefix: IPv4Prefix { try! IPv4Prefix(address, length: length) }
+    /// The subnet the address lives on (`10.244.1.1/24` is on `10.244.1.0/24`).
+    public var prefix: IPv4Prefix { IPv4Prefix(validLength: length, address: address) }
     public var description: String { "\(address)/\(length)" }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do { self = try IPv4Interface(parsing: text) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.description))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
 }

@@ -51,7 +51,7 @@ public struct IPv6Address: Hashable, Sendable, Codable, CustomStringConvertible,
 }
 
 /// Either kind of IP address, for places (like netlink dumps) that carry both.
-public enum IPAddress: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertible {
+public enum IPAddress: Hashable, Sendable, Codable, CustomStringConvertible, LosslessStringConvertible {
     case v4(IPv4Address)
     case v6(IPv6Address)
 
@@ -63,7 +63,9 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible, LosslessStri
     public init?(bytes: [UInt8]) {
         switch bytes.count {
         case 4: self = .v4(IPv4Address(bytes[0], bytes[1], bytes[2], bytes[3]))
-        case 16: self = .v6(try! IPv6Address(bytes: bytes))
+        case 16:
+            guard let v6 = try? IPv6Address(bytes: bytes) else { return nil }
+            self = .v6(v6)
         default: return nil
         }
     }
@@ -81,5 +83,18 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible, LosslessStri
         case let .v4(a): a.description
         case let .v6(a): a.description
         }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let address = IPAddress(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid IP address \"\(text)\""))
+        }
+        self = address
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 }

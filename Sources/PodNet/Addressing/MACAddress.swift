@@ -15,7 +15,8 @@ public struct MACAddress: Hashable, Sendable, Codable, CustomStringConvertible, 
         guard parts.count == 6 else { throw .invalidMAC(text, reason: "expected six hex pairs separated by ':'") }
         var bytes: [UInt8] = []
         for part in parts {
-            guard part.count == 2, let byte = UInt8(part, radix: 16) else {
+            // `UInt8(_:radix:)` alone would accept a sign ("+f").
+            guard part.utf8.count == 2, part.utf8.allSatisfy({ MACAddress.isHexDigit($0) }), let byte = UInt8(part, radix: 16) else {
                 throw .invalidMAC(text, reason: "'\(part)' is not a two-digit hex number")
             }
             bytes.append(byte)
@@ -35,7 +36,17 @@ public struct MACAddress: Hashable, Sendable, Codable, CustomStringConvertible, 
     /// A locally administered unicast address derived from a 32-bit value (for example an IP):
     /// `0a:58:` followed by the four bytes, the scheme ovn-kubernetes uses for pod MACs.
     public static func derived(from address: IPv4Address) -> MACAddress {
-        try! MACAddress(bytes: [0x0A, 0x58] + address.octets)
+        MACAddress(validBytes: [0x0A, 0x58] + address.octets)
+    }
+
+    /// Six bytes already counted.
+    private init(validBytes: [UInt8]) { bytes = validBytes }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): true
+        default: false
+        }
     }
 
     public var isMulticast: Bool { bytes[0] & 1 == 1 }
