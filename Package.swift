@@ -57,6 +57,7 @@ let package = Package(
         .testTarget(name: "PodlabCLITests", dependencies: [
             "PodlabCLI", "PodNet",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ]
 )

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -109,6 +112,11 @@ public struct APIClient: Sendable {
         if !query.isEmpty {
             uri += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
+        // The HTTP client retries failed connects until its connect timeout; a lab that is
+        // not running must be reported at once, so try the socket first.
+        if let reason = Self.probe(socket: paths.socket) {
+            throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: reason)
+        }
         guard let url = URL(httpURLWithSocketPath: paths.socket, uri: uri) else {
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "the socket path cannot be used in a URL")
         }
@@ -129,6 +137,32 @@ public struct APIClient: Sendable {
             throw CancellationError()
         } catch {
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: Self.describe(error))
+        }
+    }
+
+    /// Connects to the unix socket once; returns why that failed, or nil when something listens.
+    static func probe(socket path: String) -> String? {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return "socket: \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return "socket path too long" }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if rc == 0 { return nil }
+        switch errno {
+        case ENOENT: return "no socket"
+        case ECONNREFUSED: return "nothing listens"
+        case let code: return String(cString: strerror(code))
         }
     }
 

@@ -69,12 +69,6 @@ public struct Up: PodlabCommand {
                 LabFiles.printLogTail(paths, to: context)
                 return 1
             }
-            if child == nil, (try? await client.get(LabInfo.self, LabInfo.path)) == nil, LabFiles.liveAgent(paths) == nil {
-                progress.finish()
-                context.stderr.line("error: the agent of lab \"\(paths.lab)\" is gone")
-                LabFiles.printLogTail(paths, to: context)
-                return 1
-            }
             do {
                 let info = try await client.get(LabInfo.self, LabInfo.path)
                 switch info.phase {
@@ -92,6 +86,12 @@ public struct Up: PodlabCommand {
                     progress.update(info.message.map { "\(info.phase): \($0)" } ?? "\(info.phase)…")
                 }
             } catch let error as APIError where error.isUnreachable {
+                if child == nil, LabFiles.liveAgent(paths) == nil {
+                    progress.finish()
+                    context.stderr.line("error: the agent of lab \"\(paths.lab)\" is gone")
+                    LabFiles.printLogTail(paths, to: context)
+                    return 1
+                }
                 progress.update("Starting the agent…")
             }
             if ContinuousClock.now >= deadline {
