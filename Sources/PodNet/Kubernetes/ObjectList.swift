@@ -1,0 +1,54 @@
+/// A list of objects of one kind, as the API returns it (`kind: PodList`) or kubectl prints
+/// it (`kind: List`).
+public struct ObjectList<Item: KubernetesObject & Hashable>: JSONObjectCodable, Hashable {
+    public static var apiVersion: String { "v1" }
+
+    /// `PodList` (the API's name) or `List` (what `kubectl get -o yaml` prints).
+    public var kind: String
+    public var metadata: ListMeta
+    public var items: [Item]
+
+    /// A typed list: `kind` is the item kind plus `List`.
+    public init(items: [Item], resourceVersion: String = "") {
+        self.kind = Item.kind + "List"
+        self.metadata = ListMeta(resourceVersion: resourceVersion)
+        self.items = items
+    }
+
+    /// The generic `kind: List` that kubectl prints for `get -o yaml|json`.
+    public static func kubectlList(_ items: [Item]) -> ObjectList {
+        var list = ObjectList(items: items)
+        list.kind = "List"
+        return list
+    }
+
+    public init(from reader: ObjectReader) throws(ObjectDecodingError) {
+        let kind = try reader.string("kind") ?? ""
+        guard kind == Item.kind + "List" || kind == "List" else {
+            throw .invalidValue(field: reader.path.child("kind"), value: kind, reason: "expected \"\(Item.kind)List\" or \"List\"")
+        }
+        if let apiVersion = try reader.string("apiVersion"), apiVersion != Self.apiVersion {
+            throw .invalidValue(field: reader.path.child("apiVersion"), value: apiVersion, reason: "expected \"\(Self.apiVersion)\"")
+        }
+        self.kind = kind
+        metadata = try reader.object("metadata") ?? ListMeta()
+        items = try reader.objects("items")
+        reader.rejectUnreadFields()
+    }
+
+    public func write(to writer: inout ObjectWriter) {
+        writer.set("apiVersion", .string(Self.apiVersion))
+        writer.set("kind", .string(kind))
+        var meta = metadata.json
+        // kubectl prints `resourceVersion: ""` for its lists.
+        if case var .object(fields) = meta, fields["resourceVersion"] == nil {
+            fields["resourceVersion"] = .string("")
+            meta = .object(fields)
+        }
+        writer.set("metadata", meta)
+        writer.set("items", .array(items.map(\.json)))
+    }
+}
+
+public typealias PodList = ObjectList<Pod>
+public typealias NodeList = ObjectList<Node>
