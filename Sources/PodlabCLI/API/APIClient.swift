@@ -21,7 +21,7 @@ public struct APIClient: Sendable {
     static let http: HTTPClient = {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(5), read: nil),
+            timeout: .init(connect: .seconds(2), read: nil),
             decompression: .disabled)
         configuration.httpVersion = .http1Only
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -112,10 +112,10 @@ public struct APIClient: Sendable {
         if !query.isEmpty {
             uri += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
-        // The HTTP client retries failed connects until its connect timeout; a lab that is
-        // not running must be reported at once, so try the socket first.
-        if let reason = Self.probe(socket: paths.socket) {
-            throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: reason)
+        // The HTTP client retries a failed connect until its connect timeout; a lab that is
+        // not running at all must be reported at once.
+        if access(paths.socket, F_OK) != 0 {
+            throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "no socket")
         }
         guard let url = URL(httpURLWithSocketPath: paths.socket, uri: uri) else {
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "the socket path cannot be used in a URL")
@@ -137,32 +137,6 @@ public struct APIClient: Sendable {
             throw CancellationError()
         } catch {
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: Self.describe(error))
-        }
-    }
-
-    /// Connects to the unix socket once; returns why that failed, or nil when something listens.
-    static func probe(socket path: String) -> String? {
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return "socket: \(String(cString: strerror(errno)))" }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return "socket path too long" }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        if rc == 0 { return nil }
-        switch errno {
-        case ENOENT: return "no socket"
-        case ECONNREFUSED: return "nothing listens"
-        case let code: return String(cString: strerror(code))
         }
     }
 

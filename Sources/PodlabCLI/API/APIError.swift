@@ -1,9 +1,10 @@
 import Foundation
+import PodNet
 
 /// A failed API call: the server's refusal, or no server at all.
 public enum APIError: Error, Sendable, CustomStringConvertible {
     /// The agent answered with an error `Status`.
-    case status(ServerStatus)
+    case status(APIStatus)
     /// Nothing answers on the lab's socket.
     case unreachable(lab: String, socket: String, reason: String)
     /// The connection broke while an answer was being read.
@@ -14,9 +15,10 @@ public enum APIError: Error, Sendable, CustomStringConvertible {
     case malformed(what: String, reason: String)
 
     /// Reads an error answer: a `Status` if the body is one, else what client-go makes of it.
-    static func from(code: Int, body: Data) -> APIError {
-        if var status = try? JSONDecoder().decode(ServerStatus.self, from: body), status.kind == "Status" {
-            if status.code == nil { status.code = code }
+    public static func from(code: Int, body: Data) -> APIError {
+        if let json = try? JSONReader.value(from: String(decoding: body, as: UTF8.self)), json["kind"] == .string("Status"),
+           var status = try? APIStatus(json: json) {
+            if status.code == 0 { status.code = Int32(code) }
             return .status(status)
         }
         return .status(.synthesized(code: code, body: String(decoding: body, as: UTF8.self)
@@ -24,13 +26,13 @@ public enum APIError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The server's status when this is one, for branching (`NotFound`, `AlreadyExists`).
-    public var serverStatus: ServerStatus? {
+    public var serverStatus: APIStatus? {
         if case let .status(status) = self { return status }
         return nil
     }
 
     /// True for a 404 / `NotFound` answer.
-    public var isNotFound: Bool { serverStatus?.reason == "NotFound" || serverStatus?.code == 404 }
+    public var isNotFound: Bool { serverStatus?.reason == .notFound || serverStatus?.code == 404 }
 
     /// True when nothing answers on the lab's socket.
     public var isUnreachable: Bool {
@@ -42,7 +44,7 @@ public enum APIError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .status(status):
-            return status.kubectlMessage
+            return status.kubectlErrorLine
         case let .unreachable(lab, socket, reason):
             return "error: lab \"\(lab)\" is not running (\(reason) at \(socket)); start it with \"podlab up\(lab == "podlab" ? "" : " --lab \(lab)")\""
         case let .interrupted(lab, reason):

@@ -35,14 +35,12 @@ public struct Down: PodlabCommand {
             // The agent may close the connection as it exits.
         }
 
+        // Only the agent's pid is watched from here on: the agent closes its API while it
+        // tears the lab down, and connections made during that are of no use to anyone.
         var progress = ProgressLine(context.stderr)
         let deadline = ContinuousClock.now + .seconds(timeout)
         while let agent, agent.isAlive {
-            if let current = try? await client.get(LabInfo.self, LabInfo.path) {
-                progress.update(current.message.map { "\(current.phase): \($0)" } ?? "\(current.phase)…")
-            } else {
-                progress.update("Deleting: waiting for the agent (pid \(agent.pid)) to exit…")
-            }
+            progress.update("Deleting lab \"\(paths.lab)\": waiting for the agent (pid \(agent.pid)) to remove pods, nodes and namespaces…")
             if ContinuousClock.now >= deadline {
                 progress.finish()
                 context.stderr.line("error: the agent of lab \"\(paths.lab)\" (pid \(agent.pid)) is still running after \(Int(timeout))s")

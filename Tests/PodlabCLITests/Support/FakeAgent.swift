@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import PodNet
 import PodlabCLI
 import Synchronization
 
@@ -26,22 +27,17 @@ enum FakeResponse: Sendable {
     static func json(_ code: Int, _ text: String) -> FakeResponse { .body(code, Data(text.utf8)) }
 
     /// A Kubernetes `Status` error.
-    static func status(_ code: Int, reason: String, message: String, kind: String? = nil, name: String? = nil,
-                       causes: [(field: String, message: String)] = []) -> FakeResponse {
-        var details: ServerStatus.Details?
-        if kind != nil || name != nil || !causes.isEmpty {
-            details = .init(name: name, kind: kind, causes: causes.isEmpty ? nil : causes.map {
-                .init(reason: "FieldValueInvalid", message: $0.message, field: $0.field)
-            })
-        }
-        let status = ServerStatus(message: message, reason: reason, code: code, details: details)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return .body(code, try! encoder.encode(status))
+    static func status(_ status: APIStatus) -> FakeResponse {
+        .body(Int(status.code), Data(status.jsonText.utf8))
     }
 
     static func notFound(_ resource: String, _ name: String) -> FakeResponse {
-        .status(404, reason: "NotFound", message: "\(resource) \"\(name)\" not found", kind: resource, name: name)
+        .status(.notFound(resource: resource, name: name))
+    }
+
+    /// Any Kubernetes object as JSON.
+    static func object(_ object: some JSONObjectCodable, code: Int = 200) -> FakeResponse {
+        .body(code, Data(object.jsonText.utf8))
     }
 }
 
