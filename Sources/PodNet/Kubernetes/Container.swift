@@ -44,6 +44,8 @@ public struct Container: JSONObjectCodable, Hashable {
         ports = try reader.objects("ports")
         env = try reader.objects("env")
         preservedFields = reader.preservedFields(Self.unmodeledFields)
+        // Always written as `{}` when empty (see `write(to:)`), so an empty one carries nothing.
+        if preservedFields["resources"] == .object([:]) { preservedFields["resources"] = nil }
     }
 
     public func write(to writer: inout ObjectWriter) {

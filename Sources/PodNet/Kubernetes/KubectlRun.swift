@@ -14,7 +14,6 @@ extension Pod {
         var container = Container(name: name, image: image, env: env)
         if argumentsAreCommand { container.command = arguments } else { container.args = arguments }
         if let port { container.ports = [ContainerPort(containerPort: port)] }
-        container.preservedFields["resources"] = .object([:])
         if stdin {
             container.preservedFields["stdin"] = .bool(true)
             if !leaveStdinOpen { container.preservedFields["stdinOnce"] = .bool(true) }

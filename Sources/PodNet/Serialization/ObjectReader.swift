@@ -157,7 +157,8 @@ public final class ObjectReader {
     /// type (`known`), and recorded as unknown otherwise. `null` fields are dropped.
     public func preservedFields(_ known: Set<String>) -> [String: JSONValue] {
         var preserved: [String: JSONValue] = [:]
-        for (key, value) in fields where !consumed.contains(key) {
+        for key in fields.keys.sorted() where !consumed.contains(key) {
+            guard let value = fields[key] else { continue }
             if known.contains(key) {
                 if value != .null { preserved[key] = value }
             } else {

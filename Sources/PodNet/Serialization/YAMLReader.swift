@@ -5,18 +5,23 @@ import Yams
 /// `YAMLScalar`), timestamps stay strings, `<<` merge keys are applied, mapping keys are
 /// taken as text. Errors carry the line and column.
 public enum YAMLReader {
-    /// Alias expansion past this many nodes is rejected (a "billion laughs" document).
-    static let maximumNodes = 1_000_000
+    /// A document expanding (through aliases) to more values than this is rejected: a
+    /// "billion laughs" text must not exhaust memory. Real manifests stay far below it.
+    public static let maximumValues = 1_000_000
 
     /// Parses every document of a YAML stream (`---` separated); empty documents are skipped.
     public static func documents(in text: String) throws(DocumentSyntaxError) -> [TextDocument] {
+        try documents(in: text, maximumValues: maximumValues)
+    }
+
+    static func documents(in text: String, maximumValues: Int) throws(DocumentSyntaxError) -> [TextDocument] {
         var documents: [TextDocument] = []
         do {
             // The basic resolver tags nothing: scalars are resolved by `YAMLScalar`, with go-yaml's rules.
             let parser = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .utf8)
-            var budget = maximumNodes
             while let root = try parser.nextRoot() {
-                let value = try convert(root, budget: &budget)
+                var budget = maximumValues
+                let value = try convert(root, budget: &budget, limit: maximumValues)
                 if value == .null { continue }
                 documents.append(TextDocument(value: value, line: root.mark?.line ?? 1))
             }
@@ -43,10 +48,10 @@ public enum YAMLReader {
         DocumentSyntaxError(format: .yaml, line: mark?.line ?? 1, column: mark?.column ?? 1, problem: problem)
     }
 
-    private static func convert(_ node: Yams.Node, budget: inout Int) throws(DocumentSyntaxError) -> JSONValue {
+    private static func convert(_ node: Yams.Node, budget: inout Int, limit: Int) throws(DocumentSyntaxError) -> JSONValue {
         budget -= 1
         guard budget >= 0 else {
-            throw error("document expands to more than \(maximumNodes) values (too many aliases)", at: node.mark)
+            throw error("document expands to more than \(limit) values (too many aliases)", at: node.mark)
         }
         switch node {
         case let .scalar(scalar):
@@ -55,7 +60,7 @@ public enum YAMLReader {
             var elements: [JSONValue] = []
             elements.reserveCapacity(sequence.count)
             for element in sequence {
-                elements.append(try convert(element, budget: &budget))
+                elements.append(try convert(element, budget: &budget, limit: limit))
             }
             return .array(elements)
         case let .mapping(mapping):
@@ -67,10 +72,10 @@ public enum YAMLReader {
                 }
                 // Yams' duplicate-key check has already resolved key tags, so only text and style tell a merge key.
                 if keyScalar.string == "<<", keyScalar.style == .plain {
-                    try merge(value, into: &merged, budget: &budget)
+                    try merge(value, into: &merged, budget: &budget, limit: limit)
                     continue
                 }
-                fields[keyScalar.string] = try convert(value, budget: &budget)
+                fields[keyScalar.string] = try convert(value, budget: &budget, limit: limit)
             }
             // Explicit keys win over merged ones, as in go-yaml.
             return .object(fields.merging(merged) { explicit, _ in explicit })
@@ -79,17 +84,17 @@ public enum YAMLReader {
         }
     }
 
-    private static func merge(_ node: Yams.Node, into merged: inout [String: JSONValue], budget: inout Int) throws(DocumentSyntaxError) {
+    private static func merge(_ node: Yams.Node, into merged: inout [String: JSONValue], budget: inout Int, limit: Int) throws(DocumentSyntaxError) {
         switch node {
         case .mapping:
-            guard case let .object(fields) = try convert(node, budget: &budget) else { return }
+            guard case let .object(fields) = try convert(node, budget: &budget, limit: limit) else { return }
             merged.merge(fields) { existing, _ in existing }
         case let .sequence(sequence):
             for element in sequence {
                 guard case .mapping = element else {
                     throw error("map merge requires a map or a sequence of maps as the value", at: element.mark)
                 }
-                try merge(element, into: &merged, budget: &budget)
+                try merge(element, into: &merged, budget: &budget, limit: limit)
             }
         default:
             throw error("map merge requires a map or a sequence of maps as the value", at: node.mark)
