@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "Netns", targets: ["Netns"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
+        .library(name: "PodlabTools", targets: ["PodlabTools"]),
+        .executable(name: "podlab-tools", targets: ["podlab-tools"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,6 +49,11 @@ let package = Package(
         ]),
         .executableTarget(name: "podlab", dependencies: ["PodlabCLI"]),
 
+        // The built-in container images (web servers, curl, BusyBox applets): plain POSIX
+        // sockets, no SwiftNIO or Foundation, so the pods' processes start fast.
+        .target(name: "PodlabTools", dependencies: ["PodNet"]),
+        .executableTarget(name: "podlab-tools", dependencies: ["PodlabTools"]),
+
         // Shared helpers for integration tests: unique names, root checks, `ip -j` readers.
         .target(name: "KernelTestSupport", dependencies: ["Netns"], path: "Tests/KernelTestSupport"),
 
@@ -59,5 +66,6 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "PodNet", "Netns", "KernelTestSupport"]),
     ]
 )

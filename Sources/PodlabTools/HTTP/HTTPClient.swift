@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a transfer failed, in the classes curl and wget report.
+enum TransferError: Error {
+    /// The host name did not resolve (curl 6).
+    case resolve(host: String)
+    /// connect() failed: refused, unreachable (curl 7).
+    case connect(host: String, port: UInt16, errno: Int32, milliseconds: Int)
+    /// The connect phase ran out of time (curl 28).
+    case connectTimeout(host: String, port: UInt16, milliseconds: Int)
+    /// The transfer ran out of time after connecting (curl 28).
+    case timeout(milliseconds: Int, received: Int, expected: Int?)
+    /// The server closed without sending anything (curl 52).
+    case emptyReply
+    /// Sending the request failed (curl 55).
+    case send(errno: Int32)
+    /// Receiving failed, e.g. a reset (curl 56).
+    case receive(errno: Int32)
+    /// The response could not be parsed (curl 8).
+    case malformedResponse(String)
+    /// The server closed before the announced body was complete (curl 18).
+    case partial(remaining: Int?)
+}
+
+/// The time limits of a transfer, in seconds; nil means none.
+struct TransferTimeouts {
+    var connect: Double?
+    var total: Double?
+}
+
+/// What happened on the way, for verbose output and `-w` variables.
+struct TransferEvents {
+    var connecting: (SocketAddress) -> Void = { _ in }
+    var connected: (_ local: SocketAddress, _ remote: SocketAddress) -> Void = { _, _ in }
+    var requestSent: (HTTPRequestHead) -> Void = { _ in }
+    var responseHead: (HTTPResponseHead) -> Void = { _ in }
+    /// Body bytes as they arrive (decoded from chunked transfer coding).
+    var body: ([UInt8]) -> Void = { _ in }
+}
+
+/// The outcome of one request/response exchange.
+struct HTTPExchange {
+    var response: HTTPResponseHead
+    var bodyBytes: Int
+    var local: SocketAddress
+    var remote: SocketAddress
+}
+
+/// Name resolution as far as podlab has it: IP literals and `localhost`. Pods have no DNS.
+enum HostResolver {
+    static func resolve(_ host: String, port: UInt16) -> [SocketAddress] {
+        if let address = SocketAddress(ip: host, port: port) { return [address] }
+        if host.lowercased() == "localhost" || host.lowercased().hasSuffix(".localhost") {
+            return [SocketAddress(ip: "127.0.0.1", port: port)!, SocketAddress(ip: "::1", port: port)!]
+        }
+        return []
+    }
+}
+
+/// A one-shot HTTP/1.1 client: connects, sends one request, reads one response.
+enum HTTPClient {
+    /// Opens a TCP connection to `host`:`port`, trying each resolved address in turn.
+    static func connect(host: String, port: UInt16, timeouts: TransferTimeouts, started: UInt64,
+                        events: TransferEvents) throws(TransferError) -> Socket {
+        let addresses = HostResolver.resolve(host, port: port)
+        guard !addresses.isEmpty else { throw .resolve(host: host) }
+        let totalDeadline = timeouts.total.map { Deadline(nanoseconds: started &+ UInt64($0 * 1e9)) }
+        let connectDeadline = Deadline.earliest(timeouts.connect.map { Deadline(nanoseconds: started &+ UInt64($0 * 1e9)) }, totalDeadline)
+        var lastError: TransferError = .resolve(host: host)
+        for address in addresses {
+            events.connecting(address)
+            do {
+                let socket = try Socket(family: address.family)
+                switch try socket.connect(to: address, until: connectDeadline) {
+                case .timedOut:
+                    throw TransferError.connectTimeout(host: host, port: port, milliseconds: elapsedMilliseconds(since: started))
+                case .done:
+                    events.connected(socket.localAddress ?? address, address)
+                    return socket
+                }
+            } catch let error as SystemError {
+                lastError = .connect(host: host, port: port, errno: error.errno, milliseconds: elapsedMilliseconds(since: started))
+            } catch let error as TransferError {
+                throw error
+            } catch {
+                lastError = .connect(host: host, port: port, errno: EIO, milliseconds: elapsedMilliseconds(since: started))
+            }
+        }
+        throw lastError
+    }
+
+    /// Sends `request` (with `body`) to `url` and reads the response, streaming the body
+    /// through `events.body`.
+    static func exchange(url: HTTPURL, request: HTTPRequestHead, body: [UInt8], timeouts: TransferTimeouts,
+                         events: TransferEvents) throws(TransferError) -> HTTPExchange {
+        let started = monotonicNanoseconds()
+        let socket = try connect(host: url.host, port: url.port, timeouts: timeouts, started: started, events: events)
+        let deadline = timeouts.total.map { Deadline(nanoseconds: started &+ UInt64($0 * 1e9)) }
+        let local = socket.localAddress ?? socket.peerAddress!
+        let remote = socket.peerAddress ?? local
+
+        do {
+            if case .timedOut = try socket.send(request.wireBytes + body, until: deadline) {
+                throw TransferError.timeout(milliseconds: elapsedMilliseconds(since: started), received: 0, expected: nil)
+            }
+        } catch let error as SystemError {
+            throw .send(errno: error.errno)
+        } catch let error as TransferError {
+            throw error
+        } catch { throw .send(errno: EIO) }
+        events.requestSent(request)
+
+        var buffer: [UInt8] = []
+        var received = 0
+        var sawAnything = false
+        func read() throws(TransferError) -> Bool {
+            let outcome: IOOutcome<[UInt8]>
+            do { outcome = try socket.receive(until: deadline) } catch {
+                if !sawAnything && error.errno == ECONNRESET { throw .receive(errno: error.errno) }
+                throw .receive(errno: error.errno)
+            }
+            switch outcome {
+            case .timedOut:
+                throw .timeout(milliseconds: elapsedMilliseconds(since: started), received: received, expected: nil)
+            case let .done(bytes):
+                if bytes.isEmpty { return false }
+                sawAnything = true
+                buffer += bytes
+                return true
+            }
+        }
+
+        // The head; 1xx interim responses are skipped.
+        var head: HTTPResponseHead
+        while true {
+            while HTTPHead.end(in: buffer) == nil {
+                if buffer.count > HTTPHead.maximumSize { throw .malformedResponse("header section too large") }
+                guard try read() else {
+                    if !sawAnything { throw .emptyReply }
+                    throw .malformedResponse("connection closed inside the response head")
+                }
+            }
+            let end = HTTPHead.end(in: buffer)!
+            do { head = try HTTPResponseHead(parsing: buffer[0..<end]) } catch {
+                throw .malformedResponse("\(error)")
+            }
+            buffer.removeFirst(end)
+            if (100..<200).contains(head.status) && head.status != 101 { continue }
+            break
+        }
+        events.responseHead(head)
+
+        let framing: HTTPBodyFraming
+        do { framing = try head.bodyFraming(requestMethod: request.method) } catch { throw .malformedResponse("\(error)") }
+        func deliver(_ bytes: [UInt8]) {
+            guard !bytes.isEmpty else { return }
+            received += bytes.count
+            events.body(bytes)
+        }
+        switch framing {
+        case .none:
+            break
+        case let .length(length):
+            while true {
+                let take = min(length - received, buffer.count)
+                deliver(Array(buffer[0..<take]))
+                buffer.removeFirst(take)
+                if received == length { break }
+                do throws(TransferError) {
+                    guard try read() else { throw TransferError.partial(remaining: length - received) }
+                } catch {
+                    if case let .timeout(ms, got, _) = error { throw .timeout(milliseconds: ms, received: got, expected: length) }
+                    throw error
+                }
+            }
+        case .chunked:
+            var decoder = ChunkedDecoder()
+            while true {
+                do { deliver(try decoder.feed(buffer)) } catch { throw .malformedResponse("\(error)") }
+                buffer = []
+                if decoder.isComplete { break }
+                guard try read() else { throw .partial(remaining: nil) }
+            }
+        case .untilClose:
+            while true {
+                deliver(buffer)
+                buffer = []
+                guard try read() else { break }
+            }
+        }
+        return HTTPExchange(response: head, bodyBytes: received, local: local, remote: remote)
+    }
+
+    static func elapsedMilliseconds(since start: UInt64) -> Int {
+        Int((monotonicNanoseconds() &- start) / 1_000_000)
+    }
+}

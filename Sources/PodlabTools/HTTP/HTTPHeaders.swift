@@ -1,0 +1,64 @@
+/// One header field as it appeared on the wire.
+public struct HTTPField: Hashable, Sendable {
+    public var name: String
+    public var value: String
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Header fields in wire order; lookups ignore case, as HTTP field names do.
+public struct HTTPHeaders: Hashable, Sendable, Sequence, ExpressibleByArrayLiteral {
+    public var fields: [HTTPField]
+
+    public init(_ fields: [HTTPField] = []) { self.fields = fields }
+    public init(arrayLiteral elements: (String, String)...) { fields = elements.map { HTTPField($0.0, $0.1) } }
+
+    public func makeIterator() -> IndexingIterator<[HTTPField]> { fields.makeIterator() }
+
+    /// The first value of `name`, or nil.
+    public subscript(name: String) -> String? {
+        fields.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// Every value of `name`, in order.
+    public func values(_ name: String) -> [String] {
+        fields.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+    }
+
+    public func contains(_ name: String) -> Bool { self[name] != nil }
+
+    public mutating func append(_ name: String, _ value: String) { fields.append(HTTPField(name, value)) }
+
+    /// Replaces every `name` field with one holding `value`, at the position of the first.
+    public mutating func set(_ name: String, _ value: String) {
+        if let index = fields.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) {
+            fields[index].value = value
+            fields.removeAll { $0.name.lowercased() == name.lowercased() && $0.value != value }
+        } else {
+            append(name, value)
+        }
+    }
+
+    /// True when a comma-separated header (`Connection`, `Transfer-Encoding`) lists `token`.
+    public func hasToken(_ name: String, _ token: String) -> Bool {
+        values(name).contains { value in
+            value.split(separator: ",").contains { $0.trimmingSpaces().lowercased() == token.lowercased() }
+        }
+    }
+
+    /// `Name: value\r\n` lines.
+    var wireText: String { fields.map { "\($0.name): \($0.value)\r\n" }.joined() }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces and tabs.
+    func trimmingSpaces() -> String {
+        var slice = Substring(self)
+        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
+        while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }
+        return String(slice)
+    }
+}
