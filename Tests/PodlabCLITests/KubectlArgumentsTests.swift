@@ -20,6 +20,9 @@ struct KubectlArgumentsTests {
         ("run x --dry-run=false", "run x --dry-run=none"),
         ("logs x --tail -1", "logs x --tail=-1"),
         ("run x --image busybox -- sh -c -oyaml --wait=false", "run x --image busybox -- sh -c -oyaml --wait=false"),
+        ("run x --image busybox sleep 10", "run x --image busybox -- sleep 10"),
+        ("run --image busybox x sleep -- 10", "run --image busybox x -- sleep 10"),
+        ("run x --image=busybox --restart Never -it --rm -- curl -s http://a", "run x --image=busybox --restart Never -it --rm -- curl -s http://a"),
     ])
     func rewrites(input: String, expected: String) {
         let words = input.split(separator: " ").map(String.init)

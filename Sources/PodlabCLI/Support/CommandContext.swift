@@ -65,14 +65,24 @@ public struct CommandContext: Sendable {
     public var now: @Sendable () -> Date
     /// How often commands poll the agent while waiting (deletion, pod start, lab phases).
     public var pollInterval: Duration
+    /// Reads all of standard input (`apply -f -`).
+    public var readStandardInput: @Sendable () -> String
+    /// The time zone for dates in `describe` (kubectl prints local time).
+    public var timeZone: TimeZone
 
     public init(stdout: any OutputSink, stderr: any OutputSink, environment: [String: String],
-                now: @escaping @Sendable () -> Date = { Date() }, pollInterval: Duration = .milliseconds(100)) {
+                now: @escaping @Sendable () -> Date = { Date() }, pollInterval: Duration = .milliseconds(100),
+                readStandardInput: @escaping @Sendable () -> String = {
+                    String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                },
+                timeZone: TimeZone = .current) {
         self.stdout = stdout
         self.stderr = stderr
         self.environment = environment
         self.now = now
         self.pollInterval = pollInterval
+        self.readStandardInput = readStandardInput
+        self.timeZone = timeZone
     }
 
     /// The real process: fds 1 and 2 and the process environment.

@@ -5,7 +5,9 @@
 /// - `-oyaml` and `-o=yaml` become `-o yaml`;
 /// - boolean flags with a value (`--wait=false`, `--rm=true`) become plain flags or `--no-wait`;
 /// - a bare `--dry-run` means `--dry-run=client`; `--dry-run=true|false` mean client and none;
-/// - a negative number after `--tail`/`--grace-period` stays that option's value.
+/// - a negative number after `--tail`/`--grace-period` stays that option's value;
+/// - `run NAME --image busybox sleep 10`: words after the pod name are the container's
+///   arguments, as if written after `--`.
 ///
 /// Nothing after `--` is touched: it belongs to the container's command.
 public enum KubectlArguments {
@@ -85,6 +87,39 @@ public enum KubectlArguments {
             }
             out.append(argument)
         }
-        return out + tail
+        out += tail
+        return out.first == "run" ? runArguments(out) : out
+    }
+
+    /// Options of `run` that take a value as the next word.
+    static let runOptionsWithValue: Set<String> = [
+        "--image", "--restart", "--port", "-l", "--labels", "--env", "--dry-run", "-o", "--output",
+        "--pod-running-timeout", "-n", "--namespace", "--lab",
+    ]
+
+    /// Moves `run`'s positional words after the pod name behind a `--`.
+    static func runArguments(_ arguments: [String]) -> [String] {
+        var head: [String] = []
+        var extra: [String] = []
+        var seenName = false
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" { break }
+            if index > 0, !argument.hasPrefix("-") || argument == "-" {
+                if seenName { extra.append(argument) } else { head.append(argument); seenName = true }
+                index += 1
+                continue
+            }
+            head.append(argument)
+            if runOptionsWithValue.contains(argument), index + 1 < arguments.count {
+                head.append(arguments[index + 1])
+                index += 1
+            }
+            index += 1
+        }
+        let after = index < arguments.count ? Array(arguments[(index + 1)...]) : []
+        guard !extra.isEmpty || index < arguments.count else { return head }
+        return head + ["--"] + extra + after
     }
 }
