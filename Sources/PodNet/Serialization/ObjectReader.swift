@@ -147,9 +147,9 @@ public final class ObjectReader {
     }
 
     /// A string field holding one of a set of values (`restartPolicy`); any string is accepted
-    /// here, validation checks the value.
+    /// here, validation checks the value. An empty string means unset, as in Go.
     public func enumeration<T: RawRepresentable>(_ key: String, as type: T.Type = T.self) throws(ObjectDecodingError) -> T? where T.RawValue == String {
-        guard let text = try string(key) else { return nil }
+        guard let text = try string(key), !text.isEmpty else { return nil }
         return T(rawValue: text)
     }
 

@@ -1,0 +1,42 @@
+extension Pod {
+    /// The pod with the defaults the API server fills in on create (`SetDefaults_Pod`), so that
+    /// `get -o yaml` shows what kubectl users expect and updates compare like with like:
+    /// `restartPolicy: Always`, `dnsPolicy: ClusterFirst`, `terminationGracePeriodSeconds: 30`,
+    /// `schedulerName: default-scheduler`, `securityContext: {}`, `enableServiceLinks: true`,
+    /// and per container `protocol: TCP` on ports, `imagePullPolicy` (`Always` for `:latest` or
+    /// untagged images, else `IfNotPresent`), `terminationMessagePath` and `terminationMessagePolicy`.
+    /// Applying it twice changes nothing.
+    public func applyingDefaults() -> Pod {
+        var pod = self
+        pod.spec.restartPolicy = pod.spec.restartPolicy ?? .always
+        pod.spec.dnsPolicy = pod.spec.dnsPolicy ?? .clusterFirst
+        pod.spec.terminationGracePeriodSeconds = pod.spec.terminationGracePeriodSeconds ?? 30
+        pod.spec.preservedFields["schedulerName"] = pod.spec.preservedFields["schedulerName"] ?? "default-scheduler"
+        pod.spec.preservedFields["securityContext"] = pod.spec.preservedFields["securityContext"] ?? .object([:])
+        pod.spec.preservedFields["enableServiceLinks"] = pod.spec.preservedFields["enableServiceLinks"] ?? true
+        pod.spec.containers = pod.spec.containers.map(Pod.applyingDefaults)
+        pod.spec.initContainers = pod.spec.initContainers.map(Pod.applyingDefaults)
+        return pod
+    }
+
+    private static func applyingDefaults(to container: Container) -> Container {
+        var container = container
+        for index in container.ports.indices {
+            container.ports[index].protocol = container.ports[index].protocol ?? .tcp
+        }
+        if container.preservedFields["imagePullPolicy"] == nil, !container.image.isEmpty {
+            container.preservedFields["imagePullPolicy"] = .string(Pod.defaultPullPolicy(for: container.image))
+        }
+        container.preservedFields["terminationMessagePath"] = container.preservedFields["terminationMessagePath"] ?? "/dev/termination-log"
+        container.preservedFields["terminationMessagePolicy"] = container.preservedFields["terminationMessagePolicy"] ?? "File"
+        return container
+    }
+
+    /// `Always` for images tagged `latest` or not tagged (and not pinned by digest), otherwise `IfNotPresent`.
+    static func defaultPullPolicy(for image: String) -> String {
+        if image.contains("@") { return "IfNotPresent" }
+        let lastComponent = image.split(separator: "/").last.map(String.init) ?? image
+        guard let colon = lastComponent.lastIndex(of: ":") else { return "Always" }
+        return lastComponent[lastComponent.index(after: colon)...] == "latest" ? "Always" : "IfNotPresent"
+    }
+}
