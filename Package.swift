@@ -44,6 +44,15 @@ let package = Package(
 
         // Benchmarks (run with scripts/bench-*).
         .executableTarget(name: "nftables-bench", dependencies: ["NFTables", "Netns", "PodNet"], path: "Benchmarks/NFTablesBench"),
+        // The `podlab` command line: kubectl's verbs over the agent's HTTP API, and the lab verbs.
+        .target(name: "PodlabCLI", dependencies: [
+            "PodNet", "PodlabAgent", "Netns",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "podlab", dependencies: ["PodlabCLI"]),
+
         // The built-in container images (web servers, curl, BusyBox applets): plain POSIX
         // sockets, no SwiftNIO or Foundation, so the pods' processes start fast.
         .target(name: "PodlabTools", dependencies: ["PodNet"]),
@@ -57,5 +66,10 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
+        .testTarget(name: "PodlabCLITests", dependencies: [
+            "PodlabCLI", "PodNet",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

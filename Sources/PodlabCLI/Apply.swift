@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import PodNet
+
+/// `podlab apply -f FILE|DIR|-`: creates the pods of a manifest, or updates them to match it.
+public struct Apply: PodlabCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Apply a configuration to pods by file name or stdin.",
+        discussion: "YAML (several documents) and JSON are accepted, and kind: List.")
+
+    @OptionGroup public var scope: ScopeOptions
+
+    @Option(name: [.customShort("f"), .customLong("filename")], help: "A file, a directory, or - for stdin (repeatable).")
+    public var filenames: [String] = []
+
+    @Flag(name: [.customShort("R"), .customLong("recursive")], help: "Also read the subdirectories of directories given with -f.")
+    public var recursive = false
+
+    @Option(name: .customLong("dry-run"), help: "none, client or server.")
+    public var dryRun: String = "none"
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "yaml, json or name.")
+    public var output: String?
+
+    public init() {}
+
+    public func execute(_ context: CommandContext) async throws -> Int32 {
+        guard !filenames.isEmpty else { throw CLIError("must specify one of -f and -k") }
+        guard ["none", "client", "server"].contains(dryRun) else {
+            throw CLIError("Invalid dry-run value (\(dryRun)). Must be \"none\", \"server\", or \"client\".")
+        }
+        let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
+        let sources = try ManifestSource.read(filenames, recursive: recursive, context: context)
+        let client = scope.client(context)
+        var failed = false
+        var applied = 0
+        for source in sources {
+            for item in source.items {
+                do {
+                    try await apply(item, from: source.name, format: format, client: client, context: context)
+                    applied += 1
+                } catch let error as APIError {
+                    context.stderr.line(error.description)
+                    failed = true
+                } catch let error as CLIError {
+                    context.stderr.line(error.description)
+                    failed = true
+                }
+            }
+        }
+        if applied == 0 && !failed { throw CLIError("no objects passed to apply") }
+        return failed ? 1 : 0
+    }
+
+    private func apply(_ item: ManifestSource.Item, from source: String, format: OutputFormat?,
+                       client: APIClient, context: CommandContext) async throws {
+        let object: AnyKubernetesObject
+        switch item.result {
+        case let .success(value): object = value
+        case let .failure(error): throw CLIError("error validating \"\(source)\": \(error)")
+        }
+        guard case let .pod(pod) = object else {
+            throw CLIError("podlab applies pods only: \(object.kind) \"\(object.metadata.name)\" in \"\(source)\" is not a pod (nodes come from the lab's topology)")
+        }
+        let name = pod.metadata.name
+        guard !name.isEmpty else { throw CLIError("error when retrieving current configuration from \"\(source)\": resource name may not be empty") }
+        var namespace = scope.resolvedNamespace
+        if !pod.metadata.namespace.isEmpty {
+            if let given = scope.namespace, !given.isEmpty, given != pod.metadata.namespace {
+                throw CLIError("the namespace from the provided object \"\(pod.metadata.namespace)\" does not match the namespace \"\(given)\". You must pass '--namespace=\(pod.metadata.namespace)' to perform this operation.")
+            }
+            namespace = pod.metadata.namespace
+        }
+        let manifest = item.raw ?? pod.json
+        let path = APIPath.pod(namespace, name)
+        let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
+        let query: [(String, String)] = dryRun == "server" ? [("dryRun", "All")] : []
+
+        for attempt in 1...3 {
+            var live: Pod?
+            do {
+                live = try await client.get(Pod.self, path)
+            } catch let error as APIError where error.isNotFound {
+                live = nil
+            }
+            if let live, live.metadata.annotations[ApplyPlan.lastAppliedAnnotation] == nil, attempt == 1 {
+                context.stderr.line("Warning: resource pods/\(name) is missing the \(ApplyPlan.lastAppliedAnnotation) annotation which is required by podlab apply. podlab apply should only be used on resources created declaratively by podlab apply. The missing annotation will be patched automatically.")
+            }
+            let plan: ApplyPlan
+            do {
+                plan = try ApplyPlan.decide(manifest: manifest, namespace: namespace, live: live)
+            } catch let error as ObjectDecodingError {
+                throw CLIError("error validating \"\(source)\": \(error)")
+            }
+            switch plan {
+            case .unchanged:
+                context.stdout.write(Printing.created(live!, format: format, verb: "unchanged", note: note))
+                return
+            case let .create(pod):
+                var body = pod
+                body.metadata.uid = ""
+                body.metadata.resourceVersion = ""
+                body.metadata.creationTimestamp = nil
+                body.status = PodStatus()
+                if dryRun == "client" {
+                    context.stdout.write(Printing.created(body, format: format, note: note))
+                    return
+                }
+                do {
+                    let created = try await client.send(.POST, APIPath.pods(namespace), json: Data(body.jsonText.utf8), query: query, as: Pod.self)
+                    context.stdout.write(Printing.created(created, format: format, note: note))
+                    return
+                } catch let APIError.status(status) {
+                    throw APIError.status(status.fromSource("creating", source))
+                }
+            case let .configure(pod):
+                if dryRun == "client" {
+                    context.stdout.write(Printing.created(pod, format: format, verb: "configured", note: note))
+                    return
+                }
+                do {
+                    let updated = try await client.send(.PUT, path, json: Data(pod.jsonText.utf8), query: query, as: Pod.self)
+                    context.stdout.write(Printing.created(updated, format: format, verb: "configured", note: note))
+                    return
+                } catch let APIError.status(status) where status.reason == .conflict && attempt < 3 {
+                    continue
+                } catch let APIError.status(status) {
+                    throw APIError.status(status.fromSource("applying", source))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import PodNet
+
+/// `podlab delete pod NAME… | -f FILE | --all | -l SELECTOR`: deletes pods and, like kubectl,
+/// waits until they are gone.
+public struct Delete: PodlabCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "delete",
+        abstract: "Delete pods by name, by file, by label selector, or all in a namespace.")
+
+    @OptionGroup public var scope: ScopeOptions
+
+    @Argument(help: "pods NAME…, or pod/NAME…")
+    public var resources: [String] = []
+
+    @Option(name: [.customShort("f"), .customLong("filename")], help: "Files whose objects to delete (- for stdin).")
+    public var filenames: [String] = []
+
+    @Flag(help: "Delete all pods in the namespace.")
+    public var all = false
+
+    @Option(name: [.customShort("l"), .customLong("selector")], help: "Label selector (e.g. run=nginx).")
+    public var selector: String?
+
+    @Option(name: .customLong("grace-period"), help: "Seconds the pod gets to stop; -1 uses the pod's own.")
+    public var gracePeriod: Int = -1
+
+    @Flag(help: "Delete at once (grace period 1).")
+    public var now = false
+
+    @Flag(help: "With --grace-period=0: do not wait for the containers to stop.")
+    public var force = false
+
+    @Flag(inversion: .prefixedNo, help: "Wait until the pods are gone.")
+    public var wait = true
+
+    @Option(help: "How long to wait (e.g. 60s); 0 waits as long as it takes.")
+    public var timeout: String = "0s"
+
+    @Flag(name: .customLong("ignore-not-found"), help: "Treat pods that do not exist as deleted.")
+    public var ignoreNotFound = false
+
+    @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "With --all or -l: in every namespace.")
+    public var allNamespaces = false
+
+    public init() {}
+
+    public func execute(_ context: CommandContext) async throws -> Int32 {
+        let client = scope.client(context)
+        let namespace = scope.resolvedNamespace
+        var targets: [(namespace: String, name: String)] = []
+        var failed = false
+
+        let parsed = try ResourceName.parse(resources)
+        if parsed != nil && !filenames.isEmpty {
+            throw CLIError("You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
+        }
+        if let parsed {
+            guard parsed.kind == .pods else {
+                throw CLIError("podlab deletes pods only; nodes come from the lab's topology (delete the lab with \"podlab down\")")
+            }
+            if parsed.names.isEmpty {
+                guard all || selector != nil else {
+                    throw CLIError("resource(s) were provided, but no name was specified")
+                }
+                let query = selector.map { [("labelSelector", $0)] } ?? []
+                let list = try await client.get(PodList.self, APIPath.pods(allNamespaces ? nil : namespace), query: query)
+                targets = list.items.map { ($0.metadata.namespace.isEmpty ? namespace : $0.metadata.namespace, $0.metadata.name) }
+                if targets.isEmpty {
+                    context.stdout.line("No resources found")
+                    return 0
+                }
+            } else {
+                guard !all else { throw CLIError("name cannot be provided when a selector is specified") }
+                targets = parsed.names.map { (namespace, $0) }
+            }
+        } else if !filenames.isEmpty {
+            for source in try ManifestSource.read(filenames, context: context) {
+                for item in source.items {
+                    switch item.result {
+                    case let .success(object):
+                        guard case .pod = object else {
+                            context.stderr.line("error: podlab deletes pods only, not \(object.kind) \"\(object.metadata.name)\" from \"\(source.name)\"")
+                            failed = true
+                            continue
+                        }
+                        let objectNamespace = object.metadata.namespace.isEmpty ? namespace : object.metadata.namespace
+                        targets.append((objectNamespace, object.metadata.name))
+                    case let .failure(error):
+                        context.stderr.line("error: error validating \"\(source.name)\": \(error)")
+                        failed = true
+                    }
+                }
+            }
+        } else {
+            throw CLIError("You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
+        }
+
+        var grace = gracePeriod
+        if now { grace = 1 }
+        if force, grace < 0 { grace = 0 }
+        if force || grace == 0 {
+            context.stderr.line("Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.")
+        }
+        var query: [(String, String)] = []
+        if grace >= 0 { query.append(("gracePeriodSeconds", String(grace))) }
+
+        var deleted: [Deletion.Target] = []
+        for target in targets {
+            do {
+                let response = try await client.send(.DELETE, APIPath.pod(target.namespace, target.name), query: query)
+                let uid = (try? JSONReader.value(from: String(decoding: response.body, as: UTF8.self)))?["metadata"]?["uid"]?.stringValue
+                deleted.append((target.namespace, target.name, uid))
+                context.stdout.line("pod \"\(target.name)\" \(force && grace == 0 ? "force deleted" : "deleted")")
+            } catch let error as APIError where error.isNotFound && ignoreNotFound {
+                continue
+            } catch let error as APIError {
+                context.stderr.line(error.description)
+                failed = true
+            }
+        }
+        if wait, !(force && grace == 0), !deleted.isEmpty {
+            let seconds = try GoDuration.seconds(timeout, flag: "timeout")
+            try await Deletion.waitUntilGone(deleted, client: client, context: context, timeout: seconds > 0 ? seconds : nil)
+        }
+        return failed ? 1 : 0
+    }
+}

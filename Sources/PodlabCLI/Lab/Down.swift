@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import PodlabAgent
+
+/// `podlab down`: asks the agent to tear the whole lab down and waits until it has exited.
+public struct Down: PodlabCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "down",
+        abstract: "Delete a lab: all its pods, nodes and namespaces; the agent exits.")
+
+    @Option(help: "The lab's name (default: $PODLAB_LAB or \"podlab\").")
+    public var lab: String?
+
+    @Option(help: "Seconds to wait for the agent to finish.")
+    public var timeout: Double = 300
+
+    public init() {}
+
+    public func execute(_ context: CommandContext) async throws -> Int32 {
+        let paths = context.labPaths(lab)
+        let client = APIClient(paths: paths)
+        let info: LabInfo
+        do {
+            info = try await client.get(LabInfo.self, LabInfo.path)
+        } catch let error as APIError where error.isUnreachable {
+            return notRunning(paths, context: context)
+        }
+        let agent = info.agent?.pid.flatMap { ProcessIdentity.of(pid: $0) } ?? LabFiles.liveAgent(paths)
+
+        do {
+            _ = try await client.send(.DELETE, LabInfo.path)
+        } catch let error as APIError where error.isUnreachable {
+            // The agent went away between the two calls: it was already on its way out.
+        } catch APIError.interrupted {
+            // The agent may close the connection as it exits.
+        }
+
+        // Only the agent's pid is watched from here on: the agent closes its API while it
+        // tears the lab down, and connections made during that are of no use to anyone.
+        var progress = ProgressLine(context.stderr)
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while let agent, agent.isAlive {
+            progress.update("Deleting lab \"\(paths.lab)\": waiting for the agent (pid \(agent.pid)) to remove pods, nodes and namespaces…")
+            if ContinuousClock.now >= deadline {
+                progress.finish()
+                context.stderr.line("error: the agent of lab \"\(paths.lab)\" (pid \(agent.pid)) is still running after \(Int(timeout))s")
+                LabFiles.printLogTail(paths, to: context)
+                return 1
+            }
+            try await context.pause()
+        }
+        progress.finish()
+        if agent == nil {
+            // No process to watch (the agent did not say its pid): wait for the socket to go quiet.
+            while (try? await client.get(LabInfo.self, LabInfo.path)) != nil, ContinuousClock.now < deadline {
+                try await context.pause()
+            }
+        }
+        context.stdout.line("lab \"\(paths.lab)\" deleted")
+        return 0
+    }
+
+    private func notRunning(_ paths: LabPaths, context: CommandContext) -> Int32 {
+        let flag = LabFiles.labFlag(paths.lab)
+        if let agent = LabFiles.liveAgent(paths) {
+            context.stderr.line("error: the agent of lab \"\(paths.lab)\" (pid \(agent.pid)) does not answer on \(paths.socket)")
+            LabFiles.printLogTail(paths, to: context)
+            return 1
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: paths.directory, isDirectory: &isDirectory), isDirectory.boolValue,
+           let entries = try? FileManager.default.contentsOfDirectory(atPath: paths.directory), !entries.isEmpty {
+            context.stderr.line("""
+                error: lab "\(paths.lab)" is not running, but its state is still in \(paths.directory).
+                The agent cleans up what a stopped lab left behind when it starts: run "podlab up\(flag)", then "podlab down\(flag)".
+                """)
+            return 1
+        }
+        context.stderr.line("lab \"\(paths.lab)\" is not running; nothing to delete")
+        return 0
+    }
+}

@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+import Netns
+import PodlabAgent
+
+/// `podlab up [TOPOLOGY]`: starts the lab's agent in the background and waits until the lab is ready.
+public struct Up: PodlabCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Create a lab: start its agent and wait until its nodes are ready.",
+        discussion: """
+            Without TOPOLOGY, uses topologies/default.yaml of the podlab checkout when there is one, \
+            else the built-in default (two nodes, host-gw routing).
+            """)
+
+    @Argument(help: "A topology file (YAML).")
+    public var topology: String?
+
+    @Option(help: "The lab's name (default: $PODLAB_LAB or \"podlab\").")
+    public var lab: String?
+
+    @Option(name: .customLong("restart-backoff"), help: "Initial back-off in seconds before a crashed container restarts.")
+    public var restartBackoff: Double?
+
+    @Option(help: "Seconds to wait for the lab to become ready.")
+    public var timeout: Double = 300
+
+    public init() {}
+
+    public func execute(_ context: CommandContext) async throws -> Int32 {
+        let paths = context.labPaths(lab)
+        let client = APIClient(paths: paths)
+        let deadline = ContinuousClock.now + .seconds(timeout)
+
+        // An agent that answers: report it, and keep waiting if it is still creating the lab.
+        if let info = try? await client.get(LabInfo.self, LabInfo.path) {
+            context.stderr.line("lab \"\(paths.lab)\" is already up (agent pid \(info.agent?.pid.map(String.init) ?? "?"), phase \(info.phase))")
+            return try await wait(for: client, child: nil, deadline: deadline, context: context)
+        }
+        if let running = LabFiles.liveAgent(paths) {
+            context.stderr.line("the agent of lab \"\(paths.lab)\" is running (pid \(running.pid)) but does not answer yet; waiting")
+            return try await wait(for: client, child: nil, deadline: deadline, context: context)
+        }
+
+        let topologyPath = try resolveTopology(context)
+        try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
+        var arguments = ["agent", "--lab", paths.lab, "--state-root", context.stateRoot]
+        if let topologyPath { arguments += ["--topology", topologyPath] }
+        if let restartBackoff { arguments += ["--restart-backoff", String(restartBackoff)] }
+        let executable = try LabFiles.ownExecutable()
+        let child = try Spawner.spawn(SpawnRequest(
+            executable: executable, arguments: arguments, argv0: "podlab",
+            environment: context.environment,
+            stdin: .null, stdout: .file(paths.logFile), stderr: .file(paths.logFile),
+            newSession: true))
+        context.stderr.line("Starting lab \"\(paths.lab)\" (agent pid \(child.pid), topology \(topologyPath ?? "built-in default"), log \(paths.logFile))")
+        return try await wait(for: client, child: child, deadline: deadline, context: context)
+    }
+
+    /// Polls the lab until it is ready, failed, or its agent died.
+    func wait(for client: APIClient, child: ChildProcess?, deadline: ContinuousClock.Instant,
+              context: CommandContext) async throws -> Int32 {
+        let paths = client.paths
+        var progress = ProgressLine(context.stderr)
+        while true {
+            if let child, let status = try child.poll() {
+                progress.finish()
+                context.stderr.line("error: the agent of lab \"\(paths.lab)\" exited (\(status)) before the lab was ready")
+                LabFiles.printLogTail(paths, to: context)
+                return 1
+            }
+            do {
+                let info = try await client.get(LabInfo.self, LabInfo.path)
+                switch info.phase {
+                case "Ready":
+                    progress.finish()
+                    context.stdout.write(Self.summary(info, paths: paths))
+                    return 0
+                case "Failed":
+                    progress.finish()
+                    context.stderr.line("error: lab \"\(paths.lab)\" failed: \(info.message ?? "no reason given")")
+                    LabFiles.printLogTail(paths, to: context)
+                    context.stderr.line("Remove what is left with \"podlab down\(LabFiles.labFlag(paths.lab))\".")
+                    return 1
+                default:
+                    progress.update(info.message.map { "\(info.phase): \($0)" } ?? "\(info.phase)…")
+                }
+            } catch let error as APIError where error.isUnreachable {
+                if child == nil, LabFiles.liveAgent(paths) == nil {
+                    progress.finish()
+                    context.stderr.line("error: the agent of lab \"\(paths.lab)\" is gone")
+                    LabFiles.printLogTail(paths, to: context)
+                    return 1
+                }
+                progress.update("Starting the agent…")
+            }
+            if ContinuousClock.now >= deadline {
+                progress.finish()
+                context.stderr.line("error: lab \"\(paths.lab)\" is not ready after \(Int(timeout))s; the agent keeps working (see \"podlab status\(LabFiles.labFlag(paths.lab))\")")
+                LabFiles.printLogTail(paths, to: context)
+                return 1
+            }
+            try await context.pause()
+        }
+    }
+
+    /// The topology file to use: the argument, else `topologies/default.yaml` in the current
+    /// directory or above the executable (a checkout's `.build/debug/podlab`), else nil.
+    func resolveTopology(_ context: CommandContext) throws -> String? {
+        let fm = FileManager.default
+        if let topology {
+            let absolute = topology.hasPrefix("/") ? topology : fm.currentDirectoryPath + "/" + topology
+            guard fm.fileExists(atPath: absolute) else { throw CLIError("the topology file \"\(topology)\" does not exist") }
+            return (absolute as NSString).standardizingPath
+        }
+        var candidates = [fm.currentDirectoryPath]
+        if var dir = try? LabFiles.executableDirectory() {
+            for _ in 0..<5 {
+                candidates.append(dir)
+                dir = (dir as NSString).deletingLastPathComponent
+            }
+        }
+        for dir in candidates {
+            let path = dir + "/topologies/default.yaml"
+            if fm.fileExists(atPath: path) { return (path as NSString).standardizingPath }
+        }
+        return nil
+    }
+
+    /// What `up` prints once the lab is ready: its nodes, ranges and what to try next.
+    static func summary(_ info: LabInfo, paths: LabPaths) -> String {
+        let nodes = info.nodes ?? []
+        let flag = LabFiles.labFlag(paths.lab)
+        var out = "Lab \"\(info.name)\" is ready: \(nodes.count) node\(nodes.count == 1 ? "" : "s")"
+        if let routing = info.routing { out += ", \(routing) routing" }
+        if let pid = info.agent?.pid { out += " (agent pid \(pid))" }
+        out += ".\n\n"
+        var rows = [["NODE", "UNDERLAY IP", "POD CIDR", "GATEWAY"]]
+        for node in nodes {
+            rows.append([node.name, node.underlayIP ?? "<none>", node.podCIDR ?? "<none>", node.gateway ?? "<none>"])
+        }
+        out += TextTable(rows).render() + "\n"
+        var ranges: [[String]] = []
+        if let cidr = info.clusterCIDR { ranges.append(["Cluster CIDR:", cidr]) }
+        if let cidr = info.serviceCIDR { ranges.append(["Service CIDR:", cidr]) }
+        if let cidr = info.underlayCIDR { ranges.append(["Underlay CIDR:", cidr]) }
+        if !ranges.isEmpty { out += TextTable(ranges).render().split(separator: "\n").map { $0 + "\n" }.joined() + "\n" }
+        out += """
+            Next steps:
+              podlab get nodes -o wide\(flag)
+              podlab run nginx --image nginx\(flag)
+              podlab get pods -o wide\(flag)
+              podlab run curl --image curlimages/curl --restart=Never -it --rm\(flag) -- curl http://<pod IP>
+              podlab down\(flag)
+
+            """
+        return out
+    }
+}

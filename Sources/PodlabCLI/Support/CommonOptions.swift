@@ -1,0 +1,48 @@
+import ArgumentParser
+
+/// `--lab` and `-n/--namespace`, accepted by every pod verb.
+public struct ScopeOptions: ParsableArguments {
+    @Option(help: "The lab to talk to (default: $PODLAB_LAB or \"podlab\").")
+    public var lab: String?
+
+    @Option(name: .shortAndLong, help: "The namespace (default: \"default\").")
+    public var namespace: String?
+
+    public init() {}
+
+    /// The namespace to use.
+    public var resolvedNamespace: String { namespace.flatMap { $0.isEmpty ? nil : $0 } ?? "default" }
+
+    /// The API client of the lab.
+    public func client(_ context: CommandContext) -> APIClient { context.client(lab) }
+}
+
+/// `-o/--output` values that the pod verbs print.
+public enum OutputFormat: String, CaseIterable, Sendable {
+    case wide, yaml, json, name
+
+    /// Parses kubectl's `-o` value; anything else is kubectl's error.
+    public static func parse(_ value: String?, allowed: [OutputFormat] = OutputFormat.allCases) throws -> OutputFormat? {
+        guard let value, !value.isEmpty else { return nil }
+        guard let format = OutputFormat(rawValue: value), allowed.contains(format) else {
+            throw CLIError("unable to match a printer suitable for the output format \"\(value)\", allowed formats are: "
+                + allowed.map(\.rawValue).sorted().joined(separator: ","))
+        }
+        return format
+    }
+}
+
+/// Resource paths of the API.
+enum APIPath {
+    static func pods(_ namespace: String?) -> String {
+        namespace.map { "/api/v1/namespaces/\($0)/pods" } ?? "/api/v1/pods"
+    }
+
+    static func pod(_ namespace: String, _ name: String) -> String { "/api/v1/namespaces/\(namespace)/pods/\(name)" }
+
+    static func log(_ namespace: String, _ name: String) -> String { pod(namespace, name) + "/log" }
+
+    static let nodes = "/api/v1/nodes"
+
+    static func node(_ name: String) -> String { "/api/v1/nodes/\(name)" }
+}

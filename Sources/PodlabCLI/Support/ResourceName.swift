@@ -1,0 +1,71 @@
+/// The resource kinds podlab serves, as kubectl names them on the command line.
+public enum ResourceKind: String, Sendable, CaseIterable {
+    case pods, nodes
+
+    /// `pods`, `pod`, `po` (and the same for nodes), case-insensitive.
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "pods", "pod", "po": self = .pods
+        case "nodes", "node", "no": self = .nodes
+        default: return nil
+        }
+    }
+
+    /// Singular, as in `pod/nginx` and `pod "nginx" deleted`.
+    public var singular: String { self == .pods ? "pod" : "node" }
+
+    /// The kind, as in `The Pod "x" is invalid`.
+    public var kind: String { self == .pods ? "Pod" : "Node" }
+
+    /// kubectl's error for a type it does not know.
+    static func unknown(_ argument: String) -> CLIError {
+        CLIError("the server doesn't have a resource type \"\(argument)\"")
+    }
+
+    /// Parses the TYPE argument of get/describe/delete.
+    static func parse(_ argument: String) throws -> ResourceKind {
+        guard let kind = ResourceKind(argument: argument) else { throw unknown(argument) }
+        return kind
+    }
+}
+
+/// Names given as `NAME` or `TYPE/NAME`.
+enum ResourceName {
+    /// A pod name: `nginx` or `pod/nginx` (`pods/`, `po/`).
+    static func pod(_ argument: String) throws -> String {
+        guard let slash = argument.firstIndex(of: "/") else { return argument }
+        let type = String(argument[..<slash])
+        guard ResourceKind(argument: type) == .pods else {
+            if ResourceKind(argument: type) != nil {
+                throw CLIError("only pods are supported here, not \"\(type)\"")
+            }
+            throw ResourceKind.unknown(type)
+        }
+        return String(argument[argument.index(after: slash)...])
+    }
+
+    /// TYPE and NAMEs of get/describe/delete: `pods a b`, `pod/a pod/b`, `pods`.
+    static func parse(_ arguments: [String]) throws -> (kind: ResourceKind, names: [String])? {
+        guard let first = arguments.first else { return nil }
+        if first.contains("/") {
+            var kind: ResourceKind?
+            var names: [String] = []
+            for argument in arguments {
+                guard let slash = argument.firstIndex(of: "/") else {
+                    throw CLIError("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'podlab get resource/<resource_name>' instead of 'podlab get resource resource/<resource_name>'")
+                }
+                let type = try ResourceKind.parse(String(argument[..<slash]))
+                if let kind, kind != type { throw CLIError("all names must be of one resource type here") }
+                kind = type
+                names.append(String(argument[argument.index(after: slash)...]))
+            }
+            return (kind!, names)
+        }
+        let kind = try ResourceKind.parse(first)
+        let names = Array(arguments.dropFirst())
+        if names.contains(where: { $0.contains("/") }) {
+            throw CLIError("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'podlab get resource/<resource_name>' instead of 'podlab get resource resource/<resource_name>'")
+        }
+        return (kind, names)
+    }
+}

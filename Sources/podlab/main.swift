@@ -1,0 +1,3 @@
+import PodlabCLI
+
+await Podlab.entry()
