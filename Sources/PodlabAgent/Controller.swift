@@ -22,6 +22,7 @@ public actor Controller: APIBackend {
     var message = "starting"
     var plan: LabNetworkPlan?
     var createdAt = Timestamp.now()
+    let agentStarted = Timestamp.now()
     var nodes: [String: NodeNetwork] = [:]
     /// Pods by `namespace/name`, the store's content kept in memory.
     var pods: [String: Pod] = [:]
@@ -117,14 +118,13 @@ public actor Controller: APIBackend {
                 "ready": .bool(nodes[node.name] != nil),
             ]))
         }
-        let identity = ProcessIdentity.of(pid: getpid())
         let value: JSONValue = .object([
             "name": .string(paths.lab), "phase": .string(phase), "message": .string(message),
             "routing": .string(plan?.routing ?? ""), "clusterCIDR": .string(plan?.clusterCIDR.description ?? ""),
             "serviceCIDR": .string(plan?.serviceCIDR.description ?? ""), "underlayCIDR": .string(plan?.underlayCIDR.description ?? ""),
             "underlayNamespace": .string(plan?.underlayNamespace ?? ""),
             "createdAt": .string(createdAt.description),
-            "agent": .object(["pid": .integer(Int64(getpid())), "startTime": .integer(Int64(identity?.startTime ?? 0))]),
+            "agent": .object(["pid": .integer(Int64(getpid())), "startTime": .string(agentStarted.description)]),
             "nodes": .array(nodesJSON),
         ])
         return Data(value.jsonText(indent: 0).utf8)

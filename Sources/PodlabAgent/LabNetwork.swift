@@ -81,7 +81,14 @@ public enum LabNetwork {
                                         peerNamespace: namespace)
             }
             let eth0 = try netlink.link(named: nodeInterface)
-            let bridge = try netlink.linkIfPresent(named: podBridge) ?? netlink.createBridge(name: podBridge, mtu: plan.mtu, up: true)
+            // A fixed MAC: a bridge without one takes the lowest MAC of its ports, which would change
+            // under the pods' permanent gateway entries as veths come and go.
+            let bridgeMAC = MACAddress.derived(from: node.gateway)
+            var bridge = try netlink.linkIfPresent(named: podBridge) ?? netlink.createBridge(name: podBridge, mtu: plan.mtu, mac: bridgeMAC, up: true)
+            if bridge.mac != bridgeMAC {
+                try netlink.setMAC(.index(bridge.index), mac: bridgeMAC)
+                bridge = try netlink.link(named: podBridge)
+            }
             try netlink.perform(batch: [
                 try .setLink(.name("lo"), LinkChanges(up: true)),
                 try .setLink(.index(eth0.index), LinkChanges(up: true)),
