@@ -102,6 +102,7 @@ public enum LabNetwork {
                 try NetlinkRequest.replaceRoute(Route(destination: peer.podCIDR, gateway: peer.underlayAddress.address, outputIndex: eth0.index))
             }
             try netlink.perform(batch: routes)
+            try NodeFirewall.apply(in: namespace, clusterCIDR: plan.clusterCIDR)
             result[node.name] = NodeNetwork(plan: node, namespace: namespace, netlink: netlink, bridge: try netlink.link(named: podBridge))
         }
         return result
