@@ -9,25 +9,8 @@ import Glibc
 /// Where the built `podlab-tools` executable is: `$PODLAB_TOOLS`, or next to the test
 /// bundle in the build directory (`.build/<triple>/debug/podlab-tools`).
 enum ToolsBinary {
-    struct Missing: Error, CustomStringConvertible {
-        var searched: [String]
-        var description: String {
-            "podlab-tools is not built (looked at \(searched.joined(separator: ", "))); run `swift build --build-tests` first, or set PODLAB_TOOLS"
-        }
-    }
-
     static func path() throws -> String {
-        var candidates: [String] = []
-        if let explicit = ProcessInfo.processInfo.environment["PODLAB_TOOLS"] { candidates.append(explicit) }
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var directory = exe.deletingLastPathComponent()
-        // The test executable may sit inside an .xctest bundle directory.
-        for _ in 0..<4 {
-            candidates.append(directory.appendingPathComponent("podlab-tools").path)
-            directory = directory.deletingLastPathComponent()
-        }
-        if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
-        throw Missing(searched: candidates)
+        try BuiltExecutable.path("podlab-tools", environmentOverride: "PODLAB_TOOLS")
     }
 }
 
