@@ -9,12 +9,14 @@
 public struct PodIPAllocator: Hashable, Sendable {
     /// The node whose pod CIDR this is (for messages).
     public let node: String
+    /// The node's pod CIDR; pods get addresses from its third host on.
     public let podCIDR: IPv4Prefix
     /// Address → owner (for example `default/web` or a pod UID).
     public private(set) var allocations: [IPv4Address: String]
     /// The address handed out most recently; the search for the next one starts after it.
     public private(set) var lastAllocated: IPv4Address?
 
+    /// An empty allocator for `node`'s pod CIDR.
     public init(node: String, podCIDR: IPv4Prefix) {
         self.node = node
         self.podCIDR = podCIDR

@@ -8,6 +8,7 @@ public struct SchedulingCandidate: Hashable, Sendable {
     /// False for a cordoned node (`spec.unschedulable`): it takes no new pods unless a pod names it.
     public var schedulable: Bool
 
+    /// A candidate node (`schedulable: false` for a cordoned node).
     public init(name: String, podCount: Int, freeAddresses: Int, schedulable: Bool = true) {
         self.name = name
         self.podCount = podCount
@@ -20,6 +21,8 @@ public struct SchedulingCandidate: Hashable, Sendable {
 /// the fewest pods (ties go to the earlier node), skipping nodes without free pod addresses
 /// and cordoned nodes.
 public enum Scheduler {
+    /// The node `pod` should run on.
+    /// - Throws: `SchedulingError` naming the pod and, for `spec.nodeName`, the node.
     public static func selectNode(for pod: Pod, among nodes: [SchedulingCandidate]) throws(SchedulingError) -> String {
         let podName = pod.qualifiedName
         if !pod.spec.nodeName.isEmpty {

@@ -2,18 +2,23 @@
 /// node's pod CIDR, gateway and underlay address. Pure data; the agent stores it and the
 /// kernel layer creates what it describes.
 public struct LabPlan: Hashable, Sendable, Codable {
+    /// The lab name, prefix of every namespace name.
     public var name: String
     public var routing: RoutingMode
     /// The VXLAN network identifier, for `routing: vxlan`.
     public var vxlanID: Int?
+    /// All pod addresses; each node's pod CIDR lies inside it.
     public var clusterCIDR: IPv4Prefix
     public var nodeCIDRLength: Int
+    /// Addresses of Services (ClusterIPs).
     public var serviceCIDR: IPv4Prefix
+    /// The network of the underlay bridge that links the nodes.
     public var underlayCIDR: IPv4Prefix
     /// MTU of the underlay and node links.
     public var mtu: Int
     /// The underlay namespace, `<lab>-u`, holding the bridge that links the nodes.
     public var underlayNamespace: String
+    /// The nodes in topology order.
     public var nodes: [NodePlan]
     /// Pods to create when the lab comes up.
     public var pods: [Pod]
@@ -24,6 +29,7 @@ public struct LabPlan: Hashable, Sendable, Codable {
     /// MTU of pod interfaces: the link MTU, less the VXLAN header when encapsulating.
     public var podMTU: Int { routing == .vxlan ? mtu - LabPlan.vxlanOverhead : mtu }
 
+    /// The node called `name`.
     public func node(named name: String) -> NodePlan? { nodes.first { $0.name == name } }
 
     /// The node whose pod CIDR holds `address`.
@@ -34,6 +40,7 @@ public struct LabPlan: Hashable, Sendable, Codable {
 public struct NodePlan: Hashable, Sendable, Codable {
     /// Position in the topology, counted from 1.
     public var index: Int
+    /// The node name (also its Kubernetes Node name).
     public var name: String
     /// The node's network namespace, `<lab>-n<index>`.
     public var namespace: String

@@ -8,6 +8,7 @@ public enum RoutingMode: String, Hashable, Sendable, Codable, CaseIterable {
 
 /// One node as a topology file lists it.
 public struct TopologyNode: JSONObjectCodable, Hashable {
+    /// The node name (an RFC 1123 label, unique in the lab).
     public var name: String
     /// The node's pod CIDR; derived from the cluster CIDR when not given.
     public var podCIDR: String?
@@ -47,16 +48,27 @@ public struct TopologyNode: JSONObjectCodable, Hashable {
 /// pods: []                # Pod manifests created by `podlab up`
 /// ```
 public struct TopologySpec: JSONObjectCodable, Hashable {
+    /// Lab name, default `podlab`.
     public var name: String?
+    /// The nodes, in order (node i gets subnet i of the cluster CIDR and underlay host 10+i).
     public var nodes: [TopologyNode]?
+    /// Instead of `nodes`: that many nodes named `n1`, `n2`, ...
     public var nodeCount: Int64?
+    /// `host-gw` (default) or `vxlan`.
     public var routing: String?
+    /// All pod addresses, default `10.244.0.0/16`.
     public var clusterCIDR: String?
+    /// Prefix length of each node's pod CIDR, default 24.
     public var nodeCIDRLength: Int64?
+    /// Service (ClusterIP) addresses, default `10.96.0.0/16`.
     public var serviceCIDR: String?
+    /// The network linking the nodes, default `192.168.200.0/24`.
     public var underlayCIDR: String?
+    /// Link MTU, default 1500.
     public var mtu: Int64?
+    /// VXLAN network identifier for `routing: vxlan`, default 1.
     public var vxlanID: Int64?
+    /// Pod manifests to create when the lab comes up.
     public var pods: [Pod]
 
     public static let defaultName = "podlab"
@@ -69,6 +81,7 @@ public struct TopologySpec: JSONObjectCodable, Hashable {
     /// flannel's VNI, used when `routing: vxlan` gives no `vxlanID`.
     public static let defaultVXLANID = 1
 
+    /// A topology from values; `nil` fields take their defaults in `plan()`.
     public init(name: String? = nil, nodes: [TopologyNode]? = nil, nodeCount: Int64? = nil, routing: String? = nil,
                 clusterCIDR: String? = nil, nodeCIDRLength: Int64? = nil, serviceCIDR: String? = nil, underlayCIDR: String? = nil,
                 mtu: Int64? = nil, vxlanID: Int64? = nil, pods: [Pod] = []) {
