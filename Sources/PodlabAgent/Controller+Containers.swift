@@ -173,49 +173,4 @@ extension Controller {
         save(reset)
         await realize(podKey)
     }
-
-    // MARK: Status
-
-    /// Pod phase and conditions from the container statuses (Kubernetes' rules).
-    static func refreshConditions(_ pod: inout Pod) {
-        let statuses = pod.status.containerStatuses
-        let policy = pod.spec.restartPolicy ?? .always
-        let running = statuses.contains { $0.state.running != nil }
-        let allTerminated = !statuses.isEmpty && statuses.allSatisfy { $0.state.terminated != nil }
-        let restarting = statuses.contains { $0.state.waiting?.reason == "CrashLoopBackOff" || ($0.state.terminated != nil && $0.lastState.terminated != nil && policy != .never) }
-        let neverStarted = statuses.contains { $0.state.waiting != nil && $0.lastState.terminated == nil && $0.restartCount == 0 && $0.state.waiting?.reason != "CrashLoopBackOff" }
-        if pod.status.phase?.isTerminal == true {
-            // Final.
-        } else if neverStarted {
-            pod.status.phase = .pending
-        } else if allTerminated && !restarting && policy != .always {
-            let failed = statuses.contains { ($0.state.terminated?.exitCode ?? 0) != 0 }
-            if policy == .never || !failed { pod.status.phase = failed ? .failed : .succeeded } else { pod.status.phase = .running }
-        } else if running || restarting || !statuses.isEmpty {
-            pod.status.phase = .running
-        }
-        let now = Timestamp.now()
-        let unready = statuses.filter { !$0.ready }.map(\.name)
-        let ready = unready.isEmpty && !statuses.isEmpty
-        func condition(_ type: PodConditionType, _ value: Bool, reason: String = "", message: String = "") -> PodCondition {
-            let status: ConditionStatus = value ? .true : .false
-            if let old = pod.status.conditions.first(where: { $0.type == type }), old.status == status {
-                var kept = old
-                kept.reason = reason
-                kept.message = message
-                return kept
-            }
-            return PodCondition(type: type, status: status, lastTransitionTime: now, reason: reason, message: message)
-        }
-        let completed = pod.status.phase == .succeeded || pod.status.phase == .failed
-        let reason = completed ? "PodCompleted" : (ready ? "" : "ContainersNotReady")
-        let message = ready || completed ? "" : "containers with unready status: [\(unready.joined(separator: " "))]"
-        pod.status.conditions = [
-            condition(.init(rawValue: "PodReadyToStartContainers"), true),
-            condition(.initialized, true),
-            condition(.ready, ready, reason: reason, message: message),
-            condition(.containersReady, ready, reason: reason, message: message),
-            condition(.podScheduled, true),
-        ]
-    }
 }

@@ -13,14 +13,14 @@ extension Controller {
     }
 
     func filteredPods(namespace: String?, selector: String?) throws -> [Pod] {
-        let matcher = try selector.map(PodSelector.init)
+        let matcher = try selector.map(Controller.selector)
         return pods.values.filter { pod in
             (namespace == nil || pod.metadata.namespace == namespace) && (matcher?.matches(pod.metadata.labels) ?? true)
         }.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
     }
 
     public func watchPods(namespace: String?, options: ListOptions) async throws -> AsyncStream<Data> {
-        let matcher = try options.labelSelector.map(PodSelector.init)
+        let matcher = try options.labelSelector.map(Controller.selector)
         let events = hub.subscribe(kind: "Pod", namespace: namespace)
         // Like the API server without a resourceVersion: the current objects first, as ADDED.
         let initial = options.resourceVersion.flatMap(Int64.init) == nil ? try filteredPods(namespace: namespace, selector: options.labelSelector) : []
@@ -94,7 +94,6 @@ extension Controller {
         guard let plan else { throw APIStatus.internalError("the lab has no network plan") }
 
         let node = try schedule(pod, plan: plan)
-        let address = try allocateAddress(on: node)
         let now = Timestamp.now()
         pod.metadata.uid = UUID().uuidString.lowercased()
         pod.metadata.creationTimestamp = now
@@ -105,20 +104,27 @@ extension Controller {
         pod.status.phase = .pending
         pod.status.hostIP = node.underlayAddress.address.description
         pod.status.hostIPs = [PodIP(ip: pod.status.hostIP)]
-        pod.status.podIP = address.description
-        pod.status.podIPs = [PodIP(ip: address.description)]
         pod.status.startTime = now
         pod.status.conditions = [PodCondition(type: .podScheduled, status: .true, lastTransitionTime: now)]
         pod.status.containerStatuses = pod.spec.containers.map { container in
             ContainerStatus(name: container.name, state: .waiting(reason: "ContainerCreating"), ready: false, started: false,
                             restartCount: 0, image: container.image, imageID: "")
         }
-        Controller.refreshConditions(&pod)
         let stored = pod
+        // The address and the pod land in one transaction: both or neither.
         pod = try store.write { tx in
             var pod = stored
-            pod.metadata.resourceVersion = String(try tx.nextResourceVersion())
+            var allocator = try allocator(for: node, tx)
+            let address: IPv4Address
+            do { address = try allocator.allocate(for: pod.metadata.uid) } catch {
+                throw APIStatus(message: "\(error)", reason: "ServiceUnavailable", code: 503)
+            }
             try tx.allocate(address: address.description, node: node.name, owner: pod.metadata.uid)
+            try tx.setMeta("lastAllocated/\(node.name)", address.description)
+            pod.status.podIP = address.description
+            pod.status.podIPs = [PodIP(ip: address.description)]
+            PodStatusRules.update(&pod, now: now)
+            pod.metadata.resourceVersion = String(try tx.nextResourceVersion())
             try tx.put(Controller.storeObject(pod))
             return pod
         }
@@ -133,7 +139,7 @@ extension Controller {
     func realize(_ podKey: String) async {
         guard var pod = pods[podKey], let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP), let plan else { return }
         do {
-            let (sandbox, interface) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address, mtu: plan.mtu)
+            let (sandbox, interface) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address, mtu: UInt32(plan.podMTU))
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             runtime.interface = interface
             runtimes[pod.metadata.uid] = runtime
@@ -152,41 +158,39 @@ extension Controller {
 
     // MARK: Scheduling and addresses
 
-    /// `spec.nodeName` if set (it must exist), else the node with the fewest pods (ties by order).
-    func schedule(_ pod: Pod, plan: LabNetworkPlan) throws -> NodeNetworkPlan {
-        if !pod.spec.nodeName.isEmpty {
-            guard let node = plan.nodes.first(where: { $0.name == pod.spec.nodeName }) else {
-                throw APIStatus.invalid(kind: "Pod", name: pod.metadata.name, errors: [
-                    .notFound(FieldPath("spec").child("nodeName"), .string(pod.spec.nodeName)),
-                ])
-            }
-            return node
+    /// The node's IP allocator, restored from the store (allocations and the last address
+    /// handed out, so freed addresses are not reused at once).
+    func allocator(for node: NodePlan, _ tx: Store.Transaction) throws -> PodIPAllocator {
+        var allocator = PodIPAllocator(node: node.name, podCIDR: node.podCIDR)
+        var allocations: [IPv4Address: String] = [:]
+        for (address, owner) in try tx.allocations(node: node.name) {
+            if let address = IPv4Address(address) { allocations[address] = owner }
         }
-        var counts: [String: Int] = [:]
-        for pod in pods.values { counts[pod.spec.nodeName, default: 0] += 1 }
-        let candidates = plan.nodes.filter { (counts[$0.name] ?? 0) < Int($0.podCIDR.hostCount) - 1 }
-        guard let best = candidates.min(by: { (counts[$0.name] ?? 0, $0.index) < (counts[$1.name] ?? 0, $1.index) }) else {
-            throw APIStatus(message: "0/\(plan.nodes.count) nodes are available: every node's pod CIDR is full", reason: "ServiceUnavailable", code: 503)
-        }
-        return best
+        try allocator.restore(allocations: allocations, lastAllocated: try tx.meta("lastAllocated/\(node.name)").flatMap(IPv4Address.init))
+        return allocator
     }
 
-    /// The next free address of the node's pod CIDR after the last one handed out (wrapping),
-    /// skipping the network, gateway and broadcast addresses. The store's unique key makes a
-    /// double allocation impossible.
-    func allocateAddress(on node: NodeNetworkPlan) throws -> IPv4Address {
-        try store.read { tx in
-            let used = Set(try tx.allocations(node: node.name).keys)
-            let last = try tx.meta("lastAllocated/\(node.name)").flatMap(IPv4Address.init)
-            let hosts = Array(node.podCIDR.hosts).filter { $0 != node.gateway }
-            guard !hosts.isEmpty else { throw APIStatus.internalError("pod CIDR \(node.podCIDR) of node \"\(node.name)\" has no host addresses") }
-            let start = last.flatMap { hosts.firstIndex(of: $0).map { $0 + 1 } } ?? 0
-            for offset in 0..<hosts.count {
-                let candidate = hosts[(start + offset) % hosts.count]
-                if !used.contains(candidate.description) { return candidate }
+    /// Picks the pod's node (PodNet's scheduler: `spec.nodeName`, else the fewest pods).
+    func schedule(_ pod: Pod, plan: LabPlan) throws -> NodePlan {
+        var counts: [String: Int] = [:]
+        for other in pods.values { counts[other.spec.nodeName, default: 0] += 1 }
+        let candidates = try store.read { tx in
+            try plan.nodes.map { node in
+                SchedulingCandidate(name: node.name, podCount: counts[node.name] ?? 0, freeAddresses: try allocator(for: node, tx).available)
             }
-            throw APIStatus(message: "no free IP addresses in pod CIDR \(node.podCIDR) of node \"\(node.name)\" (\(used.count) in use)",
-                            reason: "ServiceUnavailable", code: 503)
+        }
+        do {
+            let name = try Scheduler.selectNode(for: pod, among: candidates)
+            guard let node = plan.node(named: name) else { throw APIStatus.internalError("scheduler chose unknown node \(name)") }
+            return node
+        } catch let error as SchedulingError {
+            if case .unknownNode = error {
+                throw APIStatus.invalid(kind: "Pod", name: pod.metadata.name, errors: [
+                    FieldError(type: .notFound, field: FieldPath("spec").child("nodeName"), value: .string(pod.spec.nodeName),
+                               detail: error.description),
+                ])
+            }
+            throw APIStatus(message: error.description, reason: "ServiceUnavailable", code: 503)
         }
     }
 
@@ -290,7 +294,7 @@ extension Controller {
     /// Stores a changed pod (bumping its resourceVersion) and tells watchers.
     func save(_ pod: Pod) {
         var pod = pod
-        Controller.refreshConditions(&pod)
+        PodStatusRules.update(&pod, now: .now())
         do {
             pod = try store.write { tx in
                 var pod = pod
@@ -317,55 +321,11 @@ extension Controller {
     }
 }
 
-/// A parsed `-l` label selector: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`.
-struct PodSelector {
-    enum Requirement {
-        case equals(String, String), notEquals(String, String), within(String, Set<String>), notWithin(String, Set<String>)
-        case exists(String), absent(String)
-    }
-
-    var requirements: [Requirement] = []
-
-    init(_ text: String) throws {
-        var parts: [String] = []
-        var depth = 0
-        var current = ""
-        for character in text {
-            if character == "(" { depth += 1 } else if character == ")" { depth -= 1 }
-            if character == "," && depth == 0 { parts.append(current); current = "" } else { current.append(character) }
-        }
-        parts.append(current)
-        for raw in parts {
-            let part = raw.trimmingCharacters(in: .whitespaces)
-            guard !part.isEmpty else { continue }
-            if let range = part.range(of: " notin ") ?? part.range(of: " in ") {
-                let key = part[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
-                let list = part[range.upperBound...].trimmingCharacters(in: .whitespaces)
-                guard list.hasPrefix("("), list.hasSuffix(")") else { throw APIStatus.badRequest("unable to parse requirement: \(part)") }
-                let values = Set(list.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-                requirements.append(part.contains(" notin ") ? .notWithin(key, values) : .within(key, values))
-            } else if let range = part.range(of: "!=") {
-                requirements.append(.notEquals(String(part[..<range.lowerBound]), String(part[range.upperBound...])))
-            } else if let range = part.range(of: "==") ?? part.range(of: "=") {
-                requirements.append(.equals(String(part[..<range.lowerBound]), String(part[range.upperBound...])))
-            } else if part.hasPrefix("!") {
-                requirements.append(.absent(String(part.dropFirst())))
-            } else {
-                requirements.append(.exists(part))
-            }
-        }
-    }
-
-    func matches(_ labels: [String: String]) -> Bool {
-        requirements.allSatisfy { requirement in
-            switch requirement {
-            case let .equals(key, value): labels[key] == value
-            case let .notEquals(key, value): labels[key] != value
-            case let .within(key, values): labels[key].map(values.contains) ?? false
-            case let .notWithin(key, values): !(labels[key].map(values.contains) ?? false)
-            case let .exists(key): labels[key] != nil
-            case let .absent(key): labels[key] == nil
-            }
+extension Controller {
+    /// Parses a `labelSelector` query; a bad one is a 400 like the API server's.
+    static func selector(_ text: String) throws -> LabelSelector {
+        do { return try LabelSelector(parsing: text) } catch {
+            throw APIStatus.badRequest("unable to parse requirement: \(error)")
         }
     }
 }

@@ -20,7 +20,7 @@ public actor Controller: APIBackend {
     /// Creating → Ready → Deleting (or Failed).
     var phase = "Creating"
     var message = "starting"
-    var plan: LabNetworkPlan?
+    var plan: LabPlan?
     var createdAt = Timestamp.now()
     let agentStarted = Timestamp.now()
     var nodes: [String: NodeNetwork] = [:]
@@ -63,6 +63,7 @@ public actor Controller: APIBackend {
                 await adopt(pod)
             }
             phase = "Ready"
+            try await createTopologyPods(plan)
             message = "lab \(paths.lab) is ready: \(plan.nodes.count) node(s), \(pods.count) pod(s)"
             logger.info("\(message)")
         } catch {
@@ -78,15 +79,15 @@ public actor Controller: APIBackend {
         hub.finishAll()
     }
 
-    func loadPlan() throws -> LabNetworkPlan {
+    func loadPlan() throws -> LabPlan {
         if let saved = try store.read({ try $0.meta("plan") }),
-           let plan = try? JSONDecoder().decode(LabNetworkPlan.self, from: Data(saved.utf8)) {
+           let plan = try? JSONDecoder().decode(LabPlan.self, from: Data(saved.utf8)) {
             if let created = try store.read({ try $0.meta("createdAt") }), let seconds = Int64(created) {
                 createdAt = Timestamp(secondsSince1970: seconds)
             }
             return plan
         }
-        let plan = try LabNetworkPlan.load(lab: paths.lab, topologyPath: options.topologyPath)
+        let plan = try LabPlan.load(lab: paths.lab, topologyPath: options.topologyPath)
         let text = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
         try store.write { tx in
             try tx.setMeta("plan", text)
@@ -95,9 +96,24 @@ public actor Controller: APIBackend {
         return plan
     }
 
+    /// The pods a topology declares are created once, when the lab is first built.
+    func createTopologyPods(_ plan: LabPlan) async throws {
+        guard try store.read({ try $0.meta("topologyPodsCreated") }) == nil else { return }
+        for pod in plan.pods {
+            let namespace = pod.metadata.namespace.isEmpty ? "default" : pod.metadata.namespace
+            if pods["\(namespace)/\(pod.metadata.name)"] != nil { continue }
+            do {
+                _ = try await createPod(namespace: namespace, body: Data(pod.json.jsonText(indent: 0).utf8))
+            } catch {
+                logger.error("topology pod \(pod.metadata.name): \(error)")
+            }
+        }
+        try store.write { try $0.setMeta("topologyPodsCreated", "true") }
+    }
+
     /// Pod namespaces of this lab that no stored pod owns: left by a crash between creating a
     /// namespace and storing its pod, or by a pod whose record is gone.
-    func removeOrphanPodNamespaces(_ plan: LabNetworkPlan) throws {
+    func removeOrphanPodNamespaces(_ plan: LabPlan) throws {
         let owned = Set(pods.values.map { PodRuntime.netnsName(lab: paths.lab, pod: $0) })
         for name in try NetworkNamespace.list() where name.hasPrefix(PodRuntime.netnsPrefix(lab: paths.lab)) && !owned.contains(name) {
             logger.info("removing orphan pod namespace \(name)")
@@ -114,13 +130,13 @@ public actor Controller: APIBackend {
             nodesJSON.append(.object([
                 "name": .string(node.name), "namespace": .string(node.namespace),
                 "underlayIP": .string(node.underlayAddress.address.description), "podCIDR": .string(node.podCIDR.description),
-                "gateway": .string(node.gateway.description), "pods": .integer(Int64(count)),
+                "gateway": .string(node.gateway.address.description), "pods": .integer(Int64(count)),
                 "ready": .bool(nodes[node.name] != nil),
             ]))
         }
         let value: JSONValue = .object([
             "name": .string(paths.lab), "phase": .string(phase), "message": .string(message),
-            "routing": .string(plan?.routing ?? ""), "clusterCIDR": .string(plan?.clusterCIDR.description ?? ""),
+            "routing": .string(plan?.routing.rawValue ?? ""), "clusterCIDR": .string(plan?.clusterCIDR.description ?? ""),
             "serviceCIDR": .string(plan?.serviceCIDR.description ?? ""), "underlayCIDR": .string(plan?.underlayCIDR.description ?? ""),
             "underlayNamespace": .string(plan?.underlayNamespace ?? ""),
             "createdAt": .string(createdAt.description),
@@ -167,7 +183,7 @@ public actor Controller: APIBackend {
 
     // MARK: Nodes
 
-    func nodeObject(_ node: NodeNetworkPlan) -> Node {
+    func nodeObject(_ node: NodePlan) -> Node {
         var info = utsname()
         uname(&info)
         let kernel = withUnsafeBytes(of: info.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }

@@ -82,7 +82,7 @@ final class PodRuntime: @unchecked Sendable {
             try NamespaceFile.createIPC(at: sandbox.ipc)
             let interface = try node.netlink.setUpPodInterface(
                 PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
-                                          gateway: node.plan.gateway, mtu: mtu, podMAC: MACAddress.derived(from: address)),
+                                          gateway: node.plan.gateway.address, mtu: mtu, podMAC: MACAddress.derived(from: address)),
                 bridge: node.bridge, pod: podNetlink, podNamespace: namespace)
             return (sandbox, interface)
         } catch {
