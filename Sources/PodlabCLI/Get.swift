@@ -1,6 +1,230 @@
 import ArgumentParser
+import Foundation
+import PodNet
 
+/// `podlab get pods|nodes [NAME…] [-o wide|yaml|json|name] [-l SELECTOR] [-w] [-A]`.
 public struct Get: PodlabCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "Display pods or nodes.",
+        discussion: """
+            Examples:
+              podlab get pods -o wide
+              podlab get pod nginx -o yaml
+              podlab get nodes
+              podlab get pods -w
+            """)
+
+    @OptionGroup public var scope: ScopeOptions
+
+    @Argument(help: "pods|nodes [NAME…], or pod/NAME…")
+    public var resources: [String] = []
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "wide, yaml, json or name.")
+    public var output: String?
+
+    @Option(name: [.customShort("l"), .customLong("selector")], help: "Label selector (e.g. run=nginx,tier!=db).")
+    public var selector: String?
+
+    @Flag(name: [.customShort("w"), .customLong("watch")], help: "After listing, watch for changes.")
+    public var watch = false
+
+    @Flag(name: .customLong("watch-only"), help: "Watch for changes without listing first.")
+    public var watchOnly = false
+
+    @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Pods of every namespace.")
+    public var allNamespaces = false
+
+    @Flag(name: .customLong("show-labels"), help: "Show all labels as the last column.")
+    public var showLabels = false
+
+    @Flag(name: .customLong("no-headers"), help: "Print tables without headers.")
+    public var noHeaders = false
+
     public init() {}
-    public func execute(_ context: CommandContext) async throws -> Int32 { 0 }
+
+    public func execute(_ context: CommandContext) async throws -> Int32 {
+        guard let parsed = try ResourceName.parse(resources) else {
+            throw CLIError("You must specify the type of resource to get. Use \"podlab get pods\" or \"podlab get nodes\".")
+        }
+        let format = try OutputFormat.parse(output)
+        if let selector {
+            do { _ = try LabelSelector(parsing: selector) } catch { throw CLIError("\(error)") }
+        }
+        switch parsed.kind {
+        case .pods: return try await pods(parsed.names, format: format, context: context)
+        case .nodes: return try await nodes(parsed.names, format: format, context: context)
+        }
+    }
+
+    // MARK: Pods
+
+    private func pods(_ names: [String], format: OutputFormat?, context: CommandContext) async throws -> Int32 {
+        let client = scope.client(context)
+        let namespace = scope.resolvedNamespace
+        let listQuery = selector.map { [("labelSelector", $0)] } ?? []
+        var pods: [Pod] = []
+        var failed = false
+        var resourceVersion = ""
+        if names.isEmpty {
+            let list = try await client.get(PodList.self, APIPath.pods(allNamespaces ? nil : namespace), query: listQuery)
+            pods = list.items.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
+            resourceVersion = list.metadata.resourceVersion
+        } else {
+            for name in names {
+                do {
+                    pods.append(try await client.get(Pod.self, APIPath.pod(namespace, name)))
+                } catch let error as APIError where error.isNotFound {
+                    context.stderr.line(error.description)
+                    failed = true
+                }
+            }
+        }
+
+        let now = Timestamp(context.now())
+        var widths: [Int] = []
+        if !watchOnly {
+            if pods.isEmpty && names.isEmpty && (format == nil || format == .wide) {
+                context.stderr.line(allNamespaces ? "No resources found" : "No resources found in \(namespace) namespace.")
+            } else if !pods.isEmpty || (names.isEmpty && (format == .json || format == .yaml)) {
+                switch format {
+                case .json?, .yaml?:
+                    let single = names.count == 1 && pods.count == 1 && !watch
+                    context.stdout.write(Self.document(single ? pods[0].json : PodList.kubectlList(pods).json, format: format!))
+                case .name?:
+                    for pod in pods { context.stdout.line("pod/\(pod.metadata.name)") }
+                case .wide?, nil:
+                    let table = podTable(pods, wide: format == .wide, now: now)
+                    widths = Self.columnWidths(table)
+                    context.stdout.write(table.render(showHeaders: !noHeaders))
+                }
+            }
+        }
+        guard watch || watchOnly else { return failed ? 1 : 0 }
+
+        // Watch: one line (or object) per change from here on.
+        var query = listQuery
+        query.append(("watch", "true"))
+        if !resourceVersion.isEmpty { query.append(("resourceVersion", resourceVersion)) }
+        if names.count == 1 { query.append(("fieldSelector", "metadata.name=\(names[0])")) }
+        let seen = Dictionary(pods.map { ("\($0.metadata.namespace)/\($0.metadata.name)", $0.metadata.resourceVersion) }) { a, _ in a }
+        let path = names.isEmpty && allNamespaces ? APIPath.pods(nil) : APIPath.pods(namespace)
+        let events = try await client.lines(JSONValue.self, path, query: query)
+        var printedHeader = !watchOnly
+        for try await event in events {
+            guard let objectJSON = event["object"], let pod = try? Pod(json: objectJSON) else { continue }
+            if !names.isEmpty, !names.contains(pod.metadata.name) { continue }
+            let key = "\(pod.metadata.namespace)/\(pod.metadata.name)"
+            if event["type"] == .string("ADDED"), let version = seen[key], version == pod.metadata.resourceVersion { continue }
+            switch format {
+            case .json?: context.stdout.write(Self.document(pod.json, format: .json))
+            case .yaml?: context.stdout.write("---\n" + pod.yamlText)
+            case .name?: context.stdout.line("pod/\(pod.metadata.name)")
+            case .wide?, nil:
+                let table = podTable([pod], wide: format == .wide, now: Timestamp(context.now()))
+                if !printedHeader && !noHeaders {
+                    widths = Self.columnWidths(table)
+                    context.stdout.write(Self.align([table.headers], widths: &widths))
+                }
+                printedHeader = true
+                context.stdout.write(Self.align(table.rows, widths: &widths))
+            }
+        }
+        return failed ? 1 : 0
+    }
+
+    /// The pod table, with kubectl's NAMESPACE column for `-A` and LABELS for `--show-labels`.
+    private func podTable(_ pods: [Pod], wide: Bool, now: Timestamp) -> PodNet.TextTable {
+        var table = PodTableRow.table(pods, wide: wide, now: now)
+        if allNamespaces {
+            table.headers.insert("NAMESPACE", at: 0)
+            for (index, pod) in pods.enumerated() { table.rows[index].insert(pod.metadata.namespace, at: 0) }
+        }
+        if showLabels {
+            table.headers.append("LABELS")
+            for (index, pod) in pods.enumerated() { table.rows[index].append(Self.labels(pod.metadata.labels)) }
+        }
+        return table
+    }
+
+    // MARK: Nodes
+
+    private func nodes(_ names: [String], format: OutputFormat?, context: CommandContext) async throws -> Int32 {
+        let client = scope.client(context)
+        var nodes: [Node] = []
+        var failed = false
+        if names.isEmpty {
+            let query = selector.map { [("labelSelector", $0)] } ?? []
+            nodes = try await client.get(NodeList.self, APIPath.nodes, query: query).items.sorted { $0.metadata.name < $1.metadata.name }
+        } else {
+            for name in names {
+                do {
+                    nodes.append(try await client.get(Node.self, APIPath.node(name)))
+                } catch let error as APIError where error.isNotFound {
+                    context.stderr.line(error.description)
+                    failed = true
+                }
+            }
+        }
+        if nodes.isEmpty && names.isEmpty && (format == nil || format == .wide) {
+            context.stderr.line("No resources found")
+            return 0
+        }
+        switch format {
+        case .json?, .yaml?:
+            let single = names.count == 1 && nodes.count == 1
+            if !nodes.isEmpty || names.isEmpty {
+                context.stdout.write(Self.document(single ? nodes[0].json : NodeList.kubectlList(nodes).json, format: format!))
+            }
+        case .name?:
+            for node in nodes { context.stdout.line("node/\(node.metadata.name)") }
+        case .wide?, nil:
+            guard !nodes.isEmpty else { break }
+            var table = NodeTableRow.table(nodes, wide: format == .wide, now: Timestamp(context.now()))
+            if showLabels {
+                table.headers.append("LABELS")
+                for (index, node) in nodes.enumerated() { table.rows[index].append(Self.labels(node.metadata.labels)) }
+            }
+            context.stdout.write(table.render(showHeaders: !noHeaders))
+        }
+        return failed ? 1 : 0
+    }
+
+    // MARK: Output helpers
+
+    static func document(_ json: JSONValue, format: OutputFormat) -> String {
+        format == .json ? json.jsonText() + "\n" : json.yamlText()
+    }
+
+    static func labels(_ labels: [String: String]) -> String {
+        labels.isEmpty ? "<none>" : labels.keys.sorted().map { "\($0)=\(labels[$0]!)" }.joined(separator: ",")
+    }
+
+    /// The column widths `TextTable.render` used, so that watch lines line up under the table.
+    static func columnWidths(_ table: PodNet.TextTable) -> [Int] {
+        var widths: [Int] = []
+        for line in [table.headers] + table.rows {
+            for (index, cell) in line.enumerated() where index < line.count - 1 {
+                let width = max(PodNet.TextTable.minimumWidth, cell.unicodeScalars.count + PodNet.TextTable.padding)
+                if index < widths.count { widths[index] = max(widths[index], width) } else { widths.append(width) }
+            }
+        }
+        return widths
+    }
+
+    /// Lines padded to `widths`, widening a column when a cell does not fit.
+    static func align(_ lines: [[String]], widths: inout [Int]) -> String {
+        var output = ""
+        for line in lines {
+            for (index, cell) in line.enumerated() {
+                output += cell
+                guard index < line.count - 1 else { continue }
+                let needed = max(PodNet.TextTable.minimumWidth, cell.unicodeScalars.count + PodNet.TextTable.padding)
+                if index >= widths.count { widths.append(needed) } else { widths[index] = max(widths[index], needed) }
+                output += String(repeating: " ", count: widths[index] - cell.unicodeScalars.count)
+            }
+            output += "\n"
+        }
+        return output
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PodNet
 
 /// `podlab status`: the lab at a glance — agent, ranges, nodes, pods per namespace.
 public struct Status: PodlabCommand {
@@ -43,20 +44,19 @@ public struct Status: PodlabCommand {
     }
 
     static func render(_ info: LabInfo, pods: [PodCountView], healthy: Bool, paths: LabPaths) -> String {
-        var out = TextTable([
-            ["LAB", "PHASE", "HEALTH", "AGENT", "ROUTING", "CLUSTER CIDR", "SERVICE CIDR", "UNDERLAY CIDR"],
+        var out = TextTable(headers: ["LAB", "PHASE", "HEALTH", "AGENT", "ROUTING", "CLUSTER CIDR", "SERVICE CIDR", "UNDERLAY CIDR"], rows: [
             [info.name, info.phase, healthy ? "ok" : "unhealthy", info.agent?.pid.map { "pid \($0)" } ?? "<unknown>",
              info.routing ?? "<none>", info.clusterCIDR ?? "<none>", info.serviceCIDR ?? "<none>", info.underlayCIDR ?? "<none>"],
         ]).render()
         if let message = info.message, !message.isEmpty { out += "Message: \(message)\n" }
 
-        var nodeRows = [["NODE", "STATUS", "NAMESPACE", "UNDERLAY IP", "POD CIDR", "GATEWAY", "PODS"]]
+        var nodeRows: [[String]] = []
         for node in info.nodes ?? [] {
             nodeRows.append([node.name, node.ready == false ? "NotReady" : "Ready", node.namespace ?? "<none>",
                              node.underlayIP ?? "<none>", node.podCIDR ?? "<none>", node.gateway ?? "<none>",
                              node.pods.map(String.init) ?? "0"])
         }
-        out += "\n" + TextTable(nodeRows).render()
+        out += "\n" + TextTable(headers: ["NODE", "STATUS", "NAMESPACE", "UNDERLAY IP", "POD CIDR", "GATEWAY", "PODS"], rows: nodeRows).render()
 
         var byNamespace: [String: [String: Int]] = [:]
         for pod in pods {
@@ -66,13 +66,13 @@ public struct Status: PodlabCommand {
         if byNamespace.isEmpty {
             out += "\nNo pods.\n"
         } else {
-            var rows = [["NAMESPACE", "PODS", "RUNNING", "PENDING", "SUCCEEDED", "FAILED"]]
+            var rows: [[String]] = []
             for namespace in byNamespace.keys.sorted() {
                 let phases = byNamespace[namespace]!
                 rows.append([namespace, String(phases.values.reduce(0, +)), String(phases["Running"] ?? 0),
                              String(phases["Pending"] ?? 0), String(phases["Succeeded"] ?? 0), String(phases["Failed"] ?? 0)])
             }
-            out += "\n" + TextTable(rows).render()
+            out += "\n" + TextTable(headers: ["NAMESPACE", "PODS", "RUNNING", "PENDING", "SUCCEEDED", "FAILED"], rows: rows).render()
         }
         out += "\nState: \(paths.directory)  Log: \(paths.logFile)\n"
         return out

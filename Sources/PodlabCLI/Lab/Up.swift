@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Netns
+import PodNet
 import PodlabAgent
 
 /// `podlab up [TOPOLOGY]`: starts the lab's agent in the background and waits until the lab is ready.
@@ -135,16 +136,20 @@ public struct Up: PodlabCommand {
         if let routing = info.routing { out += ", \(routing) routing" }
         if let pid = info.agent?.pid { out += " (agent pid \(pid))" }
         out += ".\n\n"
-        var rows = [["NODE", "UNDERLAY IP", "POD CIDR", "GATEWAY"]]
+        var rows: [[String]] = []
         for node in nodes {
             rows.append([node.name, node.underlayIP ?? "<none>", node.podCIDR ?? "<none>", node.gateway ?? "<none>"])
         }
-        out += TextTable(rows).render() + "\n"
+        out += TextTable(headers: ["NODE", "UNDERLAY IP", "POD CIDR", "GATEWAY"], rows: rows).render() + "\n"
         var ranges: [[String]] = []
         if let cidr = info.clusterCIDR { ranges.append(["Cluster CIDR:", cidr]) }
         if let cidr = info.serviceCIDR { ranges.append(["Service CIDR:", cidr]) }
         if let cidr = info.underlayCIDR { ranges.append(["Underlay CIDR:", cidr]) }
-        if !ranges.isEmpty { out += TextTable(ranges).render().split(separator: "\n").map { $0 + "\n" }.joined() + "\n" }
+        if !ranges.isEmpty {
+            let width = ranges.map { $0[0].count }.max()! + 2
+            for range in ranges { out += range[0] + String(repeating: " ", count: width - range[0].count) + range[1] + "\n" }
+            out += "\n"
+        }
         out += """
             Next steps:
               podlab get nodes -o wide\(flag)

@@ -34,7 +34,9 @@ public enum ApplyPlan: Equatable, Sendable {
     ///   - namespace: the namespace the object goes to.
     ///   - live: the object as the agent has it, nil if it does not exist.
     public static func decide(manifest: JSONValue, namespace: String, live: Pod?) throws -> ApplyPlan {
-        let applied = lastApplied(manifest, namespace: namespace)
+        // Recorded without status and server-set metadata, so that a manifest saved with
+        // `get -o yaml` applies as `unchanged` when nothing else changed.
+        let applied = stripServerFields(lastApplied(manifest, namespace: namespace))
         let annotation = applied.jsonText(indent: 0) + "\n"
         guard let live else {
             var created = try Pod(json: applied)
@@ -46,7 +48,7 @@ public enum ApplyPlan: Equatable, Sendable {
         if let text = live.metadata.annotations[lastAppliedAnnotation] {
             original = try? JSONReader.value(from: text)
         }
-        var merged = merge(original: original.map(stripServerFields), modified: stripServerFields(applied), current: current)
+        var merged = merge(original: original.map(stripServerFields), modified: applied, current: current)
         merged = setAnnotation(merged, annotation)
         let pod = try Pod(json: merged)
         return pod == live ? .unchanged : .configure(pod)

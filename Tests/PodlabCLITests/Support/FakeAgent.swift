@@ -138,6 +138,8 @@ struct TestContext: Sendable {
     var environment: [String: String] = [:]
     /// A fixed "now" so AGE columns are stable.
     var now = Date(timeIntervalSince1970: 1_700_000_000)
+    /// What `-f -` reads.
+    var standardInput = ""
 
     init(root: String, lab: String) {
         self.root = root
@@ -149,8 +151,10 @@ struct TestContext: Sendable {
         env["PODLAB_STATE_ROOT"] = root
         env["PATH"] = env["PATH"] ?? "/usr/bin:/bin"
         let now = self.now
+        let input = standardInput
         return CommandContext(stdout: stdout, stderr: stderr, environment: env, now: { now },
-                              pollInterval: .milliseconds(5))
+                              pollInterval: .milliseconds(5), readStandardInput: { input },
+                              timeZone: TimeZone(identifier: "UTC")!)
     }
 
     /// Runs a podlab command line (without the leading `podlab`).

@@ -1,0 +1,260 @@
+import Foundation
+import PodNet
+
+/// `kubectl describe pod` text for a pod, line for line as kubectl lays it out (its
+/// `describePod`): the lines are written with tabs and aligned by `TabWriter`.
+struct PodDescription {
+    var pod: Pod
+    var now: Date
+    var timeZone: TimeZone
+
+    /// Annotations that describe leaves out (kubectl's `skipAnnotations`).
+    static let skippedAnnotations: Set<String> = [ApplyPlan.lastAppliedAnnotation]
+    static let maximumAnnotationLength = 140
+
+    func render() -> String {
+        var w = ""
+        let spec = pod.spec
+        let status = pod.status
+        w += "Name:\t\(pod.metadata.name)\n"
+        w += "Namespace:\t\(pod.metadata.namespace.isEmpty ? "default" : pod.metadata.namespace)\n"
+        w += "Priority:\t\(spec.preservedFields["priority"].flatMap(Self.integer) ?? 0)\n"
+        if let className = spec.preservedFields["priorityClassName"]?.stringValue, !className.isEmpty {
+            w += "Priority Class Name:\t\(className)\n"
+        }
+        w += "Service Account:\t\(spec.preservedFields["serviceAccountName"]?.stringValue ?? "default")\n"
+        w += spec.nodeName.isEmpty ? "Node:\t<none>\n" : "Node:\t\(spec.nodeName)/\(status.hostIP)\n"
+        if let start = status.startTime { w += "Start Time:\t\(format(start))\n" }
+        w += Self.multiline("Labels", pod.metadata.labels)
+        w += Self.annotations(pod.metadata.annotations)
+        if let deletion = pod.metadata.deletionTimestamp, status.phase?.isTerminal != true {
+            let lasts = HumanDuration.since(deletion, now: Timestamp(now))
+            w += "Status:\tTerminating (lasts \(lasts))\n"
+            w += "Termination Grace Period:\t\(pod.metadata.deletionGracePeriodSeconds ?? spec.terminationGracePeriodSeconds ?? 30)s\n"
+        } else {
+            w += "Status:\t\(status.phase?.rawValue ?? "")\n"
+        }
+        if !status.reason.isEmpty { w += "Reason:\t\(status.reason)\n" }
+        if !status.message.isEmpty { w += "Message:\t\(status.message)\n" }
+        w += "IP:\t\(status.podIP)\n"
+        if status.podIPs.isEmpty {
+            w += "IPs:\t<none>\n"
+        } else {
+            w += "IPs:\n"
+            for ip in status.podIPs { w += "  IP:\t\(ip.ip)\n" }
+        }
+        if !status.nominatedNodeName.isEmpty { w += "NominatedNodeName:\t\(status.nominatedNodeName)\n" }
+        if !spec.initContainers.isEmpty {
+            w += containers("Init Containers", spec.initContainers, status.initContainerStatuses)
+        }
+        w += containers("Containers", spec.containers, status.containerStatuses)
+        if !status.conditions.isEmpty {
+            w += "Conditions:\n  Type\tStatus\n"
+            for condition in status.conditions { w += "  \(condition.type.rawValue) \t\(condition.status.rawValue) \n" }
+        }
+        w += volumes(spec.preservedFields["volumes"]?.arrayValue ?? [])
+        w += "QoS Class:\t\(qosClass)\n"
+        w += Self.multiline("Node-Selectors", (spec.preservedFields["nodeSelector"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
+        w += Self.tolerations(spec.tolerations)
+        w += "Events:\t<none>\n"
+        return TabWriter().format(w)
+    }
+
+    private func containers(_ label: String, _ containers: [Container], _ statuses: [ContainerStatus]) -> String {
+        guard !containers.isEmpty else { return "\(label): <none>\n" }
+        var w = "\(label):\n"
+        for container in containers {
+            let status = statuses.first { $0.name == container.name }
+            w += "  \(container.name):\n"
+            if let status { w += "    Container ID:\t\(status.containerID)\n" }
+            w += "    Image:\t\(container.image)\n"
+            if let status { w += "    Image ID:\t\(status.imageID)\n" }
+            let ports = container.ports.map { "\($0.containerPort)/\($0.effectiveProtocol.rawValue)" }.joined(separator: ", ")
+            let hostPorts = container.ports.map { "\($0.hostPort)/\($0.effectiveProtocol.rawValue)" }.joined(separator: ", ")
+            w += ports.contains(",") ? "    Ports:\t\(ports)\n" : "    Port:\t\(ports.isEmpty ? "<none>" : ports)\n"
+            w += hostPorts.contains(",") ? "    Host Ports:\t\(hostPorts)\n" : "    Host Port:\t\(hostPorts.isEmpty ? "<none>" : hostPorts)\n"
+            if !container.command.isEmpty {
+                w += "    Command:\n"
+                for part in container.command { for line in part.split(separator: "\n", omittingEmptySubsequences: false) { w += "      \(line)\n" } }
+            }
+            if !container.args.isEmpty {
+                w += "    Args:\n"
+                for part in container.args { for line in part.split(separator: "\n", omittingEmptySubsequences: false) { w += "      \(line)\n" } }
+            }
+            if let status {
+                w += state("State", status.state)
+                if status.lastState.terminated != nil { w += state("Last State", status.lastState) }
+                w += "    Ready:\t\(status.ready ? "True" : "False")\n"
+                w += "    Restart Count:\t\(status.restartCount)\n"
+            }
+            w += resources(container.preservedFields["resources"])
+            if container.env.isEmpty {
+                w += "    Environment:\t<none>\n"
+            } else {
+                w += "    Environment:\n"
+                for variable in container.env {
+                    if variable.preservedFields["valueFrom"] != nil {
+                        w += "      \(variable.name):\t<set from a source podlab does not resolve>\n"
+                        continue
+                    }
+                    for (index, line) in variable.value.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                        w += index == 0 ? "      \(variable.name):\t\(line)\n" : "      \t\(line)\n"
+                    }
+                }
+            }
+            let mounts = container.preservedFields["volumeMounts"]?.arrayValue ?? []
+            if mounts.isEmpty {
+                w += "    Mounts:\t<none>\n"
+            } else {
+                w += "    Mounts:\n"
+                for mount in mounts {
+                    let readOnly = mount["readOnly"] == .bool(true) ? "ro" : "rw"
+                    w += "      \(mount["mountPath"]?.stringValue ?? "") from \(mount["name"]?.stringValue ?? "") (\(readOnly))\n"
+                }
+            }
+        }
+        return w
+    }
+
+    private func state(_ name: String, _ state: ContainerState) -> String {
+        if let running = state.running {
+            return "    \(name):\tRunning\n      Started:\t\(format(running.startedAt))\n"
+        }
+        if let waiting = state.waiting {
+            var w = "    \(name):\tWaiting\n"
+            if !waiting.reason.isEmpty { w += "      Reason:\t\(waiting.reason)\n" }
+            // kubectl leaves the message to the events; podlab has no events, so it shows it here.
+            if !waiting.message.isEmpty { w += "      Message:\t\(waiting.message)\n" }
+            return w
+        }
+        if let terminated = state.terminated {
+            var w = "    \(name):\tTerminated\n"
+            if !terminated.reason.isEmpty { w += "      Reason:\t\(terminated.reason)\n" }
+            if !terminated.message.isEmpty { w += "      Message:\t\(terminated.message)\n" }
+            w += "      Exit Code:\t\(terminated.exitCode)\n"
+            if terminated.signal > 0 { w += "      Signal:\t\(terminated.signal)\n" }
+            w += "      Started:\t\(format(terminated.startedAt))\n"
+            w += "      Finished:\t\(format(terminated.finishedAt))\n"
+            return w
+        }
+        return "    \(name):\tWaiting\n"
+    }
+
+    private func resources(_ value: JSONValue?) -> String {
+        var w = ""
+        for (title, key) in [("Limits", "limits"), ("Requests", "requests")] {
+            guard let entries = value?[key]?.objectValue, !entries.isEmpty else { continue }
+            w += "    \(title):\n"
+            for name in entries.keys.sorted() { w += "      \(name):\t\(Self.scalar(entries[name]!))\n" }
+        }
+        return w
+    }
+
+    private func volumes(_ volumes: [JSONValue]) -> String {
+        guard !volumes.isEmpty else { return "Volumes:\t<none>\n" }
+        var w = "Volumes:\n"
+        for volume in volumes {
+            w += "  \(volume["name"]?.stringValue ?? ""):\n"
+            let source = volume.objectValue?.keys.filter { $0 != "name" }.sorted().first ?? "unknown"
+            w += "    Type:\t\(source)\n"
+        }
+        return w
+    }
+
+    /// kubectl's QoS class: BestEffort without requests or limits, Guaranteed when every
+    /// container limits cpu and memory (requests equal to them or unset), else Burstable.
+    var qosClass: String {
+        if let recorded = pod.status.preservedFields["qosClass"]?.stringValue, !recorded.isEmpty { return recorded }
+        let all = pod.spec.containers + pod.spec.initContainers
+        let resources = all.map { $0.preservedFields["resources"] }
+        let hasAny = resources.contains { ($0?["limits"]?.objectValue?.isEmpty == false) || ($0?["requests"]?.objectValue?.isEmpty == false) }
+        guard hasAny else { return "BestEffort" }
+        let guaranteed = resources.allSatisfy { resource in
+            guard let limits = resource?["limits"]?.objectValue, limits["cpu"] != nil, limits["memory"] != nil else { return false }
+            let requests = resource?["requests"]?.objectValue ?? [:]
+            return requests.allSatisfy { limits[$0.key] == $0.value }
+        }
+        return guaranteed ? "Guaranteed" : "Burstable"
+    }
+
+    /// RFC 1123 with numeric zone, in local time, as Go's `time.RFC1123Z`; a missing time is
+    /// Go's zero time, as kubectl prints it.
+    private func format(_ timestamp: Timestamp?) -> String {
+        guard let timestamp else { return "Mon, 01 Jan 0001 00:00:00 +0000" }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = timeZone
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: timestamp.date)
+    }
+
+    /// `Labels:` and `Node-Selectors:`: sorted `key=value`, one per line, `<none>` when empty.
+    static func multiline(_ title: String, _ map: [String: String]) -> String {
+        guard !map.isEmpty else { return "\(title):\t<none>\n" }
+        return map.keys.sorted().enumerated().map { index, key in
+            (index == 0 ? "\(title):\t" : "\t") + "\(key)=\(map[key]!)\n"
+        }.joined()
+    }
+
+    /// `Annotations:` without the last-applied configuration; long values on their own lines.
+    static func annotations(_ map: [String: String]) -> String {
+        let keys = map.keys.filter { !skippedAnnotations.contains($0) }.sorted()
+        guard !keys.isEmpty else { return "Annotations:\t<none>\n" }
+        var w = "Annotations:\t"
+        for (index, key) in keys.enumerated() {
+            if index > 0 { w += "\t" }
+            var value = map[key]!
+            if value.hasSuffix("\n") { value.removeLast() }
+            if value.count + key.count + 2 > maximumAnnotationLength || value.contains("\n") {
+                w += "\(key):\n"
+                for line in value.split(separator: "\n", omittingEmptySubsequences: false) {
+                    let short = line.count > maximumAnnotationLength - 2 ? line.prefix(maximumAnnotationLength - 2) + "..." : line
+                    w += "\t  \(short)\n"
+                }
+            } else {
+                w += "\(key): \(value)\n"
+            }
+        }
+        return w
+    }
+
+    /// `Tolerations:` as kubectl prints them: `key=value:Effect op=Exists for 300s`.
+    static func tolerations(_ tolerations: [JSONValue]) -> String {
+        guard !tolerations.isEmpty else { return "Tolerations:\t<none>\n" }
+        let sorted = tolerations.sorted { ($0["key"]?.stringValue ?? "") < ($1["key"]?.stringValue ?? "") }
+        var w = ""
+        for (index, toleration) in sorted.enumerated() {
+            w += index == 0 ? "Tolerations:\t" : "\t"
+            let key = toleration["key"]?.stringValue ?? ""
+            let value = toleration["value"]?.stringValue ?? ""
+            let effect = toleration["effect"]?.stringValue ?? ""
+            w += key
+            if !value.isEmpty { w += "=\(value)" }
+            if !effect.isEmpty { w += ":\(effect)" }
+            if toleration["operator"]?.stringValue == "Exists", value.isEmpty {
+                w += key.isEmpty && effect.isEmpty ? "op=Exists" : " op=Exists"
+            }
+            if let seconds = toleration["tolerationSeconds"].flatMap(integer) { w += " for \(seconds)s" }
+            w += "\n"
+        }
+        return w
+    }
+
+    static func integer(_ value: JSONValue) -> Int64? {
+        switch value {
+        case let .integer(number): number
+        case let .number(number): Int64(number)
+        default: nil
+        }
+    }
+
+    static func scalar(_ value: JSONValue) -> String {
+        switch value {
+        case let .string(text): text
+        case let .integer(number): String(number)
+        case let .number(number): String(number)
+        case let .bool(flag): String(flag)
+        default: value.jsonText(indent: 0)
+        }
+    }
+}

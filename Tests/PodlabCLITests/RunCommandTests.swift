@@ -1,0 +1,232 @@
+import ArgumentParser
+import Foundation
+import PodNet
+@testable import PodlabCLI
+import Testing
+
+@Suite("run: flags, the pod it builds, and the attached flow")
+struct RunCommandTests {
+    /// The tutorial's `kubectl run nginx-ser --image nginx --restart=Never --dry-run=client -o yaml`.
+    static let tutorialGolden = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          creationTimestamp: null
+          labels:
+            run: nginx-ser
+          name: nginx-ser
+        spec:
+          containers:
+          - image: nginx
+            name: nginx-ser
+            resources: {}
+          dnsPolicy: ClusterFirst
+          restartPolicy: Never
+        status: {}
+
+        """
+
+    static func parse(_ line: String) throws -> Run {
+        let words = KubectlArguments.normalize(line.split(separator: " ").map(String.init))
+        let command = try Podlab.parseAsRoot(words)
+        return try #require(command as? Run)
+    }
+
+    @Test("the tutorial's dry run, in every flag spelling", arguments: [
+        "run nginx-ser --image nginx --restart=Never --dry-run=client -o yaml",
+        "run nginx-ser --image=nginx --restart Never --dry-run=client -oyaml",
+        "run --image nginx nginx-ser --restart=Never --dry-run -o=yaml",
+        "run nginx-ser --restart=Never --image nginx --dry-run client --output yaml",
+    ])
+    func tutorialDryRun(line: String) async throws {
+        let t = TestContext(root: "/nonexistent", lab: "podlab")
+        #expect(await t.run(line) == 0)
+        #expect(t.stdout.text == Self.tutorialGolden)
+        #expect(t.stderr.text.isEmpty)
+    }
+
+    @Test func dryRunWithoutOutputFormat() async throws {
+        let t = TestContext(root: "/nonexistent", lab: "podlab")
+        #expect(await t.run("run nginx --image nginx --dry-run=client") == 0)
+        #expect(t.stdout.text == "pod/nginx created (dry run)\n")
+        let name = TestContext(root: "/nonexistent", lab: "podlab")
+        #expect(await name.run("run nginx --image nginx --dry-run=client -o name") == 0)
+        #expect(name.stdout.text == "pod/nginx\n")
+    }
+
+    @Test func curlWithArguments() throws {
+        let run = try Self.parse("run curl --image curlimages/curl --restart=Never -it --rm -- curl -s http://10.244.1.5")
+        #expect(run.stdin && run.tty && run.rm)
+        let pod = try run.buildPod()
+        let container = try #require(pod.spec.containers.first)
+        #expect(container.name == "curl")
+        #expect(container.image == "curlimages/curl")
+        #expect(container.args == ["curl", "-s", "http://10.244.1.5"])
+        #expect(container.command.isEmpty)
+        #expect(container.preservedFields["stdin"] == .bool(true))
+        #expect(container.preservedFields["stdinOnce"] == .bool(true))
+        #expect(container.preservedFields["tty"] == .bool(true))
+        #expect(pod.spec.restartPolicy == .never)
+        #expect(pod.metadata.labels == ["run": "curl"])
+    }
+
+    @Test func commandLabelsEnvPort() throws {
+        let run = try Self.parse("run web --image busybox --labels app=web,tier=front --env A=1 --env B=x=y --port 8080 --command -- sleep 3600")
+        let pod = try run.buildPod()
+        let container = try #require(pod.spec.containers.first)
+        #expect(container.command == ["sleep", "3600"])
+        #expect(container.args.isEmpty)
+        #expect(container.env == [EnvVar(name: "A", value: "1"), EnvVar(name: "B", value: "x=y")])
+        #expect(container.ports == [ContainerPort(containerPort: 8080)])
+        #expect(pod.metadata.labels == ["app": "web", "tier": "front"])
+        #expect(pod.spec.restartPolicy == .always)
+        #expect(pod.spec.dnsPolicy == .clusterFirst)
+    }
+
+    @Test func wordsAfterTheNameAreArguments() throws {
+        let pod = try Self.parse("run sleeper --image busybox --restart=OnFailure sleep 10").buildPod()
+        #expect(pod.spec.containers.first?.args == ["sleep", "10"])
+        #expect(pod.spec.restartPolicy == .onFailure)
+    }
+
+    @Test("kubectl's flag errors", arguments: [
+        ("run x --restart=Never", "error: required flag(s) \"image\" not set\n"),
+        ("run --image nginx", "error: NAME is required for run\n"),
+        ("run x --image nginx --restart=Sometimes", "error: invalid restart policy: Sometimes\n"),
+        ("run x --image nginx --rm", "error: --rm should only be used for attached containers\n"),
+        ("run x --image nginx -t", "error: -i/--stdin is required for containers with -t/--tty=true\n"),
+        ("run x --image nginx -i --dry-run=client", "error: --dry-run=[server|client] can't be used with attached containers options (--attach, --stdin, or --tty)\n"),
+        ("run x --image nginx --dry-run=maybe", "error: Invalid dry-run value (maybe). Must be \"none\", \"server\", or \"client\".\n"),
+        ("run x --image nginx --env NOVALUE --dry-run", "error: invalid env: NOVALUE\n"),
+        ("run x --image nginx -l =v --dry-run", "error: invalid label spec: =v\n"),
+        ("run x --image nginx --port http --dry-run", "error: invalid port \"http\": must be a number between 1 and 65535\n"),
+        ("run x --image nginx -o wide --dry-run", "error: unable to match a printer suitable for the output format \"wide\", allowed formats are: json,name,yaml\n"),
+    ])
+    func flagErrors(line: String, message: String) async {
+        let t = TestContext(root: "/nonexistent", lab: "podlab")
+        #expect(await t.run(line) == 1)
+        #expect(t.stderr.text == message)
+        #expect(t.stdout.text.isEmpty)
+    }
+
+    @Test func createsAndSaysSo() async throws {
+        let cluster = FakeCluster()
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            let t = agent.context()
+            #expect(await t.run("run nginx --image nginx") == 0)
+            #expect(t.stdout.text == "pod/nginx created\n")
+            #expect(cluster.pod("default", "nginx")?.spec.containers.first?.image == "nginx")
+            let again = agent.context()
+            #expect(await again.run("run nginx --image nginx") == 1)
+            #expect(again.stderr.text == "Error from server (AlreadyExists): pods \"nginx\" already exists\n")
+        }
+    }
+
+    @Test func serverDryRunSendsDryRunAll() async throws {
+        let cluster = FakeCluster()
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            let t = agent.context()
+            #expect(await t.run("run nginx --image nginx --dry-run=server") == 0)
+            #expect(t.stdout.text == "pod/nginx created (server dry run)\n")
+            #expect(agent.requests.first?.query["dryRun"] == "All")
+            #expect(cluster.pod("default", "nginx") == nil)
+        }
+    }
+
+    /// Marks the container as exited with `code`, the pod as Succeeded or Failed.
+    static func exited(_ code: Int32) -> @Sendable (inout Pod) -> Void {
+        { pod in
+            FakeCluster.running(&pod)
+            pod.status.phase = code == 0 ? .succeeded : .failed
+            pod.status.containerStatuses[0].ready = false
+            pod.status.containerStatuses[0].state = .terminated(.init(
+                exitCode: code, reason: code == 0 ? "Completed" : "Error", startedAt: FakeCluster.created, finishedAt: FakeCluster.created))
+        }
+    }
+
+    @Test func attachedRunStreamsTheOutputDeletesThePodAndPassesTheExitCode() async throws {
+        let cluster = FakeCluster(lingerReads: 1, onCreate: Self.exited(0))
+        cluster.setLog(pod: "curl", container: "curl", "<h1>Welcome to nginx!</h1>\n")
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            let t = agent.context()
+            #expect(await t.run(["run", "curl", "--image", "curlimages/curl", "--restart=Never", "-it", "--rm", "--", "curl", "http://10.244.1.5"]) == 0)
+            #expect(t.stdout.text == "<h1>Welcome to nginx!</h1>\npod \"curl\" deleted\n")
+            #expect(t.stderr.text.isEmpty)
+            #expect(cluster.pod("default", "curl") == nil)
+            let lines = agent.requestLines
+            #expect(lines.first == "POST /api/v1/namespaces/default/pods")
+            #expect(lines.contains("GET /api/v1/namespaces/default/pods/curl/log"))
+            #expect(lines.contains("DELETE /api/v1/namespaces/default/pods/curl"))
+        }
+    }
+
+    @Test func attachedRunThatFails() async throws {
+        let cluster = FakeCluster(lingerReads: 0, onCreate: Self.exited(7))
+        cluster.setLog(pod: "check", container: "check", "curl: (7) Failed to connect\n")
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            let t = agent.context()
+            #expect(await t.run("run check --image curlimages/curl --restart=Never -i --rm -- curl http://10.244.9.9") == 7)
+            #expect(t.stdout.text == "curl: (7) Failed to connect\npod \"check\" deleted\n")
+            #expect(t.stderr.text == "pod default/check terminated (Error)\n")
+        }
+    }
+
+    @Test func attachedRunWithAnImageThatDoesNotExist() async throws {
+        let cluster = FakeCluster(lingerReads: 0, onCreate: { pod in
+            FakeCluster.running(&pod)
+            pod.status.phase = .pending
+            pod.status.containerStatuses[0].state = .waiting(reason: "ErrImagePull", message: "image not found in the podlab catalog")
+        })
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            let t = agent.context()
+            #expect(await t.run("run x --image nosuch --restart=Never -i --rm") == 1)
+            #expect(t.stdout.text == "pod \"x\" deleted\n")
+            #expect(t.stderr.text == "error: pod default/x: container x cannot start: ErrImagePull: image not found in the podlab catalog\n")
+        }
+    }
+}
+
+@Suite("exec: which program runs")
+struct ExecProgramTests {
+    static let tools = "/opt/podlab/podlab-tools"
+
+    @Test("built-in tools of the image run as podlab-tools TOOL", arguments: [
+        (["curl", "-s", "http://localhost"], "nginx", ["curl", "-s", "http://localhost"]),
+        (["/bin/sh", "-c", "echo hi"], "busybox", ["sh", "-c", "echo hi"]),
+        (["hostname"], "httpd", ["hostname"]),
+        (["wget", "-qO-", "http://x"], "busybox", ["wget", "-qO-", "http://x"]),
+    ])
+    func builtin(command: [String], image: String, arguments: [String]) throws {
+        let catalog = try ImageCatalog.resolve(image).image
+        let program = try Exec.program(for: command, image: catalog, environment: [:], toolsPath: Self.tools) { _ in nil }
+        #expect(program.executable == Self.tools)
+        #expect(program.arguments == arguments)
+    }
+
+    @Test func hostProgram() throws {
+        let catalog = try ImageCatalog.resolve("nginx").image
+        let program = try Exec.program(for: ["ip", "addr"], image: catalog, environment: [:], toolsPath: Self.tools) {
+            $0 == "ip" ? "/usr/sbin/ip" : nil
+        }
+        #expect(program == Exec.Program(executable: "/usr/sbin/ip", argv0: "ip", arguments: ["addr"]))
+    }
+
+    @Test func appletMissingOnTheHostFallsBackToTheTools() throws {
+        let catalog = try ImageCatalog.resolve("nginx").image
+        let program = try Exec.program(for: ["nc", "-z", "x", "80"], image: catalog, environment: [:], toolsPath: Self.tools) { _ in nil }
+        #expect(program.executable == Self.tools)
+        #expect(program.arguments == ["nc", "-z", "x", "80"])
+    }
+
+    @Test func unknownProgram() {
+        #expect(throws: CLIError.self) {
+            try Exec.program(for: ["nosuchprogram"], image: nil, environment: ["PATH": "/bin"], toolsPath: Self.tools) { _ in nil }
+        }
+    }
+
+    @Test func execNeedsACommand() async {
+        let t = TestContext(root: "/nonexistent", lab: "podlab")
+        #expect(await t.run("exec nginx") == 1)
+        #expect(t.stderr.text == "error: you must specify at least one command for the container\n")
+    }
+}
