@@ -94,7 +94,9 @@ extension RouteNetlink {
     /// failure is the caller's job, as is creating it.
     ///
     /// - Parameters:
-    ///   - bridge: the node's bridge, as `link(named:)` returns it (its MAC is the gateway's).
+    ///   - bridge: the node's bridge, as `link(named:)` returns it. Its MAC is the gateway's and
+    ///     must be fixed (`createBridge` fixes it): a bridge that takes its ports' MACs changes
+    ///     it when ports come and go, and flushes the permanent entries with it.
     ///   - pod: a `RouteNetlink` bound to the pod's namespace (for instance from
     ///     `RouteNetlink.createNamespace`, which opens it for free while creating the namespace).
     ///   - podNamespace: the pod's namespace, where the peer is created.
