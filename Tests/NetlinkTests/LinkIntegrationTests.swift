@@ -23,7 +23,13 @@ struct LinkIntegrationTests {
             let mac = try MACAddress(parsing: "02:11:22:33:44:55")
             let bridge = try netlink.createBridge(name: "br0", mtu: 1450, mac: mac, up: true)
             try netlink.createVeth(VethConfiguration(name: "v0", mtu: 1450, masterIndex: bridge.index, up: true, peer: .init(name: "v1", mtu: 1450)))
-            let links = try netlink.links()
+            // The kernel settles operational states asynchronously (linkwatch, up to a second
+            // later): wait until no new device is still UNKNOWN before comparing two readers.
+            var links = try netlink.links()
+            for _ in 0..<150 where links.contains(where: { $0.name != "lo" && $0.operationalState == .unknown }) {
+                usleep(20_000)
+                links = try netlink.links()
+            }
             #expect(links.map(\.name) == ["lo", "br0", "v1", "v0"] || links.map(\.name) == ["lo", "br0", "v0", "v1"])
 
             let independent = try Command.ipJSON(ns.name, ["-d", "link"])
