@@ -166,37 +166,52 @@ func runPodlab(count: Int, prefix: String, created: Created) throws -> PodlabRes
     try node.removePodInterfaces(pods)
     let t1 = now()
     created.namespaces.removeAll { podNames.contains($0) }
-    var gone = now()
-    for _ in 0..<2000 {
-        if try node.links().allSatisfy({ $0.kind != "veth" }) { gone = now(); break }
+    // The kernel dismantles deleted namespaces asynchronously (their veth pairs with them).
+    let remaining = try node.links().filter { $0.kind == "veth" }.count
+    var gone: Double?
+    for _ in 0..<5000 {
+        if try node.links().allSatisfy({ $0.kind != "veth" }) {
+            gone = now()
+            break
+        }
         usleep(1000)
     }
-    print("  teardown podlab: \(count) namespaces deleted + node entries removed in \(ms(t1 - t0)) (\(ms((t1 - t0) / Double(count)))/pod); kernel removed all host veths after \(ms(gone - t0))")
+    print("  teardown podlab: \(count) namespaces deleted + node entries removed in \(ms(t1 - t0)) (\(ms((t1 - t0) / Double(count)))/pod)")
+    print("                   host veths still present right after: \(remaining); all gone after \(gone.map { ms($0 - t0) } ?? "more than 5 s")")
     return PodlabResult(median: stats.median, total: stats.total, teardown: t1 - t0)
 }
 
 /// Runs `ip ARGS…` and returns its stdout; fails on a non-zero exit.
 func ip(_ arguments: [String]) throws -> String {
-    var fds: [Int32] = [0, 0]
-    guard pipe(&fds) == 0 else { throw BenchError("pipe: \(Errno.current)") }
-    defer { close(fds[0]) }
+    var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
+    guard pipe(&out) == 0 else { throw BenchError("pipe: \(Errno.current)") }
+    guard pipe(&err) == 0 else {
+        close(out[0]); close(out[1])
+        throw BenchError("pipe: \(Errno.current)")
+    }
+    defer { close(out[0]); close(err[0]) }
     let child: ChildProcess
     do {
-        child = try Spawner.spawn(SpawnRequest(executable: "/usr/sbin/ip", arguments: arguments, stdout: .fd(fds[1]), stderr: .inherit, newSession: true))
+        child = try Spawner.spawn(SpawnRequest(executable: "/usr/sbin/ip", arguments: arguments, stdout: .fd(out[1]), stderr: .fd(err[1]), newSession: true))
     } catch {
-        close(fds[1])
+        close(out[1]); close(err[1])
         throw error
     }
-    close(fds[1])
-    var output: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-        if n > 0 { output += buffer[0..<n] } else if n == 0 || Errno.current != .interrupted { break }
+    close(out[1]); close(err[1])
+    // Outputs are a few hundred bytes: reading one pipe to its end cannot block the other.
+    func drain(_ fd: Int32) -> String {
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { data += buffer[0..<n] } else if n == 0 || Errno.current != .interrupted { break }
+        }
+        return String(decoding: data, as: UTF8.self)
     }
+    let output = drain(out[0]), errors = drain(err[0])
     let status = try child.wait()
-    guard status == .exited(0) else { throw BenchError("ip \(arguments.joined(separator: " ")) failed: \(status)") }
-    return String(decoding: output, as: UTF8.self)
+    guard status == .exited(0) else { throw BenchError("ip \(arguments.joined(separator: " ")) failed (\(status)): \(errors)") }
+    return output
 }
 
 /// The same pod setup with `ip`: 9 commands per pod, spawned with posix_spawn.

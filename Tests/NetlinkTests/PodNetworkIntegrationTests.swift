@@ -121,6 +121,33 @@ struct PodNetworkIntegrationTests {
         }
     }
 
+    @Test("deleting a pod's namespace removes its veth pair from the node (nothing else holds the namespace)")
+    func namespaceDeletionRemovesVeth() throws {
+        try KernelTest.withNamespacesSync(1, prefix: "plteard") { namespaces in
+            let (node, bridge) = try Self.makeNode(namespaces[0])
+            let podName = KernelTest.uniqueName("plteardp")
+            defer { try? NetworkNamespace.delete(podName, ignoreMissing: true) }
+            let pod: PodInterface
+            do {
+                let (namespace, netlink) = try RouteNetlink.createNamespace(podName)
+                pod = try node.setUpPodInterface(PodInterfaceConfiguration(hostInterfaceName: "vethgone", address: IPv4Address(10, 244, 1, 4), gateway: Self.gateway),
+                                                 bridge: bridge, pod: netlink, podNamespace: namespace)
+            }
+            #expect(try node.linkIfPresent(named: "vethgone") != nil)
+            try NetworkNamespace.delete(podName)
+            try node.removePodInterfaces([pod])
+            // The kernel dismantles the namespace asynchronously once its last reference (a bind
+            // mount, an fd, a socket) is gone; wait for it (bounded: this checks state, not speed).
+            var present = true
+            for _ in 0..<500 where present {
+                present = try node.linkIfPresent(named: "vethgone") != nil
+                if present { usleep(10_000) }
+            }
+            #expect(!present, "the host veth survived its pod's namespace: something still holds the namespace")
+            #expect(try Command.ipJSON(namespaces[0].name, ["neigh"]).isEmpty)
+        }
+    }
+
     @Test("a failed pod setup leaves no veth in the node and no interface in the pod")
     func failedSetupRollsBack() throws {
         try KernelTest.withNamespacesSync(2, prefix: "plfail") { namespaces in
