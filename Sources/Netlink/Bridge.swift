@@ -61,7 +61,18 @@ extension RouteNetlink {
     ///   - up: bring it up in the same message.
     @discardableResult
     public func createBridge(name: String, mtu: UInt32? = nil, mac: MACAddress = .randomLocallyAdministered(), up: Bool = false) throws -> Link {
-        try perform(.createBridge(name: name, mtu: mtu, mac: mac, up: up))
+        try createLink(.createBridge(name: name, mtu: mtu, mac: mac, up: up), name: name)
+    }
+
+    /// Sends a create request and returns the new link. The kernel echoes the link's
+    /// `RTM_NEWLINK` to the requester (`NLM_F_ECHO`), which saves an `RTM_GETLINK`; a kernel
+    /// that does not echo gets the get. The echo is sent before a master is attached, so
+    /// `masterIndex` may still be nil in it.
+    func createLink(_ request: NetlinkRequest, name: String) throws -> Link {
+        let echoed = try performEchoing(request).first { $0.type == NetlinkType.RTM_NEWLINK }
+        if let echoed, let link = try? Link(parsing: echoed.payload[...]), link.name == name {
+            return link
+        }
         return try link(named: name)
     }
 }

@@ -117,9 +117,8 @@ extension RouteNetlink {
         _ = try NetlinkRequest.addAddress(InterfaceAddress(interfaceIndex: 1, try IPv4Interface(c.address, length: 32)))
         _ = try NetlinkRequest.replaceNeighbor(Neighbor(interfaceIndex: bridge.index, address: c.address, mac: gatewayMAC))
 
-        try createVeth(veth, peerNamespace: podNamespace)
+        let host = try createVeth(veth, peerNamespace: podNamespace)
         do {
-            let host = try link(named: c.hostInterfaceName)
             let podLink = try pod.link(named: c.podInterfaceName)
             guard let podMAC = podLink.mac else {
                 throw KernelError(operation: "RTM_GETLINK", object: "link \"\(c.podInterfaceName)\"", namespace: pod.namespace,

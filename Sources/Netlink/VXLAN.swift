@@ -110,7 +110,6 @@ extension RouteNetlink {
     /// Creates a VXLAN device and returns it as the kernel reports it.
     @discardableResult
     public func createVXLAN(_ vxlan: VXLANConfiguration) throws -> Link {
-        try perform(.createVXLAN(vxlan))
-        return try link(named: vxlan.name)
+        try createLink(.createVXLAN(vxlan), name: vxlan.name)
     }
 }

@@ -80,13 +80,19 @@ extension NetlinkRequest {
 
 extension RouteNetlink {
     /// Creates a veth pair; with `peerNamespace`, the peer is born inside that namespace.
-    public func createVeth(_ veth: VethConfiguration, peerNamespace: NetworkNamespace? = nil) throws {
-        guard let peerNamespace else {
-            try perform(.createVeth(veth))
-            return
+    /// - Returns: this end as the kernel reports it right after creation (index, MAC; the master
+    ///   is attached just after that report, so `masterIndex` may still be nil).
+    @discardableResult
+    public func createVeth(_ veth: VethConfiguration, peerNamespace: NetworkNamespace? = nil) throws -> Link {
+        let request: NetlinkRequest
+        var fd: Int32 = -1
+        defer { if fd >= 0 { close(fd) } }
+        if let peerNamespace {
+            fd = try peerNamespace.openFD()
+            request = try .createVeth(veth, peerNamespaceFD: fd, peerNamespaceName: peerNamespace.name)
+        } else {
+            request = try .createVeth(veth)
         }
-        let fd = try peerNamespace.openFD()
-        defer { close(fd) }
-        try perform(.createVeth(veth, peerNamespaceFD: fd, peerNamespaceName: peerNamespace.name))
+        return try createLink(request, name: veth.name)
     }
 }
