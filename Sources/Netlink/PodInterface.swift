@@ -20,6 +20,7 @@ public struct PodInterfaceConfiguration: Sendable, Equatable {
     /// A fixed MAC for the pod's interface; nil lets the kernel choose one.
     public var podMAC: MACAddress?
 
+    /// A pod interface; the pod side is `eth0` unless told otherwise.
     public init(hostInterfaceName: String, podInterfaceName: String = "eth0", address: IPv4Address, gateway: IPv4Address,
                 mtu: UInt32? = nil, podMAC: MACAddress? = nil) {
         self.hostInterfaceName = hostInterfaceName
@@ -37,19 +38,26 @@ public struct PodInterface: Sendable, Equatable, CustomStringConvertible {
     public var podNamespace: String
     /// The node-side veth end.
     public var hostIndex: Int32
+    /// Its name.
     public var hostName: String
+    /// Its MAC.
     public var hostMAC: MACAddress?
     /// The pod-side veth end.
     public var podIndex: Int32
+    /// Its name inside the pod.
     public var podName: String
+    /// Its MAC, which the node's permanent entry for the pod points to.
     public var podMAC: MACAddress
     /// The bridge the host end is attached to.
     public var bridgeIndex: Int32
+    /// The pod's address (held as /32).
     public var address: IPv4Address
+    /// The pod's next hop, the node's address on the bridge.
     public var gateway: IPv4Address
     /// The bridge's MAC, which the pod's permanent gateway entry points to.
     public var gatewayMAC: MACAddress
 
+    /// A record of a pod's interface (for instance one read back from storage, for tear-down).
     public init(podNamespace: String, hostIndex: Int32, hostName: String, hostMAC: MACAddress?, podIndex: Int32, podName: String,
                 podMAC: MACAddress, bridgeIndex: Int32, address: IPv4Address, gateway: IPv4Address, gatewayMAC: MACAddress) {
         self.podNamespace = podNamespace
