@@ -115,6 +115,9 @@ extension RouteNetlink {
         guard let gatewayMAC = bridge.mac else {
             throw ValidationError(field: "bridge", value: bridge.name, reason: "has no MAC address to use as the gateway's")
         }
+        guard c.address != c.gateway else {
+            throw ValidationError(field: "pod address", value: "\(c.address)", reason: "is the gateway's address")
+        }
         if let podSide = pod.namespace, podSide != podNamespace.name {
             throw ValidationError(field: "pod netlink", value: podSide, reason: "is bound to another namespace than \"\(podNamespace.name)\"")
         }
