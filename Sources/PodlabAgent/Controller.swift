@@ -58,13 +58,14 @@ public actor Controller: APIBackend {
             nodes = try LabNetwork.ensure(plan) { step in
                 self.logger.info("\(step)")
             }
-            try removeOrphanPodNamespaces(plan)
             message = "adopting pods"
             let stored = try store.read { try $0.objects(kind: "Pod") }
             for object in stored {
                 guard let pod = try? Pod(json: JSONReader.value(from: String(decoding: object.json, as: UTF8.self))) else { continue }
                 pods[key(pod)] = pod
             }
+            // After the stored pods are known: before, every pod namespace looks like an orphan.
+            try removeOrphanPodNamespaces(plan)
             for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 await adopt(pod)
             }
