@@ -135,7 +135,12 @@ extension Controller {
     func adopt(_ pod: Pod) async {
         let podKey = key(pod)
         if pod.metadata.deletionTimestamp != nil {
-            runtimes[pod.metadata.uid] = PodRuntime(uid: pod.metadata.uid, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod))
+            let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod))
+            // The agent may have died during the grace period: containers still running are
+            // stopped too, else they would outlive the pod and hold its namespace and veth.
+            let stored = (try? store.read { try $0.processes(podUID: pod.metadata.uid) }) ?? [:]
+            for (name, process) in stored where process.isAlive { runtime.processes[name] = process }
+            runtimes[pod.metadata.uid] = runtime
             Task { await self.finishDeletion(podKey) }
             return
         }
