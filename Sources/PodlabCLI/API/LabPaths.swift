@@ -16,6 +16,8 @@ public struct LabPaths: Sendable, Equatable {
     public var pidFile: String { directory + "/agent.pid" }
     /// The agent's stdout and stderr.
     public var logFile: String { directory + "/agent.log" }
+    /// The agent's store: present once an agent has started on the lab.
+    public var database: String { directory + "/state.db" }
 }
 
 extension CommandContext {

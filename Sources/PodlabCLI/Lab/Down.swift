@@ -19,11 +19,16 @@ public struct Down: PodlabCommand {
     public func execute(_ context: CommandContext) async throws -> Int32 {
         let paths = context.labPaths(lab)
         let client = APIClient(paths: paths)
+        let deadline = ContinuousClock.now + .seconds(timeout)
         let info: LabInfo
         do {
             info = try await client.get(LabInfo.self, LabInfo.path)
         } catch let error as APIError where error.isUnreachable {
-            return notRunning(paths, context: context)
+            guard LabFiles.liveAgent(paths) == nil, FileManager.default.fileExists(atPath: paths.database) else {
+                return notRunning(paths, context: context)
+            }
+            guard let restarted = try await restartAgent(paths, client: client, deadline: deadline, context: context) else { return 1 }
+            info = restarted
         }
         let agent = info.agent?.pid.flatMap { ProcessIdentity.of(pid: $0) } ?? LabFiles.liveAgent(paths)
 
@@ -38,7 +43,6 @@ public struct Down: PodlabCommand {
         // Only the agent's pid is watched from here on: the agent closes its API while it
         // tears the lab down, and connections made during that are of no use to anyone.
         var progress = ProgressLine(context.stderr)
-        let deadline = ContinuousClock.now + .seconds(timeout)
         while let agent, agent.isAlive {
             progress.update("Deleting lab \"\(paths.lab)\": waiting for the agent (pid \(agent.pid)) to remove pods, nodes and namespaces…")
             if ContinuousClock.now >= deadline {
@@ -58,6 +62,28 @@ public struct Down: PodlabCommand {
         }
         context.stdout.line("lab \"\(paths.lab)\" deleted")
         return 0
+    }
+
+    /// A lab whose agent died (killed or crashed) still has its namespaces and containers: an
+    /// agent started on its state adopts them, and can then delete them.
+    private func restartAgent(_ paths: LabPaths, client: APIClient, deadline: ContinuousClock.Instant,
+                              context: CommandContext) async throws -> LabInfo? {
+        let child = try Up.startAgent(paths, topologyPath: nil, restartBackoff: nil, context: context)
+        context.stderr.line("The agent of lab \"\(paths.lab)\" is not running: started one (pid \(child.pid)) to delete the lab")
+        while true {
+            if let status = try child.poll() {
+                context.stderr.line("error: the agent of lab \"\(paths.lab)\" exited (\(status)) before it could delete the lab")
+                LabFiles.printLogTail(paths, to: context)
+                return nil
+            }
+            if let info = try? await client.get(LabInfo.self, LabInfo.path), info.phase != "Creating" { return info }
+            if ContinuousClock.now >= deadline {
+                context.stderr.line("error: the agent of lab \"\(paths.lab)\" (pid \(child.pid)) did not start within \(Int(timeout))s")
+                LabFiles.printLogTail(paths, to: context)
+                return nil
+            }
+            try await context.pause()
+        }
     }
 
     private func notRunning(_ paths: LabPaths, context: CommandContext) -> Int32 {

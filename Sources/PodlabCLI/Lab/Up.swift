@@ -44,18 +44,24 @@ public struct Up: PodlabCommand {
         }
 
         let topologyPath = try resolveTopology(context)
+        let child = try Up.startAgent(paths, topologyPath: topologyPath, restartBackoff: restartBackoff, context: context)
+        context.stderr.line("Starting lab \"\(paths.lab)\" (agent pid \(child.pid), topology \(topologyPath ?? "built-in default"), log \(paths.logFile))")
+        return try await wait(for: client, child: child, deadline: deadline, context: context)
+    }
+
+    /// Starts `podlab agent` for the lab in its own session, its output going to the lab's log.
+    static func startAgent(_ paths: LabPaths, topologyPath: String?, restartBackoff: Double?,
+                           context: CommandContext) throws -> ChildProcess {
         try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
         var arguments = ["agent", "--lab", paths.lab, "--state-root", context.stateRoot]
         if let topologyPath { arguments += ["--topology", topologyPath] }
         if let restartBackoff { arguments += ["--restart-backoff", String(restartBackoff)] }
         let executable = try LabFiles.ownExecutable()
-        let child = try Spawner.spawn(SpawnRequest(
+        return try Spawner.spawn(SpawnRequest(
             executable: executable, arguments: arguments, argv0: "podlab",
             environment: context.environment,
             stdin: .null, stdout: .file(paths.logFile), stderr: .file(paths.logFile),
             newSession: true))
-        context.stderr.line("Starting lab \"\(paths.lab)\" (agent pid \(child.pid), topology \(topologyPath ?? "built-in default"), log \(paths.logFile))")
-        return try await wait(for: client, child: child, deadline: deadline, context: context)
     }
 
     /// Polls the lab until it is ready, failed, or its agent died.
