@@ -181,6 +181,9 @@ public actor Controller: APIBackend {
         runtimes.removeAll()
         // The state directory goes too: nothing of the lab remains on the host.
         try? FileManager.default.removeItem(atPath: paths.logs)
+        // The directory of the UTS/IPC namespace files is a bind mount on itself (a mount
+        // point cannot be removed): unmount it first.
+        umount2(paths.namespaces, Int32(MNT_DETACH))
         try? FileManager.default.removeItem(atPath: paths.namespaces)
         for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }
         message = "lab deleted"
