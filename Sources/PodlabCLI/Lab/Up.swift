@@ -44,9 +44,26 @@ public struct Up: PodlabCommand {
         }
 
         let topologyPath = try resolveTopology(context)
+        // A topology that cannot make a lab is refused here, before an agent or any state exists.
+        if let topologyPath { try Up.checkTopology(topologyPath, lab: paths.lab) }
         let child = try Up.startAgent(paths, topologyPath: topologyPath, restartBackoff: restartBackoff, context: context)
         context.stderr.line("Starting lab \"\(paths.lab)\" (agent pid \(child.pid), topology \(topologyPath ?? "built-in default"), log \(paths.logFile))")
         return try await wait(for: client, child: child, deadline: deadline, context: context)
+    }
+
+    /// Reads and plans a topology file as the agent will; throws naming the field at fault.
+    static func checkTopology(_ path: String, lab: String) throws {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw CLIError("cannot read topology \(path): \(error.localizedDescription)")
+        }
+        do {
+            var spec = try TopologySpec(yaml: text)
+            spec.name = lab
+            _ = try spec.plan()
+        } catch {
+            throw CLIError("topology \(path): \(error)")
+        }
     }
 
     /// Starts `podlab agent` for the lab in its own session, its output going to the lab's log.
