@@ -43,6 +43,10 @@ public struct Up: PodlabCommand {
             return try await wait(for: client, child: nil, deadline: deadline, context: context)
         }
 
+        // Refused before anything is made: the agent could not build the lab anyway.
+        guard geteuid() == 0 else {
+            throw CLIError("podlab up needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces; run it with sudo")
+        }
         let topologyPath = try resolveTopology(context)
         // A topology that cannot make a lab is refused here, before an agent or any state exists.
         if let topologyPath { try Up.checkTopology(topologyPath, lab: paths.lab) }
