@@ -117,6 +117,11 @@ public struct APIClient: Sendable {
         if access(paths.socket, F_OK) != 0 {
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "no socket")
         }
+        // Nor must a socket left behind by a killed agent: it refuses every connection, and
+        // the client would retry each request for the whole connect timeout.
+        if Self.refusesConnections(paths.socket) {
+            throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "connection refused")
+        }
         guard let url = URL(httpURLWithSocketPath: paths.socket, uri: uri) else {
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "the socket path cannot be used in a URL")
         }
@@ -138,6 +143,22 @@ public struct APIClient: Sendable {
         } catch {
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: Self.describe(error))
         }
+    }
+
+    /// True when nothing listens on the unix socket at `path` (`connect` fails with ECONNREFUSED).
+    static func refusesConnections(_ path: String) -> Bool {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return rc != 0 && errno == ECONNREFUSED
     }
 
     private func decode<T: Decodable>(_ type: T.Type, from data: Data, path: String) throws -> T {
