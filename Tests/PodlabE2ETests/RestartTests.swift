@@ -1,0 +1,411 @@
+import Foundation
+import KernelTestSupport
+import Netns
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `kill -9` of the agent at any moment, then `podlab up`: pods that ran keep running with the
+/// same IP and the same processes (adopted, not recreated), no IP is handed out twice, half-built
+/// pods are finished, half-deleted ones are gone, and `podlab down` still removes everything.
+@Suite("Agent restart safety", .serialized, .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct RestartTests {
+    static let runningPods = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web1
+        spec:
+          nodeName: n1
+          containers:
+          - name: web
+            image: nginx
+          - name: sidecar
+            image: busybox
+            command: ["sleep", "3600"]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web2
+        spec:
+          nodeName: n2
+          containers:
+          - name: web
+            image: httpd
+          - name: sidecar
+            image: busybox
+            command: ["sleep", "3600"]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: echo
+        spec:
+          containers:
+          - name: echo
+            image: podlab/echo
+        """
+
+    @Test("running pods on both nodes are adopted: same IPs, same processes, same restart counts; traffic flows; new IPs are fresh")
+    func adoptsRunningPods() async throws {
+        try await TestLab.with { lab in
+            try lab.apply(RestartTests.runningPods, as: "pods.yaml")
+            try await lab.eventually("3 pods Running") { try lab.allRunning(count: 3) }
+            let before = try lab.snapshot()
+            #expect(before.pods.count == 3 && before.processes.values.allSatisfy { !$0.isEmpty })
+            let oldAgent = try await lab.killAgent()
+            for pid in before.processes.values.flatMap(\.values) {
+                #expect(processIsAlive(pid), "container process \(pid) died with the agent")
+            }
+
+            try lab.run(["up"])
+            #expect(lab.agentPID != oldAgent)
+            try await lab.eventually("3 pods Running again") { try lab.allRunning(count: 3) }
+            let after = try lab.snapshot()
+            #expect(after.ips == before.ips, "pod IPs changed across the restart")
+            #expect(after.processes == before.processes, "container processes were replaced, not adopted")
+            #expect(after.containers == before.containers, "restart counts or container IDs changed")
+            try await lab.expectConsistent()
+
+            // Traffic still flows both ways between the nodes.
+            let web1 = try #require(before.ips["web1"]), web2 = try #require(before.ips["web2"])
+            #expect(try lab.run(["exec", "web1", "-c", "web", "--", "curl", "-s", "http://\(web2)/"]).stdout.contains("It works!"))
+            #expect(try lab.run(["exec", "web2", "-c", "web", "--", "curl", "-s", "http://\(web1)/"]).stdout.contains("Welcome to nginx!"))
+
+            // A new pod on each node gets an address no pod has.
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: fresh1
+                spec:
+                  nodeName: n1
+                  containers:
+                  - name: web
+                    image: nginx
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: fresh2
+                spec:
+                  nodeName: n2
+                  containers:
+                  - name: web
+                    image: nginx
+                """, as: "fresh.yaml")
+            try await lab.eventually("the new pods Running") { try lab.allRunning(count: 5) }
+            for name in ["fresh1", "fresh2"] {
+                let ip = try lab.podIP(name)
+                #expect(!ip.isEmpty && !before.ips.values.contains(ip), "\(name) got \(ip), an address already in use")
+            }
+            try await lab.expectConsistent()
+        }
+    }
+
+    @Test("a container that exits while the agent is down is restarted by its policy when the agent is back")
+    func containerExitsWhileAgentIsDown() async throws {
+        try await TestLab.with { lab in
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: always
+                spec:
+                  containers:
+                  - name: web
+                    image: nginx
+                  - name: sleeper
+                    image: busybox
+                    command: ["sleep", "3600"]
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: never
+                spec:
+                  restartPolicy: Never
+                  containers:
+                  - name: sleeper
+                    image: busybox
+                    command: ["sleep", "3600"]
+                """, as: "pods.yaml")
+            try await lab.eventually("both pods Running") { try lab.allRunning(count: 2) }
+            let before = try lab.snapshot()
+            let alwaysSleeper = try #require(before.processes["always"]?["sleep"])
+            let nginx = try #require(before.processes["always"]?["docker-entrypoint.sh"])
+            let neverSleeper = try #require(before.processes["never"]?["sleep"])
+
+            try await lab.killAgent()
+            for pid in [alwaysSleeper, neverSleeper] {
+                kill(pid, SIGKILL)
+                try await lab.eventually("container process \(pid) gone") { !processIsAlive(pid) }
+            }
+            try lab.run(["up"])
+
+            // restartPolicy Always: a new process, restart count 1, the exit in lastState.
+            try await lab.eventually("the sleeper restarted") {
+                let status = try lab.containerStatus("always", "sleeper")
+                return status["restartCount"] as? Int == 1 && (status["state"] as? [String: Any])?["running"] != nil
+            }
+            let restarted = try lab.containerPIDs("always")
+            #expect(restarted["sleep"] != nil && restarted["sleep"] != alwaysSleeper)
+            #expect(restarted["docker-entrypoint.sh"] == nginx, "the container that did not exit was restarted too")
+            let sleeper = try lab.containerStatus("always", "sleeper")
+            #expect((sleeper["lastState"] as? [String: Any])?["terminated"] != nil)
+            #expect(try lab.containerStatus("always", "web")["restartCount"] as? Int == 0)
+
+            // restartPolicy Never: terminated, not restarted; the pod failed.
+            try await lab.eventually("the Never pod Failed") {
+                try (lab.pod("never")["status"] as? [String: Any])?["phase"] as? String == "Failed"
+            }
+            let never = try lab.containerStatus("never", "sleeper")
+            #expect(never["restartCount"] as? Int == 0)
+            #expect((never["state"] as? [String: Any])?["terminated"] != nil)
+            #expect(try lab.containerPIDs("never").isEmpty)
+        }
+    }
+
+    @Test("kill -9 while 30 pods are being created: every stored pod ends Running with its own IP; no orphan namespace")
+    func killWhileCreatingManyPods() async throws {
+        try await TestLab.with { lab in
+            let manifest = (1...30).map { index in
+                """
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: p\(index)
+                spec:
+                  containers:
+                  - name: sleeper
+                    image: busybox
+                    command: ["sleep", "3600"]
+                """
+            }.joined(separator: "\n---\n")
+            let file = lab.stateRoot + "/many.yaml"
+            try manifest.write(toFile: file, atomically: true, encoding: .utf8)
+            let apply = try Spawner.spawn(SpawnRequest(executable: lab.podlab, arguments: ["apply", "-f", file], environment: lab.environment,
+                                                       stdin: .null, stdout: .file(lab.stateRoot + "/apply.out"),
+                                                       stderr: .file(lab.stateRoot + "/apply.out")))
+            // Kill once some sandboxes exist, while the others are still being made.
+            try await lab.eventually("the first sandboxes", timeout: .seconds(30)) { try lab.podNamespaces().count >= 6 }
+            try await lab.killAgent()
+            _ = try await apply.exitStatus()
+            let stored = try lab.podNamespaces().count
+
+            try lab.run(["up"])
+            try await lab.eventually("every stored pod Running", timeout: .seconds(30)) { try lab.allRunning() }
+            let survivors = try lab.pods().count
+            #expect(survivors >= 6 && survivors <= 30, "\(survivors) pods after the crash (\(stored) namespaces at the kill)")
+            try await lab.expectConsistent()
+
+            // Applying the same file again creates the rest; nothing is duplicated.
+            try lab.run(["apply", "-f", file])
+            try await lab.eventually("all 30 pods Running", timeout: .seconds(30)) { try lab.allRunning(count: 30) }
+            try await lab.expectConsistent()
+        }
+    }
+
+    @Test("kill -9 during a pod's deletion: after the restart the pod, its processes, namespace and veth are gone")
+    func killDuringDeletion() async throws {
+        try await TestLab.with { lab in
+            // The stubborn container ignores SIGTERM, so its deletion waits out the grace period.
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: stubborn
+                spec:
+                  nodeName: n1
+                  containers:
+                  - name: main
+                    image: busybox
+                    command: ["bash", "-c", "trap '' TERM; while true; do sleep 0.2; done"]
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: keeper
+                spec:
+                  nodeName: n1
+                  containers:
+                  - name: web
+                    image: nginx
+                """, as: "pods.yaml")
+            try await lab.eventually("both pods Running") { try lab.allRunning(count: 2) }
+            let before = try lab.snapshot()
+            let bash = try #require(before.processes["stubborn"]?["bash"])
+
+            try lab.run(["delete", "pod", "stubborn", "--grace-period=6", "--wait=false"])
+            try await lab.eventually("stubborn Terminating") {
+                try (lab.pod("stubborn")["metadata"] as? [String: Any])?["deletionTimestamp"] != nil
+            }
+            #expect(processIsAlive(bash), "the container ended before the agent was killed: nothing to test")
+            try await lab.killAgent()
+            #expect(NetworkNamespace.exists("\(lab.name)-pod-stubborn"))
+
+            try lab.run(["up"])
+            try await lab.eventually("stubborn gone", timeout: .seconds(20)) {
+                try !lab.run(["get", "pod", "stubborn"], expectSuccess: false).succeeded
+            }
+            #expect(try lab.run(["get", "pod", "stubborn"], expectSuccess: false).stderr.contains("(NotFound): pods \"stubborn\" not found"))
+            #expect(!NetworkNamespace.exists("\(lab.name)-pod-stubborn"))
+            try await lab.eventually("the stubborn container stopped") { !processIsAlive(bash) }
+            #expect(try lab.containerPIDs("keeper") == before.processes["keeper"], "the other pod was disturbed")
+            try await lab.eventually("the node holds only keeper's veth") { try lab.nodeVeths("n1").count == 1 }
+            try await lab.expectConsistent()
+        }
+    }
+
+    @Test("podlab down after a crash removes every namespace, process and mount of the lab")
+    func downAfterCrash() async throws {
+        try await TestLab.with { lab in
+            try lab.apply(RestartTests.runningPods, as: "pods.yaml")
+            try await lab.eventually("3 pods Running") { try lab.allRunning(count: 3) }
+            let processes = try lab.snapshot().processes.values.flatMap(\.values)
+            #expect(processes.count == 5)
+            try await lab.killAgent()
+            #expect(lab.labNamespaces().count == 6, "underlay, 2 nodes and 3 pods before down")
+
+            let down = try lab.run(["down"])
+            #expect(down.stdout == "lab \"\(lab.name)\" deleted\n")
+            #expect(lab.labNamespaces().isEmpty, "left behind: \(lab.labNamespaces())")
+            for pid in processes { #expect(!processIsAlive(pid), "container process \(pid) outlived the lab") }
+            if let agent = lab.agentPID { #expect(!processIsAlive(agent), "the agent started by down is still running") }
+            let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+            #expect(!mounts.contains(lab.stateRoot), "a mount under the lab's state directory is left")
+        }
+    }
+}
+
+// MARK: - Helpers shared by the end-to-end robustness tests
+
+/// What a lab's pods look like from outside: their IPs, their processes in the kernel, and
+/// the container facts the API reports.
+struct LabSnapshot: Equatable {
+    /// Pod name → IP.
+    var ips: [String: String]
+    /// Pod name → (argv[0] → pid) of the processes in the pod's network namespace.
+    var processes: [String: [String: Int32]]
+    /// "pod/container" → "restartCount containerID startedAt".
+    var containers: [String: String]
+    var pods: [String] { ips.keys.sorted() }
+}
+
+/// True while `pid` exists and is not a zombie.
+func processIsAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(after: close)...].split(separator: " ").first
+    return state != "Z" && state != "X"
+}
+
+extension TestLab {
+    /// Writes `manifest` into the lab's state root and applies it.
+    func apply(_ manifest: String, as file: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let path = stateRoot + "/" + file
+        try manifest.write(toFile: path, atomically: true, encoding: .utf8)
+        try run(["apply", "-f", path], sourceLocation: sourceLocation)
+    }
+
+    /// `podlab get pods -o json`, its items.
+    func pods() throws -> [[String: Any]] {
+        let result = try run(["get", "pods", "-o", "json"])
+        let list = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        return list?["items"] as? [[String: Any]] ?? []
+    }
+
+    /// True when every pod is Running (and, if given, there are `count` of them).
+    func allRunning(count: Int? = nil) throws -> Bool {
+        let pods = try pods()
+        if let count, pods.count != count { return false }
+        return !pods.isEmpty && pods.allSatisfy { ($0["status"] as? [String: Any])?["phase"] as? String == "Running" }
+    }
+
+    /// Every namespace of this lab, as the kernel lists them.
+    func labNamespaces() -> Set<String> {
+        Set(((try? NetworkNamespace.list()) ?? []).filter { $0.hasPrefix("\(name)-") })
+    }
+
+    /// The lab's pod namespaces (`<lab>-pod-*`).
+    func podNamespaces() throws -> Set<String> {
+        Set(try NetworkNamespace.list().filter { $0.hasPrefix("\(name)-pod-") })
+    }
+
+    /// The processes in a pod's network namespace, by argv[0] (`ip netns pids`).
+    func containerPIDs(_ pod: String) throws -> [String: Int32] {
+        let namespace = "\(name)-pod-\(pod)"
+        guard NetworkNamespace.exists(namespace) else { return [:] }
+        var result: [String: Int32] = [:]
+        for line in try Command.check("ip", ["netns", "pids", namespace]).split(separator: "\n") {
+            guard let pid = Int32(line.trimmingCharacters(in: .whitespaces)),
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  let argv0 = cmdline.split(separator: 0).first else { continue }
+            result[(String(decoding: argv0, as: UTF8.self) as NSString).lastPathComponent] = pid
+        }
+        // A shell's short-lived children (`sleep` in a loop) are not containers.
+        return result.keys.contains("bash") ? result.filter { $0.key != "sleep" } : result
+    }
+
+    /// The host ends of pod veths in a node's namespace.
+    func nodeVeths(_ node: String) throws -> [String] {
+        let index = node.dropFirst()
+        // The node's own eth0 is a veth too (to the underlay); pod ends are named veth<hash>.
+        return try Command.ipJSON("\(name)-n\(index)", ["link", "show", "type", "veth"]).compactMap { $0["ifname"] as? String }
+            .filter { $0.hasPrefix("veth") }
+    }
+
+    func snapshot() throws -> LabSnapshot {
+        var snapshot = LabSnapshot(ips: [:], processes: [:], containers: [:])
+        for pod in try pods() {
+            guard let name = (pod["metadata"] as? [String: Any])?["name"] as? String,
+                  let status = pod["status"] as? [String: Any] else { continue }
+            snapshot.ips[name] = status["podIP"] as? String ?? ""
+            snapshot.processes[name] = try containerPIDs(name)
+            for container in status["containerStatuses"] as? [[String: Any]] ?? [] {
+                let startedAt = ((container["state"] as? [String: Any])?["running"] as? [String: Any])?["startedAt"] as? String ?? "-"
+                snapshot.containers["\(name)/\(container["name"] as? String ?? "?")"] =
+                    "\(container["restartCount"] as? Int ?? -1) \(container["containerID"] as? String ?? "-") \(startedAt)"
+            }
+        }
+        return snapshot
+    }
+
+    /// SIGKILL to the agent; returns its pid once it is gone.
+    @discardableResult
+    func killAgent(sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int32 {
+        let pid = try #require(agentPID, "the lab has no agent pid", sourceLocation: sourceLocation)
+        #expect(kill(pid, SIGKILL) == 0, "kill -9 \(pid)", sourceLocation: sourceLocation)
+        try await eventually("agent \(pid) gone", { !processIsAlive(pid) }, sourceLocation: sourceLocation)
+        return pid
+    }
+
+    /// What the API and the kernel say agree: one namespace per pod and none without a pod,
+    /// each pod's namespace holds exactly its IP on eth0, no address is used twice, and each
+    /// node holds one veth per pod of the node.
+    func expectConsistent(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let pods = try pods()
+        var ips: [String] = []
+        var perNode: [String: Int] = [:]
+        for pod in pods {
+            let name = (pod["metadata"] as? [String: Any])?["name"] as? String ?? ""
+            let ip = (pod["status"] as? [String: Any])?["podIP"] as? String ?? ""
+            perNode[(pod["spec"] as? [String: Any])?["nodeName"] as? String ?? "", default: 0] += 1
+            #expect(!ip.isEmpty, "pod \(name) has no IP", sourceLocation: sourceLocation)
+            let addresses = try Command.ipJSON("\(self.name)-pod-\(name)", ["-4", "addr", "show", "dev", "eth0"])
+                .flatMap { $0["addr_info"] as? [[String: Any]] ?? [] }.compactMap { $0["local"] as? String }
+            #expect(addresses == [ip], "pod \(name): the kernel holds \(addresses), the API says \(ip)", sourceLocation: sourceLocation)
+            ips += addresses
+        }
+        #expect(Set(ips).count == ips.count, "an address is used twice: \(ips.sorted())", sourceLocation: sourceLocation)
+        let expected = Set(pods.compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }.map { "\(name)-pod-\($0)" })
+        #expect(try podNamespaces() == expected, "pod namespaces differ from the pods", sourceLocation: sourceLocation)
+        // The kernel removes a deleted pod's veth asynchronously, with its namespace.
+        for node in ["n1", "n2"] where NetworkNamespace.exists("\(name)-n\(node.dropFirst())") {
+            let pods = perNode[node] ?? 0
+            try await eventually("node \(node) holds one veth per pod (\(pods))", { try nodeVeths(node).count == pods }, sourceLocation: sourceLocation)
+        }
+    }
+}
