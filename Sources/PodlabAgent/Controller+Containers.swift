@@ -169,8 +169,18 @@ extension Controller {
             return
         }
         // Half-made: remove what exists (and any stray processes) and build again.
+        logger.info("pod \(podKey): its sandbox is incomplete; building it again with the same IP")
         for process in stored.values where process.isAlive { await ContainerRuntime.stop(process, grace: .seconds(1)) }
         try? PodRuntime.removeSandbox(sandbox)
+        // The kernel removes the old veth pair asynchronously with the namespace, and the new
+        // pair takes the same host name (derived from the uid): remove the old one now, else
+        // creating the new one can fail with EEXIST.
+        if let node = nodes[pod.spec.nodeName] {
+            do { try node.netlink.deleteLink(.name(PodRuntime.hostVethName(uid: pod.metadata.uid))) } catch Errno.noSuchDevice {
+            } catch {
+                logger.error("pod \(podKey): removing the old host veth failed: \(error)")
+            }
+        }
         var reset = pod
         for index in reset.status.containerStatuses.indices where reset.status.containerStatuses[index].state.running != nil {
             reset.status.containerStatuses[index].state = .waiting(reason: "ContainerCreating")
