@@ -25,11 +25,7 @@ extension Controller {
             let process = try ContainerRuntime.start(launch)
             runtime.processes[name] = process
             try? store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) }
-            status.state = .running(startedAt: .now())
-            status.ready = true
-            status.started = true
-            status.imageID = (try? ImageCatalog.resolve(container.image).imageID) ?? ""
-            status.containerID = "podlab://\(pod.metadata.uid.prefix(8))-\(name)-\(status.restartCount)"
+            Controller.markRunning(&status, image: container.image, podUID: pod.metadata.uid)
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
         } catch let error as ImageError {
             status.state = .waiting(reason: error.waitingReason, message: error.description)
@@ -43,6 +39,15 @@ extension Controller {
         }
         pod.status.containerStatuses[index] = status
         save(pod)
+    }
+
+    /// A container's status once its process runs.
+    static func markRunning(_ status: inout ContainerStatus, image: String, podUID: String) {
+        status.state = .running(startedAt: .now())
+        status.ready = true
+        status.started = true
+        status.imageID = (try? ImageCatalog.resolve(image).imageID) ?? ""
+        status.containerID = "podlab://\(podUID.prefix(8))-\(status.name)-\(status.restartCount)"
     }
 
     func watch(podKey: String, uid: String, container: String, process: ProcessIdentity, isChild: Bool) {
@@ -158,6 +163,12 @@ extension Controller {
                 if let process = stored[container.name], process.isAlive {
                     runtime.processes[container.name] = process
                     watch(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, isChild: false)
+                    // The agent died after recording the process but before recording it as running.
+                    if var current = pods[podKey], let index = current.status.containerStatuses.firstIndex(where: { $0.name == container.name }),
+                       current.status.containerStatuses[index].state.running == nil {
+                        Controller.markRunning(&current.status.containerStatuses[index], image: container.image, podUID: pod.metadata.uid)
+                        save(current)
+                    }
                 } else if let process = stored[container.name] {
                     // It ended while no agent was watching.
                     runtime.processes[container.name] = process
