@@ -81,6 +81,40 @@ public enum ContainerRuntime {
         return ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0)
     }
 
+    /// The sessions of container processes in a pod that nobody recorded: started by an agent
+    /// that died before it stored their pid. A container process is in the pod's network
+    /// namespace and writes to one of the pod's container logs (a `podlab exec` in the pod does
+    /// not); the sessions in `known` (the recorded containers, with their children) are not strays.
+    public static func unrecordedSessions(netns: String, logDirectory: String, known: Set<Int32>) -> Set<Int32> {
+        var namespace = stat()
+        guard stat("\(NetworkNamespace.runDirectory)/\(netns)", &namespace) == 0,
+              let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var sessions: Set<Int32> = []
+        for entry in entries {
+            guard let pid = Int32(entry) else { continue }
+            var info = stat()
+            guard stat("/proc/\(pid)/ns/net", &info) == 0, info.st_ino == namespace.st_ino, info.st_dev == namespace.st_dev,
+                  let output = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/1"),
+                  output.hasPrefix(logDirectory + "/"),
+                  let text = readSmallFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { continue }
+            // Fields after the command name: state, ppid, pgrp, session.
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            guard fields.count > 3, let session = Int32(fields[3]), !known.contains(session) else { continue }
+            sessions.insert(session)
+        }
+        return sessions
+    }
+
+    /// SIGKILL to every process of `sessions` (each a container's process group); returns when
+    /// the leaders are gone, or after 5 s.
+    public static func kill(sessions: Set<Int32>) async {
+        for session in sessions { try? ChildProcess(pid: session).signal(SIGKILL, group: true) }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while sessions.contains(where: { ProcessIdentity.of(pid: $0)?.isAlive == true }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// Sends SIGTERM to the container's process group, waits up to `grace`, then SIGKILL.
     /// Returns when the process is gone.
     public static func stop(_ process: ProcessIdentity, grace: Duration) async {

@@ -139,11 +139,21 @@ extension Controller {
     /// dead ones by the pod's policy.
     func adopt(_ pod: Pod) async {
         let podKey = key(pod)
+        let sandbox = PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod)
+        let stored = (try? store.read { try $0.processes(podUID: pod.metadata.uid) }) ?? [:]
+        // A container the previous agent started but died before recording would run on
+        // beside the one started now, or outlive the pod: stop it.
+        let strays = ContainerRuntime.unrecordedSessions(
+            netns: sandbox.netns, logDirectory: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid),
+            known: Set(stored.values.filter(\.isAlive).map(\.pid)))
+        if !strays.isEmpty {
+            logger.info("pod \(podKey): stopping \(strays.count) container process(es) that were started but never recorded")
+            await ContainerRuntime.kill(sessions: strays)
+        }
         if pod.metadata.deletionTimestamp != nil {
-            let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod))
+            let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             // The agent may have died during the grace period: containers still running are
             // stopped too, else they would outlive the pod and hold its namespace and veth.
-            let stored = (try? store.read { try $0.processes(podUID: pod.metadata.uid) }) ?? [:]
             for (name, process) in stored where process.isAlive { runtime.processes[name] = process }
             runtimes[pod.metadata.uid] = runtime
             Task { await self.finishDeletion(podKey) }
@@ -153,8 +163,6 @@ extension Controller {
             logger.error("pod \(podKey) cannot be adopted: its node \"\(pod.spec.nodeName)\" or address is gone")
             return
         }
-        let sandbox = PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod)
-        let stored = (try? store.read { try $0.processes(podUID: pod.metadata.uid) }) ?? [:]
         if PodRuntime.sandboxIsComplete(sandbox, address: address) {
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             runtimes[pod.metadata.uid] = runtime
