@@ -205,6 +205,14 @@ struct RestartTests {
             try lab.run(["apply", "-f", file])
             try await lab.eventually("all 30 pods Running", timeout: .seconds(30)) { try lab.allRunning(count: 30) }
             try await lab.expectConsistent()
+            for index in 1...30 {
+                let pids = try lab.netnsPIDs("p\(index)")
+                #expect(pids.count == 1, "pod p\(index) runs \(pids.count) processes for its one container")
+            }
+
+            // A container started just before the kill and never recorded must not outlive the lab.
+            try lab.run(["down"])
+            #expect(lab.containerProcesses().isEmpty, "container processes outlived the lab: \(lab.containerProcesses())")
         }
     }
 
@@ -253,6 +261,7 @@ struct RestartTests {
             #expect(try lab.run(["get", "pod", "stubborn"], expectSuccess: false).stderr.contains("(NotFound): pods \"stubborn\" not found"))
             #expect(!NetworkNamespace.exists("\(lab.name)-pod-stubborn"))
             try await lab.eventually("the stubborn container stopped") { !processIsAlive(bash) }
+            #expect(lab.containerProcesses(pod: "stubborn").isEmpty)
             #expect(try lab.containerPIDs("keeper") == before.processes["keeper"], "the other pod was disturbed")
             try await lab.eventually("the node holds only keeper's veth") { try lab.nodeVeths("n1").count == 1 }
             try await lab.expectConsistent()
@@ -273,6 +282,7 @@ struct RestartTests {
             #expect(down.stdout == "lab \"\(lab.name)\" deleted\n")
             #expect(lab.labNamespaces().isEmpty, "left behind: \(lab.labNamespaces())")
             for pid in processes { #expect(!processIsAlive(pid), "container process \(pid) outlived the lab") }
+            #expect(lab.containerProcesses().isEmpty)
             if let agent = lab.agentPID { #expect(!processIsAlive(agent), "the agent started by down is still running") }
             let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
             #expect(!mounts.contains(lab.stateRoot), "a mount under the lab's state directory is left")
@@ -334,14 +344,28 @@ extension TestLab {
         Set(try NetworkNamespace.list().filter { $0.hasPrefix("\(name)-pod-") })
     }
 
-    /// The processes in a pod's network namespace, by argv[0] (`ip netns pids`).
-    func containerPIDs(_ pod: String) throws -> [String: Int32] {
+    /// The processes in a pod's network namespace (`ip netns pids`).
+    func netnsPIDs(_ pod: String) throws -> [Int32] {
         let namespace = "\(name)-pod-\(pod)"
-        guard NetworkNamespace.exists(namespace) else { return [:] }
+        guard NetworkNamespace.exists(namespace) else { return [] }
+        return try Command.check("ip", ["netns", "pids", namespace]).split(separator: "\n")
+            .compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// Live processes writing to a container log of this lab (of `pod`, or of any pod):
+    /// container processes and their children, wherever their namespace went.
+    func containerProcesses(pod: String? = nil) -> [Int32] {
+        let logs = "\(stateRoot)/\(name)/logs/" + (pod.map { "default_\($0)_" } ?? "")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/1"))?.hasPrefix(logs) == true && processIsAlive(pid)
+        }
+    }
+
+    /// The processes in a pod's network namespace, by argv[0].
+    func containerPIDs(_ pod: String) throws -> [String: Int32] {
         var result: [String: Int32] = [:]
-        for line in try Command.check("ip", ["netns", "pids", namespace]).split(separator: "\n") {
-            guard let pid = Int32(line.trimmingCharacters(in: .whitespaces)),
-                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+        for pid in try netnsPIDs(pod) {
+            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
                   let argv0 = cmdline.split(separator: 0).first else { continue }
             result[(String(decoding: argv0, as: UTF8.self) as NSString).lastPathComponent] = pid
         }
