@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -38,8 +39,11 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
+        // Benchmarks (run with scripts/bench-*).
+        .executableTarget(name: "nftables-bench", dependencies: ["NFTables", "Netns", "PodNet"], path: "Benchmarks/NFTablesBench"),
         // The `podlab` command line: kubectl's verbs over the agent's HTTP API, and the lab verbs.
         .target(name: "PodlabCLI", dependencies: [
             "PodNet", "PodlabAgent", "Netns",
@@ -61,11 +65,12 @@ let package = Package(
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
+        .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
+        .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabCLITests", dependencies: [
             "PodlabCLI", "PodNet",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "PodNet", "Netns", "KernelTestSupport"]),
     ]
 )

@@ -131,6 +131,21 @@ struct ImageCatalogTests {
         #expect(command.arguments == Array(c.argv.dropFirst()))
     }
 
+    @Test("$(VAR) in command and args expands from the container's environment", arguments: [
+        ("$(GREETING) world", "hello world"), ("$(MISSING)", "$(MISSING)"), ("$$(GREETING)", "$(GREETING)"), ("cost $$5", "cost $5"),
+        ("$(GREETING", "$(GREETING"), ("tail $", "tail $"), ("$HOME", "$HOME"), ("$(GREETING)$(PORT)", "hello8080"),
+    ])
+    func references(input: String, output: String) {
+        #expect(ImageCatalog.expandReferences(input, ["GREETING": "hello", "PORT": "8080"]) == output)
+    }
+
+    @Test("expansion applies to the container's command and args, not the image's")
+    func expansionScope() throws {
+        let busybox = try ImageCatalog.resolve("busybox").image
+        let command = try ImageCatalog.command(for: busybox, command: ["sh", "-c"], args: ["echo $(POD_NAME) $HOME"], environment: ["POD_NAME": "web-1"])
+        #expect(command.argv == ["sh", "-c", "echo web-1 $HOME"])
+    }
+
     @Test("an empty argv[0] is refused")
     func emptyCommand() throws {
         let image = try ImageCatalog.resolve("busybox").image

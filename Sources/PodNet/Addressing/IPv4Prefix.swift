@@ -162,6 +162,11 @@ public struct IPv4Interface: Hashable, Sendable, Codable, CustomStringConvertibl
         guard (0...32).contains(length) else {
             throw .invalidPrefix("\(address)/\(length)", reason: "prefix length must be 0-32")
         }
+        self.init(address, validLength: length)
+    }
+
+    /// An interface address with a length already known to be 0-32 (taken from a prefix).
+    init(_ address: IPv4Address, validLength length: Int) {
         self.address = address
         self.length = length
     }

@@ -6,9 +6,12 @@ public struct ImagePort: Hashable, Sendable, CustomStringConvertible {
         case udp = "UDP"
     }
 
+    /// The port number.
     public var port: UInt16
+    /// TCP or UDP.
     public var transport: Transport
 
+    /// `ImagePort(8080, .udp)`; TCP unless told otherwise.
     public init(_ port: UInt16, _ transport: Transport = .tcp) {
         self.port = port
         self.transport = transport
@@ -58,6 +61,7 @@ public struct ImageCommand: Hashable, Sendable {
         case host(String)
     }
 
+    /// What runs: a built-in tool or a host program.
     public var executable: Executable
     /// The full argument vector as Kubernetes composes it (entrypoint/command, then cmd/args).
     public var argv: [String]
@@ -70,6 +74,7 @@ public struct ImageCommand: Hashable, Sendable {
 public struct ResolvedImage: Hashable, Sendable {
     /// The reference as written, parsed and normalised.
     public var reference: ImageReference
+    /// The catalog entry it names.
     public var image: CatalogImage
     /// The image ID to report: the catalog's, or the digest the reference pinned.
     public var imageID: String {
@@ -178,11 +183,15 @@ public enum ImageCatalog {
     /// `command` replaces the image's ENTRYPOINT and drops its CMD; `args` replaces the CMD.
     /// An empty list counts as not given, as in Kubernetes.
     ///
+    /// `$(VAR)` in the container's `command` and `args` is replaced from `environment` (the
+    /// container's variables), `$$` stands for a literal `$`, as the kubelet does.
+    ///
     /// argv[0] names a built-in when it is one of the image's tools, or an absolute path
     /// the image holds (`/bin/sh`); any other absolute path or name is a host program.
-    public static func command(for image: CatalogImage, command: [String]?, args: [String]?) throws(ImageError) -> ImageCommand {
-        let command = command.flatMap { $0.isEmpty ? nil : $0 }
-        let args = args.flatMap { $0.isEmpty ? nil : $0 }
+    public static func command(for image: CatalogImage, command: [String]?, args: [String]?,
+                               environment: [String: String] = [:]) throws(ImageError) -> ImageCommand {
+        let command = command.flatMap { $0.isEmpty ? nil : $0.map { expandReferences($0, environment) } }
+        let args = args.flatMap { $0.isEmpty ? nil : $0.map { expandReferences($0, environment) } }
         let argv: [String]
         if let command {
             argv = command + (args ?? [])
@@ -199,5 +208,36 @@ public enum ImageCatalog {
             executable = .host(first)
         }
         return ImageCommand(executable: executable, argv: argv)
+    }
+
+    /// Kubernetes' `$(VAR_NAME)` expansion: a defined variable is replaced by its value; an
+    /// undefined one, or an unclosed `$(`, stays as written; `$$` is one literal `$`.
+    public static func expandReferences(_ input: String, _ environment: [String: String]) -> String {
+        var output = ""
+        var rest = Substring(input)
+        while let dollar = rest.firstIndex(of: "$") {
+            output += rest[..<dollar]
+            let next = rest.index(after: dollar)
+            guard next < rest.endIndex else { output += "$"; rest = rest[next...]; break }
+            switch rest[next] {
+            case "$":
+                output += "$"
+                rest = rest[rest.index(after: next)...]
+            case "(":
+                let nameStart = rest.index(after: next)
+                guard let close = rest[nameStart...].firstIndex(of: ")") else {
+                    output += rest[dollar...]
+                    rest = rest[rest.endIndex...]
+                    continue
+                }
+                let name = String(rest[nameStart..<close])
+                output += environment[name] ?? "$(\(name))"
+                rest = rest[rest.index(after: close)...]
+            default:
+                output += "$"
+                rest = rest[next...]
+            }
+        }
+        return output + rest
     }
 }

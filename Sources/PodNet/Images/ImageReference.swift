@@ -12,7 +12,9 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     /// The digest, when one was given (`sha256:…`).
     public var digest: String?
 
+    /// The registry of references that name none.
     public static let defaultRegistry = "docker.io"
+    /// The tag implied when a reference has neither tag nor digest.
     public static let defaultTag = "latest"
 
     /// Parses and normalises `text`; throws `ImageError.invalidReference` saying what is wrong.

@@ -1,11 +1,15 @@
 /// What the node agent observed about one container (`status.containerStatuses[]`).
 public struct ContainerStatus: JSONObjectCodable, Hashable {
     public var name: String
+    /// The current state.
     public var state: ContainerState
     /// The state of the previous run (its exit), after a restart.
     public var lastState: ContainerState
+    /// True when the container runs (podlab has no readiness probes).
     public var ready: Bool
+    /// True once the container has started.
     public var started: Bool?
+    /// How often the container was restarted.
     public var restartCount: Int32
     public var image: String
     public var imageID: String

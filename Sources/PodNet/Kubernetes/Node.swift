@@ -3,10 +3,12 @@ public struct Node: KubernetesObject, Hashable {
     public static let kind = "Node"
     public static let apiVersion = "v1"
 
+    /// Name, labels (roles) and bookkeeping.
     public var metadata: ObjectMeta
     public var spec: NodeSpec
     public var status: NodeStatus
 
+    /// A node from its parts.
     public init(metadata: ObjectMeta = ObjectMeta(), spec: NodeSpec = NodeSpec(), status: NodeStatus = NodeStatus()) {
         self.metadata = metadata
         self.spec = spec

@@ -1,6 +1,8 @@
 /// `metadata` of a Kubernetes object (`metav1.ObjectMeta`).
 public struct ObjectMeta: JSONObjectCodable, Hashable {
+    /// The object's name, unique per kind and namespace.
     public var name: String
+    /// The namespace; the agent uses `default` when empty.
     public var namespace: String
     /// Set by the agent when the object is created.
     public var uid: String
@@ -13,7 +15,9 @@ public struct ObjectMeta: JSONObjectCodable, Hashable {
     /// Set when deletion was requested; the pod shows `Terminating` until it is gone.
     public var deletionTimestamp: Timestamp?
     public var deletionGracePeriodSeconds: Int64?
+    /// Labels, for selectors (`-l app=web`).
     public var labels: [String: String]
+    /// Free-form notes; not used for selection.
     public var annotations: [String: String]
     /// Fields Kubernetes defines that podlab keeps unchanged (`ownerReferences`, `finalizers`...).
     public var preservedFields: [String: JSONValue]

@@ -4,11 +4,14 @@ public struct Pod: KubernetesObject, Hashable {
     public static let kind = "Pod"
     public static let apiVersion = "v1"
 
+    /// Name, namespace, labels and bookkeeping.
     public var metadata: ObjectMeta
+    /// What the user asked for.
     public var spec: PodSpec
     /// Always written (as `status: {}` when empty), as Kubernetes does.
     public var status: PodStatus
 
+    /// A pod from its parts.
     public init(metadata: ObjectMeta = ObjectMeta(), spec: PodSpec = PodSpec(), status: PodStatus = PodStatus()) {
         self.metadata = metadata
         self.spec = spec

@@ -24,13 +24,17 @@ public struct DNSPolicy: StringValue {
 
 /// `spec` of a pod.
 public struct PodSpec: JSONObjectCodable, Hashable {
+    /// The containers of the pod; at least one.
     public var containers: [Container]
     /// Kept and validated like Kubernetes does; podlab does not run init containers.
     public var initContainers: [Container]
+    /// `Always` (the default), `OnFailure` or `Never`.
     public var restartPolicy: RestartPolicy?
     /// Seconds between SIGTERM and SIGKILL when the pod is deleted (default 30).
     public var terminationGracePeriodSeconds: Int64?
+    /// How long the pod may run before it is failed.
     public var activeDeadlineSeconds: Int64?
+    /// Recorded; `ClusterFirst` by default.
     public var dnsPolicy: DNSPolicy?
     /// The node the pod runs on: set by the user to pin it, or by the scheduler.
     public var nodeName: String
@@ -53,6 +57,7 @@ public struct PodSpec: JSONObjectCodable, Hashable {
         "hostnameOverride",
     ]
 
+    /// A spec from values; unset fields keep their Kubernetes defaults (see `Pod.applyingDefaults()`).
     public init(containers: [Container] = [], initContainers: [Container] = [], restartPolicy: RestartPolicy? = nil,
                 terminationGracePeriodSeconds: Int64? = nil, activeDeadlineSeconds: Int64? = nil, dnsPolicy: DNSPolicy? = nil,
                 nodeName: String = "", hostname: String = "", tolerations: [JSONValue] = [], preservedFields: [String: JSONValue] = [:]) {

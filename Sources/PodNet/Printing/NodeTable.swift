@@ -12,6 +12,7 @@ public struct NodeTableRow: Hashable, Sendable {
     public var kernelVersion: String
     public var containerRuntime: String
 
+    /// The row for `node` at time `now`.
     public init(node: Node, now: Timestamp) {
         var status: [String] = []
         if let ready = node.status.condition(.ready) {
@@ -38,6 +39,7 @@ public struct NodeTableRow: Hashable, Sendable {
         ["NAME", "STATUS", "ROLES", "AGE", "VERSION"] + (wide ? ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"] : [])
     }
 
+    /// The cells in header order.
     public func cells(wide: Bool) -> [String] {
         [name, status, roles, age, version] + (wide ? [internalIP, externalIP, osImage, kernelVersion, containerRuntime] : [])
     }

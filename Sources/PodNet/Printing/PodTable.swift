@@ -87,6 +87,7 @@ public struct PodTableRow: Hashable, Sendable {
         ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] + (wide ? ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"] : [])
     }
 
+    /// The cells in header order.
     public func cells(wide: Bool) -> [String] {
         [name, ready, status, restarts, age] + (wide ? [ip, node, nominatedNode, readinessGates] : [])
     }

@@ -2,7 +2,9 @@
 /// column as wide as its widest cell plus 3 spaces (at least 6), the last column unpadded,
 /// headers in upper case. Widths count Unicode scalars, as Go counts runes.
 public struct TextTable: Hashable, Sendable {
+    /// Column titles (printed in upper case).
     public var headers: [String]
+    /// The cells, row by row.
     public var rows: [[String]]
 
     /// kubectl's tabwriter settings.

@@ -1,7 +1,7 @@
 /// A JSON or YAML text that cannot be parsed, with the position of the problem.
 ///
 /// `description` reads like `yaml: line 7, column 10: mapping values are not allowed in this context`.
-public struct DocumentSyntaxError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct DocumentSyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Which syntax the text was read as.
     public enum Format: String, Sendable {
         case json

@@ -54,6 +54,7 @@ public final class ObjectReader {
         }
     }
 
+    /// A boolean field; nil when absent or `null`.
     public func bool(_ key: String) throws(ObjectDecodingError) -> Bool? {
         switch value(key) {
         case nil, .null?: return nil
@@ -62,6 +63,7 @@ public final class ObjectReader {
         }
     }
 
+    /// An integer field; nil when absent or `null`.
     public func int64(_ key: String) throws(ObjectDecodingError) -> Int64? {
         switch value(key) {
         case nil, .null?: return nil
@@ -71,6 +73,7 @@ public final class ObjectReader {
         }
     }
 
+    /// A 32-bit integer field (ports, counts); larger values are an error.
     public func int32(_ key: String) throws(ObjectDecodingError) -> Int32? {
         guard let number = try int64(key) else { return nil }
         guard let narrow = Int32(exactly: number) else {
@@ -79,6 +82,7 @@ public final class ObjectReader {
         return narrow
     }
 
+    /// An RFC 3339 timestamp field; nil when absent or `null`.
     public func timestamp(_ key: String) throws(ObjectDecodingError) -> Timestamp? {
         guard let text = try string(key) else { return nil }
         do {
@@ -88,6 +92,7 @@ public final class ObjectReader {
         }
     }
 
+    /// A list of strings; nil when absent or `null`.
     public func stringArray(_ key: String) throws(ObjectDecodingError) -> [String]? {
         guard let elements = try array(key) else { return nil }
         var result: [String] = []
@@ -101,6 +106,7 @@ public final class ObjectReader {
         return result
     }
 
+    /// A map of strings (labels, annotations); nil when absent or `null`.
     public func stringMap(_ key: String) throws(ObjectDecodingError) -> [String: String]? {
         switch value(key) {
         case nil, .null?: return nil

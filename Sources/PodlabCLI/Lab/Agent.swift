@@ -1,4 +1,5 @@
 import ArgumentParser
+import PodlabAgent
 
 /// `podlab agent`: runs a lab's control plane in the foreground (`podlab up` starts it detached).
 public struct Agent: PodlabCommand {

@@ -61,9 +61,10 @@ enum HostResolver {
 
 /// A one-shot HTTP/1.1 client: connects, sends one request, reads one response.
 enum HTTPClient {
-    /// Opens a TCP connection to `host`:`port`, trying each resolved address in turn.
+    /// Opens a TCP connection to `host`:`port`, trying each resolved address in turn;
+    /// returns the socket and the address it reached.
     static func connect(host: String, port: UInt16, timeouts: TransferTimeouts, started: UInt64,
-                        events: TransferEvents) throws(TransferError) -> Socket {
+                        events: TransferEvents) throws(TransferError) -> (Socket, SocketAddress) {
         let addresses = HostResolver.resolve(host, port: port)
         guard !addresses.isEmpty else { throw .resolve(host: host) }
         let totalDeadline = timeouts.total.map { Deadline(nanoseconds: started &+ UInt64($0 * 1e9)) }
@@ -78,7 +79,7 @@ enum HTTPClient {
                     throw TransferError.connectTimeout(host: host, port: port, milliseconds: elapsedMilliseconds(since: started))
                 case .done:
                     events.connected(socket.localAddress ?? address, address)
-                    return socket
+                    return (socket, address)
                 }
             } catch let error as SystemError {
                 lastError = .connect(host: host, port: port, errno: error.errno, milliseconds: elapsedMilliseconds(since: started))
@@ -96,10 +97,9 @@ enum HTTPClient {
     static func exchange(url: HTTPURL, request: HTTPRequestHead, body: [UInt8], timeouts: TransferTimeouts,
                          events: TransferEvents) throws(TransferError) -> HTTPExchange {
         let started = monotonicNanoseconds()
-        let socket = try connect(host: url.host, port: url.port, timeouts: timeouts, started: started, events: events)
+        let (socket, remote) = try connect(host: url.host, port: url.port, timeouts: timeouts, started: started, events: events)
         let deadline = timeouts.total.map { Deadline(nanoseconds: started &+ UInt64($0 * 1e9)) }
-        let local = socket.localAddress ?? socket.peerAddress!
-        let remote = socket.peerAddress ?? local
+        let local = socket.localAddress ?? remote
 
         do {
             if case .timedOut = try socket.send(request.wireBytes + body, until: deadline) {
@@ -118,7 +118,6 @@ enum HTTPClient {
         func read() throws(TransferError) -> Bool {
             let outcome: IOOutcome<[UInt8]>
             do { outcome = try socket.receive(until: deadline) } catch {
-                if !sawAnything && error.errno == ECONNRESET { throw .receive(errno: error.errno) }
                 throw .receive(errno: error.errno)
             }
             switch outcome {

@@ -1,39 +1,39 @@
 /// One header field as it appeared on the wire.
-public struct HTTPField: Hashable, Sendable {
-    public var name: String
-    public var value: String
+struct HTTPField: Hashable, Sendable {
+    var name: String
+    var value: String
 
-    public init(_ name: String, _ value: String) {
+    init(_ name: String, _ value: String) {
         self.name = name
         self.value = value
     }
 }
 
 /// Header fields in wire order; lookups ignore case, as HTTP field names do.
-public struct HTTPHeaders: Hashable, Sendable, Sequence, ExpressibleByArrayLiteral {
-    public var fields: [HTTPField]
+struct HTTPHeaders: Hashable, Sendable, Sequence, ExpressibleByArrayLiteral {
+    var fields: [HTTPField]
 
-    public init(_ fields: [HTTPField] = []) { self.fields = fields }
-    public init(arrayLiteral elements: (String, String)...) { fields = elements.map { HTTPField($0.0, $0.1) } }
+    init(_ fields: [HTTPField] = []) { self.fields = fields }
+    init(arrayLiteral elements: (String, String)...) { fields = elements.map { HTTPField($0.0, $0.1) } }
 
-    public func makeIterator() -> IndexingIterator<[HTTPField]> { fields.makeIterator() }
+    func makeIterator() -> IndexingIterator<[HTTPField]> { fields.makeIterator() }
 
     /// The first value of `name`, or nil.
-    public subscript(name: String) -> String? {
+    subscript(name: String) -> String? {
         fields.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
     /// Every value of `name`, in order.
-    public func values(_ name: String) -> [String] {
+    func values(_ name: String) -> [String] {
         fields.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
     }
 
-    public func contains(_ name: String) -> Bool { self[name] != nil }
+    func contains(_ name: String) -> Bool { self[name] != nil }
 
-    public mutating func append(_ name: String, _ value: String) { fields.append(HTTPField(name, value)) }
+    mutating func append(_ name: String, _ value: String) { fields.append(HTTPField(name, value)) }
 
     /// Replaces every `name` field with one holding `value`, at the position of the first.
-    public mutating func set(_ name: String, _ value: String) {
+    mutating func set(_ name: String, _ value: String) {
         if let index = fields.firstIndex(where: { $0.name.lowercased() == name.lowercased() }) {
             fields[index].value = value
             fields.removeAll { $0.name.lowercased() == name.lowercased() && $0.value != value }
@@ -43,7 +43,7 @@ public struct HTTPHeaders: Hashable, Sendable, Sequence, ExpressibleByArrayLiter
     }
 
     /// True when a comma-separated header (`Connection`, `Transfer-Encoding`) lists `token`.
-    public func hasToken(_ name: String, _ token: String) -> Bool {
+    func hasToken(_ name: String, _ token: String) -> Bool {
         values(name).contains { value in
             value.split(separator: ",").contains { $0.trimmingSpaces().lowercased() == token.lowercased() }
         }

@@ -1,5 +1,5 @@
 /// Why an HTTP message could not be parsed.
-public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible {
+enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedRequestLine(String)
     case malformedStatusLine(String)
     case malformedHeader(String)
@@ -7,7 +7,7 @@ public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible 
     case malformedChunk(String)
     case headTooLarge(Int)
 
-    public var description: String {
+    var description: String {
         switch self {
         case let .malformedRequestLine(line): "malformed request line \"\(line)\""
         case let .malformedStatusLine(line): "malformed status line \"\(line)\""
@@ -20,7 +20,7 @@ public enum HTTPParseError: Error, Equatable, Sendable, CustomStringConvertible 
 }
 
 /// How the body of a message is delimited (RFC 9112 section 6.3).
-public enum HTTPBodyFraming: Equatable, Sendable {
+enum HTTPBodyFraming: Equatable, Sendable {
     case none
     case length(Int)
     case chunked
@@ -71,15 +71,15 @@ enum HTTPHead {
 }
 
 /// The head of a request: `GET /index.html HTTP/1.1` and its headers.
-public struct HTTPRequestHead: Hashable, Sendable {
-    public var method: String
+struct HTTPRequestHead: Hashable, Sendable {
+    var method: String
     /// The request target as sent: `/index.html?x=1`, or an absolute URL through a proxy.
-    public var target: String
+    var target: String
     /// `HTTP/1.1`, `HTTP/1.0`.
-    public var version: String
-    public var headers: HTTPHeaders
+    var version: String
+    var headers: HTTPHeaders
 
-    public init(method: String, target: String, version: String = "HTTP/1.1", headers: HTTPHeaders = []) {
+    init(method: String, target: String, version: String = "HTTP/1.1", headers: HTTPHeaders = []) {
         self.method = method
         self.target = target
         self.version = version
@@ -87,7 +87,7 @@ public struct HTTPRequestHead: Hashable, Sendable {
     }
 
     /// Parses the head bytes (up to and including the blank line).
-    public init<Bytes: Collection<UInt8>>(parsing bytes: Bytes) throws(HTTPParseError) {
+    init<Bytes: Collection<UInt8>>(parsing bytes: Bytes) throws(HTTPParseError) {
         let lines = HTTPHead.lines(bytes)
         guard let requestLine = lines.first else { throw .malformedRequestLine("") }
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: true)
@@ -102,7 +102,7 @@ public struct HTTPRequestHead: Hashable, Sendable {
     }
 
     /// The path of the target, without query: `/index.html`.
-    public var path: String {
+    var path: String {
         var rest = Substring(target)
         if let scheme = rest.firstRange(of: "://") {
             rest = rest[scheme.upperBound...]
@@ -114,14 +114,14 @@ public struct HTTPRequestHead: Hashable, Sendable {
 
     /// Whether the connection stays open after the response (HTTP/1.1 unless `Connection: close`;
     /// HTTP/1.0 only with `Connection: keep-alive`).
-    public var keepAlive: Bool {
+    var keepAlive: Bool {
         if headers.hasToken("Connection", "close") { return false }
         if version == "HTTP/1.0" { return headers.hasToken("Connection", "keep-alive") }
         return true
     }
 
     /// How the request's body is delimited.
-    public func bodyFraming() throws(HTTPParseError) -> HTTPBodyFraming {
+    func bodyFraming() throws(HTTPParseError) -> HTTPBodyFraming {
         if headers.hasToken("Transfer-Encoding", "chunked") { return .chunked }
         if let value = headers["Content-Length"] {
             guard let length = Int(value), length >= 0 else { throw .invalidContentLength(value) }
@@ -131,38 +131,38 @@ public struct HTTPRequestHead: Hashable, Sendable {
     }
 
     /// The request line: `GET / HTTP/1.1`.
-    public var requestLine: String { "\(method) \(target) \(version)" }
+    var requestLine: String { "\(method) \(target) \(version)" }
 
     /// The head as sent on the wire.
-    public var wireBytes: [UInt8] { Array("\(requestLine)\r\n\(headers.wireText)\r\n".utf8) }
+    var wireBytes: [UInt8] { Array("\(requestLine)\r\n\(headers.wireText)\r\n".utf8) }
 }
 
 /// A whole request: head and (decoded) body.
-public struct HTTPRequest: Hashable, Sendable {
-    public var head: HTTPRequestHead
-    public var body: [UInt8]
+struct HTTPRequest: Hashable, Sendable {
+    var head: HTTPRequestHead
+    var body: [UInt8]
 
-    public init(head: HTTPRequestHead, body: [UInt8] = []) {
+    init(head: HTTPRequestHead, body: [UInt8] = []) {
         self.head = head
         self.body = body
     }
 }
 
 /// The head of a response: `HTTP/1.1 200 OK` and its headers.
-public struct HTTPResponseHead: Hashable, Sendable {
-    public var version: String
-    public var status: Int
-    public var reason: String
-    public var headers: HTTPHeaders
+struct HTTPResponseHead: Hashable, Sendable {
+    var version: String
+    var status: Int
+    var reason: String
+    var headers: HTTPHeaders
 
-    public init(version: String = "HTTP/1.1", status: Int, reason: String? = nil, headers: HTTPHeaders = []) {
+    init(version: String = "HTTP/1.1", status: Int, reason: String? = nil, headers: HTTPHeaders = []) {
         self.version = version
         self.status = status
         self.reason = reason ?? HTTPResponseHead.standardReason(status)
         self.headers = headers
     }
 
-    public init<Bytes: Collection<UInt8>>(parsing bytes: Bytes) throws(HTTPParseError) {
+    init<Bytes: Collection<UInt8>>(parsing bytes: Bytes) throws(HTTPParseError) {
         let lines = HTTPHead.lines(bytes)
         guard let statusLine = lines.first else { throw .malformedStatusLine("") }
         let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
@@ -176,13 +176,13 @@ public struct HTTPResponseHead: Hashable, Sendable {
     }
 
     /// `HTTP/1.1 200 OK`.
-    public var statusLine: String { reason.isEmpty ? "\(version) \(status)" : "\(version) \(status) \(reason)" }
+    var statusLine: String { reason.isEmpty ? "\(version) \(status)" : "\(version) \(status) \(reason)" }
 
     /// The head as sent on the wire.
-    public var wireBytes: [UInt8] { Array("\(statusLine)\r\n\(headers.wireText)\r\n".utf8) }
+    var wireBytes: [UInt8] { Array("\(statusLine)\r\n\(headers.wireText)\r\n".utf8) }
 
     /// How the body of this response to `method` is delimited (RFC 9112 section 6.3).
-    public func bodyFraming(requestMethod method: String) throws(HTTPParseError) -> HTTPBodyFraming {
+    func bodyFraming(requestMethod method: String) throws(HTTPParseError) -> HTTPBodyFraming {
         if method == "HEAD" || (100..<200).contains(status) || status == 204 || status == 304 { return .none }
         if headers.hasToken("Transfer-Encoding", "chunked") { return .chunked }
         if let value = headers["Content-Length"] {
@@ -192,7 +192,7 @@ public struct HTTPResponseHead: Hashable, Sendable {
         return .untilClose
     }
 
-    public static func standardReason(_ status: Int) -> String {
+    static func standardReason(_ status: Int) -> String {
         switch status {
         case 100: "Continue"
         case 200: "OK"
@@ -223,32 +223,32 @@ public struct HTTPResponseHead: Hashable, Sendable {
 }
 
 /// A whole response as a server sends it.
-public struct HTTPResponse: Hashable, Sendable {
-    public var head: HTTPResponseHead
-    public var body: [UInt8]
+struct HTTPResponse: Hashable, Sendable {
+    var head: HTTPResponseHead
+    var body: [UInt8]
 
-    public init(head: HTTPResponseHead, body: [UInt8] = []) {
+    init(head: HTTPResponseHead, body: [UInt8] = []) {
         self.head = head
         self.body = body
     }
 
-    public var status: Int { head.status }
+    var status: Int { head.status }
 }
 
 /// Decodes a `Transfer-Encoding: chunked` body incrementally.
-public struct ChunkedDecoder: Sendable {
+struct ChunkedDecoder: Sendable {
     private enum State: Sendable { case size, data(Int), dataEnd, trailer, done }
     private var state = State.size
     private var pending: [UInt8] = []
 
-    public init() {}
+    init() {}
 
     /// True once the last chunk and the trailer section have been read.
-    public var isComplete: Bool { if case .done = state { true } else { false } }
+    var isComplete: Bool { if case .done = state { true } else { false } }
 
     /// Feeds received bytes; returns the body bytes they complete. Bytes after the end of
     /// the body are returned by `leftover`.
-    public mutating func feed<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(HTTPParseError) -> [UInt8] {
+    mutating func feed<Bytes: Collection<UInt8>>(_ bytes: Bytes) throws(HTTPParseError) -> [UInt8] {
         pending.append(contentsOf: bytes)
         var output: [UInt8] = []
         var index = 0
@@ -288,5 +288,5 @@ public struct ChunkedDecoder: Sendable {
     }
 
     /// Bytes received after the end of the chunked body (a pipelined next message).
-    public var leftover: [UInt8] { isComplete ? pending : [] }
+    var leftover: [UInt8] { isComplete ? pending : [] }
 }

@@ -3,13 +3,13 @@ import Glibc
 #endif
 
 /// Why a URL was rejected; the cases follow curl's error classes.
-public enum URLParseError: Error, Equatable, Sendable, CustomStringConvertible {
+enum URLParseError: Error, Equatable, Sendable, CustomStringConvertible {
     /// curl exit 3: `URL rejected: …`.
     case malformed(String)
     /// curl exit 1: `Protocol "https" not supported`.
     case unsupportedScheme(String)
 
-    public var description: String {
+    var description: String {
         switch self {
         case let .malformed(reason): "URL rejected: \(reason)"
         case let .unsupportedScheme(scheme): "Protocol \"\(scheme)\" not supported"
@@ -19,20 +19,20 @@ public enum URLParseError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// An `http://` URL as curl and wget take it: scheme optional (http is assumed), host an IP
 /// literal or name, optional port, path and query; the fragment is dropped.
-public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
-    public var scheme: String
+struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
+    var scheme: String
     /// `user:password` before the `@`, if given.
-    public var userinfo: String?
+    var userinfo: String?
     /// The host without brackets: `10.244.1.2`, `localhost`, `::1`.
-    public var host: String
-    public var port: UInt16
+    var host: String
+    var port: UInt16
     /// Whether the URL named the port (it then appears in the `Host` header).
-    public var hasExplicitPort: Bool
+    var hasExplicitPort: Bool
     /// Path and query: `/index.html?x=1`; at least `/`.
-    public var target: String
+    var target: String
 
     /// Parses `text`. Only `http` is supported; a missing scheme means `http`.
-    public init(parsing text: String) throws(URLParseError) {
+    init(parsing text: String) throws(URLParseError) {
         guard !text.isEmpty else { throw .malformed("No host part in the URL") }
         guard text.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
             throw .malformed("Malformed input to a URL function")
@@ -95,23 +95,23 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The `Host` header value: `10.244.1.2`, `10.244.1.2:8080`, `[::1]:8080`.
-    public var hostHeader: String {
+    var hostHeader: String {
         let name = host.contains(":") ? "[\(host)]" : host
         return hasExplicitPort && port != 80 ? "\(name):\(port)" : name
     }
 
     /// `http://host[:port]/target`.
-    public var description: String { "\(scheme)://\(hostHeader)\(target)" }
+    var description: String { "\(scheme)://\(hostHeader)\(target)" }
 
     /// The last path segment, for wget's default output name (`index.html` for `/`).
-    public var fileName: String {
+    var fileName: String {
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let last = path.split(separator: "/").last.map(String.init) ?? ""
         return last.isEmpty || path.hasSuffix("/") ? "index.html" : last
     }
 
     /// The URL a `Location` header points to, relative to this one.
-    public func resolving(_ location: String) throws(URLParseError) -> HTTPURL {
+    func resolving(_ location: String) throws(URLParseError) -> HTTPURL {
         if location.contains("://") { return try HTTPURL(parsing: location) }
         if location.hasPrefix("//") { return try HTTPURL(parsing: "\(scheme):\(location)") }
         var copy = self

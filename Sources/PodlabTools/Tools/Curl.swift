@@ -206,7 +206,7 @@ struct CurlTransfer {
                 exchange = try HTTPClient.exchange(url: url, request: request, body: body, timeouts: timeouts, events: events)
             } catch {
                 if verbose { stderr.line("* Closing connection") }
-                return .failure(failure(for: error, url: url))
+                return .failure(failure(for: error))
             }
             if report.sink.failed { return .failure(Curl.Failure(code: 23, message: "Failure writing output to destination")) }
             if verbose { stderr.line("* Connection #0 to host \(url.host) left intact") }
@@ -288,7 +288,7 @@ struct CurlTransfer {
         return HTTPRequestHead(method: method, target: url.target, version: options.http10 ? "HTTP/1.0" : "HTTP/1.1", headers: headers)
     }
 
-    private func failure(for error: TransferError, url: HTTPURL) -> Curl.Failure {
+    private func failure(for error: TransferError) -> Curl.Failure {
         switch error {
         case let .resolve(host):
             return Curl.Failure(code: 6, message: "Could not resolve host: \(host)")

@@ -52,7 +52,8 @@ enum Interfaces {
                 let ip = text(address)
                 let prefix = entry.pointee.ifa_netmask.map(prefixLength) ?? 32
                 var broadcast: String?
-                if interface.flags & UInt32(IFF_BROADCAST) != 0, let b = entry.pointee.ifa_ifu.ifu_broadaddr { broadcast = text(b) }
+                // Without IFA_BROADCAST, getifaddrs reports the address itself here: no broadcast set.
+                if interface.flags & UInt32(IFF_BROADCAST) != 0, let b = entry.pointee.ifa_ifu.ifu_broadaddr, text(b) != ip { broadcast = text(b) }
                 interface.ipv4.append(.init(address: ip, prefixLength: prefix, broadcast: broadcast))
             case AF_INET6:
                 interface.ipv6.append(.init(address: text(address), prefixLength: entry.pointee.ifa_netmask.map(prefixLength) ?? 128))
@@ -170,7 +171,7 @@ enum Interfaces {
         let indent = String(repeating: " ", count: 10)
         for v4 in interface.ipv4 {
             text += "\(indent)inet addr:\(v4.address)"
-            if let broadcast = v4.broadcast { text += "  Bcast:\(broadcast)" }
+            if interface.flags & UInt32(IFF_BROADCAST) != 0 { text += "  Bcast:\(v4.broadcast ?? "0.0.0.0")" }
             text += "  Mask:\(ipv4Mask(v4.prefixLength))\n"
         }
         for v6 in interface.ipv6 {

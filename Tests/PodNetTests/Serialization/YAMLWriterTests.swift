@@ -112,7 +112,8 @@ struct YAMLWriterTests {
     }
 
     @Test("what it writes reads back the same", arguments: [
-        JSONValue.object(["s": ["80", "yes", "", " x", "a: b", "- x", "*", "é😀", "a\nb\n", "  a\n", "2021-03-21", "\t", "'\""],
+        JSONValue.object(["s": ["80", "yes", "", " x", "a: b", "- x", "*", "é😀", "a\nb\n", "  a\n", "2021-03-21", "\t", "'\"",
+                                "\nx", "x\n\n", "\n", " \nx", "x \ny", "a\r\nb", "\u{85}", "line1\n  indented\nline3", "#!/bin/sh\necho hi\n"],
                           "n": [1, -2, 0.25, true, nil], "o": ["k": [:], "l": [[]]]]),
     ])
     func roundTrip(value: JSONValue) throws {

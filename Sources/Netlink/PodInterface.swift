@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Netns
+import PodNet
+
+/// What to build for one pod: a veth pair from the node's bridge into the pod, the pod's /32
+/// address, its default route via the gateway, and permanent neighbour entries both ways.
+public struct PodInterfaceConfiguration: Sendable, Equatable {
+    /// The node-side end of the veth pair (on the bridge).
+    public var hostInterfaceName: String
+    /// The pod-side end, as the pod sees it.
+    public var podInterfaceName: String
+    /// The pod's address; the pod holds it as a /32.
+    public var address: IPv4Address
+    /// The node's address on the bridge, the pod's only next hop.
+    public var gateway: IPv4Address
+    /// MTU of both ends; nil keeps the kernel's default (1500).
+    public var mtu: UInt32?
+    /// A fixed MAC for the pod's interface; nil lets the kernel choose one.
+    public var podMAC: MACAddress?
+
+    public init(hostInterfaceName: String, podInterfaceName: String = "eth0", address: IPv4Address, gateway: IPv4Address,
+                mtu: UInt32? = nil, podMAC: MACAddress? = nil) {
+        self.hostInterfaceName = hostInterfaceName
+        self.podInterfaceName = podInterfaceName
+        self.address = address
+        self.gateway = gateway
+        self.mtu = mtu
+        self.podMAC = podMAC
+    }
+}
+
+/// What `setUpPodInterface` made.
+public struct PodInterface: Sendable, Equatable, CustomStringConvertible {
+    /// The pod's namespace.
+    public var podNamespace: String
+    /// The node-side veth end.
+    public var hostIndex: Int32
+    public var hostName: String
+    public var hostMAC: MACAddress?
+    /// The pod-side veth end.
+    public var podIndex: Int32
+    public var podName: String
+    public var podMAC: MACAddress
+    /// The bridge the host end is attached to.
+    public var bridgeIndex: Int32
+    public var address: IPv4Address
+    public var gateway: IPv4Address
+    /// The bridge's MAC, which the pod's permanent gateway entry points to.
+    public var gatewayMAC: MACAddress
+
+    public init(podNamespace: String, hostIndex: Int32, hostName: String, hostMAC: MACAddress?, podIndex: Int32, podName: String,
+                podMAC: MACAddress, bridgeIndex: Int32, address: IPv4Address, gateway: IPv4Address, gatewayMAC: MACAddress) {
+        self.podNamespace = podNamespace
+        self.hostIndex = hostIndex
+        self.hostName = hostName
+        self.hostMAC = hostMAC
+        self.podIndex = podIndex
+        self.podName = podName
+        self.podMAC = podMAC
+        self.bridgeIndex = bridgeIndex
+        self.address = address
+        self.gateway = gateway
+        self.gatewayMAC = gatewayMAC
+    }
+
+    public var description: String {
+        "\(hostName)(#\(hostIndex)) ↔ \(podNamespace)/\(podName)(#\(podIndex)) \(address)/32 \(podMAC) via \(gateway)"
+    }
+
+    /// The node's permanent entry for the pod: pod IP → pod MAC on the bridge.
+    public var nodeNeighbor: Neighbor { Neighbor(interfaceIndex: bridgeIndex, address: address, mac: podMAC) }
+}
+
+extension RouteNetlink {
+    /// Connects a pod to the node's bridge. Call it on the node namespace's `RouteNetlink`.
+    ///
+    /// 1. One `RTM_NEWLINK` in the node creates the veth pair: the host end on the bridge and up,
+    ///    the peer born inside the pod's namespace under `podInterfaceName`.
+    /// 2. `RTM_GETLINK` for both ends (indices, the pod's MAC).
+    /// 3. One datagram in the pod: `lo` up, the address as /32, the interface up (the peer
+    ///    cannot be brought up at creation: ENOTCONN), `default via GATEWAY dev eth0 onlink`,
+    ///    and a permanent neighbour entry gateway → bridge MAC.
+    /// 4. In the node, a permanent neighbour entry pod IP → pod MAC on the bridge.
+    ///
+    /// Permanent entries are exempt from the global neighbour-table limit, so no pod or node ever
+    /// needs dynamic ARP (see design.md "Kernel limits"). The node must forward (`ip_forward`)
+    /// for pods to reach each other.
+    ///
+    /// If a step fails, the veth pair is deleted again (which also removes everything configured on
+    /// the pod end) and the error is rethrown; nothing is left in the node. Settings that do not
+    /// live on the veth (`lo` up) stay in the pod's namespace: deleting that namespace after a
+    /// failure is the caller's job, as is creating it.
+    ///
+    /// - Parameters:
+    ///   - bridge: the node's bridge, as `link(named:)` returns it (its MAC is the gateway's).
+    ///   - pod: a `RouteNetlink` bound to the pod's namespace (for instance from
+    ///     `RouteNetlink.createNamespace`, which opens it for free while creating the namespace).
+    ///   - podNamespace: the pod's namespace, where the peer is created.
+    /// - Returns: indices and MACs of what was created.
+    public func setUpPodInterface(_ configuration: PodInterfaceConfiguration, bridge: Link, pod: RouteNetlink,
+                                  podNamespace: NetworkNamespace) throws -> PodInterface {
+        let c = configuration
+        guard let gatewayMAC = bridge.mac else {
+            throw ValidationError(field: "bridge", value: bridge.name, reason: "has no MAC address to use as the gateway's")
+        }
+        if let podSide = pod.namespace, podSide != podNamespace.name {
+            throw ValidationError(field: "pod netlink", value: podSide, reason: "is bound to another namespace than \"\(podNamespace.name)\"")
+        }
+        let veth = VethConfiguration(name: c.hostInterfaceName, mtu: c.mtu, masterIndex: bridge.index, up: true,
+                                     peer: .init(name: c.podInterfaceName, mtu: c.mtu, mac: c.podMAC))
+        // Validate everything that does not depend on the kernel's answers before changing anything.
+        _ = try NetlinkRequest.createVeth(veth, peerNamespaceFD: 0)
+        _ = try NetlinkRequest.addAddress(InterfaceAddress(interfaceIndex: 1, try IPv4Interface(c.address, length: 32)))
+        _ = try NetlinkRequest.replaceNeighbor(Neighbor(interfaceIndex: bridge.index, address: c.address, mac: gatewayMAC))
+
+        try createVeth(veth, peerNamespace: podNamespace)
+        do {
+            let host = try link(named: c.hostInterfaceName)
+            let podLink = try pod.link(named: c.podInterfaceName)
+            guard let podMAC = podLink.mac else {
+                throw KernelError(operation: "RTM_GETLINK", object: "link \"\(c.podInterfaceName)\"", namespace: pod.namespace,
+                                  errno: .invalidArgument, detail: "the pod's interface has no MAC address")
+            }
+            let podRef = podLink.reference
+            try pod.perform(batch: [
+                .setLink(.name("lo"), LinkChanges(up: true)),
+                .addAddress(InterfaceAddress(interfaceIndex: podLink.index, try IPv4Interface(c.address, length: 32)), interfaceName: podLink.name),
+                .setLink(podRef, LinkChanges(up: true)),
+                .addRoute(.defaultRoute(via: c.gateway, outputIndex: podLink.index)),
+                .replaceNeighbor(Neighbor(interfaceIndex: podLink.index, address: c.gateway, mac: gatewayMAC)),
+            ])
+            let result = PodInterface(podNamespace: podNamespace.name, hostIndex: host.index, hostName: host.name, hostMAC: host.mac,
+                                      podIndex: podLink.index, podName: podLink.name, podMAC: podMAC, bridgeIndex: bridge.index,
+                                      address: c.address, gateway: c.gateway, gatewayMAC: gatewayMAC)
+            try replaceNeighbor(result.nodeNeighbor)
+            return result
+        } catch {
+            // Deleting one end removes both, and with them the pod end's address, route and neighbour.
+            try? deleteLink(.name(c.hostInterfaceName))
+            throw error
+        }
+    }
+
+    /// Removes what `setUpPodInterface` left in the node for these pods, in one datagram: the
+    /// node's neighbour entry for each pod, and with `deleteHostLinks` the host veth ends.
+    /// Entries that are already gone are not an error.
+    ///
+    /// Prefer deleting the pod's namespace to `deleteHostLinks`: the kernel then removes the veth
+    /// pairs asynchronously and in batches, while each `RTM_DELLINK` waits for an RCU grace period.
+    public func removePodInterfaces(_ pods: [PodInterface], deleteHostLinks: Bool = false) throws {
+        var requests: [NetlinkRequest] = []
+        for pod in pods {
+            requests.append(try .deleteNeighbor(pod.nodeNeighbor))
+            if deleteHostLinks { requests.append(try .deleteLink(.index(pod.hostIndex, name: pod.hostName))) }
+        }
+        let gone: Set<Errno> = [.noSuchFileOrDirectory, .noSuchDevice]
+        for case let error? in try performIndividually(batch: requests) where !gone.contains(error.errno) {
+            throw error
+        }
+    }
+}

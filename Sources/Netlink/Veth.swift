@@ -1,0 +1,92 @@
+import CMnl
+import Netns
+import PodNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A veth pair to create: the host end here, the peer here or directly inside another namespace.
+public struct VethConfiguration: Sendable, Equatable {
+    /// The end created in the namespace the request is sent to.
+    public var name: String
+    public var mtu: UInt32?
+    public var mac: MACAddress?
+    /// Attach this end to a bridge at creation (`IFLA_MASTER`).
+    public var masterIndex: Int32?
+    /// Bring this end up at creation (works together with `masterIndex`).
+    public var up: Bool
+    public var peer: Peer
+
+    /// The other end. It cannot be brought up at creation: the kernel opens the peer before the
+    /// pair is linked and answers ENOTCONN. Bring it up afterwards, from its namespace's socket.
+    public struct Peer: Sendable, Equatable {
+        public var name: String
+        public var mtu: UInt32?
+        public var mac: MACAddress?
+
+        public init(name: String, mtu: UInt32? = nil, mac: MACAddress? = nil) {
+            self.name = name
+            self.mtu = mtu
+            self.mac = mac
+        }
+    }
+
+    public init(name: String, mtu: UInt32? = nil, mac: MACAddress? = nil, masterIndex: Int32? = nil, up: Bool = false, peer: Peer) {
+        self.name = name
+        self.mtu = mtu
+        self.mac = mac
+        self.masterIndex = masterIndex
+        self.up = up
+        self.peer = peer
+    }
+}
+
+extension NetlinkRequest {
+    /// `RTM_NEWLINK` creating a veth pair (`ip link add NAME type veth peer name PEER netns NS`).
+    ///
+    /// With `peerNamespaceFD`, `IFLA_NET_NS_FD` goes *inside* `VETH_INFO_PEER`, so the kernel
+    /// creates the peer directly in that namespace. Moving an existing link into a namespace
+    /// instead costs about 19 ms of kernel synchronisation per link.
+    /// - Parameters:
+    ///   - peerNamespaceFD: an open fd of the peer's network namespace, or nil for this one.
+    ///   - peerNamespaceName: the peer namespace's name, for error messages.
+    public static func createVeth(_ veth: VethConfiguration, peerNamespaceFD: Int32? = nil, peerNamespaceName: String? = nil) throws(ValidationError) -> NetlinkRequest {
+        try NetlinkValidation.validate(interfaceName: veth.peer.name, field: "peer interface name")
+        if let mtu = veth.peer.mtu { try NetlinkValidation.validate(mtu: mtu, field: "peer mtu") }
+        if let mac = veth.peer.mac { try NetlinkValidation.validate(unicastMAC: mac, field: "peer mac address") }
+        if let fd = peerNamespaceFD, fd < 0 {
+            throw ValidationError(field: "peer namespace fd", value: "\(fd)", reason: "must be an open file descriptor")
+        }
+        if peerNamespaceFD == nil && veth.peer.name == veth.name {
+            throw ValidationError(field: "peer interface name", value: veth.peer.name, reason: "both ends of a veth pair in one namespace need different names")
+        }
+        var object = "veth \"\(veth.name)\" (peer \"\(veth.peer.name)\""
+        if let peerNamespaceName { object += " in netns \"\(peerNamespaceName)\"" }
+        object += ")"
+        var peerHeader = ifinfomsg()
+        peerHeader.ifi_family = Family.AF_UNSPEC
+        return try createLink(kind: "veth", name: veth.name, object: object, mtu: veth.mtu, mac: veth.mac,
+                              masterIndex: veth.masterIndex, up: veth.up, data: { w in
+            w.nest(VethAttribute.VETH_INFO_PEER) { w in
+                w.extraHeader(peerHeader)
+                w.put(LinkAttribute.IFLA_IFNAME, string: veth.peer.name)
+                if let mtu = veth.peer.mtu { w.put(LinkAttribute.IFLA_MTU, u32: mtu) }
+                if let mac = veth.peer.mac { w.put(LinkAttribute.IFLA_ADDRESS, bytes: mac.bytes) }
+                if let peerNamespaceFD { w.put(LinkAttribute.IFLA_NET_NS_FD, u32: UInt32(bitPattern: peerNamespaceFD)) }
+            }
+        })
+    }
+}
+
+extension RouteNetlink {
+    /// Creates a veth pair; with `peerNamespace`, the peer is born inside that namespace.
+    public func createVeth(_ veth: VethConfiguration, peerNamespace: NetworkNamespace? = nil) throws {
+        guard let peerNamespace else {
+            try perform(.createVeth(veth))
+            return
+        }
+        let fd = try peerNamespace.openFD()
+        defer { close(fd) }
+        try perform(.createVeth(veth, peerNamespaceFD: fd, peerNamespaceName: peerNamespace.name))
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import Logging
+import Netns
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How `podlab agent` was asked to run.
+public struct AgentOptions: Sendable {
+    public var lab: String
+    /// Topology file for a new lab; ignored when the lab's store already holds one.
+    public var topologyPath: String?
+    public var stateRoot: String?
+    /// Base of the restart back-off (Kubernetes: 10 s).
+    public var restartBackoffSeconds: Double
+
+    public init(lab: String, topologyPath: String? = nil, stateRoot: String? = nil, restartBackoffSeconds: Double = 10) {
+        self.lab = lab
+        self.topologyPath = topologyPath
+        self.stateRoot = stateRoot
+        self.restartBackoffSeconds = restartBackoffSeconds
+    }
+}
+
+/// Why the agent could not start.
+public struct AgentStartError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// The agent process: one per lab.
+public enum AgentMain {
+    /// Runs the agent in the foreground until the lab is deleted or the process is signalled.
+    public static func run(_ options: AgentOptions) async throws {
+        guard geteuid() == 0 else {
+            throw AgentStartError(description: "podlab agent needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces")
+        }
+        let paths = LabPaths(lab: options.lab, stateRoot: options.stateRoot)
+        try FileManager.default.createDirectory(atPath: paths.root, withIntermediateDirectories: true)
+        let lock = try AgentLock(paths: paths)
+        defer { lock.release() }
+
+        var logger = Logger(label: "podlab.agent")
+        logger.logLevel = ProcessInfo.processInfo.environment["PODLAB_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+
+        let controller = try Controller(paths: paths, options: options, logger: logger)
+        unlink(paths.socket)
+        let app = Application(router: APIServer.router(backend: controller),
+                              configuration: .init(address: .unixDomainSocket(path: paths.socket), serverName: "podlab"),
+                              logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        await controller.setShutdown { await group.triggerGracefulShutdown() }
+        // The lab is built (or adopted) while the API already answers, so `podlab up` can show progress.
+        let startup = Task { await controller.start() }
+        try await group.run()
+        startup.cancel()
+        await controller.stop()
+        unlink(paths.socket)
+    }
+}
+
+/// Ensures one agent per lab: an exclusive `flock` on `agent.pid`, which also holds the pid.
+struct AgentLock {
+    let fd: Int32
+    let paths: LabPaths
+
+    init(paths: LabPaths) throws {
+        self.paths = paths
+        fd = open(paths.pidFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw KernelError(operation: "open", object: paths.pidFile, errno: .current) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let other = readSmallFile(paths.pidFile)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(fd)
+            throw AgentStartError(description: "an agent for lab \"\(paths.lab)\" is already running (pid \(other))")
+        }
+        ftruncate(fd, 0)
+        let text = "\(getpid())\n"
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+    }
+
+    func release() {
+        ftruncate(fd, 0)
+        close(fd)
+    }
+
+    /// The pid of the running agent of a lab, or nil when none holds the lock.
+    static func runningAgent(paths: LabPaths) -> Int32? {
+        let fd = open(paths.pidFile, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        return readSmallFile(paths.pidFile).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import Logging
+import Netlink
+import Netns
+import PodNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The control plane of one lab: desired state in the store, the lab network, and a pod
+/// runtime per pod. All state changes go through this actor, one at a time.
+public actor Controller: APIBackend {
+    let paths: LabPaths
+    let options: AgentOptions
+    let logger: Logger
+    let store: Store
+    let hub = WatchHub()
+    let backoff: RestartBackoff
+
+    /// Creating → Ready → Deleting (or Failed).
+    var phase = "Creating"
+    var message = "starting"
+    var plan: LabPlan?
+    var createdAt = Timestamp.now()
+    let agentStarted = Timestamp.now()
+    var nodes: [String: NodeNetwork] = [:]
+    /// Pods by `namespace/name`, the store's content kept in memory.
+    var pods: [String: Pod] = [:]
+    /// Runtime state of pods by uid.
+    var runtimes: [String: PodRuntime] = [:]
+    var shutdown: (@Sendable () async -> Void)?
+
+    public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
+        self.paths = paths
+        self.options = options
+        self.logger = logger
+        self.backoff = RestartBackoff(base: .milliseconds(Int64(options.restartBackoffSeconds * 1000)))
+        try FileManager.default.createDirectory(atPath: paths.logs, withIntermediateDirectories: true)
+        store = try Store(path: paths.database)
+    }
+
+    func setShutdown(_ action: @escaping @Sendable () async -> Void) { shutdown = action }
+
+    // MARK: Start-up and shut-down
+
+    /// Builds or adopts the lab network, then adopts or finishes every stored pod.
+    func start() async {
+        do {
+            let plan = try loadPlan()
+            self.plan = plan
+            message = "building the lab network"
+            nodes = try LabNetwork.ensure(plan) { step in
+                self.logger.info("\(step)")
+            }
+            try removeOrphanPodNamespaces(plan)
+            message = "adopting pods"
+            let stored = try store.read { try $0.objects(kind: "Pod") }
+            for object in stored {
+                guard let pod = try? Pod(json: JSONReader.value(from: String(decoding: object.json, as: UTF8.self))) else { continue }
+                pods[key(pod)] = pod
+            }
+            for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
+                await adopt(pod)
+            }
+            phase = "Ready"
+            try await createTopologyPods(plan)
+            message = "lab \(paths.lab) is ready: \(plan.nodes.count) node(s), \(pods.count) pod(s)"
+            logger.info("\(message)")
+        } catch {
+            phase = "Failed"
+            message = "\(error)"
+            logger.error("lab start failed: \(error)")
+        }
+    }
+
+    /// Stops watchers; containers and namespaces stay (they are adopted on the next start)
+    /// unless the lab was deleted.
+    func stop() {
+        hub.finishAll()
+    }
+
+    func loadPlan() throws -> LabPlan {
+        if let saved = try store.read({ try $0.meta("plan") }),
+           let plan = try? JSONDecoder().decode(LabPlan.self, from: Data(saved.utf8)) {
+            if let created = try store.read({ try $0.meta("createdAt") }), let seconds = Int64(created) {
+                createdAt = Timestamp(secondsSince1970: seconds)
+            }
+            return plan
+        }
+        let plan = try LabPlan.load(lab: paths.lab, topologyPath: options.topologyPath)
+        let text = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+        try store.write { tx in
+            try tx.setMeta("plan", text)
+            try tx.setMeta("createdAt", String(createdAt.secondsSince1970))
+        }
+        return plan
+    }
+
+    /// The pods a topology declares are created once, when the lab is first built.
+    func createTopologyPods(_ plan: LabPlan) async throws {
+        guard try store.read({ try $0.meta("topologyPodsCreated") }) == nil else { return }
+        for pod in plan.pods {
+            let namespace = pod.metadata.namespace.isEmpty ? "default" : pod.metadata.namespace
+            if pods["\(namespace)/\(pod.metadata.name)"] != nil { continue }
+            do {
+                _ = try await createPod(namespace: namespace, body: Data(pod.json.jsonText(indent: 0).utf8))
+            } catch {
+                logger.error("topology pod \(pod.metadata.name): \(error)")
+            }
+        }
+        try store.write { try $0.setMeta("topologyPodsCreated", "true") }
+    }
+
+    /// Pod namespaces of this lab that no stored pod owns: left by a crash between creating a
+    /// namespace and storing its pod, or by a pod whose record is gone.
+    func removeOrphanPodNamespaces(_ plan: LabPlan) throws {
+        let owned = Set(pods.values.map { PodRuntime.netnsName(lab: paths.lab, pod: $0) })
+        for name in try NetworkNamespace.list() where name.hasPrefix(PodRuntime.netnsPrefix(lab: paths.lab)) && !owned.contains(name) {
+            logger.info("removing orphan pod namespace \(name)")
+            try NetworkNamespace.delete(name, ignoreMissing: true)
+        }
+    }
+
+    // MARK: Lab
+
+    public func labStatus() async throws -> Data {
+        var nodesJSON: [JSONValue] = []
+        for node in plan?.nodes ?? [] {
+            let count = pods.values.filter { $0.spec.nodeName == node.name }.count
+            nodesJSON.append(.object([
+                "name": .string(node.name), "namespace": .string(node.namespace),
+                "underlayIP": .string(node.underlayAddress.address.description), "podCIDR": .string(node.podCIDR.description),
+                "gateway": .string(node.gateway.address.description), "pods": .integer(Int64(count)),
+                "ready": .bool(nodes[node.name] != nil),
+            ]))
+        }
+        let value: JSONValue = .object([
+            "name": .string(paths.lab), "phase": .string(phase), "message": .string(message),
+            "routing": .string(plan?.routing.rawValue ?? ""), "clusterCIDR": .string(plan?.clusterCIDR.description ?? ""),
+            "serviceCIDR": .string(plan?.serviceCIDR.description ?? ""), "underlayCIDR": .string(plan?.underlayCIDR.description ?? ""),
+            "underlayNamespace": .string(plan?.underlayNamespace ?? ""),
+            "createdAt": .string(createdAt.description),
+            "agent": .object(["pid": .integer(Int64(getpid())), "startTime": .string(agentStarted.description)]),
+            "nodes": .array(nodesJSON),
+        ])
+        return Data(value.jsonText(indent: 0).utf8)
+    }
+
+    public func deleteLab() async throws -> Data {
+        if phase != "Deleting" {
+            phase = "Deleting"
+            message = "deleting \(pods.count) pod(s) and the lab network"
+            Task { await self.tearDownLab() }
+        }
+        return try await labStatus()
+    }
+
+    func tearDownLab() async {
+        for runtime in runtimes.values {
+            runtime.deleting = true
+            runtime.cancelRestarts()
+        }
+        let processes = runtimes.values.flatMap { $0.processes.values }
+        await withTaskGroup(of: Void.self) { group in
+            for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: .seconds(5)) } }
+        }
+        for pod in Array(pods.values) {
+            try? PodRuntime.removeSandbox(lab: paths.lab, paths: paths, pod: pod)
+        }
+        if let plan {
+            do { try LabNetwork.remove(plan) } catch { logger.error("removing the lab network: \(error)") }
+        }
+        pods.removeAll()
+        runtimes.removeAll()
+        // The state directory goes too: nothing of the lab remains on the host.
+        try? FileManager.default.removeItem(atPath: paths.logs)
+        try? FileManager.default.removeItem(atPath: paths.namespaces)
+        for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }
+        message = "lab deleted"
+        logger.info("lab \(paths.lab) deleted")
+        await shutdown?()
+    }
+
+    // MARK: Nodes
+
+    func nodeObject(_ node: NodePlan) -> Node {
+        var info = utsname()
+        uname(&info)
+        let kernel = withUnsafeBytes(of: info.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let ready = nodes[node.name] != nil
+        return Node(
+            metadata: ObjectMeta(name: node.name, labels: ["kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux",
+                                                           "podlab.dev/lab": paths.lab, "podlab.dev/netns": node.namespace],
+                                 uid: stableUID("node/\(paths.lab)/\(node.name)"), resourceVersion: "1", creationTimestamp: createdAt),
+            spec: NodeSpec(podCIDR: node.podCIDR.description, podCIDRs: [node.podCIDR.description]),
+            status: NodeStatus(addresses: [NodeAddress(type: .internalIP, address: node.underlayAddress.address.description),
+                                           NodeAddress(type: .hostname, address: node.name)],
+                               conditions: [NodeCondition(type: .ready, status: ready ? .true : .false, lastHeartbeatTime: .now(),
+                                                          lastTransitionTime: createdAt, reason: ready ? "KubeletReady" : "NetworkNotReady",
+                                                          message: ready ? "podlab node network is ready" : "the node network is not built yet")],
+                               nodeInfo: NodeSystemInfo(kernelVersion: kernel, osImage: "podlab (network namespace \(node.namespace))",
+                                                        containerRuntimeVersion: "podlab://0.1.0", kubeletVersion: "v1.31.0-podlab",
+                                                        kubeProxyVersion: "v1.31.0-podlab", operatingSystem: "linux", architecture: "amd64")))
+    }
+
+    public func listNodes(options: ListOptions) async throws -> Data {
+        let items = (plan?.nodes ?? []).map(nodeObject)
+        return Data(NodeList(items: items, resourceVersion: "1").json.jsonText(indent: 0).utf8)
+    }
+
+    public func getNode(name: String) async throws -> Data {
+        guard let node = plan?.nodes.first(where: { $0.name == name }) else { throw APIStatus.notFound(resource: "nodes", name: name) }
+        return Data(nodeObject(node).json.jsonText(indent: 0).utf8)
+    }
+
+    // MARK: Helpers
+
+    func key(_ pod: Pod) -> String { "\(pod.metadata.namespace)/\(pod.metadata.name)" }
+
+    func requireReady() throws {
+        guard phase == "Ready" else {
+            throw APIStatus(message: "the lab is not ready (\(phase): \(message))", reason: "ServiceUnavailable", code: 503)
+        }
+    }
+}
+
+/// A deterministic UUID-shaped id from a string (nodes have no stored uid).
+func stableUID(_ text: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    let hex = String(hash, radix: 16)
+    let padded = String(repeating: "0", count: 16 - hex.count) + hex
+    return "\(padded.prefix(8))-\(padded.dropFirst(8).prefix(4))-4\(padded.dropFirst(12).prefix(3))-8\(padded.prefix(3))-\(padded)\(padded.prefix(4))".prefix(36).description
+}

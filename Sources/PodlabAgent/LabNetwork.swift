@@ -1,0 +1,117 @@
+import Foundation
+import Netlink
+import Netns
+import PodNet
+
+/// A node's network as built: the node namespace's netlink handle and its pod bridge.
+public struct NodeNetwork: Sendable {
+    public var plan: NodePlan
+    public var namespace: NetworkNamespace
+    public var netlink: RouteNetlink
+    public var bridge: Link
+}
+
+/// Builds (or adopts) and removes a lab's namespaces, bridges, veths, routes and sysctls.
+/// Every step is idempotent: running `ensure` on a complete lab changes nothing, on a half-built
+/// one it finishes the job.
+public enum LabNetwork {
+    public static let underlayBridge = "underlay0"
+    public static let podBridge = "cni0"
+    public static let nodeInterface = "eth0"
+
+    /// Sysctls of a node namespace: it routes between its pods and to other nodes, and must not
+    /// send ICMP redirects (pods on one bridge talk through the node's IP layer by design).
+    static let nodeSysctls: [Sysctl.Setting] = [
+        Sysctl.ipForwarding,
+        Sysctl.Setting("net/ipv4/conf/all/send_redirects", "0"),
+        Sysctl.Setting("net/ipv4/conf/default/send_redirects", "0"),
+        Sysctl.Setting("net/ipv4/conf/all/rp_filter", "0"),
+        Sysctl.Setting("net/ipv4/conf/default/rp_filter", "0"),
+    ]
+
+    /// Creates whatever is missing; returns the nodes' networks by node name.
+    /// `progress` receives short human-readable steps.
+    public static func ensure(_ plan: LabPlan, progress: (String) -> Void = { _ in }) throws -> [String: NodeNetwork] {
+        progress("underlay namespace \(plan.underlayNamespace)")
+        let (_, underlay) = try openOrCreate(plan.underlayNamespace)
+        try underlay.setUp(.name("lo"))
+        let underlayBridge = try underlay.linkIfPresent(named: LabNetwork.underlayBridge)
+            ?? underlay.createBridge(name: LabNetwork.underlayBridge, mtu: UInt32(plan.mtu), up: true)
+        try underlay.setUp(.index(underlayBridge.index))
+
+        var result: [String: NodeNetwork] = [:]
+        for node in plan.nodes {
+            progress("node \(node.name): namespace \(node.namespace), \(node.underlayAddress) on the underlay, pods \(node.podCIDR)")
+            let (namespace, netlink) = try openOrCreate(node.namespace)
+            try Sysctl.set(nodeSysctls, in: namespace)
+            let uplink = "veth-n\(node.index)"
+            if try underlay.linkIfPresent(named: uplink) == nil {
+                // A leftover eth0 without its underlay end cannot be reused: remove it first.
+                if let stale = try netlink.linkIfPresent(named: nodeInterface) { try netlink.deleteLink(.index(stale.index)) }
+                try underlay.createVeth(VethConfiguration(name: uplink, mtu: UInt32(plan.mtu), masterIndex: underlayBridge.index, up: true,
+                                                          peer: .init(name: nodeInterface, mtu: UInt32(plan.mtu))),
+                                        peerNamespace: namespace)
+            }
+            let eth0 = try netlink.link(named: nodeInterface)
+            // A fixed MAC: a bridge without one takes the lowest MAC of its ports, which would change
+            // under the pods' permanent gateway entries as veths come and go.
+            let bridgeMAC = MACAddress.derived(from: node.gateway.address)
+            var bridge = try netlink.linkIfPresent(named: podBridge) ?? netlink.createBridge(name: podBridge, mtu: UInt32(plan.mtu), mac: bridgeMAC, up: true)
+            if bridge.mac != bridgeMAC {
+                try netlink.setMAC(.index(bridge.index), mac: bridgeMAC)
+                bridge = try netlink.link(named: podBridge)
+            }
+            try netlink.perform(batch: [
+                try .setLink(.name("lo"), LinkChanges(up: true)),
+                try .setLink(.index(eth0.index), LinkChanges(up: true)),
+                try .replaceAddress(InterfaceAddress(interfaceIndex: eth0.index, node.underlayAddress)),
+                try .setLink(.index(bridge.index), LinkChanges(up: true)),
+                try .replaceAddress(InterfaceAddress(interfaceIndex: bridge.index, node.gateway)),
+            ])
+            try Sysctl.set([Sysctl.Setting("net/ipv4/conf/\(podBridge)/send_redirects", "0")], in: namespace)
+            // host-gw: every other node's pod CIDR via that node's underlay address.
+            let routes = try plan.nodes.filter { $0.name != node.name }.map { peer in
+                try NetlinkRequest.replaceRoute(Route(destination: peer.podCIDR, gateway: peer.underlayAddress.address, outputIndex: eth0.index))
+            }
+            try netlink.perform(batch: routes)
+            try NodeFirewall.apply(in: namespace, clusterCIDR: plan.clusterCIDR)
+            result[node.name] = NodeNetwork(plan: node, namespace: namespace, netlink: netlink, bridge: try netlink.link(named: podBridge))
+        }
+        return result
+    }
+
+    /// Removes the node and underlay namespaces (pods must be gone first). Missing ones are fine.
+    public static func remove(_ plan: LabPlan) throws {
+        for node in plan.nodes { try NetworkNamespace.delete(node.namespace, ignoreMissing: true) }
+        try NetworkNamespace.delete(plan.underlayNamespace, ignoreMissing: true)
+    }
+
+    static func openOrCreate(_ name: String) throws -> (NetworkNamespace, RouteNetlink) {
+        if NetworkNamespace.exists(name) {
+            let namespace = try NetworkNamespace.open(name)
+            return (namespace, try RouteNetlink(namespace: namespace))
+        }
+        return try RouteNetlink.createNamespace(name)
+    }
+}
+
+extension LabPlan {
+    /// The plan for a new lab: the topology file (or the defaults: two nodes, host-gw), under
+    /// the lab's name. Problems are reported with the field that causes them.
+    static func load(lab: String, topologyPath: String?) throws -> LabPlan {
+        var spec = TopologySpec()
+        if let topologyPath {
+            let text: String
+            do { text = try String(contentsOfFile: topologyPath, encoding: .utf8) } catch {
+                throw AgentStartError(description: "cannot read topology \(topologyPath): \(error.localizedDescription)")
+            }
+            do { spec = try TopologySpec(yaml: text) } catch {
+                throw AgentStartError(description: "topology \(topologyPath): \(error)")
+            }
+        }
+        spec.name = lab
+        do { return try spec.plan() } catch {
+            throw AgentStartError(description: "topology \(topologyPath ?? "(built-in default)"): \(error)")
+        }
+    }
+}

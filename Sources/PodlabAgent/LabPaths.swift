@@ -1,0 +1,34 @@
+import Foundation
+
+/// Where a lab keeps its state on the host: `<stateRoot>/<lab>/`.
+///
+/// `stateRoot` is `$PODLAB_STATE_ROOT` or `/run/podlab`: everything podlab creates lives in
+/// /run, like the namespaces themselves, so a reboot leaves nothing stale behind.
+public struct LabPaths: Sendable {
+    public static let defaultStateRoot = "/run/podlab"
+
+    public let lab: String
+    public let root: String
+
+    public init(lab: String, stateRoot: String? = nil) {
+        self.lab = lab
+        let base = stateRoot ?? ProcessInfo.processInfo.environment["PODLAB_STATE_ROOT"] ?? LabPaths.defaultStateRoot
+        root = "\(base)/\(lab)"
+    }
+
+    public var socket: String { "\(root)/agent.sock" }
+    public var pidFile: String { "\(root)/agent.pid" }
+    public var log: String { "\(root)/agent.log" }
+    public var database: String { "\(root)/state.db" }
+    public var logs: String { "\(root)/logs" }
+    /// UTS and IPC namespace files of the pods.
+    public var namespaces: String { "\(root)/ns" }
+
+    public func podLogDirectory(namespace: String, name: String, uid: String) -> String {
+        "\(logs)/\(namespace)_\(name)_\(uid.prefix(8))"
+    }
+
+    public func containerLog(namespace: String, name: String, uid: String, container: String, restart: Int) -> String {
+        "\(podLogDirectory(namespace: namespace, name: name, uid: uid))/\(container)/\(restart).log"
+    }
+}

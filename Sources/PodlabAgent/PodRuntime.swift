@@ -1,0 +1,114 @@
+import Foundation
+import Netlink
+import Netns
+import PodNet
+
+/// What the agent holds for one pod beyond its API object: its sandbox (network, UTS and IPC
+/// namespaces), its interface, and its container processes. Owned by the `Controller` actor,
+/// which is the only code that reads or changes it.
+final class PodRuntime: @unchecked Sendable {
+    let uid: String
+    var sandbox: PodSandboxPaths
+    var interface: PodInterface?
+    /// Running container processes by container name.
+    var processes: [String: ProcessIdentity] = [:]
+    /// Crashes in a row per container, for the back-off.
+    var failures: [String: Int] = [:]
+    /// Pending restarts (back-off timers) per container.
+    var restartTasks: [String: Task<Void, Never>] = [:]
+    /// Containers to start again at once when their process ends (image changed by an update).
+    var recreate: Set<String> = []
+    var deleting = false
+
+    init(uid: String, sandbox: PodSandboxPaths) {
+        self.uid = uid
+        self.sandbox = sandbox
+    }
+
+    func cancelRestarts() {
+        for task in restartTasks.values { task.cancel() }
+        restartTasks.removeAll()
+    }
+
+    // MARK: Names
+
+    /// Every pod namespace of a lab starts with this, so orphans can be found by name.
+    static func netnsPrefix(lab: String) -> String { "\(lab)-pod-" }
+
+    /// `<lab>-pod-<name>` for pods in `default`, `<lab>-pod-<namespace>.<name>` otherwise;
+    /// long names are cut and suffixed with a hash of the uid so they stay unique and ≤ 64 bytes.
+    static func netnsName(lab: String, pod: Pod) -> String {
+        let namespace = pod.metadata.namespace.isEmpty ? "default" : pod.metadata.namespace
+        let base = netnsPrefix(lab: lab) + (namespace == "default" ? pod.metadata.name : "\(namespace).\(pod.metadata.name)")
+        if base.utf8.count <= 64 { return base }
+        return String(base.prefix(55)) + "-" + String(hash(pod.metadata.uid).prefix(8))
+    }
+
+    /// The node-side veth: `veth` + 8 hex digits of the pod uid, as CNI plugins name it.
+    static func hostVethName(uid: String) -> String { "veth" + String(hash(uid).prefix(8)) }
+
+    static func sandboxPaths(lab: String, paths: LabPaths, pod: Pod) -> PodSandboxPaths {
+        PodSandboxPaths(netns: netnsName(lab: lab, pod: pod),
+                        uts: "\(paths.namespaces)/\(pod.metadata.uid).uts",
+                        ipc: "\(paths.namespaces)/\(pod.metadata.uid).ipc")
+    }
+
+    static func hash(_ text: String) -> String {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The pod's hostname: `spec.hostname`, else the pod name, cut to 63 bytes like Kubernetes.
+    static func hostname(_ pod: Pod) -> String {
+        let name = pod.spec.hostname.isEmpty ? pod.metadata.name : pod.spec.hostname
+        var cut = String(name.prefix(63))
+        while cut.hasSuffix("-") || cut.hasSuffix(".") { cut.removeLast() }
+        return cut
+    }
+
+    // MARK: Sandbox
+
+    /// Creates the pod's namespaces and wires it to its node: netns (with its rtnetlink socket
+    /// opened in the same visit), UTS namespace with the pod's hostname, IPC namespace, then
+    /// the veth pair, /32 address, default route and permanent neighbour entries. On failure
+    /// everything made so far is removed.
+    static func buildSandbox(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address, mtu: UInt32) throws -> (PodSandboxPaths, PodInterface) {
+        let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
+        do {
+            let (namespace, podNetlink) = try RouteNetlink.createNamespace(sandbox.netns)
+            try NamespaceFile.createUTS(at: sandbox.uts, hostname: hostname(pod))
+            try NamespaceFile.createIPC(at: sandbox.ipc)
+            let interface = try node.netlink.setUpPodInterface(
+                PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
+                                          gateway: node.plan.gateway.address, mtu: mtu, podMAC: MACAddress.derived(from: address)),
+                bridge: node.bridge, pod: podNetlink, podNamespace: namespace)
+            return (sandbox, interface)
+        } catch {
+            try? removeSandbox(sandbox)
+            throw error
+        }
+    }
+
+    /// True when the pod's namespace exists and its interface holds the pod's address: the
+    /// sandbox survived an agent restart and can be adopted as it is.
+    static func sandboxIsComplete(_ sandbox: PodSandboxPaths, address: IPv4Address) -> Bool {
+        guard NetworkNamespace.exists(sandbox.netns),
+              FileManager.default.fileExists(atPath: sandbox.uts), FileManager.default.fileExists(atPath: sandbox.ipc),
+              let netlink = try? RouteNetlink(namespace: NetworkNamespace.open(sandbox.netns)),
+              let addresses = try? netlink.addresses() else { return false }
+        return addresses.contains { $0.address == .v4(address) && $0.prefixLength == 32 }
+    }
+
+    static func removeSandbox(_ sandbox: PodSandboxPaths) throws {
+        // Deleting the namespace removes the veth pair with it (the kernel batches that).
+        try NetworkNamespace.delete(sandbox.netns, ignoreMissing: true)
+        try NamespaceFile.remove(at: sandbox.uts)
+        try NamespaceFile.remove(at: sandbox.ipc)
+    }
+
+    static func removeSandbox(lab: String, paths: LabPaths, pod: Pod) throws {
+        try removeSandbox(sandboxPaths(lab: lab, paths: paths, pod: pod))
+    }
+}

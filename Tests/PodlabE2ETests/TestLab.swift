@@ -1,0 +1,86 @@
+import Foundation
+import KernelTestSupport
+import Netns
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A lab brought up by the real `podlab` binary for one test, with a unique name and its own
+/// state directory, and torn down on every path: `podlab down`, then (if anything is left)
+/// the agent killed by the pid it wrote and the lab's namespaces deleted by name.
+struct TestLab: Sendable {
+    let name: String
+    let stateRoot: String
+    let podlab: String
+
+    var environment: [String: String] {
+        ["PATH": Spawner.defaultPath, "PODLAB_LAB": name, "PODLAB_STATE_ROOT": stateRoot, "HOME": "/root"]
+    }
+
+    /// Runs `podlab ARGS…` against this lab.
+    @discardableResult
+    func run(_ arguments: [String], expectSuccess: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+        let result = try Command.run(podlab, arguments, environment: environment)
+        if expectSuccess && !result.succeeded {
+            Issue.record("podlab \(arguments.joined(separator: " ")) failed (\(result.status)):\n\(result.stderr)\(result.stdout)", sourceLocation: sourceLocation)
+        }
+        return result
+    }
+
+    /// `podlab get pod NAME -o json`, parsed.
+    func pod(_ name: String) throws -> [String: Any] {
+        let result = try run(["get", "pod", name, "-o", "json"])
+        return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    func podIP(_ name: String) throws -> String {
+        ((try pod(name))["status"] as? [String: Any])?["podIP"] as? String ?? ""
+    }
+
+    func containerStatus(_ pod: String, _ container: String) throws -> [String: Any] {
+        let statuses = ((try self.pod(pod))["status"] as? [String: Any])?["containerStatuses"] as? [[String: Any]] ?? []
+        return statuses.first { $0["name"] as? String == container } ?? [:]
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes.
+    func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () throws -> Bool,
+                    sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? condition()) == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out waiting for: \(what)", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+
+    var agentPID: Int32? {
+        (try? String(contentsOfFile: "\(stateRoot)/\(name)/agent.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Brings a lab up, runs `body`, tears it down whatever happens.
+    static func with<T>(topology: String? = nil, backoff: Double? = nil, _ body: (TestLab) async throws -> T) async throws -> T {
+        let lab = TestLab(name: KernelTest.uniqueName("e2e").prefix(9).description,
+                          stateRoot: NSTemporaryDirectory() + "podlab-e2e-" + UUID().uuidString,
+                          podlab: try BuiltExecutable.path("podlab"))
+        try FileManager.default.createDirectory(atPath: lab.stateRoot, withIntermediateDirectories: true)
+        defer { lab.tearDown() }
+        var up = ["up"]
+        if let topology { up.append(topology) }
+        if let backoff { up += ["--restart-backoff", String(backoff)] }
+        try lab.run(up)
+        return try await body(lab)
+    }
+
+    func tearDown() {
+        _ = try? Command.run(podlab, ["down"], environment: environment)
+        if let pid = agentPID, pid > 0, kill(pid, 0) == 0 {
+            kill(pid, SIGKILL)
+        }
+        for namespace in (try? NetworkNamespace.list()) ?? [] where namespace.hasPrefix("\(name)-") {
+            try? NetworkNamespace.delete(namespace, ignoreMissing: true)
+        }
+        try? FileManager.default.removeItem(atPath: stateRoot)
+    }
+}

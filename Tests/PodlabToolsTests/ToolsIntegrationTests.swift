@@ -1,0 +1,346 @@
+import Foundation
+import KernelTestSupport
+import Netns
+@testable import PodlabTools
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The tools as they run in pods: real processes in a fresh network namespace, talking to
+/// each other over loopback (or the lab's own eth0), checked by what they print and by
+/// independent readers (`ss`, `ip -j`).
+@Suite("podlab-tools in a network namespace", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct ToolsIntegrationTests {
+    static let nginx = ["docker-entrypoint.sh", "nginx", "-g", "daemon off;"]
+
+    @Test("nginx serves the welcome page to curl, logs each request, and ends with exit 0 on SIGTERM")
+    func nginxWelcome() throws {
+        try ToolsLab.with { lab in
+            let server = try lab.start(Self.nginx, readyWhen: "start worker process")
+            let listening = try Command.check("ss", ["-ltnH"], netns: lab.namespace)
+            #expect(listening.contains("0.0.0.0:80 "), "ss shows no listener on 0.0.0.0:80: \(listening)")
+
+            let page = try lab.run(["curl", "-s", "http://127.0.0.1/"])
+            #expect(page.status == .exited(0))
+            #expect(page.stdout == Nginx.welcomePage)
+            #expect(page.stdout.utf8.count == 612)
+            #expect(page.stdout.contains("<title>Welcome to nginx!</title>"))
+
+            let head = try lab.run(["curl", "-sI", "http://localhost/index.html"])
+            #expect(head.stdout.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(head.stdout.contains("Server: nginx/1.27.0\r\n"))
+            #expect(head.stdout.contains("Content-Length: 612\r\n"))
+
+            let missing = try lab.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1/nope"])
+            #expect(missing.stdout == "404")
+            let failing = try lab.run(["curl", "-sSf", "http://127.0.0.1/nope"])
+            #expect(failing.status == .exited(22))
+            #expect(failing.stderr == "curl: (22) The requested URL returned error: 404\n")
+
+            #expect(server.stop() == .exited(0))
+            #expect(server.stdout.contains("/docker-entrypoint.sh: Configuration complete; ready for start up\n"))
+            #expect(server.stdout.contains("\"GET / HTTP/1.1\" 200 612 \"-\" \"curl/8.9.1\" \"-\"\n"))
+            #expect(server.stdout.contains("\"HEAD /index.html HTTP/1.1\" 200 0 "))
+            #expect(server.stdout.contains("\"GET /nope HTTP/1.1\" 404 153 "))
+            #expect(server.stderr.contains("[notice] \(server.child.pid)#\(server.child.pid): signal 15 (SIGTERM) received, exiting\n"))
+        }
+    }
+
+    @Test("httpd answers It works! with Apache's headers and common log format")
+    func httpdItWorks() throws {
+        try ToolsLab.with(ethernet: true) { lab in
+            let server = try lab.start(["httpd-foreground"], readyWhen: "resuming normal operations")
+            let page = try lab.run(["curl", "-si", "http://\(ToolsLab.podIP)/"])
+            #expect(page.status == .exited(0))
+            #expect(page.stdout.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(page.stdout.contains("Server: Apache/2.4.62 (Unix)\r\n"))
+            #expect(page.stdout.hasSuffix("\r\n\r\n<html><body><h1>It works!</h1></body></html>\n"))
+            #expect(server.stop() == .exited(0))
+            #expect(server.stderr.contains("using \(ToolsLab.podIP). Set the 'ServerName' directive globally"))
+            #expect(server.stderr.contains("AH00491: caught SIGTERM, shutting down"))
+            let log = server.stdout.split(separator: "\n").map(String.init)
+            #expect(log.count == 1)
+            #expect(log.first?.hasPrefix("\(ToolsLab.podIP) - - [") ?? false)
+            #expect(log.first?.hasSuffix("] \"GET / HTTP/1.1\" 200 45") ?? false)
+        }
+    }
+
+    @Test("a second server on a taken port fails with exit 1 and the server's own message", arguments: [
+        (["nginx"], "nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)\n"),
+        (["httpd-foreground"], "(98)Address already in use: AH00072: make_sock: could not bind to address 0.0.0.0:80\n"),
+    ])
+    func addressInUse(second: [String], message: String) throws {
+        try ToolsLab.with { lab in
+            let first = try lab.start(Self.nginx, readyWhen: "start worker process")
+            let clash = try lab.run(second)
+            #expect(clash.status == .exited(1))
+            #expect(clash.stderr.contains(message), "stderr: \(clash.stderr)")
+            // The first server is untouched and still serving.
+            #expect(first.poll() == nil)
+            #expect(try lab.run(["curl", "-s", "http://127.0.0.1/"]).stdout == Nginx.welcomePage)
+            #expect(first.stop() == .exited(0))
+        }
+    }
+
+    @Test("curl, wget and nc report a closed port like the real tools")
+    func connectionRefused() throws {
+        try ToolsLab.with { lab in
+            let curl = try lab.run(["curl", "http://127.0.0.1:81/"])
+            #expect(curl.status == .exited(7))
+            #expect(curl.stderr.contains("curl: (7) Failed to connect to 127.0.0.1 port 81 after "))
+            #expect(curl.stderr.hasSuffix(" ms: Couldn't connect to server\n"))
+            let silent = try lab.run(["curl", "-s", "http://127.0.0.1:81/"])
+            #expect(silent.status == .exited(7))
+            #expect(silent.stderr.isEmpty)
+
+            let wget = try lab.run(["wget", "-qO-", "http://127.0.0.1:81/"])
+            #expect(wget.status == .exited(1))
+            #expect(wget.stderr == "wget: can't connect to remote host (127.0.0.1): Connection refused\n")
+
+            #expect(try lab.run(["nc", "-z", "-w", "2", "127.0.0.1", "81"]).status == .exited(1))
+
+            let noHost = try lab.run(["curl", "-sS", "http://web/"])
+            #expect(noHost.status == .exited(6))
+            #expect(noHost.stderr == "curl: (6) Could not resolve host: web\n")
+            let https = try lab.run(["curl", "-sS", "https://127.0.0.1/"])
+            #expect(https.status == .exited(1))
+            #expect(https.stderr == "curl: (1) Protocol \"https\" not supported\n")
+            let malformed = try lab.run(["curl", "-sS", "http://127.0.0.1:99999/"])
+            #expect(malformed.status == .exited(3))
+        }
+    }
+
+    @Test("curl -m gives up with exit 28 on a server that accepts but never answers")
+    func timeout() throws {
+        try ToolsLab.with { lab in
+            let silent = try lab.start(["nc", "-v", "-l", "-p", "9000"], readyWhen: "listening on")
+            let curl = try lab.run(["curl", "-m", "1", "http://127.0.0.1:9000/"])
+            #expect(curl.status == .exited(28))
+            #expect(curl.stderr.contains("curl: (28) Operation timed out after "))
+            #expect(curl.stderr.contains(" milliseconds with 0 bytes received\n"))
+            // The listener did get the request: curl's timeout was the silence, not the connection.
+            #expect(silent.stdout.hasPrefix("GET / HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n"))
+            #expect(silent.stop() == .exited(0))
+        }
+    }
+
+    @Test("curl -m also covers a connect that is never accepted (full backlog)")
+    func connectTimeout() throws {
+        try ToolsLab.with { lab in
+            // A listener in the lab namespace that never accepts; once its backlog is full,
+            // further SYNs are dropped and a connect hangs.
+            let namespace = try NetworkNamespace.open(lab.namespace)
+            let fd = try namespace.perform { () -> Int32 in socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(9001).bigEndian
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            #expect(bound == 0)
+            #expect(listen(fd, 0) == 0)
+            // Backlog 0 holds one connection: a client that connects and stays fills it.
+            let filler = try lab.start(["nc", "-v", "127.0.0.1", "9001"], readyWhen: "open")
+            defer { filler.stop(signal: SIGKILL) }
+            let curl = try lab.run(["curl", "-sS", "-m", "1", "http://127.0.0.1:9001/"])
+            #expect(curl.status == .exited(28))
+            #expect(curl.stderr.hasPrefix("curl: (28) Connection timed out after "))
+            let connect = try lab.run(["curl", "-sS", "--connect-timeout", "1", "http://127.0.0.1:9001/"])
+            #expect(connect.status == .exited(28))
+            #expect(connect.stderr.contains("Failed to connect to 127.0.0.1 port 9001 after "))
+            #expect(connect.stderr.hasSuffix("ms: Timeout was reached\n"))
+        }
+    }
+
+    @Test("echo answers HTTP with JSON, echoes raw TCP bytes and UDP datagrams")
+    func echo() throws {
+        try ToolsLab.with(ethernet: true) { lab in
+            let server = try lab.start(["echo-server"], readyWhen: "listening on 0.0.0.0:8080")
+            let http = try lab.run(["curl", "-s", "-H", "X-Test: yes", "-d", "hello", "http://\(ToolsLab.podIP):8080/path?q=1"])
+            #expect(http.status == .exited(0))
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(http.stdout.utf8)) as? [String: Any])
+            #expect(json["podIP"] as? String == ToolsLab.podIP)
+            #expect((json["client"] as? String)?.hasPrefix("\(ToolsLab.podIP):") ?? false)
+            #expect(json["method"] as? String == "POST")
+            #expect(json["path"] as? String == "/path?q=1")
+            #expect(json["body"] as? String == "hello")
+            #expect((json["headers"] as? [String: String])?["X-Test"] == "yes")
+            #expect((json["hostname"] as? String)?.isEmpty == false)
+
+            let raw = try lab.run(["nc", "127.0.0.1", "8080"], stdin: "ping\nsecond line\n")
+            #expect(raw.status == .exited(0))
+            #expect(raw.stdout == "ping\nsecond line\n")
+
+            let udp = try lab.run(["nc", "-u", "-w", "1", "127.0.0.1", "8080"], stdin: "datagram\n")
+            #expect(udp.stdout == "datagram\n")
+
+            let probe = try lab.run(["probe", "udp", "127.0.0.1", "8080", "--json"])
+            #expect(probe.status == .exited(0))
+            #expect(probe.stdout.contains("\"ok\":true"))
+
+            #expect(server.stop(signal: SIGINT) == .exited(0))
+            #expect(server.stdout.contains("echo-server: http \(ToolsLab.podIP):"))
+            #expect(server.stdout.contains("\"POST /path?q=1 HTTP/1.1\" 200\n"))
+            #expect(server.stdout.contains(" -> 127.0.0.1:8080 raw echo\n"))
+            #expect(server.stdout.contains(" 9 bytes echoed\n"))
+            #expect(server.stdout.contains("SIGINT received, exiting"))
+        }
+    }
+
+    @Test("the echo server honours $PORT")
+    func echoPort() throws {
+        try ToolsLab.with { lab in
+            let server = try lab.start(["echo-server"], readyWhen: "listening on 0.0.0.0:9090", environment: ["PORT": "9090"])
+            #expect(try lab.run(["nc", "-z", "127.0.0.1", "9090"]).status == .exited(0))
+            #expect(try lab.run(["nc", "-z", "127.0.0.1", "8080"]).status == .exited(1))
+            #expect(server.stop() == .exited(0))
+        }
+    }
+
+    @Test("BusyBox applets: wget, nc -z, hostname, sh -c")
+    func busybox() throws {
+        try ToolsLab.with { lab in
+            let server = try lab.start(Self.nginx, readyWhen: "start worker process")
+            let wget = try lab.run(["wget", "-qO-", "http://127.0.0.1/"])
+            #expect(wget.status == .exited(0))
+            #expect(wget.stdout == Nginx.welcomePage)
+            let saved = lab.directory.appendingPathComponent("saved.html").path
+            let toFile = try lab.run(["busybox", "wget", "-O", saved, "http://127.0.0.1/"])
+            #expect(toFile.status == .exited(0))
+            #expect(toFile.stderr.contains("'\(saved)' saved"))
+            #expect(try String(contentsOfFile: saved, encoding: .utf8) == Nginx.welcomePage)
+            let missing = try lab.run(["wget", "-q", "-O", "-", "http://127.0.0.1/nope"])
+            #expect(missing.status == .exited(1))
+            #expect(missing.stderr == "wget: server returned error: HTTP/1.1 404 Not Found\n")
+
+            #expect(try lab.run(["nc", "-z", "-w", "2", "127.0.0.1", "80"]).status == .exited(0))
+
+            let uts = try lab.utsNamespace(hostname: "web-7f9c")
+            #expect(try lab.run(["hostname"], uts: uts).stdout == "web-7f9c\n")
+
+            let script = try lab.run(["sh", "-c", "echo one; false || echo two && echo \"three  spaces\"; if nc -z 127.0.0.1 80; then echo up; else echo down; fi; for i in a b; do echo $i; done; exit 4"])
+            #expect(script.stdout == "one\ntwo\nthree  spaces\nup\na\nb\n")
+            #expect(script.status == .exited(4))
+            let host = try lab.run(["sh", "-c", "wget -qO- http://127.0.0.1/ && echo fetched"])
+            #expect(host.stdout == Nginx.welcomePage + "fetched\n")
+            let pipe = try lab.run(["sh", "-c", "echo hi | cat"])
+            #expect(pipe.status == .exited(2))
+            #expect(pipe.stderr.contains("'|' (pipes) is not supported"))
+            #expect(pipe.stdout.isEmpty)
+            let notFound = try lab.run(["sh", "-c", "no-such-program-anywhere"])
+            #expect(notFound.status == .exited(127))
+            #expect(notFound.stderr == "sh: no-such-program-anywhere: not found\n")
+            let hostProgram = try lab.run(["sh", "-c", "/bin/echo from-the-host"])
+            #expect(hostProgram.stdout == "from-the-host\n")
+
+            let notes = lab.directory.appendingPathComponent("notes.txt")
+            try "kept\n".write(to: notes, atomically: false, encoding: .utf8)
+            #expect(try lab.run(["cat", notes.path]).stdout == "kept\n")
+            #expect(try lab.run(["env", "GREETING=hi", "sh", "-c", "echo $GREETING"]).stdout == "hi\n")
+            #expect(try lab.run(["sh", "-c", "env"], environment: ["POD_NAME": "web-1"]).stdout.contains("POD_NAME=web-1\n"))
+            #expect(try lab.run(["true"]).status == .exited(0))
+            #expect(try lab.run(["false"]).status == .exited(1))
+
+            // nc -l -k serves one client after another.
+            let listener = try lab.start(["nc", "-v", "-l", "-k", "-p", "9200"], readyWhen: "listening on")
+            #expect(try lab.run(["nc", "127.0.0.1", "9200"], stdin: "first\n").status == .exited(0))
+            #expect(try lab.run(["nc", "127.0.0.1", "9200"], stdin: "second\n").status == .exited(0))
+            #expect(listener.stop() == .exited(0))
+            #expect(listener.stdout == "first\nsecond\n")
+
+            let sleep = try lab.run(["sleep", "0.01"])
+            #expect(sleep.status == .exited(0))
+            #expect(server.stop() == .exited(0))
+        }
+    }
+
+    @Test("argv[0] selects the tool, as a symlink or the agent's argv0 does")
+    func argv0Dispatch() throws {
+        try ToolsLab.with { lab in
+            _ = try lab.start(["httpd"], readyWhen: "resuming normal operations")
+            let asWget = try lab.run(["-qO-", "http://127.0.0.1/"], argv0: "wget")
+            #expect(asWget.stdout == "<html><body><h1>It works!</h1></body></html>\n")
+            let asCurl = try lab.run(["-s", "http://127.0.0.1/"], argv0: "/usr/bin/curl")
+            #expect(asCurl.stdout == "<html><body><h1>It works!</h1></body></html>\n")
+            let unknown = try lab.run(["frobnicate"])
+            #expect(unknown.status == .exited(127))
+            #expect(unknown.stderr.hasPrefix("podlab-tools: unknown tool \"frobnicate\""))
+        }
+    }
+
+    @Test("ifconfig and ip addr show what the kernel holds")
+    func interfaces() throws {
+        try ToolsLab.with(ethernet: true) { lab in
+            let links = try Command.ipJSON(lab.namespace, ["link", "show", "eth0"])
+            let mac = try #require(links.first?["address"] as? String)
+            let ifconfig = try lab.run(["ifconfig"])
+            #expect(ifconfig.status == .exited(0))
+            #expect(ifconfig.stdout.contains("eth0      Link encap:Ethernet  HWaddr \(mac.uppercased())  \n"))
+            #expect(ifconfig.stdout.contains("inet addr:\(ToolsLab.podIP)  Bcast:0.0.0.0  Mask:255.255.255.0\n"))
+            #expect(ifconfig.stdout.contains("lo        Link encap:Local Loopback  \n          inet addr:127.0.0.1  Mask:255.0.0.0\n"))
+            let ip = try lab.run(["ip", "addr", "show", "eth0"])
+            #expect(ip.stdout.contains("link/ether \(mac) brd ff:ff:ff:ff:ff:ff\n"))
+            #expect(ip.stdout.contains("inet \(ToolsLab.podIP)/24 scope global eth0\n"))
+            let route = try lab.run(["ip", "route"])
+            #expect(route.stdout == "10.250.7.0/24 dev eth0 scope link \n")
+            #expect(try lab.run(["hostname", "-i"]).stdout == "\(ToolsLab.podIP) \n")
+            #expect(try lab.run(["ip", "addr", "show", "eth9"]).status == .exited(1))
+        }
+    }
+
+    @Test("servers keep serving while another client idles, and leak no descriptors")
+    func concurrencyAndDescriptors() throws {
+        try ToolsLab.with { lab in
+            let server = try lab.start(Self.nginx, readyWhen: "start worker process")
+            let pid = server.child.pid
+            let baseline = ToolsLab.openDescriptors(pid)
+            #expect(baseline > 0)
+
+            // An idle client, connected from inside the namespace, that sent half a request.
+            let namespace = try NetworkNamespace.open(lab.namespace)
+            let fd = try namespace.perform { () -> Int32 in socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(80).bigEndian
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            #expect(connected == 0)
+            _ = "GET / HT".withCString { send(fd, $0, 8, Int32(MSG_NOSIGNAL)) }
+
+            for _ in 0..<20 {
+                #expect(try lab.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1/"]).stdout == "200")
+            }
+            let twice = try lab.run(["curl", "-s", "http://127.0.0.1/", "http://127.0.0.1/index.html"])
+            #expect(twice.stdout == Nginx.welcomePage + Nginx.welcomePage)
+
+            // The idle client finishes its request and pipelines a second on the same connection.
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let rest = "TP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            _ = rest.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                received += buffer[0..<n]
+            }
+            close(fd)
+            let responses = String(decoding: received, as: UTF8.self)
+            #expect(responses.components(separatedBy: "HTTP/1.1 200 OK\r\n").count - 1 == 2)
+            #expect(responses.contains("Connection: keep-alive\r\n"))
+            #expect(responses.hasSuffix("Connection: close\r\nETag: \"6655da96-264\"\r\nAccept-Ranges: bytes\r\n\r\n" + Nginx.welcomePage))
+
+            // Every connection is closed by now or soon; the count must come back to the baseline.
+            var now = ToolsLab.openDescriptors(pid)
+            for _ in 0..<500 where now != baseline {
+                usleep(10_000)
+                now = ToolsLab.openDescriptors(pid)
+            }
+            #expect(now == baseline)
+            #expect(server.stop() == .exited(0))
+            #expect(server.stdout.components(separatedBy: "\" 200 612 ").count - 1 == 24)
+        }
+    }
+}
