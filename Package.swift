@@ -58,6 +58,9 @@ let package = Package(
         .target(name: "PodlabTools", dependencies: ["PodNet"]),
         .executableTarget(name: "podlab-tools", dependencies: ["PodlabTools"]),
 
+        // Pod setup cost: podlab's netlink path against the same work done with `ip` (not a test).
+        .executableTarget(name: "netlink-bench", dependencies: ["Netlink", "Netns", "PodNet"], path: "Benchmarks/NetlinkBench"),
+
         // Shared helpers for integration tests: unique names, root checks, `ip -j` readers.
         .target(name: "KernelTestSupport", dependencies: ["Netns"], path: "Tests/KernelTestSupport"),
 

@@ -10,6 +10,7 @@ public struct InterfaceAddress: Sendable, Equatable, CustomStringConvertible {
     public var address: IPAddress
     /// The subnet's prefix length (`/32` for a pod address).
     public var prefixLength: Int
+    /// `host` for loopback, `link` for link-local, `universe` (global) otherwise.
     public var scope: RouteScope
     /// The IPv4 broadcast address (`IFA_BROADCAST`), when one is set.
     public var broadcast: IPv4Address?
@@ -23,6 +24,7 @@ public struct InterfaceAddress: Sendable, Equatable, CustomStringConvertible {
     /// `IFA_F_PERMANENT`: set by the kernel on addresses configured by hand.
     public static let permanent = AddressFlagBits.IFA_F_PERMANENT
 
+    /// An address of either family on interface `interfaceIndex`.
     public init(interfaceIndex: Int32, address: IPAddress, prefixLength: Int, scope: RouteScope = .universe,
                 broadcast: IPv4Address? = nil, label: String? = nil, flags: UInt32 = 0) {
         self.interfaceIndex = interfaceIndex

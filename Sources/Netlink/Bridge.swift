@@ -31,9 +31,25 @@ extension NetlinkRequest {
         }
     }
 
-    /// `RTM_NEWLINK` creating a bridge (`ip link add NAME type bridge`).
-    public static func createBridge(name: String, mtu: UInt32? = nil, mac: MACAddress? = nil, up: Bool = false) throws(ValidationError) -> NetlinkRequest {
+    /// `RTM_NEWLINK` creating a bridge (`ip link add NAME type bridge address MAC`).
+    ///
+    /// The bridge always gets a fixed MAC (a random locally administered one unless `mac` is
+    /// given). A bridge without one takes the lowest MAC of its ports and changes it as ports
+    /// come and go; each change flushes every neighbour entry on the bridge, permanent ones
+    /// included (`NETDEV_CHANGEADDR`), and leaves the pods' permanent gateway entries pointing
+    /// at a MAC the bridge no longer answers to.
+    public static func createBridge(name: String, mtu: UInt32? = nil, mac: MACAddress = .randomLocallyAdministered(),
+                                    up: Bool = false) throws(ValidationError) -> NetlinkRequest {
         try createLink(kind: "bridge", name: name, object: "bridge \"\(name)\"", mtu: mtu, mac: mac, masterIndex: nil, up: up)
+    }
+}
+
+extension MACAddress {
+    /// A random unicast, locally administered MAC (as the kernel's `eth_random_addr`).
+    public static func randomLocallyAdministered() -> MACAddress {
+        var bytes = (0..<6).map { _ in UInt8.random(in: 0...255) }
+        bytes[0] = (bytes[0] & 0xFE) | 0x02
+        return try! MACAddress(bytes: bytes)
     }
 }
 
@@ -41,11 +57,22 @@ extension RouteNetlink {
     /// Creates a bridge and returns it as the kernel reports it (index, MAC).
     /// - Parameters:
     ///   - mtu: the bridge's MTU; without one the kernel follows its ports.
-    ///   - mac: a fixed MAC; without one the kernel picks a random one.
+    ///   - mac: the bridge's fixed MAC (see `NetlinkRequest.createBridge`); random by default.
     ///   - up: bring it up in the same message.
     @discardableResult
-    public func createBridge(name: String, mtu: UInt32? = nil, mac: MACAddress? = nil, up: Bool = false) throws -> Link {
-        try perform(.createBridge(name: name, mtu: mtu, mac: mac, up: up))
+    public func createBridge(name: String, mtu: UInt32? = nil, mac: MACAddress = .randomLocallyAdministered(), up: Bool = false) throws -> Link {
+        try createLink(.createBridge(name: name, mtu: mtu, mac: mac, up: up), name: name)
+    }
+
+    /// Sends a create request and returns the new link. The kernel echoes the link's
+    /// `RTM_NEWLINK` to the requester (`NLM_F_ECHO`), which saves an `RTM_GETLINK`; a kernel
+    /// that does not echo gets the get. The echo is sent before a master is attached, so
+    /// `masterIndex` may still be nil in it.
+    func createLink(_ request: NetlinkRequest, name: String) throws -> Link {
+        let echoed = try performEchoing(request).first { $0.type == NetlinkType.RTM_NEWLINK }
+        if let echoed, let link = try? Link(parsing: echoed.payload[...]), link.name == name {
+            return link
+        }
         return try link(named: name)
     }
 }

@@ -44,6 +44,7 @@ enum NetlinkType {
 enum NetlinkFlags {
     static let NLM_F_REQUEST = UInt16(CMnl.NLM_F_REQUEST)
     static let NLM_F_ACK = UInt16(CMnl.NLM_F_ACK)
+    static let NLM_F_ECHO = UInt16(CMnl.NLM_F_ECHO)
     static let NLM_F_ROOT = UInt16(CMnl.NLM_F_ROOT)
     static let NLM_F_MATCH = UInt16(CMnl.NLM_F_MATCH)
     static let NLM_F_DUMP = UInt16(CMnl.NLM_F_DUMP)

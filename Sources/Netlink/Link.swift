@@ -110,6 +110,7 @@ public struct Link: Sendable, Equatable, CustomStringConvertible {
     /// A reference to this link by index, labelled with its name.
     public var reference: LinkReference { .index(index, name: name) }
 
+    /// A link value, as tests and callers build one to compare with a dump.
     public init(index: Int32, name: String, kind: String? = nil, portKind: String? = nil, flags: UInt32 = 0,
                 operationalState: OperationalState = .unknown, masterIndex: Int32? = nil, mac: MACAddress? = nil,
                 mtu: UInt32 = 0, parentIndex: Int32? = nil, vxlan: VXLANInfo? = nil) {
@@ -172,12 +173,15 @@ public struct LinkChanges: Sendable, Equatable {
     public var up: Bool?
     /// Attach to the master with this index; `0` detaches it (`nomaster`); nil leaves it.
     public var masterIndex: Int32?
+    /// A new MTU (68–65 535); nil leaves it.
     public var mtu: UInt32?
+    /// A new unicast MAC; nil leaves it.
     public var mac: MACAddress?
     /// A new name. Only with a reference by index: a second `IFLA_IFNAME` would replace the
     /// lookup key instead, and the kernel would answer ENODEV.
     public var name: String?
 
+    /// Changes to apply; every nil field is left as it is.
     public init(up: Bool? = nil, masterIndex: Int32? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil, name: String? = nil) {
         self.up = up
         self.masterIndex = masterIndex
@@ -296,10 +300,12 @@ extension RouteNetlink {
         try setLink(link, LinkChanges(masterIndex: master ?? 0))
     }
 
+    /// Sets the link's MTU (`ip link set … mtu`).
     public func setMTU(_ link: LinkReference, mtu: UInt32) throws {
         try setLink(link, LinkChanges(mtu: mtu))
     }
 
+    /// Sets the link's MAC (`ip link set … address`).
     public func setMAC(_ link: LinkReference, mac: MACAddress) throws {
         try setLink(link, LinkChanges(mac: mac))
     }

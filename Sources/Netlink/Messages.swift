@@ -51,6 +51,16 @@ public struct NetlinkRequest: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(operation) \(object)" }
+
+    /// The same request with more `nlmsg_flags` bits set.
+    func adding(flags extra: UInt16) -> NetlinkRequest {
+        var copy = self
+        copy.bytes.withUnsafeMutableBytes { raw in
+            let flags = raw.loadUnaligned(fromByteOffset: 6, as: UInt16.self)
+            raw.storeBytes(of: flags | extra, toByteOffset: 6, as: UInt16.self)
+        }
+        return copy
+    }
 }
 
 /// Appends the parts of one netlink message to a buffer through libmnl. A write that would pass

@@ -7,11 +7,17 @@ public struct NeighborState: OptionSet, Hashable, Sendable, CustomStringConverti
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
 
+    /// `NUD_INCOMPLETE`: resolution in progress.
     public static let incomplete = NeighborState(rawValue: UInt16(NUD_INCOMPLETE))
+    /// `NUD_REACHABLE`: confirmed recently.
     public static let reachable = NeighborState(rawValue: UInt16(NUD_REACHABLE))
+    /// `NUD_STALE`: usable, to be confirmed.
     public static let stale = NeighborState(rawValue: UInt16(NUD_STALE))
+    /// `NUD_DELAY`: waiting before a probe.
     public static let delay = NeighborState(rawValue: UInt16(NUD_DELAY))
+    /// `NUD_PROBE`: being probed.
     public static let probe = NeighborState(rawValue: UInt16(NUD_PROBE))
+    /// `NUD_FAILED`: resolution failed.
     public static let failed = NeighborState(rawValue: UInt16(NUD_FAILED))
     /// `NUD_NOARP`: valid without resolution (a `static` bridge FDB entry).
     public static let noARP = NeighborState(rawValue: UInt16(NUD_NOARP))
@@ -45,11 +51,15 @@ public struct NeighborFlags: OptionSet, Hashable, Sendable {
 
 /// An IP neighbour (ARP / NDP) entry: IP address → MAC on an interface (`ip neigh`).
 public struct Neighbor: Sendable, Equatable, CustomStringConvertible {
+    /// The interface the entry is on.
     public var interfaceIndex: Int32
+    /// The neighbour's IP address (`NDA_DST`).
     public var address: IPAddress
     /// The link-layer address; nil for unresolved entries.
     public var mac: MACAddress?
+    /// `NUD_*` state; podlab programs `.permanent` entries.
     public var state: NeighborState
+    /// `NTF_*` flags.
     public var flags: NeighborFlags
 
     /// An entry; `permanent` by default, which is what podlab programs (node→pod, pod→gateway).
@@ -106,13 +116,16 @@ public struct FDBEntry: Sendable, Equatable, CustomStringConvertible {
     public var destination: IPAddress?
     /// The VNI (`vni`) when it differs from the device's.
     public var vni: UInt32?
+    /// The VLAN (`NDA_VLAN`), on VLAN-filtering bridges.
     public var vlan: UInt16?
     /// The bridge, for entries that live in the master's table (reported by dumps).
     public var masterIndex: Int32?
+    /// `.permanent` (`bridge fdb … permanent`) or `.noARP` (`static`).
     public var state: NeighborState
     /// `.device` (`NTF_SELF`) for the vxlan's own table, `.master` (`NTF_MASTER`) for the bridge's.
     public var flags: NeighborFlags
 
+    /// An entry; permanent and in the device's own table (`self`) by default, as a vxlan needs.
     public init(interfaceIndex: Int32, mac: MACAddress, destination: IPAddress? = nil, vni: UInt32? = nil, vlan: UInt16? = nil,
                 masterIndex: Int32? = nil, state: NeighborState = .permanent, flags: NeighborFlags = .device) {
         self.interfaceIndex = interfaceIndex

@@ -20,6 +20,7 @@ public struct PodInterfaceConfiguration: Sendable, Equatable {
     /// A fixed MAC for the pod's interface; nil lets the kernel choose one.
     public var podMAC: MACAddress?
 
+    /// A pod interface; the pod side is `eth0` unless told otherwise.
     public init(hostInterfaceName: String, podInterfaceName: String = "eth0", address: IPv4Address, gateway: IPv4Address,
                 mtu: UInt32? = nil, podMAC: MACAddress? = nil) {
         self.hostInterfaceName = hostInterfaceName
@@ -37,19 +38,26 @@ public struct PodInterface: Sendable, Equatable, CustomStringConvertible {
     public var podNamespace: String
     /// The node-side veth end.
     public var hostIndex: Int32
+    /// Its name.
     public var hostName: String
+    /// Its MAC.
     public var hostMAC: MACAddress?
     /// The pod-side veth end.
     public var podIndex: Int32
+    /// Its name inside the pod.
     public var podName: String
+    /// Its MAC, which the node's permanent entry for the pod points to.
     public var podMAC: MACAddress
     /// The bridge the host end is attached to.
     public var bridgeIndex: Int32
+    /// The pod's address (held as /32).
     public var address: IPv4Address
+    /// The pod's next hop, the node's address on the bridge.
     public var gateway: IPv4Address
     /// The bridge's MAC, which the pod's permanent gateway entry points to.
     public var gatewayMAC: MACAddress
 
+    /// A record of a pod's interface (for instance one read back from storage, for tear-down).
     public init(podNamespace: String, hostIndex: Int32, hostName: String, hostMAC: MACAddress?, podIndex: Int32, podName: String,
                 podMAC: MACAddress, bridgeIndex: Int32, address: IPv4Address, gateway: IPv4Address, gatewayMAC: MACAddress) {
         self.podNamespace = podNamespace
@@ -94,7 +102,9 @@ extension RouteNetlink {
     /// failure is the caller's job, as is creating it.
     ///
     /// - Parameters:
-    ///   - bridge: the node's bridge, as `link(named:)` returns it (its MAC is the gateway's).
+    ///   - bridge: the node's bridge, as `link(named:)` returns it. Its MAC is the gateway's and
+    ///     must be fixed (`createBridge` fixes it): a bridge that takes its ports' MACs changes
+    ///     it when ports come and go, and flushes the permanent entries with it.
     ///   - pod: a `RouteNetlink` bound to the pod's namespace (for instance from
     ///     `RouteNetlink.createNamespace`, which opens it for free while creating the namespace).
     ///   - podNamespace: the pod's namespace, where the peer is created.
@@ -104,6 +114,9 @@ extension RouteNetlink {
         let c = configuration
         guard let gatewayMAC = bridge.mac else {
             throw ValidationError(field: "bridge", value: bridge.name, reason: "has no MAC address to use as the gateway's")
+        }
+        guard c.address != c.gateway else {
+            throw ValidationError(field: "pod address", value: "\(c.address)", reason: "is the gateway's address")
         }
         if let podSide = pod.namespace, podSide != podNamespace.name {
             throw ValidationError(field: "pod netlink", value: podSide, reason: "is bound to another namespace than \"\(podNamespace.name)\"")
@@ -115,9 +128,8 @@ extension RouteNetlink {
         _ = try NetlinkRequest.addAddress(InterfaceAddress(interfaceIndex: 1, try IPv4Interface(c.address, length: 32)))
         _ = try NetlinkRequest.replaceNeighbor(Neighbor(interfaceIndex: bridge.index, address: c.address, mac: gatewayMAC))
 
-        try createVeth(veth, peerNamespace: podNamespace)
+        let host = try createVeth(veth, peerNamespace: podNamespace)
         do {
-            let host = try link(named: c.hostInterfaceName)
             let podLink = try pod.link(named: c.podInterfaceName)
             guard let podMAC = podLink.mac else {
                 throw KernelError(operation: "RTM_GETLINK", object: "link \"\(c.podInterfaceName)\"", namespace: pod.namespace,

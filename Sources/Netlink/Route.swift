@@ -7,11 +7,13 @@ public struct RouteProtocol: RawRepresentable, Hashable, Sendable, CustomStringC
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
+    /// `RTPROT_UNSPEC`: any protocol, in a delete.
     public static let unspecified = RouteProtocol(rawValue: UInt8(RTPROT_UNSPEC))
     /// Installed by the kernel (connected and local routes).
     public static let kernel = RouteProtocol(rawValue: UInt8(RTPROT_KERNEL))
     /// Installed by an administrator or tool; what `ip route add` uses.
     public static let boot = RouteProtocol(rawValue: UInt8(RTPROT_BOOT))
+    /// `RTPROT_STATIC`: installed by an administrator and meant to stay.
     public static let `static` = RouteProtocol(rawValue: UInt8(RTPROT_STATIC))
 
     public var description: String {
@@ -30,17 +32,21 @@ public struct RouteType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
+    /// `RTN_UNSPEC`.
     public static let unspecified = RouteType(rawValue: UInt8(RTN_UNSPEC))
     /// A normal gateway or direct route.
     public static let unicast = RouteType(rawValue: UInt8(RTN_UNICAST))
     /// An address of this host (local table).
     public static let local = RouteType(rawValue: UInt8(RTN_LOCAL))
+    /// A broadcast address of this host (local table).
     public static let broadcast = RouteType(rawValue: UInt8(RTN_BROADCAST))
+    /// A multicast route.
     public static let multicast = RouteType(rawValue: UInt8(RTN_MULTICAST))
     /// Silently drop.
     public static let blackhole = RouteType(rawValue: UInt8(RTN_BLACKHOLE))
     /// Drop with "network unreachable".
     public static let unreachable = RouteType(rawValue: UInt8(RTN_UNREACHABLE))
+    /// Drop with "administratively prohibited".
     public static let prohibit = RouteType(rawValue: UInt8(RTN_PROHIBIT))
 
     public var description: String {
@@ -73,12 +79,15 @@ public struct Route: Sendable, Equatable, CustomStringConvertible {
     /// Use the gateway even though no address of `dev` covers it (`onlink`, `RTNH_F_ONLINK`).
     /// podlab's pods hold a /32 and reach their gateway this way.
     public var onlink: Bool
+    /// `link` for directly connected networks, `universe` for routes via a gateway.
     public var scope: RouteScope
     /// The routing table (`RT_TABLE_MAIN` is 254).
     public var table: UInt32
+    /// Who installed the route (`proto`).
     public var routingProtocol: RouteProtocol
     /// The metric (`metric`/`priority`, `RTA_PRIORITY`).
     public var priority: UInt32?
+    /// `unicast` for ordinary routes.
     public var type: RouteType
     /// Preferred source address (`src`, `RTA_PREFSRC`).
     public var preferredSource: IPAddress?

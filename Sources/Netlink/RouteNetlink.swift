@@ -47,6 +47,12 @@ public final class RouteNetlink: Sendable {
         try perform(batch: [request])
     }
 
+    /// Sends a change with `NLM_F_ECHO` and returns the notifications the kernel sends back to
+    /// the requester (for a created link: the link with its index and MAC), saving a get.
+    func performEchoing(_ request: NetlinkRequest) throws -> [NetlinkMessage] {
+        try fetch(request.adding(flags: NetlinkFlags.NLM_F_ECHO))
+    }
+
     /// Sends a dump (or a single get with `NLM_F_ACK`) and returns the kernel's messages;
     /// a failure names the request's operation and object.
     func fetch(_ request: NetlinkRequest) throws -> [NetlinkMessage] {

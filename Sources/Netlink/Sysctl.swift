@@ -12,9 +12,12 @@ import Netns
 public enum Sysctl {
     /// One setting: a key relative to /proc/sys, such as `net/ipv4/ip_forward`, and its value.
     public struct Setting: Sendable, Hashable, CustomStringConvertible {
+        /// Relative to /proc/sys, slash-separated: `net/ipv4/ip_forward`.
         public var key: String
+        /// What is written, without a newline: `1`.
         public var value: String
 
+        /// A setting of `key` to `value`.
         public init(_ key: String, _ value: String) {
             self.key = key
             self.value = value

@@ -4,6 +4,7 @@ import PodNet
 
 /// A VXLAN device to create (`ip link add NAME type vxlan id ID local … dstport … dev …`).
 public struct VXLANConfiguration: Sendable, Equatable {
+    /// The device's name.
     public var name: String
     /// VXLAN network identifier, 0–16 777 215.
     public var id: UInt32
@@ -17,12 +18,18 @@ public struct VXLANConfiguration: Sendable, Equatable {
     public var underlyingIndex: Int32?
     /// Learn remote MACs from received packets; podlab turns it off and programs the FDB.
     public var learning: Bool
+    /// TTL of the outer packets; nil leaves the kernel default (the route's hop limit).
     public var ttl: UInt8?
+    /// MTU; leave room for the 50-byte VXLAN header.
     public var mtu: UInt32?
+    /// A fixed MAC.
     public var mac: MACAddress?
+    /// A bridge to attach the device to.
     public var masterIndex: Int32?
+    /// Bring it up at creation.
     public var up: Bool
 
+    /// A VXLAN device; learning on and port 4789 unless told otherwise.
     public init(name: String, id: UInt32, local: IPv4Address? = nil, group: IPv4Address? = nil, port: UInt16 = 4789,
                 underlyingIndex: Int32? = nil, learning: Bool = true, ttl: UInt8? = nil, mtu: UInt32? = nil,
                 mac: MACAddress? = nil, masterIndex: Int32? = nil, up: Bool = false) {
@@ -43,14 +50,22 @@ public struct VXLANConfiguration: Sendable, Equatable {
 
 /// The settings of an existing VXLAN device, from `IFLA_INFO_DATA` of a link dump.
 public struct VXLANInfo: Sendable, Equatable {
+    /// `IFLA_VXLAN_ID`.
     public var id: UInt32?
+    /// `IFLA_VXLAN_LOCAL`.
     public var local: IPv4Address?
+    /// `IFLA_VXLAN_GROUP` (remote or multicast group).
     public var group: IPv4Address?
+    /// `IFLA_VXLAN_PORT`, in host order.
     public var port: UInt16?
+    /// `IFLA_VXLAN_LINK`.
     public var underlyingIndex: Int32?
+    /// `IFLA_VXLAN_LEARNING`.
     public var learning: Bool?
+    /// `IFLA_VXLAN_TTL` (0: the route's default hop limit).
     public var ttl: UInt8?
 
+    /// Settings to compare with a dump.
     public init(id: UInt32? = nil, local: IPv4Address? = nil, group: IPv4Address? = nil, port: UInt16? = nil,
                 underlyingIndex: Int32? = nil, learning: Bool? = nil, ttl: UInt8? = nil) {
         self.id = id
@@ -110,7 +125,6 @@ extension RouteNetlink {
     /// Creates a VXLAN device and returns it as the kernel reports it.
     @discardableResult
     public func createVXLAN(_ vxlan: VXLANConfiguration) throws -> Link {
-        try perform(.createVXLAN(vxlan))
-        return try link(named: vxlan.name)
+        try createLink(.createVXLAN(vxlan), name: vxlan.name)
     }
 }

@@ -9,21 +9,28 @@ import Glibc
 public struct VethConfiguration: Sendable, Equatable {
     /// The end created in the namespace the request is sent to.
     public var name: String
+    /// This end's MTU.
     public var mtu: UInt32?
+    /// This end's MAC; nil lets the kernel choose.
     public var mac: MACAddress?
     /// Attach this end to a bridge at creation (`IFLA_MASTER`).
     public var masterIndex: Int32?
     /// Bring this end up at creation (works together with `masterIndex`).
     public var up: Bool
+    /// The other end.
     public var peer: Peer
 
     /// The other end. It cannot be brought up at creation: the kernel opens the peer before the
     /// pair is linked and answers ENOTCONN. Bring it up afterwards, from its namespace's socket.
     public struct Peer: Sendable, Equatable {
+        /// Its name (in its namespace).
         public var name: String
+        /// Its MTU.
         public var mtu: UInt32?
+        /// Its MAC; nil lets the kernel choose.
         public var mac: MACAddress?
 
+        /// A peer called `name`.
         public init(name: String, mtu: UInt32? = nil, mac: MACAddress? = nil) {
             self.name = name
             self.mtu = mtu
@@ -31,6 +38,7 @@ public struct VethConfiguration: Sendable, Equatable {
         }
     }
 
+    /// A pair whose first end is `name`; down and unattached unless told otherwise.
     public init(name: String, mtu: UInt32? = nil, mac: MACAddress? = nil, masterIndex: Int32? = nil, up: Bool = false, peer: Peer) {
         self.name = name
         self.mtu = mtu
@@ -80,13 +88,19 @@ extension NetlinkRequest {
 
 extension RouteNetlink {
     /// Creates a veth pair; with `peerNamespace`, the peer is born inside that namespace.
-    public func createVeth(_ veth: VethConfiguration, peerNamespace: NetworkNamespace? = nil) throws {
-        guard let peerNamespace else {
-            try perform(.createVeth(veth))
-            return
+    /// - Returns: this end as the kernel reports it right after creation (index, MAC; the master
+    ///   is attached just after that report, so `masterIndex` may still be nil).
+    @discardableResult
+    public func createVeth(_ veth: VethConfiguration, peerNamespace: NetworkNamespace? = nil) throws -> Link {
+        let request: NetlinkRequest
+        var fd: Int32 = -1
+        defer { if fd >= 0 { close(fd) } }
+        if let peerNamespace {
+            fd = try peerNamespace.openFD()
+            request = try .createVeth(veth, peerNamespaceFD: fd, peerNamespaceName: peerNamespace.name)
+        } else {
+            request = try .createVeth(veth)
         }
-        let fd = try peerNamespace.openFD()
-        defer { close(fd) }
-        try perform(.createVeth(veth, peerNamespaceFD: fd, peerNamespaceName: peerNamespace.name))
+        return try createLink(request, name: veth.name)
     }
 }

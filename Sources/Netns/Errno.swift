@@ -59,6 +59,7 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
         case EOPNOTSUPP: "EOPNOTSUPP"
         case EADDRINUSE: "EADDRINUSE"
         case EADDRNOTAVAIL: "EADDRNOTAVAIL"
+        case ENETDOWN: "ENETDOWN"
         case ENETUNREACH: "ENETUNREACH"
         case ECONNREFUSED: "ECONNREFUSED"
         case ETIMEDOUT: "ETIMEDOUT"

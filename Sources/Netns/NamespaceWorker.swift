@@ -63,6 +63,9 @@ public final class NamespaceWorker: @unchecked Sendable {
         while true {
             while jobIndex == jobs.count { pthread_cond_wait(&condition, &mutex) }
             let job = jobs[jobIndex]
+            // Drop the queue's reference now: a finished job must not keep what it captured
+            // (a result such as a netlink socket would keep its namespace alive).
+            jobs[jobIndex] = {}
             jobIndex += 1
             if jobIndex > 64 && jobIndex * 2 > jobs.count {
                 jobs.removeFirst(jobIndex)

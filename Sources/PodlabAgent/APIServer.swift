@@ -33,6 +33,7 @@ public protocol APIBackend: Sendable {
     func getNode(name: String) async throws -> Data
     func labStatus() async throws -> Data
     func deleteLab() async throws -> Data
+    func metrics() async throws -> Data
 }
 
 /// The agent's Kubernetes-shaped HTTP API (see design.md "Control plane and API").
@@ -130,6 +131,9 @@ public enum APIServer {
         }
         router.get("/podlab/v1/lab") { _, _ in
             try await handle { json(try await backend.labStatus()) }
+        }
+        router.get("/podlab/v1/metrics") { _, _ in
+            try await handle { json(try await backend.metrics()) }
         }
         router.delete("/podlab/v1/lab") { _, _ in
             try await handle { json(try await backend.deleteLab(), status: .accepted) }

@@ -129,6 +129,7 @@ extension Controller {
             return pod
         }
         pods[key(pod)] = pod
+        createdClock[pod.metadata.uid] = .now
         publish(.added, pod)
         let podKey = key(pod)
         Task { await self.realize(podKey) }
@@ -139,6 +140,8 @@ extension Controller {
     func realize(_ podKey: String) async {
         guard var pod = pods[podKey], let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP), let plan else { return }
         do {
+            let started = ContinuousClock.now
+            defer { sandboxMillis.append(Controller.millis(ContinuousClock.now - started)) }
             let (sandbox, interface) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address, mtu: UInt32(plan.podMTU))
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             runtime.interface = interface
@@ -285,6 +288,7 @@ extension Controller {
         }
         pods.removeValue(forKey: podKey)
         runtimes.removeValue(forKey: pod.metadata.uid)
+        createdClock.removeValue(forKey: pod.metadata.uid)
         try? FileManager.default.removeItem(atPath: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid))
         publish(.deleted, pod)
     }
@@ -307,12 +311,19 @@ extension Controller {
             return
         }
         pods[key(pod)] = pod
+        if pod.status.phase == .running, let created = createdClock.removeValue(forKey: pod.metadata.uid) {
+            startMillis.append(Controller.millis(ContinuousClock.now - created))
+        }
         publish(.modified, pod)
     }
 
     func publish(_ type: WatchEvent.Kind, _ pod: Pod) {
         hub.publish(WatchEvent(type: type, objectKind: "Pod", namespace: pod.metadata.namespace,
                                resourceVersion: Int64(pod.metadata.resourceVersion) ?? 0, object: Data(pod.json.jsonText(indent: 0).utf8)))
+    }
+
+    static func millis(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
     }
 
     static func storeObject(_ pod: Pod) -> Store.Object {

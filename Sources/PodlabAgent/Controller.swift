@@ -29,6 +29,12 @@ public actor Controller: APIBackend {
     /// Runtime state of pods by uid.
     var runtimes: [String: PodRuntime] = [:]
     var shutdown: (@Sendable () async -> Void)?
+    /// Milliseconds each pod's sandbox (namespaces + network) took to build.
+    var sandboxMillis: [Double] = []
+    /// Milliseconds from a pod's creation request to all its containers running.
+    var startMillis: [Double] = []
+    /// When each pod's creation was requested, by uid (until it runs).
+    var createdClock: [String: ContinuousClock.Instant] = [:]
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         self.paths = paths
@@ -179,6 +185,20 @@ public actor Controller: APIBackend {
         message = "lab deleted"
         logger.info("lab \(paths.lab) deleted")
         await shutdown?()
+    }
+
+    /// Figures for benchmarks: per-pod sandbox and start times, pod count, agent memory.
+    public func metrics() async throws -> Data {
+        let rss = readSmallFile("/proc/self/status")?.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int64($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
+        let value: JSONValue = .object([
+            "pods": .integer(Int64(pods.count)),
+            "runningPods": .integer(Int64(pods.values.filter { $0.status.phase == .running }.count)),
+            "sandboxSetupMillis": .array(sandboxMillis.map { .number($0) }),
+            "podStartMillis": .array(startMillis.map { .number($0) }),
+            "agentRSSBytes": .integer(rss * 1024),
+        ])
+        return Data(value.jsonText(indent: 0).utf8)
     }
 
     // MARK: Nodes

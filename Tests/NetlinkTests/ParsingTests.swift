@@ -113,3 +113,31 @@ struct ParsingTests {
         #expect(throws: KernelError.self) { try Neighbor(parsing: short[...]) }
     }
 }
+
+@Suite("Created links come back from the kernel's echo")
+struct CreateEchoTests {
+    @Test("a create asks for NLM_F_ECHO and uses the echoed link without a get")
+    func echoed() throws {
+        let transport = RecordingTransport()
+        let echo = try NetlinkRequest.createVeth(VethConfiguration(name: "h1", mac: MACAddress(parsing: "02:00:00:00:00:01"), peer: .init(name: "p1")))
+        transport.enqueueDump([NetlinkMessage(type: 16, flags: 0, sequence: 1, portID: 0, payload: Array(echo.bytes[16...]))])
+        let link = try RouteNetlink(transport: transport).createVeth(VethConfiguration(name: "h1", peer: .init(name: "p1")))
+        let mac = try MACAddress(parsing: "02:00:00:00:00:01")
+        #expect(link.name == "h1" && link.mac == mac)
+        #expect(transport.datagrams.count == 1)
+        let flags = transport.datagrams[0].withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 6, as: UInt16.self) }
+        #expect(flags == 0x060D)  // REQUEST | ACK | ECHO | EXCL | CREATE
+    }
+
+    @Test("without an echo, the link is fetched by name")
+    func fallback() throws {
+        let transport = RecordingTransport()
+        transport.enqueueDump([])
+        let reply = try NetlinkRequest.createBridge(name: "br0", mac: MACAddress(parsing: "02:00:00:00:00:02"))
+        transport.enqueueDump([NetlinkMessage(type: 16, flags: 0, sequence: 2, portID: 0, payload: Array(reply.bytes[16...]))])
+        let link = try RouteNetlink(transport: transport).createBridge(name: "br0")
+        #expect(link.name == "br0" && link.kind == "bridge")
+        #expect(transport.datagrams.count == 2)
+        #expect(transport.datagrams[1][4] == 18)  // RTM_GETLINK
+    }
+}

@@ -49,11 +49,21 @@ final class RecordingTransport: NetlinkTransport, @unchecked Sendable {
         }
     }
 
+    /// Like the real socket: a get or a change with `NLM_F_ECHO` that `respond` fails ends in a
+    /// `KernelError` for the "dump"; otherwise the queued messages come back.
     func dump(_ request: [UInt8]) throws -> [NetlinkMessage] {
-        state.withLock { s in
+        var type: UInt16 = 0
+        try NetlinkSocket.parse(request[...]) { header, _ in type = header.type }
+        let index = state.withLock { s in
             s.datagrams.append(request)
-            return s.dumps.isEmpty ? [] : s.dumps.removeFirst()
+            defer { s.messageCount += 1 }
+            return s.messageCount
         }
+        let (code, message) = respond(index, type)
+        if code != 0 {
+            throw KernelError(operation: "dump", object: "netlink(route)", namespace: namespace, errno: Errno(code), detail: message)
+        }
+        return state.withLock { s in s.dumps.isEmpty ? [] : s.dumps.removeFirst() }
     }
 }
 

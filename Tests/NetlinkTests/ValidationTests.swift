@@ -88,3 +88,42 @@ struct ValidationTests {
         #expect(transport.datagrams.isEmpty)
     }
 }
+
+@Suite("Pod interface setup validates before touching the kernel")
+struct PodInterfaceValidationTests {
+    static let bridge = Link(index: 2, name: "cni0", kind: "bridge", mac: MACAddress.derived(from: IPv4Address(10, 244, 1, 1)))
+    static let gateway = IPv4Address(10, 244, 1, 1)
+
+    static let cases: [(String, PodInterfaceConfiguration, Link)] = [
+        ("pod address is the gateway", PodInterfaceConfiguration(hostInterfaceName: "veth1", address: gateway, gateway: gateway), bridge),
+        ("host name too long", PodInterfaceConfiguration(hostInterfaceName: "veth-name-too-long", address: IPv4Address(10, 244, 1, 2), gateway: gateway), bridge),
+        ("pod name with a slash", PodInterfaceConfiguration(hostInterfaceName: "veth1", podInterfaceName: "eth/0", address: IPv4Address(10, 244, 1, 2), gateway: gateway), bridge),
+        ("MTU too small", PodInterfaceConfiguration(hostInterfaceName: "veth1", address: IPv4Address(10, 244, 1, 2), gateway: gateway, mtu: 60), bridge),
+        ("multicast pod MAC", PodInterfaceConfiguration(hostInterfaceName: "veth1", address: IPv4Address(10, 244, 1, 2), gateway: gateway,
+                                                        podMAC: try! MACAddress(parsing: "01:00:5e:00:00:01")), bridge),
+        ("bridge without MAC", PodInterfaceConfiguration(hostInterfaceName: "veth1", address: IPv4Address(10, 244, 1, 2), gateway: gateway),
+         Link(index: 2, name: "cni0")),
+    ]
+
+    @Test("refused with a ValidationError, nothing sent", arguments: cases.indices)
+    func refused(index: Int) {
+        let (name, configuration, bridge) = Self.cases[index]
+        let node = RecordingTransport(namespace: "node"), pod = RecordingTransport(namespace: "pod")
+        #expect(throws: ValidationError.self, "\(name)") {
+            try RouteNetlink(transport: node).setUpPodInterface(configuration, bridge: bridge, pod: RouteNetlink(transport: pod),
+                                                               podNamespace: NetworkNamespace(unchecked: "pod"))
+        }
+        #expect(node.datagrams.isEmpty && pod.datagrams.isEmpty)
+    }
+
+    @Test("a pod netlink bound to another namespace is refused")
+    func wrongNamespace() {
+        let node = RecordingTransport(namespace: "node"), pod = RecordingTransport(namespace: "pod-a")
+        #expect(throws: ValidationError.self) {
+            try RouteNetlink(transport: node).setUpPodInterface(
+                PodInterfaceConfiguration(hostInterfaceName: "veth1", address: IPv4Address(10, 244, 1, 2), gateway: Self.gateway),
+                bridge: Self.bridge, pod: RouteNetlink(transport: pod), podNamespace: NetworkNamespace(unchecked: "pod-b"))
+        }
+        #expect(node.datagrams.isEmpty && pod.datagrams.isEmpty)
+    }
+}
