@@ -37,7 +37,7 @@ public enum AgentMain {
             throw AgentStartError(description: "podlab agent needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces")
         }
         let paths = LabPaths(lab: options.lab, stateRoot: options.stateRoot)
-        try FileManager.default.createDirectory(atPath: paths.root, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
         let lock = try AgentLock(paths: paths)
         defer { lock.release() }
 
