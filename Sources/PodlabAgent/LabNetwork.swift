@@ -139,7 +139,7 @@ extension LabPlan {
     /// The plan for a new lab: the topology file (or the defaults: two nodes, host-gw), under
     /// the lab's name. Problems are reported with the field that causes them.
     static func load(lab: String, topologyPath: String?) throws -> LabPlan {
-        var spec = TopologySpec()
+        var spec = TopologySpec(nodeCount: 2)
         if let topologyPath {
             let text: String
             do { text = try String(contentsOfFile: topologyPath, encoding: .utf8) } catch {
