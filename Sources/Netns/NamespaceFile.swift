@@ -45,12 +45,24 @@ public enum NamespaceFile {
         }
     }
 
+    private static func makeDirectories(_ dir: String) throws {
+        var current = ""
+        for component in dir.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && Errno.current != .fileExists {
+                throw KernelError(operation: "mkdir", object: current, errno: .current)
+            }
+        }
+    }
+
     private static func create(_ kind: NamespaceWorker.Kind, at path: String, setup: () throws -> Void) throws {
         guard path.hasPrefix("/"), let slash = path.lastIndex(of: "/") else {
             throw ValidationError(field: "namespace file", value: path, reason: "must be an absolute path")
         }
+        // A plain directory is enough to hold the bind mounts (unlike /run/netns, which `ip`
+        // shares with other mount namespaces, nothing else looks for these files).
         let dir = String(path[..<slash])
-        try MountDirectory.prepare(dir.isEmpty ? "/" : dir)
+        try makeDirectories(dir)
         let fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
         if fd < 0 { throw KernelError(operation: "create \(kind.procName) namespace", object: path, errno: .current) }
         close(fd)

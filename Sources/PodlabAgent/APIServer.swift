@@ -129,6 +129,7 @@ public enum APIServer {
         router.get("/api/v1/nodes/:name") { _, context in
             try await handle { json(try await backend.getNode(name: try context.parameters.require("name"))) }
         }
+        if let nodes = backend as? any NodeBackend { Controller.addNodeRoutes(to: router, backend: nodes) }
         router.get("/podlab/v1/lab") { _, _ in
             try await handle { json(try await backend.labStatus()) }
         }

@@ -51,8 +51,20 @@ public actor Controller: APIBackend {
 
     /// Builds or adopts the lab network, then adopts or finishes every stored pod.
     func start() async {
+        let plan: LabPlan
         do {
-            let plan = try loadPlan()
+            plan = try loadPlan()
+        } catch {
+            // Nothing was created yet: say why, forget the half-written state, and exit.
+            phase = "Failed"
+            message = "\(error)"
+            logger.error("lab start failed: \(error)")
+            for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }
+            try? await Task.sleep(for: .milliseconds(300))
+            await shutdown?()
+            return
+        }
+        do {
             self.plan = plan
             message = "building the lab network"
             nodes = try LabNetwork.ensure(plan) { step in
@@ -181,13 +193,13 @@ public actor Controller: APIBackend {
         runtimes.removeAll()
         // The state directory goes too: nothing of the lab remains on the host.
         try? FileManager.default.removeItem(atPath: paths.logs)
-        // The directory of the UTS/IPC namespace files is a bind mount on itself (a mount
-        // point cannot be removed): unmount it first.
-        umount2(paths.namespaces, Int32(MNT_DETACH))
+        umount2(paths.namespaces, Int32(MNT_DETACH))  // labs made by older versions bind-mounted it
         try? FileManager.default.removeItem(atPath: paths.namespaces)
         for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }
         message = "lab deleted"
         logger.info("lab \(paths.lab) deleted")
+        // Open watches would hold the server's graceful shutdown forever: end them first.
+        hub.finishAll()
         await shutdown?()
     }
 

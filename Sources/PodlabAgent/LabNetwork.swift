@@ -56,7 +56,7 @@ public enum LabNetwork {
             // A fixed MAC: a bridge without one takes the lowest MAC of its ports, which would change
             // under the pods' permanent gateway entries as veths come and go.
             let bridgeMAC = MACAddress.derived(from: node.gateway.address)
-            var bridge = try netlink.linkIfPresent(named: podBridge) ?? netlink.createBridge(name: podBridge, mtu: UInt32(plan.mtu), mac: bridgeMAC, up: true)
+            var bridge = try netlink.linkIfPresent(named: podBridge) ?? netlink.createBridge(name: podBridge, mtu: UInt32(plan.podMTU), mac: bridgeMAC, up: true)
             if bridge.mac != bridgeMAC {
                 try netlink.setMAC(.index(bridge.index), mac: bridgeMAC)
                 bridge = try netlink.link(named: podBridge)
@@ -69,15 +69,55 @@ public enum LabNetwork {
                 try .replaceAddress(InterfaceAddress(interfaceIndex: bridge.index, node.gateway)),
             ])
             try Sysctl.set([Sysctl.Setting("net/ipv4/conf/\(podBridge)/send_redirects", "0")], in: namespace)
-            // host-gw: every other node's pod CIDR via that node's underlay address.
-            let routes = try plan.nodes.filter { $0.name != node.name }.map { peer in
-                try NetlinkRequest.replaceRoute(Route(destination: peer.podCIDR, gateway: peer.underlayAddress.address, outputIndex: eth0.index))
+            switch plan.routing {
+            case .hostGateway:
+                // host-gw: every other node's pod CIDR via that node's underlay address.
+                let routes = try plan.nodes.filter { $0.name != node.name }.map { peer in
+                    try NetlinkRequest.replaceRoute(Route(destination: peer.podCIDR, gateway: peer.underlayAddress.address, outputIndex: eth0.index))
+                }
+                try netlink.perform(batch: routes)
+            case .vxlan:
+                try ensureOverlay(plan, node: node, netlink: netlink, uplink: eth0)
             }
-            try netlink.perform(batch: routes)
             try NodeFirewall.apply(in: namespace, clusterCIDR: plan.clusterCIDR)
             result[node.name] = NodeNetwork(plan: node, namespace: namespace, netlink: netlink, bridge: try netlink.link(named: podBridge))
         }
         return result
+    }
+
+    public static let overlayDevice = "vxlan0"
+
+    /// The overlay's address and MAC on a node: the network address of its pod CIDR (as a /32)
+    /// and a MAC derived from it, so every node can program its peers without asking them.
+    static func overlayEndpoint(_ node: NodePlan) -> (address: IPv4Address, mac: MACAddress) {
+        (node.podCIDR.network, MACAddress.derived(from: node.podCIDR.network))
+    }
+
+    /// `routing: vxlan`: one VXLAN device per node over the underlay (no multicast, no
+    /// learning). For each peer: a route to its pod CIDR via its overlay address (onlink), a
+    /// permanent neighbour entry for that address, and an FDB entry sending its MAC to its
+    /// underlay address — flannel's vxlan layout, programmed statically.
+    static func ensureOverlay(_ plan: LabPlan, node: NodePlan, netlink: RouteNetlink, uplink: Link) throws {
+        let me = overlayEndpoint(node)
+        let id = UInt32(plan.vxlanID ?? TopologySpec.defaultVXLANID)
+        var device = try netlink.linkIfPresent(named: overlayDevice)
+        if device == nil {
+            device = try netlink.createVXLAN(VXLANConfiguration(name: overlayDevice, id: id, local: node.underlayAddress.address, port: 4789,
+                                                                underlyingIndex: uplink.index, learning: false,
+                                                                mtu: UInt32(plan.podMTU), mac: me.mac, up: true))
+        }
+        guard let vxlan = device else { return }
+        var requests: [NetlinkRequest] = [
+            try .setLink(.index(vxlan.index), LinkChanges(up: true)),
+            try .replaceAddress(InterfaceAddress(interfaceIndex: vxlan.index, try IPv4Interface(me.address, length: 32))),
+        ]
+        for peer in plan.nodes where peer.name != node.name {
+            let endpoint = overlayEndpoint(peer)
+            requests.append(try .replaceNeighbor(Neighbor(interfaceIndex: vxlan.index, address: endpoint.address, mac: endpoint.mac)))
+            requests.append(try .replaceFDBEntry(FDBEntry(interfaceIndex: vxlan.index, mac: endpoint.mac, destination: .v4(peer.underlayAddress.address))))
+            requests.append(try .replaceRoute(Route(destination: peer.podCIDR, gateway: endpoint.address, outputIndex: vxlan.index, onlink: true)))
+        }
+        try netlink.perform(batch: requests)
     }
 
     /// Removes the node and underlay namespaces (pods must be gone first). Missing ones are fine.
@@ -99,7 +139,7 @@ extension LabPlan {
     /// The plan for a new lab: the topology file (or the defaults: two nodes, host-gw), under
     /// the lab's name. Problems are reported with the field that causes them.
     static func load(lab: String, topologyPath: String?) throws -> LabPlan {
-        var spec = TopologySpec()
+        var spec = TopologySpec(nodeCount: 2)
         if let topologyPath {
             let text: String
             do { text = try String(contentsOfFile: topologyPath, encoding: .utf8) } catch {

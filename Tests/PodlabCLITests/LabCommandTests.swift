@@ -103,8 +103,9 @@ struct LabCommandTests {
 
     @Test func downWithoutAgentButWithState() async throws {
         try await FakeAgent.with({ _ in .json(200, readyLab) }) { agent in
-            try FileManager.default.createDirectory(atPath: "\(agent.root)/old", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: "\(agent.root)/old/ns", withIntermediateDirectories: true)
             try "123456789".write(toFile: "\(agent.root)/old/agent.pid", atomically: true, encoding: .utf8)
+            try "".write(toFile: "\(agent.root)/old/store.sqlite", atomically: true, encoding: .utf8)
             let t = agent.context()
             #expect(await t.run(["down", "--lab", "old"]) == 1)
             #expect(t.stderr.text.contains("error: lab \"old\" is not running, but its state is still in \(agent.root)/old."))
@@ -117,6 +118,18 @@ struct LabCommandTests {
             let t = agent.context()
             #expect(await t.run(["down", "--lab", "never"]) == 0)
             #expect(t.stderr.text == "lab \"never\" is not running; nothing to delete\n")
+        }
+    }
+
+    @Test func downAfterACleanDownFindsNothingToDelete() async throws {
+        try await FakeAgent.with({ _ in .json(200, readyLab) }) { agent in
+            // What a finished agent leaves: its log, its pid file, an empty directory.
+            try FileManager.default.createDirectory(atPath: "\(agent.root)/done/ns", withIntermediateDirectories: true)
+            try "999999999\n".write(toFile: "\(agent.root)/done/agent.pid", atomically: true, encoding: .utf8)
+            try "lab deleted\n".write(toFile: "\(agent.root)/done/agent.log", atomically: true, encoding: .utf8)
+            let t = agent.context()
+            #expect(await t.run(["down", "--lab", "done"]) == 0)
+            #expect(t.stderr.text == "lab \"done\" is not running; nothing to delete\n")
         }
     }
 

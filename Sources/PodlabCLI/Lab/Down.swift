@@ -86,6 +86,22 @@ public struct Down: PodlabCommand {
         }
     }
 
+    /// True when the state directory holds more than a finished agent leaves behind
+    /// (its log, its pid file and empty directories).
+    static func hasLeftovers(_ directory: String) -> Bool {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: directory) else { return false }
+        for entry in entries where entry != "agent.log" && entry != "agent.pid" {
+            let path = directory + "/" + entry
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            if !isDirectory.boolValue || hasLeftovers(path) || !((try? fm.contentsOfDirectory(atPath: path))?.isEmpty ?? true) {
+                return true
+            }
+        }
+        return false
+    }
+
     private func notRunning(_ paths: LabPaths, context: CommandContext) -> Int32 {
         let flag = LabFiles.labFlag(paths.lab)
         if let agent = LabFiles.liveAgent(paths) {
@@ -93,9 +109,7 @@ public struct Down: PodlabCommand {
             LabFiles.printLogTail(paths, to: context)
             return 1
         }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: paths.directory, isDirectory: &isDirectory), isDirectory.boolValue,
-           let entries = try? FileManager.default.contentsOfDirectory(atPath: paths.directory), !entries.isEmpty {
+        if Self.hasLeftovers(paths.directory) {
             context.stderr.line("""
                 error: lab "\(paths.lab)" is not running, but its state is still in \(paths.directory).
                 The agent cleans up what a stopped lab left behind when it starts: run "podlab up\(flag)", then "podlab down\(flag)".

@@ -98,8 +98,13 @@ public struct Edit: PodlabCommand {
             }
             previousEdit = stripped
             content = Self.header + "# pods \"\(name)\" was not valid:\n"
-                + reasons.map { "# * \($0)\n" }.joined() + "#\n" + stripped
+                + reasons.map { Self.comment("* " + $0) }.joined() + "#\n" + stripped
         }
+    }
+
+    /// `text` as comment lines (a reason may span several lines).
+    static func comment(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { "# \($0)\n" }.joined()
     }
 
     /// The text without `#` comment lines, as kubectl compares edits.
@@ -110,7 +115,7 @@ public struct Edit: PodlabCommand {
     }
 
     static func temporaryFile() throws -> String {
-        var template = Array("/tmp/podlab-edit-XXXXXXXX.yaml".utf8CString)
+        var template = Array("/tmp/podlab-edit-XXXXXX.yaml".utf8CString)
         let fd = mkstemps(&template, 5)
         guard fd >= 0 else { throw CLIError("cannot create a temporary file: \(String(cString: strerror(errno)))") }
         close(fd)

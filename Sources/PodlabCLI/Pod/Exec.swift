@@ -46,9 +46,9 @@ public struct Exec: PodlabCommand {
         let name = try ResourceName.pod(pod)
         let namespace = scope.resolvedNamespace
         let client = scope.client(context)
-        let podObject = try await client.get(PodView.self, APIPath.pod(namespace, name))
-        if let phase = podObject.status?.phase, phase == "Succeeded" || phase == "Failed" {
-            throw CLIError("cannot exec into a container in a completed pod; current phase is \(phase)")
+        let podObject = try await client.get(Pod.self, APIPath.pod(namespace, name))
+        if let phase = podObject.status.phase, phase.isTerminal {
+            throw CLIError("cannot exec into a container in a completed pod; current phase is \(phase.rawValue)")
         }
         let sandbox = try await client.get(PodSandbox.self, PodSandbox.path(namespace: namespace, pod: name))
         let names = sandbox.containers.map(\.name)
@@ -65,7 +65,7 @@ public struct Exec: PodlabCommand {
             }
             chosen = first
         }
-        let image = podObject.spec?.containers?.first(where: { $0.name == chosen.name })?.image
+        let image = podObject.spec.containers.first(where: { $0.name == chosen.name })?.image
 
         var environment = chosen.env ?? [:]
         let resolvedImage = image.flatMap { try? ImageCatalog.resolve($0) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PodNet
 
 /// `podlab logs POD [-c C] [-f] [-p] [--tail N]`: a container's stdout and stderr.
 public struct Logs: PodlabCommand {
@@ -34,7 +35,7 @@ public struct Logs: PodlabCommand {
         let client = scope.client(context)
         var chosen = container ?? containerArgument
         if chosen == nil {
-            let names = try await client.get(PodView.self, APIPath.pod(namespace, name)).containerNames
+            let names = try await client.get(Pod.self, APIPath.pod(namespace, name)).spec.containers.map(\.name)
             chosen = names.first
             if names.count > 1 {
                 context.stderr.line("Defaulted container \"\(names[0])\" out of: \(names.joined(separator: ", "))")
