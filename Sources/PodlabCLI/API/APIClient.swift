@@ -139,9 +139,12 @@ public struct APIClient: Sendable {
         let exchange = Task {
             do {
                 try await channel.executeThenClose { inbound, outbound in
-                    try await outbound.write(.head(requestHead))
-                    if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                    try await outbound.write(.end(nil))
+                    // One write: the agent may answer and close as soon as it has the head (a body
+                    // of length 0), and a later write of the rest would fail on the closed channel.
+                    var parts: [HTTPClientRequestPart] = [.head(requestHead)]
+                    if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                    parts.append(.end(nil))
+                    try await outbound.write(contentsOf: parts)
                     for try await part in inbound {
                         switch part {
                         case let .head(responseHead): headBox.deliver(.success(responseHead))
