@@ -45,6 +45,12 @@ public enum NamespaceFile {
         }
     }
 
+    /// Creates the directory holding `path` (and its parents) if missing.
+    static func makeDirectories(parentOf path: String) throws {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        try makeDirectories(String(path[..<slash]))
+    }
+
     private static func makeDirectories(_ dir: String) throws {
         var current = ""
         for component in dir.split(separator: "/") {

@@ -155,9 +155,17 @@ public final class NamespaceWorker: @unchecked Sendable {
 
     /// On the worker: `unshare`s a fresh namespace of `kind`, runs `body` inside it, returns home.
     func withNewNamespace<T>(_ kind: Kind, label: String, _ body: () throws -> T) throws -> T {
+        try withNewNamespaces([kind], label: label, body)
+    }
+
+    /// On the worker: one `unshare` for several fresh namespaces at once, `body` inside them,
+    /// then home for all of them.
+    func withNewNamespaces<T>(_ kinds: [Kind], label: String, _ body: () throws -> T) throws -> T {
         precondition(isCurrent, "unshare attempted off the namespace worker thread")
-        try shimCall("unshare(CLONE_NEW\(kind.procName.uppercased()))", label) { pl_unshare(kind.cloneFlag) }
-        defer { returnHome([kind]) }
+        let flags = kinds.reduce(Int32(0)) { $0 | $1.cloneFlag }
+        let names = kinds.map { "CLONE_NEW\($0.procName.uppercased())" }.joined(separator: "|")
+        try shimCall("unshare(\(names))", label) { pl_unshare(flags) }
+        defer { returnHome(kinds) }
         return try body()
     }
 

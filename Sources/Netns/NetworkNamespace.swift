@@ -70,6 +70,53 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Creates a pod's namespaces in one visit of the namespace worker: one `unshare` of a new
+    /// network, UTS and IPC namespace, the hostname set, all three bind-mounted (the network
+    /// one under /run/netns/NAME, the others at the given paths), and a netlink socket opened
+    /// inside. Cheaper than three separate creations; on failure nothing is left.
+    public static func createPod(_ name: String, hostname: String, utsPath: String, ipcPath: String,
+                                 openingSocket bus: NetlinkBus) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
+        try validate(name: name)
+        try NamespaceFile.validate(hostname: hostname)
+        let namespace = NetworkNamespace(unchecked: name)
+        try MountDirectory.prepare(runDirectory)
+        try NamespaceFile.makeDirectories(parentOf: utsPath)
+        try NamespaceFile.makeDirectories(parentOf: ipcPath)
+        var made: [String] = []
+        func cleanUp() {
+            for path in made {
+                umount2(path, Int32(MNT_DETACH))
+                unlink(path)
+            }
+        }
+        for path in [namespace.path, utsPath, ipcPath] {
+            let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+            if fd < 0 {
+                let code = Errno.current
+                cleanUp()
+                throw KernelError(operation: "create namespace file", object: path, errno: code,
+                                  detail: code == .fileExists ? "it already exists" : nil)
+            }
+            close(fd)
+            made.append(path)
+        }
+        do {
+            let socket = try NamespaceWorker.shared.sync {
+                try NamespaceWorker.shared.withNewNamespaces([.net, .uts, .ipc], label: name) { () throws -> NetlinkSocket in
+                    try shimCall("sethostname", "\"\(hostname)\"") { hostname.withCString { pl_sethostname($0, strlen($0)) } }
+                    for (path, kind) in [(namespace.path, "net"), (utsPath, "uts"), (ipcPath, "ipc")] {
+                        try syscall("mount(MS_BIND)", path) { mount("/proc/thread-self/ns/\(kind)", path, "none", UInt(MS_BIND), nil) }
+                    }
+                    return try NetlinkSocket(bus: bus, namespace: name)
+                }
+            }
+            return (namespace, socket)
+        } catch {
+            cleanUp()
+            throw error
+        }
+    }
+
     /// The existing namespace `name`; throws ENOENT with a clear message if there is none.
     public static func open(_ name: String) throws -> NetworkNamespace {
         try validate(name: name)

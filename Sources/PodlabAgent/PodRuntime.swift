@@ -77,9 +77,9 @@ final class PodRuntime: @unchecked Sendable {
     static func buildSandbox(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address, mtu: UInt32) throws -> (PodSandboxPaths, PodInterface) {
         let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
         do {
-            let (namespace, podNetlink) = try RouteNetlink.createNamespace(sandbox.netns)
-            try NamespaceFile.createUTS(at: sandbox.uts, hostname: hostname(pod))
-            try NamespaceFile.createIPC(at: sandbox.ipc)
+            let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
+                                                                    ipcPath: sandbox.ipc, openingSocket: .route)
+            let podNetlink = RouteNetlink(transport: socket)
             let interface = try node.netlink.setUpPodInterface(
                 PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
                                           gateway: node.plan.gateway.address, mtu: mtu, podMAC: MACAddress.derived(from: address)),

@@ -133,3 +133,34 @@ struct WorkerIsolationTests {
         }
     }
 }
+
+@Suite("Pod namespaces in one step", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct PodNamespacesTests {
+    @Test("createPod makes net, UTS (with the hostname) and IPC namespaces; a clash leaves nothing behind")
+    func createPod() throws {
+        let scratch = try Scratch()
+        let name = KernelTest.uniqueName("pltpod")
+        let uts = scratch.file("ns/pod.uts"), ipc = scratch.file("ns/pod.ipc")
+        defer {
+            try? NetworkNamespace.delete(name, ignoreMissing: true)
+            try? NamespaceFile.remove(at: uts)
+            try? NamespaceFile.remove(at: ipc)
+        }
+        let (namespace, socket) = try NetworkNamespace.createPod(name, hostname: "web-1", utsPath: uts, ipcPath: ipc, openingSocket: .route)
+        #expect(socket.namespace == name)
+        let out = scratch.file("out")
+        let child = try Spawner.spawn(SpawnRequest(executable: "/bin/sh", arguments: ["-c", "hostname; readlink /proc/self/ns/net"],
+                                                   stdout: .file(out), networkNamespace: name, utsNamespace: uts, ipcNamespace: ipc))
+        #expect(try child.wait() == .exited(0))
+        #expect(contents(out) == "web-1\nnet:[\(try namespace.inode())]\n")
+
+        // The same paths again: EEXIST, and the failed attempt removes only what it made.
+        let other = KernelTest.uniqueName("pltpod")
+        #expect { try NetworkNamespace.createPod(other, hostname: "x", utsPath: uts, ipcPath: scratch.file("ns/other.ipc"), openingSocket: .route) } throws: {
+            Errno.fileExists ~= $0
+        }
+        #expect(!NetworkNamespace.exists(other))
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("ns/other.ipc")))
+        #expect(FileManager.default.fileExists(atPath: uts), "the existing pod's files stay")
+    }
+}
