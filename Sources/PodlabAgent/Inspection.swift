@@ -142,7 +142,8 @@ enum NamespaceReader {
                 addrInfo: addresses.filter { $0.interfaceIndex == link.index }.map(address))
         }
         let routes = try netlink.routes(family: .ipv4).map { route(for: $0, names: names) }
-        let neighbours = try netlink.neighbors(family: .ipv4).map { neighbour in
+        // As `ip neigh` lists them: multicast entries (NOARP) left out.
+        let neighbours = try netlink.neighbors(family: .ipv4).filter { !$0.state.contains(.noARP) }.map { neighbour in
             NeighborSnapshot(dst: neighbour.address.description, dev: names[neighbour.interfaceIndex] ?? "if\(neighbour.interfaceIndex)",
                              lladdr: neighbour.mac?.description,
                              state: neighbour.state.description.split(separator: ",").map(String.init).filter { $0 != "NONE" })

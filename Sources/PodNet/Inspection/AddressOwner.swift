@@ -39,7 +39,7 @@ public struct AddressOwner: Codable, Hashable, Sendable, CustomStringConvertible
     public var containers: [String]?
     /// The range concerned (a node's pod CIDR, the service CIDR, …).
     public var range: IPv4Prefix?
-    /// More words: why an address is reserved, who holds an allocation.
+    /// More words: why an address is reserved, who holds an allocation, what holds an interface.
     public var detail: String?
 
     public init(kind: Kind, pod: String? = nil, node: String? = nil, namespace: String? = nil, interface: String? = nil,
@@ -67,7 +67,7 @@ public struct AddressOwner: Codable, Hashable, Sendable, CustomStringConvertible
         case .loopback:
             return "loopback: every pod and node has its own on lo"
         case .interface:
-            return "address of \(interface ?? "?") in \(namespace ?? "?")"
+            return "address of \(interface ?? "?") in \(detail.map { "\($0) (\(namespace ?? "?"))" } ?? namespace ?? "?")"
         case .reserved:
             return "\(detail ?? "reserved") of \(range.map { "\($0)" } ?? "?")" + (self.node.map { " (pod CIDR of node \($0))" } ?? " (the underlay)")
         case .allocated:
@@ -116,7 +116,8 @@ extension AddressOwner {
         }
         for namespace in network.namespaces {
             if let holder = namespace.holder(of: address) {
-                return AddressOwner(kind: .interface, node: namespace.node, namespace: namespace.namespace, interface: holder.ifname)
+                return AddressOwner(kind: .interface, pod: namespace.pod, node: namespace.node, namespace: namespace.namespace,
+                                    interface: holder.ifname, detail: namespace.title)
             }
         }
         guard case let .v4(v4) = address else { return AddressOwner(kind: .outside) }

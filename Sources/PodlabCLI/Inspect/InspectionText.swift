@@ -5,11 +5,10 @@ import PodNet
 enum InspectionText {
     // MARK: JSON
 
-    /// Sorted keys, two-space indent, a final newline: stable output for scripts.
+    /// JSON as `get -o json` prints it (sorted keys, four-space indent), with a final newline.
     static func json<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+        let tree = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+        return tree.jsonText() + "\n"
     }
 
     // MARK: podlab ip

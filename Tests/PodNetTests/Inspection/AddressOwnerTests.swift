@@ -22,6 +22,7 @@ struct AddressOwnerTests {
         ("127.0.0.1", .loopback, "loopback: every pod and node has its own on lo"),
         ("8.8.8.8", .outside, "not in the lab: podlab never sends traffic outside its namespaces"),
         ("2001:db8::1", .outside, "not in the lab: podlab never sends traffic outside its namespaces"),
+        ("fe80::858:aff:fef4:102", .interface, "address of eth0 in pod default/a (demo-pod-a)"),
         ("::1", .loopback, "loopback: every pod and node has its own on lo"),
     ])
     func owner(address: String, kind: AddressOwner.Kind, text: String) throws {
@@ -43,7 +44,7 @@ struct AddressOwnerTests {
         var network = InspectionFixture.network
         network.namespaces[0].interfaces[1].addrInfo = [InspectionFixture.inet("192.168.200.1/24", label: "underlay0")]
         let owner = AddressOwner.find(try #require(IPAddress("192.168.200.1")), inventory: InspectionFixture.inventory, network: network)
-        #expect(owner.description == "address of underlay0 in demo-u")
+        #expect(owner.description == "address of underlay0 in underlay (demo-u)")
     }
 
     @Test func answerCarriesTheSummary() throws {

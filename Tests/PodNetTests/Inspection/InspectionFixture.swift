@@ -80,12 +80,20 @@ enum InspectionFixture {
         }.joined(separator: ":")
     }
 
+    /// The IPv6 link-local address the kernel makes from that MAC (EUI-64).
+    static func linkLocal(_ address: IPv4Address) -> InterfaceAddressSnapshot {
+        let octets = address.octets
+        let low = String(octets[3], radix: 16)
+        let local = "fe80::858:aff:fef4:" + String(octets[2], radix: 16) + (low.count == 1 ? "0" + low : low)
+        return InterfaceAddressSnapshot(family: "inet6", local: local, prefixlen: 64, scope: "link")
+    }
+
     static func pod(_ facts: PodFacts, peerIndex: Int) -> NamespaceSnapshot {
         let node = facts.node == "n1" ? 1 : 2
         return NamespaceSnapshot(namespace: facts.netns, kind: .pod, node: facts.node, pod: facts.qualifiedName, interfaces: [
             loopback,
             InterfaceSnapshot(ifindex: 2, ifname: "eth0", flags: up, address: mac(facts.ip!.description), linkIndex: peerIndex,
-                              linkNetnsid: 0, kind: "veth", addrInfo: [inet("\(facts.ip!)/32", label: "eth0")]),
+                              linkNetnsid: 0, kind: "veth", addrInfo: [inet("\(facts.ip!)/32", label: "eth0"), linkLocal(facts.ip!)]),
         ], routes: [
             RouteSnapshot(dst: "default", gateway: "10.244.\(node).1", dev: "eth0", flags: ["onlink"]),
         ], neighbours: [
