@@ -37,7 +37,7 @@ public enum AgentMain {
             throw AgentStartError(description: "podlab agent needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces")
         }
         let paths = LabPaths(lab: options.lab, stateRoot: options.stateRoot)
-        try FileManager.default.createDirectory(atPath: paths.root, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
         let lock = try AgentLock(paths: paths)
         defer { lock.release() }
 
@@ -49,7 +49,8 @@ public enum AgentMain {
         let app = Application(router: APIServer.router(backend: controller),
                               configuration: .init(address: .unixDomainSocket(path: paths.socket), serverName: "podlab"),
                               logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [app, WatchCloser(hub: controller.hub)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         await controller.setShutdown { await group.triggerGracefulShutdown() }
         // The lab is built (or adopted) while the API already answers, so `podlab up` can show progress.
         let startup = Task { await controller.start() }
@@ -94,5 +95,16 @@ struct AgentLock {
             return nil
         }
         return readSmallFile(paths.pidFile).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+}
+
+/// Ends open watch streams when the agent shuts down: the server's graceful shutdown waits
+/// for every open request, and a watch never ends by itself.
+struct WatchCloser: Service {
+    let hub: WatchHub
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        hub.finishAll()
     }
 }

@@ -197,6 +197,8 @@ public actor Controller: APIBackend {
         for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }
         message = "lab deleted"
         logger.info("lab \(paths.lab) deleted")
+        // Open watches would hold the server's graceful shutdown forever: end them first.
+        hub.finishAll()
         await shutdown?()
     }
 

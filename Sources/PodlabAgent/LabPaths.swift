@@ -4,25 +4,26 @@ import Foundation
 ///
 /// `stateRoot` is `$PODLAB_STATE_ROOT` or `/run/podlab`: everything podlab creates lives in
 /// /run, like the namespaces themselves, so a reboot leaves nothing stale behind.
-public struct LabPaths: Sendable {
+public struct LabPaths: Sendable, Equatable {
     public static let defaultStateRoot = "/run/podlab"
 
     public let lab: String
-    public let root: String
+    /// `<stateRoot>/<lab>`.
+    public let directory: String
 
     public init(lab: String, stateRoot: String? = nil) {
         self.lab = lab
         let base = stateRoot ?? ProcessInfo.processInfo.environment["PODLAB_STATE_ROOT"] ?? LabPaths.defaultStateRoot
-        root = "\(base)/\(lab)"
+        directory = base.hasSuffix("/") ? base + lab : "\(base)/\(lab)"
     }
 
-    public var socket: String { "\(root)/agent.sock" }
-    public var pidFile: String { "\(root)/agent.pid" }
-    public var log: String { "\(root)/agent.log" }
-    public var database: String { "\(root)/state.db" }
-    public var logs: String { "\(root)/logs" }
+    public var socket: String { "\(directory)/agent.sock" }
+    public var pidFile: String { "\(directory)/agent.pid" }
+    public var logFile: String { "\(directory)/agent.log" }
+    public var database: String { "\(directory)/state.db" }
+    public var logs: String { "\(directory)/logs" }
     /// UTS and IPC namespace files of the pods.
-    public var namespaces: String { "\(root)/ns" }
+    public var namespaces: String { "\(directory)/ns" }
 
     public func podLogDirectory(namespace: String, name: String, uid: String) -> String {
         "\(logs)/\(namespace)_\(name)_\(uid.prefix(8))"

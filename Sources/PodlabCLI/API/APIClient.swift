@@ -1,10 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// A client of one lab agent's Kubernetes-shaped API, over the agent's unix socket.
 ///
@@ -15,17 +15,6 @@ public struct APIClient: Sendable {
     public let paths: LabPaths
 
     public init(paths: LabPaths) { self.paths = paths }
-
-    /// One HTTP client per process, made on first use (so argument parsing stays fast).
-    /// No read timeout: log follows and watches may stay quiet for a long time.
-    static let http: HTTPClient = {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(2), read: nil),
-            decompression: .disabled)
-        configuration.httpVersion = .http1Only
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
 
     /// A response whose body has been read in full.
     public struct Response: Sendable {
@@ -45,7 +34,7 @@ public struct APIClient: Sendable {
         } catch {
             throw APIError.interrupted(lab: paths.lab, reason: "\(error)")
         }
-        let status = Int(response.status.code)
+        let status = Int(response.head.status.code)
         guard (200..<300).contains(status) else {
             throw APIError.from(code: status, body: collected)
         }
@@ -65,9 +54,9 @@ public struct APIClient: Sendable {
 
     /// Starts a streaming request (log follow, watch): checks the status, then hands out
     /// the body as it arrives.
-    public func stream(_ path: String, query: [(String, String)] = []) async throws -> HTTPClientResponse.Body {
+    public func stream(_ path: String, query: [(String, String)] = []) async throws -> AsyncThrowingStream<ByteBuffer, any Error> {
         let response = try await execute(.GET, path, query: query, body: nil, timeout: .seconds(60))
-        let status = Int(response.status.code)
+        let status = Int(response.head.status.code)
         guard (200..<300).contains(status) else {
             var collected = Data()
             for try await chunk in response.body { collected.append(contentsOf: chunk.readableBytesView) }
@@ -106,34 +95,79 @@ public struct APIClient: Sendable {
         }
     }
 
+    /// An answer whose head has arrived; the body streams in as the agent sends it.
+    struct StreamingResponse: Sendable {
+        var head: HTTPResponseHead
+        var body: AsyncThrowingStream<ByteBuffer, any Error>
+    }
+
+    /// One HTTP/1.1 exchange on a fresh connection to the agent's unix socket (SwiftNIO).
+    /// `timeout` bounds the wait for the answer's head; the body may take as long as it takes
+    /// (log follows and watches stay open).
     private func execute(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?,
-                         timeout: Duration) async throws -> HTTPClientResponse {
+                         timeout: Duration) async throws -> StreamingResponse {
         var uri = path
         if !query.isEmpty {
             uri += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
-        // The HTTP client retries a failed connect until its connect timeout; a lab that is
-        // not running at all must be reported at once.
         if access(paths.socket, F_OK) != 0 {
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "no socket")
         }
-        guard let url = URL(httpURLWithSocketPath: paths.socket, uri: uri) else {
-            throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "the socket path cannot be used in a URL")
-        }
-        var request = HTTPClientRequest(url: url.absoluteString)
-        request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "podlab")
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
-            return try await Self.http.execute(request, timeout: .nanoseconds(nanoseconds))
-        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(2))
+                .connect(unixDomainSocketPath: paths.socket) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: Self.describe(error))
+        }
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)
+        head.headers.add(name: "Host", value: "localhost")
+        head.headers.add(name: "Accept", value: "application/json")
+        head.headers.add(name: "User-Agent", value: "podlab")
+        head.headers.add(name: "Connection", value: "close")
+        head.headers.add(name: "Content-Length", value: String(body?.count ?? 0))
+        if body != nil { head.headers.add(name: "Content-Type", value: "application/json") }
+        let requestHead = head
+        let (bodyStream, bodyContinuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        let headBox = HeadDelivery()
+        let exchange = Task {
+            do {
+                try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(.head(requestHead))
+                    if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                    try await outbound.write(.end(nil))
+                    for try await part in inbound {
+                        switch part {
+                        case let .head(responseHead): headBox.deliver(.success(responseHead))
+                        case let .body(buffer): bodyContinuation.yield(buffer)
+                        case .end: return
+                        }
+                    }
+                }
+                headBox.deliver(.failure(APIError.interrupted(lab: paths.lab, reason: "the agent closed the connection without an answer")))
+                bodyContinuation.finish()
+            } catch {
+                headBox.deliver(.failure(error))
+                bodyContinuation.finish(throwing: error)
+            }
+        }
+        bodyContinuation.onTermination = { _ in exchange.cancel() }
+        do {
+            let responseHead = try await headBox.wait(timeout: timeout)
+            return StreamingResponse(head: responseHead, body: bodyStream)
+        } catch is HeadDelivery.Timeout {
+            exchange.cancel()
             throw APIError.timeout(lab: paths.lab, what: "\(method) \(path)")
+        } catch let error as APIError {
+            throw error
         } catch is CancellationError {
+            exchange.cancel()
             throw CancellationError()
         } catch {
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: Self.describe(error))
@@ -176,4 +210,40 @@ public struct APIClient: Sendable {
 extension JSONDecoder {
     /// Decodes Kubernetes JSON (RFC 3339 timestamps are decoded by the model types themselves).
     static var kubernetes: JSONDecoder { JSONDecoder() }
+}
+
+/// Hands the response head from the connection's task to the caller, once, with a deadline.
+final class HeadDelivery: @unchecked Sendable {
+    struct Timeout: Error {}
+    private let lock = NSLock()
+    private var result: Result<HTTPResponseHead, any Error>?
+    private var waiter: CheckedContinuation<HTTPResponseHead, any Error>?
+
+    func deliver(_ value: Result<HTTPResponseHead, any Error>) {
+        lock.lock()
+        guard result == nil else { lock.unlock(); return }
+        result = value
+        let waiting = waiter
+        waiter = nil
+        lock.unlock()
+        waiting?.resume(with: value)
+    }
+
+    func wait(timeout: Duration) async throws -> HTTPResponseHead {
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.deliver(.failure(Timeout()))
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { continuation in
+            lock.lock()
+            if let result {
+                lock.unlock()
+                continuation.resume(with: result)
+            } else {
+                waiter = continuation
+                lock.unlock()
+            }
+        }
+    }
 }

@@ -1,22 +1,7 @@
-/// The files of one lab's state directory, `<stateRoot>/<lab>/`.
-public struct LabPaths: Sendable, Equatable {
-    /// The lab's name (`podlab` unless `--lab` or `$PODLAB_LAB` says otherwise).
-    public var lab: String
-    /// `<stateRoot>/<lab>`.
-    public var directory: String
+import PodlabAgent
 
-    public init(lab: String, stateRoot: String) {
-        self.lab = lab
-        self.directory = stateRoot.hasSuffix("/") ? stateRoot + lab : stateRoot + "/" + lab
-    }
-
-    /// The agent's API: HTTP/1.1 on a unix socket.
-    public var socket: String { directory + "/agent.sock" }
-    /// The agent's process id.
-    public var pidFile: String { directory + "/agent.pid" }
-    /// The agent's stdout and stderr.
-    public var logFile: String { directory + "/agent.log" }
-}
+/// The files of one lab's state directory (shared with the agent, which creates them).
+public typealias LabPaths = PodlabAgent.LabPaths
 
 extension CommandContext {
     /// The state files of the lab named by `option` (see `labName(_:)`).
