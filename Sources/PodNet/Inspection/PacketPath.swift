@@ -195,7 +195,7 @@ struct Tracer {
             hop.neighbour = "\(nextHop) dev \(egress.ifname): no entry yet (ARP resolves it on the first packet)"
         }
 
-        guard let (nextNamespace, holder) = holder(of: nextHop, excluding: namespace.namespace).map({ ($0.0, $0.1) }) else {
+        guard let (nextNamespace, holder) = holder(of: nextHop, excluding: namespace.namespace) else {
             let outcome = PacketPath.Outcome(delivered: false,
                 text: "dropped in \(namespace.title): no interface in the lab holds \(nextHop), so ARP gets no answer (host unreachable)")
             return ([hop], .end(outcome))

@@ -29,7 +29,7 @@ public struct IP: PodlabCommand {
     @Flag(name: [.customLong("br", withSingleDash: true), .customLong("brief")], help: "One line per interface: name, state, addresses (as `ip -br addr`).")
     public var brief = false
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "json")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "json: the whole answer as JSON.")
     public var output: String?
 
     public init() {}

@@ -12,7 +12,7 @@ public struct IPAM: PodlabCommand {
     @Option(help: "The lab to talk to (default: $PODLAB_LAB or \"podlab\").")
     public var lab: String?
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "json")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "json: the whole answer as JSON.")
     public var output: String?
 
     public init() {}

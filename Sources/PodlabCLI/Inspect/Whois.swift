@@ -24,7 +24,7 @@ public struct Whois: PodlabCommand {
     @Option(help: "Trace the path a packet from this pod takes (pod name, or pod/NAME).")
     public var from: String?
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "json")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "json: the whole answer as JSON.")
     public var output: String?
 
     public init() {}
