@@ -151,11 +151,11 @@ struct InspectTests {
                 ("10.96.0.10", "10.96.0.10: service CIDR (no services yet)"),
             ] {
                 let result = try lab.run(["whois", address])
-                #expect(result.stdout == answer + "\n")
+                #expect(result.stdout == answer + "\n", "stderr: \(result.stderr)")
             }
             let outside = try lab.run(["whois", "8.8.8.8"], expectSuccess: false)
             #expect(outside.status == .exited(1))
-            #expect(outside.stdout == "8.8.8.8: not in the lab: podlab never sends traffic outside its namespaces\n")
+            #expect(outside.stdout == "8.8.8.8: not in the lab: podlab never sends traffic outside its namespaces\n", "stderr: \(outside.stderr)")
             let invalid = try lab.run(["whois", "10.244.1"], expectSuccess: false)
             #expect(invalid.status == .exited(1) && invalid.stderr == "error: \"10.244.1\" is not an IP address\n")
             let ghost = try lab.run(["whois", a, "--from", "ghost"], expectSuccess: false)
@@ -210,8 +210,8 @@ struct InspectTests {
             let toNode = try lab.run(["whois", "192.168.200.12", "--from", "a"]).stdout
             #expect(toNode.contains("nft:    table ip podlab chain nat-postrouting (hook postrouting): masquerade: 192.168.200.12 is outside the cluster CIDR 10.244.0.0/16\n"))
             #expect(toNode.hasSuffix("Result: delivered to node n2 (eth0 in \(lab.name)-n2)\n"))
-            let away = try lab.run(["whois", "8.8.8.8", "--from", "a"], expectSuccess: false).stdout
-            #expect(away.hasSuffix("Result: dropped in node n1: no route to 8.8.8.8 (network unreachable; the lab has no way out of its namespaces)\n"))
+            let away = try lab.run(["whois", "8.8.8.8", "--from", "a"], expectSuccess: false)
+            #expect(away.stdout.hasSuffix("Result: dropped in node n1: no route to 8.8.8.8 (network unreachable; the lab has no way out of its namespaces)\n"), "stderr: \(away.stderr)")
 
             // IPAM: one allocation per pod, on the pod's node.
             let report = try Self.object(try lab.run(["ipam", "-o", "json"]).stdout)
