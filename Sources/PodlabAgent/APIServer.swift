@@ -139,6 +139,7 @@ public enum APIServer {
         router.delete("/podlab/v1/lab") { _, _ in
             try await handle { json(try await backend.deleteLab(), status: .accepted) }
         }
+        InspectionRoutes.register(on: router, backend: backend)
         return router
     }
 
