@@ -138,6 +138,7 @@ public enum APIServer {
         router.delete("/podlab/v1/lab") { _, _ in
             try await handle { json(try await backend.deleteLab(), status: .accepted) }
         }
+        addProbeRoutes(to: router, backend: backend)
         return router
     }
 
