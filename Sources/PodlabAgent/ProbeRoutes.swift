@@ -134,10 +134,10 @@ extension Controller: ProbeBackend {
             if let refusal = boundary.refusal(for: probe) { refusals.append("\(name): \(refusal)") }
         }
         if !problems.isEmpty {
-            throw APIStatus.badRequest(Controller.summarize(problems, "invalid probe"))
+            throw APIStatus.badRequest(Controller.summarize(problems, one: "invalid probe", many: "invalid probes"))
         }
         if !refusals.isEmpty {
-            throw APIStatus(message: Controller.summarize(refusals, "probe refused"), reason: "Forbidden", code: 403)
+            throw APIStatus(message: Controller.summarize(refusals, one: "probe refused", many: "probes refused"), reason: "Forbidden", code: 403)
         }
         var prepared = PreparedProbes()
         var namespaces: [String: Result<String, ProbeSourceError>] = [:]
@@ -174,10 +174,10 @@ extension Controller: ProbeBackend {
     }
 
     /// The first few problems and how many more there are.
-    static func summarize(_ problems: [String], _ what: String) -> String {
+    static func summarize(_ problems: [String], one: String, many: String) -> String {
         let shown = problems.prefix(5).joined(separator: "; ")
         let more = problems.count > 5 ? "; and \(problems.count - 5) more" : ""
-        return problems.count == 1 ? "\(what): \(shown)" : "\(problems.count) probes: \(shown)\(more)"
+        return problems.count == 1 ? "\(one): \(shown)" : "\(problems.count) \(many): \(shown)\(more)"
     }
 
     /// The host's IPv4 routes (every table) with interface names, read from the agent's own

@@ -656,9 +656,9 @@ struct ProbeLoop {
         if let body = request.expectBody, !body.isEmpty {
             let text = String(decoding: answer.body, as: UTF8.self)
             guard text.contains(body) else {
-                return finish(slot: slot, .wrongAnswer, "HTTP \(answer.status), but the body lacks \"\(body)\": \(HTTPAnswer.excerpt(text))")
+                return finish(slot: slot, .wrongAnswer, "HTTP \(answer.status), but the body lacks \(HTTPAnswer.quote(body)): \(HTTPAnswer.excerpt(text))")
             }
-            return finish(slot: slot, .connected, "HTTP \(answer.status), body has \"\(body)\"")
+            return finish(slot: slot, .connected, "HTTP \(answer.status), body has \(HTTPAnswer.quote(body))")
         }
         finish(slot: slot, .connected, "HTTP \(answer.status)")
     }
@@ -706,10 +706,10 @@ struct ProbeLoop {
         var result = ProbeResult(id: job.request.id, outcome: outcome, latencyMillis: elapsed,
                                  source: source ?? Prober.address(of: flight.fd, peer: false, withPort: withPort),
                                  destination: Prober.address(of: flight.fd, peer: true, withPort: withPort), detail: detail)
-        if result.destination == nil {
-            result.destination = job.request.kind.needsPort && job.request.kind != .bind ? "\(job.destination):\(job.request.port ?? 0)" : nil
+        if result.destination == nil, job.request.kind != .bind {
+            result.destination = job.request.kind.needsPort ? "\(job.destination):\(job.request.port ?? 0)" : job.destination.description
         }
-        if result.source == "0.0.0.0:0" || result.source == "0.0.0.0" { result.source = nil }
+        if result.source?.hasPrefix("0.0.0.0") == true, job.request.kind != .bind { result.source = nil }
         run.results[flight.index] = result
         close(flight.fd)
         run.fds[flight.index] = -1
@@ -783,6 +783,9 @@ struct HTTPAnswer {
         }
         return nil
     }
+
+    /// `"text"`, or the text as it is when it has quotes of its own.
+    static func quote(_ text: String) -> String { text.contains("\"") ? text : "\"\(text)\"" }
 
     /// The start of a body for a message: one line, printable.
     static func excerpt(_ text: String) -> String {

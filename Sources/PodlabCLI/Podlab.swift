@@ -16,6 +16,7 @@ public struct Podlab: AsyncParsableCommand {
             CommandGroup(name: "Pod", subcommands: [
                 Run.self, Apply.self, Get.self, Describe.self, Logs.self, Exec.self, Edit.self, Delete.self,
             ]),
+            CommandGroup(name: "Connectivity", subcommands: [ConnectivityTest.self]),
         ])
 
     public init() {}

@@ -80,7 +80,7 @@ public struct ConnectivityReport: Sendable {
     }
 
     func latencyText(_ result: CheckResult) -> String {
-        guard result.check.probe != nil, result.actual.outcome != .error else { return "-" }
+        guard let probe = result.check.probe, probe.kind != .route, result.actual.outcome != .error else { return "-" }
         return Self.milliseconds(result.actual.latencyMillis)
     }
 
@@ -88,6 +88,9 @@ public struct ConnectivityReport: Sendable {
         var parts: [String] = []
         if let problem = result.problem, result.actual.outcome == result.check.expected || result.check.tolerated.contains(result.actual.outcome) {
             parts.append(problem)
+        }
+        if let source = result.actual.source, let destination = result.actual.destination {
+            parts.append("\(source) → \(destination)")
         }
         if !result.actual.detail.isEmpty { parts.append(result.actual.detail) }
         if !result.matched { parts.append("expected because \(result.check.reason)") }

@@ -53,8 +53,8 @@ public struct Listener: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(port)/\(transport.rawValue) (\(container))" }
 }
 
-/// Two or more running containers of one pod that want the same port: the kernel gives it to
-/// one (the owner); the others cannot bind it and exit.
+/// Two or more containers of one pod that want the same port: the kernel gives it to one (the
+/// owner, running); the others cannot bind it and exit (they are restarting or waiting).
 public struct PortConflict: Hashable, Sendable {
     public var port: UInt16
     public var transport: ImagePort.Transport
@@ -66,7 +66,7 @@ public struct PortConflict: Hashable, Sendable {
 public struct PodListeners: Hashable, Sendable {
     /// Every port that some container holds, one owner each, sorted by port.
     public var listeners: [Listener]
-    /// Ports that several containers want.
+    /// Ports that several containers want: the owner runs, the others cannot have the port.
     public var conflicts: [PortConflict]
 
     /// The listener of `port`/`transport`, if any.
@@ -211,6 +211,15 @@ public enum ListenerModel {
                 continue
             }
             for listener in ports { owners["\(listener.port)/\(listener.transport.rawValue)"] = listener }
+        }
+        // Containers that are not running but want a port another holds: they lost it (or will).
+        for container in pod.spec.containers where !running.contains(where: { $0.container.name == container.name }) {
+            for listener in wanted(by: container) {
+                let key = "\(listener.port)/\(listener.transport.rawValue)"
+                guard let owner = owners[key] else { continue }
+                conflicts[key, default: PortConflict(port: listener.port, transport: listener.transport, owner: owner.container, others: [])]
+                    .others.append(container.name)
+            }
         }
         let listeners = owners.values.sorted { ($0.port, $0.transport.rawValue) < ($1.port, $1.transport.rawValue) }
         let sortedConflicts = conflicts.values.sorted { ($0.port, $0.transport.rawValue) < ($1.port, $1.transport.rawValue) }

@@ -51,7 +51,7 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
     public static let maximumTimeoutMillis = 60_000
     public static let defaultPath = "/"
 
-    public init(id: String? = nil, fromPod: String?, to: String, port: Int? = nil, kind: ProbeKind, timeoutMillis: Int? = nil,
+    public init(id: String? = nil, fromPod: String? = nil, to: String, port: Int? = nil, kind: ProbeKind, timeoutMillis: Int? = nil,
                 expectBody: String? = nil, expectStatus: Int? = nil, path: String? = nil) {
         self.id = id
         self.fromPod = fromPod

@@ -66,8 +66,9 @@ public enum ReachabilityModel {
             }
         }
 
-        // 2. Per target: closed port, the pod's own answer, each container on the shared IP.
-        for (index, target) in targets.enumerated() {
+        // 2. Per target: closed port, the pod's own answer, each container on the shared IP
+        //    (not for a target named only as ADDRESS:PORT: that asks about one port).
+        for (index, target) in targets.enumerated() where onlyPort(options.targets, target) == nil {
             guard let witness = witness(for: target, index: index, among: sources) else { continue }
             builder.perTarget(target, from: witness)
         }
