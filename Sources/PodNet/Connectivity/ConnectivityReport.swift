@@ -125,7 +125,7 @@ public struct ConnectivityReport: Sendable {
         for (claim, checks, mismatched) in counts {
             let mark = mismatched == 0 ? (colour ? Self.green + "✓" + Self.reset : "✓") : (colour ? Self.red + "✗" + Self.reset : "✗")
             let padding = String(repeating: " ", count: width - claim.rawValue.count)
-            let count = mismatched == 0 ? "\(checks) check\(checks == 1 ? "" : "s")" : "\(mismatched) of \(checks) mismatched"
+            let count = mismatched == 0 ? Self.count(checks, "check") : "\(mismatched) of \(checks) mismatched"
             lines.append("\(mark) \(claim.rawValue)\(padding)   \(claim.title): \(count)")
         }
         for claim in ConnectivityClaim.allCases {
@@ -135,11 +135,14 @@ public struct ConnectivityReport: Sendable {
         }
         let rate = elapsedSeconds > 0 ? Int((Double(probeCount) / elapsedSeconds).rounded()) : 0
         let verdict = passed ? "PASS" : "FAIL"
-        lines.append("\(colour ? (passed ? Self.green : Self.red) + verdict + Self.reset : verdict): \(results.count) checks, "
-            + "\(results.count - mismatches.count) matched, \(mismatches.count) mismatched; \(probeCount) probes in "
+        lines.append("\(colour ? (passed ? Self.green : Self.red) + verdict + Self.reset : verdict): \(Self.count(results.count, "check")), "
+            + "\(results.count - mismatches.count) matched, \(mismatches.count) mismatched; \(Self.count(probeCount, "probe")) in "
             + "\(Self.fixed(elapsedSeconds, digits: 2)) s (\(rate) probes/s)")
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// `1 check`, `2 checks`.
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     // MARK: JSON
 

@@ -72,7 +72,7 @@ struct ConnectivityReportTests {
         shown.results = [Self.results[0]]
         shown.notShown = [.sharedIP: "no pod has two containers"]
         #expect(shown.summary().contains("- shared-ip    the containers of a pod share its IP: not shown (no pod has two containers)"))
-        #expect(shown.summary().hasSuffix("PASS: 1 checks, 1 matched, 0 mismatched; 1 probes in 0.50 s (2 probes/s)\n"))
+        #expect(shown.summary().hasSuffix("PASS: 1 check, 1 matched, 0 mismatched; 1 probe in 0.50 s (2 probes/s)\n"))
     }
 
     @Test("JSON: summary, claims, and each result with its probe")
