@@ -598,6 +598,11 @@ struct ProbeLoop {
     mutating func connected(slot: Int) {
         let flight = flights[slot]!
         if run.jobs[flight.index].request.kind == .tcp {
+            // The probe ends with a reset, as port scanners and health checkers end theirs: one
+            // packet instead of a four-packet FIN exchange, and no TIME_WAIT left in the pod.
+            // The servers take a reset connection in their stride.
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(flight.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
             return finish(slot: slot, .connected, "")
         }
         flights[slot]!.phase = .sending
