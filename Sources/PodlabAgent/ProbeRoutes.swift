@@ -35,11 +35,11 @@ extension APIServer {
 }
 
 extension Controller: ProbeBackend {
-    public func runProbes(body: Data) async throws -> Data {
+    /// Decoding, probing and encoding happen off the actor; only the look-up of the pods does not.
+    public nonisolated func runProbes(body: Data) async throws -> Data {
         let started = ContinuousClock.now
         let batch = try Controller.decodeProbes(body)
-        let plan = try readyPlan()
-        let prepared = try prepare(batch.probes, plan: plan)
+        let (plan, prepared) = try await prepare(batch.probes)
         var results = [ProbeResult?](repeating: nil, count: batch.probes.count)
         for (index, result) in prepared.answered { results[index] = result }
         if !prepared.routeChecks.isEmpty {
@@ -69,13 +69,12 @@ extension Controller: ProbeBackend {
         return try JSONEncoder().encode(answer)
     }
 
-    public func measureConnectFloor(body: Data) async throws -> Data {
+    public nonisolated func measureConnectFloor(body: Data) async throws -> Data {
         let batch = try Controller.decodeProbes(body)
-        let plan = try readyPlan()
         guard batch.probes.allSatisfy({ $0.kind == .tcp }) else {
             throw APIStatus.badRequest("the connect floor takes tcp probes only")
         }
-        let prepared = try prepare(batch.probes, plan: plan)
+        let (_, prepared) = try await prepare(batch.probes)
         let timeout = batch.probes.map(\.effectiveTimeoutMillis).max() ?? ProbeRequest.defaultTimeoutMillis
         let started = ContinuousClock.now
         let floor = await Prober.floor(prepared.jobs.map(\.job), timeoutMillis: timeout)
@@ -98,10 +97,11 @@ extension Controller: ProbeBackend {
         var answered: [(index: Int, result: ProbeResult)] = []
     }
 
-    func readyPlan() throws -> LabPlan {
+    /// The lab's plan and the batch sorted out, once the lab is ready.
+    func prepare(_ probes: [ProbeRequest]) throws -> (LabPlan, PreparedProbes) {
         try requireReady()
         guard let plan else { throw APIStatus.internalError("the lab has no network plan") }
-        return plan
+        return (plan, try prepare(probes, plan: plan))
     }
 
     static func decodeProbes(_ body: Data) throws -> ProbeBatch {

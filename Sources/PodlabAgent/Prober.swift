@@ -425,6 +425,8 @@ struct ProbeLoop {
         var input: [UInt8] = []
         /// `icmp`: identifier and sequence number of the echo request.
         var echoID: UInt16 = 0
+        /// True once the socket is in the epoll set.
+        var registered = false
     }
 
     let run: ProbeRun
@@ -514,7 +516,7 @@ struct ProbeLoop {
             if rc == 0 {
                 connected(slot: slot)
             } else if errno == EINPROGRESS {
-                watch(slot: slot, for: EPOLLOUT.rawValue, add: true)
+                watch(slot: slot, for: EPOLLOUT.rawValue)
             } else {
                 failed(slot: slot, errno, during: "connect")
             }
@@ -541,7 +543,7 @@ struct ProbeLoop {
             let sent = packet.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard sent == packet.count else { return failed(slot: slot, sent < 0 ? errno : EMSGSIZE, during: "send") }
             flights[slot]!.phase = .receiving
-            watch(slot: slot, for: EPOLLIN.rawValue, add: true)
+            watch(slot: slot, for: EPOLLIN.rawValue)
         case .route:
             finish(slot: slot, .error, "route probes are answered from the host's routing table, not from a pod")
         }
@@ -568,14 +570,16 @@ struct ProbeLoop {
         }
     }
 
-    /// Adds (or changes) the socket's registration in the epoll set.
-    mutating func watch(slot: Int, for events: UInt32, add: Bool) {
+    /// Adds the socket to the epoll set, or changes what it waits for.
+    mutating func watch(slot: Int, for events: UInt32) {
         var event = epoll_event()
         event.events = events
         event.data.u64 = UInt64(slot)
-        if epoll_ctl(epoll, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, flights[slot]!.fd, &event) != 0 {
-            failed(slot: slot, errno, during: "epoll_ctl")
+        let registered = flights[slot]!.registered
+        if epoll_ctl(epoll, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, flights[slot]!.fd, &event) != 0 {
+            return failed(slot: slot, errno, during: "epoll_ctl")
         }
+        flights[slot]!.registered = true
     }
 
     // MARK: Events
@@ -615,15 +619,15 @@ struct ProbeLoop {
             send(flight.fd, raw.baseAddress! + flight.sent, raw.count - flight.sent, Int32(MSG_NOSIGNAL))
         }
         if n < 0 {
-            if errno == EAGAIN { return watch(slot: slot, for: EPOLLOUT.rawValue, add: false) }
+            if errno == EAGAIN { return watch(slot: slot, for: EPOLLOUT.rawValue) }
             return failed(slot: slot, errno, during: "send")
         }
         flights[slot]!.sent += n
         if flights[slot]!.sent < flight.output.count {
-            return watch(slot: slot, for: EPOLLOUT.rawValue, add: false)
+            return watch(slot: slot, for: EPOLLOUT.rawValue)
         }
         flights[slot]!.phase = .receiving
-        watch(slot: slot, for: EPOLLIN.rawValue, add: false)
+        watch(slot: slot, for: EPOLLIN.rawValue)
     }
 
     mutating func readAnswer(slot: Int) {

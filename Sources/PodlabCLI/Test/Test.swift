@@ -112,7 +112,12 @@ public struct ConnectivityTest: PodlabCommand {
         }
         let result: Int32
         do {
-            let pods = try await client.get(PodList.self, APIPath.pods(nil)).items
+            var pods = try await client.get(PodList.self, APIPath.pods(nil)).items
+            if let wait = Self.startupWait(pods, now: Timestamp(context.now())) {
+                progress.update("waiting \(wait.components.seconds)s for containers that just started to listen")
+                try await Task.sleep(for: wait)
+                pods = try await client.get(PodList.self, APIPath.pods(nil)).items
+            }
             let snapshot = LabSnapshot(lab: plan.lab, clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, nodes: plan.nodes, pods: pods)
             var checks: [ConnectivityCheck]
             if seed != nil {
@@ -212,6 +217,20 @@ public struct ConnectivityTest: PodlabCommand {
             context.stderr.write(report.summary())
         }
     }
+
+    /// A server needs a moment between its container starting and its socket listening (status
+    /// times have one-second resolution): how long until every running container has had
+    /// `startupGrace`, or nil when all have.
+    static func startupWait(_ pods: [Pod], now: Timestamp) -> Duration? {
+        let latest = pods.flatMap(\.status.containerStatuses).compactMap { $0.state.running?.startedAt }.max()
+        guard let latest else { return nil }
+        let ready = latest.secondsSince1970 + startupGrace
+        guard ready > now.secondsSince1970 else { return nil }
+        return .seconds(min(ready - now.secondsSince1970, startupGrace))
+    }
+
+    /// Seconds after a container's recorded start time before its ports count.
+    static let startupGrace: Int64 = 2
 
     // MARK: Input
 
