@@ -140,6 +140,7 @@ public enum APIServer {
             try await handle { json(try await backend.deleteLab(), status: .accepted) }
         }
         InspectionRoutes.register(on: router, backend: backend)
+        addProbeRoutes(to: router, backend: backend)
         return router
     }
 

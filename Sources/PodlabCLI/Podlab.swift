@@ -17,6 +17,7 @@ public struct Podlab: AsyncParsableCommand {
                 Run.self, Apply.self, Get.self, Describe.self, Logs.self, Exec.self, Edit.self, Delete.self,
             ]),
             CommandGroup(name: "Inspect", subcommands: [IP.self, Whois.self, IPAM.self]),
+            CommandGroup(name: "Connectivity", subcommands: [ConnectivityTest.self]),
         ])
 
     public init() {}

@@ -10,6 +10,8 @@
  */
 #include <sys/types.h>
 #include <stddef.h>
+/* epoll(7) is not part of Swift's Glibc module; the prober's event loops use it. */
+#include <sys/epoll.h>
 
 /* Namespace kinds, the CLONE_NEW* flags of <sched.h>. */
 extern const int PL_CLONE_NEWNET;

@@ -1,0 +1,76 @@
+/// One expectation of the reachability model: a probe and the outcome it must have, with the
+/// reason the model expects it.
+public struct ConnectivityCheck: Hashable, Sendable {
+    /// The claim this check serves.
+    public var claim: ConnectivityClaim
+    /// The source for people: a pod (`a`, `team/a`) or `host`.
+    public var from: String
+    /// The target for people: `b 10.244.2.3:80 (web)`, `localhost:8080 (server)`, `gateway 10.244.1.1`.
+    public var to: String
+    /// What to send; nil when the model already knows the answer (`evaluated`).
+    public var probe: ProbeRequest?
+    /// The outcome that proves the claim.
+    public var expected: ProbeOutcome
+    /// Other outcomes that prove it as well (an address nobody holds: unreachable or timeout).
+    public var tolerated: Set<ProbeOutcome>
+    /// For pod-to-pod probes: the address the answer must come from, the source pod's own
+    /// (pods see each other's real addresses: no NAT between pods).
+    public var expectedSource: IPv4Address?
+    /// Why the model expects `expected`.
+    public var reason: String
+    /// The result of a check the model decides itself, without a probe.
+    public var evaluated: ProbeResult?
+
+    public init(claim: ConnectivityClaim, from: String, to: String, probe: ProbeRequest?, expected: ProbeOutcome,
+                tolerated: Set<ProbeOutcome> = [], expectedSource: IPv4Address? = nil, reason: String, evaluated: ProbeResult? = nil) {
+        self.claim = claim
+        self.from = from
+        self.to = to
+        self.probe = probe
+        self.expected = expected
+        self.tolerated = tolerated
+        self.expectedSource = expectedSource
+        self.reason = reason
+        self.evaluated = evaluated
+    }
+
+    /// What the probe does, for people: `tcp`, `http GET /`, `bind 80/tcp`, ...
+    public var method: String {
+        guard let probe else { return "model" }
+        switch probe.kind {
+        case .tcp: return "tcp connect"
+        case .udp: return "udp echo"
+        case .http: return "http GET \(probe.path ?? ProbeRequest.defaultPath)"
+        case .icmp: return "icmp echo"
+        case .bind: return "bind :\(probe.port ?? 0)"
+        case .route: return "route lookup (no packet sent)"
+        }
+    }
+
+    /// True when `outcome` proves the claim.
+    public func accepts(_ outcome: ProbeOutcome) -> Bool { outcome == expected || tolerated.contains(outcome) }
+}
+
+/// A check with what actually happened.
+public struct CheckResult: Hashable, Sendable {
+    public var check: ConnectivityCheck
+    public var actual: ProbeResult
+    /// Why the result does not prove the claim; nil when it does.
+    public var problem: String?
+
+    public var matched: Bool { problem == nil }
+
+    /// Compares a result with its check: the outcome must be accepted, and an answer must come
+    /// from the expected source address.
+    public init(check: ConnectivityCheck, actual: ProbeResult) {
+        self.check = check
+        self.actual = actual
+        if !check.accepts(actual.outcome) {
+            problem = "expected \(check.expected.title), got \(actual.outcome.title)"
+        } else if actual.outcome == .connected, let expected = check.expectedSource, let source = actual.sourceAddress, source != expected {
+            problem = "the answer went to \(source), not the pod's own address \(expected) (address translation between pods)"
+        } else {
+            problem = nil
+        }
+    }
+}

@@ -1,0 +1,283 @@
+/// The outcome of a `podlab test` run, printed as a table, JSON or JUnit XML.
+public struct ConnectivityReport: Sendable {
+    public var lab: String
+    /// `matrix` or the scenario's name.
+    public var scenario: String
+    /// One result per check, in the order the checks ran.
+    public var results: [CheckResult]
+    /// Wall time of the probing.
+    public var elapsedSeconds: Double
+    /// Claims the run had to show but could not, with the reason (a one-node lab has no
+    /// cross-node path): listed, and skipped in JUnit.
+    public var notShown: [ConnectivityClaim: String]
+
+    public init(lab: String, scenario: String, results: [CheckResult], elapsedSeconds: Double, notShown: [ConnectivityClaim: String] = [:]) {
+        self.lab = lab
+        self.scenario = scenario
+        self.results = results
+        self.elapsedSeconds = elapsedSeconds
+        self.notShown = notShown
+    }
+
+    public var mismatches: [CheckResult] { results.filter { !$0.matched } }
+
+    /// True when every check matched.
+    public var passed: Bool { results.allSatisfy(\.matched) }
+
+    /// How many checks sent a probe.
+    public var probeCount: Int { results.filter { $0.check.probe != nil }.count }
+
+    /// Mismatches first; each group by claim, then source, then target.
+    public var ordered: [CheckResult] {
+        let claimOrder = Dictionary(uniqueKeysWithValues: ConnectivityClaim.allCases.enumerated().map { ($1, $0) })
+        return results.enumerated().sorted { a, b in
+            let (x, y) = (a.element, b.element)
+            if x.matched != y.matched { return !x.matched }
+            let (cx, cy) = (claimOrder[x.check.claim] ?? 0, claimOrder[y.check.claim] ?? 0)
+            if cx != cy { return cx < cy }
+            if x.check.from != y.check.from { return x.check.from < y.check.from }
+            if x.check.to != y.check.to { return x.check.to < y.check.to }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Checks and mismatches per claim, in claim order, for claims with at least one check.
+    public var claimCounts: [(claim: ConnectivityClaim, checks: Int, mismatched: Int)] {
+        ConnectivityClaim.allCases.compactMap { claim in
+            let own = results.filter { $0.check.claim == claim }
+            guard !own.isEmpty else { return nil }
+            return (claim, own.count, own.filter { !$0.matched }.count)
+        }
+    }
+
+    // MARK: Table
+
+    static let red = "\u{1B}[31;1m", green = "\u{1B}[32m", reset = "\u{1B}[0m"
+
+    /// Expected against actual, one row per check, mismatches first. With `colour`, the RESULT
+    /// cell is red or green (the escape codes do not count towards column widths).
+    public func table(colour: Bool = false, onlyMismatches: Bool = false) -> String {
+        let rows = ordered.filter { !onlyMismatches || !$0.matched }
+        guard !rows.isEmpty else { return "" }
+        let table = TextTable(
+            headers: ["result", "claim", "from", "to", "probe", "expected", "actual", "latency", "detail"],
+            rows: rows.map { result in
+                [result.matched ? "ok" : "MISMATCH", result.check.claim.rawValue, result.check.from, result.check.to, result.check.method,
+                 expectedText(result.check), result.actual.outcome.title, latencyText(result), detailText(result)]
+            })
+        var lines = table.render().split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if colour {
+            for index in lines.indices.dropFirst() where !lines[index].isEmpty {
+                let token = rows[index - 1].matched ? "ok" : "MISMATCH"
+                lines[index] = (rows[index - 1].matched ? Self.green : Self.red) + token + Self.reset + lines[index].dropFirst(token.count)
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func expectedText(_ check: ConnectivityCheck) -> String {
+        ([check.expected] + check.tolerated.sorted { $0.rawValue < $1.rawValue }).map(\.title).joined(separator: " or ")
+    }
+
+    func latencyText(_ result: CheckResult) -> String {
+        guard let probe = result.check.probe, probe.kind != .route, result.actual.outcome != .error else { return "-" }
+        return Self.milliseconds(result.actual.latencyMillis)
+    }
+
+    func detailText(_ result: CheckResult) -> String {
+        var parts: [String] = []
+        if let problem = result.problem, result.actual.outcome == result.check.expected || result.check.tolerated.contains(result.actual.outcome) {
+            parts.append(problem)
+        }
+        if let source = result.actual.source, let destination = result.actual.destination {
+            parts.append("\(source) → \(destination)")
+        }
+        if !result.actual.detail.isEmpty { parts.append(result.actual.detail) }
+        if !result.matched { parts.append("expected because \(result.check.reason)") }
+        return parts.joined(separator: "; ")
+    }
+
+    /// `0.12ms`, `12.3ms`, `1204ms`.
+    static func milliseconds(_ value: Double) -> String {
+        if value >= 100 { return "\(Int(value.rounded()))ms" }
+        if value >= 10 { return fixed(value, digits: 1) + "ms" }
+        return fixed(value, digits: 2) + "ms"
+    }
+
+    /// `value` with `digits` decimals (no Foundation in this module).
+    static func fixed(_ value: Double, digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = Int64((abs(value) * scale).rounded())
+        let whole = scaled / Int64(scale), fraction = scaled % Int64(scale)
+        var fractionText = String(fraction)
+        while fractionText.count < digits { fractionText = "0" + fractionText }
+        return (value < 0 && scaled != 0 ? "-" : "") + "\(whole)" + (digits > 0 ? ".\(fractionText)" : "")
+    }
+
+    // MARK: Summary
+
+    /// The claims with their counts, and one line with the totals.
+    public func summary(colour: Bool = false) -> String {
+        var lines: [String] = []
+        let counts = claimCounts
+        let width = (counts.map(\.claim.rawValue.count) + notShown.keys.map(\.rawValue.count)).max() ?? 0
+        for (claim, checks, mismatched) in counts {
+            let mark = mismatched == 0 ? (colour ? Self.green + "✓" + Self.reset : "✓") : (colour ? Self.red + "✗" + Self.reset : "✗")
+            let padding = String(repeating: " ", count: width - claim.rawValue.count)
+            let count = mismatched == 0 ? Self.count(checks, "check") : "\(mismatched) of \(checks) mismatched"
+            lines.append("\(mark) \(claim.rawValue)\(padding)   \(claim.title): \(count)")
+        }
+        for claim in ConnectivityClaim.allCases {
+            guard let reason = notShown[claim] else { continue }
+            let padding = String(repeating: " ", count: width - claim.rawValue.count)
+            lines.append("- \(claim.rawValue)\(padding)   \(claim.title): not shown (\(reason))")
+        }
+        let rate = elapsedSeconds > 0 ? Int((Double(probeCount) / elapsedSeconds).rounded()) : 0
+        let verdict = passed ? "PASS" : "FAIL"
+        lines.append("\(colour ? (passed ? Self.green : Self.red) + verdict + Self.reset : verdict): \(Self.count(results.count, "check")), "
+            + "\(results.count - mismatches.count) matched, \(mismatches.count) mismatched; \(Self.count(probeCount, "probe")) in "
+            + "\(Self.fixed(elapsedSeconds, digits: 2)) s (\(rate) probes/s)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `1 check`, `2 checks`.
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+    // MARK: JSON
+
+    /// The report as JSON: the summary, the claims, and every check with its result
+    /// (mismatches first).
+    public var json: JSONValue {
+        let rate = elapsedSeconds > 0 ? Double(probeCount) / elapsedSeconds : 0
+        var claims: [JSONValue] = claimCounts.map { claim, checks, mismatched in
+            .object(["claim": .string(claim.rawValue), "title": .string(claim.title),
+                     "checks": .integer(Int64(checks)), "mismatched": .integer(Int64(mismatched))])
+        }
+        for claim in ConnectivityClaim.allCases {
+            guard let reason = notShown[claim] else { continue }
+            claims.append(.object(["claim": .string(claim.rawValue), "title": .string(claim.title), "checks": 0, "mismatched": 0,
+                                   "notShown": .string(reason)]))
+        }
+        return .object([
+            "lab": .string(lab),
+            "scenario": .string(scenario),
+            "passed": .bool(passed),
+            "summary": .object([
+                "checks": .integer(Int64(results.count)), "matched": .integer(Int64(results.count - mismatches.count)),
+                "mismatched": .integer(Int64(mismatches.count)), "probes": .integer(Int64(probeCount)),
+                "elapsedSeconds": .number(elapsedSeconds), "probesPerSecond": .number(rate),
+            ]),
+            "claims": .array(claims),
+            "results": .array(ordered.map(Self.json)),
+        ])
+    }
+
+    static func json(_ result: CheckResult) -> JSONValue {
+        let check = result.check
+        var object: [String: JSONValue] = [
+            "claim": .string(check.claim.rawValue), "from": .string(check.from), "to": .string(check.to), "method": .string(check.method),
+            "expected": .string(check.expected.rawValue), "reason": .string(check.reason), "matched": .bool(result.matched),
+        ]
+        if !check.tolerated.isEmpty { object["alsoAccepted"] = .array(check.tolerated.map(\.rawValue).sorted().map(JSONValue.string)) }
+        if let source = check.expectedSource { object["expectedSource"] = .string(source.description) }
+        if let problem = result.problem { object["problem"] = .string(problem) }
+        if let probe = check.probe {
+            var fields: [String: JSONValue] = ["kind": .string(probe.kind.rawValue), "to": .string(probe.to),
+                                               "timeoutMillis": .integer(Int64(probe.effectiveTimeoutMillis))]
+            if let pod = probe.fromPod { fields["fromPod"] = .string(pod) }
+            if let port = probe.port { fields["port"] = .integer(Int64(port)) }
+            if let body = probe.expectBody { fields["expectBody"] = .string(body) }
+            if let status = probe.expectStatus { fields["expectStatus"] = .integer(Int64(status)) }
+            if let path = probe.path { fields["path"] = .string(path) }
+            object["probe"] = .object(fields)
+        }
+        var actual: [String: JSONValue] = ["outcome": .string(result.actual.outcome.rawValue), "latencyMillis": .number(result.actual.latencyMillis),
+                                           "detail": .string(result.actual.detail)]
+        if let source = result.actual.source { actual["source"] = .string(source) }
+        if let destination = result.actual.destination { actual["destination"] = .string(destination) }
+        object["actual"] = .object(actual)
+        return .object(object)
+    }
+
+    // MARK: JUnit
+
+    /// JUnit XML, the format CI systems read: one test suite per claim, one test case per
+    /// check; a mismatch is a failure; a claim the run could not show is a skipped case.
+    public func junit() -> String {
+        var suites: [String] = []
+        var totalTests = 0, totalFailures = 0, totalSkipped = 0
+        for claim in ConnectivityClaim.allCases {
+            let own = results.filter { $0.check.claim == claim }
+            if own.isEmpty {
+                guard let reason = notShown[claim] else { continue }
+                totalTests += 1
+                totalSkipped += 1
+                suites.append("""
+                      <testsuite name="\(Self.xml(claim.rawValue))" tests="1" failures="0" errors="0" skipped="1" time="0">
+                        <testcase classname="podlab.\(Self.xml(claim.rawValue))" name="\(Self.xml(claim.title))" time="0">
+                          <skipped message="\(Self.xml(reason))"/>
+                        </testcase>
+                      </testsuite>
+                    """)
+                continue
+            }
+            let failures = own.filter { !$0.matched }.count
+            totalTests += own.count
+            totalFailures += failures
+            let seconds = own.reduce(0.0) { $0 + $1.actual.latencyMillis } / 1000
+            var cases: [String] = []
+            for result in own {
+                let check = result.check
+                let name = "\(check.from) → \(check.to): \(check.method)"
+                let time = Self.fixed(result.actual.latencyMillis / 1000, digits: 6)
+                if let problem = result.problem {
+                    let body = "\(problem)\nexpected: \(expectedText(check)) (\(check.reason))\nactual: \(result.actual.outcome.title)"
+                        + (result.actual.detail.isEmpty ? "" : " (\(result.actual.detail))")
+                    cases.append("""
+                            <testcase classname="podlab.\(Self.xml(claim.rawValue))" name="\(Self.xml(name))" time="\(time)">
+                              <failure message="\(Self.xml(problem))" type="mismatch">\(Self.xml(body))</failure>
+                            </testcase>
+                        """)
+                } else {
+                    cases.append("""
+                            <testcase classname="podlab.\(Self.xml(claim.rawValue))" name="\(Self.xml(name))" time="\(time)"/>
+                        """)
+                }
+            }
+            suites.append("""
+                  <testsuite name="\(Self.xml(claim.rawValue))" tests="\(own.count)" failures="\(failures)" errors="0" skipped="0" time="\(Self.fixed(seconds, digits: 6))">
+                    <properties><property name="claim" value="\(Self.xml(claim.title))"/></properties>
+                \(cases.joined(separator: "\n"))
+                  </testsuite>
+                """)
+        }
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <testsuites name="podlab test \(Self.xml(lab)) (\(Self.xml(scenario)))" tests="\(totalTests)" failures="\(totalFailures)" errors="0" skipped="\(totalSkipped)" time="\(Self.fixed(elapsedSeconds, digits: 3))">
+            \(suites.joined(separator: "\n"))
+            </testsuites>
+
+            """
+    }
+
+    /// Text escaped for XML attributes and content; control characters other than tab and
+    /// newline are dropped (XML 1.0 cannot carry them).
+    static func xml(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\n", "\t": out.unicodeScalars.append(scalar)
+            default:
+                if scalar.value < 0x20 { continue }
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,211 @@
+/// What a probe does. Every kind but `route` runs inside the source pod's network namespace.
+public enum ProbeKind: String, Codable, Hashable, Sendable, CaseIterable {
+    /// A TCP connect (the three-way handshake), closed at once.
+    case tcp
+    /// A UDP datagram that must come back unchanged (the echo images send it back).
+    case udp
+    /// An HTTP/1.1 `GET` whose status and body are checked.
+    case http
+    /// An ICMP echo request.
+    case icmp
+    /// A `bind` of the port inside the pod: whether a second listener could have it.
+    case bind
+    /// A lookup in the host's routing table, from the root network namespace: no packet is sent.
+    case route
+
+    /// Kinds that need a port.
+    public var needsPort: Bool {
+        switch self {
+        case .tcp, .udp, .http, .bind: true
+        case .icmp, .route: false
+        }
+    }
+}
+
+/// One probe as the agent's `POST /podlab/v1/probes` takes it.
+///
+/// ```json
+/// {"id": "7", "fromPod": "default/a", "to": "10.244.2.3", "port": 80, "kind": "http",
+///  "timeoutMillis": 1000, "expectBody": "Welcome to nginx!"}
+/// ```
+public struct ProbeRequest: Codable, Hashable, Sendable {
+    /// Echoed in the result, so callers can match results to requests.
+    public var id: String?
+    /// The pod whose network namespace the probe runs in, `namespace/name`; none for `route`.
+    public var fromPod: String?
+    /// The destination address (for `bind`: the local address to bind, usually `0.0.0.0`).
+    public var to: String
+    /// TCP or UDP port, for `tcp`, `udp`, `http` and `bind`.
+    public var port: Int?
+    public var kind: ProbeKind
+    /// How long the probe may take; `defaultTimeoutMillis` when not given.
+    public var timeoutMillis: Int?
+    /// `http`: text the body must contain.
+    public var expectBody: String?
+    /// `http`: the status the answer must have (200 when not given).
+    public var expectStatus: Int?
+    /// `http`: the request target, `/` when not given.
+    public var path: String?
+
+    public static let defaultTimeoutMillis = 1000
+    public static let maximumTimeoutMillis = 60_000
+    public static let defaultPath = "/"
+
+    public init(id: String? = nil, fromPod: String? = nil, to: String, port: Int? = nil, kind: ProbeKind, timeoutMillis: Int? = nil,
+                expectBody: String? = nil, expectStatus: Int? = nil, path: String? = nil) {
+        self.id = id
+        self.fromPod = fromPod
+        self.to = to
+        self.port = port
+        self.kind = kind
+        self.timeoutMillis = timeoutMillis
+        self.expectBody = expectBody
+        self.expectStatus = expectStatus
+        self.path = path
+    }
+
+    /// The timeout with its default applied.
+    public var effectiveTimeoutMillis: Int { timeoutMillis ?? ProbeRequest.defaultTimeoutMillis }
+
+    /// The destination as an address, if `to` is one.
+    public var destination: IPv4Address? { IPv4Address(to) }
+
+    /// `namespace/name` of the source pod split in two; a bare name is in `default`.
+    public var sourcePod: (namespace: String, name: String)? {
+        guard let fromPod, !fromPod.isEmpty else { return nil }
+        guard let slash = fromPod.firstIndex(of: "/") else { return ("default", fromPod) }
+        return (String(fromPod[..<slash]), String(fromPod[fromPod.index(after: slash)...]))
+    }
+
+    /// What is wrong with the request, field by field; empty when it can be run.
+    public func problems() -> [String] {
+        var problems: [String] = []
+        if destination == nil { problems.append("to: \"\(to)\" is not an IPv4 address") }
+        if kind.needsPort {
+            if let port {
+                if !(1...65535).contains(port) { problems.append("port: \(port) is not a port number (1-65535)") }
+            } else {
+                problems.append("port: required for \(kind.rawValue) probes")
+            }
+        } else if port != nil {
+            problems.append("port: \(kind.rawValue) probes have no port")
+        }
+        if kind == .route {
+            if fromPod != nil { problems.append("fromPod: route probes run in the host's routing table, not in a pod") }
+        } else if let source = sourcePod {
+            if source.namespace.isEmpty || source.name.isEmpty || source.name.contains("/") {
+                problems.append("fromPod: \"\(fromPod ?? "")\" is not namespace/name")
+            }
+        } else {
+            problems.append("fromPod: required for \(kind.rawValue) probes (namespace/name of the pod to probe from)")
+        }
+        if let timeoutMillis, !(1...ProbeRequest.maximumTimeoutMillis).contains(timeoutMillis) {
+            problems.append("timeoutMillis: \(timeoutMillis) is outside 1-\(ProbeRequest.maximumTimeoutMillis)")
+        }
+        if kind != .http {
+            if expectBody != nil { problems.append("expectBody: only for http probes") }
+            if expectStatus != nil { problems.append("expectStatus: only for http probes") }
+            if path != nil { problems.append("path: only for http probes") }
+        } else {
+            if let expectStatus, !(100...599).contains(expectStatus) { problems.append("expectStatus: \(expectStatus) is not an HTTP status") }
+            if let path, !path.hasPrefix("/") || path.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) {
+                problems.append("path: \"\(path)\" is not an absolute path without spaces")
+            }
+        }
+        return problems
+    }
+}
+
+/// How a probe ended.
+public enum ProbeOutcome: String, Codable, Hashable, Sendable, CaseIterable {
+    /// The handshake completed, the datagram or echo came back, or the HTTP answer was right.
+    case connected
+    /// The destination said no: a TCP reset, or ICMP port unreachable for UDP.
+    case refused
+    /// No answer within the probe's timeout.
+    case timeout
+    /// No route, or ICMP host/network unreachable; for `route`: the host has no way into the lab.
+    case unreachable
+    /// Something answered, but not what was expected (HTTP status or body, UDP payload).
+    case wrongAnswer = "wrong-answer"
+    /// `bind`: another socket in the pod holds the port.
+    case inUse = "in-use"
+    /// `bind`: nothing in the pod holds the port.
+    case free
+    /// `route`: the host's routing table leads into the lab.
+    case routed
+    /// The probe could not be run (no such pod, no sandbox, a failed syscall).
+    case error
+
+    /// How tables print it.
+    public var title: String {
+        switch self {
+        case .connected: "connected"
+        case .refused: "refused"
+        case .timeout: "timeout"
+        case .unreachable: "unreachable"
+        case .wrongAnswer: "wrong answer"
+        case .inUse: "in use"
+        case .free: "free"
+        case .routed: "routed"
+        case .error: "error"
+        }
+    }
+}
+
+/// What one probe found.
+public struct ProbeResult: Codable, Hashable, Sendable {
+    /// The request's `id`.
+    public var id: String?
+    public var outcome: ProbeOutcome
+    /// From the first packet (or syscall) to the outcome.
+    public var latencyMillis: Double
+    /// The local address and port the kernel chose (`10.244.1.2:43122`), when a socket got one.
+    public var source: String?
+    /// The address and port the socket was connected to.
+    public var destination: String?
+    /// One line for people: the errno, the HTTP status, why a `route` check holds.
+    public var detail: String
+
+    public init(id: String? = nil, outcome: ProbeOutcome, latencyMillis: Double = 0, source: String? = nil,
+                destination: String? = nil, detail: String = "") {
+        self.id = id
+        self.outcome = outcome
+        self.latencyMillis = latencyMillis
+        self.source = source
+        self.destination = destination
+        self.detail = detail
+    }
+
+    /// The address part of `source` (`10.244.1.2` of `10.244.1.2:43122`).
+    public var sourceAddress: IPv4Address? {
+        guard let source else { return nil }
+        return IPv4Address(String(source.split(separator: ":").first ?? ""))
+    }
+}
+
+/// The body of `POST /podlab/v1/probes`.
+public struct ProbeBatch: Codable, Hashable, Sendable {
+    public var probes: [ProbeRequest]
+
+    public init(probes: [ProbeRequest]) { self.probes = probes }
+
+    /// The agent's probe endpoint.
+    public static let path = "/podlab/v1/probes"
+    /// The bare connect loop the benchmark compares against (TCP probes only, no per-probe results).
+    public static let floorPath = "/podlab/v1/probes/floor"
+    /// Probes one request may carry.
+    public static let maximumCount = 50_000
+}
+
+/// The answer of `POST /podlab/v1/probes`: one result per probe, in request order.
+public struct ProbeBatchResult: Codable, Hashable, Sendable {
+    public var results: [ProbeResult]
+    /// Wall time of the whole batch inside the agent.
+    public var elapsedMillis: Double
+
+    public init(results: [ProbeResult], elapsedMillis: Double) {
+        self.results = results
+        self.elapsedMillis = elapsedMillis
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Hummingbird
+import Netlink
+import Netns
+import PodNet
+
+/// What the probe endpoints need from the control plane.
+public protocol ProbeBackend: Sendable {
+    /// `POST /podlab/v1/probes`: runs a `ProbeBatch` and answers with a `ProbeBatchResult`.
+    func runProbes(body: Data) async throws -> Data
+    /// `POST /podlab/v1/probes/floor`: the bare non-blocking connect loop over the batch's TCP
+    /// probes, for benchmarks (counts and times only).
+    func measureConnectFloor(body: Data) async throws -> Data
+}
+
+extension APIServer {
+    /// Registers the probe endpoints when `backend` can probe.
+    public static func addProbeRoutes(to router: Router<BasicRequestContext>, backend: any APIBackend) {
+        guard let prober = backend as? any ProbeBackend else { return }
+        router.post(RouterPath(stringLiteral: ProbeBatch.path)) { request, _ in
+            try await handle {
+                var request = request
+                let body = try await request.collectBody(upTo: 64 << 20)
+                return json(try await prober.runProbes(body: Data(buffer: body)))
+            }
+        }
+        router.post(RouterPath(stringLiteral: ProbeBatch.floorPath)) { request, _ in
+            try await handle {
+                var request = request
+                let body = try await request.collectBody(upTo: 64 << 20)
+                return json(try await prober.measureConnectFloor(body: Data(buffer: body)))
+            }
+        }
+    }
+}
+
+extension Controller: ProbeBackend {
+    /// Decoding, probing and encoding happen off the actor; only the look-up of the pods does not.
+    public nonisolated func runProbes(body: Data) async throws -> Data {
+        let started = ContinuousClock.now
+        let batch = try Controller.decodeProbes(body)
+        let (plan, prepared) = try await prepare(batch.probes)
+        var results = [ProbeResult?](repeating: nil, count: batch.probes.count)
+        for (index, result) in prepared.answered { results[index] = result }
+        if !prepared.routeChecks.isEmpty {
+            let table = Controller.hostRoutes()
+            let ranges = [plan.clusterCIDR, plan.serviceCIDR, plan.underlayCIDR]
+            for (index, request) in prepared.routeChecks {
+                let clock = ContinuousClock.now
+                var result: ProbeResult
+                switch table {
+                case let .success(routes):
+                    result = HostIsolation.evaluate(target: request.destination ?? .any, labRanges: ranges, routes: routes)
+                case let .failure(error):
+                    result = ProbeResult(outcome: .error, detail: "reading the host's routing table: \(error)")
+                }
+                result.id = request.id
+                result.latencyMillis = Controller.millis(ContinuousClock.now - clock)
+                results[index] = result
+            }
+        }
+        let probed = await Prober.run(prepared.jobs.map(\.job))
+        for (position, entry) in prepared.jobs.enumerated() { results[entry.index] = probed[position] }
+        let answer = ProbeBatchResult(
+            results: results.enumerated().map { index, result in
+                result ?? ProbeResult(id: batch.probes[index].id, outcome: .error, detail: "the probe did not run")
+            },
+            elapsedMillis: Controller.millis(ContinuousClock.now - started))
+        return try JSONEncoder().encode(answer)
+    }
+
+    public nonisolated func measureConnectFloor(body: Data) async throws -> Data {
+        let batch = try Controller.decodeProbes(body)
+        guard batch.probes.allSatisfy({ $0.kind == .tcp }) else {
+            throw APIStatus.badRequest("the connect floor takes tcp probes only")
+        }
+        let (_, prepared) = try await prepare(batch.probes)
+        let timeout = batch.probes.map(\.effectiveTimeoutMillis).max() ?? ProbeRequest.defaultTimeoutMillis
+        let started = ContinuousClock.now
+        let floor = await Prober.floor(prepared.jobs.map(\.job), timeoutMillis: timeout)
+        let value: JSONValue = .object([
+            "probes": .integer(Int64(floor.probes)), "connected": .integer(Int64(floor.connected)), "failed": .integer(Int64(floor.failed)),
+            "skipped": .integer(Int64(prepared.answered.count)),
+            "openMillis": .number(floor.openMillis), "connectMillis": .number(floor.connectMillis),
+            "elapsedMillis": .number(Controller.millis(ContinuousClock.now - started)),
+        ])
+        return Data(value.jsonText(indent: 0).utf8)
+    }
+
+    /// A batch's probes sorted by what happens to them.
+    struct PreparedProbes {
+        /// Probes that run in pods, with their index in the batch.
+        var jobs: [(index: Int, job: ProbeJob)] = []
+        /// `route` probes, answered from the host's routing table.
+        var routeChecks: [(index: Int, request: ProbeRequest)] = []
+        /// Probes answered without running (no such pod, no sandbox).
+        var answered: [(index: Int, result: ProbeResult)] = []
+    }
+
+    /// The lab's plan and the batch sorted out, once the lab is ready.
+    func prepare(_ probes: [ProbeRequest]) throws -> (LabPlan, PreparedProbes) {
+        try requireReady()
+        guard let plan else { throw APIStatus.internalError("the lab has no network plan") }
+        return (plan, try prepare(probes, plan: plan))
+    }
+
+    static func decodeProbes(_ body: Data) throws -> ProbeBatch {
+        let batch: ProbeBatch
+        do {
+            if body.first(where: { !($0 == 32 || $0 == 10 || $0 == 13 || $0 == 9) }) == UInt8(ascii: "[") {
+                batch = ProbeBatch(probes: try JSONDecoder().decode([ProbeRequest].self, from: body))
+            } else {
+                batch = try JSONDecoder().decode(ProbeBatch.self, from: body)
+            }
+        } catch {
+            throw APIStatus.badRequest("the body is not a list of probes: \(error)")
+        }
+        guard batch.probes.count <= ProbeBatch.maximumCount else {
+            throw APIStatus.badRequest("\(batch.probes.count) probes in one request; the limit is \(ProbeBatch.maximumCount)")
+        }
+        return batch
+    }
+
+    /// Checks every probe before any runs: a malformed one is a 400, one that would leave the
+    /// lab a 403 — nothing is sent in either case. Probes from pods that are gone or have no
+    /// sandbox yet get an error result each.
+    func prepare(_ probes: [ProbeRequest], plan: LabPlan) throws -> PreparedProbes {
+        var problems: [String] = []
+        let boundary = LabBoundary(plan: plan)
+        var refusals: [String] = []
+        for (index, probe) in probes.enumerated() {
+            let name = "probe \(index)" + (probe.id.map { " (id \"\($0)\")" } ?? "")
+            for problem in probe.problems() { problems.append("\(name): \(problem)") }
+            if let refusal = boundary.refusal(for: probe) { refusals.append("\(name): \(refusal)") }
+        }
+        if !problems.isEmpty {
+            throw APIStatus.badRequest(Controller.summarize(problems, one: "invalid probe", many: "invalid probes"))
+        }
+        if !refusals.isEmpty {
+            throw APIStatus(message: Controller.summarize(refusals, one: "probe refused", many: "probes refused"), reason: "Forbidden", code: 403)
+        }
+        var prepared = PreparedProbes()
+        var namespaces: [String: Result<String, ProbeSourceError>] = [:]
+        for (index, probe) in probes.enumerated() {
+            if probe.kind == .route {
+                prepared.routeChecks.append((index, probe))
+                continue
+            }
+            guard let source = probe.sourcePod, let destination = probe.destination else { continue }
+            let key = "\(source.namespace)/\(source.name)"
+            if namespaces[key] == nil { namespaces[key] = sourceNamespace(source.namespace, source.name) }
+            switch namespaces[key]! {
+            case let .success(netns):
+                prepared.jobs.append((index, ProbeJob(request: probe, netns: netns, destination: destination)))
+            case let .failure(error):
+                prepared.answered.append((index, ProbeResult(id: probe.id, outcome: .error, detail: error.description)))
+            }
+        }
+        return prepared
+    }
+
+    /// The network namespace of a pod that can be probed from.
+    func sourceNamespace(_ namespace: String, _ name: String) -> Result<String, ProbeSourceError> {
+        guard let pod = pods["\(namespace)/\(name)"] else {
+            return .failure(ProbeSourceError(description: "pod \(namespace)/\(name) not found"))
+        }
+        guard pod.metadata.deletionTimestamp == nil else {
+            return .failure(ProbeSourceError(description: "pod \(namespace)/\(name) is being deleted"))
+        }
+        guard let runtime = runtimes[pod.metadata.uid], NetworkNamespace.exists(runtime.sandbox.netns) else {
+            return .failure(ProbeSourceError(description: "pod \(namespace)/\(name) has no network namespace yet (\(pod.status.phase?.rawValue ?? "Pending"))"))
+        }
+        return .success(runtime.sandbox.netns)
+    }
+
+    /// The first few problems and how many more there are.
+    static func summarize(_ problems: [String], one: String, many: String) -> String {
+        let shown = problems.prefix(5).joined(separator: "; ")
+        let more = problems.count > 5 ? "; and \(problems.count - 5) more" : ""
+        return problems.count == 1 ? "\(one): \(shown)" : "\(problems.count) \(many): \(shown)\(more)"
+    }
+
+    /// The host's IPv4 routes (every table) with interface names, read from the agent's own
+    /// network namespace — the host's root namespace. Reading sends nothing and changes nothing.
+    static func hostRoutes() -> Result<[HostIsolation.Route], ProbeSourceError> {
+        do {
+            let netlink = RouteNetlink(transport: try NetlinkSocket(bus: .route))
+            let names = Dictionary(try netlink.links().map { ($0.index, $0.name) }) { a, _ in a }
+            let routes = try netlink.routes(family: .ipv4, table: nil).map { route -> HostIsolation.Route in
+                var destination: IPv4Prefix?
+                if case let .v4(address)? = route.destination, route.destinationLength > 0 {
+                    destination = try? IPv4Prefix(address, length: route.destinationLength)
+                }
+                var gateway: IPv4Address?
+                if case let .v4(address)? = route.gateway { gateway = address }
+                return HostIsolation.Route(destination: destination, device: route.outputIndex.flatMap { names[$0] }, gateway: gateway,
+                                           table: route.table, type: route.type.description)
+            }
+            return .success(routes)
+        } catch {
+            return .failure(ProbeSourceError(description: "\(error)"))
+        }
+    }
+}
+
+/// Why a probe cannot run from its source pod.
+struct ProbeSourceError: Error, CustomStringConvertible {
+    var description: String
+}

@@ -1,0 +1,288 @@
+import Foundation
+import PodNet
+import PodlabCLI
+import Testing
+
+/// `podlab test` against a fake agent whose prober answers as a healthy lab would (or as told).
+///
+/// Pods: a (nginx) 10.244.1.2 and c (busybox) 10.244.1.3 on podlab-n1; b (echo + httpd)
+/// 10.244.2.2 on podlab-n2 — the nodes of `readyLab`.
+@Suite("podlab test against a fake agent")
+struct ConnectivityTestCommandTests {
+    static let started = Timestamp(secondsSince1970: 1_700_000_000 - 3000)
+
+    static func pod(_ name: String, namespace: String = "default", node: String, ip: String, _ containers: [Container],
+                    labels: [String: String] = [:]) -> Pod {
+        var pod = Pod(metadata: ObjectMeta(name: name, namespace: namespace, labels: labels), spec: PodSpec(containers: containers, nodeName: node))
+        pod.status = PodStatus(phase: .running, podIP: ip, podIPs: [PodIP(ip: ip)])
+        pod.status.containerStatuses = containers.map {
+            ContainerStatus(name: $0.name, state: .running(startedAt: started), ready: true, started: true, image: $0.image)
+        }
+        return pod
+    }
+
+    static func cluster() -> FakeCluster {
+        let cluster = FakeCluster()
+        cluster.add(pod("a", node: "podlab-n1", ip: "10.244.1.2", [Container(name: "web", image: "nginx")], labels: ["app": "web"]), running: false)
+        cluster.add(pod("b", node: "podlab-n2", ip: "10.244.2.2", [Container(name: "echo", image: "podlab/echo"), Container(name: "web", image: "httpd")]),
+                    running: false)
+        cluster.add(pod("c", node: "podlab-n1", ip: "10.244.1.3", [Container(name: "shell", image: "busybox", command: ["sleep", "9"])]), running: false)
+        return cluster
+    }
+
+    /// What a healthy lab answers: the answer every check expects, from the source pod's address.
+    static func healthy(_ probe: ProbeRequest, _ cluster: FakeCluster) -> ProbeResult {
+        let source: String
+        if probe.to.hasPrefix("127.") {
+            source = "127.0.0.1"
+        } else {
+            let (namespace, name) = probe.sourcePod ?? ("", "")
+            source = cluster.pod(namespace, name)?.status.podIP ?? "?"
+        }
+        switch probe.kind {
+        case .route: return ProbeResult(outcome: .unreachable, latencyMillis: 0.01, detail: "routing table only, no packet sent")
+        case .bind: return ProbeResult(outcome: .inUse, latencyMillis: 0.01, source: "0.0.0.0:\(probe.port!)")
+        case .icmp: return ProbeResult(outcome: .connected, latencyMillis: 0.2, source: source, destination: probe.to, detail: "echo reply")
+        default:
+            if probe.port == 9 || probe.port == 81 {
+                return ProbeResult(outcome: .refused, latencyMillis: 0.3, source: "\(source):40000", destination: "\(probe.to):\(probe.port!)")
+            }
+            return ProbeResult(outcome: .connected, latencyMillis: 0.5, source: "\(source):40000", destination: "\(probe.to):\(probe.port!)")
+        }
+    }
+
+    /// A fake agent: the lab, the pods of `cluster`, and a prober that answers with `answer`.
+    static func agent(_ cluster: FakeCluster, lab: String = readyLab,
+                      answer: @escaping @Sendable (ProbeRequest, FakeCluster) -> ProbeResult = healthy) -> @Sendable (FakeRequest) async -> FakeResponse {
+        { request in
+            switch (request.method, request.path) {
+            case ("GET", "/podlab/v1/lab"):
+                return .json(200, lab)
+            case ("POST", ProbeBatch.path):
+                guard let batch = try? JSONDecoder().decode(ProbeBatch.self, from: request.body) else {
+                    return .status(.badRequest("not a probe batch"))
+                }
+                let results = batch.probes.map { probe in
+                    var result = answer(probe, cluster)
+                    result.id = probe.id
+                    return result
+                }
+                return .body(200, try! JSONEncoder().encode(ProbeBatchResult(results: results, elapsedMillis: 1)))
+            default:
+                return cluster.handle(request)
+            }
+        }
+    }
+
+    static func probes(_ agent: FakeAgent) -> [ProbeRequest] {
+        agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? JSONDecoder().decode(ProbeBatch.self, from: $0.body).probes) ?? [] }
+    }
+
+    @Test("a healthy lab: every check matches, exit 0")
+    func healthyLab() async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with(Self.agent(cluster)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test") == 0)
+            let lines = t.stdout.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            #expect(lines[0].hasPrefix("RESULT   CLAIM            FROM   TO   "))
+            #expect(!t.stdout.text.contains("MISMATCH"))
+            #expect(t.stdout.text.contains("ok       cross-node       a      b 10.244.2.2:8080 (echo)"))
+            #expect(t.stdout.text.contains("✓ localhost        containers of a pod reach each other on localhost: 3 checks"))
+            #expect(t.stdout.text.hasSuffix("PASS: 29 checks, 29 matched, 0 mismatched; 29 probes in " + (t.stdout.text.components(separatedBy: "probes in ").last ?? "")))
+            #expect(t.stderr.text.contains("probing: 29/29"))
+            #expect(Self.probes(agent).count == 29)
+            #expect(agent.requestLines.prefix(2) == ["GET /podlab/v1/lab", "GET /api/v1/pods"])
+        }
+    }
+
+    @Test("a mismatch: exit 1, listed first, with why it was expected")
+    func mismatch() async throws {
+        let cluster = Self.cluster()
+        let broken: @Sendable (ProbeRequest, FakeCluster) -> ProbeResult = { probe, cluster in
+            guard probe.fromPod == "default/a", probe.kind == .icmp else { return Self.healthy(probe, cluster) }
+            return ProbeResult(outcome: .unreachable, detail: "connect: Network is unreachable (ENETUNREACH)")
+        }
+        try await FakeAgent.with(Self.agent(cluster, answer: broken)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test") == 1)
+            let lines = t.stdout.text.split(separator: "\n").map(String.init)
+            #expect(lines[1].hasPrefix("MISMATCH   gateway          a      gateway 10.244.1.1 (node podlab-n1)   icmp echo"))
+            #expect(lines[1].contains("connected     unreachable"))
+            #expect(lines[1].hasSuffix("connect: Network is unreachable (ENETUNREACH); expected because the pod's default route goes via 10.244.1.1 on node podlab-n1"))
+            #expect(lines.filter { $0.hasPrefix("MISMATCH") }.count == 1)
+            #expect(t.stdout.text.contains("✗ gateway"))
+            #expect(t.stdout.text.contains("FAIL: 29 checks, 28 matched, 1 mismatched"))
+            #expect(t.stderr.text.contains("1 mismatched so far"))
+        }
+    }
+
+    @Test("an answer from the wrong source address is a mismatch (no NAT between pods)")
+    func natIsAMismatch() async throws {
+        let cluster = Self.cluster()
+        let natted: @Sendable (ProbeRequest, FakeCluster) -> ProbeResult = { probe, cluster in
+            var result = Self.healthy(probe, cluster)
+            if probe.fromPod == "default/c", probe.kind == .tcp, result.outcome == .connected { result.source = "10.244.1.1:40000" }
+            return result
+        }
+        try await FakeAgent.with(Self.agent(cluster, answer: natted)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test --mismatches-only") == 1)
+            let lines = t.stdout.text.split(separator: "\n").map(String.init)
+            #expect(lines.filter { $0.hasPrefix("MISMATCH") }.count == 3, "c→a:80, c→b:80, c→b:8080")
+            #expect(lines[1].contains("the answer went to 10.244.1.1, not the pod's own address 10.244.1.3 (address translation between pods)"))
+            #expect(!lines.contains { $0.hasPrefix("ok ") }, "--mismatches-only")
+        }
+    }
+
+    @Test("-o json and -o junit")
+    func formats() async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with(Self.agent(cluster)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test -o json") == 0)
+            let json = try JSONReader.value(from: t.stdout.text)
+            #expect(json["passed"] == .bool(true) && json["lab"] == .string("podlab") && json["scenario"] == .string("matrix"))
+            #expect(json["summary"]?["checks"] == .integer(29))
+            #expect(json["results"]?.arrayValue?.count == 29)
+
+            let x = agent.context()
+            #expect(await x.run("test -o junit") == 0)
+            #expect(x.stdout.text.hasPrefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"podlab test podlab (matrix)\" tests=\"29\" failures=\"0\""))
+            #expect(x.stdout.text.contains("<testsuite name=\"host-isolation\" tests=\"3\" failures=\"0\""))
+            #expect(x.stderr.text.contains("PASS: 29 checks"), "the summary goes to stderr, the file stays XML")
+        }
+    }
+
+    @Test("--from and --to narrow the matrix; --kinds filters probes")
+    func selectors() async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with(Self.agent(cluster)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test --from a --to b") == 0)
+            let sent = Self.probes(agent)
+            #expect(!sent.isEmpty && sent.allSatisfy { $0.fromPod == "default/a" && $0.to == "10.244.2.2" })
+
+            let i = agent.context()
+            #expect(await i.run("test --kinds icmp,route") == 0)
+            let icmp = Self.probes(agent).dropFirst(sent.count)
+            #expect(icmp.map(\.kind.rawValue).sorted() == ["icmp", "icmp", "icmp", "route", "route", "route"])
+
+            let l = agent.context()
+            #expect(await l.run(["test", "--from", "app=web", "--to", "10.244.2.2:81"]) == 0)
+            #expect(l.stdout.text.contains("ok       closed-port   a      b 10.244.2.2:81   tcp connect   refused    refused"))
+        }
+    }
+
+    @Test("--sample takes N checks at random; --random-seed repeats a sample")
+    func sampling() async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with(Self.agent(cluster)) { agent in
+            var chosen: [[String]] = []
+            for _ in 0..<2 {
+                let t = agent.context()
+                #expect(await t.run("test --sample 5 --random-seed 42 -o json") == 0)
+                let json = try JSONReader.value(from: t.stdout.text)
+                #expect(json["summary"]?["checks"] == .integer(5))
+                chosen.append((json["results"]?.arrayValue ?? []).map { "\($0["from"]?.stringValue ?? "") \($0["to"]?.stringValue ?? "") \($0["method"]?.stringValue ?? "")" })
+            }
+            #expect(chosen[0] == chosen[1])
+        }
+    }
+
+    @Test("a probe outside the lab: the agent's refusal is printed, exit 1")
+    func outsideAddress() async throws {
+        let cluster = Self.cluster()
+        let refusal = APIStatus(message: "probe refused: probe 0: 8.8.8.8 is outside lab \"podlab\": podlab never sends traffic outside its own namespaces",
+                                reason: "Forbidden", code: 403)
+        try await FakeAgent.with({ request in
+            request.path == ProbeBatch.path ? .status(refusal) : await Self.agent(cluster)(request)
+        }) { agent in
+            let t = agent.context()
+            #expect(await t.run("test --from a --to 8.8.8.8:53") == 1)
+            #expect(t.stderr.text.contains("Error from server (Forbidden): probe refused: probe 0: 8.8.8.8 is outside lab \"podlab\": podlab never sends traffic outside its own namespaces\n"))
+            #expect(t.stdout.text.isEmpty)
+        }
+    }
+
+    @Test("bad input is refused before anything is sent", arguments: [
+        ("test --from zz", "error: no running pod \"zz\"\n", Int32(1)),
+        ("test --to a,,b", "error: --to: invalid selector \"a,,b\": has an empty item\n", 1),
+        ("test --timeout 2m", "error: --timeout 2m is outside 1ms-60s\n", 1),
+        ("test --kinds tcp,smtp", "error: --kinds: unknown probe kind \"smtp\" (known: tcp, udp, http, icmp, bind, route)\n", 1),
+    ])
+    func badInput(line: String, message: String, code: Int32) async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with(Self.agent(cluster)) { agent in
+            let t = agent.context()
+            #expect(await t.run(line) == code)
+            #expect(t.stderr.text == message)
+            #expect(Self.probes(agent).isEmpty)
+        }
+    }
+
+    @Test("flag combinations ArgumentParser rejects", arguments: [
+        ("test --scenario nope", "unknown scenario \"nope\" (known: seed)"),
+        ("test --scenario seed --from a", "--scenario runs its own pods: --from, --to and --namespace do not apply"),
+        ("test -o xml", "unknown output format \"xml\" (known: table, json, junit)"),
+        ("test --sample 0", "--sample must be at least 1"),
+    ])
+    func validation(line: String, message: String) async throws {
+        try await FakeAgent.with(Self.agent(Self.cluster())) { agent in
+            let t = agent.context()
+            #expect(await t.run(line) != 0)
+            #expect(t.stderr.text.contains(message))
+            #expect(agent.requests.isEmpty)
+        }
+    }
+
+    @Test("a lab that is not ready, and a lab without pods")
+    func notReadyOrEmpty() async throws {
+        let creating = readyLab.replacingOccurrences(of: "\"phase\":\"Ready\",\"message\":\"\"", with: "\"phase\":\"Creating\",\"message\":\"building\"")
+        try await FakeAgent.with(Self.agent(Self.cluster(), lab: creating)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test") == 1)
+            #expect(t.stderr.text == "error: lab \"podlab\" is not ready (Creating: building)\n")
+        }
+        try await FakeAgent.with(Self.agent(FakeCluster())) { agent in
+            let t = agent.context()
+            #expect(await t.run("test") == 0)
+            #expect(t.stderr.text == "No running pods: nothing to check.\n")
+        }
+    }
+
+    @Test("--scenario seed creates its pods, waits, probes, and removes them")
+    func seedScenario() async throws {
+        // The fake agent starts pods running on the nodes they ask for, each with its own address;
+        // in "clash" the second container has lost port 80 once already.
+        let counter = Counter()
+        let cluster = FakeCluster(lingerReads: 1) { pod in
+            let address = 10 + counter.next()
+            let subnet = pod.spec.nodeName.hasSuffix("n2") ? 2 : 1
+            pod.status = PodStatus(phase: .running, podIP: "10.244.\(subnet).\(address)", podIPs: [PodIP(ip: "10.244.\(subnet).\(address)")])
+            pod.status.containerStatuses = pod.spec.containers.map {
+                ContainerStatus(name: $0.name, state: .running(startedAt: Self.started), ready: true, started: true, image: $0.image)
+            }
+            if pod.metadata.name == "clash" {
+                pod.status.containerStatuses[1].state = .waiting(reason: "CrashLoopBackOff")
+                pod.status.containerStatuses[1].restartCount = 1
+            }
+        }
+        cluster.add(Self.pod("a", node: "podlab-n1", ip: "10.244.1.2", [Container(name: "web", image: "nginx")]), running: false)
+        try await FakeAgent.with(Self.agent(cluster)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test --scenario seed") == 0)
+            let created = agent.requests.filter { $0.method == "POST" && $0.path == "/api/v1/namespaces/podlab-seed/pods" }
+            #expect(created.count == 4)
+            #expect(created.map { (try? Pod(json: JSONReader.value(from: $0.text)))?.spec.nodeName ?? "" } == ["podlab-n1", "podlab-n2", "podlab-n1", "podlab-n2"])
+            for claim in ConnectivityClaim.tutorial {
+                #expect(t.stdout.text.contains("✓ \(claim.rawValue)"), "\(claim) shown")
+            }
+            let sent = Self.probes(agent)
+            #expect(sent.allSatisfy { $0.fromPod == nil || $0.fromPod!.hasPrefix("podlab-seed/") }, "the user's pod a takes no part")
+            let deleted = agent.requests.filter { $0.method == "DELETE" }
+            #expect(deleted.count == 4 && deleted.allSatisfy { $0.query["gracePeriodSeconds"] == "0" })
+            #expect(cluster.pod("podlab-seed", "clash") == nil && cluster.pod("default", "a") != nil)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import KernelTestSupport
+import Netns
+import Testing
+
+/// `podlab test` on real labs: a healthy lab passes, the seed scenario shows every claim of the
+/// tutorial, a lab broken by hand fails with the broken path listed first, and a probe to an
+/// address outside the lab is refused without a packet leaving the pod.
+@Suite("Connectivity test end to end", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct ConnectivityTests {
+    /// a: nginx on n1; b: echo (8080) + httpd (80) on n2; c: a shell on n1 with no listener.
+    static let pods = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: a
+        spec:
+          nodeName: n1
+          containers:
+          - name: web
+            image: nginx
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: b
+        spec:
+          nodeName: n2
+          containers:
+          - name: echo
+            image: podlab/echo
+          - name: web
+            image: httpd
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: c
+        spec:
+          nodeName: n1
+          containers:
+          - name: shell
+            image: busybox
+            command: ["sleep", "3600"]
+        """
+
+    /// Applies `manifest` and waits until every container of `names` runs.
+    static func start(_ lab: TestLab, _ manifest: String, _ names: [String]) async throws {
+        let file = lab.stateRoot + "/pods.yaml"
+        try manifest.write(toFile: file, atomically: true, encoding: .utf8)
+        try lab.run(["apply", "-f", file])
+        for name in names {
+            try await lab.eventually("\(name) running") {
+                let status = try lab.pod(name)["status"] as? [String: Any] ?? [:]
+                let containers = status["containerStatuses"] as? [[String: Any]] ?? []
+                return status["phase"] as? String == "Running" && !containers.isEmpty
+                    && containers.allSatisfy { ($0["state"] as? [String: Any])?["running"] != nil }
+            }
+        }
+    }
+
+    static func json(_ text: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
+    }
+
+    @Test("a healthy lab passes, and the probes were real traffic between the pods")
+    func healthyLab() async throws {
+        try await TestLab.with { lab in
+            try await Self.start(lab, Self.pods, ["a", "b", "c"])
+            let (a, b, c) = (try lab.podIP("a"), try lab.podIP("b"), try lab.podIP("c"))
+
+            let table = try lab.run(["test"])
+            #expect(table.status == .exited(0))
+            #expect(!table.stdout.contains("MISMATCH"))
+            for claim in ["cross-node", "pod-to-pod", "localhost", "shared-ip", "one-ip-per-pod", "port-conflict", "closed-port", "gateway", "host-isolation"] {
+                #expect(table.stdout.contains("✓ \(claim)"), "no passing check for \(claim)")
+            }
+            #expect(table.stdout.contains("PASS: "))
+
+            let report = try Self.json(try lab.run(["test", "-o", "json"]).stdout)
+            #expect(report["passed"] as? Bool == true)
+            let results = report["results"] as? [[String: Any]] ?? []
+            #expect(results.count == (report["summary"] as? [String: Any])?["checks"] as? Int)
+            // The source address actually used is the pod's own, across nodes.
+            let crossNode = results.filter { $0["claim"] as? String == "cross-node" && $0["from"] as? String == "a" }
+            #expect(!crossNode.isEmpty)
+            for result in crossNode {
+                let actual = result["actual"] as? [String: Any] ?? [:]
+                #expect((actual["source"] as? String)?.hasPrefix(a + ":") == true, "\(actual)")
+                #expect((actual["destination"] as? String)?.hasPrefix(b + ":") == true, "\(actual)")
+            }
+            // The host's check reads the routing table only.
+            let host = results.filter { $0["claim"] as? String == "host-isolation" }
+            #expect(host.count == 3)
+            #expect(host.allSatisfy { (($0["actual"] as? [String: Any])?["detail"] as? String)?.hasPrefix("routing table only, no packet sent") == true })
+
+            let junit = try lab.run(["test", "-o", "junit"])
+            #expect(junit.stdout.hasPrefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"podlab test \(lab.name) (matrix)\""))
+            #expect(junit.stdout.contains("failures=\"0\" errors=\"0\""))
+
+            // Independent evidence: the servers saw the probes, from the pods' own addresses.
+            let echoLog = try lab.run(["logs", "b", "-c", "echo"]).stdout
+            #expect(echoLog.contains("udp \(a):") && echoLog.contains("udp \(c):"), "echo saw UDP from a and c:\n\(echoLog)")
+            let nginxLog = try lab.run(["logs", "a"]).stdout
+            #expect(nginxLog.contains("\"GET / HTTP/1.1\" 200") && (nginxLog.contains(b) || nginxLog.contains(c)), "\(nginxLog)")
+        }
+    }
+
+    @Test("the seed scenario reproduces every claim of the tutorial and cleans up after itself")
+    func seedScenario() async throws {
+        try await TestLab.with { lab in
+            let result = try lab.run(["test", "--scenario", "seed"])
+            #expect(result.status == .exited(0))
+            for claim in ["one-ip-per-pod", "shared-ip", "localhost", "port-conflict", "cross-node", "host-isolation"] {
+                #expect(result.stdout.contains("✓ \(claim)"), "\(claim) not shown:\n\(result.stdout)")
+            }
+            #expect(!result.stdout.contains("not shown"))
+            #expect(result.stdout.contains("PASS: "))
+            // The conflicting pod: one container holds 80, the kernel refuses a second bind.
+            #expect(result.stdout.contains("bind :80") && result.stdout.contains("Address already in use (EADDRINUSE)"))
+            let left = try lab.run(["get", "pods", "-n", "podlab-seed"], expectSuccess: false)
+            #expect(left.stdout.isEmpty, "the scenario's pods are gone: \(left.stdout)")
+            #expect(!((try? NetworkNamespace.list()) ?? []).contains { $0.hasPrefix("\(lab.name)-pod-podlab-seed.") })
+        }
+    }
+
+    @Test("a pod without its default route: exit 1, the broken paths listed first")
+    func brokenLab() async throws {
+        try await TestLab.with { lab in
+            try await Self.start(lab, Self.pods, ["a", "b", "c"])
+            _ = try Command.check("ip", ["-n", "\(lab.name)-pod-a", "route", "del", "default"])
+
+            let result = try lab.run(["test", "--timeout", "300ms"], expectSuccess: false)
+            #expect(result.status == .exited(1))
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.first?.hasPrefix("RESULT") == true)
+            let firstRow = lines.dropFirst().first ?? ""
+            #expect(firstRow.hasPrefix("MISMATCH"), "first row: \(firstRow)")
+            let mismatches = lines.filter { $0.hasPrefix("MISMATCH") }
+            #expect(lines.firstIndex { $0.hasPrefix("ok") } ?? 0 > mismatches.count, "all mismatches come before the matches")
+            #expect(mismatches.contains { $0.contains("gateway 10.244.1.1") && $0.contains("unreachable") }, "a cannot reach its gateway")
+            #expect(mismatches.allSatisfy { row in
+                let cells = row.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+                return cells.count > 3 && (cells[2] == "a" || cells[3] == "a")
+            }, "every mismatch starts or ends at a:\n\(mismatches.joined(separator: "\n"))")
+            #expect(result.stdout.contains("FAIL: "))
+
+            let report = try Self.json(try lab.run(["test", "--timeout", "300ms", "-o", "json"], expectSuccess: false).stdout)
+            #expect(report["passed"] as? Bool == false)
+            #expect(((report["results"] as? [[String: Any]])?.first?["matched"]) as? Bool == false)
+        }
+    }
+
+    @Test("a probe to an address outside the lab is refused with the reason; nothing leaves the pod")
+    func outsideAddress() async throws {
+        try await TestLab.with { lab in
+            try await Self.start(lab, Self.pods, ["a"])
+            // IPv4 packets sent and TCP connections opened by the pod's network stack (the pod's
+            // IPv6 link-local chatter does not count here).
+            func sent() throws -> [String] {
+                let snmp = try Command.check("ip", ["netns", "exec", "\(lab.name)-pod-a", "cat", "/proc/net/snmp"])
+                let lines = snmp.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+                func value(_ table: String, _ field: String) -> String {
+                    let rows = lines.filter { $0.first == table + ":" }
+                    guard rows.count == 2, let column = rows[0].firstIndex(of: field) else { return "?" }
+                    return rows[1][column]
+                }
+                return [value("Ip", "OutRequests"), value("Tcp", "ActiveOpens"), value("Udp", "OutDatagrams")]
+            }
+            let before = try sent()
+            let result = try lab.run(["test", "--from", "a", "--to", "8.8.8.8:53"], expectSuccess: false)
+            #expect(result.status == .exited(1))
+            #expect(result.stderr.contains("Error from server (Forbidden): probe refused: "))
+            #expect(result.stderr.contains("8.8.8.8 is outside lab \"\(lab.name)\": podlab never sends traffic outside its own namespaces"))
+            #expect(!before.contains("?"))
+            #expect(try sent() == before, "the pod sent nothing")
+        }
+    }
+}
