@@ -233,6 +233,47 @@ struct InspectTests {
         }
     }
 
+    @Test("over a VXLAN overlay: the path shows the encapsulation, and ip shows the overlay device")
+    func overlay() async throws {
+        let topology = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("topologies/vxlan-3node.yaml").path
+        try await TestLab.with(topology: topology) { lab in
+            let manifest = lab.stateRoot + "/pods.yaml"
+            try ["n1", "n3"].map { node in """
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: on-\(node)
+                spec:
+                  nodeName: \(node)
+                  containers:
+                  - name: web
+                    image: httpd
+                """ }.joined(separator: "\n---\n").write(toFile: manifest, atomically: true, encoding: .utf8)
+            try lab.run(["apply", "-f", manifest])
+            try await lab.eventually("both Running") { try lab.run(["get", "pods"]).stdout.components(separatedBy: "Running").count == 3 }
+            let target = try lab.podIP("on-n3")
+            #expect(try lab.run(["exec", "on-n1", "--", "curl", "-s", "http://\(target)/"]).stdout.contains("It works!"))
+
+            let path = try lab.run(["whois", target, "--from", "on-n1"])
+            for line in [
+                "  2. node n1 (\(lab.name)-n1)\n",
+                "       route:  10.244.3.0/24 via 10.244.3.0 dev vxlan0 onlink\n",
+                "       link:   VXLAN vxlan0 → vxlan0 (\(lab.name)-n3), encapsulated in UDP to 192.168.200.13 out of eth0: veth eth0 ↔ veth-n1 (\(lab.name)-u), a port of bridge underlay0\n",
+                "       bridge: underlay0: veth-n1 → veth-n3\n",
+                "  4. node n3 (\(lab.name)-n3)\n       in:     vxlan0 (decapsulated, arrived on eth0)\n",
+                "Result: delivered to pod default/on-n3 (eth0 in \(lab.name)-pod-on-n3)\n",
+            ] {
+                #expect(path.stdout.contains(line), "the overlay path lacks:\n\(line)\nin:\n\(path.stdout)\(path.stderr)")
+            }
+            let owner = try lab.run(["whois", "10.244.1.0"])
+            #expect(owner.stdout == "10.244.1.0: address of vxlan0 in node n1 (\(lab.name)-n1)\n", "stderr: \(owner.stderr)")
+            let brief = try lab.run(["ip", "node", "n3", "-br"]).stdout
+            #expect(brief.hasPrefix("== node n3 (\(lab.name)-n3) ==\n"))
+            #expect(brief.dropFirst(brief.prefix { $0 != "\n" }.count + 1) == Substring(try Command.check("ip", ["-n", "\(lab.name)-n3", "-br", "addr"])))
+        }
+    }
+
     /// The packets counted by the rule in `table ip podlab` chain `forward` of a node.
     static func forwardPackets(_ lab: TestLab, _ node: String) throws -> Int {
         let entries = try Command.nftJSON("\(lab.name)-\(node)", ["list", "chain", "ip", "podlab", "forward"])

@@ -5,7 +5,8 @@
 /// prefix of the main table wins (the lower metric on a tie), its gateway (or the destination
 /// itself) is the next hop, looked up in the neighbour table of the output device. The next
 /// namespace is the one whose interface holds the next hop; the layer-2 way there follows veth
-/// pairs and bridge ports. Veth peers are matched by their interface indices between
+/// pairs and bridge ports, and for a VXLAN device the encapsulated packet's way to the peer
+/// node's underlay address. Veth peers are matched by their interface indices between
 /// namespaces the lab wires together (a pod and its node, a node and the underlay), since
 /// indices repeat across namespaces.
 public struct PacketPath: Codable, Hashable, Sendable {
@@ -123,7 +124,9 @@ extension PacketPath {
         guard var current = network.namespaces.first(where: { $0.namespace == pod.netns }) else {
             throw PacketPathError("pod \(pod.qualifiedName) has no network namespace yet (\(pod.phase))")
         }
-        let tracer = Tracer(network: network, clusterCIDR: inventory.plan.clusterCIDR, source: source, destination: destination)
+        let underlay = Dictionary(inventory.plan.nodes.map { ($0.name, $0.underlayAddress.address) }) { first, _ in first }
+        let tracer = Tracer(network: network, clusterCIDR: inventory.plan.clusterCIDR, underlayAddresses: underlay,
+                            source: source, destination: destination)
         var hops: [Hop] = []
         var ingress: String?
         var forwarded = false
@@ -149,6 +152,8 @@ extension PacketPath {
 struct Tracer {
     let network: NetworkInspection
     let clusterCIDR: IPv4Prefix
+    /// Each node's underlay address, where VXLAN packets to its pods are sent.
+    let underlayAddresses: [String: IPv4Address]
     let source: IPv4Address
     let destination: IPv4Address
 
@@ -306,6 +311,9 @@ struct Tracer {
     func layer2Path(from egress: InterfaceSnapshot, in namespace: NamespaceSnapshot, to target: InterfaceSnapshot,
                     in targetNamespace: NamespaceSnapshot) -> (link: String, ingress: String, bridged: PacketPath.Hop?) {
         let there = "\(target.ifname) (\(targetNamespace.namespace))"
+        if egress.kind == "vxlan" {
+            return overlayPath(from: egress, in: namespace, to: target, in: targetNamespace)
+        }
         if egress.kind == "bridge" {
             if let port = port(of: egress, in: namespace, reaching: target, in: targetNamespace) {
                 return ("bridge \(egress.ifname), port \(port.ifname) ↔ veth \(there)", target.ifname, nil)
@@ -332,5 +340,23 @@ struct Tracer {
             return (pair + ", a port of bridge \(bridge.ifname)", target.ifname, bridged)
         }
         return ("\(pair) → \(there)", target.ifname, nil)
+    }
+
+    /// A VXLAN device's way to its peer: the frame goes out encapsulated in UDP to the peer
+    /// node's underlay address, on whatever way that address takes (the underlay bridge), and
+    /// comes in on the peer's VXLAN device.
+    func overlayPath(from egress: InterfaceSnapshot, in namespace: NamespaceSnapshot, to target: InterfaceSnapshot,
+                     in targetNamespace: NamespaceSnapshot) -> (link: String, ingress: String, bridged: PacketPath.Hop?) {
+        let overlay = "VXLAN \(egress.ifname) → \(target.ifname) (\(targetNamespace.namespace))"
+        guard let remote = targetNamespace.node.flatMap({ underlayAddresses[$0] }),
+              let outer = Tracer.lookup(remote, in: namespace.routes), let device = outer.dev,
+              let outerEgress = namespace.interface(named: device),
+              let (remoteNamespace, remoteInterface) = holder(of: remote, excluding: namespace.namespace),
+              remoteNamespace.namespace == targetNamespace.namespace else {
+            return (overlay, target.ifname, nil)
+        }
+        let carrier = layer2Path(from: outerEgress, in: namespace, to: remoteInterface, in: remoteNamespace)
+        return ("\(overlay), encapsulated in UDP to \(remote) out of \(outerEgress.ifname): \(carrier.link)",
+                "\(target.ifname) (decapsulated, arrived on \(remoteInterface.ifname))", carrier.bridged)
     }
 }

@@ -146,3 +146,38 @@ struct PacketPathTests {
         }
     }
 }
+
+/// The fixture lab with `routing: vxlan`: each node's vxlan0 holds its pod CIDR's network
+/// address as a /32 and routes the peer's pod CIDR via the peer's vxlan0 address, onlink.
+@Suite("whois --from over a VXLAN overlay")
+struct OverlayPathTests {
+    static var network: NetworkInspection {
+        var network = InspectionFixture.network
+        for (position, index, peer) in [(1, 1, 2), (2, 2, 1)] {
+            network.namespaces[position].interfaces.append(
+                InterfaceSnapshot(ifindex: 9, ifname: "vxlan0", flags: InspectionFixture.up, mtu: 1450, operstate: "UNKNOWN", linkIndex: 2,
+                                  kind: "vxlan", addrInfo: [InspectionFixture.inet("10.244.\(index).0/32", label: "vxlan0")]))
+            network.namespaces[position].routes[1] = RouteSnapshot(dst: "10.244.\(peer).0/24", gateway: "10.244.\(peer).0", dev: "vxlan0", flags: ["onlink"])
+            network.namespaces[position].neighbours.append(NeighborSnapshot(dst: "10.244.\(peer).0", dev: "vxlan0", lladdr: "0e:00:00:00:00:0\(peer)"))
+        }
+        return network
+    }
+
+    @Test func crossNode() throws {
+        let path = try PacketPath.trace(from: InspectionFixture.pods[0], to: IPv4Address(10, 244, 2, 2),
+                                        inventory: InspectionFixture.inventory, network: Self.network)
+        #expect(path.hops.map(\.namespace) == ["demo-pod-a", "demo-n1", "demo-u", "demo-n2", "demo-pod-team.c"])
+        #expect(path.hops[1].route == "10.244.2.0/24 via 10.244.2.0 dev vxlan0 onlink")
+        #expect(path.hops[1].neighbour == "10.244.2.0 dev vxlan0 lladdr 0e:00:00:00:00:02 PERMANENT")
+        #expect(path.hops[1].link == "VXLAN vxlan0 → vxlan0 (demo-n2), encapsulated in UDP to 192.168.200.12 out of eth0: veth eth0 ↔ veth-n1 (demo-u), a port of bridge underlay0")
+        #expect(path.hops[2].bridge == "underlay0: veth-n1 → veth-n2")
+        #expect(path.hops[3].ingress == "vxlan0 (decapsulated, arrived on eth0)")
+        #expect(path.hops[3].route == "10.244.2.0/24 dev cni0 proto kernel scope link src 10.244.2.1")
+        #expect(path.outcome.text == "delivered to pod team/c (eth0 in demo-pod-team.c)")
+    }
+
+    @Test func overlayAddressOwner() throws {
+        let owner = AddressOwner.find(.v4(IPv4Address(10, 244, 2, 0)), inventory: InspectionFixture.inventory, network: Self.network)
+        #expect(owner.description == "address of vxlan0 in node n2 (demo-n2)")
+    }
+}
