@@ -8,6 +8,9 @@ import PodNet
 public protocol ProbeBackend: Sendable {
     /// `POST /podlab/v1/probes`: runs a `ProbeBatch` and answers with a `ProbeBatchResult`.
     func runProbes(body: Data) async throws -> Data
+    /// `POST /podlab/v1/probes?stream=true`: the same, answered as `ProbeStreamLine`s (one JSON
+    /// text per element) while the probes run.
+    func streamProbes(body: Data) async throws -> AsyncStream<Data>
     /// `POST /podlab/v1/probes/floor`: the bare non-blocking connect loop over the batch's TCP
     /// probes, for benchmarks (counts and times only).
     func measureConnectFloor(body: Data) async throws -> Data
@@ -21,6 +24,9 @@ extension APIServer {
             try await handle {
                 var request = request
                 let body = try await request.collectBody(upTo: 64 << 20)
+                if request.uri.queryParameters["stream"].map({ $0 == "true" || $0 == "1" }) == true {
+                    return stream(try await prober.streamProbes(body: Data(buffer: body)))
+                }
                 return json(try await prober.runProbes(body: Data(buffer: body)))
             }
         }
@@ -42,23 +48,7 @@ extension Controller: ProbeBackend {
         let (plan, prepared) = try await prepare(batch.probes)
         var results = [ProbeResult?](repeating: nil, count: batch.probes.count)
         for (index, result) in prepared.answered { results[index] = result }
-        if !prepared.routeChecks.isEmpty {
-            let table = Controller.hostRoutes()
-            let ranges = [plan.clusterCIDR, plan.serviceCIDR, plan.underlayCIDR]
-            for (index, request) in prepared.routeChecks {
-                let clock = ContinuousClock.now
-                var result: ProbeResult
-                switch table {
-                case let .success(routes):
-                    result = HostIsolation.evaluate(target: request.destination ?? .any, labRanges: ranges, routes: routes)
-                case let .failure(error):
-                    result = ProbeResult(outcome: .error, detail: "reading the host's routing table: \(error)")
-                }
-                result.id = request.id
-                result.latencyMillis = Controller.millis(ContinuousClock.now - clock)
-                results[index] = result
-            }
-        }
+        for (index, result) in Controller.routeResults(prepared.routeChecks, plan: plan) { results[index] = result }
         let probed = await Prober.run(prepared.jobs.map(\.job))
         for (position, entry) in prepared.jobs.enumerated() { results[entry.index] = probed[position] }
         let answer = ProbeBatchResult(
@@ -67,6 +57,38 @@ extension Controller: ProbeBackend {
             },
             elapsedMillis: Controller.millis(ContinuousClock.now - started))
         return try JSONEncoder().encode(answer)
+    }
+
+    public nonisolated func streamProbes(body: Data) async throws -> AsyncStream<Data> {
+        let started = ContinuousClock.now
+        let batch = try Controller.decodeProbes(body)
+        let (plan, prepared) = try await prepare(batch.probes)
+        let pending = PendingResults()
+        for (index, result) in prepared.answered { pending.add(index, result) }
+        for (index, result) in Controller.routeResults(prepared.routeChecks, plan: plan) { pending.add(index, result) }
+        let jobs = prepared.jobs
+        let (stream, continuation) = AsyncStream<Data>.makeStream()
+        Task {
+            _ = await Prober.run(jobs.map(\.job)) { position, result in pending.add(jobs[position].index, result) }
+            pending.finish()
+        }
+        let writer = Task {
+            // Results go out in batches, a few dozen times a second: one JSON line per batch.
+            let encoder = JSONEncoder()
+            while true {
+                let finished = pending.isFinished
+                let entries = pending.drain()
+                if !entries.isEmpty, let line = try? encoder.encode(ProbeStreamLine(results: entries)) { continuation.yield(line) }
+                if finished { break }
+                // A client that went away stops the stream; the probes in flight still end by their timeouts.
+                guard (try? await Task.sleep(for: .milliseconds(25))) != nil else { return }
+            }
+            let last = ProbeStreamLine(results: [], done: true, elapsedMillis: Controller.millis(ContinuousClock.now - started))
+            if let line = try? encoder.encode(last) { continuation.yield(line) }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in writer.cancel() }
+        return stream
     }
 
     public nonisolated func measureConnectFloor(body: Data) async throws -> Data {
@@ -85,6 +107,26 @@ extension Controller: ProbeBackend {
             "elapsedMillis": .number(Controller.millis(ContinuousClock.now - started)),
         ])
         return Data(value.jsonText(indent: 0).utf8)
+    }
+
+    /// The answers to `route` probes, from one reading of the host's routing table.
+    static func routeResults(_ checks: [(index: Int, request: ProbeRequest)], plan: LabPlan) -> [(Int, ProbeResult)] {
+        guard !checks.isEmpty else { return [] }
+        let table = hostRoutes()
+        let ranges = [plan.clusterCIDR, plan.serviceCIDR, plan.underlayCIDR]
+        return checks.map { index, request in
+            let clock = ContinuousClock.now
+            var result: ProbeResult
+            switch table {
+            case let .success(routes):
+                result = HostIsolation.evaluate(target: request.destination ?? .any, labRanges: ranges, routes: routes)
+            case let .failure(error):
+                result = ProbeResult(outcome: .error, detail: "reading the host's routing table: \(error)")
+            }
+            result.id = request.id
+            result.latencyMillis = millis(ContinuousClock.now - clock)
+            return (index, result)
+        }
     }
 
     /// A batch's probes sorted by what happens to them.
@@ -200,6 +242,39 @@ extension Controller: ProbeBackend {
         } catch {
             return .failure(ProbeSourceError(description: "\(error)"))
         }
+    }
+}
+
+/// Results waiting to be streamed: added by the probe threads, drained by the writer.
+final class PendingResults: @unchecked Sendable {
+    private let lock = PThreadMutex()
+    private var entries: [ProbeStreamLine.Entry] = []
+    private var finished = false
+
+    func add(_ index: Int, _ result: ProbeResult) {
+        lock.lock()
+        entries.append(ProbeStreamLine.Entry(index: index, result: result))
+        lock.unlock()
+    }
+
+    func finish() {
+        lock.lock()
+        finished = true
+        lock.unlock()
+    }
+
+    var isFinished: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return finished
+    }
+
+    func drain() -> [ProbeStreamLine.Entry] {
+        lock.lock()
+        defer { lock.unlock() }
+        let taken = entries
+        entries.removeAll(keepingCapacity: true)
+        return taken
     }
 }
 

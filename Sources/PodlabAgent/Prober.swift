@@ -45,10 +45,11 @@ enum Prober {
 
     /// Runs `jobs` and returns one result per job, in order. Does not block the caller's thread:
     /// the work happens on threads of its own.
-    static func run(_ jobs: [ProbeJob]) async -> [ProbeResult] {
+    /// `report`, when given, hears of each result as it comes (from the probe threads: keep it short).
+    static func run(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) async -> [ProbeResult] {
         guard !jobs.isEmpty else { return [] }
         return await withCheckedContinuation { continuation in
-            startThread { continuation.resume(returning: runBlocking(jobs)) }
+            startThread { continuation.resume(returning: runBlocking(jobs, report: report)) }
         }
     }
 
@@ -60,10 +61,10 @@ enum Prober {
         }
     }
 
-    static func runBlocking(_ jobs: [ProbeJob]) -> [ProbeResult] {
+    static func runBlocking(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) -> [ProbeResult] {
         exclusive.lock()
         defer { exclusive.unlock() }
-        let run = ProbeRun(jobs)
+        let run = ProbeRun(jobs, report: report)
         defer { run.release() }
         let batch = descriptorBudget()
         var start = 0
@@ -266,13 +267,21 @@ final class ProbeRun: @unchecked Sendable {
     let jobs: [ProbeJob]
     let fds: UnsafeMutableBufferPointer<Int32>
     let results: UnsafeMutableBufferPointer<ProbeResult?>
+    let report: (@Sendable (Int, ProbeResult) -> Void)?
 
-    init(_ jobs: [ProbeJob]) {
+    init(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) {
         self.jobs = jobs
+        self.report = report
         fds = .allocate(capacity: jobs.count)
         fds.initialize(repeating: -1)
         results = .allocate(capacity: jobs.count)
         results.initialize(repeating: nil)
+    }
+
+    /// Stores a job's result and passes it on.
+    func record(_ index: Int, _ result: ProbeResult) {
+        results[index] = result
+        report?(index, result)
     }
 
     /// Closes what is still open and frees the slots.
@@ -316,13 +325,13 @@ final class ProbeRun: @unchecked Sendable {
                 }
             } catch {
                 for index in group {
-                    results[index] = ProbeResult(id: jobs[index].request.id, outcome: .error, detail: "cannot enter the pod's network namespace: \(error)")
+                    record(index, ProbeResult(id: jobs[index].request.id, outcome: .error, detail: "cannot enter the pod's network namespace: \(error)"))
                 }
             }
         }
         for index in range where results[index] == nil && fds[index] < -1 {
             let code = -fds[index]
-            results[index] = ProbeResult(id: jobs[index].request.id, outcome: .error, detail: "socket: \(ProbeErrno.describe(code))")
+            record(index, ProbeResult(id: jobs[index].request.id, outcome: .error, detail: "socket: \(ProbeErrno.describe(code))"))
             fds[index] = -1
         }
     }
@@ -448,7 +457,7 @@ struct ProbeLoop {
         guard epoll >= 0 else {
             let code = errno
             for index in indices where run.results[index] == nil {
-                run.results[index] = ProbeResult(id: run.jobs[index].request.id, outcome: .error, detail: "epoll_create1: \(ProbeErrno.describe(code))")
+                run.record(index, ProbeResult(id: run.jobs[index].request.id, outcome: .error, detail: "epoll_create1: \(ProbeErrno.describe(code))"))
             }
             return
         }
@@ -719,11 +728,11 @@ struct ProbeLoop {
             result.destination = job.request.kind.needsPort ? "\(job.destination):\(job.request.port ?? 0)" : job.destination.description
         }
         if result.source?.hasPrefix("0.0.0.0") == true, job.request.kind != .bind { result.source = nil }
-        run.results[flight.index] = result
         close(flight.fd)
         run.fds[flight.index] = -1
         flights[slot] = nil
         active -= 1
+        run.record(flight.index, result)
     }
 
     // MARK: Packets

@@ -67,7 +67,15 @@ struct ConnectivityTestCommandTests {
                     result.id = probe.id
                     return result
                 }
-                return .body(200, try! JSONEncoder().encode(ProbeBatchResult(results: results, elapsedMillis: 1)))
+                guard request.query["stream"] == "true" else {
+                    return .body(200, try! JSONEncoder().encode(ProbeBatchResult(results: results, elapsedMillis: 1)))
+                }
+                // Two lines of results, the second half first (lines carry their indices), then done.
+                let entries = results.enumerated().map { ProbeStreamLine.Entry(index: $0.offset, result: $0.element) }
+                let half = entries.count / 2
+                let lines = [ProbeStreamLine(results: Array(entries[half...])), ProbeStreamLine(results: Array(entries[..<half])),
+                             ProbeStreamLine(results: [], done: true, elapsedMillis: 1)]
+                return .chunks(200, lines.map { try! JSONEncoder().encode($0) + Data("\n".utf8) }, pause: .milliseconds(1))
             default:
                 return cluster.handle(request)
             }
@@ -201,6 +209,21 @@ struct ConnectivityTestCommandTests {
             let t = agent.context()
             #expect(await t.run("test --from a --to 8.8.8.8:53") == 1)
             #expect(t.stderr.text.contains("Error from server (Forbidden): probe refused: probe 0: 8.8.8.8 is outside lab \"podlab\": podlab never sends traffic outside its own namespaces\n"))
+            #expect(t.stdout.text.isEmpty)
+        }
+    }
+
+    @Test("an answer that stops before every probe finished is an error, not a pass")
+    func truncatedStream() async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with({ request in
+            guard request.path == ProbeBatch.path else { return await Self.agent(cluster)(request) }
+            let line = ProbeStreamLine(results: [ProbeStreamLine.Entry(index: 0, result: ProbeResult(outcome: .connected))])
+            return .body(200, try! JSONEncoder().encode(line) + Data("\n".utf8))
+        }) { agent in
+            let t = agent.context()
+            #expect(await t.run("test") == 1)
+            #expect(t.stderr.text.contains("error: the connection to the agent of lab \"podlab\" broke: the agent ended the answer before every probe had finished"))
             #expect(t.stdout.text.isEmpty)
         }
     }

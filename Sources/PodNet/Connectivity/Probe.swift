@@ -190,7 +190,8 @@ public struct ProbeBatch: Codable, Hashable, Sendable {
 
     public init(probes: [ProbeRequest]) { self.probes = probes }
 
-    /// The agent's probe endpoint.
+    /// The agent's probe endpoint. With `?stream=true` it answers with `ProbeStreamLine`s as
+    /// probes finish, instead of one `ProbeBatchResult` at the end.
     public static let path = "/podlab/v1/probes"
     /// The bare connect loop the benchmark compares against (TCP probes only, no per-probe results).
     public static let floorPath = "/podlab/v1/probes/floor"
@@ -206,6 +207,32 @@ public struct ProbeBatchResult: Codable, Hashable, Sendable {
 
     public init(results: [ProbeResult], elapsedMillis: Double) {
         self.results = results
+        self.elapsedMillis = elapsedMillis
+    }
+}
+
+/// One line of the streamed answer of `POST /podlab/v1/probes?stream=true` (newline-delimited
+/// JSON): the results that finished since the last line, each with its index in the batch;
+/// the last line says `done` and carries the batch's wall time.
+public struct ProbeStreamLine: Codable, Hashable, Sendable {
+    /// A result and the position of its probe in the request.
+    public struct Entry: Codable, Hashable, Sendable {
+        public var index: Int
+        public var result: ProbeResult
+
+        public init(index: Int, result: ProbeResult) {
+            self.index = index
+            self.result = result
+        }
+    }
+
+    public var results: [Entry]
+    public var done: Bool?
+    public var elapsedMillis: Double?
+
+    public init(results: [Entry], done: Bool? = nil, elapsedMillis: Double? = nil) {
+        self.results = results
+        self.done = done
         self.elapsedMillis = elapsedMillis
     }
 }

@@ -147,7 +147,7 @@ public struct ConnectivityTest: PodlabCommand {
                 throw CLIError("nothing to check: no running pod matches --from \(sources) and --to \(targets)")
             }
             let started = ContinuousClock.now
-            let results = try await Self.run(checks, client: client, progress: &progress)
+            let results = try await Self.run(checks, paths: context.labPaths(lab), progress: &progress)
             let elapsed = ContinuousClock.now - started
             progress.finish()
             let notShown = seed != nil ? SeedScenario.notShown(by: checks, nodes: plan.nodes.count) : [:]
@@ -167,38 +167,40 @@ public struct ConnectivityTest: PodlabCommand {
 
     // MARK: Running
 
-    /// Sends the probes in chunks (so progress can be shown) and pairs every check with its result.
-    static func run(_ checks: [ConnectivityCheck], client: APIClient, progress: inout ProgressLine) async throws -> [CheckResult] {
+    /// Sends the probes (one streamed batch, unless there are more than one batch may hold) and
+    /// pairs every check with its result, showing progress as results arrive.
+    static func run(_ checks: [ConnectivityCheck], paths: LabPaths, progress: inout ProgressLine) async throws -> [CheckResult] {
         var results: [CheckResult?] = checks.map { check in check.evaluated.map { CheckResult(check: check, actual: $0) } }
         let pending = checks.indices.filter { checks[$0].probe != nil && results[$0] == nil }
-        let chunkSize = min(5000, max(500, pending.count / 8))
         var done = 0, mismatched = results.compactMap { $0 }.filter { !$0.matched }.count
         progress.update("probing: 0/\(pending.count)")
         var start = 0
         while start < pending.count {
-            let chunk = Array(pending[start..<min(pending.count, start + chunkSize)])
-            // Results come back in request order; no ids needed.
+            let chunk = Array(pending[start..<min(pending.count, start + ProbeBatch.maximumCount)])
             let probes = chunk.map { checks[$0].probe! }
             let longest = probes.map(\.effectiveTimeoutMillis).max() ?? ProbeRequest.defaultTimeoutMillis
             // Room for every probe timing out, at the agent's smallest parallelism.
             let budget = Duration.milliseconds(Int64(longest) * Int64(probes.count / 128 + 1)) + .seconds(30)
-            let body = try JSONEncoder().encode(ProbeBatch(probes: probes))
-            let response = try await client.send(.POST, ProbeBatch.path, body: body, timeout: budget)
-            let answer: ProbeBatchResult
-            do { answer = try JSONDecoder().decode(ProbeBatchResult.self, from: response.body) } catch {
-                throw APIError.malformed(what: ProbeBatch.path, reason: "\(error)")
+            var received = 0
+            for try await line in try await ProbeStream.results(probes, paths: paths, timeout: budget) {
+                for entry in line.results {
+                    guard chunk.indices.contains(entry.index), results[chunk[entry.index]] == nil else {
+                        throw APIError.malformed(what: ProbeBatch.path, reason: "a result for probe \(entry.index), which was not sent or came twice")
+                    }
+                    let result = CheckResult(check: checks[chunk[entry.index]], actual: entry.result)
+                    if !result.matched { mismatched += 1 }
+                    results[chunk[entry.index]] = result
+                    received += 1
+                }
+                done += line.results.count
+                if !line.results.isEmpty {
+                    progress.update("probing: \(done)/\(pending.count)" + (mismatched > 0 ? ", \(mismatched) mismatched so far" : ""))
+                }
             }
-            guard answer.results.count == chunk.count else {
-                throw APIError.malformed(what: ProbeBatch.path, reason: "\(answer.results.count) results for \(chunk.count) probes")
+            guard received == chunk.count else {
+                throw APIError.malformed(what: ProbeBatch.path, reason: "\(received) results for \(chunk.count) probes")
             }
-            for (position, index) in chunk.enumerated() {
-                let result = CheckResult(check: checks[index], actual: answer.results[position])
-                if !result.matched { mismatched += 1 }
-                results[index] = result
-            }
-            done += chunk.count
             start += chunk.count
-            progress.update("probing: \(done)/\(pending.count)" + (mismatched > 0 ? ", \(mismatched) mismatched so far" : ""))
         }
         return results.map { $0! }
     }
