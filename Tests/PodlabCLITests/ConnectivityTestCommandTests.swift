@@ -213,6 +213,21 @@ struct ConnectivityTestCommandTests {
         }
     }
 
+    @Test("containers that started a moment ago get time to listen before the probes")
+    func startupWait() async throws {
+        let cluster = Self.cluster()
+        // The fake's clock says now = 1_700_000_000; c's container started a second ago.
+        var fresh = Self.pod("c", node: "podlab-n1", ip: "10.244.1.3", [Container(name: "shell", image: "busybox", command: ["sleep", "9"])])
+        fresh.status.containerStatuses[0].state = .running(startedAt: Timestamp(secondsSince1970: 1_700_000_000 - 1))
+        cluster.add(fresh, running: false)
+        try await FakeAgent.with(Self.agent(cluster)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test") == 0)
+            #expect(t.stderr.text.hasPrefix("waiting 1s for containers that just started to listen\n"))
+            #expect(agent.requestLines.filter { $0 == "GET /api/v1/pods" }.count == 2, "the pods are read again after the wait")
+        }
+    }
+
     @Test("an answer that stops before every probe finished is an error, not a pass")
     func truncatedStream() async throws {
         let cluster = Self.cluster()

@@ -113,7 +113,8 @@ public struct ConnectivityTest: PodlabCommand {
         let result: Int32
         do {
             var pods = try await client.get(PodList.self, APIPath.pods(nil)).items
-            if let wait = Self.startupWait(pods, now: Timestamp(context.now())) {
+            let scope = seed != nil ? SeedScenario.namespace : namespace
+            if let wait = Self.startupWait(pods.filter { scope == nil || $0.metadata.namespace == scope }, now: Timestamp(context.now())) {
                 progress.update("waiting \(wait.components.seconds)s for containers that just started to listen")
                 try await Task.sleep(for: wait)
                 pods = try await client.get(PodList.self, APIPath.pods(nil)).items
