@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -16,36 +12,8 @@ enum ProbeStream {
     /// agent said `done`.
     static func results(_ probes: [ProbeRequest], paths: LabPaths, timeout: Duration) async throws
         -> AsyncThrowingStream<ProbeStreamLine, any Error> {
-        if access(paths.socket, F_OK) != 0 {
-            throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "no socket")
-        }
-        guard let url = URL(httpURLWithSocketPath: paths.socket, uri: ProbeBatch.path + "?stream=true") else {
-            throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "the socket path cannot be used in a URL")
-        }
-        var request = HTTPClientRequest(url: url.absoluteString)
-        request.method = .POST
-        request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "podlab")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(ProbeBatch(probes: probes))))
-        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        let response: HTTPClientResponse
-        do {
-            response = try await APIClient.http.execute(request, timeout: .nanoseconds(nanoseconds))
-        } catch let error as HTTPClientError where error == .deadlineExceeded {
-            throw APIError.timeout(lab: paths.lab, what: "POST \(ProbeBatch.path)")
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: APIClient.describe(error))
-        }
-        let status = Int(response.status.code)
-        guard (200..<300).contains(status) else {
-            var collected = Data()
-            for try await chunk in response.body { collected.append(contentsOf: chunk.readableBytesView) }
-            throw APIError.from(code: status, body: collected)
-        }
-        let body = response.body
+        let body = try await APIClient(paths: paths).stream(.POST, ProbeBatch.path, query: [("stream", "true")],
+                                                           body: try JSONEncoder().encode(ProbeBatch(probes: probes)), timeout: timeout)
         let lab = paths.lab
         return AsyncThrowingStream { continuation in
             let task = Task {
