@@ -25,7 +25,7 @@ public final class NamespaceWorker: @unchecked Sendable {
     private var jobIndex = 0
     private var started = false
     /// Kernel thread id of the worker, fixed once the thread runs.
-    private(set) var threadID: pid_t = 0
+    public private(set) var threadID: pid_t = 0
     /// fds of the worker's home namespaces, opened by the worker itself at start.
     private var homeNet: Int32 = -1
     private var homeUTS: Int32 = -1

@@ -52,9 +52,15 @@ public struct APIClient: Sendable {
         try decode(type, from: try await send(method, path, query: query, body: body).body, path: path)
     }
 
-    /// Starts a streaming request (log follow, watch, a streamed probe batch): checks the
-    /// status, then hands out the body as it arrives.
-    public func stream(_ path: String, query: [(String, String)] = [], method: HTTPMethod = .GET, body: Data? = nil,
+    /// Starts a streaming request (log follow, watch): checks the status, then hands out
+    /// the body as it arrives.
+    public func stream(_ path: String, query: [(String, String)] = []) async throws -> AsyncThrowingStream<ByteBuffer, any Error> {
+        try await stream(.GET, path, query: query)
+    }
+
+    /// A streaming request with any method and an optional JSON body (e.g. a probe batch whose
+    /// results come back as they finish).
+    public func stream(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
                        timeout: Duration = .seconds(60)) async throws -> AsyncThrowingStream<ByteBuffer, any Error> {
         let response = try await execute(method, path, query: query, body: body, timeout: timeout)
         let status = Int(response.head.status.code)

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import PodNet
 
 /// `POST /podlab/v1/probes?stream=true`: one request for a whole batch, whose results come
@@ -9,11 +10,11 @@ enum ProbeStream {
     /// Sends `probes`; throws the agent's refusal (a 400 or 403 `Status`) before any result,
     /// then hands out the result lines as they arrive. The stream fails if it ends before the
     /// agent said `done`.
-    static func results(_ probes: [ProbeRequest], client: APIClient, timeout: Duration) async throws
+    static func results(_ probes: [ProbeRequest], paths: LabPaths, timeout: Duration) async throws
         -> AsyncThrowingStream<ProbeStreamLine, any Error> {
-        let body = try await client.stream(ProbeBatch.path, query: [("stream", "true")], method: .POST,
-                                           body: try JSONEncoder().encode(ProbeBatch(probes: probes)), timeout: timeout)
-        let lab = client.paths.lab
+        let body = try await APIClient(paths: paths).stream(.POST, ProbeBatch.path, query: [("stream", "true")],
+                                                           body: try JSONEncoder().encode(ProbeBatch(probes: probes)), timeout: timeout)
+        let lab = paths.lab
         return AsyncThrowingStream { continuation in
             let task = Task {
                 let decoder = JSONDecoder()

@@ -148,7 +148,7 @@ public struct ConnectivityTest: PodlabCommand {
                 throw CLIError("nothing to check: no running pod matches --from \(sources) and --to \(targets)")
             }
             let started = ContinuousClock.now
-            let results = try await Self.run(checks, client: client, progress: &progress)
+            let results = try await Self.run(checks, paths: context.labPaths(lab), progress: &progress)
             let elapsed = ContinuousClock.now - started
             progress.finish()
             let notShown = seed != nil ? SeedScenario.notShown(by: checks, nodes: plan.nodes.count) : [:]
@@ -170,7 +170,7 @@ public struct ConnectivityTest: PodlabCommand {
 
     /// Sends the probes (one streamed batch, unless there are more than one batch may hold) and
     /// pairs every check with its result, showing progress as results arrive.
-    static func run(_ checks: [ConnectivityCheck], client: APIClient, progress: inout ProgressLine) async throws -> [CheckResult] {
+    static func run(_ checks: [ConnectivityCheck], paths: LabPaths, progress: inout ProgressLine) async throws -> [CheckResult] {
         var results: [CheckResult?] = checks.map { check in check.evaluated.map { CheckResult(check: check, actual: $0) } }
         let pending = checks.indices.filter { checks[$0].probe != nil && results[$0] == nil }
         var done = 0, mismatched = results.compactMap { $0 }.filter { !$0.matched }.count
@@ -183,7 +183,7 @@ public struct ConnectivityTest: PodlabCommand {
             // Room for every probe timing out, at the agent's smallest parallelism.
             let budget = Duration.milliseconds(Int64(longest) * Int64(probes.count / 128 + 1)) + .seconds(30)
             var received = 0
-            for try await line in try await ProbeStream.results(probes, client: client, timeout: budget) {
+            for try await line in try await ProbeStream.results(probes, paths: paths, timeout: budget) {
                 for entry in line.results {
                     guard chunk.indices.contains(entry.index), results[chunk[entry.index]] == nil else {
                         throw APIError.malformed(what: ProbeBatch.path, reason: "a result for probe \(entry.index), which was not sent or came twice")
