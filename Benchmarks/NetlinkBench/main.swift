@@ -39,6 +39,10 @@ struct Options {
     var counts = [100, 250]
     var prefix = "nlb" + String(UInt32.random(in: 0x10_0000...0xFF_FFFF), radix: 16)
     var runIP = true
+    /// Also run the agent's pod path: net + UTS + IPC namespaces from one unshare, files for all three.
+    var sandbox = true
+    /// Run only the agent's path (for scripts/bench-pods' floor).
+    var sandboxOnly = false
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -55,8 +59,10 @@ struct Options {
                 try NetworkNamespace.validate(name: value + "-n1000-p1000")
                 prefix = value
             case "--no-ip": runIP = false
+            case "--no-sandbox": sandbox = false
+            case "--sandbox-only": sandboxOnly = true
             case "-h", "--help":
-                print("usage: netlink-bench [--pods 100,250] [--prefix NAME] [--no-ip]")
+                print("usage: netlink-bench [--pods 100,250] [--prefix NAME] [--no-ip] [--no-sandbox | --sandbox-only]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -181,6 +187,44 @@ func runPodlab(count: Int, prefix: String, created: Created) throws -> PodlabRes
     return PodlabResult(median: stats.median, total: stats.total, teardown: t1 - t0)
 }
 
+/// The agent's path: `NetworkNamespace.createPod` (net + UTS + IPC from one unshare, hostname
+/// set, three bind mounts, rtnetlink socket in the same worker visit), then `setUpPodInterface`.
+/// The UTS/IPC files go to a temporary directory that is removed afterwards.
+func runSandbox(count: Int, prefix: String, created: Created) throws {
+    let nodeName = "\(prefix)-s\(count)"
+    let (node, bridge) = try makeNode(nodeName, created: created)
+    var template = Array("/run/podlab-bench-XXXXXX".utf8CString)
+    guard let dirPointer = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        throw BenchError("mkdtemp: \(Errno.current)")
+    }
+    let directory = String(cString: dirPointer)
+    var files: [String] = []
+    defer {
+        for path in files { try? NamespaceFile.remove(at: path) }
+        rmdir(directory)
+    }
+    var perPod: [Double] = [], namespaceTimes: [Double] = [], interfaceTimes: [Double] = []
+    for i in 0..<count {
+        try Interrupt.check()
+        let name = "\(prefix)-s\(count)-p\(i)"
+        let uts = "\(directory)/\(i).uts", ipc = "\(directory)/\(i).ipc"
+        let t0 = now()
+        let (namespace, socket) = try NetworkNamespace.createPod(name, hostname: "pod-\(i)", utsPath: uts, ipcPath: ipc, openingSocket: .route)
+        created.namespaces.append(name)
+        files += [uts, ipc]
+        let t1 = now()
+        _ = try node.setUpPodInterface(PodInterfaceConfiguration(hostInterfaceName: "vs\(i)", address: podAddress(i), gateway: gateway),
+                                       bridge: bridge, pod: RouteNetlink(transport: socket), podNamespace: namespace)
+        let t2 = now()
+        perPod.append(t2 - t0)
+        namespaceTimes.append(t1 - t0)
+        interfaceTimes.append(t2 - t1)
+    }
+    let stats = Stats(samples: perPod)
+    print("  sandbox per pod: median \(ms(stats.median))  p95 \(ms(stats.percentile(95)))  max \(ms(stats.sorted.last!))  total \(ms(stats.total))  (the agent's path: net+uts+ipc)")
+    print("          of which namespaces + socket: median \(ms(Stats(samples: namespaceTimes).median)); veth, addresses, route, neighbours: median \(ms(Stats(samples: interfaceTimes).median))")
+}
+
 /// Runs `ip ARGS…` and returns its stdout; fails on a non-zero exit.
 func ip(_ arguments: [String]) throws -> String {
     var out: [Int32] = [0, 0], err: [Int32] = [0, 0]
@@ -265,7 +309,13 @@ do {
     print("netlink-bench: namespaces \(options.prefix)-*")
     for count in options.counts {
         print("N = \(count) pods")
+        if options.sandboxOnly {
+            try runSandbox(count: count, prefix: options.prefix, created: created)
+            created.removeAll()
+            continue
+        }
         let podlab = try runPodlab(count: count, prefix: options.prefix, created: created)
+        if options.sandbox { try runSandbox(count: count, prefix: options.prefix, created: created) }
         if options.runIP { try runIP(count: count, prefix: options.prefix, created: created, podlab: podlab) }
         created.removeAll()
     }

@@ -6,7 +6,8 @@ extension NetlinkRequest {
     /// `RTM_NEWLINK` with `NLM_F_CREATE | NLM_F_EXCL` for a device of `kind`; `data` writes its
     /// `IFLA_INFO_DATA` (nothing for kinds without settings).
     static func createLink(kind: String, name: String, object: String, mtu: UInt32?, mac: MACAddress?, masterIndex: Int32?,
-                           up: Bool, data: ((inout MessageWriter) -> Void)? = nil) throws(ValidationError) -> NetlinkRequest {
+                           up: Bool, attributes: ((inout MessageWriter) -> Void)? = nil,
+                           data: ((inout MessageWriter) -> Void)? = nil) throws(ValidationError) -> NetlinkRequest {
         try NetlinkValidation.validate(interfaceName: name)
         if let mtu { try NetlinkValidation.validate(mtu: mtu) }
         if let mac { try NetlinkValidation.validate(unicastMAC: mac) }
@@ -24,6 +25,7 @@ extension NetlinkRequest {
             if let mtu { w.put(LinkAttribute.IFLA_MTU, u32: mtu) }
             if let mac { w.put(LinkAttribute.IFLA_ADDRESS, bytes: mac.bytes) }
             if let masterIndex { w.put(LinkAttribute.IFLA_MASTER, u32: UInt32(bitPattern: masterIndex)) }
+            attributes?(&w)
             w.nest(LinkAttribute.IFLA_LINKINFO) { w in
                 w.put(LinkInfoAttribute.IFLA_INFO_KIND, string: kind)
                 if let data { w.nest(LinkInfoAttribute.IFLA_INFO_DATA, data) }

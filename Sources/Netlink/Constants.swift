@@ -83,6 +83,11 @@ enum LinkAttribute {
     static let IFLA_NET_NS_FD = UInt16(CMnl.IFLA_NET_NS_FD)
     static let IFLA_EXT_MASK = UInt16(CMnl.IFLA_EXT_MASK)
     static let IFLA_LINK_NETNSID = UInt16(CMnl.IFLA_LINK_NETNSID)
+    static let IFLA_AF_SPEC = UInt16(CMnl.IFLA_AF_SPEC)
+    static let IFLA_NUM_TX_QUEUES = UInt16(CMnl.IFLA_NUM_TX_QUEUES)
+    static let IFLA_NUM_RX_QUEUES = UInt16(CMnl.IFLA_NUM_RX_QUEUES)
+    /// Nested in `IFLA_AF_SPEC` › `AF_INET6` (`<linux/if_link.h>`).
+    static let IFLA_INET6_ADDR_GEN_MODE = UInt16(CMnl.IFLA_INET6_ADDR_GEN_MODE)
     /// `IFLA_EXT_MASK` value that leaves the (large) statistics out of link replies.
     static let RTEXT_FILTER_SKIP_STATS = UInt32(CMnl.RTEXT_FILTER_SKIP_STATS)
 }

@@ -180,15 +180,30 @@ public struct LinkChanges: Sendable, Equatable {
     /// A new name. Only with a reference by index: a second `IFLA_IFNAME` would replace the
     /// lookup key instead, and the kernel would answer ENODEV.
     public var name: String?
+    /// How the link makes its IPv6 link-local address (`ip link set … addrgenmode`); nil leaves it.
+    /// The kernel applies it after bringing a link up, so change it in an earlier message than `up`.
+    public var ipv6AddressGeneration: IPv6AddressGeneration?
 
     /// Changes to apply; every nil field is left as it is.
-    public init(up: Bool? = nil, masterIndex: Int32? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil, name: String? = nil) {
+    public init(up: Bool? = nil, masterIndex: Int32? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil, name: String? = nil,
+                ipv6AddressGeneration: IPv6AddressGeneration? = nil) {
         self.up = up
         self.masterIndex = masterIndex
         self.mtu = mtu
         self.mac = mac
         self.name = name
+        self.ipv6AddressGeneration = ipv6AddressGeneration
     }
+}
+
+/// `IFLA_INET6_ADDR_GEN_MODE` (`enum in6_addr_gen_mode`).
+public enum IPv6AddressGeneration: UInt8, Sendable, Equatable, CaseIterable {
+    /// A link-local address from the MAC (EUI-64), the kernel's default.
+    case eui64 = 0
+    /// No link-local address: the link sends no DAD, router solicitation or MLD report.
+    case none = 1
+    case stablePrivacy = 2
+    case random = 3
 }
 
 extension NetlinkRequest {
@@ -218,6 +233,10 @@ extension NetlinkRequest {
         if let master = changes.masterIndex, master < 0 {
             throw ValidationError(field: "master index", value: "\(master)", reason: "must be an interface index, or 0 to detach")
         }
+        if changes.ipv6AddressGeneration != nil && changes.up != nil {
+            throw ValidationError(field: "ipv6 address generation", value: "\(changes.ipv6AddressGeneration!)",
+                                  reason: "the kernel applies it after the link comes up; set it in an earlier message than up/down")
+        }
         if let name = changes.name {
             try NetlinkValidation.validate(interfaceName: name, field: "new interface name")
             guard link.index != nil else {
@@ -233,6 +252,11 @@ extension NetlinkRequest {
             if let mtu = changes.mtu { w.put(LinkAttribute.IFLA_MTU, u32: mtu) }
             if let mac = changes.mac { w.put(LinkAttribute.IFLA_ADDRESS, bytes: mac.bytes) }
             if let master = changes.masterIndex { w.put(LinkAttribute.IFLA_MASTER, u32: UInt32(bitPattern: master)) }
+            if let mode = changes.ipv6AddressGeneration {
+                w.nest(LinkAttribute.IFLA_AF_SPEC) { w in
+                    w.nest(UInt16(Family.AF_INET6)) { w in w.put(LinkAttribute.IFLA_INET6_ADDR_GEN_MODE, u8: mode.rawValue) }
+                }
+            }
         }
     }
 

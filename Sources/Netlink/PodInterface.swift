@@ -19,16 +19,21 @@ public struct PodInterfaceConfiguration: Sendable, Equatable {
     public var mtu: UInt32?
     /// A fixed MAC for the pod's interface; nil lets the kernel choose one.
     public var podMAC: MACAddress?
+    /// Whether the pod's interface gets an IPv6 link-local address (the kernel's default). An
+    /// IPv4-only lab turns it off: each link-local address costs DAD, router solicitations and
+    /// MLD reports, which the node bridge floods to every other pod.
+    public var ipv6LinkLocal: Bool
 
     /// A pod interface; the pod side is `eth0` unless told otherwise.
     public init(hostInterfaceName: String, podInterfaceName: String = "eth0", address: IPv4Address, gateway: IPv4Address,
-                mtu: UInt32? = nil, podMAC: MACAddress? = nil) {
+                mtu: UInt32? = nil, podMAC: MACAddress? = nil, ipv6LinkLocal: Bool = true) {
         self.hostInterfaceName = hostInterfaceName
         self.podInterfaceName = podInterfaceName
         self.address = address
         self.gateway = gateway
         self.mtu = mtu
         self.podMAC = podMAC
+        self.ipv6LinkLocal = ipv6LinkLocal
     }
 }
 
@@ -85,11 +90,12 @@ extension RouteNetlink {
     /// Connects a pod to the node's bridge. Call it on the node namespace's `RouteNetlink`.
     ///
     /// 1. One `RTM_NEWLINK` in the node creates the veth pair: the host end on the bridge and up,
-    ///    the peer born inside the pod's namespace under `podInterfaceName`.
+    ///    the peer born inside the pod's namespace under `podInterfaceName`; one queue per end.
     /// 2. `RTM_GETLINK` for both ends (indices, the pod's MAC).
-    /// 3. One datagram in the pod: `lo` up, the address as /32, the interface up (the peer
-    ///    cannot be brought up at creation: ENOTCONN), `default via GATEWAY dev eth0 onlink`,
-    ///    and a permanent neighbour entry gateway → bridge MAC.
+    /// 3. One datagram in the pod: `lo` up, the address as /32, (without `ipv6LinkLocal`: IPv6
+    ///    address generation off,) the interface up (the peer cannot be brought up at creation:
+    ///    ENOTCONN), `default via GATEWAY dev eth0 onlink`, and a permanent neighbour entry
+    ///    gateway → bridge MAC.
     /// 4. In the node, a permanent neighbour entry pod IP → pod MAC on the bridge.
     ///
     /// Permanent entries are exempt from the global neighbour-table limit, so no pod or node ever
@@ -122,7 +128,7 @@ extension RouteNetlink {
             throw ValidationError(field: "pod netlink", value: podSide, reason: "is bound to another namespace than \"\(podNamespace.name)\"")
         }
         let veth = VethConfiguration(name: c.hostInterfaceName, mtu: c.mtu, masterIndex: bridge.index, up: true,
-                                     peer: .init(name: c.podInterfaceName, mtu: c.mtu, mac: c.podMAC))
+                                     peer: .init(name: c.podInterfaceName, mtu: c.mtu, mac: c.podMAC), queues: 1)
         // Validate everything that does not depend on the kernel's answers before changing anything.
         _ = try NetlinkRequest.createVeth(veth, peerNamespaceFD: 0)
         _ = try NetlinkRequest.addAddress(InterfaceAddress(interfaceIndex: 1, try IPv4Interface(c.address, length: 32)))
@@ -136,13 +142,18 @@ extension RouteNetlink {
                                   errno: .invalidArgument, detail: "the pod's interface has no MAC address")
             }
             let podRef = podLink.reference
-            try pod.perform(batch: [
+            var batch: [NetlinkRequest] = try [
                 .setLink(.name("lo"), LinkChanges(up: true)),
                 .addAddress(InterfaceAddress(interfaceIndex: podLink.index, try IPv4Interface(c.address, length: 32)), interfaceName: podLink.name),
+            ]
+            // Before `up`: the link-local address is made when the link comes up.
+            if !c.ipv6LinkLocal { batch.append(try .setLink(podRef, LinkChanges(ipv6AddressGeneration: IPv6AddressGeneration.none))) }
+            batch += try [
                 .setLink(podRef, LinkChanges(up: true)),
                 .addRoute(.defaultRoute(via: c.gateway, outputIndex: podLink.index)),
                 .replaceNeighbor(Neighbor(interfaceIndex: podLink.index, address: c.gateway, mac: gatewayMAC)),
-            ])
+            ]
+            try pod.perform(batch: batch)
             let result = PodInterface(podNamespace: podNamespace.name, hostIndex: host.index, hostName: host.name, hostMAC: host.mac,
                                       podIndex: podLink.index, podName: podLink.name, podMAC: podMAC, bridgeIndex: bridge.index,
                                       address: c.address, gateway: c.gateway, gatewayMAC: gatewayMAC)

@@ -16,11 +16,15 @@ public enum Sysctl {
         public var key: String
         /// What is written, without a newline: `1`.
         public var value: String
+        /// Skipped without error when the key does not exist in the namespace (a kernel without
+        /// that protocol, e.g. booted with `ipv6.disable=1`).
+        public var ifPresent: Bool
 
         /// A setting of `key` to `value`.
-        public init(_ key: String, _ value: String) {
+        public init(_ key: String, _ value: String, ifPresent: Bool = false) {
             self.key = key
             self.value = value
+            self.ifPresent = ifPresent
         }
 
         public var description: String { "\(key) = \(value)" }
@@ -28,6 +32,13 @@ public enum Sysctl {
 
     /// `net/ipv4/ip_forward = 1`: route between interfaces (a node between its pods).
     public static let ipForwarding = Setting("net/ipv4/ip_forward", "1")
+
+    /// `net/ipv6/conf/default/addr_gen_mode = 1` (none): interfaces created afterwards in the
+    /// namespace get no IPv6 link-local address, so they send no duplicate-address detection,
+    /// router solicitation or MLD reports — on a bridge with hundreds of ports each of those is
+    /// flooded to every port. IPv6 stays enabled (`::1` on lo, addresses can still be added).
+    /// Skipped on a kernel without IPv6.
+    public static let noIPv6LinkLocal = Setting("net/ipv6/conf/default/addr_gen_mode", "1", ifPresent: true)
 
     /// Checks a key: `net/…`, slash-separated, no empty, `.` or `..` parts, no whitespace.
     public static func validate(key: String) throws(ValidationError) {
@@ -62,25 +73,33 @@ public enum Sysctl {
     /// Writes several settings inside `namespace`, in order, in one visit of the namespace worker.
     /// Stops at the first failure, naming the key.
     public static func set(_ settings: [Setting], in namespace: NetworkNamespace) throws {
+        try validate(settings)
+        try refuseHostNamespace(namespace)
+        try namespace.perform { try write(settings, namespaceName: namespace.name) }
+    }
+
+    private static func validate(_ settings: [Setting]) throws {
         for setting in settings {
             try validate(key: setting.key)
             try validate(value: setting.value, key: setting.key)
         }
-        try refuseHostNamespace(namespace)
-        let writes = settings.map { (path: "/proc/sys/" + $0.key, bytes: Array($0.value.utf8)) }
-        try namespace.perform {
-            for write in writes {
-                let fd = open(write.path, O_WRONLY | O_CLOEXEC)
-                if fd < 0 {
-                    let code = Errno.current
-                    throw KernelError(operation: "open", object: write.path, namespace: namespace.name, errno: code,
-                                      detail: code == .noSuchFileOrDirectory ? "no such sysctl in this namespace" : nil)
-                }
-                defer { close(fd) }
-                let written = write.bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                if written < 0 {
-                    throw KernelError(operation: "write", object: write.path, namespace: namespace.name, errno: .current)
-                }
+    }
+
+    private static func write(_ settings: [Setting], namespaceName: String) throws {
+        for setting in settings {
+            let path = "/proc/sys/" + setting.key
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            if fd < 0 {
+                let code = Errno.current
+                if code == .noSuchFileOrDirectory && setting.ifPresent { continue }
+                throw KernelError(operation: "open", object: path, namespace: namespaceName, errno: code,
+                                  detail: code == .noSuchFileOrDirectory ? "no such sysctl in this namespace" : nil)
+            }
+            defer { close(fd) }
+            let bytes = Array(setting.value.utf8)
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                throw KernelError(operation: "write", object: path, namespace: namespaceName, errno: .current)
             }
         }
     }

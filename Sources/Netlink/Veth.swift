@@ -19,6 +19,10 @@ public struct VethConfiguration: Sendable, Equatable {
     public var up: Bool
     /// The other end.
     public var peer: Peer
+    /// Transmit and receive queues of each end; nil lets the kernel choose (one per CPU, which
+    /// veth then cuts back to one after registering both: sysfs work and an RCU grace period
+    /// per end that a pod interface does not need).
+    public var queues: UInt32?
 
     /// The other end. It cannot be brought up at creation: the kernel opens the peer before the
     /// pair is linked and answers ENOTCONN. Bring it up afterwards, from its namespace's socket.
@@ -39,13 +43,15 @@ public struct VethConfiguration: Sendable, Equatable {
     }
 
     /// A pair whose first end is `name`; down and unattached unless told otherwise.
-    public init(name: String, mtu: UInt32? = nil, mac: MACAddress? = nil, masterIndex: Int32? = nil, up: Bool = false, peer: Peer) {
+    public init(name: String, mtu: UInt32? = nil, mac: MACAddress? = nil, masterIndex: Int32? = nil, up: Bool = false, peer: Peer,
+                queues: UInt32? = nil) {
         self.name = name
         self.mtu = mtu
         self.mac = mac
         self.masterIndex = masterIndex
         self.up = up
         self.peer = peer
+        self.queues = queues
     }
 }
 
@@ -68,19 +74,28 @@ extension NetlinkRequest {
         if peerNamespaceFD == nil && veth.peer.name == veth.name {
             throw ValidationError(field: "peer interface name", value: veth.peer.name, reason: "both ends of a veth pair in one namespace need different names")
         }
+        if let queues = veth.queues, !(1...4096).contains(queues) {
+            throw ValidationError(field: "queues", value: "\(queues)", reason: "must be 1-4096")
+        }
         var object = "veth \"\(veth.name)\" (peer \"\(veth.peer.name)\""
         if let peerNamespaceName { object += " in netns \"\(peerNamespaceName)\"" }
         object += ")"
         var peerHeader = ifinfomsg()
         peerHeader.ifi_family = Family.AF_UNSPEC
+        func putQueues(_ w: inout MessageWriter) {
+            guard let queues = veth.queues else { return }
+            w.put(LinkAttribute.IFLA_NUM_TX_QUEUES, u32: queues)
+            w.put(LinkAttribute.IFLA_NUM_RX_QUEUES, u32: queues)
+        }
         return try createLink(kind: "veth", name: veth.name, object: object, mtu: veth.mtu, mac: veth.mac,
-                              masterIndex: veth.masterIndex, up: veth.up, data: { w in
+                              masterIndex: veth.masterIndex, up: veth.up, attributes: putQueues, data: { w in
             w.nest(VethAttribute.VETH_INFO_PEER) { w in
                 w.extraHeader(peerHeader)
                 w.put(LinkAttribute.IFLA_IFNAME, string: veth.peer.name)
                 if let mtu = veth.peer.mtu { w.put(LinkAttribute.IFLA_MTU, u32: mtu) }
                 if let mac = veth.peer.mac { w.put(LinkAttribute.IFLA_ADDRESS, bytes: mac.bytes) }
                 if let peerNamespaceFD { w.put(LinkAttribute.IFLA_NET_NS_FD, u32: UInt32(bitPattern: peerNamespaceFD)) }
+                putQueues(&w)
             }
         })
     }

@@ -61,6 +61,35 @@ public enum NamespaceFile {
         }
     }
 
+    /// The file of a directory that its mount points are hard links of.
+    static let mountPointTemplate = ".mountpoint"
+
+    /// Makes the empty file a namespace is bind-mounted on, failing if `path` exists. It is a
+    /// hard link to `.mountpoint` in the same directory (made on first use) rather than a new
+    /// inode: where the file system scans for a reusable inode (ext4 without a journal after many
+    /// deletions) a new file costs ~0.2 ms, a link a tenth of that. Each link is its own mount
+    /// point; unlinking it leaves the others. Falls back to a file of its own where links are
+    /// refused. Returns the error, or nil.
+    static func makeMountPoint(at path: String) -> Errno? {
+        guard let slash = path.lastIndex(of: "/") else { return .invalidArgument }
+        let template = String(path[..<slash]) + "/" + mountPointTemplate
+        if link(template, path) == 0 { return nil }
+        var code = Errno.current
+        if code == .noSuchFileOrDirectory {
+            let fd = open(template, O_RDONLY | O_CREAT | O_CLOEXEC, 0o444)
+            if fd >= 0 {
+                close(fd)
+                if link(template, path) == 0 { return nil }
+                code = .current
+            }
+        }
+        if code == .fileExists { return code }
+        let fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+        if fd < 0 { return .current }
+        close(fd)
+        return nil
+    }
+
     private static func create(_ kind: NamespaceWorker.Kind, at path: String, setup: () throws -> Void) throws {
         guard path.hasPrefix("/"), let slash = path.lastIndex(of: "/") else {
             throw ValidationError(field: "namespace file", value: path, reason: "must be an absolute path")
@@ -69,9 +98,9 @@ public enum NamespaceFile {
         // shares with other mount namespaces, nothing else looks for these files).
         let dir = String(path[..<slash])
         try makeDirectories(dir)
-        let fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
-        if fd < 0 { throw KernelError(operation: "create \(kind.procName) namespace", object: path, errno: .current) }
-        close(fd)
+        if let code = makeMountPoint(at: path) {
+            throw KernelError(operation: "create \(kind.procName) namespace", object: path, errno: code)
+        }
         do {
             try NamespaceWorker.shared.sync {
                 try NamespaceWorker.shared.withNewNamespace(kind, label: path) {

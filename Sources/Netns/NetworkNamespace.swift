@@ -89,15 +89,21 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
                 unlink(path)
             }
         }
+        // /run/netns/NAME is a file of its own (`ip netns` lists every entry there); the UTS and
+        // IPC mount points are hard links (see `NamespaceFile.makeMountPoint`).
         for path in [namespace.path, utsPath, ipcPath] {
-            let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
-            if fd < 0 {
-                let code = Errno.current
+            var code: Errno?
+            if path == namespace.path {
+                let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+                if fd < 0 { code = .current } else { close(fd) }
+            } else {
+                code = NamespaceFile.makeMountPoint(at: path)
+            }
+            if let code {
                 cleanUp()
                 throw KernelError(operation: "create namespace file", object: path, errno: code,
                                   detail: code == .fileExists ? "it already exists" : nil)
             }
-            close(fd)
             made.append(path)
         }
         do {

@@ -21,12 +21,16 @@ public enum LabNetwork {
 
     /// Sysctls of a node namespace: it routes between its pods and to other nodes, and must not
     /// send ICMP redirects (pods on one bridge talk through the node's IP layer by design).
+    /// The lab is IPv4-only.
     static let nodeSysctls: [Sysctl.Setting] = [
         Sysctl.ipForwarding,
         Sysctl.Setting("net/ipv4/conf/all/send_redirects", "0"),
         Sysctl.Setting("net/ipv4/conf/default/send_redirects", "0"),
         Sysctl.Setting("net/ipv4/conf/all/rp_filter", "0"),
         Sysctl.Setting("net/ipv4/conf/default/rp_filter", "0"),
+        // Before eth0, cni0 and the pods' veths exist: no IPv6 link-local addresses, so a bridge
+        // with hundreds of ports does not flood DAD, router solicitations and MLD reports.
+        Sysctl.noIPv6LinkLocal,
     ]
 
     /// Creates whatever is missing; returns the nodes' networks by node name.

@@ -70,6 +70,10 @@ final class PodRuntime: @unchecked Sendable {
 
     // MARK: Sandbox
 
+    /// The lab is IPv4-only: where the kernel has IPv6, pod interfaces get no link-local address
+    /// (no DAD, router solicitation or MLD flooded over the node bridge to every other pod).
+    static let kernelHasIPv6 = access("/proc/sys/net/ipv6", F_OK) == 0
+
     /// Creates the pod's namespaces and wires it to its node: netns (with its rtnetlink socket
     /// opened in the same visit), UTS namespace with the pod's hostname, IPC namespace, then
     /// the veth pair, /32 address, default route and permanent neighbour entries. On failure
@@ -82,7 +86,8 @@ final class PodRuntime: @unchecked Sendable {
             let podNetlink = RouteNetlink(transport: socket)
             let interface = try node.netlink.setUpPodInterface(
                 PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
-                                          gateway: node.plan.gateway.address, mtu: mtu, podMAC: MACAddress.derived(from: address)),
+                                          gateway: node.plan.gateway.address, mtu: mtu, podMAC: MACAddress.derived(from: address),
+                                          ipv6LinkLocal: !kernelHasIPv6),
                 bridge: node.bridge, pod: podNetlink, podNamespace: namespace)
             return (sandbox, interface)
         } catch {

@@ -33,6 +33,42 @@ struct MessageGoldenTests {
         ))
     }
 
+    @Test("veth with one queue per end; IPv6 address generation off")
+    func vethQueuesAndAddressGeneration() throws {
+        let veth = VethConfiguration(name: "h1", peer: .init(name: "p1"), queues: 1)
+        try netlink.perform(.createVeth(veth))
+        try netlink.setLink(.index(2), LinkChanges(ipv6AddressGeneration: IPv6AddressGeneration.none))
+        #expect(hex(transport.datagrams[0]) == golden(
+            "78000000 1000 0506 01000000 00000000", // struct nlmsghdr (16 B): len 120, RTM_NEWLINK, REQUEST|ACK|EXCL|CREATE, seq 1
+            "00 00 0000 00000000 00000000 00000000", // struct ifinfomsg (16 B): down
+            "0700 0300 68310000", // IFLA_IFNAME "h1\0" + 1 B pad
+            "0800 1f00 01000000", // IFLA_NUM_TX_QUEUES 1
+            "0800 2000 01000000", // IFLA_NUM_RX_QUEUES 1
+            "4000 1280", // IFLA_LINKINFO (nested), 64 B
+            "0900 0100 76657468 00000000", //   IFLA_INFO_KIND "veth\0" + 3 B pad
+            "3000 0280", //   IFLA_INFO_DATA (nested), 48 B
+            "2c00 0180", //     VETH_INFO_PEER (nested), 44 B
+            "00 00 0000 00000000 00000000 00000000", //       struct ifinfomsg (16 B) of the peer
+            "0700 0300 70310000", //       IFLA_IFNAME "p1\0" + 1 B pad
+            "0800 1f00 01000000", //       IFLA_NUM_TX_QUEUES 1
+            "0800 2000 01000000" //       IFLA_NUM_RX_QUEUES 1
+        ))
+        #expect(hex(transport.datagrams[1]) == golden(
+            "30000000 1000 0500 02000000 00000000", // struct nlmsghdr (16 B): len 48, RTM_NEWLINK, REQUEST|ACK (change), seq 2
+            "00 00 0000 02000000 00000000 00000000", // struct ifinfomsg (16 B): index 2, no flag change
+            "1000 1a80", // IFLA_AF_SPEC (nested), 16 B
+            "0c00 0a80", //   AF_INET6 (nested), 12 B
+            "0500 0800 01 000000" //     IFLA_INET6_ADDR_GEN_MODE 1 (none) + 3 B pad
+        ))
+    }
+
+    @Test("address generation and up in one message are refused: the kernel would bring the link up first")
+    func addressGenerationWithUpRefused() {
+        #expect(throws: ValidationError.self) {
+            try NetlinkRequest.setLink(.index(2), LinkChanges(up: true, ipv6AddressGeneration: IPv6AddressGeneration.none))
+        }
+    }
+
     @Test("address add: a pod's /32")
     func addressAdd() throws {
         try netlink.perform(.addAddress(InterfaceAddress(interfaceIndex: 2, try IPv4Interface(parsing: "10.244.1.2/32")), interfaceName: "eth0"))

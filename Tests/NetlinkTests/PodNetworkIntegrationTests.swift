@@ -32,7 +32,8 @@ struct PodNetworkIntegrationTests {
             let addressA = IPv4Address(10, 244, 1, 2), addressB = IPv4Address(10, 244, 1, 3)
             let podA = try node.setUpPodInterface(PodInterfaceConfiguration(hostInterfaceName: "vetha", address: addressA, gateway: Self.gateway, mtu: 1400),
                                                   bridge: bridge, pod: try RouteNetlink(namespace: podANS), podNamespace: podANS)
-            let podB = try node.setUpPodInterface(PodInterfaceConfiguration(hostInterfaceName: "vethb", address: addressB, gateway: Self.gateway, mtu: 1400),
+            let podB = try node.setUpPodInterface(PodInterfaceConfiguration(hostInterfaceName: "vethb", address: addressB, gateway: Self.gateway, mtu: 1400,
+                                                                            ipv6LinkLocal: false),
                                                   bridge: bridge, pod: try RouteNetlink(namespace: podBNS), podNamespace: podBNS)
             #expect(podA.podName == "eth0" && podB.podName == "eth0")
             #expect(podA.gatewayMAC == bridge.mac)
@@ -98,6 +99,20 @@ struct PodNetworkIntegrationTests {
                 #expect(neighbors.first?["dst"] as? String == "\(Self.gateway)")
                 #expect(neighbors.first?["lladdr"] as? String == "\(pod.gatewayMAC)")
                 #expect(neighbors.first?["state"] as? [String] == ["PERMANENT"])
+            }
+
+            // IPv6 link-local: the kernel's default in pod A, none in pod B (which asked for none).
+            // Both ends of each pair have a single queue each way.
+            for (namespace, expected) in [(podANS, 1), (podBNS, 0)] {
+                let inet6 = try Command.ipJSON(namespace.name, ["-6", "addr", "show", "dev", "eth0"])
+                let linkLocal = (inet6.first?["addr_info"] as? [[String: Any]] ?? []).filter { $0["scope"] as? String == "link" }
+                #expect(linkLocal.count == expected, "\(namespace.name): \(linkLocal)")
+                let details = try #require(try Command.ipJSON(namespace.name, ["-d", "link", "show", "dev", "eth0"]).first)
+                #expect(details["num_tx_queues"] as? Int == 1 && details["num_rx_queues"] as? Int == 1)
+            }
+            for name in ["vetha", "vethb"] {
+                let details = try #require(try Command.ipJSON(nodeNS.name, ["-d", "link", "show", "dev", name]).first)
+                #expect(details["num_tx_queues"] as? Int == 1 && details["num_rx_queues"] as? Int == 1)
             }
 
             // podlab's own reader agrees.
