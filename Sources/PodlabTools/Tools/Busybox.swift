@@ -1,4 +1,4 @@
-import PodNet
+import PodlabImages
 
 /// `busybox [APPLET [ARGS]]`: the applets podlab implements.
 enum Busybox {
