@@ -60,7 +60,7 @@ let package = Package(
 
         // The built-in container images (web servers, curl, BusyBox applets): plain POSIX
         // sockets, no SwiftNIO or Foundation, so the pods' processes start fast.
-        .target(name: "PodlabTools", dependencies: ["PodlabImages"]),
+        .target(name: "PodlabTools", dependencies: ["PodlabImages", "CNetlink"]),
         // Release builds carry the Swift runtime inside: a container starts in ~2 ms instead of
         // ~4 ms spent loading a dozen shared libraries. (Not in debug builds: the test bundle
         // links this target too, and its test libraries exist only as shared ones.)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CNetlink  // <sys/epoll.h>
 
 /// The two ends of an accepted connection.
 struct ConnectionInfo {
@@ -23,9 +24,10 @@ protocol StreamHandler: AnyObject {
     func peerClosed(on connection: ConnectionInfo) -> ConnectionReply
 }
 
-/// A single-threaded `poll` loop serving TCP listeners and UDP sockets until a termination
+/// A single-threaded `epoll` loop serving TCP listeners and UDP sockets until a termination
 /// signal arrives. Every socket is non-blocking and owned by the loop, so when `run` returns
-/// (or a connection ends) its descriptor is closed.
+/// (or a connection ends) its descriptor is closed. Each wake-up costs what is ready, not what
+/// is open: a server holding hundreds of idle connections still accepts the next one in O(1).
 final class ServerLoop {
     struct Listener {
         var socket: Socket
@@ -48,6 +50,8 @@ final class ServerLoop {
         var output: [UInt8] = []
         var closeAfterOutput = false
         var lastActivity = monotonicNanoseconds()
+        /// The events the epoll set holds for this connection.
+        var interest: UInt32 = 0
 
         init(socket: Socket, info: ConnectionInfo, handler: StreamHandler, idleTimeout: Double?) {
             self.socket = socket
@@ -71,6 +75,9 @@ final class ServerLoop {
     private let datagrams: [DatagramEndpoint]
     private let signals: TerminationSignals
     private var connections: [Int32: Connection] = [:]
+    /// Connections with an idle timeout: only these are scanned for expiry.
+    private var timedConnections = 0
+    private var epoll: Int32 = -1
 
     init(listeners: [Listener], datagrams: [DatagramEndpoint] = [], signals: TerminationSignals) {
         self.listeners = listeners
@@ -81,65 +88,89 @@ final class ServerLoop {
     /// Serves until a termination signal arrives; returns that signal. Closes every
     /// connection before returning.
     func run() throws(SystemError) -> Int32 {
-        defer { connections.removeAll() }
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard epoll >= 0 else { throw SystemError("epoll_create1") }
+        defer {
+            connections.removeAll()
+            close(epoll)
+            epoll = -1
+        }
+        try add(signals.fd, events: EPOLLIN.rawValue)
+        var listenerIndex: [Int32: Int] = [:], datagramIndex: [Int32: Int] = [:]
+        for (index, listener) in listeners.enumerated() {
+            try add(listener.socket.fd, events: EPOLLIN.rawValue)
+            listenerIndex[listener.socket.fd] = index
+        }
+        for (index, endpoint) in datagrams.enumerated() {
+            try add(endpoint.socket.fd, events: EPOLLIN.rawValue)
+            datagramIndex[endpoint.socket.fd] = index
+        }
+        var accepting = true
+        var events = [epoll_event](repeating: epoll_event(), count: 256)
         while true {
-            var entries = [pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
-            let accepting = connections.count < maximumConnections
-            if accepting {
-                for listener in listeners { entries.append(pollfd(fd: listener.socket.fd, events: Int16(POLLIN), revents: 0)) }
+            // At the connection limit, stop listening for new ones (they wait in the backlog).
+            if accepting != (connections.count < maximumConnections) {
+                accepting.toggle()
+                for listener in listeners { modify(listener.socket.fd, events: accepting ? EPOLLIN.rawValue : 0) }
             }
-            for endpoint in datagrams { entries.append(pollfd(fd: endpoint.socket.fd, events: Int16(POLLIN), revents: 0)) }
-            let connectionList = Array(connections.values)
             var deadline: Deadline?
-            for connection in connectionList {
-                var events: Int32 = 0
-                if connection.output.count < outputHighWater && !connection.closeAfterOutput { events |= Int32(POLLIN) }
-                if !connection.output.isEmpty { events |= Int32(POLLOUT) }
-                entries.append(pollfd(fd: connection.socket.fd, events: Int16(events), revents: 0))
-                deadline = Deadline.earliest(deadline, connection.idleDeadline)
+            if timedConnections > 0 {
+                for connection in connections.values { deadline = Deadline.earliest(deadline, connection.idleDeadline) }
             }
-
-            let rc = poll(&entries, nfds_t(entries.count), pollTimeout(deadline))
-            if rc < 0 {
+            let count = epoll_wait(epoll, &events, Int32(events.count), pollTimeout(deadline))
+            if count < 0 {
                 if errno == EINTR { continue }
-                throw SystemError("poll")
+                throw SystemError("epoll_wait")
             }
-            if entries[0].revents != 0, let signal = signals.received() { return signal }
-
-            var index = 1
-            if accepting {
-                for listener in listeners {
-                    if entries[index].revents != 0 { try acceptAll(listener) }
-                    index += 1
-                }
-            }
-            for endpoint in datagrams {
-                if entries[index].revents != 0 {
+            for event in events[0..<Int(count)] {
+                let fd = Int32(truncatingIfNeeded: event.data.u64)
+                if fd == signals.fd {
+                    if let signal = signals.received() { return signal }
+                } else if let index = listenerIndex[fd] {
+                    if accepting { try acceptAll(listeners[index]) }
+                } else if let index = datagramIndex[fd] {
+                    let endpoint = datagrams[index]
                     while let (bytes, from) = try endpoint.socket.receiveDatagram() { endpoint.handle(bytes, from, endpoint.socket) }
+                } else if let connection = connections[fd] {
+                    service(connection, revents: event.events)
                 }
-                index += 1
             }
-            for connection in connectionList {
-                let revents = Int32(entries[index].revents)
-                index += 1
-                if revents != 0 { service(connection, revents: revents) }
-            }
-            for connection in connectionList {
-                if let idle = connection.idleDeadline, idle.hasExpired { drop(connection) }
+            if timedConnections > 0 {
+                for connection in Array(connections.values) {
+                    if let idle = connection.idleDeadline, idle.hasExpired { drop(connection) }
+                }
             }
         }
+    }
+
+    private func add(_ fd: Int32, events: UInt32) throws(SystemError) {
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = UInt64(UInt32(bitPattern: fd))
+        if epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) != 0 { throw SystemError("epoll_ctl") }
+    }
+
+    private func modify(_ fd: Int32, events: UInt32) {
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = UInt64(UInt32(bitPattern: fd))
+        epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event)
     }
 
     private func acceptAll(_ listener: Listener) throws(SystemError) {
         while connections.count < maximumConnections, let (socket, peer) = try listener.socket.accept() {
             let info = ConnectionInfo(local: socket.localAddress ?? peer, peer: peer)
             socket.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-            connections[socket.fd] = Connection(socket: socket, info: info, handler: listener.makeHandler(info), idleTimeout: listener.idleTimeout)
+            let connection = Connection(socket: socket, info: info, handler: listener.makeHandler(info), idleTimeout: listener.idleTimeout)
+            connection.interest = EPOLLIN.rawValue
+            do { try add(socket.fd, events: connection.interest) } catch { continue }  // the socket closes with it
+            connections[socket.fd] = connection
+            if connection.idleTimeout != nil { timedConnections += 1 }
         }
     }
 
-    private func service(_ connection: Connection, revents: Int32) {
-        if revents & Int32(POLLIN | POLLHUP | POLLERR) != 0 && !connection.closeAfterOutput {
+    private func service(_ connection: Connection, revents: UInt32) {
+        if revents & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 && !connection.closeAfterOutput {
             let received: [UInt8]?
             do { received = try connection.socket.receiveAvailable() } catch { return drop(connection) }
             if let received {
@@ -158,17 +189,27 @@ final class ServerLoop {
         while !connection.output.isEmpty {
             let sent: Int
             do { sent = try connection.socket.sendAvailable(connection.output[...]) } catch { return drop(connection) }
-            if sent == 0 { return }
+            if sent == 0 { break }
             connection.output.removeFirst(sent)
             connection.lastActivity = monotonicNanoseconds()
         }
-        if connection.closeAfterOutput {
+        if connection.closeAfterOutput && connection.output.isEmpty {
             connection.socket.shutdownWrite()
-            drop(connection)
+            return drop(connection)
+        }
+        // Read while there is room for more output and the peer may still send; write while
+        // output waits.
+        var interest: UInt32 = 0
+        if connection.output.count < outputHighWater && !connection.closeAfterOutput { interest |= EPOLLIN.rawValue }
+        if !connection.output.isEmpty { interest |= EPOLLOUT.rawValue }
+        if interest != connection.interest {
+            connection.interest = interest
+            modify(connection.socket.fd, events: interest)
         }
     }
 
     private func drop(_ connection: Connection) {
-        connections[connection.socket.fd] = nil
+        guard connections.removeValue(forKey: connection.socket.fd) != nil else { return }
+        if connection.idleTimeout != nil { timedConnections -= 1 }
     }
 }

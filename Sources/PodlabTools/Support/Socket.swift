@@ -219,10 +219,14 @@ final class Socket {
 
     /// Receives what is there now: nil when nothing is, an empty array when the peer closed.
     func receiveAvailable(maximum: Int = 65536) throws(SystemError) -> [UInt8]? {
-        var buffer = [UInt8](repeating: 0, count: maximum)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n >= 0 { return Array(buffer[0..<n]) }
+            var n = 0
+            // Uninitialised storage: the kernel fills what it returns, nothing is zeroed first.
+            let buffer = [UInt8](unsafeUninitializedCapacity: maximum) { storage, count in
+                n = recv(fd, storage.baseAddress, storage.count, 0)
+                count = max(0, n)
+            }
+            if n >= 0 { return buffer }
             switch errno {
             case EINTR: continue
             case EAGAIN: return nil
