@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,6 +21,8 @@ int pl_unshare(int flags) { return unshare(flags) == 0 ? 0 : -errno; }
 int pl_setns(int fd, int nstype) { return setns(fd, nstype) == 0 ? 0 : -errno; }
 
 pid_t pl_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+void pl_set_thread_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 int pl_sethostname(const char *name, size_t len) { return sethostname(name, len) == 0 ? 0 : -errno; }
 

@@ -72,7 +72,7 @@ enum Prober {
             let range = start..<min(jobs.count, start + batch)
             run.openSockets(range)
             let threads = min(threadCount, max(1, range.count / 64))
-            runThreads(threads) { thread in
+            runThreads(threads, name: "probe") { thread in
                 var loop = ProbeLoop(run: run, indices: Array(stride(from: range.lowerBound + thread, to: range.upperBound, by: threads)))
                 loop.runAll()
             }
@@ -92,7 +92,7 @@ enum Prober {
         let started = now()
         let threads = min(threadCount, max(1, range.count / 64))
         let counts = ConnectCounts(threads)
-        runThreads(threads) { thread in
+        runThreads(threads, name: "probe-floor") { thread in
             counts.connected[thread] = bareConnects(run, Array(stride(from: range.lowerBound + thread, to: range.upperBound, by: threads)),
                                                     timeoutMillis: timeoutMillis).0
         }
@@ -197,10 +197,14 @@ enum Prober {
     }
 
     /// Runs `body(0..<count)` on `count` threads and waits for all of them.
-    static func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    /// The threads are named `NAME-INDEX` (as `ps -L` and `top -H` show them).
+    static func runThreads(_ count: Int, name: String, _ body: @escaping @Sendable (Int) -> Void) {
         var threads: [pthread_t] = []
         for index in 0..<count {
-            let box = Unmanaged.passRetained(ThreadBody { body(index) }).toOpaque()
+            let box = Unmanaged.passRetained(ThreadBody {
+                pl_set_thread_name("\(name)-\(index)")
+                body(index)
+            }).toOpaque()
             var thread = pthread_t()
             if pthread_create(&thread, nil, { raw in
                 Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()

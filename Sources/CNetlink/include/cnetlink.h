@@ -27,6 +27,9 @@ int pl_setns(int fd, int nstype);
 /* gettid(2): the calling thread's id. */
 pid_t pl_gettid(void);
 
+/* Names the calling thread (PR_SET_NAME: at most 15 bytes are kept), as `ps -L` shows it. */
+void pl_set_thread_name(const char *name);
+
 /* sethostname(2) in the calling thread's UTS namespace. Returns 0 or -errno. */
 int pl_sethostname(const char *name, size_t len);
 
