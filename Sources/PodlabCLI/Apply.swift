@@ -33,12 +33,15 @@ public struct Apply: PodlabCommand {
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         let sources = try ManifestSource.read(filenames, recursive: recursive, context: context)
         let client = scope.client(context)
+        // Many objects: one list per namespace tells which exist, instead of a GET for each.
+        let itemCount = sources.reduce(0) { $0 + $1.items.count }
+        let live = LiveObjects(client: client, enabled: itemCount > 1 && dryRun != "client")
         var failed = false
         var applied = 0
         for source in sources {
             for item in source.items {
                 do {
-                    try await apply(item, from: source.name, format: format, client: client, context: context)
+                    try await apply(item, from: source.name, format: format, client: client, live: live, context: context)
                     applied += 1
                 } catch let error as APIError {
                     context.stderr.line(error.description)
@@ -54,7 +57,7 @@ public struct Apply: PodlabCommand {
     }
 
     private func apply(_ item: ManifestSource.Item, from source: String, format: OutputFormat?,
-                       client: APIClient, context: CommandContext) async throws {
+                       client: APIClient, live liveObjects: LiveObjects, context: CommandContext) async throws {
         let object: AnyKubernetesObject
         switch item.result {
         case let .success(value): object = value
@@ -77,14 +80,22 @@ public struct Apply: PodlabCommand {
         let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
         let query: [(String, String)] = dryRun == "server" ? [("dryRun", "All")] : []
 
+        var warned = false
         for attempt in 1...3 {
             var live: Pod?
-            do {
-                live = try await client.get(Pod.self, path)
-            } catch let error as APIError where error.isNotFound {
-                live = nil
+            if attempt == 1, let listed = try await liveObjects.pods(in: namespace) {
+                // From the list: a create that meets an existing pod, or an update that meets a
+                // newer one, goes round again with a GET.
+                live = listed[name]
+            } else {
+                do {
+                    live = try await client.get(Pod.self, path)
+                } catch let error as APIError where error.isNotFound {
+                    live = nil
+                }
             }
-            if let live, live.metadata.annotations[ApplyPlan.lastAppliedAnnotation] == nil, attempt == 1 {
+            if let live, live.metadata.annotations[ApplyPlan.lastAppliedAnnotation] == nil, !warned {
+                warned = true
                 context.stderr.line("Warning: resource pods/\(name) is missing the \(ApplyPlan.lastAppliedAnnotation) annotation which is required by podlab apply. podlab apply should only be used on resources created declaratively by podlab apply. The missing annotation will be patched automatically.")
             }
             let plan: ApplyPlan
@@ -111,6 +122,8 @@ public struct Apply: PodlabCommand {
                     let created = try await client.send(.POST, APIPath.pods(namespace), json: Data(body.jsonText.utf8), query: query, as: Pod.self)
                     context.stdout.write(Printing.created(created, format: format, note: note))
                     return
+                } catch let APIError.status(status) where status.reason == .alreadyExists && attempt < 3 {
+                    continue
                 } catch let APIError.status(status) {
                     throw APIError.status(status.fromSource("creating", source))
                 }
@@ -130,5 +143,27 @@ public struct Apply: PodlabCommand {
                 }
             }
         }
+    }
+}
+
+/// The pods of each namespace as one list request saw them, fetched on first use.
+final class LiveObjects {
+    private let client: APIClient
+    private let enabled: Bool
+    private var byNamespace: [String: [String: Pod]] = [:]
+
+    init(client: APIClient, enabled: Bool) {
+        self.client = client
+        self.enabled = enabled
+    }
+
+    /// The namespace's pods by name, or nil when listing is off (one object: a GET is cheaper).
+    func pods(in namespace: String) async throws -> [String: Pod]? {
+        guard enabled else { return nil }
+        if let known = byNamespace[namespace] { return known }
+        let list = try await client.get(PodList.self, APIPath.pods(namespace))
+        let pods = Dictionary(list.items.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+        byNamespace[namespace] = pods
+        return pods
     }
 }

@@ -184,6 +184,81 @@ struct ApplyCommandTests {
         }
     }
 
+    @Test("many objects: one list per namespace instead of a GET each")
+    func manyObjectsListOncePerNamespace() async throws {
+        let cluster = FakeCluster()
+        let text = """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: a}
+            spec: {containers: [{name: a, image: nginx}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: b}
+            spec: {containers: [{name: b, image: httpd}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: c, namespace: team}
+            spec: {containers: [{name: c, image: busybox}]}
+            """
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            var first = agent.context()
+            first.standardInput = text
+            #expect(await first.run("apply -f -") == 0)
+            #expect(first.stdout.text == "pod/a created\npod/b created\npod/c created\n")
+            #expect(agent.requestLines == [
+                "GET /api/v1/namespaces/default/pods", "POST /api/v1/namespaces/default/pods", "POST /api/v1/namespaces/default/pods",
+                "GET /api/v1/namespaces/team/pods", "POST /api/v1/namespaces/team/pods",
+            ])
+
+            var second = agent.context()
+            second.standardInput = text.replacingOccurrences(of: "image: httpd", with: "image: httpd:2.4")
+            #expect(await second.run("apply -f -") == 0)
+            #expect(second.stdout.text == "pod/a unchanged\npod/b configured\npod/c unchanged\n")
+            #expect(cluster.pod("default", "b")?.spec.containers[0].image == "httpd:2.4")
+            #expect(agent.requestLines.suffix(3) == [
+                "GET /api/v1/namespaces/default/pods", "PUT /api/v1/namespaces/default/pods/b", "GET /api/v1/namespaces/team/pods",
+            ])
+        }
+    }
+
+    @Test("a pod created by someone else after the list is updated, not lost")
+    func createdAfterTheList() async throws {
+        let cluster = FakeCluster()
+        let text = """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: a}
+            spec: {containers: [{name: a, image: nginx}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: b}
+            spec: {containers: [{name: b, image: httpd:2.4}]}
+            """
+        let handler: @Sendable (FakeRequest) async -> FakeResponse = { request in
+            let response = cluster.handle(request)
+            if request.method == "GET" && request.path == "/api/v1/namespaces/default/pods" && cluster.pod("default", "b") == nil {
+                // Another client creates b between the list and apply's POST.
+                cluster.add(Pod(metadata: ObjectMeta(name: "b"), spec: PodSpec(containers: [Container(name: "b", image: "httpd")])))
+            }
+            return response
+        }
+        try await FakeAgent.with(handler) { agent in
+            var t = agent.context()
+            t.standardInput = text
+            #expect(await t.run("apply -f -") == 0)
+            #expect(t.stdout.text == "pod/a created\npod/b configured\n")
+            #expect(t.stderr.text.contains("pods/b is missing the kubectl.kubernetes.io/last-applied-configuration annotation"))
+            #expect(cluster.pod("default", "b")?.spec.containers[0].image == "httpd:2.4")
+            #expect(agent.requestLines.suffix(3) == [
+                "POST /api/v1/namespaces/default/pods", "GET /api/v1/namespaces/default/pods/b", "PUT /api/v1/namespaces/default/pods/b",
+            ])
+        }
+    }
+
     @Test func badObjectsFailAloneAndTheExitCodeSaysSo() async throws {
         let cluster = FakeCluster()
         let file = try temporaryManifest("""
