@@ -78,7 +78,17 @@ final class PodRuntime: @unchecked Sendable {
     /// opened in the same visit), UTS namespace with the pod's hostname, IPC namespace, then
     /// the veth pair, /32 address, default route and permanent neighbour entries. On failure
     /// everything made so far is removed.
+    ///
+    /// All of it runs as one urgent job of the namespace worker: raised priority keeps the
+    /// kernel work from waiting behind the containers and API requests running meanwhile.
     static func buildSandbox(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address, mtu: UInt32) throws -> (PodSandboxPaths, PodInterface) {
+        try NamespaceWorker.shared.syncUrgent {
+            try buildSandboxOnWorker(lab: lab, paths: paths, pod: pod, node: node, address: address, mtu: mtu)
+        }
+    }
+
+    private static func buildSandboxOnWorker(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address,
+                                             mtu: UInt32) throws -> (PodSandboxPaths, PodInterface) {
         let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
         do {
             let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
