@@ -165,4 +165,59 @@ struct PodNamespacesTests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("ns/other.ipc")))
         #expect(FileManager.default.fileExists(atPath: uts), "the existing pod's files stay")
     }
+
+    @Test("the UTS and IPC mount points are hard links of the directory's .mountpoint; removing a pod unlinks only its own")
+    func mountPointsAreLinks() throws {
+        let scratch = try Scratch()
+        let template = scratch.file("ns/.mountpoint")
+        var made: [(String, String, String)] = []
+        defer {
+            for (name, uts, ipc) in made {
+                try? NetworkNamespace.delete(name, ignoreMissing: true)
+                try? NamespaceFile.remove(at: uts)
+                try? NamespaceFile.remove(at: ipc)
+            }
+        }
+        func links() -> Int {
+            var info = stat()
+            return lstat(template, &info) == 0 ? Int(info.st_nlink) : -1
+        }
+        for index in 0..<2 {
+            let entry = (KernelTest.uniqueName("pltpod"), scratch.file("ns/p\(index).uts"), scratch.file("ns/p\(index).ipc"))
+            _ = try NetworkNamespace.createPod(entry.0, hostname: "p\(index)", utsPath: entry.1, ipcPath: entry.2, openingSocket: .route)
+            made.append(entry)
+        }
+        #expect(links() == 5, "the template and two links per pod")
+        // Each link holds its own pod's namespaces.
+        var first = stat(), second = stat()
+        #expect(stat(made[0].1, &first) == 0 && stat(made[1].1, &second) == 0)
+        #expect(first.st_ino != second.st_ino)
+
+        let (name, uts, ipc) = made.removeFirst()
+        try NetworkNamespace.delete(name)
+        try NamespaceFile.remove(at: uts)
+        try NamespaceFile.remove(at: ipc)
+        #expect(links() == 3)
+        #expect(!FileManager.default.fileExists(atPath: uts) && FileManager.default.fileExists(atPath: made[0].1))
+    }
+}
+
+@Suite("Namespace worker priority", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired))
+struct UrgentJobTests {
+    static func priority() -> Int32 {
+        errno = 0
+        return getpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(UInt32(bitPattern: NamespaceWorker.shared.threadID)))
+    }
+
+    @Test("an urgent job runs with the worker's priority raised, and the next job sees it restored")
+    func urgentJobRaisesAndRestores() throws {
+        let normal = try NamespaceWorker.shared.sync { Self.priority() }
+        let during = try NamespaceWorker.shared.syncUrgent { Self.priority() }
+        #expect(during == max(-20, normal - NamespaceWorker.urgentBoost))
+        #expect(try NamespaceWorker.shared.sync { Self.priority() } == normal)
+        // A job that throws restores it too.
+        struct Failure: Error {}
+        #expect(throws: Failure.self) { try NamespaceWorker.shared.syncUrgent { throw Failure() } }
+        #expect(try NamespaceWorker.shared.sync { Self.priority() } == normal)
+    }
 }

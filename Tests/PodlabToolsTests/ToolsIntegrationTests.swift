@@ -188,6 +188,53 @@ struct ToolsIntegrationTests {
         }
     }
 
+    @Test("with hundreds of idle connections open, the echo server still answers new ones and frees them all")
+    func manyIdleConnections() throws {
+        try ToolsLab.with { lab in
+            let server = try lab.start(["echo-server"], readyWhen: "listening on 0.0.0.0:8080")
+            let baseline = ToolsLab.openDescriptors(server.child.pid)
+            let namespace = try NetworkNamespace.open(lab.namespace)
+            var clients: [Int32] = []
+            defer { for fd in clients { close(fd) } }
+            for _ in 0..<300 {
+                let fd = try namespace.perform { () -> Int32 in socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = UInt16(8080).bigEndian
+                address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+                let rc = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                #expect(rc == 0)
+                clients.append(fd)
+            }
+            // All 300 accepted and held (one descriptor each), and a new client is still served.
+            var held = ToolsLab.openDescriptors(server.child.pid)
+            for _ in 0..<500 where held < baseline + 300 {
+                usleep(10_000)
+                held = ToolsLab.openDescriptors(server.child.pid)
+            }
+            #expect(held == baseline + 300)
+            let raw = try lab.run(["nc", "127.0.0.1", "8080"], stdin: "still here\n")
+            #expect(raw.stdout == "still here\n")
+            // The first idle client's bytes still come back.
+            _ = "late\n".withCString { send(clients[0], $0, 5, Int32(MSG_NOSIGNAL)) }
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(clients[0], SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var buffer = [UInt8](repeating: 0, count: 16)
+            let n = buffer.withUnsafeMutableBytes { recv(clients[0], $0.baseAddress, $0.count, 0) }
+            #expect(n == 5 && String(decoding: buffer[0..<max(0, n)], as: UTF8.self) == "late\n")
+
+            for fd in clients { close(fd) }
+            clients.removeAll()
+            var now = ToolsLab.openDescriptors(server.child.pid)
+            for _ in 0..<500 where now != baseline {
+                usleep(10_000)
+                now = ToolsLab.openDescriptors(server.child.pid)
+            }
+            #expect(now == baseline)
+            #expect(server.stop() == .exited(0))
+        }
+    }
+
     @Test("the echo server honours $PORT")
     func echoPort() throws {
         try ToolsLab.with { lab in
