@@ -193,19 +193,9 @@ struct ToolsIntegrationTests {
         try ToolsLab.with { lab in
             let server = try lab.start(["echo-server"], readyWhen: "listening on 0.0.0.0:8080")
             let baseline = ToolsLab.openDescriptors(server.child.pid)
-            let namespace = try NetworkNamespace.open(lab.namespace)
             var clients: [Int32] = []
             defer { for fd in clients { close(fd) } }
-            for _ in 0..<300 {
-                let fd = try namespace.perform { () -> Int32 in socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = UInt16(8080).bigEndian
-                address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-                let rc = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-                #expect(rc == 0)
-                clients.append(fd)
-            }
+            for _ in 0..<300 { clients.append(try lab.connectToLoopback(port: 8080)) }
             // All 300 accepted and held (one descriptor each), and a new client is still served.
             var held = ToolsLab.openDescriptors(server.child.pid)
             for _ in 0..<500 where held < baseline + 300 {
@@ -345,14 +335,7 @@ struct ToolsIntegrationTests {
             #expect(baseline > 0)
 
             // An idle client, connected from inside the namespace, that sent half a request.
-            let namespace = try NetworkNamespace.open(lab.namespace)
-            let fd = try namespace.perform { () -> Int32 in socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(80).bigEndian
-            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            #expect(connected == 0)
+            let fd = try lab.connectToLoopback(port: 80)
             _ = "GET / HT".withCString { send(fd, $0, 8, Int32(MSG_NOSIGNAL)) }
 
             for _ in 0..<20 {

@@ -192,6 +192,27 @@ final class ToolsLab: @unchecked Sendable {
                              stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
+    /// A TCP connection to 127.0.0.1:`port` from inside the lab's namespace (blocking connect);
+    /// the caller closes it.
+    func connectToLoopback(port: UInt16) throws -> Int32 {
+        let fd = try NetworkNamespace.open(namespace).perform { () -> Int32 in
+            socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            let code = errno
+            close(fd)
+            throw KernelError(operation: "connect", object: "127.0.0.1:\(port)", namespace: namespace, errno: Errno(code))
+        }
+        return fd
+    }
+
     /// Open file descriptors of a process.
     static func openDescriptors(_ pid: Int32) -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
