@@ -141,8 +141,9 @@ extension Controller {
         guard var pod = pods[podKey], let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP), let plan else { return }
         do {
             let started = ContinuousClock.now
-            defer { sandboxMillis.append(Controller.millis(ContinuousClock.now - started)) }
-            let (sandbox, interface) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address, mtu: UInt32(plan.podMTU))
+            let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address, mtu: UInt32(plan.podMTU))
+            // From the request to the end of the worker's job (waiting for the worker included).
+            sandboxMillis.append(Controller.millis(finished - started))
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             runtime.interface = interface
             runtimes[pod.metadata.uid] = runtime

@@ -81,9 +81,12 @@ final class PodRuntime: @unchecked Sendable {
     ///
     /// All of it runs as one urgent job of the namespace worker: raised priority keeps the
     /// kernel work from waiting behind the containers and API requests running meanwhile.
-    static func buildSandbox(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address, mtu: UInt32) throws -> (PodSandboxPaths, PodInterface) {
+    /// `finished` is when the job ended on the worker (the caller may resume a little later).
+    static func buildSandbox(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address,
+                             mtu: UInt32) throws -> (sandbox: PodSandboxPaths, interface: PodInterface, finished: ContinuousClock.Instant) {
         try NamespaceWorker.shared.syncUrgent {
-            try buildSandboxOnWorker(lab: lab, paths: paths, pod: pod, node: node, address: address, mtu: mtu)
+            let (sandbox, interface) = try buildSandboxOnWorker(lab: lab, paths: paths, pod: pod, node: node, address: address, mtu: mtu)
+            return (sandbox, interface, ContinuousClock.now)
         }
     }
 
