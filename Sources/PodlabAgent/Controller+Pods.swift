@@ -136,9 +136,19 @@ extension Controller {
         return Data(pod.json.jsonText(indent: 0).utf8)
     }
 
-    /// Builds the sandbox and starts the containers of a newly stored pod.
-    func realize(_ podKey: String) async {
-        guard var pod = pods[podKey], let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP), let plan else { return }
+    /// How long to wait before building a failed sandbox again: 1 s, doubling up to 30 s.
+    static func sandboxRetryDelay(attempt: Int) -> Duration {
+        .seconds(min(30, 1 << min(attempt, 5)))
+    }
+
+    /// Builds the sandbox and starts the containers of a newly stored pod. A sandbox that
+    /// fails is built again later (with back-off) for as long as the pod exists, as the
+    /// kubelet does; meanwhile the pod says why (`FailedCreatePodSandBox`).
+    func realize(_ podKey: String, attempt: Int = 0) async {
+        guard var pod = pods[podKey], pod.metadata.deletionTimestamp == nil, runtimes[pod.metadata.uid] == nil,
+              let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP), let plan else { return }
+        let uid = pod.metadata.uid
+        sandboxRetries.removeValue(forKey: uid)
         do {
             let started = ContinuousClock.now
             let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address, mtu: UInt32(plan.podMTU))
@@ -155,9 +165,27 @@ extension Controller {
                 pod.status.containerStatuses[index].state = .waiting(reason: "ContainerCreating", message: "sandbox failed: \(error)")
             }
             save(pod)
+            let delay = Controller.sandboxRetryDelay(attempt: attempt)
+            logger.info("pod \(podKey): building the sandbox again in \(delay)")
+            sandboxRetries[uid] = Task { [weak self] in
+                guard (try? await Task.sleep(for: delay)) != nil else { return }
+                guard let self else { return }
+                await self.retrySandbox(podKey, uid: uid, attempt: attempt + 1)
+            }
             return
         }
+        if pod.status.reason == "FailedCreatePodSandBox" {
+            pod.status.reason = ""
+            pod.status.message = ""
+            save(pod)
+        }
         for container in pod.spec.containers { startContainer(podKey, container.name) }
+    }
+
+    /// A scheduled retry: only for the same pod (not one re-created under the same name).
+    func retrySandbox(_ podKey: String, uid: String, attempt: Int) async {
+        guard pods[podKey]?.metadata.uid == uid else { return }
+        await realize(podKey, attempt: attempt)
     }
 
     // MARK: Scheduling and addresses
@@ -263,6 +291,7 @@ extension Controller {
     /// sandbox and the node's neighbour entry, frees the IP, forgets the pod.
     func finishDeletion(_ podKey: String) async {
         guard let pod = pods[podKey] else { return }
+        sandboxRetries.removeValue(forKey: pod.metadata.uid)?.cancel()
         let runtime = runtimes[pod.metadata.uid]
         runtime?.deleting = true
         runtime?.cancelRestarts()

@@ -31,6 +31,8 @@ public actor Controller: APIBackend {
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []
+    /// Pending retries of sandboxes that failed to build, by pod uid.
+    var sandboxRetries: [String: Task<Void, Never>] = [:]
     /// Milliseconds from a pod's creation request to all its containers running.
     var startMillis: [Double] = []
     /// When each pod's creation was requested, by uid (until it runs).
@@ -179,6 +181,8 @@ public actor Controller: APIBackend {
             runtime.deleting = true
             runtime.cancelRestarts()
         }
+        for retry in sandboxRetries.values { retry.cancel() }
+        sandboxRetries.removeAll()
         let processes = runtimes.values.flatMap { $0.processes.values }
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: .seconds(5)) } }

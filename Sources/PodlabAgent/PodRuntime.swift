@@ -93,9 +93,11 @@ final class PodRuntime: @unchecked Sendable {
     private static func buildSandboxOnWorker(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address,
                                              mtu: UInt32) throws -> (PodSandboxPaths, PodInterface) {
         let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
+        // createPod removes what it made when it fails (and leaves alone what was there: a
+        // namespace of the same name is not this pod's to delete).
+        let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
+                                                                ipcPath: sandbox.ipc, openingSocket: .route)
         do {
-            let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
-                                                                    ipcPath: sandbox.ipc, openingSocket: .route)
             let podNetlink = RouteNetlink(transport: socket)
             let interface = try node.netlink.setUpPodInterface(
                 PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
