@@ -295,7 +295,7 @@ extension Controller {
         let runtime = runtimes[pod.metadata.uid]
         runtime?.deleting = true
         runtime?.cancelRestarts()
-        let grace = Duration.seconds(pod.metadata.deletionGracePeriodSeconds ?? 30)
+        let grace = Duration.seconds(PodStatusRules.remainingGracePeriod(of: pod, now: .now()))
         let processes = Array(runtime?.processes.values ?? [:].values)
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: grace) } }

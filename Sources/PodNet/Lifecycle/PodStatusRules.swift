@@ -155,3 +155,14 @@ public enum PodStatusRules {
         return messages.joined(separator: ", ")
     }
 }
+
+extension PodStatusRules {
+    /// Seconds left of a deleted pod's grace period at `now`: its `deletionGracePeriodSeconds`
+    /// (30 by default) less the time since `deletionTimestamp`, never below 0. An agent that
+    /// comes back in the middle of a deletion waits out the rest of it, not the whole period again.
+    public static func remainingGracePeriod(of pod: Pod, now: Timestamp) -> Int64 {
+        let total = pod.metadata.deletionGracePeriodSeconds ?? 30
+        guard let since = pod.metadata.deletionTimestamp else { return max(0, total) }
+        return max(0, total - max(0, now.seconds(since: since)))
+    }
+}

@@ -145,4 +145,16 @@ struct PodStatusRulesTests {
         #expect(pod.status.condition(.ready)?.status == .true)
         #expect(pod.status.conditions.contains { $0.type.rawValue == "example.com/lb" })
     }
+
+    @Test("a deleted pod's grace period counts from its deletion: what is left, never below 0", arguments: [
+        (Int64?.some(30), Int64(0), Int64(30)), (30, 12, 18), (30, 45, 0), (nil, 5, 25), (0, 0, 0), (10, -3, 10),
+    ])
+    func remainingGrace(period: Int64?, elapsed: Int64, expected: Int64) {
+        var pod = Pod()
+        pod.metadata.deletionGracePeriodSeconds = period
+        pod.metadata.deletionTimestamp = States.t0
+        #expect(PodStatusRules.remainingGracePeriod(of: pod, now: States.t0.adding(seconds: elapsed)) == expected)
+        pod.metadata.deletionTimestamp = nil
+        #expect(PodStatusRules.remainingGracePeriod(of: pod, now: States.t0) == (period ?? 30))
+    }
 }
