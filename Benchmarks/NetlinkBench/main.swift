@@ -43,6 +43,9 @@ struct Options {
     var sandbox = true
     /// Run only the agent's path (for scripts/bench-pods' floor).
     var sandboxOnly = false
+    /// Idle time between two pods of the sandbox run (0: back to back), to measure one pod
+    /// set up from an idle machine (cold caches) rather than in a tight loop.
+    var gapMillis = 0
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -61,8 +64,11 @@ struct Options {
             case "--no-ip": runIP = false
             case "--no-sandbox": sandbox = false
             case "--sandbox-only": sandboxOnly = true
+            case "--gap-ms":
+                guard let value = rest.popFirst(), let n = Int(value), (0...1000).contains(n) else { throw BenchError("--gap-ms needs 0-1000") }
+                gapMillis = n
             case "-h", "--help":
-                print("usage: netlink-bench [--pods 100,250] [--prefix NAME] [--no-ip] [--no-sandbox | --sandbox-only]")
+                print("usage: netlink-bench [--pods 100,250] [--prefix NAME] [--no-ip] [--no-sandbox | --sandbox-only] [--gap-ms N]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -190,7 +196,7 @@ func runPodlab(count: Int, prefix: String, created: Created) throws -> PodlabRes
 /// The agent's path: `NetworkNamespace.createPod` (net + UTS + IPC from one unshare, hostname
 /// set, three bind mounts, rtnetlink socket in the same worker visit), then `setUpPodInterface`.
 /// The UTS/IPC files go to a temporary directory that is removed afterwards.
-func runSandbox(count: Int, prefix: String, created: Created) throws {
+func runSandbox(count: Int, prefix: String, created: Created, gapMillis: Int = 0) throws {
     let nodeName = "\(prefix)-s\(count)"
     let (node, bridge) = try makeNode(nodeName, created: created)
     var template = Array("/run/podlab-bench-XXXXXX".utf8CString)
@@ -206,6 +212,7 @@ func runSandbox(count: Int, prefix: String, created: Created) throws {
     var perPod: [Double] = [], namespaceTimes: [Double] = [], interfaceTimes: [Double] = []
     for i in 0..<count {
         try Interrupt.check()
+        if gapMillis > 0 { usleep(UInt32(gapMillis) * 1000) }
         let name = "\(prefix)-s\(count)-p\(i)"
         let uts = "\(directory)/\(i).uts", ipc = "\(directory)/\(i).ipc"
         let t0 = now()
@@ -221,7 +228,8 @@ func runSandbox(count: Int, prefix: String, created: Created) throws {
         interfaceTimes.append(t2 - t1)
     }
     let stats = Stats(samples: perPod)
-    print("  sandbox per pod: median \(ms(stats.median))  p95 \(ms(stats.percentile(95)))  max \(ms(stats.sorted.last!))  total \(ms(stats.total))  (the agent's path: net+uts+ipc)")
+    let gap = gapMillis > 0 ? ", \(gapMillis) ms idle before each" : ""
+    print("  sandbox per pod: median \(ms(stats.median))  p95 \(ms(stats.percentile(95)))  max \(ms(stats.sorted.last!))  total \(ms(stats.total))  (the agent's path: net+uts+ipc\(gap))")
     print("          of which namespaces + socket: median \(ms(Stats(samples: namespaceTimes).median)); veth, addresses, route, neighbours: median \(ms(Stats(samples: interfaceTimes).median))")
 }
 
@@ -310,7 +318,7 @@ do {
     for count in options.counts {
         print("N = \(count) pods")
         if options.sandboxOnly {
-            try runSandbox(count: count, prefix: options.prefix, created: created)
+            try runSandbox(count: count, prefix: options.prefix, created: created, gapMillis: options.gapMillis)
             created.removeAll()
             continue
         }
