@@ -46,6 +46,8 @@ struct Options {
     /// Idle time between two pods of the sandbox run (0: back to back), to measure one pod
     /// set up from an idle machine (cold caches) rather than in a tight loop.
     var gapMillis = 0
+    /// Give each pod a spare network namespace made beforehand (not timed), as the agent does.
+    var spare = false
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -64,11 +66,12 @@ struct Options {
             case "--no-ip": runIP = false
             case "--no-sandbox": sandbox = false
             case "--sandbox-only": sandboxOnly = true
+            case "--spare": spare = true
             case "--gap-ms":
                 guard let value = rest.popFirst(), let n = Int(value), (0...1000).contains(n) else { throw BenchError("--gap-ms needs 0-1000") }
                 gapMillis = n
             case "-h", "--help":
-                print("usage: netlink-bench [--pods 100,250] [--prefix NAME] [--no-ip] [--no-sandbox | --sandbox-only] [--gap-ms N]")
+                print("usage: netlink-bench [--pods 100,250] [--prefix NAME] [--no-ip] [--no-sandbox | --sandbox-only] [--gap-ms N] [--spare]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -196,7 +199,7 @@ func runPodlab(count: Int, prefix: String, created: Created) throws -> PodlabRes
 /// The agent's path: `NetworkNamespace.createPod` (net + UTS + IPC from one unshare, hostname
 /// set, three bind mounts, rtnetlink socket in the same worker visit), then `setUpPodInterface`.
 /// The UTS/IPC files go to a temporary directory that is removed afterwards.
-func runSandbox(count: Int, prefix: String, created: Created, gapMillis: Int = 0) throws {
+func runSandbox(count: Int, prefix: String, created: Created, gapMillis: Int = 0, spare useSpare: Bool = false) throws {
     let nodeName = "\(prefix)-s\(count)"
     let (node, bridge) = try makeNode(nodeName, created: created)
     var template = Array("/run/podlab-bench-XXXXXX".utf8CString)
@@ -212,11 +215,13 @@ func runSandbox(count: Int, prefix: String, created: Created, gapMillis: Int = 0
     var perPod: [Double] = [], namespaceTimes: [Double] = [], interfaceTimes: [Double] = []
     for i in 0..<count {
         try Interrupt.check()
+        let spare = useSpare ? try SpareNetworkNamespace.make(openingSocket: .route) : nil
         if gapMillis > 0 { usleep(UInt32(gapMillis) * 1000) }
         let name = "\(prefix)-s\(count)-p\(i)"
         let uts = "\(directory)/\(i).uts", ipc = "\(directory)/\(i).ipc"
         let t0 = now()
-        let (namespace, socket) = try NetworkNamespace.createPod(name, hostname: "pod-\(i)", utsPath: uts, ipcPath: ipc, openingSocket: .route)
+        let (namespace, socket) = try NetworkNamespace.createPod(name, hostname: "pod-\(i)", utsPath: uts, ipcPath: ipc, openingSocket: .route,
+                                                                using: spare)
         created.namespaces.append(name)
         files += [uts, ipc]
         let t1 = now()
@@ -228,7 +233,7 @@ func runSandbox(count: Int, prefix: String, created: Created, gapMillis: Int = 0
         interfaceTimes.append(t2 - t1)
     }
     let stats = Stats(samples: perPod)
-    let gap = gapMillis > 0 ? ", \(gapMillis) ms idle before each" : ""
+    let gap = (gapMillis > 0 ? ", \(gapMillis) ms idle before each" : "") + (useSpare ? ", spare namespace made beforehand" : "")
     print("  sandbox per pod: median \(ms(stats.median))  p95 \(ms(stats.percentile(95)))  max \(ms(stats.sorted.last!))  total \(ms(stats.total))  (the agent's path: net+uts+ipc\(gap))")
     print("          of which namespaces + socket: median \(ms(Stats(samples: namespaceTimes).median)); veth, addresses, route, neighbours: median \(ms(Stats(samples: interfaceTimes).median))")
 }
@@ -318,7 +323,7 @@ do {
     for count in options.counts {
         print("N = \(count) pods")
         if options.sandboxOnly {
-            try runSandbox(count: count, prefix: options.prefix, created: created, gapMillis: options.gapMillis)
+            try runSandbox(count: count, prefix: options.prefix, created: created, gapMillis: options.gapMillis, spare: options.spare)
             created.removeAll()
             continue
         }

@@ -77,7 +77,9 @@ public protocol NetlinkTransport: AnyObject, Sendable {
 /// serialised; the socket can be used from any thread.
 public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
     public let bus: NetlinkBus
-    public let namespace: String?
+    /// The namespace's name, for error messages (nil: the caller's own, or not named yet).
+    public var namespace: String? { namespaceName.withLock { $0 } }
+    private let namespaceName: Locked<String?>
     public let portID: UInt32
     private let handle: OpaquePointer
     private let state = Locked<SocketState>(SocketState())
@@ -110,12 +112,15 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
         setsockopt(mnl_socket_get_fd(handle), SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         self.handle = handle
         self.bus = bus
-        self.namespace = namespace
+        self.namespaceName = Locked(namespace)
         self.portID = mnl_socket_get_portid(handle)
         state.withLock { $0.sequence = UInt32(truncatingIfNeeded: time(nil)) }
     }
 
     deinit { mnl_socket_close(handle) }
+
+    /// Names the namespace once it has a name (a spare namespace gets one when a pod takes it).
+    func name(namespace: String) { namespaceName.withLock { $0 = namespace } }
 
     public var fileDescriptor: Int32 { mnl_socket_get_fd(handle) }
 

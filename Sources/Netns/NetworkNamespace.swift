@@ -74,8 +74,18 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     /// network, UTS and IPC namespace, the hostname set, all three bind-mounted (the network
     /// one under /run/netns/NAME, the others at the given paths), and a netlink socket opened
     /// inside. Cheaper than three separate creations; on failure nothing is left.
+    ///
+    /// With `spare`, the network namespace is that one (made ahead of need, see
+    /// `SpareNetworkNamespace`) instead of a new one: it is bound under /run/netns/NAME and its
+    /// socket is returned; the spare is used up either way (on failure it is closed and the
+    /// kernel frees it).
     public static func createPod(_ name: String, hostname: String, utsPath: String, ipcPath: String,
-                                 openingSocket bus: NetlinkBus) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
+                                 openingSocket bus: NetlinkBus,
+                                 using spare: SpareNetworkNamespace? = nil) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
+        defer { spare?.close() }
+        if let spare, spare.socket.bus != bus {
+            throw ValidationError(field: "spare namespace", value: "\(spare.socket.bus)", reason: "holds a socket of another netlink bus than \(bus)")
+        }
         try validate(name: name)
         try NamespaceFile.validate(hostname: hostname)
         let namespace = NetworkNamespace(unchecked: name)
@@ -108,12 +118,19 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         }
         do {
             let socket = try NamespaceWorker.shared.sync {
-                try NamespaceWorker.shared.withNewNamespaces([.net, .uts, .ipc], label: name) { () throws -> NetlinkSocket in
+                if let spare {
+                    // The spare's network namespace, bound by its descriptor (as `ip netns attach` does).
+                    try syscall("mount(MS_BIND)", namespace.path) { mount("/proc/self/fd/\(spare.fd)", namespace.path, "none", UInt(MS_BIND), nil) }
+                    spare.socket.name(namespace: name)
+                }
+                let kinds: [NamespaceWorker.Kind] = spare == nil ? [.net, .uts, .ipc] : [.uts, .ipc]
+                return try NamespaceWorker.shared.withNewNamespaces(kinds, label: name) { () throws -> NetlinkSocket in
                     try shimCall("sethostname", "\"\(hostname)\"") { hostname.withCString { pl_sethostname($0, strlen($0)) } }
-                    for (path, kind) in [(namespace.path, "net"), (utsPath, "uts"), (ipcPath, "ipc")] {
+                    let mounts = spare == nil ? [(namespace.path, "net"), (utsPath, "uts"), (ipcPath, "ipc")] : [(utsPath, "uts"), (ipcPath, "ipc")]
+                    for (path, kind) in mounts {
                         try syscall("mount(MS_BIND)", path) { mount("/proc/thread-self/ns/\(kind)", path, "none", UInt(MS_BIND), nil) }
                     }
-                    return try NetlinkSocket(bus: bus, namespace: name)
+                    return try spare?.socket ?? NetlinkSocket(bus: bus, namespace: name)
                 }
             }
             return (namespace, socket)
@@ -253,4 +270,57 @@ enum MountDirectory {
             throw KernelError(operation: "mkdir", object: dir, errno: .current)
         }
     }
+}
+
+/// A network namespace made ahead of need, so that the next pod skips the most expensive step
+/// of its setup (`unshare` of a network namespace). It is held only by an open descriptor —
+/// nothing in the file system, so it disappears with the process or when closed — and has a
+/// netlink socket opened inside. `NetworkNamespace.createPod(…using:)` binds it under a name.
+public final class SpareNetworkNamespace: @unchecked Sendable {
+    let fd: Int32
+    /// The socket opened inside (rtnetlink, or the bus asked for).
+    public let socket: NetlinkSocket
+    private let closed = Locked(false)
+
+    /// Makes one on the namespace worker: a new network namespace, its descriptor and a socket.
+    public static func make(openingSocket bus: NetlinkBus) throws -> SpareNetworkNamespace {
+        try NamespaceWorker.shared.sync {
+            try NamespaceWorker.shared.withNewNamespace(.net, label: "spare") {
+                let fd = Glibc.open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+                if fd < 0 { throw KernelError(operation: "open", object: "/proc/thread-self/ns/net", errno: .current) }
+                do {
+                    return SpareNetworkNamespace(fd: fd, socket: try NetlinkSocket(bus: bus))
+                } catch {
+                    Glibc.close(fd)
+                    throw error
+                }
+            }
+        }
+    }
+
+    private init(fd: Int32, socket: NetlinkSocket) {
+        self.fd = fd
+        self.socket = socket
+    }
+
+    /// The namespace's inode (what /proc/PID/ns/net shows); 0 once closed.
+    public var inode: UInt64 {
+        closed.withLock { done in
+            var info = stat()
+            return !done && fstat(fd, &info) == 0 ? UInt64(info.st_ino) : 0
+        }
+    }
+
+    /// True once used up or closed.
+    public var isClosed: Bool { closed.withLock { $0 } }
+
+    /// Closes the descriptor: a namespace nothing else holds is freed by the kernel.
+    public func close() {
+        closed.withLock { done in
+            if !done { Glibc.close(fd) }
+            done = true
+        }
+    }
+
+    deinit { close() }
 }

@@ -151,7 +151,9 @@ extension Controller {
         sandboxRetries.removeValue(forKey: uid)
         do {
             let started = ContinuousClock.now
-            let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address, mtu: UInt32(plan.podMTU))
+            defer { spares.refill() }
+            let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address,
+                                                                             mtu: UInt32(plan.podMTU), spares: spares)
             // From the request to the end of the worker's job (waiting for the worker included).
             sandboxMillis.append(Controller.millis(finished - started))
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)

@@ -31,6 +31,8 @@ public actor Controller: APIBackend {
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []
+    /// The network namespace made ahead of the next pod.
+    let spares = SparePool()
     /// Pending retries of sandboxes that failed to build, by pod uid.
     var sandboxRetries: [String: Task<Void, Never>] = [:]
     /// Milliseconds from a pod's creation request to all its containers running.
@@ -84,6 +86,7 @@ public actor Controller: APIBackend {
                 await adopt(pod)
             }
             phase = "Ready"
+            spares.refill()
             try await createTopologyPods(plan)
             message = "lab \(paths.lab) is ready: \(plan.nodes.count) node(s), \(pods.count) pod(s)"
             logger.info("\(message)")
@@ -183,6 +186,7 @@ public actor Controller: APIBackend {
         }
         for retry in sandboxRetries.values { retry.cancel() }
         sandboxRetries.removeAll()
+        spares.close()
         let processes = runtimes.values.flatMap { $0.processes.values }
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: .seconds(5)) } }
@@ -215,6 +219,7 @@ public actor Controller: APIBackend {
             "pods": .integer(Int64(pods.count)),
             "runningPods": .integer(Int64(pods.values.filter { $0.status.phase == .running }.count)),
             "sandboxSetupMillis": .array(sandboxMillis.map { .number($0) }),
+            "spareNamespaceMillis": .array(spares.madeMillis.withLock { $0 }.map { .number($0) }),
             "podStartMillis": .array(startMillis.map { .number($0) }),
             "agentRSSBytes": .integer(rss * 1024),
         ])

@@ -82,21 +82,23 @@ final class PodRuntime: @unchecked Sendable {
     /// All of it runs as one urgent job of the namespace worker: raised priority keeps the
     /// kernel work from waiting behind the containers and API requests running meanwhile.
     /// `finished` is when the job ended on the worker (the caller may resume a little later).
-    static func buildSandbox(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address,
-                             mtu: UInt32) throws -> (sandbox: PodSandboxPaths, interface: PodInterface, finished: ContinuousClock.Instant) {
+    /// With `spares`, the network namespace is the pool's ready spare when it has one.
+    static func buildSandbox(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address, mtu: UInt32,
+                             spares: SparePool? = nil) throws -> (sandbox: PodSandboxPaths, interface: PodInterface, finished: ContinuousClock.Instant) {
         try NamespaceWorker.shared.syncUrgent {
-            let (sandbox, interface) = try buildSandboxOnWorker(lab: lab, paths: paths, pod: pod, node: node, address: address, mtu: mtu)
+            let (sandbox, interface) = try buildSandboxOnWorker(lab: lab, paths: paths, pod: pod, node: node, address: address, mtu: mtu,
+                                                                spare: spares?.take())
             return (sandbox, interface, ContinuousClock.now)
         }
     }
 
     private static func buildSandboxOnWorker(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address,
-                                             mtu: UInt32) throws -> (PodSandboxPaths, PodInterface) {
+                                             mtu: UInt32, spare: SpareNetworkNamespace?) throws -> (PodSandboxPaths, PodInterface) {
         let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
         // createPod removes what it made when it fails (and leaves alone what was there: a
         // namespace of the same name is not this pod's to delete).
         let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
-                                                                ipcPath: sandbox.ipc, openingSocket: .route)
+                                                                ipcPath: sandbox.ipc, openingSocket: .route, using: spare)
         do {
             let podNetlink = RouteNetlink(transport: socket)
             let interface = try node.netlink.setUpPodInterface(

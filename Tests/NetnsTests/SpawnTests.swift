@@ -202,6 +202,51 @@ struct PodNamespacesTests {
     }
 }
 
+@Suite("Spare network namespaces", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct SpareNamespaceTests {
+    @Test("a pod made with a spare gets that very namespace, named, with the spare's socket inside it")
+    func podTakesTheSpare() throws {
+        let scratch = try Scratch()
+        let name = KernelTest.uniqueName("pltspare")
+        let uts = scratch.file("ns/pod.uts"), ipc = scratch.file("ns/pod.ipc")
+        defer {
+            try? NetworkNamespace.delete(name, ignoreMissing: true)
+            try? NamespaceFile.remove(at: uts)
+            try? NamespaceFile.remove(at: ipc)
+        }
+        let spare = try SpareNetworkNamespace.make(openingSocket: .route)
+        let inode = spare.inode
+        #expect(inode != 0)
+        #expect(spare.socket.namespace == nil)
+        let (namespace, socket) = try NetworkNamespace.createPod(name, hostname: "spare-1", utsPath: uts, ipcPath: ipc,
+                                                                openingSocket: .route, using: spare)
+        #expect(try namespace.inode() == inode)
+        #expect(socket === spare.socket && socket.namespace == name)
+        // `ip` sees it under its name, and the hostname and IPC namespace are the pod's own.
+        #expect(try Command.ipJSON(name, ["link"]).compactMap { $0["ifname"] as? String } == ["lo"])
+        let out = scratch.file("out")
+        let child = try Spawner.spawn(SpawnRequest(executable: "/bin/sh", arguments: ["-c", "hostname; readlink /proc/self/ns/net"],
+                                                   stdout: .file(out), networkNamespace: name, utsNamespace: uts, ipcNamespace: ipc))
+        #expect(try child.wait() == .exited(0))
+        #expect(contents(out) == "spare-1\nnet:[\(inode)]\n")
+    }
+
+    @Test("a spare whose pod cannot be made is used up; the name's owner is left alone")
+    func failedPodUsesUpTheSpare() throws {
+        let scratch = try Scratch()
+        let name = KernelTest.uniqueName("pltspare")
+        _ = try NetworkNamespace.create(name)
+        defer { try? NetworkNamespace.delete(name, ignoreMissing: true) }
+        let before = try NetworkNamespace.open(name).inode()
+        let spare = try SpareNetworkNamespace.make(openingSocket: .route)
+        #expect { try NetworkNamespace.createPod(name, hostname: "x", utsPath: scratch.file("ns/x.uts"), ipcPath: scratch.file("ns/x.ipc"),
+                                                 openingSocket: .route, using: spare) } throws: { Errno.fileExists ~= $0 }
+        #expect(spare.isClosed)
+        #expect(try NetworkNamespace.open(name).inode() == before)
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("ns/x.uts")))
+    }
+}
+
 @Suite("Namespace worker priority", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired))
 struct UrgentJobTests {
     static func priority() -> Int32 {

@@ -48,3 +48,47 @@ struct SandboxRetryTests {
         }
     }
 }
+
+/// The agent keeps one network namespace ready for the next pod, held only by a descriptor.
+@Suite("The spare network namespace", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct SpareNamespaceE2ETests {
+    /// Inodes of the network namespaces the agent holds open that are not the host's and not
+    /// bound under /run/netns: its spare.
+    static func spareInodes(agent pid: Int32) -> Set<UInt64> {
+        var host = stat()
+        stat("/proc/self/ns/net", &host)
+        var bound = Set<UInt64>()
+        for name in (try? NetworkNamespace.list()) ?? [] {
+            if let inode = try? NetworkNamespace.open(name).inode() { bound.insert(inode) }
+        }
+        var result = Set<UInt64>()
+        for fd in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [] {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+                  target.hasPrefix("net:["), let inode = UInt64(target.dropFirst(5).dropLast()) else { continue }
+            if inode != UInt64(host.st_ino) && !bound.contains(inode) { result.insert(inode) }
+        }
+        return result
+    }
+
+    @Test("a new pod gets the spare made before it, and another spare follows")
+    func podTakesTheSpare() async throws {
+        try await TestLab.with { lab in
+            let pid = try #require(lab.agentPID)
+            var spare: UInt64 = 0
+            try await lab.eventually("the agent holds a spare namespace") {
+                let spares = Self.spareInodes(agent: pid)
+                spare = spares.first ?? 0
+                return spares.count == 1
+            }
+            try lab.run(["run", "web", "--image", "podlab/echo"])
+            try await lab.eventually("web runs") {
+                ((try lab.pod("web"))["status"] as? [String: Any])?["phase"] as? String == "Running"
+            }
+            #expect(try NetworkNamespace.open("\(lab.name)-pod-web").inode() == spare)
+            try await lab.eventually("a new spare is ready") {
+                let spares = Self.spareInodes(agent: pid)
+                return spares.count == 1 && !spares.contains(spare)
+            }
+        }
+    }
+}
