@@ -31,13 +31,22 @@ public enum LabNetwork {
         // Before eth0, cni0 and the pods' veths exist: no IPv6 link-local addresses, so a bridge
         // with hundreds of ports does not flood DAD, router solicitations and MLD reports.
         Sysctl.noIPv6LinkLocal,
-    ]
+    ] + bridgeSysctls
+
+    /// Where the host has loaded br_netfilter, every frame entering a bridge would also pass
+    /// the IP hooks at bridge level. Pods reach everything through the node's IP layer (the
+    /// gateway's MAC), where podlab's rules are, so the lab turns it off in its own namespaces:
+    /// it behaves the same whether or not the host loaded the module. Skipped where absent.
+    static let bridgeSysctls: [Sysctl.Setting] = ["iptables", "ip6tables", "arptables"].map {
+        Sysctl.Setting("net/bridge/bridge-nf-call-\($0)", "0", ifPresent: true)
+    }
 
     /// Creates whatever is missing; returns the nodes' networks by node name.
     /// `progress` receives short human-readable steps.
     public static func ensure(_ plan: LabPlan, progress: (String) -> Void = { _ in }) throws -> [String: NodeNetwork] {
         progress("underlay namespace \(plan.underlayNamespace)")
-        let (_, underlay) = try openOrCreate(plan.underlayNamespace)
+        let (underlayNamespace, underlay) = try openOrCreate(plan.underlayNamespace)
+        try Sysctl.set(bridgeSysctls, in: underlayNamespace)
         try underlay.setUp(.name("lo"))
         let underlayBridge = try underlay.linkIfPresent(named: LabNetwork.underlayBridge)
             ?? underlay.createBridge(name: LabNetwork.underlayBridge, mtu: UInt32(plan.mtu), up: true)

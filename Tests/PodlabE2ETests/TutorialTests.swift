@@ -167,6 +167,20 @@ struct TutorialTests {
             }
             let hostRoutes = try Command.check("ip", ["route", "show", "table", "all"])
             #expect(!hostRoutes.contains("10.244."), "the host has a route to the cluster CIDR")
+
+            // The nodes route (and do not run bridged frames through netfilter where the host
+            // loaded br_netfilter); the lab's interfaces carry no IPv6 link-local address.
+            for node in ["n1", "n2"] {
+                let namespace = "\(lab.name)-\(node)"
+                #expect(try Command.check("cat", ["/proc/sys/net/ipv4/ip_forward"], netns: namespace) == "1\n")
+                if FileManager.default.fileExists(atPath: "/proc/sys/net/bridge/bridge-nf-call-iptables") {
+                    #expect(try Command.check("cat", ["/proc/sys/net/bridge/bridge-nf-call-iptables"], netns: namespace) == "0\n")
+                }
+                #expect(try Command.check("ip", ["-6", "addr", "show", "scope", "link"], netns: namespace).isEmpty)
+            }
+            for pod in ["a", "b"] {
+                #expect(try Command.check("ip", ["-6", "addr", "show", "dev", "eth0", "scope", "link"], netns: "\(lab.name)-pod-\(pod)").isEmpty)
+            }
         }
     }
 }
