@@ -24,6 +24,11 @@ pid_t pl_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 void pl_set_thread_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
+int pl_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length) {
+    int client = accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return client >= 0 ? client : -errno;
+}
+
 int pl_sethostname(const char *name, size_t len) { return sethostname(name, len) == 0 ? 0 : -errno; }
 
 size_t pl_mnl_socket_buffer_size(void) { return MNL_SOCKET_BUFFER_SIZE; }

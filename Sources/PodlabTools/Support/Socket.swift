@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CNetlink
 
 /// An IPv4 or IPv6 socket address (`sockaddr_in`/`sockaddr_in6` in a `sockaddr_storage`).
 struct SocketAddress: CustomStringConvertible {
@@ -133,16 +134,14 @@ final class Socket {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         while true {
+            // accept4 (a _GNU_SOURCE symbol, through the C shim): non-blocking and close-on-exec at once.
             let client = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pl_accept_nonblocking(fd, $0, &length) }
             }
             if client >= 0 {
-                // accept4 is hidden from Swift (a _GNU_SOURCE symbol): set the flags right away.
-                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
                 return (Socket(adopting: client), SocketAddress(storage: storage, length: length))
             }
-            switch errno {
+            switch -client {
             case EINTR: continue
             case EAGAIN, ECONNABORTED, EPROTO: return nil
             default: throw SystemError("accept")
