@@ -24,7 +24,7 @@ pid_t pl_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
 void pl_set_thread_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
-int pl_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length) {
+int pl_accept_nonblocking(int fd, struct sockaddr *address, unsigned int *length) {
     int client = accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
     return client >= 0 ? client : -errno;
 }

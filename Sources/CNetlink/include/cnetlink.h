@@ -9,7 +9,6 @@
  * success and -errno on failure, so Swift never reads errno far from the call.
  */
 #include <sys/types.h>
-#include <sys/socket.h>
 #include <stddef.h>
 /* epoll(7) is not part of Swift's Glibc module; the prober's event loops use it. */
 #include <sys/epoll.h>
@@ -30,7 +29,8 @@ pid_t pl_gettid(void);
 
 /* accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC: the new socket is non-blocking and closed on
  * exec from the start. Returns the fd, or -errno. */
-int pl_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
+struct sockaddr;
+int pl_accept_nonblocking(int fd, struct sockaddr *address, unsigned int *length);
 
 /* Names the calling thread (PR_SET_NAME: at most 15 bytes are kept), as `ps -L` shows it. */
 void pl_set_thread_name(const char *name);
