@@ -49,7 +49,7 @@ enum Prober {
     static func run(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) async -> [ProbeResult] {
         guard !jobs.isEmpty else { return [] }
         return await withCheckedContinuation { continuation in
-            startThread { continuation.resume(returning: runBlocking(jobs, report: report)) }
+            startThread { runBlocking(jobs, report: report) { continuation.resume(returning: $0) } }
         }
     }
 
@@ -61,7 +61,10 @@ enum Prober {
         }
     }
 
-    static func runBlocking(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) -> [ProbeResult] {
+    /// Runs the probes and hands the results to `deliver` as soon as all are in; the sockets
+    /// kept open (see `ProbeRun.keepsOpen`) are closed after that, before the next batch may start.
+    static func runBlocking(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil,
+                            deliver: ([ProbeResult]) -> Void) {
         exclusive.lock()
         defer { exclusive.unlock() }
         let run = ProbeRun(jobs, report: report)
@@ -77,9 +80,15 @@ enum Prober {
                 loop.runAll()
             }
             start = range.upperBound
+            // The next batch needs the descriptors.
+            if start < jobs.count { run.closeSockets(range) }
         }
-        return run.collectResults()
+        deliver(run.collectResults())
     }
+
+    /// Probes to one address beyond this many close their connection at once instead of at
+    /// the end of the run, so no server holds more than this many of them.
+    static let keptOpenPerDestination = 128
 
     static func floorBlocking(_ jobs: [ProbeJob], timeoutMillis: Int) -> FloorMeasurement {
         exclusive.lock()
@@ -273,6 +282,11 @@ final class ProbeRun: @unchecked Sendable {
     let results: UnsafeMutableBufferPointer<ProbeResult?>
     let report: (@Sendable (Int, ProbeResult) -> Void)?
 
+    /// TCP probes whose connection stays open (reset) until the run's results are delivered,
+    /// instead of being reset as soon as it is established: the resets then cost nothing while
+    /// the matrix is timed. Only for destinations with at most `keptOpenPerDestination` of them.
+    let keepsOpen: [Bool]
+
     init(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) {
         self.jobs = jobs
         self.report = report
@@ -280,6 +294,17 @@ final class ProbeRun: @unchecked Sendable {
         fds.initialize(repeating: -1)
         results = .allocate(capacity: jobs.count)
         results.initialize(repeating: nil)
+        var perDestination: [IPv4Address: Int] = [:]
+        for job in jobs where job.request.kind == .tcp { perDestination[job.destination, default: 0] += 1 }
+        keepsOpen = jobs.map { $0.request.kind == .tcp && perDestination[$0.destination, default: 0] <= Prober.keptOpenPerDestination }
+    }
+
+    /// Closes the sockets of `range` that are still open.
+    func closeSockets(_ range: Range<Int>) {
+        for index in range where fds[index] >= 0 {
+            close(fds[index])
+            fds[index] = -1
+        }
     }
 
     /// Stores a job's result and passes it on.
@@ -617,7 +642,8 @@ struct ProbeLoop {
         if run.jobs[flight.index].request.kind == .tcp {
             // The probe ends with a reset, as port scanners and health checkers end theirs: one
             // packet instead of a four-packet FIN exchange, and no TIME_WAIT left in the pod.
-            // The servers take a reset connection in their stride.
+            // The servers take a reset connection in their stride. The reset goes out when the
+            // socket closes: now, or once the run's results are delivered (`keepsOpen`).
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
             setsockopt(flight.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
             return finish(slot: slot, .connected, "")
@@ -732,8 +758,10 @@ struct ProbeLoop {
             result.destination = job.request.kind.needsPort ? "\(job.destination):\(job.request.port ?? 0)" : job.destination.description
         }
         if result.source?.hasPrefix("0.0.0.0") == true, job.request.kind != .bind { result.source = nil }
-        close(flight.fd)
-        run.fds[flight.index] = -1
+        if !(outcome == .connected && run.keepsOpen[flight.index]) {
+            close(flight.fd)
+            run.fds[flight.index] = -1
+        }
         flights[slot] = nil
         active -= 1
         run.record(flight.index, result)

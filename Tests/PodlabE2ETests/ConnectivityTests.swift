@@ -103,6 +103,13 @@ struct ConnectivityTests {
             #expect(echoLog.contains("udp \(a):") && echoLog.contains("udp \(c):"), "echo saw UDP from a and c:\n\(echoLog)")
             let nginxLog = try lab.run(["logs", "a"]).stdout
             #expect(nginxLog.contains("\"GET / HTTP/1.1\" 200") && (nginxLog.contains(b) || nginxLog.contains(c)), "\(nginxLog)")
+
+            // Every probe connection was reset by the end of the run: none stays established in
+            // the pods (TIME_WAIT entries are the servers' own closes of HTTP answers).
+            for pod in ["a", "b", "c"] {
+                let sockets = try Command.check("ss", ["-Htan", "state", "established"], netns: "\(lab.name)-pod-\(pod)")
+                #expect(sockets.isEmpty, "pod \(pod) still holds: \(sockets)")
+            }
         }
     }
 
