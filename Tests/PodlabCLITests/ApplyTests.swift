@@ -184,25 +184,18 @@ struct ApplyCommandTests {
         }
     }
 
+    /// One-container pods as YAML documents: (name, image, namespace).
+    static func pods(_ pods: [(String, String, String?)]) -> String {
+        pods.map { name, image, namespace in
+            let meta = namespace.map { "{name: \(name), namespace: \($0)}" } ?? "{name: \(name)}"
+            return "apiVersion: v1\nkind: Pod\nmetadata: \(meta)\nspec: {containers: [{name: \(name), image: \(image)}]}\n"
+        }.joined(separator: "---\n")
+    }
+
     @Test("many objects: one list per namespace instead of a GET each")
     func manyObjectsListOncePerNamespace() async throws {
         let cluster = FakeCluster()
-        let text = """
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: a}
-            spec: {containers: [{name: a, image: nginx}]}
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: b}
-            spec: {containers: [{name: b, image: httpd}]}
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: c, namespace: team}
-            spec: {containers: [{name: c, image: busybox}]}
-            """
+        let text = Self.pods([("a", "nginx", nil), ("b", "httpd", nil), ("c", "busybox", "team")])
         try await FakeAgent.with({ cluster.handle($0) }) { agent in
             var first = agent.context()
             first.standardInput = text
@@ -227,17 +220,7 @@ struct ApplyCommandTests {
     @Test("a pod created by someone else after the list is updated, not lost")
     func createdAfterTheList() async throws {
         let cluster = FakeCluster()
-        let text = """
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: a}
-            spec: {containers: [{name: a, image: nginx}]}
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: b}
-            spec: {containers: [{name: b, image: httpd:2.4}]}
-            """
+        let text = Self.pods([("a", "nginx", nil), ("b", "httpd:2.4", nil)])
         let handler: @Sendable (FakeRequest) async -> FakeResponse = { request in
             let response = cluster.handle(request)
             if request.method == "GET" && request.path == "/api/v1/namespaces/default/pods" && cluster.pod("default", "b") == nil {
