@@ -9,55 +9,11 @@ import Testing
 @Suite("Connectivity test end to end", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct ConnectivityTests {
     /// a: nginx on n1; b: echo (8080) + httpd (80) on n2; c: a shell on n1 with no listener.
-    static let pods = """
-        apiVersion: v1
-        kind: Pod
-        metadata:
-          name: a
-        spec:
-          nodeName: n1
-          containers:
-          - name: web
-            image: nginx
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata:
-          name: b
-        spec:
-          nodeName: n2
-          containers:
-          - name: echo
-            image: podlab/echo
-          - name: web
-            image: httpd
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata:
-          name: c
-        spec:
-          nodeName: n1
-          containers:
-          - name: shell
-            image: busybox
-            command: ["sleep", "3600"]
-        """
-
-    /// Applies `manifest` and waits until every container of `names` runs.
-    static func start(_ lab: TestLab, _ manifest: String, _ names: [String]) async throws {
-        let file = lab.stateRoot + "/pods.yaml"
-        try manifest.write(toFile: file, atomically: true, encoding: .utf8)
-        try lab.run(["apply", "-f", file])
-        for name in names {
-            try await lab.eventually("\(name) running") {
-                let status = try lab.pod(name)["status"] as? [String: Any] ?? [:]
-                let containers = status["containerStatuses"] as? [[String: Any]] ?? []
-                return status["phase"] as? String == "Running" && !containers.isEmpty
-                    && containers.allSatisfy { ($0["state"] as? [String: Any])?["running"] != nil }
-            }
-        }
-    }
+    static let pods = [
+        PinnedPod("a", on: "n1", "web", image: "nginx"),
+        PinnedPod("b", on: "n2", [.init(name: "echo", image: "podlab/echo"), .init(name: "web", image: "httpd")]),
+        PinnedPod("c", on: "n1", [.init(name: "shell", image: "busybox", command: ["sleep", "3600"])]),
+    ]
 
     static func json(_ text: String) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] ?? [:]
@@ -66,7 +22,7 @@ struct ConnectivityTests {
     @Test("a healthy lab passes, and the probes were real traffic between the pods")
     func healthyLab() async throws {
         try await TestLab.with { lab in
-            try await Self.start(lab, Self.pods, ["a", "b", "c"])
+            try await lab.start(Self.pods)
             let (a, b, c) = (try lab.podIP("a"), try lab.podIP("b"), try lab.podIP("c"))
 
             let table = try lab.run(["test"])
@@ -134,7 +90,7 @@ struct ConnectivityTests {
     @Test("a pod without its default route: exit 1, the broken paths listed first")
     func brokenLab() async throws {
         try await TestLab.with { lab in
-            try await Self.start(lab, Self.pods, ["a", "b", "c"])
+            try await lab.start(Self.pods)
             _ = try Command.check("ip", ["-n", "\(lab.name)-pod-a", "route", "del", "default"])
 
             let result = try lab.run(["test", "--timeout", "300ms"], expectSuccess: false)
@@ -161,7 +117,7 @@ struct ConnectivityTests {
     @Test("a probe to an address outside the lab is refused with the reason; nothing leaves the pod")
     func outsideAddress() async throws {
         try await TestLab.with { lab in
-            try await Self.start(lab, Self.pods, ["a"])
+            try await lab.start(Self.pods)
             // IPv4 packets sent and TCP connections opened by the pod's network stack (the pod's
             // IPv6 link-local chatter does not count here).
             func sent() throws -> [String] {

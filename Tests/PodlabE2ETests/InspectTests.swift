@@ -9,44 +9,11 @@ import Testing
 struct InspectTests {
     /// Pods a and b on node n1, c on node n2.
     static func startPods(_ lab: TestLab) async throws {
-        let manifest = lab.stateRoot + "/pods.yaml"
-        try """
-        apiVersion: v1
-        kind: Pod
-        metadata:
-          name: a
-        spec:
-          nodeName: n1
-          containers:
-          - name: web
-            image: nginx
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata:
-          name: b
-        spec:
-          nodeName: n1
-          containers:
-          - name: app
-            image: httpd
-          - name: sidecar
-            image: podlab/echo
-        ---
-        apiVersion: v1
-        kind: Pod
-        metadata:
-          name: c
-        spec:
-          nodeName: n2
-          containers:
-          - name: web
-            image: httpd
-        """.write(toFile: manifest, atomically: true, encoding: .utf8)
-        try lab.run(["apply", "-f", manifest])
-        try await lab.eventually("a, b and c Running") {
-            try lab.run(["get", "pods"]).stdout.components(separatedBy: "Running").count == 4
-        }
+        try await lab.start([
+            PinnedPod("a", on: "n1", "web", image: "nginx"),
+            PinnedPod("b", on: "n1", [.init(name: "app", image: "httpd"), .init(name: "sidecar", image: "podlab/echo")]),
+            PinnedPod("c", on: "n2", "web", image: "httpd"),
+        ])
     }
 
     static func object(_ text: String) throws -> [String: Any] {

@@ -89,3 +89,58 @@ struct TestLab: Sendable {
         try? FileManager.default.removeItem(atPath: stateRoot)
     }
 }
+
+/// A pod pinned to a node, for tests that need pods in known places.
+struct PinnedPod {
+    struct Container {
+        var name: String
+        var image: String
+        var command: [String] = []
+    }
+
+    var name: String
+    var node: String
+    var containers: [Container]
+
+    init(_ name: String, on node: String, _ containers: [Container]) {
+        self.name = name
+        self.node = node
+        self.containers = containers
+    }
+
+    /// One container named `container` running `image`.
+    init(_ name: String, on node: String, _ container: String, image: String) {
+        self.init(name, on: node, [Container(name: container, image: image)])
+    }
+
+    /// The pods as YAML documents.
+    static func manifest(_ pods: [PinnedPod]) -> String {
+        pods.map { pod in
+            var text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \(pod.name)\nspec:\n  nodeName: \(pod.node)\n  containers:\n"
+            for container in pod.containers {
+                text += "  - name: \(container.name)\n    image: \(container.image)\n"
+                if !container.command.isEmpty {
+                    text += "    command: [" + container.command.map { "\"\($0)\"" }.joined(separator: ", ") + "]\n"
+                }
+            }
+            return text
+        }.joined(separator: "---\n")
+    }
+}
+
+extension TestLab {
+    /// Applies the pods and waits until every container of each runs.
+    func start(_ pods: [PinnedPod]) async throws {
+        let file = stateRoot + "/pods.yaml"
+        try PinnedPod.manifest(pods).write(toFile: file, atomically: true, encoding: .utf8)
+        try run(["apply", "-f", file])
+        for pod in pods {
+            try await eventually("\(pod.name) running") {
+                let status = try self.pod(pod.name)["status"] as? [String: Any] ?? [:]
+                let containers = status["containerStatuses"] as? [[String: Any]] ?? []
+                return status["phase"] as? String == "Running" && containers.count == pod.containers.count
+                    && containers.allSatisfy { ($0["state"] as? [String: Any])?["running"] != nil }
+            }
+        }
+    }
+}

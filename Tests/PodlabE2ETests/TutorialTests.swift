@@ -131,30 +131,7 @@ struct TutorialTests {
     @Test("pods on different nodes reach each other by pod IP; the host has no route to any pod")
     func crossNodeAndIsolation() async throws {
         try await TestLab.with { lab in
-            let manifest = lab.stateRoot + "/pinned.yaml"
-            try """
-            apiVersion: v1
-            kind: Pod
-            metadata:
-              name: a
-            spec:
-              nodeName: n1
-              containers:
-              - name: web
-                image: nginx
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata:
-              name: b
-            spec:
-              nodeName: n2
-              containers:
-              - name: web
-                image: httpd
-            """.write(toFile: manifest, atomically: true, encoding: .utf8)
-            try lab.run(["apply", "-f", manifest])
-            try await lab.eventually("both Running") { try lab.run(["get", "pods"]).stdout.components(separatedBy: "Running").count == 3 }
+            try await lab.start([PinnedPod("a", on: "n1", "web", image: "nginx"), PinnedPod("b", on: "n2", "web", image: "httpd")])
             let a = try lab.podIP("a"), b = try lab.podIP("b")
             #expect(a.hasPrefix("10.244.1.") && b.hasPrefix("10.244.2."), "each node hands out its own CIDR")
             #expect(try lab.run(["exec", "a", "--", "curl", "-s", "http://\(b)/"]).stdout.contains("It works!"))
