@@ -48,6 +48,8 @@ struct Options {
     var gapMillis = 0
     /// Give each pod a spare network namespace made beforehand (not timed), as the agent does.
     var spare = false
+    /// ... and a veth pair already on the bridge in it (`--spare-link`).
+    var spareLink = false
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -67,11 +69,12 @@ struct Options {
             case "--no-sandbox": sandbox = false
             case "--sandbox-only": sandboxOnly = true
             case "--spare": spare = true
+            case "--spare-link": spare = true; spareLink = true
             case "--gap-ms":
                 guard let value = rest.popFirst(), let n = Int(value), (0...1000).contains(n) else { throw BenchError("--gap-ms needs 0-1000") }
                 gapMillis = n
             case "-h", "--help":
-                print("usage: netlink-bench [--pods 100,250] [--prefix NAME] [--no-ip] [--no-sandbox | --sandbox-only] [--gap-ms N] [--spare]")
+                print("usage: netlink-bench [--pods 100,250] [--prefix NAME] [--no-ip] [--no-sandbox | --sandbox-only] [--gap-ms N] [--spare | --spare-link]")
                 exit(0)
             default: throw BenchError("unknown argument \(argument)")
             }
@@ -199,7 +202,8 @@ func runPodlab(count: Int, prefix: String, created: Created) throws -> PodlabRes
 /// The agent's path: `NetworkNamespace.createPod` (net + UTS + IPC from one unshare, hostname
 /// set, three bind mounts, rtnetlink socket in the same worker visit), then `setUpPodInterface`.
 /// The UTS/IPC files go to a temporary directory that is removed afterwards.
-func runSandbox(count: Int, prefix: String, created: Created, gapMillis: Int = 0, spare useSpare: Bool = false) throws {
+func runSandbox(count: Int, prefix: String, created: Created, gapMillis: Int = 0, spare useSpare: Bool = false,
+                spareLink useSpareLink: Bool = false) throws {
     let nodeName = "\(prefix)-s\(count)"
     let (node, bridge) = try makeNode(nodeName, created: created)
     var template = Array("/run/podlab-bench-XXXXXX".utf8CString)
@@ -216,6 +220,7 @@ func runSandbox(count: Int, prefix: String, created: Created, gapMillis: Int = 0
     for i in 0..<count {
         try Interrupt.check()
         let spare = useSpare ? try SpareNetworkNamespace.make(openingSocket: .route) : nil
+        let spareLink = try useSpareLink ? node.createSparePodLink(hostName: "vsp\(i)", mtu: nil, bridge: bridge, in: spare!) : nil
         if gapMillis > 0 { usleep(UInt32(gapMillis) * 1000) }
         let name = "\(prefix)-s\(count)-p\(i)"
         let uts = "\(directory)/\(i).uts", ipc = "\(directory)/\(i).ipc"
@@ -225,15 +230,20 @@ func runSandbox(count: Int, prefix: String, created: Created, gapMillis: Int = 0
         created.namespaces.append(name)
         files += [uts, ipc]
         let t1 = now()
-        _ = try node.setUpPodInterface(PodInterfaceConfiguration(hostInterfaceName: "vs\(i)", address: podAddress(i), gateway: gateway),
-                                       bridge: bridge, pod: RouteNetlink(transport: socket), podNamespace: namespace)
+        let configuration = PodInterfaceConfiguration(hostInterfaceName: "vs\(i)", address: podAddress(i), gateway: gateway,
+                                                      podMAC: MACAddress.derived(from: podAddress(i)), ipv6LinkLocal: false)
+        if let spareLink {
+            _ = try node.attachPodInterface(configuration, spare: spareLink, bridge: bridge, pod: RouteNetlink(transport: socket), podNamespace: namespace)
+        } else {
+            _ = try node.setUpPodInterface(configuration, bridge: bridge, pod: RouteNetlink(transport: socket), podNamespace: namespace)
+        }
         let t2 = now()
         perPod.append(t2 - t0)
         namespaceTimes.append(t1 - t0)
         interfaceTimes.append(t2 - t1)
     }
     let stats = Stats(samples: perPod)
-    let gap = (gapMillis > 0 ? ", \(gapMillis) ms idle before each" : "") + (useSpare ? ", spare namespace made beforehand" : "")
+    let gap = (gapMillis > 0 ? ", \(gapMillis) ms idle before each" : "") + (useSpareLink ? ", spare namespace and veth made beforehand" : useSpare ? ", spare namespace made beforehand" : "")
     print("  sandbox per pod: median \(ms(stats.median))  p95 \(ms(stats.percentile(95)))  max \(ms(stats.sorted.last!))  total \(ms(stats.total))  (the agent's path: net+uts+ipc\(gap))")
     print("          of which namespaces + socket: median \(ms(Stats(samples: namespaceTimes).median)); veth, addresses, route, neighbours: median \(ms(Stats(samples: interfaceTimes).median))")
 }
@@ -323,7 +333,8 @@ do {
     for count in options.counts {
         print("N = \(count) pods")
         if options.sandboxOnly {
-            try runSandbox(count: count, prefix: options.prefix, created: created, gapMillis: options.gapMillis, spare: options.spare)
+            try runSandbox(count: count, prefix: options.prefix, created: created, gapMillis: options.gapMillis, spare: options.spare,
+                           spareLink: options.spareLink)
             created.removeAll()
             continue
         }

@@ -184,3 +184,86 @@ extension RouteNetlink {
         }
     }
 }
+
+/// A veth pair made ahead of a pod (see `SpareNetworkNamespace`): the host end on the node's
+/// bridge, down, under a temporary name; the peer inside the spare namespace, down.
+public struct SparePodLink: Sendable, Equatable {
+    public var hostIndex: Int32
+    public var hostName: String
+    public var hostMAC: MACAddress?
+    public var podIndex: Int32
+    public var podName: String
+    public var bridgeIndex: Int32
+}
+
+extension RouteNetlink {
+    /// Makes the veth pair of a future pod: the host end `hostName` on `bridge` (down: a link
+    /// can only be renamed while down), the peer `podInterfaceName` inside `spare`, one queue
+    /// per end. Call it on the node namespace's `RouteNetlink`. Closing the spare namespace
+    /// removes the pair with it.
+    public func createSparePodLink(hostName: String, podInterfaceName: String = "eth0", mtu: UInt32?, bridge: Link,
+                                   in spare: SpareNetworkNamespace) throws -> SparePodLink {
+        let veth = VethConfiguration(name: hostName, mtu: mtu, masterIndex: bridge.index, up: false,
+                                     peer: .init(name: podInterfaceName, mtu: mtu), queues: 1)
+        let host = try spare.withDescriptor { fd in
+            try createLink(try .createVeth(veth, peerNamespaceFD: fd, peerNamespaceName: "spare"), name: hostName)
+        }
+        do {
+            let pod = try RouteNetlink(transport: spare.socket).link(named: podInterfaceName)
+            return SparePodLink(hostIndex: host.index, hostName: host.name, hostMAC: host.mac, podIndex: pod.index, podName: pod.name,
+                                bridgeIndex: bridge.index)
+        } catch {
+            try? deleteLink(.index(host.index, name: hostName))
+            throw error
+        }
+    }
+
+    /// Finishes a pod's interface on a pair made ahead (`createSparePodLink`), once the spare
+    /// namespace is the pod's: in the pod, one datagram sets the MAC (still down), `lo` up, the
+    /// address as /32, IPv6 address generation (see `ipv6LinkLocal`), the interface up, the
+    /// default route and the gateway's permanent entry; in the node, one datagram renames the
+    /// host end to `hostInterfaceName` and brings it up, and adds the pod's permanent entry.
+    /// Call it on the node namespace's `RouteNetlink`; `pod` is the spare's socket.
+    public func attachPodInterface(_ configuration: PodInterfaceConfiguration, spare link: SparePodLink, bridge: Link,
+                                   pod: RouteNetlink, podNamespace: NetworkNamespace) throws -> PodInterface {
+        let c = configuration
+        guard let gatewayMAC = bridge.mac else {
+            throw ValidationError(field: "bridge", value: bridge.name, reason: "has no MAC address to use as the gateway's")
+        }
+        guard let podMAC = c.podMAC else {
+            throw ValidationError(field: "pod mac", value: "", reason: "a pair made ahead needs the pod's MAC address")
+        }
+        guard link.bridgeIndex == bridge.index else {
+            throw ValidationError(field: "spare link", value: link.hostName, reason: "is on another bridge than \(bridge.name)")
+        }
+        let podRef = LinkReference.index(link.podIndex, name: link.podName)
+        var podBatch: [NetlinkRequest] = try [
+            .setLink(podRef, LinkChanges(mac: podMAC)),
+            .setLink(.name("lo"), LinkChanges(up: true)),
+            .addAddress(InterfaceAddress(interfaceIndex: link.podIndex, try IPv4Interface(c.address, length: 32)), interfaceName: link.podName),
+        ]
+        if !c.ipv6LinkLocal { podBatch.append(try .setLink(podRef, LinkChanges(ipv6AddressGeneration: IPv6AddressGeneration.none))) }
+        podBatch += try [
+            .setLink(podRef, LinkChanges(up: true)),
+            .addRoute(.defaultRoute(via: c.gateway, outputIndex: link.podIndex)),
+            .replaceNeighbor(Neighbor(interfaceIndex: link.podIndex, address: c.gateway, mac: gatewayMAC)),
+        ]
+        let result = PodInterface(podNamespace: podNamespace.name, hostIndex: link.hostIndex, hostName: c.hostInterfaceName, hostMAC: link.hostMAC,
+                                  podIndex: link.podIndex, podName: link.podName, podMAC: podMAC, bridgeIndex: bridge.index,
+                                  address: c.address, gateway: c.gateway, gatewayMAC: gatewayMAC)
+        // Renaming needs the link down; the kernel applies the name before the flags.
+        let nodeBatch: [NetlinkRequest] = try [
+            .setLink(.index(link.hostIndex, name: link.hostName), LinkChanges(up: true, name: c.hostInterfaceName)),
+            .replaceNeighbor(result.nodeNeighbor),
+        ]
+        do {
+            try pod.perform(batch: podBatch)
+            try perform(batch: nodeBatch)
+            return result
+        } catch {
+            try? deleteLink(.index(link.hostIndex, name: link.hostName))
+            try? deleteLink(.index(link.hostIndex, name: c.hostInterfaceName))
+            throw error
+        }
+    }
+}

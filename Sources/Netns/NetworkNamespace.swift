@@ -314,6 +314,14 @@ public final class SpareNetworkNamespace: @unchecked Sendable {
     /// True once used up or closed.
     public var isClosed: Bool { closed.withLock { $0 } }
 
+    /// Runs `body` with the namespace's descriptor (for `IFLA_NET_NS_FD`); throws EBADF once closed.
+    public func withDescriptor<T>(_ body: (Int32) throws -> T) throws -> T {
+        try closed.withLock { done in
+            if done { throw KernelError(operation: "use spare namespace", object: "fd \(fd)", errno: .badFileDescriptor, detail: "it was used up or closed") }
+            return try body(fd)
+        }
+    }
+
     /// Closes the descriptor: a namespace nothing else holds is freed by the kernel.
     public func close() {
         closed.withLock { done in
