@@ -29,6 +29,7 @@ extension Controller: NodeBackend {
         }
         try savePlan(updated)
         guard let node = updated.node(named: name) else { throw APIStatus.notFound(resource: "nodes", name: name) }
+        if let network = nodes[name] { spares.refill(network, mtu: UInt32(updated.podMTU)) }
         logger.info("node \(name) added")
         return Data(nodeObject(node).json.jsonText(indent: 0).utf8)
     }
@@ -53,8 +54,10 @@ extension Controller: NodeBackend {
             }
             await finishDeletion(key(pod))
         }
+        spares.drop(node: name)
         try LabNetwork.removeNode(node, from: plan)
         nodes.removeValue(forKey: name)
+        spares.drop(node: name)  // one that was being made meanwhile
         try savePlan(updated)
         logger.info("node \(name) removed")
         return Data(nodeObject(node).json.jsonText(indent: 0).utf8)

@@ -151,7 +151,7 @@ extension Controller {
         sandboxRetries.removeValue(forKey: uid)
         do {
             let started = ContinuousClock.now
-            defer { spares.refill() }
+            defer { spares.refill(node, mtu: UInt32(plan.podMTU)) }
             let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address,
                                                                              mtu: UInt32(plan.podMTU), spares: spares)
             // From the request to the end of the worker's job (waiting for the worker included).

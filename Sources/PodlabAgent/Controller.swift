@@ -31,7 +31,7 @@ public actor Controller: APIBackend {
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []
-    /// The network namespace made ahead of the next pod.
+    /// Per node, the pod network made ahead of the next pod.
     let spares = SparePool()
     /// Pending retries of sandboxes that failed to build, by pod uid.
     var sandboxRetries: [String: Task<Void, Never>] = [:]
@@ -86,7 +86,7 @@ public actor Controller: APIBackend {
                 await adopt(pod)
             }
             phase = "Ready"
-            spares.refill()
+            for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU)) }
             try await createTopologyPods(plan)
             message = "lab \(paths.lab) is ready: \(plan.nodes.count) node(s), \(pods.count) pod(s)"
             logger.info("\(message)")

@@ -87,25 +87,29 @@ final class PodRuntime: @unchecked Sendable {
                              spares: SparePool? = nil) throws -> (sandbox: PodSandboxPaths, interface: PodInterface, finished: ContinuousClock.Instant) {
         try NamespaceWorker.shared.syncUrgent {
             let (sandbox, interface) = try buildSandboxOnWorker(lab: lab, paths: paths, pod: pod, node: node, address: address, mtu: mtu,
-                                                                spare: spares?.take())
+                                                                spare: spares?.take(node: node.plan.name))
             return (sandbox, interface, ContinuousClock.now)
         }
     }
 
     private static func buildSandboxOnWorker(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address,
-                                             mtu: UInt32, spare: SpareNetworkNamespace?) throws -> (PodSandboxPaths, PodInterface) {
+                                             mtu: UInt32, spare: SparePool.Spare?) throws -> (PodSandboxPaths, PodInterface) {
         let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
         // createPod removes what it made when it fails (and leaves alone what was there: a
         // namespace of the same name is not this pod's to delete).
         let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
-                                                                ipcPath: sandbox.ipc, openingSocket: .route, using: spare)
+                                                                ipcPath: sandbox.ipc, openingSocket: .route, using: spare?.namespace)
         do {
             let podNetlink = RouteNetlink(transport: socket)
-            let interface = try node.netlink.setUpPodInterface(
-                PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
-                                          gateway: node.plan.gateway.address, mtu: mtu, podMAC: MACAddress.derived(from: address),
-                                          ipv6LinkLocal: !kernelHasIPv6),
-                bridge: node.bridge, pod: podNetlink, podNamespace: namespace)
+            let configuration = PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
+                                                          gateway: node.plan.gateway.address, mtu: mtu, podMAC: MACAddress.derived(from: address),
+                                                          ipv6LinkLocal: !kernelHasIPv6)
+            let interface: PodInterface
+            if let link = spare?.link, link.bridgeIndex == node.bridge.index {
+                interface = try node.netlink.attachPodInterface(configuration, spare: link, bridge: node.bridge, pod: podNetlink, podNamespace: namespace)
+            } else {
+                interface = try node.netlink.setUpPodInterface(configuration, bridge: node.bridge, pod: podNetlink, podNamespace: namespace)
+            }
             return (sandbox, interface)
         } catch {
             try? removeSandbox(sandbox)

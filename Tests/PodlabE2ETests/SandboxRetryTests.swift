@@ -49,11 +49,12 @@ struct SandboxRetryTests {
     }
 }
 
-/// The agent keeps one network namespace ready for the next pod, held only by a descriptor.
-@Suite("The spare network namespace", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+/// Per node, the agent keeps a pod network ready for the next pod: a namespace held only by a
+/// descriptor, with a veth pair whose host end waits (down, `vsp…`) on the node's bridge.
+@Suite("The spare pod networks", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct SpareNamespaceE2ETests {
     /// Inodes of the network namespaces the agent holds open that are not the host's and not
-    /// bound under /run/netns: its spare.
+    /// bound under /run/netns: its spares.
     static func spareInodes(agent pid: Int32) -> Set<UInt64> {
         var host = stat()
         stat("/proc/self/ns/net", &host)
@@ -70,25 +71,36 @@ struct SpareNamespaceE2ETests {
         return result
     }
 
-    @Test("a new pod gets the spare made before it, and another spare follows")
+    /// Links on the node's cni0 with their state.
+    static func bridgePorts(_ lab: TestLab, node: String) throws -> [(name: String, up: Bool)] {
+        try Command.ipJSON("\(lab.name)-\(node)", ["link", "show", "master", "cni0"]).map {
+            ($0["ifname"] as? String ?? "", ($0["flags"] as? [String] ?? []).contains("UP"))
+        }
+    }
+
+    @Test("a new pod gets the spare made for its node, with the host end renamed and up; another spare follows")
     func podTakesTheSpare() async throws {
         try await TestLab.with { lab in
             let pid = try #require(lab.agentPID)
-            var spare: UInt64 = 0
-            try await lab.eventually("the agent holds a spare namespace") {
+            var before = Set<UInt64>()
+            try await lab.eventually("the agent holds a spare per node") {
+                before = Self.spareInodes(agent: pid)
+                let ports = try Self.bridgePorts(lab, node: "n1")
+                return before.count == 2 && ports.contains { $0.name.hasPrefix("vsp") && !$0.up }
+            }
+            try await lab.start([PinnedPod("web", on: "n1", "web", image: "podlab/echo")])
+            let inode = try NetworkNamespace.open("\(lab.name)-pod-web").inode()
+            #expect(before.contains(inode), "the pod's namespace is one of the spares")
+            let ports = try Self.bridgePorts(lab, node: "n1")
+            #expect(ports.filter { $0.name.hasPrefix("veth") && $0.up }.count == 1, "\(ports)")
+            try await lab.eventually("a new spare is ready on n1") {
                 let spares = Self.spareInodes(agent: pid)
-                spare = spares.first ?? 0
-                return spares.count == 1
+                let ports = try Self.bridgePorts(lab, node: "n1")
+                return spares.count == 2 && !spares.contains(inode) && ports.filter { $0.name.hasPrefix("vsp") }.count == 1
             }
-            try lab.run(["run", "web", "--image", "podlab/echo"])
-            try await lab.eventually("web runs") {
-                ((try lab.pod("web"))["status"] as? [String: Any])?["phase"] as? String == "Running"
-            }
-            #expect(try NetworkNamespace.open("\(lab.name)-pod-web").inode() == spare)
-            try await lab.eventually("a new spare is ready") {
-                let spares = Self.spareInodes(agent: pid)
-                return spares.count == 1 && !spares.contains(spare)
-            }
+            // The pod is reachable from the other node as any pod is.
+            try await lab.start([PinnedPod("peer", on: "n2", "web", image: "nginx")])
+            #expect(try lab.run(["exec", "peer", "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(try lab.podIP("web")):8080/"]).stdout == "200")
         }
     }
 }
