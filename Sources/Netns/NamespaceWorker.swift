@@ -23,6 +23,8 @@ public final class NamespaceWorker: @unchecked Sendable {
     private var condition = pthread_cond_t()
     private var jobs: [() -> Void] = []
     private var jobIndex = 0
+    /// Urgent jobs at the front of the queue (from `jobIndex` on), not yet taken.
+    private var urgentWaiting = 0
     private var started = false
     /// Kernel thread id of the worker, fixed once the thread runs.
     public private(set) var threadID: pid_t = 0
@@ -63,6 +65,7 @@ public final class NamespaceWorker: @unchecked Sendable {
         while true {
             while jobIndex == jobs.count { pthread_cond_wait(&condition, &mutex) }
             let job = jobs[jobIndex]
+            if urgentWaiting > 0 { urgentWaiting -= 1 }
             // Drop the queue's reference now: a finished job must not keep what it captured
             // (a result such as a netlink socket would keep its namespace alive).
             jobs[jobIndex] = {}
@@ -77,9 +80,15 @@ public final class NamespaceWorker: @unchecked Sendable {
         }
     }
 
-    private func enqueue(_ job: @escaping () -> Void) {
+    /// Queues a job; an urgent one goes before the jobs still waiting (after other urgent ones).
+    private func enqueue(urgent: Bool = false, _ job: @escaping () -> Void) {
         pthread_mutex_lock(&mutex)
-        jobs.append(job)
+        if urgent {
+            jobs.insert(job, at: jobIndex + urgentWaiting)
+            urgentWaiting += 1
+        } else {
+            jobs.append(job)
+        }
         pthread_cond_broadcast(&condition)
         pthread_mutex_unlock(&mutex)
     }
@@ -89,6 +98,10 @@ public final class NamespaceWorker: @unchecked Sendable {
 
     /// Runs `body` on the worker and waits for it. Re-entrant: called on the worker, it runs inline.
     public func sync<T>(_ body: () throws -> T) throws -> T {
+        try sync(urgent: false, body)
+    }
+
+    private func sync<T>(urgent: Bool, _ body: () throws -> T) throws -> T {
         if isCurrent { return try body() }
         return try withoutActuallyEscaping(body) { escapable in
             // The queued job reaches `body` only through `slot`, which drops it before the
@@ -96,7 +109,7 @@ public final class NamespaceWorker: @unchecked Sendable {
             let slot = JobSlot<T>()
             slot.body = escapable
             let done = Completion()
-            enqueue {
+            enqueue(urgent: urgent) {
                 slot.result = Result { try slot.body!() }
                 slot.body = nil
                 done.signal()
@@ -114,8 +127,9 @@ public final class NamespaceWorker: @unchecked Sendable {
     /// inherit it). For short latency-critical work such as building a pod's sandbox: on a
     /// busy machine the kernel work inside otherwise waits behind every runnable thread.
     /// Without the privilege to raise priority (CAP_SYS_NICE), `body` runs at the usual one.
+    /// It also goes before the queued jobs that are not urgent (a running job is not interrupted).
     public func syncUrgent<T>(_ body: () throws -> T) throws -> T {
-        try sync {
+        try sync(urgent: true) {
             let tid = id_t(UInt32(bitPattern: pl_gettid()))
             errno = 0
             let before = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid)

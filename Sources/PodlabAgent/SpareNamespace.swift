@@ -37,11 +37,15 @@ final class SparePool: Sendable {
         guard making.withLock({ $0.insert(name).inserted }) else { return }
         Task {
             let started = ContinuousClock.now
-            let made = try? await NamespaceWorker.shared.run { () throws -> Spare in
-                let namespace = try SpareNetworkNamespace.make(openingSocket: .route)
+            // Two short jobs rather than one long one: a sandbox (an urgent job) waits at most
+            // for the one running.
+            var made: Spare?
+            if let namespace = try? await NamespaceWorker.shared.run({ try SpareNetworkNamespace.make(openingSocket: .route) }) {
                 let hostName = "vsp" + String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
-                let link = try? node.netlink.createSparePodLink(hostName: hostName, mtu: mtu, bridge: node.bridge, in: namespace)
-                return Spare(namespace: namespace, link: link)
+                let link = try? await NamespaceWorker.shared.run {
+                    try node.netlink.createSparePodLink(hostName: hostName, mtu: mtu, bridge: node.bridge, in: namespace)
+                }
+                made = Spare(namespace: namespace, link: link)
             }
             let elapsed = ContinuousClock.now - started
             if let made {

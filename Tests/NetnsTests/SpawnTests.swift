@@ -265,4 +265,25 @@ struct UrgentJobTests {
         #expect(throws: Failure.self) { try NamespaceWorker.shared.syncUrgent { throw Failure() } }
         #expect(try NamespaceWorker.shared.sync { Self.priority() } == normal)
     }
+
+    @Test("an urgent job goes before the ordinary jobs still waiting")
+    func urgentJobJumpsTheQueue() async throws {
+        // Plain threads only: while the worker is held, callers of `sync` block their threads,
+        // and the test must not depend on the (possibly all blocked) cooperative pool.
+        let gate = Locked(false), finished = Locked(0)
+        let order = Locked<[String]>([])
+        func thread(after milliseconds: UInt32, _ body: @escaping @Sendable () -> Void) {
+            Thread.detachNewThread {
+                usleep(milliseconds * 1000)
+                body()
+                finished.withLock { $0 += 1 }
+            }
+        }
+        thread(after: 0) { try? NamespaceWorker.shared.sync { while !gate.withLock({ $0 }) { usleep(1000) } } }
+        thread(after: 100) { try? NamespaceWorker.shared.sync { order.withLock { $0.append("ordinary") } } }
+        thread(after: 300) { try? NamespaceWorker.shared.syncUrgent { order.withLock { $0.append("urgent") } } }
+        thread(after: 500) { gate.withLock { $0 = true } }
+        while finished.withLock({ $0 }) < 4 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(order.withLock { $0 } == ["urgent", "ordinary"])
+    }
 }
