@@ -108,6 +108,9 @@ final class PodRuntime: @unchecked Sendable {
             if let link = spare?.link, link.bridgeIndex == node.bridge.index {
                 interface = try node.netlink.attachPodInterface(configuration, spare: link, bridge: node.bridge, pod: podNetlink, podNamespace: namespace)
             } else {
+                // A pair made for a bridge that has been replaced since: remove it (from inside
+                // the pod, where its peer is), then make the pod's own.
+                if let link = spare?.link { try podNetlink.deleteLink(.index(link.podIndex, name: link.podName)) }
                 interface = try node.netlink.setUpPodInterface(configuration, bridge: node.bridge, pod: podNetlink, podNamespace: namespace)
             }
             return (sandbox, interface)
