@@ -121,7 +121,11 @@ struct NFTablesKernelTests {
             try nft.apply(tx)
             let listed = try nft.elements(of: ServiceLayout.serviceIPs)
             #expect(listed.count == 10_000 + ServiceLayout.serviceElements.count)
-            #expect(Set(listed).isSuperset(of: elements))
+            // Named differences, not 10 000 elements, if this ever fails.
+            let missing = Set(elements).subtracting(listed)
+            let unexpected = Set(listed).subtracting(elements).subtracting(ServiceLayout.serviceElements)
+            #expect(missing.isEmpty && unexpected.isEmpty,
+                    "\(missing.count) missing (\(missing.prefix(3).map { "\($0)" })), \(unexpected.count) unexpected (\(unexpected.prefix(3).map { "\($0)" }))")
             let json = try Command.nftJSON(ns.name, ["list", "map", "ip", "podlab", "service-ips"])
             let map = try #require(json.compactMap { $0["map"] as? [String: Any] }.first)
             #expect((map["elem"] as? [Any])?.count == 10_002)
