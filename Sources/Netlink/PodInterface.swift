@@ -141,19 +141,8 @@ extension RouteNetlink {
                 throw KernelError(operation: "RTM_GETLINK", object: "link \"\(c.podInterfaceName)\"", namespace: pod.namespace,
                                   errno: .invalidArgument, detail: "the pod's interface has no MAC address")
             }
-            let podRef = podLink.reference
-            var batch: [NetlinkRequest] = try [
-                .setLink(.name("lo"), LinkChanges(up: true)),
-                .addAddress(InterfaceAddress(interfaceIndex: podLink.index, try IPv4Interface(c.address, length: 32)), interfaceName: podLink.name),
-            ]
-            // Before `up`: the link-local address is made when the link comes up.
-            if !c.ipv6LinkLocal { batch.append(try .setLink(podRef, LinkChanges(ipv6AddressGeneration: IPv6AddressGeneration.none))) }
-            batch += try [
-                .setLink(podRef, LinkChanges(up: true)),
-                .addRoute(.defaultRoute(via: c.gateway, outputIndex: podLink.index)),
-                .replaceNeighbor(Neighbor(interfaceIndex: podLink.index, address: c.gateway, mac: gatewayMAC)),
-            ]
-            try pod.perform(batch: batch)
+            try pod.perform(batch: try Self.podSideRequests(c, podLink: podLink.reference, index: podLink.index, name: podLink.name,
+                                                            gatewayMAC: gatewayMAC))
             let result = PodInterface(podNamespace: podNamespace.name, hostIndex: host.index, hostName: host.name, hostMAC: host.mac,
                                       podIndex: podLink.index, podName: podLink.name, podMAC: podMAC, bridgeIndex: bridge.index,
                                       address: c.address, gateway: c.gateway, gatewayMAC: gatewayMAC)
@@ -237,17 +226,8 @@ extension RouteNetlink {
             throw ValidationError(field: "spare link", value: link.hostName, reason: "is on another bridge than \(bridge.name)")
         }
         let podRef = LinkReference.index(link.podIndex, name: link.podName)
-        var podBatch: [NetlinkRequest] = try [
-            .setLink(podRef, LinkChanges(mac: podMAC)),
-            .setLink(.name("lo"), LinkChanges(up: true)),
-            .addAddress(InterfaceAddress(interfaceIndex: link.podIndex, try IPv4Interface(c.address, length: 32)), interfaceName: link.podName),
-        ]
-        if !c.ipv6LinkLocal { podBatch.append(try .setLink(podRef, LinkChanges(ipv6AddressGeneration: IPv6AddressGeneration.none))) }
-        podBatch += try [
-            .setLink(podRef, LinkChanges(up: true)),
-            .addRoute(.defaultRoute(via: c.gateway, outputIndex: link.podIndex)),
-            .replaceNeighbor(Neighbor(interfaceIndex: link.podIndex, address: c.gateway, mac: gatewayMAC)),
-        ]
+        let podBatch = try [.setLink(podRef, LinkChanges(mac: podMAC))]
+            + Self.podSideRequests(c, podLink: podRef, index: link.podIndex, name: link.podName, gatewayMAC: gatewayMAC)
         let result = PodInterface(podNamespace: podNamespace.name, hostIndex: link.hostIndex, hostName: c.hostInterfaceName, hostMAC: link.hostMAC,
                                   podIndex: link.podIndex, podName: link.podName, podMAC: podMAC, bridgeIndex: bridge.index,
                                   address: c.address, gateway: c.gateway, gatewayMAC: gatewayMAC)
@@ -265,5 +245,26 @@ extension RouteNetlink {
             try? deleteLink(.index(link.hostIndex, name: c.hostInterfaceName))
             throw error
         }
+    }
+}
+
+extension RouteNetlink {
+    /// The pod side of a pod interface, in order: `lo` up, the address as /32, (without
+    /// `ipv6LinkLocal`: IPv6 address generation off — before `up`, when the link-local address
+    /// would be made,) the interface up, the default route via the gateway (onlink) and the
+    /// gateway's permanent neighbour entry.
+    static func podSideRequests(_ c: PodInterfaceConfiguration, podLink: LinkReference, index: Int32, name: String,
+                                gatewayMAC: MACAddress) throws -> [NetlinkRequest] {
+        var batch: [NetlinkRequest] = try [
+            .setLink(.name("lo"), LinkChanges(up: true)),
+            .addAddress(InterfaceAddress(interfaceIndex: index, try IPv4Interface(c.address, length: 32)), interfaceName: name),
+        ]
+        if !c.ipv6LinkLocal { batch.append(try .setLink(podLink, LinkChanges(ipv6AddressGeneration: IPv6AddressGeneration.none))) }
+        batch += try [
+            .setLink(podLink, LinkChanges(up: true)),
+            .addRoute(.defaultRoute(via: c.gateway, outputIndex: index)),
+            .replaceNeighbor(Neighbor(interfaceIndex: index, address: c.gateway, mac: gatewayMAC)),
+        ]
+        return batch
     }
 }
