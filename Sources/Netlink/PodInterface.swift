@@ -241,7 +241,7 @@ extension RouteNetlink {
             try perform(batch: nodeBatch)
             return result
         } catch {
-            try? deleteLink(.index(link.hostIndex, name: link.hostName))
+            // By index: whether or not the rename went through. Deleting one end removes both.
             try? deleteLink(.index(link.hostIndex, name: c.hostInterfaceName))
             throw error
         }

@@ -45,13 +45,14 @@ public enum NamespaceFile {
         }
     }
 
-    /// Creates the directory holding `path` (and its parents) if missing.
-    static func makeDirectories(parentOf path: String) throws {
-        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
-        try makeDirectories(String(path[..<slash]))
+    /// The directory part of a path ("" for a file in / or a bare name).
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "" }
+        return String(path[..<slash])
     }
 
-    private static func makeDirectories(_ dir: String) throws {
+    /// Creates `dir` and its parents where missing ("" does nothing).
+    static func makeDirectories(_ dir: String) throws {
         var current = ""
         for component in dir.split(separator: "/") {
             current += "/" + component

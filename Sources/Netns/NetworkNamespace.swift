@@ -90,8 +90,8 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         try NamespaceFile.validate(hostname: hostname)
         let namespace = NetworkNamespace(unchecked: name)
         try MountDirectory.prepare(runDirectory)
-        try NamespaceFile.makeDirectories(parentOf: utsPath)
-        try NamespaceFile.makeDirectories(parentOf: ipcPath)
+        // Usually one directory holds both files: walk it once.
+        for path in Set([utsPath, ipcPath].map(NamespaceFile.parent(of:))) { try NamespaceFile.makeDirectories(path) }
         var made: [String] = []
         func cleanUp() {
             for path in made {
