@@ -315,7 +315,7 @@ final class ProbeRun: @unchecked Sendable {
 
     /// Closes what is still open and frees the slots.
     func release() {
-        for fd in fds where fd >= 0 { close(fd) }
+        closeSockets(jobs.indices)
         fds.deallocate()
         _ = results.deinitialize()
         results.deallocate()
