@@ -79,6 +79,7 @@ enum LinkAttribute {
     static let IFLA_LINK = UInt16(CMnl.IFLA_LINK)
     static let IFLA_MASTER = UInt16(CMnl.IFLA_MASTER)
     static let IFLA_OPERSTATE = UInt16(CMnl.IFLA_OPERSTATE)
+    static let IFLA_IFALIAS = UInt16(CMnl.IFLA_IFALIAS)
     static let IFLA_LINKINFO = UInt16(CMnl.IFLA_LINKINFO)
     static let IFLA_NET_NS_FD = UInt16(CMnl.IFLA_NET_NS_FD)
     static let IFLA_EXT_MASK = UInt16(CMnl.IFLA_EXT_MASK)

@@ -102,6 +102,8 @@ public struct Link: Sendable, Equatable, CustomStringConvertible {
     public var parentIndex: Int32?
     /// The vxlan settings, for `kind == "vxlan"`.
     public var vxlan: VXLANInfo?
+    /// The link's alias (`IFLA_IFALIAS`, `ip link set … alias`); nil when it has none.
+    public var alias: String?
 
     /// Administratively up (`IFF_UP`).
     public var isUp: Bool { flags & InterfaceFlags.IFF_UP != 0 }
@@ -113,7 +115,7 @@ public struct Link: Sendable, Equatable, CustomStringConvertible {
     /// A link value, as tests and callers build one to compare with a dump.
     public init(index: Int32, name: String, kind: String? = nil, portKind: String? = nil, flags: UInt32 = 0,
                 operationalState: OperationalState = .unknown, masterIndex: Int32? = nil, mac: MACAddress? = nil,
-                mtu: UInt32 = 0, parentIndex: Int32? = nil, vxlan: VXLANInfo? = nil) {
+                mtu: UInt32 = 0, parentIndex: Int32? = nil, vxlan: VXLANInfo? = nil, alias: String? = nil) {
         self.index = index
         self.name = name
         self.kind = kind
@@ -125,6 +127,7 @@ public struct Link: Sendable, Equatable, CustomStringConvertible {
         self.mtu = mtu
         self.parentIndex = parentIndex
         self.vxlan = vxlan
+        self.alias = alias
     }
 
     /// Parses the payload of an `RTM_NEWLINK` message: `struct ifinfomsg` (16 B) and attributes.
@@ -136,6 +139,7 @@ public struct Link: Sendable, Equatable, CustomStringConvertible {
             switch attribute.type {
             case LinkAttribute.IFLA_IFNAME: name = attribute.string
             case LinkAttribute.IFLA_MTU: mtu = attribute.u32 ?? 0
+            case LinkAttribute.IFLA_IFALIAS: alias = attribute.string
             case LinkAttribute.IFLA_MASTER: masterIndex = attribute.u32.map { Int32(bitPattern: $0) }
             case LinkAttribute.IFLA_LINK: parentIndex = attribute.u32.map { Int32(bitPattern: $0) }
             case LinkAttribute.IFLA_ADDRESS: mac = try? MACAddress(bytes: attribute.bytes)
@@ -183,16 +187,19 @@ public struct LinkChanges: Sendable, Equatable {
     /// How the link makes its IPv6 link-local address (`ip link set … addrgenmode`); nil leaves it.
     /// The kernel applies it after bringing a link up, so change it in an earlier message than `up`.
     public var ipv6AddressGeneration: IPv6AddressGeneration?
+    /// A new alias (`ip link set … alias`, at most 255 bytes); nil leaves it.
+    public var alias: String?
 
     /// Changes to apply; every nil field is left as it is.
     public init(up: Bool? = nil, masterIndex: Int32? = nil, mtu: UInt32? = nil, mac: MACAddress? = nil, name: String? = nil,
-                ipv6AddressGeneration: IPv6AddressGeneration? = nil) {
+                ipv6AddressGeneration: IPv6AddressGeneration? = nil, alias: String? = nil) {
         self.up = up
         self.masterIndex = masterIndex
         self.mtu = mtu
         self.mac = mac
         self.name = name
         self.ipv6AddressGeneration = ipv6AddressGeneration
+        self.alias = alias
     }
 }
 
@@ -243,6 +250,9 @@ extension NetlinkRequest {
                 throw ValidationError(field: "link", value: link.description, reason: "renaming needs the link's index (a name would be taken as the lookup key)")
             }
         }
+        if let alias = changes.alias, alias.utf8.count > 255 || alias.utf8.contains(0) {
+            throw ValidationError(field: "alias", value: alias, reason: "must be at most 255 bytes without NUL (IFALIASZ)")
+        }
         let flags = changes.up == true ? InterfaceFlags.IFF_UP : 0
         let change = changes.up == nil ? 0 : InterfaceFlags.IFF_UP
         return try NetlinkRequest(type: NetlinkType.RTM_NEWLINK, flags: NetlinkFlags.NLM_F_ACK, object: link.description) { w in
@@ -252,6 +262,7 @@ extension NetlinkRequest {
             if let mtu = changes.mtu { w.put(LinkAttribute.IFLA_MTU, u32: mtu) }
             if let mac = changes.mac { w.put(LinkAttribute.IFLA_ADDRESS, bytes: mac.bytes) }
             if let master = changes.masterIndex { w.put(LinkAttribute.IFLA_MASTER, u32: UInt32(bitPattern: master)) }
+            if let alias = changes.alias { w.put(LinkAttribute.IFLA_IFALIAS, string: alias) }
             if let mode = changes.ipv6AddressGeneration {
                 w.nest(LinkAttribute.IFLA_AF_SPEC) { w in
                     w.nest(UInt16(Family.AF_INET6)) { w in w.put(LinkAttribute.IFLA_INET6_ADDR_GEN_MODE, u8: mode.rawValue) }

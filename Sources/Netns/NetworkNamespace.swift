@@ -70,6 +70,34 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Gives a namespace made ahead (`SpareNetworkNamespace`) the name `name`, as `ip netns
+    /// attach` does: it is bound under /run/netns/NAME (EEXIST if that exists). The spare is used
+    /// up either way; its socket stays open and is returned, bound to the named namespace.
+    public static func create(_ name: String, using spare: SpareNetworkNamespace) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
+        defer { spare.close() }
+        try validate(name: name)
+        let namespace = NetworkNamespace(unchecked: name)
+        let path = namespace.path
+        try MountDirectory.prepare(runDirectory)
+        let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+        if fd < 0 {
+            let code = Errno.current
+            throw KernelError(operation: "create netns", object: "\"\(name)\"", errno: code,
+                              detail: code == .fileExists ? "a network namespace with this name already exists" : nil)
+        }
+        close(fd)
+        do {
+            _ = try spare.withDescriptor { descriptor in
+                try syscall("mount(MS_BIND)", path) { mount("/proc/self/fd/\(descriptor)", path, "none", UInt(MS_BIND), nil) }
+            }
+        } catch {
+            unlink(path)
+            throw error
+        }
+        spare.socket.name(namespace: name)
+        return (namespace, spare.socket)
+    }
+
     /// Creates a pod's namespaces in one visit of the namespace worker: one `unshare` of a new
     /// network, UTS and IPC namespace, the hostname set, all three bind-mounted (the network
     /// one under /run/netns/NAME, the others at the given paths), and a netlink socket opened

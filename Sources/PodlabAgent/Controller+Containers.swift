@@ -163,7 +163,7 @@ extension Controller {
             logger.error("pod \(podKey) cannot be adopted: its node \"\(pod.spec.nodeName)\" or address is gone")
             return
         }
-        if PodRuntime.sandboxIsComplete(sandbox, address: address) {
+        if PodRuntime.sandboxIsComplete(sandbox, address: address, namespaces: labNamespaces) {
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             runtimes[pod.metadata.uid] = runtime
             for container in pod.spec.containers {
@@ -190,7 +190,9 @@ extension Controller {
         // Half-made: remove what exists (and any stray processes) and build again.
         logger.info("pod \(podKey): its sandbox is incomplete; building it again with the same IP")
         for process in stored.values where process.isAlive { await ContainerRuntime.stop(process, grace: .seconds(1)) }
-        try? PodRuntime.removeSandbox(sandbox)
+        do { try PodRuntime.removeSandbox(sandbox, namespaces: labNamespaces) } catch {
+            logger.error("pod \(podKey): removing its incomplete sandbox failed: \(error)")
+        }
         // The kernel removes the old veth pair asynchronously with the namespace, and the new
         // pair takes the same host name (derived from the uid): remove the old one now, else
         // creating the new one can fail with EEXIST.

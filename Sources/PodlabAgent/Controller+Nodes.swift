@@ -29,7 +29,7 @@ extension Controller: NodeBackend {
         }
         try savePlan(updated)
         guard let node = updated.node(named: name) else { throw APIStatus.notFound(resource: "nodes", name: name) }
-        if let network = nodes[name] { spares.refill(network, mtu: UInt32(updated.podMTU)) }
+        if let network = nodes[name] { spares.refill(network, mtu: UInt32(updated.podMTU), namespaces: LabNamespaces(updated)) }
         logger.info("node \(name) added")
         return Data(nodeObject(node).json.jsonText(indent: 0).utf8)
     }
@@ -109,6 +109,6 @@ extension LabNetwork {
             // Entries already gone are fine: each message is acknowledged on its own.
             _ = try netlink.performIndividually(batch: requests)
         }
-        try NetworkNamespace.delete(node.namespace, ignoreMissing: true)
+        try LabNamespaces(plan).delete(node.namespace)
     }
 }

@@ -151,8 +151,9 @@ extension Controller {
         sandboxRetries.removeValue(forKey: uid)
         do {
             let started = ContinuousClock.now
-            defer { spares.refill(node, mtu: UInt32(plan.podMTU)) }
-            let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, paths: paths, pod: pod, node: node, address: address,
+            defer { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
+            let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod,
+                                                                             node: node, address: address,
                                                                              mtu: UInt32(plan.podMTU), spares: spares)
             // From the request to the end of the worker's job (waiting for the worker included).
             sandboxMillis.append(Controller.millis(finished - started))
@@ -303,7 +304,8 @@ extension Controller {
             for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: grace) } }
         }
         do {
-            try PodRuntime.removeSandbox(runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod))
+            try PodRuntime.removeSandbox(runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod),
+                                         namespaces: labNamespaces)
             // The node's permanent entry for the pod (its MAC is derived from its IP).
             if let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP) {
                 try? node.netlink.deleteNeighbor(Neighbor(interfaceIndex: node.bridge.index, address: address, mac: MACAddress.derived(from: address)))

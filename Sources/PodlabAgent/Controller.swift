@@ -86,7 +86,7 @@ public actor Controller: APIBackend {
                 await adopt(pod)
             }
             phase = "Ready"
-            for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU)) }
+            for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
             message = "lab \(paths.lab) is ready: \(plan.nodes.count) node(s), \(pods.count) pod(s)"
             logger.info("\(message)")
@@ -135,13 +135,22 @@ public actor Controller: APIBackend {
         try store.write { try $0.setMeta("topologyPodsCreated", "true") }
     }
 
+    /// The lab's namespaces, recognised by its label (nothing before the plan is known).
+    var labNamespaces: LabNamespaces { LabNamespaces(label: plan?.namespaceLabel ?? "") }
+
     /// Pod namespaces of this lab that no stored pod owns: left by a crash between creating a
-    /// namespace and storing its pod, or by a pod whose record is gone.
+    /// namespace and storing its pod, or by a pod whose record is gone. Only namespaces that
+    /// carry the lab's label go; others of a matching name are left (and logged).
     func removeOrphanPodNamespaces(_ plan: LabPlan) throws {
-        let owned = Set(pods.values.map { PodRuntime.netnsName(lab: paths.lab, pod: $0) })
-        for name in try NetworkNamespace.list() where name.hasPrefix(PodRuntime.netnsPrefix(lab: paths.lab)) && !owned.contains(name) {
-            logger.info("removing orphan pod namespace \(name)")
-            try NetworkNamespace.delete(name, ignoreMissing: true)
+        let stored = Set(pods.values.map { PodRuntime.netnsName(lab: paths.lab, pod: $0) })
+        let namespaces = LabNamespaces(plan)
+        for name in try NetworkNamespace.list() where name.hasPrefix(LabNamespaceNames.podPrefix(lab: paths.lab)) && !stored.contains(name) {
+            do {
+                try namespaces.delete(name)
+                logger.info("removed orphan pod namespace \(name)")
+            } catch {
+                logger.warning("left network namespace \(name) alone: \(error)")
+            }
         }
     }
 
@@ -192,7 +201,7 @@ public actor Controller: APIBackend {
             for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: .seconds(5)) } }
         }
         for pod in Array(pods.values) {
-            try? PodRuntime.removeSandbox(lab: paths.lab, paths: paths, pod: pod)
+            try? PodRuntime.removeSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod)
         }
         if let plan {
             do { try LabNetwork.remove(plan) } catch { logger.error("removing the lab network: \(error)") }

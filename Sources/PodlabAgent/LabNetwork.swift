@@ -45,7 +45,8 @@ public enum LabNetwork {
     /// `progress` receives short human-readable steps.
     public static func ensure(_ plan: LabPlan, progress: (String) -> Void = { _ in }) throws -> [String: NodeNetwork] {
         progress("underlay namespace \(plan.underlayNamespace)")
-        let (underlayNamespace, underlay) = try openOrCreate(plan.underlayNamespace)
+        let namespaces = LabNamespaces(plan)
+        let (underlayNamespace, underlay) = try namespaces.openOrCreate(plan.underlayNamespace)
         try Sysctl.set(bridgeSysctls, in: underlayNamespace)
         try underlay.setUp(.name("lo"))
         let underlayBridge = try underlay.linkIfPresent(named: LabNetwork.underlayBridge)
@@ -55,7 +56,7 @@ public enum LabNetwork {
         var result: [String: NodeNetwork] = [:]
         for node in plan.nodes {
             progress("node \(node.name): namespace \(node.namespace), \(node.underlayAddress) on the underlay, pods \(node.podCIDR)")
-            let (namespace, netlink) = try openOrCreate(node.namespace)
+            let (namespace, netlink) = try namespaces.openOrCreate(node.namespace)
             try Sysctl.set(nodeSysctls, in: namespace)
             let uplink = "veth-n\(node.index)"
             if try underlay.linkIfPresent(named: uplink) == nil {
@@ -133,18 +134,15 @@ public enum LabNetwork {
         try netlink.perform(batch: requests)
     }
 
-    /// Removes the node and underlay namespaces (pods must be gone first). Missing ones are fine.
+    /// Removes the node and underlay namespaces (pods must be gone first). Missing ones are
+    /// fine; one that is not the lab's stays (the first such problem is thrown at the end).
     public static func remove(_ plan: LabPlan) throws {
-        for node in plan.nodes { try NetworkNamespace.delete(node.namespace, ignoreMissing: true) }
-        try NetworkNamespace.delete(plan.underlayNamespace, ignoreMissing: true)
-    }
-
-    static func openOrCreate(_ name: String) throws -> (NetworkNamespace, RouteNetlink) {
-        if NetworkNamespace.exists(name) {
-            let namespace = try NetworkNamespace.open(name)
-            return (namespace, try RouteNetlink(namespace: namespace))
+        let namespaces = LabNamespaces(plan)
+        var firstError: Error?
+        for name in plan.nodes.map(\.namespace) + [plan.underlayNamespace] {
+            do { try namespaces.delete(name) } catch { firstError = firstError ?? error }
         }
-        return try RouteNetlink.createNamespace(name)
+        if let firstError { throw firstError }
     }
 }
 
@@ -163,7 +161,9 @@ extension LabPlan {
             }
         }
         spec.name = lab
-        do { return try spec.plan() } catch {
+        // The id in the label on the lab's namespaces: this lab's, not an earlier one's of its name.
+        let id = String(UUID().uuidString.lowercased().filter { $0 != "-" }.prefix(12))
+        do { return try spec.plan(id: id) } catch {
             throw AgentStartError(description: "topology \(topologyPath ?? "(built-in default)"): \(error)")
         }
     }

@@ -32,32 +32,19 @@ final class PodRuntime: @unchecked Sendable {
 
     // MARK: Names
 
-    /// Every pod namespace of a lab starts with this, so orphans can be found by name.
-    static func netnsPrefix(lab: String) -> String { "\(lab)-pod-" }
-
-    /// `<lab>-pod-<name>` for pods in `default`, `<lab>-pod-<namespace>.<name>` otherwise;
-    /// long names are cut and suffixed with a hash of the uid so they stay unique and ≤ 64 bytes.
+    /// The pod's network namespace (see `LabNamespaceNames`).
     static func netnsName(lab: String, pod: Pod) -> String {
         let namespace = pod.metadata.namespace.isEmpty ? "default" : pod.metadata.namespace
-        let base = netnsPrefix(lab: lab) + (namespace == "default" ? pod.metadata.name : "\(namespace).\(pod.metadata.name)")
-        if base.utf8.count <= 64 { return base }
-        return String(base.prefix(55)) + "-" + String(hash(pod.metadata.uid).prefix(8))
+        return LabNamespaceNames.pod(lab: lab, namespace: namespace, name: pod.metadata.name)
     }
 
     /// The node-side veth: `veth` + 8 hex digits of the pod uid, as CNI plugins name it.
-    static func hostVethName(uid: String) -> String { "veth" + String(hash(uid).prefix(8)) }
+    static func hostVethName(uid: String) -> String { "veth" + String(StableHash.hex(uid).prefix(8)) }
 
     static func sandboxPaths(lab: String, paths: LabPaths, pod: Pod) -> PodSandboxPaths {
         PodSandboxPaths(netns: netnsName(lab: lab, pod: pod),
                         uts: "\(paths.namespaces)/\(pod.metadata.uid).uts",
                         ipc: "\(paths.namespaces)/\(pod.metadata.uid).ipc")
-    }
-
-    static func hash(_ text: String) -> String {
-        var value: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { value = (value ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// The pod's hostname: `spec.hostname`, else the pod name, cut to 63 bytes like Kubernetes.
@@ -83,22 +70,34 @@ final class PodRuntime: @unchecked Sendable {
     /// kernel work from waiting behind the containers and API requests running meanwhile.
     /// `finished` is when the job ended on the worker (the caller may resume a little later).
     /// With `spares`, the network namespace is the pool's ready spare when it has one.
-    static func buildSandbox(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address, mtu: UInt32,
-                             spares: SparePool? = nil) throws -> (sandbox: PodSandboxPaths, interface: PodInterface, finished: ContinuousClock.Instant) {
+    static func buildSandbox(lab: String, namespaces: LabNamespaces, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address,
+                             mtu: UInt32, spares: SparePool? = nil) throws -> (sandbox: PodSandboxPaths, interface: PodInterface, finished: ContinuousClock.Instant) {
         try NamespaceWorker.shared.syncUrgent {
-            let (sandbox, interface) = try buildSandboxOnWorker(lab: lab, paths: paths, pod: pod, node: node, address: address, mtu: mtu,
-                                                                spare: spares?.take(node: node.plan.name))
+            let (sandbox, interface) = try buildSandboxOnWorker(lab: lab, namespaces: namespaces, paths: paths, pod: pod, node: node, address: address,
+                                                                mtu: mtu, spare: spares?.take(node: node.plan.name))
             return (sandbox, interface, ContinuousClock.now)
         }
     }
 
-    private static func buildSandboxOnWorker(lab: String, paths: LabPaths, pod: Pod, node: NodeNetwork, address: IPv4Address,
-                                             mtu: UInt32, spare: SparePool.Spare?) throws -> (PodSandboxPaths, PodInterface) {
+    private static func buildSandboxOnWorker(lab: String, namespaces: LabNamespaces, paths: LabPaths, pod: Pod, node: NodeNetwork,
+                                             address: IPv4Address, mtu: UInt32, spare: SparePool.Spare?) throws -> (PodSandboxPaths, PodInterface) {
         let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
+        // The network namespace is labelled as the lab's before it gets its name: a spare was
+        // labelled when it was made; without one, a new namespace is made and labelled here.
+        let networkNamespace: SpareNetworkNamespace
+        if let spare {
+            networkNamespace = spare.namespace
+        } else {
+            networkNamespace = try SpareNetworkNamespace.make(openingSocket: .route)
+            do { try namespaces.mark(networkNamespace) } catch {
+                networkNamespace.close()
+                throw error
+            }
+        }
         // createPod removes what it made when it fails (and leaves alone what was there: a
         // namespace of the same name is not this pod's to delete).
         let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
-                                                                ipcPath: sandbox.ipc, openingSocket: .route, using: spare?.namespace)
+                                                                ipcPath: sandbox.ipc, openingSocket: .route, using: networkNamespace)
         do {
             let podNetlink = RouteNetlink(transport: socket)
             let configuration = PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
@@ -115,29 +114,34 @@ final class PodRuntime: @unchecked Sendable {
             }
             return (sandbox, interface)
         } catch {
-            try? removeSandbox(sandbox)
+            try? removeSandbox(sandbox, namespaces: namespaces)
             throw error
         }
     }
 
-    /// True when the pod's namespace exists and its interface holds the pod's address: the
-    /// sandbox survived an agent restart and can be adopted as it is.
-    static func sandboxIsComplete(_ sandbox: PodSandboxPaths, address: IPv4Address) -> Bool {
+    /// True when the pod's namespace exists, is the lab's, and its interface holds the pod's
+    /// address: the sandbox survived an agent restart and can be adopted as it is.
+    static func sandboxIsComplete(_ sandbox: PodSandboxPaths, address: IPv4Address, namespaces: LabNamespaces) -> Bool {
         guard NetworkNamespace.exists(sandbox.netns),
               FileManager.default.fileExists(atPath: sandbox.uts), FileManager.default.fileExists(atPath: sandbox.ipc),
               let netlink = try? RouteNetlink(namespace: NetworkNamespace.open(sandbox.netns)),
+              (try? netlink.link(named: "lo").alias) == namespaces.label,
               let addresses = try? netlink.addresses() else { return false }
         return addresses.contains { $0.address == .v4(address) && $0.prefixLength == 32 }
     }
 
-    static func removeSandbox(_ sandbox: PodSandboxPaths) throws {
+    /// Removes the pod's namespaces; a network namespace of its name that is not the lab's
+    /// (`LabNamespaces.NotOwned`) stays, and the UTS and IPC files (the lab's own) go anyway.
+    static func removeSandbox(_ sandbox: PodSandboxPaths, namespaces: LabNamespaces) throws {
         // Deleting the namespace removes the veth pair with it (the kernel batches that).
-        try NetworkNamespace.delete(sandbox.netns, ignoreMissing: true)
+        var notOwned: Error?
+        do { try namespaces.delete(sandbox.netns) } catch let error as LabNamespaces.NotOwned { notOwned = error }
         try NamespaceFile.remove(at: sandbox.uts)
         try NamespaceFile.remove(at: sandbox.ipc)
+        if let notOwned { throw notOwned }
     }
 
-    static func removeSandbox(lab: String, paths: LabPaths, pod: Pod) throws {
-        try removeSandbox(sandboxPaths(lab: lab, paths: paths, pod: pod))
+    static func removeSandbox(lab: String, namespaces: LabNamespaces, paths: LabPaths, pod: Pod) throws {
+        try removeSandbox(sandboxPaths(lab: lab, paths: paths, pod: pod), namespaces: namespaces)
     }
 }

@@ -30,8 +30,9 @@ final class SparePool: Sendable {
     }
 
     /// Makes a spare for `node` on the namespace worker, after the jobs already queued there,
-    /// unless one is ready or being made. Returns at once.
-    func refill(_ node: NodeNetwork, mtu: UInt32) {
+    /// unless one is ready or being made; it carries the lab's label before anything else.
+    /// Returns at once.
+    func refill(_ node: NodeNetwork, mtu: UInt32, namespaces: LabNamespaces) {
         let name = node.plan.name
         guard !closed.withLock({ $0 }), !spares.withLock({ $0[name] != nil }) else { return }
         guard making.withLock({ $0.insert(name).inserted }) else { return }
@@ -40,7 +41,14 @@ final class SparePool: Sendable {
             // Two short jobs rather than one long one: a sandbox (an urgent job) waits at most
             // for the one running.
             var made: Spare?
-            if let namespace = try? await NamespaceWorker.shared.run({ try SpareNetworkNamespace.make(openingSocket: .route) }) {
+            if let namespace = try? await NamespaceWorker.shared.run({ () throws -> SpareNetworkNamespace in
+                let namespace = try SpareNetworkNamespace.make(openingSocket: .route)
+                do { try namespaces.mark(namespace) } catch {
+                    namespace.close()
+                    throw error
+                }
+                return namespace
+            }) {
                 let hostName = "vsp" + String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
                 let link = try? await NamespaceWorker.shared.run {
                     try node.netlink.createSparePodLink(hostName: hostName, mtu: mtu, bridge: node.bridge, in: namespace)

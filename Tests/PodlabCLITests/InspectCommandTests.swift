@@ -14,7 +14,7 @@ enum InspectFixture {
             InterfaceAddressSnapshot(family: "inet6", local: "::1", prefixlen: 128, scope: "host"),
         ])
 
-    static let node = NamespaceSnapshot(namespace: "podlab-n1", kind: .node, node: "n1", interfaces: [
+    static let node = NamespaceSnapshot(namespace: "podlab_node_n1", kind: .node, node: "n1", interfaces: [
         loopback,
         InterfaceSnapshot(ifindex: 2, ifname: "eth0", flags: up, address: "aa:bb:cc:00:00:01", linkIndex: 3, linkNetnsid: 0, kind: "veth",
                           addrInfo: [InterfaceAddressSnapshot(family: "inet", local: "192.168.200.11", prefixlen: 24, scope: "global", label: "eth0")]),
@@ -33,7 +33,7 @@ enum InspectFixture {
                               rules: ["ip saddr 10.244.0.0/16 counter packets 3 bytes 252 comment \"pod traffic forwarded by this node\""]),
     ])
 
-    static let pod = NamespaceSnapshot(namespace: "podlab-pod-nginx", kind: .pod, node: "n1", pod: "default/nginx", interfaces: [
+    static let pod = NamespaceSnapshot(namespace: "podlab_pod_default_nginx", kind: .pod, node: "n1", pod: "default/nginx", interfaces: [
         loopback,
         InterfaceSnapshot(ifindex: 2, ifname: "eth0", flags: up, address: "0a:58:0a:f4:01:02", linkIndex: 4, linkNetnsid: 0, kind: "veth",
                           addrInfo: [
@@ -78,7 +78,7 @@ struct IPCommandTests {
             let t = agent.context()
             #expect(await t.run("ip") == 0)
             #expect(t.stdout.text == """
-                == node n1 (podlab-n1) ==
+                == node n1 (podlab_node_n1) ==
                 1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 state UNKNOWN
                     link/loopback 00:00:00:00:00:00
                     inet 127.0.0.1/8 scope host lo
@@ -102,7 +102,7 @@ struct IPCommandTests {
                     table ip podlab chain forward (type filter hook forward priority 0)
                         ip saddr 10.244.0.0/16 counter packets 3 bytes 252 comment "pod traffic forwarded by this node"
 
-                == pod default/nginx (podlab-pod-nginx) ==
+                == pod default/nginx (podlab_pod_default_nginx) ==
                 1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 state UNKNOWN
                     link/loopback 00:00:00:00:00:00
                     inet 127.0.0.1/8 scope host lo
@@ -127,14 +127,14 @@ struct IPCommandTests {
             let t = agent.context()
             #expect(await t.run("ip -br") == 0)
             #expect(t.stdout.text == """
-                == node n1 (podlab-n1) ==
+                == node n1 (podlab_node_n1) ==
                 lo               UNKNOWN        127.0.0.1/8 ::1/128 \("")
                 eth0@if3         UP             192.168.200.11/24 \("")
                 cni0             UP             10.244.1.1/24 \("")
                 veth1a2b3c4d@if2 UP             \("")
                 dummy-with-a-long-name DOWN           \("")
 
-                == pod default/nginx (podlab-pod-nginx) ==
+                == pod default/nginx (podlab_pod_default_nginx) ==
                 lo               UNKNOWN        127.0.0.1/8 ::1/128 \("")
                 eth0@if4         UP             10.244.1.2/32 fe80::858:aff:fef4:102/64 \("")
 
@@ -184,7 +184,7 @@ struct IPCommandTests {
             let t = agent.context()
             #expect(await t.run("ip n1 -br") == 0)
             #expect(agent.requests.map { $0.query["kind"] ?? "" } == ["pod", "node"])
-            #expect(t.stdout.text.hasPrefix("== node n1 (podlab-n1) ==\n"))
+            #expect(t.stdout.text.hasPrefix("== node n1 (podlab_node_n1) ==\n"))
         }
     }
 
@@ -251,24 +251,24 @@ struct WhoisCommandTests {
     static let path = PacketPath(
         source: "pod default/nginx", sourceAddress: IPv4Address(10, 244, 1, 2), destination: IPv4Address(10, 244, 2, 2),
         hops: [
-            PacketPath.Hop(namespace: "podlab-pod-nginx", title: "pod default/nginx", route: "default via 10.244.1.1 dev eth0 onlink",
+            PacketPath.Hop(namespace: "podlab_pod_default_nginx", title: "pod default/nginx", route: "default via 10.244.1.1 dev eth0 onlink",
                            egress: "eth0", neighbour: "10.244.1.1 dev eth0 lladdr 0a:58:0a:f4:01:01 PERMANENT",
-                           link: "veth eth0 ↔ veth1a2b3c4d (podlab-n1), a port of bridge cni0"),
-            PacketPath.Hop(namespace: "podlab-n1", title: "node n1", ingress: "cni0 (port veth1a2b3c4d)",
+                           link: "veth eth0 ↔ veth1a2b3c4d (podlab_node_n1), a port of bridge cni0"),
+            PacketPath.Hop(namespace: "podlab_node_n1", title: "node n1", ingress: "cni0 (port veth1a2b3c4d)",
                            route: "10.244.2.0/24 via 192.168.200.12 dev eth0", egress: "eth0",
                            neighbour: "192.168.200.12 dev eth0: no entry yet (ARP resolves it on the first packet)",
-                           link: "veth eth0 ↔ veth-n1 (podlab-u), a port of bridge underlay0",
+                           link: "veth eth0 ↔ veth-n1 (podlab_underlay), a port of bridge underlay0",
                            chains: [PacketPath.ChainPass(table: "ip podlab", chain: "forward", hook: "forward")]),
-            PacketPath.Hop(namespace: "podlab-u", title: "underlay", ingress: "veth-n1", egress: "veth-n2",
-                           bridge: "underlay0: veth-n1 → veth-n2", link: "veth veth-n2 ↔ eth0 (podlab-n2)"),
-            PacketPath.Hop(namespace: "podlab-n2", title: "node n2", ingress: "eth0",
+            PacketPath.Hop(namespace: "podlab_underlay", title: "underlay", ingress: "veth-n1", egress: "veth-n2",
+                           bridge: "underlay0: veth-n1 → veth-n2", link: "veth veth-n2 ↔ eth0 (podlab_node_n2)"),
+            PacketPath.Hop(namespace: "podlab_node_n2", title: "node n2", ingress: "eth0",
                            route: "10.244.2.0/24 dev cni0 proto kernel scope link src 10.244.2.1", egress: "cni0",
                            neighbour: "10.244.2.2 dev cni0 lladdr 0a:58:0a:f4:02:02 PERMANENT",
-                           link: "bridge cni0, port veth5e6f7a8b ↔ veth eth0 (podlab-pod-db)",
+                           link: "bridge cni0, port veth5e6f7a8b ↔ veth eth0 (podlab_pod_default_db)",
                            chains: [PacketPath.ChainPass(table: "ip podlab", chain: "forward", hook: "forward")]),
-            PacketPath.Hop(namespace: "podlab-pod-db", title: "pod default/db", ingress: "eth0", route: "local 10.244.2.2 dev eth0"),
+            PacketPath.Hop(namespace: "podlab_pod_default_db", title: "pod default/db", ingress: "eth0", route: "local 10.244.2.2 dev eth0"),
         ],
-        outcome: PacketPath.Outcome(delivered: true, text: "delivered to pod default/db (eth0 in podlab-pod-db)"))
+        outcome: PacketPath.Outcome(delivered: true, text: "delivered to pod default/db (eth0 in podlab_pod_default_db)"))
 
     static func handle(_ request: FakeRequest) -> FakeResponse {
         guard request.path == "/podlab/v1/whois", let ip = request.query["ip"], let address = IPAddress(ip) else {
@@ -276,8 +276,8 @@ struct WhoisCommandTests {
         }
         if let from = request.query["from"], from != "nginx" { return .notFound("pods", from) }
         let owner: AddressOwner = switch ip {
-        case "10.244.2.2": AddressOwner(kind: .pod, pod: "default/db", node: "n2", namespace: "podlab-pod-db", interface: "eth0", containers: ["db", "backup"])
-        case "10.244.1.1": AddressOwner(kind: .gateway, node: "n1", namespace: "podlab-n1", interface: "cni0")
+        case "10.244.2.2": AddressOwner(kind: .pod, pod: "default/db", node: "n2", namespace: "podlab_pod_default_db", interface: "eth0", containers: ["db", "backup"])
+        case "10.244.1.1": AddressOwner(kind: .gateway, node: "n1", namespace: "podlab_node_n1", interface: "cni0")
         default: AddressOwner(kind: .outside)
         }
         return InspectFixture.json(WhoisAnswer(lab: "podlab", address: address, owner: owner,
@@ -308,30 +308,30 @@ struct WhoisCommandTests {
                 10.244.2.2: pod default/db (node n2, containers: db, backup)
 
                 Path from pod default/nginx (10.244.1.2) to 10.244.2.2:
-                  1. pod default/nginx (podlab-pod-nginx)
+                  1. pod default/nginx (podlab_pod_default_nginx)
                        route:  default via 10.244.1.1 dev eth0 onlink
                        out:    eth0, neighbour 10.244.1.1 dev eth0 lladdr 0a:58:0a:f4:01:01 PERMANENT
-                       link:   veth eth0 ↔ veth1a2b3c4d (podlab-n1), a port of bridge cni0
-                  2. node n1 (podlab-n1)
+                       link:   veth eth0 ↔ veth1a2b3c4d (podlab_node_n1), a port of bridge cni0
+                  2. node n1 (podlab_node_n1)
                        in:     cni0 (port veth1a2b3c4d)
                        route:  10.244.2.0/24 via 192.168.200.12 dev eth0
                        nft:    table ip podlab chain forward (hook forward)
                        out:    eth0, neighbour 192.168.200.12 dev eth0: no entry yet (ARP resolves it on the first packet)
-                       link:   veth eth0 ↔ veth-n1 (podlab-u), a port of bridge underlay0
-                  3. underlay (podlab-u)
+                       link:   veth eth0 ↔ veth-n1 (podlab_underlay), a port of bridge underlay0
+                  3. underlay (podlab_underlay)
                        in:     veth-n1
                        bridge: underlay0: veth-n1 → veth-n2
-                       link:   veth veth-n2 ↔ eth0 (podlab-n2)
-                  4. node n2 (podlab-n2)
+                       link:   veth veth-n2 ↔ eth0 (podlab_node_n2)
+                  4. node n2 (podlab_node_n2)
                        in:     eth0
                        route:  10.244.2.0/24 dev cni0 proto kernel scope link src 10.244.2.1
                        nft:    table ip podlab chain forward (hook forward)
                        out:    cni0, neighbour 10.244.2.2 dev cni0 lladdr 0a:58:0a:f4:02:02 PERMANENT
-                       link:   bridge cni0, port veth5e6f7a8b ↔ veth eth0 (podlab-pod-db)
-                  5. pod default/db (podlab-pod-db)
+                       link:   bridge cni0, port veth5e6f7a8b ↔ veth eth0 (podlab_pod_default_db)
+                  5. pod default/db (podlab_pod_default_db)
                        in:     eth0
                        route:  local 10.244.2.2 dev eth0
-                Result: delivered to pod default/db (eth0 in podlab-pod-db)
+                Result: delivered to pod default/db (eth0 in podlab_pod_default_db)
 
                 """)
         }

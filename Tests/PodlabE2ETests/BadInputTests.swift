@@ -175,7 +175,7 @@ struct BadInputTests {
                 try (lab.pod("web")["status"] as? [String: Any])?["phase"] as? String == "Running"
             }
             #expect(try lab.run(["delete", "pod", "ghost"]).stdout == "pod \"ghost\" deleted\n")
-            #expect(!NetworkNamespace.exists("\(lab.name)-pod-ghost"))
+            #expect(!NetworkNamespace.exists("\(lab.name)_pod_default_ghost"))
             try await lab.expectConsistent()
         }
     }

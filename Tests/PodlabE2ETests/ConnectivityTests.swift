@@ -63,7 +63,7 @@ struct ConnectivityTests {
             // Every probe connection was reset by the end of the run: none stays established in
             // the pods (TIME_WAIT entries are the servers' own closes of HTTP answers).
             for pod in ["a", "b", "c"] {
-                let sockets = try Command.check("ss", ["-Htan", "state", "established"], netns: "\(lab.name)-pod-\(pod)")
+                let sockets = try Command.check("ss", ["-Htan", "state", "established"], netns: "\(lab.name)_pod_default_\(pod)")
                 #expect(sockets.isEmpty, "pod \(pod) still holds: \(sockets)")
             }
         }
@@ -83,7 +83,7 @@ struct ConnectivityTests {
             #expect(result.stdout.contains("bind :80") && result.stdout.contains("Address already in use (EADDRINUSE)"))
             let left = try lab.run(["get", "pods", "-n", "podlab-seed"], expectSuccess: false)
             #expect(left.stdout.isEmpty, "the scenario's pods are gone: \(left.stdout)")
-            #expect(!((try? NetworkNamespace.list()) ?? []).contains { $0.hasPrefix("\(lab.name)-pod-podlab-seed.") })
+            #expect(!((try? NetworkNamespace.list()) ?? []).contains { $0.hasPrefix("\(lab.name)_pod_podlab-seed_") })
         }
     }
 
@@ -91,7 +91,7 @@ struct ConnectivityTests {
     func brokenLab() async throws {
         try await TestLab.with { lab in
             try await lab.start(Self.pods)
-            _ = try Command.check("ip", ["-n", "\(lab.name)-pod-a", "route", "del", "default"])
+            _ = try Command.check("ip", ["-n", "\(lab.name)_pod_default_a", "route", "del", "default"])
 
             let result = try lab.run(["test", "--timeout", "300ms"], expectSuccess: false)
             #expect(result.status == .exited(1))
@@ -121,7 +121,7 @@ struct ConnectivityTests {
             // IPv4 packets sent and TCP connections opened by the pod's network stack (the pod's
             // IPv6 link-local chatter does not count here).
             func sent() throws -> [String] {
-                let snmp = try Command.check("ip", ["netns", "exec", "\(lab.name)-pod-a", "cat", "/proc/net/snmp"])
+                let snmp = try Command.check("ip", ["netns", "exec", "\(lab.name)_pod_default_a", "cat", "/proc/net/snmp"])
                 let lines = snmp.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
                 func value(_ table: String, _ field: String) -> String {
                     let rows = lines.filter { $0.first == table + ":" }

@@ -27,9 +27,9 @@ struct InspectTests {
             let inspection = try Self.object(try lab.run(["ip", "-o", "json"]).stdout)
             let namespaces = try #require(inspection["namespaces"] as? [[String: Any]])
             let names = namespaces.compactMap { $0["namespace"] as? String }
-            let expected = try NetworkNamespace.list().filter { $0.hasPrefix("\(lab.name)-") }
+            let expected = try NetworkNamespace.list().filter { $0.hasPrefix("\(lab.name)_") }
             #expect(names.sorted() == expected.sorted(), "one entry per namespace of the lab")
-            #expect(names.first == "\(lab.name)-u")
+            #expect(names.first == "\(lab.name)_underlay")
             #expect(namespaces.map { $0["kind"] as? String ?? "" } == ["underlay", "node", "node", "pod", "pod", "pod"])
 
             for namespace in namespaces {
@@ -85,10 +85,10 @@ struct InspectTests {
 
             // One pod and one node, by name.
             let pod = try lab.run(["ip", "pod", "a", "-br"]).stdout
-            #expect(pod.hasPrefix("== pod default/a (\(lab.name)-pod-a) ==\nlo "))
+            #expect(pod.hasPrefix("== pod default/a (\(lab.name)_pod_default_a) ==\nlo "))
             #expect(pod.contains(try lab.podIP("a") + "/32 "))
             let node = try lab.run(["ip", "node/n2"]).stdout
-            #expect(node.hasPrefix("== node n2 (\(lab.name)-n2) ==\n"))
+            #expect(node.hasPrefix("== node n2 (\(lab.name)_node_n2) ==\n"))
             #expect(node.contains("    inet 192.168.200.12/24 scope global eth0\n"))
             #expect(node.contains("    10.244.1.0/24 via 192.168.200.11 dev eth0\n"))
 
@@ -113,7 +113,7 @@ struct InspectTests {
                 (b, "\(b): pod default/b (node n1, containers: app, sidecar)"),
                 ("10.244.1.1", "10.244.1.1: gateway of node n1 (cni0)"),
                 ("10.244.2.1", "10.244.2.1: gateway of node n2 (cni0)"),
-                ("192.168.200.12", "192.168.200.12: node n2 underlay address (eth0 in \(lab.name)-n2)"),
+                ("192.168.200.12", "192.168.200.12: node n2 underlay address (eth0 in \(lab.name)_node_n2)"),
                 ("10.244.1.200", "10.244.1.200: inside the cluster CIDR but not allocated (pod CIDR 10.244.1.0/24 of node n1)"),
                 ("10.96.0.10", "10.96.0.10: service CIDR (no services yet)"),
             ] {
@@ -130,7 +130,7 @@ struct InspectTests {
 
             // The node-side veth of each pod, read independently.
             func hostVeth(of pod: String, node: String) throws -> String {
-                let eth0 = try #require(try Command.ipJSON("\(lab.name)-pod-\(pod)", ["link", "show", "eth0"]).first)
+                let eth0 = try #require(try Command.ipJSON("\(lab.name)_pod_default_\(pod)", ["link", "show", "eth0"]).first)
                 let peer = try #require(eth0["link_index"] as? Int)
                 let links = try Command.ipJSON("\(lab.name)-\(node)", ["link"])
                 let veth = try #require(links.first { $0["ifindex"] as? Int == peer && $0["master"] as? String == "cni0" })
@@ -141,25 +141,25 @@ struct InspectTests {
             let same = try Self.object(try lab.run(["whois", b, "--from", "a", "-o", "json"]).stdout)
             let samePath = try #require(same["path"] as? [String: Any])
             let sameHops = try #require(samePath["hops"] as? [[String: Any]])
-            #expect(sameHops.compactMap { $0["namespace"] as? String } == ["\(lab.name)-pod-a", "\(lab.name)-n1", "\(lab.name)-pod-b"])
+            #expect(sameHops.compactMap { $0["namespace"] as? String } == ["\(lab.name)_pod_default_a", "\(lab.name)_node_n1", "\(lab.name)_pod_default_b"])
             #expect(sameHops[0]["route"] as? String == "default via 10.244.1.1 dev eth0 onlink")
-            #expect(sameHops[0]["link"] as? String == "veth eth0 ↔ \(try hostVeth(of: "a", node: "n1")) (\(lab.name)-n1), a port of bridge cni0")
+            #expect(sameHops[0]["link"] as? String == "veth eth0 ↔ \(try hostVeth(of: "a", node: "n1")) (\(lab.name)_node_n1), a port of bridge cni0")
             #expect(sameHops[1]["route"] as? String == "10.244.1.0/24 dev cni0 proto kernel scope link src 10.244.1.1")
             #expect(sameHops[1]["neighbour"] as? String == "\(b) dev cni0 lladdr \(try Self.mac(of: "b", lab)) PERMANENT")
-            #expect(sameHops[1]["link"] as? String == "bridge cni0, port \(try hostVeth(of: "b", node: "n1")) ↔ veth eth0 (\(lab.name)-pod-b)")
+            #expect(sameHops[1]["link"] as? String == "bridge cni0, port \(try hostVeth(of: "b", node: "n1")) ↔ veth eth0 (\(lab.name)_pod_default_b)")
             #expect((samePath["outcome"] as? [String: Any])?["delivered"] as? Bool == true)
 
             // Cross node: pod a → node n1 → underlay → node n2 → pod c.
             let cross = try lab.run(["whois", c, "--from", "pod/a"]).stdout
             #expect(cross.hasPrefix("\(c): pod default/c (node n2, containers: web)\n\nPath from pod default/a (\(a)) to \(c):\n"))
             for line in [
-                "  1. pod default/a (\(lab.name)-pod-a)\n",
-                "  2. node n1 (\(lab.name)-n1)\n       in:     cni0 (port \(try hostVeth(of: "a", node: "n1")))\n       route:  10.244.2.0/24 via 192.168.200.12 dev eth0\n       nft:    table ip podlab chain forward (hook forward)\n",
-                "  3. underlay (\(lab.name)-u)\n       in:     veth-n1\n       bridge: underlay0: veth-n1 → veth-n2\n",
-                "  4. node n2 (\(lab.name)-n2)\n       in:     eth0\n       route:  10.244.2.0/24 dev cni0 proto kernel scope link src 10.244.2.1\n",
-                "       link:   bridge cni0, port \(try hostVeth(of: "c", node: "n2")) ↔ veth eth0 (\(lab.name)-pod-c)\n",
-                "  5. pod default/c (\(lab.name)-pod-c)\n       in:     eth0\n       route:  local \(c) dev eth0\n",
-                "Result: delivered to pod default/c (eth0 in \(lab.name)-pod-c)\n",
+                "  1. pod default/a (\(lab.name)_pod_default_a)\n",
+                "  2. node n1 (\(lab.name)_node_n1)\n       in:     cni0 (port \(try hostVeth(of: "a", node: "n1")))\n       route:  10.244.2.0/24 via 192.168.200.12 dev eth0\n       nft:    table ip podlab chain forward (hook forward)\n",
+                "  3. underlay (\(lab.name)_underlay)\n       in:     veth-n1\n       bridge: underlay0: veth-n1 → veth-n2\n",
+                "  4. node n2 (\(lab.name)_node_n2)\n       in:     eth0\n       route:  10.244.2.0/24 dev cni0 proto kernel scope link src 10.244.2.1\n",
+                "       link:   bridge cni0, port \(try hostVeth(of: "c", node: "n2")) ↔ veth eth0 (\(lab.name)_pod_default_c)\n",
+                "  5. pod default/c (\(lab.name)_pod_default_c)\n       in:     eth0\n       route:  local \(c) dev eth0\n",
+                "Result: delivered to pod default/c (eth0 in \(lab.name)_pod_default_c)\n",
             ] {
                 #expect(cross.contains(line), "the cross-node path lacks:\n\(line)\nin:\n\(cross)")
             }
@@ -176,7 +176,7 @@ struct InspectTests {
             // Leaving the cluster CIDR: masquerade on the way to a node's underlay address.
             let toNode = try lab.run(["whois", "192.168.200.12", "--from", "a"]).stdout
             #expect(toNode.contains("nft:    table ip podlab chain nat-postrouting (hook postrouting): masquerade: 192.168.200.12 is outside the cluster CIDR 10.244.0.0/16\n"))
-            #expect(toNode.hasSuffix("Result: delivered to node n2 (eth0 in \(lab.name)-n2)\n"))
+            #expect(toNode.hasSuffix("Result: delivered to node n2 (eth0 in \(lab.name)_node_n2)\n"))
             let away = try lab.run(["whois", "8.8.8.8", "--from", "a"], expectSuccess: false)
             #expect(away.stdout.hasSuffix("Result: dropped in node n1: no route to 8.8.8.8 (network unreachable; the lab has no way out of its namespaces)\n"), "stderr: \(away.stderr)")
 
@@ -224,20 +224,20 @@ struct InspectTests {
 
             let path = try lab.run(["whois", target, "--from", "on-n1"])
             for line in [
-                "  2. node n1 (\(lab.name)-n1)\n",
+                "  2. node n1 (\(lab.name)_node_n1)\n",
                 "       route:  10.244.3.0/24 via 10.244.3.0 dev vxlan0 onlink\n",
-                "       link:   VXLAN vxlan0 → vxlan0 (\(lab.name)-n3), encapsulated in UDP to 192.168.200.13 out of eth0: veth eth0 ↔ veth-n1 (\(lab.name)-u), a port of bridge underlay0\n",
+                "       link:   VXLAN vxlan0 → vxlan0 (\(lab.name)_node_n3), encapsulated in UDP to 192.168.200.13 out of eth0: veth eth0 ↔ veth-n1 (\(lab.name)_underlay), a port of bridge underlay0\n",
                 "       bridge: underlay0: veth-n1 → veth-n3\n",
-                "  4. node n3 (\(lab.name)-n3)\n       in:     vxlan0 (decapsulated, arrived on eth0)\n",
-                "Result: delivered to pod default/on-n3 (eth0 in \(lab.name)-pod-on-n3)\n",
+                "  4. node n3 (\(lab.name)_node_n3)\n       in:     vxlan0 (decapsulated, arrived on eth0)\n",
+                "Result: delivered to pod default/on-n3 (eth0 in \(lab.name)_pod_default_on-n3)\n",
             ] {
                 #expect(path.stdout.contains(line), "the overlay path lacks:\n\(line)\nin:\n\(path.stdout)\(path.stderr)")
             }
             let owner = try lab.run(["whois", "10.244.1.0"])
-            #expect(owner.stdout == "10.244.1.0: address of vxlan0 in node n1 (\(lab.name)-n1)\n", "stderr: \(owner.stderr)")
+            #expect(owner.stdout == "10.244.1.0: address of vxlan0 in node n1 (\(lab.name)_node_n1)\n", "stderr: \(owner.stderr)")
             let brief = try lab.run(["ip", "node", "n3", "-br"]).stdout
-            #expect(brief.hasPrefix("== node n3 (\(lab.name)-n3) ==\n"))
-            #expect(brief.dropFirst(brief.prefix { $0 != "\n" }.count + 1) == Substring(try Command.check("ip", ["-n", "\(lab.name)-n3", "-br", "addr"])))
+            #expect(brief.hasPrefix("== node n3 (\(lab.name)_node_n3) ==\n"))
+            #expect(brief.dropFirst(brief.prefix { $0 != "\n" }.count + 1) == Substring(try Command.check("ip", ["-n", "\(lab.name)_node_n3", "-br", "addr"])))
         }
     }
 
@@ -256,7 +256,7 @@ struct InspectTests {
 
     /// The MAC of a pod's eth0, read with `ip`.
     static func mac(of pod: String, _ lab: TestLab) throws -> String {
-        let eth0 = try #require(try Command.ipJSON("\(lab.name)-pod-\(pod)", ["link", "show", "eth0"]).first)
+        let eth0 = try #require(try Command.ipJSON("\(lab.name)_pod_default_\(pod)", ["link", "show", "eth0"]).first)
         return try #require(eth0["address"] as? String)
     }
 }

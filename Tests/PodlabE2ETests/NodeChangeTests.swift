@@ -11,7 +11,7 @@ struct NodeChangeTests {
         try await TestLab.with { lab in
             try lab.run(["run", "a", "--image", "nginx"])
             #expect(try lab.run(["node", "add", "n3"]).stdout.contains("node/n3 created (pod CIDR 10.244.3.0/24, underlay 192.168.200.13)"))
-            #expect(NetworkNamespace.exists("\(lab.name)-n3"))
+            #expect(NetworkNamespace.exists("\(lab.name)_node_n3"))
             let manifest = lab.stateRoot + "/c.yaml"
             try "apiVersion: v1\nkind: Pod\nmetadata:\n  name: c\nspec:\n  nodeName: n3\n  containers:\n  - name: web\n    image: httpd\n"
                 .write(toFile: manifest, atomically: true, encoding: .utf8)
@@ -24,8 +24,8 @@ struct NodeChangeTests {
             }
 
             #expect(try lab.run(["node", "delete", "n3"]).stdout == "node \"n3\" deleted\n")
-            #expect(!NetworkNamespace.exists("\(lab.name)-n3"))
-            #expect(!NetworkNamespace.exists("\(lab.name)-pod-c"), "the node's pods go with it")
+            #expect(!NetworkNamespace.exists("\(lab.name)_node_n3"))
+            #expect(!NetworkNamespace.exists("\(lab.name)_pod_default_c"), "the node's pods go with it")
             for node in ["n1", "n2"] {
                 #expect(!(try Command.check("ip", ["-n", "\(lab.name)-\(node)", "route"]).contains("10.244.3.0/24")))
             }

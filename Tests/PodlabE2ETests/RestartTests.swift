@@ -252,14 +252,14 @@ struct RestartTests {
             }
             #expect(processIsAlive(bash), "the container ended before the agent was killed: nothing to test")
             try await lab.killAgent()
-            #expect(NetworkNamespace.exists("\(lab.name)-pod-stubborn"))
+            #expect(NetworkNamespace.exists("\(lab.name)_pod_default_stubborn"))
 
             try lab.run(["up"])
             try await lab.eventually("stubborn gone", timeout: .seconds(20)) {
                 try !lab.run(["get", "pod", "stubborn"], expectSuccess: false).succeeded
             }
             #expect(try lab.run(["get", "pod", "stubborn"], expectSuccess: false).stderr.contains("(NotFound): pods \"stubborn\" not found"))
-            #expect(!NetworkNamespace.exists("\(lab.name)-pod-stubborn"))
+            #expect(!NetworkNamespace.exists("\(lab.name)_pod_default_stubborn"))
             try await lab.eventually("the stubborn container stopped") { !processIsAlive(bash) }
             #expect(lab.containerProcesses(pod: "stubborn").isEmpty)
             #expect(try lab.containerPIDs("keeper") == before.processes["keeper"], "the other pod was disturbed")
@@ -336,17 +336,17 @@ extension TestLab {
 
     /// Every namespace of this lab, as the kernel lists them.
     func labNamespaces() -> Set<String> {
-        Set(((try? NetworkNamespace.list()) ?? []).filter { $0.hasPrefix("\(name)-") })
+        Set(((try? NetworkNamespace.list()) ?? []).filter { $0.hasPrefix("\(name)_") })
     }
 
     /// The lab's pod namespaces (`<lab>-pod-*`).
     func podNamespaces() throws -> Set<String> {
-        Set(try NetworkNamespace.list().filter { $0.hasPrefix("\(name)-pod-") })
+        Set(try NetworkNamespace.list().filter { $0.hasPrefix("\(name)_pod_default_") })
     }
 
     /// The processes in a pod's network namespace (`ip netns pids`).
     func netnsPIDs(_ pod: String) throws -> [Int32] {
-        let namespace = "\(name)-pod-\(pod)"
+        let namespace = "\(name)_pod_default_\(pod)"
         guard NetworkNamespace.exists(namespace) else { return [] }
         return try Command.check("ip", ["netns", "pids", namespace]).split(separator: "\n")
             .compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
@@ -377,7 +377,7 @@ extension TestLab {
     func nodeVeths(_ node: String) throws -> [String] {
         let index = node.dropFirst()
         // The node's own eth0 is a veth too (to the underlay); pod ends are named veth<hash>.
-        return try Command.ipJSON("\(name)-n\(index)", ["link", "show", "type", "veth"]).compactMap { $0["ifname"] as? String }
+        return try Command.ipJSON("\(name)_node_n\(index)", ["link", "show", "type", "veth"]).compactMap { $0["ifname"] as? String }
             .filter { $0.hasPrefix("veth") }
     }
 
@@ -418,16 +418,16 @@ extension TestLab {
             let ip = (pod["status"] as? [String: Any])?["podIP"] as? String ?? ""
             perNode[(pod["spec"] as? [String: Any])?["nodeName"] as? String ?? "", default: 0] += 1
             #expect(!ip.isEmpty, "pod \(name) has no IP", sourceLocation: sourceLocation)
-            let addresses = try Command.ipJSON("\(self.name)-pod-\(name)", ["-4", "addr", "show", "dev", "eth0"])
+            let addresses = try Command.ipJSON("\(self.name)_pod_default_\(name)", ["-4", "addr", "show", "dev", "eth0"])
                 .flatMap { $0["addr_info"] as? [[String: Any]] ?? [] }.compactMap { $0["local"] as? String }
             #expect(addresses == [ip], "pod \(name): the kernel holds \(addresses), the API says \(ip)", sourceLocation: sourceLocation)
             ips += addresses
         }
         #expect(Set(ips).count == ips.count, "an address is used twice: \(ips.sorted())", sourceLocation: sourceLocation)
-        let expected = Set(pods.compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }.map { "\(name)-pod-\($0)" })
+        let expected = Set(pods.compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }.map { "\(name)_pod_default_\($0)" })
         #expect(try podNamespaces() == expected, "pod namespaces differ from the pods", sourceLocation: sourceLocation)
         // The kernel removes a deleted pod's veth asynchronously, with its namespace.
-        for node in ["n1", "n2"] where NetworkNamespace.exists("\(name)-n\(node.dropFirst())") {
+        for node in ["n1", "n2"] where NetworkNamespace.exists("\(name)_node_\(node)") {
             let pods = perNode[node] ?? 0
             try await eventually("node \(node) holds one veth per pod (\(pods))", { try nodeVeths(node).count == pods }, sourceLocation: sourceLocation)
         }

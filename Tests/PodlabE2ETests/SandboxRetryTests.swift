@@ -14,7 +14,7 @@ struct SandboxRetryTests {
     func retriedUntilItWorks() async throws {
         try await TestLab.with { lab in
             // The test's own file where the pod's namespace must go: creating the sandbox fails with EEXIST.
-            let blocker = "\(NetworkNamespace.runDirectory)/\(lab.name)-pod-web"
+            let blocker = "\(NetworkNamespace.runDirectory)/\(lab.name)_pod_default_web"
             let fd = open(blocker, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
             try #require(fd >= 0, "cannot create \(blocker): \(Errno.current)")
             close(fd)
@@ -43,7 +43,7 @@ struct SandboxRetryTests {
             }
             let status = (try lab.pod("web"))["status"] as? [String: Any] ?? [:]
             #expect(status["reason"] == nil && status["message"] == nil)
-            #expect(NetworkNamespace.exists("\(lab.name)-pod-web"))
+            #expect(NetworkNamespace.exists("\(lab.name)_pod_default_web"))
             try lab.run(["delete", "pod", "web", "--grace-period", "1"])
         }
     }
@@ -89,7 +89,7 @@ struct SpareNamespaceE2ETests {
                 return before.count == 2 && ports.contains { $0.name.hasPrefix("vsp") && !$0.up }
             }
             try await lab.start([PinnedPod("web", on: "n1", "web", image: "podlab/echo")])
-            let inode = try NetworkNamespace.open("\(lab.name)-pod-web").inode()
+            let inode = try NetworkNamespace.open("\(lab.name)_pod_default_web").inode()
             #expect(before.contains(inode), "the pod's namespace is one of the spares")
             let ports = try Self.bridgePorts(lab, node: "n1")
             #expect(ports.filter { $0.name.hasPrefix("veth") && $0.up }.count == 1, "\(ports)")

@@ -78,7 +78,7 @@ struct TestLab: Sendable {
         if let pid = agentPID, pid > 0, kill(pid, 0) == 0 {
             kill(pid, SIGKILL)
         }
-        for namespace in (try? NetworkNamespace.list()) ?? [] where namespace.hasPrefix("\(name)-") {
+        for namespace in (try? NetworkNamespace.list()) ?? [] where namespace.hasPrefix("\(name)_") {
             try? NetworkNamespace.delete(namespace, ignoreMissing: true)
         }
         // UTS/IPC namespace files of pods the agent could not remove itself.

@@ -51,7 +51,7 @@ struct TutorialTests {
             #expect(try lab.run(["delete", "pod", "nginx-ser"]).stdout == "pod \"nginx-ser\" deleted\n")
             let gone = try lab.run(["get", "pod", "nginx-ser"], expectSuccess: false)
             #expect(gone.stderr.contains("Error from server (NotFound): pods \"nginx-ser\" not found"))
-            #expect(!NetworkNamespace.exists("\(lab.name)-pod-nginx-ser"), "deleting a pod removes its namespace")
+            #expect(!NetworkNamespace.exists("\(lab.name)_pod_default_nginx-ser"), "deleting a pod removes its namespace")
         }
     }
 
@@ -156,7 +156,7 @@ struct TutorialTests {
                 #expect(try Command.check("ip", ["-6", "addr", "show", "scope", "link"], netns: namespace).isEmpty)
             }
             for pod in ["a", "b"] {
-                #expect(try Command.check("ip", ["-6", "addr", "show", "dev", "eth0", "scope", "link"], netns: "\(lab.name)-pod-\(pod)").isEmpty)
+                #expect(try Command.check("ip", ["-6", "addr", "show", "dev", "eth0", "scope", "link"], netns: "\(lab.name)_pod_default_\(pod)").isEmpty)
             }
         }
     }

@@ -36,7 +36,7 @@ struct VXLANTests {
                     #expect(result.stdout == "200", "p\(from) → p\(to) over the overlay")
                 }
             }
-            let node = "\(lab.name)-n1"
+            let node = "\(lab.name)_node_n1"
             let link = try Command.ipJSON(node, ["-d", "link", "show", "vxlan0"]).first ?? [:]
             let info = (link["linkinfo"] as? [String: Any])?["info_data"] as? [String: Any] ?? [:]
             #expect(info["id"] as? Int == 42)
@@ -46,7 +46,7 @@ struct VXLANTests {
             #expect(fdb.contains("dst 192.168.200.12") && fdb.contains("dst 192.168.200.13"))
             let routes = try Command.check("ip", ["-n", node, "route"])
             #expect(routes.contains("10.244.2.0/24 via 10.244.2.0 dev vxlan0 onlink"))
-            #expect(try Command.ipJSON("\(lab.name)-pod-p1", ["link", "show", "eth0"]).first?["mtu"] as? Int == 1450)
+            #expect(try Command.ipJSON("\(lab.name)_pod_default_p1", ["link", "show", "eth0"]).first?["mtu"] as? Int == 1450)
             // The same connectivity matrix as host-gw passes over the overlay.
             let matrix = try lab.run(["test"])
             #expect(matrix.stdout.contains("PASS:") && matrix.stdout.contains("0 mismatched"))

@@ -29,7 +29,7 @@ extension LabPlan {
             throw .invalid([TopologyProblem(field: "underlayCIDR", message: "\(underlayCIDR) has no room for node number \(index)")])
         }
         var plan = self
-        plan.nodes.append(NodePlan(index: index, name: name, namespace: "\(self.name)-n\(index)", podCIDR: podCIDR,
+        plan.nodes.append(NodePlan(index: index, name: name, namespace: LabNamespaceNames.node(lab: self.name, node: name), podCIDR: podCIDR,
                                    gateway: IPv4Interface(gateway, validLength: podCIDR.length),
                                    underlayAddress: IPv4Interface(underlay, validLength: underlayCIDR.length)))
         return plan

@@ -4,6 +4,9 @@
 public struct LabPlan: Hashable, Sendable, Codable {
     /// The lab name, prefix of every namespace name.
     public var name: String
+    /// Chosen at random when the lab is first planned; part of the label that marks the
+    /// lab's namespaces as its own (see `LabNamespaceNames.label`).
+    public var id: String
     public var routing: RoutingMode
     /// The VXLAN network identifier, for `routing: vxlan`.
     public var vxlanID: Int?
@@ -16,7 +19,7 @@ public struct LabPlan: Hashable, Sendable, Codable {
     public var underlayCIDR: IPv4Prefix
     /// MTU of the underlay and node links.
     public var mtu: Int
-    /// The underlay namespace, `<lab>-u`, holding the bridge that links the nodes.
+    /// The underlay namespace, `<lab>_underlay`, holding the bridge that links the nodes.
     public var underlayNamespace: String
     /// The nodes in topology order.
     public var nodes: [NodePlan]
@@ -34,6 +37,14 @@ public struct LabPlan: Hashable, Sendable, Codable {
 
     /// The node whose pod CIDR holds `address`.
     public func node(owning address: IPv4Address) -> NodePlan? { nodes.first { $0.podCIDR.contains(address) } }
+
+    /// The label on each of the lab's namespaces (see `LabNamespaceNames.label`).
+    public var namespaceLabel: String { LabNamespaceNames.label(lab: name, id: id) }
+
+    /// The network namespace of pod `name` in Kubernetes namespace `namespace`.
+    public func podNamespace(namespace: String, name: String) -> String {
+        LabNamespaceNames.pod(lab: self.name, namespace: namespace.isEmpty ? "default" : namespace, name: name)
+    }
 }
 
 /// One node of a planned lab.
@@ -42,7 +53,7 @@ public struct NodePlan: Hashable, Sendable, Codable {
     public var index: Int
     /// The node name (also its Kubernetes Node name).
     public var name: String
-    /// The node's network namespace, `<lab>-n<index>`.
+    /// The node's network namespace, `<lab>_node_<name>`.
     public var namespace: String
     /// Where the node's pods get their addresses (`10.244.1.0/24`).
     public var podCIDR: IPv4Prefix
@@ -62,8 +73,9 @@ extension TopologySpec {
     public static let mtuRange: ClosedRange<Int64> = 576...9216
     public static let vxlanIDRange: ClosedRange<Int64> = 1...16_777_215
 
-    /// Checks the topology and derives the lab plan; throws every problem found.
-    public func plan() throws(TopologyError) -> LabPlan {
+    /// Checks the topology and derives the lab plan; throws every problem found. `id` goes
+    /// into the label on the lab's namespaces (the agent chooses one at random).
+    public func plan(id: String = "") throws(TopologyError) -> LabPlan {
         var problems: [TopologyProblem] = []
         func problem(_ field: FieldPath, _ message: String) { problems.append(TopologyProblem(field: field, message: message)) }
 
@@ -183,12 +195,12 @@ extension TopologySpec {
                 throw .invalid([TopologyProblem(field: FieldPath.root.child("nodes").index(offset), message: "no addresses could be derived")])
             }
             plans.append(NodePlan(
-                index: index, name: node.name, namespace: "\(name)-n\(index)", podCIDR: podCIDR,
+                index: index, name: node.name, namespace: LabNamespaceNames.node(lab: name, node: node.name), podCIDR: podCIDR,
                 gateway: IPv4Interface(gateway, validLength: podCIDR.length),
                 underlayAddress: IPv4Interface(underlayAddress, validLength: underlay.length)))
         }
-        return LabPlan(name: name, routing: routing, vxlanID: vxlanID, clusterCIDR: cluster, nodeCIDRLength: nodeLength,
-                       serviceCIDR: service, underlayCIDR: underlay, mtu: Int(mtu), underlayNamespace: "\(name)-u",
+        return LabPlan(name: name, id: id, routing: routing, vxlanID: vxlanID, clusterCIDR: cluster, nodeCIDRLength: nodeLength,
+                       serviceCIDR: service, underlayCIDR: underlay, mtu: Int(mtu), underlayNamespace: LabNamespaceNames.underlay(lab: name),
                        nodes: plans, pods: pods)
     }
 

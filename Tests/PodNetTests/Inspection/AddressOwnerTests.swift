@@ -9,8 +9,8 @@ struct AddressOwnerTests {
         ("10.244.2.2", .pod, "pod team/c (node n2, containers: db)"),
         ("10.244.1.1", .gateway, "gateway of node n1 (cni0)"),
         ("10.244.2.1", .gateway, "gateway of node n2 (cni0)"),
-        ("192.168.200.12", .nodeUnderlay, "node n2 underlay address (eth0 in demo-n2)"),
-        ("192.168.200.11", .nodeUnderlay, "node n1 underlay address (eth0 in demo-n1)"),
+        ("192.168.200.12", .nodeUnderlay, "node n2 underlay address (eth0 in demo_node_n2)"),
+        ("192.168.200.11", .nodeUnderlay, "node n1 underlay address (eth0 in demo_node_n1)"),
         ("10.244.1.77", .unallocated, "inside the cluster CIDR but not allocated (pod CIDR 10.244.1.0/24 of node n1)"),
         ("10.244.9.1", .unallocated, "inside the cluster CIDR but not allocated (in no node's pod CIDR)"),
         ("10.244.2.3", .allocated, "allocated on node n2 to uid-gone, but no pod holds it"),
@@ -22,7 +22,7 @@ struct AddressOwnerTests {
         ("127.0.0.1", .loopback, "loopback: every pod and node has its own on lo"),
         ("8.8.8.8", .outside, "not in the lab: podlab never sends traffic outside its namespaces"),
         ("2001:db8::1", .outside, "not in the lab: podlab never sends traffic outside its namespaces"),
-        ("fe80::858:aff:fef4:102", .interface, "address of eth0 in pod default/a (demo-pod-a)"),
+        ("fe80::858:aff:fef4:102", .interface, "address of eth0 in pod default/a (demo_pod_default_a)"),
         ("::1", .loopback, "loopback: every pod and node has its own on lo"),
     ])
     func owner(address: String, kind: AddressOwner.Kind, text: String) throws {
@@ -34,7 +34,7 @@ struct AddressOwnerTests {
 
     @Test func podOwnerNamesItsNamespaceAndInterface() throws {
         let owner = AddressOwner.find(.v4(IPv4Address(10, 244, 2, 2)), inventory: InspectionFixture.inventory, network: InspectionFixture.network)
-        #expect(owner.namespace == "demo-pod-team.c")
+        #expect(owner.namespace == "demo_pod_team_c")
         #expect(owner.interface == "eth0")
         #expect(owner.containers == ["db"])
     }
@@ -44,7 +44,7 @@ struct AddressOwnerTests {
         var network = InspectionFixture.network
         network.namespaces[0].interfaces[1].addrInfo = [InspectionFixture.inet("192.168.200.1/24", label: "underlay0")]
         let owner = AddressOwner.find(try #require(IPAddress("192.168.200.1")), inventory: InspectionFixture.inventory, network: network)
-        #expect(owner.description == "address of underlay0 in underlay (demo-u)")
+        #expect(owner.description == "address of underlay0 in underlay (demo_underlay)")
     }
 
     @Test func answerCarriesTheSummary() throws {

@@ -16,9 +16,9 @@ enum InspectionFixture {
     }()
 
     static let pods = [
-        PodFacts(namespace: "default", name: "a", uid: "uid-a", ip: IPv4Address("10.244.1.2"), node: "n1", netns: "demo-pod-a", containers: ["web"]),
-        PodFacts(namespace: "default", name: "b", uid: "uid-b", ip: IPv4Address("10.244.1.3"), node: "n1", netns: "demo-pod-b", containers: ["app", "sidecar"]),
-        PodFacts(namespace: "team", name: "c", uid: "uid-c", ip: IPv4Address("10.244.2.2"), node: "n2", netns: "demo-pod-team.c", containers: ["db"]),
+        PodFacts(namespace: "default", name: "a", uid: "uid-a", ip: IPv4Address("10.244.1.2"), node: "n1", netns: "demo_pod_default_a", containers: ["web"]),
+        PodFacts(namespace: "default", name: "b", uid: "uid-b", ip: IPv4Address("10.244.1.3"), node: "n1", netns: "demo_pod_default_b", containers: ["app", "sidecar"]),
+        PodFacts(namespace: "team", name: "c", uid: "uid-c", ip: IPv4Address("10.244.2.2"), node: "n2", netns: "demo_pod_team_c", containers: ["db"]),
     ]
 
     static let inventory = LabInventory(plan: plan, pods: pods, allocations: [
@@ -40,7 +40,7 @@ enum InspectionFixture {
                                             addrInfo: [inet("127.0.0.1/8", scope: "host", label: "lo"),
                                                        InterfaceAddressSnapshot(family: "inet6", local: "::1", prefixlen: 128, scope: "host")])
 
-    static let underlay = NamespaceSnapshot(namespace: "demo-u", kind: .underlay, interfaces: [
+    static let underlay = NamespaceSnapshot(namespace: "demo_underlay", kind: .underlay, interfaces: [
         loopback,
         InterfaceSnapshot(ifindex: 2, ifname: "underlay0", flags: up, kind: "bridge"),
         InterfaceSnapshot(ifindex: 3, ifname: "veth-n1", flags: up, master: "underlay0", linkIndex: 2, linkNetnsid: 0, kind: "veth"),
@@ -55,7 +55,7 @@ enum InspectionFixture {
     ]
 
     static func node(_ index: Int, veths: [(name: String, index: Int, pod: String)], otherNode: Int) -> NamespaceSnapshot {
-        NamespaceSnapshot(namespace: "demo-n\(index)", kind: .node, node: "n\(index)", interfaces: [
+        NamespaceSnapshot(namespace: "demo_node_n\(index)", kind: .node, node: "n\(index)", interfaces: [
             loopback,
             InterfaceSnapshot(ifindex: 2, ifname: "eth0", flags: up, address: "aa:00:00:00:00:1\(index)", linkIndex: 2 + index, linkNetnsid: 0,
                               kind: "veth", addrInfo: [inet("192.168.200.1\(index)/24", label: "eth0")]),

@@ -11,14 +11,14 @@ struct PacketPathTests {
 
     @Test("hops and outcome", arguments: [
         ("10.244.2.2", ["pod default/a", "node n1", "underlay", "node n2", "pod team/c"], true,
-         "delivered to pod team/c (eth0 in demo-pod-team.c)"),
-        ("10.244.1.3", ["pod default/a", "node n1", "pod default/b"], true, "delivered to pod default/b (eth0 in demo-pod-b)"),
-        ("10.244.1.1", ["pod default/a", "node n1"], true, "delivered to node n1 (cni0 in demo-n1)"),
-        ("10.244.2.1", ["pod default/a", "node n1", "underlay", "node n2"], true, "delivered to node n2 (cni0 in demo-n2)"),
-        ("192.168.200.12", ["pod default/a", "node n1", "underlay", "node n2"], true, "delivered to node n2 (eth0 in demo-n2)"),
-        ("192.168.200.11", ["pod default/a", "node n1"], true, "delivered to node n1 (eth0 in demo-n1)"),
-        ("10.244.1.2", ["pod default/a"], true, "delivered to pod default/a (eth0 in demo-pod-a)"),
-        ("127.0.0.1", ["pod default/a"], true, "delivered to pod default/a (lo in demo-pod-a)"),
+         "delivered to pod team/c (eth0 in demo_pod_team_c)"),
+        ("10.244.1.3", ["pod default/a", "node n1", "pod default/b"], true, "delivered to pod default/b (eth0 in demo_pod_default_b)"),
+        ("10.244.1.1", ["pod default/a", "node n1"], true, "delivered to node n1 (cni0 in demo_node_n1)"),
+        ("10.244.2.1", ["pod default/a", "node n1", "underlay", "node n2"], true, "delivered to node n2 (cni0 in demo_node_n2)"),
+        ("192.168.200.12", ["pod default/a", "node n1", "underlay", "node n2"], true, "delivered to node n2 (eth0 in demo_node_n2)"),
+        ("192.168.200.11", ["pod default/a", "node n1"], true, "delivered to node n1 (eth0 in demo_node_n1)"),
+        ("10.244.1.2", ["pod default/a"], true, "delivered to pod default/a (eth0 in demo_pod_default_a)"),
+        ("127.0.0.1", ["pod default/a"], true, "delivered to pod default/a (lo in demo_pod_default_a)"),
         ("8.8.8.8", ["pod default/a", "node n1"], false,
          "dropped in node n1: no route to 8.8.8.8 (network unreachable; the lab has no way out of its namespaces)"),
         ("10.244.1.77", ["pod default/a", "node n1"], false,
@@ -41,21 +41,21 @@ struct PacketPathTests {
     func crossNodeDetails() throws {
         let hops = try Self.trace(to: "10.244.2.2").hops
         try #require(hops.count == 5)
-        #expect(hops[0] == PacketPath.Hop(namespace: "demo-pod-a", title: "pod default/a", route: "default via 10.244.1.1 dev eth0 onlink",
+        #expect(hops[0] == PacketPath.Hop(namespace: "demo_pod_default_a", title: "pod default/a", route: "default via 10.244.1.1 dev eth0 onlink",
                                           egress: "eth0", neighbour: "10.244.1.1 dev eth0 lladdr 0a:58:0a:f4:01:01 PERMANENT",
-                                          link: "veth eth0 ↔ vethaaaa (demo-n1), a port of bridge cni0"))
+                                          link: "veth eth0 ↔ vethaaaa (demo_node_n1), a port of bridge cni0"))
         #expect(hops[1].ingress == "cni0 (port vethaaaa)")
         #expect(hops[1].route == "10.244.2.0/24 via 192.168.200.12 dev eth0")
         #expect(hops[1].egress == "eth0")
         #expect(hops[1].neighbour == "192.168.200.12 dev eth0: no entry yet (ARP resolves it on the first packet)")
         #expect(hops[1].chains == [PacketPath.ChainPass(table: "ip podlab", chain: "forward", hook: "forward")])
-        #expect(hops[1].link == "veth eth0 ↔ veth-n1 (demo-u), a port of bridge underlay0")
-        #expect(hops[2] == PacketPath.Hop(namespace: "demo-u", title: "underlay", ingress: "veth-n1", egress: "veth-n2",
-                                          bridge: "underlay0: veth-n1 → veth-n2", link: "veth veth-n2 ↔ eth0 (demo-n2)"))
+        #expect(hops[1].link == "veth eth0 ↔ veth-n1 (demo_underlay), a port of bridge underlay0")
+        #expect(hops[2] == PacketPath.Hop(namespace: "demo_underlay", title: "underlay", ingress: "veth-n1", egress: "veth-n2",
+                                          bridge: "underlay0: veth-n1 → veth-n2", link: "veth veth-n2 ↔ eth0 (demo_node_n2)"))
         #expect(hops[3].ingress == "eth0")
         #expect(hops[3].route == "10.244.2.0/24 dev cni0 proto kernel scope link src 10.244.2.1")
         #expect(hops[3].neighbour == "10.244.2.2 dev cni0 lladdr 0a:58:0a:f4:02:02 PERMANENT")
-        #expect(hops[3].link == "bridge cni0, port vethcccc ↔ veth eth0 (demo-pod-team.c)")
+        #expect(hops[3].link == "bridge cni0, port vethcccc ↔ veth eth0 (demo_pod_team_c)")
         #expect(hops[4].ingress == "eth0")
         #expect(hops[4].route == "local 10.244.2.2 dev eth0")
         #expect(hops[4].chains.isEmpty)
@@ -66,9 +66,9 @@ struct PacketPathTests {
         let hops = try Self.trace(to: "10.244.1.3").hops
         #expect(hops[1].route == "10.244.1.0/24 dev cni0 proto kernel scope link src 10.244.1.1")
         #expect(hops[1].neighbour == "10.244.1.3 dev cni0 lladdr 0a:58:0a:f4:01:03 PERMANENT")
-        #expect(hops[1].link == "bridge cni0, port vethbbbb ↔ veth eth0 (demo-pod-b)")
+        #expect(hops[1].link == "bridge cni0, port vethbbbb ↔ veth eth0 (demo_pod_default_b)")
         #expect(hops[1].chains.map(\.chain) == ["forward"])
-        #expect(hops[2].namespace == "demo-pod-b")
+        #expect(hops[2].namespace == "demo_pod_default_b")
     }
 
     @Test("chains: masquerade only when leaving the cluster CIDR; input hook for the node itself", arguments: [
@@ -90,10 +90,10 @@ struct PacketPathTests {
     @Test("a pod on the other node finds its own node's veth, though indices repeat")
     func fromTheOtherNode() throws {
         let path = try Self.trace(from: 2, to: "10.244.1.2")
-        #expect(path.hops.map(\.namespace) == ["demo-pod-team.c", "demo-n2", "demo-u", "demo-n1", "demo-pod-a"])
-        #expect(path.hops[0].link == "veth eth0 ↔ vethcccc (demo-n2), a port of bridge cni0")
+        #expect(path.hops.map(\.namespace) == ["demo_pod_team_c", "demo_node_n2", "demo_underlay", "demo_node_n1", "demo_pod_default_a"])
+        #expect(path.hops[0].link == "veth eth0 ↔ vethcccc (demo_node_n2), a port of bridge cni0")
         #expect(path.hops[2].bridge == "underlay0: veth-n2 → veth-n1")
-        #expect(path.hops[3].link == "bridge cni0, port vethaaaa ↔ veth eth0 (demo-pod-a)")
+        #expect(path.hops[3].link == "bridge cni0, port vethaaaa ↔ veth eth0 (demo_pod_default_a)")
         #expect(path.outcome.delivered)
     }
 
@@ -135,9 +135,9 @@ struct PacketPathTests {
     }
 
     @Test("errors: a pod without address or namespace", arguments: [
-        (PodFacts(namespace: "default", name: "p", uid: "u", ip: nil, node: "n1", netns: "demo-pod-p", containers: [], phase: "Pending"),
+        (PodFacts(namespace: "default", name: "p", uid: "u", ip: nil, node: "n1", netns: "demo_pod_default_p", containers: [], phase: "Pending"),
          "pod default/p has no IP address yet (Pending)"),
-        (PodFacts(namespace: "default", name: "q", uid: "u", ip: IPv4Address(10, 244, 1, 9), node: "n1", netns: "demo-pod-q", containers: [], phase: "Pending"),
+        (PodFacts(namespace: "default", name: "q", uid: "u", ip: IPv4Address(10, 244, 1, 9), node: "n1", netns: "demo_pod_default_q", containers: [], phase: "Pending"),
          "pod default/q has no network namespace yet (Pending)"),
     ])
     func errors(pod: PodFacts, message: String) {
@@ -166,18 +166,18 @@ struct OverlayPathTests {
     @Test func crossNode() throws {
         let path = try PacketPath.trace(from: InspectionFixture.pods[0], to: IPv4Address(10, 244, 2, 2),
                                         inventory: InspectionFixture.inventory, network: Self.network)
-        #expect(path.hops.map(\.namespace) == ["demo-pod-a", "demo-n1", "demo-u", "demo-n2", "demo-pod-team.c"])
+        #expect(path.hops.map(\.namespace) == ["demo_pod_default_a", "demo_node_n1", "demo_underlay", "demo_node_n2", "demo_pod_team_c"])
         #expect(path.hops[1].route == "10.244.2.0/24 via 10.244.2.0 dev vxlan0 onlink")
         #expect(path.hops[1].neighbour == "10.244.2.0 dev vxlan0 lladdr 0e:00:00:00:00:02 PERMANENT")
-        #expect(path.hops[1].link == "VXLAN vxlan0 → vxlan0 (demo-n2), encapsulated in UDP to 192.168.200.12 out of eth0: veth eth0 ↔ veth-n1 (demo-u), a port of bridge underlay0")
+        #expect(path.hops[1].link == "VXLAN vxlan0 → vxlan0 (demo_node_n2), encapsulated in UDP to 192.168.200.12 out of eth0: veth eth0 ↔ veth-n1 (demo_underlay), a port of bridge underlay0")
         #expect(path.hops[2].bridge == "underlay0: veth-n1 → veth-n2")
         #expect(path.hops[3].ingress == "vxlan0 (decapsulated, arrived on eth0)")
         #expect(path.hops[3].route == "10.244.2.0/24 dev cni0 proto kernel scope link src 10.244.2.1")
-        #expect(path.outcome.text == "delivered to pod team/c (eth0 in demo-pod-team.c)")
+        #expect(path.outcome.text == "delivered to pod team/c (eth0 in demo_pod_team_c)")
     }
 
     @Test func overlayAddressOwner() throws {
         let owner = AddressOwner.find(.v4(IPv4Address(10, 244, 2, 0)), inventory: InspectionFixture.inventory, network: Self.network)
-        #expect(owner.description == "address of vxlan0 in node n2 (demo-n2)")
+        #expect(owner.description == "address of vxlan0 in node n2 (demo_node_n2)")
     }
 }

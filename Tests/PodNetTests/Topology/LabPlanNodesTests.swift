@@ -12,7 +12,7 @@ struct LabPlanNodesTests {
         #expect(added.nodes.prefix(2) == plan.nodes[...])
         let node = try #require(added.node(named: "n3"))
         #expect(node.index == 3)
-        #expect(node.namespace == "lab-n3")
+        #expect(node.namespace == "lab_node_n3")
         #expect(node.podCIDR.description == "10.244.3.0/24")
         #expect(node.gateway.description == "10.244.3.1/24")
         #expect(node.underlayAddress.description == "192.168.200.13/24")
@@ -22,7 +22,7 @@ struct LabPlanNodesTests {
     func reuse() throws {
         let plan = try Self.plan("name: lab\nnodeCount: 3\n").removingNode(named: "n2").addingNode(named: "x")
         let node = try #require(plan.node(named: "x"))
-        #expect(node.index == 4 && node.namespace == "lab-n4")
+        #expect(node.index == 4 && node.namespace == "lab_node_x", "a node lives in a namespace named after it")
         #expect(node.podCIDR.description == "10.244.2.0/24")
         #expect(Set(plan.nodes.map(\.podCIDR)).count == plan.nodes.count)
     }

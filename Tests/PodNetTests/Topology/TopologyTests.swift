@@ -8,9 +8,9 @@ enum TopologyFixtures {
         # The default podlab lab: two nodes whose pods reach each other with host-gw routing
         # (each node routes the other node's pod CIDR via its underlay address).
         #
-        #   underlay ns "podlab-u"   bridge underlay0  192.168.200.0/24
-        #   node ns "podlab-n1"      eth0 192.168.200.11   cni0 10.244.1.1/24   pods 10.244.1.0/24
-        #   node ns "podlab-n2"      eth0 192.168.200.12   cni0 10.244.2.1/24   pods 10.244.2.0/24
+        #   underlay ns "podlab_underlay"   bridge underlay0  192.168.200.0/24
+        #   node ns "podlab_node_n1" eth0 192.168.200.11   cni0 10.244.1.1/24   pods 10.244.1.0/24
+        #   node ns "podlab_node_n2" eth0 192.168.200.12   cni0 10.244.2.1/24   pods 10.244.2.0/24
         name: podlab
         routing: host-gw
         clusterCIDR: 10.244.0.0/16
@@ -27,8 +27,8 @@ enum TopologyFixtures {
     static let singleNode = """
         # A one-node lab: every pod on node n1, no routing between nodes needed.
         #
-        #   underlay ns "single-u"   bridge underlay0  192.168.200.0/24
-        #   node ns "single-n1"      eth0 192.168.200.11   cni0 10.244.1.1/24   pods 10.244.1.0/24
+        #   underlay ns "single_underlay"   bridge underlay0  192.168.200.0/24
+        #   node ns "single_node_n1" eth0 192.168.200.11   cni0 10.244.1.1/24   pods 10.244.1.0/24
         name: single
         routing: host-gw
         clusterCIDR: 10.244.0.0/16
@@ -81,14 +81,14 @@ struct TopologyTests {
         #expect(plan.name == "podlab")
         #expect(plan.routing == .hostGateway)
         #expect(plan.vxlanID == nil)
-        #expect(plan.underlayNamespace == "podlab-u")
+        #expect(plan.underlayNamespace == "podlab_underlay")
         #expect(plan.clusterCIDR.description == "10.244.0.0/16")
         #expect(plan.serviceCIDR.description == "10.96.0.0/16")
         #expect(plan.underlayCIDR.description == "192.168.200.0/24")
         #expect(plan.mtu == 1500 && plan.podMTU == 1500)
         #expect(plan.nodes.map(\.index) == [1, 2])
         #expect(plan.nodes.map(\.name) == ["n1", "n2"])
-        #expect(plan.nodes.map(\.namespace) == ["podlab-n1", "podlab-n2"])
+        #expect(plan.nodes.map(\.namespace) == ["podlab_node_n1", "podlab_node_n2"])
         #expect(plan.nodes.map(\.podCIDR.description) == ["10.244.1.0/24", "10.244.2.0/24"])
         #expect(plan.nodes.map(\.gateway.description) == ["10.244.1.1/24", "10.244.2.1/24"])
         #expect(plan.nodes.map(\.underlayAddress.description) == ["192.168.200.11/24", "192.168.200.12/24"])
@@ -101,8 +101,8 @@ struct TopologyTests {
     @Test("the single-node topology")
     func singleNodePlan() throws {
         let plan = try Self.plan(TopologyFixtures.singleNode)
-        #expect(plan.underlayNamespace == "single-u")
-        #expect(plan.nodes.map(\.namespace) == ["single-n1"])
+        #expect(plan.underlayNamespace == "single_underlay")
+        #expect(plan.nodes.map(\.namespace) == ["single_node_n1"])
         #expect(plan.nodes.map(\.underlayAddress.description) == ["192.168.200.11/24"])
     }
 
