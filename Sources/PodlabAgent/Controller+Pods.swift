@@ -304,8 +304,13 @@ extension Controller {
             for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: grace) } }
         }
         do {
-            try PodRuntime.removeSandbox(runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod),
-                                         namespaces: labNamespaces)
+            do {
+                try PodRuntime.removeSandbox(runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod),
+                                             namespaces: labNamespaces)
+            } catch let error as LabNamespaces.NotOwned {
+                // Its sandbox was never built (the name was taken): nothing of the pod's is there.
+                logger.warning("pod \(podKey): \(error)")
+            }
             // The node's permanent entry for the pod (its MAC is derived from its IP).
             if let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP) {
                 try? node.netlink.deleteNeighbor(Neighbor(interfaceIndex: node.bridge.index, address: address, mac: MACAddress.derived(from: address)))

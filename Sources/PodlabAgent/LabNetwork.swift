@@ -59,7 +59,14 @@ public enum LabNetwork {
             let (namespace, netlink) = try namespaces.openOrCreate(node.namespace)
             try Sysctl.set(nodeSysctls, in: namespace)
             let uplink = "veth-n\(node.index)"
-            if try underlay.linkIfPresent(named: uplink) == nil {
+            var uplinkLink = try underlay.linkIfPresent(named: uplink)
+            if let stale = uplinkLink, try netlink.linkIfPresent(named: nodeInterface) == nil {
+                // An uplink whose node end is not in this namespace: left by a node of the same
+                // index whose namespace the kernel is still tearing down. Replace it.
+                do { try underlay.deleteLink(.index(stale.index, name: uplink)) } catch Errno.noSuchDevice {}
+                uplinkLink = nil
+            }
+            if uplinkLink == nil {
                 // A leftover eth0 without its underlay end cannot be reused: remove it first.
                 if let stale = try netlink.linkIfPresent(named: nodeInterface) { try netlink.deleteLink(.index(stale.index)) }
                 try underlay.createVeth(VethConfiguration(name: uplink, mtu: UInt32(plan.mtu), masterIndex: underlayBridge.index, up: true,

@@ -132,7 +132,7 @@ struct InspectTests {
             func hostVeth(of pod: String, node: String) throws -> String {
                 let eth0 = try #require(try Command.ipJSON("\(lab.name)_pod_default_\(pod)", ["link", "show", "eth0"]).first)
                 let peer = try #require(eth0["link_index"] as? Int)
-                let links = try Command.ipJSON("\(lab.name)-\(node)", ["link"])
+                let links = try Command.ipJSON("\(lab.name)_node_\(node)", ["link"])
                 let veth = try #require(links.first { $0["ifindex"] as? Int == peer && $0["master"] as? String == "cni0" })
                 return try #require(veth["ifname"] as? String)
             }
@@ -243,7 +243,7 @@ struct InspectTests {
 
     /// The packets counted by the rule in `table ip podlab` chain `forward` of a node.
     static func forwardPackets(_ lab: TestLab, _ node: String) throws -> Int {
-        let entries = try Command.nftJSON("\(lab.name)-\(node)", ["list", "chain", "ip", "podlab", "forward"])
+        let entries = try Command.nftJSON("\(lab.name)_node_\(node)", ["list", "chain", "ip", "podlab", "forward"])
         for entry in entries {
             guard let rule = entry["rule"] as? [String: Any], let expressions = rule["expr"] as? [[String: Any]] else { continue }
             for expression in expressions {

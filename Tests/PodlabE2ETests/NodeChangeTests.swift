@@ -20,14 +20,14 @@ struct NodeChangeTests {
             #expect(try lab.podIP("c") == "10.244.3.2")
             #expect(try lab.run(["exec", "a", "--", "curl", "-s", "http://10.244.3.2/"]).stdout.contains("It works!"))
             for node in ["n1", "n2"] {
-                #expect(try Command.check("ip", ["-n", "\(lab.name)-\(node)", "route"]).contains("10.244.3.0/24 via 192.168.200.13 dev eth0"))
+                #expect(try Command.check("ip", ["-n", "\(lab.name)_node_\(node)", "route"]).contains("10.244.3.0/24 via 192.168.200.13 dev eth0"))
             }
 
             #expect(try lab.run(["node", "delete", "n3"]).stdout == "node \"n3\" deleted\n")
             #expect(!NetworkNamespace.exists("\(lab.name)_node_n3"))
             #expect(!NetworkNamespace.exists("\(lab.name)_pod_default_c"), "the node's pods go with it")
             for node in ["n1", "n2"] {
-                #expect(!(try Command.check("ip", ["-n", "\(lab.name)-\(node)", "route"]).contains("10.244.3.0/24")))
+                #expect(!(try Command.check("ip", ["-n", "\(lab.name)_node_\(node)", "route"]).contains("10.244.3.0/24")))
             }
             #expect(!(try lab.run(["get", "nodes"]).stdout.contains("n3")))
             let again = try lab.run(["node", "add", "n1"], expectSuccess: false)

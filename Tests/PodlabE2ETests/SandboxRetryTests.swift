@@ -73,7 +73,7 @@ struct SpareNamespaceE2ETests {
 
     /// Links on the node's cni0 with their state.
     static func bridgePorts(_ lab: TestLab, node: String) throws -> [(name: String, up: Bool)] {
-        try Command.ipJSON("\(lab.name)-\(node)", ["link", "show", "master", "cni0"]).map {
+        try Command.ipJSON("\(lab.name)_node_\(node)", ["link", "show", "master", "cni0"]).map {
             ($0["ifname"] as? String ?? "", ($0["flags"] as? [String] ?? []).contains("UP"))
         }
     }

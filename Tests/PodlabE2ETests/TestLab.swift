@@ -55,16 +55,30 @@ struct TestLab: Sendable {
         throw CancellationError()
     }
 
+    /// The network namespace of pod `pod` in `namespace`, spelled out here (not taken from
+    /// podlab's code): `<lab>_pod_<namespace>_<pod>`.
+    func podNamespace(_ pod: String, in namespace: String = "default") -> String { "\(name)_pod_\(namespace)_\(pod)" }
+    /// `<lab>_node_<node>`.
+    func nodeNamespace(_ node: String) -> String { "\(name)_node_\(node)" }
+    /// `<lab>_underlay`.
+    var underlayNamespace: String { "\(name)_underlay" }
+
     var agentPID: Int32? {
         (try? String(contentsOfFile: "\(stateRoot)/\(name)/agent.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
-    /// Brings a lab up, runs `body`, tears it down whatever happens.
-    static func with<T>(topology: String? = nil, backoff: Double? = nil, _ body: (TestLab) async throws -> T) async throws -> T {
-        let lab = TestLab(name: KernelTest.uniqueName("e2e").prefix(9).description,
+    /// A lab that is not up yet: a unique name (or `name`) and its own state directory.
+    static func make(name: String? = nil) throws -> TestLab {
+        let lab = TestLab(name: name ?? KernelTest.uniqueName("e2e").prefix(9).description,
                           stateRoot: NSTemporaryDirectory() + "podlab-e2e-" + UUID().uuidString,
                           podlab: try BuiltExecutable.path("podlab"))
         try FileManager.default.createDirectory(atPath: lab.stateRoot, withIntermediateDirectories: true)
+        return lab
+    }
+
+    /// Brings a lab up, runs `body`, tears it down whatever happens.
+    static func with<T>(name: String? = nil, topology: String? = nil, backoff: Double? = nil, _ body: (TestLab) async throws -> T) async throws -> T {
+        let lab = try make(name: name)
         defer { lab.tearDown() }
         var up = ["up"]
         if let topology { up.append(topology) }

@@ -148,7 +148,7 @@ struct TutorialTests {
             // The nodes route (and do not run bridged frames through netfilter where the host
             // loaded br_netfilter); the lab's interfaces carry no IPv6 link-local address.
             for node in ["n1", "n2"] {
-                let namespace = "\(lab.name)-\(node)"
+                let namespace = "\(lab.name)_node_\(node)"
                 #expect(try Command.check("cat", ["/proc/sys/net/ipv4/ip_forward"], netns: namespace) == "1\n")
                 if FileManager.default.fileExists(atPath: "/proc/sys/net/bridge/bridge-nf-call-iptables") {
                     #expect(try Command.check("cat", ["/proc/sys/net/bridge/bridge-nf-call-iptables"], netns: namespace) == "0\n")
