@@ -188,8 +188,8 @@ public final class ObjectReader {
     /// recorded as unknown too, as strict decoding of the full Kubernetes type would.
     public func preservedFields(_ known: [String: FieldSchema]) -> [String: JSONValue] {
         let preserved = preservedFields(Set(known.keys))
-        for (key, value) in preserved {
-            if let schema = known[key] { recordUnknownFields(in: value, at: path.child(key), schema: schema) }
+        for key in preserved.keys.sorted() {
+            if let schema = known[key], let value = preserved[key] { recordUnknownFields(in: value, at: path.child(key), schema: schema) }
         }
         return preserved
     }
