@@ -18,8 +18,11 @@ extension Controller {
         let logPath = paths.containerLog(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid,
                                          container: name, restart: Int(status.restartCount))
         do {
-            let launch = try ContainerRuntime.launch(image: container.image, command: container.command, args: container.args,
-                                                     env: container.env.map { ($0.name, $0.value) },
+            // The env list resolved and `$(VAR)` expanded as the kubelet does; an unresolvable
+            // source leaves the container waiting, as the kubelet's CreateContainerConfigError.
+            let environment = try ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host)
+            let launch = try ContainerRuntime.launch(image: container.image, command: environment.command, args: environment.args,
+                                                     env: environment.variables,
                                                      workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
                                                      podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox)
             let process = try ContainerRuntime.start(launch)
@@ -27,6 +30,10 @@ extension Controller {
             try? store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) }
             Controller.markRunning(&status, image: container.image, podUID: pod.metadata.uid)
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
+        } catch let error as DownwardAPIError {
+            status.state = .waiting(reason: "CreateContainerConfigError", message: error.description)
+            status.ready = false
+            status.started = false
         } catch let error as ImageError {
             status.state = .waiting(reason: error.waitingReason, message: error.description)
             status.ready = false

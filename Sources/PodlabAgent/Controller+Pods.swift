@@ -59,7 +59,11 @@ extension Controller {
         }
         let containers: [JSONValue] = pod.spec.containers.map { container in
             var env: [String: JSONValue] = ["HOSTNAME": .string(PodRuntime.hostname(pod)), "PATH": .string(Spawner.defaultPath)]
-            for variable in container.env { env[variable.name] = .string(variable.value) }
+            // An exec'd process sees the container's environment; a container whose sources do
+            // not resolve never started, so the literal values are all there is to give.
+            let resolved = (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
+                ?? container.env.map { ($0.name, $0.value) }
+            for (name, value) in resolved { env[name] = .string(value) }
             return .object(["name": .string(container.name), "env": .object(env), "workingDir": .string(container.workingDir.isEmpty ? "/" : container.workingDir)])
         }
         let value: JSONValue = .object([

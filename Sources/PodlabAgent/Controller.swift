@@ -242,7 +242,7 @@ public actor Controller: APIBackend {
         uname(&info)
         let kernel = withUnsafeBytes(of: info.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let ready = nodes[node.name] != nil
-        return Node(
+        var object = Node(
             metadata: ObjectMeta(name: node.name, labels: ["kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux",
                                                            "podlab.dev/lab": paths.lab, "podlab.dev/netns": node.namespace],
                                  uid: stableUID("node/\(paths.lab)/\(node.name)"), resourceVersion: "1", creationTimestamp: createdAt),
@@ -255,6 +255,9 @@ public actor Controller: APIBackend {
                                nodeInfo: NodeSystemInfo(kernelVersion: kernel, osImage: "podlab (network namespace \(node.namespace))",
                                                         containerRuntimeVersion: "podlab://0.1.0", kubeletVersion: "v1.31.0-podlab",
                                                         kubeProxyVersion: "v1.31.0-podlab", operatingSystem: "linux", architecture: "amd64")))
+        object.status.preservedFields["capacity"] = NodeCapacity.json
+        object.status.preservedFields["allocatable"] = NodeCapacity.json
+        return object
     }
 
     public func listNodes(options: ListOptions) async throws -> Data {

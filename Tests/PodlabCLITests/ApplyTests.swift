@@ -273,6 +273,41 @@ struct ApplyCommandTests {
         }
     }
 
+    @Test func fieldsPodlabDoesNotSupportAreRefusedLikeServerValidationErrors() async throws {
+        let cluster = FakeCluster()
+        let file = try temporaryManifest("""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: web-}
+            spec: {containers: [{name: web, image: nginx}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: data}
+            spec:
+              volumes: [{name: cache, emptyDir: {}}]
+              containers:
+              - name: web
+                image: nginx
+                volumeMounts: [{name: cache, mountPath: /cache}]
+                resources: {limits: {memory: 128Mi}}
+            """)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            let t = agent.context()
+            #expect(await t.run(["apply", "-f", file]) == 1)
+            #expect(t.stdout.text.isEmpty)
+            #expect(t.stderr.text == """
+                The Pod "web-" is invalid: metadata.name: Invalid value: "web-": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')
+                The Pod "data" is invalid: \n* spec.volumes[0].emptyDir: Forbidden: not supported by podlab yet
+                * spec.containers[0].resources.limits: Forbidden: not supported by podlab yet: podlab does not enforce limits; set only requests
+                * spec.containers[0].volumeMounts: Forbidden: not supported by podlab yet
+
+                """)
+            #expect(cluster.pod("default", "data") == nil && cluster.pod("default", "web-") == nil)
+        }
+    }
+
     @Test func syntaxErrorsAndMissingFiles() async throws {
         let file = try temporaryManifest("apiVersion: v1\nkind: Pod\nmetadata: [\n")
         defer { try? FileManager.default.removeItem(atPath: file) }

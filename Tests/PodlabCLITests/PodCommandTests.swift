@@ -105,6 +105,34 @@ struct PodCommandTests {
         }
     }
 
+    @Test func describeShowsEnvironmentSourcesAsKubectlDoes() async throws {
+        var pod = Pod.run(name: "web", image: "busybox", env: [
+            EnvVar(name: "GREETING", value: "hi $(POD_NAME)"),
+            EnvVar(name: "POD_NAME", valueFrom: EnvVarSource(fieldRef: ObjectFieldSelector(fieldPath: "metadata.name", apiVersion: "v1"))),
+            EnvVar(name: "POD_IP", valueFrom: EnvVarSource(fieldRef: ObjectFieldSelector(fieldPath: "status.podIP", apiVersion: "v1"))),
+            EnvVar(name: "CPU_LIMIT", valueFrom: EnvVarSource(resourceFieldRef: ResourceFieldSelector(resource: "limits.cpu"))),
+            EnvVar(name: "MEMORY_REQUEST", valueFrom: EnvVarSource(resourceFieldRef: ResourceFieldSelector(resource: "requests.memory", divisor: Quantity(1024 * 1024, format: .binarySI)))),
+        ])
+        pod.spec.containers[0].preservedFields["resources"] = ["requests": ["memory": "64Mi"]]
+        let cluster = FakeCluster()
+        cluster.add(pod)
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            let t = agent.context()
+            #expect(await t.run("describe pod web") == 0)
+            #expect(t.stdout.text.contains("""
+                    Requests:
+                      memory:  64Mi
+                    Environment:
+                      GREETING:        hi $(POD_NAME)
+                      POD_NAME:        web (v1:metadata.name)
+                      POD_IP:           (v1:status.podIP)
+                      CPU_LIMIT:       node allocatable (limits.cpu)
+                      MEMORY_REQUEST:  64 (requests.memory)
+                    Mounts:            <none>
+                """), "\(t.stdout.text)")
+        }
+    }
+
     @Test func describeMissing() async throws {
         try await FakeAgent.with({ FakeCluster().handle($0) }) { agent in
             let t = agent.context()

@@ -77,6 +77,33 @@ struct BadInputTests {
               - name: web
                 image: nginx
             """, expected: ["The Pod \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of"]),
+        Rejection("a name that ends in a hyphen", manifest: """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: web-
+            spec:
+              containers:
+              - name: web
+                image: nginx
+            """, expected: ["The Pod \"web-\" is invalid: metadata.name: Invalid value: \"web-\": a lowercase RFC 1123 subdomain must consist of"]),
+        Rejection("a volume podlab cannot mount", manifest: """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: cache
+            spec:
+              volumes:
+              - name: scratch
+                emptyDir: {}
+              containers:
+              - name: web
+                image: nginx
+                volumeMounts:
+                - name: scratch
+                  mountPath: /scratch
+            """, expected: ["The Pod \"cache\" is invalid: \n* spec.volumes[0].emptyDir: Forbidden: not supported by podlab yet",
+                            "* spec.containers[0].volumeMounts: Forbidden: not supported by podlab yet"]),
         Rejection("an unknown field", manifest: """
             apiVersion: v1
             kind: Pod

@@ -16,11 +16,17 @@ public struct Container: JSONObjectCodable, Hashable {
     /// probes, `imagePullPolicy`, `securityContext`, `stdin`, `tty`...).
     public var preservedFields: [String: JSONValue]
 
-    /// Fields of `Container` podlab stores without interpreting.
-    public static let unmodeledFields: Set<String> = [
-        "envFrom", "resources", "resizePolicy", "restartPolicy", "volumeMounts", "volumeDevices",
-        "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "terminationMessagePath",
-        "terminationMessagePolicy", "imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty",
+    /// Fields of `Container` podlab stores without interpreting, with their shape where strict
+    /// decoding should look inside them. Which of them a container may use is decided by
+    /// validation (see `PodSupport`).
+    public static let unmodeledFields: [String: FieldSchema] = [
+        "envFrom": .list(.fields(["prefix", "configMapRef", "secretRef"])),
+        "resources": .object(["limits": .map(.any), "requests": .map(.any), "claims": .list(.fields(["name", "request"]))]),
+        "resizePolicy": .list(.fields(["resourceName", "restartPolicy"])), "restartPolicy": .any,
+        "volumeMounts": .any, "volumeDevices": .any, "livenessProbe": .any, "readinessProbe": .any, "startupProbe": .any,
+        "lifecycle": .fields(["postStart", "preStop", "stopSignal"]), "terminationMessagePath": .any,
+        "terminationMessagePolicy": .any, "imagePullPolicy": .any, "securityContext": .fields(PodSupport.containerSecurityContextFields),
+        "stdin": .any, "stdinOnce": .any, "tty": .any,
     ]
 
     public init(name: String, image: String = "", command: [String] = [], args: [String] = [], workingDir: String = "",
@@ -46,6 +52,34 @@ public struct Container: JSONObjectCodable, Hashable {
         preservedFields = reader.preservedFields(Self.unmodeledFields)
         // Always written as `{}` when empty (see `write(to:)`), so an empty one carries nothing.
         if preservedFields["resources"] == .object([:]) { preservedFields["resources"] = nil }
+        if let resources = preservedFields["resources"] {
+            preservedFields["resources"] = try Container.canonicalResources(resources, path: reader.path.child("resources"))
+        }
+    }
+
+    /// `resources` with every quantity in `limits` and `requests` parsed and written in its
+    /// canonical form (`0.5` → `500m`), as the API server stores it; a malformed one fails.
+    static func canonicalResources(_ resources: JSONValue, path: FieldPath) throws(ObjectDecodingError) -> JSONValue {
+        guard case var .object(fields) = resources else { return resources }
+        for list in ["limits", "requests"] {
+            guard case let .object(entries)? = fields[list] else { continue }
+            var canonical: [String: JSONValue] = [:]
+            for (name, value) in entries {
+                do { canonical[name] = .string(try Quantity(json: value).description) } catch {
+                    throw .malformedQuantity(field: path.child(list).key(name), reason: error.description)
+                }
+            }
+            fields[list] = .object(canonical)
+        }
+        return .object(fields)
+    }
+
+    /// `resources.requests` and `resources.limits`, parsed.
+    public var resourceRequirements: (requests: ResourceList, limits: ResourceList) {
+        func list(_ key: String) -> ResourceList {
+            (preservedFields["resources"]?[key]?.objectValue ?? [:]).compactMapValues { try? Quantity(json: $0) }
+        }
+        return (list("requests"), list("limits"))
     }
 
     public func write(to writer: inout ObjectWriter) {
@@ -113,28 +147,29 @@ public struct ContainerPort: JSONObjectCodable, Hashable {
     }
 }
 
-/// An environment variable of a container (`env[]`).
+/// An environment variable of a container (`env[]`): a literal `value` (which may refer to
+/// earlier variables as `$(NAME)`), or a value taken from the pod (`valueFrom`).
 public struct EnvVar: JSONObjectCodable, Hashable {
     public var name: String
     public var value: String
-    /// `valueFrom` and other fields podlab keeps but does not resolve.
-    public var preservedFields: [String: JSONValue]
+    public var valueFrom: EnvVarSource?
 
-    public init(name: String, value: String = "") {
+    public init(name: String, value: String = "", valueFrom: EnvVarSource? = nil) {
         self.name = name
         self.value = value
-        self.preservedFields = [:]
+        self.valueFrom = valueFrom
     }
 
     public init(from reader: ObjectReader) throws(ObjectDecodingError) {
         name = try reader.string("name") ?? ""
         value = try reader.string("value") ?? ""
-        preservedFields = reader.preservedFields(["valueFrom"])
+        valueFrom = try reader.object("valueFrom")
+        reader.rejectUnreadFields()
     }
 
     public func write(to writer: inout ObjectWriter) {
         writer.set("name", .string(name))
         writer.set("value", omittingEmpty: value)
-        writer.merge(preservedFields)
+        writer.set("valueFrom", omittingNil: valueFrom)
     }
 }

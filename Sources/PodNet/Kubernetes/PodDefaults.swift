@@ -4,7 +4,8 @@ extension Pod {
     /// `restartPolicy: Always`, `dnsPolicy: ClusterFirst`, `terminationGracePeriodSeconds: 30`,
     /// `schedulerName: default-scheduler`, `securityContext: {}`, `enableServiceLinks: true`,
     /// and per container `protocol: TCP` on ports, `imagePullPolicy` (`Always` for `:latest` or
-    /// untagged images, else `IfNotPresent`), `terminationMessagePath` and `terminationMessagePolicy`.
+    /// untagged images, else `IfNotPresent`), `terminationMessagePath`, `terminationMessagePolicy`
+    /// and `apiVersion: v1` on downward API field references.
     /// Applying it twice changes nothing.
     public func applyingDefaults() -> Pod {
         var pod = self
@@ -26,6 +27,9 @@ extension Pod {
         }
         if container.preservedFields["imagePullPolicy"] == nil, !container.image.isEmpty {
             container.preservedFields["imagePullPolicy"] = .string(Pod.defaultPullPolicy(for: container.image))
+        }
+        for index in container.env.indices where container.env[index].valueFrom?.fieldRef?.apiVersion.isEmpty == true {
+            container.env[index].valueFrom?.fieldRef?.apiVersion = "v1"
         }
         container.preservedFields["terminationMessagePath"] = container.preservedFields["terminationMessagePath"] ?? "/dev/termination-log"
         container.preservedFields["terminationMessagePolicy"] = container.preservedFields["terminationMessagePolicy"] ?? "File"

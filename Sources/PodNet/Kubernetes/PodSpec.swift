@@ -46,16 +46,26 @@ public struct PodSpec: JSONObjectCodable, Hashable {
     /// `securityContext`, `schedulerName`, `serviceAccountName`...).
     public var preservedFields: [String: JSONValue]
 
-    /// Fields of `PodSpec` podlab stores without interpreting.
-    public static let unmodeledFields: Set<String> = [
-        "volumes", "ephemeralContainers", "nodeSelector", "serviceAccountName", "serviceAccount",
-        "automountServiceAccountToken", "hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace",
-        "securityContext", "imagePullSecrets", "subdomain", "affinity", "schedulerName", "hostAliases",
-        "priorityClassName", "priority", "dnsConfig", "readinessGates", "runtimeClassName",
-        "enableServiceLinks", "preemptionPolicy", "overhead", "topologySpreadConstraints",
-        "setHostnameAsFQDN", "os", "hostUsers", "schedulingGates", "resourceClaims", "resources",
-        "hostnameOverride",
+    /// Fields of `PodSpec` podlab stores without interpreting, with their shape where strict
+    /// decoding should look inside them. Which of them a pod may use is decided by
+    /// validation (see `PodSupport`).
+    public static let unmodeledFields: [String: FieldSchema] = [
+        "volumes": .list(.fields(["name"] + PodSupport.volumeSources)),
+        "ephemeralContainers": .any, "nodeSelector": .map(.any), "serviceAccountName": .any, "serviceAccount": .any,
+        "automountServiceAccountToken": .any, "hostNetwork": .any, "hostPID": .any, "hostIPC": .any, "shareProcessNamespace": .any,
+        "securityContext": .fields(PodSupport.podSecurityContextFields),
+        "imagePullSecrets": .list(.fields(["name"])), "subdomain": .any,
+        "affinity": .fields(["nodeAffinity", "podAffinity", "podAntiAffinity"]),
+        "schedulerName": .any, "hostAliases": .list(.fields(["ip", "hostnames"])),
+        "priorityClassName": .any, "priority": .any, "dnsConfig": .fields(["nameservers", "searches", "options"]),
+        "readinessGates": .list(.fields(["conditionType"])), "runtimeClassName": .any, "enableServiceLinks": .any,
+        "preemptionPolicy": .any, "overhead": .map(.any), "topologySpreadConstraints": .any, "setHostnameAsFQDN": .any,
+        "os": .fields(["name"]), "hostUsers": .any, "schedulingGates": .list(.fields(["name"])), "resourceClaims": .any,
+        "resources": .fields(["limits", "requests", "claims"]), "hostnameOverride": .any,
     ]
+
+    /// The fields of one toleration (`spec.tolerations[]`).
+    static let tolerationSchema: FieldSchema = .fields(["key", "operator", "value", "effect", "tolerationSeconds"])
 
     /// A spec from values; unset fields keep their Kubernetes defaults (see `Pod.applyingDefaults()`).
     public init(containers: [Container] = [], initContainers: [Container] = [], restartPolicy: RestartPolicy? = nil,
@@ -91,6 +101,9 @@ public struct PodSpec: JSONObjectCodable, Hashable {
         nodeName = try reader.string("nodeName") ?? ""
         hostname = try reader.string("hostname") ?? ""
         tolerations = try reader.array("tolerations") ?? []
+        for (index, toleration) in tolerations.enumerated() {
+            reader.recordUnknownFields(in: toleration, at: reader.path.child("tolerations").index(index), schema: Self.tolerationSchema)
+        }
         preservedFields = reader.preservedFields(Self.unmodeledFields)
     }
 

@@ -5,6 +5,9 @@ public enum ObjectDecodingError: Error, Hashable, Sendable, CustomStringConverti
     case typeMismatch(field: FieldPath, expected: String, found: String)
     /// A field has the right JSON type but an unusable value (a malformed timestamp).
     case invalidValue(field: FieldPath, value: String, reason: String)
+    /// A resource quantity that does not parse (`cpu: lots`). Kubernetes' message does not
+    /// name the field; `field` is kept for callers.
+    case malformedQuantity(field: FieldPath, reason: String)
     /// Fields this kind does not define: Kubernetes' strict decoding error.
     case unknownFields([FieldPath])
     /// `apiVersion` or `kind` missing from a manifest.
@@ -21,6 +24,8 @@ public enum ObjectDecodingError: Error, Hashable, Sendable, CustomStringConverti
             "json: cannot unmarshal \(found) into field \(field.isRoot ? "(root)" : field.description) of type \(expected)"
         case let .invalidValue(field, value, reason):
             "\(field.isRoot ? "(root)" : field.description): invalid value \"\(value)\": \(reason)"
+        case let .malformedQuantity(_, reason):
+            reason
         case let .unknownFields(fields):
             "strict decoding error: " + fields.map { "unknown field \"\($0)\"" }.joined(separator: ", ")
         case let .missingTypeInformation(missing):

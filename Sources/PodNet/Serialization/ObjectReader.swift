@@ -92,6 +92,16 @@ public final class ObjectReader {
         }
     }
 
+    /// A resource quantity (`"500m"`, `1`); nil when absent or `null`. A malformed one fails
+    /// the whole decoding with Kubernetes' message, as the API server's does.
+    public func quantity(_ key: String) throws(ObjectDecodingError) -> Quantity? {
+        switch value(key) {
+        case nil, .null?: return nil
+        case let field?:
+            do { return try Quantity(json: field) } catch { throw .malformedQuantity(field: path.child(key), reason: error.description) }
+        }
+    }
+
     /// A list of strings; nil when absent or `null`.
     public func stringArray(_ key: String) throws(ObjectDecodingError) -> [String]? {
         guard let elements = try array(key) else { return nil }
@@ -172,6 +182,37 @@ public final class ObjectReader {
             }
         }
         return preserved
+    }
+
+    /// Like `preservedFields(_:)` for fields with a known shape: unknown fields inside them are
+    /// recorded as unknown too, as strict decoding of the full Kubernetes type would.
+    public func preservedFields(_ known: [String: FieldSchema]) -> [String: JSONValue] {
+        let preserved = preservedFields(Set(known.keys))
+        for key in preserved.keys.sorted() {
+            if let schema = known[key], let value = preserved[key] { recordUnknownFields(in: value, at: path.child(key), schema: schema) }
+        }
+        return preserved
+    }
+
+    /// Records the fields inside `value` (at `path`) that `schema` does not know as unknown.
+    public func recordUnknownFields(in value: JSONValue, at path: FieldPath, schema: FieldSchema) {
+        switch (schema, value) {
+        case let (.object(fields), .object(entries)):
+            for key in entries.keys.sorted() {
+                guard let entry = entries[key] else { continue }
+                if let inner = fields[key] {
+                    recordUnknownFields(in: entry, at: path.child(key), schema: inner)
+                } else {
+                    unknownFields.fields.append(path.child(key))
+                }
+            }
+        case let (.list(element), .array(elements)):
+            for (index, entry) in elements.enumerated() { recordUnknownFields(in: entry, at: path.index(index), schema: element) }
+        case let (.map(element), .object(entries)):
+            for key in entries.keys.sorted() { recordUnknownFields(in: entries[key]!, at: path.key(key), schema: element) }
+        default:
+            break
+        }
     }
 
     /// Records all fields not read so far as unknown.

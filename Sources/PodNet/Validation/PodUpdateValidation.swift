@@ -11,7 +11,7 @@ extension Pod {
     public func validateUpdate(from old: Pod) -> ValidationResult {
         let new = applyingDefaults()
         let old = old.applyingDefaults()
-        var result = new.validate()
+        var result = new.validate(creating: false)
         result.errors += PodUpdateValidation.validateMetadata(new.metadata, old: old.metadata)
         result.errors += PodUpdateValidation.validateSpec(new.spec, old: old.spec)
         return result

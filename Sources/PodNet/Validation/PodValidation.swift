@@ -3,9 +3,18 @@ extension Pod {
     /// messages (see `FieldError`). Two containers declaring the same port is not an error but a
     /// warning, as in Kubernetes: the second container will fail at run time with EADDRINUSE,
     /// which is exactly what the lab demonstrates.
+    ///
+    /// After Kubernetes' own rules come podlab's: a field podlab does not act on and that would
+    /// change what the pod does is refused (see `PodSupport`), so nothing is accepted and then
+    /// silently ignored.
     public func validate() -> ValidationResult {
+        validate(creating: true)
+    }
+
+    func validate(creating: Bool) -> ValidationResult {
         var errors = ObjectMetaValidation.validate(metadata, nameErrors: KubernetesNames.dns1123SubdomainErrors)
         errors += PodSpecValidation.validate(spec, path: "spec")
+        errors += PodSupport.refusals(self, creating: creating)
         return ValidationResult(errors: errors, warnings: PodSpecValidation.warnings(for: spec, path: "spec"))
     }
 
@@ -72,6 +81,26 @@ enum PodSpecValidation {
             }
             errors += validatePorts(container.ports, path: containerPath.child("ports"))
             errors += validateEnv(container.env, path: containerPath.child("env"))
+            errors += validateResources(container.preservedFields["resources"], path: containerPath.child("resources"))
+            errors += validateEnumerations(container, path: containerPath)
+            if path.components.last == .field("containers"), let policy = container.preservedFields["restartPolicy"], !policy.isEmpty {
+                errors.append(.forbidden(containerPath.child("restartPolicy"), "may not be set for non-init containers"))
+            }
+        }
+        return errors
+    }
+
+    /// `imagePullPolicy` and `terminationMessagePolicy`, when set, hold one of their values.
+    static func validateEnumerations(_ container: Container, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        let rules: [(field: String, supported: [String])] = [
+            ("imagePullPolicy", ["Always", "IfNotPresent", "Never"]),
+            ("terminationMessagePolicy", ["File", "FallbackToLogsOnError"]),
+        ]
+        for rule in rules {
+            if let value = container.preservedFields[rule.field]?.stringValue, !value.isEmpty, !rule.supported.contains(value) {
+                errors.append(.notSupported(path.child(rule.field), value, supported: rule.supported))
+            }
         }
         return errors
     }
@@ -113,6 +142,166 @@ enum PodSpecValidation {
             } else {
                 errors += KubernetesNames.envVarNameErrors(variable.name).map { .invalid(namePath, .string(variable.name), $0) }
             }
+            if let source = variable.valueFrom {
+                errors += validateEnvSource(source, value: variable.value, path: path.index(index).child("valueFrom"))
+            }
+        }
+        return errors
+    }
+
+    /// `validateEnvVarValueFrom`: exactly one source, and no `value` beside it.
+    static func validateEnvSource(_ source: EnvVarSource, value: String, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        var sources = 0
+        if let field = source.fieldRef {
+            sources += 1
+            errors += validateFieldSelector(field, path: path.child("fieldRef"))
+        }
+        if let resource = source.resourceFieldRef {
+            sources += 1
+            errors += validateResourceSelector(resource, path: path.child("resourceFieldRef"))
+        }
+        sources += source.preservedFields.values.filter { $0 != .null }.count
+        if sources == 0 {
+            errors.append(.invalid(path, .string(""), "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"))
+        } else if !value.isEmpty {
+            errors.append(.invalid(path, .string(""), "may not be specified when `value` is not empty"))
+        } else if sources > 1 {
+            errors.append(.invalid(path, .string(""), "may not have more than one field specified at a time"))
+        }
+        return errors
+    }
+
+    /// `validateObjectFieldSelector` with the paths an environment variable may read.
+    static func validateFieldSelector(_ selector: ObjectFieldSelector, path: FieldPath) -> [FieldError] {
+        guard !selector.apiVersion.isEmpty else { return [.required(path.child("apiVersion"))] }
+        guard !selector.fieldPath.isEmpty else { return [.required(path.child("fieldPath"))] }
+        let converted: String
+        switch DownwardAPI.convertFieldPath(selector.fieldPath, apiVersion: selector.apiVersion) {
+        case let .success(internalPath): converted = internalPath
+        case let .failure(error):
+            return [.invalid(path.child("fieldPath"), .string(selector.fieldPath), "error converting fieldPath: \(error)")]
+        }
+        if let (base, key) = DownwardAPI.splitSubscript(converted) {
+            switch base {
+            case "metadata.annotations": return KubernetesNames.qualifiedNameErrors(key.lowercased()).map { .invalid(path, .string(key.lowercased()), $0) }
+            case "metadata.labels": return KubernetesNames.qualifiedNameErrors(key).map { .invalid(path, .string(key), $0) }
+            default: return [.invalid(path, .string(base), "does not support subscript")]
+            }
+        }
+        guard DownwardAPI.environmentFieldPaths.contains(converted) else {
+            return [.notSupported(path.child("fieldPath"), converted, supported: DownwardAPI.environmentFieldPaths)]
+        }
+        return []
+    }
+
+    static let cpuDivisors: Set<String> = ["1m", "1"]
+    static let byteDivisors: Set<String> = ["1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"]
+    static let byteDivisorList = "1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei"
+
+    /// `validateContainerResourceFieldSelector` and `validateContainerResourceDivisor`. The
+    /// divisor error shows the resource, not the divisor, as Kubernetes' does.
+    static func validateResourceSelector(_ selector: ResourceFieldSelector, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        let resource = selector.resource
+        let isHugePages = resource.hasPrefix("requests.hugepages-") || resource.hasPrefix("limits.hugepages-")
+        if resource.isEmpty {
+            errors.append(.required(path.child("resource")))
+        } else if !DownwardAPI.containerResources.contains(resource), !isHugePages {
+            errors.append(.notSupported(path.child("resource"), resource, supported: DownwardAPI.containerResources))
+        }
+        guard !selector.divisor.isZero else { return errors }
+        let divisor = selector.divisor.description
+        let divisorPath = path.child("divisor")
+        switch resource {
+        case "limits.cpu", "requests.cpu":
+            if !cpuDivisors.contains(divisor) {
+                errors.append(.invalid(divisorPath, .string(resource), "only divisor's values 1m and 1 are supported with the cpu resource"))
+            }
+        case "limits.memory", "requests.memory":
+            if !byteDivisors.contains(divisor) {
+                errors.append(.invalid(divisorPath, .string(resource), "only divisor's values \(byteDivisorList) are supported with the memory resource"))
+            }
+        case "limits.ephemeral-storage", "requests.ephemeral-storage":
+            if !byteDivisors.contains(divisor) {
+                errors.append(.invalid(divisorPath, .string(resource), "only divisor's values \(byteDivisorList) are supported with the local ephemeral storage resource"))
+            }
+        default:
+            break
+        }
+        if isHugePages, !byteDivisors.contains(divisor) {
+            errors.append(.invalid(divisorPath, .string(resource), "only divisor's values \(byteDivisorList) are supported with the hugepages resource"))
+        }
+        return errors
+    }
+
+    /// Resource names Kubernetes knows without a domain (`IsStandardResourceName`).
+    static let standardResourceNames: Set<String> = [
+        "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.ephemeral-storage",
+        "limits.cpu", "limits.memory", "limits.ephemeral-storage", "pods", "services", "replicationcontrollers",
+        "resourcequotas", "secrets", "persistentvolumeclaims", "configmaps", "storage", "requests.storage",
+        "services.nodeports", "services.loadbalancers",
+    ]
+
+    /// `validateResourceRequirements` for a container: names, non-negative quantities, whole
+    /// numbers for extended resources, requests no larger than limits (equal for resources
+    /// that cannot be overcommitted, which need a limit).
+    static func validateResources(_ resources: JSONValue?, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        let limitsPath = path.child("limits"), requestsPath = path.child("requests")
+        func quantities(_ key: String) -> [(String, Quantity)] {
+            (resources?[key]?.objectValue ?? [:]).compactMap { name, value in (try? Quantity(json: value)).map { (name, $0) } }.sorted { $0.0 < $1.0 }
+        }
+        let limits = quantities("limits"), requests = quantities("requests")
+        let limitByName = Dictionary(limits, uniquingKeysWith: { first, _ in first })
+        for (name, quantity) in limits {
+            errors += validateResourceName(name, path: limitsPath.key(name))
+            errors += validateResourceQuantity(name, quantity, path: limitsPath.key(name))
+        }
+        for (name, quantity) in requests {
+            errors += validateResourceName(name, path: requestsPath.key(name))
+            errors += validateResourceQuantity(name, quantity, path: requestsPath.key(name))
+            let overcommitAllowed = isNativeResource(name) && !name.hasPrefix("hugepages-")
+            if let limit = limitByName[name] {
+                if !overcommitAllowed, quantity != limit {
+                    errors.append(.invalid(requestsPath, .string(quantity.description), "must be equal to \(name) limit of \(limit)"))
+                } else if quantity > limit {
+                    errors.append(.invalid(requestsPath, .string(quantity.description), "must be less than or equal to \(name) limit of \(limit)"))
+                }
+            } else if !overcommitAllowed {
+                errors.append(.required(limitsPath, "Limit must be set for non overcommitable resources"))
+            }
+        }
+        return errors
+    }
+
+    static func isNativeResource(_ name: String) -> Bool { !name.contains("/") || name.contains("kubernetes.io/") }
+
+    /// `validateContainerResourceName`.
+    static func validateResourceName(_ name: String, path: FieldPath) -> [FieldError] {
+        let nameErrors = KubernetesNames.qualifiedNameErrors(name).map { FieldError.invalid(path, .string(name), $0) }
+        guard nameErrors.isEmpty else { return nameErrors }
+        if !name.contains("/") {
+            if !standardResourceNames.contains(name), !name.hasPrefix("hugepages-") {
+                return [.invalid(path, .string(name), "must be a standard resource type or fully qualified")]
+            }
+            if !["cpu", "memory", "ephemeral-storage"].contains(name), !name.hasPrefix("hugepages-") {
+                return [.invalid(path, .string(name), "must be a standard resource for containers")]
+            }
+        } else if !isNativeResource(name), name.hasPrefix("requests.") {
+            return [.invalid(path, .string(name), "doesn't follow extended resource name standard")]
+        }
+        return []
+    }
+
+    /// `ValidateResourceQuantityValue`: not negative; extended resources in whole units.
+    static func validateResourceQuantity(_ name: String, _ quantity: Quantity, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        if quantity < .zero {
+            errors.append(.invalid(path, .string(quantity.description), "must be greater than or equal to 0"))
+        }
+        if !isNativeResource(name), quantity.milliValue % 1000 != 0 {
+            errors.append(.invalid(path, .string(quantity.description), "must be an integer"))
         }
         return errors
     }
@@ -161,9 +350,6 @@ enum PodSpecValidation {
                     seen[key, default: []].append((portPath, port))
                 }
             }
-        }
-        if !spec.initContainers.isEmpty {
-            warnings.append("\(path.child("initContainers")): podlab does not run init containers; they are kept but ignored")
         }
         return warnings
     }

@@ -93,8 +93,8 @@ struct PodDescription {
             } else {
                 w += "    Environment:\n"
                 for variable in container.env {
-                    if variable.preservedFields["valueFrom"] != nil {
-                        w += "      \(variable.name):\t<set from a source podlab does not resolve>\n"
+                    if let source = variable.valueFrom {
+                        w += "      \(variable.name):\t\(Self.describe(source, container: container, metadata: pod.metadata))\n"
                         continue
                     }
                     for (index, line) in variable.value.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -114,6 +114,28 @@ struct PodDescription {
             }
         }
         return w
+    }
+
+    /// What kubectl shows for a variable set from a source: the value where kubectl can work
+    /// it out from the pod object itself (metadata fields, the container's own resources),
+    /// then the source (`10.244.1.5 (v1:status.podIP)` shows as ` (v1:status.podIP)`).
+    static func describe(_ source: EnvVarSource, container: Container, metadata: ObjectMeta) -> String {
+        if let field = source.fieldRef {
+            let value = (try? DownwardAPI.metadataValue(field.fieldPath, of: metadata)) ?? ""
+            return "\(value) (\(field.apiVersion):\(field.fieldPath))"
+        }
+        if let resource = source.resourceFieldRef {
+            let (requests, limits) = container.resourceRequirements
+            var value = (try? DownwardAPI.resourceValue(resource, requests: requests, limits: limits)) ?? ""
+            if value == "0", resource.resource == "limits.cpu" || resource.resource == "limits.memory" { value = "node allocatable" }
+            return "\(value) (\(resource.resource))"
+        }
+        for (key, kind, preposition) in [("secretKeyRef", "secret", "in"), ("configMapKeyRef", "config map", "of")] {
+            guard let reference = source.preservedFields[key] else { continue }
+            let optional = reference["optional"] == .bool(true)
+            return "<set to the key '\(reference["key"]?.stringValue ?? "")' \(preposition) \(kind) '\(reference["name"]?.stringValue ?? "")'>\tOptional: \(optional)"
+        }
+        return ""
     }
 
     private func state(_ name: String, _ state: ContainerState) -> String {

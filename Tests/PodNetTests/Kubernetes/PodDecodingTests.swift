@@ -147,7 +147,7 @@ struct PodDecodingTests {
                                     { var port = ContainerPort(containerPort: 9090, hostPort: 19090); port.preservedFields = ["hostIP": "127.0.0.1"]; return port }()])
         #expect(container.env.map(\.name) == ["MODE", "POD_IP"])
         #expect(container.env[0].value == "production")
-        #expect(container.env[1].preservedFields["valueFrom"] != nil)
+        #expect(container.env[1].valueFrom == EnvVarSource(fieldRef: ObjectFieldSelector(fieldPath: "status.podIP")))
         #expect(pod.status.phase == .running)
         #expect(pod.status.podIP == "10.244.1.2")
         #expect(pod.status.podIPs == [PodIP(ip: "10.244.1.2")])

@@ -129,9 +129,9 @@ final class FakeCluster: Sendable {
         guard let json = try? JSONReader.value(from: request.text), var pod = try? Pod(json: json) else {
             return .status(.badRequest("cannot read the pod"))
         }
-        if pod.spec.containers.contains(where: { $0.image.isEmpty }) {
-            return .status(.invalid(kind: "Pod", name: pod.metadata.name, errors: [.required("spec.containers[0].image")]))
-        }
+        // The agent's validation, so that its errors reach the commands as they would.
+        let errors = pod.applyingDefaults().validate().errors
+        if !errors.isEmpty { return .status(.invalid(kind: "Pod", name: pod.metadata.name, errors: errors)) }
         pod.metadata.namespace = namespace
         if request.query["dryRun"] == "All" { return .object(pod, code: 201) }
         let key = "\(namespace)/\(pod.metadata.name)"

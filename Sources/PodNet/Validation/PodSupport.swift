@@ -1,0 +1,185 @@
+/// What podlab does with each field of a v1 Pod. A field is either acted on as the kubelet
+/// would, kept because it changes nothing a single-machine lab can show (and shown again by
+/// `get -o yaml`), or refused at create and update with a 422 naming it
+/// (`spec.volumes[0].configMap: Forbidden: not supported by podlab yet`) — never accepted and
+/// then ignored. Fields outside the v1 schema fail strict decoding (`unknown field`), also
+/// inside kept objects whose shape is known (`FieldSchema`).
+///
+/// | Field | podlab |
+/// |---|---|
+/// | `metadata.name`, `namespace`, `labels`, `annotations` | acted on |
+/// | `metadata.uid`, `resourceVersion`, `generation`, `creationTimestamp`, `deletion*` | set by the agent |
+/// | `metadata.generateName` | kept with a name (Kubernetes ignores it then); refused without one |
+/// | `metadata.ownerReferences`, `finalizers` | refused: no garbage collector, deletion does not wait |
+/// | `metadata.managedFields`, `selfLink` | kept |
+/// | `spec.containers[]` | acted on (fields below) |
+/// | `spec.initContainers`, `ephemeralContainers` | refused |
+/// | `spec.restartPolicy`, `terminationGracePeriodSeconds`, `nodeName`, `hostname` | acted on |
+/// | `spec.readinessGates` | acted on (`Ready` waits for the conditions) |
+/// | `spec.activeDeadlineSeconds` | refused: the pod would never be failed at the deadline |
+/// | `spec.dnsPolicy` | kept: there is no cluster DNS yet, every policy behaves as `Default` |
+/// | `spec.dnsConfig`, `hostAliases`, `subdomain`, `hostnameOverride` | refused |
+/// | `spec.volumes` | refused, per volume source |
+/// | `spec.nodeSelector`, `affinity`, `topologySpreadConstraints`, `schedulingGates` | refused: the scheduler does not use them |
+/// | `spec.tolerations` | kept: podlab nodes have no taints |
+/// | `spec.schedulerName` | kept as `default-scheduler`; another scheduler is refused |
+/// | `spec.priority`, `priorityClassName`, `preemptionPolicy` | kept: no preemption on one machine |
+/// | `spec.serviceAccountName`, `serviceAccount` | kept as `default`; other accounts are refused |
+/// | `spec.automountServiceAccountToken`, `enableServiceLinks`, `imagePullSecrets`, `setHostnameAsFQDN` | kept: no token, no services, no registry, no subdomain |
+/// | `spec.hostNetwork`, `hostPID`, `hostIPC`, `shareProcessNamespace` | `false` kept, `true` refused |
+/// | `spec.hostUsers` | `true` kept, `false` refused |
+/// | `spec.securityContext.*` | refused, per field (`{}` kept) |
+/// | `spec.os.name` | `linux` kept, `windows` refused |
+/// | `spec.runtimeClassName`, `overhead`, `resourceClaims`, `resources` | refused |
+/// | `containers[].name`, `image`, `command`, `args`, `workingDir`, `env[].value` | acted on (`$(VAR)` expanded) |
+/// | `containers[].env[].valueFrom.fieldRef`, `resourceFieldRef` | acted on (downward API) |
+/// | `containers[].env[].valueFrom.configMapKeyRef`, `secretKeyRef`, `envFrom` | refused: no ConfigMaps or Secrets |
+/// | `containers[].ports[].containerPort`, `name`, `protocol` | kept (informational, as in Kubernetes) |
+/// | `containers[].ports[].hostPort` | refused; `hostIP` alone kept (Kubernetes warns) |
+/// | `containers[].resources.requests` | validated and kept (shown by `describe`) |
+/// | `containers[].resources.limits`, `claims`, `resizePolicy` | limits validated, then refused: not enforced |
+/// | `containers[].volumeMounts`, `volumeDevices` | refused |
+/// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe`, `lifecycle.*` | refused |
+/// | `containers[].securityContext.*` | refused, per field: containers run as the agent's user |
+/// | `containers[].restartPolicy` | refused as Kubernetes does for non-init containers |
+/// | `containers[].imagePullPolicy`, `terminationMessagePath`, `terminationMessagePolicy` | kept (validated) |
+/// | `containers[].stdin`, `stdinOnce`, `tty` | kept (`podlab run -it` sets them) |
+public enum PodSupport {
+    /// The detail of every refusal.
+    public static let notSupported = "not supported by podlab yet"
+
+    /// The volume sources of `spec.volumes[]` (`VolumeSource`).
+    public static let volumeSources = [
+        "hostPath", "emptyDir", "gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "secret", "nfs", "iscsi", "glusterfs",
+        "persistentVolumeClaim", "rbd", "flexVolume", "cinder", "cephfs", "flocker", "downwardAPI", "fc", "azureFile",
+        "configMap", "vsphereVolume", "quobyte", "azureDisk", "photonPersistentDisk", "projected", "portworxVolume",
+        "scaleIO", "storageos", "csi", "ephemeral", "image",
+    ]
+
+    /// The fields of `spec.securityContext` (`PodSecurityContext`).
+    public static let podSecurityContextFields = [
+        "seLinuxOptions", "windowsOptions", "runAsUser", "runAsGroup", "runAsNonRoot", "supplementalGroups",
+        "supplementalGroupsPolicy", "fsGroup", "sysctls", "fsGroupChangePolicy", "seccompProfile", "appArmorProfile",
+        "seLinuxChangePolicy",
+    ]
+
+    /// The fields of `containers[].securityContext` (`SecurityContext`).
+    public static let containerSecurityContextFields = [
+        "capabilities", "privileged", "seLinuxOptions", "windowsOptions", "runAsUser", "runAsGroup", "runAsNonRoot",
+        "readOnlyRootFilesystem", "allowPrivilegeEscalation", "procMount", "seccompProfile", "appArmorProfile",
+    ]
+
+    /// `field: Forbidden: not supported by podlab yet[: why]`.
+    static func refusal(_ field: FieldPath, _ why: String? = nil) -> FieldError {
+        .forbidden(field, notSupported + (why.map { ": " + $0 } ?? ""))
+    }
+
+    /// The refusals for `pod`: every field it sets that podlab does not act on and that would
+    /// change what the pod does. `creating` picks Kubernetes' own message where it has one.
+    static func refusals(_ pod: Pod, creating: Bool) -> [FieldError] {
+        refusals(pod.metadata, path: "metadata") + refusals(pod.spec, path: "spec", creating: creating)
+    }
+
+    static func refusals(_ metadata: ObjectMeta, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        let fields = metadata.preservedFields
+        if metadata.name.isEmpty, !(fields["generateName"]?.isEmpty ?? true) {
+            errors.append(refusal(path.child("generateName"), "give the pod a name"))
+        }
+        if !(fields["ownerReferences"]?.isEmpty ?? true) { errors.append(refusal(path.child("ownerReferences"))) }
+        if !(fields["finalizers"]?.isEmpty ?? true) { errors.append(refusal(path.child("finalizers"))) }
+        return errors
+    }
+
+    static func refusals(_ spec: PodSpec, path: FieldPath, creating: Bool) -> [FieldError] {
+        var errors: [FieldError] = []
+        let fields = spec.preservedFields
+        func isSet(_ name: String) -> Bool { !(fields[name]?.isEmpty ?? true) }
+
+        for (index, volume) in (fields["volumes"]?.arrayValue ?? []).enumerated() {
+            let sources = (volume.objectValue ?? [:]).filter { $0.key != "name" && $0.value != .null }.keys.sorted()
+            if sources.isEmpty { errors.append(.required(path.child("volumes").index(index), "must specify a volume type")) }
+            errors += sources.map { refusal(path.child("volumes").index(index).child($0)) }
+        }
+        if !spec.initContainers.isEmpty { errors.append(refusal(path.child("initContainers"))) }
+        if isSet("ephemeralContainers") {
+            errors.append(creating ? .forbidden(path.child("ephemeralContainers"), "cannot be set on create") : refusal(path.child("ephemeralContainers")))
+        }
+        if spec.activeDeadlineSeconds != nil { errors.append(refusal(path.child("activeDeadlineSeconds"))) }
+        if isSet("nodeSelector") { errors.append(refusal(path.child("nodeSelector"))) }
+        for name in ["serviceAccountName", "serviceAccount"] {
+            if let account = fields[name]?.stringValue, !account.isEmpty, account != "default" {
+                errors.append(.notSupported(path.child(name), account, supported: ["default"]))
+            }
+        }
+        for name in ["hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace"] where fields[name] == .bool(true) {
+            errors.append(refusal(path.child(name)))
+        }
+        errors += setFields(of: fields["securityContext"], path: path.child("securityContext")).map { refusal($0) }
+        if isSet("subdomain") { errors.append(refusal(path.child("subdomain"))) }
+        errors += setFields(of: fields["affinity"], path: path.child("affinity")).map { refusal($0) }
+        if let scheduler = fields["schedulerName"]?.stringValue, !scheduler.isEmpty, scheduler != "default-scheduler" {
+            errors.append(.notSupported(path.child("schedulerName"), scheduler, supported: ["default-scheduler"]))
+        }
+        if isSet("hostAliases") { errors.append(refusal(path.child("hostAliases"))) }
+        if let dnsConfig = fields["dnsConfig"], dnsConfig != .null { errors.append(refusal(path.child("dnsConfig"))) }
+        if isSet("runtimeClassName") { errors.append(refusal(path.child("runtimeClassName"))) }
+        if isSet("overhead") { errors.append(refusal(path.child("overhead"))) }
+        if isSet("topologySpreadConstraints") { errors.append(refusal(path.child("topologySpreadConstraints"))) }
+        if let os = fields["os"]?["name"]?.stringValue, !os.isEmpty {
+            if os == "windows" {
+                errors.append(refusal(path.child("os").child("name"), "podlab nodes run Linux"))
+            } else if os != "linux" {
+                errors.append(.notSupported(path.child("os").child("name"), os, supported: ["linux", "windows"]))
+            }
+        }
+        if fields["hostUsers"] == .bool(false) { errors.append(refusal(path.child("hostUsers"))) }
+        if isSet("schedulingGates") { errors.append(refusal(path.child("schedulingGates"))) }
+        if isSet("resourceClaims") { errors.append(refusal(path.child("resourceClaims"))) }
+        if isSet("resources") { errors.append(refusal(path.child("resources"))) }
+        if isSet("hostnameOverride") { errors.append(refusal(path.child("hostnameOverride"))) }
+        for (index, container) in spec.containers.enumerated() {
+            errors += refusals(container, path: path.child("containers").index(index))
+        }
+        return errors
+    }
+
+    static func refusals(_ container: Container, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        let fields = container.preservedFields
+        func isSet(_ name: String) -> Bool { !(fields[name]?.isEmpty ?? true) }
+
+        for (index, port) in container.ports.enumerated() where port.hostPort != 0 {
+            errors.append(refusal(path.child("ports").index(index).child("hostPort")))
+        }
+        for (index, source) in (fields["envFrom"]?.arrayValue ?? []).enumerated() {
+            let refs = ["configMapRef", "secretRef"].filter { source[$0] != nil && source[$0] != .null }
+            if refs.isEmpty { errors.append(refusal(path.child("envFrom").index(index))) }
+            errors += refs.map { refusal(path.child("envFrom").index(index).child($0), "podlab has no ConfigMaps or Secrets") }
+        }
+        for (index, variable) in container.env.enumerated() {
+            for source in variable.valueFrom?.preservedFields.keys.sorted() ?? [] {
+                errors.append(refusal(path.child("env").index(index).child("valueFrom").child(source), "podlab has no ConfigMaps or Secrets"))
+            }
+        }
+        let resources = fields["resources"]
+        if !(resources?["limits"]?.isEmpty ?? true) {
+            errors.append(refusal(path.child("resources").child("limits"), "podlab does not enforce limits; set only requests"))
+        }
+        if !(resources?["claims"]?.isEmpty ?? true) { errors.append(refusal(path.child("resources").child("claims"))) }
+        if isSet("resizePolicy") { errors.append(refusal(path.child("resizePolicy"))) }
+        if isSet("volumeMounts") { errors.append(refusal(path.child("volumeMounts"))) }
+        if isSet("volumeDevices") { errors.append(refusal(path.child("volumeDevices"))) }
+        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] where fields[probe] != nil && fields[probe] != .null {
+            errors.append(refusal(path.child(probe)))
+        }
+        errors += setFields(of: fields["lifecycle"], path: path.child("lifecycle")).map { refusal($0) }
+        errors += setFields(of: fields["securityContext"], path: path.child("securityContext")).map { refusal($0) }
+        return errors
+    }
+
+    /// The paths of the fields of an object that hold a value (not `null`), sorted.
+    private static func setFields(of value: JSONValue?, path: FieldPath) -> [FieldPath] {
+        (value?.objectValue ?? [:]).filter { $0.value != .null }.keys.sorted().map { path.child($0) }
+    }
+}
