@@ -339,7 +339,7 @@ extension TestLab {
         Set(((try? NetworkNamespace.list()) ?? []).filter { $0.hasPrefix("\(name)_") })
     }
 
-    /// The lab's pod namespaces (`<lab>-pod-*`).
+    /// The lab's pod namespaces (`<lab>_pod_*`).
     func podNamespaces() throws -> Set<String> {
         Set(try NetworkNamespace.list().filter { $0.hasPrefix("\(name)_pod_default_") })
     }
