@@ -16,9 +16,12 @@ extension Controller: NodeBackend {
     public func addNode(name: String) async throws -> Data {
         try requireReady()
         guard let plan else { throw APIStatus.internalError("the lab has no plan") }
-        let updated: LabPlan
+        var updated: LabPlan
         do { updated = try plan.addingNode(named: name) } catch {
             throw APIStatus(message: "node \"\(name)\" cannot be added: \(error)", reason: "Invalid", code: 422)
+        }
+        if let index = updated.nodes.firstIndex(where: { $0.name == name }) {
+            updated.nodes[index].addedAt = Timestamp.now().secondsSince1970
         }
         do {
             nodes = try LabNetwork.ensure(updated) { self.logger.info("\($0)") }

@@ -88,7 +88,7 @@ public actor Controller: APIBackend {
             phase = "Ready"
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
-            message = "lab \(paths.lab) is ready: \(plan.nodes.count) node(s), \(pods.count) pod(s)"
+            message = readyMessage
             logger.info("\(message)")
         } catch {
             phase = "Failed"
@@ -156,6 +156,9 @@ public actor Controller: APIBackend {
 
     // MARK: Lab
 
+    /// What a ready lab says of itself, counted when asked (nodes and pods come and go).
+    var readyMessage: String { "lab \(paths.lab) is ready: \(plan?.nodes.count ?? 0) node(s), \(pods.count) pod(s)" }
+
     public func labStatus() async throws -> Data {
         var nodesJSON: [JSONValue] = []
         for node in plan?.nodes ?? [] {
@@ -168,7 +171,7 @@ public actor Controller: APIBackend {
             ]))
         }
         let value: JSONValue = .object([
-            "name": .string(paths.lab), "phase": .string(phase), "message": .string(message),
+            "name": .string(paths.lab), "phase": .string(phase), "message": .string(phase == "Ready" ? readyMessage : message),
             "routing": .string(plan?.routing.rawValue ?? ""), "clusterCIDR": .string(plan?.clusterCIDR.description ?? ""),
             "serviceCIDR": .string(plan?.serviceCIDR.description ?? ""), "underlayCIDR": .string(plan?.underlayCIDR.description ?? ""),
             "underlayNamespace": .string(plan?.underlayNamespace ?? ""),
@@ -242,15 +245,17 @@ public actor Controller: APIBackend {
         uname(&info)
         let kernel = withUnsafeBytes(of: info.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let ready = nodes[node.name] != nil
+        let created = node.addedAt.map(Timestamp.init(secondsSince1970:)) ?? createdAt
         var object = Node(
             metadata: ObjectMeta(name: node.name, labels: ["kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux",
                                                            "podlab.dev/lab": paths.lab, "podlab.dev/netns": node.namespace],
-                                 uid: stableUID("node/\(paths.lab)/\(node.name)"), resourceVersion: "1", creationTimestamp: createdAt),
+                                 uid: stableUID("node/\(paths.lab)/\(node.name)/\(created.secondsSince1970)"), resourceVersion: "1",
+                                 creationTimestamp: created),
             spec: NodeSpec(podCIDR: node.podCIDR.description, podCIDRs: [node.podCIDR.description]),
             status: NodeStatus(addresses: [NodeAddress(type: .internalIP, address: node.underlayAddress.address.description),
                                            NodeAddress(type: .hostname, address: node.name)],
                                conditions: [NodeCondition(type: .ready, status: ready ? .true : .false, lastHeartbeatTime: .now(),
-                                                          lastTransitionTime: createdAt, reason: ready ? "KubeletReady" : "NetworkNotReady",
+                                                          lastTransitionTime: created, reason: ready ? "KubeletReady" : "NetworkNotReady",
                                                           message: ready ? "podlab node network is ready" : "the node network is not built yet")],
                                nodeInfo: NodeSystemInfo(kernelVersion: kernel, osImage: "podlab (network namespace \(node.namespace))",
                                                         containerRuntimeVersion: "podlab://0.1.0", kubeletVersion: "v1.31.0-podlab",

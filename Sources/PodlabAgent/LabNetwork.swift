@@ -47,7 +47,8 @@ public enum LabNetwork {
         progress("underlay namespace \(plan.underlayNamespace)")
         let namespaces = LabNamespaces(plan)
         let (underlayNamespace, underlay) = try namespaces.openOrCreate(plan.underlayNamespace)
-        try Sysctl.set(bridgeSysctls, in: underlayNamespace)
+        // Before underlay0 and the uplinks exist: the underlay is IPv4-only like the nodes.
+        try Sysctl.set([Sysctl.noIPv6LinkLocal] + bridgeSysctls, in: underlayNamespace)
         try underlay.setUp(.name("lo"))
         let underlayBridge = try underlay.linkIfPresent(named: LabNetwork.underlayBridge)
             ?? underlay.createBridge(name: LabNetwork.underlayBridge, mtu: UInt32(plan.mtu), up: true)

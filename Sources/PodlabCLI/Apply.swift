@@ -61,7 +61,8 @@ public struct Apply: PodlabCommand {
         let object: AnyKubernetesObject
         switch item.result {
         case let .success(value): object = value
-        case let .failure(error): throw CLIError("error validating \"\(source)\": \(error)")
+        case let .failure(error):
+            throw CLIError("error validating \"\(source)\": \(error)" + (item.tableHint.map { "\n\($0)" } ?? ""))
         }
         guard case let .pod(pod) = object else {
             throw CLIError("podlab applies pods only: \(object.kind) \"\(object.metadata.name)\" in \"\(source)\" is not a pod (nodes come from the lab's topology)")

@@ -158,6 +158,8 @@ struct TutorialTests {
             for pod in ["a", "b"] {
                 #expect(try Command.check("ip", ["-6", "addr", "show", "dev", "eth0", "scope", "link"], netns: "\(lab.name)_pod_default_\(pod)").isEmpty)
             }
+            #expect(try Command.check("ip", ["-6", "addr", "show", "scope", "link"], netns: lab.underlayNamespace).isEmpty,
+                    "the underlay is IPv4-only too")
         }
     }
 }

@@ -18,6 +18,9 @@ public enum ObjectDecodingError: Error, Hashable, Sendable, CustomStringConverti
     /// `Pod in version "v1" cannot be handled as a Pod: ...`.
     indirect case inObject(kind: String, apiVersion: String, ObjectDecodingError)
 
+    /// The kinds a manifest may hold, as `unsupportedKind` lists them.
+    public static let servedKinds = "Pod (v1)"
+
     public var description: String {
         switch self {
         case let .typeMismatch(field, expected, found):
@@ -31,7 +34,7 @@ public enum ObjectDecodingError: Error, Hashable, Sendable, CustomStringConverti
         case let .missingTypeInformation(missing):
             missing.map { "\($0) not set" }.joined(separator: ", ")
         case let .unsupportedKind(kind, apiVersion):
-            "no matches for kind \"\(kind)\" in version \"\(apiVersion)\""
+            "no matches for kind \"\(kind)\" in version \"\(apiVersion)\" (podlab serves: \(ObjectDecodingError.servedKinds))"
         case let .inObject(kind, apiVersion, inner):
             "\(kind) in version \"\(apiVersion)\" cannot be handled as a \(kind): \(inner)"
         }

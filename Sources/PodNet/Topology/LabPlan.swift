@@ -61,6 +61,9 @@ public struct NodePlan: Hashable, Sendable, Codable {
     public var gateway: IPv4Interface
     /// The node's address on the underlay: network + 10 + index (`192.168.200.11/24`).
     public var underlayAddress: IPv4Interface
+    /// When the node was added to a running lab (seconds since 1970); nil for the lab's first
+    /// nodes, which are as old as the lab.
+    public var addedAt: Int64?
 }
 
 extension TopologySpec {

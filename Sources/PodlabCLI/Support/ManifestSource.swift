@@ -16,6 +16,15 @@ struct ManifestSource {
         var result: Result<AnyKubernetesObject, ObjectDecodingError>
         /// The document it came from, counted from 1.
         var document: Int
+
+        /// A hint when the document is not an object but the table `get` prints (`NAME  READY
+        /// STATUS …`), as when `get pod x > pod.yaml` was meant to save the object.
+        var tableHint: String? {
+            guard case let .string(text)? = raw else { return nil }
+            let words = text.split(whereSeparator: \.isWhitespace).prefix(2)
+            guard words.first == "NAME", let second = words.last, second.allSatisfy({ $0.isUppercase || $0 == "-" }) else { return nil }
+            return "this is the table \"podlab get\" prints, not an object: save the object with \"podlab get pod NAME -o yaml\""
+        }
     }
 
     /// Reads every `-f` argument: files, directories (their .yaml, .yml and .json files,
