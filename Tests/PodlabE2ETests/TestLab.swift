@@ -55,6 +55,14 @@ struct TestLab: Sendable {
         throw CancellationError()
     }
 
+    /// The network namespace of `node`, as the lab reports it (`podlab ip node/NODE -o json`).
+    func nodeNamespace(_ node: String) throws -> String {
+        let result = try run(["ip", "node/\(node)", "-o", "json"])
+        let inspection = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let namespaces = inspection?["namespaces"] as? [[String: Any]] ?? []
+        return try #require(namespaces.first { $0["node"] as? String == node }?["namespace"] as? String, "node \(node) of lab \(name)")
+    }
+
     var agentPID: Int32? {
         (try? String(contentsOfFile: "\(stateRoot)/\(name)/agent.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
