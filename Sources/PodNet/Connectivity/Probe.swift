@@ -26,7 +26,7 @@ public enum ProbeKind: String, Codable, Hashable, Sendable, CaseIterable {
 ///
 /// ```json
 /// {"id": "7", "fromPod": "default/a", "to": "10.244.2.3", "port": 80, "kind": "http",
-///  "timeoutMillis": 1000, "expectBody": "Welcome to nginx!"}
+///  "timeoutMillis": 1000, "expectBody": "Welcome to nginx!", "observeSource": true}
 /// ```
 public struct ProbeRequest: Codable, Hashable, Sendable {
     /// Echoed in the result, so callers can match results to requests.
