@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
-        .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "Netns", "KernelTestSupport"]),
+        .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "Netns", "PodNet", "KernelTestSupport"]),
         .testTarget(name: "PodlabCLITests", dependencies: [
             "PodlabCLI", "PodNet",
             .product(name: "Hummingbird", package: "hummingbird"),

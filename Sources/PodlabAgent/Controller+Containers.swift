@@ -166,11 +166,12 @@ extension Controller {
             Task { await self.finishDeletion(podKey) }
             return
         }
-        guard let address = IPv4Address(pod.status.podIP), nodes[pod.spec.nodeName] != nil else {
+        guard let address = IPv4Address(pod.status.podIP), let node = nodes[pod.spec.nodeName] else {
             logger.error("pod \(podKey) cannot be adopted: its node \"\(pod.spec.nodeName)\" or address is gone")
             return
         }
-        if PodRuntime.sandboxIsComplete(sandbox, address: address, namespaces: labNamespaces) {
+        if PodRuntime.sandboxIsComplete(sandbox, address: address, namespaces: labNamespaces),
+           PodRuntime.nodeSideIsComplete(sandbox, uid: pod.metadata.uid, address: address, node: node) {
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             runtimes[pod.metadata.uid] = runtime
             for container in pod.spec.containers {

@@ -1,5 +1,4 @@
 import Foundation
-import NFTables
 import Netlink
 import Netns
 import PodNet
@@ -122,8 +121,6 @@ enum NamespaceReader {
     static let IFLA_LINK_NETNSID: UInt16 = 37
     /// `sizeof(struct ifinfomsg)`.
     static let ifinfomsgSize = 16
-    /// The table podlab owns in each node (see `NodeFirewall`).
-    static let firewallTable = Table(.ip, "podlab")
 
     static func snapshot(_ name: String, kind: NamespaceKind, node: String?, pod: String?) throws -> NamespaceSnapshot {
         let namespace = try NetworkNamespace.open(name)
@@ -148,7 +145,7 @@ enum NamespaceReader {
                              lladdr: neighbour.mac?.description,
                              state: neighbour.state.description.split(separator: ",").map(String.init).filter { $0 != "NONE" })
         }
-        let firewall = kind == .node ? try chains(in: namespace) : []
+        let firewall = kind == .node ? try NodeFirewall.installedChains(in: namespace) : []
         return NamespaceSnapshot(namespace: name, kind: kind, node: node, pod: pod, interfaces: interfaces, routes: routes,
                                  neighbours: neighbours, firewall: firewall)
     }
@@ -194,17 +191,5 @@ enum NamespaceReader {
                              scope: route.scope == .universe ? nil : route.scope.description,
                              prefsrc: route.preferredSource?.description, metric: route.priority.map(Int.init),
                              flags: route.onlink ? ["onlink"] : [])
-    }
-
-    /// The chains of `table ip podlab` with their rules; none when the table is missing.
-    static func chains(in namespace: NetworkNamespace) throws -> [FirewallChainSnapshot] {
-        let connection = try NFTablesConnection(namespace: namespace)
-        guard let table = try connection.tables(family: .ip).first(where: { $0.name == firewallTable.name }) else { return [] }
-        let rules = try connection.rules(in: table)
-        return try connection.chains(in: table).map { chain in
-            FirewallChainSnapshot(family: table.family.rawValue, table: table.name, name: chain.name, type: chain.base?.type.rawValue,
-                                  hook: chain.base?.hook.rawValue, priority: chain.base.map { Int($0.priority) },
-                                  rules: rules.filter { $0.chain == chain.name }.map(\.description))
-        }
     }
 }

@@ -183,6 +183,8 @@ extension Controller: ProbeBackend {
         }
         var prepared = PreparedProbes()
         var namespaces: [String: Result<String, ProbeSourceError>] = [:]
+        let holders = probes.contains(where: \.observesSource) ? podsByAddress() : [:]
+        var observationPoints: [IPv4Address: Result<String, ObservationFailure>] = [:]
         for (index, probe) in probes.enumerated() {
             if probe.kind == .route {
                 prepared.routeChecks.append((index, probe))
@@ -193,7 +195,12 @@ extension Controller: ProbeBackend {
             if namespaces[key] == nil { namespaces[key] = sourceNamespace(source.namespace, source.name) }
             switch namespaces[key]! {
             case let .success(netns):
-                prepared.jobs.append((index, ProbeJob(request: probe, netns: netns, destination: destination)))
+                var job = ProbeJob(request: probe, netns: netns, destination: destination)
+                if probe.observesSource {
+                    if observationPoints[destination] == nil { observationPoints[destination] = observationNamespace(destination, holders: holders[destination] ?? []) }
+                    job.observeIn = observationPoints[destination]
+                }
+                prepared.jobs.append((index, job))
             case let .failure(error):
                 prepared.answered.append((index, ProbeResult(id: probe.id, outcome: .error, detail: error.description)))
             }
@@ -211,6 +218,34 @@ extension Controller: ProbeBackend {
         }
         guard let runtime = runtimes[pod.metadata.uid], NetworkNamespace.exists(runtime.sandbox.netns) else {
             return .failure(ProbeSourceError(description: "pod \(namespace)/\(name) has no network namespace yet (\(pod.status.phase?.rawValue ?? "Pending"))"))
+        }
+        return .success(runtime.sandbox.netns)
+    }
+
+    /// The pods by address (keys `namespace/name`), for finding where a destination is observed.
+    func podsByAddress() -> [IPv4Address: [String]] {
+        var result: [IPv4Address: [String]] = [:]
+        for (key, pod) in pods.sorted(by: { $0.key < $1.key }) {
+            guard let address = IPv4Address(pod.status.podIP) else { continue }
+            result[address, default: []].append(key)
+        }
+        return result
+    }
+
+    /// The network namespace of the pod holding `destination`, where the agent can observe the
+    /// source address the destination sees.
+    func observationNamespace(_ destination: IPv4Address, holders: [String]) -> Result<String, ObservationFailure> {
+        guard let key = holders.first else {
+            return .failure(ObservationFailure(description: "\(destination) is no pod's address: the source is observed inside pods only"))
+        }
+        guard holders.count == 1 else {
+            return .failure(ObservationFailure(description: "\(destination) is held by several pods (\(holders.joined(separator: ", ")))"))
+        }
+        guard let pod = pods[key], pod.metadata.deletionTimestamp == nil else {
+            return .failure(ObservationFailure(description: "pod \(key), which holds \(destination), is being deleted"))
+        }
+        guard let runtime = runtimes[pod.metadata.uid], NetworkNamespace.exists(runtime.sandbox.netns) else {
+            return .failure(ObservationFailure(description: "pod \(key), which holds \(destination), has no network namespace"))
         }
         return .success(runtime.sandbox.netns)
     }

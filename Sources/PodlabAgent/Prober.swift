@@ -11,6 +11,9 @@ struct ProbeJob: Sendable {
     /// The source pod's network namespace (a name under /run/netns).
     var netns: String
     var destination: IPv4Address
+    /// With `observeSource`: the network namespace of the pod holding `destination`, where the
+    /// source is observed (see `SourceObserver`), or why there is none.
+    var observeIn: Result<String, ObservationFailure>?
 }
 
 /// What the bare connect loop measured (the benchmark's floor).
@@ -67,7 +70,9 @@ enum Prober {
                             deliver: ([ProbeResult]) -> Void) {
         exclusive.lock()
         defer { exclusive.unlock() }
-        let run = ProbeRun(jobs, report: report)
+        // The sources the destinations see are observed first, so each probe's result carries
+        // its observation as soon as it is reported.
+        let run = ProbeRun(jobs, observations: SourceObserver.observe(jobs), report: report)
         defer { run.release() }
         let batch = descriptorBudget()
         var start = 0
@@ -281,14 +286,17 @@ final class ProbeRun: @unchecked Sendable {
     let fds: UnsafeMutableBufferPointer<Int32>
     let results: UnsafeMutableBufferPointer<ProbeResult?>
     let report: (@Sendable (Int, ProbeResult) -> Void)?
+    /// What the destination saw of each job's source, for jobs that asked (by job index).
+    let observations: [Int: Observation]
 
     /// TCP probes whose connection stays open (reset) until the run's results are delivered,
     /// instead of being reset as soon as it is established: the resets then cost nothing while
     /// the matrix is timed. Only for destinations with at most `keptOpenPerDestination` of them.
     let keepsOpen: [Bool]
 
-    init(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) {
+    init(_ jobs: [ProbeJob], observations: [Int: Observation] = [:], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) {
         self.jobs = jobs
+        self.observations = observations
         self.report = report
         fds = .allocate(capacity: jobs.count)
         fds.initialize(repeating: -1)
@@ -307,8 +315,14 @@ final class ProbeRun: @unchecked Sendable {
         }
     }
 
-    /// Stores a job's result and passes it on.
+    /// Stores a job's result, with the observation of its source, and passes it on.
     func record(_ index: Int, _ result: ProbeResult) {
+        var result = result
+        switch observations[index] {
+        case let .success(observed)?: result.observedSource = observed
+        case let .failure(failure)?: result.observationError = failure.description
+        case nil: break
+        }
         results[index] = result
         report?(index, result)
     }

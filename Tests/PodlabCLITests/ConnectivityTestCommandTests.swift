@@ -30,8 +30,15 @@ struct ConnectivityTestCommandTests {
         return cluster
     }
 
-    /// What a healthy lab answers: the answer every check expects, from the source pod's address.
+    /// What a healthy lab answers: the answer every check expects, from the source pod's address,
+    /// which the destination sees where the probe observes it.
     static func healthy(_ probe: ProbeRequest, _ cluster: FakeCluster) -> ProbeResult {
+        var result = healthyAnswer(probe, cluster)
+        if probe.observesSource, let source = result.source { result.observedSource = source }
+        return result
+    }
+
+    static func healthyAnswer(_ probe: ProbeRequest, _ cluster: FakeCluster) -> ProbeResult {
         let source: String
         if probe.to.hasPrefix("127.") {
             source = "127.0.0.1"
@@ -122,6 +129,38 @@ struct ConnectivityTestCommandTests {
             #expect(t.stdout.text.contains("✗ gateway"))
             #expect(t.stdout.text.contains("FAIL: 29 checks, 28 matched, 1 mismatched"))
             #expect(t.stderr.text.contains("1 mismatched so far"))
+        }
+    }
+
+    @Test("a server that saw another source than the pod's is a mismatch, named in the table, JSON and JUnit")
+    func natSeenByTheServer() async throws {
+        let cluster = Self.cluster()
+        // The lab's node n1 masquerades what its pods send to n2: the client's socket still says 10.244.1.x.
+        let masqueraded: @Sendable (ProbeRequest, FakeCluster) -> ProbeResult = { probe, cluster in
+            var result = Self.healthy(probe, cluster)
+            if probe.observesSource, probe.to == "10.244.2.2", result.observedSource != nil { result.observedSource = "192.168.200.11:40000" }
+            return result
+        }
+        try await FakeAgent.with(Self.agent(cluster, answer: masqueraded)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test --mismatches-only") == 1)
+            let mismatches = t.stdout.text.split(separator: "\n").map(String.init).filter { $0.hasPrefix("MISMATCH") }
+            #expect(!mismatches.isEmpty && mismatches.allSatisfy { $0.contains(" → 10.244.2.2: server saw 192.168.200.11 (NAT)") }, "\(t.stdout.text)")
+            #expect(mismatches.contains { $0.contains("10.244.1.2 → 10.244.2.2: server saw 192.168.200.11 (NAT)") })
+            let toListeners = Self.probes(agent).filter { $0.to == "10.244.2.2" && [80, 8080].contains($0.port ?? 0) && $0.kind != .bind }
+            #expect(!toListeners.isEmpty && toListeners.allSatisfy(\.observesSource), "every probe of b's servers observes the source")
+
+            let json = agent.context()
+            #expect(await json.run("test -o json") == 1)
+            let report = try JSONReader.value(from: json.stdout.text)
+            let failed = (report["results"]?.arrayValue ?? []).filter { $0["matched"] == .bool(false) }
+            #expect(failed.count == mismatches.count)
+            #expect(failed.allSatisfy { $0["actual"]?["observedSource"] == .string("192.168.200.11:40000") })
+            #expect(failed.contains { $0["problem"] == .string("10.244.1.2 → 10.244.2.2: server saw 192.168.200.11 (NAT)") })
+
+            let junit = agent.context()
+            #expect(await junit.run("test -o junit") == 1)
+            #expect(junit.stdout.text.contains("<failure message=\"10.244.1.2 → 10.244.2.2: server saw 192.168.200.11 (NAT)\" type=\"mismatch\">"))
         }
     }
 

@@ -30,7 +30,8 @@ enum InspectFixture {
         NeighborSnapshot(dst: "10.244.1.2", dev: "cni0", lladdr: "0a:58:0a:f4:01:02"),
     ], firewall: [
         FirewallChainSnapshot(name: "forward", type: "filter", hook: "forward", priority: 0,
-                              rules: ["ip saddr 10.244.0.0/16 counter packets 3 bytes 252 comment \"pod traffic forwarded by this node\""]),
+                              rules: [FirewallRule([.sourceIn(IPv4Prefix("10.244.0.0/16")!)], counts: true, packets: 3, bytes: 252,
+                                                   comment: "pod traffic forwarded by this node")]),
     ])
 
     static let pod = NamespaceSnapshot(namespace: "podlab_pod_default_nginx", kind: .pod, node: "n1", pod: "default/nginx", interfaces: [

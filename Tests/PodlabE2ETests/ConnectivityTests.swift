@@ -114,6 +114,54 @@ struct ConnectivityTests {
         }
     }
 
+    @Test("a node that masquerades pod-to-pod traffic: exit 1, the address the servers saw named as NAT")
+    func natBetweenPods() async throws {
+        try await TestLab.with { lab in
+            try await lab.start(Self.pods)
+            let (a, b) = (try lab.podIP("a"), try lab.podIP("b"))
+            let clean = try Self.json(try lab.run(["test", "-o", "json"]).stdout)
+            #expect(clean["passed"] as? Bool == true)
+            let observed = (clean["results"] as? [[String: Any]] ?? []).compactMap { ($0["actual"] as? [String: Any])?["observedSource"] as? String }
+            #expect(observed.contains { $0.hasPrefix(a + ":") }, "the servers' view of a's probes was observed: \(observed)")
+
+            // Node n1 loses the masquerade rule's `ip daddr != cluster` condition: everything its
+            // pods send is masqueraded, to the node's underlay address towards n2.
+            let n1 = lab.nodeNamespace("n1")
+            let underlay = try Self.underlayAddress(lab, "n1")
+            _ = try Command.check("nft", ["flush", "chain", "ip", "podlab", "nat-postrouting"], netns: n1)
+            _ = try Command.check("nft", ["add", "rule", "ip", "podlab", "nat-postrouting", "ip", "saddr", "10.244.0.0/16", "counter", "masquerade"], netns: n1)
+
+            let table = try lab.run(["test", "--mismatches-only"], expectSuccess: false)
+            #expect(table.status == .exited(1), "podlab test must fail when pods see each other through NAT:\n\(table.stdout)\(table.stderr)")
+            let mismatches = table.stdout.split(separator: "\n").filter { $0.hasPrefix("MISMATCH") }
+            #expect(mismatches.contains { $0.contains("\(a) → \(b): server saw \(underlay) (NAT)") }, "\(table.stdout)")
+            #expect(table.stdout.contains("FAIL: "))
+
+            let report = try Self.json(try lab.run(["test", "-o", "json"], expectSuccess: false).stdout)
+            #expect(report["passed"] as? Bool == false)
+            let failed = (report["results"] as? [[String: Any]] ?? []).filter { $0["matched"] as? Bool == false }
+            let crossNode = failed.filter { $0["claim"] as? String == "cross-node" && $0["from"] as? String == "a" }
+            #expect(!crossNode.isEmpty)
+            for result in crossNode {
+                let actual = result["actual"] as? [String: Any] ?? [:]
+                #expect((actual["source"] as? String)?.hasPrefix(a + ":") == true, "the client's own socket still says a: \(actual)")
+                #expect((actual["observedSource"] as? String)?.hasPrefix(underlay + ":") == true, "\(actual)")
+                #expect((result["problem"] as? String)?.hasSuffix("server saw \(underlay) (NAT)") == true, "\(result)")
+            }
+            let junit = try lab.run(["test", "-o", "junit"], expectSuccess: false)
+            #expect(junit.status == .exited(1))
+            #expect(junit.stdout.contains("<failure message=\"\(a) → \(b): server saw \(underlay) (NAT)\""))
+        }
+    }
+
+    /// A node's underlay address (`podlab get nodes -o json`: InternalIP).
+    static func underlayAddress(_ lab: TestLab, _ node: String) throws -> String {
+        let list = try Self.json(try lab.run(["get", "nodes", "-o", "json"]).stdout)
+        let item = (list["items"] as? [[String: Any]] ?? []).first { ($0["metadata"] as? [String: Any])?["name"] as? String == node }
+        let addresses = (item?["status"] as? [String: Any])?["addresses"] as? [[String: Any]] ?? []
+        return try #require(addresses.first { $0["type"] as? String == "InternalIP" }?["address"] as? String, "node \(node): \(item ?? [:])")
+    }
+
     @Test("a probe to an address outside the lab is refused with the reason; nothing leaves the pod")
     func outsideAddress() async throws {
         try await TestLab.with { lab in

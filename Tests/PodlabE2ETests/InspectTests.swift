@@ -175,8 +175,9 @@ struct InspectTests {
 
             // Leaving the cluster CIDR: masquerade on the way to a node's underlay address.
             let toNode = try lab.run(["whois", "192.168.200.12", "--from", "a"]).stdout
-            #expect(toNode.contains("nft:    table ip podlab chain nat-postrouting (hook postrouting): masquerade: 192.168.200.12 is outside the cluster CIDR 10.244.0.0/16\n"))
-            #expect(toNode.hasSuffix("Result: delivered to node n2 (eth0 in \(lab.name)_node_n2)\n"))
+            #expect(toNode.contains("nft:    table ip podlab chain nat-postrouting (hook postrouting): masquerade by rule "
+                + "«ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 counter masquerade»: source \(a) becomes 192.168.200.11 (eth0)\n"), "\(toNode)")
+            #expect(toNode.hasSuffix("Result: delivered to node n2 (eth0 in \(lab.name)_node_n2), from 192.168.200.11 (masqueraded in node n1)\n"))
             let away = try lab.run(["whois", "8.8.8.8", "--from", "a"], expectSuccess: false)
             #expect(away.stdout.hasSuffix("Result: dropped in node n1: no route to 8.8.8.8 (network unreachable; the lab has no way out of its namespaces)\n"), "stderr: \(away.stderr)")
 
@@ -197,6 +198,40 @@ struct InspectTests {
             let table = try lab.run(["ipam"]).stdout
             #expect(table.hasPrefix("Cluster CIDR:   10.244.0.0/16  (2 nodes, 506 pod addresses: 3 allocated, 503 free)\n"))
             #expect(table.contains("\(c)   n2     default/c\n"))
+        }
+    }
+
+    @Test("whois explains the path from the rules the node holds: the masquerade rule deleted, or taking pod traffic")
+    func whoisReadsTheInstalledRules() async throws {
+        try await TestLab.with { lab in
+            try await Self.startPods(lab)
+            let a = try lab.podIP("a"), c = try lab.podIP("c")
+            let n1 = lab.nodeNamespace("n1"), n2 = lab.nodeNamespace("n2")
+            let masquerade = "nft:    table ip podlab chain nat-postrouting (hook postrouting): masquerade by rule "
+                + "«ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 counter masquerade»: source \(a) becomes 192.168.200.11 (eth0)\n"
+            let toNode = try lab.run(["whois", "192.168.200.12", "--from", "a"]).stdout
+            #expect(toNode.contains(masquerade), "\(toNode)")
+            #expect(toNode.hasSuffix("Result: delivered to node n2 (eth0 in \(n2)), from 192.168.200.11 (masqueraded in node n1)\n"), "\(toNode)")
+
+            // The rule deleted (by its handle, as nft -a lists it): nothing masquerades any more.
+            let chain = try Command.nftJSON(n1, ["-a", "list", "chain", "ip", "podlab", "nat-postrouting"])
+            let handles = chain.compactMap { ($0["rule"] as? [String: Any])?["handle"] as? Int }
+            let handle = try #require(handles.first, "\(chain)")
+            _ = try Command.check("nft", ["delete", "rule", "ip", "podlab", "nat-postrouting", "handle", String(handle)], netns: n1)
+            let withoutRule = try lab.run(["whois", "192.168.200.12", "--from", "a"]).stdout
+            #expect(!withoutRule.contains("nat-postrouting") && !withoutRule.contains("masquerade"), "\(withoutRule)")
+            #expect(withoutRule.hasSuffix("Result: delivered to node n2 (eth0 in \(n2))\n"), "\(withoutRule)")
+
+            // A rule that masquerades everything from the cluster CIDR: pod-to-pod traffic is translated.
+            _ = try Command.check("nft", ["add", "rule", "ip", "podlab", "nat-postrouting", "ip", "saddr", "10.244.0.0/16", "counter", "masquerade"], netns: n1)
+            let toPod = try lab.run(["whois", c, "--from", "a"]).stdout
+            #expect(toPod.contains("nft:    table ip podlab chain nat-postrouting (hook postrouting): masquerade by rule "
+                + "«ip saddr 10.244.0.0/16 counter masquerade»: source \(a) becomes 192.168.200.11 (eth0)\n"), "\(toPod)")
+            #expect(toPod.hasSuffix("from 192.168.200.11 (masqueraded in node n1)\n"), "\(toPod)")
+            let path = try #require(try Self.object(try lab.run(["whois", c, "--from", "a", "-o", "json"]).stdout)["path"] as? [String: Any])
+            #expect((path["outcome"] as? [String: Any])?["source"] as? String == "192.168.200.11")
+            #expect(try lab.run(["test", "--from", "a", "--to", "c"], expectSuccess: false).status == .exited(1),
+                    "podlab test agrees: c sees a through NAT")
         }
     }
 

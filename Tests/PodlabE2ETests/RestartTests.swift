@@ -216,6 +216,52 @@ struct RestartTests {
         }
     }
 
+    /// A pod's setup finishes in its node: the host end of its veth is renamed from the spare
+    /// name (`vsp…`) to `veth…` and raised, and the node gets the permanent entry for the pod. A
+    /// kill just before that leaves a pod namespace that looks finished from inside.
+    @Test("a sandbox whose node side was never finished (host veth still spare-named and down, no node entry) is rebuilt on adoption",
+          arguments: [true, false])
+    func adoptionChecksTheNodeSide(renamed: Bool) async throws {
+        try await TestLab.with { lab in
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: half
+                spec:
+                  nodeName: n1
+                  containers:
+                  - name: sleeper
+                    image: busybox
+                    command: ["sleep", "3600"]
+                """, as: "pod.yaml")
+            try await lab.eventually("half Running") { try lab.allRunning(count: 1) }
+            let ip = try lab.podIP("half")
+            let node = lab.nodeNamespace("n1")
+            let veth = try #require(try lab.nodeVeths("n1").first)
+            try await lab.killAgent()
+            // The state a kill between the pod's and the node's half of the setup leaves.
+            _ = try Command.check("ip", ["-n", node, "link", "set", veth, "down"])
+            if renamed { _ = try Command.check("ip", ["-n", node, "link", "set", veth, "name", "vsp0badc0de"]) }
+            _ = try Command.check("ip", ["-n", node, "neigh", "del", ip, "dev", "cni0"])
+
+            try lab.run(["up"])
+            try await lab.eventually("half Running", timeout: .seconds(30)) { try lab.allRunning(count: 1) }
+            #expect(try lab.podIP("half") == ip, "the pod keeps its address")
+            // (The node's ready spare waits on cni0 too, down, as vsp….)
+            try await lab.eventually("the node holds half's veth, up, on cni0, and nothing of the old pair") {
+                let links = try Command.ipJSON(node, ["link", "show", "master", "cni0"])
+                let veths = links.filter { ($0["ifname"] as? String)?.hasPrefix("veth") == true }
+                return veths.count == 1 && (veths[0]["flags"] as? [String])?.contains("UP") == true
+                    && !links.contains { $0["ifname"] as? String == "vsp0badc0de" }
+            }
+            let neighbours = try Command.ipJSON(node, ["neigh", "show", "dev", "cni0"])
+            #expect(neighbours.contains { $0["dst"] as? String == ip && ($0["state"] as? [String])?.contains("PERMANENT") == true }, "\(neighbours)")
+            try await lab.expectConsistent()
+            #expect(try lab.run(["test", "--from", "half", "--to", "gateway"]).status == .exited(0), "the pod reaches its gateway")
+        }
+    }
+
     @Test("kill -9 during a pod's deletion: after the restart the pod, its processes, namespace and veth are gone")
     func killDuringDeletion() async throws {
         try await TestLab.with { lab in

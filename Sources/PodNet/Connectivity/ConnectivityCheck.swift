@@ -13,8 +13,10 @@ public struct ConnectivityCheck: Hashable, Sendable {
     public var expected: ProbeOutcome
     /// Other outcomes that prove it as well (an address nobody holds: unreachable or timeout).
     public var tolerated: Set<ProbeOutcome>
-    /// For pod-to-pod probes: the address the answer must come from, the source pod's own
-    /// (pods see each other's real addresses: no NAT between pods).
+    /// For pod-to-pod probes: the source address of the probe, the source pod's own. Pods see
+    /// each other's real addresses (no NAT between pods): the probe's socket must have it, and
+    /// where the probe observes the source (`ProbeRequest.observeSource`), the destination must
+    /// have seen it.
     public var expectedSource: IPv4Address?
     /// Why the model expects `expected`.
     public var reason: String
@@ -60,17 +62,26 @@ public struct CheckResult: Hashable, Sendable {
 
     public var matched: Bool { problem == nil }
 
-    /// Compares a result with its check: the outcome must be accepted, and an answer must come
-    /// from the expected source address.
+    /// Compares a result with its check: the outcome must be accepted; a connection must leave
+    /// from the expected source address, and where the probe observed the source, the
+    /// destination must have seen that address too.
     public init(check: ConnectivityCheck, actual: ProbeResult) {
         self.check = check
         self.actual = actual
-        if !check.accepts(actual.outcome) {
-            problem = "expected \(check.expected.title), got \(actual.outcome.title)"
-        } else if actual.outcome == .connected, let expected = check.expectedSource, let source = actual.sourceAddress, source != expected {
-            problem = "the answer went to \(source), not the pod's own address \(expected) (address translation between pods)"
-        } else {
-            problem = nil
+        problem = Self.problem(check, actual)
+    }
+
+    static func problem(_ check: ConnectivityCheck, _ actual: ProbeResult) -> String? {
+        guard check.accepts(actual.outcome) else { return "expected \(check.expected.title), got \(actual.outcome.title)" }
+        guard actual.outcome == .connected, let expected = check.expectedSource else { return nil }
+        if let source = actual.sourceAddress, source != expected {
+            return "the answer went to \(source), not the pod's own address \(expected) (address translation between pods)"
         }
+        guard let probe = check.probe, probe.observesSource else { return nil }
+        let way = "\(expected) → \(probe.to)"
+        guard let seen = actual.observedSourceAddress else {
+            return "\(way): the source the server saw is unknown (\(actual.observationError ?? "the agent did not observe it"))"
+        }
+        return seen == expected ? nil : "\(way): server saw \(seen) (NAT)"
     }
 }

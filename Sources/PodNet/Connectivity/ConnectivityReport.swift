@@ -190,12 +190,15 @@ public struct ConnectivityReport: Sendable {
             if let body = probe.expectBody { fields["expectBody"] = .string(body) }
             if let status = probe.expectStatus { fields["expectStatus"] = .integer(Int64(status)) }
             if let path = probe.path { fields["path"] = .string(path) }
+            if probe.observesSource { fields["observeSource"] = true }
             object["probe"] = .object(fields)
         }
         var actual: [String: JSONValue] = ["outcome": .string(result.actual.outcome.rawValue), "latencyMillis": .number(result.actual.latencyMillis),
                                            "detail": .string(result.actual.detail)]
         if let source = result.actual.source { actual["source"] = .string(source) }
         if let destination = result.actual.destination { actual["destination"] = .string(destination) }
+        if let observed = result.actual.observedSource { actual["observedSource"] = .string(observed) }
+        if let error = result.actual.observationError { actual["observationError"] = .string(error) }
         object["actual"] = .object(actual)
         return .object(object)
     }

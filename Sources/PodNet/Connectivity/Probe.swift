@@ -26,7 +26,7 @@ public enum ProbeKind: String, Codable, Hashable, Sendable, CaseIterable {
 ///
 /// ```json
 /// {"id": "7", "fromPod": "default/a", "to": "10.244.2.3", "port": 80, "kind": "http",
-///  "timeoutMillis": 1000, "expectBody": "Welcome to nginx!"}
+///  "timeoutMillis": 1000, "expectBody": "Welcome to nginx!", "observeSource": true}
 /// ```
 public struct ProbeRequest: Codable, Hashable, Sendable {
     /// Echoed in the result, so callers can match results to requests.
@@ -46,13 +46,20 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
     public var expectStatus: Int?
     /// `http`: the request target, `/` when not given.
     public var path: String?
+    /// Also find out which source address the destination sees. A client socket only knows its
+    /// own address, which address translation on the way never changes; so the agent, which
+    /// holds every pod's namespace, opens a socket of its own inside the destination pod's
+    /// namespace, has the source pod connect to it (TCP; a UDP datagram for `udp` probes) and
+    /// reads the peer address it got. For destinations that are pods of the lab; not for
+    /// `bind` and `route`.
+    public var observeSource: Bool?
 
     public static let defaultTimeoutMillis = 1000
     public static let maximumTimeoutMillis = 60_000
     public static let defaultPath = "/"
 
     public init(id: String? = nil, fromPod: String? = nil, to: String, port: Int? = nil, kind: ProbeKind, timeoutMillis: Int? = nil,
-                expectBody: String? = nil, expectStatus: Int? = nil, path: String? = nil) {
+                expectBody: String? = nil, expectStatus: Int? = nil, path: String? = nil, observeSource: Bool? = nil) {
         self.id = id
         self.fromPod = fromPod
         self.to = to
@@ -62,7 +69,11 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
         self.expectBody = expectBody
         self.expectStatus = expectStatus
         self.path = path
+        self.observeSource = observeSource
     }
+
+    /// True when the probe asks for the destination's view of its source.
+    public var observesSource: Bool { observeSource == true }
 
     /// The timeout with its default applied.
     public var effectiveTimeoutMillis: Int { timeoutMillis ?? ProbeRequest.defaultTimeoutMillis }
@@ -101,6 +112,9 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
         }
         if let timeoutMillis, !(1...ProbeRequest.maximumTimeoutMillis).contains(timeoutMillis) {
             problems.append("timeoutMillis: \(timeoutMillis) is outside 1-\(ProbeRequest.maximumTimeoutMillis)")
+        }
+        if observesSource, kind == .bind || kind == .route {
+            problems.append("observeSource: \(kind.rawValue) probes send nothing to a destination")
         }
         if kind != .http {
             if expectBody != nil { problems.append("expectBody: only for http probes") }
@@ -166,21 +180,36 @@ public struct ProbeResult: Codable, Hashable, Sendable {
     public var destination: String?
     /// One line for people: the errno, the HTTP status, why a `route` check holds.
     public var detail: String
+    /// With `observeSource`: the source address and port the destination saw (`192.168.200.11:40312`
+    /// when the source node masqueraded the packet).
+    public var observedSource: String?
+    /// With `observeSource`: why the destination's view could not be read.
+    public var observationError: String?
 
     public init(id: String? = nil, outcome: ProbeOutcome, latencyMillis: Double = 0, source: String? = nil,
-                destination: String? = nil, detail: String = "") {
+                destination: String? = nil, detail: String = "", observedSource: String? = nil, observationError: String? = nil) {
         self.id = id
         self.outcome = outcome
         self.latencyMillis = latencyMillis
         self.source = source
         self.destination = destination
         self.detail = detail
+        self.observedSource = observedSource
+        self.observationError = observationError
     }
 
     /// The address part of `source` (`10.244.1.2` of `10.244.1.2:43122`).
-    public var sourceAddress: IPv4Address? {
-        guard let source else { return nil }
-        return IPv4Address(String(source.split(separator: ":").first ?? ""))
+    public var sourceAddress: IPv4Address? { Self.address(of: source) }
+
+    /// The address part of `observedSource`.
+    public var observedSourceAddress: IPv4Address? { Self.address(of: observedSource) }
+
+    /// The address part of `destination`.
+    public var destinationAddress: IPv4Address? { Self.address(of: destination) }
+
+    static func address(of endpoint: String?) -> IPv4Address? {
+        guard let endpoint else { return nil }
+        return IPv4Address(String(endpoint.split(separator: ":").first ?? ""))
     }
 }
 

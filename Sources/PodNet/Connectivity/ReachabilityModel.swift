@@ -28,7 +28,8 @@ public struct MatrixOptions: Hashable, Sendable {
 /// The expected reachability of a lab, from first principles:
 ///
 /// - every pod reaches every other pod by IP on each port it listens on, on its node and
-///   across nodes, and the answer sees the source pod's own address (pods talk without NAT);
+///   across nodes, and the destination pod sees the source pod's own address (pods talk
+///   without NAT: the agent observes it from inside the destination pod);
 ///   a pod with no listener still answers (with a reset) on a closed port;
 /// - a pod's IP is its own: the answer there comes from that pod's containers;
 /// - the containers of a pod share its IP: each one's port answers on it;
@@ -156,11 +157,13 @@ struct CheckBuilder {
         checks.append(check)
     }
 
+    /// A probe; with `observeSource` (for a destination that is a pod), the agent also reads the
+    /// source address the destination pod sees.
     func request(_ kind: ProbeKind, from source: PodEndpoint?, to address: IPv4Address, port: UInt16? = nil,
-                 expectBody: String? = nil) -> ProbeRequest {
+                 expectBody: String? = nil, observeSource: Bool = false) -> ProbeRequest {
         ProbeRequest(fromPod: source?.key, to: address.description, port: port.map(Int.init), kind: kind,
                      timeoutMillis: options.timeoutMillis, expectBody: expectBody, expectStatus: kind == .http ? 200 : nil,
-                     path: kind == .http ? ProbeRequest.defaultPath : nil)
+                     path: kind == .http ? ProbeRequest.defaultPath : nil, observeSource: observeSource ? true : nil)
     }
 
     func listeners(of pod: PodEndpoint) -> PodListeners { listeners[pod.key] ?? PodListeners(listeners: [], conflicts: []) }
@@ -173,17 +176,20 @@ struct CheckBuilder {
     }
 
     /// A probe of one listener: HTTP with the answer checked when asked for and possible,
-    /// else a TCP connect or a UDP echo.
+    /// else a TCP connect or a UDP echo. At the pod's own address (not `localhost`) the probe
+    /// also observes the source the pod sees.
     func listenerProbe(_ listener: Listener, of target: PodEndpoint, from source: PodEndpoint, address: IPv4Address,
                        http: Bool) -> ProbeRequest {
+        let observe = address == target.address
         switch listener.transport {
         case .udp:
-            return request(.udp, from: source, to: address, port: listener.port)
+            return request(.udp, from: source, to: address, port: listener.port, observeSource: observe)
         case .tcp:
             if http, let server = listener.server {
-                return request(.http, from: source, to: address, port: listener.port, expectBody: server.bodyMarker(hostname: target.hostname))
+                return request(.http, from: source, to: address, port: listener.port, expectBody: server.bodyMarker(hostname: target.hostname),
+                               observeSource: observe)
             }
-            return request(.tcp, from: source, to: address, port: listener.port)
+            return request(.tcp, from: source, to: address, port: listener.port, observeSource: observe)
         }
     }
 
@@ -232,7 +238,8 @@ struct CheckBuilder {
         if let listener = held.tcp.first(where: { $0.server != nil }), let server = listener.server {
             append(ConnectivityCheck(
                 claim: .oneIPPerPod, from: witness.label, to: CheckBuilder.target(target, listener),
-                probe: request(.http, from: witness, to: target.address, port: listener.port, expectBody: server.bodyMarker(hostname: target.hostname)),
+                probe: request(.http, from: witness, to: target.address, port: listener.port, expectBody: server.bodyMarker(hostname: target.hostname),
+                               observeSource: true),
                 expected: .connected, expectedSource: witness.address,
                 reason: "\(target.address) is \(target.label)'s alone: \(listener.container) (\(server.rawValue)) answers there"))
         }
@@ -252,7 +259,8 @@ struct CheckBuilder {
             guard let listener = held.listener(port: conflict.port, transport: .tcp), let server = listener.server else { continue }
             append(ConnectivityCheck(
                 claim: .portConflict, from: witness.label, to: CheckBuilder.target(target, listener),
-                probe: request(.http, from: witness, to: target.address, port: conflict.port, expectBody: server.bodyMarker(hostname: target.hostname)),
+                probe: request(.http, from: witness, to: target.address, port: conflict.port, expectBody: server.bodyMarker(hostname: target.hostname),
+                               observeSource: true),
                 expected: .connected, expectedSource: witness.address,
                 reason: "\(conflict.owner) holds \(conflict.port)/TCP; \(conflict.others.joined(separator: ", ")) cannot, so only \(conflict.owner) answers"))
         }
@@ -299,8 +307,12 @@ struct CheckBuilder {
     /// A `--to ADDRESS[:PORT]` that no selected pod holds.
     mutating func address(_ address: IPv4Address, port: UInt16?, from source: PodEndpoint, snapshot: LabSnapshot, pods: [PodEndpoint]) {
         let label = port.map { "\(address):\($0)" } ?? address.description
+        // A pod's address (not a node's, not loopback): the agent can observe the source it sees.
+        let podAddress = address == source.address || pods.contains { $0.address == address }
         func add(_ claim: ConnectivityClaim, _ expected: ProbeOutcome, tolerated: Set<ProbeOutcome> = [], reason: String, loopback: Bool = false) {
-            let probe = port.map { request(.tcp, from: source, to: address, port: $0) } ?? request(.icmp, from: source, to: address)
+            let observe = expected == .connected && podAddress && !loopback
+            let probe = port.map { request(.tcp, from: source, to: address, port: $0, observeSource: observe) }
+                ?? request(.icmp, from: source, to: address, observeSource: observe)
             append(ConnectivityCheck(claim: claim, from: source.label, to: label, probe: probe, expected: expected, tolerated: tolerated,
                                      expectedSource: expected == .connected ? (loopback ? .loopback : source.address) : nil, reason: reason))
         }

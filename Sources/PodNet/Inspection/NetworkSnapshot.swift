@@ -257,11 +257,11 @@ public struct FirewallChainSnapshot: Codable, Hashable, Sendable {
     /// For a base chain: `prerouting`, `input`, `forward`, `output` or `postrouting`.
     public var hook: String?
     public var priority: Int?
-    /// The chain's rules as `nft list` prints them.
-    public var rules: [String]
+    /// The chain's rules, in order (each prints as `nft list` prints it).
+    public var rules: [FirewallRule]
 
     public init(family: String = "ip", table: String = "podlab", name: String, type: String? = nil, hook: String? = nil,
-                priority: Int? = nil, rules: [String] = []) {
+                priority: Int? = nil, rules: [FirewallRule] = []) {
         self.family = family
         self.table = table
         self.name = name
@@ -276,5 +276,12 @@ public struct FirewallChainSnapshot: Codable, Hashable, Sendable {
         var text = "table \(family) \(table) chain \(name)"
         if let type, let hook { text += " (type \(type) hook \(hook) priority \(priority ?? 0))" }
         return text
+    }
+
+    /// The chain as programmed: its rules without the counts the kernel keeps.
+    public var programmed: FirewallChainSnapshot {
+        var copy = self
+        copy.rules = rules.map(\.programmed)
+        return copy
     }
 }

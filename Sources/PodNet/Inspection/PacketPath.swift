@@ -1,5 +1,5 @@
 /// The way a packet from a pod takes to an address, worked out from the route tables,
-/// neighbour entries, interfaces and nftables chains the kernel holds (`whois --from POD`).
+/// neighbour entries, interfaces and nftables rules the kernel holds (`whois --from POD`).
 ///
 /// Each IP hop does what the kernel does: a local address is delivered; otherwise the longest
 /// prefix of the main table wins (the lower metric on a tie), its gateway (or the destination
@@ -9,6 +9,10 @@
 /// node's underlay address. Veth peers are matched by their interface indices between
 /// namespaces the lab wires together (a pod and its node, a node and the underlay), since
 /// indices repeat across namespaces.
+///
+/// In each namespace the rules of the base chains on the hooks the packet passes are read in
+/// order, as netfilter runs them (see `Tracer.chains`): a matching masquerade rule changes the
+/// packet's source for the rest of the way, a matching drop ends it.
 public struct PacketPath: Codable, Hashable, Sendable {
     /// `pod default/client`.
     public var source: String
@@ -90,10 +94,13 @@ public struct PacketPath: Codable, Hashable, Sendable {
         public var delivered: Bool
         /// `delivered to pod default/web (eth0 in demo-pod-web)` or why it is dropped.
         public var text: String
+        /// The source address the packet has at the end, when a rule on the way translated it.
+        public var source: IPv4Address?
 
-        public init(delivered: Bool, text: String) {
+        public init(delivered: Bool, text: String, source: IPv4Address? = nil) {
             self.delivered = delivered
             self.text = text
+            self.source = source
         }
 
         public var description: String { text }
@@ -125,23 +132,25 @@ extension PacketPath {
             throw PacketPathError("pod \(pod.qualifiedName) has no network namespace yet (\(pod.phase))")
         }
         let underlay = Dictionary(inventory.plan.nodes.map { ($0.name, $0.underlayAddress.address) }) { first, _ in first }
-        let tracer = Tracer(network: network, clusterCIDR: inventory.plan.clusterCIDR, underlayAddresses: underlay,
-                            source: source, destination: destination)
+        let tracer = Tracer(network: network, underlayAddresses: underlay, destination: destination)
         var hops: [Hop] = []
-        var ingress: String?
-        var forwarded = false
+        var arrival: Tracer.Arrival?
+        var packet = Tracer.Packet(source: source)
         for _ in 0..<maximumHops {
-            let step = tracer.step(in: current, ingress: ingress, forwarded: forwarded)
+            let step = tracer.step(in: current, arrival: arrival, packet: &packet)
             hops += step.hops
-            guard case let .next(namespace, interface) = step.result else {
-                if case let .end(outcome) = step.result {
+            guard case let .next(namespace, next) = step.result else {
+                if case var .end(outcome) = step.result {
+                    if let translation = packet.translation, packet.source != source {
+                        outcome.source = packet.source
+                        if outcome.delivered { outcome.text += ", from \(packet.source) (masqueraded in \(translation))" }
+                    }
                     return PacketPath(source: "pod \(pod.qualifiedName)", sourceAddress: source, destination: destination, hops: hops, outcome: outcome)
                 }
                 break
             }
             current = namespace
-            ingress = interface
-            forwarded = true
+            arrival = next
         }
         return PacketPath(source: "pod \(pod.qualifiedName)", sourceAddress: source, destination: destination, hops: hops,
                           outcome: Outcome(delivered: false, text: "dropped: more than \(maximumHops) namespaces on the way (a routing loop)"))
@@ -151,49 +160,72 @@ extension PacketPath {
 /// The per-namespace work of `PacketPath.trace`.
 struct Tracer {
     let network: NetworkInspection
-    let clusterCIDR: IPv4Prefix
     /// Each node's underlay address, where VXLAN packets to its pods are sent.
     let underlayAddresses: [String: IPv4Address]
-    let source: IPv4Address
     let destination: IPv4Address
 
+    /// The packet as it travels: its source changes where a rule masquerades it.
+    struct Packet {
+        var source: IPv4Address
+        /// Where the source was translated (`node n1`).
+        var translation: String?
+    }
+
+    /// How the packet enters a namespace: the interface, and the text a hop shows for it.
+    struct Arrival {
+        var interface: String
+        var text: String
+    }
+
     enum StepResult {
-        /// Continue in `namespace`, arriving on the interface described.
-        case next(NamespaceSnapshot, String)
+        /// Continue in `namespace`.
+        case next(NamespaceSnapshot, Arrival)
         case end(PacketPath.Outcome)
     }
 
     /// What happens in one namespace: the hops it adds (itself, and a bridging namespace
-    /// crossed on the way out) and where the packet goes next.
-    func step(in namespace: NamespaceSnapshot, ingress: String?, forwarded: Bool) -> (hops: [PacketPath.Hop], result: StepResult) {
-        var hop = PacketPath.Hop(namespace: namespace.namespace, title: namespace.title, ingress: ingress)
+    /// crossed on the way out) and where the packet goes next. `arrival` is nil where the packet starts.
+    func step(in namespace: NamespaceSnapshot, arrival: Arrival?, packet: inout Packet) -> (hops: [PacketPath.Hop], result: StepResult) {
+        var hop = PacketPath.Hop(namespace: namespace.namespace, title: namespace.title, ingress: arrival?.text)
+        let forwarded = arrival != nil
+        /// Runs the chains of `hooks`; an outcome when a rule drops the packet.
+        func filter(_ hooks: [String], egress: InterfaceSnapshot? = nil, nextHop: IPv4Address? = nil) -> PacketPath.Outcome? {
+            let (passes, drop) = chains(in: namespace, hooks: hooks, packet: &packet, ingress: arrival?.interface, egress: egress, nextHop: nextHop)
+            hop.chains += passes
+            return drop.map { PacketPath.Outcome(delivered: false, text: "dropped in \(namespace.title) by \($0)") }
+        }
 
+        // Prerouting comes before the routing decision.
+        if forwarded, let dropped = filter(["prerouting"]) { return ([hop], .end(dropped)) }
         if let local = localInterface(for: destination, in: namespace) {
             hop.route = "local \(destination) dev \(local)"
-            hop.chains = chains(in: namespace, hooks: forwarded ? ["prerouting", "input"] : ["output", "input"])
+            if let dropped = filter(forwarded ? ["input"] : ["output", "input"]) { return ([hop], .end(dropped)) }
             let outcome = PacketPath.Outcome(delivered: true, text: "delivered to \(namespace.title) (\(local) in \(namespace.namespace))")
             return ([hop], .end(outcome))
         }
+        let leaving = forwarded ? ["forward", "postrouting"] : ["output", "postrouting"]
         guard let route = Tracer.lookup(destination, in: namespace.routes) else {
-            hop.chains = forwarded ? chains(in: namespace, hooks: ["prerouting"]) : []
             let outcome = PacketPath.Outcome(delivered: false,
                 text: "dropped in \(namespace.title): no route to \(destination) (network unreachable; the lab has no way out of its namespaces)")
             return ([hop], .end(outcome))
         }
         hop.route = route.text
         if let type = route.type, type != "unicast" {
-            hop.chains = forwarded ? chains(in: namespace, hooks: ["prerouting"]) : []
             return ([hop], .end(PacketPath.Outcome(delivered: false, text: "dropped in \(namespace.title): the route is of type \(type)")))
         }
-        hop.chains = chains(in: namespace, hooks: forwarded ? ["prerouting", "forward", "postrouting"] : ["output", "postrouting"])
         guard let device = route.dev else {
+            _ = filter(leaving)
             return ([hop], .end(PacketPath.Outcome(delivered: false, text: "dropped in \(namespace.title): the route names no output device")))
         }
         guard let egress = namespace.interface(named: device) else {
+            _ = filter(leaving)
             return ([hop], .end(PacketPath.Outcome(delivered: false, text: "dropped in \(namespace.title): the route's device \(device) is not in \(namespace.namespace)")))
         }
         hop.egress = egress.ifname
         let nextHop = route.gateway.flatMap(IPv4Address.init) ?? destination
+        if let dropped = filter(leaving, egress: egress, nextHop: nextHop) {
+            return ([hop], .end(dropped))
+        }
         if let entry = namespace.neighbours.first(where: { $0.dst == nextHop.description && $0.dev == egress.ifname }) {
             hop.neighbour = entry.text
         } else {
@@ -209,7 +241,7 @@ struct Tracer {
         hop.link = layer2.link
         var hops = [hop]
         if let bridged = layer2.bridged { hops.append(bridged) }
-        return (hops, .next(nextNamespace, layer2.ingress))
+        return (hops, .next(nextNamespace, Arrival(interface: holder.ifname, text: layer2.ingress)))
     }
 
     // MARK: Route lookup
@@ -243,25 +275,114 @@ struct Tracer {
 
     // MARK: Netfilter
 
-    /// The base chains of `namespace`'s podlab table on `hooks`, in hook then priority order.
-    /// A nat chain on postrouting is podlab's masquerade, which only touches packets from the
-    /// cluster CIDR to outside it: it is listed only for those.
-    func chains(in namespace: NamespaceSnapshot, hooks: [String]) -> [PacketPath.ChainPass] {
-        let leaves = clusterCIDR.contains(source) && !clusterCIDR.contains(destination)
-        return namespace.firewall
+    /// Whether a rule applies to a packet.
+    enum RuleMatch: Equatable {
+        case matches
+        case noMatch
+        /// The rule tests something the tracer cannot know (the expressions, as nft prints them).
+        case undecided([String])
+    }
+
+    /// Runs the base chains of `namespace`'s podlab table on `hooks`, in hook then priority
+    /// order, over the packet. Rules are read in order as netfilter runs them: a matching rule
+    /// without a verdict (a counter) lets the packet go on; `masquerade` changes its source to
+    /// the output interface's address and ends the chain; `accept` ends the chain; `drop` ends
+    /// the packet. A chain is listed when one of its rules applies (or may apply) to the packet.
+    /// Returns the chains passed, and what dropped the packet, if something did.
+    func chains(in namespace: NamespaceSnapshot, hooks: [String], packet: inout Packet, ingress: String?, egress: InterfaceSnapshot?,
+                nextHop: IPv4Address?) -> (passes: [PacketPath.ChainPass], drop: String?) {
+        let ordered = namespace.firewall
             .filter { chain in chain.hook.map(hooks.contains) ?? false }
             .sorted { a, b in
                 let (ha, hb) = (PacketPath.hookOrder.firstIndex(of: a.hook ?? "") ?? 0, PacketPath.hookOrder.firstIndex(of: b.hook ?? "") ?? 0)
                 return ha != hb ? ha < hb : (a.priority ?? 0) < (b.priority ?? 0)
             }
-            .compactMap { chain in
-                var note: String?
-                if chain.type == "nat" && chain.hook == "postrouting" {
-                    guard leaves else { return nil }
-                    note = "masquerade: \(destination) is outside the cluster CIDR \(clusterCIDR)"
+        var passes: [PacketPath.ChainPass] = []
+        for chain in ordered {
+            var applies = false
+            var notes: [String] = []
+            var dropped = false
+            rules: for rule in chain.rules {
+                let shown = "«\(Self.shortText(rule))»"
+                switch match(rule, packet: packet, ingress: chain.hook == "output" ? nil : ingress, egress: egress?.ifname) {
+                case .noMatch:
+                    continue
+                case let .undecided(unknown):
+                    applies = true
+                    notes.append("rule \(shown) may apply (podlab does not evaluate \(unknown.joined(separator: ", ")))")
+                case .matches:
+                    applies = true
+                    guard let action = rule.action else { continue }
+                    switch action {
+                    case .masquerade:
+                        guard chain.type == "nat", chain.hook == "postrouting", let egress else {
+                            notes.append("rule \(shown) masquerades, which works only in a nat chain on postrouting")
+                            break rules
+                        }
+                        guard let address = Self.masqueradeAddress(egress, nextHop: nextHop) else {
+                            notes.append("masquerade by rule \(shown), but \(egress.ifname) has no IPv4 address")
+                            break rules
+                        }
+                        notes.append("masquerade by rule \(shown): source \(packet.source) becomes \(address) (\(egress.ifname))")
+                        if address != packet.source {
+                            packet.source = address
+                            packet.translation = namespace.title
+                        }
+                    case .accept:
+                        notes.append("accepted by rule \(shown)")
+                    case .drop:
+                        notes.append("dropped by rule \(shown)")
+                        dropped = true
+                    }
+                    break rules
                 }
-                return PacketPath.ChainPass(table: "\(chain.family) \(chain.table)", chain: chain.name, hook: chain.hook ?? "", note: note)
             }
+            guard applies else { continue }
+            let pass = PacketPath.ChainPass(table: "\(chain.family) \(chain.table)", chain: chain.name, hook: chain.hook ?? "",
+                                            note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+            passes.append(pass)
+            if dropped { return (passes, pass.description) }
+        }
+        return (passes, nil)
+    }
+
+    /// Whether `rule` applies to the packet, arriving on `ingress` (nil where it starts) and
+    /// leaving by `egress` (nil where it is delivered).
+    func match(_ rule: FirewallRule, packet: Packet, ingress: String?, egress: String?) -> RuleMatch {
+        var unknown = rule.other
+        for condition in rule.conditions {
+            let holds: Bool?
+            switch condition.field {
+            case .ipSaddr: holds = condition.prefix.map { $0.contains(packet.source) }
+            case .ipDaddr: holds = condition.prefix.map { $0.contains(destination) }
+            case .iifname: holds = ingress.map { $0 == condition.value }
+            case .oifname: holds = egress.map { $0 == condition.value }
+            }
+            guard let holds else {
+                unknown.append(condition.description)
+                continue
+            }
+            if holds == condition.negated { return .noMatch }
+        }
+        return unknown.isEmpty ? .matches : .undecided(unknown)
+    }
+
+    /// A rule for a note: as programmed, without its comment.
+    static func shortText(_ rule: FirewallRule) -> String {
+        var rule = rule.programmed
+        rule.comment = nil
+        return rule.description
+    }
+
+    /// The address masquerade gives a packet leaving by `egress`: the interface's address on the
+    /// next hop's network, else its first (the kernel's choice, `inet_select_addr`).
+    static func masqueradeAddress(_ egress: InterfaceSnapshot, nextHop: IPv4Address?) -> IPv4Address? {
+        let candidates = egress.addrInfo.filter { $0.family == "inet" && $0.scope != "host" }.compactMap { info -> (IPv4Address, IPv4Prefix?)? in
+            guard let address = IPv4Address(info.local) else { return nil }
+            return (address, try? IPv4Prefix(address, length: info.prefixlen))
+        }
+        if let nextHop, let onLink = candidates.first(where: { $0.1?.contains(nextHop) == true }) { return onLink.0 }
+        return candidates.first?.0
     }
 
     // MARK: Layer 2

@@ -36,6 +36,39 @@ struct ConnectivityReportTests {
         #expect(!CheckResult(check: tolerant, actual: ProbeResult(outcome: .refused)).matched)
     }
 
+    /// The cross-node check with the source observed inside the destination pod.
+    static var observed: ConnectivityCheck {
+        var check = tcp
+        check.probe?.observeSource = true
+        return check
+    }
+
+    @Test("the source the destination saw must be the pod's own: a masquerading node is a mismatch")
+    func observedSource() {
+        let clean = CheckResult(check: Self.observed, actual: ProbeResult(outcome: .connected, source: "10.244.1.2:40000", destination: "10.244.2.2:80",
+                                                                           observedSource: "10.244.1.2:40000"))
+        #expect(clean.matched)
+        let natted = CheckResult(check: Self.observed, actual: ProbeResult(outcome: .connected, source: "10.244.1.2:40000", destination: "10.244.2.2:80",
+                                                                            observedSource: "192.168.200.11:40000"))
+        #expect(natted.problem == "10.244.1.2 → 10.244.2.2: server saw 192.168.200.11 (NAT)")
+        let unknown = CheckResult(check: Self.observed, actual: ProbeResult(outcome: .connected, source: "10.244.1.2:40000",
+                                                                             observationError: "no connection from the source pod arrived at 10.244.2.2 within 1000 ms"))
+        #expect(unknown.problem == "10.244.1.2 → 10.244.2.2: the source the server saw is unknown (no connection from the source pod arrived at 10.244.2.2 within 1000 ms)")
+        // Without observeSource the observation is not required; an outcome that does not prove the claim says so first.
+        #expect(CheckResult(check: Self.tcp, actual: ProbeResult(outcome: .connected, source: "10.244.1.2:40000")).matched)
+        #expect(CheckResult(check: Self.observed, actual: ProbeResult(outcome: .refused)).problem == "expected connected, got refused")
+
+        let report = ConnectivityReport(lab: "lab", scenario: "matrix", results: [natted, Self.results[2]], elapsedSeconds: 0.5)
+        #expect(!report.passed)
+        #expect(report.table(onlyMismatches: true).contains(
+            "MISMATCH   cross-node   a      b 10.244.2.2:80 (web)   tcp connect   connected   connected   0.00ms    10.244.1.2 → 10.244.2.2: server saw 192.168.200.11 (NAT); 10.244.1.2:40000 → 10.244.2.2:80; expected because web listens on 80/TCP"))
+        let json = report.json["results"]?.arrayValue?.first
+        #expect(json?["problem"] == .string("10.244.1.2 → 10.244.2.2: server saw 192.168.200.11 (NAT)"))
+        #expect(json?["actual"]?["observedSource"] == .string("192.168.200.11:40000"))
+        #expect(json?["probe"]?["observeSource"] == .bool(true))
+        #expect(report.junit().contains("<failure message=\"10.244.1.2 → 10.244.2.2: server saw 192.168.200.11 (NAT)\" type=\"mismatch\">"))
+    }
+
     static let report = ConnectivityReport(lab: "lab", scenario: "matrix", results: results, elapsedSeconds: 0.5)
 
     @Test("the table: mismatches first, expected against actual, source and destination in the detail")

@@ -38,6 +38,31 @@ struct ReachabilityModelTests {
         #expect(checks.filter { $0.probe?.kind == .bind || $0.probe?.kind == .route }.allSatisfy { $0.expectedSource == nil })
     }
 
+    @Test("every check that expects a pod's own source at another pod's address has the agent observe it there")
+    func observedSources() throws {
+        let checks = ReachabilityModel.checks(for: Lab.snapshot())
+        let podAddresses = Set(Lab.snapshot().activePods.map(\.address))
+        let observed = checks.filter { $0.probe?.observesSource == true }
+        #expect(!observed.isEmpty)
+        for check in checks {
+            guard let probe = check.probe, let destination = probe.destination else { continue }
+            let shouldObserve = check.expected == .connected && check.expectedSource != nil && check.expectedSource != .loopback
+                && podAddresses.contains(destination)
+            #expect(probe.observesSource == shouldObserve, "\(check.line) (\(check.claim.rawValue))")
+        }
+        // Every claim a pod pair proves: the pairs, a pod's own answer, the shared IP.
+        #expect(Set(observed.map(\.claim)) == [.crossNode, .podToPod, .oneIPPerPod, .sharedIP])
+        #expect(observed.contains { $0.probe?.kind == .udp }, "UDP probes are observed too (with a datagram)")
+        // Not at gateways (node namespaces), not on localhost, not where a reset is expected.
+        #expect(checks.filter { [.gateway, .localhost, .closedPort].contains($0.claim) }.allSatisfy { $0.probe?.observesSource != true })
+        let address = ReachabilityModel.checks(for: Lab.snapshot(), options: MatrixOptions(
+            sources: try EndpointSelector(parsing: "a"), targets: try EndpointSelector(parsing: "10.244.2.2:8080,10.244.2.1,10.244.3.7:80")))
+        #expect(address.map { "\($0.line) \($0.probe?.observesSource == true)" }.sorted() == [
+            "icmp a→10.244.2.1 connected false", "tcp a→10.244.2.2:8080 connected true", "tcp a→10.244.3.7:80 unreachable false",
+            "udp a→10.244.2.2:8080 connected true",
+        ])
+    }
+
     @Test("pairs rotate through the targets: neighbouring probes go to different pods")
     func rotation() {
         let pods = (1...6).map { i in

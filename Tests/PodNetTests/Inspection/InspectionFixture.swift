@@ -47,12 +47,16 @@ enum InspectionFixture {
         InterfaceSnapshot(ifindex: 4, ifname: "veth-n2", flags: up, master: "underlay0", linkIndex: 2, linkNetnsid: 1, kind: "veth"),
     ])
 
-    static let firewall = [
-        FirewallChainSnapshot(name: "nat-postrouting", type: "nat", hook: "postrouting", priority: 100,
-                              rules: ["ip saddr 10.244.0.0/16 ip daddr != 10.244.0.0/16 counter packets 0 bytes 0 masquerade"]),
-        FirewallChainSnapshot(name: "forward", type: "filter", hook: "forward", priority: 0,
-                              rules: ["ip saddr 10.244.0.0/16 counter packets 0 bytes 0"]),
-    ]
+    /// The table the agent programs in every node, as listed back (with counters).
+    static let firewall = NodeFirewallRules.chains(clusterCIDR: plan.clusterCIDR).map { chain in
+        var listed = chain
+        listed.rules = chain.rules.map { rule in
+            var rule = rule
+            (rule.packets, rule.bytes) = (0, 0)
+            return rule
+        }
+        return listed
+    }
 
     static func node(_ index: Int, veths: [(name: String, index: Int, pod: String)], otherNode: Int) -> NamespaceSnapshot {
         NamespaceSnapshot(namespace: "demo_node_n\(index)", kind: .node, node: "n\(index)", interfaces: [
