@@ -65,6 +65,32 @@ struct LabCommandTests {
         }
     }
 
+    @Test("up FILE on a running lab: the same topology is \"already up\", another one is an error naming the differences")
+    func upWithATopologyFile() async throws {
+        let lab = """
+            {"name":"podlab","phase":"Ready","routing":"host-gw","clusterCIDR":"10.244.0.0/16","serviceCIDR":"10.96.0.0/16",
+             "underlayCIDR":"192.168.200.0/24","agent":{"pid":4242},
+             "nodes":[{"name":"n1","podCIDR":"10.244.1.0/24"},{"name":"n2","podCIDR":"10.244.2.0/24"}]}
+            """
+        try await FakeAgent.with({ _ in .json(200, lab) }) { agent in
+            let same = agent.root + "/same.yaml", other = agent.root + "/other.yaml"
+            try "nodeCount: 2\n".write(toFile: same, atomically: true, encoding: .utf8)
+            try "routing: vxlan\nnodeCount: 3\n".write(toFile: other, atomically: true, encoding: .utf8)
+            let t = agent.context()
+            #expect(await t.run(["up", same]) == 0)
+            #expect(t.stderr.text == "lab \"podlab\" is already up (agent pid 4242, phase Ready)\n")
+
+            let u = agent.context()
+            #expect(await u.run(["up", other]) == 1)
+            #expect(u.stderr.text == """
+                error: lab "podlab" is already up with another topology than \(other): routing host-gw (the file: vxlan); \
+                nodes n1 10.244.1.0/24, n2 10.244.2.0/24 (the file: n1 10.244.1.0/24, n2 10.244.2.0/24, n3 10.244.3.0/24). \
+                Run "podlab down" first, or choose another lab with --lab
+
+                """)
+        }
+    }
+
     @Test func upWaitsWhileTheLabIsCreating() async throws {
         let calls = Counter()
         try await FakeAgent.with({ request in

@@ -23,7 +23,7 @@ struct NodeChangeTests {
                 #expect(try Command.check("ip", ["-n", "\(lab.name)_node_\(node)", "route"]).contains("10.244.3.0/24 via 192.168.200.13 dev eth0"))
             }
 
-            #expect(try lab.run(["node", "delete", "n3"]).stdout == "node \"n3\" deleted\n")
+            #expect(try lab.run(["node", "delete", "n3"]).stdout == "pod \"c\" deleted from default namespace\nnode \"n3\" deleted\n")
             #expect(!NetworkNamespace.exists("\(lab.name)_node_n3"))
             #expect(!NetworkNamespace.exists("\(lab.name)_pod_default_c"), "the node's pods go with it")
             for node in ["n1", "n2"] {

@@ -19,6 +19,10 @@ public enum ConnectivityClaim: String, Codable, Hashable, Sendable, CaseIterable
     case closedPort = "closed-port"
     /// A pod reaches its node's gateway.
     case gateway
+    /// An address of the cluster CIDR that no pod or node holds reaches nothing.
+    case unassignedAddress = "unassigned-address"
+    /// A Service's ClusterIP (an address of the service CIDR) answers for the Service's pods.
+    case serviceIP = "service-ip"
 
     /// One line saying what the claim is.
     public var title: String {
@@ -32,6 +36,8 @@ public enum ConnectivityClaim: String, Codable, Hashable, Sendable, CaseIterable
         case .podToPod: "pods on one node reach each other by pod IP"
         case .closedPort: "a port nothing listens on is refused"
         case .gateway: "every pod reaches its node's gateway"
+        case .unassignedAddress: "an address that no pod or node holds reaches nothing"
+        case .serviceIP: "a Service's ClusterIP answers for the Service's pods"
         }
     }
 

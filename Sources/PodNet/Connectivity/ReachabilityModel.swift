@@ -343,8 +343,11 @@ struct CheckBuilder {
             } else {
                 add(.gateway, .refused, reason: "\(address) belongs to node \(node.name), where nothing listens")
             }
-        } else if snapshot.clusterCIDR.contains(address) || snapshot.serviceCIDR?.contains(address) == true {
-            add(.podToPod, .unreachable, tolerated: [.timeout], reason: "no pod or node of the lab holds \(address)")
+        } else if snapshot.serviceCIDR?.contains(address) == true {
+            add(.serviceIP, .unreachable, tolerated: [.timeout],
+                reason: "\(address) is in the service CIDR \(snapshot.serviceCIDR!), and no Service holds it (podlab has no Services yet)")
+        } else if snapshot.clusterCIDR.contains(address) {
+            add(.unassignedAddress, .unreachable, tolerated: [.timeout], reason: "no pod or node of the lab holds \(address)")
         } else {
             add(.hostIsolation, .unreachable, reason: "\(address) is outside the lab: the agent refuses to send anything there")
         }

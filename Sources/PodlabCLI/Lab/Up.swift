@@ -35,6 +35,16 @@ public struct Up: PodlabCommand {
 
         // An agent that answers: report it, and keep waiting if it is still creating the lab.
         if let info = try? await client.get(LabInfo.self, LabInfo.path) {
+            // A topology named on the command line must be the one the lab runs.
+            if let topology {
+                let plan = try Up.checkTopology(try resolveTopology(context) ?? topology, lab: paths.lab)
+                let differences = Up.differences(between: plan, and: info)
+                if !differences.isEmpty {
+                    throw CLIError("lab \"\(paths.lab)\" is already up with another topology than \(topology): "
+                        + differences.joined(separator: "; ")
+                        + ". Run \"podlab down\(LabFiles.labFlag(paths.lab))\" first, or choose another lab with --lab")
+                }
+            }
             context.stderr.line("lab \"\(paths.lab)\" is already up (agent pid \(info.agent?.pid.map(String.init) ?? "?"), phase \(info.phase))")
             return try await wait(for: client, child: nil, deadline: deadline, context: context)
         }
@@ -55,8 +65,28 @@ public struct Up: PodlabCommand {
         return try await wait(for: client, child: child, deadline: deadline, context: context)
     }
 
+    /// How a running lab differs from a planned one, in words (empty when it does not): routing,
+    /// address ranges and nodes with their pod CIDRs.
+    static func differences(between plan: LabPlan, and info: LabInfo) -> [String] {
+        var result: [String] = []
+        func compare(_ what: String, running: String?, file: String) {
+            if (running ?? "") != file { result.append("\(what) \(running ?? "<none>") (the file: \(file))") }
+        }
+        compare("routing", running: info.routing, file: plan.routing.rawValue)
+        compare("clusterCIDR", running: info.clusterCIDR, file: plan.clusterCIDR.description)
+        compare("serviceCIDR", running: info.serviceCIDR, file: plan.serviceCIDR.description)
+        compare("underlayCIDR", running: info.underlayCIDR, file: plan.underlayCIDR.description)
+        let running = (info.nodes ?? []).map { "\($0.name) \($0.podCIDR ?? "?")" }.sorted()
+        let planned = plan.nodes.map { "\($0.name) \($0.podCIDR)" }.sorted()
+        if running != planned {
+            result.append("nodes \(running.joined(separator: ", ")) (the file: \(planned.joined(separator: ", ")))")
+        }
+        return result
+    }
+
     /// Reads and plans a topology file as the agent will; throws naming the field at fault.
-    static func checkTopology(_ path: String, lab: String) throws {
+    @discardableResult
+    static func checkTopology(_ path: String, lab: String) throws -> LabPlan {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw CLIError("cannot read topology \(path): \(error.localizedDescription)")
@@ -64,7 +94,7 @@ public struct Up: PodlabCommand {
         do {
             var spec = try TopologySpec(yaml: text)
             spec.name = lab
-            _ = try spec.plan()
+            return try spec.plan()
         } catch {
             throw CLIError("topology \(path): \(error)")
         }

@@ -50,7 +50,13 @@ public struct NodeDelete: PodlabCommand {
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
-        _ = try await context.client(lab).send(.DELETE, APIPath.node(name))
+        let client = context.client(lab)
+        // The pods the agent deletes with the node (as a drain would), named as kubectl names them.
+        let pods = try await client.get(PodList.self, APIPath.pods(nil)).items.filter { $0.spec.nodeName == name }
+        _ = try await client.send(.DELETE, APIPath.node(name))
+        for pod in pods {
+            context.stdout.line("pod \"\(pod.metadata.name)\" deleted from \(pod.metadata.namespace) namespace")
+        }
         context.stdout.line("node \"\(name)\" deleted")
         return 0
     }

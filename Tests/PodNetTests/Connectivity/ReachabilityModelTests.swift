@@ -63,6 +63,17 @@ struct ReachabilityModelTests {
         ])
     }
 
+    @Test("--to an address nothing holds: a ClusterIP is filed under the service claim, a free pod address under its own, not under pod-to-pod")
+    func unheldAddresses() throws {
+        let checks = ReachabilityModel.checks(for: Lab.snapshot(), options: MatrixOptions(
+            sources: try EndpointSelector(parsing: "a"), targets: try EndpointSelector(parsing: "10.96.0.10:53,10.244.3.7:80")))
+        #expect(checks.map { "\($0.claim.rawValue) \($0.line)" }.sorted() == [
+            "service-ip tcp a→10.96.0.10:53 unreachable", "unassigned-address tcp a→10.244.3.7:80 unreachable",
+        ])
+        #expect(checks.first { $0.claim == .serviceIP }?.reason.contains("no Service holds it") == true)
+        #expect(!checks.contains { $0.claim == .podToPod || $0.claim == .crossNode })
+    }
+
     @Test("pairs rotate through the targets: neighbouring probes go to different pods")
     func rotation() {
         let pods = (1...6).map { i in
