@@ -29,9 +29,12 @@ let package = Package(
         .target(name: "CNetlink"),
 
         .target(name: "Netns", dependencies: ["CNetlink", "CMnl"]),
-        .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns", "PodNet"]),
-        .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "PodNet"]),
-        .target(name: "PodNet", dependencies: ["PodlabImages", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns", "Addressing"]),
+        .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "Addressing"]),
+        // IPv4/IPv6 addresses, prefixes and MACs: the only model types the kernel layer needs.
+        // Pure Swift without Foundation; PodNet re-exports it.
+        .target(name: "Addressing"),
+        .target(name: "PodNet", dependencies: ["Addressing", "PodlabImages", .product(name: "Yams", package: "Yams")]),
         // The built-in images' catalog and references: pure Swift without Foundation, shared by
         // the model (PodNet) and the images themselves (PodlabTools).
         .target(name: "PodlabImages"),

@@ -1,6 +1,6 @@
 import CNftnl
 import Netns
-import PodNet
+import Addressing
 
 /// The bytes of one nfnetlink batch (BEGIN, the messages, END) and, per message, what it was
 /// about, so a kernel error can name the object that failed.

@@ -1,5 +1,5 @@
 import Netns
-import PodNet
+import Addressing
 
 /// An nft datatype: what a set key, map value or matched field holds, with its size and the
 /// byte order the kernel compares it in.

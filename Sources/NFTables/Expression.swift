@@ -1,4 +1,4 @@
-import PodNet
+import Addressing
 
 /// A packet or metadata field a rule reads: the left-hand side of matches, the key of lookups.
 public enum Field: Hashable, Sendable, CustomStringConvertible {

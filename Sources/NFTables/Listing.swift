@@ -1,6 +1,6 @@
 import CNftnl
 import Netns
-import PodNet
+import Addressing
 
 /// What the kernel holds, read back into the typed model: tables, chains (with hook,
 /// priority, policy), rules (with handles and counters), and named sets and maps with their

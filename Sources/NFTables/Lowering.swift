@@ -1,4 +1,4 @@
-import PodNet
+import Addressing
 
 /// An anonymous constant map that a rule carries inline (`vmap { 0 : jump a, 1 : jump b }`):
 /// the transaction creates it right before the rule, and the kernel deletes it with the rule.

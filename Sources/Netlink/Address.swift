@@ -1,6 +1,6 @@
 import CMnl
 import Netns
-import PodNet
+import Addressing
 
 /// An IP address on an interface (`ip addr`).
 public struct InterfaceAddress: Sendable, Equatable, CustomStringConvertible {

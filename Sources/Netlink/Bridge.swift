@@ -1,6 +1,6 @@
 import CMnl
 import Netns
-import PodNet
+import Addressing
 
 extension NetlinkRequest {
     /// `RTM_NEWLINK` with `NLM_F_CREATE | NLM_F_EXCL` for a device of `kind`; `data` writes its

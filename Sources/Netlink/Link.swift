@@ -1,6 +1,6 @@
 import CMnl
 import Netns
-import PodNet
+import Addressing
 
 /// Names a link in a request: by interface index (preferred: stable across renames), or by
 /// name. A reference made from a `Link` carries both, so errors can show the name.

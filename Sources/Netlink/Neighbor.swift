@@ -1,6 +1,6 @@
 import CMnl
 import Netns
-import PodNet
+import Addressing
 
 /// Neighbour entry states (`ndm_state`, `NUD_*`).
 public struct NeighborState: OptionSet, Hashable, Sendable, CustomStringConvertible {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Netns
-import PodNet
+import Addressing
 
 /// What to build for one pod: a veth pair from the node's bridge into the pod, the pod's /32
 /// address, its default route via the gateway, and permanent neighbour entries both ways.

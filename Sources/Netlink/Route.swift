@@ -1,6 +1,6 @@
 import CMnl
 import Netns
-import PodNet
+import Addressing
 
 /// Who installed a route (`rtm_protocol`, `RTPROT_*`).
 public struct RouteProtocol: RawRepresentable, Hashable, Sendable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 import CMnl
-import PodNet
+import Addressing
 import Netns
 
 /// Where an address or route is valid (`rt_scope_t`, `RT_SCOPE_*`): addresses and routes share it.

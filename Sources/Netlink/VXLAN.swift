@@ -1,6 +1,6 @@
 import CMnl
 import Netns
-import PodNet
+import Addressing
 
 /// A VXLAN device to create (`ip link add NAME type vxlan id ID local … dstport … dev …`).
 public struct VXLANConfiguration: Sendable, Equatable {

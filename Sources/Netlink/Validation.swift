@@ -1,5 +1,5 @@
 import Netns
-import PodNet
+import Addressing
 
 /// Checks applied to every request before it is built, so bad input never reaches the kernel
 /// and is reported with the field at fault.

@@ -1,6 +1,6 @@
 import CMnl
 import Netns
-import PodNet
+import Addressing
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,5 @@
 import NFTables
-import PodNet
+import Addressing
 
 // Test address plan (all inside namespaces the tests create):
 //   cluster (pod) CIDR 10.244.0.0/16, service CIDR 10.96.0.0/16

@@ -2,7 +2,7 @@ import Foundation
 import KernelTestSupport
 import Netns
 import NFTables
-import PodNet
+import Addressing
 import Testing
 
 @Suite("nftables in namespaces", .enabled(if: KernelTest.isRoot && KernelTest.hasNft, KernelTest.rootRequired), .rootNamespaceUnchanged)

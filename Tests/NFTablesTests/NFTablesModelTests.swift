@@ -1,7 +1,7 @@
 import CNftnl
 import Netns
 @testable import NFTables
-import PodNet
+import Addressing
 import Testing
 #if canImport(Glibc)
 import Glibc

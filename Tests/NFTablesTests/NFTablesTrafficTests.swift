@@ -3,7 +3,7 @@ import KernelTestSupport
 import Netns
 import Netlink
 import NFTables
-import PodNet
+import Addressing
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 import Netlink
 import Netns
-import PodNet
+import Addressing
 import Testing
 #if canImport(Glibc)
 import Glibc

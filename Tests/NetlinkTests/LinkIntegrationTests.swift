@@ -2,7 +2,7 @@ import Foundation
 import KernelTestSupport
 import Netlink
 import Netns
-import PodNet
+import Addressing
 import Testing
 #if canImport(Glibc)
 import Glibc

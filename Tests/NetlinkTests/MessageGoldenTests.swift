@@ -1,6 +1,6 @@
 import Netlink
 import Netns
-import PodNet
+import Addressing
 import Testing
 
 /// The exact bytes podlab sends, one annotated line per struct or attribute, checked against the

@@ -1,6 +1,6 @@
 import Netlink
 import Netns
-import PodNet
+import Addressing
 import Testing
 
 /// Requests and the kernel's replies share a layout (family header + attributes), so a message

@@ -2,7 +2,7 @@ import Foundation
 import KernelTestSupport
 import Netlink
 import Netns
-import PodNet
+import Addressing
 import Testing
 
 /// Test IP plan (every test has its own namespaces, so plans may repeat across tests):

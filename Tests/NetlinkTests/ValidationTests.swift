@@ -1,6 +1,6 @@
 import Netlink
 import Netns
-import PodNet
+import Addressing
 import Testing
 
 @Suite("Input validation before the kernel")

@@ -15,7 +15,7 @@ public struct IPv4Prefix: Hashable, Sendable, Codable, CustomStringConvertible, 
     }
 
     /// A prefix from a length already known to be 0-32.
-    init(validLength length: Int, address: IPv4Address) {
+    package init(validLength length: Int, address: IPv4Address) {
         self.length = length
         self.network = IPv4Address(address.value & IPv4Prefix.mask(length))
     }
@@ -166,7 +166,7 @@ public struct IPv4Interface: Hashable, Sendable, Codable, CustomStringConvertibl
     }
 
     /// An interface address with a length already known to be 0-32 (taken from a prefix).
-    init(_ address: IPv4Address, validLength length: Int) {
+    package init(_ address: IPv4Address, validLength length: Int) {
         self.address = address
         self.length = length
     }
