@@ -88,7 +88,7 @@ struct DryRunCommandTests {
             #expect(await t.run("delete pod a --dry-run=server") == 0)
             #expect(t.stdout.text == "pod \"a\" deleted (server dry run)\n")
             #expect(agent.requestLines == ["DELETE /api/v1/namespaces/default/pods/a"])
-            #expect(agent.requests[0].query["dryRun"] == "All")
+            #expect(agent.requests.first?.query["dryRun"] == "All")
             #expect(cluster.pod("default", "a") == before)
         }
     }
