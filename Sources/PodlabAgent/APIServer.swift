@@ -24,9 +24,10 @@ public protocol APIBackend: Sendable {
     func listPods(namespace: String?, options: ListOptions) async throws -> Data
     func watchPods(namespace: String?, options: ListOptions) async throws -> AsyncStream<Data>
     func getPod(namespace: String, name: String) async throws -> Data
-    func createPod(namespace: String, body: Data) async throws -> Data
-    func replacePod(namespace: String, name: String, body: Data) async throws -> Data
-    func deletePod(namespace: String, name: String, gracePeriodSeconds: Int?) async throws -> Data
+    /// With `dryRun`, every check runs and the answer is what would be stored, but nothing changes.
+    func createPod(namespace: String, body: Data, dryRun: Bool) async throws -> Data
+    func replacePod(namespace: String, name: String, body: Data, dryRun: Bool) async throws -> Data
+    func deletePod(namespace: String, name: String, gracePeriodSeconds: Int?, dryRun: Bool) async throws -> Data
     func podLog(namespace: String, name: String, options: LogOptions) async throws -> AsyncThrowingStream<Data, any Error>
     func podSandbox(namespace: String, name: String) async throws -> Data
     func listNodes(options: ListOptions) async throws -> Data
@@ -69,9 +70,11 @@ public enum APIServer {
         }
         router.post("/api/v1/namespaces/:namespace/pods") { request, context in
             try await handle {
+                let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .create)
                 var request = request
                 let body = try await request.collectBody(upTo: 4 << 20)
-                return json(try await backend.createPod(namespace: try context.parameters.require("namespace"), body: Data(buffer: body)), status: .created)
+                return json(try await backend.createPod(namespace: try context.parameters.require("namespace"), body: Data(buffer: body), dryRun: dryRun),
+                            status: .created)
             }
         }
         router.get("/api/v1/namespaces/:namespace/pods/:name") { _, context in
@@ -81,24 +84,27 @@ public enum APIServer {
         }
         router.put("/api/v1/namespaces/:namespace/pods/:name") { request, context in
             try await handle {
+                let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .update)
                 var request = request
                 let body = try await request.collectBody(upTo: 4 << 20)
                 return json(try await backend.replacePod(namespace: try context.parameters.require("namespace"),
-                                                         name: try context.parameters.require("name"), body: Data(buffer: body)))
+                                                         name: try context.parameters.require("name"), body: Data(buffer: body), dryRun: dryRun))
             }
         }
         router.delete("/api/v1/namespaces/:namespace/pods/:name") { request, context in
             try await handle {
-                var grace = request.uri.queryParameters["gracePeriodSeconds"].flatMap { Int(String($0)) }
-                if grace == nil {
-                    var request = request
-                    if let body = try? await request.collectBody(upTo: 1 << 20), body.readableBytes > 0,
-                       let options = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] {
-                        grace = options["gracePeriodSeconds"] as? Int
-                    }
+                // Options come as query parameters or as a DeleteOptions body (client-go sends one).
+                var request = request
+                var options: [String: Any] = [:]
+                if let body = try? await request.collectBody(upTo: 1 << 20), body.readableBytes > 0,
+                   let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] {
+                    options = object
                 }
+                let query = request.uri.queryParameters
+                let grace = query["gracePeriodSeconds"].flatMap { Int(String($0)) } ?? options["gracePeriodSeconds"] as? Int
+                let dryRun = try DryRun.isRequested(query.getAll("dryRun") + (options["dryRun"] as? [String] ?? []), options: .delete)
                 return json(try await backend.deletePod(namespace: try context.parameters.require("namespace"),
-                                                        name: try context.parameters.require("name"), gracePeriodSeconds: grace))
+                                                        name: try context.parameters.require("name"), gracePeriodSeconds: grace, dryRun: dryRun))
             }
         }
         router.get("/api/v1/namespaces/:namespace/pods/:name/log") { request, context in

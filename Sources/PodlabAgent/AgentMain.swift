@@ -13,7 +13,7 @@ public struct AgentOptions: Sendable {
     /// Topology file for a new lab; ignored when the lab's store already holds one.
     public var topologyPath: String?
     public var stateRoot: String?
-    /// Base of the restart back-off (Kubernetes: 10 s).
+    /// Base of the container restart and image pull back-offs (Kubernetes: 10 s for both).
     public var restartBackoffSeconds: Double
 
     public init(lab: String, topologyPath: String? = nil, stateRoot: String? = nil, restartBackoffSeconds: Double = 10) {

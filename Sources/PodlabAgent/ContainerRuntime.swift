@@ -132,26 +132,3 @@ public enum ContainerRuntime {
         }
     }
 }
-
-/// Kubernetes' restart back-off: 10 s doubling to 5 min, reset after 10 min of running.
-public struct RestartBackoff: Sendable {
-    public var base: Duration
-    public var cap: Duration
-    public var resetAfter: Duration
-
-    public init(base: Duration = .seconds(10), cap: Duration = .seconds(300), resetAfter: Duration = .seconds(600)) {
-        self.base = base
-        self.cap = cap
-        self.resetAfter = resetAfter
-    }
-
-    /// The delay before restart number `consecutiveFailures` (0-based) of a container.
-    public func delay(consecutiveFailures: Int) -> Duration {
-        var delay = base
-        for _ in 0..<min(consecutiveFailures, 30) {
-            delay = delay * 2
-            if delay >= cap { return cap }
-        }
-        return min(delay, cap)
-    }
-}

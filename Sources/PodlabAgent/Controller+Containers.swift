@@ -8,13 +8,15 @@ import Glibc
 extension Controller {
     // MARK: Starting
 
-    /// Starts one container of a pod (its first run, a restart, or a new image).
-    func startContainer(_ podKey: String, _ name: String, countsAsRestart: Bool = false) {
+    /// Starts one container of a pod (its first run, a restart, or a new image). `lastState`
+    /// is the run it replaces, recorded in the same update as the new one.
+    func startContainer(_ podKey: String, _ name: String, countsAsRestart: Bool = false, lastState: ContainerState? = nil) {
         guard var pod = pods[podKey], let runtime = runtimes[pod.metadata.uid], !runtime.deleting,
               let container = pod.spec.containers.first(where: { $0.name == name }),
               let index = pod.status.containerStatuses.firstIndex(where: { $0.name == name }) else { return }
         var status = pod.status.containerStatuses[index]
         if countsAsRestart { status.restartCount += 1 }
+        if let lastState { status.lastState = lastState }
         let logPath = paths.containerLog(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid,
                                          container: name, restart: Int(status.restartCount))
         do {
@@ -29,6 +31,7 @@ extension Controller {
             runtime.processes[name] = process
             try? store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) }
             Controller.markRunning(&status, image: container.image, podUID: pod.metadata.uid)
+            runtime.failedPulls[name] = nil
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
         } catch let error as DownwardAPIError {
             status.state = .waiting(reason: "CreateContainerConfigError", message: error.description)
@@ -38,6 +41,9 @@ extension Controller {
             status.state = .waiting(reason: error.waitingReason, message: error.description)
             status.ready = false
             status.started = false
+            if error.waitingReason == ContainerReason.errImagePull {
+                scheduleImagePull(podKey, uid: pod.metadata.uid, container: name, image: container.image, lastError: error.description, runtime: runtime)
+            }
         } catch {
             status.state = .waiting(reason: "RunContainerError", message: "\(error)")
             status.ready = false
@@ -55,6 +61,58 @@ extension Controller {
         status.started = true
         status.imageID = (try? ImageCatalog.resolve(image).imageID) ?? ""
         status.containerID = "podlab://\(podUID.prefix(8))-\(status.name)-\(status.restartCount)"
+    }
+
+    // MARK: Image pulls
+
+    /// After a failed pull, the kubelet's image pull back-off: the pod is looked at again every
+    /// `resyncPeriod`; a look inside the back-off window shows `ImagePullBackOff`, the first
+    /// one after it pulls (starts the container) again. A new image or the pod's deletion
+    /// cancels this (`restartTasks`).
+    func scheduleImagePull(_ podKey: String, uid: String, container name: String, image: String, lastError: String, runtime: PodRuntime) {
+        let failedPulls = (runtime.failedPulls[name] ?? 0) + 1
+        runtime.failedPulls[name] = failedPulls
+        let failedAt = ContinuousClock.now
+        let backoff = pullBackoff
+        runtime.restartTasks[name]?.cancel()
+        runtime.restartTasks[name] = Task {
+            while true {
+                guard (try? await Task.sleep(for: backoff.resyncPeriod)) != nil, !Task.isCancelled else { return }
+                switch backoff.step(failedPulls: failedPulls, sinceLastFailure: ContinuousClock.now - failedAt) {
+                case .backOff:
+                    self.showImagePullBackOff(podKey, uid: uid, container: name, image: image, lastError: lastError)
+                case .pull:
+                    self.pullAgain(podKey, uid: uid, container: name, image: image)
+                    return
+                }
+            }
+        }
+    }
+
+    /// The container still waits for the same image of the same pod.
+    private func waitsForImage(_ podKey: String, uid: String, container name: String, image: String) -> (Pod, Int)? {
+        guard let pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], !runtime.deleting,
+              runtime.processes[name] == nil, pod.spec.containers.first(where: { $0.name == name })?.image == image,
+              let index = pod.status.containerStatuses.firstIndex(where: { $0.name == name }),
+              let reason = pod.status.containerStatuses[index].state.waiting?.reason,
+              reason == ContainerReason.errImagePull || reason == ContainerReason.imagePullBackOff else { return nil }
+        return (pod, index)
+    }
+
+    private func showImagePullBackOff(_ podKey: String, uid: String, container name: String, image: String, lastError: String) {
+        guard let (found, index) = waitsForImage(podKey, uid: uid, container: name, image: image) else { return }
+        var pod = found
+        let state = ContainerState.waiting(reason: ContainerReason.imagePullBackOff,
+                                           message: ImagePullBackoff.backOffMessage(image: image, lastError: lastError))
+        guard pod.status.containerStatuses[index].state != state else { return }
+        pod.status.containerStatuses[index].state = state
+        save(pod)
+    }
+
+    private func pullAgain(_ podKey: String, uid: String, container name: String, image: String) {
+        guard waitsForImage(podKey, uid: uid, container: name, image: image) != nil else { return }
+        runtimes[uid]?.restartTasks[name] = nil
+        startContainer(podKey, name)
     }
 
     func watch(podKey: String, uid: String, container: String, process: ProcessIdentity, isChild: Bool) {
@@ -92,11 +150,10 @@ extension Controller {
         status.started = false
 
         if runtime.recreate.remove(name) != nil {
-            status.lastState = .terminated(terminated)
-            status.state = .waiting(reason: "ContainerCreating")
-            pod.status.containerStatuses[index] = status
-            save(pod)
-            startContainer(podKey, name, countsAsRestart: true)
+            // The kubelet kills a container whose image changed and starts the new one in the
+            // same sync, whatever the restart policy: the exit is never shown on its own (the
+            // pod of a restartPolicy Never container would read as finished, Failed for good).
+            startContainer(podKey, name, countsAsRestart: true, lastState: .terminated(terminated))
             return
         }
 
@@ -108,13 +165,10 @@ extension Controller {
             save(pod)
             return
         }
-        // A container that ran long enough starts its back-off afresh.
-        let ranFor = startedAt.map { Timestamp.now().seconds(since: $0) } ?? 0
-        if Double(ranFor) >= Double(backoff.resetAfter.components.seconds) { runtime.failures[name] = 0 }
-        let failures = (runtime.failures[name] ?? 0) + 1
+        let ranFor = Duration.seconds(startedAt.map { Timestamp.now().seconds(since: $0) } ?? 0)
+        let (failures, delay) = backoff.afterExit(failuresBefore: runtime.failures[name] ?? 0, ranFor: ranFor)
         runtime.failures[name] = failures
         status.lastState = .terminated(terminated)
-        let delay: Duration = failures == 1 ? .zero : backoff.delay(consecutiveFailures: failures - 2)
         if delay == .zero {
             status.state = .terminated(terminated)
         } else {
@@ -141,9 +195,9 @@ extension Controller {
 
     // MARK: Adoption after a restart of the agent
 
-    /// Takes over a stored pod: finishes a pending deletion, keeps a complete sandbox or
-    /// rebuilds a half-made one (same IP), re-watches live container processes and restarts
-    /// dead ones by the pod's policy.
+    /// Takes over a stored pod: finishes a pending deletion, releases the sandbox of a finished
+    /// pod, keeps a complete sandbox or rebuilds a half-made one (same IP), re-watches live
+    /// container processes and restarts dead ones by the pod's policy.
     func adopt(_ pod: Pod) async {
         let podKey = key(pod)
         let sandbox = PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod)
@@ -164,6 +218,12 @@ extension Controller {
             for (name, process) in stored where process.isAlive { runtime.processes[name] = process }
             runtimes[pod.metadata.uid] = runtime
             Task { await self.finishDeletion(podKey) }
+            return
+        }
+        if pod.status.phase?.isTerminal == true {
+            // Finished: nothing runs again and it needs no sandbox. Its sandbox is gone already,
+            // or the previous agent stopped before removing it and releasing its address.
+            await releaseFinishedSandbox(podKey)
             return
         }
         guard let address = IPv4Address(pod.status.podIP), let node = nodes[pod.spec.nodeName] else {

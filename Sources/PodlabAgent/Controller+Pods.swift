@@ -86,7 +86,12 @@ extension Controller {
         }
     }
 
-    public func createPod(namespace: String, body: Data) async throws -> Data {
+    /// Creates a pod: validated, defaulted, scheduled, given an address, stored, then built.
+    /// A dry run goes through every check a create makes (the address included, on a copy of
+    /// the node's allocator) and answers the pod as it would be stored, but stores nothing and
+    /// builds nothing: no resourceVersion, and no address, as the API server answers before any
+    /// network exists.
+    public func createPod(namespace: String, body: Data, dryRun: Bool = false) async throws -> Data {
         try requireReady()
         var pod = try Controller.decodePod(body).applyingDefaults()
         if pod.metadata.namespace.isEmpty { pod.metadata.namespace = namespace }
@@ -114,15 +119,16 @@ extension Controller {
             ContainerStatus(name: container.name, state: .waiting(reason: "ContainerCreating"), ready: false, started: false,
                             restartCount: 0, image: container.image, imageID: "")
         }
+        if dryRun {
+            _ = try store.read { tx in try nextAddress(on: node, for: pod, tx) }
+            PodStatusRules.update(&pod, now: now)
+            return Data(pod.json.jsonText(indent: 0).utf8)
+        }
         let stored = pod
         // The address and the pod land in one transaction: both or neither.
         pod = try store.write { tx in
             var pod = stored
-            var allocator = try allocator(for: node, tx)
-            let address: IPv4Address
-            do { address = try allocator.allocate(for: pod.metadata.uid) } catch {
-                throw APIStatus(message: "\(error)", reason: "ServiceUnavailable", code: 503)
-            }
+            let address = try nextAddress(on: node, for: pod, tx)
             try tx.allocate(address: address.description, node: node.name, owner: pod.metadata.uid)
             try tx.setMeta("lastAllocated/\(node.name)", address.description)
             pod.status.podIP = address.description
@@ -140,6 +146,14 @@ extension Controller {
         return Data(pod.json.jsonText(indent: 0).utf8)
     }
 
+    /// The address the node's allocator hands to `pod` next; a full pod CIDR is a 503.
+    func nextAddress(on node: NodePlan, for pod: Pod, _ tx: Store.Transaction) throws -> IPv4Address {
+        var allocator = try allocator(for: node, tx)
+        do { return try allocator.allocate(for: pod.metadata.uid) } catch {
+            throw APIStatus(message: "\(error)", reason: "ServiceUnavailable", code: 503)
+        }
+    }
+
     /// How long to wait before building a failed sandbox again: 1 s, doubling up to 30 s.
     static func sandboxRetryDelay(attempt: Int) -> Duration {
         .seconds(min(30, 1 << min(attempt, 5)))
@@ -149,7 +163,8 @@ extension Controller {
     /// fails is built again later (with back-off) for as long as the pod exists, as the
     /// kubelet does; meanwhile the pod says why (`FailedCreatePodSandBox`).
     func realize(_ podKey: String, attempt: Int = 0) async {
-        guard var pod = pods[podKey], pod.metadata.deletionTimestamp == nil, runtimes[pod.metadata.uid] == nil,
+        guard var pod = pods[podKey], pod.metadata.deletionTimestamp == nil, !(pod.status.phase?.isTerminal ?? false),
+              runtimes[pod.metadata.uid] == nil,
               let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP), let plan else { return }
         let uid = pod.metadata.uid
         sandboxRetries.removeValue(forKey: uid)
@@ -235,7 +250,9 @@ extension Controller {
 
     // MARK: Update
 
-    public func replacePod(namespace: String, name: String, body: Data) async throws -> Data {
+    /// Replaces a pod's spec (only images may change). A dry run answers the pod as the update
+    /// would store it, with its current resourceVersion, and changes nothing.
+    public func replacePod(namespace: String, name: String, body: Data, dryRun: Bool = false) async throws -> Data {
         try requireReady()
         let old = try pod(namespace, name)
         var new = try Controller.decodePod(body).applyingDefaults()
@@ -262,19 +279,31 @@ extension Controller {
                 new.status.containerStatuses[index].image = new.spec.containers.first { $0.name == name }?.image ?? ""
             }
         }
+        if dryRun {
+            new.metadata.resourceVersion = old.metadata.resourceVersion
+            PodStatusRules.update(&new, now: .now())
+            return Data(new.json.jsonText(indent: 0).utf8)
+        }
         save(new)
         guard let saved = pods[key(new)] else { throw APIStatus.notFound(resource: "pods", name: name) }
         // A new image means a new container: stop the old process, start the new one at once.
         if let runtime = runtimes[saved.metadata.uid] {
+            let policy = saved.spec.effectiveRestartPolicy
             for name in changed {
+                runtime.failedPulls[name] = nil
                 if let process = runtime.processes[name] {
                     runtime.recreate.insert(name)
                     Task { await ContainerRuntime.stop(process, grace: .seconds(Int64(saved.spec.terminationGracePeriodSeconds ?? 30))) }
-                } else {
-                    runtime.restartTasks[name]?.cancel()
-                    runtime.restartTasks[name] = nil
-                    startContainer(key(saved), name, countsAsRestart: true)
+                    continue
                 }
+                let status = saved.status.containerStatus(named: name)
+                // An exited container its policy does not restart stays exited (the kubelet
+                // starts only containers that run, or would run again).
+                if let exit = status?.state.terminated, policy == .never || (policy == .onFailure && exit.exitCode == 0) { continue }
+                runtime.restartTasks[name]?.cancel()
+                runtime.restartTasks[name] = nil
+                // A container that never ran (its image could not be pulled) starts for the first time.
+                startContainer(key(saved), name, countsAsRestart: !(status?.containerID.isEmpty ?? true))
             }
         }
         return Data(saved.json.jsonText(indent: 0).utf8)
@@ -282,11 +311,14 @@ extension Controller {
 
     // MARK: Delete
 
-    public func deletePod(namespace: String, name: String, gracePeriodSeconds: Int?) async throws -> Data {
+    /// Starts a pod's deletion (graceful: it is gone once its containers stopped). A dry run
+    /// answers the pod as the deletion would mark it, and changes nothing.
+    public func deletePod(namespace: String, name: String, gracePeriodSeconds: Int?, dryRun: Bool = false) async throws -> Data {
         var pod = try pod(namespace, name)
         if pod.metadata.deletionTimestamp == nil {
             pod.metadata.deletionTimestamp = .now()
             pod.metadata.deletionGracePeriodSeconds = Int64(gracePeriodSeconds ?? Int(pod.spec.terminationGracePeriodSeconds ?? 30))
+            if dryRun { return Data(pod.json.jsonText(indent: 0).utf8) }
             save(pod)
             let podKey = key(pod)
             Task { await self.finishDeletion(podKey) }
@@ -308,20 +340,8 @@ extension Controller {
             for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: grace) } }
         }
         do {
-            do {
-                try PodRuntime.removeSandbox(runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod),
-                                             namespaces: labNamespaces)
-            } catch let error as LabNamespaces.NotOwned {
-                // Its sandbox was never built (the name was taken): nothing of the pod's is there.
-                logger.warning("pod \(podKey): \(error)")
-            }
-            // The node's permanent entry for the pod (its MAC is derived from its IP).
-            if let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP) {
-                try? node.netlink.deleteNeighbor(Neighbor(interfaceIndex: node.bridge.index, address: address, mac: MACAddress.derived(from: address)))
-            }
+            try releaseSandbox(of: pod, sandbox: runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod))
             try store.write { tx in
-                try tx.release(owner: pod.metadata.uid)
-                try tx.deleteProcesses(podUID: pod.metadata.uid)
                 try tx.delete(kind: "Pod", namespace: pod.metadata.namespace, name: pod.metadata.name)
                 _ = try tx.nextResourceVersion()
             }
@@ -336,11 +356,66 @@ extension Controller {
         publish(.deleted, pod)
     }
 
+    /// Removes what a pod's network is made of — its namespaces (the veth pair goes with the
+    /// network namespace), the node's permanent neighbour entry for it — and frees its address.
+    /// For a pod being deleted, and for one that finished. Safe to repeat: the neighbour entry
+    /// is removed only while the pod still holds its address, since once freed the address may
+    /// be another pod's, with the same entry (the MAC is derived from the IP).
+    func releaseSandbox(of pod: Pod, sandbox: PodSandboxPaths) throws {
+        let uid = pod.metadata.uid
+        let holdsAddress = try store.read { try $0.allocation(owner: uid) } != nil
+        do {
+            try PodRuntime.removeSandbox(sandbox, namespaces: labNamespaces)
+        } catch let error as LabNamespaces.NotOwned {
+            // Its sandbox was never built (the name was taken): nothing of the pod's is there.
+            logger.warning("pod \(key(pod)): \(error)")
+        }
+        if holdsAddress, let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP) {
+            try? node.netlink.deleteNeighbor(Neighbor(interfaceIndex: node.bridge.index, address: address, mac: MACAddress.derived(from: address)))
+        }
+        try store.write { tx in
+            try tx.release(owner: uid)
+            try tx.deleteProcesses(podUID: uid)
+        }
+    }
+
+    /// Tears down the sandbox of a pod that finished (Succeeded or Failed), as the kubelet
+    /// does: nothing runs in it again, so its network goes and its address is free for other
+    /// pods. The pod stays, with its status (its podIP too, as Kubernetes keeps it) and logs.
+    func releaseFinishedSandbox(_ podKey: String) async {
+        guard let pod = pods[podKey], pod.status.phase?.isTerminal == true, pod.metadata.deletionTimestamp == nil else { return }
+        let uid = pod.metadata.uid
+        let runtime = runtimes[uid]
+        runtime?.cancelRestarts()
+        sandboxRetries.removeValue(forKey: uid)?.cancel()
+        let sandbox = runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod)
+        // A process a container left behind (started in the background) would keep the network
+        // namespace, its veth and its address alive after the name is gone.
+        let leftovers = ContainerRuntime.unrecordedSessions(
+            netns: sandbox.netns, logDirectory: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: uid),
+            known: [])
+        if !leftovers.isEmpty {
+            logger.info("pod \(podKey): stopping \(leftovers.count) process(es) its containers left behind")
+            await ContainerRuntime.kill(sessions: leftovers)
+        }
+        // Deleted meanwhile: the deletion releases the sandbox.
+        guard let current = pods[podKey], current.metadata.uid == uid, current.metadata.deletionTimestamp == nil else { return }
+        do {
+            try releaseSandbox(of: current, sandbox: sandbox)
+        } catch {
+            logger.error("pod \(podKey): removing the sandbox of the finished pod failed: \(error)")
+            return
+        }
+        runtimes.removeValue(forKey: uid)
+        logger.info("pod \(podKey) \(current.status.phase?.rawValue ?? ""): sandbox removed, \(current.status.podIP) released")
+    }
+
     // MARK: Persistence
 
     /// Stores a changed pod (bumping its resourceVersion) and tells watchers.
     func save(_ pod: Pod) {
         var pod = pod
+        let wasTerminal = pods[key(pod)]?.status.phase?.isTerminal ?? false
         PodStatusRules.update(&pod, now: .now())
         do {
             pod = try store.write { tx in
@@ -358,6 +433,10 @@ extension Controller {
             startMillis.append(Controller.millis(ContinuousClock.now - created))
         }
         publish(.modified, pod)
+        if !wasTerminal, pod.status.phase?.isTerminal == true, pod.metadata.deletionTimestamp == nil {
+            let podKey = key(pod)
+            Task { await self.releaseFinishedSandbox(podKey) }
+        }
     }
 
     func publish(_ type: WatchEvent.Kind, _ pod: Pod) {

@@ -16,6 +16,7 @@ public actor Controller: APIBackend {
     let store: Store
     let hub = WatchHub()
     let backoff: RestartBackoff
+    let pullBackoff: ImagePullBackoff
 
     /// Creating → Ready → Deleting (or Failed).
     var phase = "Creating"
@@ -44,7 +45,10 @@ public actor Controller: APIBackend {
         self.paths = paths
         self.options = options
         self.logger = logger
-        self.backoff = RestartBackoff(base: .milliseconds(Int64(options.restartBackoffSeconds * 1000)))
+        let base = Duration.milliseconds(Int64(options.restartBackoffSeconds * 1000))
+        self.backoff = RestartBackoff(base: base)
+        // The kubelet's image pull back-off starts from the same 10 s.
+        self.pullBackoff = ImagePullBackoff(base: base)
         try FileManager.default.createDirectory(atPath: paths.logs, withIntermediateDirectories: true)
         store = try Store(path: paths.database)
     }

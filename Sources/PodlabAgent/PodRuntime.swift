@@ -14,7 +14,9 @@ final class PodRuntime: @unchecked Sendable {
     var processes: [String: ProcessIdentity] = [:]
     /// Crashes in a row per container, for the back-off.
     var failures: [String: Int] = [:]
-    /// Pending restarts (back-off timers) per container.
+    /// Failed pulls in a row per container, for the image pull back-off.
+    var failedPulls: [String: Int] = [:]
+    /// Pending restarts and image pull retries (back-off timers) per container.
     var restartTasks: [String: Task<Void, Never>] = [:]
     /// Containers to start again at once when their process ends (image changed by an update).
     var recreate: Set<String> = []

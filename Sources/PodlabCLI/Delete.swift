@@ -44,9 +44,15 @@ public struct Delete: PodlabCommand {
     @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "With --all or -l: in every namespace.")
     public var allNamespaces = false
 
+    @Option(name: .customLong("dry-run"), help: "none, client or server: only say what would be deleted.")
+    public var dryRun: String = "none"
+
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
+        guard ["none", "client", "server"].contains(dryRun) else {
+            throw CLIError("Invalid dry-run value (\(dryRun)). Must be \"none\", \"server\", or \"client\".")
+        }
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
         var targets: [(namespace: String, name: String)] = []
@@ -105,14 +111,23 @@ public struct Delete: PodlabCommand {
         }
         var query: [(String, String)] = []
         if grace >= 0 { query.append(("gracePeriodSeconds", String(grace))) }
+        if dryRun == "server" { query.append(("dryRun", DryRun.all)) }
+        let operation = (force && grace == 0 ? "force deleted" : "deleted")
+            + (dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : "")
 
         var deleted: [Deletion.Target] = []
         for target in targets {
             do {
+                if dryRun == "client" {
+                    // Like kubectl: the pod is read (it must exist), nothing is sent.
+                    _ = try await client.get(Pod.self, APIPath.pod(target.namespace, target.name))
+                    context.stdout.line("pod \"\(target.name)\" \(operation)")
+                    continue
+                }
                 let response = try await client.send(.DELETE, APIPath.pod(target.namespace, target.name), query: query)
                 let uid = (try? JSONReader.value(from: String(decoding: response.body, as: UTF8.self)))?["metadata"]?["uid"]?.stringValue
                 deleted.append((target.namespace, target.name, uid))
-                context.stdout.line("pod \"\(target.name)\" \(force && grace == 0 ? "force deleted" : "deleted")")
+                context.stdout.line("pod \"\(target.name)\" \(operation)")
             } catch let error as APIError where error.isNotFound && ignoreNotFound {
                 continue
             } catch let error as APIError {
@@ -120,7 +135,8 @@ public struct Delete: PodlabCommand {
                 failed = true
             }
         }
-        if wait, !(force && grace == 0), !deleted.isEmpty {
+        // A dry run deletes nothing: there is nothing to wait for.
+        if wait, dryRun == "none", !(force && grace == 0), !deleted.isEmpty {
             let seconds = try GoDuration.seconds(timeout, flag: "timeout")
             try await Deletion.waitUntilGone(deleted, client: client, context: context, timeout: seconds > 0 ? seconds : nil)
         }

@@ -147,12 +147,14 @@ public struct APIStatus: KubernetesObject, Hashable, Error, CustomStringConverti
         APIStatus(message: message, reason: .badRequest, code: 400)
     }
 
-    /// `Pod "Foo" is invalid: ...` (422) with one cause per field error.
-    public static func invalid(kind: String, name: String, errors: [FieldError]) -> APIStatus {
+    /// `Pod "Foo" is invalid: ...` (422) with one cause per field error. A kind of an API group
+    /// other than the core one is named with it, as `CreateOptions.meta.k8s.io`.
+    public static func invalid(kind: String, group: String = "", name: String, errors: [FieldError]) -> APIStatus {
         let causes = errors.map { Cause(reason: $0.type.rawValue, message: $0.body, field: $0.field.description) }
         let summary = FieldError.aggregateMessage(errors)
-        return APIStatus(message: summary.isEmpty ? "\(kind) \"\(name)\" is invalid" : "\(kind) \"\(name)\" is invalid: \(summary)",
-                         reason: .invalid, details: Details(name: name, kind: kind, causes: causes), code: 422)
+        let qualifiedKind = group.isEmpty ? kind : "\(kind).\(group)"
+        return APIStatus(message: summary.isEmpty ? "\(qualifiedKind) \"\(name)\" is invalid" : "\(qualifiedKind) \"\(name)\" is invalid: \(summary)",
+                         reason: .invalid, details: Details(name: name, group: group, kind: kind, causes: causes), code: 422)
     }
 
     /// An unexpected failure (500).

@@ -40,6 +40,8 @@ public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
         case string(String)
         case integer(Int64)
         case bool(Bool)
+        /// A list of strings, printed as Go's `%#v` prints a `[]string`: `[]string{"a", "b"}`.
+        case strings([String])
     }
 
     public var type: ErrorType
@@ -92,6 +94,7 @@ public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
         case let (_, .string(string)): text += ": " + FieldError.goQuoted(string)
         case let (_, .integer(number)): text += ": \(number)"
         case let (_, .bool(flag)): text += ": \(flag)"
+        case let (_, .strings(list)): text += ": []string{" + list.map(FieldError.goQuoted).joined(separator: ", ") + "}"
         }
         if !detail.isEmpty { text += ": " + detail }
         return text

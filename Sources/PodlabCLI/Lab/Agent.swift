@@ -16,7 +16,7 @@ public struct Agent: PodlabCommand {
     @Option(name: .customLong("state-root"), help: "Where labs keep their state (default: $PODLAB_STATE_ROOT or /run/podlab).")
     public var stateRoot: String?
 
-    @Option(name: .customLong("restart-backoff"), help: "Initial back-off in seconds before a crashed container restarts.")
+    @Option(name: .customLong("restart-backoff"), help: "Initial back-off in seconds before a crashed container restarts or a failed image pull is tried again.")
     public var restartBackoff: Double = 10
 
     public init() {}

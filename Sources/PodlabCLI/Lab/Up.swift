@@ -20,7 +20,7 @@ public struct Up: PodlabCommand {
     @Option(help: "The lab's name (default: $PODLAB_LAB or \"podlab\").")
     public var lab: String?
 
-    @Option(name: .customLong("restart-backoff"), help: "Initial back-off in seconds before a crashed container restarts.")
+    @Option(name: .customLong("restart-backoff"), help: "Initial back-off in seconds before a crashed container restarts or a failed image pull is tried again.")
     public var restartBackoff: Double?
 
     @Option(help: "Seconds to wait for the lab to become ready.")

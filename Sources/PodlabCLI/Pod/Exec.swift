@@ -50,20 +50,10 @@ public struct Exec: PodlabCommand {
         if let phase = podObject.status.phase, phase.isTerminal {
             throw CLIError("cannot exec into a container in a completed pod; current phase is \(phase.rawValue)")
         }
+        let chosenName = try Self.container(container, of: podObject, quiet: quiet, context: context)
         let sandbox = try await client.get(PodSandbox.self, PodSandbox.path(namespace: namespace, pod: name))
-        let names = sandbox.containers.map(\.name)
-        let chosen: PodSandbox.Container
-        if let container {
-            guard let found = sandbox.containers.first(where: { $0.name == container }) else {
-                throw CLIError("unable to upgrade connection: container \(container) not found in pod \(name)")
-            }
-            chosen = found
-        } else {
-            guard let first = sandbox.containers.first else { throw CLIError("pod \(name) has no containers") }
-            if names.count > 1, !quiet {
-                context.stderr.line("Defaulted container \"\(first.name)\" out of: \(names.joined(separator: ", "))")
-            }
-            chosen = first
+        guard let chosen = sandbox.containers.first(where: { $0.name == chosenName }) else {
+            throw CLIError("unable to upgrade connection: container not found (\"\(chosenName)\")")
         }
         let image = podObject.spec.containers.first(where: { $0.name == chosen.name })?.image
 
@@ -101,6 +91,32 @@ public struct Exec: PodlabCommand {
             context.stderr.line("command terminated with exit code \(status.shellCode)")
         }
         return status.shellCode
+    }
+
+    /// The container to run in, as kubectl, the API server and the kubelet decide it: the one
+    /// asked for, which the pod must have (`container X is not valid for pod Y`, from the API
+    /// server), else the first (saying so when there are several); and it must be running, as
+    /// the kubelet execs only in a running container (`unable to upgrade connection: container
+    /// not found ("X")` for one waiting to start or exited).
+    static func container(_ requested: String?, of pod: Pod, quiet: Bool, context: CommandContext) throws -> String {
+        let names = pod.spec.containers.map(\.name)
+        let chosen: String
+        if let requested {
+            guard names.contains(requested) else {
+                throw APIError.status(.badRequest("container \(requested) is not valid for pod \(pod.metadata.name)"))
+            }
+            chosen = requested
+        } else {
+            guard let first = names.first else { throw CLIError("pod \(pod.metadata.name) has no containers") }
+            if names.count > 1, !quiet {
+                context.stderr.line("Defaulted container \"\(first)\" out of: \(names.joined(separator: ", "))")
+            }
+            chosen = first
+        }
+        guard pod.status.containerStatus(named: chosen)?.state.running != nil else {
+            throw CLIError("unable to upgrade connection: container not found (\"\(chosen)\")")
+        }
+        return chosen
     }
 
     /// What to start for `command`: the executable, argv[0] and the arguments.

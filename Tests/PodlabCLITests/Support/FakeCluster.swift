@@ -6,7 +6,7 @@ import Synchronization
 /// A small in-memory pods API behind `FakeAgent`: create, get, list (with label
 /// selectors), update (with resourceVersion checks), delete (the pod lingers for a few
 /// reads with its deletionTimestamp set, as a pod whose containers are stopping does),
-/// logs, and sandboxes.
+/// logs, and sandboxes. Create, update and delete with `dryRun=All` answer and change nothing.
 final class FakeCluster: Sendable {
     struct State {
         var pods: [String: Pod] = [:]
@@ -88,7 +88,7 @@ final class FakeCluster: Sendable {
         case ("PUT", 6) where parts[4] == "pods":
             return update(parts[3], parts[5], request)
         case ("DELETE", 6) where parts[4] == "pods":
-            return delete(parts[3], parts[5])
+            return delete(parts[3], parts[5], request)
         case ("GET", 7) where parts[0] == "api" && parts[6] == "log":
             return log(parts[3], parts[5], request)
         case ("GET", 7) where parts[0] == "podlab" && parts[6] == "sandbox":
@@ -172,6 +172,7 @@ final class FakeCluster: Sendable {
                 ]))
             }
             pod.status = live.status
+            if request.query["dryRun"] == "All" { return .object(pod) }
             pod.metadata.resourceVersion = String(state.nextVersion)
             state.nextVersion += 1
             state.pods[key] = pod
@@ -179,12 +180,13 @@ final class FakeCluster: Sendable {
         }
     }
 
-    private func delete(_ namespace: String, _ name: String) -> FakeResponse {
+    private func delete(_ namespace: String, _ name: String, _ request: FakeRequest) -> FakeResponse {
         let key = "\(namespace)/\(name)"
         return state.withLock { state in
             guard var pod = state.pods[key] else { return .notFound("pods", name) }
             pod.metadata.deletionTimestamp = Timestamp(secondsSince1970: 1_700_000_000)
             pod.metadata.deletionGracePeriodSeconds = 30
+            if request.query["dryRun"] == "All" { return .object(pod) }
             state.pods[key] = pod
             state.lingering[key] = lingerReads
             return .object(pod)
