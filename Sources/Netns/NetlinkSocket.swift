@@ -132,7 +132,10 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
     }
 
     public func transact(_ request: [UInt8], expectedReplies: Int) throws -> [NetlinkReply] {
-        try state.withLock { s in
+        // Only answers to these messages count: an ack left over from an earlier exchange (one
+        // the kernel sent after its caller stopped reading) is read and dropped.
+        let sequences = NetlinkSocket.sequences(in: request)
+        return try state.withLock { s in
             try send(request)
             var replies: [NetlinkReply] = []
             var sawError = false
@@ -145,7 +148,7 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
                 first = false
                 guard let count = received else { break }
                 try NetlinkSocket.parse(s.buffer[0..<count]) { header, payload in
-                    guard header.type == UInt16(NLMSG_ERROR) else { return }
+                    guard header.type == UInt16(NLMSG_ERROR), isAnswer(header, to: sequences) else { return }
                     let reply = NetlinkSocket.decodeError(header: header, payload: payload)
                     if reply.errno != 0 { sawError = true }
                     replies.append(reply)
@@ -156,7 +159,10 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
     }
 
     public func dump(_ request: [UInt8]) throws -> [NetlinkMessage] {
-        try state.withLock { s in
+        // Parts of this dump carry its sequence number and this socket's port id; anything else
+        // in the queue (a late ack, the rest of an earlier dump) is not part of it.
+        let sequences = NetlinkSocket.sequences(in: request)
+        return try state.withLock { s in
             for _ in 0..<5 {
                 try send(request)
                 var messages: [NetlinkMessage] = []
@@ -166,6 +172,7 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
                 while !done {
                     guard let count = try receive(into: &s.buffer, blocking: true) else { break }
                     try NetlinkSocket.parse(s.buffer[0..<count]) { header, payload in
+                        guard isAnswer(header, to: sequences) else { return }
                         if header.flags & UInt16(NLM_F_DUMP_INTR) != 0 { interrupted = true }
                         switch Int32(header.type) {
                         case NLMSG_DONE:
@@ -192,6 +199,20 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
             }
             throw KernelError(operation: "dump", object: "netlink(\(bus))", namespace: namespace, errno: .interrupted, detail: "the dump was interrupted by concurrent changes 5 times")
         }
+    }
+
+    /// True when `header` belongs to an answer to one of the messages sent with `sequences`:
+    /// the same sequence number, addressed to this socket (the kernel's unicast replies carry
+    /// the requester's port id).
+    private func isAnswer(_ header: Header, to sequences: Set<UInt32>) -> Bool {
+        sequences.contains(header.sequence) && (header.portID == portID || header.portID == 0)
+    }
+
+    /// The sequence numbers of the messages in a request datagram.
+    static func sequences(in request: [UInt8]) -> Set<UInt32> {
+        var result: Set<UInt32> = []
+        try? parse(request[...]) { header, _ in result.insert(header.sequence) }
+        return result
     }
 
     private func send(_ request: [UInt8]) throws {
