@@ -29,7 +29,10 @@ extension Controller {
                                                      podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox)
             let process = try ContainerRuntime.start(launch)
             runtime.processes[name] = process
-            try? store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) }
+            do { try store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) } } catch {
+                // The process runs and is watched; only a restarted agent would not find it.
+                logger.error("pod \(podKey) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
+            }
             Controller.markRunning(&status, image: container.image, podUID: pod.metadata.uid)
             runtime.failedPulls[name] = nil
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
@@ -133,7 +136,9 @@ extension Controller {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
               let index = pod.status.containerStatuses.firstIndex(where: { $0.name == name }) else { return }
         runtime.processes[name] = nil
-        try? store.write { try $0.setProcess(podUID: uid, container: name, identity: nil) }
+        do { try store.write { try $0.setProcess(podUID: uid, container: name, identity: nil) } } catch {
+            logger.error("pod \(podKey) container \(name): forgetting its ended process (pid \(process.pid)) failed: \(error)")
+        }
         if runtime.deleting { return }
 
         var status = pod.status.containerStatuses[index]
@@ -201,7 +206,11 @@ extension Controller {
     func adopt(_ pod: Pod) async {
         let podKey = key(pod)
         let sandbox = PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod)
-        let stored = (try? store.read { try $0.processes(podUID: pod.metadata.uid) }) ?? [:]
+        let stored: [String: ProcessIdentity]
+        do { stored = try store.read { try $0.processes(podUID: pod.metadata.uid) } } catch {
+            logger.error("pod \(podKey): reading its recorded processes failed: \(error)")
+            stored = [:]
+        }
         // A container the previous agent started but died before recording would run on
         // beside the one started now, or outlive the pod: stop it.
         let strays = ContainerRuntime.unrecordedSessions(
