@@ -457,7 +457,47 @@ struct DeadlineHeap {
 
 /// One thread's share of a run: an epoll loop over its probes, at most `windowPerThread` in
 /// flight, each a small state machine (connect → send → read, or send → await the echo).
-struct ProbeLoop {
+/// Jobs driven by one epoll instance: at most `window` in flight, each with a deadline kept in
+/// `deadlines`; the prober's and the source observer's loops.
+protocol EpollWindowLoop {
+    var epoll: Int32 { get }
+    var active: Int { get }
+    var deadlines: DeadlineHeap { get }
+    /// Puts job `slot` in flight (or finishes it at once).
+    mutating func start(slot: Int)
+    /// One readiness event of a job in flight.
+    mutating func handle(_ event: epoll_event)
+    /// Ends the jobs whose deadline has passed.
+    mutating func expire()
+}
+
+extension EpollWindowLoop {
+    /// Starts jobs `0..<count` while fewer than `window` are in flight and waits for their
+    /// events (at most until the next deadline), until every job is done.
+    mutating func drive(count: Int, window: Int) {
+        var events = [epoll_event](repeating: epoll_event(), count: 256)
+        var next = 0
+        while next < count || active > 0 {
+            while active < window && next < count {
+                start(slot: next)
+                next += 1
+            }
+            guard active > 0 else { continue }
+            let now = Prober.now()
+            var wait: Int32 = 1000
+            if let first = deadlines.first {
+                wait = first.deadline > now ? Int32(min(1000, (first.deadline - now + 999_999) / 1_000_000)) : 0
+            }
+            let ready = epoll_wait(epoll, &events, Int32(events.count), wait)
+            if ready > 0 {
+                for event in events[0..<Int(ready)] { handle(event) }
+            }
+            expire()
+        }
+    }
+}
+
+struct ProbeLoop: EpollWindowLoop {
     enum Phase {
         /// TCP handshake under way (`tcp`, `http`).
         case connecting
@@ -504,26 +544,10 @@ struct ProbeLoop {
             }
             return
         }
-        var events = [epoll_event](repeating: epoll_event(), count: 256)
-        var next = 0
-        while next < indices.count || active > 0 {
-            while active < Prober.windowPerThread && next < indices.count {
-                start(slot: next)
-                next += 1
-            }
-            guard active > 0 else { continue }
-            let now = Prober.now()
-            var wait: Int32 = 1000
-            if let first = deadlines.first {
-                wait = first.deadline > now ? Int32(min(1000, (first.deadline - now + 999_999) / 1_000_000)) : 0
-            }
-            let count = epoll_wait(epoll, &events, Int32(events.count), wait)
-            if count > 0 {
-                for event in events[0..<Int(count)] { handle(slot: Int(event.data.u64), events: event.events) }
-            }
-            expire()
-        }
+        drive(count: indices.count, window: Prober.windowPerThread)
     }
+
+    mutating func handle(_ event: epoll_event) { handle(slot: Int(event.data.u64), events: event.events) }
 
     /// Times out the probes whose deadline has passed.
     mutating func expire() {
