@@ -213,38 +213,13 @@ enum Prober {
     /// Runs `body(0..<count)` on `count` threads and waits for all of them.
     /// The threads are named `NAME-INDEX` (as `ps -L` and `top -H` show them).
     static func runThreads(_ count: Int, name: String, _ body: @escaping @Sendable (Int) -> Void) {
-        var threads: [pthread_t] = []
-        for index in 0..<count {
-            let box = Unmanaged.passRetained(ThreadBody {
-                pl_set_thread_name("\(name)-\(index)")
-                body(index)
-            }).toOpaque()
-            var thread = pthread_t()
-            if pthread_create(&thread, nil, { raw in
-                Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
-                return nil
-            }, box) == 0 {
-                threads.append(thread)
-            } else {
-                Unmanaged<ThreadBody>.fromOpaque(box).takeRetainedValue().body()
-            }
-        }
-        for thread in threads { pthread_join(thread, nil) }
+        PlainThread.runAll(count, name: name, body)
     }
 
     /// Runs `body` on a new detached thread (created from a thread in the agent's own
     /// namespaces, so it starts there too).
     static func startThread(_ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        var thread = pthread_t()
-        if pthread_create(&thread, nil, { raw in
-            Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box) == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<ThreadBody>.fromOpaque(box).takeRetainedValue().body()
-        }
+        PlainThread.detachOrRunHere(name: "prober", body)
     }
 }
 
@@ -258,12 +233,6 @@ final class ConnectCounts: @unchecked Sendable {
     }
 
     deinit { connected.deallocate() }
-}
-
-/// A closure handed to a new thread.
-final class ThreadBody: @unchecked Sendable {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
 }
 
 /// A mutex for plain threads (Swift concurrency locks would suspend, not block).
@@ -393,22 +362,8 @@ final class ProbeRun: @unchecked Sendable {
 
 /// errno names the probes meet, with `Errno`'s as the fallback.
 enum ProbeErrno {
-    static func name(_ code: Int32) -> String {
-        switch code {
-        case EHOSTUNREACH: "EHOSTUNREACH"
-        case EHOSTDOWN: "EHOSTDOWN"
-        case ECONNRESET: "ECONNRESET"
-        case EINPROGRESS: "EINPROGRESS"
-        case EPIPE: "EPIPE"
-        case EMFILE: "EMFILE"
-        case ENFILE: "ENFILE"
-        case EPROTO: "EPROTO"
-        default: Errno(code).name
-        }
-    }
-
     /// "Connection refused (ECONNREFUSED)".
-    static func describe(_ code: Int32) -> String { "\(String(cString: strerror(code))) (\(name(code)))" }
+    static func describe(_ code: Int32) -> String { Errno(code).description }
 
     /// The outcome a failed connect, send or receive stands for.
     static func outcome(_ code: Int32) -> ProbeOutcome {
