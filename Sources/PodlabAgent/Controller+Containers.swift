@@ -26,7 +26,8 @@ extension Controller {
             let launch = try ContainerRuntime.launch(image: container.image, command: environment.command, args: environment.args,
                                                      env: environment.variables,
                                                      workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
-                                                     podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox)
+                                                     podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox,
+                                                     imagesDirectory: paths.images)
             let process = try ContainerRuntime.start(launch)
             runtime.processes[name] = process
             do { try store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) } } catch {

@@ -78,7 +78,7 @@ enum Httpd {
             index += 1
         }
 
-        let serverName = Interfaces.primaryIPv4() ?? "127.0.0.1"
+        let serverName = PodAddress.primaryIPv4() ?? "127.0.0.1"
         let fqdnNotice = "AH00558: httpd: Could not reliably determine the server's fully qualified domain name, using \(serverName). Set the 'ServerName' directive globally to suppress this message"
         // Apache reads its configuration twice at start-up, and says so twice.
         context.stderr.line(fqdnNotice)

@@ -134,7 +134,7 @@ enum Nginx {
 
             """)
         }
-        return CommandRunner.exec(arguments, shellName: "/docker-entrypoint.sh")
+        return CommandRunner.exec(arguments, image: "nginx", shellName: "/docker-entrypoint.sh")
     }
 }
 
