@@ -34,7 +34,7 @@ extension Controller {
                 // The process runs and is watched; only a restarted agent would not find it.
                 logger.error("pod \(podKey) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
             }
-            Controller.markRunning(&status, image: container.image, podUID: pod.metadata.uid)
+            Controller.markRunning(&status, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid)
             runtime.failedPulls[name] = nil
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
         } catch let error as DownwardAPIError {
@@ -59,11 +59,11 @@ extension Controller {
     }
 
     /// A container's status once its process runs.
-    static func markRunning(_ status: inout ContainerStatus, image: String, podUID: String) {
+    static func markRunning(_ status: inout ContainerStatus, imageID: String, podUID: String) {
         status.state = .running(startedAt: .now())
         status.ready = true
         status.started = true
-        status.imageID = (try? ImageCatalog.resolve(image).imageID) ?? ""
+        status.imageID = imageID
         status.containerID = "podlab://\(podUID.prefix(8))-\(status.name)-\(status.restartCount)"
     }
 
@@ -252,7 +252,8 @@ extension Controller {
                     // The agent died after recording the process but before recording it as running.
                     if var current = pods[podKey], let index = current.status.containerStatuses.firstIndex(where: { $0.name == container.name }),
                        current.status.containerStatuses[index].state.running == nil {
-                        Controller.markRunning(&current.status.containerStatuses[index], image: container.image, podUID: pod.metadata.uid)
+                        Controller.markRunning(&current.status.containerStatuses[index], imageID: imageIdentity.imageID(for: container.image),
+                                               podUID: pod.metadata.uid)
                         save(current)
                     }
                 } else if let process = stored[container.name] {

@@ -34,6 +34,8 @@ public actor Controller: APIBackend {
     var sandboxMillis: [Double] = []
     /// Per node, the pod network made ahead of the next pod.
     let spares = SparePool()
+    /// The Image IDs of the built-in images (digests of the executables that serve them).
+    let imageIdentity = ImageIdentity(toolsPath: ContainerRuntime.toolsExecutable, busyboxPath: ContainerRuntime.busyboxExecutable)
     /// Pending retries of sandboxes that failed to build, by pod uid.
     var sandboxRetries: [String: Task<Void, Never>] = [:]
     /// Milliseconds from a pod's creation request to all its containers running.

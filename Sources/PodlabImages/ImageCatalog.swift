@@ -57,10 +57,6 @@ public struct CatalogImage: Hashable, Sendable {
         }
         return commands
     }
-
-    /// A fake but stable image ID, the way the kubelet reports one:
-    /// `docker.io/library/nginx@sha256:<hex>`, the hex being the SHA-256 of the repository name.
-    public var imageID: String { "\(repository)@sha256:\(SHA256.hex(repository))" }
 }
 
 /// How a container's process starts: which program, with which argv.
@@ -92,11 +88,9 @@ public struct ResolvedImage: Hashable, Sendable {
     public var reference: ImageReference
     /// The catalog entry it names.
     public var image: CatalogImage
-    /// The image ID to report: the catalog's, or the digest the reference pinned.
-    public var imageID: String {
-        if let digest = reference.digest { return "\(image.repository)@\(digest)" }
-        return image.imageID
-    }
+    /// The image ID the reference pinned (`nginx@sha256:…`); nil when it names no digest (the
+    /// agent then reports the digest of what runs).
+    public var pinnedImageID: String? { reference.digest.map { "\(image.repository)@\($0)" } }
 }
 
 /// The catalog of built-in images: their own programs served by `podlab-tools`, their shell
