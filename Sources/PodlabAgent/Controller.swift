@@ -19,7 +19,7 @@ public actor Controller: APIBackend {
     let pullBackoff: ImagePullBackoff
 
     /// Creating → Ready → Deleting (or Failed).
-    var phase = "Creating"
+    var phase = LabPhase.creating
     var message = "starting"
     var plan: LabPlan?
     var createdAt = Timestamp.now()
@@ -67,7 +67,7 @@ public actor Controller: APIBackend {
         } catch {
             // Nothing was created yet: say why, forget the half-written state, and exit. (A
             // stored plan that cannot be read is kept: namespaces may exist that carry its label.)
-            phase = "Failed"
+            phase = .failed
             message = "\(error)"
             logger.error("lab start failed: \(error)")
             if (try? store.read({ try $0.meta("plan") })) ?? nil == nil {
@@ -98,13 +98,13 @@ public actor Controller: APIBackend {
             for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 await adopt(pod)
             }
-            phase = "Ready"
+            phase = .ready
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
             message = readyMessage
             logger.info("\(message)")
         } catch {
-            phase = "Failed"
+            phase = .failed
             message = "\(error)"
             logger.error("lab start failed: \(error)")
         }
@@ -179,31 +179,22 @@ public actor Controller: APIBackend {
     var readyMessage: String { "lab \(paths.lab) is ready: \(plan?.nodes.count ?? 0) node(s), \(pods.count) pod(s)" }
 
     public func labStatus() async throws -> Data {
-        var nodesJSON: [JSONValue] = []
-        for node in plan?.nodes ?? [] {
-            let count = pods.values.filter { $0.spec.nodeName == node.name }.count
-            nodesJSON.append(.object([
-                "name": .string(node.name), "namespace": .string(node.namespace),
-                "underlayIP": .string(node.underlayAddress.address.description), "podCIDR": .string(node.podCIDR.description),
-                "gateway": .string(node.gateway.address.description), "pods": .integer(Int64(count)),
-                "ready": .bool(nodes[node.name] != nil),
-            ]))
+        let nodes = (plan?.nodes ?? []).map { node in
+            LabInfo.Node(name: node.name, namespace: node.namespace, underlayIP: node.underlayAddress.address.description,
+                         podCIDR: node.podCIDR.description, gateway: node.gateway.address.description,
+                         pods: pods.values.filter { $0.spec.nodeName == node.name }.count, ready: self.nodes[node.name] != nil)
         }
-        let value: JSONValue = .object([
-            "name": .string(paths.lab), "phase": .string(phase), "message": .string(phase == "Ready" ? readyMessage : message),
-            "routing": .string(plan?.routing.rawValue ?? ""), "clusterCIDR": .string(plan?.clusterCIDR.description ?? ""),
-            "serviceCIDR": .string(plan?.serviceCIDR.description ?? ""), "underlayCIDR": .string(plan?.underlayCIDR.description ?? ""),
-            "underlayNamespace": .string(plan?.underlayNamespace ?? ""),
-            "createdAt": .string(createdAt.description),
-            "agent": .object(["pid": .integer(Int64(getpid())), "startTime": .string(agentStarted.description)]),
-            "nodes": .array(nodesJSON),
-        ])
-        return Data(value.jsonText(indent: 0).utf8)
+        let info = LabInfo(name: paths.lab, phase: phase, message: phase == .ready ? readyMessage : message,
+                           routing: plan?.routing.rawValue ?? "", clusterCIDR: plan?.clusterCIDR.description ?? "",
+                           serviceCIDR: plan?.serviceCIDR.description ?? "", underlayCIDR: plan?.underlayCIDR.description ?? "",
+                           underlayNamespace: plan?.underlayNamespace ?? "", createdAt: createdAt.description,
+                           agent: LabInfo.Agent(pid: getpid(), startTime: agentStarted.description), nodes: nodes)
+        return try JSONEncoder().encode(info)
     }
 
     public func deleteLab() async throws -> Data {
-        if phase != "Deleting" {
-            phase = "Deleting"
+        if phase != .deleting {
+            phase = .deleting
             message = "deleting \(pods.count) pod(s) and the lab network"
             Task { await self.tearDownLab() }
         }
@@ -302,7 +293,7 @@ public actor Controller: APIBackend {
     func key(_ pod: Pod) -> String { "\(pod.metadata.namespace)/\(pod.metadata.name)" }
 
     func requireReady() throws {
-        guard phase == "Ready" else {
+        guard phase == .ready else {
             throw APIStatus(message: "the lab is not ready (\(phase): \(message))", reason: "ServiceUnavailable", code: 503)
         }
     }

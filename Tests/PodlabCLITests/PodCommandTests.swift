@@ -28,7 +28,7 @@ struct PodCommandTests {
                   nginx-ser:
                     Container ID:   podlab://default-nginx-ser-nginx-ser
                     Image:          nginx
-                    Image ID:       docker.io/library/nginx@sha256:7e59ad64326bc321517fb6fc6586de5ee149178394d9edfa2a877176cdf6fad5
+                    Image ID:       docker.io/library/nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000
                     Port:           <none>
                     Host Port:      <none>
                     State:          Running
@@ -81,7 +81,7 @@ struct PodCommandTests {
             #expect(text.contains("""
                     Container ID:  podlab://default-web-web
                     Image:         busybox
-                    Image ID:      docker.io/library/busybox@sha256:9d1e243a370d796821703defb72f477f8800c4321c055b247a9664a352d86046
+                    Image ID:      docker.io/library/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000
                     Port:          8080/TCP
                     Host Port:     0/TCP
                     Command:

@@ -1,3 +1,4 @@
+import PodNet
 import ArgumentParser
 import Foundation
 import PodlabAgent
@@ -76,7 +77,7 @@ public struct Down: PodlabCommand {
                 LabFiles.printLogTail(paths, to: context)
                 return nil
             }
-            if let info = try? await client.get(LabInfo.self, LabInfo.path), info.phase != "Creating" { return info }
+            if let info = try? await client.get(LabInfo.self, LabInfo.path), info.phase != .creating { return info }
             if ContinuousClock.now >= deadline {
                 context.stderr.line("error: the agent of lab \"\(paths.lab)\" (pid \(child.pid)) did not start within \(Int(timeout))s")
                 LabFiles.printLogTail(paths, to: context)

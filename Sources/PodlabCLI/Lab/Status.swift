@@ -40,12 +40,12 @@ public struct Status: PodlabCommand {
         let healthy = (try? await client.send(.GET, "/healthz")) != nil
         let pods = (try? await client.get(PodListView.self, "/api/v1/pods"))?.items ?? []
         context.stdout.write(Self.render(info, pods: pods, healthy: healthy, paths: paths))
-        return info.phase == "Failed" ? 1 : 0
+        return info.phase == .failed ? 1 : 0
     }
 
     static func render(_ info: LabInfo, pods: [PodCountView], healthy: Bool, paths: LabPaths) -> String {
         var out = TextTable(headers: ["LAB", "PHASE", "HEALTH", "AGENT", "ROUTING", "CLUSTER CIDR", "SERVICE CIDR", "UNDERLAY CIDR"], rows: [
-            [info.name, info.phase, healthy ? "ok" : "unhealthy", info.agent?.pid.map { "pid \($0)" } ?? "<unknown>",
+            [info.name, info.phase.rawValue, healthy ? "ok" : "unhealthy", info.agent?.pid.map { "pid \($0)" } ?? "<unknown>",
              info.routing ?? "<none>", info.clusterCIDR ?? "<none>", info.serviceCIDR ?? "<none>", info.underlayCIDR ?? "<none>"],
         ]).render()
         if let message = info.message, !message.isEmpty { out += "Message: \(message)\n" }

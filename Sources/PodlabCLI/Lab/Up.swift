@@ -130,11 +130,11 @@ public struct Up: PodlabCommand {
             do {
                 let info = try await client.get(LabInfo.self, LabInfo.path)
                 switch info.phase {
-                case "Ready":
+                case .ready:
                     progress.finish()
                     context.stdout.write(Self.summary(info, paths: paths))
                     return 0
-                case "Failed":
+                case .failed:
                     progress.finish()
                     context.stderr.line("error: lab \"\(paths.lab)\" failed: \(info.message ?? "no reason given")")
                     LabFiles.printLogTail(paths, to: context)

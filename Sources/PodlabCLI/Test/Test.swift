@@ -94,7 +94,7 @@ public struct ConnectivityTest: PodlabCommand {
 
         let client = context.client(lab)
         let info = try await client.get(LabInfo.self, LabInfo.path)
-        guard info.phase == "Ready" else {
+        guard info.phase == .ready else {
             throw CLIError("lab \"\(info.name)\" is not ready (\(info.phase)\(info.message.map { ": \($0)" } ?? ""))")
         }
         let plan = try Self.snapshotPlan(info)
