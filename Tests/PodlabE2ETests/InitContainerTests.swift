@@ -160,6 +160,39 @@ struct InitContainerTests {
         }
     }
 
+    @Test("an init container whose image cannot be pulled holds the pod in Init:ErrImagePull; a new image lets it go on")
+    func unknownImage() async throws {
+        try await TestLab.with(backoff: 0.5) { lab in
+            let manifest = """
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: pull
+                spec:
+                  initContainers:
+                  - name: fetch
+                    image: example.com/missing:1
+                    command: ["sh", "-c", "echo fetched"]
+                  containers:
+                  - name: app
+                    image: busybox
+                    command: ["sleep", "3600"]
+                """
+            try lab.apply(manifest, as: "pull.yaml")
+            try await lab.eventually("pull in Init:ErrImagePull") { try lab.podColumn("pull", 2) == "Init:ErrImagePull" }
+            try await lab.eventually("pull in Init:ImagePullBackOff") { try lab.podColumn("pull", 2) == "Init:ImagePullBackOff" }
+            #expect(try lab.phase("pull") == "Pending")
+            #expect(try lab.containerStatus("pull", "app")["containerID"] == nil, "the app container started")
+
+            try lab.apply(manifest.replacingOccurrences(of: "example.com/missing:1", with: "busybox"), as: "pull.yaml")
+            try await lab.eventually("pull Running") { try lab.phase("pull") == "Running" }
+            let fetch = try lab.initContainerStatus("pull", "fetch")
+            #expect(((fetch["state"] as? [String: Any])?["terminated"] as? [String: Any])?["reason"] as? String == "Completed")
+            #expect(fetch["restartCount"] as? Int == 0 && fetch["image"] as? String == "busybox")
+            #expect(try lab.run(["logs", "pull", "-c", "fetch"]).stdout == "fetched\n")
+        }
+    }
+
     @Test("a native sidecar serves the app over localhost while the app runs; READY counts it")
     func sidecarServes() async throws {
         try await TestLab.with { lab in
