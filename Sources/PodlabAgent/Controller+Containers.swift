@@ -341,13 +341,22 @@ extension Controller {
                 logger.error("pod \(podKey): removing the old host veth failed: \(error)")
             }
         }
+        // Every container that is not done for good starts again in the new sandbox, in its
+        // turn; a completed init container and an app container its policy does not restart
+        // keep their exit.
         var reset = pod
         let waiting = ContainerState.waiting(reason: PodInitialization.initialWaitingReason(for: pod.spec))
-        for index in reset.status.containerStatuses.indices where reset.status.containerStatuses[index].state.running != nil {
-            reset.status.containerStatuses[index].state = waiting
-        }
-        for index in reset.status.initContainerStatuses.indices where reset.status.initContainerStatuses[index].state.running != nil {
-            reset.status.initContainerStatuses[index].state = waiting
+        let finished = PodInitialization.appContainersFinished(spec: pod.spec, status: pod.status)
+        for container in pod.spec.allContainers {
+            guard let role = pod.spec.role(of: container.name), var status = reset.status[container: container.name] else { continue }
+            if let exit = status.state.terminated,
+               !PodInitialization.restarts(role, podPolicy: pod.spec.effectiveRestartPolicy, exitCode: exit.exitCode) || (role == .sidecar && finished) {
+                continue
+            }
+            status.state = waiting
+            status.ready = false
+            status.started = false
+            reset.status[container: container.name] = status
         }
         save(reset)
         await realize(podKey)

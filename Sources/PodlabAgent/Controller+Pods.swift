@@ -188,9 +188,15 @@ extension Controller {
             logger.error("pod \(podKey): creating the sandbox failed: \(error)")
             pod.status.message = "Failed to create pod sandbox: \(error)"
             pod.status.reason = "FailedCreatePodSandBox"
+            // Containers waiting to start say why; one that already ran (an init container that
+            // completed, before its sandbox had to be built again) keeps its state.
             let waiting = ContainerState.waiting(reason: PodInitialization.initialWaitingReason(for: pod.spec), message: "sandbox failed: \(error)")
-            for index in pod.status.initContainerStatuses.indices { pod.status.initContainerStatuses[index].state = waiting }
-            for index in pod.status.containerStatuses.indices { pod.status.containerStatuses[index].state = waiting }
+            for index in pod.status.initContainerStatuses.indices where pod.status.initContainerStatuses[index].state.waiting != nil {
+                pod.status.initContainerStatuses[index].state = waiting
+            }
+            for index in pod.status.containerStatuses.indices where pod.status.containerStatuses[index].state.waiting != nil {
+                pod.status.containerStatuses[index].state = waiting
+            }
             save(pod)
             let delay = Controller.sandboxRetryDelay(attempt: attempt)
             logger.info("pod \(podKey): building the sandbox again in \(delay)")
@@ -409,6 +415,9 @@ extension Controller {
             await withTaskGroup(of: Void.self) { group in
                 for process in running { group.addTask { await ContainerRuntime.stop(process, grace: grace) } }
             }
+            // Their exits are recorded (`containerExited`) before the runtime goes.
+            let deadline = ContinuousClock.now + .seconds(1)
+            while runtime?.processes.isEmpty == false, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         }
         // A process a container left behind (started in the background) would keep the network
         // namespace, its veth and its address alive after the name is gone.

@@ -94,7 +94,7 @@ struct InitContainerTests {
         }
     }
 
-    @Test("a failing init container under restartPolicy Never fails the pod: Init:Error, the app never starts")
+    @Test("a failing init container under restartPolicy Never fails the pod: Init:Error, the app never starts, the sidecar is stopped")
     func failingNever() async throws {
         try await TestLab.with { lab in
             try lab.apply("""
@@ -105,6 +105,10 @@ struct InitContainerTests {
                 spec:
                   restartPolicy: Never
                   initContainers:
+                  - name: proxy
+                    image: busybox
+                    restartPolicy: Always
+                    command: ["sleep", "3600"]
                   - name: check
                     image: busybox
                     command: ["sh", "-c", "echo precondition not met; exit 3"]
@@ -115,9 +119,13 @@ struct InitContainerTests {
                 """, as: "broken.yaml")
             try await lab.eventually("broken Failed") { try lab.phase("broken") == "Failed" }
             #expect(try lab.podColumn("broken", 2) == "Init:Error")
-            #expect(try lab.podColumn("broken", 1) == "0/1")
+            try await lab.eventually("the sidecar stopped") {
+                (try lab.initContainerStatus("broken", "proxy")["state"] as? [String: Any])?["terminated"] != nil
+            }
+            #expect(try lab.podColumn("broken", 1) == "0/2")
+            #expect(try lab.initContainerStatus("broken", "proxy")["restartCount"] as? Int == 0, "the sidecar was restarted")
             let status = try #require(try lab.pod("broken")["status"] as? [String: Any])
-            let check = try #require((status["initContainerStatuses"] as? [[String: Any]])?.first)
+            let check = try #require((status["initContainerStatuses"] as? [[String: Any]])?.last)
             let exit = (check["state"] as? [String: Any])?["terminated"] as? [String: Any]
             #expect(exit?["exitCode"] as? Int == 3 && exit?["reason"] as? String == "Error")
             #expect(check["restartCount"] as? Int == 0)
@@ -125,6 +133,7 @@ struct InitContainerTests {
             #expect(((app["state"] as? [String: Any])?["waiting"] as? [String: Any])?["reason"] as? String == "PodInitializing")
             #expect(try lab.run(["logs", "broken", "-c", "check"]).stdout == "precondition not met\n")
             try await lab.eventually("the sandbox of the failed pod is gone") { !NetworkNamespace.exists(lab.podNamespace("broken")) }
+            #expect(lab.containerProcesses(pod: "broken").isEmpty)
         }
     }
 

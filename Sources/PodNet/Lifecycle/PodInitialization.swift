@@ -76,12 +76,13 @@ public enum PodInitialization {
         spec.initContainers.isEmpty ? ContainerReason.containerCreating : ContainerReason.podInitializing
     }
 
-    /// True for a container that waits for its first start: no status yet, or waiting with
-    /// the kubelet's default reason and no previous run. A container that was tried and
-    /// could not start (its image, its config) waits for its retry instead.
+    /// True for a container that waits to be started in its turn: no status yet, or waiting
+    /// with the kubelet's default reason (not started yet, or its sandbox is being built
+    /// again). A container that was tried and could not start (its image, its config), or
+    /// waits out a back-off, is started again by its own retry instead.
     public static func awaitsFirstStart(_ status: ContainerStatus?) -> Bool {
         guard let status else { return true }
-        guard let waiting = status.state.waiting, status.lastState.terminated == nil else { return false }
+        guard let waiting = status.state.waiting else { return false }
         return waiting.reason == ContainerReason.podInitializing || waiting.reason == ContainerReason.containerCreating || waiting.reason.isEmpty
     }
 
