@@ -8,13 +8,35 @@ import Glibc
 extension Controller {
     // MARK: Starting
 
+    /// Starts what the pod may start now, as the kubelet decides it (`PodInitialization`): its
+    /// init containers one at a time in order — a regular one when the one before it exited
+    /// with 0, a sidecar's successor as soon as the sidecar runs — then its app containers,
+    /// all at once. Called when the sandbox is ready and whenever an init container exits or
+    /// starts; a step that has to wait (an init container runs, or waits for its restart or
+    /// its image) is taken up again by that container's next exit or start.
+    func startPending(_ podKey: String) {
+        for _ in 0...(pods[podKey]?.spec.initContainers.count ?? 0) {
+            guard let pod = pods[podKey], pod.status.phase?.isTerminal != true, let runtime = runtimes[pod.metadata.uid], !runtime.deleting else { return }
+            switch PodInitialization.nextStep(spec: pod.spec, status: pod.status) {
+            case let .start(name):
+                // A regular init container runs now and the next step waits for its exit; a
+                // sidecar that runs lets the next one start in the next round.
+                startContainer(podKey, name)
+            case let .startContainers(names):
+                for name in names { startContainer(podKey, name) }
+                return
+            case .wait, .failed:
+                return
+            }
+        }
+    }
+
     /// Starts one container of a pod (its first run, a restart, or a new image). `lastState`
     /// is the run it replaces, recorded in the same update as the new one.
     func startContainer(_ podKey: String, _ name: String, countsAsRestart: Bool = false, lastState: ContainerState? = nil) {
         guard var pod = pods[podKey], let runtime = runtimes[pod.metadata.uid], !runtime.deleting,
-              let container = pod.spec.containers.first(where: { $0.name == name }),
-              let index = pod.status.containerStatuses.firstIndex(where: { $0.name == name }) else { return }
-        var status = pod.status.containerStatuses[index]
+              let container = pod.spec.container(named: name), let role = pod.spec.role(of: name),
+              var status = pod.status[container: name] else { return }
         if countsAsRestart { status.restartCount += 1 }
         if let lastState { status.lastState = lastState }
         let logPath = paths.containerLog(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid,
@@ -34,7 +56,7 @@ extension Controller {
                 // The process runs and is watched; only a restarted agent would not find it.
                 logger.error("pod \(podKey) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
             }
-            Controller.markRunning(&status, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid)
+            Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid)
             runtime.failedPulls[name] = nil
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
         } catch let error as DownwardAPIError {
@@ -54,14 +76,16 @@ extension Controller {
             status.started = false
             logger.error("pod \(podKey): starting container \(name) failed: \(error)")
         }
-        pod.status.containerStatuses[index] = status
+        pod.status[container: name] = status
         save(pod)
     }
 
-    /// A container's status once its process runs.
-    static func markRunning(_ status: inout ContainerStatus, imageID: String, podUID: String) {
+    /// A container's status once its process runs. An app container or a sidecar is ready
+    /// as it runs (podlab has no readiness probes); a regular init container only once it
+    /// exited with 0.
+    static func markRunning(_ status: inout ContainerStatus, role: ContainerRole, imageID: String, podUID: String) {
         status.state = .running(startedAt: .now())
-        status.ready = true
+        status.ready = role != .initContainer
         status.started = true
         status.imageID = imageID
         status.containerID = "podlab://\(podUID.prefix(8))-\(status.name)-\(status.restartCount)"
@@ -94,22 +118,21 @@ extension Controller {
     }
 
     /// The container still waits for the same image of the same pod.
-    private func waitsForImage(_ podKey: String, uid: String, container name: String, image: String) -> (Pod, Int)? {
+    private func waitsForImage(_ podKey: String, uid: String, container name: String, image: String) -> Pod? {
         guard let pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], !runtime.deleting,
-              runtime.processes[name] == nil, pod.spec.containers.first(where: { $0.name == name })?.image == image,
-              let index = pod.status.containerStatuses.firstIndex(where: { $0.name == name }),
-              let reason = pod.status.containerStatuses[index].state.waiting?.reason,
+              runtime.processes[name] == nil, pod.spec.container(named: name)?.image == image,
+              let reason = pod.status[container: name]?.state.waiting?.reason,
               reason == ContainerReason.errImagePull || reason == ContainerReason.imagePullBackOff else { return nil }
-        return (pod, index)
+        return pod
     }
 
     private func showImagePullBackOff(_ podKey: String, uid: String, container name: String, image: String, lastError: String) {
-        guard let (found, index) = waitsForImage(podKey, uid: uid, container: name, image: image) else { return }
-        var pod = found
+        guard var pod = waitsForImage(podKey, uid: uid, container: name, image: image), var status = pod.status[container: name] else { return }
         let state = ContainerState.waiting(reason: ContainerReason.imagePullBackOff,
                                            message: ImagePullBackoff.backOffMessage(image: image, lastError: lastError))
-        guard pod.status.containerStatuses[index].state != state else { return }
-        pod.status.containerStatuses[index].state = state
+        guard status.state != state else { return }
+        status.state = state
+        pod.status[container: name] = status
         save(pod)
     }
 
@@ -117,6 +140,8 @@ extension Controller {
         guard waitsForImage(podKey, uid: uid, container: name, image: image) != nil else { return }
         runtimes[uid]?.restartTasks[name] = nil
         startContainer(podKey, name)
+        // An init container that now runs may let the next one start.
+        startPending(podKey)
     }
 
     func watch(podKey: String, uid: String, container: String, process: ProcessIdentity, isChild: Bool) {
@@ -131,18 +156,19 @@ extension Controller {
 
     // MARK: Exits and restarts
 
-    /// A container process ended: record how, then restart it or not by the pod's policy,
-    /// with Kubernetes' back-off (the first restart at once, then 10 s doubling to 5 min).
+    /// A container process ended: record how, then restart it or not by its role and the
+    /// pod's policy (`PodInitialization.restarts`), with Kubernetes' back-off (the first restart
+    /// at once, then 10 s doubling to 5 min). A regular init container that succeeded lets the
+    /// next step of initialization start; app containers done for good stop the sidecars.
     func containerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity, status exit: TerminationStatus?) {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
-              let index = pod.status.containerStatuses.firstIndex(where: { $0.name == name }) else { return }
+              let role = pod.spec.role(of: name), var status = pod.status[container: name] else { return }
         runtime.processes[name] = nil
         do { try store.write { try $0.setProcess(podUID: uid, container: name, identity: nil) } } catch {
             logger.error("pod \(podKey) container \(name): forgetting its ended process (pid \(process.pid)) failed: \(error)")
         }
         if runtime.deleting { return }
 
-        var status = pod.status.containerStatuses[index]
         let startedAt = status.state.running?.startedAt
         let exitCode: Int32, signal: Int32, message: String
         switch exit {
@@ -163,12 +189,20 @@ extension Controller {
             return
         }
 
-        let policy = pod.spec.restartPolicy ?? .always
-        let restart = policy == .always || (policy == .onFailure && exitCode != 0)
+        // Nothing restarts in a finished pod, nor a sidecar stopped because the app containers are done.
+        let restart = PodInitialization.restarts(role, podPolicy: pod.spec.effectiveRestartPolicy, exitCode: exitCode)
+            && pod.status.phase?.isTerminal != true && !(role == .sidecar && runtime.stoppingSidecars)
         guard restart else {
             status.state = .terminated(terminated)
-            pod.status.containerStatuses[index] = status
+            // A regular init container is ready once it succeeded (the kubelet's prober).
+            status.ready = role == .initContainer && exitCode == 0
+            pod.status[container: name] = status
             save(pod)
+            switch role {
+            case .initContainer: startPending(podKey)
+            case .app: stopSidecarsIfFinished(podKey)
+            case .sidecar: break
+            }
             return
         }
         let ranFor = Duration.seconds(startedAt.map { Timestamp.now().seconds(since: $0) } ?? 0)
@@ -183,7 +217,7 @@ extension Controller {
             status.state = .waiting(reason: "CrashLoopBackOff",
                                     message: "back-off \(shown) restarting failed container=\(name) pod=\(pod.metadata.name)_\(pod.metadata.namespace)(\(uid))")
         }
-        pod.status.containerStatuses[index] = status
+        pod.status[container: name] = status
         save(pod)
         runtime.restartTasks[name] = Task {
             if delay > .zero { try? await Task.sleep(for: delay) }
@@ -193,10 +227,30 @@ extension Controller {
     }
 
     func restartContainer(podKey: String, uid: String, container: String) {
-        guard let pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], !runtime.deleting,
-              runtime.processes[container] == nil else { return }
+        guard let pod = pods[podKey], pod.metadata.uid == uid, pod.status.phase?.isTerminal != true, let runtime = runtimes[uid], !runtime.deleting,
+              runtime.processes[container] == nil, !(runtime.stoppingSidecars && pod.spec.role(of: container) == .sidecar) else { return }
         runtime.restartTasks[container] = nil
         startContainer(podKey, container, countsAsRestart: true)
+        // A sidecar that runs again during initialization lets the next init container start.
+        startPending(podKey)
+    }
+
+    /// Once the app containers are done for good, the kubelet stops the pod: its sidecars get
+    /// SIGTERM (SIGKILL after the grace period) and are not restarted; when the last one has
+    /// exited, the pod is Succeeded or Failed by its app containers alone.
+    func stopSidecarsIfFinished(_ podKey: String) {
+        guard let pod = pods[podKey], let runtime = runtimes[pod.metadata.uid], !runtime.deleting, !runtime.stoppingSidecars,
+              PodInitialization.appContainersFinished(spec: pod.spec, status: pod.status) else { return }
+        let sidecars = pod.spec.initContainers.filter(\.isSidecar).map(\.name)
+        guard !sidecars.isEmpty else { return }
+        runtime.stoppingSidecars = true
+        let grace = Duration.seconds(pod.spec.terminationGracePeriodSeconds ?? 30)
+        for name in sidecars {
+            runtime.restartTasks.removeValue(forKey: name)?.cancel()
+            guard let process = runtime.processes[name] else { continue }
+            logger.info("pod \(podKey): its containers are done; stopping sidecar \(name)")
+            Task { await ContainerRuntime.stop(process, grace: grace) }
+        }
     }
 
     // MARK: Adoption after a restart of the agent
@@ -244,26 +298,42 @@ extension Controller {
            PodRuntime.nodeSideIsComplete(sandbox, uid: pod.metadata.uid, address: address, node: node) {
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             runtimes[pod.metadata.uid] = runtime
-            for container in pod.spec.containers {
-                let status = pod.status.containerStatuses.first { $0.name == container.name }
-                if let process = stored[container.name], process.isAlive {
-                    runtime.processes[container.name] = process
-                    watch(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, isChild: false)
-                    // The agent died after recording the process but before recording it as running.
-                    if var current = pods[podKey], let index = current.status.containerStatuses.firstIndex(where: { $0.name == container.name }),
-                       current.status.containerStatuses[index].state.running == nil {
-                        Controller.markRunning(&current.status.containerStatuses[index], imageID: imageIdentity.imageID(for: container.image),
-                                               podUID: pod.metadata.uid)
-                        save(current)
-                    }
-                } else if let process = stored[container.name] {
+            // Live processes first: every running container is known before anything starts,
+            // so nothing is started twice.
+            for container in pod.spec.allContainers {
+                guard let role = pod.spec.role(of: container.name), let process = stored[container.name], process.isAlive else { continue }
+                runtime.processes[container.name] = process
+                watch(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, isChild: false)
+                // The agent died after recording the process but before recording it as running.
+                if var current = pods[podKey], var status = current.status[container: container.name], status.state.running == nil {
+                    Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid)
+                    current.status[container: container.name] = status
+                    save(current)
+                }
+            }
+            for container in pod.spec.allContainers {
+                guard let role = pod.spec.role(of: container.name), runtime.processes[container.name] == nil else { continue }
+                let finished = pods[podKey].map { PodInitialization.appContainersFinished(spec: $0.spec, status: $0.status) } ?? true
+                if let process = stored[container.name] {
                     // It ended while no agent was watching.
                     runtime.processes[container.name] = process
                     containerExited(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, status: nil)
-                } else if status?.state.terminated == nil || pod.spec.restartPolicy != .never {
-                    if status?.state.terminated == nil || status?.state.waiting != nil { startContainer(podKey, container.name) }
+                } else if let status = pods[podKey]?.status[container: container.name], status.state.terminated == nil,
+                          !PodInitialization.awaitsFirstStart(status), role != .sidecar || !finished {
+                    // It waited for a restart (back-off) or an image pull, whose timer ended
+                    // with the previous agent.
+                    startContainer(podKey, container.name, countsAsRestart: status.state.waiting?.reason == ContainerReason.crashLoopBackOff)
+                } else if let current = pods[podKey], let exit = current.status[container: container.name]?.state.terminated,
+                          PodInitialization.restarts(role, podPolicy: current.spec.effectiveRestartPolicy, exitCode: exit.exitCode),
+                          role != .sidecar || !finished {
+                    // It exited and was to be restarted at once, which the previous agent did not get to.
+                    restartContainer(podKey: podKey, uid: pod.metadata.uid, container: container.name)
                 }
             }
+            // What was not started yet starts in its turn: a completed init container is not
+            // run again. App containers that finished while no agent watched stop the sidecars.
+            startPending(podKey)
+            stopSidecarsIfFinished(podKey)
             return
         }
         // Half-made: remove what exists (and any stray processes) and build again.
@@ -281,9 +351,22 @@ extension Controller {
                 logger.error("pod \(podKey): removing the old host veth failed: \(error)")
             }
         }
+        // Every container that is not done for good starts again in the new sandbox, in its
+        // turn; a completed init container and an app container its policy does not restart
+        // keep their exit.
         var reset = pod
-        for index in reset.status.containerStatuses.indices where reset.status.containerStatuses[index].state.running != nil {
-            reset.status.containerStatuses[index].state = .waiting(reason: "ContainerCreating")
+        let waiting = ContainerState.waiting(reason: PodInitialization.initialWaitingReason(for: pod.spec))
+        let finished = PodInitialization.appContainersFinished(spec: pod.spec, status: pod.status)
+        for container in pod.spec.allContainers {
+            guard let role = pod.spec.role(of: container.name), var status = reset.status[container: container.name] else { continue }
+            if let exit = status.state.terminated,
+               !PodInitialization.restarts(role, podPolicy: pod.spec.effectiveRestartPolicy, exitCode: exit.exitCode) || (role == .sidecar && finished) {
+                continue
+            }
+            status.state = waiting
+            status.ready = false
+            status.started = false
+            reset.status[container: container.name] = status
         }
         save(reset)
         await realize(podKey)

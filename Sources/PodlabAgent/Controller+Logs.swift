@@ -11,17 +11,23 @@ extension Controller {
         let pod = try pod(namespace, name)
         let names = pod.spec.containers.map(\.name)
         let containerName: String
+        // The API server's choice (`validateContainer` of the pod log REST handler): the one
+        // asked for, which may be an init container, else the only app container.
         if let requested = options.container {
-            guard names.contains(requested) else {
+            guard pod.spec.container(named: requested) != nil else {
                 throw APIStatus.badRequest("container \(requested) is not valid for pod \(name)")
             }
             containerName = requested
         } else if names.count == 1 {
             containerName = names[0]
         } else {
-            throw APIStatus.badRequest("a container name must be specified for pod \(name), choose one of: [\(names.joined(separator: " "))]")
+            var message = "a container name must be specified for pod \(name), choose one of: [\(names.joined(separator: " "))]"
+            if !pod.spec.initContainers.isEmpty {
+                message += " or one of the init containers: [\(pod.spec.initContainers.map(\.name).joined(separator: " "))]"
+            }
+            throw APIStatus.badRequest(message)
         }
-        guard let status = pod.status.containerStatuses.first(where: { $0.name == containerName }) else {
+        guard let status = pod.status[container: containerName] else {
             throw APIStatus.badRequest("container \(containerName) is not valid for pod \(name)")
         }
         var run = Int(status.restartCount)
@@ -33,7 +39,12 @@ extension Controller {
         }
         let path = paths.containerLog(namespace: namespace, name: name, uid: pod.metadata.uid, container: containerName, restart: run)
         guard FileManager.default.fileExists(atPath: path) else {
-            let reason = status.state.waiting?.reason ?? "ContainerCreating"
+            // The kubelet's words (`validateContainerLogStatus`) for the common waiting reasons.
+            let reason = switch status.state.waiting?.reason ?? ContainerReason.containerCreating {
+            case ContainerReason.errImagePull: "image can't be pulled"
+            case ContainerReason.imagePullBackOff: "trying and failing to pull image"
+            case let other: other
+            }
             throw APIStatus.badRequest("container \"\(containerName)\" in pod \"\(name)\" is waiting to start: \(reason)")
         }
         let uid = pod.metadata.uid
@@ -77,8 +88,8 @@ extension Controller {
     func isRunning(uid: String, container: String, run: Int) -> Bool {
         guard let runtime = runtimes[uid], !runtime.deleting,
               let pod = pods.values.first(where: { $0.metadata.uid == uid }),
-              let status = pod.status.containerStatuses.first(where: { $0.name == container }) else { return false }
-        return Int(status.restartCount) == run && (runtime.processes[container] != nil || status.state.waiting?.reason == "ContainerCreating")
+              let status = pod.status[container: container] else { return false }
+        return Int(status.restartCount) == run && (runtime.processes[container] != nil || PodInitialization.awaitsFirstStart(status))
     }
 
     /// The last `count` lines of a file; leaves the fd at the end.

@@ -57,7 +57,7 @@ extension Controller {
         guard let runtime = runtimes[pod.metadata.uid], NetworkNamespace.exists(runtime.sandbox.netns) else {
             throw APIStatus(message: "pod \"\(name)\" has no sandbox yet (\(pod.status.phase?.rawValue ?? "Pending"))", reason: "BadRequest", code: 400)
         }
-        let containers: [JSONValue] = pod.spec.containers.map { container in
+        let containers: [JSONValue] = pod.spec.allContainers.map { container in
             var env: [String: JSONValue] = ["HOSTNAME": .string(PodRuntime.hostname(pod)), "PATH": .string(Spawner.defaultPath)]
             // An exec'd process sees the container's environment; a container whose sources do
             // not resolve never started, so the literal values are all there is to give.
@@ -115,10 +115,14 @@ extension Controller {
         pod.status.hostIPs = [PodIP(ip: pod.status.hostIP)]
         pod.status.startTime = now
         pod.status.conditions = [PodCondition(type: .podScheduled, status: .true, lastTransitionTime: now)]
-        pod.status.containerStatuses = pod.spec.containers.map { container in
-            ContainerStatus(name: container.name, state: .waiting(reason: "ContainerCreating"), ready: false, started: false,
-                            restartCount: 0, image: container.image, imageID: "")
+        // Until it starts, every container waits with the kubelet's default reason:
+        // `PodInitializing` in a pod with init containers, else `ContainerCreating`.
+        let waiting = ContainerState.waiting(reason: PodInitialization.initialWaitingReason(for: pod.spec))
+        func initialStatus(_ container: Container) -> ContainerStatus {
+            ContainerStatus(name: container.name, state: waiting, ready: false, started: false, restartCount: 0, image: container.image, imageID: "")
         }
+        pod.status.initContainerStatuses = pod.spec.initContainers.map(initialStatus)
+        pod.status.containerStatuses = pod.spec.containers.map(initialStatus)
         if dryRun {
             _ = try store.read { tx in try nextAddress(on: node, for: pod, tx) }
             PodStatusRules.update(&pod, now: now)
@@ -159,7 +163,8 @@ extension Controller {
         .seconds(min(30, 1 << min(attempt, 5)))
     }
 
-    /// Builds the sandbox and starts the containers of a newly stored pod. A sandbox that
+    /// Builds the sandbox and starts the containers of a newly stored pod (its init containers
+    /// first, see `startPending`). A sandbox that
     /// fails is built again later (with back-off) for as long as the pod exists, as the
     /// kubelet does; meanwhile the pod says why (`FailedCreatePodSandBox`).
     func realize(_ podKey: String, attempt: Int = 0) async {
@@ -183,8 +188,14 @@ extension Controller {
             logger.error("pod \(podKey): creating the sandbox failed: \(error)")
             pod.status.message = "Failed to create pod sandbox: \(error)"
             pod.status.reason = "FailedCreatePodSandBox"
-            for index in pod.status.containerStatuses.indices {
-                pod.status.containerStatuses[index].state = .waiting(reason: "ContainerCreating", message: "sandbox failed: \(error)")
+            // Containers waiting to start say why; one that already ran (an init container that
+            // completed, before its sandbox had to be built again) keeps its state.
+            let waiting = ContainerState.waiting(reason: PodInitialization.initialWaitingReason(for: pod.spec), message: "sandbox failed: \(error)")
+            for index in pod.status.initContainerStatuses.indices where pod.status.initContainerStatuses[index].state.waiting != nil {
+                pod.status.initContainerStatuses[index].state = waiting
+            }
+            for index in pod.status.containerStatuses.indices where pod.status.containerStatuses[index].state.waiting != nil {
+                pod.status.containerStatuses[index].state = waiting
             }
             save(pod)
             let delay = Controller.sandboxRetryDelay(attempt: attempt)
@@ -201,7 +212,7 @@ extension Controller {
             pod.status.message = ""
             save(pod)
         }
-        for container in pod.spec.containers { startContainer(podKey, container.name) }
+        startPending(podKey)
     }
 
     /// A scheduled retry: only for the same pod (not one re-created under the same name).
@@ -272,11 +283,12 @@ extension Controller {
         new.status = old.status
         do { try new.validatedUpdate(from: old) } catch { throw error.status }
 
-        let changed = zip(old.spec.containers, new.spec.containers).filter { $0.image != $1.image }.map(\.1.name)
+        let changed = zip(old.spec.allContainers, new.spec.allContainers).filter { $0.image != $1.image }.map(\.1.name)
         if new.spec != old.spec { new.metadata.generation = (old.metadata.generation ?? 1) + 1 }
         for name in changed {
-            if let index = new.status.containerStatuses.firstIndex(where: { $0.name == name }) {
-                new.status.containerStatuses[index].image = new.spec.containers.first { $0.name == name }?.image ?? ""
+            if var status = new.status[container: name] {
+                status.image = new.spec.container(named: name)?.image ?? ""
+                new.status[container: name] = status
             }
         }
         if dryRun {
@@ -287,24 +299,30 @@ extension Controller {
         save(new)
         guard let saved = pods[key(new)] else { throw APIStatus.notFound(resource: "pods", name: name) }
         // A new image means a new container: stop the old process, start the new one at once.
+        // A regular init container that runs finishes its run (the kubelet replaces only app
+        // containers and sidecars); one not started yet starts with the new image in its turn.
         if let runtime = runtimes[saved.metadata.uid] {
             let policy = saved.spec.effectiveRestartPolicy
             for name in changed {
+                guard let role = saved.spec.role(of: name) else { continue }
                 runtime.failedPulls[name] = nil
                 if let process = runtime.processes[name] {
+                    guard role != .initContainer else { continue }
                     runtime.recreate.insert(name)
                     Task { await ContainerRuntime.stop(process, grace: .seconds(Int64(saved.spec.terminationGracePeriodSeconds ?? 30))) }
                     continue
                 }
-                let status = saved.status.containerStatus(named: name)
+                let status = saved.status[container: name]
+                if PodInitialization.awaitsFirstStart(status) { continue }
                 // An exited container its policy does not restart stays exited (the kubelet
                 // starts only containers that run, or would run again).
-                if let exit = status?.state.terminated, policy == .never || (policy == .onFailure && exit.exitCode == 0) { continue }
+                if let exit = status?.state.terminated, !PodInitialization.restarts(role, podPolicy: policy, exitCode: exit.exitCode) { continue }
                 runtime.restartTasks[name]?.cancel()
                 runtime.restartTasks[name] = nil
                 // A container that never ran (its image could not be pulled) starts for the first time.
                 startContainer(key(saved), name, countsAsRestart: !(status?.containerID.isEmpty ?? true))
             }
+            startPending(key(saved))
         }
         return Data(saved.json.jsonText(indent: 0).utf8)
     }
@@ -389,6 +407,18 @@ extension Controller {
         runtime?.cancelRestarts()
         sandboxRetries.removeValue(forKey: uid)?.cancel()
         let sandbox = runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod)
+        // Containers that still run — the sidecars of a pod that failed to initialize — are
+        // stopped as the kubelet stops a pod: SIGTERM, then SIGKILL after the grace period.
+        let running = Array(runtime?.processes.values ?? [:].values)
+        if !running.isEmpty {
+            let grace = Duration.seconds(pod.spec.terminationGracePeriodSeconds ?? 30)
+            await withTaskGroup(of: Void.self) { group in
+                for process in running { group.addTask { await ContainerRuntime.stop(process, grace: grace) } }
+            }
+            // Their exits are recorded (`containerExited`) before the runtime goes.
+            let deadline = ContinuousClock.now + .seconds(1)
+            while runtime?.processes.isEmpty == false, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        }
         // A process a container left behind (started in the background) would keep the network
         // namespace, its veth and its address alive after the name is gone.
         let leftovers = ContainerRuntime.unrecordedSessions(

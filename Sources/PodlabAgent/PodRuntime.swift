@@ -20,6 +20,9 @@ final class PodRuntime: @unchecked Sendable {
     var restartTasks: [String: Task<Void, Never>] = [:]
     /// Containers to start again at once when their process ends (image changed by an update).
     var recreate: Set<String> = []
+    /// The app containers are done for good: the sidecars are being stopped, and are not
+    /// restarted any more.
+    var stoppingSidecars = false
     var deleting = false
 
     init(uid: String, sandbox: PodSandboxPaths) {

@@ -183,6 +183,22 @@ struct PodCommandTests {
         }
     }
 
+    @Test func logsOfAPodWithInitContainersNamesThemWhenDefaulting() async throws {
+        var pod = Pod.run(name: "prepared", image: "nginx")
+        pod.spec.initContainers = [Container(name: "setup", image: "busybox"),
+                                   Container(name: "proxy", image: "nginx", preservedFields: ["restartPolicy": "Always"])]
+        let cluster = FakeCluster()
+        cluster.add(pod)
+        cluster.setLog(pod: "prepared", container: "prepared", "from the app\n")
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            let t = agent.context()
+            #expect(await t.run("logs prepared") == 0)
+            #expect(t.stderr.text == "Defaulted container \"prepared\" out of: prepared, setup (init), proxy (init)\n")
+            #expect(t.stdout.text == "from the app\n")
+            #expect(agent.requests.last?.query["container"] == "prepared")
+        }
+    }
+
     @Test func deleteWaitsUntilThePodIsGone() async throws {
         let cluster = FakeCluster(lingerReads: 3)
         cluster.add(Pod.run(name: "nginx-ser", image: "nginx"))

@@ -45,8 +45,8 @@ struct TestLab: Sendable {
         return statuses.first { $0["name"] as? String == container } ?? [:]
     }
 
-    /// Polls `condition` until it holds or `timeout` passes.
-    func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () throws -> Bool,
+    /// Polls `condition` until it holds or `timeout` passes (generous: the whole suite runs its labs in parallel on two cores).
+    func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () throws -> Bool,
                     sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

@@ -172,13 +172,13 @@ public enum ListenerModel {
         return result.sorted { ($0.port, $0.transport.rawValue) < ($1.port, $1.transport.rawValue) }
     }
 
-    /// What listens in `pod` now: running containers only, one owner per port.
+    /// What listens in `pod` now: running containers only (init containers and sidecars
+    /// included while they run), one owner per port.
     public static func listeners(of pod: Pod) -> PodListeners {
-        // Running containers, first started first (spec order breaks ties).
+        // Running containers, first started first (spec order, init containers first, breaks ties).
         var running: [(order: Int, started: Timestamp?, container: Container)] = []
-        for (order, container) in pod.spec.containers.enumerated() {
-            guard let status = pod.status.containerStatuses.first(where: { $0.name == container.name }),
-                  let state = status.state.running else { continue }
+        for (order, container) in pod.spec.allContainers.enumerated() {
+            guard let state = pod.status[container: container.name]?.state.running else { continue }
             running.append((order, state.startedAt, container))
         }
         running.sort { a, b in
@@ -206,7 +206,10 @@ public enum ListenerModel {
             for listener in ports { owners["\(listener.port)/\(listener.transport.rawValue)"] = listener }
         }
         // Containers that are not running but want a port another holds: they lost it (or will).
-        for container in pod.spec.containers where !running.contains(where: { $0.container.name == container.name }) {
+        // A regular init container that is not running is done with its ports (or has not
+        // started yet); a sidecar that is not running would run again.
+        let restarting = pod.spec.initContainers.filter(\.isSidecar) + pod.spec.containers
+        for container in restarting where !running.contains(where: { $0.container.name == container.name }) {
             for listener in wanted(by: container) {
                 let key = "\(listener.port)/\(listener.transport.rawValue)"
                 guard let owner = owners[key] else { continue }

@@ -268,9 +268,11 @@ struct CheckBuilder {
 
     mutating func inside(_ pod: PodEndpoint) {
         let held = listeners(of: pod)
-        if pod.pod.spec.containers.count > 1 {
+        // The containers that run side by side: the app containers and the sidecars.
+        let sideBySide = pod.pod.spec.initContainers.filter(\.isSidecar).map(\.name) + pod.pod.spec.containers.map(\.name)
+        if sideBySide.count > 1 {
             for listener in held.listeners {
-                let siblings = pod.pod.spec.containers.map(\.name).filter { $0 != listener.container }
+                let siblings = sideBySide.filter { $0 != listener.container }
                 append(ConnectivityCheck(
                     claim: .localhost, from: pod.label, to: "localhost:\(listener.port) (\(listener.container))",
                     probe: listenerProbe(listener, of: pod, from: pod, address: .loopback, http: true),

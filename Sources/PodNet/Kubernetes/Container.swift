@@ -96,6 +96,23 @@ public struct Container: JSONObjectCodable, Hashable {
     }
 }
 
+extension Container {
+    /// The value that makes an init container a sidecar (`initContainers[].restartPolicy`), the
+    /// only one Kubernetes accepts there.
+    public static let sidecarRestartPolicy = "Always"
+
+    /// `restartPolicy` as written (only init containers may set it), nil when unset.
+    public var restartPolicy: String? {
+        guard let value = preservedFields["restartPolicy"], value != .null else { return nil }
+        return value.stringValue ?? value.jsonText(indent: 0)
+    }
+
+    /// True for an init container with `restartPolicy: Always`: a native sidecar (Kubernetes'
+    /// "restartable init container"), started in its turn among the init containers and then
+    /// kept running beside the app containers.
+    public var isSidecar: Bool { restartPolicy == Container.sidecarRestartPolicy }
+}
+
 /// The transport protocol of a port.
 public struct PortProtocol: StringValue {
     public let rawValue: String

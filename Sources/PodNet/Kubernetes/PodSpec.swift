@@ -26,7 +26,8 @@ public struct DNSPolicy: StringValue {
 public struct PodSpec: JSONObjectCodable, Hashable {
     /// The containers of the pod; at least one.
     public var containers: [Container]
-    /// Kept and validated like Kubernetes does; podlab does not run init containers.
+    /// Run one at a time, in order, before the containers; those with `restartPolicy: Always`
+    /// are sidecars that keep running beside them (see `PodInitialization`).
     public var initContainers: [Container]
     /// `Always` (the default), `OnFailure` or `Never`.
     public var restartPolicy: RestartPolicy?

@@ -2,6 +2,9 @@
 public enum ContainerReason {
     /// Waiting: the container has not been started yet.
     public static let containerCreating = "ContainerCreating"
+    /// Waiting: the container has not been started yet, in a pod with init containers (they
+    /// run first).
+    public static let podInitializing = "PodInitializing"
     /// Waiting: the image is not known (podlab's built-in catalog has no such image).
     public static let errImagePull = "ErrImagePull"
     /// Waiting: retrying an image that failed to pull, with back-off.

@@ -13,7 +13,9 @@
 /// | `metadata.ownerReferences`, `finalizers` | refused: no garbage collector, deletion does not wait |
 /// | `metadata.managedFields`, `selfLink` | kept |
 /// | `spec.containers[]` | acted on (fields below) |
-/// | `spec.initContainers`, `ephemeralContainers` | refused |
+/// | `spec.initContainers[]` | acted on: run in order before the containers (same fields as below) |
+/// | `spec.initContainers[].restartPolicy: Always` | acted on: a sidecar, started in its turn and kept running |
+/// | `spec.ephemeralContainers` | refused |
 /// | `spec.restartPolicy`, `terminationGracePeriodSeconds`, `nodeName`, `hostname` | acted on |
 /// | `spec.readinessGates` | acted on (`Ready` waits for the conditions) |
 /// | `spec.activeDeadlineSeconds` | refused: the pod would never be failed at the deadline |
@@ -39,9 +41,9 @@
 /// | `containers[].resources.requests` | validated and kept (shown by `describe`) |
 /// | `containers[].resources.limits`, `claims`, `resizePolicy` | limits validated, then refused: not enforced |
 /// | `containers[].volumeMounts`, `volumeDevices` | refused |
-/// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe`, `lifecycle.*` | refused |
+/// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe`, `lifecycle.*` | refused (on regular init containers Kubernetes' own refusal) |
 /// | `containers[].securityContext.*` | refused, per field: containers run as the agent's user |
-/// | `containers[].restartPolicy` | refused as Kubernetes does for non-init containers |
+/// | `containers[].restartPolicy` | refused as Kubernetes does for non-init containers; `Always` only on init containers |
 /// | `containers[].imagePullPolicy`, `terminationMessagePath`, `terminationMessagePolicy` | kept (validated) |
 /// | `containers[].stdin`, `stdinOnce`, `tty` | kept (`podlab run -it` sets them) |
 public enum PodSupport {
@@ -101,7 +103,6 @@ public enum PodSupport {
             if sources.isEmpty { errors.append(.required(path.child("volumes").index(index), "must specify a volume type")) }
             errors += sources.map { refusal(path.child("volumes").index(index).child($0)) }
         }
-        if !spec.initContainers.isEmpty { errors.append(refusal(path.child("initContainers"))) }
         if isSet("ephemeralContainers") {
             errors.append(creating ? .forbidden(path.child("ephemeralContainers"), "cannot be set on create") : refusal(path.child("ephemeralContainers")))
         }
@@ -141,10 +142,15 @@ public enum PodSupport {
         for (index, container) in spec.containers.enumerated() {
             errors += refusals(container, path: path.child("containers").index(index))
         }
+        for (index, container) in spec.initContainers.enumerated() {
+            errors += refusals(container, path: path.child("initContainers").index(index), refusingHooks: container.isSidecar)
+        }
         return errors
     }
 
-    static func refusals(_ container: Container, path: FieldPath) -> [FieldError] {
+    /// `refusingHooks` false leaves probes and lifecycle hooks to Kubernetes' own refusal (on
+    /// regular init containers), so they are not refused twice.
+    static func refusals(_ container: Container, path: FieldPath, refusingHooks: Bool = true) -> [FieldError] {
         var errors: [FieldError] = []
         let fields = container.preservedFields
         func isSet(_ name: String) -> Bool { !(fields[name]?.isEmpty ?? true) }
@@ -170,10 +176,12 @@ public enum PodSupport {
         if isSet("resizePolicy") { errors.append(refusal(path.child("resizePolicy"))) }
         if isSet("volumeMounts") { errors.append(refusal(path.child("volumeMounts"))) }
         if isSet("volumeDevices") { errors.append(refusal(path.child("volumeDevices"))) }
-        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] where fields[probe] != nil && fields[probe] != .null {
-            errors.append(refusal(path.child(probe)))
+        if refusingHooks {
+            for probe in ["livenessProbe", "readinessProbe", "startupProbe"] where fields[probe] != nil && fields[probe] != .null {
+                errors.append(refusal(path.child(probe)))
+            }
+            errors += setFields(of: fields["lifecycle"], path: path.child("lifecycle")).map { refusal($0) }
         }
-        errors += setFields(of: fields["lifecycle"], path: path.child("lifecycle")).map { refusal($0) }
         errors += setFields(of: fields["securityContext"], path: path.child("securityContext")).map { refusal($0) }
         return errors
     }

@@ -36,8 +36,10 @@ enum PodSpecValidation {
             errors.append(.required(path.child("containers")))
         }
         errors += validateContainers(spec.containers, path: path.child("containers"), names: &names)
+        // Host ports are checked across the app containers, which run together; each init
+        // container on its own, since they run one at a time.
+        errors += validateUniqueHostPorts(spec.containers, path: path.child("containers"))
         errors += validateContainers(spec.initContainers, path: path.child("initContainers"), names: &names)
-        errors += validateUniqueHostPorts(spec, path: path)
         if let policy = spec.restartPolicy, !RestartPolicy.supported.contains(policy) {
             errors.append(.notSupported(path.child("restartPolicy"), policy.rawValue, supported: RestartPolicy.supported.map(\.rawValue)))
         }
@@ -83,8 +85,30 @@ enum PodSpecValidation {
             errors += validateEnv(container.env, path: containerPath.child("env"))
             errors += validateResources(container.preservedFields["resources"], path: containerPath.child("resources"))
             errors += validateEnumerations(container, path: containerPath)
-            if path.components.last == .field("containers"), let policy = container.preservedFields["restartPolicy"], !policy.isEmpty {
+            if path.components.last == .field("initContainers") {
+                errors += validateInitContainer(container, path: containerPath, listPath: path)
+            } else if let policy = container.preservedFields["restartPolicy"], !policy.isEmpty {
                 errors.append(.forbidden(containerPath.child("restartPolicy"), "may not be set for non-init containers"))
+            }
+        }
+        return errors
+    }
+
+    /// The rules of `validateInitContainers` beyond the common ones: `restartPolicy` may only
+    /// be `Always` (a sidecar); host ports must not repeat within the container; lifecycle hooks
+    /// and probes are for sidecars only.
+    static func validateInitContainer(_ container: Container, path: FieldPath, listPath: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        if let policy = container.restartPolicy, policy != Container.sidecarRestartPolicy {
+            errors.append(.notSupported(path.child("restartPolicy"), policy, supported: [Container.sidecarRestartPolicy]))
+        }
+        // Kubernetes checks each init container as a list of its own, so the path names it as
+        // the list's first element whatever its index (`checkHostPortConflicts([]{ctr}, fldPath)`).
+        errors += validateUniqueHostPorts([container], path: listPath)
+        if !container.isSidecar {
+            let fields = container.preservedFields
+            for field in ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"] where fields[field] != nil && fields[field] != .null {
+                errors.append(.forbidden(path.child(field), "may not be set for init containers without restartPolicy=Always"))
             }
         }
         return errors
@@ -306,17 +330,17 @@ enum PodSpecValidation {
         return errors
     }
 
-    /// Host ports are a node resource: two ports of a pod may not claim the same one (`AccumulateUniqueHostPorts`).
-    static func validateUniqueHostPorts(_ spec: PodSpec, path: FieldPath) -> [FieldError] {
+    /// Host ports are a node resource: two ports of these containers may not claim the same
+    /// protocol, host IP and port (`AccumulateUniqueHostPorts`).
+    static func validateUniqueHostPorts(_ containers: [Container], path: FieldPath) -> [FieldError] {
         var errors: [FieldError] = []
         var claimed: Set<String> = []
-        for (listName, containers) in [("containers", spec.containers), ("initContainers", spec.initContainers)] {
-            for (containerIndex, container) in containers.enumerated() {
-                for (portIndex, port) in container.ports.enumerated() where port.hostPort != 0 {
-                    let key = "\(port.hostPort)/\(port.effectiveProtocol.rawValue)"
-                    if !claimed.insert(key).inserted {
-                        errors.append(.duplicate(path.child(listName).index(containerIndex).child("ports").index(portIndex).child("hostPort"), .string(key)))
-                    }
+        for (containerIndex, container) in containers.enumerated() {
+            for (portIndex, port) in container.ports.enumerated() where port.hostPort != 0 {
+                let hostIP = port.preservedFields["hostIP"]?.stringValue ?? ""
+                let key = "\(port.effectiveProtocol.rawValue)/\(hostIP)/\(port.hostPort)"
+                if !claimed.insert(key).inserted {
+                    errors.append(.duplicate(path.index(containerIndex).child("ports").index(portIndex).child("hostPort"), .string(key)))
                 }
             }
         }

@@ -57,7 +57,7 @@ public struct Exec: PodlabCommand {
         guard let chosen = sandbox.containers.first(where: { $0.name == chosenName }) else {
             throw CLIError("unable to upgrade connection: container not found (\"\(chosenName)\")")
         }
-        let image = podObject.spec.containers.first(where: { $0.name == chosen.name })?.image
+        let image = podObject.spec.container(named: chosen.name)?.image
 
         var environment = chosen.env ?? [:]
         let resolvedImage = image.flatMap { try? ImageCatalog.resolve($0) }
@@ -108,21 +108,20 @@ public struct Exec: PodlabCommand {
     /// the kubelet execs only in a running container (`unable to upgrade connection: container
     /// not found ("X")` for one waiting to start or exited).
     static func container(_ requested: String?, of pod: Pod, quiet: Bool, context: CommandContext) throws -> String {
-        let names = pod.spec.containers.map(\.name)
         let chosen: String
         if let requested {
-            guard names.contains(requested) else {
+            guard pod.spec.container(named: requested) != nil else {
                 throw APIError.status(.badRequest("container \(requested) is not valid for pod \(pod.metadata.name)"))
             }
             chosen = requested
         } else {
-            guard let first = names.first else { throw CLIError("pod \(pod.metadata.name) has no containers") }
-            if names.count > 1, !quiet {
-                context.stderr.line("Defaulted container \"\(first)\" out of: \(names.joined(separator: ", "))")
+            guard let first = pod.spec.containers.first?.name else { throw CLIError("pod \(pod.metadata.name) has no containers") }
+            if pod.spec.containers.count > 1 || !pod.spec.initContainers.isEmpty, !quiet {
+                context.stderr.line("Defaulted container \"\(first)\" out of: \(pod.spec.kubectlContainerNames)")
             }
             chosen = first
         }
-        guard pod.status.containerStatus(named: chosen)?.state.running != nil else {
+        guard pod.status[container: chosen]?.state.running != nil else {
             throw CLIError("unable to upgrade connection: container not found (\"\(chosen)\")")
         }
         return chosen

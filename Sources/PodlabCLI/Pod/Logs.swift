@@ -35,10 +35,11 @@ public struct Logs: PodlabCommand {
         let client = scope.client(context)
         var chosen = container ?? containerArgument
         if chosen == nil {
-            let names = try await client.get(Pod.self, APIPath.pod(namespace, name)).spec.containers.map(\.name)
-            chosen = names.first
-            if names.count > 1 {
-                context.stderr.line("Defaulted container \"\(names[0])\" out of: \(names.joined(separator: ", "))")
+            // kubectl picks the first container, and says so when the pod has others.
+            let spec = try await client.get(Pod.self, APIPath.pod(namespace, name)).spec
+            chosen = spec.containers.first?.name
+            if let first = chosen, spec.containers.count > 1 || !spec.initContainers.isEmpty {
+                context.stderr.line("Defaulted container \"\(first)\" out of: \(spec.kubectlContainerNames)")
             }
         }
         var query: [(String, String)] = []

@@ -29,6 +29,21 @@ struct ReachabilityModelTests {
         #expect(checks.allSatisfy { $0.probe.map { $0.problems().isEmpty } ?? false }, "every probe is one the agent accepts")
     }
 
+    @Test("a running sidecar is checked like a container beside the app; a finished init container listens on nothing")
+    func sidecarAndInitContainer() {
+        var pod = Lab.pod("s", node: "n1", ip: "10.244.1.4", [Container(name: "app", image: "busybox", command: ["sleep", "3600"])])
+        pod.spec.initContainers = [Container(name: "warmup", image: "podlab/echo"),
+                                   Container(name: "proxy", image: "nginx", preservedFields: ["restartPolicy": "Always"])]
+        pod.status.initContainerStatuses = [
+            ContainerStatus(name: "warmup", state: .terminated(.init(exitCode: 0, reason: "Completed")), ready: true),
+            ContainerStatus(name: "proxy", state: .running(startedAt: Lab.t0), ready: true, started: true),
+        ]
+        let checks = ReachabilityModel.checks(for: Lab.snapshot([Lab.a, pod]), options: MatrixOptions())
+        #expect(Self.lines(checks, .localhost) == ["http s→127.0.0.1:80 connected"])
+        #expect(checks.allSatisfy { $0.probe?.port != 8080 }, "the finished echo init container was taken for a listener")
+        #expect(Self.lines(checks, .podToPod).contains("tcp a→10.244.1.4:80 connected"))
+    }
+
     @Test("pod-to-pod answers must come from the source pod's own address; localhost from loopback")
     func expectedSources() throws {
         let checks = ReachabilityModel.checks(for: Lab.snapshot())
