@@ -27,8 +27,9 @@ extension Controller {
                                                      env: environment.variables,
                                                      workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
                                                      podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox)
-            let process = try ContainerRuntime.start(launch)
+            let (process, streams) = try ContainerRuntime.start(launch, streams: ContainerStreams.Mode(container))
             runtime.processes[name] = process
+            runtime.streams[name] = streams
             try? store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) }
             Controller.markRunning(&status, image: container.image, podUID: pod.metadata.uid)
             runtime.failedPulls[name] = nil
