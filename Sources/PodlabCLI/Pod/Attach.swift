@@ -81,9 +81,10 @@ public struct Attach: PodlabCommand {
         let plan = AttachTerminal(stdin: stdin, tty: tty, container: container.name, containerTTY: container.tty,
                                   inputIsTerminal: isatty(0) == 1, quiet: quiet)
         for warning in plan.warnings { context.stderr.line(warning) }
+        // Said while the terminal still turns a newline into CR LF.
+        if !quiet { context.stderr.line("If you don't see a command prompt, try pressing enter.") }
         let terminal = plan.raw ? RawTerminal.enter(fd: 0) : nil
         defer { terminal?.restore() }
-        if !quiet { context.stderr.line("If you don't see a command prompt, try pressing enter.") }
         let options = PodAttachOptions(container: container.name, stdin: stdin, stdout: true, stderr: terminal == nil, tty: terminal != nil)
         try await AttachConnection.run(client: client, namespace: namespace, pod: pod, options: options, terminal: terminal,
                                        input: stdin ? 0 : nil, context: context)
