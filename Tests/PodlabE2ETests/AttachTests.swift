@@ -74,6 +74,9 @@ struct AttachTests {
                     command: ["sh", "-c", "cat; echo closed; sleep 600"]
                     stdin: true
                     stdinOnce: true
+                  - name: quick
+                    image: busybox
+                    command: ["true"]
                 ---
                 apiVersion: v1
                 kind: Pod
@@ -94,7 +97,11 @@ struct AttachTests {
             #expect(first.stdout == "one\nclosed\n")
             let second = try Command.run("timeout", ["3", lab.podlab, "attach", "once", "-i", "-q"], environment: lab.environment, input: "two\n")
             #expect(second.stdout.isEmpty, "no second client writes to stdin")
-            #expect(try lab.run(["logs", "once"]).stdout == "one\nclosed\n")
+            #expect(try lab.run(["logs", "once", "-c", "c"]).stdout == "one\nclosed\n")
+            // The kubelet attaches only to a running process.
+            try await lab.eventually("quick done") { (try lab.containerStatus("once", "quick")["state"] as? [String: Any])?["terminated"] != nil }
+            let done = try lab.run(["attach", "once", "-c", "quick"], expectSuccess: false)
+            #expect(done.stderr.hasSuffix("error: unable to upgrade connection: container not found (\"quick\")\n"), "\(done.stderr)")
 
             // Without stdinOnce, a client's session ends with its stdin, and the next one writes on.
             #expect(try lab.run(["attach", "open", "-i", "-q"], input: "first\n").status == .exited(0))
