@@ -70,6 +70,15 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
         case ELOOP: "ELOOP"
         case ENOTEMPTY: "ENOTEMPTY"
         case E2BIG: "E2BIG"
+        case EHOSTUNREACH: "EHOSTUNREACH"
+        case EHOSTDOWN: "EHOSTDOWN"
+        case ECONNRESET: "ECONNRESET"
+        case EINPROGRESS: "EINPROGRESS"
+        case EPIPE: "EPIPE"
+        case EMFILE: "EMFILE"
+        case ENFILE: "ENFILE"
+        case EPROTO: "EPROTO"
+        case ENONET: "ENONET"
         default: "errno \(rawValue)"
         }
     }

@@ -40,19 +40,8 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     /// Creates a namespace and opens a netlink socket inside it in the same visit, which saves a
     /// second `setns` round trip when the caller configures the namespace right away.
     public static func create(_ name: String, openingSocket bus: NetlinkBus?) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket?) {
-        try validate(name: name)
-        let namespace = NetworkNamespace(unchecked: name)
+        let namespace = try makeMountPoint(name)
         let path = namespace.path
-        try MountDirectory.prepare(runDirectory)
-        let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
-        if fd < 0 {
-            let code = Errno.current
-            if code == .fileExists {
-                throw KernelError(operation: "create netns", object: "\"\(name)\"", errno: code, detail: "a network namespace with this name already exists")
-            }
-            throw KernelError(operation: "open", object: path, errno: code)
-        }
-        close(fd)
         do {
             let socket = try NamespaceWorker.shared.sync { () throws -> NetlinkSocket? in
                 try NamespaceWorker.shared.withNewNamespace(.net, label: path) {
@@ -75,17 +64,8 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     /// up either way; its socket stays open and is returned, bound to the named namespace.
     public static func create(_ name: String, using spare: SpareNetworkNamespace) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
         defer { spare.close() }
-        try validate(name: name)
-        let namespace = NetworkNamespace(unchecked: name)
+        let namespace = try makeMountPoint(name)
         let path = namespace.path
-        try MountDirectory.prepare(runDirectory)
-        let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
-        if fd < 0 {
-            let code = Errno.current
-            throw KernelError(operation: "create netns", object: "\"\(name)\"", errno: code,
-                              detail: code == .fileExists ? "a network namespace with this name already exists" : nil)
-        }
-        close(fd)
         do {
             _ = try spare.withDescriptor { descriptor in
                 try syscall("mount(MS_BIND)", path) { mount("/proc/self/fd/\(descriptor)", path, "none", UInt(MS_BIND), nil) }
@@ -96,6 +76,24 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         }
         spare.socket.name(namespace: name)
         return (namespace, spare.socket)
+    }
+
+    /// The empty file /run/netns/NAME a new namespace is bound onto (`O_EXCL`: EEXIST, with a
+    /// clear message, when the name is taken).
+    private static func makeMountPoint(_ name: String) throws -> NetworkNamespace {
+        try validate(name: name)
+        let namespace = NetworkNamespace(unchecked: name)
+        try MountDirectory.prepare(runDirectory)
+        let fd = Glibc.open(namespace.path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+        if fd < 0 {
+            let code = Errno.current
+            if code == .fileExists {
+                throw KernelError(operation: "create netns", object: "\"\(name)\"", errno: code, detail: "a network namespace with this name already exists")
+            }
+            throw KernelError(operation: "open", object: namespace.path, errno: code)
+        }
+        close(fd)
+        return namespace
     }
 
     /// Creates a pod's namespaces in one visit of the namespace worker: one `unshare` of a new

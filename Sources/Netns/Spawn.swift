@@ -105,7 +105,7 @@ public struct ChildProcess: Sendable, Hashable {
     public func exitStatus() async throws -> TerminationStatus {
         let pid = self.pid
         return try await withCheckedThrowingContinuation { continuation in
-            OneShotThread.start {
+            PlainThread.detachOrRunHere(name: "wait-\(pid)") {
                 continuation.resume(with: Result { try ChildProcess(pid: pid).wait() })
             }
         }
@@ -222,21 +222,3 @@ func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePo
     return try pointers.withUnsafeBufferPointer { try body($0.baseAddress!) }
 }
 
-/// Runs a closure on a fresh detached pthread (for blocking waits off the Swift pool).
-enum OneShotThread {
-    static func start(_ body: @escaping @Sendable () -> Void) {
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(Box(body)).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, context)
-        if rc != 0 {
-            Unmanaged<Box>.fromOpaque(context).takeRetainedValue().body()
-        } else {
-            pthread_detach(thread)
-        }
-    }
-}

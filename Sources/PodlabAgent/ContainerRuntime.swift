@@ -7,7 +7,7 @@ import Glibc
 
 /// Everything needed to start one container process inside its pod.
 public struct ContainerLaunch: Sendable {
-    /// Host path of the program (podlab-tools for built-in images).
+    /// Host path of the program (podlab-tools for an image's own programs, BusyBox for its applets).
     public var executable: String
     /// Full argv, argv[0] first.
     public var argv: [String]
@@ -41,10 +41,17 @@ public enum ContainerRuntime {
         return (exe as NSString).deletingLastPathComponent + "/podlab-tools"
     }()
 
+    /// The BusyBox that runs the images' shells and applets: `/bin/busybox` (Debian's
+    /// busybox-static), or `$PODLAB_BUSYBOX`.
+    public static let busyboxExecutable: String = ProcessInfo.processInfo.environment["PODLAB_BUSYBOX"] ?? ImageCatalog.busyboxPath
+
     /// Resolves what a container runs, from its image and Kubernetes `command`/`args`.
-    /// Throws `ImageError` for unknown images (the caller turns it into ErrImagePull).
+    /// Throws `ImageError` for unknown images (the caller turns it into ErrImagePull) and for
+    /// a BusyBox applet when the host has no BusyBox. The image's own programs are linked under
+    /// `imagesDirectory` (see `ImagePrograms`), first on the container's `PATH`.
     public static func launch(image: String, command: [String]?, args: [String]?, env: [(String, String)], workingDir: String?,
-                              podName: String, logPath: String, sandbox: PodSandboxPaths) throws -> ContainerLaunch {
+                              podName: String, logPath: String, sandbox: PodSandboxPaths, imagesDirectory: String,
+                              tools: String = toolsExecutable, busybox: String = busyboxExecutable) throws -> ContainerLaunch {
         let resolved = try ImageCatalog.resolve(image)
         let process = try ImageCatalog.command(for: resolved.image, command: command, args: args)
         var environment = resolved.image.environment
@@ -56,11 +63,19 @@ public enum ContainerRuntime {
         var argv = process.argv
         switch process.executable {
         case let .builtin(tool):
-            executable = toolsExecutable
+            executable = tools
             argv[0] = tool
+        case let .busybox(applet):
+            // BusyBox picks the applet from argv[0]'s basename, so argv stays as written (`$0` is `/bin/sh`).
+            guard access(busybox, X_OK) == 0 else {
+                throw ImageError.busyboxMissing(reference: image, image: resolved.image.name, applet: applet, path: busybox)
+            }
+            executable = busybox
         case let .host(program):
             executable = program
         }
+        let programs = try ImagePrograms.directory(for: resolved.image, root: imagesDirectory, tools: tools)
+        environment["PATH"] = ImagePrograms.searchPath(environment["PATH"], programs: programs)
         return ContainerLaunch(executable: executable, argv: argv, environment: environment, workingDirectory: workingDir ?? "/",
                                logPath: logPath, sandbox: sandbox)
     }

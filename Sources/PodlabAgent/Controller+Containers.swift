@@ -26,12 +26,16 @@ extension Controller {
             let launch = try ContainerRuntime.launch(image: container.image, command: environment.command, args: environment.args,
                                                      env: environment.variables,
                                                      workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
-                                                     podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox)
+                                                     podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox,
+                                                     imagesDirectory: paths.images)
             let (process, streams) = try ContainerRuntime.start(launch, streams: ContainerStreams.Mode(container))
             runtime.processes[name] = process
             runtime.streams[name] = streams
-            try? store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) }
-            Controller.markRunning(&status, image: container.image, podUID: pod.metadata.uid)
+            do { try store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) } } catch {
+                // The process runs and is watched; only a restarted agent would not find it.
+                logger.error("pod \(podKey) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
+            }
+            Controller.markRunning(&status, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid)
             runtime.failedPulls[name] = nil
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
         } catch let error as DownwardAPIError {
@@ -56,11 +60,11 @@ extension Controller {
     }
 
     /// A container's status once its process runs.
-    static func markRunning(_ status: inout ContainerStatus, image: String, podUID: String) {
+    static func markRunning(_ status: inout ContainerStatus, imageID: String, podUID: String) {
         status.state = .running(startedAt: .now())
         status.ready = true
         status.started = true
-        status.imageID = (try? ImageCatalog.resolve(image).imageID) ?? ""
+        status.imageID = imageID
         status.containerID = "podlab://\(podUID.prefix(8))-\(status.name)-\(status.restartCount)"
     }
 
@@ -134,7 +138,9 @@ extension Controller {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
               let index = pod.status.containerStatuses.firstIndex(where: { $0.name == name }) else { return }
         runtime.processes[name] = nil
-        try? store.write { try $0.setProcess(podUID: uid, container: name, identity: nil) }
+        do { try store.write { try $0.setProcess(podUID: uid, container: name, identity: nil) } } catch {
+            logger.error("pod \(podKey) container \(name): forgetting its ended process (pid \(process.pid)) failed: \(error)")
+        }
         if runtime.deleting { return }
 
         var status = pod.status.containerStatuses[index]
@@ -202,7 +208,11 @@ extension Controller {
     func adopt(_ pod: Pod) async {
         let podKey = key(pod)
         let sandbox = PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod)
-        let stored = (try? store.read { try $0.processes(podUID: pod.metadata.uid) }) ?? [:]
+        let stored: [String: ProcessIdentity]
+        do { stored = try store.read { try $0.processes(podUID: pod.metadata.uid) } } catch {
+            logger.error("pod \(podKey): reading its recorded processes failed: \(error)")
+            stored = [:]
+        }
         // A container the previous agent started but died before recording would run on
         // beside the one started now, or outlive the pod: stop it.
         let strays = ContainerRuntime.unrecordedSessions(
@@ -243,7 +253,8 @@ extension Controller {
                     // The agent died after recording the process but before recording it as running.
                     if var current = pods[podKey], let index = current.status.containerStatuses.firstIndex(where: { $0.name == container.name }),
                        current.status.containerStatuses[index].state.running == nil {
-                        Controller.markRunning(&current.status.containerStatuses[index], image: container.image, podUID: pod.metadata.uid)
+                        Controller.markRunning(&current.status.containerStatuses[index], imageID: imageIdentity.imageID(for: container.image),
+                                               podUID: pod.metadata.uid)
                         save(current)
                     }
                 } else if let process = stored[container.name] {

@@ -34,6 +34,8 @@ public actor Controller: APIBackend {
     var sandboxMillis: [Double] = []
     /// Per node, the pod network made ahead of the next pod.
     let spares = SparePool()
+    /// The Image IDs of the built-in images (digests of the executables that serve them).
+    let imageIdentity = ImageIdentity(toolsPath: ContainerRuntime.toolsExecutable, busyboxPath: ContainerRuntime.busyboxExecutable)
     /// Pending retries of sandboxes that failed to build, by pod uid.
     var sandboxRetries: [String: Task<Void, Never>] = [:]
     /// Milliseconds from a pod's creation request to all its containers running.
@@ -63,11 +65,14 @@ public actor Controller: APIBackend {
         do {
             plan = try loadPlan()
         } catch {
-            // Nothing was created yet: say why, forget the half-written state, and exit.
+            // Nothing was created yet: say why, forget the half-written state, and exit. (A
+            // stored plan that cannot be read is kept: namespaces may exist that carry its label.)
             phase = "Failed"
             message = "\(error)"
             logger.error("lab start failed: \(error)")
-            for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }
+            if (try? store.read({ try $0.meta("plan") })) ?? nil == nil {
+                for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }
+            }
             try? await Task.sleep(for: .milliseconds(300))
             await shutdown?()
             return
@@ -81,7 +86,11 @@ public actor Controller: APIBackend {
             message = "adopting pods"
             let stored = try store.read { try $0.objects(kind: "Pod") }
             for object in stored {
-                guard let pod = try? Pod(json: JSONReader.value(from: String(decoding: object.json, as: UTF8.self))) else { continue }
+                let pod: Pod
+                do { pod = try Pod(json: JSONReader.value(from: String(decoding: object.json, as: UTF8.self))) } catch {
+                    logger.error("stored pod \(object.namespace)/\(object.name) cannot be read, left out: \(error)")
+                    continue
+                }
                 pods[key(pod)] = pod
             }
             // After the stored pods are known: before, every pod namespace looks like an orphan.
@@ -108,8 +117,14 @@ public actor Controller: APIBackend {
     }
 
     func loadPlan() throws -> LabPlan {
-        if let saved = try store.read({ try $0.meta("plan") }),
-           let plan = try? JSONDecoder().decode(LabPlan.self, from: Data(saved.utf8)) {
+        if let saved = try store.read({ try $0.meta("plan") }) {
+            let plan: LabPlan
+            do { plan = try JSONDecoder().decode(LabPlan.self, from: Data(saved.utf8)) } catch {
+                // Not planned anew: a new plan has a new label, and the lab would not recognise
+                // its own namespaces. The state is left for a person to look at.
+                throw AgentStartError(description: "the lab's stored plan cannot be read (\(error)); "
+                    + "remove the lab's namespaces and \(paths.directory) by hand to start over")
+            }
             if let created = try store.read({ try $0.meta("createdAt") }), let seconds = Int64(created) {
                 createdAt = Timestamp(secondsSince1970: seconds)
             }
@@ -208,7 +223,9 @@ public actor Controller: APIBackend {
             for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: .seconds(5)) } }
         }
         for pod in Array(pods.values) {
-            try? PodRuntime.removeSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod)
+            do { try PodRuntime.removeSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod) } catch {
+                logger.error("pod \(key(pod)): removing its sandbox failed: \(error)")
+            }
         }
         if let plan {
             do { try LabNetwork.remove(plan) } catch { logger.error("removing the lab network: \(error)") }
@@ -217,6 +234,7 @@ public actor Controller: APIBackend {
         runtimes.removeAll()
         // The state directory goes too: nothing of the lab remains on the host.
         try? FileManager.default.removeItem(atPath: paths.logs)
+        try? FileManager.default.removeItem(atPath: paths.images)
         umount2(paths.namespaces, Int32(MNT_DETACH))  // labs made by older versions bind-mounted it
         try? FileManager.default.removeItem(atPath: paths.namespaces)
         for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }

@@ -24,6 +24,8 @@ public struct LabPaths: Sendable, Equatable {
     public var logs: String { "\(directory)/logs" }
     /// UTS and IPC namespace files of the pods.
     public var namespaces: String { "\(directory)/ns" }
+    /// The images' own programs, as links a container's shell finds (see `ImagePrograms`).
+    public var images: String { "\(directory)/images" }
 
     public func podLogDirectory(namespace: String, name: String, uid: String) -> String {
         "\(logs)/\(namespace)_\(name)_\(uid.prefix(8))"

@@ -213,38 +213,13 @@ enum Prober {
     /// Runs `body(0..<count)` on `count` threads and waits for all of them.
     /// The threads are named `NAME-INDEX` (as `ps -L` and `top -H` show them).
     static func runThreads(_ count: Int, name: String, _ body: @escaping @Sendable (Int) -> Void) {
-        var threads: [pthread_t] = []
-        for index in 0..<count {
-            let box = Unmanaged.passRetained(ThreadBody {
-                pl_set_thread_name("\(name)-\(index)")
-                body(index)
-            }).toOpaque()
-            var thread = pthread_t()
-            if pthread_create(&thread, nil, { raw in
-                Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
-                return nil
-            }, box) == 0 {
-                threads.append(thread)
-            } else {
-                Unmanaged<ThreadBody>.fromOpaque(box).takeRetainedValue().body()
-            }
-        }
-        for thread in threads { pthread_join(thread, nil) }
+        PlainThread.runAll(count, name: name, body)
     }
 
     /// Runs `body` on a new detached thread (created from a thread in the agent's own
     /// namespaces, so it starts there too).
     static func startThread(_ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        var thread = pthread_t()
-        if pthread_create(&thread, nil, { raw in
-            Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box) == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<ThreadBody>.fromOpaque(box).takeRetainedValue().body()
-        }
+        PlainThread.detachOrRunHere(name: "prober", body)
     }
 }
 
@@ -258,12 +233,6 @@ final class ConnectCounts: @unchecked Sendable {
     }
 
     deinit { connected.deallocate() }
-}
-
-/// A closure handed to a new thread.
-final class ThreadBody: @unchecked Sendable {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
 }
 
 /// A mutex for plain threads (Swift concurrency locks would suspend, not block).
@@ -393,22 +362,8 @@ final class ProbeRun: @unchecked Sendable {
 
 /// errno names the probes meet, with `Errno`'s as the fallback.
 enum ProbeErrno {
-    static func name(_ code: Int32) -> String {
-        switch code {
-        case EHOSTUNREACH: "EHOSTUNREACH"
-        case EHOSTDOWN: "EHOSTDOWN"
-        case ECONNRESET: "ECONNRESET"
-        case EINPROGRESS: "EINPROGRESS"
-        case EPIPE: "EPIPE"
-        case EMFILE: "EMFILE"
-        case ENFILE: "ENFILE"
-        case EPROTO: "EPROTO"
-        default: Errno(code).name
-        }
-    }
-
     /// "Connection refused (ECONNREFUSED)".
-    static func describe(_ code: Int32) -> String { "\(String(cString: strerror(code))) (\(name(code)))" }
+    static func describe(_ code: Int32) -> String { Errno(code).description }
 
     /// The outcome a failed connect, send or receive stands for.
     static func outcome(_ code: Int32) -> ProbeOutcome {
@@ -457,7 +412,47 @@ struct DeadlineHeap {
 
 /// One thread's share of a run: an epoll loop over its probes, at most `windowPerThread` in
 /// flight, each a small state machine (connect → send → read, or send → await the echo).
-struct ProbeLoop {
+/// Jobs driven by one epoll instance: at most `window` in flight, each with a deadline kept in
+/// `deadlines`; the prober's and the source observer's loops.
+protocol EpollWindowLoop {
+    var epoll: Int32 { get }
+    var active: Int { get }
+    var deadlines: DeadlineHeap { get }
+    /// Puts job `slot` in flight (or finishes it at once).
+    mutating func start(slot: Int)
+    /// One readiness event of a job in flight.
+    mutating func handle(_ event: epoll_event)
+    /// Ends the jobs whose deadline has passed.
+    mutating func expire()
+}
+
+extension EpollWindowLoop {
+    /// Starts jobs `0..<count` while fewer than `window` are in flight and waits for their
+    /// events (at most until the next deadline), until every job is done.
+    mutating func drive(count: Int, window: Int) {
+        var events = [epoll_event](repeating: epoll_event(), count: 256)
+        var next = 0
+        while next < count || active > 0 {
+            while active < window && next < count {
+                start(slot: next)
+                next += 1
+            }
+            guard active > 0 else { continue }
+            let now = Prober.now()
+            var wait: Int32 = 1000
+            if let first = deadlines.first {
+                wait = first.deadline > now ? Int32(min(1000, (first.deadline - now + 999_999) / 1_000_000)) : 0
+            }
+            let ready = epoll_wait(epoll, &events, Int32(events.count), wait)
+            if ready > 0 {
+                for event in events[0..<Int(ready)] { handle(event) }
+            }
+            expire()
+        }
+    }
+}
+
+struct ProbeLoop: EpollWindowLoop {
     enum Phase {
         /// TCP handshake under way (`tcp`, `http`).
         case connecting
@@ -504,26 +499,10 @@ struct ProbeLoop {
             }
             return
         }
-        var events = [epoll_event](repeating: epoll_event(), count: 256)
-        var next = 0
-        while next < indices.count || active > 0 {
-            while active < Prober.windowPerThread && next < indices.count {
-                start(slot: next)
-                next += 1
-            }
-            guard active > 0 else { continue }
-            let now = Prober.now()
-            var wait: Int32 = 1000
-            if let first = deadlines.first {
-                wait = first.deadline > now ? Int32(min(1000, (first.deadline - now + 999_999) / 1_000_000)) : 0
-            }
-            let count = epoll_wait(epoll, &events, Int32(events.count), wait)
-            if count > 0 {
-                for event in events[0..<Int(count)] { handle(slot: Int(event.data.u64), events: event.events) }
-            }
-            expire()
-        }
+        drive(count: indices.count, window: Prober.windowPerThread)
     }
+
+    mutating func handle(_ event: epoll_event) { handle(slot: Int(event.data.u64), events: event.events) }
 
     /// Times out the probes whose deadline has passed.
     mutating func expire() {

@@ -72,15 +72,9 @@ public final class ProcessWatcher: @unchecked Sendable {
             _ = fcntl(fd, F_SETFL, O_NONBLOCK)
         }
         wakePipe = fds
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(&thread, nil, { raw in
-            let watcher = Unmanaged<ProcessWatcher>.fromOpaque(raw!).takeRetainedValue()
-            watcher.loop()
-            return nil
-        }, context)
-        precondition(created == 0, "cannot start the process watcher thread")
-        pthread_detach(thread)
+        do { try PlainThread.detach(name: "process-watcher") { self.loop() } } catch {
+            preconditionFailure("cannot start the process watcher thread: \(error)")
+        }
     }
 
     /// Calls `handler` once, on the watcher thread, when `pid` exits. If it has already

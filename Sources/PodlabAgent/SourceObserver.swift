@@ -189,7 +189,7 @@ final class ObservationRun: @unchecked Sendable {
 /// source side connects there, the accepted connection's peer is the observation. UDP: the
 /// destination side is bound the same way, the source side sends one datagram, its sender is
 /// the observation.
-struct ObservationLoop {
+struct ObservationLoop: EpollWindowLoop {
     let run: ObservationRun
     let indices: [Int]
     /// Per slot: when its witness started (0: not in flight).
@@ -218,27 +218,11 @@ struct ObservationLoop {
             for index in indices { run.fail(index, "epoll_create1: \(ProbeErrno.describe(code))") }
             return
         }
-        var events = [epoll_event](repeating: epoll_event(), count: 256)
-        var next = 0
-        while next < indices.count || active > 0 {
-            while active < SourceObserver.windowPerThread && next < indices.count {
-                start(slot: next)
-                next += 1
-            }
-            guard active > 0 else { continue }
-            let now = Prober.now()
-            var wait: Int32 = 1000
-            if let first = deadlines.first {
-                wait = first.deadline > now ? Int32(min(1000, (first.deadline - now + 999_999) / 1_000_000)) : 0
-            }
-            let count = epoll_wait(epoll, &events, Int32(events.count), wait)
-            if count > 0 {
-                for event in events[0..<Int(count)] {
-                    handle(slot: Int(event.data.u64 / 2), source: event.data.u64 % 2 == 1, events: event.events)
-                }
-            }
-            expire()
-        }
+        drive(count: indices.count, window: SourceObserver.windowPerThread)
+    }
+
+    mutating func handle(_ event: epoll_event) {
+        handle(slot: Int(event.data.u64 / 2), source: event.data.u64 % 2 == 1, events: event.events)
     }
 
     mutating func start(slot: Int) {

@@ -22,9 +22,10 @@ public struct ImagePort: Hashable, Sendable, CustomStringConvertible {
 
 /// One image of the built-in catalog: what runs when a container uses it.
 ///
-/// Every program of a catalog image is a tool of the `podlab-tools` multi-call executable;
-/// `tools` says which of them the image "contains", and `files` where they sit inside it,
-/// so that `command: ["/bin/sh", "-c", …]` finds the built-in shell, as it would in the image.
+/// An image is made of two kinds of programs. Its own programs (the servers, curl, the
+/// entrypoint scripts) are tools of the `podlab-tools` multi-call executable; `programs` says
+/// where each sits inside the image. Its shell and small utilities are BusyBox's: every image's
+/// `/bin/sh` is BusyBox's `sh`, and every BusyBox applet runs by name (see `ImageCatalog.command`).
 public struct CatalogImage: Hashable, Sendable {
     /// The short name the catalog lists (`nginx`, `curlimages/curl`).
     public var name: String
@@ -38,16 +39,24 @@ public struct CatalogImage: Hashable, Sendable {
     public var ports: [ImagePort]
     /// Environment variables the image sets; the container's `env` overrides them.
     public var environment: [String: String]
-    /// The built-in tools present in the image, by program name.
-    public var tools: Set<String>
-    /// Absolute paths inside the image that are built-in tools: `/bin/sh` → `sh`.
-    public var files: [String: String]
+    /// The image's own programs, by their absolute path inside the image: `/usr/sbin/nginx` →
+    /// the `podlab-tools` tool `nginx`.
+    public var programs: [String: String]
     /// One line saying what the image is.
     public var summary: String
 
-    /// A fake but stable image ID, the way the kubelet reports one:
-    /// `docker.io/library/nginx@sha256:<hex>`, the hex being the SHA-256 of the repository name.
-    public var imageID: String { "\(repository)@sha256:\(SHA256.hex(repository))" }
+    /// The image's own programs that a name finds through the image's `PATH` (`nginx` →
+    /// `nginx`); `/docker-entrypoint.sh` sits outside it, as in the real image.
+    public var commands: [String: String] {
+        let search = Set((environment["PATH"] ?? "").split(separator: ":").map(String.init))
+        var commands: [String: String] = [:]
+        for (path, tool) in programs {
+            guard let slash = path.lastIndex(of: "/") else { continue }
+            let directory = slash == path.startIndex ? "/" : String(path[..<slash])
+            if search.contains(directory) { commands[String(path[path.index(after: slash)...])] = tool }
+        }
+        return commands
+    }
 }
 
 /// How a container's process starts: which program, with which argv.
@@ -57,11 +66,14 @@ public struct ImageCommand: Hashable, Sendable {
         /// A tool of the `podlab-tools` executable; start it with `argv[0]` as argv[0] (the
         /// executable dispatches on its basename) or pass the tool name as first argument.
         case builtin(tool: String)
+        /// A BusyBox applet: `ImageCatalog.busyboxPath` started with argv as it is, since
+        /// BusyBox dispatches on the basename of argv[0] (`sh`, `/bin/sh`, `wget`).
+        case busybox(applet: String)
         /// A program of the host: an absolute path, or a name looked up in the container's `PATH`.
         case host(String)
     }
 
-    /// What runs: a built-in tool or a host program.
+    /// What runs: a built-in tool, a BusyBox applet or a host program.
     public var executable: Executable
     /// The full argument vector as Kubernetes composes it (entrypoint/command, then cmd/args).
     public var argv: [String]
@@ -76,91 +88,99 @@ public struct ResolvedImage: Hashable, Sendable {
     public var reference: ImageReference
     /// The catalog entry it names.
     public var image: CatalogImage
-    /// The image ID to report: the catalog's, or the digest the reference pinned.
-    public var imageID: String {
-        if let digest = reference.digest { return "\(image.repository)@\(digest)" }
-        return image.imageID
-    }
+    /// The image ID the reference pinned (`nginx@sha256:…`); nil when it names no digest (the
+    /// agent then reports the digest of what runs).
+    public var pinnedImageID: String? { reference.digest.map { "\(image.repository)@\($0)" } }
 }
 
-/// The catalog of built-in images served by `podlab-tools`.
+/// The catalog of built-in images: their own programs served by `podlab-tools`, their shell
+/// and utilities by the host's BusyBox.
 public enum ImageCatalog {
-    /// The shell basics that the Debian-based server images carry.
-    static let basics: Set<String> = ["sh", "sleep", "cat", "echo", "env", "true", "false", "hostname"]
+    /// Where BusyBox is: Debian's `busybox-static` package installs it here (`scripts/install-deps`
+    /// installs the package).
+    public static let busyboxPath = "/bin/busybox"
+    /// The Debian package that provides `busyboxPath`.
+    public static let busyboxPackage = "busybox-static"
 
-    /// BusyBox applets that `podlab-tools` implements (also callable as `busybox APPLET`).
-    public static let busyboxApplets: Set<String> = [
-        "sh", "sleep", "wget", "nc", "hostname", "ifconfig", "ip", "cat", "echo", "env", "true", "false",
-    ]
+    /// The applets of the BusyBox that runs the images' shells: `busybox --list` of Debian
+    /// bookworm's busybox-static 1.35.0. Its `sh` runs these by name before it searches `PATH`
+    /// (the build prefers its applets), so a container's command does the same.
+    public static let busyboxApplets: Set<String> = Set("""
+        [ [[ acpid adjtimex ar arch arp arping ascii ash awk base64 basename bc blkdiscard blockdev brctl bunzip2
+        busybox bzcat bzip2 cal cat chgrp chmod chown chroot chvt clear cmp cp cpio crc32 crond crontab cttyhack cut
+        date dc dd deallocvt depmod devmem df diff dirname dmesg dnsdomainname dos2unix dpkg dpkg-deb du dumpkmap
+        dumpleases echo ed egrep env expand expr factor fallocate false fatattr fdisk fgrep find findfs fold free
+        freeramdisk fsfreeze fstrim ftpget ftpput getopt getty grep groups gunzip gzip halt head hexdump hostid
+        hostname httpd hwclock i2cdetect i2cdump i2cget i2cset i2ctransfer id ifconfig ifdown ifup init insmod ionice
+        ip ipcalc ipneigh kill killall klogd last less link linux32 linux64 linuxrc ln loadfont loadkmap logger login
+        logname logread losetup ls lsmod lsscsi lzcat lzma lzop md5sum mdev microcom mim mkdir mkdosfs mke2fs mkfifo
+        mknod mkpasswd mkswap mktemp modinfo modprobe more mount mt mv nameif nc netstat nl nologin nproc nsenter
+        nslookup nuke od openvt partprobe passwd paste patch pidof ping ping6 pivot_root poweroff printf ps pwd rdate
+        readlink realpath reboot renice reset resume rev rm rmdir rmmod route rpm rpm2cpio run-init run-parts sed seq
+        setkeycodes setpriv setsid sh sha1sum sha256sum sha3sum sha512sum shred shuf sleep sort ssl_client
+        start-stop-daemon stat strings stty su sulogin svc svok swapoff swapon switch_root sync sysctl syslogd tac
+        tail tar taskset tc tee telnet telnetd test tftp time timeout top touch tr traceroute traceroute6 true
+        truncate ts tty tunctl ubirename udhcpc udhcpd uevent umount uname uncompress unexpand uniq unix2dos unlink
+        unlzma unshare unxz unzip uptime usleep uudecode uuencode vconfig vi w watch watchdog wc wget which who
+        whoami xargs xxd xz xzcat yes zcat
+        """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
 
     /// Every tool name of the `podlab-tools` executable.
-    public static let builtinTools: Set<String> = busyboxApplets.union([
-        "busybox", "nginx", "docker-entrypoint.sh", "httpd", "httpd-foreground", "curl", "entrypoint.sh", "echo-server", "probe",
-    ])
+    public static let builtinTools: Set<String> = [
+        "nginx", "docker-entrypoint.sh", "httpd", "httpd-foreground", "curl", "entrypoint.sh", "echo-server", "probe",
+    ]
 
     static let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-    static func binFiles(_ tools: Set<String>) -> [String: String] {
-        var files: [String: String] = [:]
-        for tool in tools { files["/bin/\(tool)"] = tool; files["/usr/bin/\(tool)"] = tool }
-        files["/usr/bin/env"] = "env"
-        return files
-    }
-
     /// All images, by their catalog name.
     public static let images: [String: CatalogImage] = {
-        let busyboxTools = busyboxApplets.union(["busybox"])
-        let curlTools = busyboxTools.union(["curl", "entrypoint.sh"])
+        let curlPrograms = ["/entrypoint.sh": "entrypoint.sh", "/usr/bin/curl": "curl"]
         let list = [
             CatalogImage(
                 name: "nginx", repository: "docker.io/library/nginx",
                 entrypoint: ["/docker-entrypoint.sh"], cmd: ["nginx", "-g", "daemon off;"],
                 ports: [ImagePort(80)],
                 environment: ["PATH": standardPath, "NGINX_VERSION": "1.27.0", "PKG_RELEASE": "2~bookworm"],
-                tools: basics.union(["nginx", "docker-entrypoint.sh", "curl"]),
-                files: binFiles(basics.union(["curl"])).merging(["/docker-entrypoint.sh": "docker-entrypoint.sh", "/usr/sbin/nginx": "nginx"]) { $1 },
+                programs: ["/docker-entrypoint.sh": "docker-entrypoint.sh", "/usr/sbin/nginx": "nginx", "/usr/bin/curl": "curl"],
                 summary: "nginx 1.27.0: HTTP on :80 serving the \"Welcome to nginx!\" page"),
             CatalogImage(
                 name: "httpd", repository: "docker.io/library/httpd",
                 entrypoint: [], cmd: ["httpd-foreground"],
                 ports: [ImagePort(80)],
                 environment: ["PATH": "/usr/local/apache2/bin:" + standardPath, "HTTPD_PREFIX": "/usr/local/apache2", "HTTPD_VERSION": "2.4.62"],
-                tools: basics.union(["httpd", "httpd-foreground"]),
-                files: binFiles(basics).merging(["/usr/local/bin/httpd-foreground": "httpd-foreground", "/usr/local/apache2/bin/httpd": "httpd"]) { $1 },
+                programs: ["/usr/local/bin/httpd-foreground": "httpd-foreground", "/usr/local/apache2/bin/httpd": "httpd"],
                 summary: "Apache httpd 2.4.62: HTTP on :80 serving \"It works!\""),
             CatalogImage(
                 name: "busybox", repository: "docker.io/library/busybox",
                 entrypoint: [], cmd: ["sh"], ports: [],
-                environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-                tools: busyboxTools, files: binFiles(busyboxTools),
-                summary: "BusyBox: sh, sleep, wget, nc, hostname, ifconfig, ip, cat, echo, env"),
+                environment: ["PATH": standardPath],
+                programs: [:],
+                summary: "BusyBox: sh and the applets of Debian's busybox-static (wget, nc, ping, nslookup, ip, ...)"),
             CatalogImage(
                 name: "curlimages/curl", repository: "docker.io/curlimages/curl",
                 entrypoint: ["/entrypoint.sh"], cmd: ["curl"], ports: [],
                 environment: ["PATH": standardPath, "CURL_VERSION": "8.9.1"],
-                tools: curlTools, files: binFiles(curlTools).merging(["/entrypoint.sh": "entrypoint.sh"]) { $1 },
-                summary: "curl 8.9.1 (http only) with BusyBox applets"),
+                programs: curlPrograms,
+                summary: "curl 8.9.1 (http only) with BusyBox"),
             CatalogImage(
                 name: "curl", repository: "docker.io/library/curl",
                 entrypoint: ["/entrypoint.sh"], cmd: ["curl"], ports: [],
                 environment: ["PATH": standardPath, "CURL_VERSION": "8.9.1"],
-                tools: curlTools, files: binFiles(curlTools).merging(["/entrypoint.sh": "entrypoint.sh"]) { $1 },
-                summary: "curl 8.9.1 (http only) with BusyBox applets"),
+                programs: curlPrograms,
+                summary: "curl 8.9.1 (http only) with BusyBox"),
             CatalogImage(
                 name: "podlab/echo", repository: "docker.io/podlab/echo",
                 entrypoint: ["echo-server"], cmd: [],
                 ports: [ImagePort(8080), ImagePort(8080, .udp)],
                 environment: ["PATH": standardPath, "PORT": "8080"],
-                tools: basics.union(["echo-server"]),
-                files: binFiles(basics).merging(["/usr/local/bin/echo-server": "echo-server"]) { $1 },
+                programs: ["/usr/local/bin/echo-server": "echo-server"],
                 summary: "TCP/UDP/HTTP echo on $PORT (8080): HTTP answers with JSON about the request"),
             CatalogImage(
                 name: "podlab/probe", repository: "docker.io/podlab/probe",
                 entrypoint: ["probe"], cmd: ["serve"],
                 ports: [ImagePort(8080), ImagePort(8080, .udp)],
                 environment: ["PATH": standardPath, "PORT": "8080"],
-                tools: curlTools.union(["probe"]),
-                files: binFiles(curlTools).merging(["/usr/local/bin/probe": "probe"]) { $1 },
+                programs: ["/usr/local/bin/probe": "probe", "/usr/bin/curl": "curl"],
                 summary: "connectivity probe: echo on $PORT (8080); `probe tcp|udp|http HOST PORT` checks a target"),
         ]
         return Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) })
@@ -186,8 +206,7 @@ public enum ImageCatalog {
     /// `$(VAR)` in the container's `command` and `args` is replaced from `environment` (the
     /// container's variables), `$$` stands for a literal `$`, as the kubelet does.
     ///
-    /// argv[0] names a built-in when it is one of the image's tools, or an absolute path
-    /// the image holds (`/bin/sh`); any other absolute path or name is a host program.
+    /// argv[0] is resolved by `executable(for:in:)`.
     public static func command(for image: CatalogImage, command: [String]?, args: [String]?,
                                environment: [String: String] = [:]) throws(ImageError) -> ImageCommand {
         let command = command.flatMap { $0.isEmpty ? nil : $0.map { expandReferences($0, environment) } }
@@ -199,15 +218,32 @@ public enum ImageCatalog {
             argv = image.entrypoint + (args ?? image.cmd)
         }
         guard let first = argv.first, !first.isEmpty else { throw .noCommand(image: image.name) }
-        let executable: ImageCommand.Executable
+        return ImageCommand(executable: executable(for: first, in: image), argv: argv)
+    }
+
+    /// What a command's argv[0] names inside `image`, the way the image's BusyBox `sh` would
+    /// find it (containers share the host's file system, so the host stands in for the rest
+    /// of the image):
+    ///
+    /// - an absolute path: the image's own program there (`/usr/sbin/nginx`), BusyBox for
+    ///   `/bin/busybox` and `/bin/APPLET` (the busybox image's layout: `/bin/sh`, `/bin/wget`),
+    ///   else the host's file;
+    /// - a name: the image's own program on its `PATH` (`nginx`, `curl`), else a BusyBox applet
+    ///   (`sh`, `wget`, `ping`), else a host program found through the container's `PATH`.
+    ///
+    /// The image's programs come before the applets so that `httpd` in the httpd image is
+    /// Apache, not BusyBox's httpd.
+    public static func executable(for first: String, in image: CatalogImage) -> ImageCommand.Executable {
         if first.hasPrefix("/") {
-            executable = image.files[first].map { .builtin(tool: $0) } ?? .host(first)
-        } else if image.tools.contains(first) {
-            executable = .builtin(tool: first)
-        } else {
-            executable = .host(first)
+            if let tool = image.programs[first] { return .builtin(tool: tool) }
+            if first.hasPrefix("/bin/"), case let name = String(first.dropFirst("/bin/".count)), busyboxApplets.contains(name) {
+                return .busybox(applet: name)
+            }
+            return .host(first)
         }
-        return ImageCommand(executable: executable, argv: argv)
+        if let tool = image.commands[first] { return .builtin(tool: tool) }
+        if busyboxApplets.contains(first) { return .busybox(applet: first) }
+        return .host(first)
     }
 
     /// Kubernetes' `$(VAR_NAME)` expansion: a defined variable is replaced by its value; an

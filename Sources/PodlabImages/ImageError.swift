@@ -7,6 +7,11 @@ public enum ImageError: Error, Hashable, Sendable, CustomStringConvertible {
     case notFound(String, known: [String])
     /// The image has neither an entrypoint nor a command, and the container gives none.
     case noCommand(image: String)
+    /// The command is a BusyBox applet and the host has no BusyBox at `path` (Debian's
+    /// busybox-static package is missing). The busybox image is nothing but BusyBox, so it
+    /// cannot be had at all (kubelet: `ErrImagePull`); in another image only the container
+    /// that needs the applet cannot be made (kubelet: `CreateContainerError`).
+    case busyboxMissing(reference: String, image: String, applet: String, path: String)
 
     /// The container state's waiting reason: `InvalidImageName`, `ErrImagePull` or `CreateContainerError`.
     public var waitingReason: String {
@@ -14,6 +19,7 @@ public enum ImageError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidReference: "InvalidImageName"
         case .notFound: "ErrImagePull"
         case .noCommand: "CreateContainerError"
+        case let .busyboxMissing(_, image, _, _): image == "busybox" ? "ErrImagePull" : "CreateContainerError"
         }
     }
 
@@ -25,6 +31,10 @@ public enum ImageError: Error, Hashable, Sendable, CustomStringConvertible {
             "Failed to pull image \"\(text)\": image not found in the podlab catalog (known: \(known.joined(separator: ", ")))"
         case let .noCommand(image):
             "Error: failed to generate container spec: no command specified (image \"\(image)\" has no entrypoint or command)"
+        case let .busyboxMissing(reference, image, applet, path):
+            (image == "busybox" ? "Failed to pull image \"\(reference)\": the image is the host's BusyBox"
+                : "Error: failed to create container: \"\(applet)\" is the host's BusyBox")
+                + ", and \(path) is missing: install the Debian package \(ImageCatalog.busyboxPackage) (scripts/install-deps does)"
         }
     }
 }

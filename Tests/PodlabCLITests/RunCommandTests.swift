@@ -189,33 +189,48 @@ struct RunCommandTests {
 @Suite("exec: which program runs")
 struct ExecProgramTests {
     static let tools = "/opt/podlab/podlab-tools"
+    /// Any executable stands in for BusyBox: `program` only checks that it is there.
+    static let busybox = "/bin/sh"
 
-    @Test("built-in tools of the image run as podlab-tools TOOL", arguments: [
+    static func program(_ command: [String], image: String?, busybox: String = busybox,
+                        hostLookup: (String) -> String? = { _ in nil }) throws -> Exec.Program {
+        let catalog = try image.map { try ImageCatalog.resolve($0).image }
+        return try Exec.program(for: command, image: catalog, environment: [:], toolsPath: tools, busyboxPath: busybox, hostLookup: hostLookup)
+    }
+
+    @Test("the image's own programs run as podlab-tools TOOL", arguments: [
         (["curl", "-s", "http://localhost"], "nginx", ["curl", "-s", "http://localhost"]),
-        (["/bin/sh", "-c", "echo hi"], "busybox", ["sh", "-c", "echo hi"]),
-        (["hostname"], "httpd", ["hostname"]),
-        (["wget", "-qO-", "http://x"], "busybox", ["wget", "-qO-", "http://x"]),
+        (["/usr/sbin/nginx", "-v"], "nginx", ["nginx", "-v"]),
+        (["httpd", "-v"], "httpd", ["httpd", "-v"]),
+        (["probe", "tcp", "x", "80"], "podlab/probe", ["probe", "tcp", "x", "80"]),
     ])
     func builtin(command: [String], image: String, arguments: [String]) throws {
-        let catalog = try ImageCatalog.resolve(image).image
-        let program = try Exec.program(for: command, image: catalog, environment: [:], toolsPath: Self.tools) { _ in nil }
-        #expect(program.executable == Self.tools)
-        #expect(program.arguments == arguments)
+        let program = try Self.program(command, image: image)
+        #expect(program == Exec.Program(executable: Self.tools, argv0: "podlab-tools", arguments: arguments))
+    }
+
+    @Test("BusyBox applets run as BusyBox with argv[0] as given, in every image", arguments: [
+        (["/bin/sh", "-c", "echo hi"], "busybox"), (["sh"], "nginx"), (["hostname"], "httpd"), (["wget", "-qO-", "http://x"], "busybox"),
+        (["nc", "x", "80"], "curlimages/curl"), (["ping", "-c", "1", "x"], "podlab/echo"), (["ip", "addr"], nil),
+    ] as [([String], String?)])
+    func applet(command: [String], image: String?) throws {
+        let program = try Self.program(command, image: image) { "/usr/bin/\($0)" }
+        #expect(program == Exec.Program(executable: Self.busybox, argv0: command[0], arguments: Array(command.dropFirst())))
     }
 
     @Test func hostProgram() throws {
-        let catalog = try ImageCatalog.resolve("nginx").image
-        let program = try Exec.program(for: ["ip", "addr"], image: catalog, environment: [:], toolsPath: Self.tools) {
-            $0 == "ip" ? "/usr/sbin/ip" : nil
-        }
-        #expect(program == Exec.Program(executable: "/usr/sbin/ip", argv0: "ip", arguments: ["addr"]))
+        let program = try Self.program(["python3", "-V"], image: "nginx") { $0 == "python3" ? "/usr/bin/python3" : nil }
+        #expect(program == Exec.Program(executable: "/usr/bin/python3", argv0: "python3", arguments: ["-V"]))
+        let absolute = try Self.program(["/usr/bin/python3"], image: "busybox") { $0 }
+        #expect(absolute == Exec.Program(executable: "/usr/bin/python3", argv0: "/usr/bin/python3", arguments: []))
     }
 
-    @Test func appletMissingOnTheHostFallsBackToTheTools() throws {
-        let catalog = try ImageCatalog.resolve("nginx").image
-        let program = try Exec.program(for: ["nc", "-z", "x", "80"], image: catalog, environment: [:], toolsPath: Self.tools) { _ in nil }
-        #expect(program.executable == Self.tools)
-        #expect(program.arguments == ["nc", "-z", "x", "80"])
+    @Test func busyboxMissingNamesThePackage() {
+        #expect {
+            try Self.program(["sh"], image: "busybox", busybox: "/nonexistent/busybox")
+        } throws: { error in
+            "\(error)".contains("\"sh\" is the host's BusyBox, and /nonexistent/busybox is missing: install the Debian package busybox-static")
+        }
     }
 
     @Test func unknownProgram() {

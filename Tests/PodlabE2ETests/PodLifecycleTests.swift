@@ -151,7 +151,7 @@ struct PodLifecycleTests {
             func reason() throws -> String {
                 ((try lab.containerStatus("ghost", "main")["state"] as? [String: Any])?["waiting"] as? [String: Any])?["reason"] as? String ?? ""
             }
-            try await lab.eventually("ErrImagePull, ImagePullBackOff, then ErrImagePull again", timeout: .seconds(20)) {
+            try await lab.eventually("ErrImagePull, ImagePullBackOff, then ErrImagePull again", timeout: .seconds(60)) {
                 let now = try reason()
                 if !now.isEmpty, seen.last != now { seen.append(now) }
                 return seen.starts(with: ["ErrImagePull", "ImagePullBackOff", "ErrImagePull"])
@@ -186,7 +186,7 @@ struct PodLifecycleTests {
                     command: ["false"]
                 """, as: "crash.yaml")
             var delays: [String] = []
-            try await lab.eventually("three back-offs", timeout: .seconds(20)) {
+            try await lab.eventually("three back-offs", timeout: .seconds(60)) {
                 let waiting = (try lab.containerStatus("crash", "main")["state"] as? [String: Any])?["waiting"] as? [String: Any]
                 if waiting?["reason"] as? String == "CrashLoopBackOff", let message = waiting?["message"] as? String,
                    let delay = message.split(separator: " ").dropFirst().first.map(String.init), delays.last != delay {

@@ -13,9 +13,11 @@ struct TestLab: Sendable {
     let name: String
     let stateRoot: String
     let podlab: String
+    /// More variables for every `podlab` run (and so for the agent `up` starts).
+    var extraEnvironment: [String: String] = [:]
 
     var environment: [String: String] {
-        ["PATH": Spawner.defaultPath, "PODLAB_LAB": name, "PODLAB_STATE_ROOT": stateRoot, "HOME": "/root"]
+        ["PATH": Spawner.defaultPath, "PODLAB_LAB": name, "PODLAB_STATE_ROOT": stateRoot, "HOME": "/root"].merging(extraEnvironment) { $1 }
     }
 
     /// Runs `podlab ARGS…` against this lab, its stdin reading `input` (else /dev/null).
@@ -78,8 +80,10 @@ struct TestLab: Sendable {
     }
 
     /// Brings a lab up, runs `body`, tears it down whatever happens.
-    static func with<T>(name: String? = nil, topology: String? = nil, backoff: Double? = nil, _ body: (TestLab) async throws -> T) async throws -> T {
-        let lab = try make(name: name)
+    static func with<T>(name: String? = nil, topology: String? = nil, backoff: Double? = nil, environment: [String: String] = [:],
+                        _ body: (TestLab) async throws -> T) async throws -> T {
+        var lab = try make(name: name)
+        lab.extraEnvironment = environment
         defer { lab.tearDown() }
         var up = ["up"]
         if let topology { up.append(topology) }

@@ -4,9 +4,9 @@ import Netns
 @testable import PodlabTools
 import Testing
 
-/// curl and wget against servers scripted byte by byte: redirects, chunked and
+/// curl against servers scripted byte by byte: redirects, chunked and
 /// close-delimited bodies, empty replies, resets, retries, verbose output.
-@Suite("curl and wget against scripted servers", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+@Suite("curl against scripted servers", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct CurlBehaviourTests {
     static func response(_ status: String, _ headers: [String] = [], body: String = "") -> String {
         "HTTP/1.1 \(status)\r\n" + headers.map { $0 + "\r\n" }.joined() + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
@@ -36,22 +36,6 @@ struct CurlBehaviourTests {
             let curl = try lab.run(["curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:9101/"])
             server.finish()
             #expect(curl.stdout == "moved 302")
-        }
-    }
-
-    @Test("wget follows redirects by default")
-    func wgetRedirects() throws {
-        try ToolsLab.with { lab in
-            let server = try ScriptedServer(lab: lab, port: 9102, steps: [
-                .reply(Self.response("302 Found", ["Location: http://127.0.0.1:9102/b"])),
-                .reply(Self.response("200 OK", body: "B")),
-            ])
-            defer { server.finish() }
-            let wget = try lab.run(["wget", "-qO-", "http://127.0.0.1:9102/a"])
-            server.finish()
-            #expect(wget.status == .exited(0))
-            #expect(wget.stdout == "B")
-            #expect(server.requests.last?.contains("User-Agent: Wget\r\n") ?? false)
         }
     }
 

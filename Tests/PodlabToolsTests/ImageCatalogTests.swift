@@ -67,14 +67,12 @@ struct ImageCatalogTests {
         #expect(reference.familiarName == familiar)
     }
 
-    @Test("image IDs are stable, per repository, in the kubelet's form")
-    func imageID() throws {
-        let nginx = try ImageCatalog.resolve("nginx")
-        #expect(nginx.imageID == "docker.io/library/nginx@sha256:" + SHA256.hex("docker.io/library/nginx"))
-        #expect(try ImageCatalog.resolve("nginx:1.25").imageID == nginx.imageID)
-        #expect(try ImageCatalog.resolve("httpd").imageID != nginx.imageID)
+    @Test("a digest the reference pins is its image ID; otherwise the agent reports the digest of what runs")
+    func pinnedImageID() throws {
+        #expect(try ImageCatalog.resolve("nginx").pinnedImageID == nil)
+        #expect(try ImageCatalog.resolve("nginx:1.25").pinnedImageID == nil)
         let digest = "sha256:" + String(repeating: "b", count: 64)
-        #expect(try ImageCatalog.resolve("nginx@\(digest)").imageID == "docker.io/library/nginx@\(digest)")
+        #expect(try ImageCatalog.resolve("nginx@\(digest)").pinnedImageID == "docker.io/library/nginx@\(digest)")
     }
 
     @Test("SHA-256 matches the FIPS 180-4 test vectors", arguments: [
@@ -109,17 +107,28 @@ struct ImageCatalogTests {
         CommandCase(image: "nginx", command: nil, args: ["nginx-debug"], argv: ["/docker-entrypoint.sh", "nginx-debug"], executable: .builtin(tool: "docker-entrypoint.sh")),
         CommandCase(image: "nginx", command: ["nginx"], args: nil, argv: ["nginx"], executable: .builtin(tool: "nginx")),
         CommandCase(image: "httpd", command: nil, args: nil, argv: ["httpd-foreground"], executable: .builtin(tool: "httpd-foreground")),
-        CommandCase(image: "busybox", command: nil, args: nil, argv: ["sh"], executable: .builtin(tool: "sh")),
-        CommandCase(image: "busybox", command: ["sleep", "3600"], args: nil, argv: ["sleep", "3600"], executable: .builtin(tool: "sleep")),
-        CommandCase(image: "busybox", command: ["sh", "-c"], args: ["echo hi"], argv: ["sh", "-c", "echo hi"], executable: .builtin(tool: "sh")),
-        CommandCase(image: "busybox", command: ["/bin/sh", "-c", "wget -qO- 10.0.0.1"], args: nil, argv: ["/bin/sh", "-c", "wget -qO- 10.0.0.1"], executable: .builtin(tool: "sh")),
-        CommandCase(image: "busybox", command: nil, args: ["sleep", "10"], argv: ["sleep", "10"], executable: .builtin(tool: "sleep")),
+        CommandCase(image: "busybox", command: nil, args: nil, argv: ["sh"], executable: .busybox(applet: "sh")),
+        CommandCase(image: "busybox", command: ["sleep", "3600"], args: nil, argv: ["sleep", "3600"], executable: .busybox(applet: "sleep")),
+        CommandCase(image: "busybox", command: ["sh", "-c"], args: ["echo hi"], argv: ["sh", "-c", "echo hi"], executable: .busybox(applet: "sh")),
+        CommandCase(image: "busybox", command: ["/bin/sh", "-c", "wget -qO- 10.0.0.1"], args: nil, argv: ["/bin/sh", "-c", "wget -qO- 10.0.0.1"], executable: .busybox(applet: "sh")),
+        CommandCase(image: "busybox", command: nil, args: ["sleep", "10"], argv: ["sleep", "10"], executable: .busybox(applet: "sleep")),
         CommandCase(image: "busybox", command: ["/usr/bin/python3", "-V"], args: nil, argv: ["/usr/bin/python3", "-V"], executable: .host("/usr/bin/python3")),
         CommandCase(image: "busybox", command: ["python3"], args: nil, argv: ["python3"], executable: .host("python3")),
+        CommandCase(image: "busybox", command: ["curl", "x"], args: nil, argv: ["curl", "x"], executable: .host("curl")),
+        CommandCase(image: "busybox", command: ["httpd", "-f"], args: nil, argv: ["httpd", "-f"], executable: .busybox(applet: "httpd")),
         CommandCase(image: "curlimages/curl", command: nil, args: ["curl", "http://10.244.1.2"], argv: ["/entrypoint.sh", "curl", "http://10.244.1.2"], executable: .builtin(tool: "entrypoint.sh")),
         CommandCase(image: "curlimages/curl", command: ["curl", "-s", "http://10.244.1.2"], args: nil, argv: ["curl", "-s", "http://10.244.1.2"], executable: .builtin(tool: "curl")),
-        CommandCase(image: "curl", command: ["nc", "-z", "10.0.0.1", "80"], args: nil, argv: ["nc", "-z", "10.0.0.1", "80"], executable: .builtin(tool: "nc")),
-        CommandCase(image: "httpd", command: ["wget", "x"], args: nil, argv: ["wget", "x"], executable: .host("wget")),
+        CommandCase(image: "curlimages/curl", command: ["/usr/bin/curl", "-s", "x"], args: nil, argv: ["/usr/bin/curl", "-s", "x"], executable: .builtin(tool: "curl")),
+        CommandCase(image: "curl", command: ["nc", "10.0.0.1", "80"], args: nil, argv: ["nc", "10.0.0.1", "80"], executable: .busybox(applet: "nc")),
+        CommandCase(image: "httpd", command: ["wget", "x"], args: nil, argv: ["wget", "x"], executable: .busybox(applet: "wget")),
+        CommandCase(image: "httpd", command: ["httpd", "-DFOREGROUND"], args: nil, argv: ["httpd", "-DFOREGROUND"], executable: .builtin(tool: "httpd")),
+        CommandCase(image: "httpd", command: ["/usr/local/apache2/bin/httpd"], args: nil, argv: ["/usr/local/apache2/bin/httpd"], executable: .builtin(tool: "httpd")),
+        CommandCase(image: "nginx", command: ["sh", "-c", "nginx -g 'daemon off;'"], args: nil, argv: ["sh", "-c", "nginx -g 'daemon off;'"], executable: .busybox(applet: "sh")),
+        CommandCase(image: "nginx", command: ["/bin/sh"], args: nil, argv: ["/bin/sh"], executable: .busybox(applet: "sh")),
+        CommandCase(image: "nginx", command: ["/bin/bash", "-c", "true"], args: nil, argv: ["/bin/bash", "-c", "true"], executable: .host("/bin/bash")),
+        CommandCase(image: "nginx", command: ["/usr/bin/sh"], args: nil, argv: ["/usr/bin/sh"], executable: .host("/usr/bin/sh")),
+        CommandCase(image: "nginx", command: ["/bin/busybox", "ls"], args: nil, argv: ["/bin/busybox", "ls"], executable: .busybox(applet: "busybox")),
+        CommandCase(image: "nginx", command: ["docker-entrypoint.sh"], args: nil, argv: ["docker-entrypoint.sh"], executable: .host("docker-entrypoint.sh")),
         CommandCase(image: "podlab/echo", command: nil, args: ["--port", "9000"], argv: ["echo-server", "--port", "9000"], executable: .builtin(tool: "echo-server")),
         CommandCase(image: "podlab/probe", command: nil, args: nil, argv: ["probe", "serve"], executable: .builtin(tool: "probe")),
     ])
@@ -152,17 +161,43 @@ struct ImageCatalogTests {
         #expect(throws: ImageError.noCommand(image: "busybox")) { try ImageCatalog.command(for: image, command: [""], args: nil) }
     }
 
-    @Test("every built-in tool the catalog names is a tool of podlab-tools, and the other way round")
+    @Test("every program the catalog names is a tool of podlab-tools, and the other way round")
     func toolsMatch() {
         #expect(Set(PodlabTools.toolNames) == ImageCatalog.builtinTools)
+        var used: Set<String> = []
         for image in ImageCatalog.images.values {
-            #expect(image.tools.isSubset(of: ImageCatalog.builtinTools), "\(image.name)")
-            #expect(Set(image.files.values).isSubset(of: image.tools), "\(image.name)")
+            #expect(Set(image.programs.values).isSubset(of: ImageCatalog.builtinTools), "\(image.name)")
+            used.formUnion(image.programs.values)
+            // podlab-tools dispatches on argv[0]: a program found by name must be named like its tool.
+            for (name, tool) in image.commands { #expect(name == tool, "\(image.name): \(name) runs \(tool)") }
             let argv0 = (image.entrypoint + image.cmd).first!
             let command = try? ImageCatalog.command(for: image, command: nil, args: nil)
-            if case let .builtin(tool)? = command?.executable { #expect(ImageCatalog.builtinTools.contains(tool)) } else {
-                Issue.record("\(image.name): default command \(argv0) is not a built-in")
+            switch command?.executable {
+            case let .builtin(tool)?: #expect(ImageCatalog.builtinTools.contains(tool))
+            case .busybox("sh")?: #expect(image.name == "busybox")
+            default: Issue.record("\(image.name): default command \(argv0) is neither a program of the image nor BusyBox's sh")
             }
         }
+        #expect(used == ImageCatalog.builtinTools, "a tool no image has")
+    }
+
+    @Test("an image's commands are its programs on its PATH", arguments: [
+        ("nginx", ["nginx", "curl"]), ("httpd", ["httpd", "httpd-foreground"]), ("busybox", []), ("curlimages/curl", ["curl"]),
+        ("curl", ["curl"]), ("podlab/echo", ["echo-server"]), ("podlab/probe", ["probe", "curl"]),
+    ])
+    func commands(image: String, names: [String]) throws {
+        #expect(Set(try ImageCatalog.resolve(image).image.commands.keys) == Set(names))
+    }
+
+    @Test("a missing BusyBox is ErrImagePull for the busybox image and CreateContainerError elsewhere, naming the package")
+    func busyboxMissing() {
+        let image = ImageError.busyboxMissing(reference: "busybox:1.36", image: "busybox", applet: "sh", path: "/bin/busybox")
+        #expect(image.waitingReason == "ErrImagePull")
+        #expect(image.description == "Failed to pull image \"busybox:1.36\": the image is the host's BusyBox, and /bin/busybox is missing: "
+            + "install the Debian package busybox-static (scripts/install-deps does)")
+        let shell = ImageError.busyboxMissing(reference: "nginx", image: "nginx", applet: "sh", path: "/bin/busybox")
+        #expect(shell.waitingReason == "CreateContainerError")
+        #expect(shell.description == "Error: failed to create container: \"sh\" is the host's BusyBox, and /bin/busybox is missing: "
+            + "install the Debian package busybox-static (scripts/install-deps does)")
     }
 }

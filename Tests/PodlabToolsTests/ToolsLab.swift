@@ -1,6 +1,7 @@
 import Foundation
 import KernelTestSupport
 import Netns
+import PodlabImages
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -123,9 +124,10 @@ final class ToolsLab: @unchecked Sendable {
 
     private func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    private func request(_ arguments: [String], argv0: String?, stdin: StandardIO, stdout: String, stderr: String,
+    private func request(_ arguments: [String], executable: String? = nil, argv0: String?, stdin: StandardIO, stdout: String, stderr: String,
                          environment: [String: String], uts: String?) -> SpawnRequest {
-        SpawnRequest(executable: tools, arguments: arguments, argv0: argv0, environment: ["PATH": Spawner.defaultPath].merging(environment) { $1 },
+        SpawnRequest(executable: executable ?? tools, arguments: arguments, argv0: argv0,
+                     environment: ["PATH": Spawner.defaultPath].merging(environment) { $1 },
                      stdin: stdin, stdout: .file(stdout, append: false), stderr: .file(stderr, append: false),
                      networkNamespace: namespace, utsNamespace: uts)
     }
@@ -163,8 +165,14 @@ final class ToolsLab: @unchecked Sendable {
         return server
     }
 
-    /// Runs a short-lived tool to completion (killed after 30 s, which fails the test).
-    func run(_ arguments: [String], stdin: String? = nil, argv0: String? = nil, environment: [String: String] = [:],
+    /// Runs a BusyBox applet (`["nc", "127.0.0.1", "80"]`) to completion, the way a container
+    /// runs one: `/bin/busybox` with the applet as argv[0].
+    func busybox(_ argv: [String], stdin: String? = nil, environment: [String: String] = [:], uts: String? = nil) throws -> ToolResult {
+        try run(Array(argv.dropFirst()), stdin: stdin, executable: ImageCatalog.busyboxPath, argv0: argv[0], environment: environment, uts: uts)
+    }
+
+    /// Runs a short-lived tool (or `executable`) to completion (killed after 30 s, which fails the test).
+    func run(_ arguments: [String], stdin: String? = nil, executable: String? = nil, argv0: String? = nil, environment: [String: String] = [:],
              uts: String? = nil) throws -> ToolResult {
         let id = UUID().uuidString.prefix(8)
         let out = file("run-\(id).out"), err = file("run-\(id).err")
@@ -174,7 +182,8 @@ final class ToolsLab: @unchecked Sendable {
             try stdin.write(toFile: path, atomically: false, encoding: .utf8)
             input = .file(path, append: false)
         }
-        let child = try Spawner.spawn(request(arguments, argv0: argv0, stdin: input, stdout: out, stderr: err, environment: environment, uts: uts))
+        let child = try Spawner.spawn(request(arguments, executable: executable, argv0: argv0, stdin: input, stdout: out, stderr: err,
+                                              environment: environment, uts: uts))
         var status: TerminationStatus?
         for _ in 0..<3000 {
             status = try child.poll()
@@ -184,7 +193,7 @@ final class ToolsLab: @unchecked Sendable {
         if status == nil {
             try? child.signal(SIGKILL)
             _ = try? child.wait()
-            Issue.record("podlab-tools \(arguments.joined(separator: " ")) did not finish within 30 s")
+            Issue.record("\(argv0 ?? "podlab-tools") \(arguments.joined(separator: " ")) did not finish within 30 s")
             status = .signaled(SIGKILL)
         }
         return ToolResult(status: status!,
@@ -213,6 +222,27 @@ final class ToolsLab: @unchecked Sendable {
         return fd
     }
 
+    /// A TCP socket listening on 127.0.0.1:`port` inside the lab's namespace that nothing
+    /// accepts from unless the test does; the caller closes it.
+    func listenOnLoopback(port: UInt16, backlog: Int32) throws -> Int32 {
+        let fd = try NetworkNamespace.open(namespace).perform { () -> Int32 in
+            socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, backlog) == 0 else {
+            let code = errno
+            close(fd)
+            throw KernelError(operation: "bind/listen", object: "127.0.0.1:\(port)", namespace: namespace, errno: Errno(code))
+        }
+        return fd
+    }
+
     /// Open file descriptors of a process.
     static func openDescriptors(_ pid: Int32) -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
@@ -221,7 +251,7 @@ final class ToolsLab: @unchecked Sendable {
 
 /// A TCP listener inside a lab namespace, served from a test thread with canned replies:
 /// for each scripted step it accepts one connection, reads the request head, then answers,
-/// closes, or resets. Lets curl and wget meet server behaviour no built-in server has.
+/// closes, or resets. Lets curl meet server behaviour no built-in server has.
 final class ScriptedServer: @unchecked Sendable {
     enum Step {
         case reply(String)

@@ -46,13 +46,6 @@ struct URLParsingTests {
         #expect(try HTTPURL(parsing: base).resolving(location).description == expected)
     }
 
-    @Test("wget's default file name is the last path segment", arguments: [
-        ("http://h/", "index.html"), ("http://h", "index.html"), ("http://h/a/file.txt?x=1", "file.txt"), ("http://h/dir/", "index.html"),
-    ])
-    func fileName(url: String, name: String) throws {
-        #expect(try HTTPURL(parsing: url).fileName == name)
-    }
-
     @Test("only IP literals and localhost resolve", arguments: [
         ("10.244.1.2", ["10.244.1.2:80"]), ("localhost", ["127.0.0.1:80", "[::1]:80"]), ("::1", ["[::1]:80"]), ("web", []), ("nginx.default.svc", []),
     ])

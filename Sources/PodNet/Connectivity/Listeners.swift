@@ -103,15 +103,8 @@ public enum ListenerModel {
         // The images' entrypoint scripts run the rest of argv (`exec "$@"`).
         while tool == "docker-entrypoint.sh" || tool == "entrypoint.sh" {
             argv.removeFirst()
-            guard let next = argv.first else { return nil }
-            if next.hasPrefix("/") {
-                guard let file = image.files[next] else { return nil }
-                tool = file
-            } else if image.tools.contains(next) {
-                tool = next
-            } else {
-                return nil
-            }
+            guard let next = argv.first, case let .builtin(program) = ImageCatalog.executable(for: next, in: image) else { return nil }
+            tool = program
         }
         var arguments = Array(argv.dropFirst())
         let program: ServerProgram

@@ -12,9 +12,11 @@ public struct LabInventory: Hashable, Sendable {
         self.allocations = allocations
     }
 
-    /// The pod holding `address`.
+    /// The pod holding `address`. A pod that finished (Succeeded or Failed) keeps its podIP in
+    /// its status but holds the address no more (its sandbox is gone, the address is free for
+    /// another pod).
     public func pod(holding address: IPv4Address) -> PodFacts? {
-        pods.first { $0.ip == address }
+        pods.first { $0.ip == address && !$0.hasFinished }
     }
 
     /// The pod `namespace/name`.
@@ -31,12 +33,15 @@ public struct PodFacts: Codable, Hashable, Sendable {
     /// The pod's address; nil before one is allocated.
     public var ip: IPv4Address?
     public var node: String
-    /// The pod's network namespace (`<lab>-pod-<name>`).
+    /// The pod's network namespace (`<lab>_pod_<namespace>_<name>`).
     public var netns: String
     /// Container names, in spec order.
     public var containers: [String]
     /// `Pending`, `Running`, …
     public var phase: String
+
+    /// Succeeded or Failed: nothing runs in it again, and its sandbox was released.
+    public var hasFinished: Bool { phase == PodPhase.succeeded.rawValue || phase == PodPhase.failed.rawValue }
 
     public init(namespace: String, name: String, uid: String, ip: IPv4Address?, node: String, netns: String,
                 containers: [String], phase: String = "Running") {

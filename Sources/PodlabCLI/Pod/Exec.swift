@@ -4,15 +4,17 @@ import Glibc
 import ArgumentParser
 import Foundation
 import Netns
+import PodlabAgent
 import PodNet
 
 /// `podlab exec POD [-c C] [-i] [-t] -- CMD ARGS…`: runs a command inside a pod's namespaces.
 ///
 /// The agent tells where the pod lives (its network, UTS and IPC namespaces) and each
 /// container's environment; the command then starts right here, inside those namespaces,
-/// with this terminal as its stdio. A command that is one of the image's built-in tools
-/// (`curl`, `wget`, `nc`, `sh`, `hostname`, …) runs as `podlab-tools TOOL`, so it works even
-/// where the host has no such program.
+/// with this terminal as its stdio. The command is found as the container's own would be
+/// (`ImageCatalog.executable(for:in:)`): one of the image's programs (`curl`, `nginx`) runs as
+/// `podlab-tools TOOL`, a BusyBox applet (`sh`, `wget`, `ping`) as BusyBox, anything else is
+/// a host program.
 public struct Exec: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "exec",
@@ -65,8 +67,15 @@ public struct Exec: PodlabCommand {
         if environment["HOSTNAME"] == nil, let hostname = sandbox.hostname { environment["HOSTNAME"] = hostname }
         if tty, environment["TERM"] == nil { environment["TERM"] = context.environment["TERM"] ?? "xterm" }
 
+        if let catalogImage = resolvedImage?.image {
+            // The shell finds the image's programs where the container's does.
+            let programs = ImagePrograms.existingDirectory(for: catalogImage, root: client.paths.images)
+            environment["PATH"] = ImagePrograms.searchPath(environment["PATH"], programs: programs)
+        }
+
         let toolsPath = (try LabFiles.executableDirectory()) + "/podlab-tools"
-        let program = try Self.program(for: command, image: resolvedImage?.image, environment: environment, toolsPath: toolsPath) {
+        let program = try Self.program(for: command, image: resolvedImage?.image, environment: environment, toolsPath: toolsPath,
+                                       busyboxPath: ContainerRuntime.busyboxExecutable) {
             try? Spawner.resolve($0, environment: environment)
         }
         var workingDirectory = chosen.workingDir.flatMap { $0.isEmpty ? nil : $0 }
@@ -126,25 +135,37 @@ public struct Exec: PodlabCommand {
         public var arguments: [String]
     }
 
-    /// Decides how `command` runs: a built-in tool of the container's image (or any
-    /// `podlab-tools` applet the host lacks) runs as `podlab-tools TOOL ARGS…`; anything else
-    /// is a host program found in the container's PATH.
+    /// Decides how `command` runs, as the container's own command would
+    /// (`ImageCatalog.executable(for:in:)`; without a catalog image, a BusyBox applet or a host
+    /// program): one of the image's programs runs as `podlab-tools TOOL ARGS…`, a BusyBox
+    /// applet as BusyBox with argv[0] as given (BusyBox dispatches on it), anything else is a
+    /// host program found in the container's PATH.
     public static func program(for command: [String], image: CatalogImage?, environment: [String: String],
-                               toolsPath: String, hostLookup: (String) -> String?) throws -> Program {
+                               toolsPath: String, busyboxPath: String = ImageCatalog.busyboxPath,
+                               hostLookup: (String) -> String?) throws -> Program {
         let first = command[0]
         let rest = Array(command.dropFirst())
-        func tool(_ name: String) -> Program {
-            Program(executable: toolsPath, argv0: "podlab-tools", arguments: [name] + rest)
+        let executable: ImageCommand.Executable
+        if let image {
+            executable = ImageCatalog.executable(for: first, in: image)
+        } else {
+            executable = ImageCatalog.busyboxApplets.contains(first) ? .busybox(applet: first) : .host(first)
         }
-        if let image, case let .builtin(name)? = try? ImageCatalog.command(for: image, command: command, args: nil).executable {
-            return tool(name)
-        }
-        if let path = hostLookup(first) {
+        switch executable {
+        case let .builtin(tool):
+            return Program(executable: toolsPath, argv0: "podlab-tools", arguments: [tool] + rest)
+        case let .busybox(applet):
+            guard access(busyboxPath, X_OK) == 0 else {
+                throw CLIError("exec: \"\(first)\": \"\(applet)\" is the host's BusyBox, and \(busyboxPath) is missing: "
+                               + "install the Debian package \(ImageCatalog.busyboxPackage) (scripts/install-deps does)", exitCode: 127)
+            }
+            return Program(executable: busyboxPath, argv0: first, arguments: rest)
+        case let .host(name):
+            guard let path = hostLookup(name) else {
+                throw CLIError("exec: \"\(first)\": executable file not found in $PATH (\(environment["PATH"] ?? Spawner.defaultPath))",
+                               exitCode: 127)
+            }
             return Program(executable: path, argv0: first, arguments: rest)
         }
-        let base = first.split(separator: "/").last.map(String.init) ?? first
-        if ImageCatalog.builtinTools.contains(base) { return tool(base) }
-        throw CLIError("exec: \"\(first)\": executable file not found in $PATH (\(environment["PATH"] ?? Spawner.defaultPath))",
-                       exitCode: 127)
     }
 }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// How a transfer failed, in the classes curl and wget report.
+/// How a transfer failed, in the classes curl reports.
 enum TransferError: Error {
     /// The host name did not resolve (curl 6).
     case resolve(host: String)

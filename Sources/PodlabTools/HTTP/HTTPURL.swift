@@ -17,7 +17,7 @@ enum URLParseError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// An `http://` URL as curl and wget take it: scheme optional (http is assumed), host an IP
+/// An `http://` URL as curl takes it: scheme optional (http is assumed), host an IP
 /// literal or name, optional port, path and query; the fragment is dropped.
 struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     var scheme: String
@@ -102,13 +102,6 @@ struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
 
     /// `http://host[:port]/target`.
     var description: String { "\(scheme)://\(hostHeader)\(target)" }
-
-    /// The last path segment, for wget's default output name (`index.html` for `/`).
-    var fileName: String {
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let last = path.split(separator: "/").last.map(String.init) ?? ""
-        return last.isEmpty || path.hasSuffix("/") ? "index.html" : last
-    }
 
     /// The URL a `Location` header points to, relative to this one.
     func resolving(_ location: String) throws(URLParseError) -> HTTPURL {

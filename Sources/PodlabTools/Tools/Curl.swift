@@ -19,7 +19,7 @@ enum Curl {
     static func imageEntrypoint(_ context: ToolContext) -> Int32 {
         var arguments = context.arguments
         if arguments.first?.hasPrefix("-") ?? false { arguments.insert("curl", at: 0) }
-        return CommandRunner.exec(arguments, shellName: "/entrypoint.sh")
+        return CommandRunner.exec(arguments, image: "curlimages/curl", shellName: "/entrypoint.sh")
     }
 
     static func main(_ context: ToolContext) -> Int32 {

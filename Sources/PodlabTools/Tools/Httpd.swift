@@ -78,8 +78,10 @@ enum Httpd {
             index += 1
         }
 
-        let serverName = Interfaces.primaryIPv4() ?? "127.0.0.1"
+        let serverName = PodAddress.primaryIPv4() ?? "127.0.0.1"
         let fqdnNotice = "AH00558: httpd: Could not reliably determine the server's fully qualified domain name, using \(serverName). Set the 'ServerName' directive globally to suppress this message"
+        // What this is, before anything Apache would say: the stand-in must not pass for Apache.
+        context.stderr.line("podlab built-in image \"httpd\": podlab-tools stands in for Apache httpd 2.4.62 (it imitates it; it is not Apache)")
         // Apache reads its configuration twice at start-up, and says so twice.
         context.stderr.line(fqdnNotice)
         context.stderr.line(fqdnNotice)

@@ -5,6 +5,11 @@ import Glibc
 /// The `nginx` image: nginx 1.27.0's default server, serving the welcome page on :80.
 enum Nginx {
     static let version = "nginx/1.27.0"
+    /// What this is, first in the log of the nginx image's containers: a user reading the log
+    /// must tell the stand-in from the real nginx.
+    static let banner = "podlab built-in image \"nginx\": podlab-tools stands in for nginx 1.27.0 (it imitates it; it is not nginx)"
+    /// Where real nginx says which compiler built it.
+    static let builtBy = "built by podlab-tools (a stand-in for nginx, not nginx)"
 
     /// `/usr/share/nginx/html/index.html` of the nginx image, byte for byte as the tutorial
     /// shows it (612 bytes).
@@ -72,7 +77,7 @@ enum Nginx {
                 context.stderr.line("nginx version: \(version)")
                 return 0
             case "-V":
-                context.stderr.line("nginx version: \(version)\nbuilt by gcc 12.2.0 (Debian 12.2.0-14)\nbuilt with OpenSSL 3.0.11 19 Sep 2023\nTLS SNI support enabled")
+                context.stderr.line("nginx version: \(version)\n\(builtBy)")
                 return 0
             case "-t", "-T":
                 context.stderr.line("nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\nnginx: configuration file /etc/nginx/nginx.conf test is successful")
@@ -104,7 +109,7 @@ enum Nginx {
             var limit = rlimit()
             getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
             for line in [
-                "using the \"epoll\" event method", version, "built by gcc 12.2.0 (Debian 12.2.0-14)", "OS: Linux \(kernelRelease())",
+                "using the \"epoll\" event method", version, builtBy, "OS: Linux \(kernelRelease())",
                 "getrlimit(RLIMIT_NOFILE): \(limit.rlim_cur):\(limit.rlim_max)", "start worker processes", "start worker process \(getpid())",
             ] {
                 context.stderr.line(errorLog("notice", line))
@@ -120,8 +125,9 @@ enum Nginx {
     /// it starts nginx, then runs its arguments.
     static func dockerEntrypoint(_ context: ToolContext) -> Int32 {
         let arguments = context.arguments
-        if let first = arguments.first, first == "nginx" || first == "nginx-debug",
-           context.environment("NGINX_ENTRYPOINT_QUIET_LOGS")?.isEmpty ?? true {
+        let startsNginx = arguments.first == "nginx" || arguments.first == "nginx-debug"
+        if startsNginx { context.stdout.line(banner) }
+        if startsNginx, context.environment("NGINX_ENTRYPOINT_QUIET_LOGS")?.isEmpty ?? true {
             context.stdout.write("""
             /docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform configuration
             /docker-entrypoint.sh: Looking for shell scripts in /docker-entrypoint.d/
@@ -134,7 +140,7 @@ enum Nginx {
 
             """)
         }
-        return CommandRunner.exec(arguments, shellName: "/docker-entrypoint.sh")
+        return CommandRunner.exec(arguments, image: "nginx", shellName: "/docker-entrypoint.sh")
     }
 }
 

@@ -21,7 +21,8 @@ struct ToolContext: Sendable {
 /// A tool's entry point: returns the process exit code.
 typealias ToolMain = @Sendable (ToolContext) -> Int32
 
-/// The tools of the `podlab-tools` multi-call executable and its dispatcher.
+/// The tools of the `podlab-tools` multi-call executable and its dispatcher: the images' own
+/// programs (servers, curl, entrypoint scripts). Shells and small utilities are BusyBox's.
 public enum PodlabTools {
     /// Every tool, by the name it is invoked as (first argument or argv[0] basename).
     static let tools: [String: ToolMain] = [
@@ -33,19 +34,6 @@ public enum PodlabTools {
         "entrypoint.sh": Curl.imageEntrypoint,
         "echo-server": EchoServer.main,
         "probe": Probe.main,
-        "busybox": Busybox.main,
-        "sh": Shell.main,
-        "sleep": Basics.sleep,
-        "wget": Wget.main,
-        "nc": Netcat.main,
-        "hostname": Basics.hostname,
-        "ifconfig": Interfaces.ifconfig,
-        "ip": Interfaces.ip,
-        "cat": Basics.cat,
-        "echo": Basics.echo,
-        "env": Basics.env,
-        "true": { _ in 0 },
-        "false": { _ in 1 },
     ]
 
     /// The names of all tools, sorted.

@@ -32,6 +32,21 @@ struct AddressOwnerTests {
         #expect(owner.isInLab == (kind != .outside))
     }
 
+    @Test("a finished pod keeps its podIP in its status but no longer holds the address; a new pod on it does")
+    func finishedPodsHoldNoAddress() throws {
+        var inventory = InspectionFixture.inventory
+        let index = try #require(inventory.pods.firstIndex { $0.name == "c" })
+        inventory.pods[index].phase = "Succeeded"
+        #expect(inventory.pod(holding: IPv4Address(10, 244, 2, 2)) == nil)
+        var successor = inventory.pods[index]
+        successor.name = "d"
+        successor.uid = "uid-d"
+        successor.phase = "Running"
+        inventory.pods.append(successor)
+        let owner = AddressOwner.find(.v4(IPv4Address(10, 244, 2, 2)), inventory: inventory, network: InspectionFixture.network)
+        #expect(owner.pod == "team/d")
+    }
+
     @Test func podOwnerNamesItsNamespaceAndInterface() throws {
         let owner = AddressOwner.find(.v4(IPv4Address(10, 244, 2, 2)), inventory: InspectionFixture.inventory, network: InspectionFixture.network)
         #expect(owner.namespace == "demo_pod_team_c")

@@ -45,7 +45,7 @@ final class FakeCluster: Sendable {
         ]
         pod.status.containerStatuses = pod.spec.containers.map { container in
             ContainerStatus(name: container.name, state: .running(startedAt: created.adding(seconds: 2)), ready: true, started: true,
-                            image: container.image, imageID: (try? ImageCatalog.resolve(container.image).imageID) ?? "",
+                            image: container.image, imageID: (try? ImageCatalog.resolve(container.image)).map { $0.pinnedImageID ?? "\($0.image.repository)@sha256:" + String(repeating: "0", count: 64) } ?? "",
                             containerID: "podlab://\(pod.metadata.namespace)-\(pod.metadata.name)-\(container.name)")
         }
     }
