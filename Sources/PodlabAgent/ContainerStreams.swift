@@ -122,9 +122,13 @@ final class ContainerStreams: @unchecked Sendable {
     func closeChildEndsAndStart() {
         for fd in childFDs { close(fd) }
         for output in outputs {
-            let thread = Thread { [self] in self.copy(from: output.fd, as: output.channel) }
-            thread.name = "podlab-output"
-            thread.start()
+            do {
+                try PlainThread.detach(name: "container-output") { self.copy(from: output.fd, as: output.channel) }
+            } catch {
+                // Unread, the output would block the process: it gets EPIPE (or a hang-up) instead.
+                if output.fd != terminalMaster { close(output.fd) }
+                outputEnded()
+            }
         }
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import Foundation
+import Netns
 import NIOCore
 import PodNet
 
@@ -205,7 +206,7 @@ final class InputReader: @unchecked Sendable {
         }
         let wake = (read: fds[0], write: fds[1])
         self.wake = wake
-        let thread = Thread { [self] in
+        let started: ()? = try? PlainThread.detach(name: "stdin") { [self] in
             var buffer = [UInt8](repeating: 0, count: 32 * 1024)
             reading: while true {
                 var watched = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
@@ -224,8 +225,10 @@ final class InputReader: @unchecked Sendable {
             }
             self.closeWake()
         }
-        thread.name = "podlab-stdin"
-        thread.start()
+        if started == nil {
+            closeWake()
+            deliver(nil)
+        }
     }
 
     /// Ends the reading (what is still unread stays unread).
