@@ -5,6 +5,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -34,7 +37,8 @@ int pl_sethostname(const char *name, size_t len) { return sethostname(name, len)
 size_t pl_mnl_socket_buffer_size(void) { return MNL_SOCKET_BUFFER_SIZE; }
 
 int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int new_session) {
+             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags) {
+    if ((flags & PL_SPAWN_CONTROLLING_TERMINAL) && (stdin_fd < 0 || !(flags & PL_SPAWN_NEW_SESSION))) return -EINVAL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int rc = posix_spawn_file_actions_init(&fa);
@@ -42,9 +46,18 @@ int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
     rc = posix_spawnattr_init(&attr);
     if (rc != 0) { posix_spawn_file_actions_destroy(&fa); return -rc; }
 
+    /* A session leader without a controlling terminal acquires the terminal it opens without
+     * O_NOCTTY (dup2 would not do it). glibc runs setsid before the file actions, so the child
+     * opens its terminal anew, through its own fd table: /proc/self/fd/N reaches the very
+     * terminal the inherited fd N refers to, whatever the child's mount namespace has in /dev/pts. */
+    char terminal[32];
+    snprintf(terminal, sizeof terminal, "/proc/self/fd/%d", stdin_fd);
+
     int fds[3] = { stdin_fd, stdout_fd, stderr_fd };
     for (int target = 0; target < 3 && rc == 0; target++) {
-        if (fds[target] < 0) {
+        if (target == 0 && (flags & PL_SPAWN_CONTROLLING_TERMINAL)) {
+            rc = posix_spawn_file_actions_addopen(&fa, 0, terminal, O_RDWR, 0);
+        } else if (fds[target] < 0) {
             rc = posix_spawn_file_actions_addopen(&fa, target, "/dev/null",
                                                   target == 0 ? O_RDONLY : O_WRONLY, 0);
         } else {
@@ -58,11 +71,11 @@ int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
-    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    if (new_session) flags |= POSIX_SPAWN_SETSID;
+    short attributes = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (flags & PL_SPAWN_NEW_SESSION) attributes |= POSIX_SPAWN_SETSID;
     if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
     if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
-    if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
+    if (rc == 0) rc = posix_spawnattr_setflags(&attr, attributes);
     if (rc == 0) rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
 
     posix_spawnattr_destroy(&attr);
@@ -95,4 +108,28 @@ int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf) {
 int pl_pidfd_open(pid_t pid) {
     long fd = syscall(SYS_pidfd_open, pid, 0);
     return fd < 0 ? -errno : (int)fd;
+}
+
+int pl_open_pseudo_terminal(int *master, int *slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -errno;
+    if (grantpt(m) != 0 || unlockpt(m) != 0) {
+        int error = errno;
+        close(m);
+        return -error;
+    }
+    int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        int error = errno;
+        close(m);
+        return -error;
+    }
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+int pl_set_window_size(int fd, unsigned short rows, unsigned short columns) {
+    struct winsize size = { .ws_row = rows, .ws_col = columns };
+    return ioctl(fd, TIOCSWINSZ, &size) == 0 ? 0 : -errno;
 }

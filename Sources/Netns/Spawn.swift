@@ -13,6 +13,10 @@ public enum StandardIO: Sendable, Equatable {
     case file(String, append: Bool = true)
     /// An fd the caller owns and keeps open until `spawn` returns.
     case fd(Int32)
+    /// The slave side of a pseudo-terminal the caller owns (as `fd`). As stdin, it also becomes
+    /// the child's controlling terminal, which needs `newSession`: the terminal's ^C reaches
+    /// the child's foreground job, and its hang-up the whole session.
+    case terminal(Int32)
 }
 
 /// Everything needed to start one process inside a pod's namespaces.
@@ -133,7 +137,7 @@ public enum Spawner {
             switch io {
             case .null: return -1
             case .inherit: return target
-            case let .fd(fd): return fd
+            case let .fd(fd), let .terminal(fd): return fd
             case let .file(file, append):
                 let flags = target == 0 ? O_RDONLY : (O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC))
                 let fd = open(file, flags | O_CLOEXEC, 0o644)
@@ -161,7 +165,13 @@ public enum Spawner {
         let argv = [request.argv0 ?? request.executable] + request.arguments
         let envp = request.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let cwd = request.workingDirectory
-        let newSession: Int32 = request.newSession ? 1 : 0
+        var spawnFlags: Int32 = request.newSession ? PL_SPAWN_NEW_SESSION : 0
+        if case .terminal = request.stdin {
+            guard request.newSession else {
+                throw ValidationError(field: "stdin", value: "terminal", reason: "a controlling terminal needs a new session")
+            }
+            spawnFlags |= PL_SPAWN_CONTROLLING_TERMINAL
+        }
         let pid = try withCStrings(argv) { cArgv in
             try withCStrings(envp) { cEnvp in
                 try NamespaceWorker.shared.sync {
@@ -169,9 +179,9 @@ public enum Spawner {
                         var pid: pid_t = 0
                         let rc: Int32
                         if let cwd {
-                            rc = cwd.withCString { pl_spawn(&pid, path, cArgv, cEnvp, $0, fds.0, fds.1, fds.2, newSession) }
+                            rc = cwd.withCString { pl_spawn(&pid, path, cArgv, cEnvp, $0, fds.0, fds.1, fds.2, spawnFlags) }
                         } else {
-                            rc = pl_spawn(&pid, path, cArgv, cEnvp, nil, fds.0, fds.1, fds.2, newSession)
+                            rc = pl_spawn(&pid, path, cArgv, cEnvp, nil, fds.0, fds.1, fds.2, spawnFlags)
                         }
                         if rc < 0 {
                             throw KernelError(operation: "posix_spawn", object: path, namespace: request.networkNamespace, errno: Errno(-rc))

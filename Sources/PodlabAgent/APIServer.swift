@@ -136,6 +136,7 @@ public enum APIServer {
             try await handle { json(try await backend.getNode(name: try context.parameters.require("name"))) }
         }
         if let nodes = backend as? any NodeBackend { Controller.addNodeRoutes(to: router, backend: nodes) }
+        if let attachable = backend as? any AttachBackend { AttachRoutes.register(on: router, backend: attachable) }
         router.get("/podlab/v1/lab") { _, _ in
             try await handle { json(try await backend.labStatus()) }
         }

@@ -80,20 +80,30 @@ public enum ContainerRuntime {
                                logPath: logPath, sandbox: sandbox)
     }
 
-    /// Starts the process; returns its identity (pid + start time, to survive pid reuse).
-    public static func start(_ launch: ContainerLaunch) throws -> ProcessIdentity {
+    /// Starts the process; returns its identity (pid + start time, to survive pid reuse). With
+    /// `streams` (a container with `stdin` or `tty`), its stdio are pipes or a terminal of the
+    /// agent's, which copies the output to the log (`ContainerStreams`); else the process writes
+    /// its log itself.
+    static func start(_ launch: ContainerLaunch, streams mode: ContainerStreams.Mode? = nil) throws -> (process: ProcessIdentity, streams: ContainerStreams?) {
         let directory = (launch.logPath as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let fd = open(launch.logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw KernelError(operation: "open", object: launch.logPath, errno: .current) }
         defer { close(fd) }
         let executable = launch.executable.hasPrefix("/") ? launch.executable : try Spawner.resolve(launch.executable, environment: launch.environment)
+        let streams = try mode.map { mode in
+            let logFD = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+            guard logFD >= 0 else { throw KernelError(operation: "dup", object: launch.logPath, errno: .current) }
+            return try ContainerStreams(mode: mode, logFD: logFD)
+        }
+        defer { streams?.closeChildEndsAndStart() }
+        let stdio = streams?.childEnds ?? ContainerStreams.ChildEnds(stdin: .null, stdout: .fd(fd), stderr: .fd(fd))
         let child = try Spawner.spawn(SpawnRequest(executable: executable, arguments: Array(launch.argv.dropFirst()), argv0: launch.argv.first,
                                                    environment: launch.environment, workingDirectory: launch.workingDirectory,
-                                                   stdin: .null, stdout: .fd(fd), stderr: .fd(fd),
+                                                   stdin: stdio.stdin, stdout: stdio.stdout, stderr: stdio.stderr,
                                                    networkNamespace: launch.sandbox.netns, utsNamespace: launch.sandbox.uts,
                                                    ipcNamespace: launch.sandbox.ipc, newSession: true))
-        return ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0)
+        return (ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0), streams)
     }
 
     /// The sessions of container processes in a pod that nobody recorded: started by an agent

@@ -50,8 +50,9 @@ extension Controller {
                                                      workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
                                                      podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox,
                                                      imagesDirectory: paths.images)
-            let process = try ContainerRuntime.start(launch)
+            let (process, streams) = try ContainerRuntime.start(launch, streams: ContainerStreams.Mode(container))
             runtime.processes[name] = process
+            runtime.streams[name] = streams
             do { try store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) } } catch {
                 // The process runs and is watched; only a restarted agent would not find it.
                 logger.error("pod \(podKey) container \(name): recording its process (pid \(process.pid)) failed: \(error)")

@@ -12,6 +12,8 @@ final class PodRuntime: @unchecked Sendable {
     var interface: PodInterface?
     /// Running container processes by container name.
     var processes: [String: ProcessIdentity] = [:]
+    /// The streams of the latest run of each container with `stdin` or `tty`, by container name.
+    var streams: [String: ContainerStreams] = [:]
     /// Crashes in a row per container, for the back-off.
     var failures: [String: Int] = [:]
     /// Failed pulls in a row per container, for the image pull back-off.

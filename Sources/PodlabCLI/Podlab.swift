@@ -15,7 +15,7 @@ public struct Podlab: AsyncParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Lab", subcommands: [Up.self, Down.self, Status.self, NodeCommand.self, Agent.self]),
             CommandGroup(name: "Pod", subcommands: [
-                Run.self, Apply.self, Get.self, Describe.self, Logs.self, Exec.self, Edit.self, Delete.self,
+                Run.self, Apply.self, Get.self, Describe.self, Logs.self, Attach.self, Exec.self, Edit.self, Delete.self,
             ]),
             CommandGroup(name: "Inspect", subcommands: [IP.self, Whois.self, IPAM.self]),
             CommandGroup(name: "Connectivity", subcommands: [ConnectivityTest.self]),

@@ -51,13 +51,21 @@ public struct CommandResult: Sendable {
 
 /// Runs independent checkers (`ip`, `nft`) from tests. Product code never does this.
 public enum Command {
-    /// Runs `executable` with `arguments` in the caller's namespaces (or `netns`) and collects its output.
-    public static func run(_ executable: String, _ arguments: [String], netns: String? = nil, environment: [String: String] = ["PATH": Spawner.defaultPath]) throws -> CommandResult {
+    /// Runs `executable` with `arguments` in the caller's namespaces (or `netns`) and collects its output;
+    /// its stdin reads `input` (else /dev/null).
+    public static func run(_ executable: String, _ arguments: [String], netns: String? = nil, environment: [String: String] = ["PATH": Spawner.defaultPath],
+                           input: String? = nil) throws -> CommandResult {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("podlab-cmd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out").path, err = dir.appendingPathComponent("err").path
-        let child = try Spawner.spawn(SpawnRequest(executable: executable, arguments: arguments, environment: environment,
+        var stdin = StandardIO.null
+        if let input {
+            let path = dir.appendingPathComponent("in").path
+            try input.write(toFile: path, atomically: false, encoding: .utf8)
+            stdin = .file(path)
+        }
+        let child = try Spawner.spawn(SpawnRequest(executable: executable, arguments: arguments, environment: environment, stdin: stdin,
                                                    stdout: .file(out, append: false), stderr: .file(err, append: false),
                                                    networkNamespace: netns, newSession: false))
         let status = try child.wait()

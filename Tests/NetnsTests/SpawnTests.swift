@@ -79,6 +79,52 @@ struct SpawnTests {
         #expect(try await quick.exitStatus() == .exited(0))
     }
 
+    @Test("a pseudo-terminal as stdin is the child's controlling terminal, with the size set on the master")
+    func controllingTerminal() throws {
+        let terminal = try PseudoTerminal.open()
+        defer { close(terminal.master) }
+        try PseudoTerminal.setWindowSize(fd: terminal.master, rows: 43, columns: 132)
+        // /dev/tty opens only for a process with a controlling terminal (ENXIO otherwise).
+        let child: ChildProcess
+        do {
+            defer { close(terminal.slave) }
+            child = try Spawner.spawn(SpawnRequest(
+                executable: "/bin/sh", arguments: ["-c", "stty size; echo typed >/dev/tty && read line && echo \"read $line\""],
+                environment: ["PATH": Spawner.defaultPath],
+                stdin: .terminal(terminal.slave), stdout: .fd(terminal.slave), stderr: .fd(terminal.slave), newSession: true))
+        }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var answered = false
+        // The master reads EIO once the child, the last holder of the slave, is gone.
+        while true {
+            let n = read(terminal.master, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            output += buffer[0..<n]
+            if !answered, String(decoding: output, as: UTF8.self).contains("typed\r\n") {
+                answered = true
+                var answer = Array("yes\n".utf8)
+                _ = write(terminal.master, &answer, answer.count)
+            }
+        }
+        #expect(try child.wait() == .exited(0))
+        // The terminal echoes what is typed and turns newlines into CR LF.
+        #expect(String(decoding: output, as: UTF8.self) == "43 132\r\ntyped\r\nyes\r\nread yes\r\n")
+    }
+
+    @Test("a controlling terminal needs a session of the child's own")
+    func controllingTerminalNeedsASession() throws {
+        let terminal = try PseudoTerminal.open()
+        defer {
+            close(terminal.master)
+            close(terminal.slave)
+        }
+        #expect(throws: ValidationError(field: "stdin", value: "terminal", reason: "a controlling terminal needs a new session")) {
+            try Spawner.spawn(SpawnRequest(executable: "true", stdin: .terminal(terminal.slave), newSession: false))
+        }
+    }
+
     @Test("a missing executable or namespace is a clear error, not a crash")
     func missing() throws {
         #expect { try Spawner.spawn(SpawnRequest(executable: "no-such-program-podlab")) } throws: { error in

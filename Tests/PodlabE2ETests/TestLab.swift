@@ -20,10 +20,11 @@ struct TestLab: Sendable {
         ["PATH": Spawner.defaultPath, "PODLAB_LAB": name, "PODLAB_STATE_ROOT": stateRoot, "HOME": "/root"].merging(extraEnvironment) { $1 }
     }
 
-    /// Runs `podlab ARGS…` against this lab.
+    /// Runs `podlab ARGS…` against this lab, its stdin reading `input` (else /dev/null).
     @discardableResult
-    func run(_ arguments: [String], expectSuccess: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
-        let result = try Command.run(podlab, arguments, environment: environment)
+    func run(_ arguments: [String], input: String? = nil, expectSuccess: Bool = true,
+             sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
+        let result = try Command.run(podlab, arguments, environment: environment, input: input)
         if expectSuccess && !result.succeeded {
             Issue.record("podlab \(arguments.joined(separator: " ")) failed (\(result.status)):\n\(result.stderr)\(result.stdout)", sourceLocation: sourceLocation)
         }

@@ -41,16 +41,34 @@ int pl_sethostname(const char *name, size_t len);
 /* MNL_SOCKET_BUFFER_SIZE (a macro that calls sysconf). */
 size_t pl_mnl_socket_buffer_size(void);
 
+/* Flags of pl_spawn. */
+/* The child becomes a session leader (so the whole process group can be signalled). */
+#define PL_SPAWN_NEW_SESSION 1
+/* stdin_fd is a terminal (the slave of a pseudo-terminal) that becomes the child's controlling
+ * terminal; needs PL_SPAWN_NEW_SESSION. */
+#define PL_SPAWN_CONTROLLING_TERMINAL 2
+
 /*
  * posix_spawn(3) of `path` with `argv`/`envp`, started in the calling thread's namespaces.
  * The child gets stdin/stdout/stderr from the given fds (-1: /dev/null), changes into `cwd`
  * when it is not NULL, closes every other fd (closefrom 3), gets a default signal mask and
- * default dispositions, and becomes a session leader when `new_session` is non-zero
- * (so the whole process group can be signalled).
+ * default dispositions; `flags` is a combination of PL_SPAWN_* above.
  * Returns 0 and stores the pid in *pid, or -errno.
  */
 int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int new_session);
+             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags);
+
+/*
+ * A new pseudo-terminal: *master gets the master side, *slave the slave side (both O_CLOEXEC,
+ * neither the caller's controlling terminal). The slave is opened from the master
+ * (TIOCGPTPEER), not by its /dev/pts path, so it is the right one in any mount namespace.
+ * Returns 0, or -errno.
+ */
+int pl_open_pseudo_terminal(int *master, int *slave);
+
+/* TIOCSWINSZ: sets a terminal's window size (the foreground process group gets SIGWINCH).
+ * Returns 0, or -errno. */
+int pl_set_window_size(int fd, unsigned short rows, unsigned short columns);
 
 /*
  * waitpid(2) for one child. `options` as waitpid's (WNOHANG = 1).

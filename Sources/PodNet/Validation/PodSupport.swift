@@ -45,7 +45,7 @@
 /// | `containers[].securityContext.*` | refused, per field: containers run as the agent's user |
 /// | `containers[].restartPolicy` | refused as Kubernetes does for non-init containers; `Always` only on init containers |
 /// | `containers[].imagePullPolicy`, `terminationMessagePath`, `terminationMessagePolicy` | kept (validated) |
-/// | `containers[].stdin`, `stdinOnce`, `tty` | kept (`podlab run -it` sets them) |
+/// | `containers[].stdin`, `stdinOnce`, `tty` | acted on: stdin kept open for `attach` (`podlab run -i`), a terminal with `tty` |
 public enum PodSupport {
     /// The detail of every refusal.
     public static let notSupported = "not supported by podlab yet"

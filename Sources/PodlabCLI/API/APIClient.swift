@@ -73,6 +73,20 @@ public struct APIClient: Sendable {
         return response.body
     }
 
+    /// A session both ways on one exchange (attach): the request body is `input`, sent as it
+    /// comes (its end ends the request); the answer's status is checked, then its body streams.
+    public func exchange(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], contentType: String,
+                         input: AsyncStream<ByteBuffer>, timeout: Duration = .seconds(60)) async throws -> AsyncThrowingStream<ByteBuffer, any Error> {
+        let response = try await execute(method, path, query: query, body: nil, streaming: (contentType, input), timeout: timeout)
+        let status = Int(response.head.status.code)
+        guard (200..<300).contains(status) else {
+            var collected = Data()
+            for try await chunk in response.body { collected.append(contentsOf: chunk.readableBytesView) }
+            throw APIError.from(code: status, body: collected)
+        }
+        return response.body
+    }
+
     /// Streams newline-delimited JSON values (watch events), decoding each line as `T`.
     public func lines<T: Decodable & Sendable>(_ type: T.Type, _ path: String, query: [(String, String)] = [])
         async throws -> AsyncThrowingStream<T, any Error> {
@@ -111,8 +125,10 @@ public struct APIClient: Sendable {
 
     /// One HTTP/1.1 exchange on a fresh connection to the agent's unix socket (SwiftNIO).
     /// `timeout` bounds the wait for the answer's head; the body may take as long as it takes
-    /// (log follows and watches stay open).
+    /// (log follows and watches stay open). A `streaming` request body is sent chunked while
+    /// the answer is read, until the answer ends.
     private func execute(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?,
+                         streaming: (contentType: String, parts: AsyncStream<ByteBuffer>)? = nil,
                          timeout: Duration) async throws -> StreamingResponse {
         var uri = path
         if !query.isEmpty {
@@ -139,7 +155,12 @@ public struct APIClient: Sendable {
         head.headers.add(name: "Accept", value: "application/json")
         head.headers.add(name: "User-Agent", value: "podlab")
         head.headers.add(name: "Connection", value: "close")
-        head.headers.add(name: "Content-Length", value: String(body?.count ?? 0))
+        if let streaming {
+            head.headers.add(name: "Transfer-Encoding", value: "chunked")
+            head.headers.add(name: "Content-Type", value: streaming.contentType)
+        } else {
+            head.headers.add(name: "Content-Length", value: String(body?.count ?? 0))
+        }
         if body != nil { head.headers.add(name: "Content-Type", value: "application/json") }
         let requestHead = head
         let (bodyStream, bodyContinuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
@@ -147,12 +168,24 @@ public struct APIClient: Sendable {
         let exchange = Task {
             do {
                 try await channel.executeThenClose { inbound, outbound in
-                    // One write: the agent may answer and close as soon as it has the head (a body
-                    // of length 0), and a later write of the rest would fail on the closed channel.
-                    var parts: [HTTPClientRequestPart] = [.head(requestHead)]
-                    if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                    parts.append(.end(nil))
-                    try await outbound.write(contentsOf: parts)
+                    var sending: Task<Void, Never>?
+                    defer { sending?.cancel() }
+                    if let streaming {
+                        try await outbound.write(.head(requestHead))
+                        sending = Task {
+                            for await part in streaming.parts {
+                                guard (try? await outbound.write(.body(.byteBuffer(part)))) != nil else { return }
+                            }
+                            try? await outbound.write(.end(nil))
+                        }
+                    } else {
+                        // One write: the agent may answer and close as soon as it has the head (a body
+                        // of length 0), and a later write of the rest would fail on the closed channel.
+                        var parts: [HTTPClientRequestPart] = [.head(requestHead)]
+                        if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                        parts.append(.end(nil))
+                        try await outbound.write(contentsOf: parts)
+                    }
                     for try await part in inbound {
                         switch part {
                         case let .head(responseHead): headBox.deliver(.success(responseHead))

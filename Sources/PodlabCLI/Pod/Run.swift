@@ -3,7 +3,8 @@ import Foundation
 import PodNet
 
 /// `podlab run NAME --image IMAGE [flags] [-- COMMAND ARGS…]`: creates a pod with one
-/// container, the way `kubectl run` does; with `-i`/`--attach` waits for it, streams its
+/// container, the way `kubectl run` does; with `-i` waits for it and attaches to it (this
+/// stdin is the container's, with `-t` through a terminal), with `--attach` streams its
 /// output, and with `--rm` deletes it afterwards.
 public struct Run: PodlabCommand {
     public static let configuration = CommandConfiguration(
@@ -167,16 +168,19 @@ public struct Run: PodlabCommand {
         case terminated(ContainerState.Terminated)
     }
 
-    /// Waits for the container to start, streams its output until it ends, then (for Never
-    /// and OnFailure) waits for the pod to complete, as `kubectl run --attach` does.
+    /// Waits for the container to start; with `-i` attaches to it (stdin, and a terminal with
+    /// `-t`), else streams its output until it ends; then (for Never and OnFailure) waits for
+    /// the pod to complete, as `kubectl run --attach` does. A pod that completed before it
+    /// could be attached shows its log instead.
     private func attachAndWait(name: String, namespace: String, policy: RestartPolicy, timeout: Double,
                                client: APIClient, context: CommandContext) async throws -> Outcome {
         let path = APIPath.pod(namespace, name)
         let deadline = ContinuousClock.now + .seconds(timeout)
+        var started: Pod
         while true {
-            let pod = try await client.get(Pod.self, path)
-            if let phase = pod.status.phase, phase.isTerminal { break }
-            if let state = pod.status.containerStatus(named: name)?.state {
+            started = try await client.get(Pod.self, path)
+            if let phase = started.status.phase, phase.isTerminal { break }
+            if let state = started.status.containerStatus(named: name)?.state {
                 if state.running != nil || state.terminated != nil { break }
                 if let waiting = state.waiting, Printing.reasonsThatCannotStart.contains(waiting.reason) {
                     throw CLIError("pod \(namespace)/\(name): container \(name) cannot start: \(waiting.reason)"
@@ -187,11 +191,17 @@ public struct Run: PodlabCommand {
             try await context.pause()
         }
 
-        let body = try await client.stream(APIPath.log(namespace, name), query: [("container", name), ("follow", "true")])
-        do {
-            for try await chunk in body { context.stdout.write(bytes: Array(chunk.readableBytesView)) }
-        } catch {
-            throw APIError.interrupted(lab: client.paths.lab, reason: "\(error)")
+        if stdin, started.status.phase?.isTerminal != true, let container = started.spec.containers.first(where: { $0.name == name }) {
+            do {
+                try await Attach.session(client: client, namespace: namespace, pod: name, container: container, stdin: true, tty: tty,
+                                         quiet: quiet, context: context)
+            } catch let error as CLIError where error.message.hasPrefix("unable to upgrade connection") {
+                // Ended between the wait and the attach: kubectl falls back the same way.
+                context.stderr.line("warning: couldn't attach to pod/\(name), falling back to streaming logs: \(error.message)")
+                try await streamLog(name: name, namespace: namespace, client: client, context: context)
+            }
+        } else {
+            try await streamLog(name: name, namespace: namespace, client: client, context: context)
         }
 
         guard !leaveStdinOpen, policy == .never || policy == .onFailure else { return .done }
@@ -211,6 +221,16 @@ public struct Run: PodlabCommand {
             }
             if ContinuousClock.now >= deadline { throw CLIError("timed out waiting for the condition") }
             try await context.pause()
+        }
+    }
+
+    /// The container's log, followed until its run ends.
+    private func streamLog(name: String, namespace: String, client: APIClient, context: CommandContext) async throws {
+        let body = try await client.stream(APIPath.log(namespace, name), query: [("container", name), ("follow", "true")])
+        do {
+            for try await chunk in body { context.stdout.write(bytes: Array(chunk.readableBytesView)) }
+        } catch {
+            throw APIError.interrupted(lab: client.paths.lab, reason: "\(error)")
         }
     }
 
