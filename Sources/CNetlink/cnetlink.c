@@ -133,3 +133,32 @@ int pl_set_window_size(int fd, unsigned short rows, unsigned short columns) {
     struct winsize size = { .ws_row = rows, .ws_col = columns };
     return ioctl(fd, TIOCSWINSZ, &size) == 0 ? 0 : -errno;
 }
+
+int pl_spawn_as(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags,
+                unsigned int uid, unsigned int gid, const unsigned int *groups, size_t ngroups) {
+    uid_t ruid, euid, suid;
+    gid_t rgid, egid, sgid;
+    gid_t saved_groups[256];
+    if (getresuid(&ruid, &euid, &suid) != 0 || getresgid(&rgid, &egid, &sgid) != 0) return -errno;
+    long nsaved = syscall(SYS_getgroups, 256, saved_groups);
+    if (nsaved < 0) return -errno;
+
+    /* Groups and gid first: once the uid is another, CAP_SETGID is gone from the effective set. */
+    int rc = 0;
+    if (syscall(SYS_setgroups, ngroups, groups) != 0) return -errno;
+    if (syscall(SYS_setresgid, gid, gid, -1) != 0) {
+        rc = -errno;
+    } else if (syscall(SYS_setresuid, uid, uid, -1) != 0) {
+        rc = -errno;
+    } else {
+        rc = pl_spawn(pid, path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, flags);
+    }
+    /* Back: the uid first (the saved uid still allows it, and brings the capabilities back). */
+    if (syscall(SYS_setresuid, ruid, euid, suid) != 0 || syscall(SYS_setresgid, rgid, egid, sgid) != 0
+        || syscall(SYS_setgroups, (size_t)nsaved, saved_groups) != 0) {
+        fprintf(stderr, "pl_spawn_as: the thread cannot get its credentials back (errno %d)\n", errno);
+        abort();
+    }
+    return rc;
+}

@@ -40,10 +40,13 @@ public struct SpawnRequest: Sendable {
     public var ipcNamespace: String?
     /// Start a new session (process group), so the whole group can be signalled.
     public var newSession: Bool
+    /// The user, group and supplementary groups the child runs as; nil: the caller's.
+    public var credentials: SpawnCredentials?
 
     public init(executable: String, arguments: [String] = [], argv0: String? = nil, environment: [String: String] = [:],
                 workingDirectory: String? = nil, stdin: StandardIO = .null, stdout: StandardIO = .null, stderr: StandardIO = .null,
-                networkNamespace: String? = nil, utsNamespace: String? = nil, ipcNamespace: String? = nil, newSession: Bool = true) {
+                networkNamespace: String? = nil, utsNamespace: String? = nil, ipcNamespace: String? = nil, newSession: Bool = true,
+                credentials: SpawnCredentials? = nil) {
         self.executable = executable
         self.arguments = arguments
         self.argv0 = argv0
@@ -56,6 +59,21 @@ public struct SpawnRequest: Sendable {
         self.utsNamespace = utsNamespace
         self.ipcNamespace = ipcNamespace
         self.newSession = newSession
+        self.credentials = credentials
+    }
+}
+
+/// Who a spawned process runs as.
+public struct SpawnCredentials: Hashable, Sendable {
+    public var uid: UInt32
+    public var gid: UInt32
+    /// The supplementary groups (the primary group among them, as `id` shows it).
+    public var groups: [UInt32]
+
+    public init(uid: UInt32, gid: UInt32, groups: [UInt32]) {
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
     }
 }
 
@@ -177,12 +195,17 @@ public enum Spawner {
                 try NamespaceWorker.shared.sync {
                     try NamespaceWorker.shared.withNamespaces(targets) { () throws -> pid_t in
                         var pid: pid_t = 0
-                        let rc: Int32
-                        if let cwd {
-                            rc = cwd.withCString { pl_spawn(&pid, path, cArgv, cEnvp, $0, fds.0, fds.1, fds.2, spawnFlags) }
-                        } else {
-                            rc = pl_spawn(&pid, path, cArgv, cEnvp, nil, fds.0, fds.1, fds.2, spawnFlags)
+                        func spawn(_ cwd: UnsafePointer<CChar>?) -> Int32 {
+                            guard let credentials = request.credentials else {
+                                return pl_spawn(&pid, path, cArgv, cEnvp, cwd, fds.0, fds.1, fds.2, spawnFlags)
+                            }
+                            // The worker takes the process's ids for the spawn only (its thread alone).
+                            return credentials.groups.withUnsafeBufferPointer { groups in
+                                pl_spawn_as(&pid, path, cArgv, cEnvp, cwd, fds.0, fds.1, fds.2, spawnFlags,
+                                            credentials.uid, credentials.gid, groups.baseAddress, groups.count)
+                            }
                         }
+                        let rc = cwd.map { $0.withCString { spawn($0) } } ?? spawn(nil)
                         if rc < 0 {
                             throw KernelError(operation: "posix_spawn", object: path, namespace: request.networkNamespace, errno: Errno(-rc))
                         }

@@ -16,6 +16,8 @@ public struct ContainerLaunch: Sendable {
     /// stdout and stderr both go here (appended).
     public var logPath: String
     public var sandbox: PodSandboxPaths
+    /// Who the process runs as (`securityContext`); nil: the agent's user, root.
+    public var credentials: SpawnCredentials? = nil
 }
 
 /// The namespaces that make up a pod sandbox.
@@ -102,7 +104,7 @@ public enum ContainerRuntime {
                                                    environment: launch.environment, workingDirectory: launch.workingDirectory,
                                                    stdin: stdio.stdin, stdout: stdio.stdout, stderr: stdio.stderr,
                                                    networkNamespace: launch.sandbox.netns, utsNamespace: launch.sandbox.uts,
-                                                   ipcNamespace: launch.sandbox.ipc, newSession: true))
+                                                   ipcNamespace: launch.sandbox.ipc, newSession: true, credentials: launch.credentials))
         return (ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0), streams)
     }
 

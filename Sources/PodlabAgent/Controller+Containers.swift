@@ -45,11 +45,15 @@ extension Controller {
             // The env list resolved and `$(VAR)` expanded as the kubelet does; an unresolvable
             // source leaves the container waiting, as the kubelet's CreateContainerConfigError.
             let environment = try ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host)
-            let launch = try ContainerRuntime.launch(image: container.image, command: environment.command, args: environment.args,
+            let credentials = try ContainerCredentials.resolve(pod: pod, container: container)
+            var launch = try ContainerRuntime.launch(image: container.image, command: environment.command, args: environment.args,
                                                      env: environment.variables,
                                                      workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
                                                      podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox,
                                                      imagesDirectory: paths.images)
+            if credentials != .imageDefault {
+                launch.credentials = SpawnCredentials(uid: credentials.uid, gid: credentials.gid, groups: credentials.groups)
+            }
             let (process, streams) = try ContainerRuntime.start(launch, streams: ContainerStreams.Mode(container))
             runtime.processes[name] = process
             runtime.streams[name] = streams
@@ -61,6 +65,10 @@ extension Controller {
             runtime.failedPulls[name] = nil
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
         } catch let error as DownwardAPIError {
+            status.state = .waiting(reason: "CreateContainerConfigError", message: error.description)
+            status.ready = false
+            status.started = false
+        } catch let error as ContainerCredentialsError {
             status.state = .waiting(reason: "CreateContainerConfigError", message: error.description)
             status.ready = false
             status.started = false

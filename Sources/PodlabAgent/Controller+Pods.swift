@@ -64,7 +64,16 @@ extension Controller {
             let resolved = (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
                 ?? container.env.map { ($0.name, $0.value) }
             for (name, value) in resolved { env[name] = .string(value) }
-            return .object(["name": .string(container.name), "env": .object(env), "workingDir": .string(container.workingDir.isEmpty ? "/" : container.workingDir)])
+            var entry: [String: JSONValue] = ["name": .string(container.name), "env": .object(env),
+                                              "workingDir": .string(container.workingDir.isEmpty ? "/" : container.workingDir)]
+            // An exec'd process runs as the container's user (a container whose securityContext
+            // forbids starting never runs, so there is nothing to exec into).
+            if let credentials = try? ContainerCredentials.resolve(pod: pod, container: container) {
+                entry["runAsUser"] = .integer(Int64(credentials.uid))
+                entry["runAsGroup"] = .integer(Int64(credentials.gid))
+                entry["groups"] = .array(credentials.groups.map { .integer(Int64($0)) })
+            }
+            return .object(entry)
         }
         let value: JSONValue = .object([
             "netns": .string(runtime.sandbox.netns), "uts": .string(runtime.sandbox.uts), "ipc": .string(runtime.sandbox.ipc),

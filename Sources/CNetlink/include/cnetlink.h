@@ -59,6 +59,18 @@ int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
              const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags);
 
 /*
+ * pl_spawn as another user. On the calling thread only (raw setgroups/setresgid/setresuid
+ * system calls: glibc's wrappers change every thread of the process), the supplementary groups,
+ * the gid and the uid become `groups`, `gid` and `uid` while the saved ids stay, the child is
+ * spawned and inherits them (exec makes them all of its ids), and the thread gets its own back.
+ * Needs CAP_SETUID and CAP_SETGID. Returns what pl_spawn returns, or the -errno of a refused
+ * change (nothing spawned). Aborts if the thread cannot get its own credentials back.
+ */
+int pl_spawn_as(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags,
+                unsigned int uid, unsigned int gid, const unsigned int *groups, size_t ngroups);
+
+/*
  * A new pseudo-terminal: *master gets the master side, *slave the slave side (both O_CLOEXEC,
  * neither the caller's controlling terminal). The slave is opened from the master
  * (TIOCGPTPEER), not by its /dev/pts path, so it is the right one in any mount namespace.

@@ -30,7 +30,7 @@
 /// | `spec.automountServiceAccountToken`, `enableServiceLinks`, `imagePullSecrets`, `setHostnameAsFQDN` | kept: no token, no services, no registry, no subdomain |
 /// | `spec.hostNetwork`, `hostPID`, `hostIPC`, `shareProcessNamespace` | `false` kept, `true` refused |
 /// | `spec.hostUsers` | `true` kept, `false` refused |
-/// | `spec.securityContext.*` | refused, per field (`{}` kept) |
+/// | `spec.securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot`, `supplementalGroups` acted on (`ContainerCredentials`); the others refused, per field (`{}` kept) |
 /// | `spec.os.name` | `linux` kept, `windows` refused |
 /// | `spec.runtimeClassName`, `overhead`, `resourceClaims`, `resources` | refused |
 /// | `containers[].name`, `image`, `command`, `args`, `workingDir`, `env[].value` | acted on (`$(VAR)` expanded) |
@@ -42,7 +42,7 @@
 /// | `containers[].resources.limits`, `claims`, `resizePolicy` | limits validated, then refused: not enforced |
 /// | `containers[].volumeMounts`, `volumeDevices` | refused |
 /// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe`, `lifecycle.*` | refused (on regular init containers Kubernetes' own refusal) |
-/// | `containers[].securityContext.*` | refused, per field: containers run as the agent's user |
+/// | `containers[].securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot` acted on (`ContainerCredentials`); the others refused, per field |
 /// | `containers[].restartPolicy` | refused as Kubernetes does for non-init containers; `Always` only on init containers |
 /// | `containers[].imagePullPolicy`, `terminationMessagePath`, `terminationMessagePolicy` | kept (validated) |
 /// | `containers[].stdin`, `stdinOnce`, `tty` | acted on: stdin kept open for `attach` (`podlab run -i`), a terminal with `tty` |
@@ -116,7 +116,9 @@ public enum PodSupport {
         for name in ["hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace"] where fields[name] == .bool(true) {
             errors.append(refusal(path.child(name)))
         }
-        errors += setFields(of: fields["securityContext"], path: path.child("securityContext")).map { refusal($0) }
+        errors += setFields(of: fields["securityContext"], path: path.child("securityContext"))
+            .filter { !ContainerCredentials.podFields.contains(lastField($0)) }.map { refusal($0) }
+        errors += ContainerCredentials.validate(fields["securityContext"], path: path.child("securityContext"), pod: true)
         if isSet("subdomain") { errors.append(refusal(path.child("subdomain"))) }
         errors += setFields(of: fields["affinity"], path: path.child("affinity")).map { refusal($0) }
         if let scheduler = fields["schedulerName"]?.stringValue, !scheduler.isEmpty, scheduler != "default-scheduler" {
@@ -182,8 +184,16 @@ public enum PodSupport {
             }
             errors += setFields(of: fields["lifecycle"], path: path.child("lifecycle")).map { refusal($0) }
         }
-        errors += setFields(of: fields["securityContext"], path: path.child("securityContext")).map { refusal($0) }
+        errors += setFields(of: fields["securityContext"], path: path.child("securityContext"))
+            .filter { !ContainerCredentials.containerFields.contains(lastField($0)) }.map { refusal($0) }
+        errors += ContainerCredentials.validate(fields["securityContext"], path: path.child("securityContext"), pod: false)
         return errors
+    }
+
+    /// The name of the last field of `path` ("" when it ends in an index or key).
+    private static func lastField(_ path: FieldPath) -> String {
+        if case let .field(name)? = path.components.last { return name }
+        return ""
     }
 
     /// The paths of the fields of an object that hold a value (not `null`), sorted.

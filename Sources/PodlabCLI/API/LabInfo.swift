@@ -1,3 +1,4 @@
+import Netns
 /// `GET /podlab/v1/namespaces/{ns}/pods/{name}/sandbox`: the namespaces a pod's containers
 /// run in, for `exec`.
 public struct PodSandbox: Codable, Sendable, Equatable {
@@ -16,11 +17,25 @@ public struct PodSandbox: Codable, Sendable, Equatable {
         public var name: String
         public var env: [String: String]?
         public var workingDir: String?
+        /// Who the container runs as (its `securityContext`); an exec'd process runs as it too.
+        public var runAsUser: UInt32?
+        public var runAsGroup: UInt32?
+        public var groups: [UInt32]?
 
-        public init(name: String, env: [String: String]? = nil, workingDir: String? = nil) {
+        public init(name: String, env: [String: String]? = nil, workingDir: String? = nil,
+                    runAsUser: UInt32? = nil, runAsGroup: UInt32? = nil, groups: [UInt32]? = nil) {
             self.name = name
             self.env = env
             self.workingDir = workingDir
+            self.runAsUser = runAsUser
+            self.runAsGroup = runAsGroup
+            self.groups = groups
+        }
+
+        /// The ids to spawn an exec'd process with; nil: root, as the agent itself.
+        public var credentials: SpawnCredentials? {
+            guard let runAsUser, runAsUser != 0 || (runAsGroup ?? 0) != 0 || (groups ?? [0]) != [0] else { return nil }
+            return SpawnCredentials(uid: runAsUser, gid: runAsGroup ?? 0, groups: groups ?? [runAsGroup ?? 0])
         }
     }
 

@@ -94,7 +94,7 @@ public struct Exec: PodlabCommand {
             environment: environment, workingDirectory: workingDirectory,
             stdin: stdin ? .inherit : .null, stdout: .inherit, stderr: .inherit,
             networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
-            newSession: false))
+            newSession: false, credentials: chosen.credentials))
         let status = try await child.exitStatus()
         if status.shellCode != 0 {
             context.stderr.line("command terminated with exit code \(status.shellCode)")
