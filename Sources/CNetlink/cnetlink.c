@@ -5,8 +5,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +17,9 @@
 const int PL_CLONE_NEWNET = CLONE_NEWNET;
 const int PL_CLONE_NEWUTS = CLONE_NEWUTS;
 const int PL_CLONE_NEWIPC = CLONE_NEWIPC;
+const int PL_CLONE_NEWNS = CLONE_NEWNS;
+const int PL_CLONE_FS = CLONE_FS;
+const int PL_O_PATH = O_PATH;
 
 int pl_unshare(int flags) { return unshare(flags) == 0 ? 0 : -errno; }
 
@@ -95,4 +100,24 @@ int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf) {
 int pl_pidfd_open(pid_t pid) {
     long fd = syscall(SYS_pidfd_open, pid, 0);
     return fd < 0 ? -errno : (int)fd;
+}
+
+int pl_statfs_type(const char *path, long *type) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -errno;
+    *type = (long)info.f_type;
+    return 0;
+}
+
+int pl_pivot_root(const char *new_root, const char *put_old) {
+    return syscall(SYS_pivot_root, new_root, put_old) == 0 ? 0 : -errno;
+}
+
+int pl_open_tree_clone(const char *path) {
+    int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    return fd >= 0 ? fd : -errno;
+}
+
+int pl_move_mount(int fd, const char *target) {
+    return move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) == 0 ? 0 : -errno;
 }

@@ -16,9 +16,12 @@ public struct ContainerLaunch: Sendable {
     /// stdout and stderr both go here (appended).
     public var logPath: String
     public var sandbox: PodSandboxPaths
+    /// The container's volumes, mounted in a mount namespace of its own; nil without volumes
+    /// (it then runs in the pod's).
+    public var mounts: MountNamespace.ContainerSetup?
 }
 
-/// The namespaces that make up a pod sandbox.
+/// The namespaces that make up a pod sandbox, and the pod's directory.
 public struct PodSandboxPaths: Sendable, Codable, Equatable {
     /// Network namespace name (under /run/netns).
     public var netns: String
@@ -26,10 +29,16 @@ public struct PodSandboxPaths: Sendable, Codable, Equatable {
     public var uts: String
     /// IPC namespace file.
     public var ipc: String
+    /// Mount namespace file: the host's file system with the pod's own `/etc/hosts`,
+    /// `/etc/hostname` and memory-backed volumes.
+    public var mnt: String
+    /// The pod's directory (`LabPaths.podDirectory`).
+    public var directory: String
 }
 
 /// Starts and stops container processes. Each container is a process (a session leader, so
-/// its whole process group can be signalled) spawned directly inside the pod's namespaces.
+/// its whole process group can be signalled) spawned directly inside the pod's namespaces;
+/// one with volumes in a mount namespace of its own, copied from the pod's.
 public enum ContainerRuntime {
     /// The `podlab-tools` executable that serves the built-in images: next to the running
     /// binary, or `$PODLAB_TOOLS`.
@@ -44,7 +53,8 @@ public enum ContainerRuntime {
     /// Resolves what a container runs, from its image and Kubernetes `command`/`args`.
     /// Throws `ImageError` for unknown images (the caller turns it into ErrImagePull).
     public static func launch(image: String, command: [String]?, args: [String]?, env: [(String, String)], workingDir: String?,
-                              podName: String, logPath: String, sandbox: PodSandboxPaths) throws -> ContainerLaunch {
+                              podName: String, logPath: String, sandbox: PodSandboxPaths,
+                              mounts: MountNamespace.ContainerSetup? = nil) throws -> ContainerLaunch {
         let resolved = try ImageCatalog.resolve(image)
         let process = try ImageCatalog.command(for: resolved.image, command: command, args: args)
         var environment = resolved.image.environment
@@ -62,7 +72,7 @@ public enum ContainerRuntime {
             executable = program
         }
         return ContainerLaunch(executable: executable, argv: argv, environment: environment, workingDirectory: workingDir ?? "/",
-                               logPath: logPath, sandbox: sandbox)
+                               logPath: logPath, sandbox: sandbox, mounts: mounts)
     }
 
     /// Starts the process; returns its identity (pid + start time, to survive pid reuse).
@@ -77,7 +87,8 @@ public enum ContainerRuntime {
                                                    environment: launch.environment, workingDirectory: launch.workingDirectory,
                                                    stdin: .null, stdout: .fd(fd), stderr: .fd(fd),
                                                    networkNamespace: launch.sandbox.netns, utsNamespace: launch.sandbox.uts,
-                                                   ipcNamespace: launch.sandbox.ipc, newSession: true))
+                                                   ipcNamespace: launch.sandbox.ipc, mountNamespace: launch.sandbox.mnt,
+                                                   mounts: launch.mounts, newSession: true))
         return ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0)
     }
 

@@ -24,7 +24,8 @@ extension Controller {
             let launch = try ContainerRuntime.launch(image: container.image, command: environment.command, args: environment.args,
                                                      env: environment.variables,
                                                      workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
-                                                     podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox)
+                                                     podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox,
+                                                     mounts: PodVolumes.containerSetup(pod, container: container, sandbox: runtime.sandbox))
             let process = try ContainerRuntime.start(launch)
             runtime.processes[name] = process
             try? store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) }

@@ -210,6 +210,7 @@ public actor Controller: APIBackend {
         runtimes.removeAll()
         // The state directory goes too: nothing of the lab remains on the host.
         try? FileManager.default.removeItem(atPath: paths.logs)
+        try? FileManager.default.removeItem(atPath: paths.pods)
         umount2(paths.namespaces, Int32(MNT_DETACH))  // labs made by older versions bind-mounted it
         try? FileManager.default.removeItem(atPath: paths.namespaces)
         for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }

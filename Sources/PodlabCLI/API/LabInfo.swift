@@ -73,6 +73,8 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     public var uts: String?
     /// The pod's IPC namespace file.
     public var ipc: String?
+    /// The pod's mount namespace file (its own `/etc/hosts`); absent from agents before them.
+    public var mnt: String?
     public var hostname: String?
     public var podIP: String?
     public var containers: [Container]
@@ -82,19 +84,24 @@ public struct PodSandbox: Codable, Sendable, Equatable {
         public var name: String
         public var env: [String: String]?
         public var workingDir: String?
+        /// The mount namespace to run in: the pod's, or the container's own (its volumes) while
+        /// it runs; absent when it has one of its own but no process.
+        public var mnt: String?
 
-        public init(name: String, env: [String: String]? = nil, workingDir: String? = nil) {
+        public init(name: String, env: [String: String]? = nil, workingDir: String? = nil, mnt: String? = nil) {
             self.name = name
             self.env = env
             self.workingDir = workingDir
+            self.mnt = mnt
         }
     }
 
-    public init(netns: String, uts: String? = nil, ipc: String? = nil, hostname: String? = nil, podIP: String? = nil,
+    public init(netns: String, uts: String? = nil, ipc: String? = nil, mnt: String? = nil, hostname: String? = nil, podIP: String? = nil,
                 containers: [Container]) {
         self.netns = netns
         self.uts = uts
         self.ipc = ipc
+        self.mnt = mnt
         self.hostname = hostname
         self.podIP = podIP
         self.containers = containers
