@@ -189,7 +189,7 @@ public enum MountNamespace {
     }
 
     /// On the worker, in the container's fresh mount namespace: makes each mount (parents
-    /// before children), read-only where asked, building a root of its own first when a mount
+    /// before children), then makes read-only those asked to be, building a root of its own first when a mount
     /// point is missing at the top level.
     static func apply(_ mounts: [PreparedMount], scratchDirectory: String) throws {
         let ordered = mounts.enumerated().sorted { ($0.element.target.split(separator: "/").count, $0.offset) < ($1.element.target.split(separator: "/").count, $1.offset) }.map(\.element)
@@ -212,9 +212,10 @@ public enum MountNamespace {
             case let .tree(fd):
                 try shimCall("move_mount", "\(mount.target)") { pl_move_mount(fd, target) }
             }
-            if mount.readOnly { try MountPoints.remountReadOnly(target) }
             mountedTargets.append(target)
         }
+        // Read-only last: a mount point inside a read-only volume is made in it first.
+        for (mount, target) in zip(ordered, mountedTargets) where mount.readOnly { try MountPoints.remountReadOnly(target) }
         if needsRoot { try MountPoints.pivot(to: scratchDirectory) }
     }
 }
