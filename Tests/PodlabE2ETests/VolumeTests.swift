@@ -10,15 +10,6 @@ import Glibc
 /// at those paths, and nothing left mounted once the pod is gone.
 @Suite("Volumes and the pod's files", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct VolumeTests {
-    /// Mount points under `prefix` in the host's mount table.
-    static func mounts(under prefix: String) -> [String] {
-        let table = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
-        return table.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 1 && fields[1].hasPrefix(prefix) ? String(fields[1]) : nil
-        }
-    }
-
     static func uid(_ pod: [String: Any]) -> String { (pod["metadata"] as? [String: Any])?["uid"] as? String ?? "" }
 
     @Test("a pod sees its own /etc/hosts and /etc/hostname, the kubelet's; the host's are untouched; exec sees them too")
@@ -105,7 +96,7 @@ struct VolumeTests {
             // Nothing on the host at the mount paths.
             #expect(try FileManager.default.contentsOfDirectory(atPath: mountPoint).isEmpty)
             #expect(!FileManager.default.fileExists(atPath: topLevel))
-            #expect(Self.mounts(under: topLevel).isEmpty && Self.mounts(under: work).isEmpty)
+            #expect(KernelTest.mountPoints(under: topLevel).isEmpty && KernelTest.mountPoints(under: work).isEmpty)
             // A memory volume is a tmpfs of the pod alone, shared by its containers.
             #expect(!FileManager.default.fileExists(atPath: podDirectory + "/volumes/kubernetes.io~empty-dir/mem/m"))
             let readerMounts = try lab.run(["exec", "talk", "-c", "reader", "--", "cat", "/proc/mounts"]).stdout
@@ -126,7 +117,7 @@ struct VolumeTests {
             try lab.run(["delete", "pod", "talk", "--grace-period=1"])
             try await lab.eventually("talk gone") { try lab.run(["get", "pods", "-o", "name"]).stdout.isEmpty }
             #expect(!FileManager.default.fileExists(atPath: podDirectory), "the emptyDir went with the pod")
-            #expect(Self.mounts(under: lab.stateRoot).isEmpty, "mounts left: \(Self.mounts(under: lab.stateRoot))")
+            #expect(KernelTest.mountPoints(under: lab.stateRoot).isEmpty, "mounts left: \(KernelTest.mountPoints(under: lab.stateRoot))")
             #expect(try String(contentsOfFile: host + "/note", encoding: .utf8) == "from-pod\n", "a hostPath outlives the pod")
         }
     }
