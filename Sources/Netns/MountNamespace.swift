@@ -192,6 +192,9 @@ public enum MountNamespace {
     /// before children), then makes read-only those asked to be, building a root of its own first when a mount
     /// point is missing at the top level.
     static func apply(_ mounts: [PreparedMount], scratchDirectory: String) throws {
+        // A copy of a pod's namespace is private already; a copy of the host's may share its
+        // mounts with the host (systemd makes / shared), and nothing here may reach the host.
+        try syscall("mount(MS_REC|MS_PRIVATE)", "/") { mount("none", "/", nil, UInt(MS_REC | MS_PRIVATE), nil) }
         let ordered = mounts.enumerated().sorted { ($0.element.target.split(separator: "/").count, $0.offset) < ($1.element.target.split(separator: "/").count, $1.offset) }.map(\.element)
         let needsRoot = try ordered.contains { mount in
             let resolved = try MountPoints.resolve(mount.target, root: "")
