@@ -132,7 +132,8 @@ public enum Spawner {
 
     /// Starts the process. The namespace worker enters the requested namespaces and calls
     /// `posix_spawn` there, so the child starts inside them without any helper process
-    /// (about 1.5 ms); the worker then returns home.
+    /// (about 1.5 ms); the worker then returns home. With `mounts`, the worker first makes
+    /// the child's own mount namespace there (see `MountNamespace.apply`).
     public static func spawn(_ request: SpawnRequest) throws -> ChildProcess {
         let path = try resolve(request.executable, environment: request.environment)
         var toClose: [Int32] = []
