@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +20,9 @@
 const int PL_CLONE_NEWNET = CLONE_NEWNET;
 const int PL_CLONE_NEWUTS = CLONE_NEWUTS;
 const int PL_CLONE_NEWIPC = CLONE_NEWIPC;
+const int PL_CLONE_NEWNS = CLONE_NEWNS;
+const int PL_CLONE_FS = CLONE_FS;
+const int PL_O_PATH = O_PATH;
 
 int pl_unshare(int flags) { return unshare(flags) == 0 ? 0 : -errno; }
 
@@ -161,4 +166,24 @@ int pl_spawn_as(pid_t *pid, const char *path, char *const argv[], char *const en
         abort();
     }
     return rc;
+}
+
+int pl_statfs_type(const char *path, long *type) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -errno;
+    *type = (long)info.f_type;
+    return 0;
+}
+
+int pl_pivot_root(const char *new_root, const char *put_old) {
+    return syscall(SYS_pivot_root, new_root, put_old) == 0 ? 0 : -errno;
+}
+
+int pl_open_tree_clone(const char *path) {
+    int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    return fd >= 0 ? fd : -errno;
+}
+
+int pl_move_mount(int fd, const char *target) {
+    return move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) == 0 ? 0 : -errno;
 }

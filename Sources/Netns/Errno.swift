@@ -33,6 +33,8 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
     public static let notConnected = Errno(ENOTCONN)
     public static let addressNotAvailable = Errno(EADDRNOTAVAIL)
     public static let rangeError = Errno(ERANGE)
+    public static let notADirectory = Errno(ENOTDIR)
+    public static let tooManySymbolicLinks = Errno(ELOOP)
 
     /// The C name (`EEXIST`), or `errno N` for numbers without one here.
     public var name: String {

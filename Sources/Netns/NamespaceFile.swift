@@ -3,8 +3,9 @@ import Glibc
 #endif
 import CNetlink
 
-/// UTS and IPC namespaces kept alive by a bind mount on a file, like network namespaces under
-/// /run/netns. A pod has one of each, so its containers share a hostname and System V IPC.
+/// UTS, IPC and mount namespaces kept alive by a bind mount on a file, like network namespaces
+/// under /run/netns. A pod has one of each, so its containers share a hostname, System V IPC
+/// and its own `/etc/hosts` (see `MountNamespace`).
 public enum NamespaceFile {
     /// Default directory for podlab's UTS/IPC namespace files.
     public static let runDirectory = "/run/podlab/ns"
@@ -17,18 +18,29 @@ public enum NamespaceFile {
         }
     }
 
+    /// True when a namespace is bound on `path` (it is a mount of the namespace file system),
+    /// not merely a file left by a creation that did not finish.
+    public static func isBound(_ path: String) -> Bool {
+        var type = 0
+        return pl_statfs_type(path, &type) == 0 && type == nsfsMagic
+    }
+
+    /// `NSFS_MAGIC` of <linux/magic.h>.
+    static let nsfsMagic = 0x6e73_6673
+
     /// Creates a new IPC namespace at `path`.
     public static func createIPC(at path: String) throws {
         try create(.ipc, at: path) {}
     }
 
-    /// Detaches and deletes a namespace file; a missing file is not an error.
+    /// Detaches and deletes a namespace file; a missing file is not an error. Every mount on the
+    /// file goes (a mount namespace file is bound on the file's own private bind, see
+    /// `MountNamespace.bind`), and unlinking it detaches the copies other mount namespaces hold.
     public static func remove(at path: String) throws {
-        if umount2(path, Int32(MNT_DETACH)) != 0 {
-            let code = Errno.current
-            if code != .invalidArgument && code != .noSuchFileOrDirectory {
-                throw KernelError(operation: "umount2", object: path, errno: code)
-            }
+        while umount2(path, Int32(MNT_DETACH)) == 0 {}
+        let code = Errno.current
+        if code != .invalidArgument && code != .noSuchFileOrDirectory {
+            throw KernelError(operation: "umount2", object: path, errno: code)
         }
         if unlink(path) != 0 && Errno.current != .noSuchFileOrDirectory {
             throw KernelError(operation: "unlink", object: path, errno: .current)

@@ -32,6 +32,12 @@ public final class NamespaceWorker: @unchecked Sendable {
     private var homeNet: Int32 = -1
     private var homeUTS: Int32 = -1
     private var homeIPC: Int32 = -1
+    private var homeMount: Int32 = -1
+    /// The worker's working directory, opened when it first leaves its mount namespace: entering
+    /// one moves a thread to that namespace's root, and coming home does not move it back.
+    private var homeDirectory: Int32 = -1
+    /// The base of pods' mount namespaces (see `MountNamespace`), made on first use.
+    var podMountBaseFD: Int32 = -1
 
     private init() {
         pthread_mutex_init(&mutex, nil)
@@ -55,11 +61,13 @@ public final class NamespaceWorker: @unchecked Sendable {
         let net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         let uts = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC)
         let ipc = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC)
+        let mount = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)
         pthread_mutex_lock(&mutex)
         threadID = tid
         homeNet = net
         homeUTS = uts
         homeIPC = ipc
+        homeMount = mount
         started = true
         pthread_cond_broadcast(&condition)
         while true {
@@ -149,12 +157,13 @@ public final class NamespaceWorker: @unchecked Sendable {
 
     /// Namespace kinds the worker can enter.
     public enum Kind: Sendable, CaseIterable {
-        case net, uts, ipc
+        case net, uts, ipc, mnt
         var cloneFlag: Int32 {
             switch self {
             case .net: PL_CLONE_NEWNET
             case .uts: PL_CLONE_NEWUTS
             case .ipc: PL_CLONE_NEWIPC
+            case .mnt: PL_CLONE_NEWNS
             }
         }
         var procName: String {
@@ -162,8 +171,11 @@ public final class NamespaceWorker: @unchecked Sendable {
             case .net: "net"
             case .uts: "uts"
             case .ipc: "ipc"
+            case .mnt: "mnt"
             }
         }
+        /// The name of the flag in `unshare` errors (`CLONE_NEWNET`, `CLONE_NEWNS`).
+        var flagName: String { self == .mnt ? "CLONE_NEWNS" : "CLONE_NEW\(procName.uppercased())" }
     }
 
     func homeFD(_ kind: Kind) -> Int32 {
@@ -171,20 +183,14 @@ public final class NamespaceWorker: @unchecked Sendable {
         case .net: homeNet
         case .uts: homeUTS
         case .ipc: homeIPC
+        case .mnt: homeMount
         }
     }
 
     /// On the worker: enters each (fd, kind), runs `body`, and returns home in every case.
     /// `label` names the target in errors (a namespace name or path).
     func withNamespaces<T>(_ targets: [(fd: Int32, kind: Kind, label: String)], _ body: () throws -> T) throws -> T {
-        precondition(isCurrent, "namespace switch attempted off the namespace worker thread")
-        var entered: [Kind] = []
-        defer { returnHome(entered) }
-        for target in targets {
-            try shimCall("setns", target.label) { pl_setns(target.fd, target.kind.cloneFlag) }
-            entered.append(target.kind)
-        }
-        return try body()
+        try withNamespaces(targets, unsharing: [], label: "", body)
     }
 
     /// On the worker: `unshare`s a fresh namespace of `kind`, runs `body` inside it, returns home.
@@ -195,12 +201,38 @@ public final class NamespaceWorker: @unchecked Sendable {
     /// On the worker: one `unshare` for several fresh namespaces at once, `body` inside them,
     /// then home for all of them.
     func withNewNamespaces<T>(_ kinds: [Kind], label: String, _ body: () throws -> T) throws -> T {
-        precondition(isCurrent, "unshare attempted off the namespace worker thread")
-        let flags = kinds.reduce(Int32(0)) { $0 | $1.cloneFlag }
-        let names = kinds.map { "CLONE_NEW\($0.procName.uppercased())" }.joined(separator: "|")
-        try shimCall("unshare(\(names))", label) { pl_unshare(flags) }
-        defer { returnHome(kinds) }
+        try withNamespaces([], unsharing: kinds, label: label, body)
+    }
+
+    /// On the worker: enters each (fd, kind) of `targets`, then `unshare`s fresh namespaces of
+    /// `kinds` there in one call (a new mount namespace is a copy of the one entered before),
+    /// runs `body`, and returns home for all of them in every case.
+    func withNamespaces<T>(_ targets: [(fd: Int32, kind: Kind, label: String)], unsharing kinds: [Kind], label: String,
+                           _ body: () throws -> T) throws -> T {
+        precondition(isCurrent, "namespace switch attempted off the namespace worker thread")
+        if targets.contains(where: { $0.kind == .mnt }) || kinds.contains(.mnt) { try ownFileSystemState() }
+        var entered: [Kind] = []
+        defer { returnHome(entered) }
+        for target in targets {
+            try shimCall("setns", target.label) { pl_setns(target.fd, target.kind.cloneFlag) }
+            entered.append(target.kind)
+        }
+        if !kinds.isEmpty {
+            let flags = kinds.reduce(Int32(0)) { $0 | $1.cloneFlag }
+            try shimCall("unshare(\(kinds.map(\.flagName).joined(separator: "|")))", label) { pl_unshare(flags) }
+            entered += kinds.filter { !entered.contains($0) }
+        }
         return try body()
+    }
+
+    /// Gives the worker its own root and working directory (the threads of a process share
+    /// them, and the kernel lets only a thread with its own enter a mount namespace: EINVAL),
+    /// and remembers the working directory to come back to. Once, before the first mount
+    /// namespace is entered.
+    private func ownFileSystemState() throws {
+        guard homeDirectory < 0 else { return }
+        try shimCall("unshare(CLONE_FS)", "namespace worker") { pl_unshare(PL_CLONE_FS) }
+        homeDirectory = open(".", PL_O_PATH | O_DIRECTORY | O_CLOEXEC)
     }
 
     private func returnHome(_ kinds: [Kind]) {
@@ -209,6 +241,7 @@ public final class NamespaceWorker: @unchecked Sendable {
             if rc != 0 {
                 fatalError("namespace worker cannot return to its home \(kind.procName) namespace: \(Errno(-rc))")
             }
+            if kind == .mnt, homeDirectory >= 0 { fchdir(homeDirectory) }
         }
     }
 }

@@ -105,8 +105,11 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     /// `SpareNetworkNamespace`) instead of a new one: it is bound under /run/netns/NAME and its
     /// socket is returned; the spare is used up either way (on failure it is closed and the
     /// kernel frees it).
+    ///
+    /// With `mount`, the pod gets a mount namespace too (see `MountNamespace.createPod`), bound
+    /// at its `path` and removed with the others on failure.
     public static func createPod(_ name: String, hostname: String, utsPath: String, ipcPath: String,
-                                 openingSocket bus: NetlinkBus,
+                                 mount podMount: MountNamespace.PodSetup? = nil, openingSocket bus: NetlinkBus,
                                  using spare: SpareNetworkNamespace? = nil) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
         defer { spare?.close() }
         if let spare, spare.socket.bus != bus {
@@ -117,17 +120,18 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         let namespace = NetworkNamespace(unchecked: name)
         try MountDirectory.prepare(runDirectory)
         // Usually one directory holds both files: walk it once.
-        for path in Set([utsPath, ipcPath].map(NamespaceFile.parent(of:))) { try NamespaceFile.makeDirectories(path) }
+        let files = [utsPath, ipcPath] + (podMount.map { [$0.path] } ?? [])
+        for path in Set(files.map(NamespaceFile.parent(of:))) { try NamespaceFile.makeDirectories(path) }
         var made: [String] = []
         func cleanUp() {
             for path in made {
-                umount2(path, Int32(MNT_DETACH))
+                while umount2(path, Int32(MNT_DETACH)) == 0 {}
                 unlink(path)
             }
         }
-        // /run/netns/NAME is a file of its own (`ip netns` lists every entry there); the UTS and
-        // IPC mount points are hard links (see `NamespaceFile.makeMountPoint`).
-        for path in [namespace.path, utsPath, ipcPath] {
+        // /run/netns/NAME is a file of its own (`ip netns` lists every entry there); the UTS,
+        // IPC and mount namespace mount points are hard links (see `NamespaceFile.makeMountPoint`).
+        for path in [namespace.path] + files {
             var code: Errno?
             if path == namespace.path {
                 let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
@@ -150,7 +154,7 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
                     spare.socket.name(namespace: name)
                 }
                 let kinds: [NamespaceWorker.Kind] = spare == nil ? [.net, .uts, .ipc] : [.uts, .ipc]
-                return try NamespaceWorker.shared.withNewNamespaces(kinds, label: name) { () throws -> NetlinkSocket in
+                let socket = try NamespaceWorker.shared.withNewNamespaces(kinds, label: name) { () throws -> NetlinkSocket in
                     try shimCall("sethostname", "\"\(hostname)\"") { hostname.withCString { pl_sethostname($0, strlen($0)) } }
                     let mounts = spare == nil ? [(namespace.path, "net"), (utsPath, "uts"), (ipcPath, "ipc")] : [(utsPath, "uts"), (ipcPath, "ipc")]
                     for (path, kind) in mounts {
@@ -158,6 +162,8 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
                     }
                     return try spare?.socket ?? NetlinkSocket(bus: bus, namespace: name)
                 }
+                if let podMount { try MountNamespace.createPodOnWorker(podMount) }
+                return socket
             }
             return (namespace, socket)
         } catch {

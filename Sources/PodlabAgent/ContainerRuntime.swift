@@ -18,9 +18,12 @@ public struct ContainerLaunch: Sendable {
     public var sandbox: PodSandboxPaths
     /// Who the process runs as (`securityContext`); nil: the agent's user, root.
     public var credentials: SpawnCredentials? = nil
+    /// The container's volumes, mounted in a mount namespace of its own; nil without volumes
+    /// (it then runs in the pod's).
+    public var mounts: MountNamespace.ContainerSetup?
 }
 
-/// The namespaces that make up a pod sandbox.
+/// The namespaces that make up a pod sandbox, and the pod's directory.
 public struct PodSandboxPaths: Sendable, Codable, Equatable {
     /// Network namespace name (under /run/netns).
     public var netns: String
@@ -28,10 +31,16 @@ public struct PodSandboxPaths: Sendable, Codable, Equatable {
     public var uts: String
     /// IPC namespace file.
     public var ipc: String
+    /// Mount namespace file: the host's file system with the pod's own `/etc/hosts`,
+    /// `/etc/hostname` and memory-backed volumes.
+    public var mnt: String
+    /// The pod's directory (`LabPaths.podDirectory`).
+    public var directory: String
 }
 
 /// Starts and stops container processes. Each container is a process (a session leader, so
-/// its whole process group can be signalled) spawned directly inside the pod's namespaces.
+/// its whole process group can be signalled) spawned directly inside the pod's namespaces;
+/// one with volumes in a mount namespace of its own, copied from the pod's.
 public enum ContainerRuntime {
     /// The `podlab-tools` executable that serves the built-in images: next to the running
     /// binary, or `$PODLAB_TOOLS`.
@@ -53,6 +62,7 @@ public enum ContainerRuntime {
     /// `imagesDirectory` (see `ImagePrograms`), first on the container's `PATH`.
     public static func launch(image: String, command: [String]?, args: [String]?, env: [(String, String)], workingDir: String?,
                               podName: String, logPath: String, sandbox: PodSandboxPaths, imagesDirectory: String,
+                              mounts: MountNamespace.ContainerSetup? = nil,
                               tools: String = toolsExecutable, busybox: String = busyboxExecutable) throws -> ContainerLaunch {
         let resolved = try ImageCatalog.resolve(image)
         let process = try ImageCatalog.command(for: resolved.image, command: command, args: args)
@@ -79,7 +89,7 @@ public enum ContainerRuntime {
         let programs = try ImagePrograms.directory(for: resolved.image, root: imagesDirectory, tools: tools)
         environment["PATH"] = ImagePrograms.searchPath(environment["PATH"], programs: programs)
         return ContainerLaunch(executable: executable, argv: argv, environment: environment, workingDirectory: workingDir ?? "/",
-                               logPath: logPath, sandbox: sandbox)
+                               logPath: logPath, sandbox: sandbox, mounts: mounts)
     }
 
     /// Starts the process; returns its identity (pid + start time, to survive pid reuse). With
@@ -104,7 +114,8 @@ public enum ContainerRuntime {
                                                    environment: launch.environment, workingDirectory: launch.workingDirectory,
                                                    stdin: stdio.stdin, stdout: stdio.stdout, stderr: stdio.stderr,
                                                    networkNamespace: launch.sandbox.netns, utsNamespace: launch.sandbox.uts,
-                                                   ipcNamespace: launch.sandbox.ipc, newSession: true, credentials: launch.credentials))
+                                                   ipcNamespace: launch.sandbox.ipc, mountNamespace: launch.sandbox.mnt,
+                                                   mounts: launch.mounts, newSession: true, credentials: launch.credentials))
         return (ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0), streams)
     }
 

@@ -50,7 +50,8 @@ extension Controller {
                                                      env: environment.variables,
                                                      workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
                                                      podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox,
-                                                     imagesDirectory: paths.images)
+                                                     imagesDirectory: paths.images,
+                                                     mounts: PodVolumes.containerSetup(pod, container: container, sandbox: runtime.sandbox))
             if credentials != .imageDefault {
                 launch.credentials = SpawnCredentials(uid: credentials.uid, gid: credentials.gid, groups: credentials.groups)
             }

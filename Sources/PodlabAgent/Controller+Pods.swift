@@ -57,26 +57,34 @@ extension Controller {
         guard let runtime = runtimes[pod.metadata.uid], NetworkNamespace.exists(runtime.sandbox.netns) else {
             throw APIStatus(message: "pod \"\(name)\" has no sandbox yet (\(pod.status.phase?.rawValue ?? "Pending"))", reason: "BadRequest", code: 400)
         }
-        let containers: [JSONValue] = pod.spec.allContainers.map { container in
+        let containers: [JSONValue] = pod.spec.allContainers.map { container -> JSONValue in
             var env: [String: JSONValue] = ["HOSTNAME": .string(PodRuntime.hostname(pod)), "PATH": .string(Spawner.defaultPath)]
             // An exec'd process sees the container's environment; a container whose sources do
             // not resolve never started, so the literal values are all there is to give.
             let resolved = (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
                 ?? container.env.map { ($0.name, $0.value) }
             for (name, value) in resolved { env[name] = .string(value) }
-            var entry: [String: JSONValue] = ["name": .string(container.name), "env": .object(env),
-                                              "workingDir": .string(container.workingDir.isEmpty ? "/" : container.workingDir)]
+            var fields: [String: JSONValue] = ["name": .string(container.name), "env": .object(env),
+                                               "workingDir": .string(container.workingDir.isEmpty ? "/" : container.workingDir)]
             // An exec'd process runs as the container's user (a container whose securityContext
             // forbids starting never runs, so there is nothing to exec into).
             if let credentials = try? ContainerCredentials.resolve(pod: pod, container: container) {
-                entry["runAsUser"] = .integer(Int64(credentials.uid))
-                entry["runAsGroup"] = .integer(Int64(credentials.gid))
-                entry["groups"] = .array(credentials.groups.map { .integer(Int64($0)) })
+                fields["runAsUser"] = .integer(Int64(credentials.uid))
+                fields["runAsGroup"] = .integer(Int64(credentials.gid))
+                fields["groups"] = .array(credentials.groups.map { .integer(Int64($0)) })
             }
-            return .object(entry)
+            // A container with volumes has a mount namespace of its own while it runs (its
+            // process's); without a process there is none to join.
+            if container.volumeMounts.isEmpty {
+                fields["mnt"] = .string(runtime.sandbox.mnt)
+            } else if let process = runtime.processes[container.name], process.isAlive {
+                fields["mnt"] = .string("/proc/\(process.pid)/ns/mnt")
+            }
+            return .object(fields)
         }
         let value: JSONValue = .object([
             "netns": .string(runtime.sandbox.netns), "uts": .string(runtime.sandbox.uts), "ipc": .string(runtime.sandbox.ipc),
+            "mnt": .string(runtime.sandbox.mnt),
             "hostname": .string(PodRuntime.hostname(pod)), "podIP": .string(pod.status.podIP), "containers": .array(containers),
         ])
         return Data(value.jsonText(indent: 0).utf8)
@@ -183,6 +191,8 @@ extension Controller {
         let uid = pod.metadata.uid
         sandboxRetries.removeValue(forKey: uid)
         do {
+            // The pod's files and volumes first, as the kubelet mounts volumes before the sandbox.
+            try PodVolumes.setUp(pod, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod))
             let started = ContinuousClock.now
             defer { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod,
@@ -195,11 +205,13 @@ extension Controller {
             runtimes[pod.metadata.uid] = runtime
         } catch {
             logger.error("pod \(podKey): creating the sandbox failed: \(error)")
-            pod.status.message = "Failed to create pod sandbox: \(error)"
-            pod.status.reason = "FailedCreatePodSandBox"
+            let failedMount = error is VolumeSetUpError
+            pod.status.message = failedMount ? "\(error)" : "Failed to create pod sandbox: \(error)"
+            pod.status.reason = failedMount ? "FailedMount" : "FailedCreatePodSandBox"
             // Containers waiting to start say why; one that already ran (an init container that
             // completed, before its sandbox had to be built again) keeps its state.
-            let waiting = ContainerState.waiting(reason: PodInitialization.initialWaitingReason(for: pod.spec), message: "sandbox failed: \(error)")
+            let waiting = ContainerState.waiting(reason: PodInitialization.initialWaitingReason(for: pod.spec),
+                                                 message: failedMount ? "\(error)" : "sandbox failed: \(error)")
             for index in pod.status.initContainerStatuses.indices where pod.status.initContainerStatuses[index].state.waiting != nil {
                 pod.status.initContainerStatuses[index].state = waiting
             }
@@ -216,7 +228,7 @@ extension Controller {
             }
             return
         }
-        if pod.status.reason == "FailedCreatePodSandBox" {
+        if pod.status.reason == "FailedCreatePodSandBox" || pod.status.reason == "FailedMount" {
             pod.status.reason = ""
             pod.status.message = ""
             save(pod)
@@ -380,6 +392,8 @@ extension Controller {
         runtimes.removeValue(forKey: pod.metadata.uid)
         createdClock.removeValue(forKey: pod.metadata.uid)
         try? FileManager.default.removeItem(atPath: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid))
+        // Its emptyDir volumes with it (the memory-backed ones went with the mount namespace).
+        try? FileManager.default.removeItem(atPath: paths.podDirectory(uid: pod.metadata.uid))
         publish(.deleted, pod)
     }
 

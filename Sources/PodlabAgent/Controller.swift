@@ -226,7 +226,12 @@ public actor Controller: APIBackend {
         // The state directory goes too: nothing of the lab remains on the host.
         try? FileManager.default.removeItem(atPath: paths.logs)
         try? FileManager.default.removeItem(atPath: paths.images)
+        try? FileManager.default.removeItem(atPath: paths.pods)
         umount2(paths.namespaces, Int32(MNT_DETACH))  // labs made by older versions bind-mounted it
+        // Namespace files no stored pod owned (a crash between making and storing a pod).
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: paths.namespaces)) ?? [] {
+            try? NamespaceFile.remove(at: "\(paths.namespaces)/\(file)")
+        }
         try? FileManager.default.removeItem(atPath: paths.namespaces)
         for file in [paths.database, paths.database + "-wal", paths.database + "-shm"] { unlink(file) }
         message = "lab deleted"

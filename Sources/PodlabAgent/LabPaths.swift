@@ -22,10 +22,15 @@ public struct LabPaths: Sendable, Equatable {
     public var logFile: String { "\(directory)/agent.log" }
     public var database: String { "\(directory)/state.db" }
     public var logs: String { "\(directory)/logs" }
-    /// UTS and IPC namespace files of the pods.
+    /// UTS, IPC and mount namespace files of the pods.
     public var namespaces: String { "\(directory)/ns" }
     /// The images' own programs, as links a container's shell finds (see `ImagePrograms`).
     public var images: String { "\(directory)/images" }
+    /// A directory per pod (`pods/<uid>`): its `/etc/hosts` and `/etc/hostname`, its `emptyDir`
+    /// volumes, the roots built for its containers' mounts. Removed with the pod.
+    public var pods: String { "\(directory)/pods" }
+
+    public func podDirectory(uid: String) -> String { "\(pods)/\(uid)" }
 
     public func podLogDirectory(namespace: String, name: String, uid: String) -> String {
         "\(logs)/\(namespace)_\(name)_\(uid.prefix(8))"

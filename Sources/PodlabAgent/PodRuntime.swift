@@ -3,8 +3,8 @@ import Netlink
 import Netns
 import PodNet
 
-/// What the agent holds for one pod beyond its API object: its sandbox (network, UTS and IPC
-/// namespaces), its interface, and its container processes. Owned by the `Controller` actor,
+/// What the agent holds for one pod beyond its API object: its sandbox (network, UTS, IPC and
+/// mount namespaces), its interface, and its container processes. Owned by the `Controller` actor,
 /// which is the only code that reads or changes it.
 final class PodRuntime: @unchecked Sendable {
     let uid: String
@@ -51,15 +51,15 @@ final class PodRuntime: @unchecked Sendable {
     static func sandboxPaths(lab: String, paths: LabPaths, pod: Pod) -> PodSandboxPaths {
         PodSandboxPaths(netns: netnsName(lab: lab, pod: pod),
                         uts: "\(paths.namespaces)/\(pod.metadata.uid).uts",
-                        ipc: "\(paths.namespaces)/\(pod.metadata.uid).ipc")
+                        ipc: "\(paths.namespaces)/\(pod.metadata.uid).ipc",
+                        mnt: "\(paths.namespaces)/\(pod.metadata.uid).mnt",
+                        directory: paths.podDirectory(uid: pod.metadata.uid))
     }
 
-    /// The pod's hostname: `spec.hostname`, else the pod name, cut to 63 bytes like Kubernetes.
+    /// The pod's hostname as the kernel holds it (see `PodHostname`): `spec.hostname`, else the
+    /// pod name, cut to 63 bytes like Kubernetes; the FQDN with `setHostnameAsFQDN`.
     static func hostname(_ pod: Pod) -> String {
-        let name = pod.spec.hostname.isEmpty ? pod.metadata.name : pod.spec.hostname
-        var cut = String(name.prefix(63))
-        while cut.hasSuffix("-") || cut.hasSuffix(".") { cut.removeLast() }
-        return cut
+        PodHostname(pod: pod).kernelHostname
     }
 
     // MARK: Sandbox
@@ -69,7 +69,8 @@ final class PodRuntime: @unchecked Sendable {
     static let kernelHasIPv6 = access("/proc/sys/net/ipv6", F_OK) == 0
 
     /// Creates the pod's namespaces and wires it to its node: netns (with its rtnetlink socket
-    /// opened in the same visit), UTS namespace with the pod's hostname, IPC namespace, then
+    /// opened in the same visit), UTS namespace with the pod's hostname, IPC namespace, mount
+    /// namespace with the pod's files and memory volumes (`PodVolumes.setUp` wrote them), then
     /// the veth pair, /32 address, default route and permanent neighbour entries. On failure
     /// everything made so far is removed.
     ///
@@ -89,6 +90,7 @@ final class PodRuntime: @unchecked Sendable {
     private static func buildSandboxOnWorker(lab: String, namespaces: LabNamespaces, paths: LabPaths, pod: Pod, node: NodeNetwork,
                                              address: IPv4Address, mtu: UInt32, spare: SparePool.Spare?) throws -> (PodSandboxPaths, PodInterface) {
         let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
+        if let error = PodHostname(pod: pod).kernelHostnameError { throw SandboxError(description: error) }
         // The network namespace is labelled as the lab's before it gets its name: a spare was
         // labelled when it was made; without one, a new namespace is made and labelled here.
         let networkNamespace: SpareNetworkNamespace
@@ -104,7 +106,8 @@ final class PodRuntime: @unchecked Sendable {
         // createPod removes what it made when it fails (and leaves alone what was there: a
         // namespace of the same name is not this pod's to delete).
         let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
-                                                                ipcPath: sandbox.ipc, openingSocket: .route, using: networkNamespace)
+                                                                ipcPath: sandbox.ipc, mount: PodVolumes.podMountSetup(pod, sandbox: sandbox),
+                                                                openingSocket: .route, using: networkNamespace)
         do {
             let podNetlink = RouteNetlink(transport: socket)
             let configuration = PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
@@ -131,6 +134,7 @@ final class PodRuntime: @unchecked Sendable {
     static func sandboxIsComplete(_ sandbox: PodSandboxPaths, address: IPv4Address, namespaces: LabNamespaces) -> Bool {
         guard NetworkNamespace.exists(sandbox.netns),
               FileManager.default.fileExists(atPath: sandbox.uts), FileManager.default.fileExists(atPath: sandbox.ipc),
+              NamespaceFile.isBound(sandbox.mnt),
               let netlink = try? RouteNetlink(namespace: NetworkNamespace.open(sandbox.netns)),
               (try? netlink.link(named: "lo").alias) == namespaces.label,
               let addresses = try? netlink.addresses() else { return false }
@@ -138,17 +142,25 @@ final class PodRuntime: @unchecked Sendable {
     }
 
     /// Removes the pod's namespaces; a network namespace of its name that is not the lab's
-    /// (`LabNamespaces.NotOwned`) stays, and the UTS and IPC files (the lab's own) go anyway.
+    /// (`LabNamespaces.NotOwned`) stays, and the UTS, IPC and mount namespace files (the lab's
+    /// own) go anyway. The mount namespace, with its tmpfs volumes, is freed when no process
+    /// holds it any more; the pod's directory stays until the pod is deleted.
     static func removeSandbox(_ sandbox: PodSandboxPaths, namespaces: LabNamespaces) throws {
         // Deleting the namespace removes the veth pair with it (the kernel batches that).
         var notOwned: Error?
         do { try namespaces.delete(sandbox.netns) } catch let error as LabNamespaces.NotOwned { notOwned = error }
         try NamespaceFile.remove(at: sandbox.uts)
         try NamespaceFile.remove(at: sandbox.ipc)
+        try NamespaceFile.remove(at: sandbox.mnt)
         if let notOwned { throw notOwned }
     }
 
     static func removeSandbox(lab: String, namespaces: LabNamespaces, paths: LabPaths, pod: Pod) throws {
         try removeSandbox(sandboxPaths(lab: lab, paths: paths, pod: pod), namespaces: namespaces)
     }
+}
+
+/// A sandbox the pod's spec does not allow, in the kubelet's words.
+struct SandboxError: Error, CustomStringConvertible {
+    var description: String
 }

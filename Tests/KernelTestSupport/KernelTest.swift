@@ -32,6 +32,33 @@ public enum KernelTest {
         return try await body(created)
     }
 
+    /// A whole file read with `read` until its end. Files under /proc report size 0, and
+    /// Foundation's `String(contentsOfFile:)` then stops after the first page: a mount table of
+    /// more than 4 KiB would be cut short.
+    public static func readWholeFile(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            data += buffer[0..<n]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The mount points at or under `prefix` in this process's mount table (`/proc/self/mounts`).
+    public static func mountPoints(under prefix: String) -> [String] {
+        readWholeFile("/proc/self/mounts").split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 1 else { return nil }
+            return fields[1] == prefix || fields[1].hasPrefix(prefix.hasSuffix("/") ? prefix : prefix + "/") ? String(fields[1]) : nil
+        }
+    }
+
     /// Synchronous form of `withNamespaces`.
     public static func withNamespacesSync<T>(_ count: Int, prefix: String = "plt", _ body: ([NetworkNamespace]) throws -> T) throws -> T {
         var created: [NetworkNamespace] = []

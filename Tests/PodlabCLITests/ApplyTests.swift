@@ -285,11 +285,11 @@ struct ApplyCommandTests {
             kind: Pod
             metadata: {name: data}
             spec:
-              volumes: [{name: cache, emptyDir: {}}]
+              volumes: [{name: cache, configMap: {name: settings}}]
               containers:
               - name: web
                 image: nginx
-                volumeMounts: [{name: cache, mountPath: /cache}]
+                volumeMounts: [{name: cache, mountPath: /cache, subPathExpr: $(POD_NAME)}]
                 resources: {limits: {memory: 128Mi}}
             """)
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -299,9 +299,9 @@ struct ApplyCommandTests {
             #expect(t.stdout.text.isEmpty)
             #expect(t.stderr.text == """
                 The Pod "web-" is invalid: metadata.name: Invalid value: "web-": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')
-                The Pod "data" is invalid: \n* spec.volumes[0].emptyDir: Forbidden: not supported by podlab yet
+                The Pod "data" is invalid: \n* spec.volumes[0].configMap: Forbidden: not supported by podlab yet
                 * spec.containers[0].resources.limits: Forbidden: not supported by podlab yet: podlab does not enforce limits; set only requests
-                * spec.containers[0].volumeMounts: Forbidden: not supported by podlab yet
+                * spec.containers[0].volumeMounts[0].subPathExpr: Forbidden: not supported by podlab yet
 
                 """)
             #expect(cluster.pod("default", "data") == nil && cluster.pod("default", "web-") == nil)

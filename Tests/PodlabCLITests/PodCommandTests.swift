@@ -105,6 +105,46 @@ struct PodCommandTests {
         }
     }
 
+    @Test func describeShowsMountsAndVolumesAsKubectlDoes() async throws {
+        var pod = Pod.run(name: "web", image: "busybox")
+        pod.spec.volumes = [
+            Volume(name: "cache", emptyDir: EmptyDirVolumeSource(medium: "Memory", sizeLimit: Quantity(64 * 1024 * 1024, format: .binarySI))),
+            Volume(name: "scratch", emptyDir: EmptyDirVolumeSource()),
+            Volume(name: "host", hostPath: HostPathVolumeSource(path: "/srv/data", type: .directoryOrCreate)),
+        ]
+        pod.spec.containers[0].volumeMounts = [
+            VolumeMount(name: "host", mountPath: "/srv", readOnly: true),
+            VolumeMount(name: "cache", mountPath: "/cache", subPath: "logs"),
+        ]
+        let cluster = FakeCluster()
+        cluster.add(pod)
+        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+            let t = agent.context()
+            #expect(await t.run("describe pod web") == 0)
+            #expect(t.stdout.text.contains("""
+                    Mounts:
+                      /cache from cache (rw,path="logs")
+                      /srv from host (ro)
+                """), "\(t.stdout.text)")
+            #expect(t.stdout.text.contains("""
+                Volumes:
+                  cache:
+                    Type:       EmptyDir (a temporary directory that shares a pod's lifetime)
+                    Medium:     Memory
+                    SizeLimit:  64Mi
+                  scratch:
+                    Type:       EmptyDir (a temporary directory that shares a pod's lifetime)
+                    Medium:     
+                    SizeLimit:  <unset>
+                  host:
+                    Type:          HostPath (bare host directory volume)
+                    Path:          /srv/data
+                    HostPathType:  DirectoryOrCreate
+                QoS Class:         BestEffort
+                """), "\(t.stdout.text)")
+        }
+    }
+
     @Test func describeShowsEnvironmentSourcesAsKubectlDoes() async throws {
         var pod = Pod.run(name: "web", image: "busybox", env: [
             EnvVar(name: "GREETING", value: "hi $(POD_NAME)"),

@@ -95,15 +95,17 @@ struct BadInputTests {
             spec:
               volumes:
               - name: scratch
-                emptyDir: {}
+                configMap: {name: settings}
               containers:
               - name: web
                 image: nginx
                 volumeMounts:
                 - name: scratch
                   mountPath: /scratch
-            """, expected: ["The Pod \"cache\" is invalid: \n* spec.volumes[0].emptyDir: Forbidden: not supported by podlab yet",
-                            "* spec.containers[0].volumeMounts: Forbidden: not supported by podlab yet"]),
+                - name: missing
+                  mountPath: /missing
+            """, expected: ["The Pod \"cache\" is invalid: \n* spec.containers[0].volumeMounts[1].name: Not found: \"missing\"",
+                            "* spec.volumes[0].configMap: Forbidden: not supported by podlab yet"]),
         Rejection("an unknown field", manifest: """
             apiVersion: v1
             kind: Pod

@@ -71,6 +71,8 @@ struct RestartTests {
 
             // Traffic still flows both ways between the nodes.
             let web1 = try #require(before.ips["web1"]), web2 = try #require(before.ips["web2"])
+            // exec joins the pod's mount namespace again: its own /etc/hosts, not the host's.
+            #expect(try lab.run(["exec", "web1", "-c", "sidecar", "--", "cat", "/etc/hosts"]).stdout.hasSuffix("\n\(web1)\tweb1\n"))
             #expect(try lab.run(["exec", "web1", "-c", "web", "--", "curl", "-s", "http://\(web2)/"]).stdout.contains("It works!"))
             #expect(try lab.run(["exec", "web2", "-c", "web", "--", "curl", "-s", "http://\(web1)/"]).stdout.contains("Welcome to nginx!"))
 

@@ -100,7 +100,7 @@ struct TestLab: Sendable {
         for namespace in (try? NetworkNamespace.list()) ?? [] where namespace.hasPrefix("\(name)_") {
             try? NetworkNamespace.delete(namespace, ignoreMissing: true)
         }
-        // UTS/IPC namespace files of pods the agent could not remove itself.
+        // UTS, IPC and mount namespace files of pods the agent could not remove itself.
         let files = "\(stateRoot)/\(name)/ns"
         for file in (try? FileManager.default.contentsOfDirectory(atPath: files)) ?? [] {
             try? NamespaceFile.remove(at: "\(files)/\(file)")

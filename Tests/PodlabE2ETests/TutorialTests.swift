@@ -88,6 +88,40 @@ struct TutorialTests {
         }
     }
 
+    @Test("a volume as a means of communication: one container writes a file into an emptyDir, the other reads it")
+    func volumeCommunication() async throws {
+        try await TestLab.with { lab in
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: exchange
+                spec:
+                  volumes:
+                  - name: exchange
+                    emptyDir: {}
+                  containers:
+                  - name: producer
+                    image: busybox
+                    command: ["/bin/dash", "-c", "date +%s > /exchange/stamp; echo written; sleep 3600"]
+                    volumeMounts:
+                    - name: exchange
+                      mountPath: /exchange
+                  - name: consumer
+                    image: busybox
+                    command: ["/bin/dash", "-c", "while [ ! -s /var/exchange/stamp ]; do sleep 0.1; done; echo read $(cat /var/exchange/stamp); sleep 3600"]
+                    volumeMounts:
+                    - name: exchange
+                      mountPath: /var/exchange
+                      readOnly: true
+                """, as: "exchange.yaml")
+            try await lab.eventually("the consumer read the producer's file") { try lab.run(["logs", "exchange", "-c", "consumer"]).stdout.hasPrefix("read ") }
+            let stamp = try lab.run(["exec", "exchange", "-c", "producer", "--", "cat", "/exchange/stamp"]).stdout
+            #expect(try lab.run(["logs", "exchange", "-c", "consumer"]).stdout == "read \(stamp)")
+            #expect(try lab.run(["get", "pods"]).stdout.contains("exchange   2/2     Running"))
+        }
+    }
+
     @Test("two containers on the same port: the one that loses the bind fails with EADDRINUSE, READY 1/2, restarts")
     func samePortConflict() async throws {
         try await TestLab.with(backoff: 1) { lab in

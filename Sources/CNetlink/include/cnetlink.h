@@ -17,6 +17,12 @@
 extern const int PL_CLONE_NEWNET;
 extern const int PL_CLONE_NEWUTS;
 extern const int PL_CLONE_NEWIPC;
+extern const int PL_CLONE_NEWNS;
+/* unshare(CLONE_FS): the calling thread gets its own root, working directory and umask, which
+ * setns(CLONE_NEWNS) requires of a thread in a multi-threaded process. */
+extern const int PL_CLONE_FS;
+/* open(2)'s O_PATH (hidden behind _GNU_SOURCE). */
+extern const int PL_O_PATH;
 
 /* unshare(2). Returns 0 or -errno. */
 int pl_unshare(int flags);
@@ -99,5 +105,21 @@ int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf);
  * that are not our children, e.g. containers adopted after an agent restart).
  * Returns the fd (O_CLOEXEC) or -errno. */
 int pl_pidfd_open(pid_t pid);
+
+/* statfs(2): stores the file system's magic number (f_type) of `path` in *type.
+ * Returns 0 or -errno. */
+int pl_statfs_type(const char *path, long *type);
+
+/* pivot_root(2) (glibc has no wrapper). Returns 0 or -errno. */
+int pl_pivot_root(const char *new_root, const char *put_old);
+
+/* open_tree(2) with OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE: a detached copy of the
+ * mount tree at `path` in the caller's mount namespace, as an fd that `pl_move_mount` can attach
+ * in another one. Returns the fd or -errno. */
+int pl_open_tree_clone(const char *path);
+
+/* move_mount(2) of the detached tree `fd` onto `target` (MOVE_MOUNT_F_EMPTY_PATH).
+ * Returns 0 or -errno. */
+int pl_move_mount(int fd, const char *target);
 
 #endif

@@ -12,7 +12,9 @@ public struct Container: JSONObjectCodable, Hashable {
     /// open or reserve anything.
     public var ports: [ContainerPort]
     public var env: [EnvVar]
-    /// Fields Kubernetes defines that podlab keeps unchanged (`resources`, `volumeMounts`,
+    /// Volumes of the pod mounted into this container.
+    public var volumeMounts: [VolumeMount]
+    /// Fields Kubernetes defines that podlab keeps unchanged (`resources`,
     /// probes, `imagePullPolicy`, `securityContext`, `stdin`, `tty`...).
     public var preservedFields: [String: JSONValue]
 
@@ -23,14 +25,14 @@ public struct Container: JSONObjectCodable, Hashable {
         "envFrom": .list(.fields(["prefix", "configMapRef", "secretRef"])),
         "resources": .object(["limits": .map(.any), "requests": .map(.any), "claims": .list(.fields(["name", "request"]))]),
         "resizePolicy": .list(.fields(["resourceName", "restartPolicy"])), "restartPolicy": .any,
-        "volumeMounts": .any, "volumeDevices": .any, "livenessProbe": .any, "readinessProbe": .any, "startupProbe": .any,
+        "volumeDevices": .any, "livenessProbe": .any, "readinessProbe": .any, "startupProbe": .any,
         "lifecycle": .fields(["postStart", "preStop", "stopSignal"]), "terminationMessagePath": .any,
         "terminationMessagePolicy": .any, "imagePullPolicy": .any, "securityContext": .fields(PodSupport.containerSecurityContextFields),
         "stdin": .any, "stdinOnce": .any, "tty": .any,
     ]
 
     public init(name: String, image: String = "", command: [String] = [], args: [String] = [], workingDir: String = "",
-                ports: [ContainerPort] = [], env: [EnvVar] = [], preservedFields: [String: JSONValue] = [:]) {
+                ports: [ContainerPort] = [], env: [EnvVar] = [], volumeMounts: [VolumeMount] = [], preservedFields: [String: JSONValue] = [:]) {
         self.name = name
         self.image = image
         self.command = command
@@ -38,6 +40,7 @@ public struct Container: JSONObjectCodable, Hashable {
         self.workingDir = workingDir
         self.ports = ports
         self.env = env
+        self.volumeMounts = volumeMounts
         self.preservedFields = preservedFields
     }
 
@@ -49,6 +52,7 @@ public struct Container: JSONObjectCodable, Hashable {
         workingDir = try reader.string("workingDir") ?? ""
         ports = try reader.objects("ports")
         env = try reader.objects("env")
+        volumeMounts = try reader.objects("volumeMounts")
         preservedFields = reader.preservedFields(Self.unmodeledFields)
         // Always written as `{}` when empty (see `write(to:)`), so an empty one carries nothing.
         if preservedFields["resources"] == .object([:]) { preservedFields["resources"] = nil }
@@ -90,6 +94,7 @@ public struct Container: JSONObjectCodable, Hashable {
         writer.set("workingDir", omittingEmpty: workingDir)
         writer.set("ports", omittingEmpty: ports)
         writer.set("env", omittingEmpty: env)
+        writer.set("volumeMounts", omittingEmpty: volumeMounts)
         // `resources` is a struct (not a pointer) in Kubernetes, so it is always written.
         writer.set("resources", preservedFields["resources"] ?? .object([:]))
         writer.merge(preservedFields)

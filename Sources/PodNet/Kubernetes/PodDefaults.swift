@@ -5,7 +5,8 @@ extension Pod {
     /// `schedulerName: default-scheduler`, `securityContext: {}`, `enableServiceLinks: true`,
     /// and per container `protocol: TCP` on ports, `imagePullPolicy` (`Always` for `:latest` or
     /// untagged images, else `IfNotPresent`), `terminationMessagePath`, `terminationMessagePolicy`
-    /// and `apiVersion: v1` on downward API field references.
+    /// and `apiVersion: v1` on downward API field references; a volume without a source becomes an
+    /// `emptyDir`, a `hostPath` without a type gets `type: ""`.
     /// Applying it twice changes nothing.
     public func applyingDefaults() -> Pod {
         var pod = self
@@ -15,9 +16,18 @@ extension Pod {
         pod.spec.preservedFields["schedulerName"] = pod.spec.preservedFields["schedulerName"] ?? "default-scheduler"
         pod.spec.preservedFields["securityContext"] = pod.spec.preservedFields["securityContext"] ?? .object([:])
         pod.spec.preservedFields["enableServiceLinks"] = pod.spec.preservedFields["enableServiceLinks"] ?? true
+        pod.spec.volumes = pod.spec.volumes.map(Pod.applyingDefaults)
         pod.spec.containers = pod.spec.containers.map(Pod.applyingDefaults)
         pod.spec.initContainers = pod.spec.initContainers.map(Pod.applyingDefaults)
         return pod
+    }
+
+    /// A volume without a source is an `emptyDir`; a `hostPath` without a type gets "" (no check).
+    private static func applyingDefaults(to volume: Volume) -> Volume {
+        var volume = volume
+        if volume.sourceNames.isEmpty { volume.emptyDir = EmptyDirVolumeSource() }
+        if volume.hostPath != nil, volume.hostPath?.type == nil { volume.hostPath?.type = .unset }
+        return volume
     }
 
     private static func applyingDefaults(to container: Container) -> Container {

@@ -43,7 +43,9 @@ public struct PodSpec: JSONObjectCodable, Hashable {
     public var hostname: String
     /// Kept as given; only additions are allowed on update.
     public var tolerations: [JSONValue]
-    /// Fields Kubernetes defines that podlab keeps unchanged (`volumes`, `affinity`,
+    /// Directories the containers can mount (`emptyDir`, `hostPath`).
+    public var volumes: [Volume]
+    /// Fields Kubernetes defines that podlab keeps unchanged (`affinity`,
     /// `securityContext`, `schedulerName`, `serviceAccountName`...).
     public var preservedFields: [String: JSONValue]
 
@@ -51,7 +53,6 @@ public struct PodSpec: JSONObjectCodable, Hashable {
     /// decoding should look inside them. Which of them a pod may use is decided by
     /// validation (see `PodSupport`).
     public static let unmodeledFields: [String: FieldSchema] = [
-        "volumes": .list(.fields(["name"] + PodSupport.volumeSources)),
         "ephemeralContainers": .any, "nodeSelector": .map(.any), "serviceAccountName": .any, "serviceAccount": .any,
         "automountServiceAccountToken": .any, "hostNetwork": .any, "hostPID": .any, "hostIPC": .any, "shareProcessNamespace": .any,
         "securityContext": .fields(PodSupport.podSecurityContextFields),
@@ -71,7 +72,8 @@ public struct PodSpec: JSONObjectCodable, Hashable {
     /// A spec from values; unset fields keep their Kubernetes defaults (see `Pod.applyingDefaults()`).
     public init(containers: [Container] = [], initContainers: [Container] = [], restartPolicy: RestartPolicy? = nil,
                 terminationGracePeriodSeconds: Int64? = nil, activeDeadlineSeconds: Int64? = nil, dnsPolicy: DNSPolicy? = nil,
-                nodeName: String = "", hostname: String = "", tolerations: [JSONValue] = [], preservedFields: [String: JSONValue] = [:]) {
+                nodeName: String = "", hostname: String = "", tolerations: [JSONValue] = [], volumes: [Volume] = [],
+                preservedFields: [String: JSONValue] = [:]) {
         self.containers = containers
         self.initContainers = initContainers
         self.restartPolicy = restartPolicy
@@ -81,6 +83,7 @@ public struct PodSpec: JSONObjectCodable, Hashable {
         self.nodeName = nodeName
         self.hostname = hostname
         self.tolerations = tolerations
+        self.volumes = volumes
         self.preservedFields = preservedFields
     }
 
@@ -105,6 +108,7 @@ public struct PodSpec: JSONObjectCodable, Hashable {
         for (index, toleration) in tolerations.enumerated() {
             reader.recordUnknownFields(in: toleration, at: reader.path.child("tolerations").index(index), schema: Self.tolerationSchema)
         }
+        volumes = try reader.objects("volumes")
         preservedFields = reader.preservedFields(Self.unmodeledFields)
     }
 
@@ -119,6 +123,7 @@ public struct PodSpec: JSONObjectCodable, Hashable {
         writer.set("nodeName", omittingEmpty: nodeName)
         writer.set("hostname", omittingEmpty: hostname)
         if !tolerations.isEmpty { writer.set("tolerations", .array(tolerations)) }
+        writer.set("volumes", omittingEmpty: volumes)
         writer.merge(preservedFields)
     }
 }

@@ -112,7 +112,7 @@ public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A string quoted the way Go's `%q` quotes it.
-    static func goQuoted(_ text: String) -> String {
+    public static func goQuoted(_ text: String) -> String {
         var output = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -16,18 +16,19 @@
 /// | `spec.initContainers[]` | acted on: run in order before the containers (same fields as below) |
 /// | `spec.initContainers[].restartPolicy: Always` | acted on: a sidecar, started in its turn and kept running |
 /// | `spec.ephemeralContainers` | refused |
-/// | `spec.restartPolicy`, `terminationGracePeriodSeconds`, `nodeName`, `hostname` | acted on |
+/// | `spec.restartPolicy`, `terminationGracePeriodSeconds`, `nodeName`, `hostname`, `subdomain`, `setHostnameAsFQDN` | acted on (`/etc/hosts`, `/etc/hostname`, the UTS hostname) |
 /// | `spec.readinessGates` | acted on (`Ready` waits for the conditions) |
 /// | `spec.activeDeadlineSeconds` | refused: the pod would never be failed at the deadline |
 /// | `spec.dnsPolicy` | kept: there is no cluster DNS yet, every policy behaves as `Default` |
-/// | `spec.dnsConfig`, `hostAliases`, `subdomain`, `hostnameOverride` | refused |
-/// | `spec.volumes` | refused, per volume source |
+/// | `spec.dnsConfig`, `hostAliases`, `hostnameOverride` | refused |
+/// | `spec.volumes[].emptyDir` (`medium: ""` or `Memory`, `sizeLimit`), `hostPath` (absolute `path`, `type`) | acted on |
+/// | `spec.volumes[]` other sources, `emptyDir.medium: HugePages` | refused |
 /// | `spec.nodeSelector`, `affinity`, `topologySpreadConstraints`, `schedulingGates` | refused: the scheduler does not use them |
 /// | `spec.tolerations` | kept: podlab nodes have no taints |
 /// | `spec.schedulerName` | kept as `default-scheduler`; another scheduler is refused |
 /// | `spec.priority`, `priorityClassName`, `preemptionPolicy` | kept: no preemption on one machine |
 /// | `spec.serviceAccountName`, `serviceAccount` | kept as `default`; other accounts are refused |
-/// | `spec.automountServiceAccountToken`, `enableServiceLinks`, `imagePullSecrets`, `setHostnameAsFQDN` | kept: no token, no services, no registry, no subdomain |
+/// | `spec.automountServiceAccountToken`, `enableServiceLinks`, `imagePullSecrets` | kept: no token, no services, no registry |
 /// | `spec.hostNetwork`, `hostPID`, `hostIPC`, `shareProcessNamespace` | `false` kept, `true` refused |
 /// | `spec.hostUsers` | `true` kept, `false` refused |
 /// | `spec.securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot`, `supplementalGroups` acted on (`ContainerCredentials`); the others refused, per field (`{}` kept) |
@@ -40,7 +41,8 @@
 /// | `containers[].ports[].hostPort` | refused; `hostIP` alone kept (Kubernetes warns) |
 /// | `containers[].resources.requests` | validated and kept (shown by `describe`) |
 /// | `containers[].resources.limits`, `claims`, `resizePolicy` | limits validated, then refused: not enforced |
-/// | `containers[].volumeMounts`, `volumeDevices` | refused |
+/// | `containers[].volumeMounts[].name`, `mountPath` (absolute, not `/`), `readOnly`, `subPath`, `mountPropagation: None`, `recursiveReadOnly: Disabled` | acted on |
+/// | `containers[].volumeMounts[].subPathExpr`, other `mountPropagation`/`recursiveReadOnly` modes, `volumeDevices` | refused |
 /// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe`, `lifecycle.*` | refused (on regular init containers Kubernetes' own refusal) |
 /// | `containers[].securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot` acted on (`ContainerCredentials`); the others refused, per field |
 /// | `containers[].restartPolicy` | refused as Kubernetes does for non-init containers; `Always` only on init containers |
@@ -98,10 +100,8 @@ public enum PodSupport {
         let fields = spec.preservedFields
         func isSet(_ name: String) -> Bool { !(fields[name]?.isEmpty ?? true) }
 
-        for (index, volume) in (fields["volumes"]?.arrayValue ?? []).enumerated() {
-            let sources = (volume.objectValue ?? [:]).filter { $0.key != "name" && $0.value != .null }.keys.sorted()
-            if sources.isEmpty { errors.append(.required(path.child("volumes").index(index), "must specify a volume type")) }
-            errors += sources.map { refusal(path.child("volumes").index(index).child($0)) }
+        for (index, volume) in spec.volumes.enumerated() {
+            errors += refusals(volume, path: path.child("volumes").index(index))
         }
         if isSet("ephemeralContainers") {
             errors.append(creating ? .forbidden(path.child("ephemeralContainers"), "cannot be set on create") : refusal(path.child("ephemeralContainers")))
@@ -119,7 +119,6 @@ public enum PodSupport {
         errors += setFields(of: fields["securityContext"], path: path.child("securityContext"))
             .filter { !ContainerCredentials.podFields.contains(lastField($0)) }.map { refusal($0) }
         errors += ContainerCredentials.validate(fields["securityContext"], path: path.child("securityContext"), pod: true)
-        if isSet("subdomain") { errors.append(refusal(path.child("subdomain"))) }
         errors += setFields(of: fields["affinity"], path: path.child("affinity")).map { refusal($0) }
         if let scheduler = fields["schedulerName"]?.stringValue, !scheduler.isEmpty, scheduler != "default-scheduler" {
             errors.append(.notSupported(path.child("schedulerName"), scheduler, supported: ["default-scheduler"]))
@@ -176,7 +175,9 @@ public enum PodSupport {
         }
         if !(resources?["claims"]?.isEmpty ?? true) { errors.append(refusal(path.child("resources").child("claims"))) }
         if isSet("resizePolicy") { errors.append(refusal(path.child("resizePolicy"))) }
-        if isSet("volumeMounts") { errors.append(refusal(path.child("volumeMounts"))) }
+        for (index, mount) in container.volumeMounts.enumerated() {
+            errors += refusals(mount, path: path.child("volumeMounts").index(index))
+        }
         if isSet("volumeDevices") { errors.append(refusal(path.child("volumeDevices"))) }
         if refusingHooks {
             for probe in ["livenessProbe", "readinessProbe", "startupProbe"] where fields[probe] != nil && fields[probe] != .null {
@@ -194,6 +195,40 @@ public enum PodSupport {
     private static func lastField(_ path: FieldPath) -> String {
         if case let .field(name)? = path.components.last { return name }
         return ""
+    }
+
+    /// The storage media of `emptyDir` Kubernetes defines (`HugePages-<size>` besides).
+    static let storageMedia = ["", "HugePages", "Memory"]
+
+    /// A volume source other than `emptyDir` and `hostPath`, huge pages, and a relative host path.
+    static func refusals(_ volume: Volume, path: FieldPath) -> [FieldError] {
+        var errors = Volume.otherSources.filter { volume.preservedFields[$0] != nil }.map { refusal(path.child($0)) }
+        if let medium = volume.emptyDir?.medium, medium != "", medium != EmptyDirVolumeSource.memory {
+            let mediumPath = path.child("emptyDir").child("medium")
+            errors.append(medium == "HugePages" || medium.hasPrefix("HugePages-")
+                ? refusal(mediumPath) : .notSupported(mediumPath, medium, supported: storageMedia))
+        }
+        if let hostPath = volume.hostPath?.path, !hostPath.isEmpty, !hostPath.hasPrefix("/") {
+            errors.append(.invalid(path.child("hostPath").child("path"), .string(hostPath), "must be an absolute path"))
+        }
+        return errors
+    }
+
+    /// A mount podlab cannot make as asked: a relative path or the root, an expanded subpath,
+    /// mounts propagating from the host, a recursively read-only mount.
+    static func refusals(_ mount: VolumeMount, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        if !mount.mountPath.isEmpty, !mount.mountPath.hasPrefix("/") {
+            errors.append(.invalid(path.child("mountPath"), .string(mount.mountPath), "must be an absolute path"))
+        } else if !mount.mountPath.isEmpty, mount.mountPath.split(separator: "/").isEmpty {
+            errors.append(refusal(path.child("mountPath"), "a volume cannot replace the root of the container"))
+        }
+        if !mount.subPathExpr.isEmpty { errors.append(refusal(path.child("subPathExpr"))) }
+        if mount.mountPropagation == "HostToContainer" { errors.append(refusal(path.child("mountPropagation"))) }
+        if let mode = mount.recursiveReadOnly, mode == "Enabled" || mode == "IfPossible" {
+            errors.append(refusal(path.child("recursiveReadOnly")))
+        }
+        return errors
     }
 
     /// The paths of the fields of an object that hold a value (not `null`), sorted.

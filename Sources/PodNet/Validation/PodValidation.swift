@@ -30,16 +30,17 @@ extension Pod {
 /// The rules of `ValidatePodSpec` that apply to what podlab models.
 enum PodSpecValidation {
     static func validate(_ spec: PodSpec, path: FieldPath) -> [FieldError] {
-        var errors: [FieldError] = []
         var names: Set<String> = []
+        let (volumes, volumeErrors) = VolumeValidation.validateVolumes(spec.volumes, path: path.child("volumes"))
+        var errors = volumeErrors
         if spec.containers.isEmpty {
             errors.append(.required(path.child("containers")))
         }
-        errors += validateContainers(spec.containers, path: path.child("containers"), names: &names)
+        errors += validateContainers(spec.containers, path: path.child("containers"), names: &names, volumes: volumes)
         // Host ports are checked across the app containers, which run together; each init
         // container on its own, since they run one at a time.
         errors += validateUniqueHostPorts(spec.containers, path: path.child("containers"))
-        errors += validateContainers(spec.initContainers, path: path.child("initContainers"), names: &names)
+        errors += validateContainers(spec.initContainers, path: path.child("initContainers"), names: &names, volumes: volumes)
         if let policy = spec.restartPolicy, !RestartPolicy.supported.contains(policy) {
             errors.append(.notSupported(path.child("restartPolicy"), policy.rawValue, supported: RestartPolicy.supported.map(\.rawValue)))
         }
@@ -59,11 +60,15 @@ enum PodSpecValidation {
         if !spec.hostname.isEmpty {
             errors += KubernetesNames.dns1123LabelErrors(spec.hostname).map { .invalid(path.child("hostname"), .string(spec.hostname), $0) }
         }
+        if let subdomain = spec.preservedFields["subdomain"]?.stringValue, !subdomain.isEmpty {
+            errors += KubernetesNames.dns1123LabelErrors(subdomain).map { .invalid(path.child("subdomain"), .string(subdomain), $0) }
+        }
         return errors
     }
 
-    /// Names (unique across containers and init containers), image, ports, env.
-    static func validateContainers(_ containers: [Container], path: FieldPath, names: inout Set<String>) -> [FieldError] {
+    /// Names (unique across containers and init containers), image, ports, env, volume mounts
+    /// (of the pod's valid `volumes`).
+    static func validateContainers(_ containers: [Container], path: FieldPath, names: inout Set<String>, volumes: Set<String>) -> [FieldError] {
         var errors: [FieldError] = []
         for (index, container) in containers.enumerated() {
             let containerPath = path.index(index)
@@ -83,6 +88,7 @@ enum PodSpecValidation {
             }
             errors += validatePorts(container.ports, path: containerPath.child("ports"))
             errors += validateEnv(container.env, path: containerPath.child("env"))
+            errors += VolumeValidation.validateMounts(container.volumeMounts, volumes: volumes, path: containerPath.child("volumeMounts"))
             errors += validateResources(container.preservedFields["resources"], path: containerPath.child("resources"))
             errors += validateEnumerations(container, path: containerPath)
             if path.components.last == .field("initContainers") {

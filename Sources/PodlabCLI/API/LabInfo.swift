@@ -8,6 +8,8 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     public var uts: String?
     /// The pod's IPC namespace file.
     public var ipc: String?
+    /// The pod's mount namespace file (its own `/etc/hosts`); absent from agents before them.
+    public var mnt: String?
     public var hostname: String?
     public var podIP: String?
     public var containers: [Container]
@@ -21,15 +23,19 @@ public struct PodSandbox: Codable, Sendable, Equatable {
         public var runAsUser: UInt32?
         public var runAsGroup: UInt32?
         public var groups: [UInt32]?
+        /// The mount namespace to run in: the pod's, or the container's own (its volumes) while
+        /// it runs; absent when it has one of its own but no process.
+        public var mnt: String?
 
         public init(name: String, env: [String: String]? = nil, workingDir: String? = nil,
-                    runAsUser: UInt32? = nil, runAsGroup: UInt32? = nil, groups: [UInt32]? = nil) {
+                    runAsUser: UInt32? = nil, runAsGroup: UInt32? = nil, groups: [UInt32]? = nil, mnt: String? = nil) {
             self.name = name
             self.env = env
             self.workingDir = workingDir
             self.runAsUser = runAsUser
             self.runAsGroup = runAsGroup
             self.groups = groups
+            self.mnt = mnt
         }
 
         /// The ids to spawn an exec'd process with; nil: root, as the agent itself.
@@ -39,11 +45,12 @@ public struct PodSandbox: Codable, Sendable, Equatable {
         }
     }
 
-    public init(netns: String, uts: String? = nil, ipc: String? = nil, hostname: String? = nil, podIP: String? = nil,
+    public init(netns: String, uts: String? = nil, ipc: String? = nil, mnt: String? = nil, hostname: String? = nil, podIP: String? = nil,
                 containers: [Container]) {
         self.netns = netns
         self.uts = uts
         self.ipc = ipc
+        self.mnt = mnt
         self.hostname = hostname
         self.podIP = podIP
         self.containers = containers

@@ -52,7 +52,7 @@ struct PodDescription {
             w += "Conditions:\n  Type\tStatus\n"
             for condition in status.conditions { w += "  \(condition.type.rawValue) \t\(condition.status.rawValue) \n" }
         }
-        w += volumes(spec.preservedFields["volumes"]?.arrayValue ?? [])
+        w += Self.volumes(spec.volumes)
         w += "QoS Class:\t\(qosClass)\n"
         w += Self.multiline("Node-Selectors", (spec.preservedFields["nodeSelector"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
         w += Self.tolerations(spec.tolerations)
@@ -102,16 +102,7 @@ struct PodDescription {
                     }
                 }
             }
-            let mounts = container.preservedFields["volumeMounts"]?.arrayValue ?? []
-            if mounts.isEmpty {
-                w += "    Mounts:\t<none>\n"
-            } else {
-                w += "    Mounts:\n"
-                for mount in mounts {
-                    let readOnly = mount["readOnly"] == .bool(true) ? "ro" : "rw"
-                    w += "      \(mount["mountPath"]?.stringValue ?? "") from \(mount["name"]?.stringValue ?? "") (\(readOnly))\n"
-                }
-            }
+            w += Self.mounts(container.volumeMounts)
         }
         return w
     }
@@ -172,13 +163,37 @@ struct PodDescription {
         return w
     }
 
-    private func volumes(_ volumes: [JSONValue]) -> String {
+    /// `Mounts:` of a container, sorted by path as kubectl sorts them: `/data from cache (rw)`,
+    /// `/logs from cache (ro,path="logs")`.
+    static func mounts(_ mounts: [VolumeMount]) -> String {
+        guard !mounts.isEmpty else { return "    Mounts:\t<none>\n" }
+        var w = "    Mounts:\n"
+        for mount in mounts.sorted(by: { $0.mountPath < $1.mountPath }) {
+            var flags = [mount.readOnly ? "ro" : "rw"]
+            if !mount.subPath.isEmpty { flags.append("path=\(FieldError.goQuoted(mount.subPath))") }
+            w += "      \(mount.mountPath) from \(mount.name) (\(flags.joined(separator: ",")))\n"
+        }
+        return w
+    }
+
+    /// `Volumes:` as kubectl's `describeVolumes` prints `emptyDir` and `hostPath` sources.
+    static func volumes(_ volumes: [Volume]) -> String {
         guard !volumes.isEmpty else { return "Volumes:\t<none>\n" }
         var w = "Volumes:\n"
         for volume in volumes {
-            w += "  \(volume["name"]?.stringValue ?? ""):\n"
-            let source = volume.objectValue?.keys.filter { $0 != "name" }.sorted().first ?? "unknown"
-            w += "    Type:\t\(source)\n"
+            w += "  \(volume.name):\n"
+            if let hostPath = volume.hostPath {
+                w += "    Type:\tHostPath (bare host directory volume)\n"
+                w += "    Path:\t\(hostPath.path)\n"
+                w += "    HostPathType:\t\(hostPath.type?.rawValue ?? "<none>")\n"
+            } else if let emptyDir = volume.emptyDir {
+                let limit = emptyDir.sizeLimit.flatMap { $0 > .zero ? $0.description : nil } ?? "<unset>"
+                w += "    Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
+                w += "    Medium:\t\(emptyDir.medium)\n"
+                w += "    SizeLimit:\t\(limit)\n"
+            } else {
+                w += "    <unknown>\n"
+            }
         }
         return w
     }

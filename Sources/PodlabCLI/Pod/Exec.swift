@@ -9,9 +9,10 @@ import PodNet
 
 /// `podlab exec POD [-c C] [-i] [-t] -- CMD ARGS…`: runs a command inside a pod's namespaces.
 ///
-/// The agent tells where the pod lives (its network, UTS and IPC namespaces) and each
-/// container's environment; the command then starts right here, inside those namespaces,
-/// with this terminal as its stdio. The command is found as the container's own would be
+/// The agent tells where the pod lives (its network, UTS, IPC and mount namespaces, or the
+/// container's own mount namespace when it has volumes) and each container's environment and
+/// user; the command then starts right here, inside those namespaces, as that user, with this
+/// terminal as its stdio. The command is found as the container's own would be
 /// (`ImageCatalog.executable(for:in:)`): one of the image's programs (`curl`, `nginx`) runs as
 /// `podlab-tools TOOL`, a BusyBox applet (`sh`, `wget`, `ping`) as BusyBox, anything else is
 /// a host program.
@@ -58,6 +59,11 @@ public struct Exec: PodlabCommand {
             throw CLIError("unable to upgrade connection: container not found (\"\(chosenName)\")")
         }
         let image = podObject.spec.container(named: chosen.name)?.image
+        // A container with volumes is joined in its own mount namespace, which only a running
+        // process holds (kubectl's answer for a container that is not running).
+        if sandbox.mnt != nil, chosen.mnt == nil {
+            throw CLIError("unable to upgrade connection: container not found (\"\(chosen.name)\")")
+        }
 
         var environment = chosen.env ?? [:]
         let resolvedImage = image.flatMap { try? ImageCatalog.resolve($0) }
@@ -79,7 +85,8 @@ public struct Exec: PodlabCommand {
             try? Spawner.resolve($0, environment: environment)
         }
         var workingDirectory = chosen.workingDir.flatMap { $0.isEmpty ? nil : $0 }
-        if let dir = workingDirectory, !FileManager.default.fileExists(atPath: dir) { workingDirectory = nil }
+        // Checked from inside the container's mount namespace (a volume may be the directory).
+        if let dir = workingDirectory, !FileManager.default.fileExists(atPath: Self.pathSeen(dir, from: chosen.mnt)) { workingDirectory = nil }
 
         // Like a shell running a foreground job: the terminal's ^C and ^\ go to the command
         // (same process group), not to us. The child starts with default signal handlers.
@@ -94,7 +101,7 @@ public struct Exec: PodlabCommand {
             environment: environment, workingDirectory: workingDirectory,
             stdin: stdin ? .inherit : .null, stdout: .inherit, stderr: .inherit,
             networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
-            newSession: false, credentials: chosen.credentials))
+            mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials))
         let status = try await child.exitStatus()
         if status.shellCode != 0 {
             context.stderr.line("command terminated with exit code \(status.shellCode)")
@@ -125,6 +132,14 @@ public struct Exec: PodlabCommand {
             throw CLIError("unable to upgrade connection: container not found (\"\(chosen)\")")
         }
         return chosen
+    }
+
+    /// `path` as a process in the mount namespace `mnt` sees it: through the root of a process
+    /// in it (`/proc/PID/root`) for a container's own, as is otherwise (a pod's namespace has
+    /// the host's file system, with only the pod's files bound over it).
+    static func pathSeen(_ path: String, from mnt: String?) -> String {
+        guard let mnt, mnt.hasPrefix("/proc/"), mnt.hasSuffix("/ns/mnt") else { return path }
+        return String(mnt.dropLast("/ns/mnt".count)) + "/root" + path
     }
 
     /// What to start for `command`: the executable, argv[0] and the arguments.

@@ -1,0 +1,71 @@
+/// A pod's names as the kubelet derives them (`GeneratePodHostNameAndDomain`,
+/// `GetNodenameForKernel`), and the files it gives every container from them: `/etc/hosts`
+/// (the kubelet's `managedHostsFileContent`) and `/etc/hostname` (as containerd writes it).
+public struct PodHostname: Hashable, Sendable {
+    /// The kubelet's default cluster domain.
+    public static let clusterDomain = "cluster.local"
+    /// The kernel's limit for a hostname with its FQDN (64 bytes).
+    public static let fqdnMaxLength = 64
+
+    /// `spec.hostname`, else the pod name, cut to 63 bytes without a trailing `-` or `.`.
+    public let hostname: String
+    /// `<subdomain>.<namespace>.svc.cluster.local` when the pod has a `spec.subdomain`, else "".
+    public let domain: String
+    /// `spec.setHostnameAsFQDN`.
+    public let setHostnameAsFQDN: Bool
+
+    public init(hostname: String, domain: String = "", setHostnameAsFQDN: Bool = false) {
+        self.hostname = hostname
+        self.domain = domain
+        self.setHostnameAsFQDN = setHostnameAsFQDN
+    }
+
+    public init(pod: Pod) {
+        let name = pod.spec.hostname.isEmpty ? pod.metadata.name : pod.spec.hostname
+        var cut = name
+        if cut.utf8.count > 63 {
+            cut = String(decoding: cut.utf8.prefix(63), as: UTF8.self)
+            while cut.hasSuffix("-") || cut.hasSuffix(".") { cut.removeLast() }
+        }
+        let subdomain = pod.spec.preservedFields["subdomain"]?.stringValue ?? ""
+        let namespace = pod.metadata.namespace.isEmpty ? "default" : pod.metadata.namespace
+        self.init(hostname: cut, domain: subdomain.isEmpty ? "" : "\(subdomain).\(namespace).svc.\(PodHostname.clusterDomain)",
+                  setHostnameAsFQDN: pod.spec.preservedFields["setHostnameAsFQDN"] == .bool(true))
+    }
+
+    /// `hostname.domain`, or nil without a domain.
+    public var fqdn: String? { domain.isEmpty ? nil : "\(hostname).\(domain)" }
+
+    /// The hostname the kernel holds (`uname -n`, `/etc/hostname`, `$HOSTNAME`): the FQDN with
+    /// `setHostnameAsFQDN` (when it fits), else the hostname.
+    public var kernelHostname: String {
+        if setHostnameAsFQDN, let fqdn, fqdn.utf8.count <= PodHostname.fqdnMaxLength { return fqdn }
+        return hostname
+    }
+
+    /// Why the pod's sandbox cannot be made with this name, in the kubelet's words; nil if it can.
+    public var kernelHostnameError: String? {
+        guard setHostnameAsFQDN, let fqdn, fqdn.utf8.count > PodHostname.fqdnMaxLength else { return nil }
+        return "failed to construct FQDN from pod hostname and cluster domain, FQDN \(fqdn) is too long "
+            + "(\(PodHostname.fqdnMaxLength) characters is the max, \(fqdn.utf8.count) characters requested)"
+    }
+
+    /// The pod's `/etc/hosts`, line for line as the kubelet writes it: localhost for IPv4 and
+    /// IPv6, the IPv6 multicast names, then each pod IP with the pod's names.
+    public func hostsFile(podIPs: [String]) -> String {
+        var text = "# Kubernetes-managed hosts file.\n"
+        text += "127.0.0.1\tlocalhost\n"
+        text += "::1\tlocalhost ip6-localhost ip6-loopback\n"
+        text += "fe00::0\tip6-localnet\n"
+        text += "fe00::0\tip6-mcastprefix\n"
+        text += "fe00::1\tip6-allnodes\n"
+        text += "fe00::2\tip6-allrouters\n"
+        for ip in podIPs {
+            text += domain.isEmpty ? "\(ip)\t\(hostname)\n" : "\(ip)\t\(hostname).\(domain)\t\(hostname)\n"
+        }
+        return text
+    }
+
+    /// The pod's `/etc/hostname`.
+    public var hostnameFile: String { kernelHostname + "\n" }
+}

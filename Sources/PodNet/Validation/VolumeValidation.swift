@@ -1,0 +1,127 @@
+/// Kubernetes' rules for `spec.volumes` and `volumeMounts` (`ValidateVolumes`,
+/// `ValidateVolumeMounts`), with its messages and field paths — including the paths it gives
+/// `subPath`, `mountPropagation` and `recursiveReadOnly` errors, which name the list rather
+/// than the entry (`spec.containers[0].volumeMounts.subPath`). What podlab adds, it can act on
+/// only absolute paths, comes after.
+enum VolumeValidation {
+    /// Checks every volume; returns the names of the valid ones (the only ones a mount may
+    /// refer to, as in Kubernetes) with the errors.
+    static func validateVolumes(_ volumes: [Volume], path: FieldPath) -> (names: Set<String>, errors: [FieldError]) {
+        var names: Set<String> = []
+        var errors: [FieldError] = []
+        for (index, volume) in volumes.enumerated() {
+            let volumePath = path.index(index)
+            var volumeErrors = validateSource(volume, path: volumePath)
+            if volume.name.isEmpty {
+                volumeErrors.append(.required(volumePath.child("name")))
+            } else {
+                volumeErrors += KubernetesNames.dns1123LabelErrors(volume.name).map { .invalid(volumePath.child("name"), .string(volume.name), $0) }
+            }
+            if names.contains(volume.name) {
+                volumeErrors.append(.duplicate(volumePath.child("name"), .string(volume.name)))
+            }
+            if volumeErrors.isEmpty { names.insert(volume.name) }
+            errors += volumeErrors
+        }
+        return (names, errors)
+    }
+
+    /// `validateVolumeSource` for the sources podlab models: exactly one source, then its own rules.
+    static func validateSource(_ volume: Volume, path: FieldPath) -> [FieldError] {
+        let sources = volume.sourceNames
+        guard let first = sources.first else { return [.required(path, "must specify a volume type")] }
+        var errors: [FieldError] = sources.dropFirst().map { .forbidden(path.child($0), "may not specify more than 1 volume type") }
+        switch first {
+        case "emptyDir":
+            if let limit = volume.emptyDir?.sizeLimit, limit < .zero {
+                errors.append(.forbidden(path.child("emptyDir").child("sizeLimit"), "SizeLimit field must be a valid resource quantity"))
+            }
+        case "hostPath":
+            guard let hostPath = volume.hostPath else { break }
+            let pathField = path.child("hostPath").child("path")
+            if hostPath.path.isEmpty {
+                errors.append(.required(pathField))
+                break
+            }
+            errors += noBacksteps(hostPath.path, path: pathField)
+            if let type = hostPath.type, !HostPathType.supported.contains(type) {
+                errors.append(.notSupported(path.child("hostPath").child("type"), type.rawValue, supported: HostPathType.supported.map(\.rawValue)))
+            }
+        default:
+            break
+        }
+        return errors
+    }
+
+    /// The mounts of one container: a declared volume each, at a unique path.
+    static func validateMounts(_ mounts: [VolumeMount], volumes: Set<String>, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        var mountPaths: Set<String> = []
+        for (index, mount) in mounts.enumerated() {
+            let mountPath = path.index(index)
+            if mount.name.isEmpty { errors.append(.required(mountPath.child("name"))) }
+            if !volumes.contains(mount.name) { errors.append(.notFound(mountPath.child("name"), .string(mount.name))) }
+            if mount.mountPath.isEmpty { errors.append(.required(mountPath.child("mountPath"))) }
+            if !mountPaths.insert(mount.mountPath).inserted {
+                errors.append(.invalid(mountPath.child("mountPath"), .string(mount.mountPath), "must be unique"))
+            }
+            if !mount.subPath.isEmpty { errors += localDescendingPath(mount.subPath, path: path.child("subPath")) }
+            if !mount.subPathExpr.isEmpty {
+                if !mount.subPath.isEmpty {
+                    errors.append(.invalid(mountPath.child("subPathExpr"), .string(mount.subPathExpr), "subPathExpr and subPath are mutually exclusive"))
+                }
+                errors += localDescendingPath(mount.subPathExpr, path: path.child("subPathExpr"))
+            }
+            if let propagation = mount.mountPropagation {
+                errors += validatePropagation(propagation, path: path.child("mountPropagation"))
+            }
+            errors += validateRecursiveReadOnly(mount, path: path.child("recursiveReadOnly"))
+        }
+        return errors
+    }
+
+    static let propagationModes = ["Bidirectional", "HostToContainer", "None"]
+
+    /// `validateMountPropagation`: a known mode; `Bidirectional` only for privileged containers,
+    /// which podlab has none of (`securityContext` is refused).
+    static func validatePropagation(_ mode: String, path: FieldPath) -> [FieldError] {
+        guard propagationModes.contains(mode) else { return [.notSupported(path, mode, supported: propagationModes)] }
+        if mode == "Bidirectional" {
+            return [.forbidden(path, "Bidirectional mount propagation is available only to privileged containers")]
+        }
+        return []
+    }
+
+    static let recursiveReadOnlyModes = ["Disabled", "Enabled", "IfPossible"]
+
+    /// `validateMountRecursiveReadOnly`.
+    static func validateRecursiveReadOnly(_ mount: VolumeMount, path: FieldPath) -> [FieldError] {
+        guard let mode = mount.recursiveReadOnly else { return [] }
+        switch mode {
+        case "Disabled":
+            return []
+        case "Enabled", "IfPossible":
+            var errors: [FieldError] = []
+            if !mount.readOnly { errors.append(.forbidden(path, "may only be specified when readOnly is true")) }
+            if let propagation = mount.mountPropagation, propagation != "None" {
+                errors.append(.forbidden(path, "may only be specified when mountPropagation is None or not specified"))
+            }
+            return errors
+        default:
+            return [.notSupported(path, mode, supported: recursiveReadOnlyModes)]
+        }
+    }
+
+    /// `validateLocalDescendingPath`: relative, and never `..`.
+    static func localDescendingPath(_ value: String, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        if value.hasPrefix("/") { errors.append(.invalid(path, .string(value), "must be a relative path")) }
+        return errors + noBacksteps(value, path: path)
+    }
+
+    /// `validatePathNoBacksteps`: one error however many `..` there are.
+    static func noBacksteps(_ value: String, path: FieldPath) -> [FieldError] {
+        value.split(separator: "/", omittingEmptySubsequences: false).contains("..")
+            ? [.invalid(path, .string(value), "must not contain '..'")] : []
+    }
+}

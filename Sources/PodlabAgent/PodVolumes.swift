@@ -1,0 +1,149 @@
+import Foundation
+import Netns
+import PodNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A volume the kubelet could not set up, in its words:
+/// `MountVolume.SetUp failed for volume "data" : hostPath type check failed: /srv is not a directory`.
+struct VolumeSetUpError: Error, CustomStringConvertible {
+    var volume: String
+    var reason: String
+    var description: String { "MountVolume.SetUp failed for volume \"\(volume)\" : \(reason)" }
+}
+
+/// What the kubelet prepares for a pod on the node before its sandbox: the pod's directory
+/// with its `/etc/hosts` and `/etc/hostname`, its `emptyDir` volumes, its `hostPath` volumes
+/// checked (and made, for the `…OrCreate` types); and how each container's mounts are made.
+enum PodVolumes {
+    static func hostsFile(_ directory: String) -> String { "\(directory)/etc-hosts" }
+    static func hostnameFile(_ directory: String) -> String { "\(directory)/etc-hostname" }
+    /// Where the kubelet keeps them too: `volumes/kubernetes.io~empty-dir/<name>`.
+    static func emptyDir(_ directory: String, volume: String) -> String { "\(directory)/volumes/kubernetes.io~empty-dir/\(volume)" }
+    /// An empty directory to build a container's root on (see `MountNamespace.ContainerSetup`).
+    static func scratchDirectory(_ directory: String, container: String) -> String { "\(directory)/containers/\(container)/root" }
+
+    /// Writes the pod's files and prepares its volumes; on failure the pod cannot start yet
+    /// (the kubelet retries; so does the agent).
+    static func setUp(_ pod: Pod, sandbox: PodSandboxPaths) throws {
+        let directory = sandbox.directory
+        let names = PodHostname(pod: pod)
+        if mkdir(directory, 0o755) != 0 && Errno.current != .fileExists {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        try write(names.hostsFile(podIPs: pod.status.podIPs.map(\.ip)), to: hostsFile(directory))
+        try write(names.hostnameFile, to: hostnameFile(directory))
+        for volume in pod.spec.volumes {
+            if volume.emptyDir != nil {
+                let path = emptyDir(directory, volume: volume.name)
+                do {
+                    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                    // As the kubelet makes it: anyone in the pod may write.
+                    try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: path)
+                } catch {
+                    throw VolumeSetUpError(volume: volume.name, reason: "\(error)")
+                }
+            } else if let hostPath = volume.hostPath {
+                do { try checkHostPath(hostPath) } catch let reason as HostPathCheckFailure {
+                    throw VolumeSetUpError(volume: volume.name, reason: reason.message)
+                }
+            }
+        }
+        for container in pod.spec.containers where !container.volumeMounts.isEmpty {
+            try FileManager.default.createDirectory(atPath: scratchDirectory(directory, container: container.name),
+                                                    withIntermediateDirectories: true)
+        }
+    }
+
+    /// Small files written the way the kubelet writes them: whole, mode 0644.
+    static func write(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw KernelError(operation: "open", object: path, errno: .current) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw KernelError(operation: "write", object: path, errno: .current) }
+    }
+
+    struct HostPathCheckFailure: Error {
+        var message: String
+    }
+
+    /// The kubelet's `checkTypeInternal`, with its messages. An unset type checks nothing; a
+    /// missing path is then made a directory when the container starts, as containerd does.
+    static func checkHostPath(_ source: HostPathVolumeSource) throws {
+        let path = source.path
+        var info = stat()
+        let exists = stat(path, &info) == 0
+        let kind = info.st_mode & S_IFMT
+        func fail(_ what: String) -> HostPathCheckFailure { HostPathCheckFailure(message: "hostPath type check failed: \(path) \(what)") }
+        switch source.type ?? .unset {
+        case .unset:
+            if !exists { try makeDirectory(path) }
+        case .directoryOrCreate where !exists:
+            try makeDirectory(path)
+        case .directoryOrCreate, .directory:
+            guard exists else { throw fail("does not exist") }
+            guard kind == S_IFDIR else { throw fail("is not a directory") }
+        case .fileOrCreate where !exists:
+            let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw HostPathCheckFailure(message: "open \(path): \(Errno.current)") }
+            close(fd)
+        case .fileOrCreate, .file:
+            guard exists else { throw fail("does not exist") }
+            guard kind == S_IFREG else { throw fail("is not a file") }
+        case .socket:
+            guard exists, kind == S_IFSOCK else { throw fail("is not a socket file") }
+        case .charDevice:
+            guard exists, kind == S_IFCHR else { throw fail("is not a character device") }
+        case .blockDevice:
+            guard exists, kind == S_IFBLK else { throw fail("is not a block device") }
+        default:
+            throw HostPathCheckFailure(message: "\(source.type?.rawValue ?? "") is an invalid volume type")
+        }
+    }
+
+    /// `os.MkdirAll(path, 0755)`.
+    static func makeDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        } catch {
+            throw HostPathCheckFailure(message: "mkdir \(path): \((error as NSError).localizedDescription)")
+        }
+    }
+
+    /// What the pod's mount namespace holds: the kubelet's files over the host's, and a tmpfs
+    /// for each memory-backed `emptyDir` (its `sizeLimit`, else the node's memory, as the
+    /// kubelet sizes it for a pod without limits).
+    static func podMountSetup(_ pod: Pod, sandbox: PodSandboxPaths) -> MountNamespace.PodSetup {
+        let directory = sandbox.directory
+        let memory = NodeCapacity.host["memory"].map { Int64(clamping: $0.value) }
+        let tmpfs = pod.spec.volumes.compactMap { volume -> MountNamespace.Tmpfs? in
+            guard let source = volume.emptyDir, source.medium == EmptyDirVolumeSource.memory else { return nil }
+            let limit = source.sizeLimit.flatMap { $0 > .zero ? Int64(clamping: $0.value) : nil }
+            return MountNamespace.Tmpfs(directory: emptyDir(directory, volume: volume.name), size: limit ?? memory)
+        }
+        return MountNamespace.PodSetup(path: sandbox.mnt, files: [
+            MountNamespace.FileBind(source: hostsFile(directory), target: "/etc/hosts"),
+            MountNamespace.FileBind(source: hostnameFile(directory), target: "/etc/hostname"),
+        ], tmpfs: tmpfs)
+    }
+
+    /// The mounts of a container; nil when it has none (it runs in the pod's mount namespace).
+    static func containerSetup(_ pod: Pod, container: Container, sandbox: PodSandboxPaths) -> MountNamespace.ContainerSetup? {
+        guard !container.volumeMounts.isEmpty else { return nil }
+        let volumes = Dictionary(pod.spec.volumes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let mounts = container.volumeMounts.compactMap { mount -> MountNamespace.Mount? in
+            guard let volume = volumes[mount.name] else { return nil }
+            let source: MountNamespace.Mount.Source
+            if let hostPath = volume.hostPath {
+                source = .host(hostPath.path)
+            } else {
+                source = .pod(emptyDir(sandbox.directory, volume: volume.name))
+            }
+            return MountNamespace.Mount(source: source, subPath: mount.subPath, target: mount.mountPath, readOnly: mount.readOnly)
+        }
+        return MountNamespace.ContainerSetup(mounts: mounts, scratchDirectory: scratchDirectory(sandbox.directory, container: container.name))
+    }
+}
