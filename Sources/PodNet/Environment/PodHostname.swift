@@ -50,12 +50,15 @@ public struct PodHostname: Hashable, Sendable {
             + "(\(PodHostname.fqdnMaxLength) characters is the max, \(fqdn.utf8.count) characters requested)"
     }
 
-    /// The pod's `/etc/hosts`, line for line as the kubelet writes it: localhost for IPv4 and
-    /// IPv6, the IPv6 multicast names, then each pod IP with the pod's names.
+    /// The pod's `/etc/hosts`, as the kubelet writes it: localhost, the IPv6 loopback and
+    /// multicast names, then each pod IP with the pod's names. One difference: `localhost` is
+    /// 127.0.0.1 only. The lab is IPv4-only and its built-in servers listen on IPv4, while
+    /// resolvers prefer ::1 for a name that has both (RFC 6724) and clients such as BusyBox's
+    /// `wget` try only the first address: `localhost` would miss a sibling container.
     public func hostsFile(podIPs: [String]) -> String {
         var text = "# Kubernetes-managed hosts file.\n"
         text += "127.0.0.1\tlocalhost\n"
-        text += "::1\tlocalhost ip6-localhost ip6-loopback\n"
+        text += "::1\tip6-localhost ip6-loopback\n"
         text += "fe00::0\tip6-localnet\n"
         text += "fe00::0\tip6-mcastprefix\n"
         text += "fe00::1\tip6-allnodes\n"

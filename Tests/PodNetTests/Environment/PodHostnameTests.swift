@@ -16,7 +16,7 @@ struct PodHostnameTests {
     static let header = """
         # Kubernetes-managed hosts file.
         127.0.0.1\tlocalhost
-        ::1\tlocalhost ip6-localhost ip6-loopback
+        ::1\tip6-localhost ip6-loopback
         fe00::0\tip6-localnet
         fe00::0\tip6-mcastprefix
         fe00::1\tip6-allnodes
