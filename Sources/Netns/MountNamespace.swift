@@ -252,7 +252,7 @@ extension NamespaceWorker {
 }
 
 /// Lines of a `mountinfo` file: the mount point and file system type of each mount.
-enum MountTable {
+public enum MountTable {
     struct Entry: Equatable {
         var mountPoint: String
         var fileSystemType: String
@@ -289,7 +289,7 @@ enum MountTable {
     }
 
     /// A whole small file (procfs files report size 0: read until the end).
-    static func readFile(_ path: String) -> String? {
+    public static func readFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

@@ -36,18 +36,7 @@ public enum KernelTest {
     /// Foundation's `String(contentsOfFile:)` then stops after the first page: a mount table of
     /// more than 4 KiB would be cut short.
     public static func readWholeFile(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            data += buffer[0..<n]
-        }
-        return String(decoding: data, as: UTF8.self)
+        MountTable.readFile(path) ?? ""
     }
 
     /// The mount points at or under `prefix` in this process's mount table (`/proc/self/mounts`).
