@@ -11,19 +11,7 @@ public enum PlainThread {
     /// Runs `body` on a new detached thread named `name` (as `ps -L`, `top -H` and perf show it).
     /// Throws when the thread cannot be created; `body` has not run then.
     public static func detach(name: String? = nil, _ body: @escaping @Sendable () -> Void) throws {
-        let box = Unmanaged.passRetained(Body(name: name, body)).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue()
-            if let name = box.name { pl_set_thread_name(name) }
-            box.body()
-            return nil
-        }, box)
-        guard rc == 0 else {
-            Unmanaged<Body>.fromOpaque(box).release()
-            throw KernelError(operation: "pthread_create", object: name ?? "thread", errno: Errno(rc))
-        }
-        pthread_detach(thread)
+        pthread_detach(try start(name: name, body))
     }
 
     /// Runs `body` on a new detached thread, or on the calling thread when none can be made.
@@ -36,22 +24,31 @@ public enum PlainThread {
     public static func runAll(_ count: Int, name: String, _ body: @escaping @Sendable (Int) -> Void) {
         var threads: [pthread_t] = []
         for index in 0..<count {
-            let box = Unmanaged.passRetained(Body(name: "\(name)-\(index)") { body(index) }).toOpaque()
-            var thread = pthread_t()
-            let rc = pthread_create(&thread, nil, { raw in
-                let box = Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue()
-                if let name = box.name { pl_set_thread_name(name) }
-                box.body()
-                return nil
-            }, box)
-            if rc == 0 {
+            if let thread = try? start(name: "\(name)-\(index)", { body(index) }) {
                 threads.append(thread)
             } else {
-                Unmanaged<Body>.fromOpaque(box).release()
                 body(index)
             }
         }
         for thread in threads { pthread_join(thread, nil) }
+    }
+
+    /// A new joinable thread named `name` running `body`; throws when none can be made (`body`
+    /// has not run then).
+    private static func start(name: String?, _ body: @escaping @Sendable () -> Void) throws -> pthread_t {
+        let box = Unmanaged.passRetained(Body(name: name, body)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue()
+            if let name = box.name { pl_set_thread_name(name) }
+            box.body()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<Body>.fromOpaque(box).release()
+            throw KernelError(operation: "pthread_create", object: name ?? "thread", errno: Errno(rc))
+        }
+        return thread
     }
 
     /// A closure and a name handed to a new thread.
