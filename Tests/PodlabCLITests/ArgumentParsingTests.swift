@@ -11,9 +11,9 @@ struct ArgumentParsingTests {
 
     @Test func exec() throws {
         let exec = try Self.parse("exec -it nginx -c web -n team -- sh -c hostname", as: Exec.self)
-        #expect(exec.stdin && exec.tty)
-        #expect(exec.pod == "nginx")
-        #expect(exec.container == "web")
+        #expect(exec.session.stdin && exec.session.tty)
+        #expect(exec.session.pod == "nginx")
+        #expect(exec.session.container == "web")
         #expect(exec.scope.resolvedNamespace == "team")
         #expect(exec.command == ["sh", "-c", "hostname"])
     }

@@ -23,34 +23,22 @@ public struct Attach: PodlabCommand {
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "The pod (NAME or pod/NAME).")
-    public var pod: String
-
-    @Option(name: .shortAndLong, help: "The container (default: the pod's first container).")
-    public var container: String?
-
-    @Flag(name: [.customShort("i"), .customLong("stdin")], help: "Pass stdin to the container.")
-    public var stdin = false
-
-    @Flag(name: [.customShort("t"), .customLong("tty")], help: "Stdin is a TTY.")
-    public var tty = false
-
-    @Flag(name: .shortAndLong, help: "Only print output from the remote session.")
-    public var quiet = false
+    /// The pod, the container and the streams (`-i`, `-t`, `-q`), as `attach` and `exec` share them.
+    @OptionGroup public var session: ContainerSessionOptions
 
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
-        let name = try ResourceName.pod(pod)
+        let name = try ResourceName.pod(session.pod)
         let namespace = scope.resolvedNamespace
         let client = scope.client(context)
         let podObject = try await client.get(Pod.self, APIPath.pod(namespace, name))
         if let phase = podObject.status.phase, phase.isTerminal {
             throw CLIError("cannot attach a container in a completed pod; current phase is \(phase.rawValue)")
         }
-        let chosen = try Self.container(container, of: podObject, quiet: quiet, context: context)
-        try await Self.session(client: client, namespace: namespace, pod: name, container: chosen, stdin: stdin, tty: tty,
-                               quiet: quiet, context: context)
+        let chosen = try Self.container(session.container, of: podObject, quiet: session.quiet, context: context)
+        try await Self.session(client: client, namespace: namespace, pod: name, container: chosen, stdin: session.stdin, tty: session.tty,
+                               quiet: session.quiet, context: context)
         return 0
     }
 

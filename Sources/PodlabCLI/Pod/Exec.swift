@@ -24,20 +24,8 @@ public struct Exec: PodlabCommand {
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "The pod (NAME or pod/NAME).")
-    public var pod: String
-
-    @Option(name: .shortAndLong, help: "The container (default: the pod's first container).")
-    public var container: String?
-
-    @Flag(name: [.customShort("i"), .customLong("stdin")], help: "Pass stdin to the container.")
-    public var stdin = false
-
-    @Flag(name: [.customShort("t"), .customLong("tty")], help: "Stdin is a TTY.")
-    public var tty = false
-
-    @Flag(name: .shortAndLong, help: "Only print output from the remote session.")
-    public var quiet = false
+    /// The pod, the container and the streams (`-i`, `-t`, `-q`), as `attach` and `exec` share them.
+    @OptionGroup public var session: ContainerSessionOptions
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     public var command: [String] = []
@@ -46,14 +34,14 @@ public struct Exec: PodlabCommand {
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
         guard !command.isEmpty else { throw CLIError("you must specify at least one command for the container") }
-        let name = try ResourceName.pod(pod)
+        let name = try ResourceName.pod(session.pod)
         let namespace = scope.resolvedNamespace
         let client = scope.client(context)
         let podObject = try await client.get(Pod.self, APIPath.pod(namespace, name))
         if let phase = podObject.status.phase, phase.isTerminal {
             throw CLIError("cannot exec into a container in a completed pod; current phase is \(phase.rawValue)")
         }
-        let chosenName = try Self.container(container, of: podObject, quiet: quiet, context: context)
+        let chosenName = try Self.container(session.container, of: podObject, quiet: session.quiet, context: context)
         let sandbox = try await client.get(PodSandbox.self, PodSandbox.path(namespace: namespace, pod: name))
         guard let chosen = sandbox.containers.first(where: { $0.name == chosenName }) else {
             throw CLIError("unable to upgrade connection: container not found (\"\(chosenName)\")")
@@ -71,7 +59,7 @@ public struct Exec: PodlabCommand {
             environment["PATH"] = resolvedImage?.image.environment["PATH"] ?? Spawner.defaultPath
         }
         if environment["HOSTNAME"] == nil, let hostname = sandbox.hostname { environment["HOSTNAME"] = hostname }
-        if tty, environment["TERM"] == nil { environment["TERM"] = context.environment["TERM"] ?? "xterm" }
+        if session.tty, environment["TERM"] == nil { environment["TERM"] = context.environment["TERM"] ?? "xterm" }
 
         if let catalogImage = resolvedImage?.image {
             // The shell finds the image's programs where the container's does.
@@ -99,7 +87,7 @@ public struct Exec: PodlabCommand {
         let child = try Spawner.spawn(SpawnRequest(
             executable: program.executable, arguments: program.arguments, argv0: program.argv0,
             environment: environment, workingDirectory: workingDirectory,
-            stdin: stdin ? .inherit : .null, stdout: .inherit, stderr: .inherit,
+            stdin: session.stdin ? .inherit : .null, stdout: .inherit, stderr: .inherit,
             networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
             mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials))
         let status = try await child.exitStatus()

@@ -46,3 +46,23 @@ enum APIPath {
 
     static func node(_ name: String) -> String { "/api/v1/nodes/\(name)" }
 }
+
+/// What `attach` and `exec` share: the pod, the container, and kubectl's stream flags.
+public struct ContainerSessionOptions: ParsableArguments {
+    @Argument(help: "The pod (NAME or pod/NAME).")
+    public var pod: String
+
+    @Option(name: .shortAndLong, help: "The container (default: the pod's first container).")
+    public var container: String?
+
+    @Flag(name: [.customShort("i"), .customLong("stdin")], help: "Pass stdin to the container.")
+    public var stdin = false
+
+    @Flag(name: [.customShort("t"), .customLong("tty")], help: "Stdin is a TTY.")
+    public var tty = false
+
+    @Flag(name: .shortAndLong, help: "Only print output from the remote session.")
+    public var quiet = false
+
+    public init() {}
+}
