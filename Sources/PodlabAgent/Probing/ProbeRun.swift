@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNetlink
+import Netns
+import PodNet
+
+/// Per-thread tallies of the floor loop (each thread writes its own slot).
+final class ConnectCounts: @unchecked Sendable {
+    let connected: UnsafeMutableBufferPointer<Int>
+
+    init(_ count: Int) {
+        connected = .allocate(capacity: count)
+        connected.initialize(repeating: 0)
+    }
+
+    deinit { connected.deallocate() }
+}
+
+/// A mutex for plain threads (Swift concurrency locks would suspend, not block).
+final class PThreadMutex: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+}
+
+/// The shared state of one run: the jobs (read-only), one socket and one result slot per job.
+/// Threads touch disjoint slots only.
+final class ProbeRun: @unchecked Sendable {
+    let jobs: [ProbeJob]
+    let fds: UnsafeMutableBufferPointer<Int32>
+    let results: UnsafeMutableBufferPointer<ProbeResult?>
+    let report: (@Sendable (Int, ProbeResult) -> Void)?
+    /// What the destination saw of each job's source, for jobs that asked (by job index).
+    let observations: [Int: Observation]
+
+    /// TCP probes whose connection stays open (reset) until the run's results are delivered,
+    /// instead of being reset as soon as it is established: the resets then cost nothing while
+    /// the matrix is timed. Only for destinations with at most `keptOpenPerDestination` of them.
+    let keepsOpen: [Bool]
+
+    init(_ jobs: [ProbeJob], observations: [Int: Observation] = [:], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) {
+        self.jobs = jobs
+        self.observations = observations
+        self.report = report
+        fds = .allocate(capacity: jobs.count)
+        fds.initialize(repeating: -1)
+        results = .allocate(capacity: jobs.count)
+        results.initialize(repeating: nil)
+        var perDestination: [IPv4Address: Int] = [:]
+        for job in jobs where job.request.kind == .tcp { perDestination[job.destination, default: 0] += 1 }
+        keepsOpen = jobs.map { $0.request.kind == .tcp && perDestination[$0.destination, default: 0] <= Prober.keptOpenPerDestination }
+    }
+
+    /// Closes the sockets of `range` that are still open.
+    func closeSockets(_ range: Range<Int>) {
+        for index in range where fds[index] >= 0 {
+            close(fds[index])
+            fds[index] = -1
+        }
+    }
+
+    /// Stores a job's result, with the observation of its source, and passes it on.
+    func record(_ index: Int, _ result: ProbeResult) {
+        var result = result
+        switch observations[index] {
+        case let .success(observed)?: result.observedSource = observed
+        case let .failure(failure)?: result.observationError = failure.description
+        case nil: break
+        }
+        results[index] = result
+        report?(index, result)
+    }
+
+    /// Closes what is still open and frees the slots.
+    func release() {
+        closeSockets(jobs.indices)
+        fds.deallocate()
+        _ = results.deinitialize()
+        results.deallocate()
+    }
+
+    func collectResults() -> [ProbeResult] {
+        jobs.indices.map { index in
+            results[index] ?? ProbeResult(id: jobs[index].request.id, outcome: .error, detail: "the probe did not run")
+        }
+    }
+
+    /// Opens the sockets of `range`, visiting each source pod's namespace once. The worker
+    /// runs nothing but `socket()` while it is inside a pod.
+    func openSockets(_ range: Range<Int>) {
+        var order: [String] = []
+        var groups: [String: [Int]] = [:]
+        for index in range {
+            let netns = jobs[index].netns
+            if groups[netns] == nil { order.append(netns) }
+            groups[netns, default: []].append(index)
+        }
+        let fds = self.fds
+        for netns in order {
+            let group = groups[netns]!
+            let kinds = group.map { ProbeRun.socketType(jobs[$0].request.kind) }
+            do {
+                try group.withUnsafeBufferPointer { indices in
+                    try kinds.withUnsafeBufferPointer { types in
+                        try NetworkNamespace(unchecked: netns).perform {
+                            for position in 0..<indices.count {
+                                let fd = socket(AF_INET, types[position].type, types[position].protocol)
+                                fds[indices[position]] = fd >= 0 ? fd : -errno
+                            }
+                        }
+                    }
+                }
+            } catch {
+                for index in group {
+                    record(index, ProbeResult(id: jobs[index].request.id, outcome: .error, detail: "cannot enter the pod's network namespace: \(error)"))
+                }
+            }
+        }
+        for index in range where results[index] == nil && fds[index] < -1 {
+            let code = -fds[index]
+            record(index, ProbeResult(id: jobs[index].request.id, outcome: .error, detail: "socket: \(ProbeErrno.describe(code))"))
+            fds[index] = -1
+        }
+    }
+
+    static func socketType(_ kind: ProbeKind) -> (type: Int32, protocol: Int32) {
+        let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        switch kind {
+        case .udp: return (Int32(SOCK_DGRAM.rawValue) | flags, 0)
+        // A raw socket, as ping uses: the ICMP datagram sockets need `ping_group_range` set
+        // in every pod, which podlab leaves alone.
+        case .icmp: return (Int32(SOCK_RAW.rawValue) | flags, Int32(IPPROTO_ICMP))
+        case .tcp, .http, .bind, .route: return (Int32(SOCK_STREAM.rawValue) | flags, 0)
+        }
+    }
+}
+
+/// errno names the probes meet, with `Errno`'s as the fallback.
+enum ProbeErrno {
+    /// "Connection refused (ECONNREFUSED)".
+    static func describe(_ code: Int32) -> String { Errno(code).description }
+
+    /// The outcome a failed connect, send or receive stands for.
+    static func outcome(_ code: Int32) -> ProbeOutcome {
+        switch code {
+        case ECONNREFUSED: .refused
+        case ETIMEDOUT: .timeout
+        case ENETUNREACH, EHOSTUNREACH, EHOSTDOWN, ENONET: .unreachable
+        default: .error
+        }
+    }
+}
