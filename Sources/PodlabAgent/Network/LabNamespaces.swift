@@ -63,11 +63,6 @@ struct LabNamespaces: Sendable {
         try RouteNetlink(namespace: NetworkNamespace.open(name)).link(named: "lo").alias
     }
 
-    /// True when `name` exists and is the lab's.
-    func owns(_ name: String) -> Bool {
-        NetworkNamespace.exists(name) && (try? LabNamespaces.label(of: name)) == label
-    }
-
     /// Deletes the namespace `name` if it is the lab's; one that is gone already is fine, one
     /// that is not the lab's is left as it is (`NotOwned`).
     func delete(_ name: String) throws {
