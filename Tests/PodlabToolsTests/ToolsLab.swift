@@ -201,9 +201,8 @@ final class ToolsLab: @unchecked Sendable {
                              stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
-    /// A TCP connection to 127.0.0.1:`port` from inside the lab's namespace (blocking connect);
-    /// the caller closes it.
-    func connectToLoopback(port: UInt16) throws -> Int32 {
+    /// A TCP socket made inside the lab's namespace, and 127.0.0.1:`port` as its address.
+    private func loopbackSocket(port: UInt16) throws -> (fd: Int32, address: sockaddr_in) {
         let fd = try NetworkNamespace.open(namespace).perform { () -> Int32 in
             socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
@@ -211,6 +210,13 @@ final class ToolsLab: @unchecked Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return (fd, address)
+    }
+
+    /// A TCP connection to 127.0.0.1:`port` from inside the lab's namespace (blocking connect);
+    /// the caller closes it.
+    func connectToLoopback(port: UInt16) throws -> Int32 {
+        var (fd, address) = try loopbackSocket(port: port)
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -225,13 +231,7 @@ final class ToolsLab: @unchecked Sendable {
     /// A TCP socket listening on 127.0.0.1:`port` inside the lab's namespace that nothing
     /// accepts from unless the test does; the caller closes it.
     func listenOnLoopback(port: UInt16, backlog: Int32) throws -> Int32 {
-        let fd = try NetworkNamespace.open(namespace).perform { () -> Int32 in
-            socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var (fd, address) = try loopbackSocket(port: port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
