@@ -28,19 +28,23 @@ struct LabNamespaces: Sendable {
         }
     }
 
-    /// Labels a namespace made ahead of need, before it gets a name: `lo` up, with the label as alias.
-    func mark(_ spare: SpareNetworkNamespace) throws {
-        try RouteNetlink(transport: spare.socket).perform(batch: [try .setLink(.name("lo"), LinkChanges(up: true, alias: label))])
+    /// A new nameless namespace (held by its descriptor) with an rtnetlink socket inside,
+    /// already labelled: `lo` up, with the label as alias. Closed again if labelling fails.
+    func makeLabelled() throws -> SpareNetworkNamespace {
+        let spare = try SpareNetworkNamespace.make(openingSocket: .route)
+        do {
+            try RouteNetlink(transport: spare.socket).perform(batch: [try .setLink(.name("lo"), LinkChanges(up: true, alias: label))])
+        } catch {
+            spare.close()
+            throw error
+        }
+        return spare
     }
 
     /// A new, labelled namespace named `name` (EEXIST if the name is taken).
     func create(_ name: String) throws -> (NetworkNamespace, RouteNetlink) {
         try NamespaceWorker.shared.sync {
-            let spare = try SpareNetworkNamespace.make(openingSocket: .route)
-            do { try mark(spare) } catch {
-                spare.close()
-                throw error
-            }
+            let spare = try makeLabelled()
             let (namespace, socket) = try NetworkNamespace.create(name, using: spare)
             return (namespace, RouteNetlink(transport: socket))
         }

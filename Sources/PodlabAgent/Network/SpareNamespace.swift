@@ -41,14 +41,7 @@ final class SparePool: Sendable {
             // Two short jobs rather than one long one: a sandbox (an urgent job) waits at most
             // for the one running.
             var made: Spare?
-            if let namespace = try? await NamespaceWorker.shared.run({ () throws -> SpareNetworkNamespace in
-                let namespace = try SpareNetworkNamespace.make(openingSocket: .route)
-                do { try namespaces.mark(namespace) } catch {
-                    namespace.close()
-                    throw error
-                }
-                return namespace
-            }) {
+            if let namespace = try? await NamespaceWorker.shared.run({ try namespaces.makeLabelled() }) {
                 let hostName = "vsp" + String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16)
                 let link = try? await NamespaceWorker.shared.run {
                     try node.netlink.createSparePodLink(hostName: hostName, mtu: mtu, bridge: node.bridge, in: namespace)

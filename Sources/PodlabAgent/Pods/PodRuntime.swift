@@ -93,16 +93,7 @@ final class PodRuntime: @unchecked Sendable {
         if let error = PodHostname(pod: pod).kernelHostnameError { throw SandboxError(description: error) }
         // The network namespace is labelled as the lab's before it gets its name: a spare was
         // labelled when it was made; without one, a new namespace is made and labelled here.
-        let networkNamespace: SpareNetworkNamespace
-        if let spare {
-            networkNamespace = spare.namespace
-        } else {
-            networkNamespace = try SpareNetworkNamespace.make(openingSocket: .route)
-            do { try namespaces.mark(networkNamespace) } catch {
-                networkNamespace.close()
-                throw error
-            }
-        }
+        let networkNamespace = try spare?.namespace ?? namespaces.makeLabelled()
         // createPod removes what it made when it fails (and leaves alone what was there: a
         // namespace of the same name is not this pod's to delete).
         let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
