@@ -1,7 +1,8 @@
 /// A list of objects of one kind, as the API returns it (`kind: PodList`) or kubectl prints
 /// it (`kind: List`).
 public struct ObjectList<Item: KubernetesObject & Hashable>: JSONObjectCodable, Hashable {
-    public static var apiVersion: String { "v1" }
+    /// The list's `apiVersion`: its items' group (`discovery.k8s.io/v1`), or `v1` for kubectl's `List`.
+    public var apiVersion: String { kind == "List" ? "v1" : Item.apiVersion }
 
     /// `PodList` (the API's name) or `List` (what `kubectl get -o yaml` prints).
     public var kind: String
@@ -27,8 +28,9 @@ public struct ObjectList<Item: KubernetesObject & Hashable>: JSONObjectCodable, 
         guard kind == Item.kind + "List" || kind == "List" else {
             throw .invalidValue(field: reader.path.child("kind"), value: kind, reason: "expected \"\(Item.kind)List\" or \"List\"")
         }
-        if let apiVersion = try reader.string("apiVersion"), apiVersion != Self.apiVersion {
-            throw .invalidValue(field: reader.path.child("apiVersion"), value: apiVersion, reason: "expected \"\(Self.apiVersion)\"")
+        let expected = kind == "List" ? "v1" : Item.apiVersion
+        if let apiVersion = try reader.string("apiVersion"), apiVersion != expected {
+            throw .invalidValue(field: reader.path.child("apiVersion"), value: apiVersion, reason: "expected \"\(expected)\"")
         }
         self.kind = kind
         metadata = try reader.object("metadata") ?? ListMeta()
@@ -37,7 +39,7 @@ public struct ObjectList<Item: KubernetesObject & Hashable>: JSONObjectCodable, 
     }
 
     public func write(to writer: inout ObjectWriter) {
-        writer.set("apiVersion", .string(Self.apiVersion))
+        writer.set("apiVersion", .string(apiVersion))
         writer.set("kind", .string(kind))
         var meta = metadata.json
         // kubectl prints `resourceVersion: ""` for its lists.
@@ -52,3 +54,7 @@ public struct ObjectList<Item: KubernetesObject & Hashable>: JSONObjectCodable, 
 
 public typealias PodList = ObjectList<Pod>
 public typealias NodeList = ObjectList<Node>
+public typealias NamespaceList = ObjectList<Namespace>
+public typealias ServiceList = ObjectList<Service>
+public typealias EndpointSliceList = ObjectList<EndpointSlice>
+public typealias EndpointsList = ObjectList<Endpoints>

@@ -42,6 +42,8 @@ public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
         case bool(Bool)
         /// A list of strings, printed as Go's `%#v` prints a `[]string`: `[]string{"a", "b"}`.
         case strings([String])
+        /// A value Kubernetes prints with Go's `%#v` that is not a string or number (a struct), verbatim.
+        case goValue(String)
     }
 
     public var type: ErrorType
@@ -95,6 +97,7 @@ public struct FieldError: Error, Hashable, Sendable, CustomStringConvertible {
         case let (_, .integer(number)): text += ": \(number)"
         case let (_, .bool(flag)): text += ": \(flag)"
         case let (_, .strings(list)): text += ": []string{" + list.map(FieldError.goQuoted).joined(separator: ", ") + "}"
+        case let (_, .goValue(printed)): text += ": " + printed
         }
         if !detail.isEmpty { text += ": " + detail }
         return text

@@ -28,6 +28,19 @@ public enum KubernetesNames {
         return errors
     }
 
+    static let dns1035LabelFormat = "[a-z]([-a-z0-9]*[a-z0-9])?"
+
+    /// Names of services (they become DNS labels, which may not start with a digit): `my-name`.
+    public static func dns1035LabelErrors(_ value: String) -> [String] {
+        var errors: [String] = []
+        if value.utf8.count > dns1123LabelMaxLength { errors.append(maxLengthError(dns1123LabelMaxLength)) }
+        if !isDNS1123Label(value) || !(value.utf8.first.map { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) } ?? false) {
+            errors.append(regexError("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+                                     format: dns1035LabelFormat, examples: ["my-name", "abc-123"]))
+        }
+        return errors
+    }
+
     /// Names of pods and nodes: `example.com`.
     public static func dns1123SubdomainErrors(_ value: String) -> [String] {
         var errors: [String] = []
