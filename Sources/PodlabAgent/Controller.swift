@@ -29,6 +29,16 @@ public actor Controller: APIBackend {
     var pods: [String: Pod] = [:]
     /// Runtime state of pods by uid.
     var runtimes: [String: PodRuntime] = [:]
+    /// Namespaces by name, services and endpoint slices by `namespace/name`: the store's
+    /// content kept in memory, as for pods.
+    var namespaces: [String: Namespace] = [:]
+    var services: [String: Service] = [:]
+    var endpointSlices: [String: EndpointSlice] = [:]
+    /// The services' virtual addresses and node ports (rebuilt from the stored services).
+    var serviceAllocation = ServiceAllocation(serviceCIDR: IPv4Prefix("10.96.0.0/16")!)
+    /// Namespaces whose endpoint slices must be computed again (pods or services changed).
+    var staleEndpointNamespaces: Set<String> = []
+    var endpointSyncScheduled = false
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []
@@ -93,12 +103,14 @@ public actor Controller: APIBackend {
                 }
                 pods[key(pod)] = pod
             }
+            try loadServiceObjects(plan)
             // After the stored pods are known: before, every pod namespace looks like an orphan.
             try removeOrphanPodNamespaces(plan)
             for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 await adopt(pod)
             }
             phase = .ready
+            syncAllEndpoints()
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
             message = readyMessage
@@ -146,6 +158,7 @@ public actor Controller: APIBackend {
             let namespace = pod.metadata.namespace.isEmpty ? "default" : pod.metadata.namespace
             if pods["\(namespace)/\(pod.metadata.name)"] != nil { continue }
             do {
+                if namespaces[namespace] == nil { try storeNewNamespace(Namespace(metadata: ObjectMeta(name: namespace))) }
                 _ = try await createPod(namespace: namespace, body: Data(pod.json.jsonText(indent: 0).utf8))
             } catch {
                 logger.error("topology pod \(pod.metadata.name): \(error)")

@@ -64,44 +64,53 @@ public struct Apply: PodlabCommand {
         case let .failure(error):
             throw CLIError("error validating \"\(source)\": \(error)" + (item.tableHint.map { "\n\($0)" } ?? ""))
         }
-        guard case let .pod(pod) = object else {
-            throw CLIError("podlab applies pods only: \(object.kind) \"\(object.metadata.name)\" in \"\(source)\" is not a pod (nodes come from the lab's topology)")
+        switch object {
+        case let .pod(pod): try await apply(pod, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
+        case let .service(service): try await apply(service, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
+        case let .namespace(namespace): try await apply(namespace, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
+        case .node:
+            throw CLIError("podlab does not apply nodes: Node \"\(object.metadata.name)\" in \"\(source)\" (nodes come from the lab's topology; see \"podlab node add\")")
         }
-        let name = pod.metadata.name
+    }
+
+    /// Creates or updates one object of any kind podlab serves.
+    private func apply<T: KubernetesResource>(_ object: T, raw: JSONValue?, from source: String, format: OutputFormat?,
+                                              client: APIClient, live liveObjects: LiveObjects, context: CommandContext) async throws {
+        let name = object.metadata.name
         guard !name.isEmpty else { throw CLIError("error when retrieving current configuration from \"\(source)\": resource name may not be empty") }
         var namespace = scope.resolvedNamespace
-        if !pod.metadata.namespace.isEmpty {
-            if let given = scope.namespace, !given.isEmpty, given != pod.metadata.namespace {
-                throw CLIError("the namespace from the provided object \"\(pod.metadata.namespace)\" does not match the namespace \"\(given)\". You must pass '--namespace=\(pod.metadata.namespace)' to perform this operation.")
+        if T.isNamespaced, !object.metadata.namespace.isEmpty {
+            if let given = scope.namespace, !given.isEmpty, given != object.metadata.namespace {
+                throw CLIError("the namespace from the provided object \"\(object.metadata.namespace)\" does not match the namespace \"\(given)\". You must pass '--namespace=\(object.metadata.namespace)' to perform this operation.")
             }
-            namespace = pod.metadata.namespace
+            namespace = object.metadata.namespace
         }
-        let manifest = item.raw ?? pod.json
-        let path = APIPath.pod(namespace, name)
+        let manifest = raw ?? object.json
+        let path = T.path(namespace: namespace, name: name)
         let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
         let query: [(String, String)] = dryRun == "server" ? [("dryRun", "All")] : []
 
         var warned = false
         for attempt in 1...3 {
-            var live: Pod?
-            if attempt == 1, let listed = try await liveObjects.pods(in: namespace) {
+            var live: T?
+            if attempt == 1, let listed = try await liveObjects.objects(T.self, in: namespace) {
                 // From the list: a create that meets an existing pod, or an update that meets a
                 // newer one, goes round again with a GET.
                 live = listed[name]
             } else {
                 do {
-                    live = try await client.get(Pod.self, path)
+                    live = try await client.get(T.self, path)
                 } catch let error as APIError where error.isNotFound {
                     live = nil
                 }
             }
             if let live, live.metadata.annotations[ApplyPlan.lastAppliedAnnotation] == nil, !warned {
                 warned = true
-                context.stderr.line("Warning: resource pods/\(name) is missing the \(ApplyPlan.lastAppliedAnnotation) annotation which is required by podlab apply. podlab apply should only be used on resources created declaratively by podlab apply. The missing annotation will be patched automatically.")
+                context.stderr.line("Warning: resource \(T.resource)/\(name) is missing the \(ApplyPlan.lastAppliedAnnotation) annotation which is required by podlab apply. podlab apply should only be used on resources created declaratively by podlab apply. The missing annotation will be patched automatically.")
             }
-            let plan: ApplyPlan
+            let plan: ObjectApplyPlan<T>
             do {
-                plan = try ApplyPlan.decide(manifest: manifest, namespace: namespace, live: live)
+                plan = try ObjectApplyPlan<T>.decide(manifest: manifest, namespace: namespace, live: live)
             } catch let error as ObjectDecodingError {
                 throw CLIError("error validating \"\(source)\": \(error)")
             }
@@ -109,18 +118,21 @@ public struct Apply: PodlabCommand {
             case .unchanged:
                 context.stdout.write(Printing.created(live!, format: format, verb: "unchanged", note: note))
                 return
-            case let .create(pod):
-                var body = pod
+            case let .create(created):
+                var body = created
                 body.metadata.uid = ""
                 body.metadata.resourceVersion = ""
                 body.metadata.creationTimestamp = nil
-                body.status = PodStatus()
+                if var pod = body as? Pod {
+                    pod.status = PodStatus()
+                    body = pod as! T
+                }
                 if dryRun == "client" {
                     context.stdout.write(Printing.created(body, format: format, note: note))
                     return
                 }
                 do {
-                    let created = try await client.send(.POST, APIPath.pods(namespace), json: Data(body.jsonText.utf8), query: query, as: Pod.self)
+                    let created = try await client.send(.POST, T.collectionPath(namespace: namespace), json: Data(body.json.jsonText(indent: 0).utf8), query: query, as: T.self)
                     context.stdout.write(Printing.created(created, format: format, note: note))
                     return
                 } catch let APIError.status(status) where status.reason == .alreadyExists && attempt < 3 {
@@ -128,13 +140,13 @@ public struct Apply: PodlabCommand {
                 } catch let APIError.status(status) {
                     throw APIError.status(status.fromSource("creating", source))
                 }
-            case let .configure(pod):
+            case let .configure(changed):
                 if dryRun == "client" {
-                    context.stdout.write(Printing.created(pod, format: format, verb: "configured", note: note))
+                    context.stdout.write(Printing.created(changed, format: format, verb: "configured", note: note))
                     return
                 }
                 do {
-                    let updated = try await client.send(.PUT, path, json: Data(pod.jsonText.utf8), query: query, as: Pod.self)
+                    let updated = try await client.send(.PUT, path, json: Data(changed.json.jsonText(indent: 0).utf8), query: query, as: T.self)
                     context.stdout.write(Printing.created(updated, format: format, verb: "configured", note: note))
                     return
                 } catch let APIError.status(status) where status.reason == .conflict && attempt < 3 {
@@ -147,11 +159,12 @@ public struct Apply: PodlabCommand {
     }
 }
 
-/// The pods of each namespace as one list request saw them, fetched on first use.
+/// The objects of each kind and namespace as one list request saw them, fetched on first use.
 final class LiveObjects {
     private let client: APIClient
     private let enabled: Bool
     private var byNamespace: [String: [String: Pod]] = [:]
+    private var others: [String: [String: JSONValue]] = [:]
 
     init(client: APIClient, enabled: Bool) {
         self.client = client
@@ -166,5 +179,18 @@ final class LiveObjects {
         let pods = Dictionary(list.items.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
         byNamespace[namespace] = pods
         return pods
+    }
+
+    /// The objects of a kind in the namespace by name, or nil when listing is off.
+    func objects<T: KubernetesResource>(_ type: T.Type, in namespace: String) async throws -> [String: T]? {
+        guard enabled else { return nil }
+        if T.self == Pod.self { return try await pods(in: namespace) as? [String: T] }
+        let key = T.isNamespaced ? "\(T.resource)/\(namespace)" : T.resource
+        if let known = others[key] { return known.compactMapValues { try? T(json: $0) } }
+        let list = try await client.get(ObjectList<T>.self, T.collectionPath(namespace: T.isNamespaced ? namespace : nil))
+        var byName: [String: JSONValue] = [:]
+        for item in list.items where byName[item.metadata.name] == nil { byName[item.metadata.name] = item.json }
+        others[key] = byName
+        return byName.compactMapValues { try? T(json: $0) }
     }
 }

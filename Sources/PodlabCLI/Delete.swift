@@ -62,9 +62,19 @@ public struct Delete: PodlabCommand {
         if parsed != nil && !filenames.isEmpty {
             throw CLIError("You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
         }
+        var others: [(kind: ResourceKind, namespace: String, name: String)] = []
         if let parsed {
-            guard parsed.kind == .pods else {
-                throw CLIError("podlab deletes pods only; nodes come from the lab's topology (delete the lab with \"podlab down\")")
+            switch parsed.kind {
+            case .pods: break
+            case .services, .namespaces:
+                guard !parsed.names.isEmpty else {
+                    throw CLIError(all || selector != nil ? "podlab deletes \(parsed.kind.rawValue) by name" : "resource(s) were provided, but no name was specified")
+                }
+                return try await deleteObjects(parsed.names.map { (parsed.kind, namespace, $0) }, client: client, context: context) ? 1 : 0
+            case .nodes:
+                throw CLIError("podlab does not delete nodes this way; nodes come from the lab's topology (\"podlab node delete NAME\", or \"podlab down\")")
+            case .endpoints, .endpointslices:
+                throw CLIError("\(parsed.kind.rawValue) are kept by the lab from the services' pods; delete the service instead")
             }
             if parsed.names.isEmpty {
                 guard all || selector != nil else {
@@ -86,13 +96,15 @@ public struct Delete: PodlabCommand {
                 for item in source.items {
                     switch item.result {
                     case let .success(object):
-                        guard case .pod = object else {
-                            context.stderr.line("error: podlab deletes pods only, not \(object.kind) \"\(object.metadata.name)\" from \"\(source.name)\"")
-                            failed = true
-                            continue
-                        }
                         let objectNamespace = object.metadata.namespace.isEmpty ? namespace : object.metadata.namespace
-                        targets.append((objectNamespace, object.metadata.name))
+                        switch object {
+                        case .pod: targets.append((objectNamespace, object.metadata.name))
+                        case .service: others.append((.services, objectNamespace, object.metadata.name))
+                        case .namespace: others.append((.namespaces, objectNamespace, object.metadata.name))
+                        case .node:
+                            context.stderr.line("error: podlab does not delete nodes from files: Node \"\(object.metadata.name)\" in \"\(source.name)\"")
+                            failed = true
+                        }
                     case let .failure(error):
                         context.stderr.line("error: error validating \"\(source.name)\": \(error)")
                         failed = true
@@ -140,6 +152,44 @@ public struct Delete: PodlabCommand {
             let seconds = try GoDuration.seconds(timeout, flag: "timeout")
             try await Deletion.waitUntilGone(deleted, client: client, context: context, timeout: seconds > 0 ? seconds : nil)
         }
+        if !others.isEmpty, try await deleteObjects(others, client: client, context: context) { failed = true }
         return failed ? 1 : 0
+    }
+
+    /// Deletes services and namespaces by name (`service "web" deleted`), then waits, as
+    /// kubectl does, until they are gone (a namespace goes once its pods have). Returns
+    /// whether any failed.
+    private func deleteObjects(_ targets: [(kind: ResourceKind, namespace: String, name: String)], client: APIClient,
+                               context: CommandContext) async throws -> Bool {
+        var failed = false
+        var deletedNamespaces: [Deletion.Target] = []
+        let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
+        let query: [(String, String)] = dryRun == "server" ? [("dryRun", DryRun.all)] : []
+        for target in targets {
+            let path = target.kind == .services ? Service.path(namespace: target.namespace, name: target.name)
+                                                : Namespace.path(namespace: "", name: target.name)
+            do {
+                if dryRun == "client" {
+                    _ = try await client.send(.GET, path)
+                } else {
+                    let response = try await client.send(.DELETE, path, query: query)
+                    if target.kind == .namespaces, dryRun == "none" {
+                        let uid = (try? JSONReader.value(from: String(decoding: response.body, as: UTF8.self)))?["metadata"]?["uid"]?.stringValue
+                        deletedNamespaces.append(("", target.name, uid))
+                    }
+                }
+                context.stdout.line("\(target.kind.singular) \"\(target.name)\" deleted\(note)")
+            } catch let error as APIError where error.isNotFound && ignoreNotFound {
+                continue
+            } catch let error as APIError {
+                context.stderr.line(error.description)
+                failed = true
+            }
+        }
+        if wait, !deletedNamespaces.isEmpty {
+            let seconds = try GoDuration.seconds(timeout, flag: "timeout")
+            try await Deletion.waitUntilGone(Namespace.self, deletedNamespaces, client: client, context: context, timeout: seconds > 0 ? seconds : nil)
+        }
+        return failed
     }
 }

@@ -6,7 +6,7 @@ import PodNet
 public struct Describe: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "describe",
-        abstract: "Show details of pods.",
+        abstract: "Show details of pods, services or namespaces.",
         discussion: "Examples: podlab describe pod nginx; podlab describe pods; podlab describe pods -l run=nginx")
 
     @OptionGroup public var scope: ScopeOptions
@@ -26,8 +26,12 @@ public struct Describe: PodlabCommand {
         guard let parsed = try ResourceName.parse(resources) else {
             throw CLIError("You must specify the type of resource to describe. Use \"podlab describe pods\"")
         }
-        guard parsed.kind == .pods else {
-            throw CLIError("podlab describes pods only; see \"podlab get nodes -o wide\" and \"podlab status\" for nodes")
+        switch parsed.kind {
+        case .pods: break
+        case .services: return try await services(parsed.names, context: context)
+        case .namespaces: return try await namespaces(parsed.names, context: context)
+        default:
+            throw CLIError("podlab describes pods, services and namespaces; see \"podlab get \(parsed.kind.rawValue) -o yaml\"")
         }
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
@@ -51,6 +55,53 @@ public struct Describe: PodlabCommand {
             }
         }
         let texts = pods.map { PodDescription(pod: $0, now: context.now(), timeZone: context.timeZone).render() }
+        if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
+        return failed ? 1 : 0
+    }
+
+    /// The named objects, or all of the kind (in the namespace, or every one with `-A`), with
+    /// kubectl's messages for what is not found.
+    private func fetch<T: KubernetesResource>(_ type: T.Type, _ names: [String], context: CommandContext) async throws -> (objects: [T], failed: Bool) {
+        let client = scope.client(context)
+        let namespace = scope.resolvedNamespace
+        if names.isEmpty {
+            let query = selector.map { [("labelSelector", $0)] } ?? []
+            let listNamespace: String? = T.isNamespaced && !allNamespaces ? namespace : nil
+            let objects = try await client.get(ObjectList<T>.self, T.collectionPath(namespace: listNamespace), query: query).items
+            if objects.isEmpty {
+                context.stderr.line(listNamespace.map { "No resources found in \($0) namespace." } ?? "No resources found")
+            }
+            return (objects, false)
+        }
+        var objects: [T] = []
+        var failed = false
+        for name in names {
+            do {
+                objects.append(try await client.get(T.self, T.path(namespace: namespace, name: name)))
+            } catch let error as APIError {
+                context.stderr.line(error.description)
+                failed = true
+            }
+        }
+        return (objects, failed)
+    }
+
+    private func services(_ names: [String], context: CommandContext) async throws -> Int32 {
+        let (services, failed) = try await fetch(Service.self, names, context: context)
+        let client = scope.client(context)
+        var texts: [String] = []
+        for service in services {
+            let slices = try await client.get(EndpointSliceList.self, EndpointSlice.collectionPath(namespace: service.metadata.namespace),
+                                              query: [("labelSelector", "\(EndpointSlice.serviceNameLabel)=\(service.metadata.name)")]).items
+            texts.append(ServiceDescription.service(service, slices: slices))
+        }
+        if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
+        return failed ? 1 : 0
+    }
+
+    private func namespaces(_ names: [String], context: CommandContext) async throws -> Int32 {
+        let (namespaces, failed) = try await fetch(Namespace.self, names, context: context)
+        let texts = namespaces.map(ServiceDescription.namespace)
         if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
         return failed ? 1 : 0
     }

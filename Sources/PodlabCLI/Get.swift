@@ -6,18 +6,19 @@ import PodNet
 public struct Get: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get",
-        abstract: "Display pods or nodes.",
+        abstract: "Display pods, nodes, services, namespaces, endpoints or endpoint slices.",
         discussion: """
             Examples:
               podlab get pods -o wide
               podlab get pod nginx -o yaml
               podlab get nodes
+              podlab get svc,ep -o wide
               podlab get pods -w
             """)
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "pods|nodes [NAME…], or pod/NAME…")
+    @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices [NAME…], or TYPE/NAME…")
     public var resources: [String] = []
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "wide, yaml, json or name.")
@@ -54,7 +55,107 @@ public struct Get: PodlabCommand {
         switch parsed.kind {
         case .pods: return try await pods(parsed.names, format: format, context: context)
         case .nodes: return try await nodes(parsed.names, format: format, context: context)
+        case .services:
+            return try await objects(Service.self, parsed.names, format: format, context: context) {
+                ServiceTables.services($0, wide: format == .wide, now: $1)
+            }
+        case .namespaces:
+            return try await objects(Namespace.self, parsed.names, format: format, context: context) { ServiceTables.namespaces($0, now: $1) }
+        case .endpoints:
+            return try await objects(Endpoints.self, parsed.names, format: format, context: context) { ServiceTables.endpoints($0, now: $1) }
+        case .endpointslices:
+            return try await objects(EndpointSlice.self, parsed.names, format: format, context: context) { ServiceTables.endpointSlices($0, now: $1) }
         }
+    }
+
+    // MARK: Other kinds
+
+    /// `get` for a kind other than pods and nodes: list or named objects, in a table (with
+    /// NAMESPACE for `-A`, LABELS for `--show-labels`), YAML, JSON or names; `-w` prints a
+    /// row (or document) per change.
+    private func objects<T: KubernetesResource>(_ type: T.Type, _ names: [String], format: OutputFormat?, context: CommandContext,
+                                                table: ([T], Timestamp) -> PodNet.TextTable) async throws -> Int32 {
+        let client = scope.client(context)
+        let namespace = scope.resolvedNamespace
+        let listNamespace: String? = T.isNamespaced && !allNamespaces ? namespace : nil
+        let listQuery = selector.map { [("labelSelector", $0)] } ?? []
+        var objects: [T] = []
+        var failed = false
+        var resourceVersion = ""
+        if names.isEmpty {
+            let list = try await client.get(ObjectList<T>.self, T.collectionPath(namespace: listNamespace), query: listQuery)
+            objects = list.items.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
+            resourceVersion = list.metadata.resourceVersion
+        } else {
+            for name in names {
+                do {
+                    objects.append(try await client.get(T.self, T.path(namespace: namespace, name: name)))
+                } catch let error as APIError where error.isNotFound {
+                    context.stderr.line(error.description)
+                    failed = true
+                }
+            }
+        }
+        let showNamespace = T.isNamespaced && allNamespaces
+        func rows(_ objects: [T], now: Timestamp) -> PodNet.TextTable {
+            var rendered = table(objects, now)
+            if showNamespace {
+                rendered.headers.insert("NAMESPACE", at: 0)
+                for (index, object) in objects.enumerated() { rendered.rows[index].insert(object.metadata.namespace, at: 0) }
+            }
+            if showLabels {
+                rendered.headers.append("LABELS")
+                for (index, object) in objects.enumerated() { rendered.rows[index].append(Self.labels(object.metadata.labels)) }
+            }
+            return rendered
+        }
+        let singular = ResourceKind(argument: T.resource)?.singular ?? T.resource
+        var widths: [Int] = []
+        if !watchOnly {
+            if objects.isEmpty && names.isEmpty && (format == nil || format == .wide) {
+                context.stderr.line(listNamespace.map { "No resources found in \($0) namespace." } ?? "No resources found")
+            } else if !objects.isEmpty || (names.isEmpty && (format == .json || format == .yaml)) {
+                switch format {
+                case .json?, .yaml?:
+                    let single = names.count == 1 && objects.count == 1 && !watch
+                    context.stdout.write(Self.document(single ? objects[0].json : ObjectList<T>.kubectlList(objects).json, format: format!))
+                case .name?:
+                    for object in objects { context.stdout.line("\(singular)/\(object.metadata.name)") }
+                case .wide?, nil:
+                    let rendered = rows(objects, now: Timestamp(context.now()))
+                    widths = Self.columnWidths(rendered)
+                    context.stdout.write(rendered.render(showHeaders: !noHeaders))
+                }
+            }
+        }
+        guard watch || watchOnly else { return failed ? 1 : 0 }
+        guard T.self != Endpoints.self else { throw CLIError("podlab cannot watch endpoints; watch endpointslices instead") }
+        var query = listQuery
+        query.append(("watch", "true"))
+        if !resourceVersion.isEmpty { query.append(("resourceVersion", resourceVersion)) }
+        let seen = Dictionary(objects.map { ("\($0.metadata.namespace)/\($0.metadata.name)", $0.metadata.resourceVersion) }) { a, _ in a }
+        let events = try await client.lines(JSONValue.self, T.collectionPath(namespace: names.isEmpty ? listNamespace : (T.isNamespaced ? namespace : nil)), query: query)
+        var printedHeader = !watchOnly
+        for try await event in events {
+            guard let objectJSON = event["object"], let object = try? T(json: objectJSON) else { continue }
+            if !names.isEmpty, !names.contains(object.metadata.name) { continue }
+            let key = "\(object.metadata.namespace)/\(object.metadata.name)"
+            if event["type"] == .string("ADDED"), let version = seen[key], version == object.metadata.resourceVersion { continue }
+            switch format {
+            case .json?: context.stdout.write(Self.document(object.json, format: .json))
+            case .yaml?: context.stdout.write("---\n" + object.json.yamlText())
+            case .name?: context.stdout.line("\(singular)/\(object.metadata.name)")
+            case .wide?, nil:
+                let rendered = rows([object], now: Timestamp(context.now()))
+                if !printedHeader && !noHeaders {
+                    widths = Self.columnWidths(rendered)
+                    context.stdout.write(Self.align([rendered.headers], widths: &widths))
+                }
+                printedHeader = true
+                context.stdout.write(Self.align(rendered.rows, widths: &widths))
+            }
+        }
+        return failed ? 1 : 0
     }
 
     // MARK: Pods

@@ -2,9 +2,13 @@
 public enum AnyKubernetesObject: Hashable, Sendable {
     case pod(Pod)
     case node(Node)
+    case service(Service)
+    case namespace(Namespace)
 
     /// Kinds podlab reads from manifests, by `apiVersion` and `kind`.
-    public static let supportedKinds: [(apiVersion: String, kind: String)] = [(Pod.apiVersion, Pod.kind), (Node.apiVersion, Node.kind)]
+    public static let supportedKinds: [(apiVersion: String, kind: String)] = [
+        (Pod.apiVersion, Pod.kind), (Node.apiVersion, Node.kind), (Service.apiVersion, Service.kind), (Namespace.apiVersion, Namespace.kind),
+    ]
 
     /// Reads an object by its `apiVersion` and `kind`, strictly (see `JSONObjectCodable`).
     public init(json: JSONValue) throws(ObjectDecodingError) {
@@ -12,6 +16,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         switch (apiVersion, kind) {
         case (Pod.apiVersion, Pod.kind): self = .pod(try Pod(json: json))
         case (Node.apiVersion, Node.kind): self = .node(try Node(json: json))
+        case (Service.apiVersion, Service.kind): self = .service(try Service(json: json))
+        case (Namespace.apiVersion, Namespace.kind): self = .namespace(try Namespace(json: json))
         default: throw .unsupportedKind(kind: kind, apiVersion: apiVersion)
         }
     }
@@ -38,6 +44,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         switch self {
         case .pod: Pod.kind
         case .node: Node.kind
+        case .service: Service.kind
+        case .namespace: Namespace.kind
         }
     }
 
@@ -45,6 +53,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         switch self {
         case let .pod(pod): pod.metadata
         case let .node(node): node.metadata
+        case let .service(service): service.metadata
+        case let .namespace(namespace): namespace.metadata
         }
     }
 
@@ -52,6 +62,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         switch self {
         case let .pod(pod): pod.json
         case let .node(node): node.json
+        case let .service(service): service.json
+        case let .namespace(namespace): namespace.json
         }
     }
 }

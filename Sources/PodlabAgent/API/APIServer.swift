@@ -137,6 +137,11 @@ public enum APIServer {
         }
         if let nodes = backend as? any NodeBackend { Controller.addNodeRoutes(to: router, backend: nodes) }
         if let attachable = backend as? any AttachBackend { AttachRoutes.register(on: router, backend: attachable) }
+        if let controller = backend as? Controller {
+            for resource in controller.objectResources() {
+                ObjectRoutes.register(on: router, prefix: resource.prefix, resource: resource.resource, namespaced: resource.namespaced, handlers: resource.handlers)
+            }
+        }
         router.get("/podlab/v1/lab") { _, _ in
             try await handle { json(try await backend.labStatus()) }
         }

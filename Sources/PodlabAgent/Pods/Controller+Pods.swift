@@ -116,6 +116,7 @@ extension Controller {
             throw APIStatus.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
         do { try pod.validated() } catch { throw error.status }
+        try requireNamespace(namespace, resource: "pods", name: pod.metadata.name)
         guard pods[key(pod)] == nil else { throw APIStatus.alreadyExists(resource: "pods", name: pod.metadata.name) }
         guard let plan else { throw APIStatus.internalError("the lab has no network plan") }
 
@@ -493,6 +494,8 @@ extension Controller {
     }
 
     func publish(_ type: WatchEvent.Kind, _ pod: Pod) {
+        // Its services' endpoints follow the pod's address, readiness and labels.
+        if services.values.contains(where: { $0.metadata.namespace == pod.metadata.namespace }) { markEndpointsStale(pod.metadata.namespace) }
         hub.publish(WatchEvent(type: type, objectKind: "Pod", namespace: pod.metadata.namespace,
                                resourceVersion: Int64(pod.metadata.resourceVersion) ?? 0, object: Data(pod.json.jsonText(indent: 0).utf8)))
     }

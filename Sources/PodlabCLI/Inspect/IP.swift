@@ -106,7 +106,7 @@ public struct IP: PodlabCommand {
         case "all": return .kind(nil)
         case "underlay", "u": return .kind(.underlay)
         default:
-            if let kind = ResourceKind(argument: first) { return .kind(kind == .pods ? .pod : .node) }
+            if let kind = ResourceKind(argument: first), kind == .pods || kind == .nodes { return .kind(kind == .pods ? .pod : .node) }
             return .either(first)
         }
     }
@@ -115,7 +115,7 @@ public struct IP: PodlabCommand {
         switch ResourceKind(argument: type) {
         case .pods?: return .pod(name)
         case .nodes?: return .node(name)
-        case nil:
+        default:
             if ["underlay", "u", "all"].contains(type.lowercased()) {
                 throw CLIError("\"\(type)\" takes no name")
             }

@@ -1,45 +1,44 @@
 import PodNet
 
+/// `apply`'s decision for pods.
+public typealias ApplyPlan = ObjectApplyPlan<Pod>
+
 /// What `apply` does with one object: create it, update it, or leave it alone — decided the
 /// way kubectl's client-side apply decides, with a three-way merge of the configuration
 /// applied last time (kept in the `kubectl.kubernetes.io/last-applied-configuration`
 /// annotation), the new configuration, and the live object.
-public enum ApplyPlan: Equatable, Sendable {
+public enum ObjectApplyPlan<Object: KubernetesResource>: Equatable, Sendable {
     /// The object does not exist: create it (with the annotation).
-    case create(Pod)
+    case create(Object)
     /// The merge changes the live object: send it as an update.
-    case configure(Pod)
+    case configure(Object)
     /// The merge changes nothing.
     case unchanged
 
     /// The annotation that holds the configuration applied last.
-    public static let lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+    public static var lastAppliedAnnotation: String { ApplyRules.lastAppliedAnnotation }
 
-    /// Fields the server owns: never taken from a manifest, never removed by one.
-    static let serverOwnedMetadata: Set<String> = [
-        "creationTimestamp", "uid", "resourceVersion", "generation", "deletionTimestamp",
-        "deletionGracePeriodSeconds", "managedFields", "selfLink",
-    ]
+    static var serverOwnedMetadata: Set<String> { ApplyRules.serverOwnedMetadata }
 
-    /// List fields merged element by element, by key (Kubernetes' strategic merge keys).
-    static let mergeKeys: [String: String] = [
-        "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "env": "name",
-        "ports": "containerPort", "volumes": "name", "volumeMounts": "mountPath", "imagePullSecrets": "name",
-        "hostAliases": "ip", "readinessGates": "conditionType",
-    ]
+    /// List fields merged element by element, by key: a service's ports by `port`, a pod's by `containerPort`.
+    static var mergeKeys: [String: String] {
+        var keys = ApplyRules.mergeKeys
+        if Object.kind == Service.kind { keys["ports"] = "port" }
+        return keys
+    }
 
     /// Decides what to do.
     /// - Parameters:
     ///   - manifest: the object as written in the file (its JSON); `namespace` is set into it.
-    ///   - namespace: the namespace the object goes to.
+    ///   - namespace: the namespace the object goes to (ignored for cluster-scoped kinds).
     ///   - live: the object as the agent has it, nil if it does not exist.
-    public static func decide(manifest: JSONValue, namespace: String, live: Pod?) throws -> ApplyPlan {
+    public static func decide(manifest: JSONValue, namespace: String, live: Object?) throws -> ObjectApplyPlan {
         // Recorded without status and server-set metadata, so that a manifest saved with
         // `get -o yaml` applies as `unchanged` when nothing else changed.
         let applied = stripServerFields(lastApplied(manifest, namespace: namespace))
         let annotation = applied.jsonText(indent: 0) + "\n"
         guard let live else {
-            var created = try Pod(json: applied)
+            var created = try Object(json: applied)
             created.metadata.annotations[lastAppliedAnnotation] = annotation
             return .create(created)
         }
@@ -50,8 +49,8 @@ public enum ApplyPlan: Equatable, Sendable {
         }
         var merged = merge(original: original.map(stripServerFields), modified: applied, current: current)
         merged = setAnnotation(merged, annotation)
-        let pod = try Pod(json: merged)
-        return pod == live ? .unchanged : .configure(pod)
+        let object = try Object(json: merged)
+        return object == live ? .unchanged : .configure(object)
     }
 
     /// The configuration as kubectl records it: the manifest with its namespace set and
@@ -62,7 +61,7 @@ public enum ApplyPlan: Equatable, Sendable {
         var annotations = metadata["annotations"]?.objectValue ?? [:]
         annotations[lastAppliedAnnotation] = nil
         metadata["annotations"] = .object(annotations)
-        metadata["namespace"] = .string(namespace)
+        if Object.isNamespaced { metadata["namespace"] = .string(namespace) }
         fields["metadata"] = .object(metadata)
         return .object(fields)
     }
@@ -134,4 +133,23 @@ public enum ApplyPlan: Equatable, Sendable {
         fields["metadata"] = .object(metadata)
         return .object(fields)
     }
+}
+
+/// What `apply` knows of Kubernetes' merge rules, for every kind.
+enum ApplyRules {
+    /// The annotation that holds the configuration applied last.
+    static let lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+    /// Fields the server owns: never taken from a manifest, never removed by one.
+    static let serverOwnedMetadata: Set<String> = [
+        "creationTimestamp", "uid", "resourceVersion", "generation", "deletionTimestamp",
+        "deletionGracePeriodSeconds", "managedFields", "selfLink",
+    ]
+
+    /// List fields merged element by element, by key (Kubernetes' strategic merge keys).
+    static let mergeKeys: [String: String] = [
+        "containers": "name", "initContainers": "name", "ephemeralContainers": "name", "env": "name",
+        "ports": "containerPort", "volumes": "name", "volumeMounts": "mountPath", "imagePullSecrets": "name",
+        "hostAliases": "ip", "readinessGates": "conditionType",
+    ]
 }

@@ -1,21 +1,46 @@
+import PodNet
+
 /// The resource kinds podlab serves, as kubectl names them on the command line.
 public enum ResourceKind: String, Sendable, CaseIterable {
-    case pods, nodes
+    case pods, nodes, services, namespaces, endpoints, endpointslices
 
-    /// `pods`, `pod`, `po` (and the same for nodes), case-insensitive.
+    /// kubectl's names and short names (`pods`, `pod`, `po`; `svc`; `ns`; `ep`), case-insensitive.
     public init?(argument: String) {
         switch argument.lowercased() {
         case "pods", "pod", "po": self = .pods
         case "nodes", "node", "no": self = .nodes
+        case "services", "service", "svc": self = .services
+        case "namespaces", "namespace", "ns": self = .namespaces
+        case "endpoints", "endpoint", "ep": self = .endpoints
+        case "endpointslices", "endpointslice", "endpointslices.discovery.k8s.io", "endpointslice.discovery.k8s.io": self = .endpointslices
         default: return nil
         }
     }
 
-    /// Singular, as in `pod/nginx` and `pod "nginx" deleted`.
-    public var singular: String { self == .pods ? "pod" : "node" }
+    /// Singular, as in `pod/nginx` and `pod "nginx" deleted`; grouped kinds with their group,
+    /// as kubectl prints them (`endpointslice.discovery.k8s.io/web-x2b7k`).
+    public var singular: String {
+        switch self {
+        case .pods: "pod"
+        case .nodes: "node"
+        case .services: "service"
+        case .namespaces: "namespace"
+        case .endpoints: "endpoints"
+        case .endpointslices: "endpointslice.discovery.k8s.io"
+        }
+    }
 
     /// The kind, as in `The Pod "x" is invalid`.
-    public var kind: String { self == .pods ? "Pod" : "Node" }
+    public var kind: String {
+        switch self {
+        case .pods: Pod.kind
+        case .nodes: Node.kind
+        case .services: Service.kind
+        case .namespaces: Namespace.kind
+        case .endpoints: Endpoints.kind
+        case .endpointslices: EndpointSlice.kind
+        }
+    }
 
     /// kubectl's error for a type it does not know.
     static func unknown(_ argument: String) -> CLIError {

@@ -18,6 +18,11 @@ struct SeedRun {
             progress.update("seed: removing \(leftovers.count) pod(s) of an earlier run")
             try await delete(leftovers)
         }
+        // The scenario's namespace, as any other, exists before its pods.
+        do {
+            let namespaceObject = Namespace(metadata: ObjectMeta(name: namespace))
+            _ = try await client.send(.POST, Namespace.collectionPath(namespace: nil), body: Data(namespaceObject.json.jsonText(indent: 0).utf8))
+        } catch let APIError.status(status) where status.reason == .alreadyExists {}
         for pod in SeedScenario.pods(nodes: nodes) {
             progress.update("seed: creating pod \(namespace)/\(pod.metadata.name)")
             _ = try await client.send(.POST, APIPath.pods(namespace), body: Data(pod.jsonText.utf8))

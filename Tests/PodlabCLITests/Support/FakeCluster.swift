@@ -93,6 +93,9 @@ final class FakeCluster: Sendable {
             return log(parts[3], parts[5], request)
         case ("GET", 7) where parts[0] == "podlab" && parts[6] == "sandbox":
             return sandbox(parts[3], parts[5])
+        case ("POST", 3) where parts == ["api", "v1", "namespaces"]:
+            // Namespaces are not modelled here: any is taken as created.
+            return .json(201, String(decoding: request.body, as: UTF8.self))
         default:
             return .status(APIStatus.synthesized(code: 404, body: ""))
         }

@@ -1,0 +1,435 @@
+import Foundation
+import PodNet
+
+/// Kinds the agent stores besides pods and serves through `ObjectRoutes`.
+typealias StoredObject = KubernetesResource
+
+extension Controller {
+    // MARK: Loading
+
+    /// Reads the stored namespaces, services and endpoint slices, and makes sure the built-in
+    /// namespaces (and the namespace of every stored pod) exist.
+    func loadServiceObjects(_ plan: LabPlan) throws {
+        namespaces = Dictionary(uniqueKeysWithValues: try loadStored(Namespace.self).map { ($0.metadata.name, $0) })
+        let needed = Set(Namespace.builtIn + pods.values.map(\.metadata.namespace))
+        for name in needed.sorted() where namespaces[name] == nil {
+            try storeNewNamespace(Namespace(metadata: ObjectMeta(name: name)))
+        }
+        services = Dictionary(uniqueKeysWithValues: try loadStored(Service.self).map { (objectKey($0), $0) })
+        serviceAllocation = ServiceAllocation(serviceCIDR: plan.serviceCIDR, services: services.values)
+        endpointSlices = Dictionary(uniqueKeysWithValues: try loadStored(EndpointSlice.self).map { (objectKey($0), $0) })
+    }
+
+    func loadStored<T: StoredObject>(_ type: T.Type) throws -> [T] {
+        try store.read { try $0.objects(kind: T.kind) }.compactMap { object in
+            do { return try T(json: JSONReader.value(from: String(decoding: object.json, as: UTF8.self))) } catch {
+                logger.error("stored \(T.kind) \(object.namespace)/\(object.name) cannot be read, left out: \(error)")
+                return nil
+            }
+        }
+    }
+
+    func objectKey<T: StoredObject>(_ object: T) -> String { "\(object.metadata.namespace)/\(object.metadata.name)" }
+
+    // MARK: Storing
+
+    /// Stores an object with the next resourceVersion and tells watchers.
+    @discardableResult
+    func persist<T: StoredObject>(_ object: T, _ event: WatchEvent.Kind) throws -> T {
+        let stored = try store.write { tx in
+            var object = object
+            object.metadata.resourceVersion = String(try tx.nextResourceVersion())
+            try tx.put(Store.Object(kind: T.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid,
+                                    resourceVersion: Int64(object.metadata.resourceVersion) ?? 0, json: Data(object.json.jsonText(indent: 0).utf8)))
+            return object
+        }
+        publishObject(event, stored)
+        return stored
+    }
+
+    /// Removes a stored object and tells watchers.
+    func removeStored<T: StoredObject>(_ object: T) throws {
+        try store.write { tx in
+            try tx.delete(kind: T.kind, namespace: object.metadata.namespace, name: object.metadata.name)
+            _ = try tx.nextResourceVersion()
+        }
+        publishObject(.deleted, object)
+    }
+
+    func publishObject<T: StoredObject>(_ type: WatchEvent.Kind, _ object: T) {
+        hub.publish(WatchEvent(type: type, objectKind: T.kind, namespace: object.metadata.namespace,
+                               resourceVersion: Int64(object.metadata.resourceVersion) ?? 0, object: Data(object.json.jsonText(indent: 0).utf8)))
+    }
+
+    /// A new object's bookkeeping, as the API server sets it on create.
+    static func stamped<T: StoredObject>(_ object: T) -> T {
+        var object = object
+        object.metadata.uid = UUID().uuidString.lowercased()
+        object.metadata.creationTimestamp = .now()
+        object.metadata.resourceVersion = ""
+        return object
+    }
+
+    // MARK: Reading
+
+    func listData<T: StoredObject>(_ items: [T]) throws -> Data {
+        let version = try store.read { try $0.currentResourceVersion() }
+        return Data(ObjectList(items: items, resourceVersion: String(version)).json.jsonText(indent: 0).utf8)
+    }
+
+    func filtered<T: StoredObject>(_ values: some Collection<T>, namespace: String?, selector: String?) throws -> [T] {
+        let matcher = try selector.map(Controller.selector)
+        return values.filter { object in
+            (namespace == nil || object.metadata.namespace == namespace) && (matcher?.matches(object.metadata.labels) ?? true)
+        }.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
+    }
+
+    /// A watch of one kind: the current objects first (as ADDED, unless a resourceVersion was
+    /// given), then every change, filtered by the label selector.
+    func watchStream<T: StoredObject>(_ type: T.Type, namespace: String?, options: ListOptions, current: [T]) throws -> AsyncStream<Data> {
+        let matcher = try options.labelSelector.map(Controller.selector)
+        let events = hub.subscribe(kind: T.kind, namespace: namespace)
+        let initial = options.resourceVersion.flatMap(Int64.init) == nil ? current : []
+        return AsyncStream { continuation in
+            for object in initial { continuation.yield(Controller.watchLine("ADDED", object.json)) }
+            let task = Task {
+                for await event in events {
+                    let object = (try? JSONReader.value(from: String(decoding: event.object, as: UTF8.self))) ?? .null
+                    if let matcher {
+                        var labels: [String: String] = [:]
+                        if case let .object(fields)? = object["metadata"]?["labels"] {
+                            for (key, value) in fields { labels[key] = value.stringValue ?? "" }
+                        }
+                        if !matcher.matches(labels) { continue }
+                    }
+                    continuation.yield(Controller.watchLine(event.type.rawValue, object))
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    static func decodeObject<T: StoredObject>(_ body: Data, as type: T.Type) throws -> T {
+        let value: JSONValue
+        do { value = try JSONReader.value(from: String(decoding: body, as: UTF8.self)) } catch {
+            throw APIStatus.badRequest("the body of the request was in an unknown format: \(error)")
+        }
+        do { return try T(json: value) } catch { throw APIStatus.badRequest("\(error)") }
+    }
+
+    // MARK: Namespaces
+
+    /// Objects may be created only in a namespace that exists and is not being deleted, with
+    /// the API server's answers.
+    func requireNamespace(_ namespace: String, resource: String, name: String) throws {
+        guard let found = namespaces[namespace] else { throw APIStatus.notFound(resource: "namespaces", name: namespace) }
+        if found.status.phase == NamespaceStatus.terminating {
+            throw APIStatus(message: "\(resource) \"\(name)\" is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
+                            reason: "Forbidden", code: 403)
+        }
+    }
+
+    @discardableResult
+    func storeNewNamespace(_ namespace: Namespace) throws -> Namespace {
+        let stored = try persist(Controller.stamped(namespace.applyingDefaults()), .added)
+        namespaces[stored.metadata.name] = stored
+        return stored
+    }
+
+    public func createNamespace(body: Data, dryRun: Bool) async throws -> Data {
+        try requireReady()
+        let namespace = try Controller.decodeObject(body, as: Namespace.self).applyingDefaults()
+        do { try namespace.validated() } catch { throw error.status }
+        guard namespaces[namespace.metadata.name] == nil else { throw APIStatus.alreadyExists(resource: "namespaces", name: namespace.metadata.name) }
+        if dryRun { return Data(namespace.json.jsonText(indent: 0).utf8) }
+        return Data(try storeNewNamespace(namespace).json.jsonText(indent: 0).utf8)
+    }
+
+    func namespace(_ name: String) throws -> Namespace {
+        guard let namespace = namespaces[name] else { throw APIStatus.notFound(resource: "namespaces", name: name) }
+        return namespace
+    }
+
+    /// Deletes a namespace and everything in it: it turns `Terminating` (no new objects),
+    /// its pods are deleted gracefully and its services at once, and it goes when its last
+    /// pod has. `default` and `kube-system` cannot be deleted.
+    public func deleteNamespace(name: String, dryRun: Bool) async throws -> Data {
+        var namespace = try namespace(name)
+        if Namespace.builtIn.contains(name) {
+            throw APIStatus(message: "namespaces \"\(name)\" is forbidden: this namespace may not be deleted", reason: "Forbidden", code: 403)
+        }
+        guard namespace.status.phase != NamespaceStatus.terminating else { return Data(namespace.json.jsonText(indent: 0).utf8) }
+        namespace.status.phase = NamespaceStatus.terminating
+        namespace.metadata.deletionTimestamp = .now()
+        if dryRun { return Data(namespace.json.jsonText(indent: 0).utf8) }
+        namespace = try persist(namespace, .modified)
+        namespaces[name] = namespace
+        for service in services.values where service.metadata.namespace == name {
+            try removeService(service)
+        }
+        for pod in pods.values where pod.metadata.namespace == name {
+            _ = try await deletePod(namespace: name, name: pod.metadata.name, gracePeriodSeconds: nil)
+        }
+        Task { await self.finishNamespaceDeletion(name) }
+        return Data(namespace.json.jsonText(indent: 0).utf8)
+    }
+
+    func finishNamespaceDeletion(_ name: String) async {
+        while pods.values.contains(where: { $0.metadata.namespace == name }) {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        guard let namespace = namespaces[name], namespace.status.phase == NamespaceStatus.terminating else { return }
+        do {
+            try removeStored(namespace)
+            namespaces.removeValue(forKey: name)
+            logger.info("namespace \(name) deleted")
+        } catch {
+            logger.error("namespace \(name): deletion failed: \(error)")
+        }
+    }
+
+    // MARK: Services
+
+    func service(_ namespace: String, _ name: String) throws -> Service {
+        guard let service = services["\(namespace)/\(name)"] else { throw APIStatus.notFound(resource: "services", name: name) }
+        return service
+    }
+
+    /// Creates a service: validated, defaulted, given its virtual address and node ports, stored;
+    /// its endpoint slices follow. A dry run answers it as it would be stored (with the address
+    /// it would get) and changes nothing.
+    public func createService(namespace: String, body: Data, dryRun: Bool) async throws -> Data {
+        try requireReady()
+        var service = try Controller.decodeObject(body, as: Service.self)
+        if service.metadata.namespace.isEmpty { service.metadata.namespace = namespace }
+        guard service.metadata.namespace == namespace else {
+            throw APIStatus.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+        }
+        service = service.applyingDefaults()
+        do { try service.validated() } catch { throw error.status }
+        try requireNamespace(namespace, resource: "services", name: service.metadata.name)
+        guard services[objectKey(service)] == nil else { throw APIStatus.alreadyExists(resource: "services", name: service.metadata.name) }
+        var allocation = serviceAllocation
+        var random = SystemRandomNumberGenerator()
+        try allocation.assign(&service, using: &random)
+        if dryRun { return Data(service.json.jsonText(indent: 0).utf8) }
+        service = try persist(Controller.stamped(service), .added)
+        serviceAllocation = allocation
+        services[objectKey(service)] = service
+        markEndpointsStale(namespace)
+        return Data(service.json.jsonText(indent: 0).utf8)
+    }
+
+    /// Replaces a service's spec and labels; its address may not change, its node ports are
+    /// kept unless given anew.
+    public func replaceService(namespace: String, name: String, body: Data, dryRun: Bool) async throws -> Data {
+        try requireReady()
+        let old = try service(namespace, name)
+        var new = try Controller.decodeObject(body, as: Service.self)
+        if new.metadata.namespace.isEmpty { new.metadata.namespace = namespace }
+        guard new.metadata.name == name, new.metadata.namespace == namespace else {
+            throw APIStatus.badRequest("the name of the object (\(new.metadata.name)) does not match the name on the URL (\(name))")
+        }
+        if !new.metadata.resourceVersion.isEmpty, new.metadata.resourceVersion != old.metadata.resourceVersion {
+            throw APIStatus.conflict(resource: "services", name: name)
+        }
+        new.metadata.uid = old.metadata.uid
+        new.metadata.creationTimestamp = old.metadata.creationTimestamp
+        if new.spec.clusterIP.isEmpty && new.spec.clusterIPs.isEmpty && !old.isHeadless {
+            new.spec.clusterIP = old.spec.clusterIP
+        }
+        new = new.applyingDefaults()
+        do { try new.validatedUpdate(from: old) } catch { throw error.status }
+        var allocation = serviceAllocation
+        var random = SystemRandomNumberGenerator()
+        try allocation.assign(&new, old: old, using: &random)
+        if dryRun {
+            new.metadata.resourceVersion = old.metadata.resourceVersion
+            return Data(new.json.jsonText(indent: 0).utf8)
+        }
+        new = try persist(new, .modified)
+        serviceAllocation = allocation
+        services[objectKey(new)] = new
+        markEndpointsStale(namespace)
+        return Data(new.json.jsonText(indent: 0).utf8)
+    }
+
+    public func deleteService(namespace: String, name: String, dryRun: Bool) async throws -> Data {
+        let service = try service(namespace, name)
+        if !dryRun { try removeService(service) }
+        return Data(service.json.jsonText(indent: 0).utf8)
+    }
+
+    /// Removes a service, its endpoint slices and its address and ports.
+    func removeService(_ service: Service) throws {
+        for slice in endpointSlices.values where slice.metadata.namespace == service.metadata.namespace && slice.serviceName == service.metadata.name {
+            try removeStored(slice)
+            endpointSlices.removeValue(forKey: objectKey(slice))
+        }
+        try removeStored(service)
+        services.removeValue(forKey: objectKey(service))
+        serviceAllocation.release(service)
+        servicesChanged()
+    }
+
+    // MARK: Endpoints
+
+    /// Pods or services of `namespace` changed: its endpoint slices are computed again soon,
+    /// once for a burst of changes.
+    func markEndpointsStale(_ namespace: String) {
+        staleEndpointNamespaces.insert(namespace)
+        guard !endpointSyncScheduled else { return }
+        endpointSyncScheduled = true
+        Task { await self.syncStaleEndpoints() }
+    }
+
+    func syncStaleEndpoints() {
+        endpointSyncScheduled = false
+        let stale = staleEndpointNamespaces
+        staleEndpointNamespaces.removeAll()
+        var changed = false
+        for namespace in stale.sorted() { changed = syncEndpoints(in: namespace) || changed }
+        if changed { servicesChanged() }
+    }
+
+    func syncAllEndpoints() {
+        for namespace in Set(services.values.map(\.metadata.namespace)) { staleEndpointNamespaces.insert(namespace) }
+        syncStaleEndpoints()
+        servicesChanged()
+    }
+
+    /// Brings the endpoint slices of every service of `namespace` in line with its pods.
+    /// Returns whether any slice changed.
+    func syncEndpoints(in namespace: String) -> Bool {
+        let podsHere = pods.values.filter { $0.metadata.namespace == namespace }
+        var changed = false
+        for service in services.values where service.metadata.namespace == namespace {
+            let existing = endpointSlices.values.filter { $0.metadata.namespace == namespace && $0.serviceName == service.metadata.name }
+            let (writes, deletes) = EndpointSlices.reconcile(
+                service: service, desired: EndpointSlices.desired(for: service, pods: podsHere), existing: existing,
+                newName: { "\(service.metadata.name)-\(Controller.generatedSuffix())" })
+            do {
+                for slice in writes {
+                    let isNew = slice.metadata.uid.isEmpty
+                    var slice = isNew ? Controller.stamped(slice) : slice
+                    slice.metadata.generation = (slice.metadata.generation ?? 0) + 1
+                    slice = try persist(slice, isNew ? .added : .modified)
+                    endpointSlices[objectKey(slice)] = slice
+                    changed = true
+                }
+                for slice in deletes {
+                    try removeStored(slice)
+                    endpointSlices.removeValue(forKey: objectKey(slice))
+                    changed = true
+                }
+            } catch {
+                logger.error("service \(service.qualifiedName): storing its endpoint slices failed: \(error)")
+            }
+        }
+        return changed
+    }
+
+    /// Five characters as the API server's `generateName` appends them.
+    static func generatedSuffix() -> String {
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        return String((0..<5).map { _ in alphabet.randomElement()! })
+    }
+
+    /// Services or their endpoints changed: what depends on them (the nodes' dataplane) follows.
+    func servicesChanged() {}
+
+    // MARK: API
+
+    public func listNamespaces(options: ListOptions) async throws -> Data {
+        try listData(try filtered(namespaces.values, namespace: nil, selector: options.labelSelector))
+    }
+
+    public func listServices(namespace: String?, options: ListOptions) async throws -> Data {
+        try listData(try filtered(services.values, namespace: namespace, selector: options.labelSelector))
+    }
+
+    public func listEndpointSlices(namespace: String?, options: ListOptions) async throws -> Data {
+        try listData(try filtered(endpointSlices.values, namespace: namespace, selector: options.labelSelector))
+    }
+
+    func endpointsObjects(namespace: String?) -> [Endpoints] {
+        services.values.filter { namespace == nil || $0.metadata.namespace == namespace }
+            .sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
+            .filter { !$0.spec.selector.isEmpty }
+            .map { service in
+                EndpointSlices.endpoints(for: service, slices: endpointSlices.values.filter {
+                    $0.metadata.namespace == service.metadata.namespace && $0.serviceName == service.metadata.name
+                })
+            }
+    }
+
+    public func listEndpoints(namespace: String?, options: ListOptions) async throws -> Data {
+        let matcher = try options.labelSelector.map(Controller.selector)
+        let items = endpointsObjects(namespace: namespace).filter { matcher?.matches($0.metadata.labels) ?? true }
+        let version = try store.read { try $0.currentResourceVersion() }
+        return Data(EndpointsList(items: items, resourceVersion: String(version)).json.jsonText(indent: 0).utf8)
+    }
+
+    public func getEndpoints(namespace: String, name: String) async throws -> Data {
+        guard let endpoints = endpointsObjects(namespace: namespace).first(where: { $0.metadata.name == name }) else {
+            throw APIStatus.notFound(resource: "endpoints", name: name)
+        }
+        return Data(endpoints.json.jsonText(indent: 0).utf8)
+    }
+
+    /// The routes of namespaces, services, endpoints and endpoint slices.
+    nonisolated func objectResources() -> [(prefix: String, resource: String, namespaced: Bool, handlers: ResourceHandlers)] {
+        @Sendable func data<T: StoredObject>(_ object: T) -> Data { Data(object.json.jsonText(indent: 0).utf8) }
+        let namespaceHandlers = ResourceHandlers(
+            list: { _, options in try await self.listNamespaces(options: options) },
+            watch: { _, options in try await self.watchNamespaces(options: options) },
+            get: { _, name in data(try await self.namespace(name)) },
+            create: { _, body, dryRun in try await self.createNamespace(body: body, dryRun: dryRun) },
+            replace: nil,
+            delete: { _, name, dryRun in try await self.deleteNamespace(name: name, dryRun: dryRun) })
+        let serviceHandlers = ResourceHandlers(
+            list: { namespace, options in try await self.listServices(namespace: namespace, options: options) },
+            watch: { namespace, options in try await self.watchServices(namespace: namespace, options: options) },
+            get: { namespace, name in data(try await self.service(namespace ?? "default", name)) },
+            create: { namespace, body, dryRun in try await self.createService(namespace: namespace ?? "default", body: body, dryRun: dryRun) },
+            replace: { namespace, name, body, dryRun in try await self.replaceService(namespace: namespace ?? "default", name: name, body: body, dryRun: dryRun) },
+            delete: { namespace, name, dryRun in try await self.deleteService(namespace: namespace ?? "default", name: name, dryRun: dryRun) })
+        let sliceHandlers = ResourceHandlers(
+            list: { namespace, options in try await self.listEndpointSlices(namespace: namespace, options: options) },
+            watch: { namespace, options in try await self.watchEndpointSlices(namespace: namespace, options: options) },
+            get: { namespace, name in data(try await self.endpointSlice(namespace ?? "default", name)) },
+            create: nil, replace: nil, delete: nil)
+        let endpointsHandlers = ResourceHandlers(
+            list: { namespace, options in try await self.listEndpoints(namespace: namespace, options: options) },
+            watch: { _, _ in throw APIStatus(message: "watching endpoints is not supported; watch endpointslices", reason: "MethodNotAllowed", code: 405) },
+            get: { namespace, name in try await self.getEndpoints(namespace: namespace ?? "default", name: name) },
+            create: nil, replace: nil, delete: nil)
+        return [
+            ("/api/v1", "namespaces", false, namespaceHandlers),
+            ("/api/v1", "services", true, serviceHandlers),
+            ("/api/v1", "endpoints", true, endpointsHandlers),
+            ("/apis/discovery.k8s.io/v1", "endpointslices", true, sliceHandlers),
+        ]
+    }
+
+    func watchNamespaces(options: ListOptions) throws -> AsyncStream<Data> {
+        try watchStream(Namespace.self, namespace: nil, options: options, current: filtered(namespaces.values, namespace: nil, selector: options.labelSelector))
+    }
+
+    func watchServices(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+        try watchStream(Service.self, namespace: namespace, options: options, current: filtered(services.values, namespace: namespace, selector: options.labelSelector))
+    }
+
+    func watchEndpointSlices(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+        try watchStream(EndpointSlice.self, namespace: namespace, options: options,
+                        current: filtered(endpointSlices.values, namespace: namespace, selector: options.labelSelector))
+    }
+
+    func endpointSlice(_ namespace: String, _ name: String) throws -> EndpointSlice {
+        guard let slice = endpointSlices["\(namespace)/\(name)"] else {
+            throw APIStatus.notFound(resource: EndpointSlice.qualifiedResource, name: name)
+        }
+        return slice
+    }
+}

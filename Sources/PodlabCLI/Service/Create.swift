@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import PodNet
+
+/// `podlab create namespace NAME`.
+public struct Create: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create an object from the command line.",
+        subcommands: [CreateNamespace.self])
+
+    public init() {}
+}
+
+/// `podlab create namespace NAME [--dry-run=client|server] [-o yaml|json|name]`.
+public struct CreateNamespace: PodlabCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "namespace",
+        abstract: "Create a namespace.",
+        aliases: ["ns"])
+
+    @Option(help: "The lab to talk to (default: $PODLAB_LAB or \"podlab\").")
+    public var lab: String?
+
+    @Argument(help: "The namespace's name (an RFC 1123 label).")
+    public var name: String
+
+    @Option(name: .customLong("dry-run"), help: "none, client or server.")
+    public var dryRun: String = "none"
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "yaml, json or name.")
+    public var output: String?
+
+    public init() {}
+
+    public func execute(_ context: CommandContext) async throws -> Int32 {
+        guard ["none", "client", "server"].contains(dryRun) else {
+            throw CLIError("Invalid dry-run value (\(dryRun)). Must be \"none\", \"server\", or \"client\".")
+        }
+        let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
+        let namespace = Namespace(metadata: ObjectMeta(name: name))
+        let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
+        if dryRun == "client" {
+            context.stdout.write(Printing.created(namespace, format: format, note: note))
+            return 0
+        }
+        let created = try await context.client(lab).send(.POST, Namespace.collectionPath(namespace: nil), json: Data(namespace.json.jsonText(indent: 0).utf8),
+                                                         query: dryRun == "server" ? [("dryRun", DryRun.all)] : [], as: Namespace.self)
+        context.stdout.write(Printing.created(created, format: format, note: note))
+        return 0
+    }
+}
