@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
+#include <linux/sched.h>
+#include <pthread.h>
 
 const int PL_CLONE_NEWNET = CLONE_NEWNET;
 const int PL_CLONE_NEWUTS = CLONE_NEWUTS;
@@ -41,9 +43,103 @@ int pl_sethostname(const char *name, size_t len) { return sethostname(name, len)
 
 size_t pl_mnl_socket_buffer_size(void) { return MNL_SOCKET_BUFFER_SIZE; }
 
+/* The child of spawn_into_cgroup, between clone3 and execve: only async-signal-safe system
+ * calls (the parent has other threads, whose locks may be held in this copy of its memory).
+ * Returns the errno of the step that failed; does not return on success. */
+static int spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
+                       const int fds[3], const char *terminal, int flags, const struct pl_spawn_cgroup *cgroup) {
+    /* "0" is the writer itself: cgroup v1 moves the whole (single-threaded) process. */
+    for (size_t i = 0; i < cgroup->nprocs; i++) {
+        if (write(cgroup->procs_fds[i], "0", 1) != 1) return errno;
+    }
+    /* The parent's handlers must not run here; all signals are blocked until exec. */
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    for (int sig = 1; sig < _NSIG; sig++) sigaction(sig, &dfl, NULL);
+    if ((flags & PL_SPAWN_NEW_SESSION) && setsid() < 0) return errno;
+    for (int target = 0; target < 3; target++) {
+        int fd;
+        if (target == 0 && (flags & PL_SPAWN_CONTROLLING_TERMINAL)) {
+            fd = open(terminal, O_RDWR);
+        } else if (fds[target] < 0) {
+            fd = open("/dev/null", target == 0 ? O_RDONLY : O_WRONLY);
+        } else if (fds[target] == target) {
+            /* posix_spawn's dup2 onto itself: the fd stays, without FD_CLOEXEC. */
+            if (fcntl(target, F_SETFD, 0) < 0) return errno;
+            continue;
+        } else {
+            if (dup2(fds[target], target) < 0) return errno;
+            continue;
+        }
+        if (fd < 0) return errno;
+        if (fd != target) {
+            if (dup2(fd, target) < 0) return errno;
+            close(fd);
+        }
+    }
+    if (cwd != NULL && chdir(cwd) != 0) return errno;
+    /* close_range(3, ~0U, 0): what posix_spawn's closefrom does. */
+    if (syscall(SYS_close_range, 3U, ~0U, 0) != 0) return errno;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(path, argv, envp);
+    return errno;
+}
+
+/* pl_spawn into cgroups: a fork (clone3, with CLONE_INTO_CGROUP for a v2 directory) whose child
+ * joins the v1 cgroups itself, so it runs nothing of the program before it is in them. posix_spawn
+ * cannot do this: glibc 2.36 has no cgroup attribute, and the parent waits for the exec. The
+ * child reports a failed step through a close-on-exec pipe; end of file means it exec'd. */
+static int spawn_into_cgroup(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                             const char *cwd, const int fds[3], const char *terminal, int flags,
+                             const struct pl_spawn_cgroup *cgroup) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return -errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    struct clone_args args = { .exit_signal = SIGCHLD };
+    if (cgroup->cgroup2_fd >= 0) {
+        args.flags = CLONE_INTO_CGROUP;
+        args.cgroup = (unsigned long long)cgroup->cgroup2_fd;
+    }
+    long child = syscall(SYS_clone3, &args, sizeof args);
+    if (child == 0) {
+        close(report[0]);
+        int error = spawn_child(path, argv, envp, cwd, fds, terminal, flags, cgroup);
+        while (write(report[1], &error, sizeof error) < 0 && errno == EINTR) {}
+        _exit(127);
+    }
+    int clone_error = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(report[1]);
+    if (child < 0) {
+        close(report[0]);
+        return -clone_error;
+    }
+    int error = 0;
+    ssize_t n;
+    do { n = read(report[0], &error, sizeof error); } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof error) {
+        int status;
+        while (waitpid((pid_t)child, &status, 0) < 0 && errno == EINTR) {}
+        return -error;
+    }
+    *pid = (pid_t)child;
+    return 0;
+}
+
 int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags) {
+             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags,
+             const struct pl_spawn_cgroup *cgroup) {
     if ((flags & PL_SPAWN_CONTROLLING_TERMINAL) && (stdin_fd < 0 || !(flags & PL_SPAWN_NEW_SESSION))) return -EINVAL;
+    if (cgroup != NULL) {
+        char terminal[32];
+        snprintf(terminal, sizeof terminal, "/proc/self/fd/%d", stdin_fd);
+        int fds[3] = { stdin_fd, stdout_fd, stderr_fd };
+        return spawn_into_cgroup(pid, path, argv, envp, cwd, fds, terminal, flags, cgroup);
+    }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int rc = posix_spawn_file_actions_init(&fa);
@@ -141,6 +237,7 @@ int pl_set_window_size(int fd, unsigned short rows, unsigned short columns) {
 
 int pl_spawn_as(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                 const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags,
+                const struct pl_spawn_cgroup *cgroup,
                 unsigned int uid, unsigned int gid, const unsigned int *groups, size_t ngroups) {
     uid_t ruid, euid, suid;
     gid_t rgid, egid, sgid;
@@ -157,7 +254,7 @@ int pl_spawn_as(pid_t *pid, const char *path, char *const argv[], char *const en
     } else if (syscall(SYS_setresuid, uid, uid, -1) != 0) {
         rc = -errno;
     } else {
-        rc = pl_spawn(pid, path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, flags);
+        rc = pl_spawn(pid, path, argv, envp, cwd, stdin_fd, stdout_fd, stderr_fd, flags, cgroup);
     }
     /* Back: the uid first (the saved uid still allows it, and brings the capabilities back). */
     if (syscall(SYS_setresuid, ruid, euid, suid) != 0 || syscall(SYS_setresgid, rgid, egid, sgid) != 0

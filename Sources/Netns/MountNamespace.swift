@@ -251,14 +251,16 @@ extension NamespaceWorker {
     }
 }
 
-/// Lines of a `mountinfo` file: the mount point and file system type of each mount.
+/// Lines of a `mountinfo` file: the mount point, file system type and super block options of each mount.
 public enum MountTable {
-    struct Entry: Equatable {
-        var mountPoint: String
-        var fileSystemType: String
+    public struct Entry: Equatable, Sendable {
+        public var mountPoint: String
+        public var fileSystemType: String
+        /// The super block's options (for a cgroup v1 hierarchy, its controllers among them).
+        public var superOptions: [String] = []
     }
 
-    static func entries(of path: String) -> [Entry] {
+    public static func entries(of path: String) -> [Entry] {
         guard let text = readFile(path) else { return [] }
         return parse(text)
     }
@@ -269,7 +271,8 @@ public enum MountTable {
         text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count > 4, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { return nil }
-            return Entry(mountPoint: unescape(fields[4]), fileSystemType: String(fields[dash + 1]))
+            let options = dash + 3 < fields.count ? fields[dash + 3].split(separator: ",").map(String.init) : []
+            return Entry(mountPoint: unescape(fields[4]), fileSystemType: String(fields[dash + 1]), superOptions: options)
         }
     }
 

@@ -48,12 +48,14 @@ public struct SpawnRequest: Sendable {
     public var newSession: Bool
     /// The user, group and supplementary groups the child runs as; nil: the caller's.
     public var credentials: SpawnCredentials?
+    /// The cgroups the child starts in; nil: the caller's.
+    public var cgroup: SpawnCgroup?
 
     public init(executable: String, arguments: [String] = [], argv0: String? = nil, environment: [String: String] = [:],
                 workingDirectory: String? = nil, stdin: StandardIO = .null, stdout: StandardIO = .null, stderr: StandardIO = .null,
                 networkNamespace: String? = nil, utsNamespace: String? = nil, ipcNamespace: String? = nil,
                 mountNamespace: String? = nil, mounts: MountNamespace.ContainerSetup? = nil, newSession: Bool = true,
-                credentials: SpawnCredentials? = nil) {
+                credentials: SpawnCredentials? = nil, cgroup: SpawnCgroup? = nil) {
         self.executable = executable
         self.arguments = arguments
         self.argv0 = argv0
@@ -69,6 +71,21 @@ public struct SpawnRequest: Sendable {
         self.mounts = mounts
         self.newSession = newSession
         self.credentials = credentials
+        self.cgroup = cgroup
+    }
+}
+
+/// The cgroups a spawned process is in before it runs anything of its program.
+public struct SpawnCgroup: Hashable, Sendable {
+    /// A cgroup v2 directory, in which the process is created (`CLONE_INTO_CGROUP`).
+    public var directory: String?
+    /// cgroup v1 `cgroup.procs` files, one per hierarchy, into which the process writes its
+    /// own pid before exec.
+    public var procsFiles: [String]
+
+    public init(directory: String? = nil, procsFiles: [String] = []) {
+        self.directory = directory
+        self.procsFiles = procsFiles
     }
 }
 
@@ -190,6 +207,24 @@ public enum Spawner {
             targets.append((fd, kind, file))
         }
 
+        // Opened here, in the host's mount namespace (the pod's is a copy of it, but a
+        // container's own may hide /sys/fs/cgroup under a volume).
+        var cgroupDirectory: Int32 = -1
+        var procsFDs: [Int32] = []
+        if let cgroup = request.cgroup {
+            if let directory = cgroup.directory {
+                cgroupDirectory = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if cgroupDirectory < 0 { throw KernelError(operation: "open cgroup", object: directory, errno: .current) }
+                toClose.append(cgroupDirectory)
+            }
+            for file in cgroup.procsFiles {
+                let fd = open(file, O_WRONLY | O_CLOEXEC)
+                if fd < 0 { throw KernelError(operation: "open cgroup", object: file, errno: .current) }
+                toClose.append(fd)
+                procsFDs.append(fd)
+            }
+        }
+
         // Host sources are taken here, in the host's mount namespace, before the worker leaves it.
         let mounts = try request.mounts.map(MountNamespace.prepare) ?? []
         defer { MountNamespace.closeTrees(mounts) }
@@ -212,19 +247,27 @@ public enum Spawner {
                                                               label: "container mounts") { () throws -> pid_t in
                         if request.mounts != nil { try MountNamespace.apply(mounts, scratchDirectory: scratch) }
                         var pid: pid_t = 0
-                        func spawn(_ cwd: UnsafePointer<CChar>?) -> Int32 {
+                        func spawn(_ cwd: UnsafePointer<CChar>?, _ cgroup: UnsafePointer<pl_spawn_cgroup>?) -> Int32 {
                             guard let credentials = request.credentials else {
-                                return pl_spawn(&pid, path, cArgv, cEnvp, cwd, fds.0, fds.1, fds.2, spawnFlags)
+                                return pl_spawn(&pid, path, cArgv, cEnvp, cwd, fds.0, fds.1, fds.2, spawnFlags, cgroup)
                             }
                             // The worker takes the process's ids for the spawn only (its thread alone).
                             return credentials.groups.withUnsafeBufferPointer { groups in
-                                pl_spawn_as(&pid, path, cArgv, cEnvp, cwd, fds.0, fds.1, fds.2, spawnFlags,
+                                pl_spawn_as(&pid, path, cArgv, cEnvp, cwd, fds.0, fds.1, fds.2, spawnFlags, cgroup,
                                             credentials.uid, credentials.gid, groups.baseAddress, groups.count)
+                            }
+                        }
+                        func spawn(_ cwd: UnsafePointer<CChar>?) -> Int32 {
+                            guard request.cgroup != nil else { return spawn(cwd, nil) }
+                            return procsFDs.withUnsafeBufferPointer { procs in
+                                var cgroup = pl_spawn_cgroup(cgroup2_fd: cgroupDirectory, procs_fds: procs.baseAddress, nprocs: procs.count)
+                                return spawn(cwd, &cgroup)
                             }
                         }
                         let rc = cwd.map { $0.withCString { spawn($0) } } ?? spawn(nil)
                         if rc < 0 {
-                            throw KernelError(operation: "posix_spawn", object: path, namespace: request.networkNamespace, errno: Errno(-rc))
+                            throw KernelError(operation: request.cgroup == nil ? "posix_spawn" : "spawn into cgroup", object: path,
+                                              namespace: request.networkNamespace, errno: Errno(-rc))
                         }
                         return pid
                     }

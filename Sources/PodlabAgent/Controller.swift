@@ -52,6 +52,8 @@ public actor Controller: APIBackend {
     var startMillis: [Double] = []
     /// When each pod's creation was requested, by uid (until it runs).
     var createdClock: [String: ContinuousClock.Instant] = [:]
+    /// The cgroups that enforce the containers' limits.
+    let cgroups: ContainerCgroups
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         self.paths = paths
@@ -63,6 +65,7 @@ public actor Controller: APIBackend {
         self.pullBackoff = ImagePullBackoff(base: base)
         try FileManager.default.createDirectory(atPath: paths.logs, withIntermediateDirectories: true)
         store = try Store(path: paths.database)
+        cgroups = ContainerCgroups(lab: paths.lab)
     }
 
     func setShutdown(_ action: @escaping @Sendable () async -> Void) { shutdown = action }
@@ -106,6 +109,7 @@ public actor Controller: APIBackend {
             try loadServiceObjects(plan)
             // After the stored pods are known: before, every pod namespace looks like an orphan.
             try removeOrphanPodNamespaces(plan)
+            removeOrphanPodCgroups()
             for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 await adopt(pod)
             }
@@ -186,6 +190,20 @@ public actor Controller: APIBackend {
         }
     }
 
+    /// The cgroups of pods that are no longer stored: deleted while no agent ran, or by an
+    /// agent killed before it removed them.
+    func removeOrphanPodCgroups() {
+        let stored = Set(pods.values.map(\.metadata.uid))
+        for uid in cgroups.podUIDs().subtracting(stored) {
+            do {
+                try cgroups.removePod(uid: uid)
+                logger.info("removed the cgroups of pod \(uid), which no stored pod owns")
+            } catch {
+                logger.warning("removing the cgroups of pod \(uid): \(error)")
+            }
+        }
+    }
+
     // MARK: Lab
 
     /// What a ready lab says of itself, counted when asked (nodes and pods come and go).
@@ -234,6 +252,7 @@ public actor Controller: APIBackend {
         if let plan {
             do { try LabNetwork.remove(plan) } catch { logger.error("removing the lab network: \(error)") }
         }
+        do { try cgroups.removeLab() } catch { logger.error("removing the lab's cgroups: \(error)") }
         pods.removeAll()
         runtimes.removeAll()
         // The state directory goes too: nothing of the lab remains on the host.

@@ -92,17 +92,19 @@ struct MountNamespaceTests {
         #expect(error?.description.contains("outside the volume") == true, "\(String(describing: error))")
     }
 
-    @Test("mountinfo lines: the mount point unescaped, the file system type after the separator")
+    @Test("mountinfo lines: the mount point unescaped, the file system type after the separator, the super block's options")
     func mountTable() {
         let text = """
             22 27 0:21 / /proc rw,relatime shared:5 - proc proc rw
             46 45 0:4 net:[4026532174] /run/netns/a\\040b rw shared:2 - nsfs nsfs rw
             54 27 0:4 uts:[4026532846] /tmp/x/ns/u.uts rw - nsfs nsfs rw
+            31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:12 - cgroup cgroup rw,cpu,cpuacct
             """
         #expect(MountTable.parse(text) == [
-            MountTable.Entry(mountPoint: "/proc", fileSystemType: "proc"),
-            MountTable.Entry(mountPoint: "/run/netns/a b", fileSystemType: "nsfs"),
-            MountTable.Entry(mountPoint: "/tmp/x/ns/u.uts", fileSystemType: "nsfs"),
+            MountTable.Entry(mountPoint: "/proc", fileSystemType: "proc", superOptions: ["rw"]),
+            MountTable.Entry(mountPoint: "/run/netns/a b", fileSystemType: "nsfs", superOptions: ["rw"]),
+            MountTable.Entry(mountPoint: "/tmp/x/ns/u.uts", fileSystemType: "nsfs", superOptions: ["rw"]),
+            MountTable.Entry(mountPoint: "/sys/fs/cgroup/cpu,cpuacct", fileSystemType: "cgroup", superOptions: ["rw", "cpu", "cpuacct"]),
         ])
     }
 

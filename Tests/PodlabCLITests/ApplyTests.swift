@@ -290,7 +290,7 @@ struct ApplyCommandTests {
               - name: web
                 image: nginx
                 volumeMounts: [{name: cache, mountPath: /cache, subPathExpr: $(POD_NAME)}]
-                resources: {limits: {memory: 128Mi}}
+                resources: {limits: {memory: 128Mi, ephemeral-storage: 1Gi}}
             """)
         defer { try? FileManager.default.removeItem(atPath: file) }
         try await FakeAgent.with({ cluster.handle($0) }) { agent in
@@ -300,7 +300,7 @@ struct ApplyCommandTests {
             #expect(t.stderr.text == """
                 The Pod "web-" is invalid: metadata.name: Invalid value: "web-": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')
                 The Pod "data" is invalid: \n* spec.volumes[0].configMap: Forbidden: not supported by podlab yet
-                * spec.containers[0].resources.limits: Forbidden: not supported by podlab yet: podlab does not enforce limits; set only requests
+                * spec.containers[0].resources.limits[ephemeral-storage]: Forbidden: not supported by podlab yet: podlab enforces cpu and memory limits only
                 * spec.containers[0].volumeMounts[0].subPathExpr: Forbidden: not supported by podlab yet
 
                 """)

@@ -105,7 +105,27 @@ struct TestLab: Sendable {
         for file in (try? FileManager.default.contentsOfDirectory(atPath: files)) ?? [] {
             try? NamespaceFile.remove(at: "\(files)/\(file)")
         }
+        removeCgroups()
         try? FileManager.default.removeItem(atPath: stateRoot)
+    }
+
+    /// The lab's cgroup subtree, if the agent left it (`/sys/fs/cgroup[/<controller>]/podlab/<lab>`):
+    /// what still runs in it is the lab's and is killed, then the directories go, children first.
+    func removeCgroups() {
+        let roots = ["/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu"].map { "\($0)/podlab/\(name)" }
+        func remove(_ directory: String) {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else { return }
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                remove("\(directory)/\(entry)")
+            }
+            for _ in 0..<200 where rmdir(directory) != 0 && errno == EBUSY {
+                let procs = (try? String(contentsOfFile: "\(directory)/cgroup.procs", encoding: .utf8)) ?? ""
+                for pid in procs.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+                usleep(10_000)
+            }
+        }
+        for root in roots { remove(root) }
     }
 }
 

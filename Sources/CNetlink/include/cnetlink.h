@@ -55,14 +55,30 @@ size_t pl_mnl_socket_buffer_size(void);
 #define PL_SPAWN_CONTROLLING_TERMINAL 2
 
 /*
+ * Where a child goes before it runs anything of its own: a cgroup v2 directory (`cgroup2_fd`,
+ * an O_RDONLY | O_DIRECTORY fd; -1 for none), into which clone3(CLONE_INTO_CGROUP) creates it,
+ * and/or cgroup v1 `cgroup.procs` files (`procs_fds`, opened for writing), into which the child
+ * writes its own pid before exec, one per hierarchy.
+ */
+struct pl_spawn_cgroup {
+    int cgroup2_fd;
+    const int *procs_fds;
+    size_t nprocs;
+};
+
+/*
  * posix_spawn(3) of `path` with `argv`/`envp`, started in the calling thread's namespaces.
  * The child gets stdin/stdout/stderr from the given fds (-1: /dev/null), changes into `cwd`
  * when it is not NULL, closes every other fd (closefrom 3), gets a default signal mask and
  * default dispositions; `flags` is a combination of PL_SPAWN_* above.
+ * With `cgroup` (NULL: the caller's cgroups), the child is forked with clone3 instead and is in
+ * those cgroups before it execs, then does what posix_spawn would; an error of its set-up or of
+ * execve comes back as this call's -errno (the child is reaped).
  * Returns 0 and stores the pid in *pid, or -errno.
  */
 int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags);
+             const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags,
+             const struct pl_spawn_cgroup *cgroup);
 
 /*
  * pl_spawn as another user. On the calling thread only (raw setgroups/setresgid/setresuid
@@ -74,6 +90,7 @@ int pl_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[
  */
 int pl_spawn_as(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                 const char *cwd, int stdin_fd, int stdout_fd, int stderr_fd, int flags,
+                const struct pl_spawn_cgroup *cgroup,
                 unsigned int uid, unsigned int gid, const unsigned int *groups, size_t ngroups);
 
 /*

@@ -5,7 +5,9 @@ extension Pod {
     /// `schedulerName: default-scheduler`, `securityContext: {}`, `enableServiceLinks: true`,
     /// and per container `protocol: TCP` on ports, `imagePullPolicy` (`Always` for `:latest` or
     /// untagged images, else `IfNotPresent`), `terminationMessagePath`, `terminationMessagePolicy`
-    /// and `apiVersion: v1` on downward API field references; a volume without a source becomes an
+    /// and `apiVersion: v1` on downward API field references, and `resources.requests` filled in from
+    /// `resources.limits` for every resource limited but not requested (`SetDefaults_Pod`: a
+    /// container that only limits requests what it limits); a volume without a source becomes an
     /// `emptyDir`, a `hostPath` without a type gets `type: ""`.
     /// Applying it twice changes nothing.
     public func applyingDefaults() -> Pod {
@@ -31,7 +33,7 @@ extension Pod {
     }
 
     private static func applyingDefaults(to container: Container) -> Container {
-        var container = container
+        var container = defaultingRequests(container)
         for index in container.ports.indices {
             container.ports[index].protocol = container.ports[index].protocol ?? .tcp
         }
@@ -43,6 +45,18 @@ extension Pod {
         }
         container.preservedFields["terminationMessagePath"] = container.preservedFields["terminationMessagePath"] ?? "/dev/termination-log"
         container.preservedFields["terminationMessagePolicy"] = container.preservedFields["terminationMessagePolicy"] ?? "File"
+        return container
+    }
+
+    /// The container with each limited resource it does not request requested at its limit.
+    static func defaultingRequests(_ container: Container) -> Container {
+        guard case var .object(resources)? = container.preservedFields["resources"],
+              case let .object(limits)? = resources["limits"], !limits.isEmpty else { return container }
+        var requests = resources["requests"]?.objectValue ?? [:]
+        for (name, limit) in limits where requests[name] == nil { requests[name] = limit }
+        resources["requests"] = .object(requests)
+        var container = container
+        container.preservedFields["resources"] = .object(resources)
         return container
     }
 

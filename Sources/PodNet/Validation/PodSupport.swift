@@ -39,8 +39,9 @@
 /// | `containers[].env[].valueFrom.configMapKeyRef`, `secretKeyRef`, `envFrom` | refused: no ConfigMaps or Secrets |
 /// | `containers[].ports[].containerPort`, `name`, `protocol` | kept (informational, as in Kubernetes) |
 /// | `containers[].ports[].hostPort` | refused; `hostIP` alone kept (Kubernetes warns) |
-/// | `containers[].resources.requests` | validated and kept (shown by `describe`) |
-/// | `containers[].resources.limits`, `claims`, `resizePolicy` | limits validated, then refused: not enforced |
+/// | `containers[].resources.requests` | validated, defaulted from `limits`, kept (shown by `describe`); with the limits they give `status.qosClass` (`PodQOSClass`) |
+/// | `containers[].resources.limits.cpu`, `limits.memory` | acted on: a cgroup per container (cgroup v2 `cpu.max`, `memory.max`; v1 CFS quota, `memory.limit_in_bytes`), `OOMKilled` over the memory limit |
+/// | `containers[].resources.limits` of other resources, `claims`, `resizePolicy` | refused |
 /// | `containers[].volumeMounts[].name`, `mountPath` (absolute, not `/`), `readOnly`, `subPath`, `mountPropagation: None`, `recursiveReadOnly: Disabled` | acted on |
 /// | `containers[].volumeMounts[].subPathExpr`, other `mountPropagation`/`recursiveReadOnly` modes, `volumeDevices` | refused |
 /// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe`, `lifecycle.*` | refused (on regular init containers Kubernetes' own refusal) |
@@ -51,6 +52,9 @@
 public enum PodSupport {
     /// The detail of every refusal.
     public static let notSupported = "not supported by podlab yet"
+
+    /// The resources whose `limits` podlab enforces, with a cgroup per container (`ContainerCgroupLimits`).
+    public static let enforcedLimits: Set<String> = ["cpu", "memory"]
 
     /// The volume sources of `spec.volumes[]` (`VolumeSource`).
     public static let volumeSources = [
@@ -170,8 +174,8 @@ public enum PodSupport {
             }
         }
         let resources = fields["resources"]
-        if !(resources?["limits"]?.isEmpty ?? true) {
-            errors.append(refusal(path.child("resources").child("limits"), "podlab does not enforce limits; set only requests"))
+        for name in (resources?["limits"]?.objectValue ?? [:]).keys.sorted() where !enforcedLimits.contains(name) {
+            errors.append(refusal(path.child("resources").child("limits").key(name), "podlab enforces cpu and memory limits only"))
         }
         if !(resources?["claims"]?.isEmpty ?? true) { errors.append(refusal(path.child("resources").child("claims"))) }
         if isSet("resizePolicy") { errors.append(refusal(path.child("resizePolicy"))) }
@@ -188,6 +192,21 @@ public enum PodSupport {
         errors += setFields(of: fields["securityContext"], path: path.child("securityContext"))
             .filter { !ContainerCredentials.containerFields.contains(lastField($0)) }.map { refusal($0) }
         errors += ContainerCredentials.validate(fields["securityContext"], path: path.child("securityContext"), pod: false)
+        return errors
+    }
+
+    /// Refusals of the cpu and memory limits of `pod`'s containers, on a host where they cannot
+    /// be enforced (`why`).
+    public static func limitRefusals(_ pod: Pod, reason why: String) -> [FieldError] {
+        var errors: [FieldError] = []
+        for (list, containers) in [("containers", pod.spec.containers), ("initContainers", pod.spec.initContainers)] {
+            for (index, container) in containers.enumerated() {
+                let limits = container.preservedFields["resources"]?["limits"]?.objectValue ?? [:]
+                for name in limits.keys.sorted() where enforcedLimits.contains(name) {
+                    errors.append(refusal(FieldPath(stringLiteral: "spec").child(list).index(index).child("resources").child("limits").key(name), why))
+                }
+            }
+        }
         return errors
     }
 

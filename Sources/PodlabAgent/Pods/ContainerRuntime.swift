@@ -21,6 +21,8 @@ public struct ContainerLaunch: Sendable {
     /// The container's volumes, mounted in a mount namespace of its own; nil without volumes
     /// (it then runs in the pod's).
     public var mounts: MountNamespace.ContainerSetup?
+    /// The container's own cgroup, which enforces its limits; nil without limits.
+    public var cgroup: SpawnCgroup? = nil
 }
 
 /// The namespaces that make up a pod sandbox, and the pod's directory.
@@ -115,7 +117,8 @@ public enum ContainerRuntime {
                                                    stdin: stdio.stdin, stdout: stdio.stdout, stderr: stdio.stderr,
                                                    networkNamespace: launch.sandbox.netns, utsNamespace: launch.sandbox.uts,
                                                    ipcNamespace: launch.sandbox.ipc, mountNamespace: launch.sandbox.mnt,
-                                                   mounts: launch.mounts, newSession: true, credentials: launch.credentials))
+                                                   mounts: launch.mounts, newSession: true, credentials: launch.credentials,
+                                                   cgroup: launch.cgroup))
         return (ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0), streams)
     }
 

@@ -55,6 +55,10 @@ extension Controller {
             if credentials != .imageDefault {
                 launch.credentials = SpawnCredentials(uid: credentials.uid, gid: credentials.gid, groups: credentials.groups)
             }
+            let limits = ContainerCgroupLimits(container)
+            if !limits.isEmpty {
+                launch.cgroup = try cgroups.prepare(uid: pod.metadata.uid, container: name, limits: limits)
+            }
             let (process, streams) = try ContainerRuntime.start(launch, streams: ContainerStreams.Mode(container))
             runtime.processes[name] = process
             runtime.streams[name] = streams
@@ -180,13 +184,19 @@ extension Controller {
         if runtime.deleting { return }
 
         let startedAt = status.state.running?.startedAt
+        // The kernel killed a process of this run over the memory limit: the runtime's OOM
+        // event, which names the exit whatever its code (as containerd reports it).
+        let oomKilled = pod.spec.container(named: name).map { !ContainerCgroupLimits($0).isEmpty } == true
+            && cgroups.oomKills(uid: uid, container: name) > 0
         let exitCode: Int32, signal: Int32, message: String
         switch exit {
         case let .exited(code)?: (exitCode, signal, message) = (code, 0, "")
         case let .signaled(sig)?: (exitCode, signal, message) = (128 + sig, sig, "")
+        case nil where oomKilled: (exitCode, signal, message) = (128 + SIGKILL, SIGKILL, "")
         case nil: (exitCode, signal, message) = (255, 0, "exit status unknown: the process was adopted after an agent restart")
         }
-        let terminated = ContainerState.Terminated(exitCode: exitCode, signal: signal, reason: exitCode == 0 ? "Completed" : "Error",
+        let reason = oomKilled ? ContainerReason.oomKilled : exitCode == 0 ? "Completed" : "Error"
+        let terminated = ContainerState.Terminated(exitCode: exitCode, signal: signal, reason: reason,
                                                    message: message, startedAt: startedAt, finishedAt: .now(), containerID: status.containerID)
         status.ready = false
         status.started = false

@@ -80,6 +80,12 @@ extension Controller {
             } else if let process = runtime.processes[container.name], process.isAlive {
                 fields["mnt"] = .string("/proc/\(process.pid)/ns/mnt")
             }
+            // An exec'd process counts against the container's limits, as in Kubernetes.
+            if runtime.processes[container.name]?.isAlive == true,
+               let cgroup = cgroups.existing(uid: pod.metadata.uid, container: container.name, limits: ContainerCgroupLimits(container)) {
+                if let directory = cgroup.directory { fields["cgroupDirectory"] = .string(directory) }
+                if !cgroup.procsFiles.isEmpty { fields["cgroupProcs"] = .array(cgroup.procsFiles.map { .string($0) }) }
+            }
             return .object(fields)
         }
         let value: JSONValue = .object([
@@ -116,6 +122,7 @@ extension Controller {
             throw APIStatus.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
         do { try pod.validated() } catch { throw error.status }
+        try requireCgroups(for: pod)
         try requireNamespace(namespace, resource: "pods", name: pod.metadata.name)
         guard pods[key(pod)] == nil else { throw APIStatus.alreadyExists(resource: "pods", name: pod.metadata.name) }
         guard let plan else { throw APIStatus.internalError("the lab has no network plan") }
@@ -133,6 +140,8 @@ extension Controller {
         pod.status.hostIPs = [PodIP(ip: pod.status.hostIP)]
         pod.status.startTime = now
         pod.status.conditions = [PodCondition(type: .podScheduled, status: .true, lastTransitionTime: now)]
+        // Set once, as the API server does at creation: an update keeps the status's class.
+        pod.status.qosClass = PodQOSClass(pod.spec)
         // Until it starts, every container waits with the kubelet's default reason:
         // `PodInitializing` in a pod with init containers, else `ContainerCreating`.
         let waiting = ContainerState.waiting(reason: PodInitialization.initialWaitingReason(for: pod.spec))
@@ -166,6 +175,14 @@ extension Controller {
         let podKey = key(pod)
         Task { await self.realize(podKey) }
         return Data(pod.json.jsonText(indent: 0).utf8)
+    }
+
+    /// A pod with limits needs cgroups to enforce them: on a host without, it is refused as a
+    /// field podlab cannot act on (422), rather than run unlimited.
+    func requireCgroups(for pod: Pod) throws {
+        guard case let .failure(unavailable) = cgroups.hierarchy else { return }
+        let errors = PodSupport.limitRefusals(pod, reason: unavailable.description)
+        guard errors.isEmpty else { throw InvalidObjectError(kind: Pod.kind, name: pod.metadata.name, errors: errors).status }
     }
 
     /// The address the node's allocator hands to `pod` next; a full pod CIDR is a 503.
@@ -412,6 +429,7 @@ extension Controller {
             // Its sandbox was never built (the name was taken): nothing of the pod's is there.
             logger.warning("pod \(key(pod)): \(error)")
         }
+        do { try cgroups.removePod(uid: uid) } catch { logger.error("pod \(key(pod)): removing its cgroups failed: \(error)") }
         if holdsAddress, let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP) {
             try? node.netlink.deleteNeighbor(Neighbor(interfaceIndex: node.bridge.index, address: address, mac: MACAddress.derived(from: address)))
         }

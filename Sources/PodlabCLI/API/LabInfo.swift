@@ -26,6 +26,10 @@ public struct PodSandbox: Codable, Sendable, Equatable {
         /// The mount namespace to run in: the pod's, or the container's own (its volumes) while
         /// it runs; absent when it has one of its own but no process.
         public var mnt: String?
+        /// The container's cgroup (its limits), which an exec'd process joins as it starts: a
+        /// cgroup v2 directory, or the `cgroup.procs` files of its v1 hierarchies.
+        public var cgroupDirectory: String?
+        public var cgroupProcs: [String]?
 
         public init(name: String, env: [String: String]? = nil, workingDir: String? = nil,
                     runAsUser: UInt32? = nil, runAsGroup: UInt32? = nil, groups: [UInt32]? = nil, mnt: String? = nil) {
@@ -36,6 +40,12 @@ public struct PodSandbox: Codable, Sendable, Equatable {
             self.runAsGroup = runAsGroup
             self.groups = groups
             self.mnt = mnt
+        }
+
+        /// The cgroup to spawn an exec'd process in; nil for a container without limits.
+        public var cgroup: SpawnCgroup? {
+            guard cgroupDirectory != nil || !(cgroupProcs ?? []).isEmpty else { return nil }
+            return SpawnCgroup(directory: cgroupDirectory, procsFiles: cgroupProcs ?? [])
         }
 
         /// The ids to spawn an exec'd process with; nil: root, as the agent itself.

@@ -198,20 +198,10 @@ struct PodDescription {
         return w
     }
 
-    /// kubectl's QoS class: BestEffort without requests or limits, Guaranteed when every
-    /// container limits cpu and memory (requests equal to them or unset), else Burstable.
+    /// The class the pod got at creation (`status.qosClass`), as kubectl reads it; computed
+    /// for a pod stored without one.
     var qosClass: String {
-        if let recorded = pod.status.preservedFields["qosClass"]?.stringValue, !recorded.isEmpty { return recorded }
-        let all = pod.spec.containers + pod.spec.initContainers
-        let resources = all.map { $0.preservedFields["resources"] }
-        let hasAny = resources.contains { ($0?["limits"]?.objectValue?.isEmpty == false) || ($0?["requests"]?.objectValue?.isEmpty == false) }
-        guard hasAny else { return "BestEffort" }
-        let guaranteed = resources.allSatisfy { resource in
-            guard let limits = resource?["limits"]?.objectValue, limits["cpu"] != nil, limits["memory"] != nil else { return false }
-            let requests = resource?["requests"]?.objectValue ?? [:]
-            return requests.allSatisfy { limits[$0.key] == $0.value }
-        }
-        return guaranteed ? "Guaranteed" : "Burstable"
+        (pod.status.qosClass ?? PodQOSClass(pod.spec)).rawValue
     }
 
     /// RFC 1123 with numeric zone, in local time, as Go's `time.RFC1123Z`; a missing time is

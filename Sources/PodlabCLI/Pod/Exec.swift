@@ -89,7 +89,7 @@ public struct Exec: PodlabCommand {
             environment: environment, workingDirectory: workingDirectory,
             stdin: session.stdin ? .inherit : .null, stdout: .inherit, stderr: .inherit,
             networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
-            mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials))
+            mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup))
         let status = try await child.exitStatus()
         if status.shellCode != 0 {
             context.stderr.line("command terminated with exit code \(status.shellCode)")

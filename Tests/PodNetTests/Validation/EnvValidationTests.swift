@@ -80,7 +80,7 @@ struct EnvValidationTests {
         #expect(Self.resource("limits.cpu").json == ["name": "V", "valueFrom": ["resourceFieldRef": ["resource": "limits.cpu", "divisor": "0"]]])
     }
 
-    static let limitsRefused = "spec.containers[0].resources.limits: Forbidden: not supported by podlab yet: podlab does not enforce limits; set only requests"
+    static let dongleLimitRefused = "spec.containers[0].resources.limits[example.com/dongle]: Forbidden: not supported by podlab yet: podlab enforces cpu and memory limits only"
 
     static let resourceCases: [(JSONValue, [String])] = [
         (["requests": ["cpu": "250m", "memory": "64Mi"]], []),
@@ -89,17 +89,22 @@ struct EnvValidationTests {
         (["requests": ["pods": "1"]], [#"spec.containers[0].resources.requests[pods]: Invalid value: "pods": must be a standard resource for containers"#]),
         (["requests": ["example.com/dongle": "1"]], ["spec.containers[0].resources.limits: Required value: Limit must be set for non overcommitable resources"]),
         (["limits": ["cpu": "1"], "requests": ["cpu": "2"]],
-         [#"spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1"#,
-          limitsRefused]),
+         [#"spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1"#]),
+        (["limits": ["memory": "32Mi"], "requests": ["memory": "64Mi"]],
+         [#"spec.containers[0].resources.requests: Invalid value: "64Mi": must be less than or equal to memory limit of 32Mi"#]),
+        (["limits": ["cpu": "500m", "memory": "64Mi"], "requests": ["cpu": "500m", "memory": "32Mi"]], []),
+        (["limits": ["cpu": "-1"]], [#"spec.containers[0].resources.limits[cpu]: Invalid value: "-1": must be greater than or equal to 0"#]),
+        (["limits": ["ephemeral-storage": "1Gi"]],
+         ["spec.containers[0].resources.limits[ephemeral-storage]: Forbidden: not supported by podlab yet: podlab enforces cpu and memory limits only"]),
         (["limits": ["example.com/dongle": "1"], "requests": ["example.com/dongle": "2"]],
          [#"spec.containers[0].resources.requests: Invalid value: "2": must be equal to example.com/dongle limit of 1"#,
-          limitsRefused]),
+          dongleLimitRefused]),
         (["limits": ["example.com/dongle": "500m"]],
          [#"spec.containers[0].resources.limits[example.com/dongle]: Invalid value: "500m": must be an integer"#,
-          limitsRefused]),
+          dongleLimitRefused]),
     ]
 
-    @Test("requests and limits: Kubernetes' checks first, then podlab's refusal of limits", arguments: resourceCases)
+    @Test("requests and limits: Kubernetes' checks first, then podlab's refusal of limits it does not enforce", arguments: resourceCases)
     func resourceRequirements(resources: JSONValue, expected: [String]) throws {
         let pod = try Pod(json: validPod { $0.spec.containers[0].preservedFields["resources"] = resources }.json)
         #expect(pod.validate().errors.map(\.description) == expected)
