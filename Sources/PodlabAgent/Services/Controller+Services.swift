@@ -281,7 +281,7 @@ extension Controller {
         staleEndpointNamespaces.insert(namespace)
         guard !endpointSyncScheduled else { return }
         endpointSyncScheduled = true
-        Task { await self.syncStaleEndpoints() }
+        Task { self.syncStaleEndpoints() }
     }
 
     func syncStaleEndpoints() {
