@@ -6,8 +6,9 @@ extension Pod {
     /// and per container `protocol: TCP` on ports, `imagePullPolicy` (`Always` for `:latest` or
     /// untagged images, else `IfNotPresent`), `terminationMessagePath`, `terminationMessagePolicy`
     /// and `apiVersion: v1` on downward API field references; a volume without a source becomes an
-    /// `emptyDir`, a `hostPath` without a type gets `type: ""`.
-    /// Applying it twice changes nothing.
+    /// `emptyDir`, a `hostPath` without a type gets `type: ""`; with `hostNetwork`, a port's
+    /// `hostPort` is its `containerPort` (`defaultHostNetworkPorts`: the container listens on the
+    /// node's own port). Applying it twice changes nothing.
     public func applyingDefaults() -> Pod {
         var pod = self
         pod.spec.restartPolicy = pod.spec.restartPolicy ?? .always
@@ -19,6 +20,10 @@ extension Pod {
         pod.spec.volumes = pod.spec.volumes.map(Pod.applyingDefaults)
         pod.spec.containers = pod.spec.containers.map(Pod.applyingDefaults)
         pod.spec.initContainers = pod.spec.initContainers.map(Pod.applyingDefaults)
+        if pod.spec.hostNetwork {
+            pod.spec.containers = pod.spec.containers.map(Pod.defaultingHostNetworkPorts)
+            pod.spec.initContainers = pod.spec.initContainers.map(Pod.defaultingHostNetworkPorts)
+        }
         return pod
     }
 
@@ -43,6 +48,14 @@ extension Pod {
         }
         container.preservedFields["terminationMessagePath"] = container.preservedFields["terminationMessagePath"] ?? "/dev/termination-log"
         container.preservedFields["terminationMessagePolicy"] = container.preservedFields["terminationMessagePolicy"] ?? "File"
+        return container
+    }
+
+    private static func defaultingHostNetworkPorts(_ container: Container) -> Container {
+        var container = container
+        for index in container.ports.indices where container.ports[index].hostPort == 0 {
+            container.ports[index].hostPort = container.ports[index].containerPort
+        }
         return container
     }
 
