@@ -81,6 +81,8 @@ struct HostNetworkTests {
             #expect(ports?.first?["hostPort"] as? Int == 8080)
             let wide = try lab.run(["get", "pod", "agent", "-o", "wide"]).stdout
             #expect(wide.contains(" \(nodeIP) ") && wide.contains(" n1 "))
+            let describe = try lab.run(["describe", "pod", "agent"]).stdout.split(separator: "\n")
+            #expect(describe.contains { $0.hasPrefix("IP:") && $0.hasSuffix(" \(nodeIP)") }, "\(describe)")
 
             // Its containers are in the node's network namespace, with its own UTS namespace named after the node.
             #expect(try lab.run(["exec", "agent", "--", "hostname"]).stdout == "n1\n")
@@ -123,12 +125,12 @@ struct HostNetworkTests {
         }
     }
 
-    @Test("two host-network pods on one node listening on one port: the second fails with EADDRINUSE; its release keeps the node's namespace")
+    @Test("two host-network pods on one node listening on one port: the second fails with EADDRINUSE (restarted: CrashLoopBackOff); its release keeps the node's namespace")
     func portClash() async throws {
-        try await TestLab.with { lab in
+        try await TestLab.with(backoff: 1) { lab in
             let node = lab.nodeNamespace("n1")
             let inode = try #require(Self.inode(node))
-            func pod(_ name: String) -> String {
+            func pod(_ name: String, restartPolicy: String = "Never") -> String {
                 """
                 apiVersion: v1
                 kind: Pod
@@ -136,7 +138,7 @@ struct HostNetworkTests {
                 spec:
                   hostNetwork: true
                   nodeName: n1
-                  restartPolicy: Never
+                  restartPolicy: \(restartPolicy)
                   containers:
                   - name: web
                     image: nginx
@@ -154,9 +156,15 @@ struct HostNetworkTests {
             try await Task.sleep(for: .milliseconds(500))
             #expect(Self.inode(node) == inode)
             #expect(try lab.run(["exec", "first", "--", "curl", "-s", "http://127.0.0.1/"]).stdout.contains("Welcome to nginx!"))
+            // Restarted in the node's namespace, it fails again and backs off, as a container of a pod does.
+            try lab.apply(pod("third", restartPolicy: "Always"), as: "third.yaml")
+            try await lab.eventually("third restarted") { (try lab.containerStatus("third", "web"))["restartCount"] as? Int ?? 0 >= 2 }
+            try await lab.eventually("third in CrashLoopBackOff") { try lab.run(["get", "pod", "third"]).stdout.contains("CrashLoopBackOff") }
+            #expect(try lab.run(["logs", "third"]).stdout.contains("Address already in use"))
+            try lab.run(["delete", "pod", "third"])
             try lab.run(["delete", "pod", "second"])
             try lab.run(["delete", "pod", "first"])
-            try await lab.eventually("both gone") { !(try lab.run(["get", "pods"]).stdout.contains("first")) }
+            try await lab.eventually("all gone") { !(try lab.run(["get", "pods"]).stdout.contains("first")) }
             #expect(Self.inode(node) == inode)
         }
     }
