@@ -64,6 +64,9 @@ struct HostNetworkTests {
                 metadata: {name: peer}
                 spec:
                   nodeName: n2
+                  hostAliases:
+                  - {ip: 127.0.0.1, hostnames: [foo.local, bar.local]}
+                  - {ip: 10.1.2.3, hostnames: [db]}
                   containers:
                   - name: echo
                     image: podlab/echo
@@ -98,6 +101,12 @@ struct HostNetworkTests {
                 10.1.2.3\tdb\tdb.example.com
 
                 """)
+
+            // A pod of its own network gets the aliases after the kubelet's managed entries.
+            let peerHosts = try lab.run(["exec", "peer", "--", "cat", "/etc/hosts"]).stdout
+            #expect(peerHosts.hasPrefix("# Kubernetes-managed hosts file.\n"))
+            #expect(peerHosts.hasSuffix("\n\(try lab.podIP("peer"))\tpeer\n\n# Entries added by HostAliases.\n127.0.0.1\tfoo.local\tbar.local\n10.1.2.3\tdb\n"), "\(peerHosts)")
+            #expect(try lab.run(["exec", "peer", "--", "ping", "-c", "1", "-W", "2", "foo.local"]).stdout.contains("PING foo.local (127.0.0.1)"))
 
             // A peer pod reaches it at the node's address; it answers from the node (hostname n1).
             let fromPeer = try lab.run(["exec", "peer", "--", "curl", "-s", "http://\(nodeIP):8080/"]).stdout
