@@ -116,9 +116,51 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
             throw ValidationError(field: "spare namespace", value: "\(spare.socket.bus)", reason: "holds a socket of another netlink bus than \(bus)")
         }
         try validate(name: name)
-        try NamespaceFile.validate(hostname: hostname)
         let namespace = NetworkNamespace(unchecked: name)
         try MountDirectory.prepare(runDirectory)
+        let socket = try createPodNamespaces(networkPath: namespace.path, hostname: hostname, utsPath: utsPath, ipcPath: ipcPath,
+                                             mount: podMount) { () throws -> NetlinkSocket in
+            if let spare {
+                // The spare's network namespace, bound by its descriptor (as `ip netns attach` does).
+                try syscall("mount(MS_BIND)", namespace.path) { mount("/proc/self/fd/\(spare.fd)", namespace.path, "none", UInt(MS_BIND), nil) }
+                spare.socket.name(namespace: name)
+            }
+            let kinds: [NamespaceWorker.Kind] = spare == nil ? [.net, .uts, .ipc] : [.uts, .ipc]
+            return try NamespaceWorker.shared.withNewNamespaces(kinds, label: name) { () throws -> NetlinkSocket in
+                try shimCall("sethostname", "\"\(hostname)\"") { hostname.withCString { pl_sethostname($0, strlen($0)) } }
+                let mounts = spare == nil ? [(namespace.path, "net"), (utsPath, "uts"), (ipcPath, "ipc")] : [(utsPath, "uts"), (ipcPath, "ipc")]
+                for (path, kind) in mounts {
+                    try syscall("mount(MS_BIND)", path) { mount("/proc/thread-self/ns/\(kind)", path, "none", UInt(MS_BIND), nil) }
+                }
+                return try spare?.socket ?? NetlinkSocket(bus: bus, namespace: name)
+            }
+        }
+        return (namespace, socket)
+    }
+
+    /// Creates the namespaces of a pod that has no network of its own (`hostNetwork`): a UTS
+    /// namespace with the hostname and an IPC namespace, bound at the given paths, and with
+    /// `mount` a mount namespace. No network namespace is made, named or touched: the pod's
+    /// processes join one that exists (their node's). On failure nothing is left.
+    public static func createPodWithoutNetwork(hostname: String, utsPath: String, ipcPath: String,
+                                               mount podMount: MountNamespace.PodSetup? = nil) throws {
+        try createPodNamespaces(networkPath: nil, hostname: hostname, utsPath: utsPath, ipcPath: ipcPath, mount: podMount) {
+            try NamespaceWorker.shared.withNewNamespaces([.uts, .ipc], label: utsPath) {
+                try shimCall("sethostname", "\"\(hostname)\"") { hostname.withCString { pl_sethostname($0, strlen($0)) } }
+                for (path, kind) in [(utsPath, "uts"), (ipcPath, "ipc")] {
+                    try syscall("mount(MS_BIND)", path) { mount("/proc/thread-self/ns/\(kind)", path, "none", UInt(MS_BIND), nil) }
+                }
+            }
+        }
+    }
+
+    /// What both kinds of pod share: the mount points made first (`networkPath`, when the pod
+    /// has a network namespace of its own, and the UTS, IPC and mount namespace files), then
+    /// `unshare` (run on the namespace worker, returning it home), then the pod's mount
+    /// namespace; on failure every mount point made here is unmounted and removed.
+    private static func createPodNamespaces<T>(networkPath: String?, hostname: String, utsPath: String, ipcPath: String,
+                                               mount podMount: MountNamespace.PodSetup?, unsharing: () throws -> T) throws -> T {
+        try NamespaceFile.validate(hostname: hostname)
         // Usually one directory holds both files: walk it once.
         let files = [utsPath, ipcPath] + (podMount.map { [$0.path] } ?? [])
         for path in Set(files.map(NamespaceFile.parent(of:))) { try NamespaceFile.makeDirectories(path) }
@@ -131,9 +173,9 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         }
         // /run/netns/NAME is a file of its own (`ip netns` lists every entry there); the UTS,
         // IPC and mount namespace mount points are hard links (see `NamespaceFile.makeMountPoint`).
-        for path in [namespace.path] + files {
+        for path in (networkPath.map { [$0] } ?? []) + files {
             var code: Errno?
-            if path == namespace.path {
+            if path == networkPath {
                 let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
                 if fd < 0 { code = .current } else { close(fd) }
             } else {
@@ -147,25 +189,11 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
             made.append(path)
         }
         do {
-            let socket = try NamespaceWorker.shared.sync {
-                if let spare {
-                    // The spare's network namespace, bound by its descriptor (as `ip netns attach` does).
-                    try syscall("mount(MS_BIND)", namespace.path) { mount("/proc/self/fd/\(spare.fd)", namespace.path, "none", UInt(MS_BIND), nil) }
-                    spare.socket.name(namespace: name)
-                }
-                let kinds: [NamespaceWorker.Kind] = spare == nil ? [.net, .uts, .ipc] : [.uts, .ipc]
-                let socket = try NamespaceWorker.shared.withNewNamespaces(kinds, label: name) { () throws -> NetlinkSocket in
-                    try shimCall("sethostname", "\"\(hostname)\"") { hostname.withCString { pl_sethostname($0, strlen($0)) } }
-                    let mounts = spare == nil ? [(namespace.path, "net"), (utsPath, "uts"), (ipcPath, "ipc")] : [(utsPath, "uts"), (ipcPath, "ipc")]
-                    for (path, kind) in mounts {
-                        try syscall("mount(MS_BIND)", path) { mount("/proc/thread-self/ns/\(kind)", path, "none", UInt(MS_BIND), nil) }
-                    }
-                    return try spare?.socket ?? NetlinkSocket(bus: bus, namespace: name)
-                }
+            return try NamespaceWorker.shared.sync {
+                let result = try unsharing()
                 if let podMount { try MountNamespace.createPodOnWorker(podMount) }
-                return socket
+                return result
             }
-            return (namespace, socket)
         } catch {
             cleanUp()
             throw error

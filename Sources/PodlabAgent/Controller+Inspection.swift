@@ -58,8 +58,9 @@ extension Controller: InspectionBackend {
         }
         let facts = pods.values.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }.map { pod in
             PodFacts(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, ip: IPv4Address(pod.status.podIP),
-                     node: pod.spec.nodeName, netns: PodRuntime.netnsName(lab: paths.lab, pod: pod),
-                     containers: pod.spec.containers.map(\.name), phase: pod.status.phase?.rawValue ?? "Pending")
+                     node: pod.spec.nodeName, netns: PodRuntime.network(lab: paths.lab, pod: pod).namespace,
+                     containers: pod.spec.containers.map(\.name), phase: pod.status.phase?.rawValue ?? "Pending",
+                     hostNetwork: pod.spec.hostNetwork)
         }
         let allocations = try store.read { try $0.allAllocations() }.compactMap { row in
             IPv4Address(row.address).map { IPAllocation(ip: $0, node: row.node, owner: row.owner) }
@@ -86,9 +87,11 @@ extension Controller: InspectionBackend {
                 guard NetworkNamespace.exists(pod.netns) else {
                     throw APIStatus(message: "pod \"\(name)\" has no network namespace yet (\(pod.phase))", reason: "BadRequest", code: 400)
                 }
-                wanted.append((pod.netns, .pod, pod.node, pod.qualifiedName))
+                // A host-network pod's interfaces are its node's: shown as the node's namespace.
+                wanted.append(pod.hostNetwork ? (pod.netns, .node, pod.node, nil) : (pod.netns, .pod, pod.node, pod.qualifiedName))
             } else {
-                for pod in inventory.pods.sorted(by: { ($0.node, $0.qualifiedName) < ($1.node, $1.qualifiedName) }) {
+                // Host-network pods have no namespace of their own: their node's is listed as a node.
+                for pod in inventory.pods.sorted(by: { ($0.node, $0.qualifiedName) < ($1.node, $1.qualifiedName) }) where !pod.hostNetwork {
                     wanted.append((pod.netns, .pod, pod.node, pod.qualifiedName))
                 }
             }

@@ -45,11 +45,14 @@ public struct LabSnapshot: Hashable, Sendable {
         LabBoundary(lab: lab, clusterCIDR: clusterCIDR, serviceCIDR: serviceCIDR, nodeAddresses: nodes.compactMap(\.underlayAddress))
     }
 
-    /// Pods that take part in checks: running, not being deleted, with an address, sorted by
-    /// namespace and name.
+    /// Pods that take part in checks: running, not being deleted, with an address of their
+    /// own, sorted by namespace and name. A pod with `hostNetwork` has none (it uses its node's,
+    /// with the node's other host-network pods): the claims of the pod network model — one
+    /// address per pod, the pod's own answer on it, its own closed ports — do not hold for it,
+    /// so it is neither a source nor a target (`hostNetworkPods`).
     public var activePods: [PodEndpoint] {
         pods.compactMap { pod -> PodEndpoint? in
-            guard pod.status.phase == .running, pod.metadata.deletionTimestamp == nil,
+            guard pod.status.phase == .running, pod.metadata.deletionTimestamp == nil, !pod.spec.hostNetwork,
                   let address = IPv4Address(pod.status.podIP) else { return nil }
             let node = nodes.first { $0.name == pod.spec.nodeName } ?? nodes.first { $0.podCIDR?.contains(address) == true }
             return PodEndpoint(pod: pod, address: address, node: node)

@@ -20,7 +20,14 @@ public struct PodHostname: Hashable, Sendable {
         self.setHostnameAsFQDN = setHostnameAsFQDN
     }
 
+    /// A pod with `hostNetwork` has its node's name, as the container runtime gives such a pod
+    /// the node's own hostname (the kubelet sets none in its sandbox); `spec.hostname` and
+    /// `spec.subdomain` do not apply to it.
     public init(pod: Pod) {
+        if pod.spec.hostNetwork {
+            self.init(hostname: pod.spec.nodeName)
+            return
+        }
         let name = pod.spec.hostname.isEmpty ? pod.metadata.name : pod.spec.hostname
         var cut = name
         if cut.utf8.count > 63 {
@@ -55,7 +62,7 @@ public struct PodHostname: Hashable, Sendable {
     /// 127.0.0.1 only. The lab is IPv4-only and its built-in servers listen on IPv4, while
     /// resolvers prefer ::1 for a name that has both (RFC 6724) and clients such as BusyBox's
     /// `wget` try only the first address: `localhost` would miss a sibling container.
-    public func hostsFile(podIPs: [String]) -> String {
+    public func hostsFile(podIPs: [String], hostAliases: [HostAlias] = []) -> String {
         var text = "# Kubernetes-managed hosts file.\n"
         text += "127.0.0.1\tlocalhost\n"
         text += "::1\tip6-localhost ip6-loopback\n"
@@ -66,7 +73,28 @@ public struct PodHostname: Hashable, Sendable {
         for ip in podIPs {
             text += domain.isEmpty ? "\(ip)\t\(hostname)\n" : "\(ip)\t\(hostname).\(domain)\t\(hostname)\n"
         }
-        return text
+        return text + PodHostname.hostAliasEntries(hostAliases)
+    }
+
+    /// The `/etc/hosts` of a pod with `hostNetwork`, as the kubelet writes it
+    /// (`nodeHostsFileContent`): its own header, the node's hosts file, the `hostAliases`.
+    public static func hostNetworkHostsFile(nodeHosts: String, hostAliases: [HostAlias] = []) -> String {
+        "# Kubernetes-managed hosts file (host network).\n" + nodeHosts + hostAliasEntries(hostAliases)
+    }
+
+    /// The hosts file of a lab node. A node of the lab is a network namespace on the host, with
+    /// no file system of its own, and the host's `/etc/hosts` names the host, not the node: so
+    /// it is written as a node's own would read, localhost and the node's name at its address
+    /// (localhost 127.0.0.1 only, as in `hostsFile`).
+    public static func nodeHostsFile(nodeName: String, nodeIP: String) -> String {
+        "127.0.0.1\tlocalhost\n" + "\(nodeIP)\t\(nodeName)\n"
+    }
+
+    /// The kubelet's `hostsEntriesFromHostAliases`: after an empty line and a comment, one line
+    /// per entry with all its names; nothing without entries.
+    static func hostAliasEntries(_ aliases: [HostAlias]) -> String {
+        guard !aliases.isEmpty else { return "" }
+        return "\n# Entries added by HostAliases.\n" + aliases.map { "\($0.ip)\t\($0.hostnames.joined(separator: "\t"))\n" }.joined()
     }
 
     /// The pod's `/etc/hostname`.

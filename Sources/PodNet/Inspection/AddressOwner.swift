@@ -63,7 +63,7 @@ public struct AddressOwner: Codable, Hashable, Sendable, CustomStringConvertible
         case .gateway:
             return "gateway of node \(node) (\(interface ?? "cni0"))"
         case .nodeUnderlay:
-            return "node \(node) underlay address (\(interface ?? "eth0") in \(namespace ?? "?"))"
+            return "node \(node) underlay address (\(interface ?? "eth0") in \(namespace ?? "?"))" + (detail.map { "; \($0)" } ?? "")
         case .loopback:
             return "loopback: every pod and node has its own on lo"
         case .interface:
@@ -106,8 +106,10 @@ extension AddressOwner {
                                         interface: interfaceName(address, in: node.namespace, network) ?? "cni0", range: node.podCIDR)
                 }
                 if node.underlayAddress.address == v4 {
+                    let sharing = inventory.hostNetworkPods(on: node.name).map(\.qualifiedName)
                     return AddressOwner(kind: .nodeUnderlay, node: node.name, namespace: node.namespace,
-                                        interface: interfaceName(address, in: node.namespace, network) ?? "eth0", range: plan.underlayCIDR)
+                                        interface: interfaceName(address, in: node.namespace, network) ?? "eth0", range: plan.underlayCIDR,
+                                        detail: sharing.isEmpty ? nil : "the address of its host-network pods: \(sharing.joined(separator: ", "))")
                 }
             }
             if v4.isLoopback { return AddressOwner(kind: .loopback, interface: "lo") }

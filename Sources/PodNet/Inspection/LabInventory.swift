@@ -15,8 +15,14 @@ public struct LabInventory: Hashable, Sendable {
     /// The pod holding `address`. A pod that finished (Succeeded or Failed) keeps its podIP in
     /// its status but holds the address no more (its sandbox is gone, the address is free for
     /// another pod).
+    /// A pod with `hostNetwork` holds none: its address is its node's.
     public func pod(holding address: IPv4Address) -> PodFacts? {
-        pods.first { $0.ip == address && !$0.hasFinished }
+        pods.first { $0.ip == address && !$0.hasFinished && !$0.hostNetwork }
+    }
+
+    /// The running pods with `hostNetwork` on node `node`: they use its address.
+    public func hostNetworkPods(on node: String) -> [PodFacts] {
+        pods.filter { $0.hostNetwork && $0.node == node && !$0.hasFinished }
     }
 
     /// The pod `namespace/name`.
@@ -33,8 +39,11 @@ public struct PodFacts: Codable, Hashable, Sendable {
     /// The pod's address; nil before one is allocated.
     public var ip: IPv4Address?
     public var node: String
-    /// The pod's network namespace (`<lab>_pod_<namespace>_<name>`).
+    /// The network namespace the pod's containers run in: its own
+    /// (`<lab>_pod_<namespace>_<name>`), or its node's with `hostNetwork`.
     public var netns: String
+    /// `spec.hostNetwork`: the pod has no network of its own; its address is its node's.
+    public var hostNetwork: Bool
     /// Container names, in spec order.
     public var containers: [String]
     /// `Pending`, `Running`, …
@@ -44,7 +53,7 @@ public struct PodFacts: Codable, Hashable, Sendable {
     public var hasFinished: Bool { phase == PodPhase.succeeded.rawValue || phase == PodPhase.failed.rawValue }
 
     public init(namespace: String, name: String, uid: String, ip: IPv4Address?, node: String, netns: String,
-                containers: [String], phase: String = "Running") {
+                containers: [String], phase: String = "Running", hostNetwork: Bool = false) {
         self.namespace = namespace
         self.name = name
         self.uid = uid
@@ -53,6 +62,7 @@ public struct PodFacts: Codable, Hashable, Sendable {
         self.netns = netns
         self.containers = containers
         self.phase = phase
+        self.hostNetwork = hostNetwork
     }
 
     /// `default/nginx`.

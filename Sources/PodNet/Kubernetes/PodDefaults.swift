@@ -8,8 +8,9 @@ extension Pod {
     /// and `apiVersion: v1` on downward API field references, and `resources.requests` filled in from
     /// `resources.limits` for every resource limited but not requested (`SetDefaults_Pod`: a
     /// container that only limits requests what it limits); a volume without a source becomes an
-    /// `emptyDir`, a `hostPath` without a type gets `type: ""`.
-    /// Applying it twice changes nothing.
+    /// `emptyDir`, a `hostPath` without a type gets `type: ""`; with `hostNetwork`, a port's
+    /// `hostPort` is its `containerPort` (`defaultHostNetworkPorts`: the container listens on the
+    /// node's own port). Applying it twice changes nothing.
     public func applyingDefaults() -> Pod {
         var pod = self
         pod.spec.restartPolicy = pod.spec.restartPolicy ?? .always
@@ -21,6 +22,10 @@ extension Pod {
         pod.spec.volumes = pod.spec.volumes.map(Pod.applyingDefaults)
         pod.spec.containers = pod.spec.containers.map(Pod.applyingDefaults)
         pod.spec.initContainers = pod.spec.initContainers.map(Pod.applyingDefaults)
+        if pod.spec.hostNetwork {
+            pod.spec.containers = pod.spec.containers.map(Pod.defaultingHostNetworkPorts)
+            pod.spec.initContainers = pod.spec.initContainers.map(Pod.defaultingHostNetworkPorts)
+        }
         return pod
     }
 
@@ -57,6 +62,14 @@ extension Pod {
         resources["requests"] = .object(requests)
         var container = container
         container.preservedFields["resources"] = .object(resources)
+        return container
+    }
+
+    private static func defaultingHostNetworkPorts(_ container: Container) -> Container {
+        var container = container
+        for index in container.ports.indices where container.ports[index].hostPort == 0 {
+            container.ports[index].hostPort = container.ports[index].containerPort
+        }
         return container
     }
 

@@ -33,6 +33,13 @@ public enum LabNamespaceNames {
     /// Every pod namespace of a lab starts with this.
     public static func podPrefix(lab: String) -> String { "\(lab)_pod_" }
 
+    /// True when `name` is a pod's namespace name, of any lab: its second field is `pod`
+    /// (the lab name, the first, holds no `_`). A node's or the underlay's never is.
+    public static func isPod(_ name: String) -> Bool {
+        let fields = name.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
+        return fields.count == 3 && !fields[0].isEmpty && fields[1] == "pod"
+    }
+
     /// The namespace of pod `name` in Kubernetes namespace `namespace`.
     public static func pod(lab: String, namespace: String, name: String) -> String {
         let full = podPrefix(lab: lab) + namespace + separator + name

@@ -20,7 +20,8 @@
 /// | `spec.readinessGates` | acted on (`Ready` waits for the conditions) |
 /// | `spec.activeDeadlineSeconds` | refused: the pod would never be failed at the deadline |
 /// | `spec.dnsPolicy` | kept: there is no cluster DNS yet, every policy behaves as `Default` |
-/// | `spec.dnsConfig`, `hostAliases`, `hostnameOverride` | refused |
+/// | `spec.hostAliases` | acted on: appended to the pod's `/etc/hosts` as the kubelet does |
+/// | `spec.dnsConfig`, `hostnameOverride` | refused |
 /// | `spec.volumes[].emptyDir` (`medium: ""` or `Memory`, `sizeLimit`), `hostPath` (absolute `path`, `type`) | acted on |
 /// | `spec.volumes[]` other sources, `emptyDir.medium: HugePages` | refused |
 /// | `spec.nodeSelector`, `affinity`, `topologySpreadConstraints`, `schedulingGates` | refused: the scheduler does not use them |
@@ -29,7 +30,8 @@
 /// | `spec.priority`, `priorityClassName`, `preemptionPolicy` | kept: no preemption on one machine |
 /// | `spec.serviceAccountName`, `serviceAccount` | kept as `default`; other accounts are refused |
 /// | `spec.automountServiceAccountToken`, `enableServiceLinks`, `imagePullSecrets` | kept: no token, no services, no registry |
-/// | `spec.hostNetwork`, `hostPID`, `hostIPC`, `shareProcessNamespace` | `false` kept, `true` refused |
+/// | `spec.hostNetwork` | acted on: the containers run in the node's network namespace, the pod's IP is the node's (no address, veth or network namespace of its own) |
+/// | `spec.hostPID`, `hostIPC`, `shareProcessNamespace` | `false` kept, `true` refused |
 /// | `spec.hostUsers` | `true` kept, `false` refused |
 /// | `spec.securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot`, `supplementalGroups` acted on (`ContainerCredentials`); the others refused, per field (`{}` kept) |
 /// | `spec.os.name` | `linux` kept, `windows` refused |
@@ -38,7 +40,7 @@
 /// | `containers[].env[].valueFrom.fieldRef`, `resourceFieldRef` | acted on (downward API) |
 /// | `containers[].env[].valueFrom.configMapKeyRef`, `secretKeyRef`, `envFrom` | refused: no ConfigMaps or Secrets |
 /// | `containers[].ports[].containerPort`, `name`, `protocol` | kept (informational, as in Kubernetes) |
-/// | `containers[].ports[].hostPort` | refused; `hostIP` alone kept (Kubernetes warns) |
+/// | `containers[].ports[].hostPort` | with `hostNetwork`, acted on: it is the `containerPort` (defaulted to it, another value invalid), the node's own port; without, refused; `hostIP` alone kept (Kubernetes warns) |
 /// | `containers[].resources.requests` | validated, defaulted from `limits`, kept (shown by `describe`); with the limits they give `status.qosClass` (`PodQOSClass`) |
 /// | `containers[].resources.limits.cpu`, `limits.memory` | acted on: a cgroup per container (cgroup v2 `cpu.max`, `memory.max`; v1 CFS quota, `memory.limit_in_bytes`), `OOMKilled` over the memory limit |
 /// | `containers[].resources.limits` of other resources, `claims`, `resizePolicy` | refused |
@@ -117,7 +119,7 @@ public enum PodSupport {
                 errors.append(.notSupported(path.child(name), account, supported: ["default"]))
             }
         }
-        for name in ["hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace"] where fields[name] == .bool(true) {
+        for name in ["hostPID", "hostIPC", "shareProcessNamespace"] where fields[name] == .bool(true) {
             errors.append(refusal(path.child(name)))
         }
         errors += setFields(of: fields["securityContext"], path: path.child("securityContext"))
@@ -127,7 +129,6 @@ public enum PodSupport {
         if let scheduler = fields["schedulerName"]?.stringValue, !scheduler.isEmpty, scheduler != "default-scheduler" {
             errors.append(.notSupported(path.child("schedulerName"), scheduler, supported: ["default-scheduler"]))
         }
-        if isSet("hostAliases") { errors.append(refusal(path.child("hostAliases"))) }
         if let dnsConfig = fields["dnsConfig"], dnsConfig != .null { errors.append(refusal(path.child("dnsConfig"))) }
         if isSet("runtimeClassName") { errors.append(refusal(path.child("runtimeClassName"))) }
         if isSet("overhead") { errors.append(refusal(path.child("overhead"))) }
@@ -145,22 +146,25 @@ public enum PodSupport {
         if isSet("resources") { errors.append(refusal(path.child("resources"))) }
         if isSet("hostnameOverride") { errors.append(refusal(path.child("hostnameOverride"))) }
         for (index, container) in spec.containers.enumerated() {
-            errors += refusals(container, path: path.child("containers").index(index))
+            errors += refusals(container, path: path.child("containers").index(index), hostNetwork: spec.hostNetwork)
         }
         for (index, container) in spec.initContainers.enumerated() {
-            errors += refusals(container, path: path.child("initContainers").index(index), refusingHooks: container.isSidecar)
+            errors += refusals(container, path: path.child("initContainers").index(index), hostNetwork: spec.hostNetwork,
+                               refusingHooks: container.isSidecar)
         }
         return errors
     }
 
     /// `refusingHooks` false leaves probes and lifecycle hooks to Kubernetes' own refusal (on
-    /// regular init containers), so they are not refused twice.
-    static func refusals(_ container: Container, path: FieldPath, refusingHooks: Bool = true) -> [FieldError] {
+    /// regular init containers), so they are not refused twice. In a pod with `hostNetwork` a
+    /// `hostPort` is the port the container listens on in the node's network (validation makes
+    /// it equal the `containerPort`); elsewhere it would need a port mapping podlab does not make.
+    static func refusals(_ container: Container, path: FieldPath, hostNetwork: Bool = false, refusingHooks: Bool = true) -> [FieldError] {
         var errors: [FieldError] = []
         let fields = container.preservedFields
         func isSet(_ name: String) -> Bool { !(fields[name]?.isEmpty ?? true) }
 
-        for (index, port) in container.ports.enumerated() where port.hostPort != 0 {
+        for (index, port) in container.ports.enumerated() where port.hostPort != 0 && !hostNetwork {
             errors.append(refusal(path.child("ports").index(index).child("hostPort")))
         }
         for (index, source) in (fields["envFrom"]?.arrayValue ?? []).enumerated() {

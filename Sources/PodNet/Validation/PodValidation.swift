@@ -63,6 +63,41 @@ enum PodSpecValidation {
         if let subdomain = spec.preservedFields["subdomain"]?.stringValue, !subdomain.isEmpty {
             errors += KubernetesNames.dns1123LabelErrors(subdomain).map { .invalid(path.child("subdomain"), .string(subdomain), $0) }
         }
+        if spec.hostNetwork {
+            errors += validateHostNetworkPorts(spec.containers, path: path.child("containers"))
+            errors += validateHostNetworkPorts(spec.initContainers, path: path.child("initContainers"))
+        }
+        errors += validateHostAliases(spec.hostAliases, path: path.child("hostAliases"))
+        return errors
+    }
+
+    /// `validateHostNetwork`: in the node's network a container listens on the node's port, so a
+    /// `hostPort` other than the `containerPort` could not be honoured.
+    static func validateHostNetworkPorts(_ containers: [Container], path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        for (containerIndex, container) in containers.enumerated() {
+            for (portIndex, port) in container.ports.enumerated() where port.hostPort != port.containerPort {
+                errors.append(.invalid(path.index(containerIndex).child("ports").index(portIndex).child("containerPort"),
+                                       .integer(Int64(port.containerPort)), "must match `hostPort` when `hostNetwork` is true"))
+            }
+        }
+        return errors
+    }
+
+    /// `ValidateHostAliases`: each `ip` an IP address, each hostname a DNS-1123 subdomain.
+    static func validateHostAliases(_ aliases: [HostAlias], path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        for (index, alias) in aliases.enumerated() {
+            let aliasPath = path.index(index)
+            if IPAddress(alias.ip) == nil {
+                errors.append(.invalid(aliasPath.child("ip"), .string(alias.ip), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+            }
+            for (nameIndex, hostname) in alias.hostnames.enumerated() {
+                errors += KubernetesNames.dns1123SubdomainErrors(hostname).map {
+                    .invalid(aliasPath.child("hostnames").index(nameIndex), .string(hostname), $0)
+                }
+            }
+        }
         return errors
     }
 

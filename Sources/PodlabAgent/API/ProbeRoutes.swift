@@ -223,9 +223,10 @@ extension Controller: ProbeBackend {
     }
 
     /// The pods by address (keys `namespace/name`), for finding where a destination is observed.
+    /// A pod with `hostNetwork` holds no address: its podIP is its node's.
     func podsByAddress() -> [IPv4Address: [String]] {
         var result: [IPv4Address: [String]] = [:]
-        for (key, pod) in pods.sorted(by: { $0.key < $1.key }) {
+        for (key, pod) in pods.sorted(by: { $0.key < $1.key }) where !pod.spec.hostNetwork {
             guard let address = IPv4Address(pod.status.podIP) else { continue }
             result[address, default: []].append(key)
         }

@@ -25,10 +25,36 @@ public struct ContainerLaunch: Sendable {
     public var cgroup: SpawnCgroup? = nil
 }
 
+/// Where a pod's network is. Only a pod's own namespace is ever the pod's to remove: a pod
+/// with `hostNetwork` names its node's namespace, which nothing done to the pod (deletion,
+/// a finished pod's release, a rebuild, adoption, the orphan sweep) may remove.
+public enum PodNetwork: Sendable, Codable, Equatable {
+    /// The pod's own network namespace (`<lab>_pod_<namespace>_<name>`), made with its sandbox
+    /// and removed with it.
+    case own(String)
+    /// `hostNetwork`: its node's namespace (`<lab>_node_<node>`), which the pod's containers join.
+    case node(String)
+
+    /// The namespace the pod's containers run in (a name under /run/netns).
+    public var namespace: String {
+        switch self {
+        case let .own(name), let .node(name): name
+        }
+    }
+
+    /// The namespace that goes with the pod; nil when it uses its node's.
+    public var ownNamespace: String? {
+        if case let .own(name) = self { return name }
+        return nil
+    }
+}
+
 /// The namespaces that make up a pod sandbox, and the pod's directory.
 public struct PodSandboxPaths: Sendable, Codable, Equatable {
-    /// Network namespace name (under /run/netns).
-    public var netns: String
+    /// The pod's network: its own namespace, or its node's.
+    public var network: PodNetwork
+    /// The network namespace the pod's containers join (a name under /run/netns).
+    public var netns: String { network.namespace }
     /// UTS namespace file (hostname = pod name).
     public var uts: String
     /// IPC namespace file.

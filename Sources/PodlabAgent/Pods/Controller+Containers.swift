@@ -365,7 +365,7 @@ extension Controller {
         // The kernel removes the old veth pair asynchronously with the namespace, and the new
         // pair takes the same host name (derived from the uid): remove the old one now, else
         // creating the new one can fail with EEXIST.
-        if let node = nodes[pod.spec.nodeName] {
+        if !pod.spec.hostNetwork, let node = nodes[pod.spec.nodeName] {
             do { try node.netlink.deleteLink(.name(PodRuntime.hostVethName(uid: pod.metadata.uid))) } catch Errno.noSuchDevice {
             } catch {
                 logger.error("pod \(podKey): removing the old host veth failed: \(error)")

@@ -150,8 +150,11 @@ extension Controller {
         }
         pod.status.initContainerStatuses = pod.spec.initContainers.map(initialStatus)
         pod.status.containerStatuses = pod.spec.containers.map(initialStatus)
+        // A pod with `hostNetwork` takes no address from the node's pod CIDR: its IP is the
+        // node's, known from the start (the kubelet reports the host IPs as its pod IPs).
+        let hostNetwork = pod.spec.hostNetwork
         if dryRun {
-            _ = try store.read { tx in try nextAddress(on: node, for: pod, tx) }
+            if !hostNetwork { _ = try store.read { tx in try nextAddress(on: node, for: pod, tx) } }
             PodStatusRules.update(&pod, now: now)
             return Data(pod.json.jsonText(indent: 0).utf8)
         }
@@ -159,9 +162,14 @@ extension Controller {
         // The address and the pod land in one transaction: both or neither.
         pod = try store.write { tx in
             var pod = stored
-            let address = try nextAddress(on: node, for: pod, tx)
-            try tx.allocate(address: address.description, node: node.name, owner: pod.metadata.uid)
-            try tx.setMeta("lastAllocated/\(node.name)", address.description)
+            let address: IPv4Address
+            if hostNetwork {
+                address = node.underlayAddress.address
+            } else {
+                address = try nextAddress(on: node, for: pod, tx)
+                try tx.allocate(address: address.description, node: node.name, owner: pod.metadata.uid)
+                try tx.setMeta("lastAllocated/\(node.name)", address.description)
+            }
             pod.status.podIP = address.description
             pod.status.podIPs = [PodIP(ip: address.description)]
             PodStatusRules.update(&pod, now: now)
@@ -210,7 +218,15 @@ extension Controller {
         sandboxRetries.removeValue(forKey: uid)
         do {
             // The pod's files and volumes first, as the kubelet mounts volumes before the sandbox.
-            try PodVolumes.setUp(pod, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod))
+            try PodVolumes.setUp(pod, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod),
+                                 node: plan.node(named: pod.spec.nodeName))
+            if pod.spec.hostNetwork {
+                let started = ContinuousClock.now
+                let (sandbox, finished) = try PodRuntime.buildHostNetworkSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod)
+                sandboxMillis.append(Controller.millis(finished - started))
+                runtimes[pod.metadata.uid] = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
+                return afterSandbox(podKey)
+            }
             let started = ContinuousClock.now
             defer { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod,
@@ -246,7 +262,12 @@ extension Controller {
             }
             return
         }
-        if pod.status.reason == "FailedCreatePodSandBox" || pod.status.reason == "FailedMount" {
+        afterSandbox(podKey)
+    }
+
+    /// The sandbox is built: the pod no longer says why it was not, and its containers start.
+    private func afterSandbox(_ podKey: String) {
+        if var pod = pods[podKey], pod.status.reason == "FailedCreatePodSandBox" || pod.status.reason == "FailedMount" {
             pod.status.reason = ""
             pod.status.message = ""
             save(pod)
@@ -430,7 +451,7 @@ extension Controller {
             logger.warning("pod \(key(pod)): \(error)")
         }
         do { try cgroups.removePod(uid: uid) } catch { logger.error("pod \(key(pod)): removing its cgroups failed: \(error)") }
-        if holdsAddress, let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP) {
+        if holdsAddress, !pod.spec.hostNetwork, let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP) {
             try? node.netlink.deleteNeighbor(Neighbor(interfaceIndex: node.bridge.index, address: address, mac: MACAddress.derived(from: address)))
         }
         try store.write { tx in

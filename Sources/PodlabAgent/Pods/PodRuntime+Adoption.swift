@@ -14,7 +14,10 @@ extension PodRuntime {
     /// node's entry last too). An agent killed between the two leaves a pod that looks finished
     /// from inside but is cut off: its host end is down. Such a sandbox must be rebuilt, not
     /// adopted.
+    ///
+    /// A pod with `hostNetwork` has no interface: nothing of it is on the node side.
     static func nodeSideIsComplete(_ sandbox: PodSandboxPaths, uid: String, address: IPv4Address, node: NodeNetwork) -> Bool {
+        guard sandbox.network.ownNamespace != nil else { return true }
         guard let pod = try? RouteNetlink(namespace: NetworkNamespace.open(sandbox.netns)),
               let eth0 = try? pod.link(named: "eth0"), let podMAC = eth0.mac,
               let host = try? node.netlink.link(named: hostVethName(uid: uid)),

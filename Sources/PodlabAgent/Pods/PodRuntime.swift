@@ -48,8 +48,13 @@ final class PodRuntime: @unchecked Sendable {
     /// The node-side veth: `veth` + 8 hex digits of the pod uid, as CNI plugins name it.
     static func hostVethName(uid: String) -> String { "veth" + String(StableHash.hex(uid).prefix(8)) }
 
+    /// The network the pod's containers join: its own namespace, or with `hostNetwork` its node's.
+    static func network(lab: String, pod: Pod) -> PodNetwork {
+        pod.spec.hostNetwork ? .node(LabNamespaceNames.node(lab: lab, node: pod.spec.nodeName)) : .own(netnsName(lab: lab, pod: pod))
+    }
+
     static func sandboxPaths(lab: String, paths: LabPaths, pod: Pod) -> PodSandboxPaths {
-        PodSandboxPaths(netns: netnsName(lab: lab, pod: pod),
+        PodSandboxPaths(network: network(lab: lab, pod: pod),
                         uts: "\(paths.namespaces)/\(pod.metadata.uid).uts",
                         ipc: "\(paths.namespaces)/\(pod.metadata.uid).ipc",
                         mnt: "\(paths.namespaces)/\(pod.metadata.uid).mnt",
@@ -87,6 +92,21 @@ final class PodRuntime: @unchecked Sendable {
         }
     }
 
+    /// The sandbox of a pod with `hostNetwork`: its UTS namespace (the node's name), IPC and
+    /// mount namespaces, and nothing of a network: its containers join the node's namespace,
+    /// which must be the lab's (its label is checked, it is never made or changed here).
+    static func buildHostNetworkSandbox(lab: String, namespaces: LabNamespaces, paths: LabPaths,
+                                        pod: Pod) throws -> (sandbox: PodSandboxPaths, finished: ContinuousClock.Instant) {
+        let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
+        let found = try LabNamespaces.label(of: sandbox.netns)
+        guard found == namespaces.label else { throw LabNamespaces.NotOwned(name: sandbox.netns, found: found, expected: namespaces.label) }
+        return try NamespaceWorker.shared.syncUrgent {
+            try NetworkNamespace.createPodWithoutNetwork(hostname: hostname(pod), utsPath: sandbox.uts, ipcPath: sandbox.ipc,
+                                                         mount: PodVolumes.podMountSetup(pod, sandbox: sandbox))
+            return (sandbox, ContinuousClock.now)
+        }
+    }
+
     private static func buildSandboxOnWorker(lab: String, namespaces: LabNamespaces, paths: LabPaths, pod: Pod, node: NodeNetwork,
                                              address: IPv4Address, mtu: UInt32, spare: SparePool.Spare?) throws -> (PodSandboxPaths, PodInterface) {
         let sandbox = sandboxPaths(lab: lab, paths: paths, pod: pod)
@@ -96,7 +116,8 @@ final class PodRuntime: @unchecked Sendable {
         let networkNamespace = try spare?.namespace ?? namespaces.makeLabelled()
         // createPod removes what it made when it fails (and leaves alone what was there: a
         // namespace of the same name is not this pod's to delete).
-        let (namespace, socket) = try NetworkNamespace.createPod(sandbox.netns, hostname: hostname(pod), utsPath: sandbox.uts,
+        guard case let .own(name) = sandbox.network else { throw SandboxError(description: "a host-network pod has no network namespace to build") }
+        let (namespace, socket) = try NetworkNamespace.createPod(name, hostname: hostname(pod), utsPath: sandbox.uts,
                                                                 ipcPath: sandbox.ipc, mount: PodVolumes.podMountSetup(pod, sandbox: sandbox),
                                                                 openingSocket: .route, using: networkNamespace)
         do {
@@ -122,13 +143,16 @@ final class PodRuntime: @unchecked Sendable {
 
     /// True when the pod's namespace exists, is the lab's, and its interface holds the pod's
     /// address: the sandbox survived an agent restart and can be adopted as it is.
+    /// For a pod with `hostNetwork`: its UTS, IPC and mount namespaces exist and its node's
+    /// namespace is the lab's.
     static func sandboxIsComplete(_ sandbox: PodSandboxPaths, address: IPv4Address, namespaces: LabNamespaces) -> Bool {
         guard NetworkNamespace.exists(sandbox.netns),
               FileManager.default.fileExists(atPath: sandbox.uts), FileManager.default.fileExists(atPath: sandbox.ipc),
               NamespaceFile.isBound(sandbox.mnt),
               let netlink = try? RouteNetlink(namespace: NetworkNamespace.open(sandbox.netns)),
-              (try? netlink.link(named: "lo").alias) == namespaces.label,
-              let addresses = try? netlink.addresses() else { return false }
+              (try? netlink.link(named: "lo").alias) == namespaces.label else { return false }
+        guard sandbox.network.ownNamespace != nil else { return true }
+        guard let addresses = try? netlink.addresses() else { return false }
         return addresses.contains { $0.address == .v4(address) && $0.prefixLength == 32 }
     }
 
@@ -136,10 +160,19 @@ final class PodRuntime: @unchecked Sendable {
     /// (`LabNamespaces.NotOwned`) stays, and the UTS, IPC and mount namespace files (the lab's
     /// own) go anyway. The mount namespace, with its tmpfs volumes, is freed when no process
     /// holds it any more; the pod's directory stays until the pod is deleted.
+    ///
+    /// A pod with `hostNetwork` has no network namespace of its own (`PodNetwork.ownNamespace`
+    /// is nil): its node's is never removed here, and a name that is not a pod's namespace
+    /// name is refused, whatever made it.
     static func removeSandbox(_ sandbox: PodSandboxPaths, namespaces: LabNamespaces) throws {
         // Deleting the namespace removes the veth pair with it (the kernel batches that).
         var notOwned: Error?
-        do { try namespaces.delete(sandbox.netns) } catch let error as LabNamespaces.NotOwned { notOwned = error }
+        if let own = sandbox.network.ownNamespace {
+            guard LabNamespaceNames.isPod(own) else {
+                throw SandboxError(description: "network namespace \"\(own)\" is not a pod's: podlab leaves it alone")
+            }
+            do { try namespaces.delete(own) } catch let error as LabNamespaces.NotOwned { notOwned = error }
+        }
         try NamespaceFile.remove(at: sandbox.uts)
         try NamespaceFile.remove(at: sandbox.ipc)
         try NamespaceFile.remove(at: sandbox.mnt)

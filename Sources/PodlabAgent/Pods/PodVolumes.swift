@@ -25,14 +25,15 @@ enum PodVolumes {
     static func scratchDirectory(_ directory: String, container: String) -> String { "\(directory)/containers/\(container)/root" }
 
     /// Writes the pod's files and prepares its volumes; on failure the pod cannot start yet
-    /// (the kubelet retries; so does the agent).
-    static func setUp(_ pod: Pod, sandbox: PodSandboxPaths) throws {
+    /// (the kubelet retries; so does the agent). `node` is the pod's node, whose hosts file a
+    /// pod with `hostNetwork` gets.
+    static func setUp(_ pod: Pod, sandbox: PodSandboxPaths, node: NodePlan?) throws {
         let directory = sandbox.directory
         let names = PodHostname(pod: pod)
         if mkdir(directory, 0o755) != 0 && Errno.current != .fileExists {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        try write(names.hostsFile(podIPs: pod.status.podIPs.map(\.ip)), to: hostsFile(directory))
+        try write(hostsFileContent(pod, names: names, node: node), to: hostsFile(directory))
         try write(names.hostnameFile, to: hostnameFile(directory))
         for volume in pod.spec.volumes {
             if volume.emptyDir != nil {
@@ -54,6 +55,16 @@ enum PodVolumes {
             try FileManager.default.createDirectory(atPath: scratchDirectory(directory, container: container.name),
                                                     withIntermediateDirectories: true)
         }
+    }
+
+    /// The pod's `/etc/hosts` as the kubelet writes it (`ensureHostsFile`): the managed file with
+    /// the pod's IPs, or with `hostNetwork` the node's hosts file under its own header; the
+    /// `hostAliases` at the end of either.
+    static func hostsFileContent(_ pod: Pod, names: PodHostname, node: NodePlan?) -> String {
+        guard pod.spec.hostNetwork else { return names.hostsFile(podIPs: pod.status.podIPs.map(\.ip), hostAliases: pod.spec.hostAliases) }
+        let nodeIP = node?.underlayAddress.address.description ?? pod.status.hostIP
+        return PodHostname.hostNetworkHostsFile(nodeHosts: PodHostname.nodeHostsFile(nodeName: pod.spec.nodeName, nodeIP: nodeIP),
+                                                hostAliases: pod.spec.hostAliases)
     }
 
     /// Small files written the way the kubelet writes them: whole, mode 0644.
