@@ -45,6 +45,10 @@ struct NamespaceOwnershipTests {
             let manifest = lab.stateRoot + "/pods.yaml"
             try """
                 apiVersion: v1
+                kind: Namespace
+                metadata: {name: other}
+                ---
+                apiVersion: v1
                 kind: Pod
                 metadata: {name: other.o1}
                 spec: {containers: [{name: web, image: nginx}]}
