@@ -1,0 +1,133 @@
+import Foundation
+import KernelTestSupport
+import Testing
+
+/// Namespaces, Services and their endpoints as objects of a real lab: what the API stores
+/// and answers (the dataplane that carries traffic to them is tested on its own).
+@Suite("Services, endpoints and namespaces", .serialized)
+struct ServiceObjectTests {
+    static func json(_ lab: TestLab, _ arguments: [String]) throws -> [String: Any] {
+        let result = try lab.run(arguments + ["-o", "json"])
+        return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// `ready` addresses and `notReady` ones of the service's endpoints, sorted.
+    static func endpoints(_ lab: TestLab, _ service: String, namespace: String) throws -> (ready: [String], notReady: [String]) {
+        let object = try json(lab, ["get", "endpoints", service, "-n", namespace])
+        var ready: [String] = []
+        var notReady: [String] = []
+        for subset in object["subsets"] as? [[String: Any]] ?? [] {
+            ready += (subset["addresses"] as? [[String: Any]] ?? []).compactMap { $0["ip"] as? String }
+            notReady += (subset["notReadyAddresses"] as? [[String: Any]] ?? []).compactMap { $0["ip"] as? String }
+        }
+        return (ready.sorted(), notReady.sorted())
+    }
+
+    @Test("endpoints follow the selected pods: running ones ready, crashing ones not, deleted ones gone")
+    func endpointsFollowPods() async throws {
+        try await TestLab.with { lab in
+            try lab.run(["create", "namespace", "shop"])
+            try lab.run(["run", "a", "-n", "shop", "--image", "nginx", "--labels", "app=web"])
+            try lab.run(["run", "b", "-n", "shop", "--image", "nginx", "--labels", "app=web"])
+            try lab.run(["run", "crash", "-n", "shop", "--image", "busybox", "--labels", "app=web", "--", "false"])
+            try lab.run(["run", "other", "-n", "shop", "--image", "nginx", "--labels", "app=db"])
+            let exposed = try lab.run(["expose", "pod", "a", "-n", "shop", "--port", "8080", "--target-port", "80", "--name", "web"])
+            #expect(exposed.stdout == "service/web exposed\n")
+            func ip(_ pod: String) throws -> String {
+                ((try Self.json(lab, ["get", "pod", pod, "-n", "shop"]))["status"] as? [String: Any])?["podIP"] as? String ?? ""
+            }
+            try await lab.eventually("a and b ready, crash not ready") {
+                let (ready, notReady) = try Self.endpoints(lab, "web", namespace: "shop")
+                let expected = [try ip("a"), try ip("b")].sorted()
+                return try ready == expected && notReady == [ip("crash")]
+            }
+            let service = try Self.json(lab, ["get", "svc", "web", "-n", "shop"])
+            let spec = service["spec"] as? [String: Any] ?? [:]
+            let clusterIP = spec["clusterIP"] as? String ?? ""
+            #expect(clusterIP.hasPrefix("10.96."))
+            #expect(spec["selector"] as? [String: String] == ["app": "web"])
+            let table = try lab.run(["get", "svc", "-n", "shop"]).stdout
+            #expect(table.contains("web    ClusterIP   \(clusterIP)"), "\(table)")
+            let slices = try Self.json(lab, ["get", "endpointslices", "-n", "shop", "-l", "kubernetes.io/service-name=web"])
+            let items = slices["items"] as? [[String: Any]] ?? []
+            #expect(items.count == 1)
+            #expect((items.first?["ports"] as? [[String: Any]])?.first?["port"] as? Int == 80)
+            let described = try lab.run(["describe", "svc", "web", "-n", "shop"]).stdout
+            #expect(described.contains("TargetPort:               80/TCP"), "\(described)")
+
+            try lab.run(["delete", "pod", "b", "-n", "shop", "--grace-period", "1"])
+            try await lab.eventually("b gone from the endpoints") {
+                try Self.endpoints(lab, "web", namespace: "shop").ready == [try ip("a")]
+            }
+
+            // The agent, killed and started again, serves the same objects.
+            let pid = try #require(lab.agentPID)
+            kill(pid, SIGKILL)
+            try await lab.eventually("the old agent is gone") { kill(pid, 0) != 0 }
+            try lab.run(["up"])
+            let again = try Self.json(lab, ["get", "svc", "web", "-n", "shop"])
+            #expect((again["spec"] as? [String: Any])?["clusterIP"] as? String == clusterIP)
+            #expect(try Self.endpoints(lab, "web", namespace: "shop").ready == [try ip("a")])
+
+            // Deleting the namespace takes its pods and services with it.
+            try lab.run(["delete", "namespace", "shop"])
+            #expect(try lab.run(["get", "ns"]).stdout.contains("shop") == false)
+            let gone = try lab.run(["get", "svc", "-n", "shop"], expectSuccess: false)
+            #expect(gone.stderr == "No resources found in shop namespace.\n")
+            #expect(try lab.run(["get", "pods", "-A"], expectSuccess: false).stdout.contains("shop") == false)
+        }
+    }
+
+    @Test("bad services and missing namespaces are refused with the API server's messages, and change nothing")
+    func badInput() async throws {
+        try await TestLab.with { lab in
+            let missing = try lab.run(["run", "x", "-n", "nowhere", "--image", "nginx"], expectSuccess: false)
+            #expect(missing.status == .exited(1))
+            #expect(missing.stderr == "Error from server (NotFound): namespaces \"nowhere\" not found\n")
+            let file = lab.stateRoot + "/svc.yaml"
+            func apply(_ yaml: String) throws -> CommandResult {
+                try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+                return try lab.run(["apply", "-f", file], expectSuccess: false)
+            }
+            let first = try apply("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: one}
+                spec: {type: NodePort, clusterIP: 10.96.0.50, selector: {app: one}, ports: [{port: 80, nodePort: 30080}]}
+                """)
+            #expect(first.succeeded, "\(first.stderr)")
+            let takenPort = try apply("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: two}
+                spec: {type: NodePort, selector: {app: two}, ports: [{port: 80, nodePort: 30080}]}
+                """)
+            #expect(takenPort.stderr.contains(#"The Service "two" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"#), "\(takenPort.stderr)")
+            let takenIP = try apply("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: three}
+                spec: {clusterIP: 10.96.0.50, selector: {app: three}, ports: [{port: 80}]}
+                """)
+            #expect(takenIP.stderr.contains(#"spec.clusterIPs: Invalid value: []string{"10.96.0.50"}: failed to allocate IP 10.96.0.50: provided IP is already allocated"#), "\(takenIP.stderr)")
+            let badPort = try apply("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: four}
+                spec: {selector: {app: four}, ports: [{port: 0, protocol: ICMP}]}
+                """)
+            #expect(badPort.stderr.contains("spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive"), "\(badPort.stderr)")
+            #expect(badPort.stderr.contains(#"spec.ports[0].protocol: Unsupported value: "ICMP""#), "\(badPort.stderr)")
+            let dryRun = try lab.run(["expose", "pod", "nothing", "--port", "80"], expectSuccess: false)
+            #expect(dryRun.stderr == "Error from server (NotFound): pods \"nothing\" not found\n")
+            let table = try lab.run(["get", "svc"]).stdout
+            #expect(table.split(separator: "\n").count == 2, "only the first service exists:\n\(table)")
+            #expect(table.contains("80:30080/TCP"))
+            let refused = try lab.run(["delete", "namespace", "default"], expectSuccess: false)
+            #expect(refused.stderr == "Error from server (Forbidden): namespaces \"default\" is forbidden: this namespace may not be deleted\n")
+            let server = try lab.run(["create", "namespace", "later", "--dry-run=server"])
+            #expect(server.stdout == "namespace/later created (server dry run)\n")
+            #expect(try lab.run(["get", "ns", "later"], expectSuccess: false).status == .exited(1))
+        }
+    }
+}
