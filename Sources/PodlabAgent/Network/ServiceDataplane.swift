@@ -23,6 +23,11 @@ public actor ServiceDataplane {
         /// Transactions tried; more than one when a failure was retried.
         public var attempts: Int
         public var generateSeconds: Double
+        /// Reading the installed table (first sync only), diffing, and lowering the diff to a transaction.
+        public var diffSeconds: Double
+        /// Building the batch and the kernel's work on it.
+        public var kernelSeconds: Double
+        /// All of applying: diff and kernel, with retries.
         public var applySeconds: Double
 
         public var description: String {
@@ -75,12 +80,14 @@ public actor ServiceDataplane {
                 nodes[node] = state
                 let installed = try state.installed ?? ServiceDataplane.installed(in: state.connection)
                 let diff = ServiceRulesetDiff.between(installed: installed, desired: desired)
-                if !diff.isEmpty {
-                    try state.connection.apply(ServiceDataplane.transaction(for: diff))
-                }
+                let transaction = diff.isEmpty ? nil : try ServiceDataplane.transaction(for: diff)
+                let lowered = clock.now
+                if let transaction { try state.connection.apply(transaction) }
+                let end = clock.now
                 state.installed = desired
                 nodes[node] = state
-                return SyncReport(node: node, diff: diff, attempts: attempt, generateSeconds: generateSeconds, applySeconds: (clock.now - start).seconds)
+                return SyncReport(node: node, diff: diff, attempts: attempt, generateSeconds: generateSeconds, diffSeconds: (lowered - start).seconds,
+                                  kernelSeconds: (end - lowered).seconds, applySeconds: (end - start).seconds)
             } catch {
                 // Whatever the kernel holds now, it is not known here: read it before the next try.
                 nodes[node]?.installed = nil
