@@ -39,6 +39,13 @@ public actor Controller: APIBackend {
     /// Namespaces whose endpoint slices must be computed again (pods or services changed).
     var staleEndpointNamespaces: Set<String> = []
     var endpointSyncScheduled = false
+    /// Programs every node's Service rules (nftables) from the services and their slices.
+    let serviceDataplane = ServiceDataplane()
+    /// A dataplane sync is running, and whether another must follow it (changes meanwhile).
+    var dataplaneSyncRunning = false
+    var dataplaneSyncPending = false
+    /// Milliseconds from a change of services or endpoints to every node's rules in force.
+    var dataplaneSyncMillis: [Double] = []
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []
@@ -283,6 +290,7 @@ public actor Controller: APIBackend {
             "sandboxSetupMillis": .array(sandboxMillis.map { .number($0) }),
             "spareNamespaceMillis": .array(spares.madeMillis.withLock { $0 }.map { .number($0) }),
             "podStartMillis": .array(startMillis.map { .number($0) }),
+            "serviceSyncMillis": .array(dataplaneSyncMillis.map { .number($0) }),
             "agentRSSBytes": .integer(rss * 1024),
         ])
         return Data(value.jsonText(indent: 0).utf8)

@@ -59,10 +59,12 @@ struct ServiceDataplaneTests {
                 ServiceEntry(name: "sticky", clusterIP: try vip(103), ports: [ServicePortEntry(port: 80, endpoints: endpoints)],
                              sessionAffinity: .clientIP(timeoutSeconds: 10800)),
             ])
+            // The lab's agent already holds the table (with no Service of the API in it); this
+            // dataplane, as a restarted agent would, reads it and adds what the table asks for.
             let dataplane = ServiceDataplane()
             for node in nodes {
                 let report = try await dataplane.sync(node: node, namespace: try NetworkNamespace.open(lab.nodeNamespace(node.name)), table: table)
-                #expect(report.diff.createsTable, "\(report)")
+                #expect(!report.diff.isEmpty && !report.diff.createsTable, "\(report)")
             }
 
             // Read back, by podlab and by nft: what is installed is what was meant.
