@@ -154,10 +154,19 @@ extension Controller {
         startPending(podKey)
     }
 
+    /// Reports the process's end to `containerExited`. The agent reaps its own children and
+    /// knows their status; a process it adopted after a restart is the lab keeper's child, and its
+    /// status is the keeper's record.
     func watch(podKey: String, uid: String, container: String, process: ProcessIdentity, isChild: Bool) {
         do {
             try ProcessWatcher.shared.watch(pid: process.pid, isChild: isChild) { status in
-                Task { await self.containerExited(podKey: podKey, uid: uid, container: container, process: process, status: status) }
+                Task {
+                    if isChild {
+                        await self.containerExited(podKey: podKey, uid: uid, container: container, process: process, status: status)
+                    } else {
+                        await self.adoptedContainerExited(podKey: podKey, uid: uid, container: container, process: process)
+                    }
+                }
             }
         } catch {
             logger.error("cannot watch pid \(process.pid) of \(podKey)/\(container): \(error)")
@@ -166,11 +175,23 @@ extension Controller {
 
     // MARK: Exits and restarts
 
+    /// An adopted container's process ended (now, or while no agent ran): its status is the
+    /// keeper's record, waited for if the keeper has yet to write it. The record goes once the
+    /// status is stored in the pod's.
+    func adoptedContainerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity) async {
+        let (status, unknown) = await exitRecords.awaitStatus(of: process)
+        if let unknown { logger.warning("pod \(podKey) container \(name): pid \(process.pid) ended; \(unknown)") }
+        containerExited(podKey: podKey, uid: uid, container: name, process: process, status: status,
+                        unknownReason: unknown ?? "exit status unknown")
+        exitRecords.remove(process)
+    }
+
     /// A container process ended: record how, then restart it or not by its role and the
     /// pod's policy (`PodInitialization.restarts`), with Kubernetes' back-off (the first restart
     /// at once, then 10 s doubling to 5 min). A regular init container that succeeded lets the
     /// next step of initialization start; app containers done for good stop the sidecars.
-    func containerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity, status exit: TerminationStatus?) {
+    func containerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity, status exit: TerminationStatus?,
+                         unknownReason: String = "exit status unknown") {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
               let role = pod.spec.role(of: name), var status = pod.status[container: name] else { return }
         runtime.processes[name] = nil
@@ -184,7 +205,8 @@ extension Controller {
         switch exit {
         case let .exited(code)?: (exitCode, signal, message) = (code, 0, "")
         case let .signaled(sig)?: (exitCode, signal, message) = (128 + sig, sig, "")
-        case nil: (exitCode, signal, message) = (255, 0, "exit status unknown: the process was adopted after an agent restart")
+        // Only when the lab's keeper was gone: it records every adopted container's end.
+        case nil: (exitCode, signal, message) = (255, 0, unknownReason)
         }
         let terminated = ContainerState.Terminated(exitCode: exitCode, signal: signal, reason: exitCode == 0 ? "Completed" : "Error",
                                                    message: message, startedAt: startedAt, finishedAt: .now(), containerID: status.containerID)
@@ -325,9 +347,9 @@ extension Controller {
                 guard let role = pod.spec.role(of: container.name), runtime.processes[container.name] == nil else { continue }
                 let finished = pods[podKey].map { PodInitialization.appContainersFinished(spec: $0.spec, status: $0.status) } ?? true
                 if let process = stored[container.name] {
-                    // It ended while no agent was watching.
+                    // It ended while no agent was watching: the keeper recorded how.
                     runtime.processes[container.name] = process
-                    containerExited(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, status: nil)
+                    await adoptedContainerExited(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process)
                 } else if let status = pods[podKey]?.status[container: container.name], status.state.terminated == nil,
                           !PodInitialization.awaitsFirstStart(status), role != .sidecar || !finished {
                     // It waited for a restart (back-off) or an image pull, whose timer ended
