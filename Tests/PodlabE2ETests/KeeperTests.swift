@@ -50,7 +50,10 @@ struct KeeperTests {
                 try await lab.eventually("container \(pid) reaped by the keeper", timeout: .seconds(20)) { processState(pid) == nil }
             }
             // Written down while no agent runs.
-            #expect(try lab.exitRecords().values.sorted() == ["exited 7\n", "exited 7\n"])
+            #expect(try lab.exitRecords().values.map { $0.split(separator: " ").first } == ["exited", "exited"])
+            #expect(try lab.exitRecords().values.allSatisfy { $0.hasPrefix("exited 7 ") })
+            try await Task.sleep(for: .seconds(2))
+            let restarted = Date()
 
             try lab.run(["up"])
             try await lab.eventually("the Never pod Failed") { try lab.phase("never") == "Failed" }
@@ -59,6 +62,9 @@ struct KeeperTests {
             #expect(terminated["exitCode"] as? Int == 7, "\(never)")
             #expect(terminated["reason"] as? String == "Error")
             #expect(terminated["message"] == nil, "no 'exit status unknown': \(terminated)")
+            // When it ended, not when the next agent heard of it.
+            let finishedAt = try #require((terminated["finishedAt"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+            #expect(finishedAt < restarted.addingTimeInterval(-1), "finishedAt \(finishedAt) is the restart's time, not the exit's")
             #expect(never["restartCount"] as? Int == 0)
 
             try await lab.eventually("the OnFailure container restarted") {

@@ -13,11 +13,14 @@ public struct ExitRecord: Hashable, Sendable {
     /// Field 22 of /proc/PID/stat: clock ticks since boot when the process started.
     public var startTime: UInt64
     public var status: Status
+    /// When the keeper reaped it: the container's `finishedAt`, however late an agent reads it.
+    public var finishedAt: Timestamp
 
-    public init(pid: Int32, startTime: UInt64, status: Status) {
+    public init(pid: Int32, startTime: UInt64, status: Status, finishedAt: Timestamp) {
         self.pid = pid
         self.startTime = startTime
         self.status = status
+        self.finishedAt = finishedAt
     }
 
     /// `<pid>-<start time>`: the record's file name.
@@ -25,11 +28,11 @@ public struct ExitRecord: Hashable, Sendable {
 
     public var fileName: String { ExitRecord.fileName(pid: pid, startTime: startTime) }
 
-    /// The file's content: `exited 7` or `signaled 9`, one line.
+    /// The file's content, one line: `exited 7` or `signaled 9`, then when (seconds since 1970).
     public var text: String {
         switch status {
-        case let .exited(code): "exited \(code)\n"
-        case let .signaled(signal): "signaled \(signal)\n"
+        case let .exited(code): "exited \(code) \(finishedAt.secondsSince1970)\n"
+        case let .signaled(signal): "signaled \(signal) \(finishedAt.secondsSince1970)\n"
         }
     }
 
@@ -38,19 +41,19 @@ public struct ExitRecord: Hashable, Sendable {
     public init?(fileName: String, text: String) {
         let parts = fileName.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2, let pid = Int32(parts[0]), pid > 0, let startTime = UInt64(parts[1]),
-              let status = ExitRecord.status(text) else { return nil }
-        self.init(pid: pid, startTime: startTime, status: status)
+              let (status, finishedAt) = ExitRecord.content(text) else { return nil }
+        self.init(pid: pid, startTime: startTime, status: status, finishedAt: finishedAt)
     }
 
-    /// The status in a record's content; nil unless it is one whole line of `exited N` (0–255)
-    /// or `signaled N` (1–64).
-    public static func status(_ text: String) -> Status? {
+    /// A record's content; nil unless it is one whole line of `exited N` (0–255) or
+    /// `signaled N` (1–64) and a time.
+    public static func content(_ text: String) -> (status: Status, finishedAt: Timestamp)? {
         guard text.hasSuffix("\n") else { return nil }
         let words = text.dropLast().split(separator: " ", omittingEmptySubsequences: false)
-        guard words.count == 2, let value = Int32(words[1]) else { return nil }
+        guard words.count == 3, let value = Int32(words[1]), let seconds = Int64(words[2]), seconds >= 0 else { return nil }
         switch words[0] {
-        case "exited" where (0...255).contains(value): return .exited(value)
-        case "signaled" where (1...64).contains(value): return .signaled(value)
+        case "exited" where (0...255).contains(value): return (.exited(value), Timestamp(secondsSince1970: seconds))
+        case "signaled" where (1...64).contains(value): return (.signaled(value), Timestamp(secondsSince1970: seconds))
         default: return nil
         }
     }
@@ -75,7 +78,7 @@ public enum ExitRecordLookup {
     }
 
     public enum Outcome: Hashable, Sendable {
-        case recorded(ExitRecord.Status)
+        case recorded(ExitRecord)
         /// Look again shortly: its reaper has not written the record yet.
         case wait
         /// No record will come; the reason, for the container's status message.
@@ -83,7 +86,7 @@ public enum ExitRecordLookup {
     }
 
     /// `record` must have been read after `state`.
-    public static func outcome(state: ProcessState, record: ExitRecord.Status?) -> Outcome {
+    public static func outcome(state: ProcessState, record: ExitRecord?) -> Outcome {
         if let record { return .recorded(record) }
         switch state {
         case .running:

@@ -4,6 +4,14 @@ import Glibc
 import Netns
 import PodNet
 
+/// How a container's process ended, as the agent learns it.
+public enum ContainerExit: Sendable, Equatable {
+    /// Reaped by the agent itself, or recorded by the keeper (with the time it reaped it).
+    case recorded(TerminationStatus, finishedAt: Timestamp?)
+    /// Nobody recorded it (the lab's keeper was gone); why, for the container's status.
+    case unknown(String)
+}
+
 /// The lab's exit records (`LabPaths.exits`): the keeper writes one when it reaps a container
 /// orphaned by a dead agent; the agent that adopted the container reads it as the container's
 /// exit status and removes it once that status is stored.
@@ -34,10 +42,10 @@ public struct ExitRecords: Sendable {
         }
     }
 
-    /// The recorded status of `process`, if its record exists.
-    public func status(of process: ProcessIdentity) -> ExitRecord.Status? {
+    /// The record of `process`, if it exists.
+    public func record(of process: ProcessIdentity) -> ExitRecord? {
         let name = ExitRecord.fileName(pid: process.pid, startTime: process.startTime)
-        return readSmallFile("\(directory)/\(name)").flatMap { ExitRecord(fileName: name, text: $0)?.status }
+        return readSmallFile("\(directory)/\(name)").flatMap { ExitRecord(fileName: name, text: $0) }
     }
 
     public func remove(_ process: ProcessIdentity) {
@@ -48,18 +56,21 @@ public struct ExitRecords: Sendable {
     /// the keeper's record, waited for while the keeper has yet to write it (it writes before it
     /// reaps), or nil and why when no record will come (the keeper is gone) or none came within
     /// `timeout`. The agent never hangs on a keeper that does not answer.
-    public func awaitStatus(of process: ProcessIdentity, timeout: Duration = .seconds(10)) async -> (status: TerminationStatus?, unknown: String?) {
+    public func awaitExit(of process: ProcessIdentity, timeout: Duration = .seconds(10)) async -> ContainerExit {
         let deadline = ContinuousClock.now + timeout
         while true {
             // The process first, the record second (see `ExitRecordLookup`).
             let state = ExitRecords.state(of: process)
-            switch ExitRecordLookup.outcome(state: state, record: status(of: process)) {
-            case let .recorded(.exited(code)): return (.exited(code), nil)
-            case let .recorded(.signaled(signal)): return (.signaled(signal), nil)
-            case let .unknown(reason): return (nil, reason)
+            switch ExitRecordLookup.outcome(state: state, record: record(of: process)) {
+            case let .recorded(record):
+                switch record.status {
+                case let .exited(code): return .recorded(.exited(code), finishedAt: record.finishedAt)
+                case let .signaled(signal): return .recorded(.signaled(signal), finishedAt: record.finishedAt)
+                }
+            case let .unknown(reason): return .unknown(reason)
             case .wait:
                 guard ContinuousClock.now < deadline else {
-                    return (nil, "exit status unknown: the lab's keeper did not record it within \(timeout)")
+                    return .unknown("exit status unknown: the lab's keeper did not record it within \(timeout)")
                 }
                 try? await Task.sleep(for: .milliseconds(5))
             }

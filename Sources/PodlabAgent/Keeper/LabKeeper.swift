@@ -110,7 +110,7 @@ public enum LabKeeper {
         }
         // The lab was deleted (its agent removed the records): nobody would read this one.
         guard access(records.directory, F_OK) == 0 else { return }
-        do { try records.write(ExitRecord(pid: pid, startTime: startTime, status: status)) } catch {
+        do { try records.write(ExitRecord(pid: pid, startTime: startTime, status: status, finishedAt: .now())) } catch {
             say("cannot record the end of pid \(pid) (\(end)): \(error)")
         }
     }

@@ -162,7 +162,8 @@ extension Controller {
             try ProcessWatcher.shared.watch(pid: process.pid, isChild: isChild) { status in
                 Task {
                     if isChild {
-                        await self.containerExited(podKey: podKey, uid: uid, container: container, process: process, status: status)
+                        let exit = status.map { ContainerExit.recorded($0, finishedAt: nil) } ?? .unknown("exit status unknown: waitpid failed")
+                        await self.containerExited(podKey: podKey, uid: uid, container: container, process: process, exit: exit)
                     } else {
                         await self.adoptedContainerExited(podKey: podKey, uid: uid, container: container, process: process)
                     }
@@ -179,10 +180,9 @@ extension Controller {
     /// keeper's record, waited for if the keeper has yet to write it. The record goes once the
     /// status is stored in the pod's.
     func adoptedContainerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity) async {
-        let (status, unknown) = await exitRecords.awaitStatus(of: process)
-        if let unknown { logger.warning("pod \(podKey) container \(name): pid \(process.pid) ended; \(unknown)") }
-        containerExited(podKey: podKey, uid: uid, container: name, process: process, status: status,
-                        unknownReason: unknown ?? "exit status unknown")
+        let exit = await exitRecords.awaitExit(of: process)
+        if case let .unknown(reason) = exit { logger.warning("pod \(podKey) container \(name): pid \(process.pid) ended; \(reason)") }
+        containerExited(podKey: podKey, uid: uid, container: name, process: process, exit: exit)
         exitRecords.remove(process)
     }
 
@@ -190,8 +190,7 @@ extension Controller {
     /// pod's policy (`PodInitialization.restarts`), with Kubernetes' back-off (the first restart
     /// at once, then 10 s doubling to 5 min). A regular init container that succeeded lets the
     /// next step of initialization start; app containers done for good stop the sidecars.
-    func containerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity, status exit: TerminationStatus?,
-                         unknownReason: String = "exit status unknown") {
+    func containerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity, exit: ContainerExit) {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
               let role = pod.spec.role(of: name), var status = pod.status[container: name] else { return }
         runtime.processes[name] = nil
@@ -201,15 +200,15 @@ extension Controller {
         if runtime.deleting { return }
 
         let startedAt = status.state.running?.startedAt
-        let exitCode: Int32, signal: Int32, message: String
+        let exitCode: Int32, signal: Int32, message: String, finishedAt: Timestamp
         switch exit {
-        case let .exited(code)?: (exitCode, signal, message) = (code, 0, "")
-        case let .signaled(sig)?: (exitCode, signal, message) = (128 + sig, sig, "")
+        case let .recorded(.exited(code), at): (exitCode, signal, message, finishedAt) = (code, 0, "", at ?? .now())
+        case let .recorded(.signaled(sig), at): (exitCode, signal, message, finishedAt) = (128 + sig, sig, "", at ?? .now())
         // Only when the lab's keeper was gone: it records every adopted container's end.
-        case nil: (exitCode, signal, message) = (255, 0, unknownReason)
+        case let .unknown(reason): (exitCode, signal, message, finishedAt) = (255, 0, reason, .now())
         }
         let terminated = ContainerState.Terminated(exitCode: exitCode, signal: signal, reason: exitCode == 0 ? "Completed" : "Error",
-                                                   message: message, startedAt: startedAt, finishedAt: .now(), containerID: status.containerID)
+                                                   message: message, startedAt: startedAt, finishedAt: finishedAt, containerID: status.containerID)
         status.ready = false
         status.started = false
 
@@ -237,7 +236,7 @@ extension Controller {
             }
             return
         }
-        let ranFor = Duration.seconds(startedAt.map { Timestamp.now().seconds(since: $0) } ?? 0)
+        let ranFor = Duration.seconds(startedAt.map { finishedAt.seconds(since: $0) } ?? 0)
         let (failures, delay) = backoff.afterExit(failuresBefore: runtime.failures[name] ?? 0, ranFor: ranFor)
         runtime.failures[name] = failures
         status.lastState = .terminated(terminated)

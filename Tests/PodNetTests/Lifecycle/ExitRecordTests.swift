@@ -3,12 +3,13 @@ import Testing
 
 @Suite("Exit records of the lab's keeper")
 struct ExitRecordTests {
+    static let finished = Timestamp(secondsSince1970: 1_765_000_000)
     static let records: [ExitRecord] = [
-        ExitRecord(pid: 4242, startTime: 1_234_567, status: .exited(0)),
-        ExitRecord(pid: 7, startTime: 0, status: .exited(7)),
-        ExitRecord(pid: 4_194_304, startTime: 18_446_744_073_709_551_615, status: .exited(255)),
-        ExitRecord(pid: 99, startTime: 12, status: .signaled(9)),
-        ExitRecord(pid: 100, startTime: 13, status: .signaled(15)),
+        ExitRecord(pid: 4242, startTime: 1_234_567, status: .exited(0), finishedAt: finished),
+        ExitRecord(pid: 7, startTime: 0, status: .exited(7), finishedAt: Timestamp(secondsSince1970: 0)),
+        ExitRecord(pid: 4_194_304, startTime: 18_446_744_073_709_551_615, status: .exited(255), finishedAt: finished),
+        ExitRecord(pid: 99, startTime: 12, status: .signaled(9), finishedAt: finished),
+        ExitRecord(pid: 100, startTime: 13, status: .signaled(15), finishedAt: finished),
     ]
 
     @Test("a record reads back as written, from its file name and content", arguments: records)
@@ -16,20 +17,21 @@ struct ExitRecordTests {
         #expect(ExitRecord(fileName: record.fileName, text: record.text) == record)
     }
 
-    @Test("file name and content are the pid-starttime pair and one line")
+    @Test("file name and content are the pid-starttime pair and one line: how it ended and when")
     func format() {
-        let record = ExitRecord(pid: 4242, startTime: 1_234_567, status: .exited(7))
+        let record = ExitRecord(pid: 4242, startTime: 1_234_567, status: .exited(7), finishedAt: Self.finished)
         #expect(record.fileName == "4242-1234567")
-        #expect(record.text == "exited 7\n")
-        #expect(ExitRecord(pid: 1, startTime: 2, status: .signaled(9)).text == "signaled 9\n")
+        #expect(record.text == "exited 7 1765000000\n")
+        #expect(ExitRecord(pid: 1, startTime: 2, status: .signaled(9), finishedAt: Self.finished).text == "signaled 9 1765000000\n")
     }
 
-    static let badContents = ["", "exited 7", "exited\n", "exited 256\n", "exited -1\n", "signaled 0\n", "signaled 65\n",
-                              "stopped 19\n", "exited 7\nexited 8\n", "exited  7\n", "exited 7 \n", "EXITED 7\n"]
+    static let badContents = ["", "exited 7 1", "exited 7\n", "exited\n", "exited 256 1\n", "exited -1 1\n", "signaled 0 1\n",
+                              "signaled 65 1\n", "stopped 19 1\n", "exited 7 1\nexited 8 1\n", "exited  7 1\n", "exited 7 1 \n",
+                              "EXITED 7 1\n", "exited 7 -5\n", "exited 7 soon\n"]
 
-    @Test("content that is not one whole line of a known status is no record", arguments: badContents)
+    @Test("content that is not one whole line of a known status and a time is no record", arguments: badContents)
     func badContent(text: String) {
-        #expect(ExitRecord.status(text) == nil)
+        #expect(ExitRecord.content(text) == nil)
         #expect(ExitRecord(fileName: "10-20", text: text) == nil)
     }
 
@@ -37,14 +39,18 @@ struct ExitRecordTests {
 
     @Test("a file name that is not <pid>-<start time> is no record", arguments: badNames)
     func badName(name: String) {
-        #expect(ExitRecord(fileName: name, text: "exited 0\n") == nil)
+        #expect(ExitRecord(fileName: name, text: "exited 0 1\n") == nil)
     }
 
-    static let outcomes: [(state: ExitRecordLookup.ProcessState, record: ExitRecord.Status?, waits: Bool, known: Bool)] = [
+    static func record(_ status: ExitRecord.Status) -> ExitRecord {
+        ExitRecord(pid: 10, startTime: 20, status: status, finishedAt: finished)
+    }
+
+    static let outcomes: [(state: ExitRecordLookup.ProcessState, record: ExitRecord?, waits: Bool, known: Bool)] = [
         // A record wins whatever the process looks like.
-        (.gone, .exited(7), false, true),
-        (.zombie(parent: 1), .signaled(9), false, true),
-        (.running, .exited(0), false, true),
+        (.gone, record(.exited(7)), false, true),
+        (.zombie(parent: 1), record(.signaled(9)), false, true),
+        (.running, record(.exited(0)), false, true),
         // Not yet recorded: its keeper (any parent but init) is about to write it.
         (.running, nil, true, false),
         (.zombie(parent: 4242), nil, true, false),
@@ -54,11 +60,11 @@ struct ExitRecordTests {
     ]
 
     @Test("an ended process's status: the record, or wait for its keeper, or unknown when no keeper holds it", arguments: outcomes)
-    func outcome(state: ExitRecordLookup.ProcessState, record: ExitRecord.Status?, waits: Bool, known: Bool) {
+    func outcome(state: ExitRecordLookup.ProcessState, record: ExitRecord?, waits: Bool, known: Bool) {
         let outcome = ExitRecordLookup.outcome(state: state, record: record)
         switch outcome {
-        case let .recorded(status):
-            #expect(known && status == record)
+        case let .recorded(recorded):
+            #expect(known && recorded == record)
         case .wait:
             #expect(waits && !known)
         case let .unknown(reason):
