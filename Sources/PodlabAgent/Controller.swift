@@ -102,6 +102,7 @@ public actor Controller: APIBackend {
             for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 await adopt(pod)
             }
+            exitRecords.prune(keeping: Set(runtimes.values.flatMap { $0.processes.values }))
             phase = .ready
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Netns
 import PodNet
 
@@ -50,6 +51,17 @@ public struct ExitRecords: Sendable {
 
     public func remove(_ process: ProcessIdentity) {
         unlink("\(directory)/\(ExitRecord.fileName(pid: process.pid, startTime: process.startTime))")
+    }
+
+    /// Removes every record but those of `kept`: once an agent has adopted its pods, a record of
+    /// any other process (a stray it stopped, a container of a pod deleted meanwhile, a process
+    /// that left its container's session) is one nobody will read.
+    public func prune(keeping kept: Set<ProcessIdentity>) {
+        let names = Set(kept.map { ExitRecord.fileName(pid: $0.pid, startTime: $0.startTime) })
+        // Files being written (`.<name>.tmp`) are the keeper's, not records yet.
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where !file.hasPrefix(".") && !names.contains(file) {
+            unlink("\(directory)/\(file)")
+        }
     }
 
     /// How a process the agent did not start (adopted: the keeper's child) ended, once it has:
