@@ -40,8 +40,8 @@ struct KeeperTests {
     @Test("a container that exits with 7 while no agent runs: Terminated with exit code 7 (Never), lastState 7 (OnFailure)")
     func exitCodeWhileAgentIsDown() async throws {
         try await TestLab.with { lab in
-            try lab.apply(Self.pod("never", policy: "Never", command: ["sh", "-c", "sleep 4; exit 7"]) + "---\n"
-                          + Self.pod("onfailure", policy: "OnFailure", command: ["sh", "-c", "sleep 4; exit 7"]), as: "pods.yaml")
+            try lab.apply(Self.pod("never", policy: "Never", command: ["sh", "-c", "sleep 6; exit 7"]) + "---\n"
+                          + Self.pod("onfailure", policy: "OnFailure", command: ["sh", "-c", "sleep 6; exit 7"]), as: "pods.yaml")
             try await lab.eventually("both pods Running") { try lab.allRunning(count: 2) }
             let shells = try ["never", "onfailure"].map { try #require(try lab.containerPIDs($0)["sh"], "\($0) has no sh") }
             try await lab.killAgent()
@@ -92,7 +92,7 @@ struct KeeperTests {
                   initContainers:
                   - name: setup
                     image: busybox
-                    command: ["sh", "-c", "sleep 4; exit 0"]
+                    command: ["sh", "-c", "sleep 6; exit 0"]
                   containers:
                   - name: app
                     image: busybox
@@ -107,7 +107,7 @@ struct KeeperTests {
                   initContainers:
                   - name: setup
                     image: busybox
-                    command: ["sh", "-c", "sleep 4; exit 3"]
+                    command: ["sh", "-c", "sleep 6; exit 3"]
                   containers:
                   - name: app
                     image: busybox
@@ -170,6 +170,30 @@ struct KeeperTests {
             }
             #expect(!FileManager.default.fileExists(atPath: "\(lab.stateRoot)/\(lab.name)/keepers"))
             #expect(!FileManager.default.fileExists(atPath: "\(lab.stateRoot)/\(lab.name)/exits"))
+        }
+    }
+
+    @Test("a process that left its container's session outlives the agent's tear-down in the keeper: down makes the keeper end it")
+    func downEndsWhatLeftTheContainers() async throws {
+        try await TestLab.with { lab in
+            try lab.apply(Self.pod("escaper", command: ["sh", "-c", "setsid sleep 3600 & exec sleep 3601"]), as: "pod.yaml")
+            try await lab.eventually("escaper Running") { try lab.allRunning(count: 1) }
+            var escaped: Int32?
+            try await lab.eventually("the process in a session of its own runs") {
+                escaped = try lab.netnsPIDs("escaper").first { pid in
+                    (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) == "sleep\u{0}3600\u{0}"
+                }
+                return escaped != nil
+            }
+            let pid = try #require(escaped)
+            let keeper = try #require(lab.keepers.first)
+
+            let down = try lab.run(["down"])
+            #expect(down.stdout == "lab \"\(lab.name)\" deleted\n")
+            #expect(down.stderr.contains("The keeper of lab \"\(lab.name)\" (pid \(keeper.pid)) still held processes after the agent exited: ended them"),
+                    "\(down.stderr)")
+            #expect(processState(pid) == nil, "the escaped process is still there (or a zombie)")
+            #expect(!processIsAlive(keeper.pid) || processStartTime(keeper.pid) != keeper.startTime, "keeper \(keeper.pid) outlived the lab")
         }
     }
 
