@@ -55,6 +55,8 @@ public actor Controller: APIBackend {
     let imageIdentity = ImageIdentity(toolsPath: ContainerRuntime.toolsExecutable, busyboxPath: ContainerRuntime.busyboxExecutable)
     /// Pending retries of sandboxes that failed to build, by pod uid.
     var sandboxRetries: [String: Task<Void, Never>] = [:]
+    /// How adopted containers ended, as the lab's keeper recorded it (`LabKeeper`).
+    let exitRecords: ExitRecords
     /// Milliseconds from a pod's creation request to all its containers running.
     var startMillis: [Double] = []
     /// When each pod's creation was requested, by uid (until it runs).
@@ -70,7 +72,9 @@ public actor Controller: APIBackend {
         self.backoff = RestartBackoff(base: base)
         // The kubelet's image pull back-off starts from the same 10 s.
         self.pullBackoff = ImagePullBackoff(base: base)
+        self.exitRecords = ExitRecords(directory: paths.exits)
         try FileManager.default.createDirectory(atPath: paths.logs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: paths.exits, withIntermediateDirectories: true)
         store = try Store(path: paths.database)
         cgroups = ContainerCgroups(lab: paths.lab)
     }
@@ -120,6 +124,7 @@ public actor Controller: APIBackend {
             for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 await adopt(pod)
             }
+            exitRecords.prune(keeping: Set(runtimes.values.flatMap { $0.processes.values }))
             phase = .ready
             syncAllEndpoints()
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
@@ -266,6 +271,8 @@ public actor Controller: APIBackend {
         try? FileManager.default.removeItem(atPath: paths.logs)
         try? FileManager.default.removeItem(atPath: paths.images)
         try? FileManager.default.removeItem(atPath: paths.pods)
+        // Records of processes that ended during the tear-down: nobody is left to read them.
+        try? FileManager.default.removeItem(atPath: paths.exits)
         umount2(paths.namespaces, Int32(MNT_DETACH))  // labs made by older versions bind-mounted it
         // Namespace files no stored pod owned (a crash between making and storing a pod).
         for file in (try? FileManager.default.contentsOfDirectory(atPath: paths.namespaces)) ?? [] {
