@@ -179,6 +179,14 @@ struct ServiceObjectTests {
             for nodeIP in ["192.168.200.11", "192.168.200.12"] {
                 #expect(try fetch("http://\(nodeIP):30090/")?["hostname"] != nil, "NodePort on \(nodeIP)")
             }
+            // The tracer walks the same rules: both endpoints from the ClusterIP, and a NodePort
+            // of the other node followed to where it arrives.
+            let trace = try lab.run(["trace", "client", "\(clusterIP):80"]).stdout
+            #expect(trace.contains("service default/echo port web 80/tcp") && trace.contains("verdict: DNAT to one of"), "\(trace)")
+            let nodePortTrace = try lab.run(["trace", "client", "192.168.200.11:30090"]).stdout
+            #expect(nodePortTrace.contains("then, arriving at node n1:") && nodePortTrace.contains("(source masqueraded)"), "\(nodePortTrace)")
+            let whois = try lab.run(["whois", clusterIP, "--from", "client"]).stdout
+            #expect(whois.hasPrefix("\(clusterIP): ClusterIP of service default/echo (80:30090/TCP)"), "\(whois)")
             // Without endpoints the service refuses at once.
             try lab.run(["delete", "pod", "a", "b", "--grace-period", "1"])
             try await lab.eventually("the service refuses") {
