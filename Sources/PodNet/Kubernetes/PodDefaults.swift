@@ -5,7 +5,8 @@ extension Pod {
     /// `schedulerName: default-scheduler`, `securityContext: {}`, `enableServiceLinks: true`,
     /// and per container `protocol: TCP` on ports, `imagePullPolicy` (`Always` for `:latest` or
     /// untagged images, else `IfNotPresent`), `terminationMessagePath`, `terminationMessagePolicy`
-    /// and `apiVersion: v1` on downward API field references; a volume without a source becomes an
+    /// `apiVersion: v1` on downward API field references,
+    /// and the probes' timing, `httpGet.path: /` and `scheme: HTTP` (`ContainerProbe.defaulted`); a volume without a source becomes an
     /// `emptyDir`, a `hostPath` without a type gets `type: ""`.
     /// Applying it twice changes nothing.
     public func applyingDefaults() -> Pod {
@@ -41,6 +42,9 @@ extension Pod {
         for index in container.env.indices where container.env[index].valueFrom?.fieldRef?.apiVersion.isEmpty == true {
             container.env[index].valueFrom?.fieldRef?.apiVersion = "v1"
         }
+        container.livenessProbe = container.livenessProbe?.defaulted
+        container.readinessProbe = container.readinessProbe?.defaulted
+        container.startupProbe = container.startupProbe?.defaulted
         container.preservedFields["terminationMessagePath"] = container.preservedFields["terminationMessagePath"] ?? "/dev/termination-log"
         container.preservedFields["terminationMessagePolicy"] = container.preservedFields["terminationMessagePolicy"] ?? "File"
         return container
