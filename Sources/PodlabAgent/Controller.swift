@@ -42,6 +42,10 @@ public actor Controller: APIBackend {
     var startMillis: [Double] = []
     /// When each pod's creation was requested, by uid (until it runs).
     var createdClock: [String: ContinuousClock.Instant] = [:]
+    /// Runs the containers' probes (made at start, before pods are adopted).
+    var containerProber: ContainerProber?
+    /// Events by what makes repeats one event (object, container, type, reason, message).
+    var events: [String: Event] = [:]
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         self.paths = paths
@@ -79,6 +83,9 @@ public actor Controller: APIBackend {
         }
         do {
             self.plan = plan
+            containerProber = try ContainerProber { [weak self] report in
+                Task { await self?.probeReported(report) }
+            }
             message = "building the lab network"
             nodes = try LabNetwork.ensure(plan) { step in
                 self.logger.info("\(step)")
