@@ -111,6 +111,39 @@ struct ProbeTests {
         }
     }
 
+    @Test("restartPolicy Never: an exec liveness probe that times out kills the container for good; the pod fails")
+    func livenessUnderNever() async throws {
+        try await TestLab.with { lab in
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: once
+                spec:
+                  restartPolicy: Never
+                  terminationGracePeriodSeconds: 1
+                  containers:
+                  - name: app
+                    image: busybox
+                    command: ["sleep", "3600"]
+                    livenessProbe:
+                      exec: {command: ["sleep", "5"]}
+                      timeoutSeconds: 1
+                      periodSeconds: 1
+                      failureThreshold: 1
+                """, as: "once.yaml")
+            try await lab.eventually("the pod failed", timeout: .seconds(60)) { try lab.phase("once") == "Failed" }
+            let status = try lab.containerStatus("once", "app")
+            #expect(status["restartCount"] as? Int == 0, "\(status)")
+            let terminated = (status["state"] as? [String: Any])?["terminated"] as? [String: Any]
+            #expect(terminated?["exitCode"] as? Int == 143, "\(status)")
+            let described = try lab.run(["describe", "pod", "once"]).stdout
+            #expect(described.contains(#"Liveness probe failed: command "sleep 5" timed out"#), "\(described)")
+            #expect(described.range(of: #"Killing\s+.*kubelet\s+Container app failed liveness probe\n"#, options: .regularExpression) != nil,
+                    "\(described)")
+        }
+    }
+
     @Test("a startup probe holds readiness back until the server listens on the named port; then tcpSocket readiness passes")
     func startupDelaysReadiness() async throws {
         try await TestLab.with { lab in

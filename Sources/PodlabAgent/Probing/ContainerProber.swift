@@ -118,7 +118,7 @@ final class ContainerProber: @unchecked Sendable {
         event.events = EPOLLIN.rawValue
         event.data.fd = wake[0]
         epoll_ctl(epoll, EPOLL_CTL_ADD, wake[0], &event)
-        try PlainThread.detach(name: "container-probes") { self.loop() }
+        try PlainThread.detach(name: "pod-probes") { self.loop() }
     }
 
     /// Starts probing a container that just started (a new run: its probes' counts start over).
