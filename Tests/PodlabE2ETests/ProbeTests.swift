@@ -144,6 +144,42 @@ struct ProbeTests {
         }
     }
 
+    @Test("after kill -9 of the agent, the new one probes the containers it adopts")
+    func probesAfterAgentRestart() async throws {
+        try await TestLab.with { lab in
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: kept
+                spec:
+                  volumes:
+                  - name: flags
+                    emptyDir: {}
+                  containers:
+                  - name: web
+                    image: busybox
+                    command: ["httpd", "-f", "-p", "8080", "-h", "/flags"]
+                    volumeMounts: [{name: flags, mountPath: /flags}]
+                    readinessProbe:
+                      httpGet: {path: /ready, port: 8080}
+                      periodSeconds: 1
+                      failureThreshold: 1
+                """, as: "kept.yaml")
+            try await lab.eventually("web running") {
+                (try lab.containerStatus("kept", "web")["state"] as? [String: Any])?["running"] != nil
+            }
+            try lab.run(["exec", "kept", "--", "touch", "/flags/ready"])
+            try await lab.eventually("ready") { try lab.podColumn("kept", 1) == "1/1" }
+            try await lab.killAgent()
+            try lab.run(["up"])
+            try await lab.eventually("ready again under the new agent") { try lab.podColumn("kept", 1) == "1/1" }
+            try lab.run(["exec", "kept", "--", "rm", "/flags/ready"])
+            try await lab.eventually("unready: the new agent probes") { try lab.podColumn("kept", 1) == "0/1" }
+            #expect(try lab.podColumn("kept", 3) == "0")
+        }
+    }
+
     @Test("a startup probe holds readiness back until the server listens on the named port; then tcpSocket readiness passes")
     func startupDelaysReadiness() async throws {
         try await TestLab.with { lab in
