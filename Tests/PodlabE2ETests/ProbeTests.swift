@@ -180,6 +180,49 @@ struct ProbeTests {
         }
     }
 
+    @Test("a sidecar's startup probe holds the next init container back until it succeeds")
+    func sidecarStartupGatesInitialization() async throws {
+        try await TestLab.with { lab in
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: gated
+                spec:
+                  volumes:
+                  - name: root
+                    emptyDir: {}
+                  initContainers:
+                  - name: proxy
+                    image: busybox
+                    restartPolicy: Always
+                    command: ["sh", "-c", "sleep 3; exec httpd -f -p 9000 -h /www"]
+                    volumeMounts: [{name: root, mountPath: /www}]
+                    startupProbe:
+                      tcpSocket: {port: 9000}
+                      periodSeconds: 1
+                      failureThreshold: 30
+                  - name: setup
+                    image: busybox
+                    command: ["true"]
+                  containers:
+                  - name: app
+                    image: busybox
+                    command: ["sleep", "3600"]
+                """, as: "gated.yaml")
+            try await lab.eventually("proxy running") {
+                (try lab.initContainerStatus("gated", "proxy")["state"] as? [String: Any])?["running"] != nil
+            }
+            // Not started yet: setup waits.
+            #expect(try lab.initContainerStatus("gated", "proxy")["started"] as? Bool == false)
+            #expect((try lab.initContainerStatus("gated", "setup")["state"] as? [String: Any])?["waiting"] != nil)
+            #expect(try lab.podColumn("gated", 2) == "Init:0/2")
+            try await lab.eventually("initialized, app running", timeout: .seconds(60)) { try lab.podColumn("gated", 1) == "2/2" }
+            #expect(try lab.initContainerStatus("gated", "proxy")["started"] as? Bool == true)
+            #expect((try lab.initContainerStatus("gated", "setup")["state"] as? [String: Any])?["terminated"] != nil)
+        }
+    }
+
     @Test("a startup probe holds readiness back until the server listens on the named port; then tcpSocket readiness passes")
     func startupDelaysReadiness() async throws {
         try await TestLab.with { lab in

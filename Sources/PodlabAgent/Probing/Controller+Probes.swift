@@ -56,6 +56,8 @@ extension Controller {
             status.ready = ready
             pod.status[container: report.container] = status
             save(pod)
+            // A sidecar that has started lets the next init container start.
+            if role == .sidecar, started { startPending(report.podKey) }
         case let .unhealthy(message):
             recordEvent(pod, container: report.container, type: .warning, reason: EventReason.unhealthy, message: message)
         case let .kill(reason, gracePeriodSeconds):
