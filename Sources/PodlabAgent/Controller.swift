@@ -83,8 +83,13 @@ public actor Controller: APIBackend {
         }
         do {
             self.plan = plan
-            containerProber = try ContainerProber { [weak self] report in
-                Task { await self?.probeReported(report) }
+            // One stream, read by one task: reports reach the controller in the order they were
+            // made (a task per report may run out of order, and a later `ready` be overwritten
+            // by an earlier one).
+            let (reports, reporter) = AsyncStream.makeStream(of: ContainerProbeReport.self)
+            containerProber = try ContainerProber { reporter.yield($0) }
+            Task { [weak self] in
+                for await report in reports { await self?.probeReported(report) }
             }
             message = "building the lab network"
             nodes = try LabNetwork.ensure(plan) { step in

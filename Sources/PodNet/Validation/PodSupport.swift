@@ -43,7 +43,7 @@
 /// | `containers[].resources.limits`, `claims`, `resizePolicy` | limits validated, then refused: not enforced |
 /// | `containers[].volumeMounts[].name`, `mountPath` (absolute, not `/`), `readOnly`, `subPath`, `mountPropagation: None`, `recursiveReadOnly: Disabled` | acted on |
 /// | `containers[].volumeMounts[].subPathExpr`, other `mountPropagation`/`recursiveReadOnly` modes, `volumeDevices` | refused |
-/// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe` with `exec`, `httpGet` (`path`, `port` number or name, `host` an IPv4 address, `scheme: HTTP`, `httpHeaders`), `tcpSocket` (`port`, `host`), and the timing fields | acted on, as the kubelet (`ProbeWorker`); on sidecars too |
+/// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe` with `exec`, `httpGet` (`path`, `port` number or name, `host` an IPv4 address, `scheme: HTTP`, `httpHeaders`), `tcpSocket` (`port`, `host`), and the timing fields | acted on, as the kubelet (`ProbeWorker`); on sidecars too, whose startup probe holds the next init container back |
 /// | `containers[].*Probe.grpc`, `httpGet.scheme: HTTPS`, a `host` given by name | refused |
 /// | `containers[].lifecycle.*` | refused (on regular init containers, and their probes, Kubernetes' own refusal) |
 /// | `containers[].securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot` acted on (`ContainerCredentials`); the others refused, per field |
