@@ -46,6 +46,8 @@ public actor Controller: APIBackend {
     var containerProber: ContainerProber?
     /// Events by what makes repeats one event (object, container, type, reason, message).
     var events: [String: Event] = [:]
+    /// The last resourceVersion given to an event (events are not stored: no store write each).
+    var eventVersion: Int64 = 0
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         self.paths = paths
