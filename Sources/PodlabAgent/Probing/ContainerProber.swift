@@ -245,13 +245,15 @@ final class ContainerProber: @unchecked Sendable {
         let destination = "\(host):\(port)"
         let fd: Int32
         do {
+            // errno is the worker's: it comes back as the negative result.
             fd = try NetworkNamespace(unchecked: target.netns).perform {
-                socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                return fd >= 0 ? fd : -errno
             }
         } catch {
             return errored(key, registration, "cannot enter the pod's network namespace: \(error)")
         }
-        guard fd >= 0 else { return errored(key, registration, "socket: \(ProbeErrno.describe(errno))") }
+        guard fd >= 0 else { return errored(key, registration, "socket: \(ProbeErrno.describe(-fd))") }
         var action = Flight.Action.tcp
         var url = ""
         if let http = probe.httpGet {
