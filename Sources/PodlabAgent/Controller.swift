@@ -63,6 +63,12 @@ public actor Controller: APIBackend {
     var createdClock: [String: ContinuousClock.Instant] = [:]
     /// The cgroups that enforce the containers' limits.
     let cgroups: ContainerCgroups
+    /// Runs the containers' probes (made at start, before pods are adopted).
+    var containerProber: ContainerProber?
+    /// Events by what makes repeats one event (object, container, type, reason, message).
+    var events: [String: Event] = [:]
+    /// The last resourceVersion given to an event (events are not stored: no store write each).
+    var eventVersion: Int64 = 0
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         self.paths = paths
@@ -103,6 +109,14 @@ public actor Controller: APIBackend {
         }
         do {
             self.plan = plan
+            // One stream, read by one task: reports reach the controller in the order they were
+            // made (a task per report may run out of order, and a later `ready` be overwritten
+            // by an earlier one).
+            let (reports, reporter) = AsyncStream.makeStream(of: ContainerProbeReport.self)
+            containerProber = try ContainerProber { reporter.yield($0) }
+            Task { [weak self] in
+                for await report in reports { await self?.probeReported(report) }
+            }
             message = "building the lab network"
             nodes = try LabNetwork.ensure(plan) { step in
                 self.logger.info("\(step)")

@@ -66,7 +66,8 @@ extension Controller {
                 // The process runs and is watched; only a restarted agent would not find it.
                 logger.error("pod \(podKey) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
             }
-            Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid)
+            Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid,
+                                   container: container)
             runtime.failedPulls[name] = nil
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
         } catch let error as DownwardAPIError {
@@ -92,15 +93,18 @@ extension Controller {
         }
         pod.status[container: name] = status
         save(pod)
+        registerProbes(podKey, container: name)
     }
 
-    /// A container's status once its process runs. An app container or a sidecar is ready
-    /// as it runs (podlab has no readiness probes); a regular init container only once it
-    /// exited with 0.
-    static func markRunning(_ status: inout ContainerStatus, role: ContainerRole, imageID: String, podUID: String) {
+    /// A container's status once its process runs. An app container or a sidecar is started
+    /// and ready as it runs, unless its probes say otherwise: not started before its startup
+    /// probe succeeded, not ready before its readiness probe did (`ContainerProbes`). A regular
+    /// init container is ready only once it exited with 0.
+    static func markRunning(_ status: inout ContainerStatus, role: ContainerRole, imageID: String, podUID: String, container: Container) {
+        let probes = ContainerProbes(container)
         status.state = .running(startedAt: .now())
-        status.ready = role != .initContainer
-        status.started = true
+        status.ready = role != .initContainer && probes.ready
+        status.started = probes.started
         status.imageID = imageID
         status.containerID = "podlab://\(podUID.prefix(8))-\(status.name)-\(status.restartCount)"
     }
@@ -198,6 +202,8 @@ extension Controller {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
               let role = pod.spec.role(of: name), var status = pod.status[container: name] else { return }
         runtime.processes[name] = nil
+        containerProber?.unregister(podUID: uid, container: name)
+        let killedByProbe = runtime.probeKilled.remove(name) != nil
         do { try store.write { try $0.setProcess(podUID: uid, container: name, identity: nil) } } catch {
             logger.error("pod \(podKey) container \(name): forgetting its ended process (pid \(process.pid)) failed: \(error)")
         }
@@ -231,7 +237,11 @@ extension Controller {
         }
 
         // Nothing restarts in a finished pod, nor a sidecar stopped because the app containers are done.
-        let restart = PodInitialization.restarts(role, podPolicy: pod.spec.effectiveRestartPolicy, exitCode: exitCode)
+        // An app container killed by its probe is restarted unless the policy is Never, whatever
+        // its exit code (the kubelet kills and starts it in one sync).
+        let restarts = killedByProbe && role == .app ? pod.spec.effectiveRestartPolicy != .never
+            : PodInitialization.restarts(role, podPolicy: pod.spec.effectiveRestartPolicy, exitCode: exitCode)
+        let restart = restarts
             && pod.status.phase?.isTerminal != true && !(role == .sidecar && runtime.stoppingSidecars)
         guard restart else {
             status.state = .terminated(terminated)
@@ -347,10 +357,20 @@ extension Controller {
                 watch(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, isChild: false)
                 // The agent died after recording the process but before recording it as running.
                 if var current = pods[podKey], var status = current.status[container: container.name], status.state.running == nil {
-                    Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid)
+                    Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid,
+                                           container: container)
+                    current.status[container: container.name] = status
+                    save(current)
+                } else if container.hasProbes, var current = pods[podKey], var status = current.status[container: container.name] {
+                    // The probes start over, as after a kubelet restart: not started or ready
+                    // until they say so again.
+                    let probes = ContainerProbes(container)
+                    status.started = probes.started
+                    status.ready = role != .initContainer && probes.ready
                     current.status[container: container.name] = status
                     save(current)
                 }
+                registerProbes(podKey, container: container.name)
             }
             for container in pod.spec.allContainers {
                 guard let role = pod.spec.role(of: container.name), runtime.processes[container.name] == nil else { continue }
