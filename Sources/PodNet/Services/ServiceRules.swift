@@ -84,7 +84,7 @@ public enum ServiceRules {
         var nodePortElements: [ServiceRuleset.Element] = []
         var backendElements: [ServiceRuleset.Element] = []
         var hairpinAddresses = Set<IPv4Address>()
-        var lbChains = Set<String>()
+        var lbChains: [String: (proto: ServiceProtocol, endpoints: Int)] = [:]
         var affinityChains: [String: (timeout: UInt32, endpoints: Int)] = [:]
 
         /// The verdict for one virtual address and port, and the backends behind it.
@@ -103,7 +103,7 @@ public enum ServiceRules {
                 switch affinity {
                 case .none:
                     let chain = lbChain(proto, endpoints: endpoints.count)
-                    lbChains.insert(chain)
+                    lbChains[chain] = (proto, endpoints.count)
                     return .goto(chain)
                 case .clientIP(let timeout):
                     let chain = affinityChain(timeoutSeconds: timeout, endpoints: endpoints.count)
@@ -164,11 +164,9 @@ public enum ServiceRules {
                 Rule([.reject(.icmpPortUnreachable)]),
             ]))
         }
-        for name in lbChains {
-            let parts = name.split(separator: "-")
-            guard parts.count == 3, let proto = ServiceProtocol(rawValue: String(parts[1])), let count = UInt32(parts[2]) else { continue }
+        for (name, spec) in lbChains {
             shared.append(ServiceRuleset.Chain(name, rules: [
-                Rule([.match(.l4proto, .transport(proto)), .dnatMap(destination + [.numgen(modulus: count, offset: 0)], map: backends)]),
+                Rule([.match(.l4proto, .transport(spec.proto)), .dnatMap(destination + [.numgen(modulus: UInt32(spec.endpoints), offset: 0)], map: backends)]),
             ]))
         }
         var slotChains: [String: ServiceRuleset.Chain] = [:]
@@ -201,9 +199,22 @@ public enum ServiceRules {
         return ruleset
     }
 
-    private static func sortedUnique(_ elements: [ServiceRuleset.Element]) -> [ServiceRuleset.Element] {
-        var seen = Set<ServiceRuleset.Value>()
-        return elements.filter { seen.insert($0.key).inserted }.sorted { $0.key.sortKey.lexicographicallyPrecedes($1.key.sortKey) }
+    /// Sorted by key, the first of any duplicate key kept. Keys are compared once, through their
+    /// numbers (hashing and comparing the nested values themselves costs several times more at
+    /// 10 000 Services).
+    static func sortedUnique(_ elements: [ServiceRuleset.Element]) -> [ServiceRuleset.Element] {
+        let keys = elements.map(\.key.sortKey)
+        let order = elements.indices.sorted { a, b in
+            keys[a] == keys[b] ? a < b : keys[a].lexicographicallyPrecedes(keys[b])
+        }
+        var result: [ServiceRuleset.Element] = []
+        result.reserveCapacity(elements.count)
+        var previous: [UInt32]?
+        for index in order where keys[index] != previous {
+            result.append(elements[index])
+            previous = keys[index]
+        }
+        return result
     }
 }
 
@@ -213,7 +224,7 @@ extension ServiceEndpoint {
 }
 
 extension ServiceRuleset.Value {
-    /// Orders elements as nft lists a hash set's keys here: by their bytes.
+    /// The key's numbers (addresses, protocols, ports, indices), the order elements are kept in.
     var sortKey: [UInt32] {
         parts.map { part in
             switch part {

@@ -71,7 +71,7 @@ public struct ServiceRuleset: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A value: a set element's key or data, or what a match compares with.
-    public indirect enum Value: Hashable, Sendable, CustomStringConvertible {
+    public enum Value: Hashable, Sendable, CustomStringConvertible {
         case address(IPv4Address)
         /// An IP protocol number (`meta l4proto`), printed by name for TCP and UDP.
         case proto(UInt8)

@@ -60,25 +60,7 @@ public struct ServiceRulesetDiff: Hashable, Sendable, CustomStringConvertible {
         }
         diff.deletedSets = installed.sets.filter { desired.set($0.name) == nil }.map(\.declaration)
         for set in desired.sets where !set.isDynamic {
-            let have = installed.set(set.name)?.elements ?? []
-            var haveByKey: [ServiceRuleset.Value: ServiceRuleset.Element] = [:]
-            for element in have { haveByKey[element.key] = element }
-            var wantKeys = Set<ServiceRuleset.Value>()
-            var added: [ServiceRuleset.Element] = [], deleted: [ServiceRuleset.Element] = []
-            for element in set.elements {
-                wantKeys.insert(element.key)
-                switch haveByKey[element.key] {
-                case nil:
-                    added.append(element)
-                case let installed? where installed != element:
-                    // A changed value is a delete and an add: the kernel refuses to overwrite an element.
-                    deleted.append(installed)
-                    added.append(element)
-                default:
-                    break
-                }
-            }
-            deleted += have.filter { !wantKeys.contains($0.key) }
+            let (added, deleted) = elementChanges(have: installed.set(set.name)?.elements ?? [], want: set.elements)
             if !added.isEmpty { diff.addedElements.append(ElementChange(set: set.declaration, elements: added)) }
             if !deleted.isEmpty { diff.deletedElements.append(ElementChange(set: set.declaration, elements: deleted)) }
         }
@@ -92,6 +74,41 @@ public struct ServiceRulesetDiff: Hashable, Sendable, CustomStringConvertible {
         }
         diff.deletedChains = installed.chains.filter { desired.chain($0.name) == nil }.map(\.declaration)
         return diff
+    }
+
+    /// What to add and delete to turn `have` into `want`: both walked in key order. A changed
+    /// value is a delete and an add: the kernel refuses to overwrite an element.
+    static func elementChanges(have: [ServiceRuleset.Element], want: [ServiceRuleset.Element])
+        -> (added: [ServiceRuleset.Element], deleted: [ServiceRuleset.Element]) {
+        let have = inKeyOrder(have), want = inKeyOrder(want)
+        var added: [ServiceRuleset.Element] = [], deleted: [ServiceRuleset.Element] = []
+        var i = 0, j = 0
+        while i < have.count || j < want.count {
+            if j == want.count || (i < have.count && have[i].key.lexicographicallyPrecedes(want[j].key)) {
+                deleted.append(have[i].element)
+                i += 1
+            } else if i == have.count || want[j].key.lexicographicallyPrecedes(have[i].key) {
+                added.append(want[j].element)
+                j += 1
+            } else {
+                if have[i].element != want[j].element {
+                    deleted.append(have[i].element)
+                    added.append(want[j].element)
+                }
+                i += 1
+                j += 1
+            }
+        }
+        return (added, deleted)
+    }
+
+    /// The elements with their keys' numbers, sorted by them (generated sets already are;
+    /// listed ones come in the kernel's hash order).
+    private static func inKeyOrder(_ elements: [ServiceRuleset.Element]) -> [(key: [UInt32], element: ServiceRuleset.Element)] {
+        var keyed = elements.map { (key: $0.key.sortKey, element: $0) }
+        let sorted = zip(keyed, keyed.dropFirst()).allSatisfy { !$1.key.lexicographicallyPrecedes($0.key) }
+        if !sorted { keyed.sort { $0.key.lexicographicallyPrecedes($1.key) } }
+        return keyed
     }
 
     /// Base chains and the declarations of sets present in both agree: everything else can change in place.

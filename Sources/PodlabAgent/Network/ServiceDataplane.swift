@@ -124,13 +124,13 @@ public actor ServiceDataplane {
         transaction.add(table)
         for set in diff.addedSets { transaction.add(nftSet(set)) }
         for chain in diff.addedChains { transaction.add(nftChain(chain)) }
-        for change in diff.deletedElements { transaction.delete(try change.elements.map(nftElement), from: nftSet(change.set)) }
+        for change in diff.deletedElements { transaction.delete(change.elements.map(nftElement), from: nftSet(change.set)) }
         for chain in diff.replacedChains + diff.deletedChains { transaction.flush(nftChain(chain)) }
         for chain in diff.addedChains + diff.replacedChains {
             let target = nftChain(chain)
             for rule in chain.rules { transaction.add(try nftRule(rule, in: target)) }
         }
-        for change in diff.addedElements { transaction.add(try change.elements.map(nftElement), to: nftSet(change.set)) }
+        for change in diff.addedElements { transaction.add(change.elements.map(nftElement), to: nftSet(change.set)) }
         for chain in diff.deletedChains { transaction.delete(nftChain(chain)) }
         for set in diff.deletedSets { transaction.delete(nftSet(set)) }
         return transaction
@@ -178,7 +178,7 @@ public actor ServiceDataplane {
         return NFTSet(table, set.name, key: .typeof(set.key.map(nftField)), data: data, flags: set.isDynamic ? [.dynamic, .timeout] : [])
     }
 
-    static func nftElement(_ element: ServiceRuleset.Element) throws -> SetElement {
+    static func nftElement(_ element: ServiceRuleset.Element) -> SetElement {
         SetElement(nftValue(element.key), element.data.map(nftValue))
     }
 
