@@ -149,11 +149,14 @@ public enum ServiceRules {
                 Rule([.match(.mark, .mark(masqueradeMark)), .masquerade]),
                 Rule([.lookup([.ipSaddr, .ipDaddr], set: hairpin), .masquerade]),
             ]),
-            // Marked before the lookup: only packets to a NodePort reach postrouting (the rest of
-            // the node's own address is delivered locally), and those must be masqueraded.
+            // Marked before the lookup, so a NodePort's packets are masqueraded in postrouting;
+            // a packet no NodePort takes loses the mark again. It must: a VXLAN packet to the
+            // node's address keeps its mark through decapsulation, and the pod traffic inside
+            // would otherwise be masqueraded too.
             ServiceRuleset.Chain(nodePortsChain, rules: [
                 Rule([.setMark(masqueradeMark)]),
                 Rule([.verdictMap([.l4proto, .thDport], map: serviceNodePorts)]),
+                Rule([.setMark(0)]),
             ]),
         ]
         var shared: [ServiceRuleset.Chain] = []

@@ -123,6 +123,7 @@ struct ServiceRulesTests {
     \tchain nodeports {
     \t\tmeta mark set 0x00004000
     \t\tmeta l4proto . th dport vmap @service-nodeports
+    \t\tmeta mark set 0x00000000
     \t}
     \tchain affinity-10800s-2 {
     \t\tip saddr . ip daddr . meta l4proto . th dport . numgen random mod 1 @affinity goto affinity-10800s-slot-0
