@@ -77,7 +77,7 @@ extension Controller: InspectionBackend {
         guard let source = IPv4Address(pod.status.podIP) else {
             throw APIStatus.badRequest("pod \(pod.qualifiedName) has no address yet")
         }
-        let table = ServiceTable(services: services.values, slices: endpointSlices.values)
+        let table = ServiceTable(services: services.values, slices: endpointSlices.values, pods: pods.values)
         let packet = ServiceTrace.Packet(source: source, destination: destination, port: port, protocol: proto)
         func trace(on node: NodePlan, entry: ServiceTrace.Entry) throws -> ServiceTrace {
             let serviceNode = ServiceNode(node, in: plan)

@@ -202,4 +202,76 @@ struct ServiceObjectTests {
             }
         }
     }
+
+    @Test("a hostPort leads the node's address to the pod, keeps the client's address, and is one pod's per node")
+    func hostPorts() async throws {
+        try await TestLab.with { lab in
+            let file = lab.stateRoot + "/pods.yaml"
+            try """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: hp}
+                spec: {nodeName: n1, containers: [{name: echo, image: podlab/echo, ports: [{containerPort: 8080, hostPort: 9090}]}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: client}
+                spec: {nodeName: n2, containers: [{name: c, image: busybox, command: [sleep, "1000"]}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: neighbour}
+                spec: {nodeName: n1, containers: [{name: c, image: busybox, command: [sleep, "1000"]}]}
+                """.write(toFile: file, atomically: true, encoding: .utf8)
+            try lab.run(["apply", "-f", file])
+            func ask(_ pod: String) async throws -> [String: Any] {
+                var answer: [String: Any]?
+                try await lab.eventually("the hostPort answers \(pod)") {
+                    let result = try lab.run(["exec", pod, "--", "wget", "-qO-", "http://192.168.200.11:9090/"], expectSuccess: false)
+                    answer = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+                    return answer != nil
+                }
+                return answer ?? [:]
+            }
+            // From the same node the pod sees the client's own address (the DNAT alone); from
+            // another node, the address of the client's node, whose egress rule masquerades
+            // what leaves for an address outside the cluster CIDR.
+            let near = try await ask("neighbour")
+            #expect(near["hostname"] as? String == "hp")
+            #expect((near["client"] as? String)?.hasPrefix(try lab.podIP("neighbour") + ":") == true, "\(near)")
+            let far = try await ask("client")
+            #expect(far["hostname"] as? String == "hp")
+            #expect((far["client"] as? String)?.hasPrefix("192.168.200.12:") == true, "\(far)")
+            // The node's port is taken: a second pod asking for it on n1 is refused, and with
+            // no node named it goes to the node where the port is free.
+            try """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: hp2}
+                spec: {nodeName: n1, containers: [{name: echo, image: podlab/echo, ports: [{containerPort: 8080, hostPort: 9090}]}]}
+                """.write(toFile: file, atomically: true, encoding: .utf8)
+            let clash = try lab.run(["apply", "-f", file], expectSuccess: false)
+            #expect(clash.stderr.contains("pod \"default/hp2\" asks for node \"n1\", where host port 9090/TCP is taken by pod default/hp"), "\(clash.stderr)")
+            try """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: hp3}
+                spec: {containers: [{name: echo, image: podlab/echo, ports: [{containerPort: 8080, hostPort: 9090}]}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: hp4}
+                spec: {containers: [{name: echo, image: podlab/echo, ports: [{containerPort: 8080, hostPort: 9090}]}]}
+                """.write(toFile: file, atomically: true, encoding: .utf8)
+            let more = try lab.run(["apply", "-f", file], expectSuccess: false)
+            #expect(more.stdout == "pod/hp3 created\n")
+            #expect(more.stderr.contains("0/2 nodes are available: 2 node(s) didn't have free ports for the requested pod ports."), "\(more.stderr)")
+            #expect((try lab.pod("hp3")["spec"] as? [String: Any])?["nodeName"] as? String == "n2")
+            // Deleted, the pod's port leads nowhere.
+            try lab.run(["delete", "pod", "hp", "--grace-period", "1"])
+            try await lab.eventually("n1's rules forget the port") {
+                !(try Command.check("nft", ["-j", "list", "map", "ip", "podlab-services", "hostports"], netns: lab.nodeNamespace("n1"))).contains("9090")
+            }
+        }
+    }
 }

@@ -30,6 +30,7 @@ public enum ServiceRules {
     public static let backends = "backends"
     public static let affinity = "affinity"
     public static let hairpin = "hairpin"
+    public static let hostPorts = "hostports"
     public static let preroutingChain = "nat-prerouting"
     public static let outputChain = "nat-output"
     public static let postroutingChain = "nat-postrouting"
@@ -128,6 +129,14 @@ public enum ServiceRules {
             }
         }
 
+        var hostPortElements: [ServiceRuleset.Element] = []
+        for entry in table.hostPorts where entry.node == node.name {
+            hostPortElements.append(ServiceRuleset.Element(.concat([.transport(entry.protocol), .port(entry.hostPort)]),
+                                                           .concat([.address(entry.podIP), .port(entry.containerPort)])))
+            // A pod reaching itself through its node's port is masqueraded, as portmap does.
+            hairpinAddresses.insert(entry.podIP)
+        }
+
         var ruleset = ServiceRuleset(table: ServiceRules.table)
         ruleset.sets = [
             ServiceRuleset.NamedSet(serviceIPs, key: destination, data: .verdict, elements: sortedUnique(serviceIPElements)),
@@ -136,6 +145,7 @@ public enum ServiceRules {
             ServiceRuleset.NamedSet(affinity, key: affinityKey, isDynamic: true),
             ServiceRuleset.NamedSet(hairpin, key: [.ipSaddr, .ipDaddr],
                                     elements: hairpinAddresses.sorted().map { ServiceRuleset.Element(.concat([.address($0), .address($0)])) }),
+            ServiceRuleset.NamedSet(hostPorts, key: [.l4proto, .thDport], data: .fields([.ipDaddr, .thDport]), elements: sortedUnique(hostPortElements)),
         ]
 
         let dispatch = Rule([.verdictMap(destination, map: serviceIPs)])
@@ -153,7 +163,9 @@ public enum ServiceRules {
             // a packet no NodePort takes loses the mark again. It must: a VXLAN packet to the
             // node's address keeps its mark through decapsulation, and the pod traffic inside
             // would otherwise be masqueraded too.
+            // A pod's hostPort first: the client's address stays (no mark), as with portmap.
             ServiceRuleset.Chain(nodePortsChain, rules: [
+                Rule([.dnatMap([.l4proto, .thDport], map: hostPorts)]),
                 Rule([.setMark(masqueradeMark)]),
                 Rule([.verdictMap([.l4proto, .thDport], map: serviceNodePorts)]),
                 Rule([.setMark(0)]),

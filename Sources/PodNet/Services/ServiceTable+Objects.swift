@@ -2,7 +2,7 @@ extension ServiceTable {
     /// The dataplane's view of the lab's Services and their EndpointSlices: every Service with a
     /// virtual address (headless ones have none to program), each port with the endpoints its
     /// slices list for it (matched by port name and protocol, with the resolved target port).
-    public init(services: some Sequence<Service>, slices: some Sequence<EndpointSlice>) {
+    public init(services: some Sequence<Service>, slices: some Sequence<EndpointSlice>, pods: some Sequence<Pod> = [Pod]()) {
         var byService: [String: [EndpointSlice]] = [:]
         for slice in slices { byService["\(slice.metadata.namespace)/\(slice.serviceName)", default: []].append(slice) }
         var entries: [ServiceEntry] = []
@@ -36,6 +36,24 @@ extension ServiceTable {
                                         sessionAffinity: affinity,
                                         internalTrafficPolicy: service.spec.internalTrafficPolicy == .local ? .local : .cluster))
         }
-        self.init(entries)
+        self.init(entries, hostPorts: ServiceTable.hostPorts(of: pods))
+    }
+
+    /// The `hostPort`s of pods that hold an address of their own and have not finished (a
+    /// host-network pod listens on its node's ports itself).
+    public static func hostPorts(of pods: some Sequence<Pod>) -> [HostPortEntry] {
+        var entries: [HostPortEntry] = []
+        for pod in pods where !pod.spec.hostNetwork && !(pod.status.phase?.isTerminal ?? false) {
+            guard let ip = IPv4Address(pod.status.podIP) else { continue }
+            for container in pod.spec.containers {
+                for port in container.ports where port.hostPort != 0 {
+                    guard let proto = ServiceProtocol(rawValue: port.effectiveProtocol.rawValue.lowercased()),
+                          let hostPort = UInt16(exactly: port.hostPort), let containerPort = UInt16(exactly: port.containerPort) else { continue }
+                    entries.append(HostPortEntry(node: pod.spec.nodeName, pod: pod.qualifiedName, protocol: proto, hostPort: hostPort,
+                                                 podIP: ip, containerPort: containerPort))
+                }
+            }
+        }
+        return entries.sorted { ($0.node, $0.hostPort, $0.protocol.rawValue) < ($1.node, $1.hostPort, $1.protocol.rawValue) }
     }
 }

@@ -3,9 +3,13 @@
 /// rules need. `ServiceRules.generate(for:node:)` turns it into the node's ruleset.
 public struct ServiceTable: Hashable, Sendable, Codable {
     public var services: [ServiceEntry]
+    /// Pods' `hostPort`s: a node's own address and port led to a pod on it (the CNI portmap
+    /// plugin's job, done in the same table).
+    public var hostPorts: [HostPortEntry]
 
-    public init(_ services: [ServiceEntry] = []) {
+    public init(_ services: [ServiceEntry] = [], hostPorts: [HostPortEntry] = []) {
         self.services = services
+        self.hostPorts = hostPorts
     }
 
     /// The service and port a virtual address and port belong to (the ClusterIP, or a node's
@@ -19,6 +23,29 @@ public struct ServiceTable: Hashable, Sendable, Codable {
         }
         return nil
     }
+}
+
+/// A pod's `hostPort`: packets to its node's address and that port go to the pod's port.
+public struct HostPortEntry: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var node: String
+    /// `namespace/name` of the pod.
+    public var pod: String
+    public var `protocol`: ServiceProtocol
+    public var hostPort: UInt16
+    public var podIP: IPv4Address
+    public var containerPort: UInt16
+
+    public init(node: String, pod: String, protocol proto: ServiceProtocol, hostPort: UInt16, podIP: IPv4Address, containerPort: UInt16) {
+        self.node = node
+        self.pod = pod
+        self.protocol = proto
+        self.hostPort = hostPort
+        self.podIP = podIP
+        self.containerPort = containerPort
+    }
+
+    /// `8080/tcp → 10.244.1.2:80 (default/web)`
+    public var description: String { "\(hostPort)/\(self.protocol) → \(podIP):\(containerPort) (\(pod))" }
 }
 
 /// The transport protocols a Service port may use here.

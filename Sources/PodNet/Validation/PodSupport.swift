@@ -40,7 +40,7 @@
 /// | `containers[].env[].valueFrom.fieldRef`, `resourceFieldRef` | acted on (downward API) |
 /// | `containers[].env[].valueFrom.configMapKeyRef`, `secretKeyRef`, `envFrom` | refused: no ConfigMaps or Secrets |
 /// | `containers[].ports[].containerPort`, `name`, `protocol` | kept (informational, as in Kubernetes) |
-/// | `containers[].ports[].hostPort` | with `hostNetwork`, acted on: it is the `containerPort` (defaulted to it, another value invalid), the node's own port; without, refused; `hostIP` alone kept (Kubernetes warns) |
+/// | `containers[].ports[].hostPort` | acted on: without `hostNetwork`, the node's address and that port lead to the pod (DNAT in the node's Service table, as the CNI portmap plugin), and the scheduler gives a node's port to one pod; with `hostNetwork` it is the `containerPort` (defaulted to it, another value invalid), the node's own port; `hostIP` kept (Kubernetes warns) |
 /// | `containers[].resources.requests` | validated, defaulted from `limits`, kept (shown by `describe`); with the limits they give `status.qosClass` (`PodQOSClass`) |
 /// | `containers[].resources.limits.cpu`, `limits.memory` | acted on: a cgroup per container (cgroup v2 `cpu.max`, `memory.max`; v1 CFS quota, `memory.limit_in_bytes`), `OOMKilled` over the memory limit |
 /// | `containers[].resources.limits` of other resources, `claims`, `resizePolicy` | refused |
@@ -160,14 +160,15 @@ public enum PodSupport {
     /// `refusingHooks` false leaves probes and lifecycle hooks to Kubernetes' own refusal (on
     /// regular init containers), so they are not refused twice. In a pod with `hostNetwork` a
     /// `hostPort` is the port the container listens on in the node's network (validation makes
-    /// it equal the `containerPort`); elsewhere it would need a port mapping podlab does not make.
+    /// it equal the `containerPort`); elsewhere the node maps it to the pod, for app containers.
     static func refusals(_ container: Container, path: FieldPath, hostNetwork: Bool = false, refusingHooks: Bool = true) -> [FieldError] {
         var errors: [FieldError] = []
         let fields = container.preservedFields
         func isSet(_ name: String) -> Bool { !(fields[name]?.isEmpty ?? true) }
 
-        for (index, port) in container.ports.enumerated() where port.hostPort != 0 && !hostNetwork {
-            errors.append(refusal(path.child("ports").index(index).child("hostPort")))
+        let isInitContainer = path.description.contains("initContainers")
+        for (index, port) in container.ports.enumerated() where port.hostPort != 0 && !hostNetwork && isInitContainer {
+            errors.append(refusal(path.child("ports").index(index).child("hostPort"), "podlab maps the host ports of app containers only"))
         }
         for (index, source) in (fields["envFrom"]?.arrayValue ?? []).enumerated() {
             let refs = ["configMapRef", "secretRef"].filter { source[$0] != nil && source[$0] != .null }

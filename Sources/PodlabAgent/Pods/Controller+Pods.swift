@@ -298,10 +298,17 @@ extension Controller {
     /// Picks the pod's node (PodNet's scheduler: `spec.nodeName`, else the fewest pods).
     func schedule(_ pod: Pod, plan: LabPlan) throws -> NodePlan {
         var counts: [String: Int] = [:]
-        for other in pods.values { counts[other.spec.nodeName, default: 0] += 1 }
+        // The node ports its pods hold (a finished pod holds none: its sandbox is gone).
+        var usedPorts: [String: [HostPort: String]] = [:]
+        for other in pods.values {
+            counts[other.spec.nodeName, default: 0] += 1
+            guard !(other.status.phase?.isTerminal ?? false) else { continue }
+            for port in other.hostPorts { usedPorts[other.spec.nodeName, default: [:]][port] = other.qualifiedName }
+        }
         let candidates = try store.read { tx in
             try plan.nodes.map { node in
-                SchedulingCandidate(name: node.name, podCount: counts[node.name] ?? 0, freeAddresses: try allocator(for: node, tx).available)
+                SchedulingCandidate(name: node.name, podCount: counts[node.name] ?? 0, freeAddresses: try allocator(for: node, tx).available,
+                                    usedHostPorts: usedPorts[node.name] ?? [:])
             }
         }
         do {
@@ -537,6 +544,8 @@ extension Controller {
     func publish(_ type: WatchEvent.Kind, _ pod: Pod) {
         // Its services' endpoints follow the pod's address, readiness and labels.
         if services.values.contains(where: { $0.metadata.namespace == pod.metadata.namespace }) { markEndpointsStale(pod.metadata.namespace) }
+        // Its hostPorts lead to its address while it has one.
+        if !pod.spec.hostNetwork, pod.spec.containers.contains(where: { $0.ports.contains { $0.hostPort != 0 } }) { servicesChanged() }
         hub.publish(WatchEvent(type: type, objectKind: "Pod", namespace: pod.metadata.namespace,
                                resourceVersion: Int64(pod.metadata.resourceVersion) ?? 0, object: Data(pod.json.jsonText(indent: 0).utf8)))
     }

@@ -354,7 +354,7 @@ extension Controller {
         while dataplaneSyncPending, phase == .ready || phase == .creating, let plan {
             dataplaneSyncPending = false
             let started = ContinuousClock.now
-            let table = ServiceTable(services: services.values, slices: endpointSlices.values)
+            let table = ServiceTable(services: services.values, slices: endpointSlices.values, pods: pods.values)
             var failed = false
             for node in plan.nodes {
                 guard let network = nodes[node.name] else { continue }

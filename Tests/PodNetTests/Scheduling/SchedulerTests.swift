@@ -68,4 +68,35 @@ struct SchedulerTests {
         }
         #expect(placed == ["n1", "n2", "n1", "n2", "n1"])
     }
+
+    @Test("a node's host port is one pod's: nodes holding it are skipped, a pod naming one is refused")
+    func hostPorts() throws {
+        var pod = Self.pod()
+        pod.spec.containers[0].ports = [ContainerPort(containerPort: 80, hostPort: 8080)]
+        let held: [HostPort: String] = [HostPort(protocol: .tcp, port: 8080): "default/other"]
+        let nodes = [SchedulingCandidate(name: "n1", podCount: 0, freeAddresses: 10, usedHostPorts: held),
+                     SchedulingCandidate(name: "n2", podCount: 5, freeAddresses: 10)]
+        #expect(try Scheduler.selectNode(for: pod, among: nodes) == "n2")
+        // The same number over UDP is another port.
+        var udp = pod
+        udp.spec.containers[0].ports[0].protocol = .udp
+        #expect(try Scheduler.selectNode(for: udp, among: nodes) == "n1")
+        pod.spec.nodeName = "n1"
+        #expect(throws: SchedulingError.hostPortTaken(pod: "default/web", node: "n1", port: "8080/TCP", holder: "default/other")) {
+            try Scheduler.selectNode(for: pod, among: nodes)
+        }
+        pod.spec.nodeName = ""
+        let full = [nodes[0], SchedulingCandidate(name: "n2", podCount: 0, freeAddresses: 10, usedHostPorts: held)]
+        do {
+            _ = try Scheduler.selectNode(for: pod, among: full)
+            Issue.record("placed on a node whose port is taken")
+        } catch {
+            #expect(error.conditionMessage == "0/2 nodes are available: 2 node(s) didn't have free ports for the requested pod ports.")
+        }
+        // A host-network pod holds its container ports.
+        var host = Self.pod()
+        host.spec.preservedFields["hostNetwork"] = .bool(true)
+        host.spec.containers[0].ports = [ContainerPort(containerPort: 8080)]
+        #expect(host.hostPorts == [HostPort(protocol: .tcp, port: 8080)])
+    }
 }

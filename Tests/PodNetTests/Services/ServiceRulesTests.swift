@@ -14,7 +14,7 @@ struct ServiceRulesTests {
         let ruleset = ServiceRules.generate(for: ServiceTable(), node: ServiceFixture.n1)
         #expect(ruleset.chains.map(\.name) == ["nat-prerouting", "nat-output", "nat-postrouting", "nodeports"])
         #expect(ruleset.elementCount == 0)
-        #expect(ruleset.sets.map(\.name) == ["service-ips", "service-nodeports", "backends", "affinity", "hairpin"])
+        #expect(ruleset.sets.map(\.name) == ["service-ips", "service-nodeports", "backends", "affinity", "hairpin", "hostports"])
     }
 
     @Test("the chain count stays fixed however many Services there are; per-Service data is in elements")
@@ -106,6 +106,9 @@ struct ServiceRulesTests {
     \t\t\t10.244.1.2 . 10.244.1.2
     \t\t}
     \t}
+    \tmap hostports {
+    \t\ttypeof meta l4proto . th dport : ip daddr . th dport
+    \t}
     \tchain nat-prerouting {
     \t\ttype nat hook prerouting priority -100; policy accept;
     \t\tip daddr . meta l4proto . th dport vmap @service-ips
@@ -121,6 +124,7 @@ struct ServiceRulesTests {
     \t\tip saddr . ip daddr @hairpin masquerade
     \t}
     \tchain nodeports {
+    \t\tdnat ip to meta l4proto . th dport map @hostports
     \t\tmeta mark set 0x00004000
     \t\tmeta l4proto . th dport vmap @service-nodeports
     \t\tmeta mark set 0x00000000

@@ -129,8 +129,10 @@ struct PodSupportTests {
         Row("spec: resources: {requests: {cpu: 1}}", ["spec.resources: \(refused)"]),
         Row("spec: hostnameOverride: other", ["spec.hostnameOverride: \(refused)"]),
         // containers
-        Row("container: ports: [{containerPort: 80, hostPort: 8080}]", ["spec.containers[0].ports[0].hostPort: \(refused)"]),
-        Row("container: ports: [{containerPort: 80, hostPort: 80}]", ["spec.containers[0].ports[0].hostPort: \(refused)"]),
+        Row("container: ports: [{containerPort: 80, hostPort: 8080}]", []),
+        Row("container: ports: [{containerPort: 80, hostPort: 80}]", []),
+        Row("spec: initContainers: [{name: init, image: busybox, ports: [{containerPort: 81, hostPort: 9090}]}]",
+            ["spec.initContainers[0].ports[0].hostPort: \(refused): podlab maps the host ports of app containers only"]),
         Row("container: ports: [{containerPort: 80, hostIP: 127.0.0.1}]", []),
         Row("container: envFrom: [{configMapRef: {name: settings}}]",
             ["spec.containers[0].envFrom[0].configMapRef: \(refused): podlab has no ConfigMaps or Secrets"]),
