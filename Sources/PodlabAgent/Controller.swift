@@ -39,6 +39,12 @@ public actor Controller: APIBackend {
     /// Namespaces whose endpoint slices must be computed again (pods or services changed).
     var staleEndpointNamespaces: Set<String> = []
     var endpointSyncScheduled = false
+    /// Deployments and ReplicaSets by `namespace/name`, as for services.
+    var deployments: [String: Deployment] = [:]
+    var replicaSets: [String: ReplicaSet] = [:]
+    /// Namespaces whose ReplicaSets and Deployments must be synced again (their pods changed).
+    var staleWorkloadNamespaces: Set<String> = []
+    var workloadSyncScheduled = false
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []
@@ -115,6 +121,7 @@ public actor Controller: APIBackend {
             }
             phase = .ready
             syncAllEndpoints()
+            syncAllWorkloads()
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
             message = readyMessage

@@ -6,19 +6,20 @@ import PodNet
 public struct Get: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get",
-        abstract: "Display pods, nodes, services, namespaces, endpoints or endpoint slices.",
+        abstract: "Display pods, nodes, services, namespaces, endpoints, endpoint slices, deployments or replica sets.",
         discussion: """
             Examples:
               podlab get pods -o wide
               podlab get pod nginx -o yaml
               podlab get nodes
               podlab get svc,ep -o wide
+              podlab get deploy,rs
               podlab get pods -w
             """)
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices [NAME…], or TYPE/NAME…")
+    @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices|deployments|replicasets [NAME…], TYPE,TYPE…, or TYPE/NAME…")
     public var resources: [String] = []
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "wide, yaml, json or name.")
@@ -45,26 +46,57 @@ public struct Get: PodlabCommand {
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
-        guard let parsed = try ResourceName.parse(resources) else {
+        guard let requests = try ResourceName.parseList(resources) else {
             throw CLIError("You must specify the type of resource to get. Use \"podlab get pods\" or \"podlab get nodes\".")
         }
         let format = try OutputFormat.parse(output)
         if let selector {
             do { _ = try LabelSelector(parsing: selector) } catch { throw CLIError("\(error)") }
         }
-        switch parsed.kind {
-        case .pods: return try await pods(parsed.names, format: format, context: context)
-        case .nodes: return try await nodes(parsed.names, format: format, context: context)
+        if requests.count > 1, watch || watchOnly { throw CLIError("you may only specify a single resource type") }
+        // Several kinds: one table after another, separated by a blank line, names prefixed
+        // with their kind (`deployment.apps/web`), as kubectl prints them.
+        var status: Int32 = 0
+        var printedBefore = false
+        for request in requests {
+            let captured = CapturingSink()
+            var kindContext = context
+            if requests.count > 1 { kindContext.stdout = captured }
+            let code = try await get(request.kind, request.names, format: format, prefixed: requests.count > 1, context: kindContext)
+            if code != 0 { status = code }
+            guard requests.count > 1 else { continue }
+            let text = captured.text
+            if text.isEmpty { continue }
+            if printedBefore, format == nil || format == .wide { context.stdout.write("\n") }
+            context.stdout.write(text)
+            printedBefore = true
+        }
+        return status
+    }
+
+    private func get(_ kind: ResourceKind, _ names: [String], format: OutputFormat?, prefixed: Bool, context: CommandContext) async throws -> Int32 {
+        let wide = format == .wide
+        switch kind {
+        case .pods: return try await pods(names, format: format, prefixed: prefixed, context: context)
+        case .nodes: return try await nodes(names, format: format, context: context)
         case .services:
-            return try await objects(Service.self, parsed.names, format: format, context: context) {
-                ServiceTables.services($0, wide: format == .wide, now: $1)
+            return try await objects(Service.self, names, format: format, prefixed: prefixed, context: context) {
+                ServiceTables.services($0, wide: wide, now: $1)
             }
         case .namespaces:
-            return try await objects(Namespace.self, parsed.names, format: format, context: context) { ServiceTables.namespaces($0, now: $1) }
+            return try await objects(Namespace.self, names, format: format, prefixed: prefixed, context: context) { ServiceTables.namespaces($0, now: $1) }
         case .endpoints:
-            return try await objects(Endpoints.self, parsed.names, format: format, context: context) { ServiceTables.endpoints($0, now: $1) }
+            return try await objects(Endpoints.self, names, format: format, prefixed: prefixed, context: context) { ServiceTables.endpoints($0, now: $1) }
         case .endpointslices:
-            return try await objects(EndpointSlice.self, parsed.names, format: format, context: context) { ServiceTables.endpointSlices($0, now: $1) }
+            return try await objects(EndpointSlice.self, names, format: format, prefixed: prefixed, context: context) { ServiceTables.endpointSlices($0, now: $1) }
+        case .deployments:
+            return try await objects(Deployment.self, names, format: format, prefixed: prefixed, context: context) {
+                WorkloadTables.deployments($0, wide: wide, now: $1)
+            }
+        case .replicasets:
+            return try await objects(ReplicaSet.self, names, format: format, prefixed: prefixed, context: context) {
+                WorkloadTables.replicaSets($0, wide: wide, now: $1)
+            }
         }
     }
 
@@ -73,7 +105,7 @@ public struct Get: PodlabCommand {
     /// `get` for a kind other than pods and nodes: list or named objects, in a table (with
     /// NAMESPACE for `-A`, LABELS for `--show-labels`), YAML, JSON or names; `-w` prints a
     /// row (or document) per change.
-    private func objects<T: KubernetesResource>(_ type: T.Type, _ names: [String], format: OutputFormat?, context: CommandContext,
+    private func objects<T: KubernetesResource>(_ type: T.Type, _ names: [String], format: OutputFormat?, prefixed: Bool = false, context: CommandContext,
                                                 table: ([T], Timestamp) -> PodNet.TextTable) async throws -> Int32 {
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
@@ -97,8 +129,12 @@ public struct Get: PodlabCommand {
             }
         }
         let showNamespace = T.isNamespaced && allNamespaces
+        let singular = ResourceKind(argument: T.resource)?.singular ?? T.resource
         func rows(_ objects: [T], now: Timestamp) -> PodNet.TextTable {
             var rendered = table(objects, now)
+            if prefixed {
+                for index in rendered.rows.indices { rendered.rows[index][0] = "\(singular)/" + rendered.rows[index][0] }
+            }
             if showNamespace {
                 rendered.headers.insert("NAMESPACE", at: 0)
                 for (index, object) in objects.enumerated() { rendered.rows[index].insert(object.metadata.namespace, at: 0) }
@@ -109,7 +145,6 @@ public struct Get: PodlabCommand {
             }
             return rendered
         }
-        let singular = ResourceKind(argument: T.resource)?.singular ?? T.resource
         var widths: [Int] = []
         if !watchOnly {
             if objects.isEmpty && names.isEmpty && (format == nil || format == .wide) {
@@ -160,7 +195,7 @@ public struct Get: PodlabCommand {
 
     // MARK: Pods
 
-    private func pods(_ names: [String], format: OutputFormat?, context: CommandContext) async throws -> Int32 {
+    private func pods(_ names: [String], format: OutputFormat?, prefixed: Bool = false, context: CommandContext) async throws -> Int32 {
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
         let listQuery = selector.map { [("labelSelector", $0)] } ?? []
@@ -195,7 +230,11 @@ public struct Get: PodlabCommand {
                 case .name?:
                     for pod in pods { context.stdout.line("pod/\(pod.metadata.name)") }
                 case .wide?, nil:
-                    let table = podTable(pods, wide: format == .wide, now: now)
+                    var table = podTable(pods, wide: format == .wide, now: now)
+                    if prefixed {
+                        let column = allNamespaces ? 1 : 0
+                        for index in table.rows.indices { table.rows[index][column] = "pod/" + table.rows[index][column] }
+                    }
                     widths = Self.columnWidths(table)
                     context.stdout.write(table.render(showHeaders: !noHeaders))
                 }
