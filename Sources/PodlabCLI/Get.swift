@@ -58,19 +58,43 @@ public struct Get: PodlabCommand {
         // with their kind (`deployment.apps/web`), as kubectl prints them.
         var status: Int32 = 0
         var printedBefore = false
+        var nothingFound: String?
+        var mergedItems: [JSONValue] = []
         for request in requests {
             let captured = CapturingSink()
+            let capturedErrors = CapturingSink()
             var kindContext = context
-            if requests.count > 1 { kindContext.stdout = captured }
-            let code = try await get(request.kind, request.names, format: format, prefixed: requests.count > 1, context: kindContext)
+            if requests.count > 1 {
+                kindContext.stdout = captured
+                kindContext.stderr = capturedErrors
+            }
+            // Several kinds as YAML or JSON: one `List` of them all, as kubectl prints it.
+            let merging = requests.count > 1 && (format == .json || format == .yaml)
+            let code = try await get(request.kind, request.names, format: merging ? .json : format, prefixed: requests.count > 1, context: kindContext)
             if code != 0 { status = code }
             guard requests.count > 1 else { continue }
+            // "No resources found" is said once, for all the kinds.
+            for line in capturedErrors.text.split(separator: "\n") {
+                if line.hasPrefix("No resources found") { nothingFound = String(line) } else { context.stderr.line(String(line)) }
+            }
             let text = captured.text
+            if merging {
+                if let value = try? JSONReader.value(from: text) {
+                    mergedItems += value["kind"] == .string("List") ? value["items"]?.arrayValue ?? [] : [value]
+                }
+                continue
+            }
             if text.isEmpty { continue }
             if printedBefore, format == nil || format == .wide { context.stdout.write("\n") }
             context.stdout.write(text)
             printedBefore = true
         }
+        if requests.count > 1, let format, format == .json || format == .yaml {
+            let list: JSONValue = .object(["apiVersion": "v1", "kind": "List", "metadata": .object(["resourceVersion": ""]), "items": .array(mergedItems)])
+            context.stdout.write(Self.document(list, format: format))
+            return status
+        }
+        if !printedBefore, let nothingFound { context.stderr.line(nothingFound) }
         return status
     }
 

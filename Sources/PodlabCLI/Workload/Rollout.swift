@@ -78,10 +78,13 @@ public struct RolloutHistory: PodlabCommand {
             context.stdout.write("\n")
             return 0
         }
-        let table = PodNet.TextTable(headers: ["REVISION", "CHANGE-CAUSE"], rows: DeploymentRollout.history(replicaSets).map {
+        // kubectl's history viewer pads its tabwriter with two spaces, not its tables' three.
+        let rows = [["REVISION", "CHANGE-CAUSE"]] + DeploymentRollout.history(replicaSets).map {
             [String($0.revision), $0.changeCause.isEmpty ? "<none>" : $0.changeCause]
-        })
-        context.stdout.write("\(kind.singular)/\(name) \n" + table.render() + "\n")
+        }
+        let width = (rows.map { $0[0].count }.max() ?? 0) + 2
+        let text = rows.map { $0[0].padding(toLength: width, withPad: " ", startingAt: 0) + $0[1] + "\n" }.joined()
+        context.stdout.write("\(kind.singular)/\(name) \n" + text + "\n")
         return 0
     }
 }
