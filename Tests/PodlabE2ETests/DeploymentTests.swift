@@ -113,6 +113,33 @@ struct DeploymentTests {
                 let subsets = endpoints["subsets"] as? [[String: Any]] ?? []
                 return subsets.flatMap { $0["addresses"] as? [[String: Any]] ?? [] }.count == 4
             }
+
+            // The agent, killed and started again, adopts the same pods: none made, none lost.
+            let before = try Self.active(lab).map(\.name)
+            let pid = try #require(lab.agentPID)
+            kill(pid, SIGKILL)
+            try await lab.eventually("the old agent is gone") { kill(pid, 0) != 0 }
+            try lab.run(["up"])
+            try await Task.sleep(for: .seconds(1))
+            #expect(try Self.pods(lab).map(\.name) == before)
+            #expect(try Self.replicaSets(lab).count == 1)
+        }
+    }
+
+    @Test("deleting a namespace deletes its Deployments, ReplicaSets and pods, and nothing comes back")
+    func namespaceDeletion() async throws {
+        try await TestLab.with { lab in
+            try lab.run(["create", "namespace", "shop"])
+            try lab.run(["create", "deployment", "web", "--image", "nginx", "--replicas", "2", "-n", "shop"])
+            try await lab.eventually("2 pods in shop") {
+                (try Self.json(lab, ["get", "pods", "-n", "shop"])["items"] as? [[String: Any]] ?? []).count == 2
+            }
+            try lab.run(["delete", "namespace", "shop"])
+            #expect(try lab.run(["get", "ns"]).stdout.contains("shop") == false)
+            let pods = try lab.run(["get", "pods", "-A"], expectSuccess: false).stdout
+            #expect(!pods.contains("shop"), "\(pods)")
+            let workloads = try lab.run(["get", "deploy,rs", "-A"], expectSuccess: false).stdout
+            #expect(workloads.isEmpty, "\(workloads)")
         }
     }
 

@@ -53,6 +53,20 @@ struct RolloutTests {
         #expect(!ReplicaSetScaling.isControlled(pod, by: "u2"))
     }
 
+    @Test("a ReplicaSet's pod may be updated with the owner it was given, not given another")
+    func ownedPodUpdate() {
+        var set = ReplicaSet(metadata: ObjectMeta(name: "web-5d8f", namespace: "default", uid: "u1"),
+                             spec: ReplicaSetSpec(replicas: 1, template: PodTemplateSpec(metadata: ObjectMeta(labels: ["app": "web"]))))
+        set.spec.template.spec.containers = [Container(name: "nginx", image: "nginx")]
+        let pod = ReplicaSetScaling.pod(for: set, suffix: "x2b7k").applyingDefaults()
+        var relabelled = pod
+        relabelled.metadata.labels["tier"] = "front"
+        #expect(relabelled.validateUpdate(from: pod).isValid)
+        var stolen = pod
+        stolen.metadata.preservedFields["ownerReferences"] = ReplicaSetScaling.ownerReference(apiVersion: "apps/v1", kind: "ReplicaSet", name: "x", uid: "u2")
+        #expect(stolen.validateUpdate(from: pod).errors.map(\.description) == ["metadata.ownerReferences: Forbidden: not supported by podlab yet"])
+    }
+
     @Test("a rolling update of 3 replicas, step by step, never below 3 available nor above 4 pods")
     func rollingUpdateSteps() {
         var new = Counts(name: "new", replicas: 0)
