@@ -180,7 +180,9 @@ extension Controller {
     }
 
     func syncAllWorkloads() {
-        for object in Array(deployments.values.map(\.metadata)) + replicaSets.values.map(\.metadata) {
+        // Pods with a controller too: their ReplicaSet may be gone (deleted before a crash).
+        let controlled = pods.values.map(\.metadata).filter { ReplicaSetScaling.controllerUID(of: $0) != nil }
+        for object in Array(deployments.values.map(\.metadata)) + replicaSets.values.map(\.metadata) + controlled {
             staleWorkloadNamespaces.insert(object.namespace)
         }
         syncStaleWorkloads()
@@ -257,6 +259,15 @@ extension Controller {
             break
         }
         let status = ReplicaSetScaling.status(of: replicaSet, pods: ownedPods(of: replicaSet), now: .now())
+        // Ready pods become available after `minReadySeconds` without any change of their own:
+        // look again then.
+        if replicaSet.spec.minReadySeconds > 0, status.availableReplicas < status.readyReplicas {
+            let namespace = replicaSet.metadata.namespace
+            Task {
+                try? await Task.sleep(for: .seconds(1))
+                self.markWorkloadsStale(namespace)
+            }
+        }
         if status != replicaSet.status {
             replicaSet.status = status
             do {
