@@ -14,6 +14,7 @@ public struct Get: PodlabCommand {
               podlab get nodes
               podlab get svc,ep -o wide
               podlab get deploy,rs
+              podlab get all
               podlab get pods -w
             """)
 
@@ -54,6 +55,8 @@ public struct Get: PodlabCommand {
             do { _ = try LabelSelector(parsing: selector) } catch { throw CLIError("\(error)") }
         }
         if requests.count > 1, watch || watchOnly { throw CLIError("you may only specify a single resource type") }
+        // `get all` names each object with its kind, even when only one kind has objects.
+        let prefixed = requests.count > 1
         // Several kinds: one table after another, separated by a blank line, names prefixed
         // with their kind (`deployment.apps/web`), as kubectl prints them.
         var status: Int32 = 0
@@ -70,7 +73,7 @@ public struct Get: PodlabCommand {
             }
             // Several kinds as YAML or JSON: one `List` of them all, as kubectl prints it.
             let merging = requests.count > 1 && (format == .json || format == .yaml)
-            let code = try await get(request.kind, request.names, format: merging ? .json : format, prefixed: requests.count > 1, context: kindContext)
+            let code = try await get(request.kind, request.names, format: merging ? .json : format, prefixed: prefixed, context: kindContext)
             if code != 0 { status = code }
             guard requests.count > 1 else { continue }
             // "No resources found" is said once, for all the kinds.

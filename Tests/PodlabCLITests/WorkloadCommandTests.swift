@@ -46,6 +46,8 @@ struct WorkloadCommandTests {
                 return .json(201, request.text)
             case ("GET", "/api/v1/namespaces/default/services"):
                 return .object(ServiceList(items: []))
+            case ("GET", "/api/v1/namespaces/default/pods"):
+                return .object(PodList(items: []))
             default:
                 return .notFound("deployments.apps", request.path.split(separator: "/").last.map(String.init) ?? "")
             }
@@ -126,6 +128,10 @@ struct WorkloadCommandTests {
             #expect(lines.count > 3 && lines[3].hasPrefix("NAME "))
             #expect(lines.filter { $0.hasPrefix("replicaset.apps/web-") }.count == 2, "\(t.stdout.text)")
             #expect(t.stderr.text.isEmpty, "\(t.stderr.text)")
+            let all = agent.context()
+            #expect(await all.run("get all") == 0)
+            #expect(all.stdout.text.contains("\ndeployment.apps/web   0/3"), "\(all.stdout.text)")
+            #expect(agent.requestLines.contains("GET /api/v1/namespaces/default/pods"))
             let yaml = agent.context()
             #expect(await yaml.run("get deploy,rs -o json") == 0)
             let list = try JSONReader.value(from: yaml.stdout.text)

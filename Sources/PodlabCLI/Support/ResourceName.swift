@@ -78,17 +78,21 @@ enum ResourceName {
     /// TYPEs and NAMEs of get: `deploy,rs` (one kind after another, as kubectl lists them),
     /// or what `parse` reads.
     static func parseList(_ arguments: [String]) throws -> [(kind: ResourceKind, names: [String])]? {
-        guard let first = arguments.first, first.contains(","), !first.contains("/") else {
+        guard let first = arguments.first, first.contains(",") || first.lowercased() == "all", !first.contains("/") else {
             return try parse(arguments).map { [$0] }
         }
         var kinds: [ResourceKind] = []
         for type in first.split(separator: ",", omittingEmptySubsequences: false) {
-            let kind = try ResourceKind.parse(String(type))
-            if !kinds.contains(kind) { kinds.append(kind) }
+            // `all` is kubectl's category: the kinds of it podlab serves, in kubectl's order.
+            let expanded = type.lowercased() == "all" ? allCategory : [try ResourceKind.parse(String(type))]
+            for kind in expanded where !kinds.contains(kind) { kinds.append(kind) }
         }
         let names = Array(arguments.dropFirst())
         return kinds.map { ($0, names) }
     }
+
+    /// The kinds `get all` lists.
+    static let allCategory: [ResourceKind] = [.pods, .services, .deployments, .replicasets]
 
     /// A `TYPE/NAME` or `TYPE NAME` of one object whose type must be one of `allowed`
     /// (`deployment/web`, `deployment web`).
