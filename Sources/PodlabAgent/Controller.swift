@@ -45,6 +45,8 @@ public actor Controller: APIBackend {
     /// Namespaces whose ReplicaSets and Deployments must be synced again (their pods changed).
     var staleWorkloadNamespaces: Set<String> = []
     var workloadSyncScheduled = false
+    /// A pod a ReplicaSet needs could not be made (no address left, say): the sync runs again later.
+    var workloadRetryNamespaces: Set<String> = []
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []

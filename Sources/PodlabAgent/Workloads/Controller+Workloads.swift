@@ -179,6 +179,16 @@ extension Controller {
         Task { self.syncStaleWorkloads() }
     }
 
+    /// Syncs `namespace` again in a few seconds, as the controllers requeue a failed sync.
+    func retryWorkloads(_ namespace: String) {
+        guard workloadRetryNamespaces.insert(namespace).inserted else { return }
+        Task {
+            try? await Task.sleep(for: .seconds(5))
+            self.workloadRetryNamespaces.remove(namespace)
+            self.markWorkloadsStale(namespace)
+        }
+    }
+
     func syncAllWorkloads() {
         // Pods with a controller too: their ReplicaSet may be gone (deleted before a crash).
         let controlled = pods.values.map(\.metadata).filter { ReplicaSetScaling.controllerUID(of: $0) != nil }
@@ -247,6 +257,7 @@ extension Controller {
                     changed = true
                 } catch {
                     logger.error("replicaset \(key): creating pod \(pod.metadata.name) failed: \(error)")
+                    retryWorkloads(replicaSet.metadata.namespace)
                     break
                 }
             }
