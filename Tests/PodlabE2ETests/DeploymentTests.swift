@@ -153,6 +153,13 @@ struct DeploymentTests {
 
             let updated = try lab.run(["set", "image", "deployment/web", "nginx=httpd"])
             #expect(updated.stdout == "deployment.apps/web image updated\n")
+            // 25% of 3: one pod above 3 at most, none below 3 ready, all along the way.
+            try await lab.eventually("3 httpd pods ready, no other left", timeout: .seconds(120)) {
+                let pods = try Self.active(lab)
+                #expect(pods.count <= 4, "more than maxSurge above replicas: \(pods)")
+                #expect(pods.filter(\.ready).count >= 3, "more than maxUnavailable below replicas: \(pods)")
+                return try Self.pods(lab).count == 3 && pods.allSatisfy { $0.image == "httpd" && $0.ready }
+            }
             let rolled = try lab.run(["rollout", "status", "deployment", "web", "--timeout", "120s"])
             #expect(rolled.stdout.hasSuffix("deployment \"web\" successfully rolled out\n"), "\(rolled.stdout)")
             let pods = try Self.active(lab)
