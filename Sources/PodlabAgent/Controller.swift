@@ -47,6 +47,8 @@ public actor Controller: APIBackend {
     var workloadSyncScheduled = false
     /// A pod a ReplicaSet needs could not be made (no address left, say): the sync runs again later.
     var workloadRetryNamespaces: Set<String> = []
+    /// Deployments whose progress deadline is being waited for (`namespace/name`).
+    var progressDeadlineChecks: Set<String> = []
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []

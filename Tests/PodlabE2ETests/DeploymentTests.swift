@@ -183,6 +183,17 @@ struct DeploymentTests {
             #expect(try Self.replicaSets(lab).count == 2)
             let after = try lab.run(["rollout", "history", "deployment/web"]).stdout
             #expect(after == "deployment.apps/web \nREVISION  CHANGE-CAUSE\n2         <none>\n3         <none>\n\n", "\(after)")
+            // An image that cannot be pulled: no progress, and past the deadline the rollout fails.
+            let file = lab.stateRoot + "/deadline.yaml"
+            var manifest = try lab.run(["get", "deploy", "web", "-o", "json"]).stdout
+            manifest = manifest.replacingOccurrences(of: "\"progressDeadlineSeconds\": 600", with: "\"progressDeadlineSeconds\": 3")
+                .replacingOccurrences(of: "\"image\": \"nginx\"", with: "\"image\": \"no-such-image\"")
+            try manifest.write(toFile: file, atomically: true, encoding: .utf8)
+            try lab.run(["apply", "-f", file])
+            let stuck = try lab.run(["rollout", "status", "deployment/web", "--timeout", "60s"], expectSuccess: false)
+            #expect(stuck.status == .exited(1))
+            #expect(stuck.stderr == "error: deployment \"web\" exceeded its progress deadline\n", "\(stuck.stdout)\(stuck.stderr)")
+            #expect(try Self.active(lab).filter { $0.image == "nginx" && $0.ready }.count == 3)
             let undoMissing = try lab.run(["rollout", "undo", "deployment/web", "--to-revision", "9"], expectSuccess: false)
             #expect(undoMissing.stderr == "error: unable to find specified revision 9 in history\n", "\(undoMissing.stderr)")
         }

@@ -161,14 +161,16 @@ public struct WorkloadCondition: JSONObjectCodable, Hashable {
         writer.set("message", omittingEmpty: message)
     }
 
-    /// Sets `condition` in `conditions`: its transition time moves only when its status changes.
+    /// Sets `condition` in `conditions`: its transition time moves only when its status changes,
+    /// its update time when anything in it changes (unless given).
     public static func set(_ condition: WorkloadCondition, in conditions: inout [WorkloadCondition], now: Timestamp) {
         var condition = condition
-        condition.lastUpdateTime = condition.lastUpdateTime ?? now
+        let updated = condition.lastUpdateTime
+        condition.lastUpdateTime = updated ?? now
         if let index = conditions.firstIndex(where: { $0.type == condition.type }) {
             let old = conditions[index]
             condition.lastTransitionTime = old.status == condition.status ? old.lastTransitionTime : now
-            if old.status == condition.status, old.reason == condition.reason, old.message == condition.message {
+            if updated == nil, old.status == condition.status, old.reason == condition.reason, old.message == condition.message {
                 condition.lastUpdateTime = old.lastUpdateTime
             }
             conditions[index] = condition

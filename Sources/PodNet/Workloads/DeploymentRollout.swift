@@ -217,11 +217,27 @@ public enum DeploymentRollout {
         }
         if let new {
             let complete = Int(status.updatedReplicas) == desired && Int(status.replicas) == desired && Int(status.availableReplicas) == desired
-            let progressing = complete
-                ? WorkloadCondition(type: "Progressing", status: .true, reason: "NewReplicaSetAvailable",
-                                    message: "ReplicaSet \"\(new.metadata.name)\" has successfully progressed.")
-                : WorkloadCondition(type: "Progressing", status: .true, reason: "ReplicaSetUpdated",
-                                    message: "ReplicaSet \"\(new.metadata.name)\" is progressing.")
+            let old = deployment.status
+            // Progress (`DeploymentProgressing`): more updated, ready or available pods, fewer old ones.
+            let progressed = status.updatedReplicas > old.updatedReplicas || status.readyReplicas > old.readyReplicas
+                || status.availableReplicas > old.availableReplicas || status.replicas - status.updatedReplicas < old.replicas - old.updatedReplicas
+                || status.observedGeneration != old.observedGeneration
+            var progressing: WorkloadCondition
+            if complete {
+                progressing = WorkloadCondition(type: "Progressing", status: .true, reason: "NewReplicaSetAvailable",
+                                                message: "ReplicaSet \"\(new.metadata.name)\" has successfully progressed.")
+            } else if !progressed, let current = status.condition("Progressing"), current.reason != "NewReplicaSetAvailable",
+                      let since = current.lastUpdateTime, let deadline = deployment.spec.progressDeadlineSeconds,
+                      now.seconds(since: since) >= Int64(deadline) {
+                progressing = WorkloadCondition(type: "Progressing", status: .false, reason: "ProgressDeadlineExceeded",
+                                                message: "ReplicaSet \"\(new.metadata.name)\" has timed out progressing.")
+                if current.reason == "ProgressDeadlineExceeded" { progressing.lastUpdateTime = current.lastUpdateTime }
+            } else {
+                progressing = WorkloadCondition(type: "Progressing", status: .true, reason: "ReplicaSetUpdated",
+                                                message: "ReplicaSet \"\(new.metadata.name)\" is progressing.")
+                // Time since the last progress is what the deadline measures.
+                if progressed || status.condition("Progressing")?.reason != "ReplicaSetUpdated" { progressing.lastUpdateTime = now }
+            }
             WorkloadCondition.set(progressing, in: &status.conditions, now: now)
         }
         // Conditions in the API server's order.
@@ -229,24 +245,28 @@ public enum DeploymentRollout {
         return status
     }
 
-    /// `kubectl rollout status`: the line to print and whether the rollout is done.
-    public static func rolloutStatus(_ deployment: Deployment) -> (message: String, done: Bool) {
+    /// `kubectl rollout status`: the line to print, whether the rollout is over, and whether it
+    /// failed (its progress deadline passed: kubectl prints the line as an error).
+    public static func rolloutStatus(_ deployment: Deployment) -> (message: String, done: Bool, failed: Bool) {
         let name = deployment.metadata.name
         let status = deployment.status
         guard (status.observedGeneration ?? 0) >= (deployment.metadata.generation ?? 0) else {
-            return ("Waiting for deployment spec update to be observed...", false)
+            return ("Waiting for deployment spec update to be observed...", false, false)
+        }
+        if status.condition("Progressing")?.reason == "ProgressDeadlineExceeded" {
+            return ("deployment \"\(name)\" exceeded its progress deadline", true, true)
         }
         let desired = Int32(deployment.desiredReplicas)
         if status.updatedReplicas < desired {
-            return ("Waiting for deployment \"\(name)\" rollout to finish: \(status.updatedReplicas) out of \(desired) new replicas have been updated...", false)
+            return ("Waiting for deployment \"\(name)\" rollout to finish: \(status.updatedReplicas) out of \(desired) new replicas have been updated...", false, false)
         }
         if status.replicas > status.updatedReplicas {
-            return ("Waiting for deployment \"\(name)\" rollout to finish: \(status.replicas - status.updatedReplicas) old replicas are pending termination...", false)
+            return ("Waiting for deployment \"\(name)\" rollout to finish: \(status.replicas - status.updatedReplicas) old replicas are pending termination...", false, false)
         }
         if status.availableReplicas < status.updatedReplicas {
-            return ("Waiting for deployment \"\(name)\" rollout to finish: \(status.availableReplicas) of \(status.updatedReplicas) updated replicas are available...", false)
+            return ("Waiting for deployment \"\(name)\" rollout to finish: \(status.availableReplicas) of \(status.updatedReplicas) updated replicas are available...", false, false)
         }
-        return ("deployment \"\(name)\" successfully rolled out", true)
+        return ("deployment \"\(name)\" successfully rolled out", true, false)
     }
 }
 

@@ -357,10 +357,26 @@ extension Controller {
             if updated != deployment {
                 deployments[key] = try persist(updated, .modified)
             }
+            scheduleProgressDeadlineCheck(updated)
         } catch {
             logger.error("deployment \(key): sync failed: \(error)")
         }
         return changed
+    }
+
+    /// A rollout in progress fails when its deadline passes without progress, which nothing
+    /// else would notice: the Deployment is synced again then.
+    func scheduleProgressDeadlineCheck(_ deployment: Deployment) {
+        let key = objectKey(deployment)
+        guard let condition = deployment.status.condition("Progressing"), condition.reason == "ReplicaSetUpdated",
+              let since = condition.lastUpdateTime, let deadline = deployment.spec.progressDeadlineSeconds,
+              progressDeadlineChecks.insert(key).inserted else { return }
+        let wait = max(1, Int64(deadline) - Timestamp.now().seconds(since: since) + 1)
+        Task {
+            try? await Task.sleep(for: .seconds(wait))
+            self.progressDeadlineChecks.remove(key)
+            self.markWorkloadsStale(deployment.metadata.namespace)
+        }
     }
 
     // MARK: API

@@ -38,7 +38,8 @@ public struct RolloutStatus: PodlabCommand {
         var last = ""
         while true {
             let deployment = try await client.get(Deployment.self, path)
-            let (message, done) = DeploymentRollout.rolloutStatus(deployment)
+            let (message, done, failed) = DeploymentRollout.rolloutStatus(deployment)
+            if failed { throw CLIError(message) }
             if message != last {
                 context.stdout.line(message)
                 last = message

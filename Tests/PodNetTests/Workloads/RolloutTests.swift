@@ -209,10 +209,38 @@ struct RolloutTests {
             == "Waiting for deployment \"web\" rollout to finish: 1 old replicas are pending termination...")
         old.status = ReplicaSetStatus()
         deployment.status = DeploymentRollout.status(of: deployment, new: new, all: [new, old], now: Timestamp(secondsSince1970: 7))
-        #expect(DeploymentRollout.rolloutStatus(deployment) == ("deployment \"web\" successfully rolled out", true))
+        #expect(DeploymentRollout.rolloutStatus(deployment) == ("deployment \"web\" successfully rolled out", true, false))
         #expect(deployment.status.condition("Progressing")?.reason == "NewReplicaSetAvailable")
         deployment.metadata.generation = 2
         #expect(DeploymentRollout.rolloutStatus(deployment).message == "Waiting for deployment spec update to be observed...")
+    }
+
+    @Test("a rollout without progress for progressDeadlineSeconds is failed; progress restarts the clock")
+    func progressDeadline() {
+        var deployment = Self.deployment()
+        deployment.spec.progressDeadlineSeconds = 10
+        var new = DeploymentRollout.makeReplicaSet(for: deployment, revision: 2, replicas: 1)
+        new.status = ReplicaSetStatus(replicas: 1)
+        var old = DeploymentRollout.makeReplicaSet(for: Self.deployment(image: "httpd"), revision: 1, replicas: 3)
+        old.status = ReplicaSetStatus(replicas: 3, readyReplicas: 3, availableReplicas: 3)
+        func sync(at seconds: Int64) {
+            deployment.status = DeploymentRollout.status(of: deployment, new: new, all: [new, old], now: Timestamp(secondsSince1970: seconds))
+        }
+        sync(at: 100)
+        #expect(deployment.status.condition("Progressing")?.reason == "ReplicaSetUpdated")
+        sync(at: 109)
+        #expect(deployment.status.condition("Progressing")?.reason == "ReplicaSetUpdated")
+        // A new pod ready at 109 s: the deadline counts from there.
+        new.status = ReplicaSetStatus(replicas: 1, readyReplicas: 1, availableReplicas: 1)
+        sync(at: 109)
+        sync(at: 118)
+        #expect(deployment.status.condition("Progressing")?.status == .true)
+        sync(at: 119)
+        #expect(deployment.status.condition("Progressing")?.status == .false)
+        #expect(deployment.status.condition("Progressing")?.reason == "ProgressDeadlineExceeded")
+        #expect(DeploymentRollout.rolloutStatus(deployment) == ("deployment \"web\" exceeded its progress deadline", true, true))
+        sync(at: 130)
+        #expect(deployment.status.condition("Progressing")?.lastUpdateTime == Timestamp(secondsSince1970: 119))
     }
 
     @Test("kubectl's tables for deployments and replica sets")
