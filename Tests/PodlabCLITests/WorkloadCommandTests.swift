@@ -116,6 +116,20 @@ struct WorkloadCommandTests {
         }
     }
 
+    @Test("edit deployment saves the edited Deployment")
+    func edit() async throws {
+        let workloads = Workloads()
+        let script = try EditCommandTests.editor("s/replicas: 3/replicas: 7/")
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        try await FakeAgent.with({ workloads.handle($0) }) { agent in
+            var t = agent.context()
+            t.environment["EDITOR"] = script
+            #expect(await t.run("edit deployment web") == 0)
+            #expect(t.stdout.text == "deployment.apps/web edited\n")
+            #expect(workloads.deployment.withLock { $0.spec.replicas } == 7)
+        }
+    }
+
     @Test("get deploy,rs: a table per kind, names with their kind, a blank line between")
     func getSeveralKinds() async throws {
         try await FakeAgent.with({ Workloads().handle($0) }) { agent in
