@@ -46,6 +46,16 @@ public actor Controller: APIBackend {
     var dataplaneSyncPending = false
     /// Milliseconds from a change of services or endpoints to every node's rules in force.
     var dataplaneSyncMillis: [Double] = []
+    /// Deployments and ReplicaSets by `namespace/name`, as for services.
+    var deployments: [String: Deployment] = [:]
+    var replicaSets: [String: ReplicaSet] = [:]
+    /// Namespaces whose ReplicaSets and Deployments must be synced again (their pods changed).
+    var staleWorkloadNamespaces: Set<String> = []
+    var workloadSyncScheduled = false
+    /// A pod a ReplicaSet needs could not be made (no address left, say): the sync runs again later.
+    var workloadRetryNamespaces: Set<String> = []
+    /// Deployments whose progress deadline is being waited for (`namespace/name`).
+    var progressDeadlineChecks: Set<String> = []
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []
@@ -141,6 +151,7 @@ public actor Controller: APIBackend {
             exitRecords.prune(keeping: Set(runtimes.values.flatMap { $0.processes.values }))
             phase = .ready
             syncAllEndpoints()
+            syncAllWorkloads()
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
             message = readyMessage

@@ -68,6 +68,8 @@ public struct Apply: PodlabCommand {
         case let .pod(pod): try await apply(pod, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case let .service(service): try await apply(service, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case let .namespace(namespace): try await apply(namespace, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
+        case let .deployment(deployment): try await apply(deployment, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
+        case let .replicaSet(replicaSet): try await apply(replicaSet, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case .node:
             throw CLIError("podlab does not apply nodes: Node \"\(object.metadata.name)\" in \"\(source)\" (nodes come from the lab's topology; see \"podlab node add\")")
         }

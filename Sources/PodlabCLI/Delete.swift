@@ -66,7 +66,7 @@ public struct Delete: PodlabCommand {
         if let parsed {
             switch parsed.kind {
             case .pods: break
-            case .services, .namespaces:
+            case .services, .namespaces, .deployments, .replicasets:
                 guard !parsed.names.isEmpty else {
                     throw CLIError(all || selector != nil ? "podlab deletes \(parsed.kind.rawValue) by name" : "resource(s) were provided, but no name was specified")
                 }
@@ -101,6 +101,8 @@ public struct Delete: PodlabCommand {
                         case .pod: targets.append((objectNamespace, object.metadata.name))
                         case .service: others.append((.services, objectNamespace, object.metadata.name))
                         case .namespace: others.append((.namespaces, objectNamespace, object.metadata.name))
+                        case .deployment: others.append((.deployments, objectNamespace, object.metadata.name))
+                        case .replicaSet: others.append((.replicasets, objectNamespace, object.metadata.name))
                         case .node:
                             context.stderr.line("error: podlab does not delete nodes from files: Node \"\(object.metadata.name)\" in \"\(source.name)\"")
                             failed = true
@@ -156,7 +158,7 @@ public struct Delete: PodlabCommand {
         return failed ? 1 : 0
     }
 
-    /// Deletes services and namespaces by name (`service "web" deleted`), then waits, as
+    /// Deletes services, namespaces, deployments and replica sets by name (`service "web" deleted`), then waits, as
     /// kubectl does, until they are gone (a namespace goes once its pods have). Returns
     /// whether any failed.
     private func deleteObjects(_ targets: [(kind: ResourceKind, namespace: String, name: String)], client: APIClient,
@@ -166,8 +168,12 @@ public struct Delete: PodlabCommand {
         let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
         let query: [(String, String)] = dryRun == "server" ? [("dryRun", DryRun.all)] : []
         for target in targets {
-            let path = target.kind == .services ? Service.path(namespace: target.namespace, name: target.name)
-                                                : Namespace.path(namespace: "", name: target.name)
+            let path = switch target.kind {
+            case .services: Service.path(namespace: target.namespace, name: target.name)
+            case .deployments: Deployment.path(namespace: target.namespace, name: target.name)
+            case .replicasets: ReplicaSet.path(namespace: target.namespace, name: target.name)
+            default: Namespace.path(namespace: "", name: target.name)
+            }
             do {
                 if dryRun == "client" {
                     _ = try await client.send(.GET, path)

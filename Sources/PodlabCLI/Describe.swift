@@ -6,7 +6,7 @@ import PodNet
 public struct Describe: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "describe",
-        abstract: "Show details of pods, services or namespaces.",
+        abstract: "Show details of pods, services, namespaces, deployments or replica sets.",
         discussion: "Examples: podlab describe pod nginx; podlab describe pods; podlab describe pods -l run=nginx")
 
     @OptionGroup public var scope: ScopeOptions
@@ -30,8 +30,10 @@ public struct Describe: PodlabCommand {
         case .pods: break
         case .services: return try await services(parsed.names, context: context)
         case .namespaces: return try await namespaces(parsed.names, context: context)
+        case .deployments: return try await deployments(parsed.names, context: context)
+        case .replicasets: return try await replicaSets(parsed.names, context: context)
         default:
-            throw CLIError("podlab describes pods, services and namespaces; see \"podlab get \(parsed.kind.rawValue) -o yaml\"")
+            throw CLIError("podlab describes pods, services, namespaces, deployments and replica sets; see \"podlab get \(parsed.kind.rawValue) -o yaml\"")
         }
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
@@ -100,6 +102,32 @@ public struct Describe: PodlabCommand {
             let slices = try await client.get(EndpointSliceList.self, EndpointSlice.collectionPath(namespace: service.metadata.namespace),
                                               query: [("labelSelector", "\(EndpointSlice.serviceNameLabel)=\(service.metadata.name)")]).items
             texts.append(ServiceDescription.service(service, slices: slices))
+        }
+        if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
+        return failed ? 1 : 0
+    }
+
+    private func deployments(_ names: [String], context: CommandContext) async throws -> Int32 {
+        let (deployments, failed) = try await fetch(Deployment.self, names, context: context)
+        let client = scope.client(context)
+        var texts: [String] = []
+        for deployment in deployments {
+            let replicaSets = try await client.get(ReplicaSetList.self, ReplicaSet.collectionPath(namespace: deployment.metadata.namespace)).items
+                .filter { ReplicaSetScaling.controllerUID(of: $0.metadata) == deployment.metadata.uid }
+            texts.append(WorkloadDescription.deployment(deployment, replicaSets: replicaSets, timeZone: context.timeZone))
+        }
+        if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
+        return failed ? 1 : 0
+    }
+
+    private func replicaSets(_ names: [String], context: CommandContext) async throws -> Int32 {
+        let (replicaSets, failed) = try await fetch(ReplicaSet.self, names, context: context)
+        let client = scope.client(context)
+        var texts: [String] = []
+        for replicaSet in replicaSets {
+            let pods = try await client.get(PodList.self, APIPath.pods(replicaSet.metadata.namespace)).items
+                .filter { ReplicaSetScaling.isControlled($0, by: replicaSet.metadata.uid) }
+            texts.append(WorkloadDescription.replicaSet(replicaSet, pods: pods))
         }
         if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
         return failed ? 1 : 0

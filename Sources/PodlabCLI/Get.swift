@@ -6,19 +6,21 @@ import PodNet
 public struct Get: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get",
-        abstract: "Display pods, nodes, services, namespaces, endpoints or endpoint slices.",
+        abstract: "Display pods, nodes, services, namespaces, endpoints, endpoint slices, deployments or replica sets.",
         discussion: """
             Examples:
               podlab get pods -o wide
               podlab get pod nginx -o yaml
               podlab get nodes
               podlab get svc,ep -o wide
+              podlab get deploy,rs
+              podlab get all
               podlab get pods -w
             """)
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices [NAME…], or TYPE/NAME…")
+    @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices|deployments|replicasets [NAME…], TYPE,TYPE…, or TYPE/NAME…")
     public var resources: [String] = []
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "wide, yaml, json or name.")
@@ -48,26 +50,83 @@ public struct Get: PodlabCommand {
         if let first = resources.first, Self.eventNames.contains(first.lowercased()) {
             return try await events(Array(resources.dropFirst()), format: try OutputFormat.parse(output), context: context)
         }
-        guard let parsed = try ResourceName.parse(resources) else {
+        guard let requests = try ResourceName.parseList(resources) else {
             throw CLIError("You must specify the type of resource to get. Use \"podlab get pods\" or \"podlab get nodes\".")
         }
         let format = try OutputFormat.parse(output)
         if let selector {
             do { _ = try LabelSelector(parsing: selector) } catch { throw CLIError("\(error)") }
         }
-        switch parsed.kind {
-        case .pods: return try await pods(parsed.names, format: format, context: context)
-        case .nodes: return try await nodes(parsed.names, format: format, context: context)
+        if requests.count > 1, watch || watchOnly { throw CLIError("you may only specify a single resource type") }
+        // `get all` names each object with its kind, even when only one kind has objects.
+        let prefixed = requests.count > 1
+        // Several kinds: one table after another, separated by a blank line, names prefixed
+        // with their kind (`deployment.apps/web`), as kubectl prints them.
+        var status: Int32 = 0
+        var printedBefore = false
+        var nothingFound: String?
+        var mergedItems: [JSONValue] = []
+        for request in requests {
+            let captured = CapturingSink()
+            let capturedErrors = CapturingSink()
+            var kindContext = context
+            if requests.count > 1 {
+                kindContext.stdout = captured
+                kindContext.stderr = capturedErrors
+            }
+            // Several kinds as YAML or JSON: one `List` of them all, as kubectl prints it.
+            let merging = requests.count > 1 && (format == .json || format == .yaml)
+            let code = try await get(request.kind, request.names, format: merging ? .json : format, prefixed: prefixed, context: kindContext)
+            if code != 0 { status = code }
+            guard requests.count > 1 else { continue }
+            // "No resources found" is said once, for all the kinds.
+            for line in capturedErrors.text.split(separator: "\n") {
+                if line.hasPrefix("No resources found") { nothingFound = String(line) } else { context.stderr.line(String(line)) }
+            }
+            let text = captured.text
+            if merging {
+                if let value = try? JSONReader.value(from: text) {
+                    mergedItems += value["kind"] == .string("List") ? value["items"]?.arrayValue ?? [] : [value]
+                }
+                continue
+            }
+            if text.isEmpty { continue }
+            if printedBefore, format == nil || format == .wide { context.stdout.write("\n") }
+            context.stdout.write(text)
+            printedBefore = true
+        }
+        if requests.count > 1, let format, format == .json || format == .yaml {
+            let list: JSONValue = .object(["apiVersion": "v1", "kind": "List", "metadata": .object(["resourceVersion": ""]), "items": .array(mergedItems)])
+            context.stdout.write(Self.document(list, format: format))
+            return status
+        }
+        if !printedBefore, let nothingFound { context.stderr.line(nothingFound) }
+        return status
+    }
+
+    private func get(_ kind: ResourceKind, _ names: [String], format: OutputFormat?, prefixed: Bool, context: CommandContext) async throws -> Int32 {
+        let wide = format == .wide
+        switch kind {
+        case .pods: return try await pods(names, format: format, prefixed: prefixed, context: context)
+        case .nodes: return try await nodes(names, format: format, context: context)
         case .services:
-            return try await objects(Service.self, parsed.names, format: format, context: context) {
-                ServiceTables.services($0, wide: format == .wide, now: $1)
+            return try await objects(Service.self, names, format: format, prefixed: prefixed, context: context) {
+                ServiceTables.services($0, wide: wide, now: $1)
             }
         case .namespaces:
-            return try await objects(Namespace.self, parsed.names, format: format, context: context) { ServiceTables.namespaces($0, now: $1) }
+            return try await objects(Namespace.self, names, format: format, prefixed: prefixed, context: context) { ServiceTables.namespaces($0, now: $1) }
         case .endpoints:
-            return try await objects(Endpoints.self, parsed.names, format: format, context: context) { ServiceTables.endpoints($0, now: $1) }
+            return try await objects(Endpoints.self, names, format: format, prefixed: prefixed, context: context) { ServiceTables.endpoints($0, now: $1) }
         case .endpointslices:
-            return try await objects(EndpointSlice.self, parsed.names, format: format, context: context) { ServiceTables.endpointSlices($0, now: $1) }
+            return try await objects(EndpointSlice.self, names, format: format, prefixed: prefixed, context: context) { ServiceTables.endpointSlices($0, now: $1) }
+        case .deployments:
+            return try await objects(Deployment.self, names, format: format, prefixed: prefixed, context: context) {
+                WorkloadTables.deployments($0, wide: wide, now: $1)
+            }
+        case .replicasets:
+            return try await objects(ReplicaSet.self, names, format: format, prefixed: prefixed, context: context) {
+                WorkloadTables.replicaSets($0, wide: wide, now: $1)
+            }
         }
     }
 
@@ -76,7 +135,7 @@ public struct Get: PodlabCommand {
     /// `get` for a kind other than pods and nodes: list or named objects, in a table (with
     /// NAMESPACE for `-A`, LABELS for `--show-labels`), YAML, JSON or names; `-w` prints a
     /// row (or document) per change.
-    private func objects<T: KubernetesResource>(_ type: T.Type, _ names: [String], format: OutputFormat?, context: CommandContext,
+    private func objects<T: KubernetesResource>(_ type: T.Type, _ names: [String], format: OutputFormat?, prefixed: Bool = false, context: CommandContext,
                                                 table: ([T], Timestamp) -> PodNet.TextTable) async throws -> Int32 {
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
@@ -100,8 +159,12 @@ public struct Get: PodlabCommand {
             }
         }
         let showNamespace = T.isNamespaced && allNamespaces
+        let singular = ResourceKind(argument: T.resource)?.singular ?? T.resource
         func rows(_ objects: [T], now: Timestamp) -> PodNet.TextTable {
             var rendered = table(objects, now)
+            if prefixed {
+                for index in rendered.rows.indices { rendered.rows[index][0] = "\(singular)/" + rendered.rows[index][0] }
+            }
             if showNamespace {
                 rendered.headers.insert("NAMESPACE", at: 0)
                 for (index, object) in objects.enumerated() { rendered.rows[index].insert(object.metadata.namespace, at: 0) }
@@ -112,7 +175,6 @@ public struct Get: PodlabCommand {
             }
             return rendered
         }
-        let singular = ResourceKind(argument: T.resource)?.singular ?? T.resource
         var widths: [Int] = []
         if !watchOnly {
             if objects.isEmpty && names.isEmpty && (format == nil || format == .wide) {
@@ -163,7 +225,7 @@ public struct Get: PodlabCommand {
 
     // MARK: Pods
 
-    private func pods(_ names: [String], format: OutputFormat?, context: CommandContext) async throws -> Int32 {
+    private func pods(_ names: [String], format: OutputFormat?, prefixed: Bool = false, context: CommandContext) async throws -> Int32 {
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
         let listQuery = selector.map { [("labelSelector", $0)] } ?? []
@@ -198,7 +260,11 @@ public struct Get: PodlabCommand {
                 case .name?:
                     for pod in pods { context.stdout.line("pod/\(pod.metadata.name)") }
                 case .wide?, nil:
-                    let table = podTable(pods, wide: format == .wide, now: now)
+                    var table = podTable(pods, wide: format == .wide, now: now)
+                    if prefixed {
+                        let column = allNamespaces ? 1 : 0
+                        for index in table.rows.indices { table.rows[index][column] = "pod/" + table.rows[index][column] }
+                    }
                     widths = Self.columnWidths(table)
                     context.stdout.write(table.render(showHeaders: !noHeaders))
                 }

@@ -166,8 +166,8 @@ struct GetCommandTests {
     @Test func unknownResourceType() async throws {
         try await FakeAgent.with({ FakeCluster().handle($0) }) { agent in
             let t = agent.context()
-            #expect(await t.run("get deployments") == 1)
-            #expect(t.stderr.text == "error: the server doesn't have a resource type \"deployments\"\n")
+            #expect(await t.run("get statefulsets") == 1)
+            #expect(t.stderr.text == "error: the server doesn't have a resource type \"statefulsets\"\n")
         }
     }
 

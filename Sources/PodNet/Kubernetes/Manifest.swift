@@ -4,10 +4,13 @@ public enum AnyKubernetesObject: Hashable, Sendable {
     case node(Node)
     case service(Service)
     case namespace(Namespace)
+    case deployment(Deployment)
+    case replicaSet(ReplicaSet)
 
     /// Kinds podlab reads from manifests, by `apiVersion` and `kind`.
     public static let supportedKinds: [(apiVersion: String, kind: String)] = [
         (Pod.apiVersion, Pod.kind), (Node.apiVersion, Node.kind), (Service.apiVersion, Service.kind), (Namespace.apiVersion, Namespace.kind),
+        (Deployment.apiVersion, Deployment.kind), (ReplicaSet.apiVersion, ReplicaSet.kind),
     ]
 
     /// Reads an object by its `apiVersion` and `kind`, strictly (see `JSONObjectCodable`).
@@ -18,6 +21,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case (Node.apiVersion, Node.kind): self = .node(try Node(json: json))
         case (Service.apiVersion, Service.kind): self = .service(try Service(json: json))
         case (Namespace.apiVersion, Namespace.kind): self = .namespace(try Namespace(json: json))
+        case (Deployment.apiVersion, Deployment.kind): self = .deployment(try Deployment(json: json))
+        case (ReplicaSet.apiVersion, ReplicaSet.kind): self = .replicaSet(try ReplicaSet(json: json))
         default: throw .unsupportedKind(kind: kind, apiVersion: apiVersion)
         }
     }
@@ -46,6 +51,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case .node: Node.kind
         case .service: Service.kind
         case .namespace: Namespace.kind
+        case .deployment: Deployment.kind
+        case .replicaSet: ReplicaSet.kind
         }
     }
 
@@ -55,6 +62,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .node(node): node.metadata
         case let .service(service): service.metadata
         case let .namespace(namespace): namespace.metadata
+        case let .deployment(deployment): deployment.metadata
+        case let .replicaSet(replicaSet): replicaSet.metadata
         }
     }
 
@@ -64,6 +73,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .node(node): node.json
         case let .service(service): service.json
         case let .namespace(namespace): namespace.json
+        case let .deployment(deployment): deployment.json
+        case let .replicaSet(replicaSet): replicaSet.json
         }
     }
 }
@@ -95,12 +106,14 @@ public enum Manifest {
     /// The objects of one document: one, or the items of a list.
     public static func objects(in value: JSONValue) -> [Result<AnyKubernetesObject, ObjectDecodingError>] {
         if case let .object(fields) = value, case let .string(kind)? = fields["kind"], isListKind(kind) {
-            guard fields["apiVersion"] == .string("v1") else {
+            // `List` is v1; a typed list is its items' group (`DeploymentList` is apps/v1).
+            let listVersion = AnyKubernetesObject.supportedKinds.first { $0.kind + "List" == kind }?.apiVersion ?? "v1"
+            guard fields["apiVersion"] == .string(listVersion) else {
                 return [.failure(.unsupportedKind(kind: kind, apiVersion: fields["apiVersion"]?.stringValue ?? ""))]
             }
             let allowed: Set<String> = ["apiVersion", "kind", "metadata", "items"]
             let unknown = fields.keys.filter { !allowed.contains($0) }.sorted().map { FieldPath.root.child($0) }
-            guard unknown.isEmpty else { return [.failure(.inObject(kind: kind, apiVersion: "v1", .unknownFields(unknown)))] }
+            guard unknown.isEmpty else { return [.failure(.inObject(kind: kind, apiVersion: listVersion, .unknownFields(unknown)))] }
             switch fields["items"] {
             case nil, .null?: return []
             case let .array(items)?:
@@ -108,7 +121,7 @@ public enum Manifest {
                     if kind != "List", item["kind"] == nil || item["kind"] == .null, case var .object(itemFields) = item {
                         // A typed list's items may leave out their kind.
                         itemFields["kind"] = .string(String(kind.dropLast("List".count)))
-                        itemFields["apiVersion"] = itemFields["apiVersion"] ?? .string("v1")
+                        itemFields["apiVersion"] = itemFields["apiVersion"] ?? .string(listVersion)
                         return decode(.object(itemFields))
                     }
                     return decode(item).mapError { error in

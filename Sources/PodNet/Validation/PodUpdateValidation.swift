@@ -12,6 +12,11 @@ extension Pod {
         let new = applyingDefaults()
         let old = old.applyingDefaults()
         var result = new.validate(creating: false)
+        // A ReplicaSet's pod keeps the owner the agent gave it; only a new owner is refused.
+        let owners = FieldPath("metadata").child("ownerReferences")
+        if new.metadata.preservedFields["ownerReferences"] == old.metadata.preservedFields["ownerReferences"] {
+            result.errors.removeAll { $0.field == owners }
+        }
         result.errors += PodUpdateValidation.validateMetadata(new.metadata, old: old.metadata)
         result.errors += PodUpdateValidation.validateSpec(new.spec, old: old.spec)
         return result

@@ -116,12 +116,22 @@ extension Controller {
     /// network exists.
     public func createPod(namespace: String, body: Data, dryRun: Bool = false) async throws -> Data {
         try requireReady()
-        var pod = try Controller.decodePod(body).applyingDefaults()
+        let pod = try Controller.decodePod(body).applyingDefaults()
+        return Data(try admitPod(pod, namespace: namespace, dryRun: dryRun).json.jsonText(indent: 0).utf8)
+    }
+
+    /// Creates a pod (see `createPod`). `controlled` is for the agent's own controllers: their
+    /// pods carry the `ownerReferences` a user's pod may not.
+    @discardableResult
+    func admitPod(_ pod: Pod, namespace: String, dryRun: Bool = false, controlled: Bool = false) throws -> Pod {
+        var pod = pod
         if pod.metadata.namespace.isEmpty { pod.metadata.namespace = namespace }
         guard pod.metadata.namespace == namespace else {
             throw APIStatus.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
-        do { try pod.validated() } catch { throw error.status }
+        var checked = pod
+        if controlled { checked.metadata.preservedFields["ownerReferences"] = nil }
+        do { try checked.validated() } catch { throw error.status }
         try requireCgroups(for: pod)
         try requireNamespace(namespace, resource: "pods", name: pod.metadata.name)
         guard pods[key(pod)] == nil else { throw APIStatus.alreadyExists(resource: "pods", name: pod.metadata.name) }
@@ -156,7 +166,7 @@ extension Controller {
         if dryRun {
             if !hostNetwork { _ = try store.read { tx in try nextAddress(on: node, for: pod, tx) } }
             PodStatusRules.update(&pod, now: now)
-            return Data(pod.json.jsonText(indent: 0).utf8)
+            return pod
         }
         let stored = pod
         // The address and the pod land in one transaction: both or neither.
@@ -182,7 +192,7 @@ extension Controller {
         publish(.added, pod)
         let podKey = key(pod)
         Task { await self.realize(podKey) }
-        return Data(pod.json.jsonText(indent: 0).utf8)
+        return pod
     }
 
     /// A pod with limits needs cgroups to enforce them: on a host without, it is refused as a
@@ -401,14 +411,25 @@ extension Controller {
     public func deletePod(namespace: String, name: String, gracePeriodSeconds: Int?, dryRun: Bool = false) async throws -> Data {
         var pod = try pod(namespace, name)
         if pod.metadata.deletionTimestamp == nil {
-            pod.metadata.deletionTimestamp = .now()
-            pod.metadata.deletionGracePeriodSeconds = Int64(gracePeriodSeconds ?? Int(pod.spec.terminationGracePeriodSeconds ?? 30))
-            if dryRun { return Data(pod.json.jsonText(indent: 0).utf8) }
-            save(pod)
-            let podKey = key(pod)
-            Task { await self.finishDeletion(podKey) }
+            if dryRun {
+                pod.metadata.deletionTimestamp = .now()
+                pod.metadata.deletionGracePeriodSeconds = Int64(gracePeriodSeconds ?? Int(pod.spec.terminationGracePeriodSeconds ?? 30))
+                return Data(pod.json.jsonText(indent: 0).utf8)
+            }
+            beginDeletion(pod, gracePeriodSeconds: gracePeriodSeconds)
         }
         return Data((pods[key(pod)] ?? pod).json.jsonText(indent: 0).utf8)
+    }
+
+    /// Marks a pod deleted (it shows `Terminating` at once) and stops it in the background.
+    func beginDeletion(_ pod: Pod, gracePeriodSeconds: Int? = nil) {
+        guard pod.metadata.deletionTimestamp == nil else { return }
+        var pod = pod
+        pod.metadata.deletionTimestamp = .now()
+        pod.metadata.deletionGracePeriodSeconds = Int64(gracePeriodSeconds ?? Int(pod.spec.terminationGracePeriodSeconds ?? 30))
+        save(pod)
+        let podKey = key(pod)
+        Task { await self.finishDeletion(podKey) }
     }
 
     /// Stops the containers (SIGTERM, then SIGKILL after the grace period), removes the
@@ -546,6 +567,8 @@ extension Controller {
         if services.values.contains(where: { $0.metadata.namespace == pod.metadata.namespace }) { markEndpointsStale(pod.metadata.namespace) }
         // Its hostPorts lead to its address while it has one.
         if !pod.spec.hostNetwork, pod.spec.containers.contains(where: { $0.ports.contains { $0.hostPort != 0 } }) { servicesChanged() }
+        // Its ReplicaSet counts it (ready, gone) and replaces it.
+        if ReplicaSetScaling.controllerUID(of: pod.metadata) != nil { markWorkloadsStale(pod.metadata.namespace) }
         hub.publish(WatchEvent(type: type, objectKind: "Pod", namespace: pod.metadata.namespace,
                                resourceVersion: Int64(pod.metadata.resourceVersion) ?? 0, object: Data(pod.json.jsonText(indent: 0).utf8)))
     }

@@ -18,6 +18,8 @@ extension Controller {
         services = Dictionary(uniqueKeysWithValues: try loadStored(Service.self).map { (objectKey($0), $0) })
         serviceAllocation = ServiceAllocation(serviceCIDR: plan.serviceCIDR, services: services.values)
         endpointSlices = Dictionary(uniqueKeysWithValues: try loadStored(EndpointSlice.self).map { (objectKey($0), $0) })
+        deployments = Dictionary(uniqueKeysWithValues: try loadStored(Deployment.self).map { (objectKey($0), $0) })
+        replicaSets = Dictionary(uniqueKeysWithValues: try loadStored(ReplicaSet.self).map { (objectKey($0), $0) })
     }
 
     func loadStored<T: StoredObject>(_ type: T.Type) throws -> [T] {
@@ -168,6 +170,8 @@ extension Controller {
         for service in services.values where service.metadata.namespace == name {
             try removeService(service)
         }
+        // Before the pods: a ReplicaSet left behind would make them again.
+        try removeWorkloads(in: name)
         for pod in pods.values where pod.metadata.namespace == name {
             _ = try await deletePod(namespace: name, name: pod.metadata.name, gracePeriodSeconds: nil)
         }
@@ -442,7 +446,7 @@ extension Controller {
             watch: { _, _ in throw APIStatus(message: "watching endpoints is not supported; watch endpointslices", reason: "MethodNotAllowed", code: 405) },
             get: { namespace, name in try await self.getEndpoints(namespace: namespace ?? "default", name: name) },
             create: nil, replace: nil, delete: nil)
-        return [
+        return workloadResources() + [
             ("/api/v1", "namespaces", false, namespaceHandlers),
             ("/api/v1", "services", true, serviceHandlers),
             ("/api/v1", "endpoints", true, endpointsHandlers),

@@ -6,17 +6,17 @@ import Foundation
 import Netns
 import PodNet
 
-/// `podlab edit pod NAME`: opens the pod's YAML in `$KUBE_EDITOR`, `$EDITOR` or `vi`, and
-/// saves the changes, with kubectl's loop: an invalid change reopens the editor with the
+/// `podlab edit pod|deployment|replicaset|service NAME`: opens the object's YAML in
+/// `$KUBE_EDITOR`, `$EDITOR` or `vi`, and saves the changes, with kubectl's loop: an invalid change reopens the editor with the
 /// reasons on top; leaving it unchanged then cancels and keeps a copy of the changes.
 public struct Edit: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "edit",
-        abstract: "Edit a pod in your editor ($KUBE_EDITOR, $EDITOR, or vi).")
+        abstract: "Edit a pod, deployment, replica set or service in your editor ($KUBE_EDITOR, $EDITOR, or vi).")
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "pod NAME, or pod/NAME")
+    @Argument(help: "pod NAME, or pod/NAME (deployment, replicaset and service too)")
     public var resources: [String] = []
 
     public init() {}
@@ -33,12 +33,22 @@ public struct Edit: PodlabCommand {
         guard let parsed = try ResourceName.parse(resources), parsed.names.count == 1 else {
             throw CLIError("you must specify one pod to edit: podlab edit pod NAME")
         }
-        guard parsed.kind == .pods else { throw CLIError("podlab edits pods only") }
-        let name = parsed.names[0]
+        switch parsed.kind {
+        case .pods: return try await edit(Pod.self, parsed.names[0], context: context)
+        case .deployments: return try await edit(Deployment.self, parsed.names[0], context: context)
+        case .replicasets: return try await edit(ReplicaSet.self, parsed.names[0], context: context)
+        case .services: return try await edit(Service.self, parsed.names[0], context: context)
+        default: throw CLIError("podlab edits pods, deployments, replica sets and services only")
+        }
+    }
+
+    private func edit<T: KubernetesResource>(_ type: T.Type, _ name: String, context: CommandContext) async throws -> Int32 {
         let namespace = scope.resolvedNamespace
         let client = scope.client(context)
-        let path = APIPath.pod(namespace, name)
-        let live = try await client.get(Pod.self, path)
+        let path = T.path(namespace: namespace, name: name)
+        let resource = T.qualifiedResource
+        let singular = ResourceKind(argument: T.resource)?.singular ?? T.resource
+        let live = try await client.get(T.self, path)
         let original = live.yamlText
 
         let file = try Self.temporaryFile()
@@ -70,17 +80,17 @@ public struct Edit: PodlabCommand {
             var reasons: [String] = []
             do {
                 let value = try YAMLReader.value(from: edited)
-                let pod = try Pod(json: value)
-                if pod.metadata.name != name || (!pod.metadata.namespace.isEmpty && pod.metadata.namespace != namespace) {
-                    reasons = ["the name and namespace of the pod cannot be changed"]
+                let object = try T(json: value)
+                if object.metadata.name != name || (!object.metadata.namespace.isEmpty && object.metadata.namespace != namespace) {
+                    reasons = ["the name and namespace of the \(T.kind.lowercased()) cannot be changed"]
                 } else {
                     do {
-                        _ = try await client.send(.PUT, path, json: Data(pod.jsonText.utf8), as: Pod.self)
+                        _ = try await client.send(.PUT, path, json: Data(object.jsonText.utf8), as: T.self)
                         try? FileManager.default.removeItem(atPath: file)
-                        context.stdout.line("pod/\(name) edited")
+                        context.stdout.line("\(singular)/\(name) edited")
                         return 0
                     } catch let APIError.status(status) where status.reason == .invalid {
-                        context.stderr.line("error: pods \"\(name)\" is invalid")
+                        context.stderr.line("error: \(resource) \"\(name)\" is invalid")
                         reasons = status.details?.causes.map { $0.field.isEmpty ? $0.message : "\($0.field): \($0.message)" } ?? []
                         if reasons.isEmpty { reasons = [status.message] }
                     } catch let error as APIError {
@@ -93,11 +103,11 @@ public struct Edit: PodlabCommand {
                 context.stderr.line("error: the edited file had a syntax error: \(error)")
                 reasons = ["The edited file had a syntax error: \(error)"]
             } catch let error as ObjectDecodingError {
-                context.stderr.line("error: pods \"\(name)\" is invalid")
+                context.stderr.line("error: \(resource) \"\(name)\" is invalid")
                 reasons = ["\(error)"]
             }
             previousEdit = stripped
-            content = Self.header + "# pods \"\(name)\" was not valid:\n"
+            content = Self.header + "# \(resource) \"\(name)\" was not valid:\n"
                 + reasons.map { Self.comment("* " + $0) }.joined() + "#\n" + stripped
         }
     }

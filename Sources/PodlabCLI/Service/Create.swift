@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 import PodNet
 
-/// `podlab create namespace NAME`.
+/// `podlab create namespace NAME`, `podlab create deployment NAME --image I`.
 public struct Create: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create an object from the command line.",
-        subcommands: [CreateNamespace.self])
+        subcommands: [CreateNamespace.self, CreateDeployment.self])
 
     public init() {}
 }

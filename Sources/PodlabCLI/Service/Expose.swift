@@ -2,21 +2,23 @@ import ArgumentParser
 import Foundation
 import PodNet
 
-/// `podlab expose pod NAME --port P [--target-port T] [--type NodePort] [--name N]`: a service
-/// in front of a pod, selecting it by its labels, as `kubectl expose` makes it.
+/// `podlab expose pod|deployment NAME --port P [--target-port T] [--type NodePort] [--name N]`:
+/// a service in front of a pod (selecting it by its labels) or a deployment's pods (by its
+/// selector), as `kubectl expose` makes it.
 public struct Expose: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "expose",
-        abstract: "Expose a pod as a new service.",
+        abstract: "Expose a pod, deployment, replica set or service as a new service.",
         discussion: """
             Examples:
               podlab expose pod nginx --port 80
+              podlab expose deployment web --port 80
               podlab expose pod web --port 8080 --target-port 80 --type NodePort --name web-np
             """)
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "pod NAME, or pod/NAME")
+    @Argument(help: "pod|deployment|replicaset|service NAME, or TYPE/NAME")
     public var resources: [String] = []
 
     @Option(help: "The service's port (default: the pod's container ports).")
@@ -62,7 +64,7 @@ public struct Expose: PodlabCommand {
         guard let parsed = try ResourceName.parse(resources), !parsed.names.isEmpty else {
             throw CLIError("You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
         }
-        guard parsed.kind == .pods || parsed.kind == .services else {
+        guard [.pods, .services, .deployments, .replicasets].contains(parsed.kind) else {
             throw CLIError("cannot expose a \(parsed.kind.kind)")
         }
         let client = scope.client(context)
@@ -105,6 +107,28 @@ public struct Expose: PodlabCommand {
                                 port: containerPort.containerPort, targetPort: .int(containerPort.containerPort))
                 }
             }
+        } else if kind == .deployments || kind == .replicasets {
+            // The workload's selector (its `matchLabels`, as kubectl requires) and its pods' ports.
+            let (labels, selector, template): ([String: String], LabelSelectorSpec?, PodTemplateSpec)
+            if kind == .deployments {
+                let deployment = try await client.get(Deployment.self, Deployment.path(namespace: namespace, name: source))
+                (labels, selector, template) = (deployment.metadata.labels, deployment.spec.selector, deployment.spec.template)
+            } else {
+                let replicaSet = try await client.get(ReplicaSet.self, ReplicaSet.path(namespace: namespace, name: source))
+                (labels, selector, template) = (replicaSet.metadata.labels, replicaSet.spec.selector, replicaSet.spec.template)
+            }
+            if let selector, !selector.matchExpressions.isEmpty {
+                throw CLIError("couldn't convert expressions - \"\(selector.description)\" to map-based selector format")
+            }
+            sourceLabels = labels
+            selectorLabels = selector?.matchLabels ?? [:]
+            if port == nil {
+                let containerPorts = template.spec.containers.flatMap(\.ports)
+                ports = containerPorts.enumerated().map { index, containerPort in
+                    ServicePort(name: containerPorts.count > 1 ? "port-\(index + 1)" : "", protocol: proto ?? containerPort.protocol,
+                                port: containerPort.containerPort, targetPort: .int(containerPort.containerPort))
+                }
+            }
         } else {
             let existing = try await client.get(Service.self, Service.path(namespace: namespace, name: source))
             sourceLabels = existing.metadata.labels
@@ -114,7 +138,7 @@ public struct Expose: PodlabCommand {
         if let selector { selectorLabels = try Self.labelMap(selector, flag: "--selector") }
         if let labels { sourceLabels = try Self.labelMap(labels, flag: "--labels") }
         guard !selectorLabels.isEmpty else {
-            throw CLIError("couldn't retrieve selectors via --selector flag or introspection: the \(kind == .pods ? "pod" : "service") has no labels and cannot be exposed")
+            throw CLIError("couldn't retrieve selectors via --selector flag or introspection: the \(kind.kind.lowercased()) has no labels and cannot be exposed")
         }
         if let port {
             let target: IntOrString? = targetPort.map { Int32($0).map(IntOrString.int) ?? .string($0) }

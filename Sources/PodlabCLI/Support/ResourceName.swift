@@ -2,7 +2,7 @@ import PodNet
 
 /// The resource kinds podlab serves, as kubectl names them on the command line.
 public enum ResourceKind: String, Sendable, CaseIterable {
-    case pods, nodes, services, namespaces, endpoints, endpointslices
+    case pods, nodes, services, namespaces, endpoints, endpointslices, deployments, replicasets
 
     /// kubectl's names and short names (`pods`, `pod`, `po`; `svc`; `ns`; `ep`), case-insensitive.
     public init?(argument: String) {
@@ -13,6 +13,8 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case "namespaces", "namespace", "ns": self = .namespaces
         case "endpoints", "endpoint", "ep": self = .endpoints
         case "endpointslices", "endpointslice", "endpointslices.discovery.k8s.io", "endpointslice.discovery.k8s.io": self = .endpointslices
+        case "deployments", "deployment", "deploy", "deployments.apps", "deployment.apps": self = .deployments
+        case "replicasets", "replicaset", "rs", "replicasets.apps", "replicaset.apps": self = .replicasets
         default: return nil
         }
     }
@@ -27,6 +29,8 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .namespaces: "namespace"
         case .endpoints: "endpoints"
         case .endpointslices: "endpointslice.discovery.k8s.io"
+        case .deployments: "deployment.apps"
+        case .replicasets: "replicaset.apps"
         }
     }
 
@@ -39,6 +43,8 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .namespaces: Namespace.kind
         case .endpoints: Endpoints.kind
         case .endpointslices: EndpointSlice.kind
+        case .deployments: Deployment.kind
+        case .replicasets: ReplicaSet.kind
         }
     }
 
@@ -67,6 +73,37 @@ enum ResourceName {
             throw ResourceKind.unknown(type)
         }
         return String(argument[argument.index(after: slash)...])
+    }
+
+    /// TYPEs and NAMEs of get: `deploy,rs` (one kind after another, as kubectl lists them),
+    /// or what `parse` reads.
+    static func parseList(_ arguments: [String]) throws -> [(kind: ResourceKind, names: [String])]? {
+        guard let first = arguments.first, first.contains(",") || first.lowercased() == "all", !first.contains("/") else {
+            return try parse(arguments).map { [$0] }
+        }
+        var kinds: [ResourceKind] = []
+        for type in first.split(separator: ",", omittingEmptySubsequences: false) {
+            // `all` is kubectl's category: the kinds of it podlab serves, in kubectl's order.
+            let expanded = type.lowercased() == "all" ? allCategory : [try ResourceKind.parse(String(type))]
+            for kind in expanded where !kinds.contains(kind) { kinds.append(kind) }
+        }
+        let names = Array(arguments.dropFirst())
+        return kinds.map { ($0, names) }
+    }
+
+    /// The kinds `get all` lists.
+    static let allCategory: [ResourceKind] = [.pods, .services, .deployments, .replicasets]
+
+    /// A `TYPE/NAME` or `TYPE NAME` of one object whose type must be one of `allowed`
+    /// (`deployment/web`, `deployment web`).
+    static func object(_ arguments: [String], allowed: [ResourceKind]) throws -> (kind: ResourceKind, name: String) {
+        guard let parsed = try parse(arguments), let name = parsed.names.first else {
+            throw CLIError("required resource not specified")
+        }
+        guard allowed.contains(parsed.kind) else {
+            throw CLIError("no \(allowed.map(\.kind).joined(separator: " or ")) named \"\(name)\": \(parsed.kind.rawValue) are not supported here")
+        }
+        return (parsed.kind, name)
     }
 
     /// TYPE and NAMEs of get/describe/delete: `pods a b`, `pod/a pod/b`, `pods`.
