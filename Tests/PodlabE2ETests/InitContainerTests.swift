@@ -164,7 +164,7 @@ struct InitContainerTests {
                     image: busybox
                     command: ["sleep", "3600"]
                 """, as: "looping.yaml")
-            try await lab.eventually("looping in Init:CrashLoopBackOff after restarts", timeout: .seconds(30)) {
+            try await lab.eventually("looping in Init:CrashLoopBackOff after restarts") {
                 let check = try lab.initContainerStatus("looping", "check")
                 return try lab.podColumn("looping", 2) == "Init:CrashLoopBackOff" && (check["restartCount"] as? Int ?? 0) >= 2
             }
@@ -264,7 +264,7 @@ struct InitContainerTests {
                     command: ["sh", "-c", "sleep 2; echo work done"]
                 """, as: "job.yaml")
             try await lab.eventually("job Running with its sidecar") { try lab.podColumn("job", 1) == "2/2" }
-            try await lab.eventually("job Succeeded", timeout: .seconds(30)) { try lab.phase("job") == "Succeeded" }
+            try await lab.eventually("job Succeeded") { try lab.phase("job") == "Succeeded" }
             #expect(try lab.podColumn("job", 2) == "Completed")
             let logger = try lab.initContainerStatus("job", "logger")
             #expect((logger["state"] as? [String: Any])?["terminated"] != nil, "the sidecar was not stopped: \(logger)")
