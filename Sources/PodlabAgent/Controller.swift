@@ -117,6 +117,7 @@ public actor Controller: APIBackend {
             syncAllEndpoints()
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
+            await createClusterDNS(plan)
             message = readyMessage
             logger.info("\(message)")
         } catch {
