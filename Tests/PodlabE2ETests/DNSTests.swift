@@ -74,7 +74,7 @@ struct DNSTests {
     @Test("dig from a pod: service A, headless A, SRV, pod A, PTR, NXDOMAIN, NODATA, REFUSED, TCP; names follow the services")
     func digFromPod() async throws {
         try await TestLab.with { lab in
-            let server = try await dnsAddress(lab)
+            let server = try await Self.dnsAddress(lab)
             try lab.apply(Self.manifest, as: "dns.yaml")
             try await lab.eventually("web and client run") {
                 try ["web", "client"].allSatisfy { Self.status(try lab.pod($0))["phase"] as? String == "Running" }
@@ -118,7 +118,7 @@ struct DNSTests {
     @Test("every pod gets the kubelet's resolv.conf; glibc resolves a short service name through its search list")
     func resolvConfAndSearchList() async throws {
         try await TestLab.with { lab in
-            let server = try await dnsAddress(lab)
+            let server = try await Self.dnsAddress(lab)
             // A pod whose resolv.conf names the server's own address (dnsPolicy None): glibc's
             // search expansion, tested without the ClusterIP dataplane.
             try lab.apply(Self.manifest + """
@@ -161,7 +161,7 @@ struct DNSTests {
     @Test("through the kube-dns ClusterIP: getent and curl by a short service name")
     func throughClusterIP() async throws {
         try await TestLab.with { lab in
-            _ = try await dnsAddress(lab)
+            _ = try await Self.dnsAddress(lab)
             try lab.apply(Self.manifest, as: "dns.yaml")
             try await lab.eventually("web and client run") {
                 try ["web", "client"].allSatisfy { Self.status(try lab.pod($0))["phase"] as? String == "Running" }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CNetlink
 
 /// The `podlab/dns` image: the cluster's DNS server. Authoritative for the cluster domain
 /// (`cluster.local`) and for `in-addr.arpa` (PTR of service and pod addresses), fed by watches
@@ -141,6 +142,7 @@ enum DNSServer {
         // Room for bursts: dnsperf keeps hundreds of queries in flight.
         var size: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        _ = pl_enable_packet_info(fd)
         do {
             try check("bind") { address.withSockaddr { bind(fd, $0, $1) } }
         } catch {
@@ -150,24 +152,41 @@ enum DNSServer {
         return fd
     }
 
-    /// One worker: receive a query, answer it from the current zone, repeat.
+    /// One worker: receive the queries that are waiting (up to a batch), answer each from the
+    /// current zone, send the answers in one call, repeat. Each answer leaves from the address
+    /// its query reached (IP_PKTINFO).
     static func serveUDP(fd: Int32, source: ClusterDNSSource) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var storage = sockaddr_storage()
+        let batchSize = 32
+        let queryCapacity = 4096, answerCapacity = 65535
+        var queries = [pl_datagram](repeating: pl_datagram(), count: batchSize)
+        var answers = [pl_datagram](repeating: pl_datagram(), count: batchSize)
+        for index in 0..<batchSize {
+            queries[index].buffer = .allocate(capacity: queryCapacity)
+            queries[index].capacity = UInt32(queryCapacity)
+            answers[index].buffer = .allocate(capacity: answerCapacity)
+            answers[index].capacity = UInt32(answerCapacity)
+        }
         while true {
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let count = buffer.withUnsafeMutableBytes { raw in
-                withUnsafeMutablePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &length) }
+            let received = pl_receive_datagrams(fd, &queries, UInt32(batchSize))
+            if received <= 0 { continue }
+            let zone = source.zone
+            var ready = 0
+            for index in 0..<Int(received) {
+                let query = queries[index]
+                // A query longer than the buffer was cut: not worth an answer.
+                guard query.truncated == 0 else { continue }
+                let message = Array(UnsafeBufferPointer(start: query.buffer, count: Int(query.length)))
+                guard let answer = DNSResponder.respond(to: message, zone: zone, transport: .udp), answer.count <= answerCapacity else { continue }
+                answer.withUnsafeBufferPointer { bytes in
+                    answers[ready].buffer.update(from: bytes.baseAddress!, count: bytes.count)
                 }
+                answers[ready].length = UInt32(answer.count)
+                answers[ready].peer = query.peer
+                answers[ready].peer_length = query.peer_length
+                answers[ready].local_address = query.local_address
+                ready += 1
             }
-            if count < 0 { continue }
-            guard let answer = DNSResponder.respond(to: Array(buffer[0..<count]), zone: source.zone, transport: .udp) else { continue }
-            _ = answer.withUnsafeBytes { raw in
-                withUnsafePointer(to: &storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL), $0, length) }
-                }
-            }
+            if ready > 0 { _ = pl_send_datagrams(fd, &answers, UInt32(ready)) }
         }
     }
 
