@@ -6,7 +6,7 @@ import Testing
 /// (bind9-dnsutils) and glibc's `getent`, host programs run in a busybox pod. The server is
 /// asked at its own address (the `podlab-dns` pod's); the last test asks through the
 /// `kube-dns` ClusterIP as every pod's `/etc/resolv.conf` says.
-@Suite("Cluster DNS", .serialized)
+@Suite("Cluster DNS", .serialized, .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct DNSTests {
     static func json(_ lab: TestLab, _ arguments: [String]) throws -> [String: Any] {
         let result = try lab.run(arguments + ["-o", "json"])
@@ -153,6 +153,45 @@ struct DNSTests {
             let dns = try Self.json(lab, ["get", "svc", "kube-dns", "-n", "kube-system"])
             #expect((dns["spec"] as? [String: Any])?["clusterIP"] as? String == "10.96.0.10")
             #expect(try String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8) != resolvConf, "the host's file is untouched")
+        }
+    }
+
+    @Test("garbage packets do not stop the server; it follows an agent killed and started again")
+    func garbageAndAgentRestart() async throws {
+        try await TestLab.with { lab in
+            let server = try await Self.dnsAddress(lab)
+            try lab.apply(Self.manifest, as: "dns.yaml")
+            try await lab.eventually("web and client run") {
+                try ["web", "client"].allSatisfy { Self.status(try lab.pod($0))["phase"] as? String == "Running" }
+            }
+            let at = "@" + server
+            // Random datagrams of every size, a valid header with a garbage question, TCP garbage.
+            let garbage = """
+                import os, random, socket
+                random.seed(7)
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                for n in list(range(0, 600, 3)) + [1232, 4096, 65000]:
+                    u.sendto(os.urandom(n), ("\(server)", 53))
+                u.sendto(bytes([0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1]), ("\(server)", 53))
+                t = socket.create_connection(("\(server)", 53), timeout=2)
+                t.sendall(bytes([0xFF, 0xFF]) + os.urandom(3000))
+                t.close()
+                """
+            try lab.run(["exec", "client", "--", "/usr/bin/python3", "-c", garbage])
+            #expect(try Self.dig(lab, [at, "+short", "kube-dns.kube-system.svc.cluster.local"]) == "10.96.0.10\n")
+            let unknownType = try Self.dig(lab, [at, "TYPE65000", "kube-dns.kube-system.svc.cluster.local"])
+            #expect(unknownType.contains("status: NOERROR") && unknownType.contains("ANSWER: 0, AUTHORITY: 1"), "\(unknownType)")
+
+            try await lab.killAgent()
+            try lab.run(["up"])
+            try lab.run(["expose", "pod", "web", "--port", "8080", "--target-port", "80", "--name", "late"])
+            let lateIP = ((try Self.json(lab, ["get", "svc", "late"]))["spec"] as? [String: Any])?["clusterIP"] as? String ?? ""
+            try await lab.eventually("a service made after the restart has a name") {
+                try Self.dig(lab, [at, "+short", "late.default.svc.cluster.local"]) == "\(lateIP)\n"
+            }
+            let dnsPod = try Self.json(lab, ["get", "pod", "podlab-dns", "-n", "kube-system"])
+            let restarts = (Self.status(dnsPod)["containerStatuses"] as? [[String: Any]])?.first?["restartCount"] as? Int
+            #expect(restarts == 0, "the server ran through it all")
         }
     }
 
