@@ -403,6 +403,21 @@ struct DNSServerPartsTests {
         #expect(state.data.pods.isEmpty, "a finished pod gave its address back")
     }
 
+    @Test("IPv4 literals: four decimal octets or nothing")
+    func ipv4Literals() {
+        #expect(IPv4Bytes("10.96.0.10")?.bytes == [10, 96, 0, 10])
+        #expect(IPv4Bytes("255.255.255.255")?.bytes == [255, 255, 255, 255])
+        #expect(IPv4Bytes("0.0.0.0")?.bytes == [0, 0, 0, 0])
+        for bad in ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.", ".1.2.3", "a.b.c.d", "1234.1.1.1", "::1", "1.2.3.4 "] {
+            #expect(IPv4Bytes(bad) == nil, "\(bad)")
+        }
+        let builder = DNSZoneBuilder(domain: DNSNameKey("cluster.local")!)
+        #expect(builder.reverseName(IPv4Bytes("10.244.1.200")!)?.text == "200.1.244.10.in-addr.arpa.")
+        #expect(builder.name(["Web", "default", "svc"])?.text == "web.default.svc.cluster.local.")
+        #expect(builder.name([String(repeating: "a", count: 64), "default", "svc"]) == nil, "a label over 63 bytes")
+        #expect(builder.name(["", "svc"]) == nil)
+    }
+
     @Test("the JSON reader reads escapes and refuses garbage", arguments: ["{", "[1,]", "{\"a\" 1}", "\"\\x\"", "tru", "1 2", "\"\u{1}\""])
     func jsonGarbage(text: String) {
         #expect(throws: MiniJSON.ParseError.self) { try MiniJSON.parse(Array(text.utf8)) }

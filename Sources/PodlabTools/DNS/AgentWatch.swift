@@ -100,25 +100,35 @@ struct AgentConnection {
 /// The DNS server's view of the cluster: the watched state and the zone made from it. Watcher
 /// threads write, query threads read the zone (one reference, taken under a lock).
 final class ClusterDNSSource: Sendable {
-    private let state = Mutex(ClusterDNSState())
-    private let zoneValue: Mutex<DNSZone>
-    private let serial = Atomic<UInt32>(1)
+    private struct Versioned<Value> {
+        var value: Value
+        var version: UInt64
+    }
+
+    private let state = Mutex(Versioned(value: ClusterDNSState(), version: 0))
+    private let zoneValue: Mutex<Versioned<DNSZone>>
     let domain: String
 
     init(domain: String, initial: ClusterDNSData = ClusterDNSData()) {
         self.domain = domain
-        zoneValue = Mutex(DNSZone(initial, domain: domain))
+        zoneValue = Mutex(Versioned(value: DNSZone(initial, domain: domain), version: 0))
     }
 
-    var zone: DNSZone { zoneValue.withLock { $0 } }
+    var zone: DNSZone { zoneValue.withLock { $0.value } }
 
-    /// Changes the state and publishes the zone made from it. Under the state's lock, so two
-    /// watchers cannot publish their zones out of order.
+    /// Changes the state and publishes the zone made from it. The zone is built outside the
+    /// state's lock, so watchers of other kinds go on meanwhile; of two zones built at once,
+    /// the one from the newer state is kept. A watcher reads all the events waiting before it
+    /// calls this, so events that arrive during a build make one zone together.
     func update(_ change: (inout ClusterDNSState) -> Void) {
-        state.withLock { state in
-            change(&state)
-            let zone = DNSZone(state.data, domain: domain, serial: serial.add(1, ordering: .relaxed).newValue)
-            zoneValue.withLock { $0 = zone }
+        let (data, version) = state.withLock { state in
+            change(&state.value)
+            state.version += 1
+            return (state.value.data, state.version)
+        }
+        let zone = DNSZone(data, domain: domain, serial: UInt32(truncatingIfNeeded: version))
+        zoneValue.withLock { current in
+            if version > current.version { current = Versioned(value: zone, version: version) }
         }
     }
 }

@@ -132,20 +132,38 @@ struct DNSZoneBuilder {
 
     init(domain: DNSNameKey) { self.domain = domain }
 
+    /// `labels` under the zone's domain, built as wire bytes directly (this runs for every
+    /// name of every rebuild); nil when a label is empty or too long, or the name too long.
     func name(_ labels: [String]) -> DNSNameKey? {
-        DNSNameKey((labels + [domain.text]).joined(separator: "."))
+        var wire: [UInt8] = []
+        wire.reserveCapacity(64)
+        for label in labels {
+            let count = label.utf8.count
+            guard count > 0, count <= DNSLimit.maximumLabelLength else { return nil }
+            wire.append(UInt8(count))
+            wire.append(contentsOf: label.utf8)
+        }
+        wire.append(contentsOf: domain.bytes)
+        guard wire.count <= DNSLimit.maximumNameLength else { return nil }
+        return DNSNameKey(wire: DNSName.lowercased(wire))
     }
 
     /// Adds a record and makes every ancestor up to the zone's apex exist (empty non-terminals).
     mutating func addRecord(owner: DNSNameKey, type: UInt16, rdata: [UInt8], additional: [(owner: DNSNameKey, type: UInt16, rdata: [UInt8])] = []) {
         let record = Record(rdata: rdata, additional: additional)
-        var list = records[owner, default: [:]][type, default: []]
-        if !list.contains(record) { list.append(record) }
-        records[owner, default: [:]][type] = list
-        addEmpty(owner)
+        if records[owner] == nil {
+            addEmpty(owner)
+            // A name outside the served zones is not kept.
+            if records[owner] == nil { return }
+        }
+        // In place: a copy taken out and stored back would copy the list on every append.
+        if records[owner]![type, default: []].contains(record) { return }
+        records[owner]![type, default: []].append(record)
     }
 
     mutating func add(_ data: ClusterDNSData) {
+        // Roughly: a service's name, its PTR and SRV names, a pod's name and PTR.
+        records.reserveCapacity(data.services.count * 4 + data.pods.count * 2 + data.hosts.count * 2 + 64)
         for service in data.services { add(service) }
         for host in data.hosts {
             // Only names of the zone: the server answers nothing else.
@@ -210,9 +228,10 @@ struct DNSZoneBuilder {
 
     /// Makes a name exist without records, and its ancestors up to the zone's apex.
     mutating func addEmpty(_ owner: DNSNameKey) {
+        // An existing name's ancestors exist already.
         var current: DNSNameKey? = owner
-        while let name = current, isServed(name) {
-            if records[name] == nil { records[name] = [:] }
+        while let name = current, records[name] == nil, isServed(name) {
+            records[name] = [:]
             current = name.parent
         }
     }
@@ -220,7 +239,16 @@ struct DNSZoneBuilder {
     func dashed(_ address: IPv4Bytes) -> String { address.bytes.map(String.init).joined(separator: "-") }
 
     func reverseName(_ address: IPv4Bytes) -> DNSNameKey? {
-        DNSNameKey(address.bytes.reversed().map(String.init).joined(separator: ".") + ".in-addr.arpa")
+        var wire: [UInt8] = []
+        wire.reserveCapacity(30)
+        for octet in address.bytes.reversed() {
+            let digits: [UInt8] = octet >= 100 ? [48 + octet / 100, 48 + octet / 10 % 10, 48 + octet % 10]
+                : octet >= 10 ? [48 + octet / 10, 48 + octet % 10] : [48 + octet]
+            wire.append(UInt8(digits.count))
+            wire.append(contentsOf: digits)
+        }
+        wire.append(contentsOf: DNSZone.reverseZone.bytes)
+        return DNSNameKey(wire: wire)
     }
 
     func srvData(weight: UInt16, port: UInt16, target: DNSNameKey) -> [UInt8] {
@@ -293,13 +321,24 @@ struct IPv4Bytes: Equatable {
     var bytes: [UInt8]
 
     init?(_ text: String) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
         var bytes: [UInt8] = []
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }), let value = UInt8(part) else { return nil }
-            bytes.append(value)
+        bytes.reserveCapacity(4)
+        var value = 0, digits = 0
+        for character in text.utf8 {
+            if character == UInt8(ascii: ".") {
+                guard digits > 0, bytes.count < 3 else { return nil }
+                bytes.append(UInt8(value))
+                value = 0
+                digits = 0
+            } else {
+                guard character >= 48, character <= 57, digits < 3 else { return nil }
+                value = value * 10 + Int(character - 48)
+                digits += 1
+                guard value <= 255 else { return nil }
+            }
         }
+        guard digits > 0, bytes.count == 3 else { return nil }
+        bytes.append(UInt8(value))
         self.bytes = bytes
     }
 }
