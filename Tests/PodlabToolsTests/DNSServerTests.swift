@@ -406,6 +406,20 @@ struct DNSServerPartsTests {
         #expect(state.data.pods.isEmpty, "a finished pod gave its address back")
     }
 
+    @Test("a change that touches no name keeps the zone; one that does makes a new one")
+    func zoneFollowsChanges() throws {
+        let source = ClusterDNSSource(domain: "cluster.local")
+        let pod = try MiniJSON.parse(Array(#"{"metadata":{"name":"a","namespace":"default"},"status":{"phase":"Running","podIP":"10.244.1.5"}}"#.utf8))
+        source.update { $0.apply(.pods, type: "ADDED", object: pod) }
+        let first = source.zone
+        #expect(first.answer(name: DNSNameKey("10-244-1-5.default.pod.cluster.local")!, type: DNSType.a).answerCount == 1)
+        source.update { $0.apply(.pods, type: "MODIFIED", object: pod) }
+        #expect(source.zone === first, "nothing changed for DNS")
+        source.update { $0.apply(.pods, type: "DELETED", object: pod) }
+        #expect(source.zone !== first)
+        #expect(source.zone.answer(name: DNSNameKey("10-244-1-5.default.pod.cluster.local")!, type: DNSType.a).rcode == DNSRcode.nameError)
+    }
+
     @Test("IPv4 literals: four decimal octets or nothing")
     func ipv4Literals() {
         #expect(IPv4Bytes("10.96.0.10")?.bytes == [10, 96, 0, 10])

@@ -121,11 +121,15 @@ final class ClusterDNSSource: Sendable {
     /// the one from the newer state is kept. A watcher reads all the events waiting before it
     /// calls this, so events that arrive during a build make one zone together.
     func update(_ change: (inout ClusterDNSState) -> Void) {
-        let (data, version) = state.withLock { state in
+        let changed: (ClusterDNSData, UInt64)? = state.withLock { state in
+            let before = state.value
             change(&state.value)
+            // Most pod events (a container restarted, a probe passed) change no name: no rebuild.
+            guard state.value != before else { return nil }
             state.version += 1
             return (state.value.data, state.version)
         }
+        guard let (data, version) = changed else { return }
         let zone = DNSZone(data, domain: domain, serial: UInt32(truncatingIfNeeded: version))
         zoneValue.withLock { current in
             if version > current.version { current = Versioned(value: zone, version: version) }
