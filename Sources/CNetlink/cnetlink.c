@@ -7,9 +7,12 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -201,6 +204,44 @@ pid_t pl_waitpid(pid_t pid, int options, int *exited, int *code, int *signaled, 
 }
 
 int pl_kill(pid_t pid, int sig) { return kill(pid, sig) == 0 ? 0 : -errno; }
+
+int pl_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : -errno; }
+
+pid_t pl_wait_any_ended(int *exited, int *code, int *signaled, int *signal) {
+    siginfo_t info;
+    int r;
+    memset(&info, 0, sizeof info);
+    do { r = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    /* WNOHANG with no child ended leaves si_pid 0 (waitid(2)). */
+    if (info.si_pid == 0) return 0;
+    *exited = info.si_code == CLD_EXITED;
+    *code = info.si_code == CLD_EXITED ? info.si_status : 0;
+    *signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+    *signal = *signaled ? info.si_status : 0;
+    return info.si_pid;
+}
+
+int pl_keeper_signalfd(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    int rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (rc != 0) return -rc;
+    int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return fd >= 0 ? fd : -errno;
+}
+
+int pl_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n;
+    do { n = read(fd, &info, sizeof info); } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno == EAGAIN ? 0 : -errno;
+    return n == sizeof info ? (int)info.ssi_signo : -EIO;
+}
 
 int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf) {
     if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) != 0) return -errno;

@@ -18,6 +18,8 @@ enum Instruction: Hashable, Sendable, CustomStringConvertible {
     case nat(type: UInt32, family: UInt32, addrMin: UInt32?, protoMin: UInt32?, flags: UInt32)
     case masq(flags: UInt32, protoMin: UInt32?)
     case redir(protoMin: UInt32?, flags: UInt32)
+    case reject(type: UInt32, code: UInt8)
+    case dynset(sreg: UInt32, set: String, op: UInt32, timeout: UInt64?)
     /// An expression this library does not decode, by name.
     case other(String)
 
@@ -69,6 +71,11 @@ enum Instruction: Hashable, Sendable, CustomStringConvertible {
             if let protoMin { text += " proto_min reg \(protoMin)" }
             if flags != 0 { text += " flags 0x\(String(flags, radix: 16))" }
             return text + " ]"
+        case .reject(let type, let code):
+            return "[ reject type \(type) code \(code) ]"
+        case .dynset(let sreg, let set, let op, let timeout):
+            let verb = op == Kernel.NFT_DYNSET_OP_UPDATE ? "update" : op == Kernel.NFT_DYNSET_OP_ADD ? "add" : "op \(op)"
+            return "[ dynset \(verb) reg_key \(sreg) set \(set)" + (timeout.map { " timeout \($0)ms" } ?? "") + " ]"
         case .other(let name):
             return "[ \(name) ]"
         }
@@ -207,6 +214,18 @@ extension Instruction {
             if let protoMin { nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_REDIR_REG_PROTO_MIN), protoMin) }
             if flags != 0 { nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_REDIR_FLAGS), flags) }
             return e
+        case .reject(let type, let code):
+            let e = alloc("reject")
+            nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_REJECT_TYPE), type)
+            nftnl_expr_set_u8(e, Kernel.attr(NFTNL_EXPR_REJECT_CODE), code)
+            return e
+        case .dynset(let sreg, let set, let op, let timeout):
+            let e = alloc("dynset")
+            nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_DYNSET_SREG_KEY), sreg)
+            nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_DYNSET_OP), op)
+            _ = nftnl_expr_set_str(e, Kernel.attr(NFTNL_EXPR_DYNSET_SET_NAME), set)
+            if let timeout { nftnl_expr_set_u64(e, Kernel.attr(NFTNL_EXPR_DYNSET_TIMEOUT), timeout) }
+            return e
         case .other(let name):
             fatalError("cannot build unknown expression \(name)")
         }
@@ -257,6 +276,11 @@ extension Instruction {
             self = .masq(flags: optional(NFTNL_EXPR_MASQ_FLAGS) ?? 0, protoMin: optional(NFTNL_EXPR_MASQ_REG_PROTO_MIN))
         case "redir":
             self = .redir(protoMin: optional(NFTNL_EXPR_REDIR_REG_PROTO_MIN), flags: optional(NFTNL_EXPR_REDIR_FLAGS) ?? 0)
+        case "reject":
+            self = .reject(type: u32(NFTNL_EXPR_REJECT_TYPE), code: nftnl_expr_get_u8(e, Kernel.attr(NFTNL_EXPR_REJECT_CODE)))
+        case "dynset" where !has(NFTNL_EXPR_DYNSET_SREG_DATA) && !has(NFTNL_EXPR_DYNSET_EXPR) && !has(NFTNL_EXPR_DYNSET_EXPRESSIONS):
+            self = .dynset(sreg: u32(NFTNL_EXPR_DYNSET_SREG_KEY), set: string(NFTNL_EXPR_DYNSET_SET_NAME) ?? "", op: u32(NFTNL_EXPR_DYNSET_OP),
+                           timeout: has(NFTNL_EXPR_DYNSET_TIMEOUT) ? nftnl_expr_get_u64(e, Kernel.attr(NFTNL_EXPR_DYNSET_TIMEOUT)) : nil)
         default:
             self = .other(name)
         }

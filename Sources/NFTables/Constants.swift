@@ -80,6 +80,7 @@ enum Kernel {
     static let NFT_SET_INTERVAL = UInt32(CNftnl.NFT_SET_INTERVAL.rawValue)
     static let NFT_SET_MAP = UInt32(CNftnl.NFT_SET_MAP.rawValue)
     static let NFT_SET_TIMEOUT = UInt32(CNftnl.NFT_SET_TIMEOUT.rawValue)
+    static let NFT_SET_EVAL = UInt32(CNftnl.NFT_SET_EVAL.rawValue)
     static let NFT_SET_ELEM_INTERVAL_END = UInt32(CNftnl.NFT_SET_ELEM_INTERVAL_END.rawValue)
     static let NFT_DATA_VERDICT = UInt32(CNftnl.NFT_DATA_VERDICT.rawValue)
 
@@ -107,6 +108,16 @@ enum Kernel {
 
     // enum nft_lookup_flags
     static let NFT_LOOKUP_F_INV = UInt32(CNftnl.NFT_LOOKUP_F_INV.rawValue)
+
+    // enum nft_dynset_ops
+    static let NFT_DYNSET_OP_ADD = UInt32(CNftnl.NFT_DYNSET_OP_ADD.rawValue)
+    static let NFT_DYNSET_OP_UPDATE = UInt32(CNftnl.NFT_DYNSET_OP_UPDATE.rawValue)
+
+    // enum nft_reject_types
+    static let NFT_REJECT_ICMP_UNREACH = UInt32(CNftnl.NFT_REJECT_ICMP_UNREACH.rawValue)
+    static let NFT_REJECT_TCP_RST = UInt32(CNftnl.NFT_REJECT_TCP_RST.rawValue)
+    /// ICMP_PORT_UNREACH (linux/icmp.h), the code of nft's plain `reject` for IPv4.
+    static let ICMP_PORT_UNREACH: UInt8 = 3
 
     // enum nft_nat_types
     static let NFT_NAT_DNAT = UInt32(CNftnl.NFT_NAT_DNAT.rawValue)

@@ -253,7 +253,7 @@ public enum Verdict: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A typed value: a set element's key or data, or the right-hand side of a match.
-public indirect enum Value: Hashable, Sendable, CustomStringConvertible {
+public enum Value: Hashable, Sendable, CustomStringConvertible {
     case ipv4(IPv4Address)
     /// A prefix: a match (`ip saddr 10.244.0.0/16`) or a key of an interval set.
     case ipv4Prefix(IPv4Prefix)

@@ -67,6 +67,16 @@ public enum Field: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// How `reject` answers (`enum nft_reject_types`).
+public enum Reject: Hashable, Sendable, CustomStringConvertible {
+    /// A TCP reset.
+    case tcpReset
+    /// ICMP port unreachable.
+    case icmpPortUnreachable
+
+    public var description: String { self == .tcpReset ? "reject with tcp reset" : "reject" }
+}
+
 /// `==` or `!=`.
 public enum Relation: Hashable, Sendable {
     case equal, notEqual
@@ -114,6 +124,11 @@ public enum Expression: Hashable, Sendable, CustomStringConvertible {
     case dnatMap([Field], map: String)
     /// `redirect to :15001`.
     case redirect(port: UInt16)
+    /// `reject with tcp reset` (needs an earlier `meta l4proto tcp`), or `reject`: ICMP port unreachable.
+    case reject(Reject)
+    /// `update @affinity { ip saddr . ip daddr timeout 10800s }`: adds the key to a dynamic set,
+    /// or refreshes its timeout (nil: the set's default).
+    case updateSet([Field], set: String, timeoutMilliseconds: UInt64?)
     /// Bytecode this library does not model, listed back in nft's debug notation.
     case unsupported(String)
 
@@ -163,6 +178,10 @@ public enum Expression: Hashable, Sendable, CustomStringConvertible {
             return "dnat ip to \(Expression.key(fields)) map @\(map)"
         case .redirect(let port):
             return "redirect to :\(port)"
+        case .reject(let reject):
+            return "\(reject)"
+        case .updateSet(let fields, let set, let timeout):
+            return "update @\(set) { \(Expression.key(fields))" + (timeout.map { " timeout \($0)ms" } ?? "") + " }"
         case .unsupported(let text):
             return "# unsupported: \(text)"
         }
@@ -173,7 +192,7 @@ public enum Expression: Hashable, Sendable, CustomStringConvertible {
     /// Is this expression a verdict (or a verdict map), which ends the rule?
     var isTerminal: Bool {
         switch self {
-        case .verdict, .verdictMap: true
+        case .verdict, .verdictMap, .reject: true
         default: false
         }
     }
@@ -184,6 +203,7 @@ public enum Expression: Hashable, Sendable, CustomStringConvertible {
         case .lookup(_, let set, _): set
         case .verdictMap(_, .named(let name)): name
         case .setMarkFromMap(_, let map), .dnatMap(_, let map): map
+        case .updateSet(_, let set, _): set
         default: nil
         }
     }

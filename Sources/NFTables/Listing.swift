@@ -135,7 +135,7 @@ extension NFTablesConnection {
                 data = dataType == Kernel.NFT_DATA_VERDICT ? .verdict : type(kernelType: dataType, length: Int(u32(NFTNL_SET_DATA_LEN)), fields: dataFields)
                 guard data != nil else { return nil }
             }
-            let kept = SetFlags(rawValue: flags).intersection([.constant, .interval, .timeout])
+            let kept = SetFlags(rawValue: flags).intersection([.constant, .interval, .timeout, .dynamic])
             return NFTSet(table, String(cString: name), key: key, data: data, flags: flags & Kernel.NFT_SET_ANONYMOUS != 0 ? [] : kept,
                           timeoutMilliseconds: isSet(NFTNL_SET_TIMEOUT) ? nftnl_set_get_u64(s, UInt16(NFTNL_SET_TIMEOUT.rawValue)) : nil,
                           handle: nftnl_set_get_u64(s, UInt16(NFTNL_SET_HANDLE.rawValue)))

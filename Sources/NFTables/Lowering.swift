@@ -134,6 +134,13 @@ struct RuleCompiler {
         case .redirect(let port):
             instructions.append(.immediate(dreg: reg1, data: Value.port(port).scalarBytes()))
             instructions.append(.redir(protoMin: reg1, flags: Kernel.NF_NAT_RANGE_PROTO_SPECIFIED))
+        case .reject(.tcpReset):
+            instructions.append(.reject(type: Kernel.NFT_REJECT_TCP_RST, code: 0))
+        case .reject(.icmpPortUnreachable):
+            instructions.append(.reject(type: Kernel.NFT_REJECT_ICMP_UNREACH, code: Kernel.ICMP_PORT_UNREACH))
+        case .updateSet(let fields, let set, let timeout):
+            loadKey(fields)
+            instructions.append(.dynset(sreg: reg1, set: set, op: Kernel.NFT_DYNSET_OP_UPDATE, timeout: timeout))
         case .unsupported(let text):
             instructions.append(.other(text))
         }
@@ -313,6 +320,17 @@ struct RuleDecompiler {
         case .redir(let protoMin, _):
             guard let protoMin, case .constant(let bytes)? = registers[Register.slot(protoMin)], bytes.count >= 2 else { return unsupported(instruction) }
             output.append(.redirect(port: UInt16(bytes[0]) << 8 | UInt16(bytes[1])))
+        case .reject(let type, let code):
+            if type == Kernel.NFT_REJECT_TCP_RST {
+                output.append(.reject(.tcpReset))
+            } else if type == Kernel.NFT_REJECT_ICMP_UNREACH && code == Kernel.ICMP_PORT_UNREACH {
+                output.append(.reject(.icmpPortUnreachable))
+            } else {
+                unsupported(instruction)
+            }
+        case .dynset(let sreg, let set, let op, let timeout):
+            guard op == Kernel.NFT_DYNSET_OP_UPDATE, let fields = takeKey(at: sreg) else { return unsupported(instruction) }
+            output.append(.updateSet(fields, set: set, timeoutMilliseconds: timeout))
         case .other:
             unsupported(instruction)
         }

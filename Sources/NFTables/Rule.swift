@@ -61,18 +61,20 @@ public struct Rule: Hashable, Sendable, CustomStringConvertible {
             throw ValidationError(field: label, value: "\(expressions.count) expressions", reason: "at most \(Rule.maximumExpressions) expressions per rule")
         }
         var sawTransportProtocol = false
+        var sawTCP = false
         for (index, expression) in expressions.enumerated() {
             let text = expression.description
             if expression.isTerminal && index != expressions.count - 1 {
                 throw ValidationError(field: label, value: description, reason: "'\(text)' ends the rule; nothing may follow it")
             }
-            try validate(expression, label: label, sawTransportProtocol: sawTransportProtocol)
+            try validate(expression, label: label, sawTransportProtocol: sawTransportProtocol, sawTCP: sawTCP)
             if case .match(.l4proto, .equal, _) = expression { sawTransportProtocol = true }
+            if case .match(.l4proto, .equal, .inetProtocol(.tcp)) = expression { sawTCP = true }
             if case .match(.ipProtocol, .equal, _) = expression { sawTransportProtocol = true }
         }
     }
 
-    private func validate(_ expression: Expression, label: String, sawTransportProtocol: Bool) throws(ValidationError) {
+    private func validate(_ expression: Expression, label: String, sawTransportProtocol: Bool, sawTCP: Bool) throws(ValidationError) {
         let text = expression.description
         func checkFields(_ fields: [Field]) throws(ValidationError) {
             guard !fields.isEmpty else { throw ValidationError(field: label, value: text, reason: "a lookup needs at least one field") }
@@ -143,6 +145,14 @@ public struct Rule: Hashable, Sendable, CustomStringConvertible {
             if port != nil && !sawTransportProtocol {
                 throw ValidationError(field: label, value: text, reason: "a port mapping needs an earlier transport protocol match (meta l4proto tcp)")
             }
+        case .reject(let reject):
+            if reject == .tcpReset && !sawTCP {
+                throw ValidationError(field: label, value: text, reason: "a TCP reset needs an earlier meta l4proto tcp match")
+            }
+            if table.family == .ip6 { throw ValidationError(field: label, value: text, reason: "an IPv4 reject needs a table of family ip or inet") }
+        case .updateSet(let fields, let set, _):
+            try checkFields(fields)
+            try checkSetName(set)
         case .redirect:
             if !sawTransportProtocol {
                 throw ValidationError(field: label, value: text, reason: "a port mapping needs an earlier transport protocol match (meta l4proto tcp)")

@@ -101,10 +101,13 @@ public struct SetFlags: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public static let interval = SetFlags(rawValue: Kernel.NFT_SET_INTERVAL)
     /// NFT_SET_TIMEOUT: elements may expire.
     public static let timeout = SetFlags(rawValue: Kernel.NFT_SET_TIMEOUT)
+    /// NFT_SET_EVAL (nft's `dynamic`): rules add and update elements (`update @set { … }`).
+    public static let dynamic = SetFlags(rawValue: Kernel.NFT_SET_EVAL)
 
     public var description: String {
         var names: [String] = []
         if contains(.constant) { names.append("constant") }
+        if contains(.dynamic) { names.append("dynamic") }
         if contains(.interval) { names.append("interval") }
         if contains(.timeout) { names.append("timeout") }
         return names.joined(separator: ",")

@@ -178,6 +178,11 @@ public struct Transaction: Sendable, CustomStringConvertible {
         switch expression {
         case .lookup(let fields, _, _):
             try keyMatches(fields)
+        case .updateSet(let fields, _, _):
+            try keyMatches(fields)
+            guard set.flags.contains(.dynamic), !set.isMap else {
+                throw ValidationError(field: label, value: expression.description, reason: "\(set.name) must be a set with flags dynamic for rules to update it")
+            }
         case .verdictMap(let fields, _):
             try keyMatches(fields)
             guard set.isVerdictMap else { throw ValidationError(field: label, value: expression.description, reason: "\(set.name) is not a verdict map") }

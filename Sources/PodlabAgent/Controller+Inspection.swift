@@ -20,7 +20,9 @@ extension Controller: InspectionBackend {
     }
 
     public func ipamReport() async throws -> Data {
-        try Controller.encode(IPAMReport(try inspectionInventory()))
+        var report = IPAMReport(try inspectionInventory())
+        report.services = services.count
+        return try Controller.encode(report)
     }
 
     public func whois(address text: String, from: String?, namespace: String) async throws -> Data {
@@ -37,8 +39,23 @@ extension Controller: InspectionBackend {
             source = pod
         }
         let network = try inspect(inventory, kinds: Set(NamespaceKind.allCases), name: nil, namespace: namespace)
-        let owner = AddressOwner.find(address, inventory: inventory, network: network)
+        var owner = AddressOwner.find(address, inventory: inventory, network: network)
         var path: PacketPath?
+        if owner.kind == .service, case let .v4(destination) = address {
+            // A service's address: its name, and with a source, what its node's rules do to it.
+            guard let service = services.values.first(where: { $0.spec.clusterIP == destination.description }) else {
+                return try Controller.encode(WhoisAnswer(lab: paths.lab, address: address, owner: owner))
+            }
+            owner.detail = "\(service.qualifiedName) (\(ServiceTables.ports(service.spec.ports)))"
+            var traces: [String]?
+            if let from, let pod = pods["\(namespace)/\(from)"] {
+                traces = try service.spec.ports.flatMap { port in
+                    try serviceTraces(from: pod, to: destination, port: UInt16(clamping: port.port),
+                                      protocol: port.effectiveProtocol == .udp ? .udp : .tcp).map(\.description)
+                }
+            }
+            return try Controller.encode(WhoisAnswer(lab: paths.lab, address: address, owner: owner, serviceTraces: traces))
+        }
         if let source, case let .v4(destination) = address {
             do {
                 path = try PacketPath.trace(from: source, to: destination, inventory: inventory, network: network)
@@ -47,6 +64,52 @@ extension Controller: InspectionBackend {
             }
         }
         return try Controller.encode(WhoisAnswer(lab: paths.lab, address: address, owner: owner, path: path))
+    }
+
+    /// How Service rules treat a packet from `pod` to `destination:port`: first its own node's
+    /// (the chains, map elements and endpoints it meets, and the verdict, over the same ruleset
+    /// value the node is programmed with), then, for another node's address that the first
+    /// node leaves unchanged (a NodePort), that node's, where the packet arrives.
+    func serviceTraces(from pod: Pod, to destination: IPv4Address, port: UInt16, protocol proto: ServiceProtocol) throws -> [ServiceTrace] {
+        guard let plan, let node = plan.node(named: pod.spec.nodeName) else {
+            throw APIStatus.badRequest("pod \(pod.qualifiedName) is on no node of the lab")
+        }
+        guard let source = IPv4Address(pod.status.podIP) else {
+            throw APIStatus.badRequest("pod \(pod.qualifiedName) has no address yet")
+        }
+        let table = ServiceTable(services: services.values, slices: endpointSlices.values)
+        let packet = ServiceTrace.Packet(source: source, destination: destination, port: port, protocol: proto)
+        func trace(on node: NodePlan, entry: ServiceTrace.Entry) throws -> ServiceTrace {
+            let serviceNode = ServiceNode(node, in: plan)
+            do {
+                return try ServiceTrace.trace(packet, through: ServiceRules.generate(for: table, node: serviceNode), node: serviceNode,
+                                              table: table, entry: entry)
+            } catch {
+                throw APIStatus.badRequest("\(error)")
+            }
+        }
+        // A host-network pod's packets leave through the node's own output hook.
+        let first = try trace(on: node, entry: pod.spec.hostNetwork ? .output : .prerouting)
+        if case .unchanged = first.verdict, let target = plan.nodes.first(where: { $0.underlayAddress.address == destination }), target.name != node.name {
+            return [first, try trace(on: target, entry: .prerouting)]
+        }
+        return [first]
+    }
+
+    /// `GET /podlab/v1/trace?from=POD&namespace=NS&to=IP&port=P&protocol=tcp|udp`.
+    public func trace(from: String, namespace: String, to: String, port: String, protocol proto: String) async throws -> Data {
+        guard let pod = pods["\(namespace)/\(from)"] else { throw APIStatus.notFound(resource: "pods", name: from) }
+        guard let destination = IPv4Address(to) else { throw APIStatus.badRequest("\"\(to)\" is not an IPv4 address") }
+        guard let number = UInt16(port), number > 0 else { throw APIStatus.badRequest("\"\(port)\" is not a port (1-65535)") }
+        guard let transport = ServiceProtocol(rawValue: proto.lowercased()) else {
+            throw APIStatus.badRequest("\"\(proto)\" is not a protocol a Service carries: use tcp or udp")
+        }
+        let traces = try serviceTraces(from: pod, to: destination, port: number, protocol: transport)
+        let last = traces[traces.count - 1]
+        let value: JSONValue = .object(["text": .string(traces.map(\.description).joined(separator: "\nthen, arriving at node \(last.node):\n")),
+                                        "service": traces.compactMap(\.service).first.map(JSONValue.string) ?? .null,
+                                        "verdict": .string(last.verdict.description)])
+        return Data(value.jsonText(indent: 0).utf8)
     }
 
     // MARK: Reading

@@ -39,6 +39,13 @@ public actor Controller: APIBackend {
     /// Namespaces whose endpoint slices must be computed again (pods or services changed).
     var staleEndpointNamespaces: Set<String> = []
     var endpointSyncScheduled = false
+    /// Programs every node's Service rules (nftables) from the services and their slices.
+    let serviceDataplane = ServiceDataplane()
+    /// A dataplane sync is running, and whether another must follow it (changes meanwhile).
+    var dataplaneSyncRunning = false
+    var dataplaneSyncPending = false
+    /// Milliseconds from a change of services or endpoints to every node's rules in force.
+    var dataplaneSyncMillis: [Double] = []
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []
@@ -48,12 +55,20 @@ public actor Controller: APIBackend {
     let imageIdentity = ImageIdentity(toolsPath: ContainerRuntime.toolsExecutable, busyboxPath: ContainerRuntime.busyboxExecutable)
     /// Pending retries of sandboxes that failed to build, by pod uid.
     var sandboxRetries: [String: Task<Void, Never>] = [:]
+    /// How adopted containers ended, as the lab's keeper recorded it (`LabKeeper`).
+    let exitRecords: ExitRecords
     /// Milliseconds from a pod's creation request to all its containers running.
     var startMillis: [Double] = []
     /// When each pod's creation was requested, by uid (until it runs).
     var createdClock: [String: ContinuousClock.Instant] = [:]
     /// The cgroups that enforce the containers' limits.
     let cgroups: ContainerCgroups
+    /// Runs the containers' probes (made at start, before pods are adopted).
+    var containerProber: ContainerProber?
+    /// Events by what makes repeats one event (object, container, type, reason, message).
+    var events: [String: Event] = [:]
+    /// The last resourceVersion given to an event (events are not stored: no store write each).
+    var eventVersion: Int64 = 0
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         self.paths = paths
@@ -63,7 +78,9 @@ public actor Controller: APIBackend {
         self.backoff = RestartBackoff(base: base)
         // The kubelet's image pull back-off starts from the same 10 s.
         self.pullBackoff = ImagePullBackoff(base: base)
+        self.exitRecords = ExitRecords(directory: paths.exits)
         try FileManager.default.createDirectory(atPath: paths.logs, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: paths.exits, withIntermediateDirectories: true)
         store = try Store(path: paths.database)
         cgroups = ContainerCgroups(lab: paths.lab)
     }
@@ -92,6 +109,14 @@ public actor Controller: APIBackend {
         }
         do {
             self.plan = plan
+            // One stream, read by one task: reports reach the controller in the order they were
+            // made (a task per report may run out of order, and a later `ready` be overwritten
+            // by an earlier one).
+            let (reports, reporter) = AsyncStream.makeStream(of: ContainerProbeReport.self)
+            containerProber = try ContainerProber { reporter.yield($0) }
+            Task { [weak self] in
+                for await report in reports { await self?.probeReported(report) }
+            }
             message = "building the lab network"
             nodes = try LabNetwork.ensure(plan) { step in
                 self.logger.info("\(step)")
@@ -113,6 +138,7 @@ public actor Controller: APIBackend {
             for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 await adopt(pod)
             }
+            exitRecords.prune(keeping: Set(runtimes.values.flatMap { $0.processes.values }))
             phase = .ready
             syncAllEndpoints()
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
@@ -260,6 +286,8 @@ public actor Controller: APIBackend {
         try? FileManager.default.removeItem(atPath: paths.logs)
         try? FileManager.default.removeItem(atPath: paths.images)
         try? FileManager.default.removeItem(atPath: paths.pods)
+        // Records of processes that ended during the tear-down: nobody is left to read them.
+        try? FileManager.default.removeItem(atPath: paths.exits)
         umount2(paths.namespaces, Int32(MNT_DETACH))  // labs made by older versions bind-mounted it
         // Namespace files no stored pod owned (a crash between making and storing a pod).
         for file in (try? FileManager.default.contentsOfDirectory(atPath: paths.namespaces)) ?? [] {
@@ -284,6 +312,7 @@ public actor Controller: APIBackend {
             "sandboxSetupMillis": .array(sandboxMillis.map { .number($0) }),
             "spareNamespaceMillis": .array(spares.madeMillis.withLock { $0 }.map { .number($0) }),
             "podStartMillis": .array(startMillis.map { .number($0) }),
+            "serviceSyncMillis": .array(dataplaneSyncMillis.map { .number($0) }),
             "agentRSSBytes": .integer(rss * 1024),
         ])
         return Data(value.jsonText(indent: 0).utf8)

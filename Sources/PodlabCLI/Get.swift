@@ -45,6 +45,9 @@ public struct Get: PodlabCommand {
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
+        if let first = resources.first, Self.eventNames.contains(first.lowercased()) {
+            return try await events(Array(resources.dropFirst()), format: try OutputFormat.parse(output), context: context)
+        }
         guard let parsed = try ResourceName.parse(resources) else {
             throw CLIError("You must specify the type of resource to get. Use \"podlab get pods\" or \"podlab get nodes\".")
         }
@@ -289,6 +292,42 @@ public struct Get: PodlabCommand {
             context.stdout.write(table.render(showHeaders: !noHeaders))
         }
         return failed ? 1 : 0
+    }
+
+    // MARK: Events
+
+    /// `events`, `event`, `ev`, as kubectl names them.
+    static let eventNames: Set<String> = ["events", "event", "ev"]
+
+    /// `get events`: kubectl's LAST SEEN, TYPE, REASON, OBJECT, MESSAGE, oldest first.
+    private func events(_ names: [String], format: OutputFormat?, context: CommandContext) async throws -> Int32 {
+        guard names.isEmpty else { throw CLIError("podlab lists events as a whole; see \"podlab describe pod NAME\" for one pod's") }
+        let namespace = allNamespaces ? nil : scope.resolvedNamespace
+        let list = try await scope.client(context).get(EventList.self, APIPath.events(namespace))
+        let events = list.items.sorted { ($0.lastTimestamp?.secondsSince1970 ?? 0) < ($1.lastTimestamp?.secondsSince1970 ?? 0) }
+        switch format {
+        case .json?, .yaml?:
+            context.stdout.write(Self.document(EventList.kubectlList(events).json, format: format!))
+        case .name?:
+            for event in events { context.stdout.line("event/\(event.metadata.name)") }
+        case .wide?, nil:
+            guard !events.isEmpty else {
+                context.stderr.line(namespace.map { "No resources found in \($0) namespace." } ?? "No resources found")
+                return 0
+            }
+            let now = Timestamp(context.now())
+            var table = PodNet.TextTable(headers: ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], rows: events.map { event in
+                [HumanDuration.since(event.lastTimestamp, now: now), event.type.rawValue, event.reason,
+                 "\(event.involvedObject.kind.lowercased())/\(event.involvedObject.name)",
+                 event.message.trimmingCharacters(in: .whitespacesAndNewlines)]
+            })
+            if allNamespaces {
+                table.headers.insert("NAMESPACE", at: 0)
+                for (index, event) in events.enumerated() { table.rows[index].insert(event.metadata.namespace, at: 0) }
+            }
+            context.stdout.write(table.render(showHeaders: !noHeaders))
+        }
+        return 0
     }
 
     // MARK: Output helpers

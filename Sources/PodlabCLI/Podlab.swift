@@ -18,7 +18,7 @@ public struct Podlab: AsyncParsableCommand {
                 Run.self, Apply.self, Get.self, Describe.self, Logs.self, Attach.self, Exec.self, Edit.self, Delete.self,
             ]),
             CommandGroup(name: "Service", subcommands: [Expose.self, Create.self]),
-            CommandGroup(name: "Inspect", subcommands: [IP.self, Whois.self, IPAM.self]),
+            CommandGroup(name: "Inspect", subcommands: [IP.self, Whois.self, IPAM.self, Trace.self]),
             CommandGroup(name: "Connectivity", subcommands: [ConnectivityTest.self]),
         ])
 

@@ -231,3 +231,40 @@ extension NFTSet {
         return copy
     }
 }
+
+@Suite("nftables: reject and dynamic sets in the kernel", .enabled(if: KernelTest.isRoot && KernelTest.hasNft, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct NFTablesRejectAndUpdateTests {
+    @Test("reject rules and a rule-updated dynamic set round-trip, and nft reads them the same way")
+    func roundTrip() async throws {
+        try await KernelTest.withNamespaces(1, prefix: "pltnft") { namespaces in
+            let ns = namespaces[0]
+            let nft = try NFTablesConnection(namespace: ns)
+            let table = Table(.ip, "podlab-test")
+            let affinity = NFTSet(table, "affinity", key: .typeof(.ipSaddr, .ipDaddr, .numgenRandom(modulus: 65_536)), flags: [.dynamic, .timeout])
+            let reject = Chain(table, "no-endpoints")
+            let sticky = Chain(table, "sticky")
+            let rules = [
+                Rule(reject, [.match(.l4proto, .inetProtocol(.tcp)), .reject(.tcpReset)]),
+                Rule(reject, [.reject(.icmpPortUnreachable)]),
+                Rule(sticky, [.lookup([.ipSaddr, .ipDaddr, .numgenRandom(modulus: 1, offset: 1)], set: "affinity"), .accept]),
+                Rule(sticky, [.updateSet([.ipSaddr, .ipDaddr, .numgenRandom(modulus: 1, offset: 1)], set: "affinity", timeoutMilliseconds: 10_800_000)]),
+            ]
+            var tx = Transaction()
+            tx.add(table)
+            tx.add(affinity)
+            tx.add(Chain(table, "prerouting", type: .nat, hook: .prerouting, priority: Priority.dstnat))
+            tx.add(reject)
+            tx.add(sticky)
+            tx.add(rules)
+            try nft.apply(tx)
+
+            let listed = try nft.ruleset(family: .ip, table: table.name)
+            #expect(listed.rules.map(\.identity) == rules)
+            #expect(listed.set(table, "affinity")?.identity == affinity.identity)
+            let text = try Command.check("nft", ["list", "table", "ip", table.name], netns: ns.name)
+            #expect(text.contains("reject with tcp reset"), "\(text)")
+            #expect(text.contains("flags dynamic,timeout"), "\(text)")
+            #expect(text.contains("update @affinity { ip saddr . ip daddr . numgen random mod 1 offset 1 timeout 3h }"), "\(text)")
+        }
+    }
+}

@@ -92,6 +92,15 @@ struct NFTablesModelTests {
         RuleShape(expressions: [.lookup([.ipDaddr, .thDport], set: "allowed", negated: true), .drop], text: "ip daddr . th dport != @allowed drop",
                   bytecode: ["[ payload load 4b @ network header + 16 => reg 1 ]", "[ payload load 2b @ transport header + 2 => reg 9 ]",
                              "[ lookup reg 1 set allowed 0x1 ]", "[ immediate reg 0 drop ]"]),
+        RuleShape(expressions: [.match(.l4proto, .inetProtocol(.tcp)), .reject(.tcpReset)], text: "meta l4proto tcp reject with tcp reset",
+                  bytecode: ["[ meta load l4proto => reg 1 ]", "[ cmp eq reg 1 0x00000006 ]", "[ reject type 1 code 0 ]"]),
+        RuleShape(expressions: [.reject(.icmpPortUnreachable)], text: "reject", bytecode: ["[ reject type 0 code 3 ]"]),
+        RuleShape(expressions: [.updateSet([.ipSaddr, .ipDaddr], set: "affinity", timeoutMilliseconds: 10_800_000)],
+                  text: "update @affinity { ip saddr . ip daddr timeout 10800000ms }",
+                  bytecode: ["[ payload load 4b @ network header + 12 => reg 1 ]", "[ payload load 4b @ network header + 16 => reg 9 ]",
+                             "[ dynset update reg_key 1 set affinity timeout 10800000ms ]"]),
+        RuleShape(expressions: [.match(.numgenRandom(modulus: 2), .integer(0)), .goto("slot-0")], text: "numgen random mod 2 0 goto slot-0",
+                  bytecode: ["[ numgen reg 1 = random mod 2 ]", "[ cmp eq reg 1 0x00000000 ]", "[ immediate reg 0 goto -> slot-0 ]"]),
     ]
 
     @Test("rules compile to the bytecode nft generates", arguments: shapes)
@@ -287,6 +296,22 @@ struct NFTablesModelTests {
         },
         InvalidCase(name: "interface name too long", field: "rule in chain c", reason: "1–15 bytes") {
             var tx = Transaction(); tx.add(Rule(table: t, chain: "c", [.match(.iifname, .ifname("a-very-long-ifname")), .accept])); return tx
+        },
+        InvalidCase(name: "TCP reset without a tcp match", field: "rule in chain c", reason: "needs an earlier meta l4proto tcp match") {
+            var tx = Transaction(); tx.add(Rule(table: t, chain: "c", [.match(.l4proto, .inetProtocol(.udp)), .reject(.tcpReset)])); return tx
+        },
+        InvalidCase(name: "nothing after a reject", field: "rule in chain c", reason: "ends the rule") {
+            var tx = Transaction(); tx.add(Rule(table: t, chain: "c", [.reject(.icmpPortUnreachable), .counter])); return tx
+        },
+        InvalidCase(name: "update of a set that is not dynamic", field: "rule in chain c", reason: "flags dynamic") {
+            var tx = Transaction()
+            tx.add(NFTSet(t, "s", key: .type(.ipv4Address)))
+            tx.add(Rule(table: t, chain: "c", [.updateSet([.ipSaddr], set: "s", timeoutMilliseconds: 1_000)])); return tx
+        },
+        InvalidCase(name: "update with a key that does not match", field: "rule in chain c", reason: "does not match s's key type") {
+            var tx = Transaction()
+            tx.add(NFTSet(t, "s", key: .type(.ipv4Address), flags: [.dynamic, .timeout]))
+            tx.add(Rule(table: t, chain: "c", [.updateSet([.thDport], set: "s", timeoutMilliseconds: nil)])); return tx
         },
         InvalidCase(name: "listed bytecode sent back", field: "rule in chain c", reason: "does not model") {
             var tx = Transaction(); tx.add(Rule(table: t, chain: "c", [.unsupported("[ log ]")])); return tx

@@ -115,7 +115,7 @@ struct InspectTests {
                 ("10.244.2.1", "10.244.2.1: gateway of node n2 (cni0)"),
                 ("192.168.200.12", "192.168.200.12: node n2 underlay address (eth0 in \(lab.name)_node_n2)"),
                 ("10.244.1.200", "10.244.1.200: inside the cluster CIDR but not allocated (pod CIDR 10.244.1.0/24 of node n1)"),
-                ("10.96.0.10", "10.96.0.10: service CIDR (no services yet)"),
+                ("10.96.0.99", "10.96.0.99: in the service CIDR 10.96.0.0/16, but no service holds it"),
             ] {
                 let result = try lab.run(["whois", address])
                 #expect(result.stdout == answer + "\n", "stderr: \(result.stderr)")

@@ -130,4 +130,76 @@ struct ServiceObjectTests {
             #expect(try lab.run(["get", "ns", "later"], expectSuccess: false).status == .exited(1))
         }
     }
+
+    @Test("a Service made through the API carries traffic: ClusterIP to every endpoint, NodePort on every node, refused without endpoints")
+    func serviceCarriesTraffic() async throws {
+        try await TestLab.with { lab in
+            let file = lab.stateRoot + "/objects.yaml"
+            try """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: a, labels: {app: echo}}
+                spec: {nodeName: n1, containers: [{name: echo, image: podlab/echo, ports: [{name: http, containerPort: 8080}]}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: b, labels: {app: echo}}
+                spec: {nodeName: n2, containers: [{name: echo, image: podlab/echo, ports: [{name: http, containerPort: 8080}]}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: client}
+                spec: {nodeName: n2, containers: [{name: c, image: busybox, command: [sleep, "1000"]}]}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: echo}
+                spec:
+                  type: NodePort
+                  selector: {app: echo}
+                  ports: [{name: web, port: 80, targetPort: http, nodePort: 30090}]
+                """.write(toFile: file, atomically: true, encoding: .utf8)
+            try lab.run(["apply", "-f", file])
+            let clusterIP = ((try Self.json(lab, ["get", "svc", "echo"]))["spec"] as? [String: Any])?["clusterIP"] as? String ?? ""
+            func fetch(_ url: String) throws -> [String: Any]? {
+                let result = try lab.run(["exec", "client", "--", "wget", "-qO-", url], expectSuccess: false)
+                guard result.succeeded else { return nil }
+                return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            }
+            var seen: Set<String> = []
+            try await lab.eventually("both endpoints answer through the ClusterIP") {
+                if let answer = try fetch("http://\(clusterIP)/"), let name = answer["hostname"] as? String { seen.insert(name) }
+                return seen == ["a", "b"]
+            }
+            // No NAT between pods: the endpoint sees the client's own address.
+            let clientIP = try lab.podIP("client")
+            let answer = try #require(try fetch("http://\(clusterIP)/"))
+            #expect((answer["client"] as? String)?.hasPrefix(clientIP + ":") == true, "\(answer)")
+            // The NodePort on either node's underlay address.
+            for nodeIP in ["192.168.200.11", "192.168.200.12"] {
+                #expect(try fetch("http://\(nodeIP):30090/")?["hostname"] != nil, "NodePort on \(nodeIP)")
+            }
+            // The tracer walks the same rules: both endpoints from the ClusterIP, and a NodePort
+            // of the other node followed to where it arrives.
+            let trace = try lab.run(["trace", "client", "\(clusterIP):80"]).stdout
+            #expect(trace.contains("service default/echo port web 80/tcp") && trace.contains("verdict: DNAT to one of"), "\(trace)")
+            let nodePortTrace = try lab.run(["trace", "client", "192.168.200.11:30090"]).stdout
+            #expect(nodePortTrace.contains("then, arriving at node n1:") && nodePortTrace.contains("(source masqueraded)"), "\(nodePortTrace)")
+            let whois = try lab.run(["whois", clusterIP, "--from", "client"]).stdout
+            #expect(whois.hasPrefix("\(clusterIP): ClusterIP of service default/echo (80:30090/TCP)"), "\(whois)")
+            // Without endpoints the service refuses at once.
+            try lab.run(["delete", "pod", "a", "b", "--grace-period", "1"])
+            try await lab.eventually("the service refuses") {
+                let result = try lab.run(["exec", "client", "--", "wget", "-qO-", "http://\(clusterIP)/"], expectSuccess: false)
+                return result.stderr.contains("Connection refused")
+            }
+            // Deleted, the service's address leads nowhere in any node's rules.
+            try lab.run(["delete", "svc", "echo"])
+            try await lab.eventually("the rules forget the address") {
+                try ["n1", "n2"].allSatisfy { node in
+                    !(try Command.check("nft", ["-j", "list", "table", "ip", "podlab-services"], netns: lab.nodeNamespace(node))).contains(clusterIP)
+                }
+            }
+        }
+    }
 }

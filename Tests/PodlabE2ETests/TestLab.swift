@@ -92,10 +92,26 @@ struct TestLab: Sendable {
         return try await body(lab)
     }
 
+    /// The lab's keepers as their files say (`<state>/<lab>/keepers/<pid>`: the keeper's start
+    /// time, the pid and start time of the agent it started), whether they still run or not.
+    var keepers: [(pid: Int32, startTime: String, agent: Int32)] {
+        let directory = "\(stateRoot)/\(name)/keepers"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { file in
+            guard let pid = Int32(file), let text = try? String(contentsOfFile: "\(directory)/\(file)", encoding: .utf8) else { return nil }
+            let fields = text.split(whereSeparator: \.isWhitespace)
+            guard fields.count == 3, let agent = Int32(fields[1]) else { return nil }
+            return (pid, String(fields[0]), agent)
+        }
+    }
+
     func tearDown() {
         _ = try? Command.run(podlab, ["down"], environment: environment)
         if let pid = agentPID, pid > 0, kill(pid, 0) == 0 {
             kill(pid, SIGKILL)
+        }
+        // Keepers `down` could not end (it failed): by pid, only while it is still the same process.
+        for keeper in keepers where processStartTime(keeper.pid) == keeper.startTime {
+            kill(keeper.pid, SIGKILL)
         }
         for namespace in (try? NetworkNamespace.list()) ?? [] where namespace.hasPrefix("\(name)_") {
             try? NetworkNamespace.delete(namespace, ignoreMissing: true)
@@ -127,6 +143,13 @@ struct TestLab: Sendable {
         }
         for root in roots { remove(root) }
     }
+}
+
+/// Field 22 of /proc/PID/stat (start time), nil when there is no such process.
+func processStartTime(_ pid: Int32) -> String? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    return fields.count > 19 ? String(fields[19]) : nil
 }
 
 /// A pod pinned to a node, for tests that need pods in known places.

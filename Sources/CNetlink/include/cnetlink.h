@@ -140,6 +140,28 @@ pid_t pl_waitpid(pid_t pid, int options, int *exited, int *code, int *signaled, 
 /* kill(2). Returns 0 or -errno. */
 int pl_kill(pid_t pid, int sig);
 
+/* prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants of the calling process re-parent to
+ * it instead of to init. Returns 0 or -errno. */
+int pl_set_child_subreaper(void);
+
+/*
+ * waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT): a child that has ended, left a zombie (so its
+ * /proc entry can still be read), or 0 when every child still runs. Returns the pid, 0, or
+ * -errno (-ECHILD: no children at all). On a pid > 0, the out-parameters say how it ended as
+ * pl_waitpid's do.
+ */
+pid_t pl_wait_any_ended(int *exited, int *code, int *signaled, int *signal);
+
+/*
+ * Blocks SIGCHLD, SIGTERM, SIGINT and SIGHUP in the calling thread (threads created later
+ * inherit the mask) and returns a signalfd (O_CLOEXEC | O_NONBLOCK) that reads them.
+ * Returns the fd or -errno.
+ */
+int pl_keeper_signalfd(void);
+
+/* Reads one signal from a signalfd: its number, 0 when none is pending, or -errno. */
+int pl_signalfd_read(int fd);
+
 /* setsockopt(SO_SNDBUFFORCE / SO_RCVBUFFORCE) on fd. Returns 0 or -errno. */
 int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf);
 

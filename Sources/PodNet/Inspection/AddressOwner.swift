@@ -75,7 +75,7 @@ public struct AddressOwner: Codable, Hashable, Sendable, CustomStringConvertible
         case .unallocated:
             return "inside the cluster CIDR but not allocated" + (self.node.map { " (pod CIDR \(range.map { "\($0)" } ?? "?") of node \($0))" } ?? " (in no node's pod CIDR)")
         case .service:
-            return "service CIDR (no services yet)"
+            return detail.map { "ClusterIP of service \($0)" } ?? "in the service CIDR \(range.map { "\($0)" } ?? "?"), but no service holds it"
         case .underlay:
             return "in the underlay network \(range.map { "\($0)" } ?? "?"), but no node holds it"
         case .outside:
@@ -169,12 +169,16 @@ public struct WhoisAnswer: Codable, Hashable, Sendable {
     public var summary: String
     /// The way from the pod given with `from`.
     public var path: PacketPath?
+    /// For a service's address with `from`: how the source node's Service rules treat a
+    /// packet to each of its ports (`ServiceTrace`, in words).
+    public var serviceTraces: [String]?
 
-    public init(lab: String, address: IPAddress, owner: AddressOwner, path: PacketPath? = nil) {
+    public init(lab: String, address: IPAddress, owner: AddressOwner, path: PacketPath? = nil, serviceTraces: [String]? = nil) {
         self.lab = lab
         self.address = address
         self.owner = owner
         self.summary = owner.description
         self.path = path
+        self.serviceTraces = serviceTraces
     }
 }

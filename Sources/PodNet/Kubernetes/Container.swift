@@ -14,8 +14,14 @@ public struct Container: JSONObjectCodable, Hashable {
     public var env: [EnvVar]
     /// Volumes of the pod mounted into this container.
     public var volumeMounts: [VolumeMount]
+    /// Restarts the container when it fails (see `ProbeWorker`).
+    public var livenessProbe: ContainerProbe?
+    /// Keeps the container out of `Ready` until it succeeds, and whenever it fails.
+    public var readinessProbe: ContainerProbe?
+    /// Holds liveness and readiness back until it succeeds; restarts the container when it fails.
+    public var startupProbe: ContainerProbe?
     /// Fields Kubernetes defines that podlab keeps unchanged (`resources`,
-    /// probes, `imagePullPolicy`, `securityContext`, `stdin`, `tty`...).
+    /// `imagePullPolicy`, `securityContext`, `stdin`, `tty`...).
     public var preservedFields: [String: JSONValue]
 
     /// Fields of `Container` podlab stores without interpreting, with their shape where strict
@@ -25,14 +31,15 @@ public struct Container: JSONObjectCodable, Hashable {
         "envFrom": .list(.fields(["prefix", "configMapRef", "secretRef"])),
         "resources": .object(["limits": .map(.any), "requests": .map(.any), "claims": .list(.fields(["name", "request"]))]),
         "resizePolicy": .list(.fields(["resourceName", "restartPolicy"])), "restartPolicy": .any,
-        "volumeDevices": .any, "livenessProbe": .any, "readinessProbe": .any, "startupProbe": .any,
+        "volumeDevices": .any,
         "lifecycle": .fields(["postStart", "preStop", "stopSignal"]), "terminationMessagePath": .any,
         "terminationMessagePolicy": .any, "imagePullPolicy": .any, "securityContext": .fields(PodSupport.containerSecurityContextFields),
         "stdin": .any, "stdinOnce": .any, "tty": .any,
     ]
 
     public init(name: String, image: String = "", command: [String] = [], args: [String] = [], workingDir: String = "",
-                ports: [ContainerPort] = [], env: [EnvVar] = [], volumeMounts: [VolumeMount] = [], preservedFields: [String: JSONValue] = [:]) {
+                ports: [ContainerPort] = [], env: [EnvVar] = [], volumeMounts: [VolumeMount] = [], livenessProbe: ContainerProbe? = nil,
+                readinessProbe: ContainerProbe? = nil, startupProbe: ContainerProbe? = nil, preservedFields: [String: JSONValue] = [:]) {
         self.name = name
         self.image = image
         self.command = command
@@ -41,6 +48,9 @@ public struct Container: JSONObjectCodable, Hashable {
         self.ports = ports
         self.env = env
         self.volumeMounts = volumeMounts
+        self.livenessProbe = livenessProbe
+        self.readinessProbe = readinessProbe
+        self.startupProbe = startupProbe
         self.preservedFields = preservedFields
     }
 
@@ -53,6 +63,9 @@ public struct Container: JSONObjectCodable, Hashable {
         ports = try reader.objects("ports")
         env = try reader.objects("env")
         volumeMounts = try reader.objects("volumeMounts")
+        livenessProbe = try reader.object("livenessProbe")
+        readinessProbe = try reader.object("readinessProbe")
+        startupProbe = try reader.object("startupProbe")
         preservedFields = reader.preservedFields(Self.unmodeledFields)
         // Always written as `{}` when empty (see `write(to:)`), so an empty one carries nothing.
         if preservedFields["resources"] == .object([:]) { preservedFields["resources"] = nil }
@@ -95,6 +108,9 @@ public struct Container: JSONObjectCodable, Hashable {
         writer.set("ports", omittingEmpty: ports)
         writer.set("env", omittingEmpty: env)
         writer.set("volumeMounts", omittingEmpty: volumeMounts)
+        writer.set("livenessProbe", omittingNil: livenessProbe)
+        writer.set("readinessProbe", omittingNil: readinessProbe)
+        writer.set("startupProbe", omittingNil: startupProbe)
         // `resources` is a struct (not a pointer) in Kubernetes, so it is always written.
         writer.set("resources", preservedFields["resources"] ?? .object([:]))
         writer.merge(preservedFields)

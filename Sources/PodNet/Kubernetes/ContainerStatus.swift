@@ -5,9 +5,10 @@ public struct ContainerStatus: JSONObjectCodable, Hashable {
     public var state: ContainerState
     /// The state of the previous run (its exit), after a restart.
     public var lastState: ContainerState
-    /// True when the container runs (podlab has no readiness probes).
+    /// True when the container runs and its readiness probe, if any, succeeded (after its
+    /// startup probe, if any).
     public var ready: Bool
-    /// True once the container has started.
+    /// True once the container has started (and its startup probe, if any, succeeded).
     public var started: Bool?
     /// How often the container was restarted.
     public var restartCount: Int32

@@ -126,36 +126,6 @@ public struct EndpointPort: JSONObjectCodable, Hashable {
     }
 }
 
-/// A reference to another object (`targetRef` of an endpoint).
-public struct ObjectReference: JSONObjectCodable, Hashable {
-    public var kind: String
-    public var namespace: String
-    public var name: String
-    public var uid: String
-
-    public init(kind: String, namespace: String, name: String, uid: String) {
-        self.kind = kind
-        self.namespace = namespace
-        self.name = name
-        self.uid = uid
-    }
-
-    public init(from reader: ObjectReader) throws(ObjectDecodingError) {
-        kind = try reader.string("kind") ?? ""
-        namespace = try reader.string("namespace") ?? ""
-        name = try reader.string("name") ?? ""
-        uid = try reader.string("uid") ?? ""
-        _ = reader.preservedFields(["apiVersion", "resourceVersion", "fieldPath"])
-    }
-
-    public func write(to writer: inout ObjectWriter) {
-        writer.set("kind", omittingEmpty: kind)
-        writer.set("namespace", omittingEmpty: namespace)
-        writer.set("name", omittingEmpty: name)
-        writer.set("uid", omittingEmpty: uid)
-    }
-}
-
 /// The older view of a service's endpoints (`v1 Endpoints`), derived from its slices, for
 /// `get endpoints`: ready addresses, not-ready addresses, ports.
 public struct Endpoints: KubernetesObject, Hashable {

@@ -7,7 +7,8 @@ extension Pod {
     /// untagged images, else `IfNotPresent`), `terminationMessagePath`, `terminationMessagePolicy`
     /// and `apiVersion: v1` on downward API field references, and `resources.requests` filled in from
     /// `resources.limits` for every resource limited but not requested (`SetDefaults_Pod`: a
-    /// container that only limits requests what it limits); a volume without a source becomes an
+    /// container that only limits requests what it limits), and the probes' timing,
+    /// `httpGet.path: /` and `scheme: HTTP` (`ContainerProbe.defaulted`); a volume without a source becomes an
     /// `emptyDir`, a `hostPath` without a type gets `type: ""`; with `hostNetwork`, a port's
     /// `hostPort` is its `containerPort` (`defaultHostNetworkPorts`: the container listens on the
     /// node's own port). Applying it twice changes nothing.
@@ -48,6 +49,9 @@ extension Pod {
         for index in container.env.indices where container.env[index].valueFrom?.fieldRef?.apiVersion.isEmpty == true {
             container.env[index].valueFrom?.fieldRef?.apiVersion = "v1"
         }
+        container.livenessProbe = container.livenessProbe?.defaulted
+        container.readinessProbe = container.readinessProbe?.defaulted
+        container.startupProbe = container.startupProbe?.defaulted
         container.preservedFields["terminationMessagePath"] = container.preservedFields["terminationMessagePath"] ?? "/dev/termination-log"
         container.preservedFields["terminationMessagePolicy"] = container.preservedFields["terminationMessagePolicy"] ?? "File"
         return container

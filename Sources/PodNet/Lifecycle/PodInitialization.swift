@@ -103,8 +103,10 @@ public enum PodInitialization {
                 if awaitsFirstStart(current) { return .start(container.name) }
                 guard let current else { return .wait }
                 if container.isSidecar {
-                    // The next one starts once the sidecar has run; while it restarts, the
-                    // ones after it carry on.
+                    // The next one starts once the sidecar has run — and, with a startup
+                    // probe, once that succeeded (`started`); while it restarts, the ones after
+                    // it carry on.
+                    if current.state.running != nil, current.started == false { return .wait }
                     if hasRun(current) { continue }
                     return .wait
                 }

@@ -1,6 +1,6 @@
 /// Kubernetes' rules for a pod's phase and conditions, computed from its spec and the states
-/// of its containers (the kubelet's `getPhase` and `Generate*Condition`). podlab has no
-/// readiness probes: an app container or a sidecar is ready when it runs, a regular init
+/// of its containers (the kubelet's `getPhase` and `Generate*Condition`). An app container or a
+/// sidecar is ready when it runs and its probes say so (`ContainerProbes`), a regular init
 /// container once it exited with 0.
 public enum PodStatusRules {
     /// Reasons of pod conditions.

@@ -46,7 +46,9 @@
 /// | `containers[].resources.limits` of other resources, `claims`, `resizePolicy` | refused |
 /// | `containers[].volumeMounts[].name`, `mountPath` (absolute, not `/`), `readOnly`, `subPath`, `mountPropagation: None`, `recursiveReadOnly: Disabled` | acted on |
 /// | `containers[].volumeMounts[].subPathExpr`, other `mountPropagation`/`recursiveReadOnly` modes, `volumeDevices` | refused |
-/// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe`, `lifecycle.*` | refused (on regular init containers Kubernetes' own refusal) |
+/// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe` with `exec`, `httpGet` (`path`, `port` number or name, `host` an IPv4 address, `scheme: HTTP`, `httpHeaders`), `tcpSocket` (`port`, `host`), and the timing fields | acted on, as the kubelet (`ProbeWorker`); on sidecars too, whose startup probe holds the next init container back |
+/// | `containers[].*Probe.grpc`, `httpGet.scheme: HTTPS`, a `host` given by name | refused |
+/// | `containers[].lifecycle.*` | refused (on regular init containers, and their probes, Kubernetes' own refusal) |
 /// | `containers[].securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot` acted on (`ContainerCredentials`); the others refused, per field |
 /// | `containers[].restartPolicy` | refused as Kubernetes does for non-init containers; `Always` only on init containers |
 /// | `containers[].imagePullPolicy`, `terminationMessagePath`, `terminationMessagePolicy` | kept (validated) |
@@ -187,8 +189,9 @@ public enum PodSupport {
         }
         if isSet("volumeDevices") { errors.append(refusal(path.child("volumeDevices"))) }
         if refusingHooks {
-            for probe in ["livenessProbe", "readinessProbe", "startupProbe"] where fields[probe] != nil && fields[probe] != .null {
-                errors.append(refusal(path.child(probe)))
+            for type in [ContainerProbeType.liveness, .readiness, .startup] {
+                guard let probe = container.probe(type) else { continue }
+                errors += refusals(probe, path: path.child(type.field))
             }
             errors += setFields(of: fields["lifecycle"], path: path.child("lifecycle")).map { refusal($0) }
         }
@@ -209,6 +212,22 @@ public enum PodSupport {
                     errors.append(refusal(FieldPath(stringLiteral: "spec").child(list).index(index).child("resources").child("limits").key(name), why))
                 }
             }
+        }
+        return errors
+    }
+
+    /// A probe podlab cannot run as asked: gRPC, HTTPS, a host given by name.
+    static func refusals(_ probe: ContainerProbe, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        if probe.grpc != nil { errors.append(refusal(path.child("grpc"), "use httpGet, tcpSocket or exec")) }
+        if let http = probe.httpGet {
+            if http.scheme == HTTPGetAction.https { errors.append(refusal(path.child("httpGet").child("scheme"), "probes speak plain HTTP")) }
+            if !http.host.isEmpty, IPv4Address(http.host) == nil {
+                errors.append(refusal(path.child("httpGet").child("host"), "give an IPv4 address, or none for the pod's IP"))
+            }
+        }
+        if let host = probe.tcpSocket?.host, !host.isEmpty, IPv4Address(host) == nil {
+            errors.append(refusal(path.child("tcpSocket").child("host"), "give an IPv4 address, or none for the pod's IP"))
         }
         return errors
     }

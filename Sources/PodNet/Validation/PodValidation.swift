@@ -126,8 +126,13 @@ enum PodSpecValidation {
             errors += validateEnumerations(container, path: containerPath)
             if path.components.last == .field("initContainers") {
                 errors += validateInitContainer(container, path: containerPath, listPath: path)
-            } else if let policy = container.preservedFields["restartPolicy"], !policy.isEmpty {
-                errors.append(.forbidden(containerPath.child("restartPolicy"), "may not be set for non-init containers"))
+                // A regular init container's probes are refused as a whole (above).
+                if container.isSidecar { errors += ProbeValidation.validate(container, path: containerPath) }
+            } else {
+                errors += ProbeValidation.validate(container, path: containerPath)
+                if let policy = container.preservedFields["restartPolicy"], !policy.isEmpty {
+                    errors.append(.forbidden(containerPath.child("restartPolicy"), "may not be set for non-init containers"))
+                }
             }
         }
         return errors
@@ -146,8 +151,11 @@ enum PodSpecValidation {
         errors += validateUniqueHostPorts([container], path: listPath)
         if !container.isSidecar {
             let fields = container.preservedFields
-            for field in ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"] where fields[field] != nil && fields[field] != .null {
-                errors.append(.forbidden(path.child(field), "may not be set for init containers without restartPolicy=Always"))
+            if let lifecycle = fields["lifecycle"], lifecycle != .null {
+                errors.append(.forbidden(path.child("lifecycle"), "may not be set for init containers without restartPolicy=Always"))
+            }
+            for type in [ContainerProbeType.liveness, .readiness, .startup] where container.probe(type) != nil {
+                errors.append(.forbidden(path.child(type.field), "may not be set for init containers without restartPolicy=Always"))
             }
         }
         return errors

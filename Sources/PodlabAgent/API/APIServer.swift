@@ -35,6 +35,15 @@ public protocol APIBackend: Sendable {
     func labStatus() async throws -> Data
     func deleteLab() async throws -> Data
     func metrics() async throws -> Data
+    /// Events, by namespace (nil: all) and a field selector on the involved object.
+    func listEvents(namespace: String?, fieldSelector: String?) async throws -> Data
+}
+
+extension APIBackend {
+    /// A backend without events lists none.
+    public func listEvents(namespace: String?, fieldSelector: String?) async throws -> Data {
+        Data(EventList(items: []).json.jsonText(indent: 0).utf8)
+    }
 }
 
 /// The agent's Kubernetes-shaped HTTP API (see design.md "Control plane and API").
@@ -127,6 +136,15 @@ public enum APIServer {
         router.get("/podlab/v1/namespaces/:namespace/pods/:name/sandbox") { _, context in
             try await handle {
                 json(try await backend.podSandbox(namespace: try context.parameters.require("namespace"), name: try context.parameters.require("name")))
+            }
+        }
+        router.get("/api/v1/events") { request, _ in
+            try await handle { json(try await backend.listEvents(namespace: nil, fieldSelector: request.uri.queryParameters.get("fieldSelector"))) }
+        }
+        router.get("/api/v1/namespaces/:namespace/events") { request, context in
+            try await handle {
+                json(try await backend.listEvents(namespace: try context.parameters.require("namespace"),
+                                                  fieldSelector: request.uri.queryParameters.get("fieldSelector")))
             }
         }
         router.get("/api/v1/nodes") { request, _ in

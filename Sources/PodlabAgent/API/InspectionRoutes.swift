@@ -15,6 +15,8 @@ public protocol InspectionBackend: Sendable {
     func ipamReport() async throws -> Data
     /// Who owns `address`, and with `from` the path a packet from that pod takes to it.
     func whois(address: String, from: String?, namespace: String) async throws -> Data
+    /// How the Service rules of the pod's node treat a packet from it to `to:port`.
+    func trace(from: String, namespace: String, to: String, port: String, protocol: String) async throws -> Data
 }
 
 /// The agent's IP-inspection API, beside the Kubernetes-shaped one:
@@ -26,6 +28,7 @@ public enum InspectionRoutes {
     public static let ipPath = "/podlab/v1/ip"
     public static let ipamPath = "/podlab/v1/ipam"
     public static let whoisPath = "/podlab/v1/whois"
+    public static let tracePath = "/podlab/v1/trace"
 
     /// Adds the inspection endpoints to `router` when `backend` serves them.
     public static func register(on router: Router<BasicRequestContext>, backend: any APIBackend) {
@@ -40,6 +43,7 @@ public enum InspectionRoutes {
         router.get(RouterPath(ipamPath)) { _, _ in
             try await APIServer.handle { APIServer.json(try await backend.ipamReport()) }
         }
+        registerTrace(on: router, backend: backend)
         router.get(RouterPath(whoisPath)) { request, _ in
             try await APIServer.handle {
                 let query = request.uri.queryParameters
@@ -48,6 +52,19 @@ public enum InspectionRoutes {
                 }
                 return APIServer.json(try await backend.whois(address: address, from: value(query, "from"),
                                                               namespace: value(query, "namespace") ?? "default"))
+            }
+        }
+    }
+
+    static func registerTrace(on router: Router<BasicRequestContext>, backend: any InspectionBackend) {
+        router.get(RouterPath(tracePath)) { request, _ in
+            try await APIServer.handle {
+                let query = request.uri.queryParameters
+                guard let from = value(query, "from"), let to = value(query, "to"), let port = value(query, "port") else {
+                    throw APIStatus.badRequest("from, to and port are required: GET \(tracePath)?from=POD&to=IP&port=PORT")
+                }
+                return APIServer.json(try await backend.trace(from: from, namespace: value(query, "namespace") ?? "default", to: to, port: port,
+                                                              protocol: value(query, "protocol") ?? "tcp"))
             }
         }
     }

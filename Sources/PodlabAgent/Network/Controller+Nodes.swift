@@ -33,6 +33,7 @@ extension Controller: NodeBackend {
         try savePlan(updated)
         guard let node = updated.node(named: name) else { throw APIStatus.notFound(resource: "nodes", name: name) }
         if let network = nodes[name] { spares.refill(network, mtu: UInt32(updated.podMTU), namespaces: LabNamespaces(updated)) }
+        servicesChanged()
         logger.info("node \(name) added")
         return Data(nodeObject(node).json.jsonText(indent: 0).utf8)
     }
@@ -60,6 +61,7 @@ extension Controller: NodeBackend {
         spares.drop(node: name)
         try LabNetwork.removeNode(node, from: plan)
         nodes.removeValue(forKey: name)
+        await serviceDataplane.forget(node: name)
         spares.drop(node: name)  // one that was being made meanwhile
         try savePlan(updated)
         logger.info("node \(name) removed")

@@ -66,7 +66,8 @@ extension Controller {
                 // The process runs and is watched; only a restarted agent would not find it.
                 logger.error("pod \(podKey) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
             }
-            Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid)
+            Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid,
+                                   container: container)
             runtime.failedPulls[name] = nil
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
         } catch let error as DownwardAPIError {
@@ -92,15 +93,18 @@ extension Controller {
         }
         pod.status[container: name] = status
         save(pod)
+        registerProbes(podKey, container: name)
     }
 
-    /// A container's status once its process runs. An app container or a sidecar is ready
-    /// as it runs (podlab has no readiness probes); a regular init container only once it
-    /// exited with 0.
-    static func markRunning(_ status: inout ContainerStatus, role: ContainerRole, imageID: String, podUID: String) {
+    /// A container's status once its process runs. An app container or a sidecar is started
+    /// and ready as it runs, unless its probes say otherwise: not started before its startup
+    /// probe succeeded, not ready before its readiness probe did (`ContainerProbes`). A regular
+    /// init container is ready only once it exited with 0.
+    static func markRunning(_ status: inout ContainerStatus, role: ContainerRole, imageID: String, podUID: String, container: Container) {
+        let probes = ContainerProbes(container)
         status.state = .running(startedAt: .now())
-        status.ready = role != .initContainer
-        status.started = true
+        status.ready = role != .initContainer && probes.ready
+        status.started = probes.started
         status.imageID = imageID
         status.containerID = "podlab://\(podUID.prefix(8))-\(status.name)-\(status.restartCount)"
     }
@@ -158,10 +162,20 @@ extension Controller {
         startPending(podKey)
     }
 
+    /// Reports the process's end to `containerExited`. The agent reaps its own children and
+    /// knows their status; a process it adopted after a restart is the lab keeper's child, and its
+    /// status is the keeper's record.
     func watch(podKey: String, uid: String, container: String, process: ProcessIdentity, isChild: Bool) {
         do {
             try ProcessWatcher.shared.watch(pid: process.pid, isChild: isChild) { status in
-                Task { await self.containerExited(podKey: podKey, uid: uid, container: container, process: process, status: status) }
+                Task {
+                    if isChild {
+                        let exit = status.map { ContainerExit.recorded($0, finishedAt: nil) } ?? .unknown("exit status unknown: waitpid failed")
+                        await self.containerExited(podKey: podKey, uid: uid, container: container, process: process, exit: exit)
+                    } else {
+                        await self.adoptedContainerExited(podKey: podKey, uid: uid, container: container, process: process)
+                    }
+                }
             }
         } catch {
             logger.error("cannot watch pid \(process.pid) of \(podKey)/\(container): \(error)")
@@ -170,14 +184,26 @@ extension Controller {
 
     // MARK: Exits and restarts
 
+    /// An adopted container's process ended (now, or while no agent ran): its status is the
+    /// keeper's record, waited for if the keeper has yet to write it. The record goes once the
+    /// status is stored in the pod's.
+    func adoptedContainerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity) async {
+        let exit = await exitRecords.awaitExit(of: process)
+        if case let .unknown(reason) = exit { logger.warning("pod \(podKey) container \(name): pid \(process.pid) ended; \(reason)") }
+        containerExited(podKey: podKey, uid: uid, container: name, process: process, exit: exit)
+        exitRecords.remove(process)
+    }
+
     /// A container process ended: record how, then restart it or not by its role and the
     /// pod's policy (`PodInitialization.restarts`), with Kubernetes' back-off (the first restart
     /// at once, then 10 s doubling to 5 min). A regular init container that succeeded lets the
     /// next step of initialization start; app containers done for good stop the sidecars.
-    func containerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity, status exit: TerminationStatus?) {
+    func containerExited(podKey: String, uid: String, container name: String, process: ProcessIdentity, exit: ContainerExit) {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
               let role = pod.spec.role(of: name), var status = pod.status[container: name] else { return }
         runtime.processes[name] = nil
+        containerProber?.unregister(podUID: uid, container: name)
+        let killedByProbe = runtime.probeKilled.remove(name) != nil
         do { try store.write { try $0.setProcess(podUID: uid, container: name, identity: nil) } } catch {
             logger.error("pod \(podKey) container \(name): forgetting its ended process (pid \(process.pid)) failed: \(error)")
         }
@@ -188,16 +214,17 @@ extension Controller {
         // event, which names the exit whatever its code (as containerd reports it).
         let oomKilled = pod.spec.container(named: name).map { !ContainerCgroupLimits($0).isEmpty } == true
             && cgroups.oomKills(uid: uid, container: name) > 0
-        let exitCode: Int32, signal: Int32, message: String
+        let exitCode: Int32, signal: Int32, message: String, finishedAt: Timestamp
         switch exit {
-        case let .exited(code)?: (exitCode, signal, message) = (code, 0, "")
-        case let .signaled(sig)?: (exitCode, signal, message) = (128 + sig, sig, "")
-        case nil where oomKilled: (exitCode, signal, message) = (128 + SIGKILL, SIGKILL, "")
-        case nil: (exitCode, signal, message) = (255, 0, "exit status unknown: the process was adopted after an agent restart")
+        case let .recorded(.exited(code), at): (exitCode, signal, message, finishedAt) = (code, 0, "", at ?? .now())
+        case let .recorded(.signaled(sig), at): (exitCode, signal, message, finishedAt) = (128 + sig, sig, "", at ?? .now())
+        case .unknown where oomKilled: (exitCode, signal, message, finishedAt) = (128 + SIGKILL, SIGKILL, "", .now())
+        // Only when the lab's keeper was gone: it records every adopted container's end.
+        case let .unknown(reason): (exitCode, signal, message, finishedAt) = (255, 0, reason, .now())
         }
         let reason = oomKilled ? ContainerReason.oomKilled : exitCode == 0 ? "Completed" : "Error"
         let terminated = ContainerState.Terminated(exitCode: exitCode, signal: signal, reason: reason,
-                                                   message: message, startedAt: startedAt, finishedAt: .now(), containerID: status.containerID)
+                                                   message: message, startedAt: startedAt, finishedAt: finishedAt, containerID: status.containerID)
         status.ready = false
         status.started = false
 
@@ -210,7 +237,11 @@ extension Controller {
         }
 
         // Nothing restarts in a finished pod, nor a sidecar stopped because the app containers are done.
-        let restart = PodInitialization.restarts(role, podPolicy: pod.spec.effectiveRestartPolicy, exitCode: exitCode)
+        // An app container killed by its probe is restarted unless the policy is Never, whatever
+        // its exit code (the kubelet kills and starts it in one sync).
+        let restarts = killedByProbe && role == .app ? pod.spec.effectiveRestartPolicy != .never
+            : PodInitialization.restarts(role, podPolicy: pod.spec.effectiveRestartPolicy, exitCode: exitCode)
+        let restart = restarts
             && pod.status.phase?.isTerminal != true && !(role == .sidecar && runtime.stoppingSidecars)
         guard restart else {
             status.state = .terminated(terminated)
@@ -225,7 +256,7 @@ extension Controller {
             }
             return
         }
-        let ranFor = Duration.seconds(startedAt.map { Timestamp.now().seconds(since: $0) } ?? 0)
+        let ranFor = Duration.seconds(startedAt.map { finishedAt.seconds(since: $0) } ?? 0)
         let (failures, delay) = backoff.afterExit(failuresBefore: runtime.failures[name] ?? 0, ranFor: ranFor)
         runtime.failures[name] = failures
         status.lastState = .terminated(terminated)
@@ -326,18 +357,28 @@ extension Controller {
                 watch(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, isChild: false)
                 // The agent died after recording the process but before recording it as running.
                 if var current = pods[podKey], var status = current.status[container: container.name], status.state.running == nil {
-                    Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid)
+                    Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid,
+                                           container: container)
+                    current.status[container: container.name] = status
+                    save(current)
+                } else if container.hasProbes, var current = pods[podKey], var status = current.status[container: container.name] {
+                    // The probes start over, as after a kubelet restart: not started or ready
+                    // until they say so again.
+                    let probes = ContainerProbes(container)
+                    status.started = probes.started
+                    status.ready = role != .initContainer && probes.ready
                     current.status[container: container.name] = status
                     save(current)
                 }
+                registerProbes(podKey, container: container.name)
             }
             for container in pod.spec.allContainers {
                 guard let role = pod.spec.role(of: container.name), runtime.processes[container.name] == nil else { continue }
                 let finished = pods[podKey].map { PodInitialization.appContainersFinished(spec: $0.spec, status: $0.status) } ?? true
                 if let process = stored[container.name] {
-                    // It ended while no agent was watching.
+                    // It ended while no agent was watching: the keeper recorded how.
                     runtime.processes[container.name] = process
-                    containerExited(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, status: nil)
+                    await adoptedContainerExited(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process)
                 } else if let status = pods[podKey]?.status[container: container.name], status.state.terminated == nil,
                           !PodInitialization.awaitsFirstStart(status), role != .sidecar || !finished {
                     // It waited for a restart (back-off) or an image pull, whose timer ended

@@ -413,6 +413,7 @@ extension Controller {
         let runtime = runtimes[pod.metadata.uid]
         runtime?.deleting = true
         runtime?.cancelRestarts()
+        containerProber?.unregister(podUID: pod.metadata.uid)
         let grace = Duration.seconds(PodStatusRules.remainingGracePeriod(of: pod, now: .now()))
         let processes = Array(runtime?.processes.values ?? [:].values)
         await withTaskGroup(of: Void.self) { group in
@@ -469,6 +470,7 @@ extension Controller {
         let uid = pod.metadata.uid
         let runtime = runtimes[uid]
         runtime?.cancelRestarts()
+        containerProber?.unregister(podUID: uid)
         sandboxRetries.removeValue(forKey: uid)?.cancel()
         let sandbox = runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod)
         // Containers that still run — the sidecars of a pod that failed to initialize — are

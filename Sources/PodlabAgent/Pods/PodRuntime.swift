@@ -22,6 +22,8 @@ final class PodRuntime: @unchecked Sendable {
     var restartTasks: [String: Task<Void, Never>] = [:]
     /// Containers to start again at once when their process ends (image changed by an update).
     var recreate: Set<String> = []
+    /// Containers being stopped because a liveness or startup probe failed.
+    var probeKilled: Set<String> = []
     /// The app containers are done for good: the sidecars are being stopped, and are not
     /// restarted any more.
     var stoppingSidecars = false

@@ -54,7 +54,7 @@ enum PodVolumes {
                 }
             }
         }
-        for container in pod.spec.containers where !container.volumeMounts.isEmpty {
+        for container in pod.spec.allContainers where !container.volumeMounts.isEmpty {
             try FileManager.default.createDirectory(atPath: scratchDirectory(directory, container: container.name),
                                                     withIntermediateDirectories: true)
         }

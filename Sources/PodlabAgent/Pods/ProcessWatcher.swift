@@ -47,8 +47,8 @@ func readSmallFile(_ path: String) -> String? {
 /// Watches processes for their exit with pidfds on one poll thread.
 ///
 /// Works for the agent's own children (their exit status is reaped and reported) and for
-/// processes adopted after an agent restart, which are not children (their status is unknown:
-/// the handler gets nil).
+/// processes adopted after an agent restart, which are not children: the handler gets nil, and
+/// their status is what the lab's keeper, their parent, recorded (`ExitRecords`).
 public final class ProcessWatcher: @unchecked Sendable {
     public typealias Handler = @Sendable (TerminationStatus?) -> Void
 

@@ -218,6 +218,7 @@ extension Controller {
         serviceAllocation = allocation
         services[objectKey(service)] = service
         markEndpointsStale(namespace)
+        servicesChanged()
         return Data(service.json.jsonText(indent: 0).utf8)
     }
 
@@ -252,6 +253,7 @@ extension Controller {
         serviceAllocation = allocation
         services[objectKey(new)] = new
         markEndpointsStale(namespace)
+        servicesChanged()
         return Data(new.json.jsonText(indent: 0).utf8)
     }
 
@@ -336,8 +338,43 @@ extension Controller {
         return String((0..<5).map { _ in alphabet.randomElement()! })
     }
 
-    /// Services or their endpoints changed: what depends on them (the nodes' dataplane) follows.
-    func servicesChanged() {}
+    /// Services or their endpoints changed: every node's Service rules follow, in one sync per
+    /// node of the whole table (the dataplane sends only the difference). Changes that arrive
+    /// during a sync are taken by one more sync after it.
+    func servicesChanged() {
+        guard phase == .ready || phase == .creating else { return }
+        dataplaneSyncPending = true
+        guard !dataplaneSyncRunning else { return }
+        dataplaneSyncRunning = true
+        Task { await self.runDataplaneSyncs() }
+    }
+
+    func runDataplaneSyncs() async {
+        defer { dataplaneSyncRunning = false }
+        while dataplaneSyncPending, phase == .ready || phase == .creating, let plan {
+            dataplaneSyncPending = false
+            let started = ContinuousClock.now
+            let table = ServiceTable(services: services.values, slices: endpointSlices.values)
+            var failed = false
+            for node in plan.nodes {
+                guard let network = nodes[node.name] else { continue }
+                do {
+                    let report = try await serviceDataplane.sync(node: ServiceNode(node, in: plan), namespace: network.namespace, table: table)
+                    if !report.diff.isEmpty { logger.debug("\(report)") }
+                } catch {
+                    failed = true
+                    logger.error("node \(node.name): programming the Service rules failed: \(error)")
+                }
+            }
+            if failed {
+                // The rules in force are the previous ones; try again a little later.
+                try? await Task.sleep(for: .seconds(1))
+                dataplaneSyncPending = true
+            } else {
+                dataplaneSyncMillis.append(Controller.millis(ContinuousClock.now - started))
+            }
+        }
+    }
 
     // MARK: API
 

@@ -29,6 +29,11 @@ public struct LabPaths: Sendable, Equatable {
     /// A directory per pod (`pods/<uid>`): its `/etc/hosts` and `/etc/hostname`, its `emptyDir`
     /// volumes, the roots built for its containers' mounts. Removed with the pod.
     public var pods: String { "\(directory)/pods" }
+    /// How containers orphaned by a dead agent ended: one `ExitRecord` file per process,
+    /// written by the lab's keeper, removed by the agent that takes the status.
+    public var exits: String { "\(directory)/exits" }
+    /// A file per running keeper (`keepers/<pid>`), naming it and the agent it started.
+    public var keepers: String { "\(directory)/keepers" }
 
     public func podDirectory(uid: String) -> String { "\(pods)/\(uid)" }
 

@@ -90,6 +90,7 @@ enum InspectionText {
     /// The owner, then with `--from` the path hop by hop and where it ends.
     static func whois(_ answer: WhoisAnswer) -> String {
         var out = "\(answer.address): \(answer.summary)\n"
+        for trace in answer.serviceTraces ?? [] { out += "\n" + trace + "\n" }
         guard let path = answer.path else { return out }
         out += "\nPath from \(path.source) (\(path.sourceAddress)) to \(path.destination):\n"
         for (index, hop) in path.hops.enumerated() {

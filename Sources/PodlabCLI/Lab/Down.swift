@@ -61,6 +61,11 @@ public struct Down: PodlabCommand {
                 try await context.pause()
             }
         }
+        // Each keeper exits once the processes it kept are gone, which the agent has just ended;
+        // one that still holds processes that left their containers is made to end them.
+        for keeper in await LabKeeper.endAll(paths) {
+            context.stderr.line("The keeper of lab \"\(paths.lab)\" (pid \(keeper)) still held processes after the agent exited: ended them")
+        }
         context.stdout.line("lab \"\(paths.lab)\" deleted")
         return 0
     }
@@ -70,7 +75,7 @@ public struct Down: PodlabCommand {
     private func restartAgent(_ paths: LabPaths, client: APIClient, deadline: ContinuousClock.Instant,
                               context: CommandContext) async throws -> LabInfo? {
         let child = try Up.startAgent(paths, topologyPath: nil, restartBackoff: nil, context: context)
-        context.stderr.line("The agent of lab \"\(paths.lab)\" is not running: started one (pid \(child.pid)) to delete the lab")
+        context.stderr.line("The agent of lab \"\(paths.lab)\" is not running: started one (keeper pid \(child.pid)) to delete the lab")
         while true {
             if let status = try child.poll() {
                 context.stderr.line("error: the agent of lab \"\(paths.lab)\" exited (\(status)) before it could delete the lab")

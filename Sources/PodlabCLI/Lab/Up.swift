@@ -61,7 +61,7 @@ public struct Up: PodlabCommand {
         // A topology that cannot make a lab is refused here, before an agent or any state exists.
         if let topologyPath { try Up.checkTopology(topologyPath, lab: paths.lab) }
         let child = try Up.startAgent(paths, topologyPath: topologyPath, restartBackoff: restartBackoff, context: context)
-        context.stderr.line("Starting lab \"\(paths.lab)\" (agent pid \(child.pid), topology \(topologyPath ?? "built-in default"), log \(paths.logFile))")
+        context.stderr.line("Starting lab \"\(paths.lab)\" (keeper pid \(child.pid), topology \(topologyPath ?? "built-in default"), log \(paths.logFile))")
         return try await wait(for: client, child: child, deadline: deadline, context: context)
     }
 
@@ -100,7 +100,8 @@ public struct Up: PodlabCommand {
         }
     }
 
-    /// Starts `podlab agent` for the lab in its own session, its output going to the lab's log.
+    /// Starts the lab's keeper in its own session, its output going to the lab's log; the
+    /// keeper starts `podlab agent` (see `LabKeeper`). Returns the keeper.
     static func startAgent(_ paths: LabPaths, topologyPath: String?, restartBackoff: Double?,
                            context: CommandContext) throws -> ChildProcess {
         try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
@@ -109,13 +110,15 @@ public struct Up: PodlabCommand {
         if let restartBackoff { arguments += ["--restart-backoff", String(restartBackoff)] }
         let executable = try LabFiles.ownExecutable()
         return try Spawner.spawn(SpawnRequest(
-            executable: executable, arguments: arguments, argv0: "podlab",
+            executable: executable, arguments: [Keeper.commandName, "--lab", paths.lab, "--state-root", context.stateRoot, "--"] + arguments,
+            argv0: "podlab",
             environment: context.environment,
             stdin: .null, stdout: .file(paths.logFile), stderr: .file(paths.logFile),
             newSession: true))
     }
 
-    /// Polls the lab until it is ready, failed, or its agent died.
+    /// Polls the lab until it is ready, failed, or its agent died. `child` is the keeper this
+    /// command started: it exits with the agent's status when the agent leaves nothing behind.
     func wait(for client: APIClient, child: ChildProcess?, deadline: ContinuousClock.Instant,
               context: CommandContext) async throws -> Int32 {
         let paths = client.paths
@@ -124,6 +127,13 @@ public struct Up: PodlabCommand {
             if let child, let status = try child.poll() {
                 progress.finish()
                 context.stderr.line("error: the agent of lab \"\(paths.lab)\" exited (\(status)) before the lab was ready")
+                LabFiles.printLogTail(paths, to: context)
+                return 1
+            }
+            if let child, let entry = LabKeeper.running(paths).first(where: { $0.keeper.pid == child.pid }), !entry.agent.isAlive {
+                // The keeper stays for the containers the agent left; the agent is gone.
+                progress.finish()
+                context.stderr.line("error: the agent of lab \"\(paths.lab)\" (pid \(entry.agent.pid)) exited before the lab was ready")
                 LabFiles.printLogTail(paths, to: context)
                 return 1
             }

@@ -7,6 +7,8 @@ struct PodDescription {
     var pod: Pod
     var now: Date
     var timeZone: TimeZone
+    /// The pod's events, for the `Events:` section.
+    var events: [Event] = []
 
     /// Annotations that describe leaves out (kubectl's `skipAnnotations`).
     static let skippedAnnotations: Set<String> = [ApplyPlan.lastAppliedAnnotation]
@@ -56,7 +58,7 @@ struct PodDescription {
         w += "QoS Class:\t\(qosClass)\n"
         w += Self.multiline("Node-Selectors", (spec.preservedFields["nodeSelector"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
         w += Self.tolerations(spec.tolerations)
-        w += "Events:\t<none>\n"
+        w += EventDescription.section(events, now: Timestamp(now))
         return TabWriter().format(w)
     }
 
@@ -88,6 +90,9 @@ struct PodDescription {
                 w += "    Restart Count:\t\(status.restartCount)\n"
             }
             w += resources(container.preservedFields["resources"])
+            for type in [ContainerProbeType.liveness, .readiness, .startup] {
+                if let probe = container.probe(type) { w += "    \(type.rawValue):\t\(Self.describe(probe))\n" }
+            }
             if container.env.isEmpty {
                 w += "    Environment:\t<none>\n"
             } else {
@@ -127,6 +132,25 @@ struct PodDescription {
             return "<set to the key '\(reference["key"]?.stringValue ?? "")' \(preposition) \(kind) '\(reference["name"]?.stringValue ?? "")'>\tOptional: \(optional)"
         }
         return ""
+    }
+
+    /// kubectl's `DescribeProbe`: `http-get http://:8080/healthz delay=0s timeout=1s period=10s #success=1 #failure=3`.
+    static func describe(_ probe: ContainerProbe) -> String {
+        let attributes = "delay=\(probe.initialDelaySeconds)s timeout=\(probe.timeoutSeconds)s period=\(probe.periodSeconds)s "
+            + "#success=\(probe.successThreshold) #failure=\(probe.failureThreshold)"
+        if let exec = probe.exec { return "exec [\(exec.command.joined(separator: " "))] \(attributes)" }
+        if let http = probe.httpGet {
+            let port = http.port?.description ?? ""
+            let host = port.isEmpty ? http.host : "\(http.host):\(port)"
+            return "http-get \(http.scheme.lowercased())://\(host)\(http.path) \(attributes)"
+        }
+        if let tcp = probe.tcpSocket { return "tcp-socket \(tcp.host):\(tcp.port?.description ?? "") \(attributes)" }
+        if probe.grpc != nil {
+            var port: Int64 = 0
+            if case let .integer(number)? = probe.grpc?["port"] { port = number }
+            return "grpc <pod>:\(port) \(probe.grpc?["service"]?.stringValue ?? "") \(attributes)"
+        }
+        return "unknown \(attributes)"
     }
 
     private func state(_ name: String, _ state: ContainerState) -> String {

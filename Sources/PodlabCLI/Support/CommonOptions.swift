@@ -45,6 +45,10 @@ enum APIPath {
     static let nodes = "/api/v1/nodes"
 
     static func node(_ name: String) -> String { "/api/v1/nodes/\(name)" }
+
+    static func events(_ namespace: String?) -> String {
+        namespace.map { "/api/v1/namespaces/\($0)/events" } ?? "/api/v1/events"
+    }
 }
 
 /// What `attach` and `exec` share: the pod, the container, and kubectl's stream flags.

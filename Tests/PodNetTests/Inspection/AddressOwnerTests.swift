@@ -16,7 +16,7 @@ struct AddressOwnerTests {
         ("10.244.2.3", .allocated, "allocated on node n2 to uid-gone, but no pod holds it"),
         ("10.244.1.0", .reserved, "network address of 10.244.1.0/24 (pod CIDR of node n1)"),
         ("10.244.2.255", .reserved, "broadcast address of 10.244.2.0/24 (pod CIDR of node n2)"),
-        ("10.96.0.10", .service, "service CIDR (no services yet)"),
+        ("10.96.0.10", .service, "in the service CIDR 10.96.0.0/16, but no service holds it"),
         ("192.168.200.50", .underlay, "in the underlay network 192.168.200.0/24, but no node holds it"),
         ("192.168.200.255", .reserved, "broadcast address of 192.168.200.0/24 (the underlay)"),
         ("127.0.0.1", .loopback, "loopback: every pod and node has its own on lo"),

@@ -167,11 +167,13 @@ struct PodDecodingTests {
         #expect(pod.spec.volumes == [Volume(name: "data", emptyDir: EmptyDirVolumeSource())])
         let container = try #require(pod.spec.containers.first)
         #expect(Set(container.preservedFields.keys) == [
-            "imagePullPolicy", "resources", "livenessProbe", "readinessProbe", "securityContext",
+            "imagePullPolicy", "resources", "securityContext",
             "terminationMessagePath", "stdin", "tty",
         ])
         #expect(container.volumeMounts == [VolumeMount(name: "data", mountPath: "/data")])
         #expect(container.preservedFields["resources"] == ["limits": ["cpu": "500m"]])
+        #expect(container.livenessProbe == ContainerProbe(httpGet: HTTPGetAction(path: "/", port: .number(80))))
+        #expect(container.readinessProbe == ContainerProbe(tcpSocket: TCPSocketAction(port: .number(80))))
         #expect(pod.status.preservedFields == ["qosClass": "Burstable"])
     }
 

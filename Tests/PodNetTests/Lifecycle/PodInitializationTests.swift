@@ -71,6 +71,8 @@ struct PodInitializationTests {
         StepCase(name: "a sidecar first", spec: InitPods.withSidecar(), states: [:], expected: .start("proxy")),
         StepCase(name: "the sidecar runs: the next init container starts beside it", spec: InitPods.withSidecar(),
                  states: ["proxy": InitPods.running("proxy")], expected: .start("setup")),
+        StepCase(name: "the sidecar runs but its startup probe has not succeeded: the next one waits", spec: InitPods.withSidecar(),
+                 states: ["proxy": InitPods.status("proxy", States.running, started: false)], expected: .wait),
         StepCase(name: "the sidecar waits for its image: nothing after it starts", spec: InitPods.withSidecar(),
                  states: ["proxy": InitPods.status("proxy", InitPods.pullError)], expected: .wait),
         StepCase(name: "a sidecar that ran and restarts does not hold the next one back", spec: InitPods.withSidecar(),

@@ -11,6 +11,7 @@ final class FakeCluster: Sendable {
     struct State {
         var pods: [String: Pod] = [:]
         var logs: [String: String] = [:]
+        var events: [Event] = []
         /// Reads left before a deleted pod disappears.
         var lingering: [String: Int] = [:]
         var nextVersion = 10
@@ -79,6 +80,10 @@ final class FakeCluster: Sendable {
         switch (request.method, parts.count) {
         case ("GET", 3) where parts == ["api", "v1", "pods"]:
             return list(namespace: nil, request)
+        case ("GET", 3) where parts == ["api", "v1", "events"]:
+            return events(namespace: nil, request)
+        case ("GET", 5) where parts[4] == "events":
+            return events(namespace: parts[3], request)
         case ("GET", 5) where parts[4] == "pods":
             return list(namespace: parts[3], request)
         case ("POST", 5) where parts[4] == "pods":
@@ -99,6 +104,22 @@ final class FakeCluster: Sendable {
         default:
             return .status(APIStatus.synthesized(code: 404, body: ""))
         }
+    }
+
+    /// Events of a namespace, narrowed by `involvedObject.name=` and `involvedObject.uid=` as
+    /// `describe` asks.
+    private func events(namespace: String?, _ request: FakeRequest) -> FakeResponse {
+        var wanted: [String: String] = [:]
+        for term in (request.query["fieldSelector"] ?? "").split(separator: ",") {
+            let parts = term.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { wanted[parts[0]] = parts[1] }
+        }
+        let items = state.withLock { $0.events }.filter { event in
+            (namespace == nil || event.metadata.namespace == namespace)
+                && wanted["involvedObject.name"].map { $0 == event.involvedObject.name } ?? true
+                && wanted["involvedObject.uid"].map { $0 == event.involvedObject.uid } ?? true
+        }
+        return .object(EventList(items: items))
     }
 
     private func list(namespace: String?, _ request: FakeRequest) -> FakeResponse {

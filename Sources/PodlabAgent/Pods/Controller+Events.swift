@@ -1,0 +1,77 @@
+import Foundation
+import PodNet
+
+extension Controller {
+    /// The most events kept; the oldest go first. Events live in memory only, as short-lived
+    /// as Kubernetes keeps them (an hour there): a restarted agent starts without any.
+    static let maximumEvents = 1000
+
+    /// Records what the kubelet would report about a container of `pod`: a repeat of the same
+    /// event (same container, type, reason and message) counts up the one event, as the
+    /// kubelet's recorder aggregates them.
+    func recordEvent(_ pod: Pod, container: String, type: EventType, reason: String, message: String) {
+        let role = pod.spec.role(of: container)
+        let fieldPath = role == .app ? "spec.containers{\(container)}" : "spec.initContainers{\(container)}"
+        let key = [pod.metadata.uid, fieldPath, type.rawValue, reason, message].joined(separator: "\u{0}")
+        let now = Timestamp.now()
+        if var event = events[key] {
+            event.count += 1
+            event.lastTimestamp = now
+            event.metadata.resourceVersion = String(nextEventVersion())
+            events[key] = event
+            return
+        }
+        if events.count >= Controller.maximumEvents,
+           let oldest = events.min(by: { ($0.value.lastTimestamp?.secondsSince1970 ?? 0) < ($1.value.lastTimestamp?.secondsSince1970 ?? 0) }) {
+            events[oldest.key] = nil
+        }
+        let version = nextEventVersion()
+        let name = "\(pod.metadata.name).\(String(UInt64(Date().timeIntervalSince1970 * 1e9) &+ UInt64(version), radix: 16))"
+        events[key] = Event(
+            metadata: ObjectMeta(name: name, namespace: pod.metadata.namespace, uid: UUID().uuidString.lowercased(),
+                                 resourceVersion: String(version), creationTimestamp: now),
+            involvedObject: ObjectReference(kind: Pod.kind, namespace: pod.metadata.namespace, name: pod.metadata.name,
+                                            uid: pod.metadata.uid, apiVersion: Pod.apiVersion, fieldPath: fieldPath),
+            reason: reason, message: message, type: type, firstTimestamp: now, lastTimestamp: now)
+    }
+
+    /// Events count their versions on their own: a failing probe every second in hundreds of
+    /// pods must not cost a store write each.
+    private func nextEventVersion() -> Int64 {
+        eventVersion += 1
+        return eventVersion
+    }
+
+    /// `GET /api/v1/[namespaces/{ns}/]events`, narrowed by a field selector on the involved
+    /// object (`involvedObject.name=web,involvedObject.uid=…`, as `kubectl describe` asks).
+    public func listEvents(namespace: String?, fieldSelector: String?) async throws -> Data {
+        var requirements: [(String, String)] = []
+        for term in (fieldSelector ?? "").split(separator: ",") where !term.isEmpty {
+            let parts = term.replacingOccurrences(of: "==", with: "=").split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw APIStatus.badRequest("invalid field selector: \"\(term)\"") }
+            requirements.append((String(parts[0]), String(parts[1])))
+        }
+        let items = try events.values.filter { event in
+            if let namespace, event.metadata.namespace != namespace { return false }
+            for (field, value) in requirements {
+                let actual: String
+                switch field {
+                case "involvedObject.name": actual = event.involvedObject.name
+                case "involvedObject.namespace": actual = event.involvedObject.namespace
+                case "involvedObject.uid": actual = event.involvedObject.uid
+                case "involvedObject.kind": actual = event.involvedObject.kind
+                case "involvedObject.fieldPath": actual = event.involvedObject.fieldPath
+                case "reason": actual = event.reason
+                case "type": actual = event.type.rawValue
+                case "metadata.name": actual = event.metadata.name
+                case "metadata.namespace": actual = event.metadata.namespace
+                default: throw APIStatus.badRequest("field label not supported: \(field)")
+                }
+                if actual != value { return false }
+            }
+            return true
+        }.sorted { (Int64($0.metadata.resourceVersion) ?? 0) < (Int64($1.metadata.resourceVersion) ?? 0) }
+        let version = try store.read { try $0.currentResourceVersion() }
+        return Data(EventList(items: items, resourceVersion: String(version)).json.jsonText(indent: 0).utf8)
+    }
+}
