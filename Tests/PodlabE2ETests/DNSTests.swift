@@ -195,8 +195,8 @@ struct DNSTests {
         }
     }
 
-    /// Needs the ClusterIP dataplane (nftables service rules): the pod asks 10.96.0.10, as its
-    /// resolv.conf says, and `curl http://web` works by name.
+    /// Through the Service rules (nftables): the pod asks 10.96.0.10, as its resolv.conf says,
+    /// and `wget http://web/` works by name.
     @Test("through the kube-dns ClusterIP: getent and curl by a short service name")
     func throughClusterIP() async throws {
         try await TestLab.with { lab in
