@@ -14,6 +14,8 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -324,4 +326,87 @@ int pl_open_tree_clone(const char *path) {
 
 int pl_move_mount(int fd, const char *target) {
     return move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) == 0 ? 0 : -errno;
+}
+
+int pl_enable_packet_info(int fd) {
+    int one = 1;
+    return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) == 0 ? 0 : -errno;
+}
+
+#define PL_DATAGRAM_BATCH_MAX 64
+
+int pl_receive_datagrams(int fd, struct pl_datagram *batch, unsigned int count) {
+    if (count > PL_DATAGRAM_BATCH_MAX) count = PL_DATAGRAM_BATCH_MAX;
+    struct mmsghdr messages[PL_DATAGRAM_BATCH_MAX];
+    struct iovec vectors[PL_DATAGRAM_BATCH_MAX];
+    union { char bytes[CMSG_SPACE(sizeof(struct in_pktinfo))]; struct cmsghdr align; } control[PL_DATAGRAM_BATCH_MAX];
+    memset(messages, 0, sizeof(struct mmsghdr) * count);
+    for (unsigned int i = 0; i < count; i++) {
+        vectors[i].iov_base = batch[i].buffer;
+        vectors[i].iov_len = batch[i].capacity;
+        messages[i].msg_hdr.msg_name = batch[i].peer;
+        messages[i].msg_hdr.msg_namelen = sizeof batch[i].peer;
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+        messages[i].msg_hdr.msg_control = control[i].bytes;
+        messages[i].msg_hdr.msg_controllen = sizeof control[i].bytes;
+    }
+    int received;
+    do { received = recvmmsg(fd, messages, count, MSG_WAITFORONE, NULL); } while (received < 0 && errno == EINTR);
+    if (received < 0) return -errno;
+    for (int i = 0; i < received; i++) {
+        batch[i].length = messages[i].msg_len;
+        batch[i].peer_length = messages[i].msg_hdr.msg_namelen;
+        batch[i].truncated = (messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        batch[i].local_address = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&messages[i].msg_hdr); c; c = CMSG_NXTHDR(&messages[i].msg_hdr, c)) {
+            if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                struct in_pktinfo info;
+                memcpy(&info, CMSG_DATA(c), sizeof info);
+                batch[i].local_address = info.ipi_addr.s_addr;
+            }
+        }
+    }
+    return received;
+}
+
+int pl_send_datagrams(int fd, struct pl_datagram *batch, unsigned int count) {
+    if (count > PL_DATAGRAM_BATCH_MAX) count = PL_DATAGRAM_BATCH_MAX;
+    struct mmsghdr messages[PL_DATAGRAM_BATCH_MAX];
+    struct iovec vectors[PL_DATAGRAM_BATCH_MAX];
+    union { char bytes[CMSG_SPACE(sizeof(struct in_pktinfo))]; struct cmsghdr align; } control[PL_DATAGRAM_BATCH_MAX];
+    memset(messages, 0, sizeof(struct mmsghdr) * count);
+    memset(control, 0, sizeof(control[0]) * count);
+    for (unsigned int i = 0; i < count; i++) {
+        vectors[i].iov_base = batch[i].buffer;
+        vectors[i].iov_len = batch[i].length;
+        messages[i].msg_hdr.msg_name = batch[i].peer;
+        messages[i].msg_hdr.msg_namelen = batch[i].peer_length;
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+        if (batch[i].local_address != 0) {
+            messages[i].msg_hdr.msg_control = control[i].bytes;
+            messages[i].msg_hdr.msg_controllen = sizeof control[i].bytes;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&messages[i].msg_hdr);
+            c->cmsg_level = IPPROTO_IP;
+            c->cmsg_type = IP_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+            struct in_pktinfo info;
+            memset(&info, 0, sizeof info);
+            info.ipi_spec_dst.s_addr = batch[i].local_address;
+            memcpy(CMSG_DATA(c), &info, sizeof info);
+        }
+    }
+    unsigned int sent = 0;
+    while (sent < count) {
+        int n = sendmmsg(fd, messages + sent, count - sent, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            /* A peer that cannot be reached (an ICMP error was queued) fails only its own datagram. */
+            sent++;
+            continue;
+        }
+        sent += (unsigned int)n;
+    }
+    return (int)sent;
 }

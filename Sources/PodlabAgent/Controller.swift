@@ -154,6 +154,7 @@ public actor Controller: APIBackend {
             syncAllWorkloads()
             for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
+            await createClusterDNS(plan)
             message = readyMessage
             logger.info("\(message)")
         } catch {

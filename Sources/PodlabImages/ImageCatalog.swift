@@ -128,6 +128,7 @@ public enum ImageCatalog {
     /// Every tool name of the `podlab-tools` executable.
     public static let builtinTools: Set<String> = [
         "nginx", "docker-entrypoint.sh", "httpd", "httpd-foreground", "curl", "entrypoint.sh", "echo-server", "probe",
+        "podlab-dns",
     ]
 
     static let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -182,6 +183,13 @@ public enum ImageCatalog {
                 environment: ["PATH": standardPath, "PORT": "8080"],
                 programs: ["/usr/local/bin/probe": "probe", "/usr/bin/curl": "curl"],
                 summary: "connectivity probe: echo on $PORT (8080); `probe tcp|udp|http HOST PORT` checks a target"),
+            CatalogImage(
+                name: "podlab/dns", repository: "docker.io/podlab/dns",
+                entrypoint: ["podlab-dns"], cmd: [],
+                ports: [ImagePort(53, .udp), ImagePort(53)],
+                environment: ["PATH": standardPath],
+                programs: ["/usr/local/bin/podlab-dns": "podlab-dns"],
+                summary: "cluster DNS on :53 (UDP, TCP): services, endpoints and pods of cluster.local from the agent's watch"),
         ]
         return Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) })
     }()

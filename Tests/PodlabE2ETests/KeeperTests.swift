@@ -31,7 +31,9 @@ struct KeeperTests {
             #expect(!(try lab.run(["get", "pod", "adopted"], expectSuccess: false).succeeded))
             // Reaped at once by its parent: gone, not a zombie waiting for someone to reap it.
             try await lab.eventually("the old container reaped", timeout: .seconds(2)) { processState(sleeper) == nil }
-            // The new agent is the keeper's child too; the old keeper had only the container left.
+            // The old keeper also holds the cluster DNS server, started by the killed agent too.
+            try lab.run(["delete", "pod", "podlab-dns", "-n", "kube-system"])
+            // The new agent is the keeper's child too; the old keeper had only the containers left.
             try await lab.eventually("the old keeper exited once it held nothing") { processStartTime(keeper.pid) != keeper.startTime }
             #expect(try lab.exitRecords().isEmpty, "the agent took the record and removed it")
         }

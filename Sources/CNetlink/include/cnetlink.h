@@ -38,6 +38,31 @@ pid_t pl_gettid(void);
 struct sockaddr;
 int pl_accept_nonblocking(int fd, struct sockaddr *address, unsigned int *length);
 
+/* UDP datagrams in batches (recvmmsg/sendmmsg), each with the local address it was sent to
+ * (IP_PKTINFO). A server bound to 0.0.0.0 must answer from the address the query reached:
+ * otherwise the kernel picks the source by route (a node answering its own pod from the
+ * bridge's address, not the one the pod asked), and a client or a NAT rejects the answer. */
+struct pl_datagram {
+    unsigned char *buffer;      /* `capacity` bytes */
+    unsigned int capacity;
+    unsigned int length;        /* bytes received, or to send */
+    unsigned char peer[128];    /* struct sockaddr_storage */
+    unsigned int peer_length;
+    unsigned int local_address; /* the query's destination (network byte order), 0 if unknown */
+    int truncated;              /* the datagram was longer than `capacity` */
+};
+
+/* Asks the kernel for IP_PKTINFO on `fd`. Returns 0 or -errno. */
+int pl_enable_packet_info(int fd);
+
+/* Receives up to `count` datagrams: waits for the first, then takes what is queued
+ * (MSG_WAITFORONE). Returns how many, or -errno. */
+int pl_receive_datagrams(int fd, struct pl_datagram *batch, unsigned int count);
+
+/* Sends `count` datagrams, each to its peer from its local address. Returns how many were
+ * sent, or -errno. */
+int pl_send_datagrams(int fd, struct pl_datagram *batch, unsigned int count);
+
 /* Names the calling thread (PR_SET_NAME: at most 15 bytes are kept), as `ps -L` shows it. */
 void pl_set_thread_name(const char *name);
 

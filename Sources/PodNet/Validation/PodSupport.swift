@@ -19,9 +19,9 @@
 /// | `spec.restartPolicy`, `terminationGracePeriodSeconds`, `nodeName`, `hostname`, `subdomain`, `setHostnameAsFQDN` | acted on (`/etc/hosts`, `/etc/hostname`, the UTS hostname) |
 /// | `spec.readinessGates` | acted on (`Ready` waits for the conditions) |
 /// | `spec.activeDeadlineSeconds` | refused: the pod would never be failed at the deadline |
-/// | `spec.dnsPolicy` | kept: there is no cluster DNS yet, every policy behaves as `Default` |
+/// | `spec.dnsPolicy`, `spec.dnsConfig` | acted on: the pod's `/etc/resolv.conf` (`PodDNS`): `ClusterFirst` the cluster DNS, `Default` the node's resolver (a lab node has none: no nameserver), `None` only `dnsConfig` |
 /// | `spec.hostAliases` | acted on: appended to the pod's `/etc/hosts` as the kubelet does |
-/// | `spec.dnsConfig`, `hostnameOverride` | refused |
+/// | `spec.hostnameOverride` | refused |
 /// | `spec.volumes[].emptyDir` (`medium: ""` or `Memory`, `sizeLimit`), `hostPath` (absolute `path`, `type`) | acted on |
 /// | `spec.volumes[]` other sources, `emptyDir.medium: HugePages` | refused |
 /// | `spec.nodeSelector`, `affinity`, `topologySpreadConstraints`, `schedulingGates` | refused: the scheduler does not use them |
@@ -131,7 +131,6 @@ public enum PodSupport {
         if let scheduler = fields["schedulerName"]?.stringValue, !scheduler.isEmpty, scheduler != "default-scheduler" {
             errors.append(.notSupported(path.child("schedulerName"), scheduler, supported: ["default-scheduler"]))
         }
-        if let dnsConfig = fields["dnsConfig"], dnsConfig != .null { errors.append(refusal(path.child("dnsConfig"))) }
         if isSet("runtimeClassName") { errors.append(refusal(path.child("runtimeClassName"))) }
         if isSet("overhead") { errors.append(refusal(path.child("overhead"))) }
         if isSet("topologySpreadConstraints") { errors.append(refusal(path.child("topologySpreadConstraints"))) }

@@ -44,12 +44,10 @@ enum PodSpecValidation {
         if let policy = spec.restartPolicy, !RestartPolicy.supported.contains(policy) {
             errors.append(.notSupported(path.child("restartPolicy"), policy.rawValue, supported: RestartPolicy.supported.map(\.rawValue)))
         }
-        if let policy = spec.dnsPolicy {
-            if !DNSPolicy.supported.contains(policy) {
-                errors.append(.notSupported(path.child("dnsPolicy"), policy.rawValue, supported: DNSPolicy.supported.map(\.rawValue)))
-            } else if policy == .none, spec.preservedFields["dnsConfig"] == nil {
-                errors.append(.required(path.child("dnsConfig"), "must provide `dnsConfig` when `dnsPolicy` is None"))
-            }
+        if let policy = spec.dnsPolicy, !DNSPolicy.supported.contains(policy) {
+            errors.append(.notSupported(path.child("dnsPolicy"), policy.rawValue, supported: DNSPolicy.supported.map(\.rawValue)))
+        } else {
+            errors += PodDNS.validate(spec, path: path)
         }
         if !spec.nodeName.isEmpty {
             errors += KubernetesNames.dns1123SubdomainErrors(spec.nodeName).map { .invalid(path.child("nodeName"), .string(spec.nodeName), $0) }

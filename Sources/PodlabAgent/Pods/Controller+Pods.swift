@@ -229,7 +229,8 @@ extension Controller {
         do {
             // The pod's files and volumes first, as the kubelet mounts volumes before the sandbox.
             try PodVolumes.setUp(pod, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod),
-                                 node: plan.node(named: pod.spec.nodeName))
+                                 node: plan.node(named: pod.spec.nodeName),
+                                 clusterDNS: PodDNS.clusterDNSAddress(serviceCIDR: plan.serviceCIDR)?.description)
             if pod.spec.hostNetwork {
                 let started = ContinuousClock.now
                 let (sandbox, finished) = try PodRuntime.buildHostNetworkSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod)

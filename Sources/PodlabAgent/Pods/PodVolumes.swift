@@ -19,6 +19,7 @@ struct VolumeSetUpError: Error, CustomStringConvertible {
 enum PodVolumes {
     static func hostsFile(_ directory: String) -> String { "\(directory)/etc-hosts" }
     static func hostnameFile(_ directory: String) -> String { "\(directory)/etc-hostname" }
+    static func resolvConfFile(_ directory: String) -> String { "\(directory)/etc-resolv.conf" }
     /// Where the kubelet keeps them too: `volumes/kubernetes.io~empty-dir/<name>`.
     static func emptyDir(_ directory: String, volume: String) -> String { "\(directory)/volumes/kubernetes.io~empty-dir/\(volume)" }
     /// An empty directory to build a container's root on (see `MountNamespace.ContainerSetup`).
@@ -26,8 +27,9 @@ enum PodVolumes {
 
     /// Writes the pod's files and prepares its volumes; on failure the pod cannot start yet
     /// (the kubelet retries; so does the agent). `node` is the pod's node, whose hosts file a
-    /// pod with `hostNetwork` gets.
-    static func setUp(_ pod: Pod, sandbox: PodSandboxPaths, node: NodePlan?) throws {
+    /// pod with `hostNetwork` gets; `clusterDNS` the cluster DNS's address its `/etc/resolv.conf`
+    /// names (see `PodDNS`).
+    static func setUp(_ pod: Pod, sandbox: PodSandboxPaths, node: NodePlan?, clusterDNS: String?) throws {
         let directory = sandbox.directory
         let names = PodHostname(pod: pod)
         if mkdir(directory, 0o755) != 0 && Errno.current != .fileExists {
@@ -35,6 +37,7 @@ enum PodVolumes {
         }
         try write(hostsFileContent(pod, names: names, node: node), to: hostsFile(directory))
         try write(names.hostnameFile, to: hostnameFile(directory))
+        try write(PodDNS.settings(for: pod, clusterDNS: clusterDNS).resolvConf, to: resolvConfFile(directory))
         for volume in pod.spec.volumes {
             if volume.emptyDir != nil {
                 let path = emptyDir(directory, volume: volume.name)
@@ -138,6 +141,7 @@ enum PodVolumes {
         return MountNamespace.PodSetup(path: sandbox.mnt, files: [
             MountNamespace.FileBind(source: hostsFile(directory), target: "/etc/hosts"),
             MountNamespace.FileBind(source: hostnameFile(directory), target: "/etc/hostname"),
+            MountNamespace.FileBind(source: resolvConfFile(directory), target: "/etc/resolv.conf"),
         ], tmpfs: tmpfs)
     }
 

@@ -210,7 +210,12 @@ public struct Up: PodlabCommand {
         out += TextTable(headers: ["NODE", "UNDERLAY IP", "POD CIDR", "GATEWAY"], rows: rows).render() + "\n"
         var ranges: [[String]] = []
         if let cidr = info.clusterCIDR { ranges.append(["Cluster CIDR:", cidr]) }
-        if let cidr = info.serviceCIDR { ranges.append(["Service CIDR:", cidr]) }
+        if let cidr = info.serviceCIDR {
+            ranges.append(["Service CIDR:", cidr])
+            if let prefix = IPv4Prefix(cidr), let dns = PodDNS.clusterDNSAddress(serviceCIDR: prefix) {
+                ranges.append(["Cluster DNS:", "\(dns) (Service kube-dns in kube-system; pods' /etc/resolv.conf names it)"])
+            }
+        }
         if let cidr = info.underlayCIDR { ranges.append(["Underlay CIDR:", cidr]) }
         if !ranges.isEmpty {
             let width = ranges.map { $0[0].count }.max()! + 2

@@ -77,7 +77,7 @@ enum EchoServer {
 }
 
 /// Timestamped log lines on standard output.
-final class EchoLogger {
+final class EchoLogger: Sendable {
     let stream: OutputStream
     let label: String
 

@@ -34,6 +34,7 @@ public enum PodlabTools {
         "entrypoint.sh": Curl.imageEntrypoint,
         "echo-server": EchoServer.main,
         "probe": Probe.main,
+        "podlab-dns": DNSServer.main,
     ]
 
     /// The names of all tools, sorted.
