@@ -196,7 +196,7 @@ struct DNSTests {
     }
 
     /// Through the Service rules (nftables): the pod asks 10.96.0.10, as its resolv.conf says,
-    /// and `wget http://web/` works by name.
+    /// and `wget http://web/` and the built-in `curl http://web/` work by name.
     @Test("through the kube-dns ClusterIP: getent and curl by a short service name")
     func throughClusterIP() async throws {
         try await TestLab.with { lab in
@@ -212,6 +212,18 @@ struct DNSTests {
             }
             let page = try lab.run(["exec", "client", "--", "wget", "-qO-", "http://web/"], expectSuccess: false)
             #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)")
+            // The built-in curl resolves through the pod's resolv.conf too, with its search list.
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: curler}
+                spec: {containers: [{name: curl, image: curlimages/curl, command: [sleep, "3600"]}]}
+                """, as: "curler.yaml")
+            try await lab.eventually("curler runs") { Self.status(try lab.pod("curler"))["phase"] as? String == "Running" }
+            let curled = try lab.run(["exec", "curler", "--", "curl", "-sS", "http://web/"], expectSuccess: false)
+            #expect(curled.stdout.contains("Welcome to nginx!"), "\(curled.stderr)")
+            let unknown = try lab.run(["exec", "curler", "--", "curl", "-sS", "http://no-such-service/"], expectSuccess: false)
+            #expect(unknown.stderr.contains("curl: (6) Could not resolve host: no-such-service"), "\(unknown.stderr)")
         }
     }
 }

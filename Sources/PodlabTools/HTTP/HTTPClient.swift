@@ -48,14 +48,42 @@ struct HTTPExchange {
     var remote: SocketAddress
 }
 
-/// Name resolution as far as podlab has it: IP literals and `localhost`. Pods have no DNS.
+/// Name resolution as curl does it: IP literals, `localhost`, then the system's resolver
+/// (glibc's `getaddrinfo`: `/etc/hosts`, then `/etc/resolv.conf`). In a pod those are the
+/// pod's own files, so service names resolve through the cluster DNS, with the search list.
 enum HostResolver {
     static func resolve(_ host: String, port: UInt16) -> [SocketAddress] {
         if let address = SocketAddress(ip: host, port: port) { return [address] }
         if host.lowercased() == "localhost" || host.lowercased().hasSuffix(".localhost") {
             return [SocketAddress(ip: "127.0.0.1", port: port)!, SocketAddress(ip: "::1", port: port)!]
         }
-        return []
+        return systemResolver(host, port: port)
+    }
+
+    /// The IPv4 addresses `getaddrinfo` gives for `host`, in its order, without repeats.
+    static func systemResolver(_ host: String, port: UInt16) -> [SocketAddress] {
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { return [] }
+        defer { freeaddrinfo(first) }
+        var addresses: [SocketAddress] = []
+        var seen: Set<String> = []
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let current = entry {
+            if current.pointee.ai_family == AF_INET, let raw = current.pointee.ai_addr {
+                let text = raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer -> String in
+                    var address = pointer.pointee.sin_addr
+                    var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+                    inet_ntop(AF_INET, &address, &buffer, socklen_t(INET_ADDRSTRLEN))
+                    return String(cString: buffer)
+                }
+                if seen.insert(text).inserted, let address = SocketAddress(ip: text, port: port) { addresses.append(address) }
+            }
+            entry = current.pointee.ai_next
+        }
+        return addresses
     }
 }
 
