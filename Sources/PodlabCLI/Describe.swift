@@ -114,7 +114,8 @@ public struct Describe: PodlabCommand {
         for deployment in deployments {
             let replicaSets = try await client.get(ReplicaSetList.self, ReplicaSet.collectionPath(namespace: deployment.metadata.namespace)).items
                 .filter { ReplicaSetScaling.controllerUID(of: $0.metadata) == deployment.metadata.uid }
-            texts.append(WorkloadDescription.deployment(deployment, replicaSets: replicaSets, timeZone: context.timeZone))
+            texts.append(WorkloadDescription.deployment(deployment, replicaSets: replicaSets, timeZone: context.timeZone,
+                                                        events: await events(of: deployment, client: client), now: context.now()))
         }
         if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
         return failed ? 1 : 0
@@ -127,7 +128,7 @@ public struct Describe: PodlabCommand {
         for replicaSet in replicaSets {
             let pods = try await client.get(PodList.self, APIPath.pods(replicaSet.metadata.namespace)).items
                 .filter { ReplicaSetScaling.isControlled($0, by: replicaSet.metadata.uid) }
-            texts.append(WorkloadDescription.replicaSet(replicaSet, pods: pods))
+            texts.append(WorkloadDescription.replicaSet(replicaSet, pods: pods, events: await events(of: replicaSet, client: client), now: context.now()))
         }
         if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
         return failed ? 1 : 0
@@ -138,5 +139,11 @@ public struct Describe: PodlabCommand {
         let texts = namespaces.map(ServiceDescription.namespace)
         if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
         return failed ? 1 : 0
+    }
+
+    /// The events of this very object, as kubectl asks for them (by name, namespace and uid).
+    private func events<T: KubernetesResource>(of object: T, client: APIClient) async -> [Event] {
+        let selector = "involvedObject.name=\(object.metadata.name),involvedObject.namespace=\(object.metadata.namespace),involvedObject.uid=\(object.metadata.uid)"
+        return (try? await client.get(EventList.self, APIPath.events(object.metadata.namespace), query: [("fieldSelector", selector)]))?.items ?? []
     }
 }

@@ -76,8 +76,24 @@ public struct EventType: StringValue {
 public enum EventReason {
     /// A probe failed or errored.
     public static let unhealthy = "Unhealthy"
-    /// A container is being stopped (a failed liveness or startup probe).
+    /// A container is being stopped (a failed liveness or startup probe, the pod's deletion).
     public static let killing = "Killing"
+    /// The scheduler bound the pod to a node.
+    public static let scheduled = "Scheduled"
+    /// The container's image is there.
+    public static let pulled = "Pulled"
+    /// The container was made, and its process started.
+    public static let created = "Created"
+    public static let started = "Started"
+    /// A container (or its image pull) waits before it is tried again.
+    public static let backOff = "BackOff"
+    /// An image pull or a container start failed.
+    public static let failed = "Failed"
+    /// A Deployment changed the size of one of its ReplicaSets.
+    public static let scalingReplicaSet = "ScalingReplicaSet"
+    /// A ReplicaSet made or deleted one of its pods.
+    public static let successfulCreate = "SuccessfulCreate"
+    public static let successfulDelete = "SuccessfulDelete"
 }
 
 

@@ -68,6 +68,10 @@ extension Controller {
             }
             Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid,
                                    container: container)
+            recordEvent(pod, container: name, type: .normal, reason: EventReason.pulled,
+                        message: "Container image \"\(container.image)\" already present on machine")
+            recordEvent(pod, container: name, type: .normal, reason: EventReason.created, message: "Created container \(name)")
+            recordEvent(pod, container: name, type: .normal, reason: EventReason.started, message: "Started container \(name)")
             runtime.failedPulls[name] = nil
             watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
         } catch let error as DownwardAPIError {
@@ -83,6 +87,9 @@ extension Controller {
             status.ready = false
             status.started = false
             if error.waitingReason == ContainerReason.errImagePull {
+                // The error says it: `Failed to pull image "x": …`, as the kubelet's event does.
+                recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: error.description)
+                recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: "Error: \(ContainerReason.errImagePull)")
                 scheduleImagePull(podKey, uid: pod.metadata.uid, container: name, image: container.image, lastError: error.description, runtime: runtime)
             }
         } catch {
@@ -152,6 +159,8 @@ extension Controller {
         status.state = state
         pod.status[container: name] = status
         save(pod)
+        recordEvent(pod, container: name, type: .normal, reason: EventReason.backOff, message: "Back-off pulling image \"\(image)\"")
+        recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: "Error: \(ContainerReason.imagePullBackOff)")
     }
 
     private func pullAgain(_ podKey: String, uid: String, container name: String, image: String) {
@@ -267,6 +276,8 @@ extension Controller {
             let shown = seconds >= 1 ? "\(Int(seconds))s" : "\(Int(seconds * 1000))ms"
             status.state = .waiting(reason: "CrashLoopBackOff",
                                     message: "back-off \(shown) restarting failed container=\(name) pod=\(pod.metadata.name)_\(pod.metadata.namespace)(\(uid))")
+            recordEvent(pod, container: name, type: .warning, reason: EventReason.backOff,
+                        message: "Back-off restarting failed container \(name) in pod \(pod.metadata.name)_\(pod.metadata.namespace)(\(uid))")
         }
         pod.status[container: name] = status
         save(pod)

@@ -12,7 +12,28 @@ extension Controller {
     func recordEvent(_ pod: Pod, container: String, type: EventType, reason: String, message: String) {
         let role = pod.spec.role(of: container)
         let fieldPath = role == .app ? "spec.containers{\(container)}" : "spec.initContainers{\(container)}"
-        let key = [pod.metadata.uid, fieldPath, type.rawValue, reason, message].joined(separator: "\u{0}")
+        recordEvent(about: ObjectReference(kind: Pod.kind, namespace: pod.metadata.namespace, name: pod.metadata.name,
+                                           uid: pod.metadata.uid, apiVersion: Pod.apiVersion, fieldPath: fieldPath),
+                    type: type, reason: reason, message: message)
+    }
+
+    /// Records an event about a pod itself (not one of its containers): `Scheduled`.
+    func recordEvent(_ pod: Pod, type: EventType, reason: String, message: String, source: String) {
+        recordEvent(about: ObjectReference(kind: Pod.kind, namespace: pod.metadata.namespace, name: pod.metadata.name,
+                                           uid: pod.metadata.uid, apiVersion: Pod.apiVersion),
+                    type: type, reason: reason, message: message, source: source)
+    }
+
+    /// Records an event about any object of the lab (a Deployment scaling, a ReplicaSet making
+    /// pods), from `source` (`deployment-controller`), aggregated as the recorders do.
+    func recordEvent<T: KubernetesResource>(_ object: T, type: EventType, reason: String, message: String, source: String) {
+        recordEvent(about: ObjectReference(kind: T.kind, namespace: object.metadata.namespace, name: object.metadata.name,
+                                           uid: object.metadata.uid, apiVersion: T.apiVersion),
+                    type: type, reason: reason, message: message, source: source)
+    }
+
+    func recordEvent(about object: ObjectReference, type: EventType, reason: String, message: String, source: String = "kubelet") {
+        let key = [object.uid, object.fieldPath, type.rawValue, reason, message].joined(separator: "\u{0}")
         let now = Timestamp.now()
         if var event = events[key] {
             event.count += 1
@@ -26,13 +47,12 @@ extension Controller {
             events[oldest.key] = nil
         }
         let version = nextEventVersion()
-        let name = "\(pod.metadata.name).\(String(UInt64(Date().timeIntervalSince1970 * 1e9) &+ UInt64(version), radix: 16))"
+        let name = "\(object.name).\(String(UInt64(Date().timeIntervalSince1970 * 1e9) &+ UInt64(version), radix: 16))"
         events[key] = Event(
-            metadata: ObjectMeta(name: name, namespace: pod.metadata.namespace, uid: UUID().uuidString.lowercased(),
+            metadata: ObjectMeta(name: name, namespace: object.namespace, uid: UUID().uuidString.lowercased(),
                                  resourceVersion: String(version), creationTimestamp: now),
-            involvedObject: ObjectReference(kind: Pod.kind, namespace: pod.metadata.namespace, name: pod.metadata.name,
-                                            uid: pod.metadata.uid, apiVersion: Pod.apiVersion, fieldPath: fieldPath),
-            reason: reason, message: message, type: type, firstTimestamp: now, lastTimestamp: now)
+            involvedObject: object, reason: reason, message: message, type: type, sourceComponent: source,
+            firstTimestamp: now, lastTimestamp: now)
     }
 
     /// Events count their versions on their own: a failing probe every second in hundreds of

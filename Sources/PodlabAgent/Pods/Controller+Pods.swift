@@ -189,6 +189,8 @@ extension Controller {
         }
         pods[key(pod)] = pod
         createdClock[pod.metadata.uid] = .now
+        recordEvent(pod, type: .normal, reason: EventReason.scheduled,
+                    message: "Successfully assigned \(pod.metadata.namespace)/\(pod.metadata.name) to \(pod.spec.nodeName)", source: "default-scheduler")
         publish(.added, pod)
         let podKey = key(pod)
         Task { await self.realize(podKey) }
@@ -444,6 +446,9 @@ extension Controller {
         containerProber?.unregister(podUID: pod.metadata.uid)
         let grace = Duration.seconds(PodStatusRules.remainingGracePeriod(of: pod, now: .now()))
         let processes = Array(runtime?.processes.values ?? [:].values)
+        for name in (runtime?.processes.keys).map(Array.init) ?? [] {
+            recordEvent(pod, container: name, type: .normal, reason: EventReason.killing, message: "Stopping container \(name)")
+        }
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: grace) } }
         }

@@ -254,6 +254,8 @@ extension Controller {
                 let pod = ReplicaSetScaling.pod(for: replicaSet, suffix: name).applyingDefaults()
                 do {
                     try admitPod(pod, namespace: replicaSet.metadata.namespace, controlled: true)
+                    recordEvent(replicaSet, type: .normal, reason: EventReason.successfulCreate, message: "Created pod: \(pod.metadata.name)",
+                                source: "replicaset-controller")
                     changed = true
                 } catch {
                     logger.error("replicaset \(key): creating pod \(pod.metadata.name) failed: \(error)")
@@ -263,7 +265,11 @@ extension Controller {
             }
         case let .delete(names):
             for name in names {
-                if let pod = pods["\(replicaSet.metadata.namespace)/\(name)"] { beginDeletion(pod) }
+                if let pod = pods["\(replicaSet.metadata.namespace)/\(name)"] {
+                    beginDeletion(pod)
+                    recordEvent(replicaSet, type: .normal, reason: EventReason.successfulDelete, message: "Deleted pod: \(name)",
+                                source: "replicaset-controller")
+                }
             }
             changed = true
         case .none:
@@ -321,6 +327,10 @@ extension Controller {
                 created = try persist(Controller.stamped(created), .added)
                 replicaSets[objectKey(created)] = created
                 logger.info("deployment \(key): created replicaset \(created.metadata.name) with \(replicas) replica(s)")
+                if replicas > 0 {
+                    recordEvent(deployment, type: .normal, reason: EventReason.scalingReplicaSet,
+                                message: "Scaled up replica set \(created.metadata.name) from 0 to \(replicas)", source: "deployment-controller")
+                }
                 new = created
                 owned.append(created)
                 changed = true
@@ -337,6 +347,7 @@ extension Controller {
                                                new: counts(newSet), old: old.map(counts))
             for (name, replicas) in steps.sorted(by: { $0.key < $1.key }) {
                 guard var replicaSet = replicaSets["\(deployment.metadata.namespace)/\(name)"], replicaSet.desiredReplicas != replicas else { continue }
+                let before = replicaSet.desiredReplicas
                 replicaSet.spec.replicas = Int32(replicas)
                 replicaSet.metadata.generation = (replicaSet.metadata.generation ?? 1) + 1
                 replicaSet.metadata.annotations[Deployment.desiredReplicasAnnotation] = String(deployment.desiredReplicas)
@@ -344,6 +355,9 @@ extension Controller {
                 replicaSets[objectKey(replicaSet)] = replicaSet
                 if name == newSet.metadata.name { newSet = replicaSet }
                 logger.info("deployment \(key): scaled replicaset \(name) to \(replicas)")
+                recordEvent(deployment, type: .normal, reason: EventReason.scalingReplicaSet,
+                            message: "Scaled \(replicas > before ? "up" : "down") replica set \(name) from \(before) to \(replicas)",
+                            source: "deployment-controller")
                 changed = true
             }
             old = ownedReplicaSets(of: deployment).filter { $0.metadata.name != newSet.metadata.name }

@@ -4,7 +4,7 @@ import PodNet
 /// `kubectl describe deployment` and `describe replicaset` text, in kubectl's layout
 /// (`DeploymentDescriber`, `ReplicaSetDescriber`).
 enum WorkloadDescription {
-    static func deployment(_ deployment: Deployment, replicaSets: [ReplicaSet], timeZone: TimeZone) -> String {
+    static func deployment(_ deployment: Deployment, replicaSets: [ReplicaSet], timeZone: TimeZone, events: [Event] = [], now: Date = Date()) -> String {
         let spec = deployment.spec
         let status = deployment.status
         var w = ""
@@ -31,7 +31,7 @@ enum WorkloadDescription {
         let old = replicaSets.filter { $0.metadata.name != new?.metadata.name && ($0.desiredReplicas > 0 || $0.status.replicas > 0) }
         w += "OldReplicaSets:\t\(old.isEmpty ? "<none>" : old.map(summary).joined(separator: ", "))\n"
         w += "NewReplicaSet:\t\(new.map(summary) ?? "<none>")\n"
-        w += "Events:\t<none>\n"
+        w += EventDescription.section(events, now: Timestamp(now))
         return TabWriter().format(w)
     }
 
@@ -40,7 +40,7 @@ enum WorkloadDescription {
         "\(replicaSet.metadata.name) (\(replicaSet.status.replicas)/\(replicaSet.desiredReplicas) replicas created)"
     }
 
-    static func replicaSet(_ replicaSet: ReplicaSet, pods: [Pod]) -> String {
+    static func replicaSet(_ replicaSet: ReplicaSet, pods: [Pod], events: [Event] = [], now: Date = Date()) -> String {
         var w = ""
         w += "Name:\t\(replicaSet.metadata.name)\n"
         w += "Namespace:\t\(replicaSet.metadata.namespace)\n"
@@ -54,7 +54,7 @@ enum WorkloadDescription {
         func count(_ phase: PodPhase) -> Int { pods.filter { ($0.status.phase ?? .pending) == phase }.count }
         w += "Pods Status:\t\(count(.running)) Running / \(count(.pending)) Waiting / \(count(.succeeded)) Succeeded / \(count(.failed)) Failed\n"
         w += template(replicaSet.spec.template)
-        w += "Events:\t<none>\n"
+        w += EventDescription.section(events, now: Timestamp(now))
         return TabWriter().format(w)
     }
 
