@@ -198,6 +198,7 @@ public struct Get: PodlabCommand {
         var query = listQuery
         query.append(("watch", "true"))
         if !resourceVersion.isEmpty { query.append(("resourceVersion", resourceVersion)) }
+        if names.count == 1 { query.append(("fieldSelector", "metadata.name=\(names[0])")) }
         let seen = Dictionary(objects.map { ("\($0.metadata.namespace)/\($0.metadata.name)", $0.metadata.resourceVersion) }) { a, _ in a }
         let events = try await client.lines(JSONValue.self, T.collectionPath(namespace: names.isEmpty ? listNamespace : (T.isNamespaced ? namespace : nil)), query: query)
         var printedHeader = !watchOnly
@@ -226,95 +227,9 @@ public struct Get: PodlabCommand {
     // MARK: Pods
 
     private func pods(_ names: [String], format: OutputFormat?, prefixed: Bool = false, context: CommandContext) async throws -> Int32 {
-        let client = scope.client(context)
-        let namespace = scope.resolvedNamespace
-        let listQuery = selector.map { [("labelSelector", $0)] } ?? []
-        var pods: [Pod] = []
-        var failed = false
-        var resourceVersion = ""
-        if names.isEmpty {
-            let list = try await client.get(PodList.self, APIPath.pods(allNamespaces ? nil : namespace), query: listQuery)
-            pods = list.items.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
-            resourceVersion = list.metadata.resourceVersion
-        } else {
-            for name in names {
-                do {
-                    pods.append(try await client.get(Pod.self, APIPath.pod(namespace, name)))
-                } catch let error as APIError where error.isNotFound {
-                    context.stderr.line(error.description)
-                    failed = true
-                }
-            }
+        try await objects(Pod.self, names, format: format, prefixed: prefixed, context: context) {
+            PodTableRow.table($0, wide: format == .wide, now: $1)
         }
-
-        let now = Timestamp(context.now())
-        var widths: [Int] = []
-        if !watchOnly {
-            if pods.isEmpty && names.isEmpty && (format == nil || format == .wide) {
-                context.stderr.line(allNamespaces ? "No resources found" : "No resources found in \(namespace) namespace.")
-            } else if !pods.isEmpty || (names.isEmpty && (format == .json || format == .yaml)) {
-                switch format {
-                case .json?, .yaml?:
-                    let single = names.count == 1 && pods.count == 1 && !watch
-                    context.stdout.write(Self.document(single ? pods[0].json : PodList.kubectlList(pods).json, format: format!))
-                case .name?:
-                    for pod in pods { context.stdout.line("pod/\(pod.metadata.name)") }
-                case .wide?, nil:
-                    var table = podTable(pods, wide: format == .wide, now: now)
-                    if prefixed {
-                        let column = allNamespaces ? 1 : 0
-                        for index in table.rows.indices { table.rows[index][column] = "pod/" + table.rows[index][column] }
-                    }
-                    widths = Self.columnWidths(table)
-                    context.stdout.write(table.render(showHeaders: !noHeaders))
-                }
-            }
-        }
-        guard watch || watchOnly else { return failed ? 1 : 0 }
-
-        // Watch: one line (or object) per change from here on.
-        var query = listQuery
-        query.append(("watch", "true"))
-        if !resourceVersion.isEmpty { query.append(("resourceVersion", resourceVersion)) }
-        if names.count == 1 { query.append(("fieldSelector", "metadata.name=\(names[0])")) }
-        let seen = Dictionary(pods.map { ("\($0.metadata.namespace)/\($0.metadata.name)", $0.metadata.resourceVersion) }) { a, _ in a }
-        let path = names.isEmpty && allNamespaces ? APIPath.pods(nil) : APIPath.pods(namespace)
-        let events = try await client.lines(JSONValue.self, path, query: query)
-        var printedHeader = !watchOnly
-        for try await event in events {
-            guard let objectJSON = event["object"], let pod = try? Pod(json: objectJSON) else { continue }
-            if !names.isEmpty, !names.contains(pod.metadata.name) { continue }
-            let key = "\(pod.metadata.namespace)/\(pod.metadata.name)"
-            if event["type"] == .string("ADDED"), let version = seen[key], version == pod.metadata.resourceVersion { continue }
-            switch format {
-            case .json?: context.stdout.write(Self.document(pod.json, format: .json))
-            case .yaml?: context.stdout.write("---\n" + pod.yamlText)
-            case .name?: context.stdout.line("pod/\(pod.metadata.name)")
-            case .wide?, nil:
-                let table = podTable([pod], wide: format == .wide, now: Timestamp(context.now()))
-                if !printedHeader && !noHeaders {
-                    widths = Self.columnWidths(table)
-                    context.stdout.write(Self.align([table.headers], widths: &widths))
-                }
-                printedHeader = true
-                context.stdout.write(Self.align(table.rows, widths: &widths))
-            }
-        }
-        return failed ? 1 : 0
-    }
-
-    /// The pod table, with kubectl's NAMESPACE column for `-A` and LABELS for `--show-labels`.
-    private func podTable(_ pods: [Pod], wide: Bool, now: Timestamp) -> PodNet.TextTable {
-        var table = PodTableRow.table(pods, wide: wide, now: now)
-        if allNamespaces {
-            table.headers.insert("NAMESPACE", at: 0)
-            for (index, pod) in pods.enumerated() { table.rows[index].insert(pod.metadata.namespace, at: 0) }
-        }
-        if showLabels {
-            table.headers.append("LABELS")
-            for (index, pod) in pods.enumerated() { table.rows[index].append(Self.labels(pod.metadata.labels)) }
-        }
-        return table
     }
 
     // MARK: Nodes
