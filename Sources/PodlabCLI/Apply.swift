@@ -27,9 +27,7 @@ public struct Apply: PodlabCommand {
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
         guard !filenames.isEmpty else { throw CLIError("must specify one of -f and -k") }
-        guard ["none", "client", "server"].contains(dryRun) else {
-            throw CLIError("Invalid dry-run value (\(dryRun)). Must be \"none\", \"server\", or \"client\".")
-        }
+        try DryRunFlag.validate(dryRun)
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         let sources = try ManifestSource.read(filenames, recursive: recursive, context: context)
         let client = scope.client(context)
@@ -89,7 +87,7 @@ public struct Apply: PodlabCommand {
         }
         let manifest = raw ?? object.json
         let path = T.path(namespace: namespace, name: name)
-        let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
+        let note = DryRunFlag.note(dryRun)
         let query: [(String, String)] = dryRun == "server" ? [("dryRun", "All")] : []
 
         var warned = false

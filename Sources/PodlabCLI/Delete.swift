@@ -50,9 +50,7 @@ public struct Delete: PodlabCommand {
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
-        guard ["none", "client", "server"].contains(dryRun) else {
-            throw CLIError("Invalid dry-run value (\(dryRun)). Must be \"none\", \"server\", or \"client\".")
-        }
+        try DryRunFlag.validate(dryRun)
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
         var targets: [(namespace: String, name: String)] = []
@@ -127,7 +125,7 @@ public struct Delete: PodlabCommand {
         if grace >= 0 { query.append(("gracePeriodSeconds", String(grace))) }
         if dryRun == "server" { query.append(("dryRun", DryRun.all)) }
         let operation = (force && grace == 0 ? "force deleted" : "deleted")
-            + (dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : "")
+            + (DryRunFlag.note(dryRun))
 
         var deleted: [Deletion.Target] = []
         for target in targets {
@@ -165,7 +163,7 @@ public struct Delete: PodlabCommand {
                                context: CommandContext) async throws -> Bool {
         var failed = false
         var deletedNamespaces: [Deletion.Target] = []
-        let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
+        let note = DryRunFlag.note(dryRun)
         let query: [(String, String)] = dryRun == "server" ? [("dryRun", DryRun.all)] : []
         for target in targets {
             let path = switch target.kind {

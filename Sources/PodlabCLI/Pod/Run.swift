@@ -111,9 +111,7 @@ public struct Run: PodlabCommand {
     var isAttached: Bool { stdin || attach }
 
     func checkFlags() throws -> (dryRun: String, format: OutputFormat?) {
-        guard ["none", "client", "server"].contains(dryRun) else {
-            throw CLIError("Invalid dry-run value (\(dryRun)). Must be \"none\", \"server\", or \"client\".")
-        }
+        try DryRunFlag.validate(dryRun)
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         if tty && !stdin { throw CLIError("-i/--stdin is required for containers with -t/--tty=true") }
         if rm && !isAttached { throw CLIError("--rm should only be used for attached containers") }
@@ -128,7 +126,7 @@ public struct Run: PodlabCommand {
         let pod = try buildPod()
         let name = pod.metadata.name
         if dryRun == "client" {
-            context.stdout.write(Printing.created(pod, format: format, note: " (dry run)"))
+            context.stdout.write(Printing.created(pod, format: format, note: DryRunFlag.note(dryRun)))
             return 0
         }
         let namespace = scope.resolvedNamespace
@@ -136,7 +134,7 @@ public struct Run: PodlabCommand {
         let query: [(String, String)] = dryRun == "server" ? [("dryRun", "All")] : []
         let created = try await client.send(.POST, APIPath.pods(namespace), json: Data(pod.jsonText.utf8), query: query, as: Pod.self)
         guard isAttached else {
-            context.stdout.write(Printing.created(created, format: format, note: dryRun == "server" ? " (server dry run)" : ""))
+            context.stdout.write(Printing.created(created, format: format, note: DryRunFlag.note(dryRun)))
             return 0
         }
         let timeout = try GoDuration.seconds(podRunningTimeout, flag: "pod-running-timeout")

@@ -34,12 +34,10 @@ public struct CreateNamespace: PodlabCommand {
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
-        guard ["none", "client", "server"].contains(dryRun) else {
-            throw CLIError("Invalid dry-run value (\(dryRun)). Must be \"none\", \"server\", or \"client\".")
-        }
+        try DryRunFlag.validate(dryRun)
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         let namespace = Namespace(metadata: ObjectMeta(name: name))
-        let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
+        let note = DryRunFlag.note(dryRun)
         if dryRun == "client" {
             context.stdout.write(Printing.created(namespace, format: format, note: note))
             return 0

@@ -57,9 +57,7 @@ public struct Expose: PodlabCommand {
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
-        guard ["none", "client", "server"].contains(dryRun) else {
-            throw CLIError("Invalid dry-run value (\(dryRun)). Must be \"none\", \"server\", or \"client\".")
-        }
+        try DryRunFlag.validate(dryRun)
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         guard let parsed = try ResourceName.parse(resources), !parsed.names.isEmpty else {
             throw CLIError("You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'")
@@ -73,7 +71,7 @@ public struct Expose: PodlabCommand {
         for source in parsed.names {
             do {
                 let service = try await service(exposing: parsed.kind, source, namespace: namespace, client: client)
-                let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
+                let note = DryRunFlag.note(dryRun)
                 if dryRun == "client" {
                     context.stdout.write(Printing.created(service, format: format, verb: "exposed", note: note))
                     continue

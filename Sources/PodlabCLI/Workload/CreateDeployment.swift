@@ -35,15 +35,13 @@ public struct CreateDeployment: PodlabCommand {
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
-        guard ["none", "client", "server"].contains(dryRun) else {
-            throw CLIError("Invalid dry-run value (\(dryRun)). Must be \"none\", \"server\", or \"client\".")
-        }
+        try DryRunFlag.validate(dryRun)
         guard !image.isEmpty else { throw CLIError("required flag(s) \"image\" not set") }
         if image.count > 1, port >= 0 { throw CLIError("cannot specify multiple --image options and port") }
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         let namespace = scope.resolvedNamespace
         let deployment = Self.deployment(name: name, namespace: namespace, images: image, replicas: replicas, port: port)
-        let note = dryRun == "client" ? " (dry run)" : dryRun == "server" ? " (server dry run)" : ""
+        let note = DryRunFlag.note(dryRun)
         if dryRun == "client" {
             context.stdout.write(Printing.created(deployment, format: format, note: note))
             return 0
