@@ -190,7 +190,9 @@ struct PodLifecycleTests {
                     command: ["false"]
                 """, as: "crash.yaml")
             var delays: [String] = []
-            try await lab.eventually("three back-offs", timeout: .seconds(60)) {
+            // The whole suite's labs share two cores: the samples come slowly then, while the
+            // back-off itself is timed by the agent.
+            try await lab.eventually("three back-offs", timeout: .seconds(120)) {
                 let waiting = (try lab.containerStatus("crash", "main")["state"] as? [String: Any])?["waiting"] as? [String: Any]
                 if waiting?["reason"] as? String == "CrashLoopBackOff", let message = waiting?["message"] as? String,
                    let delay = message.split(separator: " ").dropFirst().first.map(String.init), delays.last != delay {
