@@ -7,36 +7,12 @@ extension Controller {
     // MARK: Reading
 
     public func listPods(namespace: String?, options: ListOptions) async throws -> Data {
-        let items = try filteredPods(namespace: namespace, selector: options.labelSelector)
-        let version = try store.read { try $0.currentResourceVersion() }
-        return Data(PodList(items: items, resourceVersion: String(version)).json.jsonText(indent: 0).utf8)
-    }
-
-    func filteredPods(namespace: String?, selector: String?) throws -> [Pod] {
-        let matcher = try selector.map(Controller.selector)
-        return pods.values.filter { pod in
-            (namespace == nil || pod.metadata.namespace == namespace) && (matcher?.matches(pod.metadata.labels) ?? true)
-        }.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
+        try listData(try filtered(pods.values, namespace: namespace, selector: options.labelSelector))
     }
 
     public func watchPods(namespace: String?, options: ListOptions) async throws -> AsyncStream<Data> {
-        let matcher = try options.labelSelector.map(Controller.selector)
-        let events = hub.subscribe(kind: "Pod", namespace: namespace)
-        // Like the API server without a resourceVersion: the current objects first, as ADDED.
-        let initial = options.resourceVersion.flatMap(Int64.init) == nil ? try filteredPods(namespace: namespace, selector: options.labelSelector) : []
-        return AsyncStream { continuation in
-            for pod in initial { continuation.yield(Controller.watchLine("ADDED", pod.json)) }
-            let task = Task {
-                for await event in events {
-                    if let matcher, let pod = try? Pod(json: JSONReader.value(from: String(decoding: event.object, as: UTF8.self))),
-                       !matcher.matches(pod.metadata.labels) { continue }
-                    let object = (try? JSONReader.value(from: String(decoding: event.object, as: UTF8.self))) ?? .null
-                    continuation.yield(Controller.watchLine(event.type.rawValue, object))
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        try watchStream(Pod.self, namespace: namespace, options: options,
+                        current: filtered(pods.values, namespace: namespace, selector: options.labelSelector))
     }
 
     static func watchLine(_ type: String, _ object: JSONValue) -> Data {
@@ -98,17 +74,6 @@ extension Controller {
 
     // MARK: Create
 
-    static func decodePod(_ body: Data) throws -> Pod {
-        let text = String(decoding: body, as: UTF8.self)
-        let value: JSONValue
-        do { value = try JSONReader.value(from: text) } catch {
-            throw APIStatus.badRequest("the body of the request was in an unknown format: \(error)")
-        }
-        do { return try Pod(json: value) } catch {
-            throw APIStatus.badRequest("\(error)")
-        }
-    }
-
     /// Creates a pod: validated, defaulted, scheduled, given an address, stored, then built.
     /// A dry run goes through every check a create makes (the address included, on a copy of
     /// the node's allocator) and answers the pod as it would be stored, but stores nothing and
@@ -116,7 +81,7 @@ extension Controller {
     /// network exists.
     public func createPod(namespace: String, body: Data, dryRun: Bool = false) async throws -> Data {
         try requireReady()
-        let pod = try Controller.decodePod(body).applyingDefaults()
+        let pod = try Controller.decodeObject(body, as: Pod.self).applyingDefaults()
         return Data(try admitPod(pod, namespace: namespace, dryRun: dryRun).json.jsonText(indent: 0).utf8)
     }
 
@@ -346,7 +311,7 @@ extension Controller {
     public func replacePod(namespace: String, name: String, body: Data, dryRun: Bool = false) async throws -> Data {
         try requireReady()
         let old = try pod(namespace, name)
-        var new = try Controller.decodePod(body).applyingDefaults()
+        var new = try Controller.decodeObject(body, as: Pod.self).applyingDefaults()
         if new.metadata.namespace.isEmpty { new.metadata.namespace = namespace }
         guard new.metadata.name == name else {
             throw APIStatus.badRequest("the name of the object (\(new.metadata.name)) does not match the name on the URL (\(name))")
