@@ -58,10 +58,8 @@ public struct Describe: PodlabCommand {
         }
         var texts: [String] = []
         for pod in pods {
-            // As kubectl asks: the events of this very pod (a pod of the same name before it had others).
-            let selector = "involvedObject.name=\(pod.metadata.name),involvedObject.namespace=\(pod.metadata.namespace),involvedObject.uid=\(pod.metadata.uid)"
-            let events = (try? await client.get(EventList.self, APIPath.events(pod.metadata.namespace), query: [("fieldSelector", selector)]))?.items ?? []
-            texts.append(PodDescription(pod: pod, now: context.now(), timeZone: context.timeZone, events: events).render())
+            // The events of this very pod (a pod of the same name before it had others).
+            texts.append(PodDescription(pod: pod, now: context.now(), timeZone: context.timeZone, events: await events(of: pod, client: client)).render())
         }
         if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
         return failed ? 1 : 0
