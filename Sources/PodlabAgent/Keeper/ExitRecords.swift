@@ -92,11 +92,8 @@ public struct ExitRecords: Sendable {
     /// The process as /proc shows it: a pid whose start time differs is another process, and
     /// this one is gone.
     static func state(of process: ProcessIdentity) -> ExitRecordLookup.ProcessState {
-        guard let text = readSmallFile("/proc/\(process.pid)/stat"), let close = text.lastIndex(of: ")") else { return .gone }
-        // Fields after the command name: state, ppid, …, start time (the 20th).
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, UInt64(fields[19]) == process.startTime else { return .gone }
-        guard fields[0] == "Z" || fields[0] == "X" else { return .running }
-        return .zombie(parent: Int32(fields[1]) ?? 0)
+        guard let stat = ProcessStat(pid: process.pid), stat.startTime == process.startTime else { return .gone }
+        guard stat.isZombie else { return .running }
+        return .zombie(parent: stat.parent ?? 0)
     }
 }

@@ -100,10 +100,7 @@ public enum LabKeeper {
     /// is recorded under its identity, read while it is still a zombie. Its orphaned children,
     /// which are not containers, are only reaped.
     private static func record(pid: Int32, end: TerminationStatus, in records: ExitRecords) {
-        guard let text = readSmallFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return }
-        // Fields after the command name: state, ppid, pgrp, session, …, start time (the 20th).
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, Int32(fields[3]) == pid, let startTime = UInt64(fields[19]) else { return }
+        guard let stat = ProcessStat(pid: pid), stat.session == pid, let startTime = stat.startTime else { return }
         let status: ExitRecord.Status = switch end {
         case let .exited(code): .exited(code)
         case let .signaled(signal): .signaled(signal)
@@ -121,10 +118,8 @@ public enum LabKeeper {
         let me = getpid()
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
         for entry in entries {
-            guard let pid = Int32(entry), pid != kept, let text = readSmallFile("/proc/\(pid)/stat"),
-                  let close = text.lastIndex(of: ")") else { continue }
-            let fields = text[text.index(after: close)...].split(separator: " ")
-            guard fields.count > 1, Int32(fields[1]) == me, fields[0] != "Z" else { continue }
+            guard let pid = Int32(entry), pid != kept, let stat = ProcessStat(pid: pid),
+                  stat.parent == me, stat.state != "Z" else { continue }
             _ = pl_kill(-pid, SIGKILL)
             _ = pl_kill(pid, SIGKILL)
         }

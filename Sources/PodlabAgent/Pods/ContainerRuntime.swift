@@ -163,10 +163,7 @@ public enum ContainerRuntime {
             guard stat("/proc/\(pid)/ns/net", &info) == 0, info.st_ino == namespace.st_ino, info.st_dev == namespace.st_dev,
                   let output = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/1"),
                   output.hasPrefix(logDirectory + "/"),
-                  let text = readSmallFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { continue }
-            // Fields after the command name: state, ppid, pgrp, session.
-            let fields = text[text.index(after: close)...].split(separator: " ")
-            guard fields.count > 3, let session = Int32(fields[3]), !known.contains(session) else { continue }
+                  let session = ProcessStat(pid: pid)?.session, !known.contains(session) else { continue }
             sessions.insert(session)
         }
         return sessions

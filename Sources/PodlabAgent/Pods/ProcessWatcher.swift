@@ -12,20 +12,14 @@ public struct ProcessIdentity: Hashable, Sendable, Codable {
 
     /// Reads the identity of a live process; nil if it does not exist.
     public static func of(pid: Int32) -> ProcessIdentity? {
-        guard let text = readSmallFile("/proc/\(pid)/stat"),
-              let close = text.lastIndex(of: ")") else { return nil }
-        // Fields after the command name (which may contain spaces) start at field 3.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let start = UInt64(fields[19]) else { return nil }
+        guard let start = ProcessStat(pid: pid)?.startTime else { return nil }
         return ProcessIdentity(pid: pid, startTime: start)
     }
 
     /// True when a process with this pid and start time is alive (and not a zombie).
     public var isAlive: Bool {
-        guard let current = ProcessIdentity.of(pid: pid), current.startTime == startTime else { return false }
-        guard let text = readSmallFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return false }
-        let state = text[text.index(after: close)...].split(separator: " ").first
-        return state != "Z" && state != "X"
+        guard let stat = ProcessStat(pid: pid), stat.startTime == startTime else { return false }
+        return !stat.isZombie
     }
 }
 
@@ -117,4 +111,23 @@ public final class ProcessWatcher: @unchecked Sendable {
             }
         }
     }
+}
+
+/// `/proc/<pid>/stat` read once: the fields after the command name (which may contain spaces
+/// and parentheses), so `fields[0]` is the state, `[1]` the parent, `[3]` the session and
+/// `[19]` the start time.
+struct ProcessStat {
+    let fields: [Substring]
+
+    init?(pid: Int32) {
+        guard let text = readSmallFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        fields = text[text.index(after: close)...].split(separator: " ")
+    }
+
+    var state: Substring? { fields.first }
+    /// A zombie (`Z`) or a dead (`X`) process: it has ended.
+    var isZombie: Bool { state == "Z" || state == "X" }
+    var parent: Int32? { fields.count > 1 ? Int32(fields[1]) : nil }
+    var session: Int32? { fields.count > 3 ? Int32(fields[3]) : nil }
+    var startTime: UInt64? { fields.count > 19 ? UInt64(fields[19]) : nil }
 }
