@@ -254,6 +254,10 @@ int pl_pidfd_open(pid_t pid) {
     return fd < 0 ? -errno : (int)fd;
 }
 
+int pl_pidfd_send_signal(int pidfd, int sig) {
+    return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0 ? 0 : -errno;
+}
+
 int pl_open_pseudo_terminal(int *master, int *slave) {
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (m < 0) return -errno;

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Netns
 import ServiceLifecycle
@@ -37,17 +38,27 @@ public enum AgentMain {
             throw AgentStartError(description: "podlab agent needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces")
         }
         let paths = LabPaths(lab: options.lab, stateRoot: options.stateRoot)
-        try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
+        try LabStateModes.makeLabDirectory(paths)
         let lock = try AgentLock(paths: paths)
         defer { lock.release() }
 
-        var logger = Logger(label: "podlab.agent")
+        var logger = Logger(label: "podlab.agent") { RedactingLogHandler(wrapping: StreamLogHandler.standardError(label: $0)) }
         logger.logLevel = ProcessInfo.processInfo.environment["PODLAB_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+
+        let closed = LabStateModes.closeOlderState(paths)
+        if !closed.isEmpty { logger.notice("closed \(closed.count) state paths an older lab left readable by other users") }
+        for directory in [paths.logs, paths.exits] { try LabStateModes.makePrivateDirectory(directory) }
+        // SQLite gives the -wal and -shm files the store's own mode.
+        try LabStateModes.makePrivateFile(paths.database)
+        let connections = APIConnectionLimits.forAgent(logger: logger)
 
         let controller = try Controller(paths: paths, options: options, logger: logger)
         unlink(paths.socket)
         let app = Application(router: APIServer.router(backend: controller),
-                              configuration: .init(address: .unixDomainSocket(path: paths.socket), serverName: "podlab"),
+                              server: .http1(configuration: connections.http1Configuration),
+                              configuration: .init(address: .unixDomainSocket(path: paths.socket), serverName: "podlab",
+                                                   availableConnectionsDelegate: MaximumAvailableConnections(connections.maximumConnections, logger: logger)),
+                              onServerRunning: { _ in chmod(paths.socket, LabStateModes.file) },
                               logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app, WatchCloser(hub: controller.hub)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -68,15 +79,16 @@ struct AgentLock {
 
     init(paths: LabPaths) throws {
         self.paths = paths
-        fd = open(paths.pidFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        fd = open(paths.pidFile, O_RDWR | O_CREAT | O_CLOEXEC, LabStateModes.file)
         guard fd >= 0 else { throw KernelError(operation: "open", object: paths.pidFile, errno: .current) }
+        fchmod(fd, LabStateModes.file)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let other = readSmallFile(paths.pidFile)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             close(fd)
             throw AgentStartError(description: "an agent for lab \"\(paths.lab)\" is already running (pid \(other))")
         }
         ftruncate(fd, 0)
-        let text = "\(getpid())\n"
+        let text = AgentPIDFile.text(ProcessIdentity.of(pid: getpid()) ?? ProcessIdentity(pid: getpid(), startTime: 0))
         _ = text.withCString { write(fd, $0, strlen($0)) }
     }
 
@@ -94,7 +106,7 @@ struct AgentLock {
             flock(fd, LOCK_UN)
             return nil
         }
-        return readSmallFile(paths.pidFile).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return readSmallFile(paths.pidFile).flatMap(AgentPIDFile.parse)?.pid
     }
 }
 
@@ -106,5 +118,25 @@ struct WatchCloser: Service {
     func run() async throws {
         try? await gracefulShutdown()
         hub.finishAll()
+    }
+}
+
+/// `agent.pid`: the agent's pid and its start time (field 22 of /proc/PID/stat), so that a file
+/// left by an agent that was killed never names the unrelated process that reuses its pid.
+public enum AgentPIDFile {
+    public static func text(_ agent: ProcessIdentity) -> String { "\(agent.pid) \(agent.startTime)\n" }
+
+    /// The identity the file names; nil for anything else (empty, garbage, an old file without
+    /// a start time, which cannot tell the agent from a process that reused its pid).
+    public static func parse(_ text: String) -> ProcessIdentity? {
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        guard fields.count == 2, let pid = Int32(fields[0]), pid > 0, let start = UInt64(fields[1]) else { return nil }
+        return ProcessIdentity(pid: pid, startTime: start)
+    }
+
+    /// The agent the file of `paths` names, if that very process still runs.
+    public static func liveAgent(_ paths: LabPaths) -> ProcessIdentity? {
+        guard let text = readSmallFile(paths.pidFile), let agent = parse(text), agent.isAlive else { return nil }
+        return agent
     }
 }

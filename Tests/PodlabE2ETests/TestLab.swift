@@ -66,8 +66,19 @@ struct TestLab: Sendable {
     /// `<lab>_underlay`.
     var underlayNamespace: String { "\(name)_underlay" }
 
+    /// The agent's pid, the first field of `agent.pid` (the second is its start time).
     var agentPID: Int32? {
-        (try? String(contentsOfFile: "\(stateRoot)/\(name)/agent.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        (try? String(contentsOfFile: "\(stateRoot)/\(name)/agent.pid", encoding: .utf8))
+            .flatMap { $0.split(whereSeparator: \.isWhitespace).first.flatMap { Int32($0) } }
+    }
+
+    /// The agent's start time as `agent.pid` records it (its second field).
+    var agentStartTime: String? {
+        (try? String(contentsOfFile: "\(stateRoot)/\(name)/agent.pid", encoding: .utf8))
+            .flatMap { text in
+                let fields = text.split(whereSeparator: \.isWhitespace)
+                return fields.count == 2 ? String(fields[1]) : nil
+            }
     }
 
     /// A lab that is not up yet: a unique name (or `name`) and its own state directory.
@@ -106,7 +117,8 @@ struct TestLab: Sendable {
 
     func tearDown() {
         _ = try? Command.run(podlab, ["down"], environment: environment)
-        if let pid = agentPID, pid > 0, kill(pid, 0) == 0 {
+        // The agent `down` could not end: by pid, only while it is still the process the file names.
+        if let pid = agentPID, pid > 0, processStartTime(pid) == agentStartTime {
             kill(pid, SIGKILL)
         }
         // Keepers `down` could not end (it failed): by pid, only while it is still the same process.

@@ -170,6 +170,10 @@ int pl_set_socket_buffers(int fd, int sndbuf, int rcvbuf);
  * Returns the fd (O_CLOEXEC) or -errno. */
 int pl_pidfd_open(pid_t pid);
 
+/* pidfd_send_signal(2): `sig` to the process `pidfd` refers to, never to a process that
+ * reused its pid. Returns 0 or -errno (ESRCH once it has ended). */
+int pl_pidfd_send_signal(int pidfd, int sig);
+
 /* statfs(2): stores the file system's magic number (f_type) of `path` in *type.
  * Returns 0 or -errno. */
 int pl_statfs_type(const char *path, long *type);

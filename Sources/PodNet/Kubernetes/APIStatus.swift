@@ -9,6 +9,8 @@ public struct StatusReason: StringValue {
     public static let badRequest: StatusReason = "BadRequest"
     public static let conflict: StatusReason = "Conflict"
     public static let internalError: StatusReason = "InternalError"
+    public static let requestEntityTooLarge: StatusReason = "RequestEntityTooLarge"
+    public static let timeout: StatusReason = "Timeout"
 }
 
 /// The v1 `Status` object (`kind: Status`): what the API returns when a request fails.
@@ -155,6 +157,16 @@ public struct APIStatus: KubernetesObject, Hashable, Error, CustomStringConverti
         let qualifiedKind = group.isEmpty ? kind : "\(kind).\(group)"
         return APIStatus(message: summary.isEmpty ? "\(qualifiedKind) \"\(name)\" is invalid" : "\(qualifiedKind) \"\(name)\" is invalid: \(summary)",
                          reason: .invalid, details: Details(name: name, group: group, kind: kind, causes: causes), code: 422)
+    }
+
+    /// kube-apiserver's answer to a body over its limit (413): `Request entity too large: limit is 3145728`.
+    public static func requestEntityTooLarge(limit: Int) -> APIStatus {
+        APIStatus(message: "Request entity too large: limit is \(limit)", reason: .requestEntityTooLarge, code: 413)
+    }
+
+    /// kube-apiserver's answer to a request it gave up on (504).
+    public static func timeout() -> APIStatus {
+        APIStatus(message: "Timeout: request did not complete within requested timeout - context deadline exceeded", reason: .timeout, code: 504)
     }
 
     /// An unexpected failure (500).

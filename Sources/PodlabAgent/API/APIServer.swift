@@ -55,6 +55,8 @@ public enum APIServer {
     /// Builds the router for `backend`.
     public static func router(backend: any APIBackend) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: CredentialHeaders(values: .shared))
+        router.add(middleware: StatusErrors())
         router.get("/version") { _, _ in json(Data(version.utf8)) }
         router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
         router.get("/readyz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
@@ -80,8 +82,7 @@ public enum APIServer {
         router.post("/api/v1/namespaces/:namespace/pods") { request, context in
             try await handle {
                 let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .create)
-                var request = request
-                let body = try await request.collectBody(upTo: 4 << 20)
+                let body = try await requestBody(request)
                 return json(try await backend.createPod(namespace: try context.parameters.require("namespace"), body: Data(buffer: body), dryRun: dryRun),
                             status: .created)
             }
@@ -94,8 +95,7 @@ public enum APIServer {
         router.put("/api/v1/namespaces/:namespace/pods/:name") { request, context in
             try await handle {
                 let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .update)
-                var request = request
-                let body = try await request.collectBody(upTo: 4 << 20)
+                let body = try await requestBody(request)
                 return json(try await backend.replacePod(namespace: try context.parameters.require("namespace"),
                                                          name: try context.parameters.require("name"), body: Data(buffer: body), dryRun: dryRun))
             }
@@ -103,12 +103,7 @@ public enum APIServer {
         router.delete("/api/v1/namespaces/:namespace/pods/:name") { request, context in
             try await handle {
                 // Options come as query parameters or as a DeleteOptions body (client-go sends one).
-                var request = request
-                var options: [String: Any] = [:]
-                if let body = try? await request.collectBody(upTo: 1 << 20), body.readableBytes > 0,
-                   let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] {
-                    options = object
-                }
+                let options = try await deleteOptions(request)
                 let query = request.uri.queryParameters
                 let grace = query["gracePeriodSeconds"].flatMap { Int(String($0)) } ?? options["gracePeriodSeconds"] as? Int
                 let dryRun = try DryRun.isRequested(query.getAll("dryRun") + (options["dryRun"] as? [String] ?? []), options: .delete)
@@ -174,6 +169,33 @@ public enum APIServer {
         return router
     }
 
+    /// The largest request body kube-apiserver reads for an object (`MaxRequestBodyBytes`,
+    /// 3 MiB; etcd's own limit on a stored object is 1.5 MiB); a larger one is refused with 413
+    /// before it is read in full.
+    public static let maxRequestBodyBytes = 3 << 20
+
+    /// The request's body, at most `limit` bytes: more (announced by Content-Length or found
+    /// while reading) is kube-apiserver's 413 `Request entity too large: limit is 3145728`.
+    static func requestBody(_ request: Request, limit: Int = maxRequestBodyBytes) async throws -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw APIStatus.requestEntityTooLarge(limit: limit)
+        }
+        var request = request
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIStatus.requestEntityTooLarge(limit: limit)
+        }
+    }
+
+    /// A DELETE's options: query parameters, or a `DeleteOptions` body (client-go sends one); a
+    /// body that is not JSON is ignored, one over the limit refused.
+    static func deleteOptions(_ request: Request) async throws -> [String: Any] {
+        let body = try await requestBody(request)
+        guard body.readableBytes > 0, let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] else { return [:] }
+        return object
+    }
+
     static func listOptions(_ request: Request) -> ListOptions {
         let query = request.uri.queryParameters
         return ListOptions(labelSelector: query["labelSelector"].map(String.init).flatMap { $0.isEmpty ? nil : $0 },
@@ -201,11 +223,35 @@ public enum APIServer {
     static func handle(_ body: () async throws -> Response) async throws -> Response {
         do {
             return try await body()
-        } catch let status as APIStatus {
+        } catch var status as APIStatus {
+            status.message = SensitiveValues.shared.redact(status.message)
             return json(Data(status.json.jsonText(indent: 0).utf8), status: HTTPResponse.Status(code: Int(status.code)))
+        } catch let error as NIOTooManyBytesError {
+            let failure = APIStatus.requestEntityTooLarge(limit: error.maxBytes ?? maxRequestBodyBytes)
+            return json(Data(failure.json.jsonText(indent: 0).utf8), status: .contentTooLarge)
         } catch {
-            let failure = APIStatus.internalError("\(error)")
+            // An unexpected error's words may quote what it failed on: known secrets are hidden.
+            let failure = APIStatus.internalError(SensitiveValues.shared.redact("\(error)"))
             return json(Data(failure.json.jsonText(indent: 0).utf8), status: .internalServerError)
+        }
+    }
+}
+
+/// Every refusal is a Kubernetes `Status`, the router's own too: kube-apiserver's 404 for a path
+/// it does not serve, 405 for a method a path does not take, 400 for what cannot be read.
+struct StatusErrors<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            let status = switch error.status.code {
+            case 404: APIStatus(message: "the server could not find the requested resource", reason: .notFound, code: 404)
+            case 405: APIStatus(message: "the server does not allow this method on the requested resource", reason: StatusReason(rawValue: "MethodNotAllowed"), code: 405)
+            case 413: APIStatus.requestEntityTooLarge(limit: APIServer.maxRequestBodyBytes)
+            case 400..<500: APIStatus(message: error.body ?? error.status.reasonPhrase, reason: .badRequest, code: Int32(error.status.code))
+            default: APIStatus.internalError(error.body ?? error.status.reasonPhrase)
+            }
+            return APIServer.json(Data(status.json.jsonText(indent: 0).utf8), status: HTTPResponse.Status(code: Int(status.code)))
         }
     }
 }

@@ -47,8 +47,7 @@ enum ObjectRoutes {
             router.post(RouterPath(stringLiteral: collection)) { request, context in
                 try await APIServer.handle {
                     let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .create)
-                    var request = request
-                    let body = try await request.collectBody(upTo: 4 << 20)
+                    let body = try await APIServer.requestBody(request)
                     return APIServer.json(try await create(try namespace(context), Data(buffer: body), dryRun), status: .created)
                 }
             }
@@ -57,8 +56,7 @@ enum ObjectRoutes {
             router.put(RouterPath(stringLiteral: item)) { request, context in
                 try await APIServer.handle {
                     let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .update)
-                    var request = request
-                    let body = try await request.collectBody(upTo: 4 << 20)
+                    let body = try await APIServer.requestBody(request)
                     return APIServer.json(try await replace(try namespace(context), try name(context), Data(buffer: body), dryRun))
                 }
             }
@@ -66,12 +64,7 @@ enum ObjectRoutes {
         if let delete = handlers.delete {
             router.delete(RouterPath(stringLiteral: item)) { request, context in
                 try await APIServer.handle {
-                    var request = request
-                    var options: [String: Any] = [:]
-                    if let body = try? await request.collectBody(upTo: 1 << 20), body.readableBytes > 0,
-                       let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any] {
-                        options = object
-                    }
+                    let options = try await APIServer.deleteOptions(request)
                     let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun") + (options["dryRun"] as? [String] ?? []), options: .delete)
                     return APIServer.json(try await delete(try namespace(context), try name(context), dryRun))
                 }

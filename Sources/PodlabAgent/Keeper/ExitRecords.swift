@@ -26,7 +26,7 @@ public struct ExitRecords: Sendable {
     public func write(_ record: ExitRecord) throws {
         let path = "\(directory)/\(record.fileName)"
         let temporary = "\(directory)/.\(record.fileName).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, LabStateModes.file)
         guard fd >= 0 else { throw KernelError(operation: "open", object: temporary, errno: .current) }
         let text = record.text
         let written = text.withCString { Glibc.write(fd, $0, strlen($0)) }

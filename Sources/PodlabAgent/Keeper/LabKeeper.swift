@@ -39,7 +39,7 @@ public enum LabKeeper {
         let subreaper = pl_set_child_subreaper()
         guard subreaper == 0 else { fail("prctl(PR_SET_CHILD_SUBREAPER): \(Errno(-subreaper))") }
         for directory in [paths.exits, paths.keepers] {
-            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            do { try LabStateModes.makePrivateDirectory(directory) } catch {
                 fail("cannot make \(directory): \(error)")
             }
         }
@@ -52,7 +52,10 @@ public enum LabKeeper {
         }
         if let me = ProcessIdentity.of(pid: getpid()) {
             let text = "\(me.startTime) \(agent.pid) \(agent.startTime)\n"
-            do { try text.write(toFile: ownFile, atomically: true, encoding: .utf8) } catch {
+            do {
+                try text.write(toFile: ownFile, atomically: true, encoding: .utf8)
+                try LabStateModes.makePrivateFile(ownFile)
+            } catch {
                 say("cannot write \(ownFile): \(error); podlab down will not find this keeper")
             }
         }
@@ -172,8 +175,7 @@ public enum LabKeeper {
             let deadline = ContinuousClock.now + wait
             var keepers = running(paths).map(\.keeper)
             if signal != 0 {
-                for keeper in keepers {
-                    _ = pl_kill(keeper.pid, signal)
+                for keeper in keepers where keeper.signal(signal) {
                     if !signalled.contains(keeper.pid) { signalled.append(keeper.pid) }
                 }
             }

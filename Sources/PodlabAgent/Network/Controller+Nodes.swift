@@ -78,8 +78,7 @@ extension Controller: NodeBackend {
     static func addNodeRoutes(to router: Router<BasicRequestContext>, backend: any NodeBackend) {
         router.post("/api/v1/nodes") { request, _ in
             try await APIServer.handle {
-                var request = request
-                let body = try await request.collectBody(upTo: 1 << 20)
+                let body = try await APIServer.requestBody(request)
                 let value = try JSONReader.value(from: String(buffer: body))
                 guard let name = value["metadata"]?["name"]?.stringValue, !name.isEmpty else {
                     throw APIStatus.badRequest("metadata.name: Required value")

@@ -125,9 +125,11 @@ public enum ContainerRuntime {
     /// agent's, which copies the output to the log (`ContainerStreams`); else the process writes
     /// its log itself.
     static func start(_ launch: ContainerLaunch, streams mode: ContainerStreams.Mode? = nil) throws -> (process: ProcessIdentity, streams: ContainerStreams?) {
+        // Container logs are root's alone, as the kubelet keeps them.
         let directory = (launch.logPath as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let fd = open(launch.logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: Int(LabStateModes.directory)])
+        let fd = open(launch.logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, LabStateModes.file)
         guard fd >= 0 else { throw KernelError(operation: "open", object: launch.logPath, errno: .current) }
         defer { close(fd) }
         let executable = launch.executable.hasPrefix("/") ? launch.executable : try Spawner.resolve(launch.executable, environment: launch.environment)

@@ -10,6 +10,11 @@ public struct ProcessIdentity: Hashable, Sendable, Codable {
     public var pid: Int32
     public var startTime: UInt64
 
+    public init(pid: Int32, startTime: UInt64) {
+        self.pid = pid
+        self.startTime = startTime
+    }
+
     /// Reads the identity of a live process; nil if it does not exist.
     public static func of(pid: Int32) -> ProcessIdentity? {
         guard let start = ProcessStat(pid: pid)?.startTime else { return nil }
@@ -20,6 +25,18 @@ public struct ProcessIdentity: Hashable, Sendable, Codable {
     public var isAlive: Bool {
         guard let stat = ProcessStat(pid: pid), stat.startTime == startTime else { return false }
         return !stat.isZombie
+    }
+
+    /// Sends `signal` to this process and to no other: a pidfd pins the process the pid names
+    /// now, its start time is checked after the pidfd is open, and the signal goes through the
+    /// pidfd. False when the process has ended (its pid may be someone else's by now).
+    @discardableResult
+    public func signal(_ signal: Int32) -> Bool {
+        let fd = pl_pidfd_open(pid)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard ProcessStat(pid: pid)?.startTime == startTime else { return false }
+        return pl_pidfd_send_signal(fd, signal) == 0
     }
 }
 

@@ -135,6 +135,8 @@ public struct APIClient: Sendable {
             uri += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
         if access(paths.socket, F_OK) != 0 {
+            // The lab's directory is root's alone (0700): another user cannot even see the socket.
+            if errno == EACCES { throw APIError.permissionDenied(lab: paths.lab) }
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "no socket")
         }
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
@@ -148,6 +150,7 @@ public struct APIClient: Sendable {
                     }
                 }
         } catch {
+            if Self.isPermissionDenied(error) { throw APIError.permissionDenied(lab: paths.lab) }
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: Self.describe(error))
         }
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)
@@ -245,6 +248,13 @@ public struct APIClient: Sendable {
             }
         }
         return out
+    }
+
+    /// A connect refused for want of permission (EACCES: the socket is root's).
+    static func isPermissionDenied(_ error: any Error) -> Bool {
+        if let error = error as? IOError { return error.errnoCode == EACCES }
+        let text = "\(error)"
+        return text.contains("errno: 13)") || text.contains("Permission denied")
     }
 
     /// The connect failure in words: "No such file or directory (errno: 2)" reads worse

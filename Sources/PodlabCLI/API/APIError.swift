@@ -7,6 +7,8 @@ public enum APIError: Error, Sendable, CustomStringConvertible {
     case status(APIStatus)
     /// Nothing answers on the lab's socket.
     case unreachable(lab: String, socket: String, reason: String)
+    /// The lab is root's (its state directory is 0700) and this user is not root.
+    case permissionDenied(lab: String)
     /// The connection broke while an answer was being read.
     case interrupted(lab: String, reason: String)
     /// The agent did not answer in time.
@@ -25,6 +27,11 @@ public enum APIError: Error, Sendable, CustomStringConvertible {
             .trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
+    /// What a user who is not root is told about a lab run by root (`get`, `up`, `down`, …).
+    public static func permissionDeniedLine(lab: String) -> String {
+        "podlab: permission denied: the lab \"\(lab)\" is run by root; use sudo"
+    }
+
     /// The server's status when this is one, for branching (`NotFound`, `AlreadyExists`).
     public var serverStatus: APIStatus? {
         if case let .status(status) = self { return status }
@@ -33,6 +40,12 @@ public enum APIError: Error, Sendable, CustomStringConvertible {
 
     /// True for a 404 / `NotFound` answer.
     public var isNotFound: Bool { serverStatus?.reason == .notFound || serverStatus?.code == 404 }
+
+    /// True when this user may not reach the lab's socket.
+    public var isPermissionDenied: Bool {
+        if case .permissionDenied = self { return true }
+        return false
+    }
 
     /// True when nothing answers on the lab's socket.
     public var isUnreachable: Bool {
@@ -47,6 +60,8 @@ public enum APIError: Error, Sendable, CustomStringConvertible {
             return status.kubectlErrorLine
         case let .unreachable(lab, socket, reason):
             return "error: lab \"\(lab)\" is not running (\(reason) at \(socket)); start it with \"podlab up\(lab == "podlab" ? "" : " --lab \(lab)")\""
+        case let .permissionDenied(lab):
+            return Self.permissionDeniedLine(lab: lab)
         case let .interrupted(lab, reason):
             return "error: the connection to the agent of lab \"\(lab)\" broke: \(reason)"
         case let .timeout(lab, what):

@@ -6,17 +6,10 @@ import PodlabAgent
 
 /// Helpers shared by the lab verbs: the agent's pid file, its log, our own executable.
 enum LabFiles {
-    /// The pid in `agent.pid`, if the file holds one.
-    static func agentPID(_ paths: LabPaths) -> Int32? {
-        guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8) else { return nil }
-        let digits = text.prefix { $0.isNumber || $0 == " " || $0 == "\n" }.trimmingCharacters(in: .whitespacesAndNewlines)
-        return Int32(digits.split(separator: " ").first ?? "")
-    }
-
-    /// The agent process named by `agent.pid` if it is alive.
+    /// The agent process named by `agent.pid` if that very process is alive: the file holds its
+    /// start time too, so a pid reused by another process after the agent was killed is not it.
     static func liveAgent(_ paths: LabPaths) -> ProcessIdentity? {
-        guard let pid = agentPID(paths), let identity = ProcessIdentity.of(pid: pid), identity.isAlive else { return nil }
-        return identity
+        AgentPIDFile.liveAgent(paths)
     }
 
     /// The last `count` lines of `agent.log`, to show why a lab did not come up.

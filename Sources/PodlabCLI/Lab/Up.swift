@@ -34,7 +34,11 @@ public struct Up: PodlabCommand {
         let deadline = ContinuousClock.now + .seconds(timeout)
 
         // An agent that answers: report it, and keep waiting if it is still creating the lab.
-        if let info = try? await client.get(LabInfo.self, LabInfo.path) {
+        let answer: LabInfo?
+        do { answer = try await client.get(LabInfo.self, LabInfo.path) } catch let error as APIError where error.isPermissionDenied {
+            throw error
+        } catch { answer = nil }
+        if let info = answer {
             // A topology named on the command line must be the one the lab runs.
             if let topology {
                 let plan = try Up.checkTopology(try resolveTopology(context) ?? topology, lab: paths.lab)
@@ -104,7 +108,9 @@ public struct Up: PodlabCommand {
     /// keeper starts `podlab agent` (see `LabKeeper`). Returns the keeper.
     static func startAgent(_ paths: LabPaths, topologyPath: String?, restartBackoff: Double?,
                            context: CommandContext) throws -> ChildProcess {
-        try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
+        try LabStateModes.makeLabDirectory(paths)
+        // The keeper's and the agent's output: opened by the spawn, made root's alone first.
+        try LabStateModes.makePrivateFile(paths.logFile)
         var arguments = ["agent", "--lab", paths.lab, "--state-root", context.stateRoot]
         if let topologyPath { arguments += ["--topology", topologyPath] }
         if let restartBackoff { arguments += ["--restart-backoff", String(restartBackoff)] }

@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTPTypes
+
+/// What keeps idle or abandoned connections from exhausting the agent, with the figures of
+/// kube-apiserver where it has one.
+///
+/// - A connection that sends no complete request head for `idleTimeout` after it opened or after
+///   its last answer ended is closed, and so is one whose request body stops coming for as long
+///   before it is answered: 90 s, kube-apiserver's `IdleTimeout` (its `ReadHeaderTimeout` is
+///   32 s; here one timer covers both, since a head that never completes is never delivered). A
+///   request being answered (a watch, a log follow, an attach whose input streams) is not idle.
+/// - At most `maximumConnections` are open at once (4096, fewer if the descriptor limit is
+///   lower); more wait in the listen backlog until one closes.
+/// - The agent's descriptor limit is raised to its hard limit (at most 65536), as Go programs
+///   such as kube-apiserver do at start: the default soft limit of 1024 would end the agent's
+///   pidfds, namespaces and logs long before its connections.
+struct APIConnectionLimits: Sendable {
+    static let defaultIdleTimeout: TimeAmount = .seconds(90)
+    static let defaultMaximumConnections = 4096
+    /// Descriptors kept for the agent's own work (namespaces, pidfds, logs, pipes, the store).
+    static let reservedDescriptors = 1024
+
+    var idleTimeout: TimeAmount
+    var maximumConnections: Int
+
+    /// The limits for the running agent; `PODLAB_API_IDLE_TIMEOUT` (seconds) shortens the idle
+    /// timeout for tests.
+    static func forAgent(logger: Logger) -> APIConnectionLimits {
+        let descriptors = raiseDescriptorLimit()
+        let idle = ProcessInfo.processInfo.environment["PODLAB_API_IDLE_TIMEOUT"].flatMap(Double.init).map {
+            TimeAmount.milliseconds(Int64($0 * 1000))
+        } ?? defaultIdleTimeout
+        let maximum = max(64, min(defaultMaximumConnections, descriptors - reservedDescriptors))
+        logger.debug("API connections: at most \(maximum), idle ones closed after \(Double(idle.nanoseconds) / 1e9) s (descriptor limit \(descriptors))")
+        return APIConnectionLimits(idleTimeout: idle, maximumConnections: maximum)
+    }
+
+    /// Raises the soft descriptor limit to the hard one (at most 65536); returns the soft limit now.
+    static func raiseDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        let wanted = min(limit.rlim_max, 65536)
+        if limit.rlim_cur < wanted {
+            var raised = limit
+            raised.rlim_cur = wanted
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+
+    var http1Configuration: HTTP1Channel.Configuration {
+        let timeout = idleTimeout
+        return HTTP1Channel.Configuration(additionalChannelHandlers: [IdleConnectionCloser(timeout: timeout)])
+    }
+}
+
+/// Closes a connection that makes no progress for `timeout` while nothing is being answered:
+/// from when it opens, and from the end of each answer, to the next request head; between the
+/// parts of a request body until the answer starts. A closed connection ends the handler's
+/// body read with an error, so a half-sent object is never stored.
+final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        context.fireChannelInactive()
+    }
+
+    /// True from a response head to its end: the request is being answered.
+    private var answering = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head, .body:
+            if answering { disarm() } else { arm(context) }
+        case .end:
+            disarm()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head:
+            answering = true
+            disarm()
+        case .body:
+            break
+        case .end:
+            answering = false
+            arm(context)
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        disarm()
+        let loop = context.eventLoop.assumeIsolated()
+        timer = loop.scheduleTask(in: timeout) { context.close(promise: nil) }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+}

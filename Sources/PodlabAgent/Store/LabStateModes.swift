@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Netns
+
+/// Who may read a lab's state: root alone.
+///
+/// The lab's directory is the boundary: 0700, so no other user reaches anything under it, its
+/// socket included. The agent's own state inside it is private as well, in case a directory is
+/// ever moved or opened up: directories 0700, files 0600 (the store and SQLite's `-wal`/`-shm`,
+/// which SQLite creates with the store's mode, the pid file, the logs, the exit records and the
+/// keepers' files). What containers read through a bind mount keeps the kubelet's modes: a
+/// pod's `etc-hosts`, `etc-hostname` and `etc-resolv.conf` 0644 and its `emptyDir` volumes 0777,
+/// so a container running as another user can read and write them; they stay behind the lab's
+/// 0700 directory.
+///
+/// The agent does not set a umask: the containers it starts inherit it, and a container's files
+/// get the runtime's usual 0022 as in Kubernetes. Each file is created with its mode instead.
+public enum LabStateModes {
+    public static let directory: mode_t = 0o700
+    public static let file: mode_t = 0o600
+    /// The state root holds every lab's directory, like `/run` itself: listable, each lab closed.
+    public static let stateRoot: mode_t = 0o755
+
+    /// The lab's directory, made 0700 (and its missing parents 0755); an existing one is
+    /// closed if an older lab left it open.
+    public static func makeLabDirectory(_ paths: LabPaths) throws {
+        let parent = (paths.directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty, access(parent, F_OK) != 0 {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: Int(stateRoot)])
+        }
+        try makePrivateDirectory(paths.directory)
+    }
+
+    /// A directory of the agent's own (0700), made if missing, closed if open.
+    public static func makePrivateDirectory(_ path: String) throws {
+        if mkdir(path, directory) != 0 {
+            let error = Errno.current
+            guard error == .fileExists else { throw KernelError(operation: "mkdir", object: path, errno: error) }
+        }
+        try restrict(path)
+    }
+
+    /// Creates `path` 0600 if missing (for a file another program opens with its own mode: the
+    /// store, which SQLite creates 0644 less the umask, or the log a spawn opens); closes an
+    /// existing one.
+    public static func makePrivateFile(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, file)
+        guard fd >= 0 else { throw KernelError(operation: "open", object: path, errno: .current) }
+        close(fd)
+        try restrict(path)
+    }
+
+    /// Removes the group and other bits of `path` (not following a symbolic link).
+    static func restrict(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw KernelError(operation: "stat", object: path, errno: .current) }
+        let kind = info.st_mode & S_IFMT
+        guard kind == S_IFDIR || kind == S_IFREG || kind == S_IFSOCK else { return }
+        let mode = info.st_mode & 0o7777
+        guard mode & 0o077 != 0 else { return }
+        guard chmod(path, mode & ~0o077) == 0 else { throw KernelError(operation: "chmod", object: path, errno: .current) }
+    }
+
+    /// Start-up: closes what a lab made by an older podlab left open (0755 directories, 0644
+    /// files): the lab's directory and the agent's own state in it. Pods' files and the images'
+    /// links keep their modes (see above); mount points (the pods' namespace files) are not
+    /// touched, nor is anything they lead to; symbolic links are not followed. Returns the paths
+    /// it changed.
+    @discardableResult
+    public static func closeOlderState(_ paths: LabPaths) -> [String] {
+        var changed: [String] = []
+        let mounts = mountPoints(under: paths.directory)
+        func close(_ path: String, recursive: Bool) {
+            guard !mounts.contains(path) else { return }
+            var info = stat()
+            guard lstat(path, &info) == 0 else { return }
+            let before = info.st_mode & 0o7777
+            if (try? restrict(path)) != nil, before & 0o077 != 0 { changed.append(path) }
+            guard recursive, info.st_mode & S_IFMT == S_IFDIR else { return }
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+                close("\(path)/\(entry)", recursive: true)
+            }
+        }
+        close(paths.directory, recursive: false)
+        for file in [paths.pidFile, paths.logFile, paths.socket, paths.database, paths.database + "-wal", paths.database + "-shm"] {
+            close(file, recursive: false)
+        }
+        for directory in [paths.logs, paths.exits, paths.keepers, paths.namespaces, paths.pods, paths.images] {
+            close(directory, recursive: directory == paths.logs || directory == paths.exits || directory == paths.keepers)
+        }
+        return changed
+    }
+
+    /// Mount points at or under `directory`, from `/proc/self/mountinfo` (field 5, with the
+    /// kernel's octal escapes for space, tab, newline and backslash).
+    static func mountPoints(under directory: String) -> Set<String> {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        var result: Set<String> = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { continue }
+            let point = unescapeMountPath(String(fields[4]))
+            if point == directory || point.hasPrefix(directory + "/") { result.insert(point) }
+        }
+        return result
+    }
+
+    static func unescapeMountPath(_ text: String) -> String {
+        guard text.contains("\\") else { return text }
+        var bytes: [UInt8] = []
+        var input = Array(text.utf8)[...]
+        while let byte = input.popFirst() {
+            if byte == UInt8(ascii: "\\"), input.count >= 3,
+               let value = UInt8(String(decoding: input.prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                input = input.dropFirst(3)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
