@@ -174,12 +174,14 @@ struct HardeningTests {
         let lab = try TestLab.make()
         defer { lab.tearDown() }
         try FileManager.default.createDirectory(atPath: lab.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let bystander = Process()
-        bystander.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        bystander.arguments = ["600"]
-        try bystander.run()
-        defer { bystander.terminate(); bystander.waitUntilExit() }
-        let pid = bystander.processIdentifier
+        // A process of no lab, with the default signal mask: any signal sent to it would show.
+        let bystander = try Spawner.spawn(SpawnRequest(executable: "/bin/sleep", arguments: ["600"], environment: ["PATH": Spawner.defaultPath],
+                                                       stdin: .null, stdout: .null, stderr: .null))
+        defer {
+            try? bystander.signal(SIGKILL)
+            _ = try? bystander.wait()
+        }
+        let pid = bystander.pid
         let start = try #require(processStartTime(pid).flatMap { UInt64($0) })
         let pidFile = "\(lab.stateDirectory)/agent.pid"
 
@@ -194,7 +196,7 @@ struct HardeningTests {
             #expect(status.stderr.contains("is not running"), "status with agent.pid \(stale.debugDescription): \(status.stderr)")
             let down = try lab.run(["down"], expectSuccess: false)
             #expect(down.succeeded && down.stderr.contains("is not running; nothing to delete"), "down: \(down.stderr)")
-            #expect(processStartTime(pid).flatMap { UInt64($0) } == start && bystander.isRunning, "the bystander was signalled")
+            #expect(try bystander.poll() == nil && processStartTime(pid).flatMap { UInt64($0) } == start, "the bystander was signalled")
         }
     }
 }

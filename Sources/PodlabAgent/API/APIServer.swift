@@ -185,6 +185,12 @@ public enum APIServer {
             return try await request.collectBody(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw APIStatus.requestEntityTooLarge(limit: limit)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // A body cut short or garbled on the wire (a truncated or malformed chunk): the
+            // client's fault, and nothing was read to act on.
+            throw APIStatus.badRequest("the request body could not be read: \(error)")
         }
     }
 
