@@ -47,7 +47,9 @@ public enum AgentMain {
 
         let closed = LabStateModes.closeOlderState(paths)
         if !closed.isEmpty { logger.notice("closed \(closed.count) state paths an older lab left readable by other users") }
-        for directory in [paths.logs, paths.exits] { try LabStateModes.makePrivateDirectory(directory) }
+        for directory in [paths.logs, paths.exits, paths.namespaces, paths.pods, paths.images] {
+            try LabStateModes.makePrivateDirectory(directory)
+        }
         // SQLite gives the -wal and -shm files the store's own mode.
         try LabStateModes.makePrivateFile(paths.database)
         let connections = APIConnectionLimits.forAgent(logger: logger)
