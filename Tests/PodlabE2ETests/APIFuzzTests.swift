@@ -135,9 +135,16 @@ struct APIFuzzTests {
                     // Left idle, the agent closes them itself; so it does a head never finished.
                     let slow = try RawAPIConnection(socket: lab.agentSocket)
                     slow.send("GET /api/v1/pods HTTP/1.1\r\nHost: loc")
+                    // A body that stops coming: the connection goes, and so does the half-sent pod.
+                    let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"stalled"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#
+                    let stalled = try RawAPIConnection(socket: lab.agentSocket)
+                    stalled.send("POST /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                 + "Content-Length: \(pod.utf8.count)\r\n\r\n" + pod.prefix(40))
                     let closedByAgent = idle.filter { $0.isClosedByPeer(within: Self.idleTimeout * 3) }.count
                     #expect(closedByAgent == idle.count, "the agent closed \(closedByAgent) of \(idle.count) idle connections")
                     #expect(slow.isClosedByPeer(within: Self.idleTimeout * 3), "a half-sent head kept its connection open")
+                    #expect(stalled.isClosedByPeer(within: Self.idleTimeout * 3), "a stalled body kept its connection open")
+                    #expect(try lab.run(["get", "pod", "stalled"], expectSuccess: false).stderr.contains("NotFound"))
                 }
                 idle.removeAll()
                 try await lab.eventually("the agent's descriptors back near \(baselineFDs)", timeout: .seconds(20)) {
