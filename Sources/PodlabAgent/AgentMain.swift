@@ -85,7 +85,7 @@ struct AgentLock {
         guard fd >= 0 else { throw KernelError(operation: "open", object: paths.pidFile, errno: .current) }
         fchmod(fd, LabStateModes.file)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let other = readSmallFile(paths.pidFile)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let other = readSmallFile(paths.pidFile).flatMap(AgentPIDFile.parse).map { String($0.pid) } ?? "?"
             close(fd)
             throw AgentStartError(description: "an agent for lab \"\(paths.lab)\" is already running (pid \(other))")
         }

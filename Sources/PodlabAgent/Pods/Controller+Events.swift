@@ -33,6 +33,8 @@ extension Controller {
     }
 
     func recordEvent(about object: ObjectReference, type: EventType, reason: String, message: String, source: String = "kubelet") {
+        // Events are read by anyone who may list them (`describe`): known secrets never enter one.
+        let message = SensitiveValues.shared.redact(message)
         let key = [object.uid, object.fieldPath, type.rawValue, reason, message].joined(separator: "\u{0}")
         let now = Timestamp.now()
         if var event = events[key] {
