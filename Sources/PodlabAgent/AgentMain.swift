@@ -47,9 +47,10 @@ public enum AgentMain {
 
         let closed = LabStateModes.closeOlderState(paths)
         if !closed.isEmpty { logger.notice("closed \(closed.count) state paths an older lab left readable by other users") }
-        for directory in [paths.logs, paths.exits, paths.namespaces, paths.pods, paths.images] {
+        for directory in [paths.logs, paths.exits, paths.namespaces, paths.pods] {
             try LabStateModes.makePrivateDirectory(directory)
         }
+        try LabStateModes.makeImagesDirectory(paths)
         // SQLite gives the -wal and -shm files the store's own mode.
         try LabStateModes.makePrivateFile(paths.database)
         let connections = APIConnectionLimits.forAgent(logger: logger)

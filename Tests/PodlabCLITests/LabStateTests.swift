@@ -24,10 +24,13 @@ struct LabStateTests {
         let paths = try Self.temporaryLab()
         defer { try? FileManager.default.removeItem(atPath: (paths.directory as NSString).deletingLastPathComponent) }
         try LabStateModes.makeLabDirectory(paths)
-        #expect(Self.mode(paths.directory) == 0o700)
+        #expect(Self.mode(paths.directory) == 0o711)
         chmod(paths.directory, 0o755)
         try LabStateModes.makeLabDirectory(paths)
-        #expect(Self.mode(paths.directory) == 0o700)
+        #expect(Self.mode(paths.directory) == 0o711)
+        chmod(paths.directory, 0o777)
+        try LabStateModes.makeLabDirectory(paths)
+        #expect(Self.mode(paths.directory) == 0o711)
         try LabStateModes.makePrivateFile(paths.database)
         #expect(Self.mode(paths.database) == 0o600)
     }
@@ -52,7 +55,7 @@ struct LabStateTests {
 
         let changed = LabStateModes.closeOlderState(paths)
         #expect(Set(changed).isSuperset(of: [paths.directory, paths.logs, "\(logDirectory)/0.log", paths.logFile, paths.database, paths.pidFile]))
-        #expect(Self.mode(paths.directory) == 0o700)
+        #expect(Self.mode(paths.directory) == 0o711)
         #expect(Self.mode(logDirectory) == 0o700)
         #expect(Self.mode("\(logDirectory)/0.log") == 0o600)
         #expect(Self.mode(paths.database) == 0o600)

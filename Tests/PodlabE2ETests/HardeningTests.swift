@@ -71,7 +71,10 @@ struct HardeningTests {
         for entry in entries {
             #expect(entry.owner == 0 && entry.group == 0, "\(entry) is not root's")
             if entry.relative == "." {
-                #expect(entry.mode == 0o700, "the lab's directory: \(entry)")
+                // Passable, not listable: containers running as other users reach images/.
+                #expect(entry.mode == 0o711, "the lab's directory: \(entry)")
+            } else if entry.relative == "images" {
+                #expect(entry.mode == 0o755, "the images' program links: \(entry)")
             } else if Self.isContainerFacing(entry.relative) {
                 // Behind the lab's 0700 directory; modes as the kubelet's, read by containers' users.
                 continue

@@ -29,6 +29,9 @@ struct SecurityContextTests {
                     securityContext:
                       runAsUser: 4343
                       runAsNonRoot: true
+                  - name: program
+                    image: curlimages/curl
+                    command: ["sh", "-c", "curl -s http://127.0.0.1:1/; echo curl-exit=$?; sleep 3600"]
                 ---
                 apiVersion: v1
                 kind: Pod
@@ -49,6 +52,10 @@ struct SecurityContextTests {
             let podLevel = try lab.run(["logs", "ids", "-c", "pod-level"]).stdout, own = try lab.run(["logs", "ids", "-c", "own"]).stdout
             #expect(podLevel == "uid=4242 gid=5151 groups=5151,6161\n", "\(podLevel)")
             #expect(own == "uid=4343 gid=5151 groups=5151,6161\n", "\(own)")
+            // The image's own program runs as the pod's user (7: connection refused; 126 would be a permission denied).
+            try await lab.eventually("the curl image's program ran") { try lab.run(["logs", "ids", "-c", "program"]).stdout.contains("curl-exit=") }
+            let program = try lab.run(["logs", "ids", "-c", "program"]).stdout
+            #expect(program.contains("curl-exit=7"), "\(program)")
             #expect(try lab.run(["exec", "ids", "-c", "own", "--", "id", "-u"]).stdout == "4343\n")
             #expect(try lab.run(["exec", "ids", "-c", "pod-level", "--", "id", "-G"]).stdout == "5151 6161\n"
                     || lab.run(["exec", "ids", "-c", "pod-level", "--", "id", "-G"]).stdout == "6161 5151\n")

@@ -6,24 +6,30 @@ import Netns
 
 /// Who may read a lab's state: root alone.
 ///
-/// The lab's directory is the boundary: 0700, so no other user reaches anything under it, its
-/// socket included. The agent's own state inside it is private as well, in case a directory is
-/// ever moved or opened up: directories 0700, files 0600 (the store and SQLite's `-wal`/`-shm`,
+/// The lab's directory is the boundary: 0711, so no other user can list it or open anything in
+/// it but the images' program links (`images/`, 0755: links to `podlab-tools`, nothing of the
+/// lab's), which a container running as another user (`runAsUser`) executes by path. containerd
+/// keeps its state directories 0711 for the same reason. The agent's own state inside it is
+/// private: directories 0700, files 0600 (the store and SQLite's `-wal`/`-shm`,
 /// which SQLite creates with the store's mode, the pid file, the logs, the exit records and the
 /// keepers' files). What containers read through a bind mount keeps the kubelet's modes: a
 /// pod's `etc-hosts`, `etc-hostname` and `etc-resolv.conf` 0644 and its `emptyDir` volumes 0777,
-/// so a container running as another user can read and write them; they stay behind the lab's
-/// 0700 directory.
+/// so a container running as another user can read and write them; they stay behind the
+/// 0700 `pods/` directory (bind mounts reach them as root).
 ///
 /// The agent does not set a umask: the containers it starts inherit it, and a container's files
 /// get the runtime's usual 0022 as in Kubernetes. Each file is created with its mode instead.
 public enum LabStateModes {
     public static let directory: mode_t = 0o700
+    /// The lab's own directory: others may pass through (to `images/`), not list.
+    public static let labDirectory: mode_t = 0o711
+    /// The images' program links, run by containers' users.
+    public static let images: mode_t = 0o755
     public static let file: mode_t = 0o600
     /// The state root holds every lab's directory, like `/run` itself: listable, each lab closed.
     public static let stateRoot: mode_t = 0o755
 
-    /// The lab's directory, made 0700 (and its missing parents 0755); an existing one is
+    /// The lab's directory, made 0711 (and its missing parents 0755); an existing one is
     /// closed if an older lab left it open.
     public static func makeLabDirectory(_ paths: LabPaths) throws {
         let parent = (paths.directory as NSString).deletingLastPathComponent
@@ -31,16 +37,26 @@ public enum LabStateModes {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: Int(stateRoot)])
         }
-        try makePrivateDirectory(paths.directory)
+        try makeDirectory(paths.directory, mode: labDirectory)
+    }
+
+    /// The images' program directory, 0755 (see above).
+    public static func makeImagesDirectory(_ paths: LabPaths) throws {
+        try makeDirectory(paths.images, mode: images)
     }
 
     /// A directory of the agent's own (0700), made if missing, closed if open.
     public static func makePrivateDirectory(_ path: String) throws {
-        if mkdir(path, directory) != 0 {
+        try makeDirectory(path, mode: directory)
+    }
+
+    /// A directory with `mode` (made if missing; an existing one loses any bit `mode` lacks).
+    static func makeDirectory(_ path: String, mode: mode_t) throws {
+        if mkdir(path, mode) != 0 {
             let error = Errno.current
             guard error == .fileExists else { throw KernelError(operation: "mkdir", object: path, errno: error) }
         }
-        try restrict(path)
+        try restrict(path, to: mode)
     }
 
     /// Creates `path` 0600 if missing (for a file another program opens with its own mode: the
@@ -53,15 +69,17 @@ public enum LabStateModes {
         try restrict(path)
     }
 
-    /// Removes the group and other bits of `path` (not following a symbolic link).
-    static func restrict(_ path: String) throws {
+    /// Removes the group and other bits of `path` beyond those of `allowed` (not following a
+    /// symbolic link).
+    static func restrict(_ path: String, to allowed: mode_t = 0o700) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else { throw KernelError(operation: "stat", object: path, errno: .current) }
         let kind = info.st_mode & S_IFMT
         guard kind == S_IFDIR || kind == S_IFREG || kind == S_IFSOCK else { return }
         let mode = info.st_mode & 0o7777
-        guard mode & 0o077 != 0 else { return }
-        guard chmod(path, mode & ~0o077) == 0 else { throw KernelError(operation: "chmod", object: path, errno: .current) }
+        let removed = mode & 0o077 & ~allowed
+        guard removed != 0 else { return }
+        guard chmod(path, mode & ~removed) == 0 else { throw KernelError(operation: "chmod", object: path, errno: .current) }
     }
 
     /// Start-up: closes what a lab made by an older podlab left open (0755 directories, 0644
@@ -78,7 +96,8 @@ public enum LabStateModes {
             var info = stat()
             guard lstat(path, &info) == 0 else { return }
             let before = info.st_mode & 0o7777
-            if (try? restrict(path)) != nil, before & 0o077 != 0 { changed.append(path) }
+            let allowed = path == paths.directory ? labDirectory : directory
+            if (try? restrict(path, to: allowed)) != nil, before & 0o077 & ~allowed != 0 { changed.append(path) }
             guard recursive, info.st_mode & S_IFMT == S_IFDIR else { return }
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
                 close("\(path)/\(entry)", recursive: true)
@@ -88,7 +107,7 @@ public enum LabStateModes {
         for file in [paths.pidFile, paths.logFile, paths.socket, paths.database, paths.database + "-wal", paths.database + "-shm"] {
             close(file, recursive: false)
         }
-        for directory in [paths.logs, paths.exits, paths.keepers, paths.namespaces, paths.pods, paths.images] {
+        for directory in [paths.logs, paths.exits, paths.keepers, paths.namespaces, paths.pods] {
             close(directory, recursive: directory == paths.logs || directory == paths.exits || directory == paths.keepers)
         }
         return changed

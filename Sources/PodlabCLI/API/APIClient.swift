@@ -135,7 +135,7 @@ public struct APIClient: Sendable {
             uri += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
         if access(paths.socket, F_OK) != 0 {
-            // The lab's directory is root's alone (0700): another user cannot even see the socket.
+            // The lab's directory is root's (0711, not listable): another user may be refused even the socket's existence.
             if errno == EACCES { throw APIError.permissionDenied(lab: paths.lab) }
             throw APIError.unreachable(lab: paths.lab, socket: paths.socket, reason: "no socket")
         }

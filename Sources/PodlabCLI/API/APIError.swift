@@ -7,7 +7,7 @@ public enum APIError: Error, Sendable, CustomStringConvertible {
     case status(APIStatus)
     /// Nothing answers on the lab's socket.
     case unreachable(lab: String, socket: String, reason: String)
-    /// The lab is root's (its state directory is 0700) and this user is not root.
+    /// The lab is root's (its state is root's alone) and this user is not root.
     case permissionDenied(lab: String)
     /// The connection broke while an answer was being read.
     case interrupted(lab: String, reason: String)

@@ -77,7 +77,7 @@ enum HostResolver {
                     var address = pointer.pointee.sin_addr
                     var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
                     inet_ntop(AF_INET, &address, &buffer, socklen_t(INET_ADDRSTRLEN))
-                    return String(cString: buffer)
+                    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 }
                 if seen.insert(text).inserted, let address = SocketAddress(ip: text, port: port) { addresses.append(address) }
             }
