@@ -31,6 +31,8 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         var started: [Started] = []
         var alive: Set<ProcessIdentity> = []
         var handlers: [ProcessIdentity: ProcessWatcher.Handler] = [:]
+        /// How processes ended that nobody watched yet (ended between their start and the watch).
+        var unreported: [ProcessIdentity: TerminationStatus] = [:]
         var sandboxes: Set<String> = []
         var sandboxFailures = 0
         var servicesSynced: [String: ServiceTable] = [:]
@@ -95,7 +97,11 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     private func end(_ process: ProcessIdentity, _ status: TerminationStatus) -> Bool {
         let handler: ProcessWatcher.Handler?? = state.withLock { state in
             guard state.alive.remove(process) != nil else { return nil }
-            return .some(state.handlers.removeValue(forKey: process))
+            guard let handler = state.handlers.removeValue(forKey: process) else {
+                state.unreported[process] = status
+                return .some(nil)
+            }
+            return .some(handler)
         }
         guard let handler else { return false }
         handler?(status)
@@ -185,13 +191,13 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     }
 
     public func watch(_ process: ProcessIdentity, isChild: Bool, handler: @escaping ProcessWatcher.Handler) throws {
-        let gone = state.withLock { state in
-            guard state.alive.contains(process) else { return true }
+        let gone: TerminationStatus?? = state.withLock { state in
+            guard state.alive.contains(process) else { return .some(state.unreported.removeValue(forKey: process)) }
             state.handlers[process] = handler
-            return false
+            return nil
         }
-        // As a pidfd of a process already gone: reported at once.
-        if gone { handler(nil) }
+        // As a pidfd of a child already gone: reported at once, with its status if it was reaped.
+        if let gone { handler(gone) }
     }
 
     public func isAlive(_ process: ProcessIdentity) -> Bool { state.withLock { $0.alive.contains(process) } }
