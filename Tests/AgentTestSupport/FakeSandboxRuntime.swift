@@ -36,6 +36,19 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         var sandboxes: Set<String> = []
         var sandboxFailures = 0
         var servicesSynced: [String: ServiceTable] = [:]
+        var scripts: [String: Script] = [:]
+    }
+
+    /// What the containers of a pod do when they start: print `output` to their log and end
+    /// with `status`, as a short command (`curl`, `echo`) does.
+    public struct Script: Sendable {
+        public var output: String
+        public var status: TerminationStatus
+
+        public init(output: String = "", status: TerminationStatus) {
+            self.output = output
+            self.status = status
+        }
     }
 
     let state = Mutex(State())
@@ -81,6 +94,9 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(text.utf8))
     }
+
+    /// The containers of pods named `pod` (in any namespace) run `script` from now on.
+    public func script(pod: String, _ script: Script) { state.withLock { $0.scripts[pod] = script } }
 
     /// The next `count` sandboxes fail to build.
     public func failSandboxes(_ count: Int) { state.withLock { $0.sandboxFailures = count } }
@@ -177,7 +193,7 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         let podParts = parts.first?.split(separator: "_").map(String.init) ?? []
         try FileManager.default.createDirectory(atPath: (launch.logPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: launch.logPath, contents: nil)
-        let process = state.withLock { state in
+        let (process, script) = state.withLock { state in
             let process = ProcessIdentity(pid: state.nextPID, startTime: 1)
             state.nextPID += 1
             state.alive.insert(process)
@@ -185,7 +201,19 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
                                          container: parts.count == 3 ? parts[1] : "",
                                          restart: Int(parts.last?.split(separator: ".").first ?? "") ?? 0,
                                          argv: launch.argv, environment: launch.environment, logPath: launch.logPath))
-            return process
+            return (process, state.scripts[podParts.dropFirst().first ?? ""])
+        }
+        if let script {
+            if !script.output.isEmpty {
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: launch.logPath))
+                try handle.write(contentsOf: Data(script.output.utf8))
+                try handle.close()
+            }
+            // It ends on its own, once the controller has taken its start in.
+            Task {
+                try? await Task.sleep(for: .milliseconds(5))
+                _ = self.end(process, script.status)
+            }
         }
         return (process, nil)
     }
