@@ -21,6 +21,13 @@ final class TestAgent: Sendable {
     public let runtime: FakeSandboxRuntime
     let controller: Controller
     private let recorded = Mutex<[RecordedRequest]>([])
+    private let afterRequest = Mutex<(@Sendable (RecordedRequest) async -> Void)?>(nil)
+
+    /// Runs `action` after each request is answered (before its answer is sent): to change the
+    /// lab between two requests of one command, as another client would.
+    func afterEachRequest(_ action: @escaping @Sendable (RecordedRequest) async -> Void) {
+        afterRequest.withLock { $0 = action }
+    }
 
     /// One request the API received (its body is not kept).
     public struct RecordedRequest: Sendable {
@@ -87,7 +94,9 @@ final class TestAgent: Sendable {
                 }
                 let line = RecordedRequest(method: request.method.rawValue, path: request.uri.path, query: query)
                 agent.recorded.withLock { $0.append(line) }
-                return try await router.respond(to: request, context: context)
+                let response = try await router.respond(to: request, context: context)
+                if let action = agent.afterRequest.withLock({ $0 }) { await action(line) }
+                return response
             }
             let app = Application(responder: responder,
                                   configuration: .init(address: .unixDomainSocket(path: paths.socket), serverName: "podlab"),
