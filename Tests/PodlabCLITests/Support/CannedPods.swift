@@ -30,3 +30,25 @@ enum CannedPods {
         }
     }
 }
+
+extension CannedPods {
+    /// Answers the reads of a fixed set of pods — one by name, a namespace's list, every
+    /// namespace's — and nil for any other request. Nothing is created, changed or deleted.
+    static func answer(_ request: FakeRequest, pods: [Pod]) -> FakeResponse? {
+        guard request.method == "GET" else { return nil }
+        let parts = request.path.split(separator: "/").map(String.init)
+        switch parts.count {
+        case 3 where parts == ["api", "v1", "pods"]:
+            return .object(PodList(items: pods, resourceVersion: "10"))
+        case 5 where parts[4] == "pods":
+            return .object(PodList(items: pods.filter { $0.metadata.namespace == parts[3] }, resourceVersion: "10"))
+        case 6 where parts[4] == "pods":
+            guard let pod = pods.first(where: { $0.metadata.namespace == parts[3] && $0.metadata.name == parts[5] }) else {
+                return .notFound("pods", parts[5])
+            }
+            return .object(pod)
+        default:
+            return nil
+        }
+    }
+}
