@@ -95,8 +95,11 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         try handle.write(contentsOf: Data(text.utf8))
     }
 
-    /// The containers of pods named `pod` (in any namespace) run `script` from now on.
-    public func script(pod: String, _ script: Script) { state.withLock { $0.scripts[pod] = script } }
+    /// The containers of pods named `pod` (in any namespace), or only its container `container`,
+    /// run `script` from now on, each time they start.
+    public func script(pod: String, container: String? = nil, _ script: Script) {
+        state.withLock { $0.scripts[container.map { "\(pod)/\($0)" } ?? pod] = script }
+    }
 
     /// The next `count` sandboxes fail to build.
     public func failSandboxes(_ count: Int) { state.withLock { $0.sandboxFailures = count } }
@@ -201,7 +204,8 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
                                          container: parts.count == 3 ? parts[1] : "",
                                          restart: Int(parts.last?.split(separator: ".").first ?? "") ?? 0,
                                          argv: launch.argv, environment: launch.environment, logPath: launch.logPath))
-            return (process, state.scripts[podParts.dropFirst().first ?? ""])
+            let pod = podParts.dropFirst().first ?? "", container = parts.count == 3 ? parts[1] : ""
+            return (process, state.scripts["\(pod)/\(container)"] ?? state.scripts[pod])
         }
         if let script {
             if !script.output.isEmpty {

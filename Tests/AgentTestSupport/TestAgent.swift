@@ -23,17 +23,31 @@ final class TestAgent: Sendable {
     private let recorded = Mutex<[RecordedRequest]>([])
     private let afterRequest = Mutex<(@Sendable (RecordedRequest) async -> Void)?>(nil)
 
+    private let interceptor = Mutex<(@Sendable (RecordedRequest, Data) async -> (status: Int, body: Data)?)?>(nil)
+
+    /// Answers the requests `answer` gives an answer for (status and JSON body) in place of the
+    /// API: for what a lab without root cannot answer (the prober), the rest staying real.
+    func intercept(_ answer: @escaping @Sendable (_ request: RecordedRequest, _ body: Data) async -> (status: Int, body: Data)?) {
+        interceptor.withLock { $0 = answer }
+    }
+
+    /// Every pod of every namespace, as the controller holds them now.
+    func allPods() async -> [Pod] {
+        await controller.pods.values.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
+    }
+
     /// Runs `action` after each request is answered (before its answer is sent): to change the
     /// lab between two requests of one command, as another client would.
     func afterEachRequest(_ action: @escaping @Sendable (RecordedRequest) async -> Void) {
         afterRequest.withLock { $0 = action }
     }
 
-    /// One request the API received (its body is not kept).
+    /// One request the API received.
     public struct RecordedRequest: Sendable {
         public var method: String
         public var path: String
         public var query: [String: String]
+        public var body: Data
     }
 
     /// Every request the API received so far, in order.
@@ -88,12 +102,21 @@ final class TestAgent: Sendable {
             let running = AsyncStream<Void>.makeStream()
             let router = APIServer.router(backend: controller).buildResponder()
             let responder = CallbackResponder<BasicRequestContext> { request, context in
+                var request = request
                 var query: [String: String] = [:]
                 for (key, value) in request.uri.queryParameters {
                     query[String(key)] = String(value).removingPercentEncoding ?? String(value)
                 }
-                let line = RecordedRequest(method: request.method.rawValue, path: request.uri.path, query: query)
+                // Collected once, and kept in the request for the router.
+                let body = try await request.collectBody(upTo: 16 << 20)
+                let line = RecordedRequest(method: request.method.rawValue, path: request.uri.path, query: query, body: Data(body.readableBytesView))
                 agent.recorded.withLock { $0.append(line) }
+                if let intercept = agent.interceptor.withLock({ $0 }) {
+                    if let (status, answer) = await intercept(line, line.body) {
+                        return Response(status: .init(code: status), headers: [.contentType: "application/json"],
+                                        body: .init(byteBuffer: ByteBuffer(bytes: answer)))
+                    }
+                }
                 let response = try await router.respond(to: request, context: context)
                 if let action = agent.afterRequest.withLock({ $0 }) { await action(line) }
                 return response

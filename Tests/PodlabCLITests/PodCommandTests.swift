@@ -9,9 +9,10 @@ struct PodCommandTests {
     @Test func describe() async throws {
         try await TestAgent.serving { agent in
             let pod = try await agent.add(Pod.run(name: "nginx-ser", image: "nginx"))
-            let created = try #require(pod.metadata.creationTimestamp)
             let status = try #require(pod.status.containerStatuses.first)
-            let t = agent.context(now: created)
+            // An hour after the last event: every AGE reads 60m, whichever second each fell in.
+            let last = try await agent.events(of: "nginx-ser").compactMap(\.lastTimestamp).max { $0.secondsSince1970 < $1.secondsSince1970 }
+            let t = agent.context(now: last)
             #expect(await t.run("describe pods nginx-ser") == 0)
             #expect(t.stdout.text == """
                 Name:             nginx-ser
