@@ -80,14 +80,22 @@ let package = Package(
         // Shared helpers for integration tests: unique names, root checks, `ip -j` readers.
         .target(name: "KernelTestSupport", dependencies: ["Netns"], path: "Tests/KernelTestSupport"),
 
+        // The real controller and API with the kernel's part faked, for tests without root.
+        .target(name: "AgentTestSupport", dependencies: [
+            "PodlabAgent", "PodNet", "Netns",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/AgentTestSupport"),
+
         .testTarget(name: "PodNetTests", dependencies: ["PodNet"]),
+        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "AgentTestSupport"]),
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "Netns", "PodNet", "KernelTestSupport"]),
         .testTarget(name: "PodlabCLITests", dependencies: [
-            "PodlabCLI", "PodNet",
+            "PodlabCLI", "PodNet", "AgentTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -24,7 +24,10 @@ public actor Controller: APIBackend {
     var plan: LabPlan?
     var createdAt = Timestamp.now()
     let agentStarted = Timestamp.now()
-    var nodes: [String: NodeNetwork] = [:]
+    /// The nodes whose network is built, by name.
+    var nodes: [String: NodePlan] = [:]
+    /// Builds and removes what needs root: the lab network, sandboxes, container processes.
+    let sandboxRuntime: any PodSandboxRuntime
     /// Pods by `namespace/name`, the store's content kept in memory.
     var pods: [String: Pod] = [:]
     /// Runtime state of pods by uid.
@@ -39,8 +42,6 @@ public actor Controller: APIBackend {
     /// Namespaces whose endpoint slices must be computed again (pods or services changed).
     var staleEndpointNamespaces: Set<String> = []
     var endpointSyncScheduled = false
-    /// Programs every node's Service rules (nftables) from the services and their slices.
-    let serviceDataplane = ServiceDataplane()
     /// A dataplane sync is running, and whether another must follow it (changes meanwhile).
     var dataplaneSyncRunning = false
     var dataplaneSyncPending = false
@@ -59,8 +60,6 @@ public actor Controller: APIBackend {
     var shutdown: (@Sendable () async -> Void)?
     /// Milliseconds each pod's sandbox (namespaces + network) took to build.
     var sandboxMillis: [Double] = []
-    /// Per node, the pod network made ahead of the next pod.
-    let spares = SparePool()
     /// The Image IDs of the built-in images (digests of the executables that serve them).
     let imageIdentity = ImageIdentity(toolsPath: ContainerRuntime.toolsExecutable, busyboxPath: ContainerRuntime.busyboxExecutable)
     /// Pending retries of sandboxes that failed to build, by pod uid.
@@ -81,7 +80,12 @@ public actor Controller: APIBackend {
     var eventVersion: Int64 = 0
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
+        try self.init(paths: paths, options: options, logger: logger, runtime: KernelSandboxRuntime())
+    }
+
+    init(paths: LabPaths, options: AgentOptions, logger: Logger, runtime: any PodSandboxRuntime) throws {
         self.paths = paths
+        self.sandboxRuntime = runtime
         self.options = options
         self.logger = logger
         let base = Duration.milliseconds(Int64(options.restartBackoffSeconds * 1000))
@@ -92,7 +96,7 @@ public actor Controller: APIBackend {
         try FileManager.default.createDirectory(atPath: paths.logs, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: paths.exits, withIntermediateDirectories: true)
         store = try Store(path: paths.database)
-        cgroups = ContainerCgroups(lab: paths.lab)
+        cgroups = runtime.cgroups(lab: paths.lab)
     }
 
     func setShutdown(_ action: @escaping @Sendable () async -> Void) { shutdown = action }
@@ -128,7 +132,7 @@ public actor Controller: APIBackend {
                 for await report in reports { await self?.probeReported(report) }
             }
             message = "building the lab network"
-            nodes = try LabNetwork.ensure(plan) { step in
+            nodes = try sandboxRuntime.ensureLabNetwork(plan) { step in
                 self.logger.info("\(step)")
             }
             message = "adopting pods"
@@ -152,7 +156,7 @@ public actor Controller: APIBackend {
             phase = .ready
             syncAllEndpoints()
             syncAllWorkloads()
-            for node in nodes.values { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
+            for node in nodes.values { sandboxRuntime.refillSpares(node: node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
             await createClusterDNS(plan)
             message = readyMessage
@@ -218,9 +222,9 @@ public actor Controller: APIBackend {
     func removeOrphanPodNamespaces(_ plan: LabPlan) throws {
         let stored = Set(pods.values.map { PodRuntime.netnsName(lab: paths.lab, pod: $0) })
         let namespaces = LabNamespaces(plan)
-        for name in try NetworkNamespace.list() where name.hasPrefix(LabNamespaceNames.podPrefix(lab: paths.lab)) && !stored.contains(name) {
+        for name in try sandboxRuntime.networkNamespaces() where name.hasPrefix(LabNamespaceNames.podPrefix(lab: paths.lab)) && !stored.contains(name) {
             do {
-                try namespaces.delete(name)
+                try sandboxRuntime.deleteNetworkNamespace(name, namespaces: namespaces)
                 logger.info("removed orphan pod namespace \(name)")
             } catch {
                 logger.warning("left network namespace \(name) alone: \(error)")
@@ -277,18 +281,18 @@ public actor Controller: APIBackend {
         }
         for retry in sandboxRetries.values { retry.cancel() }
         sandboxRetries.removeAll()
-        spares.close()
+        sandboxRuntime.closeSpares()
         let processes = runtimes.values.flatMap { $0.processes.values }
         await withTaskGroup(of: Void.self) { group in
-            for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: .seconds(5)) } }
+            for process in processes { group.addTask { await self.sandboxRuntime.stop(process, grace: .seconds(5)) } }
         }
         for pod in Array(pods.values) {
-            do { try PodRuntime.removeSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod) } catch {
+            do { try sandboxRuntime.removeSandbox(PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod), namespaces: labNamespaces) } catch {
                 logger.error("pod \(key(pod)): removing its sandbox failed: \(error)")
             }
         }
         if let plan {
-            do { try LabNetwork.remove(plan) } catch { logger.error("removing the lab network: \(error)") }
+            do { try sandboxRuntime.removeLabNetwork(plan) } catch { logger.error("removing the lab network: \(error)") }
         }
         do { try cgroups.removeLab() } catch { logger.error("removing the lab's cgroups: \(error)") }
         pods.removeAll()
@@ -321,7 +325,7 @@ public actor Controller: APIBackend {
             "pods": .integer(Int64(pods.count)),
             "runningPods": .integer(Int64(pods.values.filter { $0.status.phase == .running }.count)),
             "sandboxSetupMillis": .array(sandboxMillis.map { .number($0) }),
-            "spareNamespaceMillis": .array(spares.madeMillis.withLock { $0 }.map { .number($0) }),
+            "spareNamespaceMillis": .array(sandboxRuntime.spareMillis.map { .number($0) }),
             "podStartMillis": .array(startMillis.map { .number($0) }),
             "serviceSyncMillis": .array(dataplaneSyncMillis.map { .number($0) }),
             "agentRSSBytes": .integer(rss * 1024),

@@ -1,3 +1,4 @@
+@testable import AgentTestSupport
 import Foundation
 import PodNet
 @testable import PodlabCLI
@@ -33,10 +34,9 @@ struct ApplyPlanTests {
         live.metadata.namespace = "default"
         live.metadata.uid = "uid-1"
         live.metadata.resourceVersion = "5"
-        live.metadata.creationTimestamp = FakeCluster.created
         live.spec.restartPolicy = .always
         live.spec.terminationGracePeriodSeconds = 30
-        FakeCluster.running(&live)
+        CannedPods.running(&live)
         return live
     }
 
@@ -117,17 +117,16 @@ struct ApplyPlanTests {
     }
 }
 
-@Suite("apply against a fake agent")
+@Suite("apply against the agent's API")
 struct ApplyCommandTests {
     @Test func createUnchangedConfigured() async throws {
-        let cluster = FakeCluster()
         let file = try temporaryManifest(ApplyPlanTests.manifest)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
             let first = agent.context()
             #expect(await first.run(["apply", "-f", file]) == 0)
             #expect(first.stdout.text == "pod/nginx-ser created\n")
-            #expect(cluster.pod("default", "nginx-ser")?.metadata.annotations[ApplyPlan.lastAppliedAnnotation] != nil)
+            #expect(await agent.pod("nginx-ser")?.metadata.annotations[ApplyPlan.lastAppliedAnnotation] != nil)
 
             let second = agent.context()
             #expect(await second.run(["apply", "-f", file]) == 0)
@@ -138,25 +137,34 @@ struct ApplyCommandTests {
             let third = agent.context()
             #expect(await third.run(["apply", "-f", file]) == 0)
             #expect(third.stdout.text == "pod/nginx-ser configured\n")
-            #expect(cluster.pod("default", "nginx-ser")?.spec.containers[0].image == "nginx:1.27")
+            #expect(await agent.pod("nginx-ser")?.spec.containers[0].image == "nginx:1.27")
         }
     }
 
+    /// What the API server says a pod update may change.
+    static let updatableFields = "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+        + "`spec.tolerations` (only additions to existing tolerations),"
+        + "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+
     @Test func forbiddenChangeIsPrintedLikeKubectl() async throws {
-        let cluster = FakeCluster()
         let file = try temporaryManifest(ApplyPlanTests.manifest)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
             #expect(await agent.context().run(["apply", "-f", file]) == 0)
             try (ApplyPlanTests.manifest + "\n  restartPolicy: Never\n").write(toFile: file, atomically: true, encoding: .utf8)
             let t = agent.context()
             #expect(await t.run(["apply", "-f", file]) == 1)
-            #expect(t.stderr.text == "The Pod \"nginx-ser\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`\n")
+            // The API server's words, with the diff of what may not change.
+            #expect(t.stderr.text == """
+                The Pod "nginx-ser" is invalid: spec: Forbidden: pod updates may not change fields other than \(Self.updatableFields)
+                  - spec.restartPolicy: "Always"
+                  + spec.restartPolicy: "Never"
+
+                """)
         }
     }
 
     @Test func multipleDocumentsListsAndStdin() async throws {
-        let cluster = FakeCluster()
         let text = """
             apiVersion: v1
             kind: Pod
@@ -175,12 +183,13 @@ struct ApplyCommandTests {
               metadata: {name: c, namespace: team}
               spec: {containers: [{name: c, image: busybox}]}
             """
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            #expect(await agent.context().run("create namespace team") == 0)
             var t = agent.context()
             t.standardInput = text
             #expect(await t.run("apply -f -") == 0)
             #expect(t.stdout.text == "pod/a created\npod/b created\npod/c created\n")
-            #expect(cluster.pod("team", "c") != nil)
+            #expect(await agent.pod("c", namespace: "team") != nil)
         }
     }
 
@@ -194,14 +203,15 @@ struct ApplyCommandTests {
 
     @Test("many objects: one list per namespace instead of a GET each")
     func manyObjectsListOncePerNamespace() async throws {
-        let cluster = FakeCluster()
         let text = Self.pods([("a", "nginx", nil), ("b", "httpd", nil), ("c", "busybox", "team")])
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            #expect(await agent.context().run("create namespace team") == 0)
+            let before = agent.requests.count
             var first = agent.context()
             first.standardInput = text
             #expect(await first.run("apply -f -") == 0)
             #expect(first.stdout.text == "pod/a created\npod/b created\npod/c created\n")
-            #expect(agent.requestLines == [
+            #expect(agent.requestLines.dropFirst(before) == [
                 "GET /api/v1/namespaces/default/pods", "POST /api/v1/namespaces/default/pods", "POST /api/v1/namespaces/default/pods",
                 "GET /api/v1/namespaces/team/pods", "POST /api/v1/namespaces/team/pods",
             ])
@@ -210,7 +220,7 @@ struct ApplyCommandTests {
             second.standardInput = text.replacingOccurrences(of: "image: httpd", with: "image: httpd:2.4")
             #expect(await second.run("apply -f -") == 0)
             #expect(second.stdout.text == "pod/a unchanged\npod/b configured\npod/c unchanged\n")
-            #expect(cluster.pod("default", "b")?.spec.containers[0].image == "httpd:2.4")
+            #expect(await agent.pod("b")?.spec.containers[0].image == "httpd:2.4")
             #expect(agent.requestLines.suffix(3) == [
                 "GET /api/v1/namespaces/default/pods", "PUT /api/v1/namespaces/default/pods/b", "GET /api/v1/namespaces/team/pods",
             ])
@@ -219,23 +229,20 @@ struct ApplyCommandTests {
 
     @Test("a pod created by someone else after the list is updated, not lost")
     func createdAfterTheList() async throws {
-        let cluster = FakeCluster()
         let text = Self.pods([("a", "nginx", nil), ("b", "httpd:2.4", nil)])
-        let handler: @Sendable (FakeRequest) async -> FakeResponse = { request in
-            let response = cluster.handle(request)
-            if request.method == "GET" && request.path == "/api/v1/namespaces/default/pods" && cluster.pod("default", "b") == nil {
+        try await TestAgent.serving { agent in
+            agent.afterEachRequest { request in
                 // Another client creates b between the list and apply's POST.
-                cluster.add(Pod(metadata: ObjectMeta(name: "b"), spec: PodSpec(containers: [Container(name: "b", image: "httpd")])))
+                if request.method == "GET" && request.path == "/api/v1/namespaces/default/pods", await agent.pod("b") == nil {
+                    _ = try? await agent.createPod(Pod(metadata: ObjectMeta(name: "b"), spec: PodSpec(containers: [Container(name: "b", image: "httpd")])))
+                }
             }
-            return response
-        }
-        try await FakeAgent.with(handler) { agent in
             var t = agent.context()
             t.standardInput = text
             #expect(await t.run("apply -f -") == 0)
             #expect(t.stdout.text == "pod/a created\npod/b configured\n")
             #expect(t.stderr.text.contains("pods/b is missing the kubectl.kubernetes.io/last-applied-configuration annotation"))
-            #expect(cluster.pod("default", "b")?.spec.containers[0].image == "httpd:2.4")
+            #expect(await agent.pod("b")?.spec.containers[0].image == "httpd:2.4")
             #expect(agent.requestLines.suffix(3) == [
                 "POST /api/v1/namespaces/default/pods", "GET /api/v1/namespaces/default/pods/b", "PUT /api/v1/namespaces/default/pods/b",
             ])
@@ -243,7 +250,6 @@ struct ApplyCommandTests {
     }
 
     @Test func badObjectsFailAloneAndTheExitCodeSaysSo() async throws {
-        let cluster = FakeCluster()
         let file = try temporaryManifest("""
             apiVersion: v1
             kind: Pod
@@ -261,7 +267,7 @@ struct ApplyCommandTests {
             spec: {containers: [{name: noimage}]}
             """)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
             let t = agent.context()
             #expect(await t.run(["apply", "-f", file]) == 1)
             #expect(t.stdout.text == "pod/good created\n")
@@ -274,7 +280,6 @@ struct ApplyCommandTests {
     }
 
     @Test func fieldsPodlabDoesNotSupportAreRefusedLikeServerValidationErrors() async throws {
-        let cluster = FakeCluster()
         let file = try temporaryManifest("""
             apiVersion: v1
             kind: Pod
@@ -293,7 +298,7 @@ struct ApplyCommandTests {
                 resources: {limits: {memory: 128Mi, ephemeral-storage: 1Gi}}
             """)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
             let t = agent.context()
             #expect(await t.run(["apply", "-f", file]) == 1)
             #expect(t.stdout.text.isEmpty)
@@ -304,14 +309,15 @@ struct ApplyCommandTests {
                 * spec.containers[0].volumeMounts[0].subPathExpr: Forbidden: not supported by podlab yet
 
                 """)
-            #expect(cluster.pod("default", "data") == nil && cluster.pod("default", "web-") == nil)
+            let (data, web) = (await agent.pod("data"), await agent.pod("web-"))
+            #expect(data == nil && web == nil)
         }
     }
 
     @Test func syntaxErrorsAndMissingFiles() async throws {
         let file = try temporaryManifest("apiVersion: v1\nkind: Pod\nmetadata: [\n")
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try await FakeAgent.with({ FakeCluster().handle($0) }) { agent in
+        try await TestAgent.serving { agent in
             let t = agent.context()
             #expect(await t.run(["apply", "-f", file]) == 1)
             #expect(t.stderr.text.hasPrefix("error: error parsing \(file): yaml: line "))
@@ -325,7 +331,7 @@ struct ApplyCommandTests {
     @Test func namespaceMismatch() async throws {
         let file = try temporaryManifest("apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: team}\nspec: {containers: [{name: a, image: nginx}]}\n")
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try await FakeAgent.with({ FakeCluster().handle($0) }) { agent in
+        try await TestAgent.serving { agent in
             let t = agent.context()
             #expect(await t.run(["apply", "-n", "other", "-f", file]) == 1)
             #expect(t.stderr.text == "error: the namespace from the provided object \"team\" does not match the namespace \"other\". You must pass '--namespace=team' to perform this operation.\n")
@@ -333,7 +339,7 @@ struct ApplyCommandTests {
     }
 }
 
-@Suite("edit against a fake agent")
+@Suite("edit against the agent's API")
 struct EditCommandTests {
     /// An editor: a shell script that runs `sed` on the file it is given.
     static func editor(_ sedExpression: String) throws -> String {
@@ -344,23 +350,21 @@ struct EditCommandTests {
     }
 
     @Test func savedChange() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Pod.run(name: "web", image: "nginx"))
         let script = try Self.editor("s/image: nginx/image: httpd/")
         defer { try? FileManager.default.removeItem(atPath: script) }
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(Pod.run(name: "web", image: "nginx"))
             var t = agent.context()
             t.environment["EDITOR"] = script
             #expect(await t.run("edit pod web") == 0)
             #expect(t.stdout.text == "pod/web edited\n")
-            #expect(cluster.pod("default", "web")?.spec.containers[0].image == "httpd")
+            #expect(await agent.pod("web")?.spec.containers[0].image == "httpd")
         }
     }
 
     @Test func noChange() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Pod.run(name: "web", image: "nginx"))
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(Pod.run(name: "web", image: "nginx"))
             var t = agent.context()
             t.environment["KUBE_EDITOR"] = "true"
             t.environment["EDITOR"] = "false"
@@ -371,11 +375,10 @@ struct EditCommandTests {
     }
 
     @Test func invalidChangeLeftAsIs() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Pod.run(name: "web", image: "nginx"))
         let script = try Self.editor("s/restartPolicy: Always/restartPolicy: Never/")
         defer { try? FileManager.default.removeItem(atPath: script) }
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(Pod.run(name: "web", image: "nginx"))
             var t = agent.context()
             t.environment["EDITOR"] = "sh \(script)"
             #expect(await t.run("edit pod web") == 1)
@@ -386,10 +389,16 @@ struct EditCommandTests {
             let copy = try #require(lines[1].split(separator: "\"").dropFirst().first.map(String.init))
             #expect(lines[1] == "A copy of your changes has been stored to \"\(copy)\"")
             let saved = try String(contentsOfFile: copy, encoding: .utf8)
-            #expect(saved.contains("# pods \"web\" was not valid:\n# * spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`\n"))
+            #expect(saved.contains("""
+                # pods "web" was not valid:
+                # * spec: Forbidden: pod updates may not change fields other than \(ApplyCommandTests.updatableFields)
+                #   - spec.restartPolicy: "Always"
+                #   + spec.restartPolicy: "Never"
+
+                """), "\(saved)")
             #expect(saved.contains("restartPolicy: Never"))
             try? FileManager.default.removeItem(atPath: copy)
-            #expect(cluster.pod("default", "web")?.spec.restartPolicy == .always)
+            #expect(await agent.pod("web")?.spec.restartPolicy == .always)
         }
     }
 }

@@ -40,10 +40,13 @@ struct AttachCommandTests {
 
     // MARK: Against a fake agent
 
-    /// The cluster, with the attach endpoint answering `frames` (or `refusal`).
-    static func agent(frames: [StreamFrame] = [], refusal: APIStatus? = nil, cluster: FakeCluster) -> @Sendable (FakeRequest) async -> FakeResponse {
+    /// Canned pods, with the attach endpoint answering `frames` (or `refusal`): a container's
+    /// streams need a process, which a lab without root has not.
+    static func agent(frames: [StreamFrame] = [], refusal: APIStatus? = nil, pods: [Pod]) -> @Sendable (FakeRequest) async -> FakeResponse {
         { request in
-            guard request.path.hasSuffix("/attach") else { return cluster.handle(request) }
+            guard request.path.hasSuffix("/attach") else {
+                return CannedPods.answer(request, pods: pods) ?? .status(APIStatus.synthesized(code: 404, body: ""))
+            }
             if let refusal { return .status(refusal) }
             return .body(200, Data(frames.flatMap(\.encoded)))
         }
@@ -52,17 +55,16 @@ struct AttachCommandTests {
     static func pod(_ name: String, containers: [String] = ["web"], phase: PodPhase = .running) -> Pod {
         var pod = Pod(metadata: ObjectMeta(name: name, namespace: "default"),
                       spec: PodSpec(containers: containers.map { Container(name: $0, image: "nginx") }))
-        FakeCluster.running(&pod)
+        CannedPods.running(&pod)
         pod.status.phase = phase
         return pod
     }
 
     @Test func outputComesBackOnItsOwnStreamsAndTheRequestSaysWhatItWants() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Self.pod("web"), running: false)
         let frames = [StreamFrame(.stdout, Array("GET / 200\n".utf8)), StreamFrame(.stderr, Array("warn\n".utf8)),
                       StreamFrame.end(StreamFrame.success)]
-        try await FakeAgent.with(Self.agent(frames: frames, cluster: cluster)) { agent in
+        let pods = [Self.pod("web")]
+        try await FakeAgent.with(Self.agent(frames: frames, pods: pods)) { agent in
             let t = agent.context()
             #expect(await t.run("attach web") == 0)
             #expect(t.stdout.text == "GET / 200\n")
@@ -75,10 +77,9 @@ struct AttachCommandTests {
     }
 
     @Test func aFailedSessionIsAnError() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Self.pod("web"), running: false)
         let frames = [StreamFrame.end(APIStatus(message: "the agent is shutting down", reason: "ServiceUnavailable", code: 503))]
-        try await FakeAgent.with(Self.agent(frames: frames, cluster: cluster)) { agent in
+        let pods = [Self.pod("web")]
+        try await FakeAgent.with(Self.agent(frames: frames, pods: pods)) { agent in
             let t = agent.context()
             #expect(await t.run("attach web -q") == 1)
             #expect(t.stderr.text == "error: the agent is shutting down\n")
@@ -86,9 +87,8 @@ struct AttachCommandTests {
     }
 
     @Test func aSessionCutShortIsAnError() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Self.pod("web"), running: false)
-        try await FakeAgent.with(Self.agent(frames: [StreamFrame(.stdout, Array("partial".utf8))], cluster: cluster)) { agent in
+        let pods = [Self.pod("web")]
+        try await FakeAgent.with(Self.agent(frames: [StreamFrame(.stdout, Array("partial".utf8))], pods: pods)) { agent in
             let t = agent.context()
             #expect(await t.run("attach web -q") == 1)
             #expect(t.stdout.text == "partial")
@@ -97,10 +97,9 @@ struct AttachCommandTests {
     }
 
     @Test func theAgentsRefusalIsAnUpgradeFailure() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Self.pod("web"), running: false)
         let refusal = APIStatus(message: "container not found (\"web\")", reason: .notFound, code: 404)
-        try await FakeAgent.with(Self.agent(refusal: refusal, cluster: cluster)) { agent in
+        let pods = [Self.pod("web")]
+        try await FakeAgent.with(Self.agent(refusal: refusal, pods: pods)) { agent in
             let t = agent.context()
             #expect(await t.run("attach web -q") == 1)
             #expect(t.stderr.text == "error: unable to upgrade connection: container not found (\"web\")\n")
@@ -113,10 +112,8 @@ struct AttachCommandTests {
         ("attach missing", "Error from server (NotFound): pods \"missing\" not found\n"),
     ])
     func refusals(line: String, stderr: String) async throws {
-        let cluster = FakeCluster()
-        cluster.add(Self.pod("done", phase: .succeeded), running: false)
-        cluster.add(Self.pod("two", containers: ["a", "b"]), running: false)
-        try await FakeAgent.with(Self.agent(frames: [StreamFrame.end(StreamFrame.success)], cluster: cluster)) { agent in
+        let pods = [Self.pod("done", phase: .succeeded), Self.pod("two", containers: ["a", "b"])]
+        try await FakeAgent.with(Self.agent(frames: [StreamFrame.end(StreamFrame.success)], pods: pods)) { agent in
             let t = agent.context()
             #expect(await t.run(line) == 1)
             #expect(t.stderr.text == stderr)
@@ -125,12 +122,10 @@ struct AttachCommandTests {
     }
 
     @Test func theFirstOfSeveralContainersIsNamedUnlessAnnotated() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Self.pod("two", containers: ["a", "b"]), running: false)
         var annotated = Self.pod("picked", containers: ["a", "b"])
         annotated.metadata.annotations["kubectl.kubernetes.io/default-container"] = "b"
-        cluster.add(annotated, running: false)
-        try await FakeAgent.with(Self.agent(frames: [StreamFrame.end(StreamFrame.success)], cluster: cluster)) { agent in
+        let pods = [Self.pod("two", containers: ["a", "b"]), annotated]
+        try await FakeAgent.with(Self.agent(frames: [StreamFrame.end(StreamFrame.success)], pods: pods)) { agent in
             let t = agent.context()
             #expect(await t.run("attach two") == 0)
             #expect(t.stderr.text.hasPrefix("Defaulted container \"a\" out of: a, b\n"))

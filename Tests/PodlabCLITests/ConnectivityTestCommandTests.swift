@@ -1,3 +1,4 @@
+@testable import AgentTestSupport
 import Foundation
 import PodNet
 import PodlabCLI
@@ -21,30 +22,30 @@ struct ConnectivityTestCommandTests {
         return pod
     }
 
-    static func cluster() -> FakeCluster {
-        let cluster = FakeCluster()
-        cluster.add(pod("a", node: "podlab-n1", ip: "10.244.1.2", [Container(name: "web", image: "nginx")], labels: ["app": "web"]), running: false)
-        cluster.add(pod("b", node: "podlab-n2", ip: "10.244.2.2", [Container(name: "echo", image: "podlab/echo"), Container(name: "web", image: "httpd")]),
-                    running: false)
-        cluster.add(pod("c", node: "podlab-n1", ip: "10.244.1.3", [Container(name: "shell", image: "busybox", command: ["sleep", "9"])]), running: false)
-        return cluster
+    /// The pods the canned answers hold (a prober needs root: its answers are canned too).
+    static func cluster() -> [Pod] {
+        [
+            pod("a", node: "podlab-n1", ip: "10.244.1.2", [Container(name: "web", image: "nginx")], labels: ["app": "web"]),
+            pod("b", node: "podlab-n2", ip: "10.244.2.2", [Container(name: "echo", image: "podlab/echo"), Container(name: "web", image: "httpd")]),
+            pod("c", node: "podlab-n1", ip: "10.244.1.3", [Container(name: "shell", image: "busybox", command: ["sleep", "9"])]),
+        ]
     }
 
     /// What a healthy lab answers: the answer every check expects, from the source pod's address,
     /// which the destination sees where the probe observes it.
-    static func healthy(_ probe: ProbeRequest, _ cluster: FakeCluster) -> ProbeResult {
+    static func healthy(_ probe: ProbeRequest, _ cluster: [Pod]) -> ProbeResult {
         var result = healthyAnswer(probe, cluster)
         if probe.observesSource, let source = result.source { result.observedSource = source }
         return result
     }
 
-    static func healthyAnswer(_ probe: ProbeRequest, _ cluster: FakeCluster) -> ProbeResult {
+    static func healthyAnswer(_ probe: ProbeRequest, _ cluster: [Pod]) -> ProbeResult {
         let source: String
         if probe.to.hasPrefix("127.") {
             source = "127.0.0.1"
         } else {
             let (namespace, name) = probe.sourcePod ?? ("", "")
-            source = cluster.pod(namespace, name)?.status.podIP ?? "?"
+            source = cluster.first { $0.metadata.namespace == namespace && $0.metadata.name == name }?.status.podIP ?? "?"
         }
         switch probe.kind {
         case .route: return ProbeResult(outcome: .unreachable, latencyMillis: 0.01, detail: "routing table only, no packet sent")
@@ -59,8 +60,8 @@ struct ConnectivityTestCommandTests {
     }
 
     /// A fake agent: the lab, the pods of `cluster`, and a prober that answers with `answer`.
-    static func agent(_ cluster: FakeCluster, lab: String = readyLab,
-                      answer: @escaping @Sendable (ProbeRequest, FakeCluster) -> ProbeResult = healthy) -> @Sendable (FakeRequest) async -> FakeResponse {
+    static func agent(_ cluster: [Pod], lab: String = readyLab,
+                      answer: @escaping @Sendable (ProbeRequest, [Pod]) -> ProbeResult = healthy) -> @Sendable (FakeRequest) async -> FakeResponse {
         { request in
             switch (request.method, request.path) {
             case ("GET", "/podlab/v1/lab"):
@@ -84,7 +85,7 @@ struct ConnectivityTestCommandTests {
                              ProbeStreamLine(results: [], done: true, elapsedMillis: 1)]
                 return .chunks(200, lines.map { try! JSONEncoder().encode($0) + Data("\n".utf8) }, pause: .milliseconds(1))
             default:
-                return cluster.handle(request)
+                return CannedPods.answer(request, pods: cluster) ?? .status(APIStatus.synthesized(code: 404, body: ""))
             }
         }
     }
@@ -114,7 +115,7 @@ struct ConnectivityTestCommandTests {
     @Test("a mismatch: exit 1, listed first, with why it was expected")
     func mismatch() async throws {
         let cluster = Self.cluster()
-        let broken: @Sendable (ProbeRequest, FakeCluster) -> ProbeResult = { probe, cluster in
+        let broken: @Sendable (ProbeRequest, [Pod]) -> ProbeResult = { probe, cluster in
             guard probe.fromPod == "default/a", probe.kind == .icmp else { return Self.healthy(probe, cluster) }
             return ProbeResult(outcome: .unreachable, detail: "connect: Network is unreachable (ENETUNREACH)")
         }
@@ -136,7 +137,7 @@ struct ConnectivityTestCommandTests {
     func natSeenByTheServer() async throws {
         let cluster = Self.cluster()
         // The lab's node n1 masquerades what its pods send to n2: the client's socket still says 10.244.1.x.
-        let masqueraded: @Sendable (ProbeRequest, FakeCluster) -> ProbeResult = { probe, cluster in
+        let masqueraded: @Sendable (ProbeRequest, [Pod]) -> ProbeResult = { probe, cluster in
             var result = Self.healthy(probe, cluster)
             if probe.observesSource, probe.to == "10.244.2.2", result.observedSource != nil { result.observedSource = "192.168.200.11:40000" }
             return result
@@ -167,7 +168,7 @@ struct ConnectivityTestCommandTests {
     @Test("an answer from the wrong source address is a mismatch (no NAT between pods)")
     func natIsAMismatch() async throws {
         let cluster = Self.cluster()
-        let natted: @Sendable (ProbeRequest, FakeCluster) -> ProbeResult = { probe, cluster in
+        let natted: @Sendable (ProbeRequest, [Pod]) -> ProbeResult = { probe, cluster in
             var result = Self.healthy(probe, cluster)
             if probe.fromPod == "default/c", probe.kind == .tcp, result.outcome == .connected { result.source = "10.244.1.1:40000" }
             return result
@@ -258,8 +259,7 @@ struct ConnectivityTestCommandTests {
         // The fake's clock says now = 1_700_000_000; c's container started a second ago.
         var fresh = Self.pod("c", node: "podlab-n1", ip: "10.244.1.3", [Container(name: "shell", image: "busybox", command: ["sleep", "9"])])
         fresh.status.containerStatuses[0].state = .running(startedAt: Timestamp(secondsSince1970: 1_700_000_000 - 1))
-        cluster.add(fresh, running: false)
-        try await FakeAgent.with(Self.agent(cluster)) { agent in
+        try await FakeAgent.with(Self.agent(cluster.filter { $0.metadata.name != "c" } + [fresh])) { agent in
             let t = agent.context()
             #expect(await t.run("test") == 0)
             #expect(t.stderr.text.hasPrefix("waiting 1s for containers that just started to listen\n"))
@@ -321,7 +321,7 @@ struct ConnectivityTestCommandTests {
             #expect(await t.run("test") == 1)
             #expect(t.stderr.text == "error: lab \"podlab\" is not ready (Creating: building)\n")
         }
-        try await FakeAgent.with(Self.agent(FakeCluster())) { agent in
+        try await FakeAgent.with(Self.agent([])) { agent in
             let t = agent.context()
             #expect(await t.run("test") == 0)
             #expect(t.stderr.text == "No running pods: nothing to check.\n")
@@ -330,36 +330,39 @@ struct ConnectivityTestCommandTests {
 
     @Test("--scenario seed creates its pods, waits, probes, and removes them")
     func seedScenario() async throws {
-        // The fake agent starts pods running on the nodes they ask for, each with its own address;
-        // in "clash" the second container has lost port 80 once already.
-        let counter = Counter()
-        let cluster = FakeCluster(lingerReads: 1) { pod in
-            let address = 10 + counter.next()
-            let subnet = pod.spec.nodeName.hasSuffix("n2") ? 2 : 1
-            pod.status = PodStatus(phase: .running, podIP: "10.244.\(subnet).\(address)", podIPs: [PodIP(ip: "10.244.\(subnet).\(address)")])
-            pod.status.containerStatuses = pod.spec.containers.map {
-                ContainerStatus(name: $0.name, state: .running(startedAt: Self.started), ready: true, started: true, image: $0.image)
+        // The pods run in the real controller (their containers faked); the prober's answers are canned.
+        try await TestAgent.serving { agent in
+            try await agent.add(Pod.run(name: "a", image: "nginx"))
+            // In "clash", the second server cannot have port 80, which the first holds.
+            let clashing = try #require(SeedScenario.pods(nodes: ["n1", "n2"]).first { $0.metadata.name == "clash" })
+            agent.runtime.script(pod: "clash", container: clashing.spec.containers[1].name,
+                                 .init(output: "bind() to 0.0.0.0:80 failed (98: Address in use)\n", status: .exited(1)))
+            agent.intercept { request, body in
+                guard request.path == ProbeBatch.path else { return nil }
+                let fake = FakeRequest(method: request.method, path: request.path, query: request.query, body: body)
+                switch await Self.agent(await agent.allPods())(fake) {
+                case let .body(code, data): return (code, data)
+                case let .chunks(code, pieces, _): return (code, pieces.reduce(Data(), +))
+                }
             }
-            if pod.metadata.name == "clash" {
-                pod.status.containerStatuses[1].state = .waiting(reason: "CrashLoopBackOff")
-                pod.status.containerStatuses[1].restartCount = 1
-            }
-        }
-        cluster.add(Self.pod("a", node: "podlab-n1", ip: "10.244.1.2", [Container(name: "web", image: "nginx")]), running: false)
-        try await FakeAgent.with(Self.agent(cluster)) { agent in
             let t = agent.context()
-            #expect(await t.run("test --scenario seed") == 0)
+            #expect(await t.run("test --scenario seed") == 0, "\(t.stderr.text)")
             let created = agent.requests.filter { $0.method == "POST" && $0.path == "/api/v1/namespaces/podlab-seed/pods" }
             #expect(created.count == 4)
-            #expect(created.map { (try? Pod(json: JSONReader.value(from: $0.text)))?.spec.nodeName ?? "" } == ["podlab-n1", "podlab-n2", "podlab-n1", "podlab-n2"])
+            #expect(created.map { (try? Pod(json: JSONReader.value(from: String(decoding: $0.body, as: UTF8.self))))?.spec.nodeName ?? "" }
+                == ["n1", "n2", "n1", "n2"])  // the default topology's nodes
+            let nodes = await agent.allPods().filter { $0.metadata.namespace == "podlab-seed" }.map(\.spec.nodeName)
+            #expect(nodes.isEmpty, "the scenario's pods are gone: \(nodes)")
             for claim in ConnectivityClaim.tutorial {
                 #expect(t.stdout.text.contains("✓ \(claim.rawValue)"), "\(claim) shown")
             }
-            let sent = Self.probes(agent)
+            let sent = agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? JSONDecoder().decode(ProbeBatch.self, from: $0.body).probes) ?? [] }
+            #expect(!sent.isEmpty)
             #expect(sent.allSatisfy { $0.fromPod == nil || $0.fromPod!.hasPrefix("podlab-seed/") }, "the user's pod a takes no part")
             let deleted = agent.requests.filter { $0.method == "DELETE" }
             #expect(deleted.count == 4 && deleted.allSatisfy { $0.query["gracePeriodSeconds"] == "0" })
-            #expect(cluster.pod("podlab-seed", "clash") == nil && cluster.pod("default", "a") != nil)
+            let (clash, user) = (await agent.pod("clash", namespace: "podlab-seed"), await agent.pod("a"))
+            #expect(clash == nil && user != nil)
         }
     }
 }

@@ -1,38 +1,41 @@
+@testable import AgentTestSupport
 import Foundation
 import PodNet
 import PodlabCLI
 import Testing
 
-@Suite("describe, logs and delete against a fake agent")
+@Suite("describe, logs and delete against the agent's API")
 struct PodCommandTests {
     @Test func describe() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Pod.run(name: "nginx-ser", image: "nginx"))
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
-            let t = agent.context()
+        try await TestAgent.serving { agent in
+            let pod = try await agent.add(Pod.run(name: "nginx-ser", image: "nginx"))
+            let status = try #require(pod.status.containerStatuses.first)
+            // An hour after the last event: every AGE reads 60m, whichever second each fell in.
+            let last = try await agent.events(of: "nginx-ser").compactMap(\.lastTimestamp).max { $0.secondsSince1970 < $1.secondsSince1970 }
+            let t = agent.context(now: last)
             #expect(await t.run("describe pods nginx-ser") == 0)
             #expect(t.stdout.text == """
                 Name:             nginx-ser
                 Namespace:        default
                 Priority:         0
                 Service Account:  default
-                Node:             podlab-n1/192.168.200.11
-                Start Time:       Tue, 14 Nov 2023 21:13:20 +0000
+                Node:             \(pod.spec.nodeName)/\(pod.status.hostIP)
+                Start Time:       \(Self.time(pod.status.startTime))
                 Labels:           run=nginx-ser
                 Annotations:      <none>
                 Status:           Running
-                IP:               10.244.1.5
+                IP:               \(pod.status.podIP)
                 IPs:
-                  IP:  10.244.1.5
+                  IP:  \(pod.status.podIP)
                 Containers:
                   nginx-ser:
-                    Container ID:   podlab://default-nginx-ser-nginx-ser
+                    Container ID:   \(status.containerID)
                     Image:          nginx
-                    Image ID:       docker.io/library/nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000
+                    Image ID:       \(status.imageID)
                     Port:           <none>
                     Host Port:      <none>
                     State:          Running
-                      Started:      Tue, 14 Nov 2023 21:13:22 +0000
+                      Started:      \(Self.time(status.state.running?.startedAt))
                     Ready:          True
                     Restart Count:  0
                     Environment:    <none>
@@ -47,41 +50,55 @@ struct PodCommandTests {
                 QoS Class:          BestEffort
                 Node-Selectors:     <none>
                 Tolerations:        <none>
-                Events:             <none>
+                Events:
+                  Type    Reason     Age   From               Message
+                  ----    ------     ----  ----               -------
+                  Normal  Scheduled  60m   default-scheduler  Successfully assigned default/nginx-ser to \(pod.spec.nodeName)
+                  Normal  Pulled     60m   kubelet            Container image "nginx" already present on machine
+                  Normal  Created    60m   kubelet            Created container nginx-ser
+                  Normal  Started    60m   kubelet            Started container nginx-ser
 
                 """)
+            #expect(status.containerID.hasPrefix("podlab://\(pod.metadata.uid.prefix(8))-nginx-ser-"))
+            #expect(status.imageID.hasPrefix("docker.io/library/nginx@sha256:"))
         }
+    }
+
+    /// A timestamp as `describe` prints it (RFC 1123, UTC).
+    static func time(_ timestamp: Timestamp?) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(timestamp?.secondsSince1970 ?? 0)))
     }
 
     @Test func describeACrashedContainerWithArgumentsAndEnvironment() async throws {
         var pod = Pod.run(name: "web", image: "busybox", port: 8080, env: [EnvVar(name: "MODE", value: "fast")],
                           arguments: ["sh", "-c", "exit 3"], argumentsAreCommand: true)
         pod.metadata.annotations = ["note": "hi", ApplyPlan.lastAppliedAnnotation: "{}"]
-        let cluster = FakeCluster()
-        cluster.add(pod)
-        cluster.state.withLock { state in
-            var live = state.pods["default/web"]!
-            live.status.phase = .running
-            live.status.containerStatuses[0].ready = false
-            live.status.containerStatuses[0].restartCount = 2
-            live.status.containerStatuses[0].state = .waiting(reason: "CrashLoopBackOff", message: "back-off 20s restarting failed container")
-            live.status.containerStatuses[0].lastState = .terminated(.init(
-                exitCode: 3, reason: "Error", startedAt: FakeCluster.created, finishedAt: FakeCluster.created.adding(seconds: 1)))
-            state.pods["default/web"] = live
-        }
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        // A back-off long enough to describe the container while it waits.
+        try await TestAgent.serving(backoffSeconds: 10) { agent in
+            try await agent.add(pod)
+            // The first crash restarts at once; the second waits out the back-off.
+            agent.runtime.exit("web", container: "web", .exited(3))
+            try await agent.waitForPod("web", "restarted") { $0?.status[container: "web"]?.restartCount == 1 && $0?.status[container: "web"]?.state.running != nil }
+            agent.runtime.exit("web", container: "web", .exited(3))
+            let live = try #require(try await agent.waitForPod("web", "CrashLoopBackOff") { $0?.status[container: "web"]?.state.waiting != nil })
+            let status = try #require(live.status[container: "web"])
+            let last = try #require(status.lastState.terminated)
             let t = agent.context()
             #expect(await t.run("describe pod/web") == 0)
             let text = t.stdout.text
             #expect(text.contains("""
                 Annotations:      note: hi
                 Status:           Running
-                """))
+                """), "\(text)")
             // Lines without a tab (Command:, Environment:) end tabwriter blocks, so each part aligns on its own.
             #expect(text.contains("""
-                    Container ID:  podlab://default-web-web
+                    Container ID:  \(status.containerID)
                     Image:         busybox
-                    Image ID:      docker.io/library/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000
+                    Image ID:      \(status.imageID)
                     Port:          8080/TCP
                     Host Port:     0/TCP
                     Command:
@@ -90,18 +107,18 @@ struct PodCommandTests {
                       exit 3
                     State:          Waiting
                       Reason:       CrashLoopBackOff
-                      Message:      back-off 20s restarting failed container
+                      Message:      back-off 10s restarting failed container=web pod=web_default(\(live.metadata.uid))
                     Last State:     Terminated
                       Reason:       Error
                       Exit Code:    3
-                      Started:      Tue, 14 Nov 2023 21:13:20 +0000
-                      Finished:     Tue, 14 Nov 2023 21:13:21 +0000
+                      Started:      \(Self.time(last.startedAt))
+                      Finished:     \(Self.time(last.finishedAt))
                     Ready:          False
-                    Restart Count:  2
+                    Restart Count:  1
                     Environment:
                       MODE:  fast
                     Mounts:  <none>
-                """))
+                """), "\(text)")
         }
     }
 
@@ -110,15 +127,15 @@ struct PodCommandTests {
         pod.spec.volumes = [
             Volume(name: "cache", emptyDir: EmptyDirVolumeSource(medium: "Memory", sizeLimit: Quantity(64 * 1024 * 1024, format: .binarySI))),
             Volume(name: "scratch", emptyDir: EmptyDirVolumeSource()),
-            Volume(name: "host", hostPath: HostPathVolumeSource(path: "/srv/data", type: .directoryOrCreate)),
         ]
         pod.spec.containers[0].volumeMounts = [
             VolumeMount(name: "host", mountPath: "/srv", readOnly: true),
             VolumeMount(name: "cache", mountPath: "/cache", subPath: "logs"),
         ]
-        let cluster = FakeCluster()
-        cluster.add(pod)
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            // A host directory inside the lab's own state directory, which goes with it.
+            pod.spec.volumes.append(Volume(name: "host", hostPath: HostPathVolumeSource(path: "\(agent.root)/data", type: .directoryOrCreate)))
+            try await agent.add(pod)
             let t = agent.context()
             #expect(await t.run("describe pod web") == 0)
             #expect(t.stdout.text.contains("""
@@ -138,7 +155,7 @@ struct PodCommandTests {
                     SizeLimit:  <unset>
                   host:
                     Type:          HostPath (bare host directory volume)
-                    Path:          /srv/data
+                    Path:          \(agent.root)/data
                     HostPathType:  DirectoryOrCreate
                 QoS Class:         BestEffort
                 """), "\(t.stdout.text)")
@@ -154,9 +171,8 @@ struct PodCommandTests {
             EnvVar(name: "MEMORY_REQUEST", valueFrom: EnvVarSource(resourceFieldRef: ResourceFieldSelector(resource: "requests.memory", divisor: Quantity(1024 * 1024, format: .binarySI)))),
         ])
         pod.spec.containers[0].preservedFields["resources"] = ["requests": ["memory": "64Mi"]]
-        let cluster = FakeCluster()
-        cluster.add(pod)
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(pod)
             let t = agent.context()
             #expect(await t.run("describe pod web") == 0)
             #expect(t.stdout.text.contains("""
@@ -174,7 +190,7 @@ struct PodCommandTests {
     }
 
     @Test func describeMissing() async throws {
-        try await FakeAgent.with({ FakeCluster().handle($0) }) { agent in
+        try await TestAgent.serving { agent in
             let t = agent.context()
             #expect(await t.run("describe pod nope") == 1)
             #expect(t.stderr.text == "Error from server (NotFound): pods \"nope\" not found\n")
@@ -182,10 +198,9 @@ struct PodCommandTests {
     }
 
     @Test func logs() async throws {
-        let cluster = FakeCluster()
-        cluster.add(Pod.run(name: "nginx-ser", image: "nginx"))
-        cluster.setLog(pod: "nginx-ser", container: "nginx-ser", "line 1\nline 2\nline 3\n")
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(Pod.run(name: "nginx-ser", image: "nginx", restartPolicy: .never))
+            try agent.setLog(pod: "nginx-ser", container: "nginx-ser", "line 1\nline 2\nline 3\n")
             let t = agent.context()
             #expect(await t.run("logs nginx-ser") == 0)
             #expect(t.stdout.text == "line 1\nline 2\nline 3\n")
@@ -194,6 +209,9 @@ struct PodCommandTests {
             #expect(await tail.run("logs nginx-ser --tail 1") == 0)
             #expect(tail.stdout.text == "line 3\n")
             #expect(agent.requests.last?.query["tailLines"] == "1")
+            // A followed log ends with its container's run.
+            agent.runtime.exit("nginx-ser", container: "nginx-ser", .exited(0))
+            try await agent.waitForPod("nginx-ser", "Succeeded") { $0?.status.phase == .succeeded }
             let follow = agent.context()
             #expect(await follow.run("logs -f pod/nginx-ser") == 0)
             #expect(follow.stdout.text == "line 1\nline 2\nline 3\n")
@@ -204,11 +222,10 @@ struct PodCommandTests {
     @Test func logsOfAPodWithTwoContainersDefaultsToTheFirst() async throws {
         var pod = Pod.run(name: "two", image: "nginx")
         pod.spec.containers.append(Container(name: "sidecar", image: "busybox"))
-        let cluster = FakeCluster()
-        cluster.add(pod)
-        cluster.setLog(pod: "two", container: "two", "from two\n")
-        cluster.setLog(pod: "two", container: "sidecar", "from sidecar\n")
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(pod)
+            try agent.setLog(pod: "two", container: "two", "from two\n")
+            try agent.setLog(pod: "two", container: "sidecar", "from sidecar\n")
             let t = agent.context()
             #expect(await t.run("logs two") == 0)
             #expect(t.stderr.text == "Defaulted container \"two\" out of: two, sidecar\n")
@@ -227,10 +244,13 @@ struct PodCommandTests {
         var pod = Pod.run(name: "prepared", image: "nginx")
         pod.spec.initContainers = [Container(name: "setup", image: "busybox"),
                                    Container(name: "proxy", image: "nginx", preservedFields: ["restartPolicy": "Always"])]
-        let cluster = FakeCluster()
-        cluster.add(pod)
-        cluster.setLog(pod: "prepared", container: "prepared", "from the app\n")
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.createPod(pod)
+            // The regular init container completes, then the sidecar and the app run.
+            try await agent.wait("setup running") { agent.runtime.isRunning("prepared", container: "setup") }
+            agent.runtime.exit("prepared", container: "setup", .exited(0))
+            try await agent.waitForPod("prepared", "Running") { $0?.status.phase == .running }
+            try agent.setLog(pod: "prepared", container: "prepared", "from the app\n")
             let t = agent.context()
             #expect(await t.run("logs prepared") == 0)
             #expect(t.stderr.text == "Defaulted container \"prepared\" out of: prepared, setup (init), proxy (init)\n")
@@ -240,22 +260,22 @@ struct PodCommandTests {
     }
 
     @Test func deleteWaitsUntilThePodIsGone() async throws {
-        let cluster = FakeCluster(lingerReads: 3)
-        cluster.add(Pod.run(name: "nginx-ser", image: "nginx"))
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(Pod.run(name: "nginx-ser", image: "nginx"))
             let t = agent.context()
             #expect(await t.run("delete pod nginx-ser") == 0)
             #expect(t.stdout.text == "pod \"nginx-ser\" deleted\n")
-            #expect(cluster.pod("default", "nginx-ser") == nil)
-            #expect(agent.requestLines == ["DELETE /api/v1/namespaces/default/pods/nginx-ser"]
-                + Array(repeating: "GET /api/v1/namespaces/default/pods/nginx-ser", count: 4))
+            #expect(await agent.pod("nginx-ser") == nil)
+            // The deletion, then reads of the pod until it is gone.
+            #expect(agent.requestLines.first == "DELETE /api/v1/namespaces/default/pods/nginx-ser")
+            #expect(agent.requestLines.count >= 2)
+            #expect(agent.requestLines.dropFirst().allSatisfy { $0 == "GET /api/v1/namespaces/default/pods/nginx-ser" })
         }
     }
 
     @Test func deleteWithoutWaiting() async throws {
-        let cluster = FakeCluster(lingerReads: 3)
-        cluster.add(Pod.run(name: "a", image: "nginx"))
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(Pod.run(name: "a", image: "nginx"))
             let t = agent.context()
             #expect(await t.run("delete pods/a --wait=false --grace-period=5") == 0)
             #expect(t.stdout.text == "pod \"a\" deleted\n")
@@ -265,9 +285,8 @@ struct PodCommandTests {
     }
 
     @Test func deleteReportsMissingPodsAndDeletesTheOthers() async throws {
-        let cluster = FakeCluster(lingerReads: 0)
-        cluster.add(Pod.run(name: "a", image: "nginx"))
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(Pod.run(name: "a", image: "nginx"))
             let t = agent.context()
             #expect(await t.run("delete pod x a") == 1)
             #expect(t.stderr.text == "Error from server (NotFound): pods \"x\" not found\n")
@@ -279,10 +298,9 @@ struct PodCommandTests {
     }
 
     @Test func deleteAll() async throws {
-        let cluster = FakeCluster(lingerReads: 0)
-        cluster.add(Pod.run(name: "a", image: "nginx"))
-        cluster.add(Pod.run(name: "b", image: "nginx"))
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await TestAgent.serving { agent in
+            try await agent.add(Pod.run(name: "a", image: "nginx"))
+            try await agent.add(Pod.run(name: "b", image: "nginx"))
             let t = agent.context()
             #expect(await t.run("delete pods --all") == 0)
             #expect(t.stdout.text == "pod \"a\" deleted\npod \"b\" deleted\n")
@@ -293,7 +311,7 @@ struct PodCommandTests {
     }
 
     @Test func deleteWithoutNames() async throws {
-        try await FakeAgent.with({ FakeCluster().handle($0) }) { agent in
+        try await TestAgent.serving { agent in
             let t = agent.context()
             #expect(await t.run("delete pod") == 1)
             #expect(t.stderr.text == "error: resource(s) were provided, but no name was specified\n")
@@ -301,7 +319,7 @@ struct PodCommandTests {
     }
 
     @Test func notRunningLab() async throws {
-        try await FakeAgent.with({ FakeCluster().handle($0) }) { agent in
+        try await TestAgent.serving { agent in
             let t = agent.context()
             #expect(await t.run("get pods --lab gone") == 1)
             #expect(t.stderr.text == "error: lab \"gone\" is not running (no socket at \(agent.root)/gone/agent.sock); start it with \"podlab up --lab gone\"\n")

@@ -18,28 +18,36 @@ struct ProbeEventCommandTests {
               lastTimestamp: Timestamp(secondsSince1970: now.secondsSince1970 - last), count: count)
     }
 
-    static func cluster() -> FakeCluster {
-        var pod = Pod.run(name: "web", image: "nginx")
-        pod.spec.containers[0].livenessProbe = ContainerProbe(httpGet: HTTPGetAction(path: "/healthz", port: .number(80)))
-        pod.spec.containers[0].readinessProbe = ContainerProbe(exec: ExecAction(command: ["test", "-f", "/tmp/ready"]), initialDelaySeconds: 5)
-        pod = pod.applyingDefaults()
-        let cluster = FakeCluster()
-        cluster.add(pod)
-        cluster.add(Pod.run(name: "other", image: "nginx"))
-        let web = cluster.pod("default", "web")!, other = cluster.pod("default", "other")!
-        cluster.state.withLock { state in
-            state.events = [
-                event(web, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 404", type: .warning, ago: 25, 5, count: 3),
-                event(web, "Killing", "Container web failed liveness probe, will be restarted", type: .normal, ago: 5, 5, count: 1),
-                event(other, "Unhealthy", "Readiness probe failed: ", type: .warning, ago: 60, 60, count: 1),
-            ]
+    /// Canned pods and the events a failing liveness probe leaves (a lab without root runs no
+    /// probes); the events of one object are those `involvedObject.name` names.
+    static func agent() -> @Sendable (FakeRequest) async -> FakeResponse {
+        var web = Pod.run(name: "web", image: "nginx")
+        web.spec.containers[0].livenessProbe = ContainerProbe(httpGet: HTTPGetAction(path: "/healthz", port: .number(80)))
+        web.spec.containers[0].readinessProbe = ContainerProbe(exec: ExecAction(command: ["test", "-f", "/tmp/ready"]), initialDelaySeconds: 5)
+        web = web.applyingDefaults()
+        web.metadata.uid = "uid-1"
+        CannedPods.running(&web)
+        var other = Pod.run(name: "other", image: "nginx")
+        other.metadata.uid = "uid-2"
+        CannedPods.running(&other)
+        let pods = [web, other]
+        let events = [
+            event(web, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 404", type: .warning, ago: 25, 5, count: 3),
+            event(web, "Killing", "Container web failed liveness probe, will be restarted", type: .normal, ago: 5, 5, count: 1),
+            event(other, "Unhealthy", "Readiness probe failed: ", type: .warning, ago: 60, 60, count: 1),
+        ]
+        return { request in
+            if request.method == "GET", request.path.hasSuffix("/events") {
+                let name = (request.query["fieldSelector"] ?? "").split(separator: ",")
+                    .first { $0.hasPrefix("involvedObject.name=") }.map { String($0.dropFirst("involvedObject.name=".count)) }
+                return .object(EventList(items: events.filter { name == nil || $0.involvedObject.name == name }))
+            }
+            return CannedPods.answer(request, pods: pods) ?? .status(APIStatus.synthesized(code: 404, body: ""))
         }
-        return cluster
     }
 
     @Test func describeShowsProbesAndTheOwnEvents() async throws {
-        let cluster = Self.cluster()
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await FakeAgent.with(Self.agent()) { agent in
             let t = agent.context()
             #expect(await t.run("describe pod web") == 0)
             let text = t.stdout.text
@@ -58,8 +66,7 @@ struct ProbeEventCommandTests {
     }
 
     @Test func getEventsListsThemAll() async throws {
-        let cluster = Self.cluster()
-        try await FakeAgent.with({ cluster.handle($0) }) { agent in
+        try await FakeAgent.with(Self.agent()) { agent in
             let t = agent.context()
             #expect(await t.run("get events") == 0)
             #expect(t.stdout.text == """

@@ -216,7 +216,7 @@ extension Controller: ProbeBackend {
         guard pod.metadata.deletionTimestamp == nil else {
             return .failure(ProbeSourceError(description: "pod \(namespace)/\(name) is being deleted"))
         }
-        guard let runtime = runtimes[pod.metadata.uid], NetworkNamespace.exists(runtime.sandbox.netns) else {
+        guard let runtime = runtimes[pod.metadata.uid], sandboxRuntime.sandboxExists(runtime.sandbox) else {
             return .failure(ProbeSourceError(description: "pod \(namespace)/\(name) has no network namespace yet (\(pod.status.phase?.rawValue ?? "Pending"))"))
         }
         return .success(runtime.sandbox.netns)
@@ -245,7 +245,7 @@ extension Controller: ProbeBackend {
         guard let pod = pods[key], pod.metadata.deletionTimestamp == nil else {
             return .failure(ObservationFailure(description: "pod \(key), which holds \(destination), is being deleted"))
         }
-        guard let runtime = runtimes[pod.metadata.uid], NetworkNamespace.exists(runtime.sandbox.netns) else {
+        guard let runtime = runtimes[pod.metadata.uid], sandboxRuntime.sandboxExists(runtime.sandbox) else {
             return .failure(ObservationFailure(description: "pod \(key), which holds \(destination), has no network namespace"))
         }
         return .success(runtime.sandbox.netns)

@@ -24,15 +24,15 @@ extension Controller: NodeBackend {
             updated.nodes[index].addedAt = Timestamp.now().secondsSince1970
         }
         do {
-            nodes = try LabNetwork.ensure(updated) { self.logger.info("\($0)") }
+            nodes = try sandboxRuntime.ensureLabNetwork(updated) { self.logger.info("\($0)") }
         } catch {
             // Undo the half-made node; the other nodes' routes to it are harmless but removed too.
-            if let node = updated.node(named: name) { try? LabNetwork.removeNode(node, from: updated) }
+            if let node = updated.node(named: name) { try? sandboxRuntime.removeNode(node, from: updated) }
             throw APIStatus.internalError("adding node \"\(name)\" failed: \(error)")
         }
         try savePlan(updated)
         guard let node = updated.node(named: name) else { throw APIStatus.notFound(resource: "nodes", name: name) }
-        if let network = nodes[name] { spares.refill(network, mtu: UInt32(updated.podMTU), namespaces: LabNamespaces(updated)) }
+        if let network = nodes[name] { sandboxRuntime.refillSpares(node: network, mtu: UInt32(updated.podMTU), namespaces: LabNamespaces(updated)) }
         servicesChanged()
         logger.info("node \(name) added")
         return Data(nodeObject(node).json.jsonText(indent: 0).utf8)
@@ -58,11 +58,11 @@ extension Controller: NodeBackend {
             }
             await finishDeletion(key(pod))
         }
-        spares.drop(node: name)
-        try LabNetwork.removeNode(node, from: plan)
+        sandboxRuntime.dropSpares(node: name)
+        try sandboxRuntime.removeNode(node, from: plan)
         nodes.removeValue(forKey: name)
-        await serviceDataplane.forget(node: name)
-        spares.drop(node: name)  // one that was being made meanwhile
+        await sandboxRuntime.forgetServices(node: name)
+        sandboxRuntime.dropSpares(node: name)  // one that was being made meanwhile
         try savePlan(updated)
         logger.info("node \(name) removed")
         return Data(nodeObject(node).json.jsonText(indent: 0).utf8)

@@ -59,15 +59,15 @@ extension Controller {
             if !limits.isEmpty {
                 launch.cgroup = try cgroups.prepare(uid: pod.metadata.uid, container: name, limits: limits)
             }
-            let (process, streams) = try ContainerRuntime.start(launch, streams: ContainerStreams.Mode(container))
+            let (process, streams) = try sandboxRuntime.start(launch, streams: ContainerStreams.Mode(container))
             runtime.processes[name] = process
             runtime.streams[name] = streams
             do { try store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) } } catch {
                 // The process runs and is watched; only a restarted agent would not find it.
                 logger.error("pod \(podKey) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
             }
-            Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid,
-                                   container: container)
+            ContainerTransitions.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid,
+                                             container: container)
             recordEvent(pod, container: name, type: .normal, reason: EventReason.pulled,
                         message: "Container image \"\(container.image)\" already present on machine")
             recordEvent(pod, container: name, type: .normal, reason: EventReason.created, message: "Created container \(name)")
@@ -101,19 +101,6 @@ extension Controller {
         pod.status[container: name] = status
         save(pod)
         registerProbes(podKey, container: name)
-    }
-
-    /// A container's status once its process runs. An app container or a sidecar is started
-    /// and ready as it runs, unless its probes say otherwise: not started before its startup
-    /// probe succeeded, not ready before its readiness probe did (`ContainerProbes`). A regular
-    /// init container is ready only once it exited with 0.
-    static func markRunning(_ status: inout ContainerStatus, role: ContainerRole, imageID: String, podUID: String, container: Container) {
-        let probes = ContainerProbes(container)
-        status.state = .running(startedAt: .now())
-        status.ready = role != .initContainer && probes.ready
-        status.started = probes.started
-        status.imageID = imageID
-        status.containerID = "podlab://\(podUID.prefix(8))-\(status.name)-\(status.restartCount)"
     }
 
     // MARK: Image pulls
@@ -176,7 +163,7 @@ extension Controller {
     /// status is the keeper's record.
     func watch(podKey: String, uid: String, container: String, process: ProcessIdentity, isChild: Bool) {
         do {
-            try ProcessWatcher.shared.watch(pid: process.pid, isChild: isChild) { status in
+            try sandboxRuntime.watch(process, isChild: isChild) { status in
                 Task {
                     if isChild {
                         let exit = status.map { ContainerExit.recorded($0, finishedAt: nil) } ?? .unknown("exit status unknown: waitpid failed")
@@ -223,17 +210,16 @@ extension Controller {
         // event, which names the exit whatever its code (as containerd reports it).
         let oomKilled = pod.spec.container(named: name).map { !ContainerCgroupLimits($0).isEmpty } == true
             && cgroups.oomKills(uid: uid, container: name) > 0
-        let exitCode: Int32, signal: Int32, message: String, finishedAt: Timestamp
+        let end: ProcessEnd, recordedAt: Timestamp?
         switch exit {
-        case let .recorded(.exited(code), at): (exitCode, signal, message, finishedAt) = (code, 0, "", at ?? .now())
-        case let .recorded(.signaled(sig), at): (exitCode, signal, message, finishedAt) = (128 + sig, sig, "", at ?? .now())
-        case .unknown where oomKilled: (exitCode, signal, message, finishedAt) = (128 + SIGKILL, SIGKILL, "", .now())
+        case let .recorded(.exited(code), at): (end, recordedAt) = (.exited(code), at)
+        case let .recorded(.signaled(number), at): (end, recordedAt) = (.signaled(number), at)
         // Only when the lab's keeper was gone: it records every adopted container's end.
-        case let .unknown(reason): (exitCode, signal, message, finishedAt) = (255, 0, reason, .now())
+        case let .unknown(reason): (end, recordedAt) = (.unknown(reason), nil)
         }
-        let reason = oomKilled ? ContainerReason.oomKilled : exitCode == 0 ? "Completed" : "Error"
-        let terminated = ContainerState.Terminated(exitCode: exitCode, signal: signal, reason: reason,
-                                                   message: message, startedAt: startedAt, finishedAt: finishedAt, containerID: status.containerID)
+        let terminated = ContainerTransitions.terminated(end, oomKilled: oomKilled, startedAt: startedAt, finishedAt: recordedAt,
+                                                         containerID: status.containerID)
+        let exitCode = terminated.exitCode, finishedAt = terminated.finishedAt ?? .now()
         status.ready = false
         status.started = false
 
@@ -248,8 +234,7 @@ extension Controller {
         // Nothing restarts in a finished pod, nor a sidecar stopped because the app containers are done.
         // An app container killed by its probe is restarted unless the policy is Never, whatever
         // its exit code (the kubelet kills and starts it in one sync).
-        let restarts = killedByProbe && role == .app ? pod.spec.effectiveRestartPolicy != .never
-            : PodInitialization.restarts(role, podPolicy: pod.spec.effectiveRestartPolicy, exitCode: exitCode)
+        let restarts = ContainerTransitions.restarts(role, podPolicy: pod.spec.effectiveRestartPolicy, exitCode: exitCode, killedByProbe: killedByProbe)
         let restart = restarts
             && pod.status.phase?.isTerminal != true && !(role == .sidecar && runtime.stoppingSidecars)
         guard restart else {
@@ -272,12 +257,11 @@ extension Controller {
         if delay == .zero {
             status.state = .terminated(terminated)
         } else {
-            let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-            let shown = seconds >= 1 ? "\(Int(seconds))s" : "\(Int(seconds * 1000))ms"
-            status.state = .waiting(reason: "CrashLoopBackOff",
-                                    message: "back-off \(shown) restarting failed container=\(name) pod=\(pod.metadata.name)_\(pod.metadata.namespace)(\(uid))")
+            status.state = ContainerTransitions.crashLoopBackOff(delay: delay, container: name, pod: pod.metadata.name,
+                                                                 namespace: pod.metadata.namespace, uid: uid)
             recordEvent(pod, container: name, type: .warning, reason: EventReason.backOff,
-                        message: "Back-off restarting failed container \(name) in pod \(pod.metadata.name)_\(pod.metadata.namespace)(\(uid))")
+                        message: ContainerTransitions.backOffEventMessage(container: name, pod: pod.metadata.name,
+                                                                          namespace: pod.metadata.namespace, uid: uid))
         }
         pod.status[container: name] = status
         save(pod)
@@ -311,7 +295,7 @@ extension Controller {
             runtime.restartTasks.removeValue(forKey: name)?.cancel()
             guard let process = runtime.processes[name] else { continue }
             logger.info("pod \(podKey): its containers are done; stopping sidecar \(name)")
-            Task { await ContainerRuntime.stop(process, grace: grace) }
+            Task { await self.sandboxRuntime.stop(process, grace: grace) }
         }
     }
 
@@ -330,18 +314,18 @@ extension Controller {
         }
         // A container the previous agent started but died before recording would run on
         // beside the one started now, or outlive the pod: stop it.
-        let strays = ContainerRuntime.unrecordedSessions(
+        let strays = sandboxRuntime.unrecordedSessions(
             netns: sandbox.netns, logDirectory: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid),
-            known: Set(stored.values.filter(\.isAlive).map(\.pid)))
+            known: Set(stored.values.filter(sandboxRuntime.isAlive).map(\.pid)))
         if !strays.isEmpty {
             logger.info("pod \(podKey): stopping \(strays.count) container process(es) that were started but never recorded")
-            await ContainerRuntime.kill(sessions: strays)
+            await sandboxRuntime.kill(sessions: strays)
         }
         if pod.metadata.deletionTimestamp != nil {
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             // The agent may have died during the grace period: containers still running are
             // stopped too, else they would outlive the pod and hold its namespace and veth.
-            for (name, process) in stored where process.isAlive { runtime.processes[name] = process }
+            for (name, process) in stored where sandboxRuntime.isAlive(process) { runtime.processes[name] = process }
             runtimes[pod.metadata.uid] = runtime
             Task { await self.finishDeletion(podKey) }
             return
@@ -356,20 +340,19 @@ extension Controller {
             logger.error("pod \(podKey) cannot be adopted: its node \"\(pod.spec.nodeName)\" or address is gone")
             return
         }
-        if PodRuntime.sandboxIsComplete(sandbox, address: address, namespaces: labNamespaces),
-           PodRuntime.nodeSideIsComplete(sandbox, uid: pod.metadata.uid, address: address, node: node) {
+        if sandboxRuntime.sandboxIsAdoptable(sandbox, uid: pod.metadata.uid, address: address, node: node, namespaces: labNamespaces) {
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             runtimes[pod.metadata.uid] = runtime
             // Live processes first: every running container is known before anything starts,
             // so nothing is started twice.
             for container in pod.spec.allContainers {
-                guard let role = pod.spec.role(of: container.name), let process = stored[container.name], process.isAlive else { continue }
+                guard let role = pod.spec.role(of: container.name), let process = stored[container.name], sandboxRuntime.isAlive(process) else { continue }
                 runtime.processes[container.name] = process
                 watch(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, isChild: false)
                 // The agent died after recording the process but before recording it as running.
                 if var current = pods[podKey], var status = current.status[container: container.name], status.state.running == nil {
-                    Controller.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image), podUID: pod.metadata.uid,
-                                           container: container)
+                    ContainerTransitions.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image),
+                                                     podUID: pod.metadata.uid, container: container)
                     current.status[container: container.name] = status
                     save(current)
                 } else if container.hasProbes, var current = pods[podKey], var status = current.status[container: container.name] {
@@ -410,16 +393,15 @@ extension Controller {
         }
         // Half-made: remove what exists (and any stray processes) and build again.
         logger.info("pod \(podKey): its sandbox is incomplete; building it again with the same IP")
-        for process in stored.values where process.isAlive { await ContainerRuntime.stop(process, grace: .seconds(1)) }
-        do { try PodRuntime.removeSandbox(sandbox, namespaces: labNamespaces) } catch {
+        for process in stored.values where sandboxRuntime.isAlive(process) { await sandboxRuntime.stop(process, grace: .seconds(1)) }
+        do { try sandboxRuntime.removeSandbox(sandbox, namespaces: labNamespaces) } catch {
             logger.error("pod \(podKey): removing its incomplete sandbox failed: \(error)")
         }
         // The kernel removes the old veth pair asynchronously with the namespace, and the new
         // pair takes the same host name (derived from the uid): remove the old one now, else
         // creating the new one can fail with EEXIST.
-        if !pod.spec.hostNetwork, let node = nodes[pod.spec.nodeName] {
-            do { try node.netlink.deleteLink(.name(PodRuntime.hostVethName(uid: pod.metadata.uid))) } catch Errno.noSuchDevice {
-            } catch {
+        if !pod.spec.hostNetwork {
+            do { try sandboxRuntime.removeHostVeth(node: pod.spec.nodeName, uid: pod.metadata.uid) } catch {
                 logger.error("pod \(podKey): removing the old host veth failed: \(error)")
             }
         }

@@ -30,7 +30,7 @@ extension Controller {
 
     public func podSandbox(namespace: String, name: String) async throws -> Data {
         let pod = try pod(namespace, name)
-        guard let runtime = runtimes[pod.metadata.uid], NetworkNamespace.exists(runtime.sandbox.netns) else {
+        guard let runtime = runtimes[pod.metadata.uid], sandboxRuntime.sandboxExists(runtime.sandbox) else {
             throw APIStatus(message: "pod \"\(name)\" has no sandbox yet (\(pod.status.phase?.rawValue ?? "Pending"))", reason: "BadRequest", code: 400)
         }
         let containers: [JSONValue] = pod.spec.allContainers.map { container -> JSONValue in
@@ -53,11 +53,11 @@ extension Controller {
             // process's); without a process there is none to join.
             if container.volumeMounts.isEmpty {
                 fields["mnt"] = .string(runtime.sandbox.mnt)
-            } else if let process = runtime.processes[container.name], process.isAlive {
+            } else if let process = runtime.processes[container.name], sandboxRuntime.isAlive(process) {
                 fields["mnt"] = .string("/proc/\(process.pid)/ns/mnt")
             }
             // An exec'd process counts against the container's limits, as in Kubernetes.
-            if runtime.processes[container.name]?.isAlive == true,
+            if let process = runtime.processes[container.name], sandboxRuntime.isAlive(process),
                let cgroup = cgroups.existing(uid: pod.metadata.uid, container: container.name, limits: ContainerCgroupLimits(container)) {
                 if let directory = cgroup.directory { fields["cgroupDirectory"] = .string(directory) }
                 if !cgroup.procsFiles.isEmpty { fields["cgroupProcs"] = .array(cgroup.procsFiles.map { .string($0) }) }
@@ -178,11 +178,6 @@ extension Controller {
         }
     }
 
-    /// How long to wait before building a failed sandbox again: 1 s, doubling up to 30 s.
-    static func sandboxRetryDelay(attempt: Int) -> Duration {
-        .seconds(min(30, 1 << min(attempt, 5)))
-    }
-
     /// Builds the sandbox and starts the containers of a newly stored pod (its init containers
     /// first, see `startPending`). A sandbox that
     /// fails is built again later (with back-off) for as long as the pod exists, as the
@@ -200,21 +195,18 @@ extension Controller {
                                  clusterDNS: PodDNS.clusterDNSAddress(serviceCIDR: plan.serviceCIDR)?.description)
             if pod.spec.hostNetwork {
                 let started = ContinuousClock.now
-                let (sandbox, finished) = try PodRuntime.buildHostNetworkSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod)
+                let (sandbox, finished) = try sandboxRuntime.buildHostNetworkSandbox(pod, lab: paths.lab, paths: paths, namespaces: labNamespaces)
                 sandboxMillis.append(Controller.millis(finished - started))
                 runtimes[pod.metadata.uid] = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
                 return afterSandbox(podKey)
             }
             let started = ContinuousClock.now
-            defer { spares.refill(node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
-            let (sandbox, interface, finished) = try PodRuntime.buildSandbox(lab: paths.lab, namespaces: labNamespaces, paths: paths, pod: pod,
-                                                                             node: node, address: address,
-                                                                             mtu: UInt32(plan.podMTU), spares: spares)
+            defer { sandboxRuntime.refillSpares(node: node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
+            let (sandbox, finished) = try sandboxRuntime.buildSandbox(pod, lab: paths.lab, paths: paths, namespaces: labNamespaces,
+                                                                      node: node, address: address, mtu: UInt32(plan.podMTU))
             // From the request to the end of the worker's job (waiting for the worker included).
             sandboxMillis.append(Controller.millis(finished - started))
-            let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
-            runtime.interface = interface
-            runtimes[pod.metadata.uid] = runtime
+            runtimes[pod.metadata.uid] = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
         } catch {
             logger.error("pod \(podKey): creating the sandbox failed: \(error)")
             let failedMount = error is VolumeSetUpError
@@ -231,7 +223,7 @@ extension Controller {
                 pod.status.containerStatuses[index].state = waiting
             }
             save(pod)
-            let delay = Controller.sandboxRetryDelay(attempt: attempt)
+            let delay = SandboxRetry.delay(attempt: attempt)
             logger.info("pod \(podKey): building the sandbox again in \(delay)")
             sandboxRetries[uid] = Task { [weak self] in
                 guard (try? await Task.sleep(for: delay)) != nil else { return }
@@ -354,7 +346,7 @@ extension Controller {
                 if let process = runtime.processes[name] {
                     guard role != .initContainer else { continue }
                     runtime.recreate.insert(name)
-                    Task { await ContainerRuntime.stop(process, grace: .seconds(Int64(saved.spec.terminationGracePeriodSeconds ?? 30))) }
+                    Task { await self.sandboxRuntime.stop(process, grace: .seconds(Int64(saved.spec.terminationGracePeriodSeconds ?? 30))) }
                     continue
                 }
                 let status = saved.status[container: name]
@@ -415,7 +407,7 @@ extension Controller {
             recordEvent(pod, container: name, type: .normal, reason: EventReason.killing, message: "Stopping container \(name)")
         }
         await withTaskGroup(of: Void.self) { group in
-            for process in processes { group.addTask { await ContainerRuntime.stop(process, grace: grace) } }
+            for process in processes { group.addTask { await self.sandboxRuntime.stop(process, grace: grace) } }
         }
         do {
             try releaseSandbox(of: pod, sandbox: runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod))
@@ -445,14 +437,14 @@ extension Controller {
         let uid = pod.metadata.uid
         let holdsAddress = try store.read { try $0.allocation(owner: uid) } != nil
         do {
-            try PodRuntime.removeSandbox(sandbox, namespaces: labNamespaces)
+            try sandboxRuntime.removeSandbox(sandbox, namespaces: labNamespaces)
         } catch let error as LabNamespaces.NotOwned {
             // Its sandbox was never built (the name was taken): nothing of the pod's is there.
             logger.warning("pod \(key(pod)): \(error)")
         }
         do { try cgroups.removePod(uid: uid) } catch { logger.error("pod \(key(pod)): removing its cgroups failed: \(error)") }
-        if holdsAddress, !pod.spec.hostNetwork, let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP) {
-            try? node.netlink.deleteNeighbor(Neighbor(interfaceIndex: node.bridge.index, address: address, mac: MACAddress.derived(from: address)))
+        if holdsAddress, !pod.spec.hostNetwork, let address = IPv4Address(pod.status.podIP) {
+            sandboxRuntime.removeNeighbor(node: pod.spec.nodeName, address: address)
         }
         try store.write { tx in
             try tx.release(owner: uid)
@@ -477,7 +469,7 @@ extension Controller {
         if !running.isEmpty {
             let grace = Duration.seconds(pod.spec.terminationGracePeriodSeconds ?? 30)
             await withTaskGroup(of: Void.self) { group in
-                for process in running { group.addTask { await ContainerRuntime.stop(process, grace: grace) } }
+                for process in running { group.addTask { await self.sandboxRuntime.stop(process, grace: grace) } }
             }
             // Their exits are recorded (`containerExited`) before the runtime goes.
             let deadline = ContinuousClock.now + .seconds(1)
@@ -485,12 +477,12 @@ extension Controller {
         }
         // A process a container left behind (started in the background) would keep the network
         // namespace, its veth and its address alive after the name is gone.
-        let leftovers = ContainerRuntime.unrecordedSessions(
+        let leftovers = sandboxRuntime.unrecordedSessions(
             netns: sandbox.netns, logDirectory: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: uid),
             known: [])
         if !leftovers.isEmpty {
             logger.info("pod \(podKey): stopping \(leftovers.count) process(es) its containers left behind")
-            await ContainerRuntime.kill(sessions: leftovers)
+            await sandboxRuntime.kill(sessions: leftovers)
         }
         // Deleted meanwhile: the deletion releases the sandbox.
         guard let current = pods[podKey], current.metadata.uid == uid, current.metadata.deletionTimestamp == nil else { return }

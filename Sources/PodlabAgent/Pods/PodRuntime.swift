@@ -4,12 +4,11 @@ import Netns
 import PodNet
 
 /// What the agent holds for one pod beyond its API object: its sandbox (network, UTS, IPC and
-/// mount namespaces), its interface, and its container processes. Owned by the `Controller` actor,
+/// mount namespaces) and its container processes. Owned by the `Controller` actor,
 /// which is the only code that reads or changes it.
 final class PodRuntime: @unchecked Sendable {
     let uid: String
     var sandbox: PodSandboxPaths
-    var interface: PodInterface?
     /// Running container processes by container name.
     var processes: [String: ProcessIdentity] = [:]
     /// The streams of the latest run of each container with `stdin` or `tty`, by container name.

@@ -68,7 +68,7 @@ extension Controller {
             logger.info("pod \(report.podKey): \(reason); stopping it")
             runtime.probeKilled.insert(report.container)
             let grace = Duration.seconds(gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30)
-            Task { await ContainerRuntime.stop(process, grace: grace) }
+            Task { await self.sandboxRuntime.stop(process, grace: grace) }
         }
     }
 }

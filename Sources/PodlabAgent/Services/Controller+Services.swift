@@ -361,10 +361,10 @@ extension Controller {
             let table = ServiceTable(services: services.values, slices: endpointSlices.values, pods: pods.values)
             var failed = false
             for node in plan.nodes {
-                guard let network = nodes[node.name] else { continue }
+                guard nodes[node.name] != nil else { continue }
                 do {
-                    let report = try await serviceDataplane.sync(node: ServiceNode(node, in: plan), namespace: network.namespace, table: table)
-                    if !report.diff.isEmpty { logger.debug("\(report)") }
+                    let report = try await sandboxRuntime.syncServices(node: ServiceNode(node, in: plan), table: table)
+                    if let report, !report.diff.isEmpty { logger.debug("\(report)") }
                 } catch {
                     failed = true
                     logger.error("node \(node.name): programming the Service rules failed: \(error)")

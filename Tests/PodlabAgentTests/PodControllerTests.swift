@@ -1,0 +1,201 @@
+@testable import AgentTestSupport
+import Foundation
+import Netns
+import PodNet
+import Testing
+
+/// The controller's decisions for one pod — scheduling, starting, restarting by policy with
+/// back-off, init containers in order, deletion — with the kernel's part faked: containers
+/// "run" until the test ends them with an exit status.
+@Suite struct PodControllerTests {
+    static func pod(_ name: String, restartPolicy: String = "Always", containers: [String] = ["app"], initContainers: [String] = []) -> String {
+        func list(_ names: [String]) -> String {
+            names.map { "  - name: \($0)\n    image: busybox\n    command: [\"sleep\", \"3600\"]\n" }.joined()
+        }
+        var text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \(name)\n  labels:\n    app: \(name)\nspec:\n  restartPolicy: \(restartPolicy)\n"
+        if !initContainers.isEmpty { text += "  initContainers:\n" + list(initContainers) }
+        return text + "  containers:\n" + list(containers)
+    }
+
+    @Test func aCreatedPodIsScheduledGivenAnAddressAndRuns() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            let created = try await agent.createPod(Self.pod("web"))
+            #expect(created.status.phase == .pending)
+            #expect(created.status.condition(.podScheduled)?.status == .true)
+            #expect(!created.spec.nodeName.isEmpty)
+            let pod = try await agent.waitForPod("web", "Running") { $0?.status.phase == .running }
+            let status = try #require(pod?.status[container: "app"])
+            #expect(status.state.running != nil)
+            #expect(status.ready && status.started == true)
+            #expect(status.restartCount == 0)
+            #expect(status.containerID.hasPrefix("podlab://"))
+            #expect(pod?.status.condition(.ready)?.status == .true)
+            #expect(pod?.status.podIP.hasPrefix("10.244.") == true)
+            #expect(agent.runtime.hasSandbox(netns: "\(agent.lab)_pod_default_web"))
+            let run = try #require(agent.runtime.latest("web", container: "app"))
+            #expect(run.argv == ["sleep", "3600"])
+            #expect(run.environment["HOSTNAME"] == "web")
+            let reasons = try await agent.events(of: "web").map(\.reason)
+            #expect(reasons == [EventReason.scheduled, EventReason.pulled, EventReason.created, EventReason.started])
+        }
+    }
+
+    @Test func twoPodsGetDistinctAddresses() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            let a = try await agent.createPod(Self.pod("a"))
+            let b = try await agent.createPod(Self.pod("b"))
+            #expect(a.status.podIP != b.status.podIP)
+            #expect(a.metadata.uid != b.metadata.uid)
+        }
+    }
+
+    @Test func restartPolicyAlwaysRestartsAfterSuccessAndBacksOffAfterRepeatedCrashes() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            try await agent.createPod(Self.pod("loop"))
+            try await agent.waitForPod("loop", "Running") { $0?.status.phase == .running }
+            #expect(agent.runtime.exit("loop", container: "app", .exited(0)))
+            // The first restart is at once.
+            var pod = try await agent.waitForPod("loop", "first restart") { $0?.status[container: "app"]?.restartCount == 1 && $0?.status[container: "app"]?.state.running != nil }
+            #expect(pod?.status[container: "app"]?.lastState.terminated?.reason == "Completed")
+            #expect(pod?.status[container: "app"]?.lastState.terminated?.exitCode == 0)
+            for restarts in 2...4 {
+                try await agent.wait("container running again") { agent.runtime.isRunning("loop", container: "app") }
+                #expect(agent.runtime.exit("loop", container: "app", .exited(3)))
+                pod = try await agent.waitForPod("loop", "restart \(restarts)") { $0?.status[container: "app"]?.restartCount == Int32(restarts) }
+            }
+            #expect(pod?.status[container: "app"]?.lastState.terminated?.exitCode == 3)
+            #expect(pod?.status[container: "app"]?.lastState.terminated?.reason == "Error")
+            #expect(agent.runtime.started.filter { $0.pod == "loop" }.map(\.restart) == [0, 1, 2, 3, 4])
+            // After the first restart, each waits out a back-off, which the pod's events say.
+            let backOffs = try await agent.events(of: "loop").filter { $0.reason == EventReason.backOff }
+            #expect(backOffs.count == 1)
+            #expect(backOffs.first?.count ?? 0 >= 2)
+            #expect(backOffs.first?.message.hasPrefix("Back-off restarting failed container app in pod loop_default(") == true)
+        }
+    }
+
+    @Test func aCrashLoopWaitsInCrashLoopBackOff() async throws {
+        // A back-off long enough to be seen: 0.5 s doubling.
+        try await TestAgent.with(backoffSeconds: 0.5, serveAPI: false) { agent in
+            try await agent.createPod(Self.pod("crash"))
+            try await agent.waitForPod("crash", "Running") { $0?.status.phase == .running }
+            agent.runtime.exit("crash", container: "app", .exited(1))
+            try await agent.waitForPod("crash", "first restart") { $0?.status[container: "app"]?.restartCount == 1 }
+            try await agent.wait("container running again") { agent.runtime.isRunning("crash", container: "app") }
+            agent.runtime.exit("crash", container: "app", .exited(1))
+            let pod = try await agent.waitForPod("crash", "CrashLoopBackOff") { $0?.status[container: "app"]?.state.waiting?.reason == "CrashLoopBackOff" }
+            let waiting = try #require(pod?.status[container: "app"]?.state.waiting)
+            #expect(waiting.message.hasPrefix("back-off 500ms restarting failed container=app pod=crash_default("))
+            #expect(pod?.status[container: "app"]?.ready == false)
+            // It runs again once the back-off is over, counted as a restart.
+            try await agent.waitForPod("crash", "second restart") { $0?.status[container: "app"]?.restartCount == 2 && $0?.status[container: "app"]?.state.running != nil }
+        }
+    }
+
+    @Test func restartPolicyOnFailureRestartsFailuresAndFinishesOnSuccess() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            try await agent.createPod(Self.pod("job", restartPolicy: "OnFailure"))
+            try await agent.waitForPod("job", "Running") { $0?.status.phase == .running }
+            agent.runtime.exit("job", container: "app", .exited(2))
+            try await agent.waitForPod("job", "restart after failure") { $0?.status[container: "app"]?.restartCount == 1 && $0?.status[container: "app"]?.state.running != nil }
+            agent.runtime.exit("job", container: "app", .exited(0))
+            let pod = try await agent.waitForPod("job", "Succeeded") { $0?.status.phase == .succeeded }
+            #expect(pod?.status[container: "app"]?.state.terminated?.reason == "Completed")
+            #expect(pod?.status[container: "app"]?.restartCount == 1)
+            // A finished pod's sandbox goes and its address is free; the pod stays.
+            try await agent.wait("sandbox removed") { !agent.runtime.hasSandbox(netns: "\(agent.lab)_pod_default_job") }
+            #expect(await agent.pod("job") != nil)
+        }
+    }
+
+    @Test func restartPolicyNeverLeavesAFailedContainerExited() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            try await agent.createPod(Self.pod("once", restartPolicy: "Never"))
+            try await agent.waitForPod("once", "Running") { $0?.status.phase == .running }
+            agent.runtime.exit("once", container: "app", .signaled(9))
+            let pod = try await agent.waitForPod("once", "Failed") { $0?.status.phase == .failed }
+            let terminated = try #require(pod?.status[container: "app"]?.state.terminated)
+            #expect(terminated.exitCode == 137)
+            #expect(terminated.signal == 9)
+            #expect(terminated.reason == "Error")
+            #expect(pod?.status[container: "app"]?.restartCount == 0)
+            #expect(agent.runtime.started.filter { $0.pod == "once" }.count == 1)
+        }
+    }
+
+    @Test func initContainersRunOneAtATimeBeforeTheAppContainers() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            try await agent.createPod(Self.pod("init", containers: ["app", "helper"], initContainers: ["first", "second"]))
+            let pending = try await agent.waitForPod("init", "first init container running") { $0?.status[container: "first"]?.state.running != nil }
+            #expect(pending?.status.phase == .pending)
+            #expect(pending?.status[container: "app"]?.state.waiting?.reason == "PodInitializing")
+            #expect(agent.runtime.started.filter { $0.pod == "init" }.map(\.container) == ["first"])
+            agent.runtime.exit("init", container: "first", .exited(0))
+            try await agent.waitForPod("init", "second init container running") { $0?.status[container: "second"]?.state.running != nil }
+            #expect(agent.runtime.started.filter { $0.pod == "init" }.map(\.container) == ["first", "second"])
+            agent.runtime.exit("init", container: "second", .exited(0))
+            let pod = try await agent.waitForPod("init", "Running") { $0?.status.phase == .running }
+            #expect(Set(agent.runtime.started.filter { $0.pod == "init" }.map(\.container).suffix(2)) == ["app", "helper"])
+            #expect(pod?.status.condition(.initialized)?.status == .true)
+            #expect(pod?.status[container: "first"]?.state.terminated?.reason == "Completed")
+        }
+    }
+
+    @Test func aFailedInitContainerUnderNeverFailsThePodWithoutStartingTheApp() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            try await agent.createPod(Self.pod("badinit", restartPolicy: "Never", initContainers: ["setup"]))
+            try await agent.waitForPod("badinit", "init container running") { $0?.status[container: "setup"]?.state.running != nil }
+            agent.runtime.exit("badinit", container: "setup", .exited(1))
+            let pod = try await agent.waitForPod("badinit", "Failed") { $0?.status.phase == .failed }
+            #expect(pod?.status[container: "setup"]?.state.terminated?.exitCode == 1)
+            #expect(pod?.status[container: "app"]?.state.running == nil)
+            #expect(agent.runtime.started.filter { $0.pod == "badinit" }.map(\.container) == ["setup"])
+        }
+    }
+
+    @Test func deletionStopsTheContainersRemovesTheSandboxAndForgetsThePod() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            try await agent.createPod(Self.pod("gone"))
+            try await agent.waitForPod("gone", "Running") { $0?.status.phase == .running }
+            try await agent.deletePod("gone")
+            try await agent.waitForPod("gone", "deleted") { $0 == nil }
+            #expect(!agent.runtime.isRunning("gone", container: "app"))
+            #expect(!agent.runtime.hasSandbox(netns: "\(agent.lab)_pod_default_gone"))
+            // The container stopped by the deletion is not restarted.
+            #expect(agent.runtime.started.filter { $0.pod == "gone" }.count == 1)
+            let killing = try await agent.events(of: "gone").filter { $0.reason == EventReason.killing }
+            #expect(killing.map(\.message) == ["Stopping container app"])
+            // Its address is free again: a new pod of the same name is created.
+            try await agent.createPod(Self.pod("gone"))
+        }
+    }
+
+    @Test func aSandboxThatFailsToBuildIsReportedOnThePod() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            agent.runtime.failSandboxes(1)
+            try await agent.createPod(Self.pod("nosandbox"))
+            let pod = try await agent.waitForPod("nosandbox", "FailedCreatePodSandBox") { $0?.status.reason == "FailedCreatePodSandBox" }
+            #expect(pod?.status.message.hasPrefix("Failed to create pod sandbox: injected failure") == true)
+            #expect(pod?.status[container: "app"]?.state.waiting?.reason == "ContainerCreating")
+            #expect(agent.runtime.started.filter { $0.pod == "nosandbox" }.isEmpty)
+        }
+    }
+
+    @Test func anUnknownImageWaitsInErrImagePull() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            try await agent.createPod("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: noimage}
+                spec:
+                  containers:
+                  - {name: app, image: example.com/not-an-image:1}
+                """)
+            let pod = try await agent.waitForPod("noimage", "ErrImagePull") { $0?.status[container: "app"]?.state.waiting?.reason == ContainerReason.errImagePull }
+            #expect(pod?.status.phase == .pending)
+            #expect(agent.runtime.started.filter { $0.pod == "noimage" }.isEmpty)
+            let failed = try await agent.events(of: "noimage").filter { $0.reason == EventReason.failed }.map(\.message)
+            #expect(failed.contains("Error: ErrImagePull"))
+        }
+    }
+}
