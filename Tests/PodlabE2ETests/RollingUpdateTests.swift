@@ -132,27 +132,27 @@ struct RollingUpdateTests {
     @Test("a client looping requests to the ClusterIP and the DNS name sees no failure through two rolling updates")
     func noFailedRequest() async throws {
         try await TestLab.with { lab in
-            try lab.apply(deployment(version: 1), as: "web-1.yaml")
+            try lab.apply(Self.deployment(version: 1), as: "web-1.yaml")
             var first: [String] = []
             try await lab.eventually("3 pods ready", timeout: .seconds(90)) {
-                let current = try webPods(lab)
+                let current = try Self.webPods(lab)
                 first = current.active
                 return current.active.count == 3 && current.ready
             }
-            let clusterIP = (try json(lab, ["get", "svc", "web"])["spec"] as? [String: Any])?["clusterIP"] as? String ?? ""
+            let clusterIP = (try Self.json(lab, ["get", "svc", "web"])["spec"] as? [String: Any])?["clusterIP"] as? String ?? ""
             #expect(!clusterIP.isEmpty)
             let stopFile = lab.stateRoot + "/stop-client"
-            try lab.apply(client(clusterIP: clusterIP, stopFile: stopFile), as: "client.yaml")
-            let before = try await requests(lab, moreThan: 0, by: 60)
+            try lab.apply(Self.client(clusterIP: clusterIP, stopFile: stopFile), as: "client.yaml")
+            let before = try await Self.requests(lab, moreThan: 0, by: 60)
 
-            let second = try await roll(lab, to: 2)
-            let third = try await roll(lab, to: 3)
-            let during = try requests(lab)
-            let after = try await requests(lab, moreThan: during.total, by: 60)
+            let second = try await Self.roll(lab, to: 2)
+            let third = try await Self.roll(lab, to: 3)
+            let during = try Self.requests(lab)
+            let after = try await Self.requests(lab, moreThan: during.total, by: 60)
             try "".write(toFile: stopFile, atomically: true, encoding: .utf8)
             var result = after
             try await lab.eventually("the client stopped") {
-                result = try requests(lab)
+                result = try Self.requests(lab)
                 return result.finished
             }
 

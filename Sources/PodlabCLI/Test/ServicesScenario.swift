@@ -118,7 +118,7 @@ struct ServicesScenarioRun {
 
     /// Tells the client to stop and waits for its last line.
     private func stopClient(progress: inout ProgressLine) async throws -> ServicesScenario.Tally {
-        FileManager.default.createFile(atPath: stopFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             let current = try await tally()
@@ -132,7 +132,7 @@ struct ServicesScenarioRun {
     /// Deletes the scenario's namespace (and so everything in it) and waits until it is gone.
     /// Failures are reported, not thrown: the result of the run stands.
     func remove() async {
-        FileManager.default.createFile(atPath: stopFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: stopFile) }
         do {
             _ = try await client.send(.DELETE, Namespace.path(namespace: "", name: namespace))
