@@ -21,6 +21,8 @@ struct RollingUpdateTests {
         metadata: {name: web}
         spec:
           replicas: 3
+          # Each new pod serves 2 s before the next old one goes: longer rollouts, more requests in them.
+          minReadySeconds: 2
           selector: {matchLabels: {app: web}}
           template:
             metadata: {labels: {app: web}}
@@ -56,6 +58,7 @@ struct RollingUpdateTests {
         kind: Pod
         metadata: {name: client}
         spec:
+          restartPolicy: Never
           containers:
           - name: client
             image: curl
