@@ -45,13 +45,13 @@ struct RollingUpdateTests {
         """
     }
 
-    /// A client that asks the Service in a loop, a new connection per request, alternately by
-    /// its ClusterIP and by its DNS name, until `stopFile` exists. One line per request:
-    /// curl's exit status, then the answer (the echo server's JSON, naming the pod).
+    /// A client that asks the Service in three loops at once, a new connection per request,
+    /// alternately by its ClusterIP and by its DNS name, until `stopFile` exists. One line per
+    /// request: curl's exit status, then the answer (the echo server's JSON, naming the pod).
     static func client(clusterIP: String, stopFile: String) -> String {
         let loop = """
-            while [ ! -e \(stopFile) ]; do for url in http://\(clusterIP)/ http://web/; do \
-            out=$(curl -s -m 5 "$url"); echo "$? $out"; done; done; echo finished
+            ask() { while [ ! -e \(stopFile) ]; do for url in http://\(clusterIP)/ http://web/; do \
+            out=$(curl -s -m 5 "$url"); echo "$? $out"; done; done; }; ask & ask & ask & wait; echo finished
             """
         return """
         apiVersion: v1
