@@ -16,13 +16,16 @@ public enum ServicesScenario {
     public static func namespace(suffix: String) -> String { "podlab-services-\(suffix)" }
 
     /// The Deployment: echo servers, ready once they answer HTTP, rolled with the default
-    /// strategy (one pod more at a time, none unavailable, for 3 replicas).
+    /// strategy (one pod more at a time, none unavailable, for 3 replicas). Each new pod serves
+    /// 2 s (`minReadySeconds`) before the next old one goes, so the rollout lasts long enough
+    /// for a few hundred requests.
     public static func deployment(namespace: String, version: Int) -> JSONValue {
         [
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": ["name": .string(serviceName), "namespace": .string(namespace)],
             "spec": [
                 "replicas": .integer(Int64(replicas)),
+                "minReadySeconds": 2,
                 "selector": ["matchLabels": ["app": .string(serviceName)]],
                 "template": [
                     "metadata": ["labels": ["app": .string(serviceName)]],

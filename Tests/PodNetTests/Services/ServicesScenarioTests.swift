@@ -35,7 +35,7 @@ struct ServicesScenarioTests {
         let one = try Deployment(json: ServicesScenario.deployment(namespace: "ns", version: 1))
         let two = try Deployment(json: ServicesScenario.deployment(namespace: "ns", version: 2))
         try one.applyingDefaults().validated()
-        #expect(one.spec.replicas == 3)
+        #expect(one.spec.replicas == 3 && one.spec.minReadySeconds == 2)
         #expect(one.spec.template.spec.containers.first?.readinessProbe != nil)
         #expect(one.spec.template.spec.containers.first?.env == [EnvVar(name: ServicesScenario.versionVariable, value: "1")])
         var changed = one
