@@ -1,8 +1,13 @@
 import Foundation
 import KernelTestSupport
+import Netns
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// A Deployment rolled out behind a Service while a client in a pod keeps asking it: readiness
+/// A Deployment rolled out behind a Service while clients in a pod keep asking it (a new
+/// connection per request, and one keep-alive connection after another): readiness
 /// gates new endpoints, a deleted pod leaves every node's Service rules before its containers
 /// hear SIGTERM, and the servers finish what they were answering. Not one request may fail.
 @Suite("Rolling updates behind a Service", .serialized, .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
@@ -132,6 +137,128 @@ struct RollingUpdateTests {
         return latest
     }
 
+    /// A keep-alive HTTP client: requests one after another on one connection to the
+    /// ClusterIP, from inside the client pod's network namespace, on a thread of its own. A
+    /// server closing an idle reused connection (a terminating one does) is not a failure:
+    /// the request had not been taken, and is sent again on a new connection, as HTTP
+    /// clients retry idempotent requests. A failure is anything else: a new connection that
+    /// fails, or an answer cut short or wrong.
+    final class KeepAliveClient: Sendable {
+        struct Counts {
+            var requests = 0
+            var connections = 0
+            var closedWhileIdle = 0
+            var failures: [String] = []
+            var stopped = false
+            var finished = false
+        }
+
+        let counts = Locked(Counts())
+        let namespace: String
+        let address: String
+
+        init(namespace: String, address: String) {
+            self.namespace = namespace
+            self.address = address
+        }
+
+        func start() {
+            Thread.detachNewThread { self.run() }
+        }
+
+        /// Stops after the request in progress; waits up to 10 s for it.
+        func stop() -> Counts {
+            counts.withLock { $0.stopped = true }
+            for _ in 0..<1000 {
+                if counts.withLock({ $0.finished }) { break }
+                usleep(10_000)
+            }
+            return counts.withLock { $0 }
+        }
+
+        private func connect() -> Int32? {
+            guard let fd = try? NetworkNamespace.open(namespace).perform({ socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }),
+                  fd >= 0 else { return nil }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var target = sockaddr_in()
+            target.sin_family = sa_family_t(AF_INET)
+            target.sin_port = UInt16(80).bigEndian
+            inet_pton(AF_INET, address, &target.sin_addr)
+            let rc = withUnsafePointer(to: &target) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { close(fd); return nil }
+            return fd
+        }
+
+        private enum Outcome { case answered(keepAlive: Bool), closedBeforeAnswer, failed(String) }
+
+        /// One request and its whole answer (the echo server's JSON, by Content-Length).
+        private func exchange(_ fd: Int32) -> Outcome {
+            let request = "GET / HTTP/1.1\r\nHost: web\r\n\r\n"
+            let sent = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            guard sent == request.utf8.count else { return .closedBeforeAnswer }
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 8192)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 {
+                    let reason = n == 0 ? "closed" : String(cString: strerror(errno))
+                    if received.isEmpty && (n == 0 || errno == ECONNRESET) { return .closedBeforeAnswer }
+                    return .failed("\(reason) after \(received.count) bytes of an answer")
+                }
+                received += buffer[0..<n]
+                let text = String(decoding: received, as: UTF8.self)
+                guard let headEnd = text.range(of: "\r\n\r\n") else { continue }
+                let head = text[..<headEnd.lowerBound]
+                guard let lengthLine = head.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
+                      let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else {
+                    return .failed("an answer without Content-Length: \(head)")
+                }
+                let bodyBytes = received.count - text[..<headEnd.upperBound].utf8.count
+                if bodyBytes < length { continue }
+                guard head.hasPrefix("HTTP/1.1 200 OK"), text.contains("\"hostname\":\"web-") else { return .failed("unexpected answer: \(text)") }
+                return .answered(keepAlive: !head.lowercased().contains("connection: close"))
+            }
+        }
+
+        private func run() {
+            var fd: Int32?
+            var fresh = true
+            while !counts.withLock({ $0.stopped }) {
+                if fd == nil {
+                    fd = connect()
+                    fresh = true
+                    guard fd != nil else {
+                        counts.withLock { $0.failures.append("connect to \(address):80 failed: \(String(cString: strerror(errno)))") }
+                        usleep(10_000)
+                        continue
+                    }
+                    counts.withLock { $0.connections += 1 }
+                }
+                switch exchange(fd!) {
+                case let .answered(keepAlive):
+                    counts.withLock { $0.requests += 1 }
+                    fresh = false
+                    if !keepAlive { close(fd!); fd = nil }
+                case .closedBeforeAnswer:
+                    counts.withLock { counts in
+                        if fresh { counts.failures.append("a new connection closed before answering") } else { counts.closedWhileIdle += 1 }
+                    }
+                    close(fd!)
+                    fd = nil
+                case let .failed(reason):
+                    counts.withLock { $0.failures.append(reason) }
+                    close(fd!)
+                    fd = nil
+                }
+            }
+            if let fd { close(fd) }
+            counts.withLock { $0.finished = true }
+        }
+    }
+
     @Test("a client looping requests to the ClusterIP and the DNS name sees no failure through two rolling updates")
     func noFailedRequest() async throws {
         try await TestLab.with { lab in
@@ -147,11 +274,14 @@ struct RollingUpdateTests {
             let stopFile = lab.stateRoot + "/stop-client"
             try lab.apply(Self.client(clusterIP: clusterIP, stopFile: stopFile), as: "client.yaml")
             let before = try await Self.requests(lab, moreThan: 0, by: 60)
+            let keepAlive = KeepAliveClient(namespace: lab.podNamespace("client"), address: clusterIP)
+            keepAlive.start()
 
             let second = try await Self.roll(lab, to: 2)
             let third = try await Self.roll(lab, to: 3)
             let during = try Self.requests(lab)
             let after = try await Self.requests(lab, moreThan: during.total, by: 60)
+            let kept = keepAlive.stop()
             try "".write(toFile: stopFile, atomically: true, encoding: .utf8)
             var result = after
             try await lab.eventually("the client stopped") {
@@ -163,6 +293,12 @@ struct RollingUpdateTests {
             print("rolling updates: \(result.total) requests (\(rolling) during the two rollouts), \(result.failed.count) failed; "
                 + "answers per pod: \(result.answers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
             #expect(result.failed.isEmpty, "failed requests:\n\(result.failed.prefix(20).joined(separator: "\n"))")
+            print("keep-alive client: \(kept.requests) requests on \(kept.connections) connections, "
+                + "\(kept.closedWhileIdle) closed by a terminating server between requests, \(kept.failures.count) failed")
+            #expect(kept.failures.isEmpty, "keep-alive failures:\n\(kept.failures.prefix(20).joined(separator: "\n"))")
+            #expect(kept.requests >= 200, "the keep-alive client made only \(kept.requests) requests")
+            // Its first server was one of the first pods, all gone: it closed the connection.
+            #expect(kept.connections >= 2)
             #expect(rolling >= 200, "only \(rolling) requests were made during the rollouts")
             // Every pod of the first and the last generation answered; the middle one served
             // while it lived (each of its pods was ready before an old one went).
