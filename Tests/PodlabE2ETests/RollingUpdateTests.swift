@@ -53,8 +53,10 @@ struct RollingUpdateTests {
     /// A client that asks the Service in three loops at once, a new connection per request,
     /// alternately by its ClusterIP and by its DNS name, until `stopFile` exists. One line per
     /// request: curl's exit status, then the answer (the echo server's JSON, naming the pod).
+    /// It starts counting once each URL answered (the rules of its node carry the endpoints).
     static func client(clusterIP: String, stopFile: String) -> String {
         let loop = """
+            for url in http://\(clusterIP)/ http://web/; do until curl -s -m 1 -o /dev/null "$url"; do sleep 0.2; done; done; \
             ask() { while [ ! -e \(stopFile) ]; do for url in http://\(clusterIP)/ http://web/; do \
             out=$(curl -s -m 5 "$url"); echo "$? $out"; done; done; }; ask & ask & ask & wait; echo finished
             """

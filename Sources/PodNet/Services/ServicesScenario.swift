@@ -50,9 +50,13 @@ public enum ServicesScenario {
 
     /// The client's loop: a new connection per request (the built-in curl), alternately to the
     /// ClusterIP and to the Service's DNS name, until `stopFile` exists (containers share the
-    /// host's file system). One line per request: curl's exit status, then the answer.
+    /// host's file system). One line per request: curl's exit status, then the answer. It
+    /// counts from the first answer by each URL on: pods ready before the rules of the
+    /// client's node carry them, or a DNS name not served yet, are no failure of a rollout.
     public static func clientScript(clusterIP: String, namespace: String, stopFile: String) -> String {
-        "while [ ! -e \(stopFile) ]; do for url in http://\(clusterIP)/ http://\(serviceName).\(namespace)/; do "
+        let urls = "http://\(clusterIP)/ http://\(serviceName).\(namespace)/"
+        return "for url in \(urls); do until curl -s -m 1 -o /dev/null \"$url\"; do sleep 0.2; done; done; "
+            + "while [ ! -e \(stopFile) ]; do for url in \(urls); do "
             + "out=$(curl -s -m 5 \"$url\"); echo \"$? $out\"; done; done; echo \(Tally.finishedLine)"
     }
 
