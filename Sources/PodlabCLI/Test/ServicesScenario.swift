@@ -193,12 +193,22 @@ struct ServicesScenarioRun {
             report = try await run.run(progress: &progress)
         } catch {
             progress.finish()
-            if keep { context.stderr.line("kept namespace \(run.namespace)") } else { await run.remove() }
+            if keep {
+                context.stderr.line("kept namespace \(run.namespace); its client, if it runs, asks until \(run.stopFile) exists")
+            } else {
+                await run.remove()
+            }
             throw error
         }
         progress.finish()
         print(report, json: json, context: context)
-        if keep { context.stderr.line("kept namespace \(run.namespace)") } else { await run.remove() }
+        if keep {
+            // The client has stopped: its stop file has done its work.
+            try? FileManager.default.removeItem(atPath: run.stopFile)
+            context.stderr.line("kept namespace \(run.namespace)")
+        } else {
+            await run.remove()
+        }
         return report.passed ? 0 : 1
     }
 }
