@@ -47,6 +47,9 @@ public actor Controller: APIBackend {
     var dataplaneSyncPending = false
     /// Milliseconds from a change of services or endpoints to every node's rules in force.
     var dataplaneSyncMillis: [Double] = []
+    /// Which service and endpoint changes every node's rules carry, and the deletions waiting
+    /// for theirs (`drainServiceEndpoints`).
+    var serviceRulesProgress = ServiceRulesProgress<CheckedContinuation<Void, Never>>()
     /// Deployments and ReplicaSets by `namespace/name`, as for services.
     var deployments: [String: Deployment] = [:]
     var replicaSets: [String: ReplicaSet] = [:]

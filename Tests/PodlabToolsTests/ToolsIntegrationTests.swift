@@ -293,6 +293,63 @@ struct ToolsIntegrationTests {
         }
     }
 
+    /// Reads from `fd` until the peer closes it (or 10 s pass); nil when it did not close.
+    static func readUntilClosed(_ fd: Int32) -> String? {
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { return String(decoding: received, as: UTF8.self) }
+            if n < 0 { return nil }
+            received += buffer[0..<n]
+        }
+    }
+
+    @Test("on SIGTERM nginx closes idle keep-alive connections and its listener, answers the request in progress, then exits 0")
+    func gracefulShutdown() throws {
+        try ToolsLab.with { lab in
+            let server = try lab.start(Self.nginx, readyWhen: "start worker process")
+            // A keep-alive connection, idle after one answer, and one in the middle of a request.
+            let idle = try lab.connectToLoopback(port: 80)
+            defer { close(idle) }
+            _ = "GET / HTTP/1.1\r\nHost: x\r\n\r\n".withCString { send(idle, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var first = 0
+            while first < 612 {
+                let n = buffer.withUnsafeMutableBytes { recv(idle, $0.baseAddress, $0.count, 0) }
+                guard n > 0 else { break }
+                first += n
+            }
+            #expect(first > 612)
+            let busy = try lab.connectToLoopback(port: 80)
+            defer { close(busy) }
+            _ = "GET / HT".withCString { send(busy, $0, 8, Int32(MSG_NOSIGNAL)) }
+            usleep(100_000)
+
+            try server.child.signal(SIGTERM)
+            // The idle connection is closed by the server, with nothing more sent on it.
+            #expect(Self.readUntilClosed(idle) == "")
+            // Still running for the request in progress; the port refuses new connections.
+            #expect(server.poll() == nil)
+            #expect(throws: (any Error).self) { close(try lab.connectToLoopback(port: 80)) }
+            let rest = "TP/1.1\r\nHost: x\r\n\r\n"
+            _ = rest.withCString { send(busy, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            let answer = Self.readUntilClosed(busy) ?? "(not closed)"
+            #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(answer)")
+            #expect(answer.contains("Connection: close\r\n"), "\(answer)")
+            #expect(answer.hasSuffix(Nginx.welcomePage), "\(answer)")
+            #expect(server.waitForExit() == .exited(0))
+            let pid = server.child.pid
+            #expect(server.stderr.contains("[notice] \(pid)#\(pid): signal 15 (SIGTERM) received, exiting\n"))
+            #expect(server.stderr.contains("[notice] \(pid)#\(pid): gracefully shutting down\n"))
+            #expect(server.stderr.contains("[notice] \(pid)#\(pid): exiting\n"))
+            #expect(server.stderr.hasSuffix("[notice] \(pid)#\(pid): exit\n"), "\(server.stderr)")
+            #expect(server.stdout.components(separatedBy: "\" 200 612 ").count - 1 == 2)
+        }
+    }
+
     @Test("servers keep serving while another client idles, and leak no descriptors")
     func concurrencyAndDescriptors() throws {
         try ToolsLab.with { lab in

@@ -401,6 +401,8 @@ extension Controller {
         runtime?.deleting = true
         runtime?.cancelRestarts()
         containerProber?.unregister(podUID: pod.metadata.uid)
+        // Out of every node's Service rules before its containers are told to stop.
+        if runtime?.processes.isEmpty == false { await drainServiceEndpoints(of: pod) }
         let grace = Duration.seconds(PodStatusRules.remainingGracePeriod(of: pod, now: .now()))
         let processes = Array(runtime?.processes.values ?? [:].values)
         for name in (runtime?.processes.keys).map(Array.init) ?? [] {

@@ -347,6 +347,7 @@ extension Controller {
     /// during a sync are taken by one more sync after it.
     func servicesChanged() {
         guard phase == .ready || phase == .creating else { return }
+        _ = serviceRulesProgress.request()
         dataplaneSyncPending = true
         guard !dataplaneSyncRunning else { return }
         dataplaneSyncRunning = true
@@ -354,9 +355,14 @@ extension Controller {
     }
 
     func runDataplaneSyncs() async {
-        defer { dataplaneSyncRunning = false }
+        defer {
+            dataplaneSyncRunning = false
+            // No sync runs any more (all done, or the lab goes down): nobody is left waiting.
+            for waiter in serviceRulesProgress.releaseAll() { waiter.resume() }
+        }
         while dataplaneSyncPending, phase == .ready || phase == .creating, let plan {
             dataplaneSyncPending = false
+            let generation = serviceRulesProgress.requested
             let started = ContinuousClock.now
             let table = ServiceTable(services: services.values, slices: endpointSlices.values, pods: pods.values)
             var failed = false
@@ -376,6 +382,7 @@ extension Controller {
                 dataplaneSyncPending = true
             } else {
                 dataplaneSyncMillis.append(Controller.millis(ContinuousClock.now - started))
+                for waiter in serviceRulesProgress.completed(through: generation) { waiter.resume() }
             }
         }
     }

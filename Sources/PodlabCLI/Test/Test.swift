@@ -24,6 +24,7 @@ public struct ConnectivityTest: PodlabCommand {
               podlab test --from web --to db,10.244.2.7:5432
               podlab test --from app=frontend --sample 200 -o json
               podlab test --scenario seed -o junit > connectivity.xml
+              podlab test --scenario services
             """)
 
     @Option(help: "The lab to talk to (default: $PODLAB_LAB or \"podlab\").")
@@ -32,7 +33,7 @@ public struct ConnectivityTest: PodlabCommand {
     @Option(name: .shortAndLong, help: "Only pods of this namespace (default: every namespace).")
     public var namespace: String?
 
-    @Option(help: "A built-in scenario instead of the lab's own pods: seed (the pods tutorial's claims).")
+    @Option(help: "A built-in scenario instead of the lab's own pods: seed (the pods tutorial's claims), services (a rolling update behind a Service without a failed request).")
     public var scenario: String?
 
     @Option(help: "Sources: pod names, namespace/name, host, or a label selector (default: all).")
@@ -70,8 +71,11 @@ public struct ConnectivityTest: PodlabCommand {
 
     public func validate() throws {
         if let sample, sample < 1 { throw ValidationError("--sample must be at least 1") }
-        if let scenario, scenario != SeedScenario.name {
-            throw ValidationError("unknown scenario \"\(scenario)\" (known: \(SeedScenario.name))")
+        if let scenario, scenario != SeedScenario.name, scenario != ServicesScenario.name {
+            throw ValidationError("unknown scenario \"\(scenario)\" (known: \(SeedScenario.name), \(ServicesScenario.name))")
+        }
+        if scenario == ServicesScenario.name, sample != nil || kinds != nil || mismatchesOnly || output == Format.junit.rawValue {
+            throw ValidationError("--scenario services runs its own requests: --sample, --kinds, --mismatches-only and -o junit do not apply")
         }
         if scenario != nil, from != nil || to != nil || namespace != nil {
             throw ValidationError("--scenario runs its own pods: --from, --to and --namespace do not apply")
@@ -96,6 +100,9 @@ public struct ConnectivityTest: PodlabCommand {
         let info = try await client.get(LabInfo.self, LabInfo.path)
         guard info.phase == .ready else {
             throw CLIError("lab \"\(info.name)\" is not ready (\(info.phase)\(info.message.map { ": \($0)" } ?? ""))")
+        }
+        if scenario == ServicesScenario.name {
+            return try await ServicesScenarioRun.execute(client: client, context: context, json: format == .json, keep: keep)
         }
         let plan = try Self.snapshotPlan(info)
         var progress = ProgressLine(context.stderr)

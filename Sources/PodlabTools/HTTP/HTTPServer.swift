@@ -36,6 +36,8 @@ final class HTTPConnectionHandler: StreamHandler {
     private var chunked: ChunkedDecoder?
     private var body: [UInt8] = []
     private var finished = false
+    /// The server is shutting down: the next response is the connection's last.
+    private var closing = false
 
     init(site: HTTPSite) { self.site = site }
 
@@ -43,7 +45,8 @@ final class HTTPConnectionHandler: StreamHandler {
         guard !finished else { return ConnectionReply() }
         buffer.append(contentsOf: bytes)
         var reply = ConnectionReply()
-        while !finished, let (request, keepAlive) = nextRequest(on: connection, reply: &reply) {
+        while !finished, let (request, requestedKeepAlive) = nextRequest(on: connection, reply: &reply) {
+            let keepAlive = requestedKeepAlive && !closing
             var response = site.respond(to: request, on: connection, keepAlive: keepAlive)
             let bodyBytes = request.head.method == "HEAD" ? 0 : response.body.count
             if request.head.method == "HEAD" { response.body = [] }
@@ -59,6 +62,12 @@ final class HTTPConnectionHandler: StreamHandler {
     func peerClosed(on connection: ConnectionInfo) -> ConnectionReply {
         finished = true
         return ConnectionReply(close: true)
+    }
+
+    /// Idle between requests: close now. In a request: answer it with `Connection: close`.
+    func shutDown() -> Bool {
+        closing = true
+        return finished || (head == nil && buffer.isEmpty)
     }
 
     /// The next complete request in the buffer, or nil (after queuing an error reply when
@@ -117,11 +126,13 @@ final class HTTPConnectionHandler: StreamHandler {
     }
 }
 
-/// Starts a TCP listener on 0.0.0.0:`port` and serves `site` until SIGTERM/SIGINT (or
-/// `extraSignals`). `bindFailed` prints the server's own message when the port is taken.
-/// Returns the process exit code.
+/// Starts a TCP listener on 0.0.0.0:`port` and serves `site` until one of `signals` arrives,
+/// then shuts down gracefully (`ServerLoop`). `bindFailed` prints the server's own message
+/// when the port is taken; `stopping` says which signal arrived, `stopped` that the last
+/// connection is done. Returns the process exit code.
 func serveHTTP(site: HTTPSite, port: UInt16, signals: TerminationSignals,
-               bindFailed: (SystemError) -> Void, started: () -> Void, stopping: (Int32) -> Void) -> Int32 {
+               bindFailed: (SystemError) -> Void, started: () -> Void, stopping: @escaping (Int32) -> Void,
+               stopped: () -> Void = {}) -> Int32 {
     let listener: Socket
     do {
         listener = try Socket.listening(on: SocketAddress(ip: "0.0.0.0", port: port)!)
@@ -133,9 +144,10 @@ func serveHTTP(site: HTTPSite, port: UInt16, signals: TerminationSignals,
     let loop = ServerLoop(listeners: [ServerLoop.Listener(socket: listener, makeHandler: { _ in HTTPConnectionHandler(site: site) },
                                                           idleTimeout: site.keepAliveTimeout)],
                           signals: signals)
+    loop.shuttingDown = stopping
     do {
-        let signal = try loop.run()
-        stopping(signal)
+        _ = try loop.run()
+        stopped()
         return 0
     } catch {
         OutputStream.standardError.line("\(error)")

@@ -22,12 +22,26 @@ protocol StreamHandler: AnyObject {
     func received(_ bytes: [UInt8], on connection: ConnectionInfo) -> ConnectionReply
     /// The peer closed its side; the reply's output is sent, then the connection closes.
     func peerClosed(on connection: ConnectionInfo) -> ConnectionReply
+    /// The server is shutting down: true when the connection may close once its output is
+    /// sent (nothing is partly received); false when a request is in progress, which the
+    /// handler finishes and then asks to close (`ConnectionReply.close`).
+    func shutDown() -> Bool
+}
+
+extension StreamHandler {
+    func shutDown() -> Bool { true }
 }
 
 /// A single-threaded `epoll` loop serving TCP listeners and UDP sockets until a termination
 /// signal arrives. Every socket is non-blocking and owned by the loop, so when `run` returns
 /// (or a connection ends) its descriptor is closed. Each wake-up costs what is ready, not what
 /// is open: a server holding hundreds of idle connections still accepts the next one in O(1).
+///
+/// The first termination signal shuts the server down gracefully, as nginx does on SIGQUIT:
+/// the connections waiting in the listen backlog are accepted (closing the listener would
+/// reset them), the listeners close, idle keep-alive connections close, requests in progress
+/// are answered (`Connection: close`) and their connections close after the answer; `run`
+/// returns once none is left. A second signal ends it at once.
 final class ServerLoop {
     struct Listener {
         var socket: Socket
@@ -85,8 +99,12 @@ final class ServerLoop {
         self.signals = signals
     }
 
-    /// Serves until a termination signal arrives; returns that signal. Closes every
-    /// connection before returning.
+    /// Called when the first termination signal arrives, before the connections drain.
+    var shuttingDown: ((Int32) -> Void)?
+
+    /// Serves until a termination signal arrives and the connections in progress are done
+    /// (or a second signal arrives); returns the first signal. Closes every connection before
+    /// returning.
     func run() throws(SystemError) -> Int32 {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw SystemError("epoll_create1") }
@@ -106,10 +124,12 @@ final class ServerLoop {
             datagramIndex[endpoint.socket.fd] = index
         }
         var accepting = true
+        var stopSignal: Int32?
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         while true {
+            if let stopSignal, connections.isEmpty { return stopSignal }
             // At the connection limit, stop listening for new ones (they wait in the backlog).
-            if accepting != (connections.count < maximumConnections) {
+            if stopSignal == nil, accepting != (connections.count < maximumConnections) {
                 accepting.toggle()
                 for listener in listeners { modify(listener.socket.fd, events: accepting ? EPOLLIN.rawValue : 0) }
             }
@@ -125,7 +145,11 @@ final class ServerLoop {
             for event in events[0..<Int(count)] {
                 let fd = Int32(truncatingIfNeeded: event.data.u64)
                 if fd == signals.fd {
-                    if let signal = signals.received() { return signal }
+                    guard let signal = signals.received() else { continue }
+                    if let stopSignal { return stopSignal }
+                    stopSignal = signal
+                    shuttingDown?(signal)
+                    try beginShutdown(listenerIndex: &listenerIndex, datagramIndex: &datagramIndex)
                 } else if let index = listenerIndex[fd] {
                     if accepting { try acceptAll(listeners[index]) }
                 } else if let index = datagramIndex[fd] {
@@ -139,6 +163,31 @@ final class ServerLoop {
                 for connection in Array(connections.values) {
                     if let idle = connection.idleDeadline, idle.hasExpired { drop(connection) }
                 }
+            }
+        }
+    }
+
+    /// Stops taking work and lets what is in progress finish (see the type's comment).
+    private func beginShutdown(listenerIndex: inout [Int32: Int], datagramIndex: inout [Int32: Int]) throws(SystemError) {
+        // Connections the kernel completed but nobody accepted yet are clients waiting for an
+        // answer: take them, whatever the limit, then stop listening (new SYNs are refused).
+        maximumConnections = Int.max
+        for listener in listeners {
+            try acceptAll(listener)
+            epoll_ctl(epoll, EPOLL_CTL_DEL, listener.socket.fd, nil)
+            listener.socket.stopListening()
+        }
+        listenerIndex.removeAll()
+        for endpoint in datagrams { epoll_ctl(epoll, EPOLL_CTL_DEL, endpoint.socket.fd, nil) }
+        datagramIndex.removeAll()
+        for connection in Array(connections.values) {
+            // A request sent just before the signal is read first: a socket closed with unread
+            // input answers the peer with a reset instead of the response.
+            service(connection, revents: EPOLLIN.rawValue)
+            guard connections[connection.socket.fd] != nil else { continue }
+            if connection.closeAfterOutput || connection.handler.shutDown() {
+                connection.closeAfterOutput = true
+                flush(connection)
             }
         }
     }

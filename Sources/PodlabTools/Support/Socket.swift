@@ -262,4 +262,7 @@ final class Socket {
 
     /// Half-closes: the peer reads end of file, replies can still arrive.
     func shutdownWrite() { _ = shutdown(fd, Int32(SHUT_WR)) }
+    /// Ends listening: the port refuses new connections. Connections still in the backlog
+    /// are reset (accept them first), accepted ones are not touched.
+    func stopListening() { _ = shutdown(fd, Int32(SHUT_RD)) }
 }

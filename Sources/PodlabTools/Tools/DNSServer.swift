@@ -209,8 +209,15 @@ enum DNSServer {
 final class DNSStreamHandler: StreamHandler {
     private let source: ClusterDNSSource
     private var pending: [UInt8] = []
+    /// The server is shutting down: close once no message is partly received.
+    private var closing = false
 
     init(source: ClusterDNSSource) { self.source = source }
+
+    func shutDown() -> Bool {
+        closing = true
+        return pending.isEmpty
+    }
 
     func received(_ bytes: [UInt8], on connection: ConnectionInfo) -> ConnectionReply {
         pending += bytes
@@ -227,7 +234,7 @@ final class DNSStreamHandler: StreamHandler {
             output.appendBigEndian(UInt16(answer.count))
             output += answer
         }
-        return ConnectionReply(output: output)
+        return ConnectionReply(output: output, close: closing && pending.isEmpty)
     }
 
     func peerClosed(on connection: ConnectionInfo) -> ConnectionReply {

@@ -99,6 +99,8 @@ final class EchoConnectionHandler: StreamHandler {
     private var http: HTTPConnectionHandler?
     private var raw = false
     private var echoed = 0
+    /// The server is shutting down (see `shutDown`).
+    private var closing = false
 
     init(site: EchoSite, logger: EchoLogger) {
         self.site = site
@@ -117,6 +119,7 @@ final class EchoConnectionHandler: StreamHandler {
             return ConnectionReply()
         case .http:
             let handler = HTTPConnectionHandler(site: site)
+            if closing { _ = handler.shutDown() }
             http = handler
             let buffered = pending
             pending = []
@@ -127,8 +130,16 @@ final class EchoConnectionHandler: StreamHandler {
             let buffered = pending
             pending = []
             echoed += buffered.count
-            return ConnectionReply(output: buffered)
+            return ConnectionReply(output: buffered, close: closing)
         }
+    }
+
+    /// HTTP as the HTTP handler decides; a raw echo closes once it sent back what came; bytes
+    /// that may still become a request are waited for.
+    func shutDown() -> Bool {
+        closing = true
+        if let http { return http.shutDown() }
+        return raw || pending.isEmpty
     }
 
     func peerClosed(on connection: ConnectionInfo) -> ConnectionReply {

@@ -115,8 +115,13 @@ enum Nginx {
                 context.stderr.line(errorLog("notice", line))
             }
         }, stopping: { signal in
+            // The nginx image stops with SIGQUIT (its STOPSIGNAL), which a container runtime
+            // sends: podlab's kubelet sends SIGTERM, so both shut down gracefully here.
             let action = signal == SIGQUIT ? "shutting down" : "exiting"
             context.stderr.line(errorLog("notice", "signal \(signal) (\(signalName(signal))) received, \(action)"))
+            context.stderr.line(errorLog("notice", "gracefully shutting down"))
+        }, stopped: {
+            context.stderr.line(errorLog("notice", "exiting"))
             context.stderr.line(errorLog("notice", "exit"))
         })
     }
