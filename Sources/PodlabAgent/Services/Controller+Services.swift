@@ -223,12 +223,11 @@ extension Controller {
         do { try service.validated() } catch { throw error.status }
         try requireNamespace(namespace, resource: "services", name: service.metadata.name)
         guard services[objectKey(service)] == nil else { throw APIStatus.alreadyExists(resource: "services", name: service.metadata.name) }
-        var allocation = serviceAllocation
         var random = SystemRandomNumberGenerator()
-        try allocation.assign(&service, using: &random)
+        try serviceAllocation.allocate(&service, using: &random)
         if dryRun { return Data(service.json.jsonText(indent: 0).utf8) }
         service = try persist(Controller.stamped(service), .added)
-        serviceAllocation = allocation
+        serviceAllocation.replace(nil, with: service)
         services[objectKey(service)] = service
         indexSelector(of: service)
         markEndpointsStale([objectKey(service)])
@@ -256,15 +255,14 @@ extension Controller {
         }
         new = new.applyingDefaults()
         do { try new.validatedUpdate(from: old) } catch { throw error.status }
-        var allocation = serviceAllocation
         var random = SystemRandomNumberGenerator()
-        try allocation.assign(&new, old: old, using: &random)
+        try serviceAllocation.allocate(&new, old: old, using: &random)
         if dryRun {
             new.metadata.resourceVersion = old.metadata.resourceVersion
             return Data(new.json.jsonText(indent: 0).utf8)
         }
         new = try persist(new, .modified)
-        serviceAllocation = allocation
+        serviceAllocation.replace(old, with: new)
         unindexSelector(of: old)
         services[objectKey(new)] = new
         indexSelector(of: new)
