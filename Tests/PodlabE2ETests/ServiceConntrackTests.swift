@@ -22,6 +22,11 @@ struct ServiceConntrackTests {
             guard fd >= 0 else { throw KernelError(operation: "socket", object: "udp", errno: .current) }
             var timeout = timeval(tv_sec: 2, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            // Bound now, so its port (how the servers' logs name it) is known before it sends.
+            var any = sockaddr_in()
+            any.sin_family = sa_family_t(AF_INET)
+            let bound = withUnsafePointer(to: &any) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0 else { throw KernelError(operation: "bind", object: "udp", errno: .current) }
         }
 
         deinit { close(fd) }

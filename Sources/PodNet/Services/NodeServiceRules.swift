@@ -23,6 +23,9 @@ public struct NodeServiceRules: Sendable {
     private var baseline: [[[UInt32]: ServiceRuleset.Element?]]
     /// The shared chains as they were at the last `takeDiff()`.
     private var baselineChains: ServiceRules.SharedChains
+    /// Off while the rules are built whole: nothing is pending then, and recording the
+    /// baseline of 40 000 keys would cost as much as the rest.
+    private var tracksChanges = true
 
     /// Hostports are claimed under a key no Service has (Service keys contain a `/`), so they sort first.
     private static let hostPortsOwner = ""
@@ -47,9 +50,11 @@ public struct NodeServiceRules: Sendable {
     /// nothing pending: `takeDiff()` is empty until something changes.
     public init(table: ServiceTable, node: ServiceNode) {
         self.init(node: node)
+        tracksChanges = false
         for service in table.services { update(service.qualifiedName, to: service) }
         update(hostPorts: table.hostPorts)
-        _ = takeDiff()
+        tracksChanges = true
+        baselineChains = sharedChains
     }
 
     /// Whether the Service `key` is in the rules.
@@ -156,7 +161,7 @@ public struct NodeServiceRules: Sendable {
 
     /// Records the key's element before its first change since the last diff.
     private mutating func touch(_ key: [UInt32], in set: Int) {
-        if baseline[set].index(forKey: key) == nil {
+        if tracksChanges, baseline[set].index(forKey: key) == nil {
             baseline[set][key] = .some(claims[set][key]?.first?.element)
         }
     }
