@@ -6,8 +6,10 @@
 /// fell out of it. At 10 000 Services, regenerating everything costs ~100 ms; one Service ~0.1 ms.
 ///
 /// `ruleset` is always what `ServiceRules.generate` computes for the same Services in key order
-/// (the order `ServiceTable(services:slices:)` gives): where two Services claim one key (an
-/// address and port taken twice), the one first in key order wins, as there.
+/// (the order `ServiceTable(services:slices:)` gives), element for element: where two Services
+/// claim one key (an address and port taken twice), the one first in key order wins, as there.
+/// Its shared chains are those plus the ones that fell out of use since the rules were built
+/// whole (kept installed: see `baselineChains`).
 public struct NodeServiceRules: Sendable {
     public let node: ServiceNode
     /// The Services' fragments by key.
@@ -21,7 +23,11 @@ public struct NodeServiceRules: Sendable {
     private var rejectUse = 0
     /// Since the last `takeDiff()`: each touched key's element as it was then (nil: absent).
     private var baseline: [[[UInt32]: ServiceRuleset.Element?]]
-    /// The shared chains as they were at the last `takeDiff()`.
+    /// The shared chains installed: every one used since the rules were built whole. A chain
+    /// no Service leads to any more stays (until the next full sync): adding a chain makes the
+    /// kernel validate the table's verdict maps again, element by element (~10 ms at 20 000
+    /// Services), so a Service going back and forth between 1 and 2 endpoints, or between none
+    /// and some, must not delete and add one each time.
     private var baselineChains: ServiceRules.SharedChains
     /// Off while the rules are built whole: nothing is pending then, and recording the
     /// baseline of 40 000 keys would cost as much as the rest.
@@ -85,14 +91,21 @@ public struct NodeServiceRules: Sendable {
         hostPortEntries = hostPorts
     }
 
-    /// The whole ruleset, as `ServiceRules.generate` computes it.
+    /// The whole ruleset, as `ServiceRules.generate` computes it, with the shared chains kept
+    /// installed that no Service leads to any more.
     public var ruleset: ServiceRuleset {
         let elements = claims.map { set in
             set.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { $0.value[0].element }
         }
         return ServiceRules.assemble(node: node, serviceIPs: elements[Self.serviceIPsSet], nodePorts: elements[Self.nodePortsSet],
                                      backends: elements[Self.backendsSet], hairpin: elements[Self.hairpinSet], hostPorts: elements[Self.hostPortsSet],
-                                     shared: sharedChains)
+                                     shared: installedChains)
+    }
+
+    private var installedChains: ServiceRules.SharedChains {
+        var chains = baselineChains
+        chains.formUnion(sharedChains)
+        return chains
     }
 
     /// What changed since the last call, as changes to the installed ruleset: the elements of
@@ -113,12 +126,11 @@ public struct NodeServiceRules: Sendable {
             if !deleted.isEmpty { diff.deletedElements.append(ServiceRulesetDiff.ElementChange(set: declaration, elements: Self.inKeyOrder(deleted))) }
             baseline[index] = [:]
         }
-        let chains = sharedChains
+        var chains = baselineChains
+        chains.formUnion(sharedChains)
         if chains != baselineChains {
-            let before = baselineChains.chains, after = chains.chains
-            let beforeNames = Set(before.map(\.name)), afterNames = Set(after.map(\.name))
-            diff.addedChains = after.filter { !beforeNames.contains($0.name) }
-            diff.deletedChains = before.filter { !afterNames.contains($0.name) }.map(\.declaration)
+            let beforeNames = Set(baselineChains.chains.map(\.name))
+            diff.addedChains = chains.chains.filter { !beforeNames.contains($0.name) }
             baselineChains = chains
         }
         return diff
