@@ -58,6 +58,8 @@ public actor Controller: APIBackend {
     var dataplaneSyncPending = false
     /// Milliseconds from a change of services or endpoints to every node's rules in force.
     var dataplaneSyncMillis: [Double] = []
+    /// When the oldest change not yet in a node's rules came (nil: none pending).
+    var dataplaneChangedSince: ContinuousClock.Instant?
     /// Deployments and ReplicaSets by `namespace/name`, as for services.
     var deployments: [String: Deployment] = [:]
     var replicaSets: [String: ReplicaSet] = [:]

@@ -441,6 +441,7 @@ extension Controller {
     func servicesChanged() {
         guard phase == .ready || phase == .creating else { return }
         dataplaneSyncPending = true
+        if dataplaneChangedSince == nil { dataplaneChangedSince = .now }
         guard !dataplaneSyncRunning else { return }
         dataplaneSyncRunning = true
         Task { await self.runDataplaneSyncs() }
@@ -456,7 +457,10 @@ extension Controller {
         defer { dataplaneSyncRunning = false }
         while dataplaneSyncPending, phase == .ready || phase == .creating, let plan {
             dataplaneSyncPending = false
-            let started = ContinuousClock.now
+            // Timed from the change, not from the sync: a change that waited for the sync before
+            // it counts its wait.
+            let started = dataplaneChangedSince ?? .now
+            dataplaneChangedSince = nil
             var changed = changedServiceKeys
             changedServiceKeys.removeAll()
             if allServicesChanged {
@@ -485,6 +489,7 @@ extension Controller {
                 // dataplane reads what the node holds and syncs it whole).
                 try? await Task.sleep(for: .seconds(1))
                 dataplaneSyncPending = true
+                if dataplaneChangedSince == nil { dataplaneChangedSince = started }
             } else {
                 dataplaneSyncMillis.append(Controller.millis(ContinuousClock.now - started))
             }
