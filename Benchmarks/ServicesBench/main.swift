@@ -4,11 +4,17 @@
 // ClusterIP against the pod address directly. Needs root; everything happens in namespaces it
 // creates under unique names and removes on every path.
 //
+// One Service changed at the largest count through the incremental path the agent takes, and
+// network programming latency: a pod turning Ready behind a Service with 10 000 others present,
+// until it answers through the ClusterIP (polled from a pod), before and after.
+//
 //   services-bench [--services N,N,...] [--kube-proxy N] [--latency N,N] [--connects N] [--runs R]
+//                  [--programming N] [--transitions T]
 
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Netlink
 import Netns
 import NFTables
@@ -21,6 +27,8 @@ struct Options {
     var latencyCounts = [10, 10_000]
     var connects = 2_000
     var runs = 3
+    var programmingCount = 10_000
+    var transitions = 200
 
     init(_ arguments: [String]) {
         var index = 0
@@ -33,8 +41,10 @@ struct Options {
             case "--latency": latencyCounts = list(value)
             case "--connects": connects = max(10, Int(value) ?? 2_000)
             case "--runs": runs = max(1, Int(value) ?? 3)
+            case "--programming": programmingCount = Int(value) ?? 0
+            case "--transitions": transitions = max(10, Int(value) ?? 200)
             default:
-                print("usage: services-bench [--services N,N] [--kube-proxy N] [--latency N,N] [--connects N] [--runs R]")
+                print("usage: services-bench [--services N,N] [--kube-proxy N] [--latency N,N] [--connects N] [--runs R] [--programming N] [--transitions T]")
                 exit(2)
             }
             index += 2
@@ -126,14 +136,50 @@ func fullSyncs(_ options: Options) async throws {
             for run in 0..<max(options.runs, 5) {
                 // The second endpoint (the higher address, on another node) moves to a higher one: its index stays.
                 table.services[run].ports[0].endpoints[1] = ServiceEndpoint(ip: IPv4Address(10, 245, 0, UInt8(run + 1)), port: 8080, nodeName: "n2")
-                let report = try await dataplane.sync(node: node, namespace: namespace, table: table)
-                times.append(report.generateSeconds + report.applySeconds)
+                let start = ContinuousClock.now
+                let report = try await dataplane.apply(ServiceRules.generate(for: table, node: node), node: node.name, namespace: namespace)
+                times.append(seconds(ContinuousClock.now - start))
                 kernel.append(report.kernelSeconds)
                 guard report.diff.addedElementCount == 1, report.diff.deletedElementCount == 1 else { throw BenchError("replace sent \(report.diff)") }
             }
             print("  " + pad("replace one endpoint at \(count) services", 36) + "total " + pad(ms(median(times)), 12)
                   + "of which batch + kernel " + ms(median(kernel)) + " (the whole model regenerated and diffed; 1 element out, 1 in)")
         }
+        try await incrementalChanges(count: count, runs: max(options.runs * 40, 100))
+    }
+}
+
+/// Network programming as the agent does it: the changed Service's key passed down, only its
+/// fragment generated again and its elements sent. p50 / p99 over `runs` changes of each kind.
+func incrementalChanges(count: Int, runs: Int) async throws {
+    try await withNamespace { namespace in
+        let dataplane = ServiceDataplane()
+        let table = serviceTable(count)
+        var services = Dictionary(uniqueKeysWithValues: table.services.map { ($0.qualifiedName, $0) })
+        try await dataplane.sync(node: node, namespace: namespace, services: services, hostPorts: [], changed: services.keys)
+        func percentile(_ values: [Double], _ p: Int) -> Double { values.sorted()[min(values.count - 1, values.count * p / 100)] }
+        var replace: [Double] = [], kernel: [Double] = [], grow: [Double] = [], shrink: [Double] = []
+        for run in 0..<runs {
+            let key = "default/svc-\(run % count)"
+            // One endpoint replaced (its index stays), as a pod replaced behind a Service.
+            services[key]?.ports[0].endpoints[1] = ServiceEndpoint(ip: IPv4Address(IPv4Address(10, 245, 0, 1).value + UInt32(run)), port: 8080, nodeName: "n2")
+            var report = try await dataplane.sync(node: node, namespace: namespace, services: services, hostPorts: [], changed: [key])
+            guard report.attempts == 1, report.diff.addedElementCount == 1, report.diff.deletedElementCount == 1 else { throw BenchError("incremental replace sent \(report.diff)") }
+            replace.append(report.generateSeconds + report.applySeconds)
+            kernel.append(report.kernelSeconds)
+            // A third endpoint turns ready (the Service moves to lb-tcp-3), then goes again.
+            services[key]?.ports[0].endpoints.append(ServiceEndpoint(ip: IPv4Address(10, 246, 0, 1), port: 8080, nodeName: "n1"))
+            report = try await dataplane.sync(node: node, namespace: namespace, services: services, hostPorts: [], changed: [key])
+            grow.append(report.generateSeconds + report.applySeconds)
+            services[key]?.ports[0].endpoints.removeLast()
+            report = try await dataplane.sync(node: node, namespace: namespace, services: services, hostPorts: [], changed: [key])
+            shrink.append(report.generateSeconds + report.applySeconds)
+        }
+        print("  " + pad("incremental, one Service changed at \(count) services (\(runs) each, p50 / p99)", 36))
+        print("  " + pad("  endpoint replaced", 36) + "total " + pad(ms(percentile(replace, 50)) + " / " + ms(percentile(replace, 99)), 24)
+              + "of which batch + kernel " + ms(percentile(kernel, 50)))
+        print("  " + pad("  endpoint added (lb-tcp-3)", 36) + "total " + ms(percentile(grow, 50)) + " / " + ms(percentile(grow, 99)))
+        print("  " + pad("  endpoint removed (lb-tcp-2)", 36) + "total " + ms(percentile(shrink, 50)) + " / " + ms(percentile(shrink, 99)))
     }
 }
 
@@ -308,6 +354,110 @@ func latency(_ options: Options) async throws {
     }
 }
 
+// MARK: Network programming latency
+
+/// A thread that connects from the client pod to `address:port` again and again (each refused
+/// connect costs a fresh socket, made beforehand in the pod's namespace) until one succeeds, and
+/// reports when.
+final class ConnectPoller: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private(set) var connectedAt: ContinuousClock.Instant?
+    private(set) var attempts = 0
+
+    init(client: NetworkNamespace, address: IPv4Address, port: UInt16, deadline: Duration = .seconds(10)) {
+        Thread.detachNewThread { [self] in
+            var target = socketAddress(address, port)
+            let end = ContinuousClock.now + deadline
+            polling: while ContinuousClock.now < end {
+                let sockets: [Int32] = (try? client.perform {
+                    (0..<500).map { _ in socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+                }) ?? []
+                defer { for fd in sockets where fd >= 0 { close(fd) } }
+                for fd in sockets where fd >= 0 {
+                    attempts += 1
+                    let result = withUnsafePointer(to: &target) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                    if result == 0 {
+                        connectedAt = .now
+                        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                        break polling
+                    }
+                }
+            }
+            done.signal()
+        }
+    }
+
+    func wait() { done.wait() }
+}
+
+/// A pod turning Ready behind one Service while `count` others are present: its endpoint goes
+/// into the Service's entry, the node is synced, and a client pod polls with connects through the
+/// ClusterIP until the pod answers (before: refused at once, the Service had no endpoint). Timed
+/// from the change handed to the dataplane to the first accepted connect; then the endpoint goes
+/// again (not Ready). Once through the full regeneration every change cost before (the whole
+/// table generated and diffed), once through the incremental path the agent now takes.
+func programmingLatency(count: Int, transitions: Int) async throws {
+    print("network programming latency: a pod turns Ready behind a Service → it answers through the ClusterIP (connects polled from a pod), "
+          + "\(count) other services present, \(transitions) transitions each (p50 / p99 / max)")
+    let lab = try LatencyLab.make()
+    defer { lab.remove() }
+    let port: UInt16 = 8080
+    let listener: Int32 = try lab.server.perform { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+    try check(listener, "socket")
+    defer { close(listener) }
+    var one: Int32 = 1
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var any = socketAddress(IPv4Address.any, port)
+    try check(withUnsafePointer(to: &any) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }, "bind")
+    try check(listen(listener, 1024), "listen")
+    let serviceIP = IPv4Address(10, 96, 255, 254)
+    func measured(_ endpoints: [ServiceEndpoint]) -> ServiceEntry {
+        ServiceEntry(name: "measured", clusterIP: serviceIP, ports: [ServicePortEntry(port: 80, endpoints: endpoints)])
+    }
+    let ready = [ServiceEndpoint(ip: lab.serverAddress, port: port, nodeName: "n1")]
+    let key = "default/measured"
+    func percentile(_ values: [Double], _ p: Int) -> Double { values.sorted()[min(values.count - 1, values.count * p / 100)] }
+
+    for incremental in [false, true] {
+        let dataplane = ServiceDataplane()
+        var services = Dictionary(uniqueKeysWithValues: serviceTable(count).services.map { ($0.qualifiedName, $0) })
+        services[key] = measured([])
+        func sync() async throws -> ServiceDataplane.SyncReport {
+            if incremental { return try await dataplane.sync(node: node, namespace: lab.node, services: services, hostPorts: [], changed: [key]) }
+            // What every change cost before: the whole model generated and diffed.
+            let table = ServiceTable(services.sorted { $0.key < $1.key }.map(\.value))
+            return try await dataplane.apply(ServiceRules.generate(for: table, node: node), node: node.name, namespace: lab.node)
+        }
+        if incremental {
+            try await dataplane.sync(node: node, namespace: lab.node, services: services, hostPorts: [], changed: services.keys)
+        } else {
+            _ = try await sync()
+        }
+        var latencies: [Double] = [], syncs: [Double] = [], attempts: [Int] = []
+        for _ in 0..<transitions {
+            services[key] = measured(ready)
+            let start = ContinuousClock.now
+            let poller = ConnectPoller(client: lab.client, address: serviceIP, port: 80)
+            _ = try await sync()
+            let synced = ContinuousClock.now
+            poller.wait()
+            guard let connected = poller.connectedAt else { throw BenchError("no connect succeeded in \(poller.attempts) attempts") }
+            latencies.append(seconds(connected - start))
+            syncs.append(seconds(synced - start))
+            attempts.append(poller.attempts)
+            let accepted = accept(listener, nil, nil)
+            try check(accepted, "accept")
+            close(accepted)
+            services[key] = measured([])
+            _ = try await sync()
+        }
+        print("  " + pad(incremental ? "after: incremental (changed key)" : "before: full regeneration", 36)
+              + "ready → answering " + pad(ms(percentile(latencies, 50)) + " / " + ms(percentile(latencies, 99)) + " / " + ms(latencies.max() ?? 0), 36)
+              + "sync " + ms(percentile(syncs, 50)) + " / " + ms(percentile(syncs, 99)) + "   refused connects before it answered: median \(attempts.sorted()[attempts.count / 2])")
+    }
+}
+
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 guard geteuid() == 0 else {
     print("services-bench needs root (it creates network namespaces)")
@@ -317,6 +467,7 @@ do {
     if !options.serviceCounts.isEmpty { try await fullSyncs(options) }
     if options.kubeProxyCount > 0 { try await kubeProxy(options.kubeProxyCount, runs: options.runs) }
     if !options.latencyCounts.isEmpty { try await latency(options) }
+    if options.programmingCount > 0 { try await programmingLatency(count: options.programmingCount, transitions: options.transitions) }
 } catch {
     print("services-bench: \(error)")
     exit(1)

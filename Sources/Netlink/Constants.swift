@@ -35,7 +35,7 @@ enum NetlinkType {
         case RTM_NEWNEIGH: "RTM_NEWNEIGH"
         case RTM_DELNEIGH: "RTM_DELNEIGH"
         case RTM_GETNEIGH: "RTM_GETNEIGH"
-        default: "netlink message type \(type)"
+        default: Ctnetlink.name(type) ?? "netlink message type \(type)"
         }
     }
 }

@@ -39,9 +39,21 @@ public actor Controller: APIBackend {
     var endpointSlices: [String: EndpointSlice] = [:]
     /// The services' virtual addresses and node ports (rebuilt from the stored services).
     var serviceAllocation = ServiceAllocation(serviceCIDR: IPv4Prefix("10.96.0.0/16")!)
-    /// Namespaces whose endpoint slices must be computed again (pods or services changed).
-    var staleEndpointNamespaces: Set<String> = []
+    /// Services (`namespace/name`) whose endpoint slices must be computed again (their pods or
+    /// the services themselves changed).
+    var staleEndpointServices: Set<String> = []
     var endpointSyncScheduled = false
+    /// Indexes that keep a pod's change from costing a scan of every service (10 000 here):
+    /// the service keys by `namespace`, selector key and value (one pair of each selector);
+    /// the service keys whose slices list a pod, by pod key; the slice keys of each service.
+    var servicesBySelectorLabel: [String: Set<String>] = [:]
+    var endpointServicesOfPod: [String: Set<String>] = [:]
+    var endpointSliceKeysOfService: [String: Set<String>] = [:]
+    /// The dataplane's view of each service (by key), kept up to date for the keys that change,
+    /// and the keys changed since the last dataplane sync (all of them when `allServicesChanged`).
+    var serviceEntries: [String: ServiceEntry] = [:]
+    var changedServiceKeys: Set<String> = []
+    var allServicesChanged = true
     /// A dataplane sync is running, and whether another must follow it (changes meanwhile).
     var dataplaneSyncRunning = false
     var dataplaneSyncPending = false
@@ -50,6 +62,8 @@ public actor Controller: APIBackend {
     /// Which service and endpoint changes every node's rules carry, and the deletions waiting
     /// for theirs (`drainServiceEndpoints`).
     var serviceRulesProgress = ServiceRulesProgress<CheckedContinuation<Void, Never>>()
+    /// When the oldest change not yet in a node's rules came (nil: none pending).
+    var dataplaneChangedSince: ContinuousClock.Instant?
     /// Deployments and ReplicaSets by `namespace/name`, as for services.
     var deployments: [String: Deployment] = [:]
     var replicaSets: [String: ReplicaSet] = [:]

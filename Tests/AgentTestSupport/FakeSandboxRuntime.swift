@@ -142,7 +142,9 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     public func closeSpares() {}
     public var spareMillis: [Double] { [] }
 
-    public func syncServices(node: ServiceNode, table: ServiceTable) async throws -> ServiceDataplane.SyncReport? {
+    public func syncServices(node: ServiceNode, services: [String: ServiceEntry], hostPorts: [HostPortEntry],
+                             changed: Set<String>) async throws -> ServiceDataplane.SyncReport? {
+        let table = ServiceTable(services.sorted { $0.key < $1.key }.map(\.value), hostPorts: hostPorts)
         state.withLock { $0.servicesSynced[node.name] = table }
         return nil
     }

@@ -85,71 +85,159 @@ public enum ServiceRules {
         var nodePortElements: [ServiceRuleset.Element] = []
         var backendElements: [ServiceRuleset.Element] = []
         var hairpinAddresses = Set<IPv4Address>()
-        var lbChains: [String: (proto: ServiceProtocol, endpoints: Int)] = [:]
-        var affinityChains: [String: (timeout: UInt32, endpoints: Int)] = [:]
+        var shared = SharedChains()
+        for service in table.services {
+            let fragment = Fragment(service, node: node)
+            serviceIPElements += fragment.serviceIPs
+            nodePortElements += fragment.nodePorts
+            backendElements += fragment.backends
+            hairpinAddresses.formUnion(fragment.hairpin)
+            shared.formUnion(fragment.chains)
+        }
+        let hostPortElements = hostPortElements(table.hostPorts, node: node)
+        hairpinAddresses.formUnion(table.hostPorts.lazy.filter { $0.node == node.name }.map(\.podIP))
+        return assemble(node: node, serviceIPs: sortedUnique(serviceIPElements), nodePorts: sortedUnique(nodePortElements),
+                        backends: sortedUnique(backendElements), hairpin: hairpinAddresses.sorted().map(hairpinElement),
+                        hostPorts: sortedUnique(hostPortElements), shared: shared)
+    }
+
+    /// What one Service adds to a node's ruleset: its elements, and the shared chains they lead to.
+    struct Fragment: Hashable, Sendable {
+        var serviceIPs: [ServiceRuleset.Element] = []
+        var nodePorts: [ServiceRuleset.Element] = []
+        var backends: [ServiceRuleset.Element] = []
+        var hairpin: [IPv4Address] = []
+        var chains = SharedChains()
+
+        init() {}
+
+        init(_ service: ServiceEntry, node: ServiceNode) {
+            for port in service.ports {
+                if let clusterIP = service.clusterIP {
+                    let verdict = program(address: clusterIP, port: port.port, proto: port.protocol,
+                                          choice: choice(port, of: service, on: node), affinity: service.sessionAffinity, node: node)
+                    serviceIPs.append(ServiceRuleset.Element(.concat([.address(clusterIP), .transport(port.protocol), .port(port.port)]), .verdict(verdict)))
+                }
+                if service.type == .nodePort, let nodePort = port.nodePort {
+                    let verdict = program(address: node.underlayIP, port: nodePort, proto: port.protocol,
+                                          choice: choice(port, of: service, on: node, forNodePort: true), affinity: service.sessionAffinity, node: node)
+                    nodePorts.append(ServiceRuleset.Element(.concat([.transport(port.protocol), .port(nodePort)]), .verdict(verdict)))
+                }
+            }
+        }
 
         /// The verdict for one virtual address and port, and the backends behind it.
-        func program(address: IPv4Address, port: UInt16, proto: ServiceProtocol, choice: Choice, affinity: ServiceEntry.SessionAffinity) -> ServiceRuleset.Verdict {
+        private mutating func program(address: IPv4Address, port: UInt16, proto: ServiceProtocol, choice: Choice,
+                                      affinity: ServiceEntry.SessionAffinity, node: ServiceNode) -> ServiceRuleset.Verdict {
             switch choice {
             case .noEndpoints:
+                chains.rejects = true
                 return .goto(noEndpointsChain)
             case .noLocalEndpoints:
                 return .drop
             case .endpoints(let endpoints):
                 for (index, endpoint) in endpoints.enumerated() {
-                    backendElements.append(ServiceRuleset.Element(.concat([.address(address), .transport(proto), .port(port), .integer(UInt32(index))]),
-                                                                  .concat([.address(endpoint.ip), .port(endpoint.port)])))
-                    if endpoint.nodeName == node.name || node.podCIDR.contains(endpoint.ip) { hairpinAddresses.insert(endpoint.ip) }
+                    backends.append(ServiceRuleset.Element(.concat([.address(address), .transport(proto), .port(port), .integer(UInt32(index))]),
+                                                           .concat([.address(endpoint.ip), .port(endpoint.port)])))
+                    if endpoint.nodeName == node.name || node.podCIDR.contains(endpoint.ip) { hairpin.append(endpoint.ip) }
                 }
                 switch affinity {
                 case .none:
-                    let chain = lbChain(proto, endpoints: endpoints.count)
-                    lbChains[chain] = (proto, endpoints.count)
-                    return .goto(chain)
+                    chains.loadBalancing.insert(SharedChains.LoadBalancing(proto: proto, endpoints: endpoints.count))
+                    return .goto(lbChain(proto, endpoints: endpoints.count))
                 case .clientIP(let timeout):
-                    let chain = affinityChain(timeoutSeconds: timeout, endpoints: endpoints.count)
-                    affinityChains[chain] = (timeout, endpoints.count)
-                    return .goto(chain)
+                    chains.affinity.insert(SharedChains.Affinity(timeoutSeconds: timeout, endpoints: endpoints.count))
+                    return .goto(affinityChain(timeoutSeconds: timeout, endpoints: endpoints.count))
                 }
             }
         }
+    }
 
-        for service in table.services {
-            for port in service.ports {
-                if let clusterIP = service.clusterIP {
-                    let verdict = program(address: clusterIP, port: port.port, proto: port.protocol,
-                                          choice: choice(port, of: service, on: node), affinity: service.sessionAffinity)
-                    serviceIPElements.append(ServiceRuleset.Element(.concat([.address(clusterIP), .transport(port.protocol), .port(port.port)]), .verdict(verdict)))
+    /// The shared chains Services lead to: one per protocol and endpoint count, one per affinity
+    /// timeout and endpoint count, and `no-endpoints`.
+    struct SharedChains: Hashable, Sendable {
+        struct LoadBalancing: Hashable, Sendable { var proto: ServiceProtocol; var endpoints: Int }
+        struct Affinity: Hashable, Sendable { var timeoutSeconds: UInt32; var endpoints: Int }
+
+        var loadBalancing = Set<LoadBalancing>()
+        var affinity = Set<Affinity>()
+        var rejects = false
+
+        mutating func formUnion(_ other: SharedChains) {
+            loadBalancing.formUnion(other.loadBalancing)
+            affinity.formUnion(other.affinity)
+            rejects = rejects || other.rejects
+        }
+
+        /// The chains, with their rules, in name order.
+        var chains: [ServiceRuleset.Chain] {
+            var shared: [ServiceRuleset.Chain] = []
+            if rejects {
+                shared.append(ServiceRuleset.Chain(noEndpointsChain, rules: [
+                    Rule([.match(.l4proto, .transport(.tcp)), .reject(.tcpReset)]),
+                    Rule([.reject(.icmpPortUnreachable)]),
+                ]))
+            }
+            for spec in loadBalancing {
+                shared.append(ServiceRuleset.Chain(lbChain(spec.proto, endpoints: spec.endpoints), rules: [
+                    Rule([.match(.l4proto, .transport(spec.proto)), .dnatMap(destination + [.numgen(modulus: UInt32(spec.endpoints), offset: 0)], map: backends)]),
+                ]))
+            }
+            var slotChains: [String: ServiceRuleset.Chain] = [:]
+            for spec in affinity {
+                var rules: [Rule] = []
+                for slot in 0..<spec.endpoints {
+                    let target = affinitySlotChain(timeoutSeconds: spec.timeoutSeconds, slot: slot)
+                    rules.append(Rule([.lookup(affinityKey.dropLast() + [.numgen(modulus: 1, offset: UInt32(slot))], set: ServiceRules.affinity), .verdict(.goto(target))]))
                 }
-                if service.type == .nodePort, let nodePort = port.nodePort {
-                    let verdict = program(address: node.underlayIP, port: nodePort, proto: port.protocol,
-                                          choice: choice(port, of: service, on: node, forNodePort: true), affinity: service.sessionAffinity)
-                    nodePortElements.append(ServiceRuleset.Element(.concat([.transport(port.protocol), .port(nodePort)]), .verdict(verdict)))
+                // A new client: endpoint k with probability 1/(N-k) once the ones before it were passed
+                // over, which is uniform over the N endpoints.
+                for slot in 0..<spec.endpoints {
+                    let target = affinitySlotChain(timeoutSeconds: spec.timeoutSeconds, slot: slot)
+                    let remaining = UInt32(spec.endpoints - slot)
+                    rules.append(Rule(remaining == 1 ? [.verdict(.goto(target))] : [.match(.numgen(modulus: remaining, offset: 0), .integer(0)), .verdict(.goto(target))]))
+                }
+                shared.append(ServiceRuleset.Chain(affinityChain(timeoutSeconds: spec.timeoutSeconds, endpoints: spec.endpoints), rules: rules))
+                for slot in 0..<spec.endpoints {
+                    let target = affinitySlotChain(timeoutSeconds: spec.timeoutSeconds, slot: slot)
+                    let key: [Field] = destination + [.numgen(modulus: 1, offset: UInt32(slot))]
+                    slotChains[target] = ServiceRuleset.Chain(target, rules: [
+                        Rule([.update([.ipSaddr] + key, set: ServiceRules.affinity, timeoutSeconds: spec.timeoutSeconds)]),
+                        Rule([.dnatMap(key, map: backends)]),
+                    ])
                 }
             }
+            shared += slotChains.values
+            return shared.sorted { $0.name.numericOrderPrecedes($1.name) }
         }
+    }
 
-        var hostPortElements: [ServiceRuleset.Element] = []
-        for entry in table.hostPorts where entry.node == node.name {
-            hostPortElements.append(ServiceRuleset.Element(.concat([.transport(entry.protocol), .port(entry.hostPort)]),
-                                                           .concat([.address(entry.podIP), .port(entry.containerPort)])))
-            // A pod reaching itself through its node's port is masqueraded, as portmap does.
-            hairpinAddresses.insert(entry.podIP)
+    /// The `hostports` elements of `node`.
+    static func hostPortElements(_ hostPorts: [HostPortEntry], node: ServiceNode) -> [ServiceRuleset.Element] {
+        hostPorts.filter { $0.node == node.name }.map { entry in
+            ServiceRuleset.Element(.concat([.transport(entry.protocol), .port(entry.hostPort)]), .concat([.address(entry.podIP), .port(entry.containerPort)]))
         }
+    }
 
-        var ruleset = ServiceRuleset(table: ServiceRules.table)
-        ruleset.sets = [
-            ServiceRuleset.NamedSet(serviceIPs, key: destination, data: .verdict, elements: sortedUnique(serviceIPElements)),
-            ServiceRuleset.NamedSet(serviceNodePorts, key: [.l4proto, .thDport], data: .verdict, elements: sortedUnique(nodePortElements)),
-            ServiceRuleset.NamedSet(backends, key: destination + [slotField], data: .fields([.ipDaddr, .thDport]), elements: sortedUnique(backendElements)),
-            ServiceRuleset.NamedSet(affinity, key: affinityKey, isDynamic: true),
-            ServiceRuleset.NamedSet(hairpin, key: [.ipSaddr, .ipDaddr],
-                                    elements: hairpinAddresses.sorted().map { ServiceRuleset.Element(.concat([.address($0), .address($0)])) }),
-            ServiceRuleset.NamedSet(hostPorts, key: [.l4proto, .thDport], data: .fields([.ipDaddr, .thDport]), elements: sortedUnique(hostPortElements)),
-        ]
+    /// A pod reaching itself through its Service (or its node's hostPort, as portmap does) is masqueraded.
+    static func hairpinElement(_ address: IPv4Address) -> ServiceRuleset.Element {
+        ServiceRuleset.Element(.concat([.address(address), .address(address)]))
+    }
 
+    /// The sets and maps, declared without elements, in the order the ruleset lists them.
+    static let setDeclarations: [ServiceRuleset.NamedSet] = [
+        ServiceRuleset.NamedSet(serviceIPs, key: destination, data: .verdict),
+        ServiceRuleset.NamedSet(serviceNodePorts, key: [.l4proto, .thDport], data: .verdict),
+        ServiceRuleset.NamedSet(backends, key: destination + [slotField], data: .fields([.ipDaddr, .thDport])),
+        ServiceRuleset.NamedSet(affinity, key: affinityKey, isDynamic: true),
+        ServiceRuleset.NamedSet(hairpin, key: [.ipSaddr, .ipDaddr]),
+        ServiceRuleset.NamedSet(hostPorts, key: [.l4proto, .thDport], data: .fields([.ipDaddr, .thDport])),
+    ]
+
+    /// The chains every node has, whatever its Services.
+    static func baseChains(node: ServiceNode) -> [ServiceRuleset.Chain] {
         let dispatch = Rule([.verdictMap(destination, map: serviceIPs)])
-        var chains = [
+        return [
             ServiceRuleset.Chain(preroutingChain, base: ServiceRuleset.BaseChain(type: "nat", hook: "prerouting", priority: -100), rules: [
                 dispatch,
                 Rule([.match(.ipDaddr, .address(node.underlayIP)), .verdict(.jump(nodePortsChain))]),
@@ -171,46 +259,19 @@ public enum ServiceRules {
                 Rule([.setMark(0)]),
             ]),
         ]
-        var shared: [ServiceRuleset.Chain] = []
-        let rejecting = ServiceRuleset.Value.verdict(.goto(noEndpointsChain))
-        if (serviceIPElements + nodePortElements).contains(where: { $0.data == rejecting }) {
-            shared.append(ServiceRuleset.Chain(noEndpointsChain, rules: [
-                Rule([.match(.l4proto, .transport(.tcp)), .reject(.tcpReset)]),
-                Rule([.reject(.icmpPortUnreachable)]),
-            ]))
+    }
+
+    /// The ruleset from its elements (each set sorted by key) and the shared chains in use.
+    static func assemble(node: ServiceNode, serviceIPs: [ServiceRuleset.Element], nodePorts: [ServiceRuleset.Element], backends: [ServiceRuleset.Element],
+                         hairpin: [ServiceRuleset.Element], hostPorts: [ServiceRuleset.Element], shared: SharedChains) -> ServiceRuleset {
+        var ruleset = ServiceRuleset(table: ServiceRules.table)
+        let elements = [serviceIPs, nodePorts, backends, [], hairpin, hostPorts]
+        ruleset.sets = zip(setDeclarations, elements).map { declaration, elements in
+            var set = declaration
+            set.elements = elements
+            return set
         }
-        for (name, spec) in lbChains {
-            shared.append(ServiceRuleset.Chain(name, rules: [
-                Rule([.match(.l4proto, .transport(spec.proto)), .dnatMap(destination + [.numgen(modulus: UInt32(spec.endpoints), offset: 0)], map: backends)]),
-            ]))
-        }
-        var slotChains: [String: ServiceRuleset.Chain] = [:]
-        for (name, spec) in affinityChains {
-            var rules: [Rule] = []
-            for slot in 0..<spec.endpoints {
-                let target = affinitySlotChain(timeoutSeconds: spec.timeout, slot: slot)
-                rules.append(Rule([.lookup(affinityKey.dropLast() + [.numgen(modulus: 1, offset: UInt32(slot))], set: affinity), .verdict(.goto(target))]))
-            }
-            // A new client: endpoint k with probability 1/(N-k) once the ones before it were passed
-            // over, which is uniform over the N endpoints.
-            for slot in 0..<spec.endpoints {
-                let target = affinitySlotChain(timeoutSeconds: spec.timeout, slot: slot)
-                let remaining = UInt32(spec.endpoints - slot)
-                rules.append(Rule(remaining == 1 ? [.verdict(.goto(target))] : [.match(.numgen(modulus: remaining, offset: 0), .integer(0)), .verdict(.goto(target))]))
-            }
-            shared.append(ServiceRuleset.Chain(name, rules: rules))
-            for slot in 0..<spec.endpoints {
-                let target = affinitySlotChain(timeoutSeconds: spec.timeout, slot: slot)
-                let key: [Field] = destination + [.numgen(modulus: 1, offset: UInt32(slot))]
-                slotChains[target] = ServiceRuleset.Chain(target, rules: [
-                    Rule([.update([.ipSaddr] + key, set: affinity, timeoutSeconds: spec.timeout)]),
-                    Rule([.dnatMap(key, map: backends)]),
-                ])
-            }
-        }
-        shared += slotChains.values
-        chains += shared.sorted { $0.name.numericOrderPrecedes($1.name) }
-        ruleset.chains = chains
+        ruleset.chains = baseChains(node: node) + shared.chains
         return ruleset
     }
 

@@ -147,3 +147,45 @@ public struct ServiceRulesetDiff: Hashable, Sendable, CustomStringConvertible {
         return lines.joined(separator: "\n")
     }
 }
+
+extension ServiceRulesetDiff {
+    /// A UDP endpoint that stops serving a virtual address and port.
+    public struct RemovedUDPBackend: Hashable, Sendable, CustomStringConvertible {
+        /// The ClusterIP (or the node's address, for a NodePort) and port clients send to.
+        public var address: IPv4Address
+        public var port: UInt16
+        public var endpoint: IPv4Address
+        public var endpointPort: UInt16
+
+        public init(address: IPv4Address, port: UInt16, endpoint: IPv4Address, endpointPort: UInt16) {
+            self.address = address
+            self.port = port
+            self.endpoint = endpoint
+            self.endpointPort = endpointPort
+        }
+
+        /// `10.96.0.10:53/udp → 10.244.1.2:53`
+        public var description: String { "\(address):\(port)/udp → \(endpoint):\(endpointPort)" }
+    }
+
+    /// The UDP endpoints this diff takes away from a virtual address and port: in a deleted
+    /// `backends` element and in no added one for the same address and port (an endpoint that
+    /// only moves to another index stays). Their clients' conntrack entries must go, or they keep
+    /// sending to the gone endpoint until the entry times out.
+    public var removedUDPBackends: [RemovedUDPBackend] {
+        func backends(_ changes: [ElementChange]) -> Set<RemovedUDPBackend> {
+            var result = Set<RemovedUDPBackend>()
+            for change in changes where change.set.name == ServiceRules.backends {
+                for element in change.elements {
+                    let key = element.key.parts, data = element.data?.parts ?? []
+                    guard key.count == 4, data.count == 2, case .address(let address) = key[0], case .proto(17) = key[1], case .port(let port) = key[2],
+                          case .address(let endpoint) = data[0], case .port(let endpointPort) = data[1] else { continue }
+                    result.insert(RemovedUDPBackend(address: address, port: port, endpoint: endpoint, endpointPort: endpointPort))
+                }
+            }
+            return result
+        }
+        return backends(deletedElements).subtracting(backends(addedElements))
+            .sorted { ($0.address.value, $0.port, $0.endpoint.value, $0.endpointPort) < ($1.address.value, $1.port, $1.endpoint.value, $1.endpointPort) }
+    }
+}

@@ -529,7 +529,7 @@ extension Controller {
 
     func publish(_ type: WatchEvent.Kind, _ pod: Pod) {
         // Its services' endpoints follow the pod's address, readiness and labels.
-        if services.values.contains(where: { $0.metadata.namespace == pod.metadata.namespace }) { markEndpointsStale(pod.metadata.namespace) }
+        markEndpointsStale(endpointServices(of: pod))
         // Its hostPorts lead to its address while it has one.
         if !pod.spec.hostNetwork, pod.spec.containers.contains(where: { $0.ports.contains { $0.hostPort != 0 } }) { servicesChanged() }
         // Its ReplicaSet counts it (ready, gone) and replaces it.

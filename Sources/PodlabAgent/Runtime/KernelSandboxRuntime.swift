@@ -49,9 +49,10 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
 
     var spareMillis: [Double] { spares.madeMillis.withLock { $0 } }
 
-    func syncServices(node: ServiceNode, table: ServiceTable) async throws -> ServiceDataplane.SyncReport? {
+    func syncServices(node: ServiceNode, services: [String: ServiceEntry], hostPorts: [HostPortEntry],
+                      changed: Set<String>) async throws -> ServiceDataplane.SyncReport? {
         guard let network = self.node(node.name) else { return nil }
-        return try await serviceDataplane.sync(node: node, namespace: network.namespace, table: table)
+        return try await serviceDataplane.sync(node: node, namespace: network.namespace, services: services, hostPorts: hostPorts, changed: changed)
     }
 
     func forgetServices(node: String) async { await serviceDataplane.forget(node: node) }

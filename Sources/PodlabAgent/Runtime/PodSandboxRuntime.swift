@@ -34,7 +34,8 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
     /// Milliseconds each spare pod network took to make (for the metrics).
     var spareMillis: [Double] { get }
     /// Programs a node's Service rules; nil when nothing was programmed (the node is not built).
-    func syncServices(node: ServiceNode, table: ServiceTable) async throws -> ServiceDataplane.SyncReport?
+    func syncServices(node: ServiceNode, services: [String: ServiceEntry], hostPorts: [HostPortEntry],
+                      changed: Set<String>) async throws -> ServiceDataplane.SyncReport?
     /// Forgets what was programmed on a node (it was removed).
     func forgetServices(node: String) async
 

@@ -11,17 +11,14 @@ extension Controller {
     /// deletion; a preStop sleep papers over it), so a client can be sent to a server that
     /// already stopped listening. The agent owns both, so it orders them: the pod's endpoints
     /// turn terminating (not ready) in their slices, the rules without it are in force on
-    /// every node, then the containers stop. Conntrack is not flushed, so connections already
+    /// every node, then the containers stop. TCP conntrack is not flushed, so connections already
     /// made to the pod finish with it. A pod that is no Service's endpoint stops at once; the
     /// wait ends after `endpointDrainLimit`, or the pod's remaining grace period if shorter.
     func drainServiceEndpoints(of pod: Pod) async {
-        let namespace = pod.metadata.namespace
         // Its deletion may still wait in the coalesced endpoint sync: take it now.
-        if staleEndpointNamespaces.contains(namespace) { syncStaleEndpoints() }
-        let uid = pod.metadata.uid
-        let isEndpoint = endpointSlices.values.contains { slice in
-            slice.metadata.namespace == namespace && slice.endpoints.contains { $0.targetRef?.uid == uid }
-        }
+        if !staleEndpointServices.isDisjoint(with: endpointServices(of: pod)) { syncStaleEndpoints() }
+        // Still listed (as terminating) by the slices of the services it backed.
+        let isEndpoint = !(endpointServicesOfPod[key(pod)] ?? []).isEmpty
         let generation = serviceRulesProgress.requested
         // No sync running means none is owed (the last one covered every change).
         guard isEndpoint, dataplaneSyncRunning, !serviceRulesProgress.isApplied(generation) else { return }

@@ -17,7 +17,16 @@ extension Controller {
         }
         services = Dictionary(uniqueKeysWithValues: try loadStored(Service.self).map { (objectKey($0), $0) })
         serviceAllocation = ServiceAllocation(serviceCIDR: plan.serviceCIDR, services: services.values)
-        endpointSlices = Dictionary(uniqueKeysWithValues: try loadStored(EndpointSlice.self).map { (objectKey($0), $0) })
+        servicesBySelectorLabel = [:]
+        allServicesChanged = true
+        for service in services.values { indexSelector(of: service) }
+        endpointSlices = [:]
+        endpointSliceKeysOfService = [:]
+        endpointServicesOfPod = [:]
+        for slice in try loadStored(EndpointSlice.self) {
+            keepSlice(slice)
+            for pod in Controller.podKeys(in: [slice]) { endpointServicesOfPod[pod, default: []].insert(serviceKey(of: slice)) }
+        }
         deployments = Dictionary(uniqueKeysWithValues: try loadStored(Deployment.self).map { (objectKey($0), $0) })
         replicaSets = Dictionary(uniqueKeysWithValues: try loadStored(ReplicaSet.self).map { (objectKey($0), $0) })
     }
@@ -214,15 +223,15 @@ extension Controller {
         do { try service.validated() } catch { throw error.status }
         try requireNamespace(namespace, resource: "services", name: service.metadata.name)
         guard services[objectKey(service)] == nil else { throw APIStatus.alreadyExists(resource: "services", name: service.metadata.name) }
-        var allocation = serviceAllocation
         var random = SystemRandomNumberGenerator()
-        try allocation.assign(&service, using: &random)
+        try serviceAllocation.allocate(&service, using: &random)
         if dryRun { return Data(service.json.jsonText(indent: 0).utf8) }
         service = try persist(Controller.stamped(service), .added)
-        serviceAllocation = allocation
+        serviceAllocation.replace(nil, with: service)
         services[objectKey(service)] = service
-        markEndpointsStale(namespace)
-        servicesChanged()
+        indexSelector(of: service)
+        markEndpointsStale([objectKey(service)])
+        servicesChanged([objectKey(service)])
         return Data(service.json.jsonText(indent: 0).utf8)
     }
 
@@ -246,18 +255,19 @@ extension Controller {
         }
         new = new.applyingDefaults()
         do { try new.validatedUpdate(from: old) } catch { throw error.status }
-        var allocation = serviceAllocation
         var random = SystemRandomNumberGenerator()
-        try allocation.assign(&new, old: old, using: &random)
+        try serviceAllocation.allocate(&new, old: old, using: &random)
         if dryRun {
             new.metadata.resourceVersion = old.metadata.resourceVersion
             return Data(new.json.jsonText(indent: 0).utf8)
         }
         new = try persist(new, .modified)
-        serviceAllocation = allocation
+        serviceAllocation.replace(old, with: new)
+        unindexSelector(of: old)
         services[objectKey(new)] = new
-        markEndpointsStale(namespace)
-        servicesChanged()
+        indexSelector(of: new)
+        markEndpointsStale([objectKey(new)])
+        servicesChanged([objectKey(new)])
         return Data(new.json.jsonText(indent: 0).utf8)
     }
 
@@ -269,71 +279,147 @@ extension Controller {
 
     /// Removes a service, its endpoint slices and its address and ports.
     func removeService(_ service: Service) throws {
-        for slice in endpointSlices.values where slice.metadata.namespace == service.metadata.namespace && slice.serviceName == service.metadata.name {
+        let key = objectKey(service)
+        let slices = slices(ofService: key)
+        for slice in slices {
             try removeStored(slice)
-            endpointSlices.removeValue(forKey: objectKey(slice))
+            dropSlice(slice)
         }
+        for pod in Controller.podKeys(in: slices) { forgetEndpointService(key, ofPod: pod) }
         try removeStored(service)
-        services.removeValue(forKey: objectKey(service))
+        services.removeValue(forKey: key)
+        unindexSelector(of: service)
         serviceAllocation.release(service)
-        servicesChanged()
+        servicesChanged([key])
+    }
+
+    // MARK: Indexes
+
+    /// `namespace/service` of a slice's service.
+    func serviceKey(of slice: EndpointSlice) -> String { "\(slice.metadata.namespace)/\(slice.serviceName)" }
+
+    func slices(ofService key: String) -> [EndpointSlice] {
+        (endpointSliceKeysOfService[key] ?? []).compactMap { endpointSlices[$0] }.sorted { $0.metadata.name < $1.metadata.name }
+    }
+
+    func keepSlice(_ slice: EndpointSlice) {
+        endpointSlices[objectKey(slice)] = slice
+        endpointSliceKeysOfService[serviceKey(of: slice), default: []].insert(objectKey(slice))
+    }
+
+    func dropSlice(_ slice: EndpointSlice) {
+        endpointSlices.removeValue(forKey: objectKey(slice))
+        let service = serviceKey(of: slice)
+        endpointSliceKeysOfService[service]?.remove(objectKey(slice))
+        if endpointSliceKeysOfService[service]?.isEmpty == true { endpointSliceKeysOfService[service] = nil }
+    }
+
+    func forgetEndpointService(_ service: String, ofPod pod: String) {
+        endpointServicesOfPod[pod]?.remove(service)
+        if endpointServicesOfPod[pod]?.isEmpty == true { endpointServicesOfPod[pod] = nil }
+    }
+
+    /// The pods (`namespace/name`) the slices list.
+    static func podKeys(in slices: [EndpointSlice]) -> Set<String> {
+        var keys = Set<String>()
+        for slice in slices {
+            for endpoint in slice.endpoints {
+                if let ref = endpoint.targetRef, ref.kind == Pod.kind { keys.insert("\(ref.namespace.isEmpty ? slice.metadata.namespace : ref.namespace)/\(ref.name)") }
+            }
+        }
+        return keys
+    }
+
+    /// A service is found by one pair of its selector (the first key): a pod selected by it has that label.
+    static func selectorIndexKey(namespace: String, key: String, value: String) -> String { "\(namespace)\u{0}\(key)=\(value)" }
+
+    func indexSelector(of service: Service) {
+        guard let pair = service.spec.selector.min(by: { $0.key < $1.key }) else { return }
+        servicesBySelectorLabel[Controller.selectorIndexKey(namespace: service.metadata.namespace, key: pair.key, value: pair.value), default: []]
+            .insert(objectKey(service))
+    }
+
+    func unindexSelector(of service: Service) {
+        guard let pair = service.spec.selector.min(by: { $0.key < $1.key }) else { return }
+        let key = Controller.selectorIndexKey(namespace: service.metadata.namespace, key: pair.key, value: pair.value)
+        servicesBySelectorLabel[key]?.remove(objectKey(service))
+        if servicesBySelectorLabel[key]?.isEmpty == true { servicesBySelectorLabel[key] = nil }
+    }
+
+    /// The services whose endpoints a change of `pod` may change: those whose selector takes it
+    /// now, and those whose slices list it (it left them, or its address or readiness changed).
+    func endpointServices(of pod: Pod) -> Set<String> {
+        var keys = endpointServicesOfPod[key(pod)] ?? []
+        let labels = pod.metadata.labels
+        for (label, value) in labels {
+            for service in servicesBySelectorLabel[Controller.selectorIndexKey(namespace: pod.metadata.namespace, key: label, value: value)] ?? []
+            where services[service]?.spec.selector.allSatisfy({ labels[$0.key] == $0.value }) == true {
+                keys.insert(service)
+            }
+        }
+        return keys
     }
 
     // MARK: Endpoints
 
-    /// Pods or services of `namespace` changed: its endpoint slices are computed again soon,
+    /// Pods or services changed: the endpoint slices of these services are computed again soon,
     /// once for a burst of changes.
-    func markEndpointsStale(_ namespace: String) {
-        staleEndpointNamespaces.insert(namespace)
-        guard !endpointSyncScheduled else { return }
+    func markEndpointsStale(_ keys: some Sequence<String>) {
+        staleEndpointServices.formUnion(keys)
+        guard !endpointSyncScheduled, !staleEndpointServices.isEmpty else { return }
         endpointSyncScheduled = true
         Task { self.syncStaleEndpoints() }
     }
 
     func syncStaleEndpoints() {
         endpointSyncScheduled = false
-        let stale = staleEndpointNamespaces
-        staleEndpointNamespaces.removeAll()
-        var changed = false
-        for namespace in stale.sorted() { changed = syncEndpoints(in: namespace) || changed }
-        if changed { servicesChanged() }
+        let stale = staleEndpointServices
+        staleEndpointServices.removeAll()
+        var podsByNamespace: [String: [Pod]] = [:]
+        var changed: [String] = []
+        for key in stale.sorted() {
+            guard let service = services[key] else { continue }
+            let namespace = service.metadata.namespace
+            if podsByNamespace[namespace] == nil { podsByNamespace[namespace] = pods.values.filter { $0.metadata.namespace == namespace } }
+            if syncEndpoints(of: service, pods: podsByNamespace[namespace] ?? []) { changed.append(key) }
+        }
+        if !changed.isEmpty { servicesChanged(changed) }
     }
 
     func syncAllEndpoints() {
-        for namespace in Set(services.values.map(\.metadata.namespace)) { staleEndpointNamespaces.insert(namespace) }
-        syncStaleEndpoints()
+        markEndpointsStale(services.keys)
+        allServicesChanged = true
         servicesChanged()
     }
 
-    /// Brings the endpoint slices of every service of `namespace` in line with its pods.
+    /// Brings the endpoint slices of `service` in line with `pods` (those of its namespace).
     /// Returns whether any slice changed.
-    func syncEndpoints(in namespace: String) -> Bool {
-        let podsHere = pods.values.filter { $0.metadata.namespace == namespace }
-        var changed = false
-        for service in services.values where service.metadata.namespace == namespace {
-            let existing = endpointSlices.values.filter { $0.metadata.namespace == namespace && $0.serviceName == service.metadata.name }
-            let (writes, deletes) = EndpointSlices.reconcile(
-                service: service, desired: EndpointSlices.desired(for: service, pods: podsHere), existing: existing,
-                newName: { "\(service.metadata.name)-\(Controller.generatedSuffix())" })
-            do {
-                for slice in writes {
-                    let isNew = slice.metadata.uid.isEmpty
-                    var slice = isNew ? Controller.stamped(slice) : slice
-                    slice.metadata.generation = (slice.metadata.generation ?? 0) + 1
-                    slice = try persist(slice, isNew ? .added : .modified)
-                    endpointSlices[objectKey(slice)] = slice
-                    changed = true
-                }
-                for slice in deletes {
-                    try removeStored(slice)
-                    endpointSlices.removeValue(forKey: objectKey(slice))
-                    changed = true
-                }
-            } catch {
-                logger.error("service \(service.qualifiedName): storing its endpoint slices failed: \(error)")
+    func syncEndpoints(of service: Service, pods: [Pod]) -> Bool {
+        let key = objectKey(service)
+        let existing = slices(ofService: key)
+        let (writes, deletes) = EndpointSlices.reconcile(
+            service: service, desired: EndpointSlices.desired(for: service, pods: pods), existing: existing,
+            newName: { "\(service.metadata.name)-\(Controller.generatedSuffix())" })
+        guard !writes.isEmpty || !deletes.isEmpty else { return false }
+        do {
+            for slice in writes {
+                let isNew = slice.metadata.uid.isEmpty
+                var slice = isNew ? Controller.stamped(slice) : slice
+                slice.metadata.generation = (slice.metadata.generation ?? 0) + 1
+                slice = try persist(slice, isNew ? .added : .modified)
+                keepSlice(slice)
             }
+            for slice in deletes {
+                try removeStored(slice)
+                dropSlice(slice)
+            }
+        } catch {
+            logger.error("service \(service.qualifiedName): storing its endpoint slices failed: \(error)")
         }
-        return changed
+        let before = Controller.podKeys(in: existing), after = Controller.podKeys(in: slices(ofService: key))
+        for pod in before.subtracting(after) { forgetEndpointService(key, ofPod: pod) }
+        for pod in after.subtracting(before) { endpointServicesOfPod[pod, default: []].insert(key) }
+        return true
     }
 
     /// Five characters as the API server's `generateName` appends them.
@@ -342,16 +428,30 @@ extension Controller {
         return String((0..<5).map { _ in alphabet.randomElement()! })
     }
 
-    /// Services or their endpoints changed: every node's Service rules follow, in one sync per
-    /// node of the whole table (the dataplane sends only the difference). Changes that arrive
-    /// during a sync are taken by one more sync after it.
+    /// These services or their endpoints changed: every node's Service rules follow.
+    func servicesChanged(_ keys: some Sequence<String>) {
+        changedServiceKeys.formUnion(keys)
+        servicesChanged()
+    }
+
+    /// Services, their endpoints or the pods' hostPorts changed, or a node came: every node's
+    /// Service rules follow, in one sync per node of the services changed since the last one
+    /// (a node whose rules the dataplane does not know yet gets a full sync). Changes that
+    /// arrive during a sync are taken by one more sync after it.
     func servicesChanged() {
         guard phase == .ready || phase == .creating else { return }
         _ = serviceRulesProgress.request()
         dataplaneSyncPending = true
+        if dataplaneChangedSince == nil { dataplaneChangedSince = .now }
         guard !dataplaneSyncRunning else { return }
         dataplaneSyncRunning = true
         Task { await self.runDataplaneSyncs() }
+    }
+
+    /// The dataplane's view of the service `key` (nil: gone, or headless).
+    func serviceEntry(_ key: String) -> ServiceEntry? {
+        guard let service = services[key] else { return nil }
+        return ServiceTable(services: [service], slices: slices(ofService: key)).services.first
     }
 
     func runDataplaneSyncs() async {
@@ -363,23 +463,39 @@ extension Controller {
         while dataplaneSyncPending, phase == .ready || phase == .creating, let plan {
             dataplaneSyncPending = false
             let generation = serviceRulesProgress.requested
-            let started = ContinuousClock.now
-            let table = ServiceTable(services: services.values, slices: endpointSlices.values, pods: pods.values)
+            // Timed from the change, not from the sync: a change that waited for the sync before
+            // it counts its wait.
+            let started = dataplaneChangedSince ?? .now
+            dataplaneChangedSince = nil
+            var changed = changedServiceKeys
+            changedServiceKeys.removeAll()
+            if allServicesChanged {
+                allServicesChanged = false
+                changed.formUnion(serviceEntries.keys)
+                changed.formUnion(services.keys)
+            }
+            for key in changed { serviceEntries[key] = serviceEntry(key) }
+            let entries = serviceEntries
+            let hostPorts = ServiceTable.hostPorts(of: pods.values)
             var failed = false
             for node in plan.nodes {
                 guard nodes[node.name] != nil else { continue }
                 do {
-                    let report = try await sandboxRuntime.syncServices(node: ServiceNode(node, in: plan), table: table)
-                    if let report, !report.diff.isEmpty { logger.debug("\(report)") }
+                    guard let report = try await sandboxRuntime.syncServices(node: ServiceNode(node, in: plan), services: entries,
+                                                                             hostPorts: hostPorts, changed: changed) else { continue }
+                    if !report.diff.isEmpty { logger.debug("\(report)") }
+                    if let failure = report.conntrackFailure { logger.error("node \(node.name): \(failure)") }
                 } catch {
                     failed = true
                     logger.error("node \(node.name): programming the Service rules failed: \(error)")
                 }
             }
             if failed {
-                // The rules in force are the previous ones; try again a little later.
+                // The rules in force are the previous ones; try again a little later (the
+                // dataplane reads what the node holds and syncs it whole).
                 try? await Task.sleep(for: .seconds(1))
                 dataplaneSyncPending = true
+                if dataplaneChangedSince == nil { dataplaneChangedSince = started }
             } else {
                 dataplaneSyncMillis.append(Controller.millis(ContinuousClock.now - started))
                 for waiter in serviceRulesProgress.completed(through: generation) { waiter.resume() }
@@ -406,9 +522,7 @@ extension Controller {
             .sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
             .filter { !$0.spec.selector.isEmpty }
             .map { service in
-                EndpointSlices.endpoints(for: service, slices: endpointSlices.values.filter {
-                    $0.metadata.namespace == service.metadata.namespace && $0.serviceName == service.metadata.name
-                })
+                EndpointSlices.endpoints(for: service, slices: slices(ofService: objectKey(service)))
             }
     }
 

@@ -109,4 +109,22 @@ struct ServiceRulesetDiffTests {
         #expect(diff.replacedChains.map(\.name) == ["nat-prerouting"])
         #expect(diff.deletedElementCount == 2 && diff.addedElementCount == 2)
     }
+
+    @Test("UDP endpoints taken away: those no added element keeps; TCP ones and endpoints that only change index are not")
+    func removedUDPBackends() {
+        var dns = ServiceFixture.dns
+        let c = ServiceEndpoint(ip: IPv4Address("10.244.1.7")!, port: 53, nodeName: "n1")
+        dns.ports[0].endpoints.append(c)
+        dns.ports[1].endpoints.append(c)
+        let before = Self.generate([dns])
+        // 10.244.1.7 (index 0) goes from both ports; 10.244.2.9 moves from index 1 to 0 and stays.
+        dns.ports[0].endpoints.removeLast()
+        dns.ports[1].endpoints.removeLast()
+        let diff = ServiceRulesetDiff.between(installed: before, desired: Self.generate([dns]))
+        #expect(diff.removedUDPBackends.map(\.description) == ["10.96.0.53:53/udp → 10.244.1.7:53"])
+        // The whole Service removed: every UDP endpoint of it.
+        let removal = ServiceRulesetDiff.between(installed: before, desired: Self.generate([]))
+        #expect(removal.removedUDPBackends.map(\.description) == ["10.96.0.53:53/udp → 10.244.1.7:53", "10.96.0.53:53/udp → 10.244.2.9:53"])
+        #expect(ServiceRulesetDiff.between(installed: Self.generate([]), desired: before).removedUDPBackends.isEmpty)
+    }
 }
