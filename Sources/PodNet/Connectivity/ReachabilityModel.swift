@@ -97,7 +97,13 @@ public enum ReachabilityModel {
             if options.sources.includesHost { builder.hostIsolation(item.address, label: item.address.description) }
         }
 
-        // 7. Two pods with one address: no probe can tell them apart, so the model says so.
+        // 7. Services: ClusterIPs, NodePorts, hostPorts, names, spread and affinity (not
+        //    when --to names targets: those are pods and addresses).
+        if options.targets.isAll {
+            builder.services(snapshot, sources: sources, pods: allPods, namespace: options.namespace)
+        }
+
+        // 8. Two pods with one address: no probe can tell them apart, so the model says so.
         if options.sources.isAll && options.targets.isAll {
             var holders: [IPv4Address: [PodEndpoint]] = [:]
             for pod in pods { holders[pod.address, default: []].append(pod) }
@@ -345,9 +351,13 @@ struct CheckBuilder {
             } else {
                 add(.gateway, .refused, reason: "\(address) belongs to node \(node.name), where nothing listens")
             }
+        } else if snapshot.serviceCIDR?.contains(address) == true,
+                  let service = snapshot.services.first(where: { $0.spec.clusterIP == address.description }) {
+            add(.serviceIP, port == nil ? .unreachable : .connected, tolerated: port == nil ? [.timeout] : [.refused],
+                reason: "\(address) is the ClusterIP of \(service.qualifiedName): it answers on its Service ports only, and refuses without ready endpoints")
         } else if snapshot.serviceCIDR?.contains(address) == true {
             add(.serviceIP, .unreachable, tolerated: [.timeout],
-                reason: "\(address) is in the service CIDR \(snapshot.serviceCIDR!), and no Service holds it (podlab has no Services yet)")
+                reason: "\(address) is in the service CIDR \(snapshot.serviceCIDR!), and no Service holds it")
         } else if snapshot.clusterCIDR.contains(address) {
             add(.unassignedAddress, .unreachable, tolerated: [.timeout], reason: "no pod or node of the lab holds \(address)")
         } else {
