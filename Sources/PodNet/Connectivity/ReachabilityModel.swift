@@ -353,8 +353,22 @@ struct CheckBuilder {
             }
         } else if snapshot.serviceCIDR?.contains(address) == true,
                   let service = snapshot.services.first(where: { $0.spec.clusterIP == address.description }) {
-            add(.serviceIP, port == nil ? .unreachable : .connected, tolerated: port == nil ? [.timeout] : [.refused],
-                reason: "\(address) is the ClusterIP of \(service.qualifiedName): it answers on its Service ports only, and refuses without ready endpoints")
+            let table = ServiceTable(services: [service], slices: snapshot.endpointSlices)
+            let node = ServiceNode(name: source.node?.name ?? "", underlayIP: source.node?.underlayAddress ?? .any, podCIDR: source.node?.podCIDR ?? snapshot.clusterCIDR,
+                                   clusterCIDR: snapshot.clusterCIDR, serviceCIDR: snapshot.serviceCIDR ?? snapshot.clusterCIDR)
+            guard let port, let (entry, servicePort) = table.service(address: address, port: port, protocol: .tcp, node: node) else {
+                // Only the Service's ports are led anywhere; the rest of the address goes nowhere.
+                return add(.serviceIP, .unreachable, tolerated: [.timeout],
+                           reason: "\(address) is the ClusterIP of \(service.qualifiedName), which answers on its TCP ports \(service.spec.ports.map { String($0.port) }.joined(separator: ", ")) only")
+            }
+            switch ServiceRules.choice(servicePort, of: entry, on: node) {
+            case let .endpoints(endpoints):
+                add(.serviceIP, .connected, reason: "\(address):\(port) is \(entry.qualifiedName)'s, with \(endpoints.count) ready endpoint\(endpoints.count == 1 ? "" : "s")")
+            case .noEndpoints:
+                add(.serviceNoEndpoints, .refused, reason: "\(entry.qualifiedName) has no ready endpoint for \(servicePort.label): the node rejects at once")
+            case .noLocalEndpoints:
+                add(.serviceIP, .timeout, reason: "internalTrafficPolicy: Local and no ready endpoint of \(entry.qualifiedName) on node \(node.name): the packet is dropped")
+            }
         } else if snapshot.serviceCIDR?.contains(address) == true {
             add(.serviceIP, .unreachable, tolerated: [.timeout],
                 reason: "\(address) is in the service CIDR \(snapshot.serviceCIDR!), and no Service holds it")

@@ -422,7 +422,11 @@ struct ProbeLoop: EpollWindowLoop {
     // MARK: Finishing
 
     mutating func failed(slot: Int, _ code: Int32, during operation: String) {
-        finish(slot: slot, ProbeErrno.outcome(code), "\(operation): \(ProbeErrno.describe(code))")
+        var attempt = ""
+        if let flight = flights[slot], run.jobs[flight.index].request.effectiveTries > 1 {
+            attempt = "try \(flight.attempt + 1) of \(run.jobs[flight.index].request.effectiveTries): "
+        }
+        finish(slot: slot, ProbeErrno.outcome(code), "\(attempt)\(operation): \(ProbeErrno.describe(code))")
     }
 
     mutating func finish(slot: Int, _ outcome: ProbeOutcome, _ detail: String, source: String? = nil, answers: [String]? = nil) {

@@ -242,6 +242,16 @@ struct ServiceReachabilityTests {
     }
 }
 
+extension ServiceReachabilityTests {
+    @Test("--to a ClusterIP:port is judged by the Service: connected with ready endpoints, refused without, dropped under Local elsewhere",
+          arguments: [("10.96.0.20:80", "service-ip tcp c→10.96.0.20:80 connected"), ("10.96.0.23:80", "service-no-endpoints tcp c→10.96.0.23:80 refused"),
+                      ("10.96.0.24:80", "service-ip tcp c→10.96.0.24:80 timeout"), ("10.96.0.20:81", "service-ip tcp c→10.96.0.20:81 unreachable")])
+    func clusterIPAsAddress(target: String, expected: String) throws {
+        let options = MatrixOptions(sources: try EndpointSelector(parsing: "c", namespace: nil), targets: try EndpointSelector(parsing: target, namespace: nil))
+        #expect(ReachabilityModel.checks(for: ServiceLab.snapshot(), options: options).map(\.serviceLine) == [expected])
+    }
+}
+
 @Suite("DNS probe messages")
 struct DNSProbeMessageTests {
     @Test("a query is RFC 1035's: header, one question for A IN")
