@@ -114,7 +114,10 @@ public enum ReachabilityModel {
                     evaluated: ProbeResult(outcome: .error, detail: "\(address) is held by \(owners.map(\.label).joined(separator: ", "))")))
             }
         }
-        return builder.checks
+        // A probe with tries makes its requests one after another: started first, it runs beside
+        // the others instead of finishing alone after them.
+        let checks = builder.checks
+        return checks.filter { ($0.probe?.effectiveTries ?? 1) > 1 } + checks.filter { ($0.probe?.effectiveTries ?? 1) <= 1 }
     }
 
     /// With `--to ADDRESS:PORT` naming a pod (and nothing else selecting it): only that port of it.
