@@ -67,7 +67,13 @@ struct ProbeLoop: EpollWindowLoop {
         drive(count: indices.count, window: Prober.windowPerThread)
     }
 
-    mutating func handle(_ event: epoll_event) { handle(slot: Int(event.data.u64), events: event.events) }
+    /// An event's data is the slot, with the try in the upper half: an event of a try's socket
+    /// that arrives in one `epoll_wait` batch with the event that ended that try is stale.
+    mutating func handle(_ event: epoll_event) {
+        let slot = Int(event.data.u64 & 0xFFFF_FFFF)
+        guard let flight = flights[slot], flight.attempt == Int(event.data.u64 >> 32) else { return }
+        handle(slot: slot, events: event.events)
+    }
 
     /// Times out the probes whose deadline has passed.
     mutating func expire() {
@@ -204,7 +210,7 @@ struct ProbeLoop: EpollWindowLoop {
     mutating func watch(slot: Int, for events: UInt32) {
         var event = epoll_event()
         event.events = events
-        event.data.u64 = UInt64(slot)
+        event.data.u64 = UInt64(slot) | UInt64(flights[slot]!.attempt) << 32
         let registered = flights[slot]!.registered
         if epoll_ctl(epoll, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, flights[slot]!.fd, &event) != 0 {
             return failed(slot: slot, errno, during: "epoll_ctl")
