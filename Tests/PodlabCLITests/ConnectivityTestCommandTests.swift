@@ -66,6 +66,10 @@ struct ConnectivityTestCommandTests {
             switch (request.method, request.path) {
             case ("GET", "/podlab/v1/lab"):
                 return .json(200, lab)
+            case ("GET", Service.collectionPath(namespace: nil)):
+                return .object(ServiceList(items: []))
+            case ("GET", EndpointSlice.collectionPath(namespace: nil)):
+                return .object(EndpointSliceList(items: []))
             case ("POST", ProbeBatch.path):
                 guard let batch = try? JSONDecoder().decode(ProbeBatch.self, from: request.body) else {
                     return .status(.badRequest("not a probe batch"))
@@ -286,7 +290,7 @@ struct ConnectivityTestCommandTests {
         ("test --from zz", "error: no running pod \"zz\"\n", Int32(1)),
         ("test --to a,,b", "error: --to: invalid selector \"a,,b\": has an empty item\n", 1),
         ("test --timeout 2m", "error: --timeout 2m is outside 1ms-60s\n", 1),
-        ("test --kinds tcp,smtp", "error: --kinds: unknown probe kind \"smtp\" (known: tcp, udp, http, icmp, bind, route)\n", 1),
+        ("test --kinds tcp,smtp", "error: --kinds: unknown probe kind \"smtp\" (known: tcp, udp, http, icmp, bind, route, dns)\n", 1),
     ])
     func badInput(line: String, message: String, code: Int32) async throws {
         let cluster = Self.cluster()

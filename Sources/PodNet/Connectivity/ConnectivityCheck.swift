@@ -22,9 +22,12 @@ public struct ConnectivityCheck: Hashable, Sendable {
     public var reason: String
     /// The result of a check the model decides itself, without a probe.
     public var evaluated: ProbeResult?
+    /// For probes with `tries`: which pods must have answered.
+    public var answerers: AnswererExpectation?
 
     public init(claim: ConnectivityClaim, from: String, to: String, probe: ProbeRequest?, expected: ProbeOutcome,
-                tolerated: Set<ProbeOutcome> = [], expectedSource: IPv4Address? = nil, reason: String, evaluated: ProbeResult? = nil) {
+                tolerated: Set<ProbeOutcome> = [], expectedSource: IPv4Address? = nil, reason: String, evaluated: ProbeResult? = nil,
+                answerers: AnswererExpectation? = nil) {
         self.claim = claim
         self.from = from
         self.to = to
@@ -34,6 +37,7 @@ public struct ConnectivityCheck: Hashable, Sendable {
         self.expectedSource = expectedSource
         self.reason = reason
         self.evaluated = evaluated
+        self.answerers = answerers
     }
 
     /// What the probe does, for people: `tcp`, `http GET /`, `bind 80/tcp`, ...
@@ -42,7 +46,10 @@ public struct ConnectivityCheck: Hashable, Sendable {
         switch probe.kind {
         case .tcp: return "tcp connect"
         case .udp: return "udp echo"
-        case .http: return "http GET \(probe.path ?? ProbeRequest.defaultPath)"
+        case .http:
+            let tries = probe.effectiveTries > 1 ? " ×\(probe.effectiveTries)" : ""
+            return "http GET \(probe.path ?? ProbeRequest.defaultPath)\(tries)"
+        case .dns: return "dns A \(probe.name ?? "")"
         case .icmp: return "icmp echo"
         case .bind: return "bind :\(probe.port ?? 0)"
         case .route: return "route lookup (no packet sent)"
@@ -73,6 +80,9 @@ public struct CheckResult: Hashable, Sendable {
 
     static func problem(_ check: ConnectivityCheck, _ actual: ProbeResult) -> String? {
         guard check.accepts(actual.outcome) else { return "expected \(check.expected.title), got \(actual.outcome.title)" }
+        if actual.outcome == .connected, let answerers = check.answerers, let problem = answerers.problem(actual.answeredBy ?? [:]) {
+            return problem
+        }
         guard actual.outcome == .connected, let expected = check.expectedSource else { return nil }
         if let source = actual.sourceAddress, source != expected {
             return "the answer went to \(source), not the pod's own address \(expected) (address translation between pods)"
@@ -83,5 +93,32 @@ public struct CheckResult: Hashable, Sendable {
             return "\(way): the source the server saw is unknown (\(actual.observationError ?? "the agent did not observe it"))"
         }
         return seen == expected ? nil : "\(way): server saw \(seen) (NAT)"
+    }
+}
+
+/// Which pods must answer a probe that makes several requests (`ProbeRequest.tries`), named by
+/// the hostnames their answers carry.
+public enum AnswererExpectation: Hashable, Sendable {
+    /// Load is spread: every one of these answers at least once, and nothing else answers.
+    case every(Set<String>)
+    /// Session affinity: one of these answers every request.
+    case one(of: Set<String>)
+
+    /// Why `answeredBy` (hostname → answers) breaks the expectation; nil when it holds.
+    public func problem(_ answeredBy: [String: Int]) -> String? {
+        let seen = Set(answeredBy.keys)
+        let counts = answeredBy.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+        switch self {
+        case let .every(expected):
+            let strangers = seen.subtracting(expected).sorted()
+            if !strangers.isEmpty { return "answered by \(strangers.joined(separator: ", ")), which are not ready endpoints (answers: \(counts))" }
+            let missing = expected.subtracting(seen).sorted()
+            if !missing.isEmpty { return "\(missing.joined(separator: ", ")) never answered (answers: \(counts))" }
+            return nil
+        case let .one(of: expected):
+            if seen.count != 1 { return "answers came from \(seen.count) pods, not one (answers: \(counts.isEmpty ? "none" : counts))" }
+            if let only = seen.first, !expected.contains(only) { return "answered by \(only), which is not a ready endpoint" }
+            return nil
+        }
     }
 }

@@ -23,6 +23,19 @@ public enum ConnectivityClaim: String, Codable, Hashable, Sendable, CaseIterable
     case unassignedAddress = "unassigned-address"
     /// A Service's ClusterIP (an address of the service CIDR) answers for the Service's pods.
     case serviceIP = "service-ip"
+    /// A Service's name resolves through the cluster DNS, from the pod's own resolver settings:
+    /// to the ClusterIP, or for a headless Service to each ready endpoint.
+    case serviceDNS = "service-dns"
+    /// A NodePort Service answers on every node's address.
+    case nodePort = "node-port"
+    /// A pod's `hostPort` answers on its node's address.
+    case hostPort = "host-port"
+    /// A Service spreads connections over all its ready endpoints.
+    case serviceSpread = "service-spread"
+    /// ClientIP session affinity: a client's connections all go to one endpoint.
+    case sessionAffinity = "session-affinity"
+    /// A Service without ready endpoints refuses at once (no hang).
+    case serviceNoEndpoints = "service-no-endpoints"
 
     /// One line saying what the claim is.
     public var title: String {
@@ -38,6 +51,12 @@ public enum ConnectivityClaim: String, Codable, Hashable, Sendable, CaseIterable
         case .gateway: "every pod reaches its node's gateway"
         case .unassignedAddress: "an address that no pod or node holds reaches nothing"
         case .serviceIP: "a Service's ClusterIP answers for the Service's pods"
+        case .serviceDNS: "a Service's name resolves through the cluster DNS"
+        case .nodePort: "a NodePort Service answers on every node's address"
+        case .hostPort: "a pod's hostPort answers on its node's address"
+        case .serviceSpread: "a Service spreads connections over all its ready endpoints"
+        case .sessionAffinity: "ClientIP session affinity keeps a client on one endpoint"
+        case .serviceNoEndpoints: "a Service without ready endpoints refuses at once"
         }
     }
 

@@ -191,6 +191,10 @@ public struct ConnectivityReport: Sendable {
             if let status = probe.expectStatus { fields["expectStatus"] = .integer(Int64(status)) }
             if let path = probe.path { fields["path"] = .string(path) }
             if probe.observesSource { fields["observeSource"] = true }
+            if let name = probe.name { fields["name"] = .string(name) }
+            if let search = probe.search { fields["search"] = .array(search.map(JSONValue.string)) }
+            if let expected = probe.expectAddresses { fields["expectAddresses"] = .array(expected.map(JSONValue.string)) }
+            if let tries = probe.tries { fields["tries"] = .integer(Int64(tries)) }
             object["probe"] = .object(fields)
         }
         var actual: [String: JSONValue] = ["outcome": .string(result.actual.outcome.rawValue), "latencyMillis": .number(result.actual.latencyMillis),
@@ -199,6 +203,10 @@ public struct ConnectivityReport: Sendable {
         if let destination = result.actual.destination { actual["destination"] = .string(destination) }
         if let observed = result.actual.observedSource { actual["observedSource"] = .string(observed) }
         if let error = result.actual.observationError { actual["observationError"] = .string(error) }
+        if let answers = result.actual.answers { actual["answers"] = .array(answers.map(JSONValue.string)) }
+        if let answeredBy = result.actual.answeredBy {
+            actual["answeredBy"] = .object(Dictionary(uniqueKeysWithValues: answeredBy.map { ($0.key, JSONValue.integer(Int64($0.value))) }))
+        }
         object["actual"] = .object(actual)
         return .object(object)
     }

@@ -23,21 +23,27 @@ public struct LabSnapshot: Hashable, Sendable {
     public var serviceCIDR: IPv4Prefix?
     public var nodes: [Node]
     public var pods: [Pod]
+    /// The lab's Services and the EndpointSlices the agent keeps for them.
+    public var services: [Service]
+    public var endpointSlices: [EndpointSlice]
 
-    public init(lab: String, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix? = nil, nodes: [Node], pods: [Pod]) {
+    public init(lab: String, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix? = nil, nodes: [Node], pods: [Pod],
+                services: [Service] = [], endpointSlices: [EndpointSlice] = []) {
         self.lab = lab
         self.clusterCIDR = clusterCIDR
         self.serviceCIDR = serviceCIDR
         self.nodes = nodes
         self.pods = pods
+        self.services = services
+        self.endpointSlices = endpointSlices
     }
 
-    /// The snapshot of a planned lab with `pods`.
-    public init(plan: LabPlan, pods: [Pod]) {
+    /// The snapshot of a planned lab with `pods` (and `services` with their `endpointSlices`).
+    public init(plan: LabPlan, pods: [Pod], services: [Service] = [], endpointSlices: [EndpointSlice] = []) {
         self.init(lab: plan.name, clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR,
                   nodes: plan.nodes.map { Node(name: $0.name, gateway: $0.gateway.address, podCIDR: $0.podCIDR,
                                                underlayAddress: $0.underlayAddress.address) },
-                  pods: pods)
+                  pods: pods, services: services, endpointSlices: endpointSlices)
     }
 
     /// The lab's boundary for probes.

@@ -23,6 +23,17 @@ public enum ServerProgram: String, Hashable, Sendable {
         }
     }
 
+    /// True when its answer to `GET /` names the pod that sent it (`"hostname":"web-1"`), so a
+    /// client can tell which endpoint of a Service answered.
+    public var namesItsPod: Bool { self == .echo }
+
+    /// The hostname an answer to `GET /` names, for servers that name their pod.
+    public static func answeringHostname(_ body: String) -> String? {
+        let marker = "\"hostname\":\""
+        guard let start = body.firstRange(of: marker)?.upperBound, let end = body[start...].firstIndex(of: "\"") else { return nil }
+        return String(body[start..<end])
+    }
+
     /// Text in its answer to `GET /` that only this server, in the pod named by `hostname`, sends.
     public func bodyMarker(hostname: String) -> String {
         switch self {

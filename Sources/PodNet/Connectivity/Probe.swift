@@ -12,12 +12,15 @@ public enum ProbeKind: String, Codable, Hashable, Sendable, CaseIterable {
     case bind
     /// A lookup in the host's routing table, from the root network namespace: no packet is sent.
     case route
+    /// A DNS query for an A record (`name`, expanded with `search` as a pod's resolver does),
+    /// sent over UDP to the nameserver `to` from inside the pod.
+    case dns
 
     /// Kinds that need a port.
     public var needsPort: Bool {
         switch self {
         case .tcp, .udp, .http, .bind: true
-        case .icmp, .route: false
+        case .icmp, .route, .dns: false
         }
     }
 }
@@ -53,13 +56,31 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
     /// reads the peer address it got. For destinations that are pods of the lab; not for
     /// `bind` and `route`.
     public var observeSource: Bool?
+    /// `dns`: the name to look up (A records).
+    public var name: String?
+    /// `dns`: the resolver's search domains, tried in order (`options ndots:5`: a name with fewer
+    /// than five dots is tried with each of them before it is tried as it is).
+    public var search: [String]?
+    /// `dns`: the addresses the answer must hold, no more and no fewer (any order).
+    public var expectAddresses: [String]?
+    /// `http`: how many requests to make, one after another, each on a connection of its own;
+    /// the result counts which pod answered each (`ProbeResult.answeredBy`). For Services: the
+    /// spread over endpoints, and session affinity.
+    public var tries: Int?
 
     public static let defaultTimeoutMillis = 1000
     public static let maximumTimeoutMillis = 60_000
     public static let defaultPath = "/"
+    /// The most `tries` one probe may make.
+    public static let maximumTries = 1000
+    /// The nameserver's port.
+    public static let dnsPort = 53
+    /// `ndots` of the resolver configuration the kubelet writes.
+    public static let ndots = 5
 
     public init(id: String? = nil, fromPod: String? = nil, to: String, port: Int? = nil, kind: ProbeKind, timeoutMillis: Int? = nil,
-                expectBody: String? = nil, expectStatus: Int? = nil, path: String? = nil, observeSource: Bool? = nil) {
+                expectBody: String? = nil, expectStatus: Int? = nil, path: String? = nil, observeSource: Bool? = nil,
+                name: String? = nil, search: [String]? = nil, expectAddresses: [String]? = nil, tries: Int? = nil) {
         self.id = id
         self.fromPod = fromPod
         self.to = to
@@ -70,6 +91,23 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
         self.expectStatus = expectStatus
         self.path = path
         self.observeSource = observeSource
+        self.name = name
+        self.search = search
+        self.expectAddresses = expectAddresses
+        self.tries = tries
+    }
+
+    /// `http`: the requests the probe makes (1 without `tries`).
+    public var effectiveTries: Int { tries ?? 1 }
+
+    /// `dns`: the names the resolver asks for, in order: a name ending in a dot only as it is;
+    /// one with fewer than `ndots` dots with each search domain first, then as it is; else as it
+    /// is first, then with the search domains (glibc's and musl's order).
+    public var queryNames: [String] {
+        guard let name, !name.isEmpty else { return [] }
+        if name.hasSuffix(".") { return [String(name.dropLast())] }
+        let expanded = (search ?? []).map { "\(name).\($0)" }
+        return name.filter { $0 == "." }.count < ProbeRequest.ndots ? expanded + [name] : [name] + expanded
     }
 
     /// True when the probe asks for the destination's view of its source.
@@ -101,6 +139,30 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
         } else if port != nil {
             problems.append("port: \(kind.rawValue) probes have no port")
         }
+        if kind == .dns {
+            if let name {
+                if !DNSName.isValid(name) { problems.append("name: \"\(name)\" is not a DNS name") }
+            } else {
+                problems.append("name: required for dns probes")
+            }
+            for domain in search ?? [] where !DNSName.isValid(domain) || domain.hasSuffix(".") {
+                problems.append("search: \"\(domain)\" is not a DNS domain")
+            }
+            for address in expectAddresses ?? [] where IPv4Address(address) == nil {
+                problems.append("expectAddresses: \"\(address)\" is not an IPv4 address")
+            }
+        } else {
+            if name != nil { problems.append("name: only for dns probes") }
+            if search != nil { problems.append("search: only for dns probes") }
+            if expectAddresses != nil { problems.append("expectAddresses: only for dns probes") }
+        }
+        if let tries {
+            if kind != .http {
+                problems.append("tries: only for http probes")
+            } else if !(1...ProbeRequest.maximumTries).contains(tries) {
+                problems.append("tries: \(tries) is outside 1-\(ProbeRequest.maximumTries)")
+            }
+        }
         if kind == .route {
             if fromPod != nil { problems.append("fromPod: route probes run in the host's routing table, not in a pod") }
         } else if let source = sourcePod {
@@ -113,7 +175,7 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
         if let timeoutMillis, !(1...ProbeRequest.maximumTimeoutMillis).contains(timeoutMillis) {
             problems.append("timeoutMillis: \(timeoutMillis) is outside 1-\(ProbeRequest.maximumTimeoutMillis)")
         }
-        if observesSource, kind == .bind || kind == .route {
+        if observesSource, kind == .bind || kind == .route || kind == .dns {
             problems.append("observeSource: \(kind.rawValue) probes send nothing to a destination")
         }
         if kind != .http {
@@ -185,9 +247,15 @@ public struct ProbeResult: Codable, Hashable, Sendable {
     public var observedSource: String?
     /// With `observeSource`: why the destination's view could not be read.
     public var observationError: String?
+    /// `dns`: the addresses of the answer's A records, sorted.
+    public var answers: [String]?
+    /// `http` with `tries`: how many answers each pod gave, by the hostname its answer names
+    /// (`"hostname":"web-1"` of the echo image); `?` counts answers that name no pod.
+    public var answeredBy: [String: Int]?
 
     public init(id: String? = nil, outcome: ProbeOutcome, latencyMillis: Double = 0, source: String? = nil,
-                destination: String? = nil, detail: String = "", observedSource: String? = nil, observationError: String? = nil) {
+                destination: String? = nil, detail: String = "", observedSource: String? = nil, observationError: String? = nil,
+                answers: [String]? = nil, answeredBy: [String: Int]? = nil) {
         self.id = id
         self.outcome = outcome
         self.latencyMillis = latencyMillis
@@ -196,6 +264,8 @@ public struct ProbeResult: Codable, Hashable, Sendable {
         self.detail = detail
         self.observedSource = observedSource
         self.observationError = observationError
+        self.answers = answers
+        self.answeredBy = answeredBy
     }
 
     /// The address part of `source` (`10.244.1.2` of `10.244.1.2:43122`).

@@ -97,7 +97,13 @@ public enum ReachabilityModel {
             if options.sources.includesHost { builder.hostIsolation(item.address, label: item.address.description) }
         }
 
-        // 7. Two pods with one address: no probe can tell them apart, so the model says so.
+        // 7. Services: ClusterIPs, NodePorts, hostPorts, names, spread and affinity (not
+        //    when --to names targets: those are pods and addresses).
+        if options.targets.isAll {
+            builder.services(snapshot, sources: sources, pods: allPods, namespace: options.namespace)
+        }
+
+        // 8. Two pods with one address: no probe can tell them apart, so the model says so.
         if options.sources.isAll && options.targets.isAll {
             var holders: [IPv4Address: [PodEndpoint]] = [:]
             for pod in pods { holders[pod.address, default: []].append(pod) }
@@ -108,7 +114,10 @@ public enum ReachabilityModel {
                     evaluated: ProbeResult(outcome: .error, detail: "\(address) is held by \(owners.map(\.label).joined(separator: ", "))")))
             }
         }
-        return builder.checks
+        // A probe with tries makes its requests one after another: started first, it runs beside
+        // the others instead of finishing alone after them.
+        let checks = builder.checks
+        return checks.filter { ($0.probe?.effectiveTries ?? 1) > 1 } + checks.filter { ($0.probe?.effectiveTries ?? 1) <= 1 }
     }
 
     /// With `--to ADDRESS:PORT` naming a pod (and nothing else selecting it): only that port of it.
@@ -345,9 +354,27 @@ struct CheckBuilder {
             } else {
                 add(.gateway, .refused, reason: "\(address) belongs to node \(node.name), where nothing listens")
             }
+        } else if snapshot.serviceCIDR?.contains(address) == true,
+                  let service = snapshot.services.first(where: { $0.spec.clusterIP == address.description }) {
+            let table = ServiceTable(services: [service], slices: snapshot.endpointSlices)
+            let node = ServiceNode(name: source.node?.name ?? "", underlayIP: source.node?.underlayAddress ?? .any, podCIDR: source.node?.podCIDR ?? snapshot.clusterCIDR,
+                                   clusterCIDR: snapshot.clusterCIDR, serviceCIDR: snapshot.serviceCIDR ?? snapshot.clusterCIDR)
+            guard let port, let (entry, servicePort) = table.service(address: address, port: port, protocol: .tcp, node: node) else {
+                // Only the Service's ports are led anywhere; the rest of the address goes nowhere.
+                return add(.serviceIP, .unreachable, tolerated: [.timeout],
+                           reason: "\(address) is the ClusterIP of \(service.qualifiedName), which answers on its TCP ports \(service.spec.ports.map { String($0.port) }.joined(separator: ", ")) only")
+            }
+            switch ServiceRules.choice(servicePort, of: entry, on: node) {
+            case let .endpoints(endpoints):
+                add(.serviceIP, .connected, reason: "\(address):\(port) is \(entry.qualifiedName)'s, with \(endpoints.count) ready endpoint\(endpoints.count == 1 ? "" : "s")")
+            case .noEndpoints:
+                add(.serviceNoEndpoints, .refused, reason: "\(entry.qualifiedName) has no ready endpoint for \(servicePort.label): the node rejects at once")
+            case .noLocalEndpoints:
+                add(.serviceIP, .timeout, reason: "internalTrafficPolicy: Local and no ready endpoint of \(entry.qualifiedName) on node \(node.name): the packet is dropped")
+            }
         } else if snapshot.serviceCIDR?.contains(address) == true {
             add(.serviceIP, .unreachable, tolerated: [.timeout],
-                reason: "\(address) is in the service CIDR \(snapshot.serviceCIDR!), and no Service holds it (podlab has no Services yet)")
+                reason: "\(address) is in the service CIDR \(snapshot.serviceCIDR!), and no Service holds it")
         } else if snapshot.clusterCIDR.contains(address) {
             add(.unassignedAddress, .unreachable, tolerated: [.timeout], reason: "no pod or node of the lab holds \(address)")
         } else {

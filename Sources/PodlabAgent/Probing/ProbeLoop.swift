@@ -27,6 +27,18 @@ struct ProbeLoop: EpollWindowLoop {
         var echoID: UInt16 = 0
         /// True once the socket is in the epoll set.
         var registered = false
+        /// When this flight (or its current try) times out.
+        var deadline: UInt64 = 0
+        /// `http` with tries: the try under way (0 first) and who answered the ones before.
+        var attempt = 0
+        var answeredBy: [String: Int] = [:]
+        /// `dns`: the names to ask for in turn, the one asked now, and the query's id.
+        var names: [String] = []
+        var nameIndex = 0
+        var queryID: UInt16 = 0
+        /// `dns`: the first answer that had the name but no address (NODATA), which a resolver
+        /// reports if no later name has addresses.
+        var noData: DNSQuery.Answer?
     }
 
     let run: ProbeRun
@@ -55,14 +67,20 @@ struct ProbeLoop: EpollWindowLoop {
         drive(count: indices.count, window: Prober.windowPerThread)
     }
 
-    mutating func handle(_ event: epoll_event) { handle(slot: Int(event.data.u64), events: event.events) }
+    /// An event's data is the slot, with the try in the upper half: an event of a try's socket
+    /// that arrives in one `epoll_wait` batch with the event that ended that try is stale.
+    mutating func handle(_ event: epoll_event) {
+        let slot = Int(event.data.u64 & 0xFFFF_FFFF)
+        guard let flight = flights[slot], flight.attempt == Int(event.data.u64 >> 32) else { return }
+        handle(slot: slot, events: event.events)
+    }
 
     /// Times out the probes whose deadline has passed.
     mutating func expire() {
         let now = Prober.now()
         while let first = deadlines.first, first.deadline <= now {
             deadlines.pop()
-            guard let flight = flights[first.slot] else { continue }
+            guard let flight = flights[first.slot], flight.deadline == first.deadline else { continue }
             let timeout = run.jobs[flight.index].request.effectiveTimeoutMillis
             let what: String
             switch (run.jobs[flight.index].request.kind, flight.phase) {
@@ -70,9 +88,11 @@ struct ProbeLoop: EpollWindowLoop {
             case (.http, _): what = "no complete HTTP answer"
             case (.udp, _): what = "no datagram came back"
             case (.icmp, _): what = "no echo reply"
+            case (.dns, _): what = "no answer from the nameserver"
             default: what = "no answer"
             }
-            finish(slot: first.slot, .timeout, "\(what) within \(timeout) ms")
+            let attempt = run.jobs[flight.index].request.effectiveTries > 1 ? "try \(flight.attempt + 1) of \(run.jobs[flight.index].request.effectiveTries): " : ""
+            finish(slot: first.slot, .timeout, "\(attempt)\(what) within \(timeout) ms")
         }
     }
 
@@ -84,26 +104,18 @@ struct ProbeLoop: EpollWindowLoop {
         let job = run.jobs[index]
         let fd = run.fds[index]
         let started = Prober.now()
-        flights[slot] = Flight(index: index, fd: fd, started: started, phase: .connecting)
+        let deadline = started + UInt64(job.request.effectiveTimeoutMillis) * 1_000_000
+        flights[slot] = Flight(index: index, fd: fd, started: started, phase: .connecting, deadline: deadline)
         active += 1
-        deadlines.push(started + UInt64(job.request.effectiveTimeoutMillis) * 1_000_000, slot)
+        deadlines.push(deadline, slot)
         let port = UInt16(job.request.port ?? 0)
         switch job.request.kind {
         case .bind:
             bind(slot: slot, port: port)
         case .tcp, .http:
-            if job.request.kind == .http { flights[slot]!.output = Self.httpRequest(job, port: port) }
-            var address = Prober.socketAddress(job.destination, port: port)
-            let rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            if rc == 0 {
-                connected(slot: slot)
-            } else if errno == EINPROGRESS {
-                watch(slot: slot, for: EPOLLOUT.rawValue)
-            } else {
-                failed(slot: slot, errno, during: "connect")
-            }
+            connectStream(slot: slot)
+        case .dns:
+            startLookup(slot: slot)
         case .udp, .icmp:
             // A connected datagram socket takes only its peer's answers, and ICMP errors for it
             // (port unreachable) come back as its socket error.
@@ -133,6 +145,46 @@ struct ProbeLoop: EpollWindowLoop {
         }
     }
 
+    /// A non-blocking connect of the flight's TCP socket (`tcp`, `http`, each try of `http`).
+    mutating func connectStream(slot: Int) {
+        let flight = flights[slot]!
+        let job = run.jobs[flight.index]
+        let port = UInt16(job.request.port ?? 0)
+        if job.request.kind == .http { flights[slot]!.output = Self.httpRequest(job, port: port) }
+        var address = Prober.socketAddress(job.destination, port: port)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(flight.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc == 0 {
+            connected(slot: slot)
+        } else if errno == EINPROGRESS {
+            watch(slot: slot, for: EPOLLOUT.rawValue)
+        } else {
+            failed(slot: slot, errno, during: "connect")
+        }
+    }
+
+    /// The next try of an `http` probe with tries: on a socket of its own (opened in the pod with
+    /// the first), with a deadline of its own.
+    mutating func nextAttempt(slot: Int) {
+        let flight = flights[slot]!
+        let spare = run.spareStarts[flight.index] + flight.attempt
+        close(flight.fd)
+        let fd = run.spares[spare]
+        run.spares[spare] = -1
+        run.fds[flight.index] = fd
+        let deadline = Prober.now() + UInt64(run.jobs[flight.index].request.effectiveTimeoutMillis) * 1_000_000
+        flights[slot]!.fd = fd
+        flights[slot]!.attempt += 1
+        flights[slot]!.phase = .connecting
+        flights[slot]!.sent = 0
+        flights[slot]!.input = []
+        flights[slot]!.registered = false
+        flights[slot]!.deadline = deadline
+        deadlines.push(deadline, slot)
+        connectStream(slot: slot)
+    }
+
     mutating func bind(slot: Int, port: UInt16) {
         let flight = flights[slot]!
         let job = run.jobs[flight.index]
@@ -158,7 +210,7 @@ struct ProbeLoop: EpollWindowLoop {
     mutating func watch(slot: Int, for events: UInt32) {
         var event = epoll_event()
         event.events = events
-        event.data.u64 = UInt64(slot)
+        event.data.u64 = UInt64(slot) | UInt64(flights[slot]!.attempt) << 32
         let registered = flights[slot]!.registered
         if epoll_ctl(epoll, registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, flights[slot]!.fd, &event) != 0 {
             return failed(slot: slot, errno, during: "epoll_ctl")
@@ -179,7 +231,11 @@ struct ProbeLoop: EpollWindowLoop {
         case .sending:
             sendRequest(slot: slot)
         case .receiving:
-            if kind == .http { readAnswer(slot: slot) } else { readEcho(slot: slot) }
+            switch kind {
+            case .http: readAnswer(slot: slot)
+            case .dns: readLookup(slot: slot)
+            default: readEcho(slot: slot)
+            }
         }
     }
 
@@ -244,8 +300,16 @@ struct ProbeLoop: EpollWindowLoop {
     mutating func judge(slot: Int, _ answer: HTTPAnswer) {
         let request = run.jobs[flights[slot]!.index].request
         let status = request.expectStatus ?? 200
+        let attempt = request.effectiveTries > 1 ? "try \(flights[slot]!.attempt + 1) of \(request.effectiveTries): " : ""
         guard answer.status == status else {
-            return finish(slot: slot, .wrongAnswer, "HTTP \(answer.status) (expected \(status))")
+            return finish(slot: slot, .wrongAnswer, "\(attempt)HTTP \(answer.status) (expected \(status))")
+        }
+        if request.tries != nil {
+            let hostname = ServerProgram.answeringHostname(String(decoding: answer.body, as: UTF8.self)) ?? "?"
+            flights[slot]!.answeredBy[hostname, default: 0] += 1
+            if flights[slot]!.attempt + 1 < request.effectiveTries { return nextAttempt(slot: slot) }
+            let counts = flights[slot]!.answeredBy.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
+            return finish(slot: slot, .connected, "\(request.effectiveTries) × HTTP \(answer.status), answered by \(counts.joined(separator: ", "))")
         }
         if let body = request.expectBody, !body.isEmpty {
             let text = String(decoding: answer.body, as: UTF8.self)
@@ -286,22 +350,103 @@ struct ProbeLoop: EpollWindowLoop {
         }
     }
 
+    // MARK: DNS
+
+    /// Sends the first query of a lookup from the pod to its nameserver.
+    mutating func startLookup(slot: Int) {
+        let flight = flights[slot]!
+        let job = run.jobs[flight.index]
+        var address = Prober.socketAddress(job.destination, port: UInt16(ProbeRequest.dnsPort))
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(flight.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { return failed(slot: slot, errno, during: "connect") }
+        var one: Int32 = 1
+        setsockopt(flight.fd, Int32(IPPROTO_IP), IP_RECVERR, &one, socklen_t(MemoryLayout<Int32>.size))
+        flights[slot]!.names = job.request.queryNames
+        flights[slot]!.phase = .receiving
+        sendQuery(slot: slot)
+        if flights[slot] != nil { watch(slot: slot, for: EPOLLIN.rawValue) }
+    }
+
+    mutating func sendQuery(slot: Int) {
+        let flight = flights[slot]!
+        let id = UInt16(truncatingIfNeeded: flight.index &* 2_654_435_761 &+ flight.nameIndex &+ Int(getpid()))
+        flights[slot]!.queryID = id
+        let query = DNSQuery.encode(id: id, name: flight.names[flight.nameIndex])
+        let sent = query.withUnsafeBytes { send(flight.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if sent != query.count { failed(slot: slot, sent < 0 ? errno : EMSGSIZE, during: "send") }
+    }
+
+    /// An answer to the name asked now: the next name of the search list on NXDOMAIN or NODATA,
+    /// as a resolver goes on; else the lookup's result.
+    mutating func readLookup(slot: Int) {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while let flight = flights[slot] {
+            let n = buffer.withUnsafeMutableBytes { recv(flight.fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                let code = errno
+                if code == EAGAIN || code == EINTR { return }
+                return failed(slot: slot, code, during: "recv")
+            }
+            guard let answer = DNSQuery.decode(Array(buffer[0..<n])), answer.id == flight.queryID else { continue }  // not ours
+            let name = flight.names[flight.nameIndex]
+            let empty = answer.addresses.isEmpty
+            if empty, answer.rcode == 0, flight.noData == nil { flights[slot]!.noData = answer }
+            if empty, answer.rcode == 0 || answer.rcode == DNSQuery.nameError, flight.nameIndex + 1 < flight.names.count {
+                flights[slot]!.nameIndex += 1
+                sendQuery(slot: slot)
+                continue
+            }
+            let final = empty && answer.rcode != 0 ? (flights[slot]!.noData ?? answer) : answer
+            return judgeLookup(slot: slot, final, name: name)
+        }
+    }
+
+    mutating func judgeLookup(slot: Int, _ answer: DNSQuery.Answer, name: String) {
+        let request = run.jobs[flights[slot]!.index].request
+        let addresses = answer.addresses.sorted().map(\.description)
+        let shown = addresses.isEmpty ? "no address" : addresses.joined(separator: ", ")
+        let tried = flights[slot]!.names.count > 1 ? " (\(flights[slot]!.nameIndex + 1) of \(flights[slot]!.names.count) names tried)" : ""
+        var outcome: ProbeOutcome
+        var detail: String
+        if answer.rcode != 0 {
+            outcome = .wrongAnswer
+            detail = "\(answer.rcodeName) for \(flights[slot]!.names.joined(separator: ", "))"
+        } else if let expected = request.expectAddresses {
+            let matches = Set(addresses) == Set(expected.compactMap(IPv4Address.init).map(\.description))
+            outcome = matches ? .connected : .wrongAnswer
+            detail = "\(name): \(shown)\(tried)" + (matches ? "" : ", expected \(expected.isEmpty ? "no address" : expected.joined(separator: ", "))")
+        } else {
+            outcome = addresses.isEmpty ? .wrongAnswer : .connected
+            detail = "\(name): \(shown)\(tried)"
+        }
+        if answer.truncated { detail += " (truncated)" }
+        finish(slot: slot, outcome, detail, answers: addresses)
+    }
+
     // MARK: Finishing
 
     mutating func failed(slot: Int, _ code: Int32, during operation: String) {
-        finish(slot: slot, ProbeErrno.outcome(code), "\(operation): \(ProbeErrno.describe(code))")
+        var attempt = ""
+        if let flight = flights[slot], run.jobs[flight.index].request.effectiveTries > 1 {
+            attempt = "try \(flight.attempt + 1) of \(run.jobs[flight.index].request.effectiveTries): "
+        }
+        finish(slot: slot, ProbeErrno.outcome(code), "\(attempt)\(operation): \(ProbeErrno.describe(code))")
     }
 
-    mutating func finish(slot: Int, _ outcome: ProbeOutcome, _ detail: String, source: String? = nil) {
+    mutating func finish(slot: Int, _ outcome: ProbeOutcome, _ detail: String, source: String? = nil, answers: [String]? = nil) {
         guard let flight = flights[slot] else { return }
         let elapsed = Prober.millis(Prober.now() - flight.started)
         let job = run.jobs[flight.index]
         let withPort = job.request.kind != .icmp
         var result = ProbeResult(id: job.request.id, outcome: outcome, latencyMillis: elapsed,
                                  source: source ?? Prober.address(of: flight.fd, peer: false, withPort: withPort),
-                                 destination: Prober.address(of: flight.fd, peer: true, withPort: withPort), detail: detail)
+                                 destination: Prober.address(of: flight.fd, peer: true, withPort: withPort), detail: detail,
+                                 answers: answers, answeredBy: job.request.tries != nil ? flight.answeredBy : nil)
         if result.destination == nil, job.request.kind != .bind {
-            result.destination = job.request.kind.needsPort ? "\(job.destination):\(job.request.port ?? 0)" : job.destination.description
+            result.destination = job.request.kind.needsPort ? "\(job.destination):\(job.request.port ?? 0)"
+                : job.request.kind == .dns ? "\(job.destination):\(ProbeRequest.dnsPort)" : job.destination.description
         }
         if result.source?.hasPrefix("0.0.0.0") == true, job.request.kind != .bind { result.source = nil }
         if !(outcome == .connected && run.keepsOpen[flight.index]) {

@@ -40,6 +40,12 @@ final class ProbeRun: @unchecked Sendable {
     /// What the destination saw of each job's source, for jobs that asked (by job index).
     let observations: [Int: Observation]
 
+    /// The sockets of an `http` probe's further tries (`ProbeRequest.tries`), opened in the
+    /// source pod with its first: job `i` has `spareCounts[i]` of them from `spareStarts[i]` on.
+    let spares: UnsafeMutableBufferPointer<Int32>
+    let spareStarts: [Int]
+    let spareCounts: [Int]
+
     /// TCP probes whose connection stays open (reset) until the run's results are delivered,
     /// instead of being reset as soon as it is established: the resets then cost nothing while
     /// the matrix is timed. Only for destinations with at most `keptOpenPerDestination` of them.
@@ -53,6 +59,15 @@ final class ProbeRun: @unchecked Sendable {
         fds.initialize(repeating: -1)
         results = .allocate(capacity: jobs.count)
         results.initialize(repeating: nil)
+        spareCounts = jobs.map { $0.request.kind == .http ? max(0, $0.request.effectiveTries - 1) : 0 }
+        var starts: [Int] = [], total = 0
+        for count in spareCounts {
+            starts.append(total)
+            total += count
+        }
+        spareStarts = starts
+        spares = .allocate(capacity: max(1, total))
+        spares.initialize(repeating: -1)
         var perDestination: [IPv4Address: Int] = [:]
         for job in jobs where job.request.kind == .tcp { perDestination[job.destination, default: 0] += 1 }
         keepsOpen = jobs.map { $0.request.kind == .tcp && perDestination[$0.destination, default: 0] <= Prober.keptOpenPerDestination }
@@ -60,11 +75,20 @@ final class ProbeRun: @unchecked Sendable {
 
     /// Closes the sockets of `range` that are still open.
     func closeSockets(_ range: Range<Int>) {
-        for index in range where fds[index] >= 0 {
-            close(fds[index])
-            fds[index] = -1
+        for index in range {
+            if fds[index] >= 0 {
+                close(fds[index])
+                fds[index] = -1
+            }
+            for spare in spareStarts[index]..<spareStarts[index] + spareCounts[index] where spares[spare] >= 0 {
+                close(spares[spare])
+                spares[spare] = -1
+            }
         }
     }
+
+    /// The sockets job `index` uses: its own and its spares.
+    func socketCount(_ index: Int) -> Int { 1 + spareCounts[index] }
 
     /// Stores a job's result, with the observation of its source, and passes it on.
     func record(_ index: Int, _ result: ProbeResult) {
@@ -82,6 +106,7 @@ final class ProbeRun: @unchecked Sendable {
     func release() {
         closeSockets(jobs.indices)
         fds.deallocate()
+        spares.deallocate()
         _ = results.deinitialize()
         results.deallocate()
     }
@@ -102,17 +127,33 @@ final class ProbeRun: @unchecked Sendable {
             if groups[netns] == nil { order.append(netns) }
             groups[netns, default: []].append(index)
         }
-        let fds = self.fds
+        let fds = self.fds, spares = self.spares
         for netns in order {
             let group = groups[netns]!
             let kinds = group.map { ProbeRun.socketType(jobs[$0].request.kind) }
+            // Slots of the spare sockets, each with its job's socket type.
+            var spareSlots: [Int] = [], spareKinds: [(type: Int32, protocol: Int32)] = []
+            for (position, index) in group.enumerated() where spareCounts[index] > 0 {
+                for slot in spareStarts[index]..<spareStarts[index] + spareCounts[index] {
+                    spareSlots.append(slot)
+                    spareKinds.append(kinds[position])
+                }
+            }
             do {
                 try group.withUnsafeBufferPointer { indices in
                     try kinds.withUnsafeBufferPointer { types in
-                        try NetworkNamespace(unchecked: netns).perform {
-                            for position in 0..<indices.count {
-                                let fd = socket(AF_INET, types[position].type, types[position].protocol)
-                                fds[indices[position]] = fd >= 0 ? fd : -errno
+                        try spareSlots.withUnsafeBufferPointer { slots in
+                            try spareKinds.withUnsafeBufferPointer { slotTypes in
+                                try NetworkNamespace(unchecked: netns).perform {
+                                    for position in 0..<indices.count {
+                                        let fd = socket(AF_INET, types[position].type, types[position].protocol)
+                                        fds[indices[position]] = fd >= 0 ? fd : -errno
+                                    }
+                                    for position in 0..<slots.count {
+                                        let fd = socket(AF_INET, slotTypes[position].type, slotTypes[position].protocol)
+                                        spares[slots[position]] = fd >= 0 ? fd : -errno
+                                    }
+                                }
                             }
                         }
                     }
@@ -123,17 +164,21 @@ final class ProbeRun: @unchecked Sendable {
                 }
             }
         }
-        for index in range where results[index] == nil && fds[index] < -1 {
-            let code = -fds[index]
+        for index in range where results[index] == nil {
+            let failedSpare = (spareStarts[index]..<spareStarts[index] + spareCounts[index]).first { spares[$0] < -1 }
+            guard fds[index] < -1 || failedSpare != nil else { continue }
+            let code = fds[index] < -1 ? -fds[index] : -spares[failedSpare!]
             record(index, ProbeResult(id: jobs[index].request.id, outcome: .error, detail: "socket: \(ProbeErrno.describe(code))"))
+            if fds[index] >= 0 { close(fds[index]) }
             fds[index] = -1
+            for spare in spareStarts[index]..<spareStarts[index] + spareCounts[index] where spares[spare] < -1 { spares[spare] = -1 }
         }
     }
 
     static func socketType(_ kind: ProbeKind) -> (type: Int32, protocol: Int32) {
         let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         switch kind {
-        case .udp: return (Int32(SOCK_DGRAM.rawValue) | flags, 0)
+        case .udp, .dns: return (Int32(SOCK_DGRAM.rawValue) | flags, 0)
         // A raw socket, as ping uses: the ICMP datagram sockets need `ping_group_range` set
         // in every pod, which podlab leaves alone.
         case .icmp: return (Int32(SOCK_RAW.rawValue) | flags, Int32(IPPROTO_ICMP))

@@ -77,7 +77,13 @@ enum Prober {
         let batch = descriptorBudget()
         var start = 0
         while start < jobs.count {
-            let range = start..<min(jobs.count, start + batch)
+            // As many jobs as their sockets (a probe with tries has several) fit in the budget.
+            var end = start, sockets = 0
+            while end < jobs.count, end == start || sockets + run.socketCount(end) <= batch {
+                sockets += run.socketCount(end)
+                end += 1
+            }
+            let range = start..<end
             run.openSockets(range)
             let threads = min(threadCount, max(1, range.count / 64))
             runThreads(threads, name: "probe") { thread in

@@ -12,7 +12,11 @@ public struct ConnectivityTest: PodlabCommand {
             Builds the expected reachability of the lab — every pod reaches every pod by IP on \
             its listening ports, across nodes; containers reach siblings on localhost; a port \
             nothing listens on is refused; a second listener on a port is impossible; pods reach \
-            their gateway; the host reaches no pod — and checks it with probes run by the agent \
+            their gateway; the host reaches no pod; every pod reaches each Service with ready \
+            endpoints by ClusterIP, NodePort (on every node) and name (through the cluster DNS its \
+            resolv.conf names), a Service without ready endpoints refuses, load spreads over every \
+            ready endpoint, ClientIP affinity sticks, a hostPort answers on its node — and checks it \
+            with probes run by the agent \
             inside the source pods' network namespaces. Probes never leave the lab: an address \
             outside it is refused. The host's isolation is read from its routing table; no packet \
             is sent from the host.
@@ -51,7 +55,7 @@ public struct ConnectivityTest: PodlabCommand {
     @Option(help: "Timeout of each probe (e.g. 500ms, 2s).")
     public var timeout: String = "1s"
 
-    @Option(help: "Only these probe kinds: tcp, udp, http, icmp, bind, route (comma-separated).")
+    @Option(help: "Only these probe kinds: tcp, udp, http, icmp, bind, route, dns (comma-separated).")
     public var kinds: String?
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "table (default), json, or junit.")
@@ -126,7 +130,10 @@ public struct ConnectivityTest: PodlabCommand {
                 try await Task.sleep(for: wait)
                 pods = try await client.get(PodList.self, APIPath.pods(nil)).items
             }
-            let snapshot = LabSnapshot(lab: plan.lab, clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, nodes: plan.nodes, pods: pods)
+            let services = seed != nil ? [] : try await client.get(ServiceList.self, Service.collectionPath(namespace: nil)).items
+            let slices = seed != nil ? [] : try await client.get(EndpointSliceList.self, EndpointSlice.collectionPath(namespace: nil)).items
+            let snapshot = LabSnapshot(lab: plan.lab, clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, nodes: plan.nodes, pods: pods,
+                                       services: services, endpointSlices: slices)
             var checks: [ConnectivityCheck]
             if seed != nil {
                 checks = SeedScenario.checks(for: snapshot, timeoutMillis: timeoutMillis)
