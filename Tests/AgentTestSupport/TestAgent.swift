@@ -182,9 +182,11 @@ final class TestAgent: Sendable {
         return try EventList(json: JSONReader.value(from: String(decoding: data, as: UTF8.self))).items
     }
 
-    /// Waits until `condition` holds of the controller's pod (or of its absence), up to `timeout`.
+    /// Waits until `condition` holds of the controller's pod (or of its absence), up to `timeout`
+    /// (generous: the whole suite shares two cores with end-to-end labs; a wait ends as soon as
+    /// the condition holds).
     @discardableResult
-    public func waitForPod(_ name: String, namespace: String = "default", timeout: Duration = .seconds(5),
+    public func waitForPod(_ name: String, namespace: String = "default", timeout: Duration = .seconds(60),
                            _ what: String = "the condition", _ condition: (Pod?) -> Bool) async throws -> Pod? {
         let deadline = ContinuousClock.now + timeout
         while true {
@@ -198,7 +200,7 @@ final class TestAgent: Sendable {
     }
 
     /// Waits until `condition` holds, up to `timeout`.
-    public func wait(timeout: Duration = .seconds(5), _ what: String, _ condition: () async throws -> Bool) async throws {
+    public func wait(timeout: Duration = .seconds(60), _ what: String, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while try await !condition() {
             guard ContinuousClock.now < deadline else { throw StartError(description: "\(what) did not happen within \(timeout)") }

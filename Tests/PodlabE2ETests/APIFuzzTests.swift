@@ -147,7 +147,7 @@ struct APIFuzzTests {
                     #expect(try lab.run(["get", "pod", "stalled"], expectSuccess: false).stderr.contains("NotFound"))
                 }
                 idle.removeAll()
-                try await lab.eventually("the agent's descriptors back near \(baselineFDs)", timeout: .seconds(20)) {
+                try await lab.eventually("the agent's descriptors back near \(baselineFDs)", timeout: .seconds(60)) {
                     TestLab.openDescriptors(agent) <= baselineFDs + 8
                 }
                 try await Task.sleep(for: .milliseconds(500))

@@ -4,7 +4,7 @@ import Testing
 
 /// Deployments and ReplicaSets in a real lab: the agent's controllers keep the pods, roll
 /// templates out, roll them back, and take everything with the Deployment.
-@Suite("Deployments and ReplicaSets", .serialized)
+@Suite("Deployments and ReplicaSets", .serialized, .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct DeploymentTests {
     static func json(_ lab: TestLab, _ arguments: [String]) throws -> [String: Any] {
         let result = try lab.run(arguments + ["-o", "json"])

@@ -4,7 +4,7 @@ import Testing
 
 /// The events the kubelet, the scheduler and the workload controllers report, as `describe`
 /// and `get events` show them.
-@Suite("Events of pods and workloads")
+@Suite("Events of pods and workloads", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct EventTests {
     static func events(_ text: String) -> String {
         guard let start = text.range(of: "Events:") else { return "" }

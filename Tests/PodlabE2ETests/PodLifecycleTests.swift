@@ -161,7 +161,10 @@ struct PodLifecycleTests {
                 return waiting["reason"] as? String == "ImagePullBackOff"
                     && (waiting["message"] as? String ?? "").hasPrefix("Back-off pulling image \"nosuchimage:1.0\": ErrImagePull: Failed to pull image")
             }
-            #expect(try lab.run(["get", "pods"]).stdout.contains("ghost   0/1     ImagePullBackOff   0"))
+            // The next pull may have begun meanwhile (ErrImagePull again): wait for the back-off's turn.
+            try await lab.eventually("get pods shows the back-off") {
+                try lab.run(["get", "pods"]).stdout.contains("ghost   0/1     ImagePullBackOff   0")
+            }
             #expect(try lab.pod("ghost")["status"].map { ($0 as? [String: Any])?["phase"] as? String } == "Pending")
 
             try lab.apply(manifest.replacingOccurrences(of: "nosuchimage:1.0", with: "nginx"), as: "ghost.yaml")

@@ -4,7 +4,7 @@ import Testing
 
 /// Namespaces, Services and their endpoints as objects of a real lab: what the API stores
 /// and answers (the dataplane that carries traffic to them is tested on its own).
-@Suite("Services, endpoints and namespaces", .serialized)
+@Suite("Services, endpoints and namespaces", .serialized, .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct ServiceObjectTests {
     static func json(_ lab: TestLab, _ arguments: [String]) throws -> [String: Any] {
         let result = try lab.run(arguments + ["-o", "json"])
