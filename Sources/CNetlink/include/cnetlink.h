@@ -12,6 +12,7 @@
 #include <stddef.h>
 /* epoll(7) is not part of Swift's Glibc module; the prober's event loops use it. */
 #include <sys/epoll.h>
+#include <malloc.h>  /* malloc_trim: the agent gives a burst's memory back */
 
 /* Namespace kinds, the CLONE_NEW* flags of <sched.h>. */
 extern const int PL_CLONE_NEWNET;

@@ -7,6 +7,8 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes
+import CNetlink  // malloc_trim
+import Synchronization
 
 /// What keeps idle or abandoned connections from exhausting the agent, with the figures of
 /// kube-apiserver where it has one.
@@ -84,11 +86,13 @@ final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler 
 
     func channelActive(context: ChannelHandlerContext) {
         arm(context)
+        ConnectionCensus.opened()
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         disarm()
+        ConnectionCensus.closed()
         context.fireChannelInactive()
     }
 
@@ -128,5 +132,33 @@ final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler 
     private func disarm() {
         timer?.cancel()
         timer = nil
+    }
+}
+
+/// Counts the API's open connections and gives the memory of a burst back to the system once
+/// it is over. Thousands of connections leave their buffers in the allocator's free lists (one
+/// arena per event-loop thread); glibc keeps those pages, so without a trim the agent's RSS
+/// would stay at the burst's peak for good. When the count falls back to a few after having
+/// been high, `malloc_trim` returns the free pages (a few milliseconds, off the event loops).
+enum ConnectionCensus {
+    /// A burst: this many connections open at once since the last trim.
+    static let burst = 256
+    /// Back to a few: the trim runs when no more than this many remain.
+    static let quiet = 16
+
+    private static let open = Atomic<Int>(0)
+    private static let peak = Atomic<Int>(0)
+
+    static func opened() {
+        let now = open.add(1, ordering: .relaxed).newValue
+        _ = peak.max(now, ordering: .relaxed)
+    }
+
+    static func closed() {
+        let now = open.subtract(1, ordering: .relaxed).newValue
+        guard now <= quiet, peak.load(ordering: .relaxed) >= burst else { return }
+        // One trim a burst: whoever resets the peak runs it.
+        guard peak.exchange(now, ordering: .relaxed) >= burst else { return }
+        DispatchQueue.global(qos: .utility).async { _ = malloc_trim(0) }
     }
 }
