@@ -1,3 +1,6 @@
+// Built for testing only: this module reaches into PodlabAgent with `@testable import`, which a
+// release build (no `-enable-testing`) refuses; `swift build -c release` builds every target.
+#if DEBUG
 import Foundation
 import Netns
 @testable import PodlabAgent
@@ -242,3 +245,4 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     public func unrecordedSessions(netns: String, logDirectory: String, known: Set<Int32>) -> Set<Int32> { [] }
     public func kill(sessions: Set<Int32>) async {}
 }
+#endif

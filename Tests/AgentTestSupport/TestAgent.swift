@@ -1,3 +1,6 @@
+// Built for testing only: this module reaches into PodlabAgent with `@testable import`, which a
+// release build (no `-enable-testing`) refuses; `swift build -c release` builds every target.
+#if DEBUG
 import Foundation
 import Hummingbird
 import Logging
@@ -240,3 +243,4 @@ final class TestAgent: Sendable {
         await controller.endpointSlices.values.filter { $0.metadata.namespace == namespace }.sorted { $0.metadata.name < $1.metadata.name }
     }
 }
+#endif
