@@ -295,6 +295,25 @@ func socketAddress(_ address: IPv4Address, _ port: UInt16) -> sockaddr_in {
 
 /// Median and p99 of `count` blocking TCP connects from the client pod to `address:port`
 /// (each accepted and closed on the server's side; sockets made beforehand, outside the timing).
+extension LatencyLab {
+    /// A TCP listener on `port` in the server's namespace (the caller closes it).
+    func listen(port: UInt16) throws -> Int32 {
+        let listener: Int32 = try server.perform { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        try check(listener, "socket")
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var any = socketAddress(IPv4Address.any, port)
+        do {
+            try check(withUnsafePointer(to: &any) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }, "bind")
+            try check(Glibc.listen(listener, 1024), "listen")
+        } catch {
+            close(listener)
+            throw error
+        }
+        return listener
+    }
+}
+
 func connectTimes(_ lab: LatencyLab, listener: Int32, to address: IPv4Address, port: UInt16, count: Int) throws -> (median: Double, p99: Double) {
     var times: [Double] = []
     let clock = ContinuousClock()
@@ -331,14 +350,8 @@ func latency(_ options: Options) async throws {
     let lab = try LatencyLab.make()
     defer { lab.remove() }
     let port: UInt16 = 8080
-    let listener: Int32 = try lab.server.perform { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-    try check(listener, "socket")
+    let listener = try lab.listen(port: port)
     defer { close(listener) }
-    var one: Int32 = 1
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-    var any = socketAddress(IPv4Address.any, port)
-    try check(withUnsafePointer(to: &any) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }, "bind")
-    try check(listen(listener, 1024), "listen")
     let serviceIP = IPv4Address(10, 96, 255, 254)
     let measured = ServiceEntry(name: "measured", clusterIP: serviceIP, ports: [ServicePortEntry(port: 80, endpoints: [
         ServiceEndpoint(ip: lab.serverAddress, port: port, nodeName: "n1"),
@@ -403,14 +416,8 @@ func programmingLatency(count: Int, transitions: Int) async throws {
     let lab = try LatencyLab.make()
     defer { lab.remove() }
     let port: UInt16 = 8080
-    let listener: Int32 = try lab.server.perform { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
-    try check(listener, "socket")
+    let listener = try lab.listen(port: port)
     defer { close(listener) }
-    var one: Int32 = 1
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-    var any = socketAddress(IPv4Address.any, port)
-    try check(withUnsafePointer(to: &any) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }, "bind")
-    try check(listen(listener, 1024), "listen")
     let serviceIP = IPv4Address(10, 96, 255, 254)
     func measured(_ endpoints: [ServiceEndpoint]) -> ServiceEntry {
         ServiceEntry(name: "measured", clusterIP: serviceIP, ports: [ServicePortEntry(port: 80, endpoints: endpoints)])
