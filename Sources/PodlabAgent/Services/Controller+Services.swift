@@ -310,13 +310,11 @@ extension Controller {
     func dropSlice(_ slice: EndpointSlice) {
         endpointSlices.removeValue(forKey: objectKey(slice))
         let service = serviceKey(of: slice)
-        endpointSliceKeysOfService[service]?.remove(objectKey(slice))
-        if endpointSliceKeysOfService[service]?.isEmpty == true { endpointSliceKeysOfService[service] = nil }
+        endpointSliceKeysOfService.remove(objectKey(slice), fromSetAt: service)
     }
 
     func forgetEndpointService(_ service: String, ofPod pod: String) {
-        endpointServicesOfPod[pod]?.remove(service)
-        if endpointServicesOfPod[pod]?.isEmpty == true { endpointServicesOfPod[pod] = nil }
+        endpointServicesOfPod.remove(service, fromSetAt: pod)
     }
 
     /// The pods (`namespace/name`) the slices list.
@@ -342,8 +340,7 @@ extension Controller {
     func unindexSelector(of service: Service) {
         guard let pair = service.spec.selector.min(by: { $0.key < $1.key }) else { return }
         let key = Controller.selectorIndexKey(namespace: service.metadata.namespace, key: pair.key, value: pair.value)
-        servicesBySelectorLabel[key]?.remove(objectKey(service))
-        if servicesBySelectorLabel[key]?.isEmpty == true { servicesBySelectorLabel[key] = nil }
+        servicesBySelectorLabel.remove(objectKey(service), fromSetAt: key)
     }
 
     /// The services whose endpoints a change of `pod` may change: those whose selector takes it
@@ -593,5 +590,14 @@ extension Controller {
             throw APIStatus.notFound(resource: EndpointSlice.qualifiedResource, name: name)
         }
         return slice
+    }
+}
+
+extension Dictionary {
+    /// Removes `member` from the set at `key`, and the key with the set once it is empty (the
+    /// indexes above keep no empty sets).
+    mutating func remove<Member>(_ member: Member, fromSetAt key: Key) where Value == Set<Member> {
+        self[key]?.remove(member)  // in place: no copy of a large set
+        if self[key]?.isEmpty == true { self[key] = nil }
     }
 }
