@@ -7,9 +7,6 @@
 public enum PodTemplateHash {
     public static let label = "pod-template-hash"
 
-    /// The characters `rand.SafeEncodeString` maps to: no vowels, no look-alikes.
-    static let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-
     public static func value(of template: PodTemplateSpec, collisionCount: Int32? = nil) -> String {
         var hash: UInt32 = 2_166_136_261
         func add(_ bytes: some Sequence<UInt8>) {
@@ -28,7 +25,7 @@ public enum PodTemplateHash {
     }
 
     static func safeEncode(_ text: String) -> String {
-        String(text.utf8.map { alphabet[Int($0) % alphabet.count] })
+        String(text.utf8.map { SafeAlphabet.characters[Int($0) % SafeAlphabet.characters.count] })
     }
 
     /// The template without the hash label: how templates are compared (`EqualIgnoreHash`).

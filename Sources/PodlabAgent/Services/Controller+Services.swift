@@ -396,7 +396,7 @@ extension Controller {
         let existing = slices(ofService: key)
         let (writes, deletes) = EndpointSlices.reconcile(
             service: service, desired: EndpointSlices.desired(for: service, pods: pods), existing: existing,
-            newName: { "\(service.metadata.name)-\(Controller.generatedSuffix())" })
+            newName: { "\(service.metadata.name)-\(SafeAlphabet.random())" })
         guard !writes.isEmpty || !deletes.isEmpty else { return false }
         do {
             for slice in writes {
@@ -417,12 +417,6 @@ extension Controller {
         for pod in before.subtracting(after) { forgetEndpointService(key, ofPod: pod) }
         for pod in after.subtracting(before) { endpointServicesOfPod[pod, default: []].insert(key) }
         return true
-    }
-
-    /// Five characters as the API server's `generateName` appends them.
-    static func generatedSuffix() -> String {
-        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-        return String((0..<5).map { _ in alphabet.randomElement()! })
     }
 
     /// These services or their endpoints changed: every node's Service rules follow.

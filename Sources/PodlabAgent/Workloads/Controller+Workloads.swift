@@ -250,7 +250,7 @@ extension Controller {
         case let .create(count):
             for _ in 0..<count {
                 var name = ""
-                repeat { name = Controller.generatedSuffix() } while pods["\(replicaSet.metadata.namespace)/\(replicaSet.metadata.name)-\(name)"] != nil
+                repeat { name = SafeAlphabet.random() } while pods["\(replicaSet.metadata.namespace)/\(replicaSet.metadata.name)-\(name)"] != nil
                 let pod = ReplicaSetScaling.pod(for: replicaSet, suffix: name).applyingDefaults()
                 do {
                     try admitPod(pod, namespace: replicaSet.metadata.namespace, controlled: true)

@@ -33,9 +33,7 @@ struct ServicesScenarioRun {
     init(client: APIClient, context: CommandContext) {
         self.client = client
         self.context = context
-        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-        let suffix = String((0..<5).map { _ in alphabet.randomElement()! })
-        namespace = ServicesScenario.namespace(suffix: suffix)
+        namespace = ServicesScenario.namespace(suffix: SafeAlphabet.random())
         stopFile = NSTemporaryDirectory() + "podlab-\(namespace).stop"
     }
 
