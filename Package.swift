@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "PodlabTools", targets: ["PodlabTools"]),
         .executable(name: "podlab-tools", targets: ["podlab-tools"]),
+        .library(name: "PodlabCNI", targets: ["PodlabCNI"]),
+        .executable(name: "podlab-cni", targets: ["podlab-cni"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -74,6 +76,13 @@ let package = Package(
         .executableTarget(name: "podlab-tools", dependencies: ["PodlabTools"],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]),
 
+        // The CNI plugin: config, results, IPAM store and the verbs, on the kernel layer only (no
+        // Kubernetes model, YAML, HTTP or Foundation: every ADD pays the process's start-up).
+        .target(name: "PodlabCNI", dependencies: ["Addressing", "Netns", "Netlink", "NFTables"]),
+        // Release builds carry the Swift runtime inside, as podlab-tools does.
+        .executableTarget(name: "podlab-cni", dependencies: ["PodlabCNI"],
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]),
+
         // Pod setup cost: podlab's netlink path against the same work done with `ip` (not a test).
         .executableTarget(name: "netlink-bench", dependencies: ["Netlink", "Netns", "PodNet"], path: "Benchmarks/NetlinkBench"),
 
@@ -88,6 +97,7 @@ let package = Package(
         ], path: "Tests/AgentTestSupport"),
 
         .testTarget(name: "PodNetTests", dependencies: ["PodNet"]),
+        .testTarget(name: "PodlabCNITests", dependencies: ["PodlabCNI", "podlab-cni", "Netns", "Netlink", "NFTables", "KernelTestSupport"]),
         .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "AgentTestSupport"]),
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),

@@ -358,7 +358,7 @@ enum Userdata {
         case .skuid: (type, data) = (SetUserdata.EXPR_META, u32(0, Kernel.NFT_META_SKUID))
         case .numgenRandom(let modulus, let offset):
             (type, data) = (SetUserdata.EXPR_NUMGEN, u32(0, Kernel.NFT_NG_RANDOM) + u32(1, modulus) + u32(2, offset))
-        case .ctState:
+        case .ctState, .fibDaddrType:
             return nil
         }
         return u32(SetUserdata.NFTNL_UDATA_SET_TYPEOF_EXPR, type) + tlv(SetUserdata.NFTNL_UDATA_SET_TYPEOF_DATA, data)

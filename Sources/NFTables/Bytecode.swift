@@ -9,6 +9,7 @@ enum Instruction: Hashable, Sendable, CustomStringConvertible {
     case metaSet(key: UInt32, sreg: UInt32)
     case ct(key: UInt32, dreg: UInt32)
     case numgen(dreg: UInt32, modulus: UInt32, type: UInt32, offset: UInt32)
+    case fib(dreg: UInt32, result: UInt32, flags: UInt32)
     case cmp(sreg: UInt32, op: UInt32, data: [UInt8])
     case bitwise(sreg: UInt32, dreg: UInt32, length: UInt32, mask: [UInt8], xor: [UInt8])
     case lookup(sreg: UInt32, dreg: UInt32?, set: String, setID: UInt32?, flags: UInt32)
@@ -36,6 +37,8 @@ enum Instruction: Hashable, Sendable, CustomStringConvertible {
         case .numgen(let dreg, let modulus, let type, let offset):
             let kind = type == Kernel.NFT_NG_RANDOM ? "random" : "inc"
             return "[ numgen reg \(dreg) = \(kind) mod \(modulus)\(offset == 0 ? "" : " offset \(offset)") ]"
+        case .fib(let dreg, let result, let flags):
+            return "[ fib flags 0x\(String(flags, radix: 16)) result \(result) => reg \(dreg) ]"
         case .cmp(let sreg, let op, let data):
             return "[ cmp \(op == Kernel.NFT_CMP_EQ ? "eq" : op == Kernel.NFT_CMP_NEQ ? "neq" : "op\(op)") reg \(sreg) \(Instruction.words(data)) ]"
         case .bitwise(let sreg, let dreg, _, let mask, let xor):
@@ -158,6 +161,12 @@ extension Instruction {
             nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_NG_TYPE), type)
             if offset != 0 { nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_NG_OFFSET), offset) }
             return e
+        case .fib(let dreg, let result, let flags):
+            let e = alloc("fib")
+            nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_FIB_DREG), dreg)
+            nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_FIB_RESULT), result)
+            nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_FIB_FLAGS), flags)
+            return e
         case .cmp(let sreg, let op, let data):
             let e = alloc("cmp")
             nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_CMP_SREG), sreg)
@@ -254,6 +263,8 @@ extension Instruction {
             self = .ct(key: u32(NFTNL_EXPR_CT_KEY), dreg: u32(NFTNL_EXPR_CT_DREG))
         case "numgen":
             self = .numgen(dreg: u32(NFTNL_EXPR_NG_DREG), modulus: u32(NFTNL_EXPR_NG_MODULUS), type: u32(NFTNL_EXPR_NG_TYPE), offset: optional(NFTNL_EXPR_NG_OFFSET) ?? 0)
+        case "fib":
+            self = .fib(dreg: u32(NFTNL_EXPR_FIB_DREG), result: u32(NFTNL_EXPR_FIB_RESULT), flags: u32(NFTNL_EXPR_FIB_FLAGS))
         case "cmp":
             self = .cmp(sreg: u32(NFTNL_EXPR_CMP_SREG), op: u32(NFTNL_EXPR_CMP_OP), data: data(NFTNL_EXPR_CMP_DATA))
         case "bitwise" where !has(NFTNL_EXPR_BITWISE_OP) || u32(NFTNL_EXPR_BITWISE_OP) == 0:

@@ -106,6 +106,12 @@ enum Kernel {
     // enum nft_ng_types
     static let NFT_NG_RANDOM = UInt32(CNftnl.NFT_NG_RANDOM.rawValue)
 
+    // enum nft_fib_result, enum nft_fib_flags
+    static let NFT_FIB_RESULT_ADDRTYPE = UInt32(CNftnl.NFT_FIB_RESULT_ADDRTYPE.rawValue)
+    static let NFTA_FIB_F_DADDR = UInt32(CNftnl.NFTA_FIB_F_DADDR.rawValue)
+    /// `RTN_LOCAL` (linux/rtnetlink.h): what `fib … type` yields for the host's own addresses.
+    static let RTN_LOCAL: UInt32 = 2
+
     // enum nft_lookup_flags
     static let NFT_LOOKUP_F_INV = UInt32(CNftnl.NFT_LOOKUP_F_INV.rawValue)
 

@@ -26,6 +26,9 @@ public enum Field: Hashable, Sendable, CustomStringConvertible {
     case ctState
     /// `numgen random mod N [offset O]`
     case numgenRandom(modulus: UInt32, offset: UInt32 = 0)
+    /// `fib daddr type`: the route type of the destination address (`local` for the host's own
+    /// addresses), what port mappings match on.
+    case fibDaddrType
 
     /// The datatype of the field's value.
     public var dataType: DataType {
@@ -38,6 +41,7 @@ public enum Field: Hashable, Sendable, CustomStringConvertible {
         case .skuid: .uid
         case .ctState: .ctState
         case .numgenRandom: .integer
+        case .fibDaddrType: .integer
         }
     }
 
@@ -63,6 +67,7 @@ public enum Field: Hashable, Sendable, CustomStringConvertible {
         case .skuid: "meta skuid"
         case .ctState: "ct state"
         case .numgenRandom(let modulus, let offset): offset == 0 ? "numgen random mod \(modulus)" : "numgen random mod \(modulus) offset \(offset)"
+        case .fibDaddrType: "fib daddr type"
         }
     }
 }
@@ -138,6 +143,8 @@ public enum Expression: Hashable, Sendable, CustomStringConvertible {
     public static var masquerade: Expression { .masquerade(fullyRandom: false) }
     /// `field value`.
     public static func match(_ field: Field, _ value: Value) -> Expression { .match(field, .equal, value) }
+    /// `fib daddr type local`: the destination is one of the host's own addresses.
+    public static var destinationIsLocal: Expression { .match(.fibDaddrType, .equal, .integer(Kernel.RTN_LOCAL)) }
     /// `fields @set`.
     public static func lookup(_ fields: [Field], set: String) -> Expression { .lookup(fields, set: set, negated: false) }
     /// `field @set`.
@@ -156,6 +163,8 @@ public enum Expression: Hashable, Sendable, CustomStringConvertible {
         case .match(.ctState, let relation, let value):
             // A bitmask: `ct state a,b` (any of them), `ct state ! a,b` (none of them).
             return "ct state \(relation == .notEqual ? "! " : "")\(value)"
+        case .match(.fibDaddrType, let relation, .integer(Kernel.RTN_LOCAL)):
+            return "fib daddr type \(relation == .notEqual ? "!= " : "")local"
         case .match(let field, let relation, let value):
             return "\(field) \(relation == .notEqual ? "!= " : "")\(value)"
         case .lookup(let fields, let set, let negated):

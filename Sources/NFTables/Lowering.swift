@@ -59,6 +59,7 @@ struct RuleCompiler {
         case .skuid: .meta(key: Kernel.NFT_META_SKUID, dreg: register)
         case .ctState: .ct(key: Kernel.NFT_CT_STATE, dreg: register)
         case .numgenRandom(let modulus, let offset): .numgen(dreg: register, modulus: modulus, type: Kernel.NFT_NG_RANDOM, offset: offset)
+        case .fibDaddrType: .fib(dreg: register, result: Kernel.NFT_FIB_RESULT_ADDRTYPE, flags: Kernel.NFTA_FIB_F_DADDR)
         }
     }
 
@@ -243,6 +244,9 @@ struct RuleDecompiler {
         case .numgen(let dreg, let modulus, let type, let offset):
             guard type == Kernel.NFT_NG_RANDOM else { return unsupported(instruction) }
             loaded(.numgenRandom(modulus: modulus, offset: offset), register: dreg)
+        case .fib(let dreg, let result, let flags):
+            guard result == Kernel.NFT_FIB_RESULT_ADDRTYPE, flags == Kernel.NFTA_FIB_F_DADDR else { return unsupported(instruction) }
+            loaded(.fibDaddrType, register: dreg)
         case .bitwise(let sreg, let dreg, _, let mask, let xor):
             guard xor.allSatisfy({ $0 == 0 }), case .field(let field)? = registers[Register.slot(sreg)] else { return unsupported(instruction) }
             registers[Register.slot(dreg)] = .masked(field, mask: mask)

@@ -46,6 +46,31 @@ extension NetlinkRequest {
     }
 }
 
+extension NetlinkRequest {
+    /// `bridge link set dev PORT hairpin on|off`: `RTM_SETLINK` of family `AF_BRIDGE` with
+    /// `IFLA_PROTINFO { IFLA_BRPORT_MODE }`, so the bridge sends a port's frames back out of the
+    /// same port (a container reaching itself through a DNAT). The kernel finds the port by
+    /// index only.
+    public static func setBridgePortHairpin(index: Int32, name: String? = nil, _ on: Bool) throws(ValidationError) -> NetlinkRequest {
+        try NetlinkValidation.validate(interfaceIndex: index)
+        var header = ifinfomsg()
+        header.ifi_family = Family.AF_BRIDGE
+        header.ifi_index = index
+        return try NetlinkRequest(type: NetlinkType.RTM_SETLINK, flags: NetlinkFlags.NLM_F_ACK, object: "bridge port \(name ?? "#\(index)")") { w in
+            w.extraHeader(header)
+            // libmnl marks the nest NLA_F_NESTED, which the bridge needs to read the new format.
+            w.nest(LinkAttribute.IFLA_PROTINFO) { w in w.put(LinkAttribute.IFLA_BRPORT_MODE, u8: on ? 1 : 0) }
+        }
+    }
+}
+
+extension RouteNetlink {
+    /// Turns hairpin mode of a bridge port on or off.
+    public func setBridgePortHairpin(index: Int32, name: String? = nil, _ on: Bool) throws {
+        try perform(.setBridgePortHairpin(index: index, name: name, on))
+    }
+}
+
 extension MACAddress {
     /// A random unicast, locally administered MAC (as the kernel's `eth_random_addr`).
     public static func randomLocallyAdministered() -> MACAddress {

@@ -10,6 +10,7 @@ enum NetlinkType {
     static let RTM_NEWLINK = UInt16(CMnl.RTM_NEWLINK)
     static let RTM_DELLINK = UInt16(CMnl.RTM_DELLINK)
     static let RTM_GETLINK = UInt16(CMnl.RTM_GETLINK)
+    static let RTM_SETLINK = UInt16(CMnl.RTM_SETLINK)
     static let RTM_NEWADDR = UInt16(CMnl.RTM_NEWADDR)
     static let RTM_DELADDR = UInt16(CMnl.RTM_DELADDR)
     static let RTM_GETADDR = UInt16(CMnl.RTM_GETADDR)
@@ -26,6 +27,7 @@ enum NetlinkType {
         case RTM_NEWLINK: "RTM_NEWLINK"
         case RTM_DELLINK: "RTM_DELLINK"
         case RTM_GETLINK: "RTM_GETLINK"
+        case RTM_SETLINK: "RTM_SETLINK"
         case RTM_NEWADDR: "RTM_NEWADDR"
         case RTM_DELADDR: "RTM_DELADDR"
         case RTM_GETADDR: "RTM_GETADDR"
@@ -85,6 +87,9 @@ enum LinkAttribute {
     static let IFLA_EXT_MASK = UInt16(CMnl.IFLA_EXT_MASK)
     static let IFLA_LINK_NETNSID = UInt16(CMnl.IFLA_LINK_NETNSID)
     static let IFLA_AF_SPEC = UInt16(CMnl.IFLA_AF_SPEC)
+    static let IFLA_PROTINFO = UInt16(CMnl.IFLA_PROTINFO)
+    /// Nested in `IFLA_PROTINFO` of a bridge port (`<linux/if_link.h>`): hairpin mode.
+    static let IFLA_BRPORT_MODE = UInt16(CMnl.IFLA_BRPORT_MODE)
     static let IFLA_NUM_TX_QUEUES = UInt16(CMnl.IFLA_NUM_TX_QUEUES)
     static let IFLA_NUM_RX_QUEUES = UInt16(CMnl.IFLA_NUM_RX_QUEUES)
     /// Nested in `IFLA_AF_SPEC` › `AF_INET6` (`<linux/if_link.h>`).

@@ -23,10 +23,23 @@ public struct PodInterfaceConfiguration: Sendable, Equatable {
     /// IPv4-only lab turns it off: each link-local address costs DAD, router solicitations and
     /// MLD reports, which the node bridge floods to every other pod.
     public var ipv6LinkLocal: Bool
+    /// The length the pod holds its address with: 32 for podlab's routed pods; a subnet's length
+    /// for pods that reach their neighbours on the bridge directly (the CNI `bridge` layout).
+    public var prefixLength: Int
+    /// Destinations routed via the gateway (onlink); the default route unless told otherwise.
+    public var routes: [IPv4Prefix]
+    /// Whether both sides get permanent neighbour entries (pod → gateway, node → pod). Without
+    /// them the pod and node resolve each other by ARP, as on a plain bridge whose gateway may
+    /// be elsewhere.
+    public var permanentNeighbors: Bool
+
+    /// Only the default route (0.0.0.0/0).
+    public static let defaultRoutes = [try! IPv4Prefix(.any, length: 0)]
 
     /// A pod interface; the pod side is `eth0` unless told otherwise.
     public init(hostInterfaceName: String, podInterfaceName: String = "eth0", address: IPv4Address, gateway: IPv4Address,
-                mtu: UInt32? = nil, podMAC: MACAddress? = nil, ipv6LinkLocal: Bool = true) {
+                mtu: UInt32? = nil, podMAC: MACAddress? = nil, ipv6LinkLocal: Bool = true, prefixLength: Int = 32,
+                routes: [IPv4Prefix] = PodInterfaceConfiguration.defaultRoutes, permanentNeighbors: Bool = true) {
         self.hostInterfaceName = hostInterfaceName
         self.podInterfaceName = podInterfaceName
         self.address = address
@@ -34,6 +47,9 @@ public struct PodInterfaceConfiguration: Sendable, Equatable {
         self.mtu = mtu
         self.podMAC = podMAC
         self.ipv6LinkLocal = ipv6LinkLocal
+        self.prefixLength = prefixLength
+        self.routes = routes
+        self.permanentNeighbors = permanentNeighbors
     }
 }
 
@@ -131,7 +147,7 @@ extension RouteNetlink {
                                      peer: .init(name: c.podInterfaceName, mtu: c.mtu, mac: c.podMAC), queues: 1)
         // Validate everything that does not depend on the kernel's answers before changing anything.
         _ = try NetlinkRequest.createVeth(veth, peerNamespaceFD: 0)
-        _ = try NetlinkRequest.addAddress(InterfaceAddress(interfaceIndex: 1, try IPv4Interface(c.address, length: 32)))
+        _ = try NetlinkRequest.addAddress(InterfaceAddress(interfaceIndex: 1, try IPv4Interface(c.address, length: c.prefixLength)))
         _ = try NetlinkRequest.replaceNeighbor(Neighbor(interfaceIndex: bridge.index, address: c.address, mac: gatewayMAC))
 
         let host = try createVeth(veth, peerNamespace: podNamespace)
@@ -146,7 +162,7 @@ extension RouteNetlink {
             let result = PodInterface(podNamespace: podNamespace.name, hostIndex: host.index, hostName: host.name, hostMAC: host.mac,
                                       podIndex: podLink.index, podName: podLink.name, podMAC: podMAC, bridgeIndex: bridge.index,
                                       address: c.address, gateway: c.gateway, gatewayMAC: gatewayMAC)
-            try replaceNeighbor(result.nodeNeighbor)
+            if c.permanentNeighbors { try replaceNeighbor(result.nodeNeighbor) }
             return result
         } catch {
             // Deleting one end removes both, and with them the pod end's address, route and neighbour.
@@ -257,14 +273,16 @@ extension RouteNetlink {
                                 gatewayMAC: MACAddress) throws -> [NetlinkRequest] {
         var batch: [NetlinkRequest] = try [
             .setLink(.name("lo"), LinkChanges(up: true)),
-            .addAddress(InterfaceAddress(interfaceIndex: index, try IPv4Interface(c.address, length: 32)), interfaceName: name),
+            .addAddress(InterfaceAddress(interfaceIndex: index, try IPv4Interface(c.address, length: c.prefixLength)), interfaceName: name),
         ]
         if !c.ipv6LinkLocal { batch.append(try .setLink(podLink, LinkChanges(ipv6AddressGeneration: IPv6AddressGeneration.none))) }
-        batch += try [
-            .setLink(podLink, LinkChanges(up: true)),
-            .addRoute(.defaultRoute(via: c.gateway, outputIndex: index)),
-            .replaceNeighbor(Neighbor(interfaceIndex: index, address: c.gateway, mac: gatewayMAC)),
-        ]
+        batch.append(try .setLink(podLink, LinkChanges(up: true)))
+        for destination in c.routes {
+            batch.append(try .addRoute(Route(destination: destination.length == 0 ? nil : destination, gateway: c.gateway, outputIndex: index, onlink: true)))
+        }
+        if c.permanentNeighbors {
+            batch.append(try .replaceNeighbor(Neighbor(interfaceIndex: index, address: c.gateway, mac: gatewayMAC)))
+        }
         return batch
     }
 }

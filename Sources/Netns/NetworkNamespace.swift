@@ -10,11 +10,23 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     public static let runDirectory = "/run/netns"
 
     public let name: String
-    public var path: String { "\(NetworkNamespace.runDirectory)/\(name)" }
+    /// The namespace file: `/run/netns/NAME`, or any path a runtime names (a CNI plugin gets
+    /// `/proc/PID/ns/net` or a runtime's own bind mount).
+    public let path: String
     public var description: String { name }
 
     /// A handle for a namespace that is expected to exist; `open` checks that it does.
-    public init(unchecked name: String) { self.name = name }
+    public init(unchecked name: String) {
+        self.name = name
+        self.path = "\(NetworkNamespace.runDirectory)/\(name)"
+    }
+
+    /// A namespace known only by its file's path, named by that path in messages. Nothing
+    /// is checked here: opening it fails if the path is not a namespace.
+    public init(path: String) {
+        self.name = path
+        self.path = path
+    }
 
     /// Checks a namespace name: 1–64 bytes of letters, digits, `-`, `_` and `.`, not starting
     /// with `.` or `-` (the file under /run/netns must be a plain name).

@@ -1,0 +1,208 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Addressing
+
+/// One allocation: the address an attachment (container + interface) holds, and the port
+/// mappings published for it, so DEL and GC can remove them without the runtime's help.
+public struct AllocationRecord: Sendable, Hashable {
+    public var address: IPv4Address
+    public var attachment: Attachment
+    public var portMappings: [PortMapping]
+
+    public init(address: IPv4Address, attachment: Attachment, portMappings: [PortMapping] = []) {
+        self.address = address
+        self.attachment = attachment
+        self.portMappings = portMappings
+    }
+}
+
+/// The allocations of one network, as a value: what the store file holds. Pure, so the
+/// allocation order is unit-tested without a file system.
+public struct Allocations: Sendable, Equatable {
+    public var records: [AllocationRecord]
+    /// The address handed out last; the next search starts after it (host-local's order, so a
+    /// released address is not reused at once).
+    public var lastAllocated: IPv4Address?
+
+    public init(records: [AllocationRecord] = [], lastAllocated: IPv4Address? = nil) {
+        self.records = records
+        self.lastAllocated = lastAllocated
+    }
+
+    public func record(for attachment: Attachment) -> AllocationRecord? {
+        records.first { $0.attachment == attachment }
+    }
+
+    /// The next free address in `ranges` after `lastAllocated`, wrapping around; nil when every
+    /// address is taken.
+    public func nextFree(in ranges: [AddressRange]) -> IPv4Address? {
+        let taken = Set(records.map(\.address))
+        var candidates: [(IPv4Address, IPv4Address)] = ranges.map { ($0.rangeStart, $0.rangeEnd) }
+        // Start in the range holding the last address, right after it.
+        if let last = lastAllocated, let i = ranges.firstIndex(where: { last >= $0.rangeStart && last <= $0.rangeEnd }) {
+            let r = ranges[i]
+            var order: [(IPv4Address, IPv4Address)] = []
+            if last < r.rangeEnd { order.append((IPv4Address(last.value + 1), r.rangeEnd)) }
+            order += ranges[(i + 1)...].map { ($0.rangeStart, $0.rangeEnd) } + ranges[..<i].map { ($0.rangeStart, $0.rangeEnd) }
+            order.append((r.rangeStart, last))
+            candidates = order
+        }
+        for (start, end) in candidates {
+            var value = start.value
+            while value <= end.value {
+                let a = IPv4Address(value)
+                if !taken.contains(a), ranges.contains(where: { $0.isAllocatable(a) }) { return a }
+                if value == UInt32.max { break }
+                value += 1
+            }
+        }
+        return nil
+    }
+
+    /// Gives `attachment` an address (the one it holds, if any: a repeated ADD is harmless).
+    public mutating func allocate(_ attachment: Attachment, portMappings: [PortMapping], in ranges: [AddressRange],
+                                  network: String) throws(CNIError) -> AllocationRecord {
+        if let held = record(for: attachment) { return held }
+        for mapping in portMappings {
+            if let owner = records.first(where: { $0.portMappings.contains { $0.transport == mapping.transport && $0.hostPort == mapping.hostPort } }) {
+                throw CNIError(.invalidNetworkConfig, "host port \(mapping.transport.rawValue)/\(mapping.hostPort) is already mapped",
+                               details: "to container \(owner.attachment.containerID) (\(owner.address)) on network \(network)")
+            }
+        }
+        guard let address = nextFree(in: ranges) else {
+            let sizes = ranges.map { "\($0.rangeStart)-\($0.rangeEnd)" }.joined(separator: ", ")
+            throw CNIError(.tryAgainLater, "no IP addresses available in network \(network)", details: "every address of \(sizes) is allocated (\(records.count) allocations)")
+        }
+        let record = AllocationRecord(address: address, attachment: attachment, portMappings: portMappings)
+        records.append(record)
+        lastAllocated = address
+        return record
+    }
+
+    /// Removes and returns the attachment's record, if it has one.
+    public mutating func release(_ attachment: Attachment) -> AllocationRecord? {
+        guard let i = records.firstIndex(where: { $0.attachment == attachment }) else { return nil }
+        return records.remove(at: i)
+    }
+
+    // MARK: File format
+
+    /// One line per allocation, `ADDRESS CONTAINERID IFNAME [PROTO:HOSTPORT:CONTAINERPORT…]`, after
+    /// a first line `last ADDRESS`. Container ids and interface names hold no whitespace (the
+    /// environment check refuses them).
+    public var serialized: String {
+        var text = "last \(lastAllocated.map(\.description) ?? "-")\n"
+        for r in records {
+            text += ([r.address.description, r.attachment.containerID, r.attachment.ifname] + r.portMappings.map(\.description)).joined(separator: " ") + "\n"
+        }
+        return text
+    }
+
+    public init(parsing text: String) throws(CNIError) {
+        self.init()
+        for (n, line) in text.split(separator: "\n").enumerated() {
+            let fields = line.split(separator: " ")
+            if n == 0, fields.first == "last" {
+                lastAllocated = fields.count > 1 ? IPv4Address(String(fields[1])) : nil
+                continue
+            }
+            guard fields.count >= 3, let address = IPv4Address(String(fields[0])) else {
+                throw CNIError(.ioFailure, "the IPAM store is damaged", details: "line \(n + 1): \"\(line)\"")
+            }
+            var mappings: [PortMapping] = []
+            for f in fields.dropFirst(3) {
+                guard let m = PortMapping(record: f) else { throw CNIError(.ioFailure, "the IPAM store is damaged", details: "line \(n + 1): \"\(line)\"") }
+                mappings.append(m)
+            }
+            records.append(AllocationRecord(address: address, attachment: Attachment(containerID: String(fields[1]), ifname: String(fields[2])),
+                                            portMappings: mappings))
+        }
+    }
+}
+
+/// The allocations of one network on disk (`<dataDir>/<network>/allocations`), changed only
+/// under an exclusive `flock` on `<dataDir>/<network>/lock`, so concurrent plugin processes
+/// never hand out one address twice. Writes go to a temporary file renamed over the old one:
+/// a process killed mid-write leaves the previous state.
+public struct IPAMStore: Sendable {
+    public let directory: String
+    public var allocationsPath: String { directory + "/allocations" }
+    public var lockPath: String { directory + "/lock" }
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    /// Runs `body` with the lock held on the current allocations; what `body` leaves in them is
+    /// written back when it changed. The lock is released on every path.
+    public func withLockedAllocations<T>(_ body: (inout Allocations) throws -> T) throws -> T {
+        try Self.makeDirectories(directory)
+        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockFD >= 0 else { throw Self.ioError("open", lockPath) }
+        defer { close(lockFD) }
+        while flock(lockFD, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw Self.ioError("flock", lockPath) }
+        }
+        let before = try read()
+        var allocations = before
+        let result = try body(&allocations)
+        if allocations != before { try write(allocations) }
+        return result
+    }
+
+    /// The allocations without taking the lock (for reading only).
+    public func read() throws -> Allocations {
+        let fd = open(allocationsPath, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return Allocations() }
+            throw Self.ioError("open", allocationsPath)
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.ioError("read", allocationsPath)
+            }
+            if n == 0 { break }
+            bytes += buffer[..<n]
+        }
+        return try Allocations(parsing: String(decoding: bytes, as: UTF8.self))
+    }
+
+    private func write(_ allocations: Allocations) throws {
+        let temporary = allocationsPath + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Self.ioError("open", temporary) }
+        let bytes = Array(allocations.serialized.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let error = Self.ioError("write", temporary)
+                close(fd)
+                throw error
+            }
+            offset += n
+        }
+        close(fd)
+        guard rename(temporary, allocationsPath) == 0 else { throw Self.ioError("rename", allocationsPath) }
+    }
+
+    static func makeDirectories(_ path: String) throws {
+        var current = ""
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw ioError("mkdir", current) }
+        }
+    }
+
+    static func ioError(_ operation: String, _ path: String) -> CNIError {
+        let code = errno
+        return CNIError(.ioFailure, "\(operation) \(path) failed", details: String(cString: strerror(code)))
+    }
+}

@@ -1,0 +1,377 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Addressing
+import Netlink
+import Netns
+import NFTables
+
+/// podlab-cni's verbs. `run` takes what a runtime gives a plugin (environment and stdin) and
+/// returns what goes to stdout and the exit status; `main` only calls it.
+///
+/// The host side is the calling process's own network namespace (the node); the container's
+/// is `CNI_NETNS`. Attaching a container is `RouteNetlink.setUpPodInterface`, the same function
+/// the agent's pod sandboxes use.
+public enum Plugin {
+    /// What the process prints and how it exits.
+    public struct Outcome: Sendable {
+        public var stdout: String
+        public var exitCode: Int32
+    }
+
+    public static func run(environment: [String: String], stdin: [UInt8]) -> Outcome {
+        // Errors answer in the version the caller asked for, when it can be read.
+        var version = (try? JSON(parsing: stdin))?["cniVersion"]?.stringValue ?? CNIVersion.current
+        if CNIVersion.parse(version) == nil { version = CNIVersion.current }
+        do {
+            let env = try CNIEnvironment(environment)
+            if env.command == .version {
+                return Outcome(stdout: versionInfo(stdin: stdin).serialized(pretty: true) + "\n", exitCode: 0)
+            }
+            let config = try NetworkConfiguration(parsing: stdin)
+            version = config.cniVersion
+            switch env.command {
+            case .add:
+                let result = try add(config, env)
+                return Outcome(stdout: result.json(version: config.cniVersion).serialized(pretty: true) + "\n", exitCode: 0)
+            case .del:
+                try del(config, env)
+            case .check:
+                try requireVersion(config, atLeast: "0.4.0", for: "CHECK")
+                try check(config, env)
+            case .gc:
+                try requireVersion(config, atLeast: "1.1.0", for: "GC")
+                try gc(config)
+            case .status:
+                try requireVersion(config, atLeast: "1.1.0", for: "STATUS")
+                try status(config)
+            case .version:
+                break
+            }
+            return Outcome(stdout: "", exitCode: 0)
+        } catch {
+            return Outcome(stdout: error.json(cniVersion: version).serialized(pretty: true) + "\n", exitCode: 1)
+        }
+    }
+
+    static func requireVersion(_ config: NetworkConfiguration, atLeast minimum: String, for verb: String) throws(CNIError) {
+        if CNIVersion.isOlder(config.cniVersion, than: minimum) {
+            throw CNIError(.incompatibleVersion, "config version does not allow \(verb)", details: "cniVersion \(config.cniVersion); \(verb) needs \(minimum) or newer")
+        }
+    }
+
+    /// VERSION: the versions podlab-cni speaks.
+    static func versionInfo(stdin: [UInt8]) -> JSON {
+        var asked = (try? JSON(parsing: stdin))?["cniVersion"]?.stringValue ?? CNIVersion.current
+        if !CNIVersion.supported.contains(asked) { asked = CNIVersion.current }
+        return .object([("cniVersion", .string(asked)), ("supportedVersions", .array(CNIVersion.supported.map { .string($0) }))])
+    }
+
+    // MARK: ADD
+
+    static func add(_ config: NetworkConfiguration, _ env: CNIEnvironment) throws(CNIError) -> CNIResult {
+        let attachment = env.attachment
+        let (podNamespace, pod) = try openContainerNamespace(env.netns ?? "", unknownIsContainerError: false)
+        let host = try hostNetlink()
+        try kernel("look up CNI_IFNAME in the container") {
+            if try pod.linkIfPresent(named: attachment.ifname) != nil {
+                throw CNIError(.invalidEnvironment, "CNI_IFNAME \"\(attachment.ifname)\" is taken", details: "the container's namespace \(podNamespace.path) already has a link of that name")
+            }
+        }
+        let bridge = try ensureBridge(config, host)
+        let store = IPAMStore(directory: config.dataDir)
+        let table = NetworkTable(network: config.name, subnet: config.subnet)
+        let record = try kernel("allocate an address") {
+            try store.withLockedAllocations { allocations in
+                try allocations.allocate(attachment, portMappings: config.portMappings, in: config.ranges, network: config.name)
+            }
+        }
+        do {
+            let routed = config.mode == .routed
+            var routes = config.routes
+            if routes.isEmpty && (routed || config.isDefaultGateway) { routes = PodInterfaceConfiguration.defaultRoutes }
+            let interfaceConfig = PodInterfaceConfiguration(
+                hostInterfaceName: hostInterfaceName(attachment), podInterfaceName: attachment.ifname, address: record.address,
+                gateway: config.gateway, mtu: config.mtu, ipv6LinkLocal: !routed, prefixLength: config.containerPrefixLength,
+                routes: routes, permanentNeighbors: config.isGateway)
+            let made = try host.setUpPodInterface(interfaceConfig, bridge: bridge, pod: pod, podNamespace: podNamespace)
+            do {
+                if config.hairpinMode { try host.setBridgePortHairpin(index: made.hostIndex, name: made.hostName, true) }
+                if config.ipMasq || !record.portMappings.isEmpty {
+                    try addElements(table, record: record, masquerade: config.ipMasq, store: store)
+                }
+            } catch {
+                try? host.deleteLink(.index(made.hostIndex, name: made.hostName))
+                throw error
+            }
+            return result(config, env, interface: made, bridge: bridge, routes: routes)
+        } catch {
+            // Nothing of this attachment stays: the link went with setUpPodInterface's own
+            // rollback (or the delete above), the elements were never added or went with the batch.
+            _ = try? store.withLockedAllocations { _ = $0.release(attachment) }
+            throw cniError(error, doing: "attach \(attachment.containerID)/\(attachment.ifname)")
+        }
+    }
+
+    static func result(_ config: NetworkConfiguration, _ env: CNIEnvironment, interface made: PodInterface, bridge: Link,
+                       routes: [IPv4Prefix]) -> CNIResult {
+        var result = config.prevResult ?? CNIResult()
+        let base = result.interfaces.count
+        result.interfaces += [
+            .init(name: bridge.name, mac: bridge.mac?.description ?? "", mtu: config.mtu),
+            .init(name: made.hostName, mac: made.hostMAC?.description ?? "", mtu: config.mtu),
+            .init(name: made.podName, mac: made.podMAC.description, sandbox: env.netns, mtu: config.mtu),
+        ]
+        result.ips.append(.init(address: try! IPv4Interface(made.address, length: config.containerPrefixLength), gateway: config.gateway,
+                                interface: base + 2))
+        result.routes += routes.map { .init(destination: $0, gateway: config.gateway) }
+        return result
+    }
+
+    /// Adds a container's elements; the first container of a network creates the table. The
+    /// creation runs under the store's lock, so two first containers do not both add the rules.
+    static func addElements(_ table: NetworkTable, record: AllocationRecord, masquerade: Bool, store: IPAMStore) throws {
+        let nft = try hostNFTables()
+        let elements = table.adding(address: record.address, masquerade: masquerade, portMappings: record.portMappings)
+        do {
+            try nft.apply(elements)
+        } catch let error as KernelError where error.errno == .noSuchFileOrDirectory {
+            try store.withLockedAllocations { _ in
+                if try nft.tables(family: .ip).contains(where: { $0.name == table.table.name }) {
+                    try nft.apply(elements)
+                } else {
+                    var creation = table.creation()
+                    for operation in elements.operations {
+                        if case .addElements(let set, let items) = operation { creation.add(items, to: set) }
+                    }
+                    try nft.apply(creation)
+                }
+            }
+        }
+    }
+
+    // MARK: DEL
+
+    static func del(_ config: NetworkConfiguration, _ env: CNIEnvironment) throws(CNIError) {
+        let attachment = env.attachment
+        let store = IPAMStore(directory: config.dataDir)
+        let table = NetworkTable(network: config.name, subnet: config.subnet)
+        try kernel("delete \(attachment.containerID)/\(attachment.ifname)") {
+            let host = try hostNetlink()
+            try store.withLockedAllocations { allocations in
+                guard let record = allocations.record(for: attachment) else {
+                    // No allocation (already deleted, or ADD failed): only a link may be left.
+                    try removeLinks(host, config: config, records: [], names: [hostInterfaceName(attachment)])
+                    return
+                }
+                try removeAttachments([record], config: config, table: table, host: host)
+                _ = allocations.release(attachment)
+            }
+        }
+    }
+
+    /// Removes what ADD made for these records in the host: their elements in one transaction,
+    /// then their node neighbour entries and host veth ends in one netlink datagram (deleting
+    /// one end of a pair removes both: one RCU grace period per link). What is already gone is
+    /// not an error.
+    static func removeAttachments(_ records: [AllocationRecord], config: NetworkConfiguration, table: NetworkTable, host: RouteNetlink) throws {
+        if !records.isEmpty {
+            var transaction = Transaction()
+            for r in records {
+                transaction.append(contentsOf: table.removing(address: r.address, portMappings: r.portMappings))
+            }
+            do {
+                try hostNFTables().apply(transaction)
+            } catch let error as KernelError where error.errno == .noSuchFileOrDirectory {
+                // No table: no elements to remove.
+            }
+        }
+        try removeLinks(host, config: config, records: records, names: records.map { hostInterfaceName($0.attachment) })
+    }
+
+    static func removeLinks(_ host: RouteNetlink, config: NetworkConfiguration, records: [AllocationRecord], names: [String]) throws {
+        var requests: [NetlinkRequest] = []
+        if !records.isEmpty, let bridge = try host.linkIfPresent(named: config.bridge) {
+            requests += try records.map { try .deleteNeighbor(Neighbor(interfaceIndex: bridge.index, address: .v4($0.address), mac: nil)) }
+        }
+        requests += try names.map { try .deleteLink(.name($0)) }
+        let gone: Set<Errno> = [.noSuchFileOrDirectory, .noSuchDevice]
+        for case let error? in try host.performIndividually(batch: requests) where !gone.contains(error.errno) {
+            throw error
+        }
+    }
+
+    // MARK: CHECK
+
+    static func check(_ config: NetworkConfiguration, _ env: CNIEnvironment) throws(CNIError) {
+        let attachment = env.attachment
+        let store = IPAMStore(directory: config.dataDir)
+        guard let record = try kernel("read the IPAM store", { try store.read() }).record(for: attachment) else {
+            throw CNIError(.unknownContainer, "no attachment \(attachment.containerID)/\(attachment.ifname) on network \(config.name)")
+        }
+        let (_, pod) = try openContainerNamespace(env.netns ?? "", unknownIsContainerError: true)
+        let differences = try kernel("check \(attachment.containerID)/\(attachment.ifname)") {
+            try AttachmentCheck.differences(config, record: record, pod: pod, host: try hostNetlink(), nft: try hostNFTables(),
+                                            hostInterfaceName: hostInterfaceName(attachment))
+        }
+        if !differences.isEmpty {
+            throw CNIError(.checkFailed, "attachment \(attachment.containerID)/\(attachment.ifname) differs from what ADD made",
+                           details: differences.joined(separator: "; "))
+        }
+    }
+
+    // MARK: GC
+
+    static func gc(_ config: NetworkConfiguration) throws(CNIError) {
+        guard let valid = config.validAttachments else {
+            throw CNIError(.invalidNetworkConfig, "invalid network configuration", details: "cni.dev/valid-attachments: required for GC")
+        }
+        let keep = Set(valid)
+        let store = IPAMStore(directory: config.dataDir)
+        let table = NetworkTable(network: config.name, subnet: config.subnet)
+        try kernel("collect stale attachments") {
+            let host = try hostNetlink()
+            try store.withLockedAllocations { allocations in
+                let stale = allocations.records.filter { !keep.contains($0.attachment) }
+                guard !stale.isEmpty else { return }
+                try removeAttachments(stale, config: config, table: table, host: host)
+                for r in stale { _ = allocations.release(r.attachment) }
+            }
+        }
+    }
+
+    // MARK: STATUS
+
+    static func status(_ config: NetworkConfiguration) throws(CNIError) {
+        let store = IPAMStore(directory: config.dataDir)
+        let allocations: Allocations
+        do {
+            allocations = try store.withLockedAllocations { $0 }
+        } catch {
+            throw CNIError(.pluginNotAvailable, "the IPAM store of network \(config.name) cannot be used", details: "\(error)")
+        }
+        if allocations.nextFree(in: config.ranges) == nil {
+            throw CNIError(.pluginNotAvailable, "no IP addresses available in network \(config.name)",
+                           details: "all \(allocations.records.count) addresses are allocated")
+        }
+    }
+
+    // MARK: Host and container
+
+    /// The host end of an attachment's veth pair: `veth` and 8 hex digits of a hash of container
+    /// id and interface name, so DEL finds it without a record (the reference plugins' names are
+    /// random and need the container's namespace to find).
+    public static func hostInterfaceName(_ attachment: Attachment) -> String {
+        let hash = String(fnv1a(attachment.containerID + "/" + attachment.ifname), radix: 16)
+        return "veth" + String(repeating: "0", count: 8 - hash.count) + hash
+    }
+
+    static func hostNetlink() throws(CNIError) -> RouteNetlink {
+        try kernel("open rtnetlink") { RouteNetlink(transport: try NetlinkSocket(bus: .route)) }
+    }
+
+    static func hostNFTables() throws -> NFTablesConnection {
+        NFTablesConnection(transport: try NetlinkSocket(bus: .netfilter))
+    }
+
+    /// The container's namespace and a netlink socket inside it. A path that does not exist or is
+    /// not a network namespace is an invalid environment (ADD) or an unknown container (CHECK).
+    static func openContainerNamespace(_ path: String, unknownIsContainerError: Bool) throws(CNIError) -> (NetworkNamespace, RouteNetlink) {
+        let code: CNIError.Code = unknownIsContainerError ? .unknownContainer : .invalidEnvironment
+        guard access(path, F_OK) == 0 else {
+            throw CNIError(code, "CNI_NETNS \"\(path)\" cannot be opened", details: String(cString: strerror(errno)))
+        }
+        let namespace = NetworkNamespace(path: path)
+        do {
+            return (namespace, try RouteNetlink(namespace: namespace))
+        } catch let error as KernelError where error.errno == .invalidArgument {
+            // setns(CLONE_NEWNET) refuses a plain file and any other kind of namespace alike.
+            throw CNIError(code, "CNI_NETNS \"\(path)\" is not a network namespace", details: "setns refused it")
+        } catch {
+            throw CNIError(code, "CNI_NETNS \"\(path)\" cannot be entered", details: "\(error)")
+        }
+    }
+
+    /// The network's bridge, made if missing (with a fixed MAC: see `NetlinkRequest.createBridge`),
+    /// up, with the gateway's address when it is the gateway; forwarding on for a gateway, and
+    /// ICMP redirects off in routed mode (the node routes between containers on one bridge).
+    static func ensureBridge(_ config: NetworkConfiguration, _ host: RouteNetlink) throws(CNIError) -> Link {
+        try kernel("set up bridge \(config.bridge)") {
+            var bridge: Link
+            if let existing = try host.linkIfPresent(named: config.bridge) {
+                guard existing.kind == "bridge" else {
+                    throw CNIError(.invalidNetworkConfig, "bridge \"\(config.bridge)\" is not a bridge",
+                                   details: "a link of that name exists in the host's namespace" + (existing.kind.map { " (kind \($0))" } ?? ""))
+                }
+                bridge = existing
+                if !bridge.isUp { try host.setUp(bridge.reference) }
+            } else {
+                do {
+                    bridge = try host.createBridge(name: config.bridge, mtu: config.mtu, up: true)
+                } catch Errno.fileExists {
+                    bridge = try host.link(named: config.bridge)  // another plugin process made it meanwhile
+                }
+            }
+            if config.isGateway {
+                let present = try host.addresses(interfaceIndex: bridge.index).contains {
+                    $0.address == .v4(config.gateway) && $0.prefixLength == config.subnet.length
+                }
+                if !present {
+                    do {
+                        try host.addAddress(InterfaceAddress(interfaceIndex: bridge.index, config.gatewayInterface), interfaceName: bridge.name)
+                    } catch Errno.fileExists {}
+                    try writeSysctl("net/ipv4/ip_forward", "1")
+                    if config.mode == .routed {
+                        try writeSysctl("net/ipv4/conf/\(bridge.name)/send_redirects", "0")
+                        try writeSysctl("net/ipv4/conf/all/send_redirects", "0")
+                    }
+                }
+            }
+            return bridge
+        }
+    }
+
+    /// Writes a sysctl of the calling process's own network namespace (the host side).
+    static func writeSysctl(_ key: String, _ value: String) throws {
+        let path = "/proc/sys/" + key
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw KernelError(operation: "open", object: path, errno: .current) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        if bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) < 0 {
+            throw KernelError(operation: "write", object: path, errno: .current)
+        }
+    }
+
+    /// Runs kernel work, turning its errors into CNI errors.
+    static func kernel<T>(_ doing: String, _ body: () throws -> T) throws(CNIError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw cniError(error, doing: doing)
+        }
+    }
+
+    static func cniError(_ error: any Error, doing: String) -> CNIError {
+        switch error {
+        case let e as CNIError: return e
+        case let e as ValidationError: return CNIError(.invalidNetworkConfig, "invalid network configuration", details: e.description)
+        case let e as KernelError:
+            let busy: Set<Errno> = [.resourceTemporarilyUnavailable, .busy, .noBufferSpace]
+            return CNIError(busy.contains(e.errno) ? .tryAgainLater : .kernelFailure, "failed to \(doing)", details: e.description)
+        default: return CNIError(.ioFailure, "failed to \(doing)", details: "\(error)")
+        }
+    }
+}
+
+extension Transaction {
+    mutating func append(contentsOf other: Transaction) {
+        for operation in other.operations {
+            switch operation {
+            case .addElements(let set, let items): add(items, to: set)
+            case .deleteElements(let set, let items): delete(items, from: set)
+            default: break
+            }
+        }
+    }
+}
