@@ -73,5 +73,5 @@ public struct CNIEnvironment: Sendable, Equatable {
     }
 
     /// The attachment this call is about (ADD, DEL, CHECK).
-    public var attachment: Attachment { Attachment(containerID: containerID ?? "", ifname: ifname ?? "") }
+    public var attachment: ContainerAttachment { ContainerAttachment(containerID: containerID ?? "", ifname: ifname ?? "") }
 }

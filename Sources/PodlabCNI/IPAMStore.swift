@@ -7,10 +7,10 @@ import Addressing
 /// mappings published for it, so DEL and GC can remove them without the runtime's help.
 public struct AllocationRecord: Sendable, Hashable {
     public var address: IPv4Address
-    public var attachment: Attachment
+    public var attachment: ContainerAttachment
     public var portMappings: [PortMapping]
 
-    public init(address: IPv4Address, attachment: Attachment, portMappings: [PortMapping] = []) {
+    public init(address: IPv4Address, attachment: ContainerAttachment, portMappings: [PortMapping] = []) {
         self.address = address
         self.attachment = attachment
         self.portMappings = portMappings
@@ -30,7 +30,7 @@ public struct Allocations: Sendable, Equatable {
         self.lastAllocated = lastAllocated
     }
 
-    public func record(for attachment: Attachment) -> AllocationRecord? {
+    public func record(for attachment: ContainerAttachment) -> AllocationRecord? {
         records.first { $0.attachment == attachment }
     }
 
@@ -61,7 +61,7 @@ public struct Allocations: Sendable, Equatable {
     }
 
     /// Gives `attachment` an address (the one it holds, if any: a repeated ADD is harmless).
-    public mutating func allocate(_ attachment: Attachment, portMappings: [PortMapping], in ranges: [AddressRange],
+    public mutating func allocate(_ attachment: ContainerAttachment, portMappings: [PortMapping], in ranges: [AddressRange],
                                   network: String) throws(CNIError) -> AllocationRecord {
         if let held = record(for: attachment) { return held }
         for mapping in portMappings {
@@ -81,7 +81,7 @@ public struct Allocations: Sendable, Equatable {
     }
 
     /// Removes and returns the attachment's record, if it has one.
-    public mutating func release(_ attachment: Attachment) -> AllocationRecord? {
+    public mutating func release(_ attachment: ContainerAttachment) -> AllocationRecord? {
         guard let i = records.firstIndex(where: { $0.attachment == attachment }) else { return nil }
         return records.remove(at: i)
     }
@@ -115,7 +115,7 @@ public struct Allocations: Sendable, Equatable {
                 guard let m = PortMapping(record: f) else { throw CNIError(.ioFailure, "the IPAM store is damaged", details: "line \(n + 1): \"\(line)\"") }
                 mappings.append(m)
             }
-            records.append(AllocationRecord(address: address, attachment: Attachment(containerID: String(fields[1]), ifname: String(fields[2])),
+            records.append(AllocationRecord(address: address, attachment: ContainerAttachment(containerID: String(fields[1]), ifname: String(fields[2])),
                                             portMappings: mappings))
         }
     }

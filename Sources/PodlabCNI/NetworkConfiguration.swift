@@ -61,7 +61,7 @@ public struct PortMapping: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// An entry of `cni.dev/valid-attachments` (GC).
-public struct Attachment: Sendable, Hashable {
+public struct ContainerAttachment: Sendable, Hashable {
     public var containerID: String
     public var ifname: String
     public init(containerID: String, ifname: String) {
@@ -93,7 +93,7 @@ public struct NetworkConfiguration: Sendable {
     /// The result of the plugins before this one in a chain, as given.
     public var prevResult: CNIResult?
     /// GC: the attachments the runtime still holds (nil when the key is absent).
-    public var validAttachments: [Attachment]?
+    public var validAttachments: [ContainerAttachment]?
 
     /// Where host-local keeps its state, per network: podlab-cni uses the same default.
     public static let defaultDataDirectory = "/var/lib/cni/networks"
@@ -217,7 +217,7 @@ extension NetworkConfiguration {
                     throw CNIError(.invalidNetworkConfig, "invalid network configuration",
                                    details: "cni.dev/valid-attachments[\(i)]: containerID and ifname are required")
                 }
-                return Attachment(containerID: id, ifname: ifname)
+                return ContainerAttachment(containerID: id, ifname: ifname)
             }
         }
     }

@@ -124,7 +124,8 @@ public enum Plugin {
         ]
         result.ips.append(.init(address: try! IPv4Interface(made.address, length: config.containerPrefixLength), gateway: config.gateway,
                                 interface: base + 2))
-        result.routes += routes.map { .init(destination: $0, gateway: config.gateway) }
+        // As host-local reports them: no `gw` means via the IP's gateway.
+        result.routes += routes.map { .init(destination: $0) }
         return result
     }
 
@@ -261,7 +262,7 @@ public enum Plugin {
     /// The host end of an attachment's veth pair: `veth` and 8 hex digits of a hash of container
     /// id and interface name, so DEL finds it without a record (the reference plugins' names are
     /// random and need the container's namespace to find).
-    public static func hostInterfaceName(_ attachment: Attachment) -> String {
+    public static func hostInterfaceName(_ attachment: ContainerAttachment) -> String {
         let hash = String(fnv1a(attachment.containerID + "/" + attachment.ifname), radix: 16)
         return "veth" + String(repeating: "0", count: 8 - hash.count) + hash
     }
