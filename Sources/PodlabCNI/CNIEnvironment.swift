@@ -49,6 +49,9 @@ public struct CNIEnvironment: Sendable, Equatable {
         if !missing.isEmpty {
             throw CNIError(.invalidEnvironment, "required env variables [\(missing.joined(separator: ","))] missing")
         }
+        // VERSION reads nothing else; libcni sends placeholders ("dummy") when it validates a
+        // configuration list.
+        guard command != .version else { return }
         if let containerID { try Self.validate(containerID: containerID) }
         if let ifname, command != .gc, command != .status {
             do {
