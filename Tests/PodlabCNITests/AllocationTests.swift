@@ -1,4 +1,5 @@
 import Addressing
+import Foundation
 import Testing
 @testable import PodlabCNI
 
@@ -84,6 +85,25 @@ struct AllocationTests {
         #expect(first.address != again.address)
         #expect(try store.read().records.count == 2)
     }
+
+    @Test("A copy cut short by a killed writer is ignored: the other copy, the state before, is read")
+    func tornWrite() throws {
+        let dir = "/tmp/podlab-cni-test-\(UInt32.random(in: 0...UInt32.max))/net"
+        defer { removeTree(dir) }
+        let store = IPAMStore(directory: dir)
+        _ = try store.withLockedAllocations { try $0.allocate(attachment(0), portMappings: [], in: ranges, network: "n") }
+        _ = try store.withLockedAllocations { try $0.allocate(attachment(1), portMappings: [], in: ranges, network: "n") }
+        #expect(try store.read().records.count == 2)
+        // The newest copy (generation 2, in allocations.0... or .1) loses its end line.
+        let newest = store.copyPaths.first { (try? String(contentsOfFile: $0, encoding: .utf8))?.hasSuffix("end 2\n") == true }
+        let path = try #require(newest)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try String(text.dropLast(6)).write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(try store.read().records.map(\.attachment) == [attachment(0)])
+        // The next write goes over the damaged copy.
+        _ = try store.withLockedAllocations { try $0.allocate(attachment(2), portMappings: [], in: ranges, network: "n") }
+        #expect(try store.read().records.count == 2)
+    }
 }
 
 #if canImport(Glibc)
@@ -91,7 +111,7 @@ import Glibc
 #endif
 
 func removeTree(_ dir: String) {
-    for name in ["allocations", "allocations.tmp", "lock"] { unlink(dir + "/" + name) }
+    for name in ["allocations.0", "allocations.1", "lock"] { unlink(dir + "/" + name) }
     rmdir(dir)
     if let parent = dir.split(separator: "/").dropLast().joined(separator: "/") as String? { rmdir("/" + parent) }
 }

@@ -131,8 +131,11 @@ struct PluginKernelTests {
     func versions(_ version: String) throws {
         let lab = try CNITestNode()
         let c = try lab.container()
-        let add = try lab.call("ADD", id: "c", netns: c.path, config: lab.config(version: version, mode: "bridged"))
+        let add = try lab.call("ADD", id: "c", netns: c.path, config: lab.config(version: version, mode: "bridged", extra: #", "hairpinMode": true"#))
         #expect(add.json?["cniVersion"] == .string(version))
+        let port = Plugin.hostInterfaceName(ContainerAttachment(containerID: "c", ifname: "eth0"))
+        let bridgePort = try Command.check("bridge", ["-n", lab.node.name, "-d", "-j", "link", "show", "dev", port])
+        #expect(bridgePort.contains(#""hairpin":true"#), "\(bridgePort)")
         let ip = try #require(add.json?["ips"]?.arrayValue?.first)
         #expect(ip["address"] == .string("10.77.0.2/24"))
         #expect((ip["version"] != nil) == CNIVersion.isOlder(version, than: "1.0.0"))
