@@ -160,46 +160,48 @@ public enum Plugin {
         try kernel("delete \(attachment.containerID)/\(attachment.ifname)") {
             let host = try hostNetlink()
             try store.withLockedAllocations { allocations in
-                guard let record = allocations.record(for: attachment) else {
-                    // No allocation (already deleted, or ADD failed): only a link may be left.
-                    try removeLinks(host, config: config, records: [], names: [hostInterfaceName(attachment)])
-                    return
-                }
+                // No allocation (already deleted, or ADD failed): only a link may be left.
+                guard let record = allocations.record(for: attachment) else { return }
                 try removeAttachments([record], config: config, table: table, host: host)
                 _ = allocations.release(attachment)
             }
+            // Outside the lock: a link's delete waits for an RCU grace period, and other
+            // containers' ADDs and DELs need not wait for it.
+            try removeLinks(host, names: [hostInterfaceName(attachment)])
         }
     }
 
-    /// Removes what ADD made for these records in the host: their elements in one transaction,
-    /// then their node neighbour entries and host veth ends in one netlink datagram (deleting
-    /// one end of a pair removes both: one RCU grace period per link). What is already gone is
+    /// Removes what ADD made for these records in the host and must go before their addresses
+    /// are free again: their elements in one transaction, and the node's neighbour entries for
+    /// them (a later container given the same address gets its own). What is already gone is
     /// not an error.
     static func removeAttachments(_ records: [AllocationRecord], config: NetworkConfiguration, table: NetworkTable, host: RouteNetlink) throws {
-        if !records.isEmpty {
-            var transaction = Transaction()
-            for r in records {
-                transaction.append(contentsOf: table.removing(address: r.address, portMappings: r.portMappings))
-            }
-            do {
-                try hostNFTables().apply(transaction)
-            } catch let error as KernelError where error.errno == .noSuchFileOrDirectory {
-                // No table: no elements to remove.
-            }
+        guard !records.isEmpty else { return }
+        var transaction = Transaction()
+        for r in records {
+            transaction.append(contentsOf: table.removing(address: r.address, portMappings: r.portMappings))
         }
-        try removeLinks(host, config: config, records: records, names: records.map { hostInterfaceName($0.attachment) })
+        do {
+            try hostNFTables().apply(transaction)
+        } catch let error as KernelError where error.errno == .noSuchFileOrDirectory {
+            // No table: no elements to remove.
+        }
+        if let bridge = try host.linkIfPresent(named: config.bridge) {
+            let requests = try records.map { try NetlinkRequest.deleteNeighbor(Neighbor(interfaceIndex: bridge.index, address: .v4($0.address), mac: nil)) }
+            try ignoringGone(try host.performIndividually(batch: requests))
+        }
     }
 
-    static func removeLinks(_ host: RouteNetlink, config: NetworkConfiguration, records: [AllocationRecord], names: [String]) throws {
-        var requests: [NetlinkRequest] = []
-        if !records.isEmpty, let bridge = try host.linkIfPresent(named: config.bridge) {
-            requests += try records.map { try .deleteNeighbor(Neighbor(interfaceIndex: bridge.index, address: .v4($0.address), mac: nil)) }
-        }
-        requests += try names.map { try .deleteLink(.name($0)) }
+    /// Deletes host veth ends, in one datagram (deleting one end of a pair removes both; the
+    /// kernel waits one RCU grace period per message). Links already gone are not an error.
+    static func removeLinks(_ host: RouteNetlink, names: [String]) throws {
+        guard !names.isEmpty else { return }
+        try ignoringGone(try host.performIndividually(batch: try names.map { try .deleteLink(.name($0)) }))
+    }
+
+    static func ignoringGone(_ errors: [KernelError?]) throws {
         let gone: Set<Errno> = [.noSuchFileOrDirectory, .noSuchDevice]
-        for case let error? in try host.performIndividually(batch: requests) where !gone.contains(error.errno) {
-            throw error
-        }
+        for case let error? in errors where !gone.contains(error.errno) { throw error }
     }
 
     // MARK: CHECK
@@ -232,12 +234,13 @@ public enum Plugin {
         let table = NetworkTable(network: config.name, subnet: config.subnet)
         try kernel("collect stale attachments") {
             let host = try hostNetlink()
-            try store.withLockedAllocations { allocations in
+            let stale = try store.withLockedAllocations { allocations in
                 let stale = allocations.records.filter { !keep.contains($0.attachment) }
-                guard !stale.isEmpty else { return }
                 try removeAttachments(stale, config: config, table: table, host: host)
                 for r in stale { _ = allocations.release(r.attachment) }
+                return stale
             }
+            try removeLinks(host, names: stale.map { hostInterfaceName($0.attachment) })
         }
     }
 
