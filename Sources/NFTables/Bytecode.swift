@@ -38,6 +38,7 @@ enum Instruction: Hashable, Sendable, CustomStringConvertible {
             let kind = type == Kernel.NFT_NG_RANDOM ? "random" : "inc"
             return "[ numgen reg \(dreg) = \(kind) mod \(modulus)\(offset == 0 ? "" : " offset \(offset)") ]"
         case .fib(let dreg, let result, let flags):
+            if result == Kernel.NFT_FIB_RESULT_ADDRTYPE && flags == Kernel.NFTA_FIB_F_DADDR { return "[ fib daddr type => reg \(dreg) ]" }
             return "[ fib flags 0x\(String(flags, radix: 16)) result \(result) => reg \(dreg) ]"
         case .cmp(let sreg, let op, let data):
             return "[ cmp \(op == Kernel.NFT_CMP_EQ ? "eq" : op == Kernel.NFT_CMP_NEQ ? "neq" : "op\(op)") reg \(sreg) \(Instruction.words(data)) ]"
