@@ -23,6 +23,10 @@ public enum Plugin {
         // Errors answer in the version the caller asked for, when it can be read.
         var version = (try? JSON(parsing: stdin))?["cniVersion"]?.stringValue ?? CNIVersion.current
         if CNIVersion.parse(version) == nil { version = CNIVersion.current }
+        let trace = PhaseTrace.shared
+        trace.enabled = environment["PODLAB_CNI_TRACE"] == "1"
+        trace.begin()
+        defer { trace.report(environment["CNI_COMMAND"] ?? "?") }
         do {
             let env = try CNIEnvironment(environment)
             if env.command == .version {
@@ -30,6 +34,7 @@ public enum Plugin {
             }
             let config = try NetworkConfiguration(parsing: stdin)
             version = config.cniVersion
+            trace.mark("parse")
             switch env.command {
             case .add:
                 let result = try add(config, env)
@@ -71,14 +76,18 @@ public enum Plugin {
 
     static func add(_ config: NetworkConfiguration, _ env: CNIEnvironment) throws(CNIError) -> CNIResult {
         let attachment = env.attachment
+        let trace = PhaseTrace.shared
         let (podNamespace, pod) = try openContainerNamespace(env.netns ?? "", unknownIsContainerError: false)
+        trace.mark("container socket")
         let host = try hostNetlink()
         try kernel("look up CNI_IFNAME in the container") {
             if try pod.linkIfPresent(named: attachment.ifname) != nil {
                 throw CNIError(.invalidEnvironment, "CNI_IFNAME \"\(attachment.ifname)\" is taken", details: "the container's namespace \(podNamespace.path) already has a link of that name")
             }
         }
+        trace.mark("ifname check")
         let bridge = try ensureBridge(config, host)
+        trace.mark("bridge")
         let store = IPAMStore(directory: config.dataDir)
         let table = NetworkTable(network: config.name, subnet: config.subnet)
         let record = try kernel("allocate an address") {
@@ -86,6 +95,7 @@ public enum Plugin {
                 try allocations.allocate(attachment, portMappings: config.portMappings, in: config.ranges, network: config.name)
             }
         }
+        trace.mark("allocate")
         do {
             let routed = config.mode == .routed
             var routes = config.routes
@@ -95,10 +105,12 @@ public enum Plugin {
                 gateway: config.gateway, mtu: config.mtu, ipv6LinkLocal: !routed, prefixLength: config.containerPrefixLength,
                 routes: routes, permanentNeighbors: config.isGateway)
             let made = try host.setUpPodInterface(interfaceConfig, bridge: bridge, pod: pod, podNamespace: podNamespace)
+            trace.mark("interface")
             do {
                 if config.hairpinMode { try host.setBridgePortHairpin(index: made.hostIndex, name: made.hostName, true) }
                 if config.ipMasq || !record.portMappings.isEmpty {
                     try addElements(table, record: record, masquerade: config.ipMasq, store: store)
+                    trace.mark("nftables")
                 }
             } catch {
                 try? host.deleteLink(.index(made.hostIndex, name: made.hostName))
@@ -287,7 +299,8 @@ public enum Plugin {
         }
         let namespace = NetworkNamespace(path: path)
         do {
-            return (namespace, try RouteNetlink(namespace: namespace))
+            // The plugin has one thread: it enters the namespace itself, for the socket only.
+            return (namespace, RouteNetlink(transport: try namespace.openSocketFromOnlyThread(.route)))
         } catch let error as KernelError where error.errno == .invalidArgument {
             // setns(CLONE_NEWNET) refuses a plain file and any other kind of namespace alike.
             throw CNIError(code, "CNI_NETNS \"\(path)\" is not a network namespace", details: "setns refused it")
