@@ -1,5 +1,6 @@
 import Foundation
 import KernelTestSupport
+import Netlink
 import Netns
 import Testing
 @testable import PodlabCNI
@@ -241,5 +242,20 @@ struct PluginKernelTests {
         #expect(try lab.nftElements() == tableBefore)
         let podLinks = try Command.ipJSON(c.name, ["addr"])
         #expect(!podLinks.contains { ($0["addr_info"] as? [[String: Any]] ?? []).contains { ($0["local"] as? String ?? "").hasPrefix("10.77.") } })
+    }
+}
+
+@Suite("A socket opened from the only thread, or through the worker", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct OnlyThreadSocketTests {
+    @Test("In a process with several threads the socket is opened through the worker, inside the namespace")
+    func fallsBackToWorker() throws {
+        try KernelTest.withNamespacesSync(1, prefix: "cnis") { namespaces in
+            let ns = namespaces[0]
+            try Command.check("ip", ["-n", ns.name, "link", "add", "probe0", "type", "veth", "peer", "name", "probe1"])
+            let netlink = RouteNetlink(transport: try ns.openSocketFromOnlyThread(.route))
+            #expect(try netlink.linkIfPresent(named: "probe0") != nil)
+            #expect(try RouteNetlink(transport: try NetlinkSocket(bus: .route)).linkIfPresent(named: "probe0") == nil)
+            #expect(netlink.namespace == ns.name)
+        }
     }
 }
