@@ -21,7 +21,8 @@ enum DiscoveryRoutes {
         router.get("/openapi/v2") { request, _ in
             let accept = request.headers[.accept] ?? ""
             if accept.contains("protobuf") {
-                return Response(status: .ok, headers: [.contentType: OpenAPIDocument.protobufMediaType],
+                // kube-apiserver's type for it too: Go's MIME parser refuses the `@` of the media type asked for.
+                return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
                                 body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.protobuf)))
             }
             return APIServer.json(Data(OpenAPIDocument.json.jsonText(indent: 0).utf8))
@@ -74,8 +75,6 @@ enum DiscoveryRoutes {
 /// apply` with validation on. `kubectl explain` needs the schemas and says it cannot find the
 /// resource.
 enum OpenAPIDocument {
-    static let protobufMediaType = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
-
     static let json: JSONValue = ["swagger": "2.0", "info": ["title": "podlab", "version": "v1"], "paths": [:], "definitions": [:]]
 
     /// gnostic's `openapi_v2.Document` with `swagger` (field 1) and `info` (field 2: `title` 1,
