@@ -22,7 +22,8 @@ struct KubectlBinary: Sendable, CustomTestStringConvertible {
             guard seen.insert(real).inserted,
                   let result = try? Command.run(candidate, ["version", "--client", "-o", "json"]), result.succeeded,
                   let object = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
-                  let version = (object["clientVersion"] as? [String: Any])?["gitVersion"] as? String else { continue }
+                  let version = (object["clientVersion"] as? [String: Any])?["gitVersion"] as? String,
+                  !binaries.contains(where: { $0.version == version }) else { continue }
             binaries.append(KubectlBinary(path: candidate, version: version))
         }
         return binaries
