@@ -56,7 +56,12 @@ struct ListPresentation<Context: RequestContext>: RouterMiddleware {
             var value = try JSONReader.value(from: String(buffer: body))
             let objects: [JSONValue]
             if path.name == nil, case .object(var fields) = value, let items = fields["items"]?.arrayValue {
-                fields["items"] = .array(items.filter(selector.matches))
+                let selected = items.filter(selector.matches)
+                // kubectl always sends a limit (500): a list that fits is answered as it was.
+                if !table, selected.count == items.count, limit.map({ $0 <= 0 || $0 >= items.count }) ?? true, continueToken?.isEmpty ?? true {
+                    return APIServer.json(Data(buffer: body))
+                }
+                fields["items"] = .array(selected)
                 value = try ListPaging.page(.object(fields), limit: limit, continueToken: continueToken)
                 objects = value["items"]?.arrayValue ?? []
             } else {
