@@ -110,7 +110,7 @@ struct KubectlAPITests {
             #expect(pods?["categories"] == ["all"])
             #expect(pods?["verbs"]?.arrayValue?.contains("patch") == true)
             let apps = try await Self.get(agent, "/apis/apps/v1")
-            #expect(apps["resources"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["deployments", "replicasets"])
+            #expect(apps["resources"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["deployments", "deployments/scale", "replicasets", "replicasets/scale"])
             let groups = try await Self.get(agent, "/apis")
             #expect(groups["groups"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["apps", "discovery.k8s.io"])
             #expect(try await Self.get(agent, "/openapi/v2")["swagger"] == "2.0")

@@ -148,8 +148,46 @@ struct KubectlTests {
             let nope = try kubectl.run(["delete", "pod", "nope"], expectSuccess: false)
             #expect(nope.stderr == "Error from server (NotFound): pods \"nope\" not found\n")
             #expect(!NetworkNamespace.exists(lab.podNamespace("nginx-ser")), "deleting a pod removes its namespace")
+
+            // apps/v1 and Services: apply, the scale subresource, delete -f.
+            let workload = kubectl.cacheDirectory + "/web.yaml"
+            try Self.workload.write(toFile: workload, atomically: true, encoding: .utf8)
+            #expect(try kubectl.run(["apply", "-f", workload]).stdout == "deployment.apps/web created\nservice/web created\n")
+            #expect(try kubectl.run(["scale", "deployment", "web", "--replicas=1"]).stdout == "deployment.apps/web scaled\n")
+            try await lab.eventually("web scaled to 1") {
+                try kubectl.run(["get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}"]).stdout == "1/1"
+            }
+            #expect(try kubectl.run(["get", "all", "-o", "name"]).stdout.contains("deployment.apps/web\n"))
+            #expect(try kubectl.run(["delete", "-f", workload]).stdout == "deployment.apps \"web\" deleted\nservice \"web\" deleted\n")
         }
     }
+
+    static let workload = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: web
+        spec:
+          replicas: 2
+          selector:
+            matchLabels: {app: web}
+          template:
+            metadata:
+              labels: {app: web}
+            spec:
+              containers:
+              - name: web
+                image: nginx
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: web
+        spec:
+          selector: {app: web}
+          ports:
+          - port: 80
+        """
 
     @Test("the HTTPS API: 401 without the token or with a wrong one, the lab's CA verifies it, kubeconfig --merge")
     func authentication() async throws {

@@ -163,6 +163,7 @@ public enum APIServer {
         if let controller = backend as? Controller {
             for resource in controller.objectResources() {
                 ObjectRoutes.register(on: router, prefix: resource.prefix, resource: resource.resource, namespaced: resource.namespaced, handlers: resource.handlers)
+                ScaleRoutes.register(on: router, prefix: resource.prefix, resource: resource.resource, handlers: resource.handlers)
             }
         }
         router.get("/podlab/v1/lab") { _, _ in

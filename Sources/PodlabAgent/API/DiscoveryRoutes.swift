@@ -44,6 +44,10 @@ enum DiscoveryRoutes {
             if entry.resource == "pods" {
                 resources.append(.object(["name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]]))
             }
+            if ScaleRoutes.resources.contains(entry.resource) {
+                resources.append(.object(["name": .string("\(entry.resource)/scale"), "singularName": "", "namespaced": true, "group": "autoscaling",
+                                          "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]]))
+            }
         }
         return .object(["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(groupVersion), "resources": .array(resources)])
     }

@@ -222,3 +222,32 @@ struct KubeconfigTests {
         #expect(try Self.config.merged(into: "") .contains("name: lab1"))
     }
 }
+
+@Suite("the scale subresource")
+struct ScaleTests {
+    static let deployment: JSONValue = [
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": ["name": "web", "namespace": "default", "uid": "u1", "resourceVersion": "12", "labels": ["app": "web"]],
+        "spec": ["replicas": 3, "selector": ["matchLabels": ["app": "web", "tier": "front"],
+                                             "matchExpressions": [["key": "env", "operator": "In", "values": ["b", "a"]]]]],
+        "status": ["replicas": 2],
+    ]
+
+    @Test("a Deployment's Scale: identity, desired and current replicas, the selector as a string")
+    func scaleOf() {
+        let scale = Scale.of(Self.deployment)
+        #expect(scale["kind"] == "Scale" && scale["apiVersion"] == "autoscaling/v1")
+        #expect(scale["metadata"] == ["name": "web", "namespace": "default", "uid": "u1", "resourceVersion": "12"])
+        #expect(scale["spec"] == ["replicas": 3])
+        #expect(scale["status"] == ["replicas": 2, "selector": "app=web,tier=front,env in (a,b)"])
+    }
+
+    @Test("a Scale sets spec.replicas and carries its resourceVersion; without replicas it is invalid")
+    func apply() throws {
+        let scaled = try Scale.apply(["metadata": ["resourceVersion": "11"], "spec": ["replicas": 1]], to: Self.deployment)
+        #expect(scaled["spec"]?["replicas"] == 1)
+        #expect(scaled["metadata"]?["resourceVersion"] == "11")
+        #expect(scaled["spec"]?["selector"] == Self.deployment["spec"]?["selector"])
+        #expect(throws: APIStatus.self) { _ = try Scale.apply(["spec": [:]], to: Self.deployment) }
+    }
+}
