@@ -101,6 +101,13 @@ struct KubectlTests {
             #expect(try kubectl.run(["apply", "-f", file]).stdout == "pod/nginx-ser configured\n")
             let labels = (try lab.pod("nginx-ser")["metadata"] as? [String: Any])?["labels"] as? [String: String]
             #expect(labels == ["run": "nginx-ser", "tier": "web"])
+            #expect(try kubectl.run(["label", "pod", "nginx-ser", "checked=yes"]).stdout == "pod/nginx-ser labeled\n")
+            #expect(try kubectl.run(["annotate", "pod", "nginx-ser", "note=kubectl"]).stdout == "pod/nginx-ser annotated\n")
+            #expect(try kubectl.run(["patch", "pod", "nginx-ser", "--type=json",
+                                     "-p", #"[{"op":"remove","path":"/metadata/labels/checked"}]"#]).stdout == "pod/nginx-ser patched\n")
+            let metadata = try lab.pod("nginx-ser")["metadata"] as? [String: Any]
+            #expect((metadata?["labels"] as? [String: String])?["checked"] == nil)
+            #expect((metadata?["annotations"] as? [String: String])?["note"] == "kubectl")
 
             try await lab.eventually("nginx-ser Running") { try kubectl.run(["get", "pods"]).stdout.contains("Running") }
             // kubectl prints the server's table: the same text as podlab's own `get` (AGE may tick between the two).
