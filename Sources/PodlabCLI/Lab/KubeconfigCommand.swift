@@ -55,7 +55,7 @@ public struct KubeconfigCommand: PodlabCommand {
     }
 
     /// The file kubectl writes to: the first of `$KUBECONFIG`'s list, else `~/.kube/config`.
-    static func mergeTarget(_ environment: [String: String]) -> String {
+    public static func mergeTarget(_ environment: [String: String]) -> String {
         if let list = environment["KUBECONFIG"], let first = list.split(separator: ":").first(where: { !$0.isEmpty }) {
             return String(first)
         }
