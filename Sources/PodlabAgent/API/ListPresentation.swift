@@ -42,6 +42,7 @@ struct ListPresentation<Context: RequestContext>: RouterMiddleware {
             headers[.contentLength] = nil
             return Response(status: .ok, headers: headers, body: response.body.map { buffer in
                 guard let event = try? JSONReader.value(from: String(buffer: buffer)), let object = event["object"] else { return buffer }
+                // An empty write sends nothing (NIO frames no empty chunk, which would end the body).
                 if !selector.matches(object) { return ByteBuffer() }
                 guard table, case .object(var fields) = event else { return buffer }
                 let version = object["metadata"]?["resourceVersion"]?.stringValue ?? ""
