@@ -63,11 +63,14 @@ public enum AgentMain {
                                                    availableConnectionsDelegate: MaximumAvailableConnections(connections.maximumConnections, logger: logger)),
                               onServerRunning: { _ in chmod(paths.socket, LabStateModes.file) },
                               logger: logger)
-        var services: [any Service] = [app, WatchCloser(hub: controller.hub)]
-        // The HTTPS API for kubectl: a lab whose credentials cannot be made still serves podlab.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: WatchCloser(hub: controller.hub))]
+        // The HTTPS API for kubectl: a lab whose credentials cannot be made, or whose port
+        // cannot be bound, still serves podlab.
         do {
             let credentials = try ClusterCredentials.loadOrCreate(paths, lab: options.lab)
-            services.append(try SecureListener.application(backend: controller, credentials: credentials, connections: connections, logger: logger))
+            let https = try SecureListener.application(backend: controller, credentials: credentials, connections: connections, logger: logger)
+            services.append(.init(service: SecureListener.NonEssential(base: https, logger: logger),
+                                  successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
             logger.info("HTTPS API on \(credentials.serverURL)")
         } catch {
             logger.error("the HTTPS API is off: \(error)")

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import PodNet
+import ServiceLifecycle
 
 /// The lab's API over HTTPS on `127.0.0.1:<port>`, for kubectl and client libraries: the same
 /// routes as the unix socket, behind the lab's bearer token. Loopback only.
@@ -22,6 +23,21 @@ enum SecureListener {
                            configuration: .init(address: .hostname("127.0.0.1", port: credentials.port), serverName: "podlab",
                                                 availableConnectionsDelegate: MaximumAvailableConnections(connections.maximumConnections, logger: logger)),
                            logger: logger)
+    }
+}
+
+extension SecureListener {
+    /// The HTTPS listener as a service whose failure (its port taken meanwhile) is logged and
+    /// ends only itself: the unix socket goes on serving `podlab`.
+    struct NonEssential<Base: ServiceLifecycle.Service>: ServiceLifecycle.Service {
+        let base: Base
+        let logger: Logger
+
+        func run() async throws {
+            do { try await base.run() } catch is CancellationError {} catch {
+                logger.error("the HTTPS API stopped: \(error)")
+            }
+        }
     }
 }
 
