@@ -63,7 +63,19 @@ public enum AgentMain {
                                                    availableConnectionsDelegate: MaximumAvailableConnections(connections.maximumConnections, logger: logger)),
                               onServerRunning: { _ in chmod(paths.socket, LabStateModes.file) },
                               logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app, WatchCloser(hub: controller.hub)],
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: WatchCloser(hub: controller.hub))]
+        // The HTTPS API for kubectl: a lab whose credentials cannot be made, or whose port
+        // cannot be bound, still serves podlab.
+        do {
+            let credentials = try ClusterCredentials.loadOrCreate(paths, lab: options.lab)
+            let https = try SecureListener.application(backend: controller, credentials: credentials, connections: connections, logger: logger)
+            services.append(.init(service: SecureListener.NonEssential(base: https, logger: logger),
+                                  successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+            logger.info("HTTPS API on \(credentials.serverURL)")
+        } catch {
+            logger.error("the HTTPS API is off: \(error)")
+        }
+        let group = ServiceGroup(configuration: .init(services: services,
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         await controller.setShutdown { await group.triggerGracefulShutdown() }
         // The lab is built (or adopted) while the API already answers, so `podlab up` can show progress.

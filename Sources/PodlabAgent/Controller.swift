@@ -278,7 +278,8 @@ public actor Controller: APIBackend {
                            routing: plan?.routing.rawValue ?? "", clusterCIDR: plan?.clusterCIDR.description ?? "",
                            serviceCIDR: plan?.serviceCIDR.description ?? "", underlayCIDR: plan?.underlayCIDR.description ?? "",
                            underlayNamespace: plan?.underlayNamespace ?? "", createdAt: createdAt.description,
-                           agent: LabInfo.Agent(pid: getpid(), startTime: agentStarted.description), nodes: nodes)
+                           agent: LabInfo.Agent(pid: getpid(), startTime: agentStarted.description), nodes: nodes,
+                           apiServer: ClusterCredentials.serverURL(paths))
         return try JSONEncoder().encode(info)
     }
 

@@ -297,11 +297,7 @@ public struct Get: PodlabCommand {
                 return 0
             }
             let now = Timestamp(context.now())
-            var table = PodNet.TextTable(headers: ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], rows: events.map { event in
-                [HumanDuration.since(event.lastTimestamp, now: now), event.type.rawValue, event.reason,
-                 "\(event.involvedObject.kind.lowercased())/\(event.involvedObject.name)",
-                 event.message.trimmingCharacters(in: .whitespacesAndNewlines)]
-            })
+            var table = EventTable.table(events, now: now)
             if allNamespaces {
                 table.headers.insert("NAMESPACE", at: 0)
                 for (index, event) in events.enumerated() { table.rows[index].insert(event.metadata.namespace, at: 0) }

@@ -13,7 +13,7 @@ public struct Podlab: AsyncParsableCommand {
             """,
         version: "0.1.0",
         groupedSubcommands: [
-            CommandGroup(name: "Lab", subcommands: [Up.self, Down.self, Status.self, NodeCommand.self, Agent.self]),
+            CommandGroup(name: "Lab", subcommands: [Up.self, Down.self, Status.self, KubeconfigCommand.self, NodeCommand.self, Agent.self]),
             CommandGroup(name: "Pod", subcommands: [
                 Run.self, Apply.self, Get.self, Describe.self, Logs.self, Attach.self, Exec.self, Edit.self, Delete.self,
             ]),

@@ -180,3 +180,45 @@ final class Counter: Sendable {
     func next() -> Int { count.withLock { $0 += 1; return $0 } }
     var value: Int { count.withLock { $0 } }
 }
+
+@Suite("The lab's HTTPS API in up, status and kubeconfig")
+struct APIServerLineTests {
+    static let labWithServer = readyLab.replacingOccurrences(of: #""nodes":"#, with: #""apiServer":"https://127.0.0.1:40123","nodes":"#)
+
+    @Test("status and up name the API server")
+    func statusAndUp() async throws {
+        try await FakeAgent.with({ request in
+            switch request.path {
+            case "/podlab/v1/lab": .json(200, Self.labWithServer)
+            case "/healthz": .json(200, "ok")
+            default: .json(200, #"{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]}"#)
+            }
+        }) { agent in
+            let status = agent.context()
+            #expect(await status.run(["status"]) == 0)
+            #expect(status.stdout.text.contains("\nAPI server: https://127.0.0.1:40123\n"))
+            let up = agent.context()
+            #expect(await up.run(["up"]) == 0)
+            #expect(up.stdout.text.contains("API server:     https://127.0.0.1:40123 (for kubectl: podlab kubeconfig --merge)\n"))
+        }
+    }
+
+    @Test("kubeconfig of a lab without credentials says so; --path and --merge exclude each other")
+    func kubeconfigRefusals() async throws {
+        try await FakeAgent.with({ _ in .json(200, readyLab) }) { agent in
+            let missing = agent.context()
+            #expect(await missing.run(["kubeconfig"]) == 1)
+            #expect(missing.stderr.text.contains("lab \"podlab\" has no HTTPS API credentials"))
+            let both = agent.context()
+            #expect(await both.run(["kubeconfig", "--path", "--merge"]) == 1)
+            #expect(both.stderr.text.contains("--path and --merge cannot be used together"))
+        }
+    }
+
+    @Test("--merge writes to $KUBECONFIG's first file, else ~/.kube/config")
+    func mergeTarget() {
+        #expect(KubeconfigCommand.mergeTarget(["KUBECONFIG": "/a/one:/b/two", "HOME": "/home/x"]) == "/a/one")
+        #expect(KubeconfigCommand.mergeTarget(["KUBECONFIG": ":/b/two"]) == "/b/two")
+        #expect(KubeconfigCommand.mergeTarget(["HOME": "/home/x"]) == "/home/x/.kube/config")
+    }
+}

@@ -58,3 +58,8 @@ extension Endpoints: KubernetesResource {
     public static let resource = "endpoints"
     public static let isNamespaced = true
 }
+
+extension Event: KubernetesResource {
+    public static let resource = "events"
+    public static let isNamespaced = true
+}

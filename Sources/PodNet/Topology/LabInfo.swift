@@ -29,6 +29,8 @@ public struct LabInfo: Codable, Sendable, Equatable {
     public var createdAt: String?
     public var agent: Agent?
     public var nodes: [Node]?
+    /// The HTTPS API for kubectl (`https://127.0.0.1:<port>`); see `podlab kubeconfig`.
+    public var apiServer: String?
 
     /// The agent process.
     public struct Agent: Codable, Sendable, Equatable {
@@ -67,7 +69,8 @@ public struct LabInfo: Codable, Sendable, Equatable {
 
     public init(name: String, phase: LabPhase, message: String? = nil, routing: String? = nil, clusterCIDR: String? = nil,
                 serviceCIDR: String? = nil, underlayCIDR: String? = nil, underlayNamespace: String? = nil, createdAt: String? = nil,
-                agent: Agent? = nil, nodes: [Node]? = nil) {
+                agent: Agent? = nil, nodes: [Node]? = nil, apiServer: String? = nil) {
+        self.apiServer = apiServer
         self.name = name
         self.phase = phase
         self.message = message

@@ -52,11 +52,15 @@ public enum APIServer {
         {"major":"1","minor":"31","gitVersion":"v1.31.0-podlab","platform":"linux/amd64"}
         """
 
-    /// Builds the router for `backend`.
-    public static func router(backend: any APIBackend) -> Router<BasicRequestContext> {
+    /// Builds the router for `backend`; with `credentials`, every request must carry the lab's
+    /// bearer token (the HTTPS listener; the unix socket is guarded by its file mode).
+    public static func router(backend: any APIBackend, credentials: ClusterCredentials? = nil) -> Router<BasicRequestContext> {
         let router = Router()
+        if let credentials { router.add(middleware: BearerTokenAuthentication(credentials: credentials)) }
         router.add(middleware: CredentialHeaders(values: .shared))
         router.add(middleware: StatusErrors())
+        router.add(middleware: ListPresentation())
+        DiscoveryRoutes.register(on: router)
         router.get("/version") { _, _ in json(Data(version.utf8)) }
         router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
         router.get("/readyz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
@@ -100,6 +104,12 @@ public enum APIServer {
                                                          name: try context.parameters.require("name"), body: Data(buffer: body), dryRun: dryRun))
             }
         }
+        PatchRoutes.register(on: router, item: "/api/v1/namespaces/:namespace/pods/:name",
+                             get: { context in try await backend.getPod(namespace: try context.parameters.require("namespace"), name: try context.parameters.require("name")) },
+                             replace: { context, body, dryRun in
+                                 try await backend.replacePod(namespace: try context.parameters.require("namespace"),
+                                                              name: try context.parameters.require("name"), body: body, dryRun: dryRun)
+                             })
         router.delete("/api/v1/namespaces/:namespace/pods/:name") { request, context in
             try await handle {
                 // Options come as query parameters or as a DeleteOptions body (client-go sends one).
@@ -153,6 +163,7 @@ public enum APIServer {
         if let controller = backend as? Controller {
             for resource in controller.objectResources() {
                 ObjectRoutes.register(on: router, prefix: resource.prefix, resource: resource.resource, namespaced: resource.namespaced, handlers: resource.handlers)
+                ScaleRoutes.register(on: router, prefix: resource.prefix, resource: resource.resource, handlers: resource.handlers)
             }
         }
         router.get("/podlab/v1/lab") { _, _ in

@@ -60,6 +60,8 @@ enum ObjectRoutes {
                     return APIServer.json(try await replace(try namespace(context), try name(context), Data(buffer: body), dryRun))
                 }
             }
+            PatchRoutes.register(on: router, item: item, get: { context in try await handlers.get(try namespace(context), try name(context)) },
+                                 replace: { context, body, dryRun in try await replace(try namespace(context), try name(context), body, dryRun) })
         }
         if let delete = handlers.delete {
             router.delete(RouterPath(stringLiteral: item)) { request, context in

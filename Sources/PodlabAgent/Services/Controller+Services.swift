@@ -99,7 +99,8 @@ extension Controller {
     /// given), then every change, filtered by the label selector.
     func watchStream<T: StoredObject>(_ type: T.Type, namespace: String?, options: ListOptions, current: [T]) throws -> AsyncStream<Data> {
         let matcher = try options.labelSelector.map(Controller.selector)
-        let events = hub.subscribe(kind: T.kind, namespace: namespace)
+        let events = hub.subscribe(kind: T.kind, namespace: namespace,
+                                   since: options.resourceVersion.flatMap(Int64.init).flatMap { $0 > 0 ? $0 : nil })
         let initial = options.resourceVersion.flatMap(Int64.init) == nil ? current : []
         return AsyncStream { continuation in
             for object in initial { continuation.yield(Controller.watchLine("ADDED", object.json)) }

@@ -49,6 +49,7 @@ public struct Status: PodlabCommand {
              info.routing ?? "<none>", info.clusterCIDR ?? "<none>", info.serviceCIDR ?? "<none>", info.underlayCIDR ?? "<none>"],
         ]).render()
         if let message = info.message, !message.isEmpty { out += "Message: \(message)\n" }
+        if let server = info.apiServer { out += "API server: \(server)\n" }
 
         var nodeRows: [[String]] = []
         for node in info.nodes ?? [] {

@@ -223,6 +223,7 @@ public struct Up: PodlabCommand {
             }
         }
         if let cidr = info.underlayCIDR { ranges.append(["Underlay CIDR:", cidr]) }
+        if let server = info.apiServer { ranges.append(["API server:", "\(server) (for kubectl: podlab kubeconfig --merge\(flag))"]) }
         if !ranges.isEmpty {
             let width = ranges.map { $0[0].count }.max()! + 2
             for range in ranges { out += range[0] + String(repeating: " ", count: width - range[0].count) + range[1] + "\n" }

@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import Netns
+import NIOCore
+import PodNet
+
+/// What kubectl asks of a read besides the object: `fieldSelector`, `limit`/`continue` and
+/// server-side printing (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`, with
+/// `includeObject`). Applied to the JSON the resource's own handler answers, for every
+/// served kind alike, lists, single objects and watches.
+struct ListPresentation<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .get, let path = ResourcePath(request.uri.path), path.subresource == nil, let served = path.served else {
+            return try await next(request, context)
+        }
+        let query = request.uri.queryParameters
+        let table = ListPresentation.wantsTable(request.headers[.accept])
+        let fieldText = query["fieldSelector"].map(String.init) ?? ""
+        let limit = query["limit"].flatMap { Int(String($0)) }
+        let continueToken = query["continue"].map(String.init)
+        let watch = query["watch"].map { $0 == "true" || $0 == "1" } ?? false
+        let selector: FieldSelector
+        let include: ServerTable.IncludeObject
+        do {
+            selector = try FieldSelector(parsing: fieldText)
+            try selector.check(kind: served.kind)
+            guard let parsed = ServerTable.IncludeObject(query: query["includeObject"].map(String.init)) else {
+                throw APIStatus.badRequest("includeObject: Unsupported value: \"\(query["includeObject"] ?? "")\": supported values: \"None\", \"Metadata\", \"Object\"")
+            }
+            include = parsed
+        } catch let status as APIStatus {
+            return APIServer.json(Data(status.json.jsonText(indent: 0).utf8), status: HTTPResponse.Status(code: Int(status.code)))
+        }
+        guard table || !selector.requirements.isEmpty || limit != nil || (continueToken?.isEmpty == false) else {
+            return try await next(request, context)
+        }
+        let response = try await next(request, context)
+        guard response.status == .ok else { return response }
+        if watch {
+            // One event per write: each is filtered and, for a table, printed as a one-row Table.
+            var headers = response.headers
+            headers[.contentLength] = nil
+            return Response(status: .ok, headers: headers, body: response.body.map { buffer in
+                guard let event = try? JSONReader.value(from: String(buffer: buffer)), let object = event["object"] else { return buffer }
+                // An empty write sends nothing (NIO frames no empty chunk, which would end the body).
+                if !selector.matches(object) { return ByteBuffer() }
+                guard table, case .object(var fields) = event else { return buffer }
+                let version = object["metadata"]?["resourceVersion"]?.stringValue ?? ""
+                fields["object"] = (try? ServerTable.table(served, objects: [object], resourceVersion: version, now: .now(), include: include)) ?? object
+                var line = ByteBuffer(string: JSONValue.object(fields).jsonText(indent: 0))
+                line.writeString("\n")
+                return line
+            })
+        }
+        return try await APIServer.handle {
+            let body = try await ListPresentation.collect(response.body)
+            var value = try JSONReader.value(from: String(buffer: body))
+            let objects: [JSONValue]
+            if path.name == nil, case .object(var fields) = value, let items = fields["items"]?.arrayValue {
+                let selected = items.filter(selector.matches)
+                // kubectl always sends a limit (500): a list that fits is answered as it was.
+                if !table, selected.count == items.count, limit.map({ $0 <= 0 || $0 >= items.count }) ?? true, continueToken?.isEmpty ?? true {
+                    return APIServer.json(Data(buffer: body))
+                }
+                fields["items"] = .array(selected)
+                value = try ListPaging.page(.object(fields), limit: limit, continueToken: continueToken)
+                objects = value["items"]?.arrayValue ?? []
+            } else {
+                objects = [value]
+            }
+            guard table else { return APIServer.json(Data(value.jsonText(indent: 0).utf8)) }
+            let version = value["metadata"]?["resourceVersion"]?.stringValue ?? ""
+            var rendered = try ServerTable.table(served, objects: objects, resourceVersion: version, now: .now(), include: include)
+            if case .object(var fields) = rendered, let listMetadata = value["metadata"]?.objectValue, path.name == nil {
+                fields["metadata"] = .object(listMetadata.filter { ["resourceVersion", "continue", "remainingItemCount"].contains($0.key) })
+                rendered = .object(fields)
+            }
+            return APIServer.json(Data(rendered.jsonText(indent: 0).utf8))
+        }
+    }
+
+    /// Whether an `Accept` header asks for a `meta.k8s.io` Table (v1 or v1beta1).
+    static func wantsTable(_ accept: String?) -> Bool {
+        guard let accept else { return false }
+        return accept.split(separator: ",").contains { part in
+            let parameters = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            return parameters.contains("as=Table") && parameters.contains("g=meta.k8s.io")
+        }
+    }
+
+    /// The whole body of a response the API built in memory.
+    static func collect(_ body: ResponseBody) async throws -> ByteBuffer {
+        let collector = BodyCollector()
+        try await body.write(CollectingWriter(collector: collector))
+        return collector.buffer.withLock { $0 }
+    }
+}
+
+private final class BodyCollector: Sendable {
+    let buffer = Locked(ByteBuffer())
+}
+
+private struct CollectingWriter: ResponseBodyWriter {
+    let collector: BodyCollector
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        collector.buffer.withLock { _ = $0.writeImmutableBuffer(buffer) }
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
