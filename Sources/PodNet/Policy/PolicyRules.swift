@@ -1,0 +1,243 @@
+/// Computes a node's `PolicyRuleset` from the lab's policies, pods and namespaces.
+///
+/// ```
+/// table ip podlab-policy
+///   map identities         ip addr : meta mark           every lab address → its identity (≥ 1)
+///   set egress-pods        ip saddr                      this node's pods isolated for egress
+///   set ingress-pods       ip daddr                      this node's pods isolated for ingress
+///   map egress-any         ip saddr . meta mark : verdict                          (all ports)
+///   map egress-protocols   ip saddr . meta mark . meta l4proto : verdict           (all ports of one protocol)
+///   map egress-ports       ip saddr . meta mark . meta l4proto . th dport : verdict
+///   map ingress-any / ingress-protocols / ingress-ports   the same keyed by ip daddr
+///
+///   forward (filter, forward, 0)  ct state established,related accept
+///                                 meta mark 0x4000 goto forward-nodeport; jump policy; meta mark set 0
+///   forward-nodeport              jump policy; meta mark set 0x4000
+///   input (filter, input, 0)      ct state established,related accept; jump egress; meta mark set 0
+///   policy                        jump egress; jump ingress
+///   egress                        ip saddr @egress-pods goto egress-check
+///   egress-check                  meta mark set 0; meta mark set ip daddr map @identities;
+///                                 three vmap lookups (any, protocol, port): return; counter drop
+///   ingress / ingress-check       the same for ip daddr, with the source's identity
+/// ```
+///
+/// Traffic the node itself sends (kubelet probes, host-network pods) leaves through `output`
+/// and is never judged; traffic arriving through a Service was DNATed in prerouting, so it is
+/// judged by its real endpoint. An address outside the lab has identity 0 (no element): it
+/// matches only peers that take every address (`to`/`from` missing, or `ipBlock 0.0.0.0/0`
+/// without exceptions).
+public enum PolicyRules {
+    public static let table = PolicyRuleset.table
+
+    /// One way the lab's addresses differ for the policies: which peers match, and what each
+    /// named egress port resolves to.
+    struct Signature: Hashable, Comparable {
+        var peers: [Bool]
+        var namedPorts: [UInt16?]
+
+        static func < (a: Signature, b: Signature) -> Bool {
+            let left = a.peers.map { $0 ? "1" : "0" }.joined() + "|" + a.namedPorts.map { $0.map(String.init) ?? "-" }.joined(separator: ",")
+            let right = b.peers.map { $0 ? "1" : "0" }.joined() + "|" + b.namedPorts.map { $0.map(String.init) ?? "-" }.joined(separator: ",")
+            return left < right
+        }
+    }
+
+    /// A peer as its policy's namespace qualifies it.
+    struct Peer: Hashable {
+        var namespace: String
+        var peer: NetworkPolicyPeer
+    }
+
+    /// The identities of the lab's addresses (pods and nodes), numbered from 1 in a stable order.
+    public struct Identities: Hashable, Sendable {
+        public var ofAddress: [IPv4Address: UInt32]
+        /// A member of each identity, to evaluate rules once per identity.
+        var representative: [UInt32: IPv4Address]
+
+        public var count: Int { representative.count }
+    }
+
+    static func peers(of world: PolicyWorld) -> [Peer] {
+        var seen: Set<Peer> = []
+        var result: [Peer] = []
+        for policy in world.policies {
+            let peers = policy.spec.ingress.flatMap(\.from) + policy.spec.egress.flatMap(\.to)
+            for peer in peers where seen.insert(Peer(namespace: policy.metadata.namespace, peer: peer)).inserted {
+                result.append(Peer(namespace: policy.metadata.namespace, peer: peer))
+            }
+        }
+        return result
+    }
+
+    static func namedEgressPorts(of world: PolicyWorld) -> [PolicyPod.NamedPort] {
+        var names: Set<PolicyPod.NamedPort> = []
+        for policy in world.policies {
+            for rule in policy.spec.egress {
+                for port in rule.ports {
+                    if case .string(let name)? = port.port { names.insert(PolicyPod.NamedPort(name, port.effectiveProtocol)) }
+                }
+            }
+        }
+        return names.sorted()
+    }
+
+    /// Every address of the lab with its identity.
+    public static func identities(of world: PolicyWorld) -> Identities {
+        let peers = peers(of: world)
+        let names = namedEgressPorts(of: world)
+        var addresses: [(IPv4Address, PolicyPod?)] = world.pods.map { ($0.address, $0) }
+        let podAddresses = Set(world.pods.map(\.address))
+        for address in world.nodeAddresses.values.flatMap({ $0 }).sorted() where !podAddresses.contains(address) {
+            addresses.append((address, nil))
+        }
+        var signatures: [IPv4Address: Signature] = [:]
+        for (address, pod) in addresses {
+            signatures[address] = Signature(
+                peers: peers.map { PolicyModel.matches($0.peer, policyNamespace: $0.namespace, address: address, pod: pod, namespaceLabels: world.namespaceLabels) },
+                namedPorts: names.map { pod?.namedPorts[$0] })
+        }
+        let numbered = Dictionary(uniqueKeysWithValues: Set(signatures.values).sorted().enumerated().map { ($1, UInt32($0 + 1)) })
+        var result = Identities(ofAddress: [:], representative: [:])
+        for (address, _) in addresses.sorted(by: { $0.0 < $1.0 }) {
+            let identity = numbered[signatures[address]!]!
+            result.ofAddress[address] = identity
+            if result.representative[identity] == nil { result.representative[identity] = address }
+        }
+        return result
+    }
+
+    static let tcp: UInt8 = 6
+    static let udp: UInt8 = 17
+
+    static func number(_ proto: PortProtocol) -> UInt8 { proto == .udp ? udp : tcp }
+
+    /// The ruleset of `node`.
+    public static func generate(_ world: PolicyWorld, node: String) -> PolicyRuleset {
+        generate(world, node: node, identities: identities(of: world))
+    }
+
+    public static func generate(_ world: PolicyWorld, node: String, identities: Identities) -> PolicyRuleset {
+        let local = world.pods.filter { $0.node == node }
+        var egressPods: [PolicyRuleset.Element] = []
+        var ingressPods: [PolicyRuleset.Element] = []
+        var elements: [String: [PolicyRuleset.Value: [PolicyRuleReference]]] = [:]
+        func allow(_ map: String, _ key: [PolicyRuleset.Value], _ reference: PolicyRuleReference) {
+            elements[map, default: [:]][.concat(key), default: []].append(reference)
+        }
+        // Identity 0 (outside the lab) first, then every identity by a member.
+        let members: [(UInt32, IPv4Address?)] = [(0, nil)] + identities.representative.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+
+        for pod in local {
+            for direction in [PolicyType.egress, .ingress] {
+                let isolating = world.policies.filter {
+                    (direction == .egress ? $0.spec.isolatesEgress : $0.spec.isolatesIngress) && PolicyModel.selects($0, pod)
+                }
+                guard !isolating.isEmpty else { continue }
+                let prefix = direction == .egress ? "egress" : "ingress"
+                let podKey = PolicyRuleset.Value.address(pod.address)
+                if direction == .egress { egressPods.append(.init(podKey)) } else { ingressPods.append(.init(podKey)) }
+                for policy in isolating {
+                    let rules: [(ports: [NetworkPolicyPort], peers: [NetworkPolicyPeer])] = direction == .egress
+                        ? policy.spec.egress.map { ($0.ports, $0.to) } : policy.spec.ingress.map { ($0.ports, $0.from) }
+                    for (index, rule) in rules.enumerated() {
+                        let reference = PolicyRuleReference(policy: policy.qualifiedName, direction: direction, index: index)
+                        for (identity, member) in members {
+                            let memberPod = member.flatMap { world.pod(at: $0) }
+                            let peerMatches: Bool
+                            if rule.peers.isEmpty {
+                                peerMatches = true
+                            } else if let member {
+                                peerMatches = rule.peers.contains {
+                                    PolicyModel.matches($0, policyNamespace: policy.metadata.namespace, address: member, pod: memberPod,
+                                                        namespaceLabels: world.namespaceLabels)
+                                }
+                            } else {
+                                peerMatches = rule.peers.contains { $0.ipBlock?.prefixes.map { $0.cidr.length == 0 && $0.except.isEmpty } ?? false }
+                            }
+                            guard peerMatches else { continue }
+                            let base: [PolicyRuleset.Value] = [podKey, .mark(identity)]
+                            if rule.ports.isEmpty {
+                                allow("\(prefix)-any", base, reference)
+                                continue
+                            }
+                            // Named ports resolve on the destination: the peer for egress, the pod itself for ingress.
+                            let destination: PolicyPod? = direction == .egress ? memberPod : pod
+                            for port in rule.ports {
+                                let proto = PolicyRuleset.Value.proto(number(port.effectiveProtocol))
+                                switch port.port {
+                                case nil:
+                                    allow("\(prefix)-protocols", base + [proto], reference)
+                                case .int(let start)?:
+                                    let end = port.endPort ?? start
+                                    guard start >= 1, end <= 65535, start <= end else { continue }
+                                    for number in start...end { allow("\(prefix)-ports", base + [proto, .port(UInt16(number))], reference) }
+                                case .string(let name)?:
+                                    if let number = destination?.namedPorts[PolicyPod.NamedPort(name, port.effectiveProtocol)] {
+                                        allow("\(prefix)-ports", base + [proto, .port(number)], reference)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        var sets: [PolicyRuleset.NamedSet] = [
+            .init("identities", key: [.ipSaddr], data: .mark,
+                  elements: identities.ofAddress.map { .init(.address($0.key), .mark($0.value)) }),
+            .init("egress-pods", key: [.ipSaddr], elements: egressPods),
+            .init("ingress-pods", key: [.ipDaddr], elements: ingressPods),
+        ]
+        var reasons: [PolicyRuleset.ElementKey: [PolicyRuleReference]] = [:]
+        for prefix in ["egress", "ingress"] {
+            let address: PolicyRuleset.Field = prefix == "egress" ? .ipSaddr : .ipDaddr
+            let keys: [(String, [PolicyRuleset.Field])] = [
+                ("\(prefix)-any", [address, .mark]),
+                ("\(prefix)-protocols", [address, .mark, .l4proto]),
+                ("\(prefix)-ports", [address, .mark, .l4proto, .thDport]),
+            ]
+            for (name, fields) in keys {
+                let entries = elements[name] ?? [:]
+                sets.append(.init(name, key: fields, data: .verdict, elements: entries.keys.map { .init($0, .verdict(.return)) }))
+                for (key, references) in entries { reasons[.init(set: name, key: key)] = references.sorted() }
+            }
+        }
+        return PolicyRuleset(sets: sets, chains: chains, reasons: reasons)
+    }
+
+    /// The fixed chains (see the type's documentation).
+    public static let chains: [PolicyRuleset.Chain] = {
+        typealias R = PolicyRuleset.Rule
+        let established = R([.ctEstablishedOrRelated, .verdict(.accept)])
+        func check(_ direction: String, own: PolicyRuleset.Field, peer: PolicyRuleset.Field) -> [R] {
+            [
+                R([.setMark(0)]),
+                R([.setMarkFromMap([peer], map: "identities")]),
+                R([.verdictMap([own, .mark], map: "\(direction)-any")]),
+                R([.verdictMap([own, .mark, .l4proto], map: "\(direction)-protocols")]),
+                R([.verdictMap([own, .mark, .l4proto, .thDport], map: "\(direction)-ports")]),
+                R([.counter, .verdict(.drop)]),
+            ]
+        }
+        return [
+            .init("forward", base: .init(hook: "forward", priority: 0), rules: [
+                established,
+                R([.match(.mark, .mark(PolicyRuleset.nodePortMark)), .verdict(.goto("forward-nodeport"))]),
+                R([.verdict(.jump("policy"))]),
+                R([.setMark(0)]),
+            ]),
+            .init("forward-nodeport", rules: [R([.verdict(.jump("policy"))]), R([.setMark(PolicyRuleset.nodePortMark)])]),
+            .init("input", base: .init(hook: "input", priority: 0), rules: [
+                established,
+                R([.verdict(.jump("egress"))]),
+                R([.setMark(0)]),
+            ]),
+            .init("policy", rules: [R([.verdict(.jump("egress"))]), R([.verdict(.jump("ingress"))])]),
+            .init("egress", rules: [R([.lookup([.ipSaddr], set: "egress-pods"), .verdict(.goto("egress-check"))])]),
+            .init("egress-check", rules: check("egress", own: .ipSaddr, peer: .ipDaddr)),
+            .init("ingress", rules: [R([.lookup([.ipDaddr], set: "ingress-pods"), .verdict(.goto("ingress-check"))])]),
+            .init("ingress-check", rules: check("ingress", own: .ipDaddr, peer: .ipSaddr)),
+        ]
+    }()
+}
