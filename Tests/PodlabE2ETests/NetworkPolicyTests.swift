@@ -83,7 +83,7 @@ struct NetworkPolicyTests {
 
     /// Whether `pod` (in `namespace`) fetches the web page now.
     static func reaches(_ lab: TestLab, _ pod: String, namespace: String = "default", _ webIP: String) throws -> Bool {
-        let result = try lab.run(["exec", "-n", namespace, pod, "--", "wget", "-T", "2", "-qO-", "http://\(webIP)/"], expectSuccess: false)
+        let result = try lab.run(["exec", "-n", namespace, pod, "--", "timeout", "2", "wget", "-qO-", "http://\(webIP)/"], expectSuccess: false)
         return result.succeeded && result.stdout.contains("Welcome to nginx!")
     }
 

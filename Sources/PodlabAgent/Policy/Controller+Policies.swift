@@ -25,7 +25,7 @@ extension Controller {
             throw APIStatus.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
         policy = policy.applyingDefaults()
-        do { try policy.validated() } catch { throw error.status }
+        do { try policy.validated() } catch { throw Controller.invalid(error) }
         try requireNamespace(namespace, resource: NetworkPolicy.qualifiedResource, name: policy.metadata.name)
         guard networkPolicies[objectKey(policy)] == nil else {
             throw APIStatus.alreadyExists(resource: NetworkPolicy.qualifiedResource, name: policy.metadata.name)
@@ -55,7 +55,7 @@ extension Controller {
         new.metadata.creationTimestamp = old.metadata.creationTimestamp
         new = new.applyingDefaults()
         new.metadata.generation = (old.metadata.generation ?? 1) + (new.spec == old.spec ? 0 : 1)
-        do { try new.validated() } catch { throw error.status }
+        do { try new.validated() } catch { throw Controller.invalid(error) }
         if dryRun {
             new.metadata.resourceVersion = old.metadata.resourceVersion
             return Data(new.json.jsonText(indent: 0).utf8)
@@ -90,6 +90,11 @@ extension Controller {
     func watchNetworkPolicies(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
         try watchStream(NetworkPolicy.self, namespace: namespace, options: options,
                         current: filtered(networkPolicies.values, namespace: namespace, selector: options.labelSelector))
+    }
+
+    /// The API server names a grouped kind with its group: `NetworkPolicy.networking.k8s.io "x" is invalid`.
+    static func invalid(_ error: InvalidObjectError) -> APIStatus {
+        APIStatus.invalid(kind: error.kind, group: "networking.k8s.io", name: error.name, errors: error.errors)
     }
 
     /// The routes of `/apis/networking.k8s.io/v1/.../networkpolicies`.
