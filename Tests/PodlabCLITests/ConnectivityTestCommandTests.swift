@@ -70,6 +70,10 @@ struct ConnectivityTestCommandTests {
                 return .object(ServiceList(items: []))
             case ("GET", EndpointSlice.collectionPath(namespace: nil)):
                 return .object(EndpointSliceList(items: []))
+            case ("GET", NetworkPolicy.collectionPath(namespace: nil)):
+                return .object(ObjectList<NetworkPolicy>(items: []))
+            case ("GET", Namespace.collectionPath(namespace: nil)):
+                return .object(ObjectList<Namespace>(items: []))
             case ("POST", ProbeBatch.path):
                 guard let batch = try? JSONDecoder().decode(ProbeBatch.self, from: request.body) else {
                     return .status(.badRequest("not a probe batch"))

@@ -132,8 +132,9 @@ public struct ConnectivityTest: PodlabCommand {
             }
             let services = seed != nil ? [] : try await client.get(ServiceList.self, Service.collectionPath(namespace: nil)).items
             let slices = seed != nil ? [] : try await client.get(EndpointSliceList.self, EndpointSlice.collectionPath(namespace: nil)).items
-            let snapshot = LabSnapshot(lab: plan.lab, clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, nodes: plan.nodes, pods: pods,
+            var snapshot = LabSnapshot(lab: plan.lab, clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, nodes: plan.nodes, pods: pods,
                                        services: services, endpointSlices: slices)
+            if seed == nil { try await PolicyExpectations.load(into: &snapshot, client: client) }
             var checks: [ConnectivityCheck]
             if seed != nil {
                 checks = SeedScenario.checks(for: snapshot, timeoutMillis: timeoutMillis)
