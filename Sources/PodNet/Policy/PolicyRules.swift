@@ -31,7 +31,7 @@ public enum PolicyRules {
 
     /// One way the lab's addresses differ for the policies: which peers match, and what each
     /// named egress port resolves to.
-    struct Signature: Hashable, Comparable {
+    struct Signature: Hashable, Comparable, Sendable {
         var peers: [Bool]
         var namedPorts: [UInt16?]
 
@@ -43,7 +43,7 @@ public enum PolicyRules {
     }
 
     /// A peer as its policy's namespace qualifies it.
-    struct Peer: Hashable {
+    struct Peer: Hashable, Sendable {
         var namespace: String
         var peer: NetworkPolicyPeer
     }
@@ -53,6 +53,11 @@ public enum PolicyRules {
         public var ofAddress: [IPv4Address: UInt32]
         /// A member of each identity, to evaluate rules once per identity.
         var representative: [UInt32: IPv4Address]
+        /// What the numbers were given for: while the policies' peers stay the same, a signature
+        /// keeps its number, so a label change moves one identity element, not all of them.
+        var peers: [Peer] = []
+        var names: [PolicyPod.NamedPort] = []
+        var numbers: [Signature: UInt32] = [:]
 
         public var count: Int { representative.count }
     }
@@ -81,8 +86,9 @@ public enum PolicyRules {
         return names.sorted()
     }
 
-    /// Every address of the lab with its identity.
-    public static func identities(of world: PolicyWorld) -> Identities {
+    /// Every address of the lab with its identity; numbers given in `previous` are kept for the
+    /// signatures that still exist when the peers are the same.
+    public static func identities(of world: PolicyWorld, previous: Identities? = nil) -> Identities {
         let peers = peers(of: world)
         let names = namedEgressPorts(of: world)
         var addresses: [(IPv4Address, PolicyPod?)] = world.pods.map { ($0.address, $0) }
@@ -96,8 +102,24 @@ public enum PolicyRules {
                 peers: peers.map { PolicyModel.matches($0.peer, policyNamespace: $0.namespace, address: address, pod: pod, namespaceLabels: world.namespaceLabels) },
                 namedPorts: names.map { pod?.namedPorts[$0] })
         }
-        let numbered = Dictionary(uniqueKeysWithValues: Set(signatures.values).sorted().enumerated().map { ($1, UInt32($0 + 1)) })
-        var result = Identities(ofAddress: [:], representative: [:])
+        var numbered: [Signature: UInt32] = [:]
+        let present = Set(signatures.values).sorted()
+        if let previous, previous.peers == peers, previous.names == names {
+            // Kept numbers, and new ones after the highest ever given (renumbered only once
+            // the numbers run far ahead of the identities in use).
+            var next = (previous.numbers.values.max() ?? 0) + 1
+            for signature in present {
+                if let number = previous.numbers[signature] {
+                    numbered[signature] = number
+                } else {
+                    numbered[signature] = next
+                    next += 1
+                }
+            }
+            if next > UInt32(present.count) * 2 + 64 { numbered = [:] }
+        }
+        if numbered.isEmpty { numbered = Dictionary(uniqueKeysWithValues: present.enumerated().map { ($1, UInt32($0 + 1)) }) }
+        var result = Identities(ofAddress: [:], representative: [:], peers: peers, names: names, numbers: numbered)
         for (address, _) in addresses.sorted(by: { $0.0 < $1.0 }) {
             let identity = numbered[signatures[address]!]!
             result.ofAddress[address] = identity

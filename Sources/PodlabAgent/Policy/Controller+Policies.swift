@@ -124,6 +124,8 @@ struct PolicySyncState {
     /// Milliseconds from a change to every node's rules in force.
     var syncMillis: [Double] = []
     var changedSince: ContinuousClock.Instant?
+    /// The identities last programmed, whose numbers a label change keeps.
+    var identities: PolicyRules.Identities?
 }
 
 extension Controller {
@@ -161,7 +163,8 @@ extension Controller {
             let started = policySync.changedSince ?? .now
             policySync.changedSince = nil
             let world = policyWorld(plan)
-            let identities = PolicyRules.identities(of: world)
+            let identities = PolicyRules.identities(of: world, previous: policySync.identities)
+            policySync.identities = identities
             var failed = false
             for node in plan.nodes where nodes[node.name] != nil {
                 let ruleset = PolicyRules.generate(world, node: node.name, identities: identities)

@@ -111,14 +111,32 @@ struct PolicyRulesTests {
     func labelChange() {
         let policy = F.policy("x", "allow-b", "{podSelector: {matchLabels: {pod: a}}, ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]}")
         var pods = F.pods
-        let before = PolicyRules.generate(F.world([policy], pods: pods), node: "n1")
+        let identities = PolicyRules.identities(of: F.world([policy], pods: pods))
+        let before = PolicyRules.generate(F.world([policy], pods: pods), node: "n1", identities: identities)
+        // x/c becomes pod=b: it takes x/b's identity; every other address keeps its number.
         let index = pods.firstIndex { $0.namespace == "x" && $0.name == "c" }!
         pods[index].labels["pod"] = "b"
-        let after = PolicyRules.generate(F.world([policy], pods: pods), node: "n1")
+        let world = F.world([policy], pods: pods)
+        let after = PolicyRules.generate(world, node: "n1", identities: PolicyRules.identities(of: world, previous: identities))
         #expect(before.chains == after.chains)
         let changed = Set(after.set("identities")!.elements).subtracting(before.set("identities")!.elements)
         #expect(changed.map(\.key) == [.address(pods[index].address)])
         #expect(before.set("ingress-any") == after.set("ingress-any"))
+    }
+
+    @Test("a new identity is numbered after the others, which keep theirs")
+    func newIdentityKeepsNumbers() {
+        let policy = F.policy("x", "two-peers", "{podSelector: {}, ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}, {podSelector: {matchLabels: {tier: db}}}]}]}")
+        var pods = F.pods
+        let first = PolicyRules.identities(of: F.world([policy], pods: pods))
+        let index = pods.firstIndex { $0.namespace == "x" && $0.name == "a" }!
+        pods[index].labels["tier"] = "db"
+        let second = PolicyRules.identities(of: F.world([policy], pods: pods), previous: first)
+        let changed = second.ofAddress.filter { first.ofAddress[$0.key] != $0.value }
+        #expect(changed.keys.sorted() == [pods[index].address])
+        #expect(changed.values.first == (first.ofAddress.values.max() ?? 0) + 1)
+        // Without the previous numbers the order of signatures decides, and more addresses move.
+        #expect(PolicyRules.identities(of: F.world([policy], pods: pods)).ofAddress != second.ofAddress)
     }
 
     @Test("chains and rules do not grow with policies or pods")
