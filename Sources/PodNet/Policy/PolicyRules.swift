@@ -36,9 +36,10 @@ public enum PolicyRules {
         var namedPorts: [UInt16?]
 
         static func < (a: Signature, b: Signature) -> Bool {
-            let left = a.peers.map { $0 ? "1" : "0" }.joined() + "|" + a.namedPorts.map { $0.map(String.init) ?? "-" }.joined(separator: ",")
-            let right = b.peers.map { $0 ? "1" : "0" }.joined() + "|" + b.namedPorts.map { $0.map(String.init) ?? "-" }.joined(separator: ",")
-            return left < right
+            for (x, y) in zip(a.peers, b.peers) where x != y { return !x }
+            if a.peers.count != b.peers.count { return a.peers.count < b.peers.count }
+            for (x, y) in zip(a.namedPorts, b.namedPorts) where x != y { return (x.map(Int.init) ?? -1) < (y.map(Int.init) ?? -1) }
+            return a.namedPorts.count < b.namedPorts.count
         }
     }
 
@@ -74,6 +75,39 @@ public enum PolicyRules {
         return result
     }
 
+    /// A peer with its selectors compiled once, and the namespaces it admits.
+    struct CompiledPeer {
+        var pods: LabelSelector?
+        var block: (cidr: IPv4Prefix, except: [IPv4Prefix])?
+        var isBlock: Bool
+        /// The namespaces whose pods it may match.
+        var namespaces: Set<String>
+
+        init(_ peer: Peer, namespaceLabels: [String: [String: String]]) {
+            isBlock = peer.peer.ipBlock != nil
+            block = peer.peer.ipBlock?.prefixes
+            pods = peer.peer.podSelector?.selector
+            if let selector = peer.peer.namespaceSelector?.selector {
+                namespaces = Set(namespaceLabels.filter { selector.matches($0.value) }.keys)
+            } else {
+                namespaces = [peer.namespace]
+            }
+        }
+
+        /// `PolicyModel.matches`, with the work done once per peer.
+        func matches(address: IPv4Address, pod: PolicyPod?) -> Bool {
+            if isBlock {
+                guard let block else { return false }
+                return block.cidr.contains(address) && !block.except.contains { $0.contains(address) }
+            }
+            guard let pod, namespaces.contains(pod.namespace) else { return false }
+            return pods?.matches(pod.labels) ?? true
+        }
+
+        /// Identity 0, an address outside the lab: only a block of every address matches it.
+        var matchesOutside: Bool { block.map { $0.cidr.length == 0 && $0.except.isEmpty } ?? false }
+    }
+
     static func namedEgressPorts(of world: PolicyWorld) -> [PolicyPod.NamedPort] {
         var names: Set<PolicyPod.NamedPort> = []
         for policy in world.policies {
@@ -90,6 +124,7 @@ public enum PolicyRules {
     /// signatures that still exist when the peers are the same.
     public static func identities(of world: PolicyWorld, previous: Identities? = nil) -> Identities {
         let peers = peers(of: world)
+        let compiled = peers.map { CompiledPeer($0, namespaceLabels: world.namespaceLabels) }
         let names = namedEgressPorts(of: world)
         var addresses: [(IPv4Address, PolicyPod?)] = world.pods.map { ($0.address, $0) }
         let podAddresses = Set(world.pods.map(\.address))
@@ -98,9 +133,8 @@ public enum PolicyRules {
         }
         var signatures: [IPv4Address: Signature] = [:]
         for (address, pod) in addresses {
-            signatures[address] = Signature(
-                peers: peers.map { PolicyModel.matches($0.peer, policyNamespace: $0.namespace, address: address, pod: pod, namespaceLabels: world.namespaceLabels) },
-                namedPorts: names.map { pod?.namedPorts[$0] })
+            signatures[address] = Signature(peers: compiled.map { $0.matches(address: address, pod: pod) },
+                                            namedPorts: names.map { pod?.namedPorts[$0] })
         }
         var numbered: [Signature: UInt32] = [:]
         let present = Set(signatures.values).sorted()
@@ -138,65 +172,95 @@ public enum PolicyRules {
         generate(world, node: node, identities: identities(of: world))
     }
 
+    /// One rule of a policy, with what it admits worked out once: the identities its peers
+    /// match (0 for outside the lab), and its ports.
+    struct CompiledRule {
+        var reference: PolicyRuleReference
+        var identities: [UInt32]
+        var ports: [NetworkPolicyPort]
+    }
+
     public static func generate(_ world: PolicyWorld, node: String, identities: Identities) -> PolicyRuleset {
         let local = world.pods.filter { $0.node == node }
+        // Each identity's signature (its peers' matches), from its representative.
+        let peerIndex = Dictionary(identities.peers.enumerated().map { ($1, $0) }) { a, _ in a }
+        let signatureOf = Dictionary(uniqueKeysWithValues: identities.numbers.map { ($1, $0) })
+        let compiledPeers = identities.peers.map { CompiledPeer($0, namespaceLabels: world.namespaceLabels) }
+        let numbers = identities.representative.keys.sorted()
+        let nameIndex = Dictionary(identities.names.enumerated().map { ($1, $0) }) { a, _ in a }
+
+        func compile(_ policy: NetworkPolicy, _ direction: PolicyType) -> [CompiledRule] {
+            let rules: [(ports: [NetworkPolicyPort], peers: [NetworkPolicyPeer])] = direction == .egress
+                ? policy.spec.egress.map { ($0.ports, $0.to) } : policy.spec.ingress.map { ($0.ports, $0.from) }
+            return rules.enumerated().map { index, rule in
+                var admitted: [UInt32]
+                if rule.peers.isEmpty {
+                    admitted = [0] + numbers
+                } else {
+                    let indexes = rule.peers.compactMap { peerIndex[Peer(namespace: policy.metadata.namespace, peer: $0)] }
+                    admitted = indexes.contains { compiledPeers[$0].matchesOutside } ? [0] : []
+                    admitted += numbers.filter { number in
+                        guard let signature = signatureOf[number] else { return false }
+                        return indexes.contains { signature.peers[$0] }
+                    }
+                }
+                return CompiledRule(reference: PolicyRuleReference(policy: policy.qualifiedName, direction: direction, index: index),
+                                    identities: admitted, ports: rule.ports)
+            }
+        }
+
+        // The policies of each namespace with their compiled pod selectors; rules compiled on first use.
+        var policiesByNamespace: [String: [(policy: NetworkPolicy, selector: LabelSelector)]] = [:]
+        for policy in world.policies { policiesByNamespace[policy.metadata.namespace, default: []].append((policy, policy.spec.podSelector.selector)) }
+        var compiledRules: [String: [CompiledRule]] = [:]
+
         var egressPods: [PolicyRuleset.Element] = []
         var ingressPods: [PolicyRuleset.Element] = []
         var elements: [String: [PolicyRuleset.Value: [PolicyRuleReference]]] = [:]
         func allow(_ map: String, _ key: [PolicyRuleset.Value], _ reference: PolicyRuleReference) {
             elements[map, default: [:]][.concat(key), default: []].append(reference)
         }
-        // Identity 0 (outside the lab) first, then every identity by a member.
-        let members: [(UInt32, IPv4Address?)] = [(0, nil)] + identities.representative.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
 
         for pod in local {
+            let selecting = (policiesByNamespace[pod.namespace] ?? []).filter { $0.selector.matches(pod.labels) }.map(\.policy)
             for direction in [PolicyType.egress, .ingress] {
-                let isolating = world.policies.filter {
-                    (direction == .egress ? $0.spec.isolatesEgress : $0.spec.isolatesIngress) && PolicyModel.selects($0, pod)
-                }
+                let isolating = selecting.filter { direction == .egress ? $0.spec.isolatesEgress : $0.spec.isolatesIngress }
                 guard !isolating.isEmpty else { continue }
                 let prefix = direction == .egress ? "egress" : "ingress"
                 let podKey = PolicyRuleset.Value.address(pod.address)
                 if direction == .egress { egressPods.append(.init(podKey)) } else { ingressPods.append(.init(podKey)) }
                 for policy in isolating {
-                    let rules: [(ports: [NetworkPolicyPort], peers: [NetworkPolicyPeer])] = direction == .egress
-                        ? policy.spec.egress.map { ($0.ports, $0.to) } : policy.spec.ingress.map { ($0.ports, $0.from) }
-                    for (index, rule) in rules.enumerated() {
-                        let reference = PolicyRuleReference(policy: policy.qualifiedName, direction: direction, index: index)
-                        for (identity, member) in members {
-                            let memberPod = member.flatMap { world.pod(at: $0) }
-                            let peerMatches: Bool
-                            if rule.peers.isEmpty {
-                                peerMatches = true
-                            } else if let member {
-                                peerMatches = rule.peers.contains {
-                                    PolicyModel.matches($0, policyNamespace: policy.metadata.namespace, address: member, pod: memberPod,
-                                                        namespaceLabels: world.namespaceLabels)
-                                }
-                            } else {
-                                peerMatches = rule.peers.contains { $0.ipBlock?.prefixes.map { $0.cidr.length == 0 && $0.except.isEmpty } ?? false }
-                            }
-                            guard peerMatches else { continue }
+                    let cacheKey = "\(direction.rawValue) \(policy.qualifiedName)"
+                    let rules = compiledRules[cacheKey] ?? compile(policy, direction)
+                    compiledRules[cacheKey] = rules
+                    for rule in rules {
+                        for identity in rule.identities {
                             let base: [PolicyRuleset.Value] = [podKey, .mark(identity)]
                             if rule.ports.isEmpty {
-                                allow("\(prefix)-any", base, reference)
+                                allow("\(prefix)-any", base, rule.reference)
                                 continue
                             }
-                            // Named ports resolve on the destination: the peer for egress, the pod itself for ingress.
-                            let destination: PolicyPod? = direction == .egress ? memberPod : pod
                             for port in rule.ports {
                                 let proto = PolicyRuleset.Value.proto(number(port.effectiveProtocol))
                                 switch port.port {
                                 case nil:
-                                    allow("\(prefix)-protocols", base + [proto], reference)
+                                    allow("\(prefix)-protocols", base + [proto], rule.reference)
                                 case .int(let start)?:
                                     let end = port.endPort ?? start
                                     guard start >= 1, end <= 65535, start <= end else { continue }
-                                    for number in start...end { allow("\(prefix)-ports", base + [proto, .port(UInt16(number))], reference) }
+                                    for number in start...end { allow("\(prefix)-ports", base + [proto, .port(UInt16(number))], rule.reference) }
                                 case .string(let name)?:
-                                    if let number = destination?.namedPorts[PolicyPod.NamedPort(name, port.effectiveProtocol)] {
-                                        allow("\(prefix)-ports", base + [proto, .port(number)], reference)
+                                    // Named ports resolve on the destination: the peer for egress (its
+                                    // identity carries the resolution), the pod itself for ingress.
+                                    let named = PolicyPod.NamedPort(name, port.effectiveProtocol)
+                                    let resolved: UInt16? = if direction == .ingress {
+                                        pod.namedPorts[named]
+                                    } else if identity == 0 {
+                                        nil
+                                    } else {
+                                        nameIndex[named].flatMap { signatureOf[identity]?.namedPorts[$0] }
                                     }
+                                    if let resolved { allow("\(prefix)-ports", base + [proto, .port(resolved)], rule.reference) }
                                 }
                             }
                         }
