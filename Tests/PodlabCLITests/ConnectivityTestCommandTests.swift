@@ -307,7 +307,7 @@ struct ConnectivityTestCommandTests {
     }
 
     @Test("flag combinations ArgumentParser rejects", arguments: [
-        ("test --scenario nope", "unknown scenario \"nope\" (known: seed, services)"),
+        ("test --scenario nope", "unknown scenario \"nope\" (known: seed, services, netpol)"),
         ("test --scenario services -o junit", "--scenario services runs its own requests: --sample, --kinds, --mismatches-only and -o junit do not apply"),
         ("test --scenario seed --from a", "--scenario runs its own pods: --from, --to and --namespace do not apply"),
         ("test -o xml", "unknown output format \"xml\" (known: table, json, junit)"),
