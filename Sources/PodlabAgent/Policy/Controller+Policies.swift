@@ -131,7 +131,9 @@ struct PolicySyncState {
 extension Controller {
     /// The lab as the policies see it.
     func policyWorld(_ plan: LabPlan) -> PolicyWorld {
-        PolicyWorld(pods: Array(policySync.pods.values), namespaceLabels: namespaces.mapValues(\.metadata.labels),
+        // From the pods themselves, not from what the last sync saw: after a restart the pods are
+        // adopted without a change to report, and a world without them would open every isolation.
+        PolicyWorld(pods: pods.values.compactMap { $0.status.phase?.isTerminal == true ? nil : PolicyPod($0) }, namespaceLabels: namespaces.mapValues(\.metadata.labels),
                     policies: Array(networkPolicies.values),
                     nodeAddresses: Dictionary(plan.nodes.map { ($0.name, [$0.underlayAddress.address, $0.gateway.address]) }) { a, _ in a })
     }
