@@ -51,4 +51,26 @@ struct PolicyDataplaneTests {
             #expect(try PolicyDataplane.installed(in: namespace) == second.kernelView)
         }
     }
+
+    @Test("a failed transaction leaves the previous rules in force; the next sync reads the kernel and succeeds")
+    func failureLeavesRules() async throws {
+        try await KernelTest.withNamespaces(1, prefix: "plnp") { namespaces in
+            let namespace = namespaces[0]
+            let dataplane = PolicyDataplane()
+            let first = PolicyRules.generate(Self.world(label: "b"), node: "n1")
+            _ = try await dataplane.sync(node: "n1", namespace: namespace, desired: first)
+            // Behind the dataplane's back, an element it believes installed disappears.
+            _ = try Command.check("nft", ["delete", "element", "ip", PolicyRules.table, "ingress-pods", "{ 10.244.1.2 }"], netns: namespace.name)
+            let tampered = try #require(try PolicyDataplane.installed(in: namespace))
+
+            // The next change deletes that element: the kernel refuses the whole batch.
+            let second = PolicyRules.generate(Self.world(label: "b"), node: "n2")
+            await #expect(throws: (any Error).self) { try await dataplane.sync(node: "n1", namespace: namespace, desired: second) }
+            #expect(try PolicyDataplane.installed(in: namespace) == tampered, "nothing of the failed batch applied")
+
+            // Its state now unknown, the dataplane reads the kernel again and gets there.
+            _ = try await dataplane.sync(node: "n1", namespace: namespace, desired: second)
+            #expect(try PolicyDataplane.installed(in: namespace) == second.kernelView)
+        }
+    }
 }
