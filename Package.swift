@@ -66,6 +66,7 @@ let package = Package(
         .executableTarget(name: "nftables-bench", dependencies: ["NFTables", "Netns", "PodNet"], path: "Benchmarks/NFTablesBench"),
         // The Service dataplane: full syncs, kube-proxy's layout beside it, connect latency (scripts/bench-services).
         .executableTarget(name: "services-bench", dependencies: ["PodlabAgent", "NFTables", "Netlink", "Netns", "PodNet"], path: "Benchmarks/ServicesBench"),
+        .executableTarget(name: "netpol-bench", dependencies: ["PodlabAgent", "NFTables", "Netlink", "Netns", "PodNet"], path: "Benchmarks/NetpolBench"),
         // The `podlab` command line: kubectl's verbs over the agent's HTTP API, and the lab verbs.
         .target(name: "PodlabCLI", dependencies: [
             "PodNet", "PodlabAgent", "Netns",

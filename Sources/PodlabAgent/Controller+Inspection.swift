@@ -106,9 +106,17 @@ extension Controller: InspectionBackend {
         }
         let traces = try serviceTraces(from: pod, to: destination, port: number, protocol: transport)
         let last = traces[traces.count - 1]
-        let value: JSONValue = .object(["text": .string(traces.map(\.description).joined(separator: "\nthen, arriving at node \(last.node):\n")),
+        let targets: [(address: IPv4Address, port: UInt16)] = switch last.verdict {
+        case .dnat(let targets): targets.map { ($0.address, $0.port) }
+        case .unchanged: [(destination, number)]
+        case .reject, .drop: []
+        }
+        let policies = policyTrace(from: pod, to: targets, protocol: transport)
+        let text = traces.map(\.description).joined(separator: "\nthen, arriving at node \(last.node):\n") + (policies.text.isEmpty ? "" : "\n" + policies.text)
+        let value: JSONValue = .object(["text": .string(text),
                                         "service": traces.compactMap(\.service).first.map(JSONValue.string) ?? .null,
-                                        "verdict": .string(last.verdict.description)])
+                                        "verdict": .string(last.verdict.description),
+                                        "policies": policies.json])
         return Data(value.jsonText(indent: 0).utf8)
     }
 

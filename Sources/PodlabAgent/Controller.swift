@@ -67,6 +67,9 @@ public actor Controller: APIBackend {
     /// Deployments and ReplicaSets by `namespace/name`, as for services.
     var deployments: [String: Deployment] = [:]
     var replicaSets: [String: ReplicaSet] = [:]
+    /// NetworkPolicies by `namespace/name`, and the state of the nodes' policy rules.
+    var networkPolicies: [String: NetworkPolicy] = [:]
+    var policySync = PolicySyncState()
     /// Namespaces whose ReplicaSets and Deployments must be synced again (their pods changed).
     var staleWorkloadNamespaces: Set<String> = []
     var workloadSyncScheduled = false
@@ -163,6 +166,7 @@ public actor Controller: APIBackend {
                 pods[key(pod)] = pod
             }
             try loadServiceObjects(plan)
+            try loadNetworkPolicies()
             // After the stored pods are known: before, every pod namespace looks like an orphan.
             try removeOrphanPodNamespaces(plan)
             removeOrphanPodCgroups()
@@ -173,6 +177,7 @@ public actor Controller: APIBackend {
             phase = .ready
             syncAllEndpoints()
             syncAllWorkloads()
+            policiesChanged()
             for node in nodes.values { sandboxRuntime.refillSpares(node: node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             try await createTopologyPods(plan)
             await createClusterDNS(plan)

@@ -68,6 +68,7 @@ public struct Apply: PodlabCommand {
         case let .namespace(namespace): try await apply(namespace, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case let .deployment(deployment): try await apply(deployment, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case let .replicaSet(replicaSet): try await apply(replicaSet, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
+        case let .networkPolicy(policy): try await apply(policy, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case .node:
             throw CLIError("podlab does not apply nodes: Node \"\(object.metadata.name)\" in \"\(source)\" (nodes come from the lab's topology; see \"podlab node add\")")
         }

@@ -64,7 +64,7 @@ public struct Delete: PodlabCommand {
         if let parsed {
             switch parsed.kind {
             case .pods: break
-            case .services, .namespaces, .deployments, .replicasets:
+            case .services, .namespaces, .deployments, .replicasets, .networkpolicies:
                 guard !parsed.names.isEmpty else {
                     throw CLIError(all || selector != nil ? "podlab deletes \(parsed.kind.rawValue) by name" : "resource(s) were provided, but no name was specified")
                 }
@@ -101,6 +101,7 @@ public struct Delete: PodlabCommand {
                         case .namespace: others.append((.namespaces, objectNamespace, object.metadata.name))
                         case .deployment: others.append((.deployments, objectNamespace, object.metadata.name))
                         case .replicaSet: others.append((.replicasets, objectNamespace, object.metadata.name))
+                        case .networkPolicy: others.append((.networkpolicies, objectNamespace, object.metadata.name))
                         case .node:
                             context.stderr.line("error: podlab does not delete nodes from files: Node \"\(object.metadata.name)\" in \"\(source.name)\"")
                             failed = true
@@ -170,6 +171,7 @@ public struct Delete: PodlabCommand {
             case .services: Service.path(namespace: target.namespace, name: target.name)
             case .deployments: Deployment.path(namespace: target.namespace, name: target.name)
             case .replicasets: ReplicaSet.path(namespace: target.namespace, name: target.name)
+            case .networkpolicies: NetworkPolicy.path(namespace: target.namespace, name: target.name)
             default: Namespace.path(namespace: "", name: target.name)
             }
             do {

@@ -32,8 +32,9 @@ public struct Describe: PodlabCommand {
         case .namespaces: return try await namespaces(parsed.names, context: context)
         case .deployments: return try await deployments(parsed.names, context: context)
         case .replicasets: return try await replicaSets(parsed.names, context: context)
+        case .networkpolicies: return try await networkPolicies(parsed.names, context: context)
         default:
-            throw CLIError("podlab describes pods, services, namespaces, deployments and replica sets; see \"podlab get \(parsed.kind.rawValue) -o yaml\"")
+            throw CLIError("podlab describes pods, services, namespaces, deployments, replica sets and network policies; see \"podlab get \(parsed.kind.rawValue) -o yaml\"")
         }
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
@@ -128,6 +129,13 @@ public struct Describe: PodlabCommand {
                 .filter { ReplicaSetScaling.isControlled($0, by: replicaSet.metadata.uid) }
             texts.append(WorkloadDescription.replicaSet(replicaSet, pods: pods, events: await events(of: replicaSet, client: client), now: context.now()))
         }
+        if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
+        return failed ? 1 : 0
+    }
+
+    private func networkPolicies(_ names: [String], context: CommandContext) async throws -> Int32 {
+        let (policies, failed) = try await fetch(NetworkPolicy.self, names, context: context)
+        let texts = policies.map { PolicyDescription.networkPolicy($0, timeZone: context.timeZone) }
         if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
         return failed ? 1 : 0
     }

@@ -6,7 +6,7 @@ import PodNet
 public struct Get: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "get",
-        abstract: "Display pods, nodes, services, namespaces, endpoints, endpoint slices, deployments or replica sets.",
+        abstract: "Display pods, nodes, services, namespaces, endpoints, endpoint slices, deployments, replica sets or network policies.",
         discussion: """
             Examples:
               podlab get pods -o wide
@@ -20,7 +20,7 @@ public struct Get: PodlabCommand {
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices|deployments|replicasets [NAME…], TYPE,TYPE…, or TYPE/NAME…")
+    @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices|deployments|replicasets|networkpolicies [NAME…], TYPE,TYPE…, or TYPE/NAME…")
     public var resources: [String] = []
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "wide, yaml, json or name.")
@@ -127,6 +127,8 @@ public struct Get: PodlabCommand {
             return try await objects(ReplicaSet.self, names, format: format, prefixed: prefixed, context: context) {
                 WorkloadTables.replicaSets($0, wide: wide, now: $1)
             }
+        case .networkpolicies:
+            return try await objects(NetworkPolicy.self, names, format: format, prefixed: prefixed, context: context) { PolicyTables.networkPolicies($0, now: $1) }
         }
     }
 

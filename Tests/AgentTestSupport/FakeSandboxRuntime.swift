@@ -39,6 +39,7 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         var sandboxes: Set<String> = []
         var sandboxFailures = 0
         var servicesSynced: [String: ServiceTable] = [:]
+        var policiesSynced: [String: PolicyRuleset] = [:]
         var scripts: [String: Script] = [:]
     }
 
@@ -115,6 +116,7 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
 
     /// The Service table last programmed on each node.
     public var servicesSynced: [String: ServiceTable] { state.withLock { $0.servicesSynced } }
+    public var policiesSynced: [String: PolicyRuleset] { state.withLock { $0.policiesSynced } }
 
     private func end(_ process: ProcessIdentity, _ status: TerminationStatus) -> Bool {
         let handler: ProcessWatcher.Handler?? = state.withLock { state in
@@ -153,6 +155,11 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     }
 
     public func forgetServices(node: String) async { _ = state.withLock { $0.servicesSynced.removeValue(forKey: node) } }
+
+    public func syncPolicies(node: String, ruleset: PolicyRuleset) async throws -> PolicyDataplane.SyncReport? {
+        state.withLock { $0.policiesSynced[node] = ruleset }
+        return nil
+    }
 
     // MARK: Pod sandboxes
 

@@ -211,7 +211,7 @@ final class TestAgent: Sendable {
         }
     }
 
-    /// Creates a ReplicaSet, Deployment or Service from its YAML manifest, as the API does.
+    /// Creates a ReplicaSet, Deployment, Service or NetworkPolicy from its YAML manifest, as the API does.
     public func create(_ manifest: String, namespace: String = "default") async throws {
         let value = try YAMLReader.value(from: manifest)
         let body = Data(value.jsonText(indent: 0).utf8)
@@ -219,6 +219,7 @@ final class TestAgent: Sendable {
         case "ReplicaSet": _ = try await controller.createReplicaSet(namespace: namespace, body: body, dryRun: false)
         case "Deployment": _ = try await controller.createDeployment(namespace: namespace, body: body, dryRun: false)
         case "Service": _ = try await controller.createService(namespace: namespace, body: body, dryRun: false)
+        case "NetworkPolicy": _ = try await controller.createNetworkPolicy(namespace: namespace, body: body, dryRun: false)
         case let kind: throw StartError(description: "TestAgent.create does not make \(kind ?? "objects without a kind")")
         }
     }

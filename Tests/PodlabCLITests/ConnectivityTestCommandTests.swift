@@ -70,6 +70,10 @@ struct ConnectivityTestCommandTests {
                 return .object(ServiceList(items: []))
             case ("GET", EndpointSlice.collectionPath(namespace: nil)):
                 return .object(EndpointSliceList(items: []))
+            case ("GET", NetworkPolicy.collectionPath(namespace: nil)):
+                return .object(ObjectList<NetworkPolicy>(items: []))
+            case ("GET", Namespace.collectionPath(namespace: nil)):
+                return .object(ObjectList<Namespace>(items: []))
             case ("POST", ProbeBatch.path):
                 guard let batch = try? JSONDecoder().decode(ProbeBatch.self, from: request.body) else {
                     return .status(.badRequest("not a probe batch"))
@@ -303,7 +307,7 @@ struct ConnectivityTestCommandTests {
     }
 
     @Test("flag combinations ArgumentParser rejects", arguments: [
-        ("test --scenario nope", "unknown scenario \"nope\" (known: seed, services)"),
+        ("test --scenario nope", "unknown scenario \"nope\" (known: seed, services, netpol)"),
         ("test --scenario services -o junit", "--scenario services runs its own requests: --sample, --kinds, --mismatches-only and -o junit do not apply"),
         ("test --scenario seed --from a", "--scenario runs its own pods: --from, --to and --namespace do not apply"),
         ("test -o xml", "unknown output format \"xml\" (known: table, json, junit)"),

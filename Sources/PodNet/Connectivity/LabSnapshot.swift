@@ -26,6 +26,9 @@ public struct LabSnapshot: Hashable, Sendable {
     /// The lab's Services and the EndpointSlices the agent keeps for them.
     public var services: [Service]
     public var endpointSlices: [EndpointSlice]
+    /// The lab's NetworkPolicies and the namespaces' labels they select by (`PolicyExpectations`).
+    public var networkPolicies: [NetworkPolicy] = []
+    public var namespaceLabels: [String: [String: String]] = [:]
 
     public init(lab: String, clusterCIDR: IPv4Prefix, serviceCIDR: IPv4Prefix? = nil, nodes: [Node], pods: [Pod],
                 services: [Service] = [], endpointSlices: [EndpointSlice] = []) {

@@ -116,7 +116,8 @@ public enum ReachabilityModel {
         }
         // A probe with tries makes its requests one after another: started first, it runs beside
         // the others instead of finishing alone after them.
-        let checks = builder.checks
+        // NetworkPolicies drop some of them.
+        let checks = PolicyExpectations.apply(to: builder.checks, snapshot: snapshot)
         return checks.filter { ($0.probe?.effectiveTries ?? 1) > 1 } + checks.filter { ($0.probe?.effectiveTries ?? 1) <= 1 }
     }
 

@@ -6,11 +6,13 @@ public enum AnyKubernetesObject: Hashable, Sendable {
     case namespace(Namespace)
     case deployment(Deployment)
     case replicaSet(ReplicaSet)
+    case networkPolicy(NetworkPolicy)
 
     /// Kinds podlab reads from manifests, by `apiVersion` and `kind`.
     public static let supportedKinds: [(apiVersion: String, kind: String)] = [
         (Pod.apiVersion, Pod.kind), (Node.apiVersion, Node.kind), (Service.apiVersion, Service.kind), (Namespace.apiVersion, Namespace.kind),
         (Deployment.apiVersion, Deployment.kind), (ReplicaSet.apiVersion, ReplicaSet.kind),
+        (NetworkPolicy.apiVersion, NetworkPolicy.kind),
     ]
 
     /// Reads an object by its `apiVersion` and `kind`, strictly (see `JSONObjectCodable`).
@@ -23,6 +25,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case (Namespace.apiVersion, Namespace.kind): self = .namespace(try Namespace(json: json))
         case (Deployment.apiVersion, Deployment.kind): self = .deployment(try Deployment(json: json))
         case (ReplicaSet.apiVersion, ReplicaSet.kind): self = .replicaSet(try ReplicaSet(json: json))
+        case (NetworkPolicy.apiVersion, NetworkPolicy.kind): self = .networkPolicy(try NetworkPolicy(json: json))
         default: throw .unsupportedKind(kind: kind, apiVersion: apiVersion)
         }
     }
@@ -53,6 +56,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case .namespace: Namespace.kind
         case .deployment: Deployment.kind
         case .replicaSet: ReplicaSet.kind
+        case .networkPolicy: NetworkPolicy.kind
         }
     }
 
@@ -64,6 +68,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .namespace(namespace): namespace.metadata
         case let .deployment(deployment): deployment.metadata
         case let .replicaSet(replicaSet): replicaSet.metadata
+        case let .networkPolicy(policy): policy.metadata
         }
     }
 
@@ -75,6 +80,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .namespace(namespace): namespace.json
         case let .deployment(deployment): deployment.json
         case let .replicaSet(replicaSet): replicaSet.json
+        case let .networkPolicy(policy): policy.json
         }
     }
 }

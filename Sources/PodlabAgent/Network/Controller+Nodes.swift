@@ -34,6 +34,7 @@ extension Controller: NodeBackend {
         guard let node = updated.node(named: name) else { throw APIStatus.notFound(resource: "nodes", name: name) }
         if let network = nodes[name] { sandboxRuntime.refillSpares(node: network, mtu: UInt32(updated.podMTU), namespaces: LabNamespaces(updated)) }
         servicesChanged()
+        policiesChanged()
         logger.info("node \(name) added")
         return Data(nodeObject(node).json.jsonText(indent: 0).utf8)
     }

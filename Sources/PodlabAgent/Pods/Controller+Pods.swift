@@ -530,6 +530,8 @@ extension Controller {
     func publish(_ type: WatchEvent.Kind, _ pod: Pod) {
         // Its services' endpoints follow the pod's address, readiness and labels.
         markEndpointsStale(endpointServices(of: pod))
+        // Its labels, address and named ports are what the policy rules are made of.
+        podChangedForPolicies(pod, deleted: type == .deleted)
         // Its hostPorts lead to its address while it has one.
         if !pod.spec.hostNetwork, pod.spec.containers.contains(where: { $0.ports.contains { $0.hostPort != 0 } }) { servicesChanged() }
         // Its ReplicaSet counts it (ready, gone) and replaces it.

@@ -14,6 +14,8 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
     private let spares = SparePool()
     /// Programs every node's Service rules (nftables) from the services and their slices.
     private let serviceDataplane = ServiceDataplane()
+    /// Programs every node's NetworkPolicy rules.
+    private let policyDataplane = PolicyDataplane()
 
     init() {}
 
@@ -55,7 +57,15 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
         return try await serviceDataplane.sync(node: node, namespace: network.namespace, services: services, hostPorts: hostPorts, changed: changed)
     }
 
-    func forgetServices(node: String) async { await serviceDataplane.forget(node: node) }
+    func forgetServices(node: String) async {
+        await serviceDataplane.forget(node: node)
+        await policyDataplane.forget(node: node)
+    }
+
+    func syncPolicies(node: String, ruleset: PolicyRuleset) async throws -> PolicyDataplane.SyncReport? {
+        guard let network = self.node(node) else { return nil }
+        return try await policyDataplane.sync(node: node, namespace: network.namespace, desired: ruleset)
+    }
 
     // MARK: Pod sandboxes
 

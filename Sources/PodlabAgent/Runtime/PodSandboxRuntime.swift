@@ -38,6 +38,8 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
                       changed: Set<String>) async throws -> ServiceDataplane.SyncReport?
     /// Forgets what was programmed on a node (it was removed).
     func forgetServices(node: String) async
+    /// Programs a node's NetworkPolicy rules; nil when nothing was programmed (the node is not built).
+    func syncPolicies(node: String, ruleset: PolicyRuleset) async throws -> PolicyDataplane.SyncReport?
 
     // MARK: Pod sandboxes
 

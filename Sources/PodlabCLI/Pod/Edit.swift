@@ -38,7 +38,8 @@ public struct Edit: PodlabCommand {
         case .deployments: return try await edit(Deployment.self, parsed.names[0], context: context)
         case .replicasets: return try await edit(ReplicaSet.self, parsed.names[0], context: context)
         case .services: return try await edit(Service.self, parsed.names[0], context: context)
-        default: throw CLIError("podlab edits pods, deployments, replica sets and services only")
+        case .networkpolicies: return try await edit(NetworkPolicy.self, parsed.names[0], context: context)
+        default: throw CLIError("podlab edits pods, deployments, replica sets, services and network policies only")
         }
     }
 

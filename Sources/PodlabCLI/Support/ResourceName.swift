@@ -2,7 +2,7 @@ import PodNet
 
 /// The resource kinds podlab serves, as kubectl names them on the command line.
 public enum ResourceKind: String, Sendable, CaseIterable {
-    case pods, nodes, services, namespaces, endpoints, endpointslices, deployments, replicasets
+    case pods, nodes, services, namespaces, endpoints, endpointslices, deployments, replicasets, networkpolicies
 
     /// kubectl's names and short names (`pods`, `pod`, `po`; `svc`; `ns`; `ep`), case-insensitive.
     public init?(argument: String) {
@@ -15,6 +15,7 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case "endpointslices", "endpointslice", "endpointslices.discovery.k8s.io", "endpointslice.discovery.k8s.io": self = .endpointslices
         case "deployments", "deployment", "deploy", "deployments.apps", "deployment.apps": self = .deployments
         case "replicasets", "replicaset", "rs", "replicasets.apps", "replicaset.apps": self = .replicasets
+        case "networkpolicies", "networkpolicy", "netpol", "networkpolicies.networking.k8s.io", "networkpolicy.networking.k8s.io": self = .networkpolicies
         default: return nil
         }
     }
@@ -31,6 +32,7 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .endpointslices: "endpointslice.discovery.k8s.io"
         case .deployments: "deployment.apps"
         case .replicasets: "replicaset.apps"
+        case .networkpolicies: "networkpolicy.networking.k8s.io"
         }
     }
 
@@ -45,6 +47,7 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .endpointslices: EndpointSlice.kind
         case .deployments: Deployment.kind
         case .replicasets: ReplicaSet.kind
+        case .networkpolicies: NetworkPolicy.kind
         }
     }
 

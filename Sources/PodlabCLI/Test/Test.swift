@@ -29,6 +29,7 @@ public struct ConnectivityTest: PodlabCommand {
               podlab test --from app=frontend --sample 200 -o json
               podlab test --scenario seed -o junit > connectivity.xml
               podlab test --scenario services
+              podlab test --scenario netpol
             """)
 
     @Option(help: "The lab to talk to (default: $PODLAB_LAB or \"podlab\").")
@@ -37,7 +38,7 @@ public struct ConnectivityTest: PodlabCommand {
     @Option(name: .shortAndLong, help: "Only pods of this namespace (default: every namespace).")
     public var namespace: String?
 
-    @Option(help: "A built-in scenario instead of the lab's own pods: seed (the pods tutorial's claims), services (a rolling update behind a Service without a failed request).")
+    @Option(help: "A built-in scenario instead of the lab's own pods: seed (the pods tutorial's claims), services (a rolling update behind a Service without a failed request), netpol (Kubernetes' network-policy e2e cases with truth tables).")
     public var scenario: String?
 
     @Option(help: "Sources: pod names, namespace/name, host, or a label selector (default: all).")
@@ -75,8 +76,11 @@ public struct ConnectivityTest: PodlabCommand {
 
     public func validate() throws {
         if let sample, sample < 1 { throw ValidationError("--sample must be at least 1") }
-        if let scenario, scenario != SeedScenario.name, scenario != ServicesScenario.name {
-            throw ValidationError("unknown scenario \"\(scenario)\" (known: \(SeedScenario.name), \(ServicesScenario.name))")
+        if let scenario, scenario != SeedScenario.name, scenario != ServicesScenario.name, scenario != NetpolScenario.name {
+            throw ValidationError("unknown scenario \"\(scenario)\" (known: \(SeedScenario.name), \(ServicesScenario.name), \(NetpolScenario.name))")
+        }
+        if scenario == NetpolScenario.name, sample != nil || kinds != nil || mismatchesOnly {
+            throw ValidationError("--scenario netpol runs its own cases: --sample, --kinds and --mismatches-only do not apply")
         }
         if scenario == ServicesScenario.name, sample != nil || kinds != nil || mismatchesOnly || output == Format.junit.rawValue {
             throw ValidationError("--scenario services runs its own requests: --sample, --kinds, --mismatches-only and -o junit do not apply")
@@ -108,6 +112,9 @@ public struct ConnectivityTest: PodlabCommand {
         if scenario == ServicesScenario.name {
             return try await ServicesScenarioRun.execute(client: client, context: context, json: format == .json, keep: keep)
         }
+        if scenario == NetpolScenario.name {
+            return try await NetpolScenarioRun.execute(client: client, context: context, info: info, format: output, keep: keep)
+        }
         let plan = try Self.snapshotPlan(info)
         var progress = ProgressLine(context.stderr)
 
@@ -132,8 +139,9 @@ public struct ConnectivityTest: PodlabCommand {
             }
             let services = seed != nil ? [] : try await client.get(ServiceList.self, Service.collectionPath(namespace: nil)).items
             let slices = seed != nil ? [] : try await client.get(EndpointSliceList.self, EndpointSlice.collectionPath(namespace: nil)).items
-            let snapshot = LabSnapshot(lab: plan.lab, clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, nodes: plan.nodes, pods: pods,
+            var snapshot = LabSnapshot(lab: plan.lab, clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, nodes: plan.nodes, pods: pods,
                                        services: services, endpointSlices: slices)
+            if seed == nil { try await PolicyExpectations.load(into: &snapshot, client: client) }
             var checks: [ConnectivityCheck]
             if seed != nil {
                 checks = SeedScenario.checks(for: snapshot, timeoutMillis: timeoutMillis)

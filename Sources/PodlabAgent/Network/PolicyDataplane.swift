@@ -1,0 +1,261 @@
+import NFTables
+import Netns
+import PodNet
+
+/// Programs each node's NetworkPolicy ruleset (`PolicyRules`, computed in PodNet) into the
+/// node's `table ip podlab-policy`, one nftables transaction per sync.
+///
+/// The first sync of a node reads what the kernel holds, so an agent restarted over a table
+/// that matches sends only what changed meanwhile. Later syncs diff against the ruleset last
+/// applied: when only elements differ (a label, a pod, a policy changed), only those elements
+/// are sent; when the chains or set declarations differ (a new layout, or a table someone
+/// changed), the table is rebuilt, still in the one transaction. The kernel applies a
+/// transaction whole or not at all, so a failure leaves the previous rules in force — never a
+/// moment without them — and makes the installed state unknown until the next read.
+public actor PolicyDataplane {
+    public struct SyncReport: Sendable, CustomStringConvertible {
+        public var node: String
+        public var rebuilt: Bool
+        public var addedElements: Int
+        public var deletedElements: Int
+
+        public var isEmpty: Bool { !rebuilt && addedElements == 0 && deletedElements == 0 }
+
+        public var description: String {
+            if isEmpty { return "node \(node): policy rules already in place" }
+            return "node \(node): policy rules \(rebuilt ? "rebuilt" : "updated"): +\(addedElements) −\(deletedElements) elements"
+        }
+    }
+
+    public struct LoweringError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The ruleset each node holds, as last applied; missing when unknown.
+    private var installed: [String: PolicyRuleset] = [:]
+
+    public init() {}
+
+    public func forget(node: String) { installed[node] = nil }
+
+    public func sync(node: String, namespace: NetworkNamespace, desired: PolicyRuleset) throws -> SyncReport {
+        let connection = try NFTablesConnection(namespace: namespace)
+        let current: PolicyRuleset?
+        if let known = installed[node] {
+            current = known
+        } else {
+            current = try Self.installed(in: connection)
+        }
+        let wanted = desired.kernelView
+        var report = SyncReport(node: node, rebuilt: false, addedElements: 0, deletedElements: 0)
+        var transaction = Transaction()
+        if let current, current.chains == wanted.chains, current.sets.map(\.declaration) == wanted.sets.map(\.declaration) {
+            for (old, new) in zip(current.sets, wanted.sets) {
+                let oldElements = Set(old.elements), newElements = Set(new.elements)
+                let removed = oldElements.subtracting(newElements), added = newElements.subtracting(oldElements)
+                let set = Self.nftSet(new.declaration)
+                // A key whose data changed is deleted and added again in the same transaction.
+                transaction.delete(removed.sorted { $0.description < $1.description }.map(Self.nftElement), from: set)
+                transaction.add(added.sorted { $0.description < $1.description }.map(Self.nftElement), to: set)
+                report.addedElements += added.count
+                report.deletedElements += removed.count
+            }
+        } else {
+            report.rebuilt = true
+            report.addedElements = wanted.elementCount
+            transaction.deleteIfExists(Self.table)
+            transaction.add(Self.table)
+            for set in wanted.sets { transaction.add(Self.nftSet(set)) }
+            for chain in wanted.chains { transaction.add(Self.nftChain(chain)) }
+            for chain in wanted.chains {
+                let target = Self.nftChain(chain)
+                for rule in chain.rules { transaction.add(try Self.nftRule(rule, in: target)) }
+            }
+        }
+        guard !transaction.isEmpty else {
+            installed[node] = wanted
+            return report
+        }
+        do {
+            try connection.apply(transaction)
+        } catch {
+            installed[node] = nil
+            throw error
+        }
+        installed[node] = wanted
+        return report
+    }
+
+    /// The node's policy table as the kernel holds it; nil when there is none.
+    public static func installed(in namespace: NetworkNamespace) throws -> PolicyRuleset? {
+        try installed(in: NFTablesConnection(namespace: namespace))
+    }
+
+    static func installed(in connection: NFTablesConnection) throws -> PolicyRuleset? {
+        let listed = try connection.ruleset(family: .ip, table: PolicyRules.table)
+        guard let table = listed.tables.first else { return nil }
+        return ruleset(listed, table: table)
+    }
+
+    // MARK: Value to nftables
+
+    static let table = Table(.ip, PolicyRules.table)
+
+    static func nftField(_ field: PolicyRuleset.Field) -> Field {
+        switch field {
+        case .ipSaddr: .ipSaddr
+        case .ipDaddr: .ipDaddr
+        case .l4proto: .l4proto
+        case .thDport: .thDport
+        case .mark: .mark
+        }
+    }
+
+    static func nftVerdict(_ verdict: PolicyRuleset.Verdict) -> Verdict {
+        switch verdict {
+        case .accept: .accept
+        case .drop: .drop
+        case .return: .return
+        case .jump(let chain): .jump(chain)
+        case .goto(let chain): .goto(chain)
+        }
+    }
+
+    static func nftValue(_ value: PolicyRuleset.Value) -> Value {
+        switch value {
+        case .address(let a): .ipv4(a)
+        case .proto(let p): .inetProtocol(InetProtocol(rawValue: p))
+        case .port(let p): .port(p)
+        case .mark(let m): .mark(m)
+        case .verdict(let v): .verdict(nftVerdict(v))
+        case .concat(let parts): .concat(parts.map(nftValue))
+        }
+    }
+
+    static func nftSet(_ set: PolicyRuleset.NamedSet) -> NFTSet {
+        let data: SetType? = switch set.data {
+        case nil: nil
+        case .verdict?: .verdict
+        case .mark?: .typeof(.mark)
+        }
+        return NFTSet(table, set.name, key: .typeof(set.key.map(nftField)), data: data, elements: set.elements.map(nftElement))
+    }
+
+    static func nftElement(_ element: PolicyRuleset.Element) -> SetElement {
+        SetElement(nftValue(element.key), element.data.map(nftValue))
+    }
+
+    static func nftChain(_ chain: PolicyRuleset.Chain) -> Chain {
+        guard let base = chain.base, let hook = Hook(rawValue: base.hook) else { return Chain(table, chain.name) }
+        return Chain(table, chain.name, type: .filter, hook: hook, priority: Int32(base.priority))
+    }
+
+    static func nftRule(_ rule: PolicyRuleset.Rule, in chain: Chain) throws -> Rule {
+        let expressions: [Expression] = try rule.statements.map { statement in
+            switch statement {
+            case .ctEstablishedOrRelated: .match(.ctState, .ctState([.established, .related]))
+            case .match(let field, let value): .match(nftField(field), nftValue(value))
+            case .lookup(let fields, let set): .lookup(fields.map(nftField), set: set)
+            case .verdictMap(let fields, let map): .verdictMap(fields.map(nftField), .named(map))
+            case .setMark(let mark): .setMark(mark)
+            case .setMarkFromMap(let fields, let map): .setMarkFromMap(fields.map(nftField), map: map)
+            case .counter: .counter
+            case .verdict(let verdict): .verdict(nftVerdict(verdict))
+            case .unknown(let text): throw LoweringError(description: "chain \(chain.name): podlab programs no \(text)")
+            }
+        }
+        return Rule(chain, expressions)
+    }
+
+    // MARK: nftables to value
+
+    /// A listed table in the ruleset's terms; what it has no words for becomes `.unknown`, so it
+    /// never compares equal to a desired rule (and the table is rebuilt).
+    static func ruleset(_ listed: Ruleset, table: Table) -> PolicyRuleset {
+        var result = PolicyRuleset()
+        result.sets = listed.sets(in: table).map(namedSet)
+        result.chains = listed.chains(in: table).map { chain in
+            PolicyRuleset.Chain(chain.name, base: chain.base.flatMap { $0.type == .filter ? PolicyRuleset.BaseChain(hook: $0.hook.rawValue, priority: Int($0.priority)) : nil },
+                                rules: listed.rules(in: chain).map(rule))
+        }
+        return result
+    }
+
+    static func field(_ field: Field) -> PolicyRuleset.Field? {
+        switch field {
+        case .ipSaddr: .ipSaddr
+        case .ipDaddr: .ipDaddr
+        case .l4proto: .l4proto
+        case .thDport: .thDport
+        case .mark: .mark
+        default: nil
+        }
+    }
+
+    static func fields(_ fields: [Field]) -> [PolicyRuleset.Field]? {
+        let lifted = fields.compactMap(field)
+        return lifted.count == fields.count ? lifted : nil
+    }
+
+    static func verdict(_ verdict: Verdict) -> PolicyRuleset.Verdict? {
+        switch verdict {
+        case .accept: .accept
+        case .drop: .drop
+        case .return: .return
+        case .jump(let chain): .jump(chain)
+        case .goto(let chain): .goto(chain)
+        case .continue: nil
+        }
+    }
+
+    static func value(_ value: Value) -> PolicyRuleset.Value? {
+        switch value {
+        case .ipv4(let a): return .address(a)
+        case .inetProtocol(let p): return .proto(p.rawValue)
+        case .port(let p): return .port(p)
+        case .mark(let m): return .mark(m)
+        case .verdict(let v): return verdict(v).map { .verdict($0) }
+        case .concat(let parts):
+            let lifted = parts.compactMap { self.value($0) }
+            return lifted.count == parts.count ? .concat(lifted) : nil
+        default: return nil
+        }
+    }
+
+    static func namedSet(_ set: NFTSet) -> PolicyRuleset.NamedSet {
+        let key = set.keyType.fields.flatMap(fields) ?? []
+        let data: PolicyRuleset.NamedSet.Data? = set.dataType.map { $0.isVerdict ? .verdict : .mark }
+        let elements: [PolicyRuleset.Element] = set.elements.compactMap { element in
+            guard let key = value(element.key) else { return nil }
+            return PolicyRuleset.Element(key, element.data.flatMap { value($0) })
+        }
+        return PolicyRuleset.NamedSet(set.name, key: key, data: data, elements: elements)
+    }
+
+    static func rule(_ rule: Rule) -> PolicyRuleset.Rule {
+        PolicyRuleset.Rule(rule.expressions.map { expression in
+            let unknown = PolicyRuleset.Statement.unknown(expression.description)
+            switch expression {
+            case .match(.ctState, .equal, .ctState(let state)) where state == [.established, .related]:
+                return .ctEstablishedOrRelated
+            case .match(let field, .equal, let value):
+                guard let f = self.field(field), let v = self.value(value) else { return unknown }
+                return .match(f, v)
+            case .lookup(let fields, let set, false):
+                return self.fields(fields).map { .lookup($0, set: set) } ?? unknown
+            case .verdictMap(let fields, .named(let map)):
+                return self.fields(fields).map { .verdictMap($0, map: map) } ?? unknown
+            case .setMark(let mark):
+                return .setMark(mark)
+            case .setMarkFromMap(let fields, let map):
+                return self.fields(fields).map { .setMarkFromMap($0, map: map) } ?? unknown
+            case .counter:
+                return .counter
+            case .verdict(let verdict):
+                return self.verdict(verdict).map { .verdict($0) } ?? unknown
+            default:
+                return unknown
+            }
+        })
+    }
+}

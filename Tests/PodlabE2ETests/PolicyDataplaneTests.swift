@@ -1,0 +1,76 @@
+import Foundation
+import KernelTestSupport
+import Netns
+@testable import PodlabAgent
+import PodNet
+import Testing
+
+/// The policy table in a real node namespace: read back equal to what was programmed, element
+/// diffs for a label change.
+@Suite("Policy dataplane", .enabled(if: KernelTest.isRoot && KernelTest.hasNft, "needs root and nft"), .rootNamespaceUnchanged)
+struct PolicyDataplaneTests {
+    static func world(label: String) -> PolicyWorld {
+        let pods = [
+            PolicyPod(namespace: "x", name: "a", labels: ["pod": "a"], address: IPv4Address("10.244.1.2")!, node: "n1", namedPorts: [.init("http", .tcp): 8080]),
+            PolicyPod(namespace: "x", name: "b", labels: ["pod": label], address: IPv4Address("10.244.1.3")!, node: "n1"),
+            PolicyPod(namespace: "y", name: "c", labels: ["pod": "c"], address: IPv4Address("10.244.2.2")!, node: "n2"),
+        ]
+        let policy = try! NetworkPolicy(json: YAMLReader.value(from: """
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: p, namespace: x}
+            spec:
+              podSelector: {matchLabels: {pod: a}}
+              policyTypes: [Ingress, Egress]
+              ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: http}, {port: 80, endPort: 82}]}]
+              egress: [{to: [{ipBlock: {cidr: 10.244.0.0/16, except: [10.244.2.0/24]}}], ports: [{protocol: UDP}]}]
+            """)).applyingDefaults()
+        return PolicyWorld(pods: pods, namespaceLabels: ["x": [:], "y": [:]], policies: [policy],
+                           nodeAddresses: ["n1": [IPv4Address("10.244.1.1")!], "n2": [IPv4Address("10.244.2.1")!]])
+    }
+
+    @Test("programmed, read back equal; a restarted dataplane sends nothing; a label change sends only elements")
+    func roundTrip() async throws {
+        try await KernelTest.withNamespaces(1, prefix: "plnp") { namespaces in
+            let namespace = namespaces[0]
+            let first = PolicyRules.generate(Self.world(label: "b"), node: "n1")
+            let dataplane = PolicyDataplane()
+            let report = try await dataplane.sync(node: "n1", namespace: namespace, desired: first)
+            #expect(report.rebuilt)
+            let installed = try #require(try PolicyDataplane.installed(in: namespace))
+            #expect(installed == first.kernelView, "read back:\n\(installed)\nwanted:\n\(first.kernelView)")
+
+            // A fresh dataplane (an agent restarted) reads the table and finds nothing to do.
+            let restarted = PolicyDataplane()
+            #expect(try await restarted.sync(node: "n1", namespace: namespace, desired: first).isEmpty)
+
+            let second = PolicyRules.generate(Self.world(label: "other"), node: "n1")
+            let change = try await restarted.sync(node: "n1", namespace: namespace, desired: second)
+            #expect(!change.rebuilt)
+            #expect(change.addedElements + change.deletedElements > 0)
+            #expect(try PolicyDataplane.installed(in: namespace) == second.kernelView)
+        }
+    }
+
+    @Test("a failed transaction leaves the previous rules in force; the next sync reads the kernel and succeeds")
+    func failureLeavesRules() async throws {
+        try await KernelTest.withNamespaces(1, prefix: "plnp") { namespaces in
+            let namespace = namespaces[0]
+            let dataplane = PolicyDataplane()
+            let first = PolicyRules.generate(Self.world(label: "b"), node: "n1")
+            _ = try await dataplane.sync(node: "n1", namespace: namespace, desired: first)
+            // Behind the dataplane's back, an element it believes installed disappears.
+            _ = try Command.check("nft", ["delete", "element", "ip", PolicyRules.table, "ingress-pods", "{ 10.244.1.2 }"], netns: namespace.name)
+            let tampered = try #require(try PolicyDataplane.installed(in: namespace))
+
+            // The next change deletes that element: the kernel refuses the whole batch.
+            let second = PolicyRules.generate(Self.world(label: "b"), node: "n2")
+            await #expect(throws: (any Error).self) { try await dataplane.sync(node: "n1", namespace: namespace, desired: second) }
+            #expect(try PolicyDataplane.installed(in: namespace) == tampered, "nothing of the failed batch applied")
+
+            // Its state now unknown, the dataplane reads the kernel again and gets there.
+            _ = try await dataplane.sync(node: "n1", namespace: namespace, desired: second)
+            #expect(try PolicyDataplane.installed(in: namespace) == second.kernelView)
+        }
+    }
+}
