@@ -159,13 +159,19 @@ struct KubectlTests {
             // apps/v1 and Services: apply, the scale subresource, delete -f.
             let workload = kubectl.cacheDirectory + "/web.yaml"
             try Self.workload.write(toFile: workload, atomically: true, encoding: .utf8)
-            #expect(try kubectl.run(["apply", "-f", workload]).stdout == "deployment.apps/web created\nservice/web created\n")
+            #expect(try kubectl.run(["apply", "-f", workload]).stdout
+                    == "deployment.apps/web created\nservice/web created\nnetworkpolicy.networking.k8s.io/web-ingress created\n")
+            try await lab.eventually("kubectl get netpol prints what podlab prints", timeout: .seconds(10)) {
+                try kubectl.run(["get", "netpol"]).stdout == lab.run(["get", "netpol"]).stdout
+            }
+            #expect(try kubectl.run(["get", "networkpolicy", "web-ingress", "-o", "jsonpath={.spec.podSelector.matchLabels.app}"]).stdout == "web")
             #expect(try kubectl.run(["scale", "deployment", "web", "--replicas=1"]).stdout == "deployment.apps/web scaled\n")
             try await lab.eventually("web scaled to 1") {
                 try kubectl.run(["get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}"]).stdout == "1/1"
             }
             #expect(try kubectl.run(["get", "all", "-o", "name"]).stdout.contains("deployment.apps/web\n"))
-            #expect(try kubectl.run(["delete", "-f", workload]).stdout == "deployment.apps \"web\" deleted\nservice \"web\" deleted\n")
+            #expect(try kubectl.run(["delete", "-f", workload]).stdout
+                    == "deployment.apps \"web\" deleted\nservice \"web\" deleted\nnetworkpolicy.networking.k8s.io \"web-ingress\" deleted\n")
         }
     }
 
@@ -194,6 +200,19 @@ struct KubectlTests {
           selector: {app: web}
           ports:
           - port: 80
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata:
+          name: web-ingress
+        spec:
+          podSelector:
+            matchLabels: {app: web}
+          ingress:
+          - from:
+            - podSelector: {}
+            ports:
+            - port: 80
         """
 
     @Test("the HTTPS API: 401 without the token or with a wrong one, the lab's CA verifies it, kubeconfig --merge")

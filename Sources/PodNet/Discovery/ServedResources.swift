@@ -92,6 +92,9 @@ public enum ServedResources {
         .modeled(EndpointSlice.self, singular: "endpointslice", verbs: ServedResource.readOnlyVerbs) { slices, _, now in
             ServiceTables.endpointSlices(slices, now: now)
         },
+        .modeled(NetworkPolicy.self, singular: "networkpolicy", shortNames: ["netpol"], verbs: ServedResource.readWriteVerbs) {
+            policies, _, now in PolicyTables.networkPolicies(policies, now: now)
+        },
     ]
 
     /// The entry for a request path's group version and resource.
