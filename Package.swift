@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
@@ -66,8 +67,9 @@ let package = Package(
         .executableTarget(name: "podlab", dependencies: ["PodlabCLI"]),
 
         // The built-in container images (web servers, curl, BusyBox applets): plain POSIX
-        // sockets, no SwiftNIO or Foundation, so the pods' processes start fast.
-        .target(name: "PodlabTools", dependencies: ["PodlabImages", "CNetlink"]),
+        // sockets, no SwiftNIO or Foundation, so the pods' processes start fast. The DNS zone is
+        // a persistent map (HashTreeCollections), changed name by name and published whole.
+        .target(name: "PodlabTools", dependencies: ["PodlabImages", "CNetlink", .product(name: "HashTreeCollections", package: "swift-collections")]),
         // Release builds carry the Swift runtime inside: a container starts in ~2 ms instead of
         // ~4 ms spent loading a dozen shared libraries. (Not in debug builds: the test bundle
         // links this target too, and its test libraries exist only as shared ones.)
