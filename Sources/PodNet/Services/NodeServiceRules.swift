@@ -32,10 +32,16 @@ public struct NodeServiceRules: Sendable {
     /// Off while the rules are built whole: nothing is pending then, and recording the
     /// baseline of 40 000 keys would cost as much as the rest.
     private var tracksChanges = true
+    /// The slots claimed in `backends` now, and those touched since the last `takeDiff()`, by
+    /// virtual port: where a ClientIP port's endpoints find the slots they hold.
+    private var backendSlots: [ServiceRules.VirtualPort: Set<UInt32>] = [:]
+    private var touchedBackendSlots: [ServiceRules.VirtualPort: Set<UInt32>] = [:]
+    /// While the rules are built whole: the slots of the ruleset they replace.
+    private var previousSlots: ServiceRules.AffinitySlots?
 
     /// Hostports are claimed under a key no Service has (Service keys contain a `/`), so they sort first.
     private static let hostPortsOwner = ""
-    private static let serviceIPsSet = 0, nodePortsSet = 1, backendsSet = 2, hairpinSet = 4, hostPortsSet = 5
+    private static let serviceIPsSet = 0, nodePortsSet = 1, backendsSet = 2, hairpinSet = 4, hostPortsSet = 5, affinityChoicesSet = 6
 
     private struct Claim: Sendable {
         var owner: String
@@ -52,12 +58,15 @@ public struct NodeServiceRules: Sendable {
         baselineChains = ServiceRules.SharedChains()
     }
 
-    /// The node's rules for `table` (as `ServiceRules.generate(for:node:)` computes them), with
-    /// nothing pending: `takeDiff()` is empty until something changes.
-    public init(table: ServiceTable, node: ServiceNode) {
+    /// The node's rules for `table` (as `ServiceRules.generate(for:node:previous:)` computes
+    /// them: ClientIP ports keep the slots `previous` gives their endpoints), with nothing
+    /// pending: `takeDiff()` is empty until something changes.
+    public init(table: ServiceTable, node: ServiceNode, previous: ServiceRuleset? = nil) {
         self.init(node: node)
         tracksChanges = false
+        previousSlots = ServiceRules.AffinitySlots(previous: previous, for: table, node: node)
         for service in table.services { update(service.qualifiedName, to: service) }
+        previousSlots = nil
         update(hostPorts: table.hostPorts)
         tracksChanges = true
         baselineChains = sharedChains
@@ -66,11 +75,17 @@ public struct NodeServiceRules: Sendable {
     /// Whether the Service `key` is in the rules.
     public func contains(_ key: String) -> Bool { fragments[key] != nil }
 
-    /// Puts in the Service `key` as `entry` (nil: removed), replacing what it was.
+    /// Puts in the Service `key` as `entry` (nil: removed), replacing what it was. The endpoints
+    /// of its ClientIP ports keep the slots they hold in the installed rules (as of the last
+    /// `takeDiff()`), as a full generation from that ruleset gives them.
     public mutating func update(_ key: String, to entry: ServiceEntry?) {
+        var previousSlots: [ServiceRules.VirtualPort: [ServiceEndpoint.Key: Int]] = [:]
+        if let entry, entry.sessionAffinity != .none {
+            for port in ServiceRules.virtualPorts(of: entry, node: node) { previousSlots[port] = self.previousSlots?.slots(port) ?? installedSlots(port) }
+        }
         if let old = fragments.removeValue(forKey: key) { withdraw(old, owner: key) }
         if let entry {
-            let fragment = ServiceRules.Fragment(entry, node: node)
+            let fragment = ServiceRules.Fragment(entry, node: node, previousSlots: { previousSlots[$0] ?? [:] })
             claim(fragment, owner: key)
             fragments[key] = fragment
         }
@@ -99,7 +114,7 @@ public struct NodeServiceRules: Sendable {
         }
         return ServiceRules.assemble(node: node, serviceIPs: elements[Self.serviceIPsSet], nodePorts: elements[Self.nodePortsSet],
                                      backends: elements[Self.backendsSet], hairpin: elements[Self.hairpinSet], hostPorts: elements[Self.hostPortsSet],
-                                     shared: installedChains)
+                                     affinityChoices: elements[Self.affinityChoicesSet], shared: installedChains)
     }
 
     private var installedChains: ServiceRules.SharedChains {
@@ -126,6 +141,7 @@ public struct NodeServiceRules: Sendable {
             if !deleted.isEmpty { diff.deletedElements.append(ServiceRulesetDiff.ElementChange(set: declaration, elements: Self.inKeyOrder(deleted))) }
             baseline[index] = [:]
         }
+        touchedBackendSlots = [:]
         var chains = baselineChains
         chains.formUnion(sharedChains)
         if chains != baselineChains {
@@ -150,6 +166,7 @@ public struct NodeServiceRules: Sendable {
         for element in fragment.serviceIPs { add(element, to: Self.serviceIPsSet, owner: owner) }
         for element in fragment.nodePorts { add(element, to: Self.nodePortsSet, owner: owner) }
         for element in fragment.backends { add(element, to: Self.backendsSet, owner: owner) }
+        for element in fragment.affinityChoices { add(element, to: Self.affinityChoicesSet, owner: owner) }
         for address in fragment.hairpin { add(ServiceRules.hairpinElement(address), to: Self.hairpinSet, owner: owner) }
         for spec in fragment.chains.loadBalancing { loadBalancingUse[spec, default: 0] += 1 }
         for spec in fragment.chains.affinity { affinityUse[spec, default: 0] += 1 }
@@ -160,6 +177,7 @@ public struct NodeServiceRules: Sendable {
         for element in fragment.serviceIPs { remove(element, from: Self.serviceIPsSet, owner: owner) }
         for element in fragment.nodePorts { remove(element, from: Self.nodePortsSet, owner: owner) }
         for element in fragment.backends { remove(element, from: Self.backendsSet, owner: owner) }
+        for element in fragment.affinityChoices { remove(element, from: Self.affinityChoicesSet, owner: owner) }
         for address in fragment.hairpin { remove(ServiceRules.hairpinElement(address), from: Self.hairpinSet, owner: owner) }
         for spec in fragment.chains.loadBalancing { Self.release(spec, in: &loadBalancingUse) }
         for spec in fragment.chains.affinity { Self.release(spec, in: &affinityUse) }
@@ -175,7 +193,21 @@ public struct NodeServiceRules: Sendable {
     private mutating func touch(_ key: [UInt32], in set: Int) {
         if tracksChanges, baseline[set].index(forKey: key) == nil {
             baseline[set][key] = .some(claims[set][key]?.first?.element)
+            if set == Self.backendsSet, let port = ServiceRules.VirtualPort(backendKey: key) { touchedBackendSlots[port, default: []].insert(key[3]) }
         }
+    }
+
+    /// The slots of `port`'s endpoints in the installed rules: the elements as they were at the
+    /// last `takeDiff()`.
+    private func installedSlots(_ port: ServiceRules.VirtualPort) -> [ServiceEndpoint.Key: Int] {
+        var slots: [ServiceEndpoint.Key: Int] = [:]
+        let indices = (backendSlots[port] ?? []).union(touchedBackendSlots[port] ?? [])
+        for index in indices.sorted() {
+            let key = [port.address, port.proto, port.port, index]
+            let installed = baseline[Self.backendsSet].index(forKey: key).map { baseline[Self.backendsSet][$0].value } ?? claims[Self.backendsSet][key]?.first?.element
+            if let installed { ServiceRules.AffinitySlots.record(installed, key: key, in: &slots) }
+        }
+        return slots
     }
 
     /// A claim goes after the claims of owners before it and after the owner's own earlier
@@ -187,6 +219,7 @@ public struct NodeServiceRules: Sendable {
         let position = list.firstIndex { $0.owner > owner } ?? list.endIndex
         list.insert(Claim(owner: owner, element: element), at: position)
         claims[set][key] = list
+        if set == Self.backendsSet, list.count == 1, let port = ServiceRules.VirtualPort(backendKey: key) { backendSlots[port, default: []].insert(key[3]) }
     }
 
     private mutating func remove(_ element: ServiceRuleset.Element, from set: Int, owner: String) {
@@ -195,6 +228,10 @@ public struct NodeServiceRules: Sendable {
         guard var list = claims[set][key], let index = list.firstIndex(where: { $0.owner == owner && $0.element == element }) else { return }
         list.remove(at: index)
         claims[set][key] = list.isEmpty ? nil : list
+        if set == Self.backendsSet, list.isEmpty, let port = ServiceRules.VirtualPort(backendKey: key) {
+            backendSlots[port]?.remove(key[3])
+            if backendSlots[port]?.isEmpty == true { backendSlots[port] = nil }
+        }
     }
 
     private static func inKeyOrder(_ elements: [ServiceRuleset.Element]) -> [ServiceRuleset.Element] {
