@@ -55,7 +55,9 @@ let package = Package(
         // Benchmarks (run with scripts/bench-*).
         .executableTarget(name: "nftables-bench", dependencies: ["NFTables", "Netns", "PodNet"], path: "Benchmarks/NFTablesBench"),
         // The Service dataplane: full syncs, kube-proxy's layout beside it, connect latency (scripts/bench-services).
-        .executableTarget(name: "services-bench", dependencies: ["PodlabAgent", "NFTables", "Netlink", "Netns", "PodNet"], path: "Benchmarks/ServicesBench"),
+        .executableTarget(name: "services-bench", dependencies: ["PodlabAgent", "PodlabCLI", "PodlabTools", "NFTables", "Netlink", "Netns", "PodNet",
+                                                                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
+                          path: "Benchmarks/ServicesBench"),
         // The `podlab` command line: kubectl's verbs over the agent's HTTP API, and the lab verbs.
         .target(name: "PodlabCLI", dependencies: [
             "PodNet", "PodlabAgent", "Netns",
