@@ -16,13 +16,13 @@ public struct NodeServiceRules: Sendable {
     private var fragments: [String: ServiceRules.Fragment] = [:]
     private var hostPortEntries: [HostPortEntry] = []
     /// Per set (in `ServiceRules.setDeclarations` order), the claims on each key, in owner order.
-    private var claims: [[[UInt32]: [Claim]]]
+    private var claims: [[ElementKey: Claims]]
     /// How many Services lead to each shared chain.
     private var loadBalancingUse: [ServiceRules.SharedChains.LoadBalancing: Int] = [:]
     private var affinityUse: [ServiceRules.SharedChains.Affinity: Int] = [:]
     private var rejectUse = 0
     /// Since the last `takeDiff()`: each touched key's element as it was then (nil: absent).
-    private var baseline: [[[UInt32]: ServiceRuleset.Element?]]
+    private var baseline: [[ElementKey: ServiceRuleset.Element?]]
     /// The shared chains installed: every one used since the rules were built whole. A chain
     /// no Service leads to any more stays (until the next full sync): adding a chain makes the
     /// kernel validate the table's verdict maps again, element by element (~10 ms at 20 000
@@ -46,6 +46,19 @@ public struct NodeServiceRules: Sendable {
     private struct Claim: Sendable {
         var owner: String
         var element: ServiceRuleset.Element
+    }
+
+    /// The claims on one key, in owner order: nearly always one, kept without an array.
+    private struct Claims: Sendable {
+        var first: Claim
+        var others: [Claim] = []
+
+        var all: [Claim] { [first] + others }
+
+        init(_ claims: [Claim]) {
+            first = claims[0]
+            others = Array(claims.dropFirst())
+        }
     }
 
     /// An empty node: no Services, the skeleton only. The first `takeDiff()` tells nothing: the
@@ -110,7 +123,7 @@ public struct NodeServiceRules: Sendable {
     /// installed that no Service leads to any more.
     public var ruleset: ServiceRuleset {
         let elements = claims.map { set in
-            set.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { $0.value[0].element }
+            set.keys.sorted().map { set[$0]!.first.element }
         }
         return ServiceRules.assemble(node: node, serviceIPs: elements[Self.serviceIPsSet], nodePorts: elements[Self.nodePortsSet],
                                      backends: elements[Self.backendsSet], hairpin: elements[Self.hairpinSet], hostPorts: elements[Self.hostPortsSet],
@@ -131,7 +144,7 @@ public struct NodeServiceRules: Sendable {
         for (index, touched) in baseline.enumerated() where !touched.isEmpty {
             var added: [ServiceRuleset.Element] = [], deleted: [ServiceRuleset.Element] = []
             for (key, before) in touched {
-                let now = claims[index][key]?.first?.element
+                let now = claims[index][key]?.first.element
                 guard now != before else { continue }
                 if let before { deleted.append(before) }
                 if let now { added.append(now) }
@@ -190,9 +203,9 @@ public struct NodeServiceRules: Sendable {
     }
 
     /// Records the key's element before its first change since the last diff.
-    private mutating func touch(_ key: [UInt32], in set: Int) {
+    private mutating func touch(_ key: ElementKey, in set: Int) {
         if tracksChanges, baseline[set].index(forKey: key) == nil {
-            baseline[set][key] = .some(claims[set][key]?.first?.element)
+            baseline[set][key] = .some(claims[set][key]?.first.element)
             if set == Self.backendsSet, let port = ServiceRules.VirtualPort(backendKey: key) { touchedBackendSlots[port, default: []].insert(key[3]) }
         }
     }
@@ -203,8 +216,8 @@ public struct NodeServiceRules: Sendable {
         var slots: [ServiceEndpoint.Key: Int] = [:]
         let indices = (backendSlots[port] ?? []).union(touchedBackendSlots[port] ?? [])
         for index in indices.sorted() {
-            let key = [port.address, port.proto, port.port, index]
-            let installed = baseline[Self.backendsSet].index(forKey: key).map { baseline[Self.backendsSet][$0].value } ?? claims[Self.backendsSet][key]?.first?.element
+            let key = ElementKey(port.address, port.proto, port.port, index)
+            let installed = baseline[Self.backendsSet].index(forKey: key).map { baseline[Self.backendsSet][$0].value } ?? claims[Self.backendsSet][key]?.first.element
             if let installed { ServiceRules.AffinitySlots.record(installed, key: key, in: &slots) }
         }
         return slots
@@ -215,19 +228,24 @@ public struct NodeServiceRules: Sendable {
     private mutating func add(_ element: ServiceRuleset.Element, to set: Int, owner: String) {
         let key = element.key.sortKey
         touch(key, in: set)
-        var list = claims[set][key] ?? []
+        let claim = Claim(owner: owner, element: element)
+        guard let existing = claims[set][key] else {
+            claims[set][key] = Claims([claim])
+            if set == Self.backendsSet, let port = ServiceRules.VirtualPort(backendKey: key) { backendSlots[port, default: []].insert(key[3]) }
+            return
+        }
+        var list = existing.all
         let position = list.firstIndex { $0.owner > owner } ?? list.endIndex
-        list.insert(Claim(owner: owner, element: element), at: position)
-        claims[set][key] = list
-        if set == Self.backendsSet, list.count == 1, let port = ServiceRules.VirtualPort(backendKey: key) { backendSlots[port, default: []].insert(key[3]) }
+        list.insert(claim, at: position)
+        claims[set][key] = Claims(list)
     }
 
     private mutating func remove(_ element: ServiceRuleset.Element, from set: Int, owner: String) {
         let key = element.key.sortKey
         touch(key, in: set)
-        guard var list = claims[set][key], let index = list.firstIndex(where: { $0.owner == owner && $0.element == element }) else { return }
+        guard var list = claims[set][key]?.all, let index = list.firstIndex(where: { $0.owner == owner && $0.element == element }) else { return }
         list.remove(at: index)
-        claims[set][key] = list.isEmpty ? nil : list
+        claims[set][key] = list.isEmpty ? nil : Claims(list)
         if set == Self.backendsSet, list.isEmpty, let port = ServiceRules.VirtualPort(backendKey: key) {
             backendSlots[port]?.remove(key[3])
             if backendSlots[port]?.isEmpty == true { backendSlots[port] = nil }
@@ -235,6 +253,6 @@ public struct NodeServiceRules: Sendable {
     }
 
     private static func inKeyOrder(_ elements: [ServiceRuleset.Element]) -> [ServiceRuleset.Element] {
-        elements.count < 2 ? elements : elements.sorted { $0.key.sortKey.lexicographicallyPrecedes($1.key.sortKey) }
+        elements.count < 2 ? elements : elements.sorted { $0.key.sortKey < $1.key.sortKey }
     }
 }

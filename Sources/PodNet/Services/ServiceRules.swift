@@ -126,7 +126,7 @@ public enum ServiceRules {
         }
 
         /// From a `backends` key's numbers; nil when they are not address . proto . port . slot.
-        init?(backendKey key: [UInt32]) {
+        init?(backendKey key: ElementKey) {
             guard key.count == 4 else { return nil }
             address = key[0]
             proto = key[1]
@@ -165,7 +165,7 @@ public enum ServiceRules {
         init() {}
 
         /// Notes the endpoint of one `backends` element at its slot (the lowest, if it has two).
-        static func record(_ element: ServiceRuleset.Element, key: [UInt32], in slots: inout [ServiceEndpoint.Key: Int]) {
+        static func record(_ element: ServiceRuleset.Element, key: ElementKey, in slots: inout [ServiceEndpoint.Key: Int]) {
             guard let data = element.data?.parts, data.count == 2, case .address(let ip) = data[0], case .port(let port) = data[1] else { return }
             let endpoint = ServiceEndpoint.Key(ip: ip, port: port)
             if let existing = slots[endpoint], existing <= Int(key[3]) { return }
@@ -386,11 +386,11 @@ public enum ServiceRules {
     static func sortedUnique(_ elements: [ServiceRuleset.Element]) -> [ServiceRuleset.Element] {
         let keys = elements.map(\.key.sortKey)
         let order = elements.indices.sorted { a, b in
-            keys[a] == keys[b] ? a < b : keys[a].lexicographicallyPrecedes(keys[b])
+            keys[a] == keys[b] ? a < b : keys[a] < keys[b]
         }
         var result: [ServiceRuleset.Element] = []
         result.reserveCapacity(elements.count)
-        var previous: [UInt32]?
+        var previous: ElementKey?
         for index in order where keys[index] != previous {
             result.append(elements[index])
             previous = keys[index]
@@ -406,16 +406,96 @@ extension ServiceEndpoint {
 
 extension ServiceRuleset.Value {
     /// The key's numbers (addresses, protocols, ports, indices), the order elements are kept in.
-    var sortKey: [UInt32] {
-        parts.map { part in
-            switch part {
-            case .address(let a): a.value
-            case .proto(let p): UInt32(p)
-            case .port(let p): UInt32(p)
-            case .integer(let i), .mark(let i): i
-            case .verdict, .concat: 0
+    var sortKey: ElementKey { ElementKey(self) }
+
+    /// The number a key component stands for.
+    fileprivate var number: UInt32 {
+        switch self {
+        case .address(let a): a.value
+        case .proto(let p): UInt32(p)
+        case .port(let p): UInt32(p)
+        case .integer(let i), .mark(let i): i
+        case .verdict, .concat: 0
+        }
+    }
+}
+
+/// A key's numbers in a value of fixed size: hashing, comparing and keeping it allocates nothing,
+/// which counts at 40 000 keys (the keys here have at most five numbers; more are folded into
+/// the last place, compared and hashed all the same).
+struct ElementKey: Hashable, Comparable, Sendable {
+    var numbers: (UInt32, UInt32, UInt32, UInt32, UInt32)
+    var count: Int
+    /// Numbers beyond the fifth (never, for the Service sets).
+    var rest: [UInt32]
+
+    init(_ value: ServiceRuleset.Value) {
+        numbers = (0, 0, 0, 0, 0)
+        rest = []
+        guard case .concat(let parts) = value else {
+            count = 1
+            numbers.0 = value.number
+            return
+        }
+        count = parts.count
+        for (index, part) in parts.enumerated() {
+            let number = part.number
+            switch index {
+            case 0: numbers.0 = number
+            case 1: numbers.1 = number
+            case 2: numbers.2 = number
+            case 3: numbers.3 = number
+            case 4: numbers.4 = number
+            default: rest.append(number)
             }
         }
+    }
+
+    init(_ numbers: UInt32...) {
+        self.numbers = (0, 0, 0, 0, 0)
+        count = numbers.count
+        rest = Array(numbers.dropFirst(5))
+        for (index, number) in numbers.prefix(5).enumerated() {
+            switch index {
+            case 0: self.numbers.0 = number
+            case 1: self.numbers.1 = number
+            case 2: self.numbers.2 = number
+            case 3: self.numbers.3 = number
+            default: self.numbers.4 = number
+            }
+        }
+    }
+
+    subscript(index: Int) -> UInt32 {
+        switch index {
+        case 0: numbers.0
+        case 1: numbers.1
+        case 2: numbers.2
+        case 3: numbers.3
+        case 4: numbers.4
+        default: rest[index - 5]
+        }
+    }
+
+    static func == (a: ElementKey, b: ElementKey) -> Bool {
+        a.numbers == b.numbers && a.count == b.count && a.rest == b.rest
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(numbers.0)
+        hasher.combine(numbers.1)
+        hasher.combine(numbers.2)
+        hasher.combine(numbers.3)
+        hasher.combine(numbers.4)
+        hasher.combine(count)
+        if !rest.isEmpty { hasher.combine(rest) }
+    }
+
+    /// The numbers' lexicographic order (a shorter key before the longer keys it begins).
+    static func < (a: ElementKey, b: ElementKey) -> Bool {
+        if a.numbers != b.numbers { return a.numbers < b.numbers }
+        if a.rest != b.rest { return a.rest.lexicographicallyPrecedes(b.rest) }
+        return a.count < b.count
     }
 }
 
