@@ -78,8 +78,13 @@ public enum ServiceRules {
     public static func choice(_ port: ServicePortEntry, of service: ServiceEntry, on node: ServiceNode, forNodePort: Bool = false) -> Choice {
         var usable = port.endpoints.filter(\.ready)
         if usable.isEmpty { usable = port.endpoints.filter { $0.serving && $0.terminating } }
-        var seen = Set<ServiceEndpoint.Key>()
-        usable = usable.filter { seen.insert($0.key).inserted }.sorted { ($0.ip.value, $0.port) < ($1.ip.value, $1.port) }
+        // Sorted, a duplicate follows its first (in the slice's order): the first is kept.
+        if usable.count > 1 {
+            usable = usable.enumerated().sorted { ($0.element.ip.value, $0.element.port, $0.offset) < ($1.element.ip.value, $1.element.port, $1.offset) }.map(\.element)
+            var unique = [usable[0]]
+            for endpoint in usable.dropFirst() where endpoint.key != unique[unique.count - 1].key { unique.append(endpoint) }
+            usable = unique
+        }
         if usable.isEmpty { return .noEndpoints }
         if !forNodePort && service.internalTrafficPolicy == .local {
             let local = usable.filter { $0.nodeName == node.name }
@@ -200,11 +205,14 @@ public enum ServiceRules {
         var affinityChoices: [ServiceRuleset.Element] = []
         var hairpin: [IPv4Address] = []
         var chains = SharedChains()
+        /// ClientIP affinity: its `backends` indices are slots to keep.
+        var keepsSlots = false
 
         init() {}
 
         /// `previousSlots`: the slots a virtual port's endpoints held (ClientIP ports keep them).
         init(_ service: ServiceEntry, node: ServiceNode, previousSlots: (VirtualPort) -> [ServiceEndpoint.Key: Int] = { _ in [:] }) {
+            keepsSlots = service.sessionAffinity != .none
             for port in service.ports {
                 if let clusterIP = service.clusterIP {
                     let verdict = program(address: clusterIP, port: port.port, proto: port.protocol,
@@ -421,49 +429,34 @@ extension ServiceRuleset.Value {
 }
 
 /// A key's numbers in a value of fixed size: hashing, comparing and keeping it allocates nothing,
-/// which counts at 40 000 keys (the keys here have at most five numbers; more are folded into
-/// the last place, compared and hashed all the same).
+/// which counts at 40 000 keys. The Service sets' keys have at most five numbers (six fit).
 struct ElementKey: Hashable, Comparable, Sendable {
-    var numbers: (UInt32, UInt32, UInt32, UInt32, UInt32)
-    var count: Int
-    /// Numbers beyond the fifth (never, for the Service sets).
-    var rest: [UInt32]
+    var numbers: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0, 0, 0)
+    var count = 0
 
     init(_ value: ServiceRuleset.Value) {
-        numbers = (0, 0, 0, 0, 0)
-        rest = []
         guard case .concat(let parts) = value else {
-            count = 1
-            numbers.0 = value.number
+            append(value.number)
             return
         }
-        count = parts.count
-        for (index, part) in parts.enumerated() {
-            let number = part.number
-            switch index {
-            case 0: numbers.0 = number
-            case 1: numbers.1 = number
-            case 2: numbers.2 = number
-            case 3: numbers.3 = number
-            case 4: numbers.4 = number
-            default: rest.append(number)
-            }
-        }
+        for part in parts { append(part.number) }
     }
 
     init(_ numbers: UInt32...) {
-        self.numbers = (0, 0, 0, 0, 0)
-        count = numbers.count
-        rest = Array(numbers.dropFirst(5))
-        for (index, number) in numbers.prefix(5).enumerated() {
-            switch index {
-            case 0: self.numbers.0 = number
-            case 1: self.numbers.1 = number
-            case 2: self.numbers.2 = number
-            case 3: self.numbers.3 = number
-            default: self.numbers.4 = number
-            }
+        for number in numbers { append(number) }
+    }
+
+    private mutating func append(_ number: UInt32) {
+        switch count {
+        case 0: numbers.0 = number
+        case 1: numbers.1 = number
+        case 2: numbers.2 = number
+        case 3: numbers.3 = number
+        case 4: numbers.4 = number
+        case 5: numbers.5 = number
+        default: preconditionFailure("a Service set key of more than six components")
         }
+        count += 1
     }
 
     subscript(index: Int) -> UInt32 {
@@ -473,29 +466,20 @@ struct ElementKey: Hashable, Comparable, Sendable {
         case 2: numbers.2
         case 3: numbers.3
         case 4: numbers.4
-        default: rest[index - 5]
+        default: numbers.5
         }
     }
 
-    static func == (a: ElementKey, b: ElementKey) -> Bool {
-        a.numbers == b.numbers && a.count == b.count && a.rest == b.rest
-    }
+    static func == (a: ElementKey, b: ElementKey) -> Bool { a.numbers == b.numbers && a.count == b.count }
 
     func hash(into hasher: inout Hasher) {
-        hasher.combine(numbers.0)
-        hasher.combine(numbers.1)
-        hasher.combine(numbers.2)
-        hasher.combine(numbers.3)
-        hasher.combine(numbers.4)
+        withUnsafeBytes(of: numbers) { hasher.combine(bytes: $0) }
         hasher.combine(count)
-        if !rest.isEmpty { hasher.combine(rest) }
     }
 
     /// The numbers' lexicographic order (a shorter key before the longer keys it begins).
     static func < (a: ElementKey, b: ElementKey) -> Bool {
-        if a.numbers != b.numbers { return a.numbers < b.numbers }
-        if a.rest != b.rest { return a.rest.lexicographicallyPrecedes(b.rest) }
-        return a.count < b.count
+        a.numbers != b.numbers ? a.numbers < b.numbers : a.count < b.count
     }
 }
 
