@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
@@ -65,7 +66,9 @@ let package = Package(
         // Benchmarks (run with scripts/bench-*).
         .executableTarget(name: "nftables-bench", dependencies: ["NFTables", "Netns", "PodNet"], path: "Benchmarks/NFTablesBench"),
         // The Service dataplane: full syncs, kube-proxy's layout beside it, connect latency (scripts/bench-services).
-        .executableTarget(name: "services-bench", dependencies: ["PodlabAgent", "NFTables", "Netlink", "Netns", "PodNet"], path: "Benchmarks/ServicesBench"),
+        .executableTarget(name: "services-bench", dependencies: ["PodlabAgent", "PodlabCLI", "PodlabTools", "NFTables", "Netlink", "Netns", "PodNet",
+                                                                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
+                          path: "Benchmarks/ServicesBench"),
         .executableTarget(name: "netpol-bench", dependencies: ["PodlabAgent", "NFTables", "Netlink", "Netns", "PodNet"], path: "Benchmarks/NetpolBench"),
         // The `podlab` command line: kubectl's verbs over the agent's HTTP API, and the lab verbs.
         .target(name: "PodlabCLI", dependencies: [
@@ -78,8 +81,9 @@ let package = Package(
         .executableTarget(name: "podlab", dependencies: ["PodlabCLI"]),
 
         // The built-in container images (web servers, curl, BusyBox applets): plain POSIX
-        // sockets, no SwiftNIO or Foundation, so the pods' processes start fast.
-        .target(name: "PodlabTools", dependencies: ["PodlabImages", "CNetlink"]),
+        // sockets, no SwiftNIO or Foundation, so the pods' processes start fast. The DNS zone is
+        // a persistent map (HashTreeCollections), changed name by name and published whole.
+        .target(name: "PodlabTools", dependencies: ["PodlabImages", "CNetlink", .product(name: "HashTreeCollections", package: "swift-collections")]),
         // Release builds carry the Swift runtime inside: a container starts in ~2 ms instead of
         // ~4 ms spent loading a dozen shared libraries. (Not in debug builds: the test bundle
         // links this target too, and its test libraries exist only as shared ones.)

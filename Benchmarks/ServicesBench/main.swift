@@ -9,7 +9,8 @@
 // until it answers through the ClusterIP (polled from a pod), before and after.
 //
 //   services-bench [--services N,N,...] [--kube-proxy N] [--latency N,N] [--connects N] [--runs R]
-//                  [--programming N] [--transitions T]
+//                  [--programming N] [--transitions T] [--dns-names N]
+//   services-bench --lab NAME [--lab-services N] [--lab-transitions T]   (LabProgramming.swift)
 
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +21,7 @@ import Netns
 import NFTables
 import PodlabAgent
 import PodNet
+import PodlabTools
 
 struct Options {
     var serviceCounts = [1_000, 10_000, 20_000]
@@ -29,6 +31,11 @@ struct Options {
     var runs = 3
     var programmingCount = 10_000
     var transitions = 200
+    /// A lab brought up for the benchmark: measure programming latency through its agent.
+    var lab: String?
+    var labServices = 10_000
+    var labTransitions = 100
+    var dnsNames = 10_000
 
     init(_ arguments: [String]) {
         var index = 0
@@ -43,8 +50,13 @@ struct Options {
             case "--runs": runs = max(1, Int(value) ?? 3)
             case "--programming": programmingCount = Int(value) ?? 0
             case "--transitions": transitions = max(10, Int(value) ?? 200)
+            case "--dns-names": dnsNames = max(0, Int(value) ?? 10_000)
+            case "--lab": lab = value
+            case "--lab-services": labServices = max(0, Int(value) ?? 10_000)
+            case "--lab-transitions": labTransitions = max(1, Int(value) ?? 100)
             default:
-                print("usage: services-bench [--services N,N] [--kube-proxy N] [--latency N,N] [--connects N] [--runs R] [--programming N] [--transitions T]")
+                print("usage: services-bench [--services N,N] [--kube-proxy N] [--latency N,N] [--connects N] [--runs R] [--programming N] [--transitions T] [--dns-names N]")
+                print("       services-bench --lab NAME [--lab-services N] [--lab-transitions T]")
                 exit(2)
             }
             index += 2
@@ -465,16 +477,32 @@ func programmingLatency(count: Int, transitions: Int) async throws {
     }
 }
 
+// MARK: Cluster DNS zone
+
+func dnsZone(services: Int) {
+    let cost = ClusterDNSZoneCost.measure(services: services, events: 200)
+    func percentile(_ values: [Double], _ p: Int) -> Double { values.sorted()[min(values.count - 1, values.count * p / 100)] }
+    print("cluster DNS zone: \(services) Services and \(services) pods (\(cost.names) names), one Service's address changed per event")
+    print("  " + pad("before: the zone built whole per event", 44) + ms(cost.wholeBuildSeconds))
+    print("  " + pad("after: the changed names, published", 44) + ms(percentile(cost.eventSeconds, 50)) + " / " + ms(percentile(cost.eventSeconds, 99))
+          + " (p50 / p99 of \(cost.eventSeconds.count))")
+}
+
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 guard geteuid() == 0 else {
     print("services-bench needs root (it creates network namespaces)")
     exit(1)
 }
 do {
+    if let lab = options.lab {
+        try await labProgrammingLatency(lab: lab, services: options.labServices, transitions: options.labTransitions)
+        exit(0)
+    }
     if !options.serviceCounts.isEmpty { try await fullSyncs(options) }
     if options.kubeProxyCount > 0 { try await kubeProxy(options.kubeProxyCount, runs: options.runs) }
     if !options.latencyCounts.isEmpty { try await latency(options) }
     if options.programmingCount > 0 { try await programmingLatency(count: options.programmingCount, transitions: options.transitions) }
+    if options.dnsNames > 0 { dnsZone(services: options.dnsNames) }
 } catch {
     print("services-bench: \(error)")
     exit(1)

@@ -349,16 +349,38 @@ public enum Value: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Key or data bytes: concatenation components each padded to 4 bytes.
+    /// Key or data bytes: concatenation components each padded to 4 bytes. Written into one
+    /// array (a set of 40 000 elements encodes each key and value here).
     func bytes() -> [UInt8] {
-        let parts = self.parts
-        if parts.count == 1 { return parts[0].scalarBytes() }
+        guard case .concat(let parts) = self else { return scalarBytes() }
         var out: [UInt8] = []
+        out.reserveCapacity(parts.count * 4)
         for part in parts {
-            let b = part.scalarBytes()
-            out += b + [UInt8](repeating: 0, count: (4 - b.count % 4) % 4)
+            let start = out.count
+            part.appendScalarBytes(to: &out)
+            let padding = (4 - (out.count - start) % 4) % 4
+            for _ in 0..<padding { out.append(0) }
         }
         return out
+    }
+
+    /// `scalarBytes()`, appended without an array of its own for the common types.
+    private func appendScalarBytes(to out: inout [UInt8]) {
+        switch self {
+        case .ipv4(let a):
+            out.append(UInt8(a.value >> 24))
+            out.append(UInt8(a.value >> 16 & 0xFF))
+            out.append(UInt8(a.value >> 8 & 0xFF))
+            out.append(UInt8(a.value & 0xFF))
+        case .inetProtocol(let p): out.append(p.rawValue)
+        case .port(let p):
+            out.append(UInt8(p >> 8))
+            out.append(UInt8(p & 0xFF))
+        case .mark(let v), .uid(let v), .integer(let v):
+            withUnsafeBytes(of: v) { out.append(contentsOf: $0) }
+        default:
+            out.append(contentsOf: scalarBytes())
+        }
     }
 
     /// Decodes bytes of `type` (the reverse of `bytes()`).

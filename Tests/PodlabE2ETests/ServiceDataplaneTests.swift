@@ -130,6 +130,30 @@ struct ServiceDataplaneTests {
                 #expect(report.diff.isEmpty, "\(report.diff)")
             }
             #expect(try handle(lab.nodeNamespace("n1")) == before)
+
+            // ClientIP affinity while endpoints come: a client recorded with echo-b keeps it when
+            // echo-a, whose address sorts first, joins (in address order echo-b would move to
+            // the second place, and its clients with it), and again when echo-a goes.
+            var growing = table
+            growing.services.append(ServiceEntry(name: "sticky-grow", clusterIP: try vip(104), ports: [ServicePortEntry(port: 80, endpoints: [endpoints[1]])],
+                                                 sessionAffinity: .clientIP(timeoutSeconds: 10800)))
+            let stickyLoop = "for i in $(seq 8); do curl -s -m 5 http://\(try vip(104))/; echo; done"
+            // Last, echo-b goes while echo-a stays in slot 1: slot 0 is free, the client recorded
+            // there chooses again and can only find echo-a.
+            let steps = [([endpoints[1]], "echo-b"), (endpoints, "echo-b"), ([endpoints[1]], "echo-b"), (endpoints, "echo-b"), ([endpoints[0]], "echo-a")]
+            for (step, (members, expected)) in steps.enumerated() {
+                growing.services[growing.services.count - 1].ports[0].endpoints = members
+                for node in nodes {
+                    try await dataplane.sync(node: node, namespace: try NetworkNamespace.open(lab.nodeNamespace(node.name)), table: growing)
+                }
+                let hosts = Self.answers(try lab.run(["exec", "client", "--", "sh", "-c", stickyLoop]).stdout).compactMap { $0["hostname"] as? String }
+                #expect(hosts.count == 8 && Set(hosts) == [expected], "step \(step): \(hosts)")
+            }
+            let installedGrowing = try #require(try ServiceDataplane.installed(in: try NetworkNamespace.open(lab.nodeNamespace("n1"))))
+            let growingIP = try vip(104)
+            #expect(installedGrowing.set(ServiceRules.backends)?.elements.filter { "\($0)".hasPrefix("\(growingIP) ") }.map(\.description)
+                    == ["\(growingIP) . tcp . 80 . 1 : \(a) . 8080"])
+            #expect(installedGrowing.chain("affinity-10800s-1-slots-2") != nil, "\(installedGrowing.chains.map(\.name))")
         }
     }
 

@@ -16,13 +16,13 @@ public struct NodeServiceRules: Sendable {
     private var fragments: [String: ServiceRules.Fragment] = [:]
     private var hostPortEntries: [HostPortEntry] = []
     /// Per set (in `ServiceRules.setDeclarations` order), the claims on each key, in owner order.
-    private var claims: [[[UInt32]: [Claim]]]
+    private var claims: [[ElementKey: Claims]]
     /// How many Services lead to each shared chain.
     private var loadBalancingUse: [ServiceRules.SharedChains.LoadBalancing: Int] = [:]
     private var affinityUse: [ServiceRules.SharedChains.Affinity: Int] = [:]
     private var rejectUse = 0
     /// Since the last `takeDiff()`: each touched key's element as it was then (nil: absent).
-    private var baseline: [[[UInt32]: ServiceRuleset.Element?]]
+    private var baseline: [[ElementKey: ServiceRuleset.Element?]]
     /// The shared chains installed: every one used since the rules were built whole. A chain
     /// no Service leads to any more stays (until the next full sync): adding a chain makes the
     /// kernel validate the table's verdict maps again, element by element (~10 ms at 20 000
@@ -32,14 +32,35 @@ public struct NodeServiceRules: Sendable {
     /// Off while the rules are built whole: nothing is pending then, and recording the
     /// baseline of 40 000 keys would cost as much as the rest.
     private var tracksChanges = true
+    /// The slots claimed in `backends` now, and those touched since the last `takeDiff()`, by
+    /// virtual port: where a ClientIP port's endpoints find the slots they hold.
+    private var backendSlots: [ServiceRules.VirtualPort: Set<UInt32>] = [:]
+    private var touchedBackendSlots: [ServiceRules.VirtualPort: Set<UInt32>] = [:]
+    /// While the rules are built whole: the slots of the ruleset they replace.
+    private var previousSlots: ServiceRules.AffinitySlots?
 
     /// Hostports are claimed under a key no Service has (Service keys contain a `/`), so they sort first.
     private static let hostPortsOwner = ""
-    private static let serviceIPsSet = 0, nodePortsSet = 1, backendsSet = 2, hairpinSet = 4, hostPortsSet = 5
+    private static let serviceIPsSet = 0, nodePortsSet = 1, backendsSet = 2, hairpinSet = 4, hostPortsSet = 5, affinityChoicesSet = 6
 
     private struct Claim: Sendable {
         var owner: String
         var element: ServiceRuleset.Element
+    }
+
+    /// The claims on one key, in owner order: nearly always one, kept without an array.
+    private struct Claims: Sendable {
+        var first: Claim
+        var others: [Claim] = []
+
+        var all: [Claim] { [first] + others }
+
+        init(first: Claim) { self.first = first }
+
+        init(_ claims: [Claim]) {
+            first = claims[0]
+            others = Array(claims.dropFirst())
+        }
     }
 
     /// An empty node: no Services, the skeleton only. The first `takeDiff()` tells nothing: the
@@ -52,12 +73,24 @@ public struct NodeServiceRules: Sendable {
         baselineChains = ServiceRules.SharedChains()
     }
 
-    /// The node's rules for `table` (as `ServiceRules.generate(for:node:)` computes them), with
-    /// nothing pending: `takeDiff()` is empty until something changes.
-    public init(table: ServiceTable, node: ServiceNode) {
+    /// The node's rules for `table` (as `ServiceRules.generate(for:node:previous:)` computes
+    /// them: ClientIP ports keep the slots `previous` gives their endpoints), with nothing
+    /// pending: `takeDiff()` is empty until something changes.
+    public init(table: ServiceTable, node: ServiceNode, previous: ServiceRuleset? = nil) {
         self.init(node: node)
         tracksChanges = false
+        // Sized once: grown key by key, the maps were rehashed a dozen times on the way to 40 000 keys.
+        var ports = 0, endpoints = 0
+        for service in table.services {
+            ports += service.ports.count
+            for port in service.ports { endpoints += port.endpoints.count }
+        }
+        claims[Self.serviceIPsSet].reserveCapacity(ports)
+        claims[Self.backendsSet].reserveCapacity(endpoints)
+        claims[Self.hairpinSet].reserveCapacity(endpoints)
+        previousSlots = ServiceRules.AffinitySlots(previous: previous, for: table, node: node)
         for service in table.services { update(service.qualifiedName, to: service) }
+        previousSlots = nil
         update(hostPorts: table.hostPorts)
         tracksChanges = true
         baselineChains = sharedChains
@@ -66,11 +99,17 @@ public struct NodeServiceRules: Sendable {
     /// Whether the Service `key` is in the rules.
     public func contains(_ key: String) -> Bool { fragments[key] != nil }
 
-    /// Puts in the Service `key` as `entry` (nil: removed), replacing what it was.
+    /// Puts in the Service `key` as `entry` (nil: removed), replacing what it was. The endpoints
+    /// of its ClientIP ports keep the slots they hold in the installed rules (as of the last
+    /// `takeDiff()`), as a full generation from that ruleset gives them.
     public mutating func update(_ key: String, to entry: ServiceEntry?) {
+        var previousSlots: [ServiceRules.VirtualPort: [ServiceEndpoint.Key: Int]] = [:]
+        if let entry, entry.sessionAffinity != .none {
+            for port in ServiceRules.virtualPorts(of: entry, node: node) { previousSlots[port] = self.previousSlots?.slots(port) ?? installedSlots(port) }
+        }
         if let old = fragments.removeValue(forKey: key) { withdraw(old, owner: key) }
         if let entry {
-            let fragment = ServiceRules.Fragment(entry, node: node)
+            let fragment = ServiceRules.Fragment(entry, node: node, previousSlots: { previousSlots[$0] ?? [:] })
             claim(fragment, owner: key)
             fragments[key] = fragment
         }
@@ -94,12 +133,20 @@ public struct NodeServiceRules: Sendable {
     /// The whole ruleset, as `ServiceRules.generate` computes it, with the shared chains kept
     /// installed that no Service leads to any more.
     public var ruleset: ServiceRuleset {
+        // Indices sorted by key, not the elements: moving 40 000 elements costs as much again.
         let elements = claims.map { set in
-            set.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { $0.value[0].element }
+            var keys: [ElementKey] = [], firsts: [ServiceRuleset.Element] = []
+            keys.reserveCapacity(set.count)
+            firsts.reserveCapacity(set.count)
+            for (key, claims) in set {
+                keys.append(key)
+                firsts.append(claims.first.element)
+            }
+            return keys.indices.sorted { keys[$0] < keys[$1] }.map { firsts[$0] }
         }
         return ServiceRules.assemble(node: node, serviceIPs: elements[Self.serviceIPsSet], nodePorts: elements[Self.nodePortsSet],
                                      backends: elements[Self.backendsSet], hairpin: elements[Self.hairpinSet], hostPorts: elements[Self.hostPortsSet],
-                                     shared: installedChains)
+                                     affinityChoices: elements[Self.affinityChoicesSet], shared: installedChains)
     }
 
     private var installedChains: ServiceRules.SharedChains {
@@ -116,7 +163,7 @@ public struct NodeServiceRules: Sendable {
         for (index, touched) in baseline.enumerated() where !touched.isEmpty {
             var added: [ServiceRuleset.Element] = [], deleted: [ServiceRuleset.Element] = []
             for (key, before) in touched {
-                let now = claims[index][key]?.first?.element
+                let now = claims[index][key]?.first.element
                 guard now != before else { continue }
                 if let before { deleted.append(before) }
                 if let now { added.append(now) }
@@ -126,6 +173,7 @@ public struct NodeServiceRules: Sendable {
             if !deleted.isEmpty { diff.deletedElements.append(ServiceRulesetDiff.ElementChange(set: declaration, elements: Self.inKeyOrder(deleted))) }
             baseline[index] = [:]
         }
+        touchedBackendSlots = [:]
         var chains = baselineChains
         chains.formUnion(sharedChains)
         if chains != baselineChains {
@@ -149,7 +197,8 @@ public struct NodeServiceRules: Sendable {
     private mutating func claim(_ fragment: ServiceRules.Fragment, owner: String) {
         for element in fragment.serviceIPs { add(element, to: Self.serviceIPsSet, owner: owner) }
         for element in fragment.nodePorts { add(element, to: Self.nodePortsSet, owner: owner) }
-        for element in fragment.backends { add(element, to: Self.backendsSet, owner: owner) }
+        for element in fragment.backends { add(element, to: Self.backendsSet, owner: owner, keepsSlot: fragment.keepsSlots) }
+        for element in fragment.affinityChoices { add(element, to: Self.affinityChoicesSet, owner: owner) }
         for address in fragment.hairpin { add(ServiceRules.hairpinElement(address), to: Self.hairpinSet, owner: owner) }
         for spec in fragment.chains.loadBalancing { loadBalancingUse[spec, default: 0] += 1 }
         for spec in fragment.chains.affinity { affinityUse[spec, default: 0] += 1 }
@@ -159,7 +208,8 @@ public struct NodeServiceRules: Sendable {
     private mutating func withdraw(_ fragment: ServiceRules.Fragment, owner: String) {
         for element in fragment.serviceIPs { remove(element, from: Self.serviceIPsSet, owner: owner) }
         for element in fragment.nodePorts { remove(element, from: Self.nodePortsSet, owner: owner) }
-        for element in fragment.backends { remove(element, from: Self.backendsSet, owner: owner) }
+        for element in fragment.backends { remove(element, from: Self.backendsSet, owner: owner, keepsSlot: fragment.keepsSlots) }
+        for element in fragment.affinityChoices { remove(element, from: Self.affinityChoicesSet, owner: owner) }
         for address in fragment.hairpin { remove(ServiceRules.hairpinElement(address), from: Self.hairpinSet, owner: owner) }
         for spec in fragment.chains.loadBalancing { Self.release(spec, in: &loadBalancingUse) }
         for spec in fragment.chains.affinity { Self.release(spec, in: &affinityUse) }
@@ -172,32 +222,57 @@ public struct NodeServiceRules: Sendable {
     }
 
     /// Records the key's element before its first change since the last diff.
-    private mutating func touch(_ key: [UInt32], in set: Int) {
+    private mutating func touch(_ key: ElementKey, in set: Int) {
         if tracksChanges, baseline[set].index(forKey: key) == nil {
-            baseline[set][key] = .some(claims[set][key]?.first?.element)
+            baseline[set][key] = .some(claims[set][key]?.first.element)
+            if set == Self.backendsSet, let port = ServiceRules.VirtualPort(backendKey: key) { touchedBackendSlots[port, default: []].insert(key[3]) }
         }
+    }
+
+    /// The slots of `port`'s endpoints in the installed rules: the elements as they were at the
+    /// last `takeDiff()`.
+    private func installedSlots(_ port: ServiceRules.VirtualPort) -> [ServiceEndpoint.Key: Int] {
+        var slots: [ServiceEndpoint.Key: Int] = [:]
+        let indices = (backendSlots[port] ?? []).union(touchedBackendSlots[port] ?? [])
+        for index in indices.sorted() {
+            let key = ElementKey(port.address, port.proto, port.port, index)
+            let installed = baseline[Self.backendsSet].index(forKey: key).map { baseline[Self.backendsSet][$0].value } ?? claims[Self.backendsSet][key]?.first.element
+            if let installed { ServiceRules.AffinitySlots.record(installed, key: key, in: &slots) }
+        }
+        return slots
     }
 
     /// A claim goes after the claims of owners before it and after the owner's own earlier
     /// claims (the first of a duplicate key in generation order wins).
-    private mutating func add(_ element: ServiceRuleset.Element, to set: Int, owner: String) {
+    /// `keepsSlot`: a `backends` element of a ClientIP port, whose slot its next change looks up.
+    private mutating func add(_ element: ServiceRuleset.Element, to set: Int, owner: String, keepsSlot: Bool = false) {
         let key = element.key.sortKey
         touch(key, in: set)
-        var list = claims[set][key] ?? []
+        if keepsSlot, let port = ServiceRules.VirtualPort(backendKey: key) { backendSlots[port, default: []].insert(key[3]) }
+        let claim = Claim(owner: owner, element: element)
+        guard let existing = claims[set][key] else {
+            claims[set][key] = Claims(first: claim)
+            return
+        }
+        var list = existing.all
         let position = list.firstIndex { $0.owner > owner } ?? list.endIndex
-        list.insert(Claim(owner: owner, element: element), at: position)
-        claims[set][key] = list
+        list.insert(claim, at: position)
+        claims[set][key] = Claims(list)
     }
 
-    private mutating func remove(_ element: ServiceRuleset.Element, from set: Int, owner: String) {
+    private mutating func remove(_ element: ServiceRuleset.Element, from set: Int, owner: String, keepsSlot: Bool = false) {
         let key = element.key.sortKey
         touch(key, in: set)
-        guard var list = claims[set][key], let index = list.firstIndex(where: { $0.owner == owner && $0.element == element }) else { return }
+        guard var list = claims[set][key]?.all, let index = list.firstIndex(where: { $0.owner == owner && $0.element == element }) else { return }
         list.remove(at: index)
-        claims[set][key] = list.isEmpty ? nil : list
+        claims[set][key] = list.isEmpty ? nil : Claims(list)
+        if keepsSlot, list.isEmpty, let port = ServiceRules.VirtualPort(backendKey: key) {
+            backendSlots[port]?.remove(key[3])
+            if backendSlots[port]?.isEmpty == true { backendSlots[port] = nil }
+        }
     }
 
     private static func inKeyOrder(_ elements: [ServiceRuleset.Element]) -> [ServiceRuleset.Element] {
-        elements.count < 2 ? elements : elements.sorted { $0.key.sortKey.lexicographicallyPrecedes($1.key.sortKey) }
+        elements.count < 2 ? elements : elements.sorted { $0.key.sortKey < $1.key.sortKey }
     }
 }

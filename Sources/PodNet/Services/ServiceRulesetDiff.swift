@@ -84,10 +84,10 @@ public struct ServiceRulesetDiff: Hashable, Sendable, CustomStringConvertible {
         var added: [ServiceRuleset.Element] = [], deleted: [ServiceRuleset.Element] = []
         var i = 0, j = 0
         while i < have.count || j < want.count {
-            if j == want.count || (i < have.count && have[i].key.lexicographicallyPrecedes(want[j].key)) {
+            if j == want.count || (i < have.count && have[i].key < want[j].key) {
                 deleted.append(have[i].element)
                 i += 1
-            } else if i == have.count || want[j].key.lexicographicallyPrecedes(have[i].key) {
+            } else if i == have.count || want[j].key < have[i].key {
                 added.append(want[j].element)
                 j += 1
             } else {
@@ -104,10 +104,10 @@ public struct ServiceRulesetDiff: Hashable, Sendable, CustomStringConvertible {
 
     /// The elements with their keys' numbers, sorted by them (generated sets already are;
     /// listed ones come in the kernel's hash order).
-    private static func inKeyOrder(_ elements: [ServiceRuleset.Element]) -> [(key: [UInt32], element: ServiceRuleset.Element)] {
+    private static func inKeyOrder(_ elements: [ServiceRuleset.Element]) -> [(key: ElementKey, element: ServiceRuleset.Element)] {
         var keyed = elements.map { (key: $0.key.sortKey, element: $0) }
-        let sorted = zip(keyed, keyed.dropFirst()).allSatisfy { !$1.key.lexicographicallyPrecedes($0.key) }
-        if !sorted { keyed.sort { $0.key.lexicographicallyPrecedes($1.key) } }
+        let sorted = zip(keyed, keyed.dropFirst()).allSatisfy { !($1.key < $0.key) }
+        if !sorted { keyed.sort { $0.key < $1.key } }
         return keyed
     }
 

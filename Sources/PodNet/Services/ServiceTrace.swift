@@ -274,14 +274,20 @@ private struct Walker {
                     }
                 case .verdictMap(let fields, let mapName):
                     guard let map = ruleset.set(mapName) else { throw fail("no map \(mapName)") }
-                    let key = try self.key(fields, state, fail)
-                    guard let element = map.elements.first(where: { $0.key == key }), case .verdict(let verdict)? = element.data else {
-                        state.note(chain, rule, "no element \(key) in @\(mapName): next rule")
-                        finished.append((state, .next))
-                        continue
+                    // A random key component (a new client's choice of endpoint) reaches every element it can form.
+                    let keys = try keys(fields, state, fail)
+                    var hit = false
+                    for key in keys {
+                        guard let element = map.elements.first(where: { $0.key == key }), case .verdict(let verdict)? = element.data else { continue }
+                        hit = true
+                        var taken = state
+                        taken.note(chain, rule, "@\(mapName) element \(element)")
+                        finished.append((taken, action(verdict)))
                     }
-                    state.note(chain, rule, "@\(mapName) element \(element)")
-                    finished.append((state, action(verdict)))
+                    if !hit {
+                        state.note(chain, rule, keys.count == 1 ? "no element \(keys[0]) in @\(mapName): next rule" : "no element in @\(mapName): next rule")
+                        finished.append((state, .next))
+                    }
                 case .dnatMap(let fields, let mapName):
                     guard let map = ruleset.set(mapName) else { throw fail("no map \(mapName)") }
                     var hit = false

@@ -83,11 +83,17 @@ public actor ServiceDataplane {
     /// compared with what the node holds (start-up, adoption after a restart, a node added).
     @discardableResult
     public func sync(node: ServiceNode, namespace: NetworkNamespace, table: ServiceTable) async throws -> SyncReport {
+        // ClientIP ports keep their endpoints in the slots the node holds them in (after a
+        // restart too): clients recorded there stay with their endpoints.
+        var previous: ServiceRuleset?
+        if table.services.contains(where: { $0.sessionAffinity != .none }) {
+            previous = try? installedRuleset(node: node.name, namespace: namespace)
+        }
         let clock = ContinuousClock()
         var rules = NodeServiceRules(node: node)
         var desired = ServiceRuleset(table: ServiceRules.table)
         let generate = clock.measure {
-            rules = NodeServiceRules(table: table, node: node)
+            rules = NodeServiceRules(table: table, node: node, previous: previous)
             desired = rules.ruleset
         }
         return try await apply(desired, rules: rules, node: node.name, namespace: namespace, generateSeconds: generate.seconds)
@@ -173,6 +179,16 @@ public actor ServiceDataplane {
                 try await Task.sleep(for: .milliseconds(20 * attempt))
             }
         }
+    }
+
+    /// What the node holds: as last applied, or read from the kernel (and then known).
+    private func installedRuleset(node: String, namespace: NetworkNamespace) throws -> ServiceRuleset? {
+        if let installed = nodes[node]?.installed { return installed.ruleset }
+        let state = try nodes[node] ?? NodeState(connection: NFTablesConnection(namespace: namespace), installed: nil)
+        nodes[node] = state
+        let read = try ServiceDataplane.installed(in: state.connection)
+        if let read { nodes[node]?.installed = .ruleset(read) }
+        return read
     }
 
     /// Deletes the conntrack entries of UDP clients whose endpoint the diff took away (in the

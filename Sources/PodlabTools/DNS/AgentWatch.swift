@@ -98,39 +98,51 @@ struct AgentConnection {
 }
 
 /// The DNS server's view of the cluster: the watched state and the zone made from it. Watcher
-/// threads write, query threads read the zone (one reference, taken under a lock).
+/// threads write, query threads read the zone (one reference, taken under a lock of its own).
 final class ClusterDNSSource: Sendable {
     private struct Versioned<Value> {
         var value: Value
         var version: UInt64
     }
 
-    private let state = Mutex(Versioned(value: ClusterDNSState(), version: 0))
+    private struct Watched {
+        var state = ClusterDNSState()
+        var index: DNSZoneIndex
+        var version: UInt64 = 0
+    }
+
+    private let watched: Mutex<Watched>
     private let zoneValue: Mutex<Versioned<DNSZone>>
     let domain: String
 
     init(domain: String, initial: ClusterDNSData = ClusterDNSData()) {
         self.domain = domain
-        zoneValue = Mutex(Versioned(value: DNSZone(initial, domain: domain), version: 0))
+        let zone = DNSZone(initial, domain: domain)
+        zoneValue = Mutex(Versioned(value: zone, version: 0))
+        watched = Mutex(Watched(index: DNSZoneIndex(domain: zone.domain)))
     }
 
     var zone: DNSZone { zoneValue.withLock { $0.value } }
 
-    /// Changes the state and publishes the zone made from it. The zone is built outside the
-    /// state's lock, so watchers of other kinds go on meanwhile; of two zones built at once,
-    /// the one from the newer state is kept. A watcher reads all the events waiting before it
-    /// calls this, so events that arrive during a build make one zone together.
+    /// Changes the state and publishes the zone made from it. Only the Services and pods that
+    /// changed are laid out again (a few names each; a whole zone of 10 000 names took ~0.2 s),
+    /// and the new zone shares everything else with the one before: query threads never wait
+    /// for it, they keep answering from the zone they hold. A watcher reads all the events
+    /// waiting before it calls this, so events that arrive together make one zone.
     func update(_ change: (inout ClusterDNSState) -> Void) {
-        let changed: (ClusterDNSData, UInt64)? = state.withLock { state in
-            let before = state.value
-            change(&state.value)
-            // Most pod events (a container restarted, a probe passed) change no name: no rebuild.
-            guard state.value != before else { return nil }
-            state.version += 1
-            return (state.value.data, state.version)
+        let published: (DNSZone, UInt64)? = watched.withLock { watched in
+            change(&watched.state)
+            // Most pod events (a container restarted, a probe passed) change no name: no new zone.
+            let (services, pods) = watched.state.takeChanges()
+            guard !services.isEmpty || !pods.isEmpty else { return nil }
+            watched.version += 1
+            let serial = UInt32(truncatingIfNeeded: watched.version)
+            for key in services { watched.index.update(service: key, to: watched.state.service(key)) }
+            for key in pods { watched.index.update(pod: key, to: watched.state.pods[key]) }
+            watched.index.update(serial: serial)
+            return (DNSZone(names: watched.index.names, domain: watched.index.domain, serial: serial), watched.version)
         }
-        guard let (data, version) = changed else { return }
-        let zone = DNSZone(data, domain: domain, serial: UInt32(truncatingIfNeeded: version))
+        guard let (zone, version) = published else { return }
         zoneValue.withLock { current in
             if version > current.version { current = Versioned(value: zone, version: version) }
         }

@@ -20,9 +20,15 @@ struct ClusterDNSState: Sendable, Equatable {
         var endpoints: [ClusterDNSData.Endpoint]
     }
 
-    var services: [String: ClusterDNSData.Service] = [:]
-    var slices: [String: Slice] = [:]
-    var pods: [String: ClusterDNSData.Pod] = [:]
+    private(set) var services: [String: ClusterDNSData.Service] = [:]
+    private(set) var slices: [String: Slice] = [:]
+    private(set) var pods: [String: ClusterDNSData.Pod] = [:]
+    /// The keys of each Service's slices (`namespace/serviceName` → slice keys).
+    private var slicesByService: [String: Set<String>] = [:]
+    /// Since the last `takeChanges()`: the Services whose names may have changed (the Service or
+    /// one of its slices did), and the pods.
+    private var changedServices: Set<String> = []
+    private var changedPods: Set<String> = []
 
     /// The key of an object: `namespace/name`; nil when the object has no name.
     static func key(_ object: MiniJSON) -> String? {
@@ -30,14 +36,19 @@ struct ClusterDNSState: Sendable, Equatable {
         return (object["metadata"]?["namespace"]?.string ?? "") + "/" + name
     }
 
-    /// Replaces every object of `kind` with the items of a list answer.
+    /// Replaces every object of `kind` with the items of a list answer (what is unchanged stays
+    /// unchanged: a relist after a reconnect changes no name that did not change).
     mutating func replace(_ kind: Kind, items: [MiniJSON]) {
+        var listed = ClusterDNSState()
+        for item in items { listed.apply(kind, type: "ADDED", object: item) }
         switch kind {
-        case .services: services = [:]
-        case .endpointSlices: slices = [:]
-        case .pods: pods = [:]
+        case .services:
+            for key in Set(services.keys).union(listed.services.keys) { set(service: key, listed.services[key]) }
+        case .endpointSlices:
+            for key in Set(slices.keys).union(listed.slices.keys) { set(slice: key, listed.slices[key]) }
+        case .pods:
+            for key in Set(pods.keys).union(listed.pods.keys) { set(pod: key, listed.pods[key]) }
         }
-        for item in items { apply(kind, type: "ADDED", object: item) }
     }
 
     /// Applies one watch event (`ADDED`, `MODIFIED`, `DELETED`).
@@ -48,15 +59,15 @@ struct ClusterDNSState: Sendable, Equatable {
         let deleted = type == "DELETED"
         switch kind {
         case .services:
-            if deleted { services[key] = nil; return }
+            if deleted { set(service: key, nil); return }
             let clusterIP = object["spec"]?["clusterIP"]?.string
-            services[key] = ClusterDNSData.Service(
+            set(service: key, ClusterDNSData.Service(
                 namespace: namespace, name: name,
                 clusterIP: clusterIP == nil || clusterIP == "None" || clusterIP == "" ? nil : clusterIP,
-                ports: ClusterDNSState.ports(object["spec"]?["ports"]), endpoints: [])
+                ports: ClusterDNSState.ports(object["spec"]?["ports"]), endpoints: []))
         case .endpointSlices:
             guard !deleted, let serviceName = object["metadata"]?["labels"]?["kubernetes.io/service-name"]?.string else {
-                slices[key] = nil
+                set(slice: key, nil)
                 return
             }
             let ports = ClusterDNSState.ports(object["ports"])
@@ -69,16 +80,62 @@ struct ClusterDNSState: Sendable, Equatable {
                     if let ip = address.string { endpoints.append(.init(ip: ip, hostname: hostname, ready: ready, ports: ports)) }
                 }
             }
-            slices[key] = Slice(namespace: namespace, serviceName: serviceName, endpoints: endpoints)
+            set(slice: key, Slice(namespace: namespace, serviceName: serviceName, endpoints: endpoints))
         case .pods:
             // A pod has a name while it has an address: finished pods give theirs back.
             let phase = object["status"]?["phase"]?.string ?? ""
             guard !deleted, let ip = object["status"]?["podIP"]?.string, !ip.isEmpty, phase != "Succeeded", phase != "Failed" else {
-                pods[key] = nil
+                set(pod: key, nil)
                 return
             }
-            pods[key] = ClusterDNSData.Pod(namespace: namespace, name: name, ip: ip)
+            set(pod: key, ClusterDNSData.Pod(namespace: namespace, name: name, ip: ip))
         }
+    }
+
+    private mutating func set(service key: String, _ service: ClusterDNSData.Service?) {
+        guard services[key] != service else { return }
+        services[key] = service
+        changedServices.insert(key)
+    }
+
+    private mutating func set(slice key: String, _ slice: Slice?) {
+        let old = slices[key]
+        guard old != slice else { return }
+        slices[key] = slice
+        if let old {
+            let service = old.namespace + "/" + old.serviceName
+            slicesByService[service]?.remove(key)
+            if slicesByService[service]?.isEmpty == true { slicesByService[service] = nil }
+            changedServices.insert(service)
+        }
+        if let slice {
+            let service = slice.namespace + "/" + slice.serviceName
+            slicesByService[service, default: []].insert(key)
+            changedServices.insert(service)
+        }
+    }
+
+    private mutating func set(pod key: String, _ pod: ClusterDNSData.Pod?) {
+        guard pods[key] != pod else { return }
+        pods[key] = pod
+        changedPods.insert(key)
+    }
+
+    /// What changed since the last call: the keys of the Services and pods to look at again.
+    mutating func takeChanges() -> (services: Set<String>, pods: Set<String>) {
+        defer {
+            changedServices = []
+            changedPods = []
+        }
+        return (changedServices, changedPods)
+    }
+
+    /// One Service with the endpoints of its slices (in slice key order); nil when there is no
+    /// such Service (slices may name one that does not exist).
+    func service(_ key: String) -> ClusterDNSData.Service? {
+        guard var service = services[key] else { return nil }
+        service.endpoints = (slicesByService[key] ?? []).sorted().flatMap { slices[$0]!.endpoints }
+        return service
     }
 
     static func ports(_ list: MiniJSON?) -> [ClusterDNSData.Port] {

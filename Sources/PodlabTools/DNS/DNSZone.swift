@@ -1,3 +1,5 @@
+import HashTreeCollections
+
 /// What the cluster DNS serves, taken from the agent's services, endpoint slices and pods: plain
 /// values, so the zone is computed and tested without a server.
 struct ClusterDNSData: Sendable, Equatable {
@@ -76,7 +78,7 @@ final class DNSZone: Sendable {
     /// Every name that exists, with its answers by type (and `ANY`); names holding no record
     /// (`svc.cluster.local`, a namespace's `ns.svc.cluster.local`) map to an empty dictionary,
     /// so they answer NODATA, not NXDOMAIN.
-    let names: [DNSNameKey: [UInt16: DNSAnswer]]
+    let names: TreeDictionary<DNSNameKey, [UInt16: DNSAnswer]>
     private let forwardNoData: DNSAnswer, forwardNameError: DNSAnswer
     private let reverseNoData: DNSAnswer, reverseNameError: DNSAnswer
     let serial: UInt32
@@ -93,20 +95,26 @@ final class DNSZone: Sendable {
     }
 
     /// The zone for `data`. `serial` numbers the version (the SOA's serial).
-    init(_ data: ClusterDNSData, domain domainText: String = "cluster.local", serial: UInt32 = 1) {
+    convenience init(_ data: ClusterDNSData, domain domainText: String = "cluster.local", serial: UInt32 = 1) {
         let domain = DNSNameKey(domainText) ?? DNSNameKey("cluster.local")!
         let reverseZone = DNSZone.reverseZone
-        self.domain = domain
-        self.reverseZone = reverseZone
-        self.serial = serial
         var builder = DNSZoneBuilder(domain: domain)
         builder.add(data)
-        let soaOwner = domain
-        let forwardSOA = builder.soaRecord(owner: soaOwner, serial: serial)
-        let reverseSOA = builder.soaRecord(owner: reverseZone, serial: serial)
         builder.addRecord(owner: domain, type: DNSType.soa, rdata: builder.soaData(serial: serial))
         builder.addRecord(owner: reverseZone, type: DNSType.soa, rdata: builder.soaData(serial: serial))
-        names = builder.answers()
+        self.init(names: builder.answers(), domain: domain, serial: serial)
+    }
+
+    /// A zone of names laid out elsewhere (`DNSZoneIndex`, which keeps them up to date with
+    /// SOA records of this `serial`).
+    init(names: TreeDictionary<DNSNameKey, [UInt16: DNSAnswer]>, domain: DNSNameKey, serial: UInt32) {
+        let builder = DNSZoneBuilder(domain: domain)
+        self.domain = domain
+        self.reverseZone = DNSZone.reverseZone
+        self.serial = serial
+        self.names = names
+        let forwardSOA = builder.soaRecord(owner: domain, serial: serial)
+        let reverseSOA = builder.soaRecord(owner: reverseZone, serial: serial)
         forwardNoData = DNSAnswer(rcode: DNSRcode.noError, authority: forwardSOA, authorityCount: 1)
         forwardNameError = DNSAnswer(rcode: DNSRcode.nameError, authority: forwardSOA, authorityCount: 1)
         reverseNoData = DNSAnswer(rcode: DNSRcode.noError, authority: reverseSOA, authorityCount: 1)
@@ -284,35 +292,35 @@ struct DNSZoneBuilder {
     }
 
     /// Every (name, type) laid out; `ANY` holds all of a name's records.
-    func answers() -> [DNSNameKey: [UInt16: DNSAnswer]] {
+    func answers() -> TreeDictionary<DNSNameKey, [UInt16: DNSAnswer]> {
+        TreeDictionary(uniqueKeysWithValues: records.lazy.map { ($0.key, DNSZoneBuilder.layOut($0.value)) })
+    }
+
+    /// One name's records laid out by type; `ANY` holds them all.
+    static func layOut(_ byType: [UInt16: [Record]]) -> [UInt16: DNSAnswer] {
         let questionPointer: [UInt8] = [0xC0, 0x0C]
-        var result: [DNSNameKey: [UInt16: DNSAnswer]] = [:]
-        result.reserveCapacity(records.count)
-        for (owner, byType) in records {
-            var answers: [UInt16: DNSAnswer] = [:]
-            var all = DNSAnswer(rcode: DNSRcode.noError)
-            for type in byType.keys.sorted() {
-                var answer = DNSAnswer(rcode: DNSRcode.noError)
-                var seenAdditional: Set<[UInt8]> = []
-                for record in byType[type]! {
-                    answer.answer += DNSZoneBuilder.record(owner: questionPointer, type: type, rdata: record.rdata)
-                    answer.answerCount += 1
-                    for extra in record.additional {
-                        let bytes = DNSZoneBuilder.record(owner: extra.owner.bytes, type: extra.type, rdata: extra.rdata)
-                        if seenAdditional.insert(bytes).inserted {
-                            answer.additional += bytes
-                            answer.additionalCount += 1
-                        }
+        var answers: [UInt16: DNSAnswer] = [:]
+        var all = DNSAnswer(rcode: DNSRcode.noError)
+        for type in byType.keys.sorted() {
+            var answer = DNSAnswer(rcode: DNSRcode.noError)
+            var seenAdditional: Set<[UInt8]> = []
+            for record in byType[type]! {
+                answer.answer += DNSZoneBuilder.record(owner: questionPointer, type: type, rdata: record.rdata)
+                answer.answerCount += 1
+                for extra in record.additional {
+                    let bytes = DNSZoneBuilder.record(owner: extra.owner.bytes, type: extra.type, rdata: extra.rdata)
+                    if seenAdditional.insert(bytes).inserted {
+                        answer.additional += bytes
+                        answer.additionalCount += 1
                     }
                 }
-                answers[type] = answer
-                all.answer += answer.answer
-                all.answerCount += answer.answerCount
             }
-            if !byType.isEmpty { answers[DNSType.any] = all }
-            result[owner] = answers
+            answers[type] = answer
+            all.answer += answer.answer
+            all.answerCount += answer.answerCount
         }
-        return result
+        if !byType.isEmpty { answers[DNSType.any] = all }
+        return answers
     }
 }
 

@@ -17,17 +17,25 @@ struct NodeServiceRulesTests {
                                    nodeName: ["n1", "n2", nil][int(0..<3)], ready: ready, serving: ready || bool(), terminating: !ready && bool())
         }
 
+        /// A ClientIP Service's endpoints keep the slots the installed rules give them. Where
+        /// two Services (or two ports of one) claim one virtual port — a state the API refuses —
+        /// the installed elements mix both, and which slots a Service regenerated from them gets
+        /// depends on when it was; so ClientIP Services get addresses and ports of their own here.
         mutating func entry(_ key: String) -> ServiceEntry {
             let parts = key.split(separator: "/")
+            let affinity = int(0..<3) == 0
+            let own = UInt16(keys.firstIndex(of: key)!)
             var ports: [ServicePortEntry] = []
             for index in 0..<int(1..<3) {
-                ports.append(ServicePortEntry(name: "p\(index)", protocol: bool() ? .tcp : .udp, port: [53, 80, 443][int(0..<3)],
-                                              nodePort: bool() ? UInt16(30_000 + int(0..<4)) : nil, endpoints: (0..<int(0..<5)).map { _ in endpoint() }))
+                let nodePort = bool() ? UInt16(30_000 + int(0..<4)) : nil
+                ports.append(ServicePortEntry(name: "p\(index)", protocol: bool() ? .tcp : .udp, port: affinity ? [80, 443][index] : [53, 80, 443][int(0..<3)],
+                                              nodePort: affinity ? nodePort.map { _ in 31_000 + own * 2 + UInt16(index) } : nodePort,
+                                              endpoints: (0..<int(0..<5)).map { _ in endpoint() }))
             }
-            return ServiceEntry(namespace: String(parts[0]), name: String(parts[1]),
-                                clusterIP: int(0..<10) == 0 ? nil : IPv4Address(10, 96, 0, UInt8(1 + int(0..<20))),
+            let clusterIP = int(0..<10) == 0 ? nil : affinity ? IPv4Address(10, 96, 1, UInt8(1 + own)) : IPv4Address(10, 96, 0, UInt8(1 + int(0..<20)))
+            return ServiceEntry(namespace: String(parts[0]), name: String(parts[1]), clusterIP: clusterIP,
                                 type: bool() ? .nodePort : .clusterIP, ports: ports,
-                                sessionAffinity: int(0..<3) == 0 ? .clientIP(timeoutSeconds: [60, 10800][int(0..<2)]) : .none,
+                                sessionAffinity: affinity ? .clientIP(timeoutSeconds: [60, 10800][int(0..<2)]) : .none,
                                 internalTrafficPolicy: int(0..<4) == 0 ? .local : .cluster)
         }
 
@@ -113,7 +121,8 @@ struct NodeServiceRulesTests {
                 rules.update(hostPorts: hostPorts)
                 let diff = rules.takeDiff()
 
-                let full = ServiceRules.generate(for: Self.table(services, hostPorts: hostPorts), node: node)
+                // ClientIP ports keep the slots the installed rules give their endpoints.
+                let full = ServiceRules.generate(for: Self.table(services, hostPorts: hostPorts), node: node, previous: installed)
                 #expect(rules.ruleset.sets == full.sets, "seed \(seed), node \(node.name), step \(step)")
                 #expect(Self.normalized(rules.ruleset) == Self.normalized(full), "seed \(seed), node \(node.name), step \(step)")
                 // The chains kept beyond the full ruleset's are shared chains no element leads to.
@@ -129,8 +138,8 @@ struct NodeServiceRulesTests {
                 installed = applied
             }
             // Built at once from the same Services: the same rules, and nothing pending.
-            var fresh = NodeServiceRules(table: Self.table(services, hostPorts: hostPorts), node: node)
-            #expect(fresh.ruleset == ServiceRules.generate(for: Self.table(services, hostPorts: hostPorts), node: node))
+            var fresh = NodeServiceRules(table: Self.table(services, hostPorts: hostPorts), node: node, previous: installed)
+            #expect(fresh.ruleset == ServiceRules.generate(for: Self.table(services, hostPorts: hostPorts), node: node, previous: installed))
             #expect(Self.normalized(fresh.ruleset) == Self.normalized(rules.ruleset))
             #expect(fresh.takeDiff().isEmpty)
         }
@@ -166,7 +175,7 @@ struct NodeServiceRulesTests {
         rules.update("default/web", to: nil)
         let removal = rules.takeDiff()
         #expect(removal.deletedChains.isEmpty && removal.addedChains.isEmpty)
-        #expect(removal.deletedElementCount == 7)  // 2 service-ips, 4 backends, the hairpin of 10.244.1.2
+        #expect(removal.deletedElementCount == 9)  // 2 service-ips, 4 backends, 2 affinity-choices, the hairpin of 10.244.1.2
         #expect(rules.ruleset.chain("lb-tcp-2") != nil)
         rules.update("default/web", to: ServiceFixture.web)
         #expect(rules.takeDiff().addedChains.isEmpty)

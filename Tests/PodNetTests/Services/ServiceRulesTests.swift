@@ -14,7 +14,7 @@ struct ServiceRulesTests {
         let ruleset = ServiceRules.generate(for: ServiceTable(), node: ServiceFixture.n1)
         #expect(ruleset.chains.map(\.name) == ["nat-prerouting", "nat-output", "nat-postrouting", "nodeports"])
         #expect(ruleset.elementCount == 0)
-        #expect(ruleset.sets.map(\.name) == ["service-ips", "service-nodeports", "backends", "affinity", "hairpin", "hostports"])
+        #expect(ruleset.sets.map(\.name) == ["service-ips", "service-nodeports", "backends", "affinity", "hairpin", "hostports", "affinity-choices"])
     }
 
     @Test("the chain count stays fixed however many Services there are; per-Service data is in elements")
@@ -109,6 +109,15 @@ struct ServiceRulesTests {
     \tmap hostports {
     \t\ttypeof meta l4proto . th dport : ip daddr . th dport
     \t}
+    \tmap affinity-choices {
+    \t\ttypeof ip daddr . meta l4proto . th dport . numgen random mod 65536 : verdict
+    \t\telements = {
+    \t\t\t10.96.0.30 . tcp . 80 . 0 : goto affinity-10800s-slot-0
+    \t\t\t10.96.0.30 . tcp . 80 . 1 : goto affinity-10800s-slot-1
+    \t\t\t192.168.200.11 . tcp . 30080 . 0 : goto affinity-10800s-slot-0
+    \t\t\t192.168.200.11 . tcp . 30080 . 1 : goto affinity-10800s-slot-1
+    \t\t}
+    \t}
     \tchain nat-prerouting {
     \t\ttype nat hook prerouting priority -100; policy accept;
     \t\tip daddr . meta l4proto . th dport vmap @service-ips
@@ -132,8 +141,7 @@ struct ServiceRulesTests {
     \tchain affinity-10800s-2 {
     \t\tip saddr . ip daddr . meta l4proto . th dport . numgen random mod 1 @affinity goto affinity-10800s-slot-0
     \t\tip saddr . ip daddr . meta l4proto . th dport . numgen random mod 1 offset 1 @affinity goto affinity-10800s-slot-1
-    \t\tnumgen random mod 2 0 goto affinity-10800s-slot-0
-    \t\tgoto affinity-10800s-slot-1
+    \t\tip daddr . meta l4proto . th dport . numgen random mod 2 vmap @affinity-choices
     \t}
     \tchain affinity-10800s-slot-0 {
     \t\tupdate @affinity { ip saddr . ip daddr . meta l4proto . th dport . numgen random mod 1 timeout 10800s }

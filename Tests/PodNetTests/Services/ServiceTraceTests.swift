@@ -55,7 +55,10 @@ struct ServiceTraceTests {
         #expect(text.contains("@affinity is filled by traffic: a new client has no entry, next rule"))
         #expect(text.contains("records 10.244.1.5 . 10.96.0.30 . tcp . 80 . 0 in @affinity for 10800 s"))
         #expect(text.contains("records 10.244.1.5 . 10.96.0.30 . tcp . 80 . 1 in @affinity for 10800 s"))
-        #expect(text.contains("numgen random mod 2 gives 0, with probability 1/2: taken"))
+        // A new client's choice: each endpoint through its slot's chain.
+        #expect(text.contains("@affinity-choices element 10.96.0.30 . tcp . 80 . 0 : goto affinity-10800s-slot-0"))
+        #expect(text.contains("@affinity-choices element 10.96.0.30 . tcp . 80 . 1 : goto affinity-10800s-slot-1"))
+        #expect(trace.verdict.description == "DNAT to one of 10.244.1.2:8080, 10.244.2.2:8080")
     }
 
     @Test("from the node itself, through nat-output")
