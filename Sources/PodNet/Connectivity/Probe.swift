@@ -51,11 +51,12 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
     public var path: String?
     /// Also find out which source address the destination sees. A client socket only knows its
     /// own address, which address translation on the way never changes; so the agent, which
-    /// holds every pod's namespace, reads it inside the destination pod: for a `tcp` probe, the
-    /// remote end of the probe's own connection in the pod's connection table; otherwise it
-    /// opens a socket of its own there, has the source pod connect to it (TCP; a UDP datagram
-    /// for `udp` probes) and reads the peer address it got. For destinations that are pods of
-    /// the lab; not for `bind` and `route`.
+    /// holds every pod's namespace, reads it inside the destination pod: for a `tcp` probe,
+    /// whether the pod's kernel holds the probe's own connection as coming from the source's
+    /// own address and port; otherwise (or when it does not) it opens a socket of its own
+    /// there, has the source pod connect to it (TCP; a UDP datagram for `udp` probes) and reads
+    /// the peer address it got. For destinations that are pods of the lab; not for `bind` and
+    /// `route`.
     public var observeSource: Bool?
     /// `dns`: the name to look up (A records).
     public var name: String?

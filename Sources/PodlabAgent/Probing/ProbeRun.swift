@@ -135,29 +135,30 @@ final class ProbeRun: @unchecked Sendable {
         report?(index, result)
     }
 
-    /// Completes the results of `range` that wait for their destination's connection table:
-    /// one read per destination pod while the probes' connections are still open. Returns the
-    /// jobs the tables could not tell about (`ConnectionTable.observedSource`), still waiting.
+    /// Completes the results of `range` that wait for their destination's connection table,
+    /// while the probes' connections are still open: the destination pod holds a connection
+    /// from the probe's own address and port, or it saw another source. Returns the jobs the
+    /// tables did not show (a translated source, a server that already closed), still waiting.
     func observeInTables(_ range: Range<Int>) -> [Int] {
-        var waiting: [String: [Int]] = [:]
-        for index in range where awaitingTable[index] {
-            guard case let .success(netns)? = jobs[index].observeIn else { continue }
-            waiting[netns, default: []].append(index)
-        }
+        var waiting: [String: [(index: Int, client: SocketEndpoint)]] = [:]
         var unknown: [Int] = []
-        for (netns, indices) in waiting {
-            guard let table = try? ConnectionTable(SocketTable.connections(netns: netns)) else {
-                unknown += indices
+        for index in range where awaitingTable[index] {
+            guard case let .success(netns)? = jobs[index].observeIn, let client = results[index]?.source.flatMap(SocketEndpoint.init) else {
+                unknown.append(index)
                 continue
             }
-            for index in indices {
-                let job = jobs[index]
-                guard let client = results[index]?.source.flatMap(SocketEndpoint.init),
-                      let observed = table.observedSource(client: client, server: SocketEndpoint(job.destination, UInt16(job.request.port ?? 0))) else {
-                    unknown.append(index)
-                    continue
-                }
-                complete(index, .success(observed.description))
+            waiting[netns, default: []].append((index, client))
+        }
+        for (netns, entries) in waiting {
+            let connections = entries.map { entry in
+                (local: SocketEndpoint(jobs[entry.index].destination, UInt16(jobs[entry.index].request.port ?? 0)), remote: entry.client)
+            }
+            guard let held = try? SocketTable.holds(netns: netns, connections) else {
+                unknown += entries.map(\.index)
+                continue
+            }
+            for (entry, isHeld) in zip(entries, held) {
+                if isHeld { complete(entry.index, .success(entry.client.description)) } else { unknown.append(entry.index) }
             }
         }
         return unknown.sorted()
