@@ -87,7 +87,8 @@ struct ConnectivityTestCommandTests {
                 let half = entries.count / 2
                 let lines = [ProbeStreamLine(results: Array(entries[half...])), ProbeStreamLine(results: Array(entries[..<half])),
                              ProbeStreamLine(results: [], done: true, elapsedMillis: 1,
-                                             timings: ProbeTimings(prepareMillis: 2, observeMillis: 3, openMillis: 4, probeMillis: 5, rounds: 1))]
+                                             timings: ProbeTimings(prepareMillis: 2, observeMillis: 3, openMillis: 4, probeMillis: 5, rounds: 1,
+                                                                   observedByLookup: 6, observedByWitness: 7))]
                 return .chunks(200, lines.map { try! JSONEncoder().encode($0) + Data("\n".utf8) }, pause: .milliseconds(1))
             default:
                 return CannedPods.answer(request, pods: cluster) ?? .status(APIStatus.synthesized(code: 404, body: ""))
@@ -127,7 +128,7 @@ struct ConnectivityTestCommandTests {
             #expect(line.hasPrefix("timings: lab "))
             #expect(line.contains(" ms, objects ") && line.contains(" ms (3 pods, 0 services, 0 slices), model "))
             #expect(line.contains(" ms (29 checks), probing "))
-            #expect(line.contains(" ms (29 results; agent: prepare 2 ms, observe 3 ms, sockets 4 ms, probes 5 ms in 1 round), report "))
+            #expect(line.contains(" ms (29 results; agent: prepare 2 ms, observe 3 ms (6 by connection lookup, 7 by witness), sockets 4 ms, probes 5 ms in 1 round), report "))
             #expect(line.contains(" ms, total "))
             #expect(!t.stdout.text.contains("timings"), "stdout keeps only the report")
             let quiet = agent.context()

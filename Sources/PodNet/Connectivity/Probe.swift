@@ -354,12 +354,19 @@ public struct ProbeTimings: Codable, Hashable, Sendable {
     public var probeMillis: Double
     /// How many rounds the descriptor budget cut the batch into.
     public var rounds: Int
+    /// Probes whose source the destination's kernel showed as the probe's own connection.
+    public var observedByLookup: Int
+    /// Probes whose source a witness connection or datagram observed.
+    public var observedByWitness: Int
 
-    public init(prepareMillis: Double = 0, observeMillis: Double = 0, openMillis: Double = 0, probeMillis: Double = 0, rounds: Int = 0) {
+    public init(prepareMillis: Double = 0, observeMillis: Double = 0, openMillis: Double = 0, probeMillis: Double = 0, rounds: Int = 0,
+                observedByLookup: Int = 0, observedByWitness: Int = 0) {
         self.prepareMillis = prepareMillis
         self.observeMillis = observeMillis
         self.openMillis = openMillis
         self.probeMillis = probeMillis
         self.rounds = rounds
+        self.observedByLookup = observedByLookup
+        self.observedByWitness = observedByWitness
     }
 }

@@ -78,6 +78,10 @@ enum Prober {
         let readsTable = ProbeRun.tableReads(jobs)
         let observations = SourceObserver.observe(jobs) { !readsTable[$0] }
         timings.observeMillis = millis(now() - observing)
+        timings.observedByWitness = jobs.indices.filter { index in
+            guard !readsTable[index], jobs[index].request.observesSource, case .success? = jobs[index].observeIn else { return false }
+            return true
+        }.count
         let run = ProbeRun(jobs, observations: observations, readsTable: readsTable, report: report)
         defer { run.release() }
         let batch = descriptorBudget()
@@ -102,7 +106,10 @@ enum Prober {
             timings.openMillis += millis(probing - opening)
             timings.probeMillis += millis(reading - probing)
             timings.rounds += 1
+            let waiting = range.filter { run.awaitingTable[$0] }.count
             let unknown = run.observeInTables(range)
+            timings.observedByLookup += waiting - unknown.count
+            timings.observedByWitness += unknown.count
             if !unknown.isEmpty {
                 // Witnesses for what the tables could not tell; they need descriptors too.
                 run.closeSockets(range)

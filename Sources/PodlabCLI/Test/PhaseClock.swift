@@ -30,7 +30,8 @@ struct PhaseClock {
 
     /// The agent's phases of a probe batch: `agent: prepare 21 ms, observe 402 ms, …`.
     static func describe(_ timings: ProbeTimings) -> String {
-        "agent: prepare \(format(timings.prepareMillis)) ms, observe \(format(timings.observeMillis)) ms, sockets \(format(timings.openMillis)) ms, "
+        "agent: prepare \(format(timings.prepareMillis)) ms, observe \(format(timings.observeMillis)) ms "
+            + "(\(timings.observedByLookup) by connection lookup, \(timings.observedByWitness) by witness), sockets \(format(timings.openMillis)) ms, "
             + "probes \(format(timings.probeMillis)) ms in \(timings.rounds) round\(timings.rounds == 1 ? "" : "s")"
     }
 
