@@ -110,11 +110,9 @@ enum Prober {
             let unknown = run.observeInTables(range)
             timings.observedByLookup += waiting - unknown.count
             timings.observedByWitness += unknown.count
-            if !unknown.isEmpty {
-                // Witnesses for what the tables could not tell; they need descriptors too.
-                run.closeSockets(range)
-                run.observeByWitness(unknown)
-            }
+            // Witnesses for what the lookups could not show, while this round's connections
+            // are still open (the observer sizes its batches to the descriptors left).
+            if !unknown.isEmpty { run.observeByWitness(unknown) }
             timings.observeMillis += millis(now() - reading)
             start = range.upperBound
             // The next batch needs the descriptors.
