@@ -10,11 +10,14 @@ public enum NetlinkBus: Sendable {
     case route
     /// nfnetlink: nftables.
     case netfilter
+    /// sock_diag: the sockets of a namespace as its kernel holds them (read only).
+    case sockDiag
 
     var family: Int32 {
         switch self {
         case .route: NETLINK_ROUTE
         case .netfilter: NETLINK_NETFILTER
+        case .sockDiag: NETLINK_SOCK_DIAG
         }
     }
 }

@@ -90,7 +90,9 @@ struct ConnectivityTestCommandTests {
                 let entries = results.enumerated().map { ProbeStreamLine.Entry(index: $0.offset, result: $0.element) }
                 let half = entries.count / 2
                 let lines = [ProbeStreamLine(results: Array(entries[half...])), ProbeStreamLine(results: Array(entries[..<half])),
-                             ProbeStreamLine(results: [], done: true, elapsedMillis: 1)]
+                             ProbeStreamLine(results: [], done: true, elapsedMillis: 1,
+                                             timings: ProbeTimings(prepareMillis: 2, observeMillis: 3, openMillis: 4, probeMillis: 5, rounds: 1,
+                                                                   observedByLookup: 6, observedByWitness: 7))]
                 return .chunks(200, lines.map { try! JSONEncoder().encode($0) + Data("\n".utf8) }, pause: .milliseconds(1))
             default:
                 return CannedPods.answer(request, pods: cluster) ?? .status(APIStatus.synthesized(code: 404, body: ""))
@@ -117,6 +119,25 @@ struct ConnectivityTestCommandTests {
             #expect(t.stderr.text.contains("probing: 29/29"))
             #expect(Self.probes(agent).count == 29)
             #expect(agent.requestLines.prefix(2) == ["GET /podlab/v1/lab", "GET /api/v1/pods"])
+        }
+    }
+
+    @Test("--timings says on stderr where the time went, the agent's phases included; without it, nothing is said")
+    func timings() async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with(Self.agent(cluster)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test --timings -o json") == 0)
+            let line = try #require(t.stderr.text.split(separator: "\n").first { $0.hasPrefix("timings: ") })
+            #expect(line.hasPrefix("timings: lab "))
+            #expect(line.contains(" ms, objects ") && line.contains(" ms (3 pods, 0 services, 0 slices), model "))
+            #expect(line.contains(" ms (29 checks), probing "))
+            #expect(line.contains(" ms (29 results; agent: prepare 2 ms, observe 3 ms (6 by connection lookup, 7 by witness), sockets 4 ms, probes 5 ms in 1 round), report "))
+            #expect(line.contains(" ms, total "))
+            #expect(!t.stdout.text.contains("timings"), "stdout keeps only the report")
+            let quiet = agent.context()
+            #expect(await quiet.run("test -o json") == 0)
+            #expect(!quiet.stderr.text.contains("timings:"))
         }
     }
 

@@ -21,33 +21,41 @@ public struct ConnectivityReport: Sendable {
 
     public var mismatches: [CheckResult] { results.filter { !$0.matched } }
 
+    /// How many checks did not match.
+    public var mismatchCount: Int { results.reduce(0) { $0 + ($1.matched ? 0 : 1) } }
+
     /// True when every check matched.
     public var passed: Bool { results.allSatisfy(\.matched) }
 
     /// How many checks sent a probe.
-    public var probeCount: Int { results.filter { $0.check.probe != nil }.count }
+    public var probeCount: Int { results.reduce(0) { $0 + ($1.check.probe == nil ? 0 : 1) } }
 
     /// Mismatches first; each group by claim, then source, then target.
-    public var ordered: [CheckResult] {
+    public var ordered: [CheckResult] { orderedIndices.map { results[$0] } }
+
+    /// The positions of `results` in `ordered`'s order. Indices are sorted, not the results:
+    /// a big report's tens of thousands of results are not copied around by the sort.
+    var orderedIndices: [Int] {
         let claimOrder = Dictionary(uniqueKeysWithValues: ConnectivityClaim.allCases.enumerated().map { ($1, $0) })
-        return results.enumerated().sorted { a, b in
-            let (x, y) = (a.element, b.element)
+        let ranks = results.map { claimOrder[$0.check.claim] ?? 0 }
+        return results.indices.sorted { a, b in
+            let (x, y) = (results[a], results[b])
             if x.matched != y.matched { return !x.matched }
-            let (cx, cy) = (claimOrder[x.check.claim] ?? 0, claimOrder[y.check.claim] ?? 0)
-            if cx != cy { return cx < cy }
+            if ranks[a] != ranks[b] { return ranks[a] < ranks[b] }
             if x.check.from != y.check.from { return x.check.from < y.check.from }
             if x.check.to != y.check.to { return x.check.to < y.check.to }
-            return a.offset < b.offset
-        }.map(\.element)
+            return a < b
+        }
     }
 
     /// Checks and mismatches per claim, in claim order, for claims with at least one check.
     public var claimCounts: [(claim: ConnectivityClaim, checks: Int, mismatched: Int)] {
-        ConnectivityClaim.allCases.compactMap { claim in
-            let own = results.filter { $0.check.claim == claim }
-            guard !own.isEmpty else { return nil }
-            return (claim, own.count, own.filter { !$0.matched }.count)
+        var counts: [ConnectivityClaim: (checks: Int, mismatched: Int)] = [:]
+        for result in results {
+            counts[result.check.claim, default: (0, 0)].checks += 1
+            if !result.matched { counts[result.check.claim, default: (0, 0)].mismatched += 1 }
         }
+        return ConnectivityClaim.allCases.compactMap { claim in counts[claim].map { (claim, $0.checks, $0.mismatched) } }
     }
 
     // MARK: Table
@@ -57,7 +65,7 @@ public struct ConnectivityReport: Sendable {
     /// Expected against actual, one row per check, mismatches first. With `colour`, the RESULT
     /// cell is red or green (the escape codes do not count towards column widths).
     public func table(colour: Bool = false, onlyMismatches: Bool = false) -> String {
-        let rows = ordered.filter { !onlyMismatches || !$0.matched }
+        let rows = orderedIndices.map { results[$0] }.filter { !onlyMismatches || !$0.matched }
         guard !rows.isEmpty else { return "" }
         let table = TextTable(
             headers: ["result", "claim", "from", "to", "probe", "expected", "actual", "latency", "detail"],
@@ -133,10 +141,11 @@ public struct ConnectivityReport: Sendable {
             let padding = String(repeating: " ", count: width - claim.rawValue.count)
             lines.append("- \(claim.rawValue)\(padding)   \(claim.title): not shown (\(reason))")
         }
-        let rate = elapsedSeconds > 0 ? Int((Double(probeCount) / elapsedSeconds).rounded()) : 0
+        let probes = probeCount, mismatched = mismatchCount, passed = mismatched == 0
+        let rate = elapsedSeconds > 0 ? Int((Double(probes) / elapsedSeconds).rounded()) : 0
         let verdict = passed ? "PASS" : "FAIL"
         lines.append("\(colour ? (passed ? Self.green : Self.red) + verdict + Self.reset : verdict): \(Self.count(results.count, "check")), "
-            + "\(results.count - mismatches.count) matched, \(mismatches.count) mismatched; \(Self.count(probeCount, "probe")) in "
+            + "\(results.count - mismatched) matched, \(mismatched) mismatched; \(Self.count(probes, "probe")) in "
             + "\(Self.fixed(elapsedSeconds, digits: 2)) s (\(rate) probes/s)")
         return lines.joined(separator: "\n") + "\n"
     }
@@ -149,7 +158,8 @@ public struct ConnectivityReport: Sendable {
     /// The report as JSON: the summary, the claims, and every check with its result
     /// (mismatches first).
     public var json: JSONValue {
-        let rate = elapsedSeconds > 0 ? Double(probeCount) / elapsedSeconds : 0
+        let probes = probeCount, mismatched = mismatchCount
+        let rate = elapsedSeconds > 0 ? Double(probes) / elapsedSeconds : 0
         var claims: [JSONValue] = claimCounts.map { claim, checks, mismatched in
             .object(["claim": .string(claim.rawValue), "title": .string(claim.title),
                      "checks": .integer(Int64(checks)), "mismatched": .integer(Int64(mismatched))])
@@ -162,14 +172,14 @@ public struct ConnectivityReport: Sendable {
         return .object([
             "lab": .string(lab),
             "scenario": .string(scenario),
-            "passed": .bool(passed),
+            "passed": .bool(mismatched == 0),
             "summary": .object([
-                "checks": .integer(Int64(results.count)), "matched": .integer(Int64(results.count - mismatches.count)),
-                "mismatched": .integer(Int64(mismatches.count)), "probes": .integer(Int64(probeCount)),
+                "checks": .integer(Int64(results.count)), "matched": .integer(Int64(results.count - mismatched)),
+                "mismatched": .integer(Int64(mismatched)), "probes": .integer(Int64(probes)),
                 "elapsedSeconds": .number(elapsedSeconds), "probesPerSecond": .number(rate),
             ]),
             "claims": .array(claims),
-            "results": .array(ordered.map(Self.json)),
+            "results": .array(orderedIndices.map { Self.json(results[$0]) }),
         ])
     }
 
@@ -218,8 +228,10 @@ public struct ConnectivityReport: Sendable {
     public func junit() -> String {
         var suites: [String] = []
         var totalTests = 0, totalFailures = 0, totalSkipped = 0
+        var byClaim: [ConnectivityClaim: [Int]] = [:]
+        for index in results.indices { byClaim[results[index].check.claim, default: []].append(index) }
         for claim in ConnectivityClaim.allCases {
-            let own = results.filter { $0.check.claim == claim }
+            let own = (byClaim[claim] ?? []).map { results[$0] }
             if own.isEmpty {
                 guard let reason = notShown[claim] else { continue }
                 totalTests += 1

@@ -51,10 +51,12 @@ public struct ProbeRequest: Codable, Hashable, Sendable {
     public var path: String?
     /// Also find out which source address the destination sees. A client socket only knows its
     /// own address, which address translation on the way never changes; so the agent, which
-    /// holds every pod's namespace, opens a socket of its own inside the destination pod's
-    /// namespace, has the source pod connect to it (TCP; a UDP datagram for `udp` probes) and
-    /// reads the peer address it got. For destinations that are pods of the lab; not for
-    /// `bind` and `route`.
+    /// holds every pod's namespace, reads it inside the destination pod: for a `tcp` probe,
+    /// whether the pod's kernel holds the probe's own connection as coming from the source's
+    /// own address and port; otherwise (or when it does not) it opens a socket of its own
+    /// there, has the source pod connect to it (TCP; a UDP datagram for `udp` probes) and reads
+    /// the peer address it got. For destinations that are pods of the lab; not for `bind` and
+    /// `route`.
     public var observeSource: Bool?
     /// `dns`: the name to look up (A records).
     public var name: String?
@@ -328,10 +330,43 @@ public struct ProbeStreamLine: Codable, Hashable, Sendable {
     public var results: [Entry]
     public var done: Bool?
     public var elapsedMillis: Double?
+    /// On the last line: where the batch's time went inside the agent.
+    public var timings: ProbeTimings?
 
-    public init(results: [Entry], done: Bool? = nil, elapsedMillis: Double? = nil) {
+    public init(results: [Entry], done: Bool? = nil, elapsedMillis: Double? = nil, timings: ProbeTimings? = nil) {
         self.results = results
         self.done = done
         self.elapsedMillis = elapsedMillis
+        self.timings = timings
+    }
+}
+
+/// Where a probe batch's time went inside the agent, phase by phase (milliseconds).
+public struct ProbeTimings: Codable, Hashable, Sendable {
+    /// Decoding the request, checking the probes and finding the source pods' namespaces.
+    public var prepareMillis: Double
+    /// Observing the source addresses the destinations see: witness connections before the
+    /// probes, and reading the destination pods' connection tables after them.
+    public var observeMillis: Double
+    /// Opening the probes' sockets inside the source pods.
+    public var openMillis: Double
+    /// The probe loops: from the first connect to the last result.
+    public var probeMillis: Double
+    /// How many rounds the descriptor budget cut the batch into.
+    public var rounds: Int
+    /// Probes whose source the destination's kernel showed as the probe's own connection.
+    public var observedByLookup: Int
+    /// Probes whose source a witness connection or datagram observed.
+    public var observedByWitness: Int
+
+    public init(prepareMillis: Double = 0, observeMillis: Double = 0, openMillis: Double = 0, probeMillis: Double = 0, rounds: Int = 0,
+                observedByLookup: Int = 0, observedByWitness: Int = 0) {
+        self.prepareMillis = prepareMillis
+        self.observeMillis = observeMillis
+        self.openMillis = openMillis
+        self.probeMillis = probeMillis
+        self.rounds = rounds
+        self.observedByLookup = observedByLookup
+        self.observedByWitness = observedByWitness
     }
 }

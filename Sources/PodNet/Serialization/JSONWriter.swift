@@ -46,8 +46,13 @@ struct JSONWriter {
 
     private func newline(level: Int, into output: inout String) {
         guard indentWidth > 0 else { return }
-        output += "\n" + String(repeating: " ", count: level * indentWidth)
+        output += "\n"
+        // Made once per depth, not per line (a big report has hundreds of thousands of lines).
+        let spaces = level * indentWidth
+        output += spaces < JSONWriter.indentation.count ? JSONWriter.indentation[spaces] : String(repeating: " ", count: spaces)
     }
+
+    private static let indentation = (0..<64).map { String(repeating: " ", count: $0) }
 
     /// Go's encoding/json sorts map keys by their bytes.
     static func byteOrder(_ a: String, _ b: String) -> Bool {
@@ -62,6 +67,12 @@ struct JSONWriter {
 
     static func writeString(_ text: String, into output: inout String) {
         output += "\""
+        // Most strings need no escape: appended whole, not scalar by scalar.
+        if !needsEscape(text) {
+            output += text
+            output += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""
@@ -78,6 +89,20 @@ struct JSONWriter {
             }
         }
         output += "\""
+    }
+
+    /// True when `text` has a character `writeString` escapes: a control character, `"`, `\`,
+    /// `<`, `>`, `&`, U+2028 or U+2029 (UTF-8 E2 80 A8 and E2 80 A9).
+    static func needsEscape(_ text: String) -> Bool {
+        var before = (UInt8(0), UInt8(0))
+        for byte in text.utf8 {
+            switch byte {
+            case 0..<0x20, 0x22, 0x5C, 0x3C, 0x3E, 0x26: return true
+            case 0xA8...0xA9 where before == (0xE2, 0x80): return true
+            default: before = (before.1, byte)
+            }
+        }
+        return false
     }
 
     private static func unicodeEscape(_ value: UInt32) -> String {

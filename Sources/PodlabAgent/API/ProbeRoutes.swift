@@ -49,7 +49,7 @@ extension Controller: ProbeBackend {
         var results = [ProbeResult?](repeating: nil, count: batch.probes.count)
         for (index, result) in prepared.answered { results[index] = result }
         for (index, result) in Controller.routeResults(prepared.routeChecks, plan: plan) { results[index] = result }
-        let probed = await Prober.run(prepared.jobs.map(\.job))
+        let probed = await Prober.run(prepared.jobs.map(\.job)).results
         for (position, entry) in prepared.jobs.enumerated() { results[entry.index] = probed[position] }
         let answer = ProbeBatchResult(
             results: results.enumerated().map { index, result in
@@ -63,14 +63,16 @@ extension Controller: ProbeBackend {
         let started = ContinuousClock.now
         let batch = try Controller.decodeProbes(body)
         let (plan, prepared) = try await prepare(batch.probes)
+        let preparedAt = ContinuousClock.now
         let pending = PendingResults()
         for (index, result) in prepared.answered { pending.add(index, result) }
         for (index, result) in Controller.routeResults(prepared.routeChecks, plan: plan) { pending.add(index, result) }
         let jobs = prepared.jobs
         let (stream, continuation) = AsyncStream<Data>.makeStream()
         Task {
-            _ = await Prober.run(jobs.map(\.job)) { position, result in pending.add(jobs[position].index, result) }
-            pending.finish()
+            var (_, timings) = await Prober.run(jobs.map(\.job)) { position, result in pending.add(jobs[position].index, result) }
+            timings.prepareMillis = Controller.millis(preparedAt - started)
+            pending.finish(timings)
         }
         let writer = Task {
             // Results go out in batches, a few dozen times a second: one JSON line per batch.
@@ -83,7 +85,8 @@ extension Controller: ProbeBackend {
                 // A client that went away stops the stream; the probes in flight still end by their timeouts.
                 guard (try? await Task.sleep(for: .milliseconds(25))) != nil else { return }
             }
-            let last = ProbeStreamLine(results: [], done: true, elapsedMillis: Controller.millis(ContinuousClock.now - started))
+            let last = ProbeStreamLine(results: [], done: true, elapsedMillis: Controller.millis(ContinuousClock.now - started),
+                                       timings: pending.timings)
             if let line = try? encoder.encode(last) { continuation.yield(line) }
             continuation.finish()
         }
@@ -286,6 +289,7 @@ final class PendingResults: @unchecked Sendable {
     private let lock = PThreadMutex()
     private var entries: [ProbeStreamLine.Entry] = []
     private var finished = false
+    private var finalTimings: ProbeTimings?
 
     func add(_ index: Int, _ result: ProbeResult) {
         lock.lock()
@@ -293,10 +297,18 @@ final class PendingResults: @unchecked Sendable {
         lock.unlock()
     }
 
-    func finish() {
+    func finish(_ timings: ProbeTimings) {
         lock.lock()
         finished = true
+        finalTimings = timings
         lock.unlock()
+    }
+
+    /// Where the batch's time went, once it is finished.
+    var timings: ProbeTimings? {
+        lock.lock()
+        defer { lock.unlock() }
+        return finalTimings
     }
 
     var isFinished: Bool {

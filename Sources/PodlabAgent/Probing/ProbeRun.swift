@@ -51,10 +51,20 @@ final class ProbeRun: @unchecked Sendable {
     /// the matrix is timed. Only for destinations with at most `keptOpenPerDestination` of them.
     let keepsOpen: [Bool]
 
-    init(_ jobs: [ProbeJob], observations: [Int: Observation] = [:], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) {
+    /// Probes whose source is observed in the destination pod's connection table (see
+    /// `tableReads`) rather than by a witness connection.
+    let readsTable: [Bool]
+    /// Per job: connected, and its result waits for the destination's connection table.
+    let awaitingTable: UnsafeMutableBufferPointer<Bool>
+
+    init(_ jobs: [ProbeJob], observations: [Int: Observation] = [:], readsTable: [Bool]? = nil,
+         report: (@Sendable (Int, ProbeResult) -> Void)? = nil) {
         self.jobs = jobs
         self.observations = observations
+        self.readsTable = readsTable ?? Array(repeating: false, count: jobs.count)
         self.report = report
+        awaitingTable = .allocate(capacity: max(1, jobs.count))
+        awaitingTable.initialize(repeating: false)
         fds = .allocate(capacity: jobs.count)
         fds.initialize(repeating: -1)
         results = .allocate(capacity: jobs.count)
@@ -68,9 +78,27 @@ final class ProbeRun: @unchecked Sendable {
         spareStarts = starts
         spares = .allocate(capacity: max(1, total))
         spares.initialize(repeating: -1)
+        keepsOpen = Self.keptOpen(jobs)
+    }
+
+    /// Which TCP probes keep their connection open until the results are delivered.
+    static func keptOpen(_ jobs: [ProbeJob]) -> [Bool] {
         var perDestination: [IPv4Address: Int] = [:]
         for job in jobs where job.request.kind == .tcp { perDestination[job.destination, default: 0] += 1 }
-        keepsOpen = jobs.map { $0.request.kind == .tcp && perDestination[$0.destination, default: 0] <= Prober.keptOpenPerDestination }
+        return jobs.map { $0.request.kind == .tcp && perDestination[$0.destination, default: 0] <= Prober.keptOpenPerDestination }
+    }
+
+    /// The TCP probes that observe their source in the destination pod's own connection table:
+    /// their connection stays open after the handshake, so once the probes ran, the destination
+    /// pod's kernel shows whom it came from. One table read per destination pod instead of a
+    /// witness connection per source and destination (the other probes that observe their
+    /// source keep the witness).
+    static func tableReads(_ jobs: [ProbeJob]) -> [Bool] {
+        let kept = keptOpen(jobs)
+        return jobs.indices.map { index in
+            guard kept[index], jobs[index].request.observesSource, case .success? = jobs[index].observeIn else { return false }
+            return true
+        }
     }
 
     /// Closes the sockets of `range` that are still open.
@@ -90,7 +118,8 @@ final class ProbeRun: @unchecked Sendable {
     /// The sockets job `index` uses: its own and its spares.
     func socketCount(_ index: Int) -> Int { 1 + spareCounts[index] }
 
-    /// Stores a job's result, with the observation of its source, and passes it on.
+    /// Stores a job's result, with the observation of its source, and passes it on; a connected
+    /// probe that reads its observation from a connection table waits for it (`observeInTables`).
     func record(_ index: Int, _ result: ProbeResult) {
         var result = result
         switch observations[index] {
@@ -99,6 +128,60 @@ final class ProbeRun: @unchecked Sendable {
         case nil: break
         }
         results[index] = result
+        if readsTable[index], result.outcome == .connected {
+            awaitingTable[index] = true
+            return
+        }
+        report?(index, result)
+    }
+
+    /// Completes the results of `range` that wait for their destination's connection table,
+    /// while the probes' connections are still open: the destination pod holds a connection
+    /// from the probe's own address and port, or it saw another source. Returns the jobs the
+    /// tables did not show (a translated source, a server that already closed), still waiting.
+    func observeInTables(_ range: Range<Int>) -> [Int] {
+        var waiting: [String: [(index: Int, client: SocketEndpoint)]] = [:]
+        var unknown: [Int] = []
+        for index in range where awaitingTable[index] {
+            guard case let .success(netns)? = jobs[index].observeIn, let client = results[index]?.source.flatMap(SocketEndpoint.init) else {
+                unknown.append(index)
+                continue
+            }
+            waiting[netns, default: []].append((index, client))
+        }
+        for (netns, entries) in waiting {
+            let connections = entries.map { entry in
+                (local: SocketEndpoint(jobs[entry.index].destination, UInt16(jobs[entry.index].request.port ?? 0)), remote: entry.client)
+            }
+            guard let held = try? SocketTable.holds(netns: netns, connections) else {
+                unknown += entries.map(\.index)
+                continue
+            }
+            for (entry, isHeld) in zip(entries, held) {
+                if isHeld { complete(entry.index, .success(entry.client.description)) } else { unknown.append(entry.index) }
+            }
+        }
+        return unknown.sorted()
+    }
+
+    /// Completes the waiting results of `indices` with witness connections (`SourceObserver`).
+    func observeByWitness(_ indices: [Int]) {
+        let wanted = Set(indices)
+        let observed = SourceObserver.observe(jobs) { wanted.contains($0) }
+        for index in indices {
+            complete(index, observed[index] ?? .failure(ObservationFailure(description: "the observation did not run")))
+        }
+    }
+
+    /// Attaches the observation to a waiting result and passes the result on.
+    private func complete(_ index: Int, _ observation: Observation) {
+        guard awaitingTable[index], var result = results[index] else { return }
+        switch observation {
+        case let .success(observed): result.observedSource = observed
+        case let .failure(failure): result.observationError = failure.description
+        }
+        results[index] = result
+        awaitingTable[index] = false
         report?(index, result)
     }
 
@@ -107,6 +190,7 @@ final class ProbeRun: @unchecked Sendable {
         closeSockets(jobs.indices)
         fds.deallocate()
         spares.deallocate()
+        awaitingTable.deallocate()
         _ = results.deinitialize()
         results.deallocate()
     }

@@ -49,10 +49,10 @@ enum Prober {
     /// Runs `jobs` and returns one result per job, in order. Does not block the caller's thread:
     /// the work happens on threads of its own.
     /// `report`, when given, hears of each result as it comes (from the probe threads: keep it short).
-    static func run(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) async -> [ProbeResult] {
-        guard !jobs.isEmpty else { return [] }
+    static func run(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil) async -> (results: [ProbeResult], timings: ProbeTimings) {
+        guard !jobs.isEmpty else { return ([], ProbeTimings()) }
         return await withCheckedContinuation { continuation in
-            startThread { runBlocking(jobs, report: report) { continuation.resume(returning: $0) } }
+            startThread { runBlocking(jobs, report: report) { continuation.resume(returning: ($0, $1)) } }
         }
     }
 
@@ -67,12 +67,22 @@ enum Prober {
     /// Runs the probes and hands the results to `deliver` as soon as all are in; the sockets
     /// kept open (see `ProbeRun.keepsOpen`) are closed after that, before the next batch may start.
     static func runBlocking(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil,
-                            deliver: ([ProbeResult]) -> Void) {
+                            deliver: ([ProbeResult], ProbeTimings) -> Void) {
         exclusive.lock()
         defer { exclusive.unlock() }
+        var timings = ProbeTimings()
         // The sources the destinations see are observed first, so each probe's result carries
-        // its observation as soon as it is reported.
-        let run = ProbeRun(jobs, observations: SourceObserver.observe(jobs), report: report)
+        // its observation as soon as it is reported — except where the destination's own
+        // connection table shows it once the probes ran (`ProbeRun.tableReads`).
+        let observing = now()
+        let readsTable = ProbeRun.tableReads(jobs)
+        let observations = SourceObserver.observe(jobs) { !readsTable[$0] }
+        timings.observeMillis = millis(now() - observing)
+        timings.observedByWitness = jobs.indices.filter { index in
+            guard !readsTable[index], jobs[index].request.observesSource, case .success? = jobs[index].observeIn else { return false }
+            return true
+        }.count
+        let run = ProbeRun(jobs, observations: observations, readsTable: readsTable, report: report)
         defer { run.release() }
         let batch = descriptorBudget()
         var start = 0
@@ -84,17 +94,31 @@ enum Prober {
                 end += 1
             }
             let range = start..<end
+            let opening = now()
             run.openSockets(range)
+            let probing = now()
             let threads = min(threadCount, max(1, range.count / 64))
             runThreads(threads, name: "probe") { thread in
                 var loop = ProbeLoop(run: run, indices: Array(stride(from: range.lowerBound + thread, to: range.upperBound, by: threads)))
                 loop.runAll()
             }
+            let reading = now()
+            timings.openMillis += millis(probing - opening)
+            timings.probeMillis += millis(reading - probing)
+            timings.rounds += 1
+            let waiting = range.filter { run.awaitingTable[$0] }.count
+            let unknown = run.observeInTables(range)
+            timings.observedByLookup += waiting - unknown.count
+            timings.observedByWitness += unknown.count
+            // Witnesses for what the lookups could not show, while this round's connections
+            // are still open (the observer sizes its batches to the descriptors left).
+            if !unknown.isEmpty { run.observeByWitness(unknown) }
+            timings.observeMillis += millis(now() - reading)
             start = range.upperBound
             // The next batch needs the descriptors.
             if start < jobs.count { run.closeSockets(range) }
         }
-        deliver(run.collectResults())
+        deliver(run.collectResults(), timings)
     }
 
     /// Probes to one address beyond this many close their connection at once instead of at

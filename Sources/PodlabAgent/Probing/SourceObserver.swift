@@ -20,7 +20,9 @@ struct ObservationFailure: Error, Hashable, Sendable, CustomStringConvertible {
 /// namespace, so it listens itself inside the destination pod — on a port of its own, next to
 /// whatever the containers serve — has the source pod connect there, and reads the peer address
 /// of the connection it accepts: the address the destination pod really saw. One witness per
-/// (source pod, destination address, transport) serves all the probes between them.
+/// (source pod, destination address, transport) serves all the probes between them. TCP probes
+/// whose connection stays open need no witness: the destination's connection table shows
+/// them (`ProbeRun.tableReads`); a witness serves only where that table cannot tell.
 ///
 /// Sockets are created on the namespace worker while it is inside each pod (a socket stays in
 /// the namespace it was created in), grouped so that each namespace is entered once; binding,
@@ -39,14 +41,14 @@ enum SourceObserver {
     /// never overflow the kernel's per-CPU backlog.
     static let windowPerThread = Prober.windowPerThread
 
-    /// The observation for each job that asks for one (by job index).
-    static func observe(_ jobs: [ProbeJob]) -> [Int: Observation] {
+    /// The observation for each job that asks for one (by job index), of the jobs `included`.
+    static func observe(_ jobs: [ProbeJob], included: (Int) -> Bool = { _ in true }) -> [Int: Observation] {
         var witnesses: [Witness] = []
         var timeouts: [Int] = []
         var positions: [Witness: Int] = [:]
         var result: [Int: Observation] = [:]
         var waiting: [(job: Int, witness: Int)] = []
-        for (index, job) in jobs.enumerated() where job.request.observesSource {
+        for (index, job) in jobs.enumerated() where job.request.observesSource && included(index) {
             switch job.observeIn {
             case nil:
                 result[index] = .failure(ObservationFailure(description: "the agent was not asked to observe the source"))

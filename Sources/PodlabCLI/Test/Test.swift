@@ -68,6 +68,9 @@ public struct ConnectivityTest: PodlabCommand {
     @Flag(help: "Keep the scenario's pods afterwards.")
     public var keep = false
 
+    @Flag(help: "Say on stderr how long each phase took (objects, model, probing inside the agent, report).")
+    public var timings = false
+
     public init() {}
 
     enum Format: String, CaseIterable {
@@ -104,6 +107,7 @@ public struct ConnectivityTest: PodlabCommand {
             do { return try EndpointSelector(parsing: text, namespace: namespace) } catch { throw CLIError("--to: \(error)") }
         } ?? .all
 
+        var clock = PhaseClock()
         let client = context.client(lab)
         let info = try await client.get(LabInfo.self, LabInfo.path)
         guard info.phase == .ready else {
@@ -117,6 +121,7 @@ public struct ConnectivityTest: PodlabCommand {
         }
         let plan = try Self.snapshotPlan(info)
         var progress = ProgressLine(context.stderr)
+        clock.lap("lab")
 
         let seed: SeedRun? = scenario == nil ? nil : SeedRun(client: client, context: context)
         if let seed {
@@ -134,11 +139,14 @@ public struct ConnectivityTest: PodlabCommand {
             let scope = seed != nil ? SeedScenario.namespace : namespace
             if let wait = Self.startupWait(pods.filter { scope == nil || $0.metadata.namespace == scope }, now: Timestamp(context.now())) {
                 progress.update("waiting \(wait.components.seconds)s for containers that just started to listen")
+                clock.lap("pods")
                 try await Task.sleep(for: wait)
+                clock.lap("startup wait")
                 pods = try await client.get(PodList.self, APIPath.pods(nil)).items
             }
             let services = seed != nil ? [] : try await client.get(ServiceList.self, Service.collectionPath(namespace: nil)).items
             let slices = seed != nil ? [] : try await client.get(EndpointSliceList.self, EndpointSlice.collectionPath(namespace: nil)).items
+            clock.lap("objects", "\(pods.count) pods, \(services.count) services, \(slices.count) slices")
             var snapshot = LabSnapshot(lab: plan.lab, clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, nodes: plan.nodes, pods: pods,
                                        services: services, endpointSlices: slices)
             if seed == nil { try await PolicyExpectations.load(into: &snapshot, client: client) }
@@ -152,7 +160,7 @@ public struct ConnectivityTest: PodlabCommand {
                     throw CLIError("no running pod \(unknown.map { "\"\($0)\"" }.joined(separator: ", "))\(namespace.map { " in namespace \"\($0)\"" } ?? "")")
                 }
                 checks = ReachabilityModel.checks(for: snapshot, options: MatrixOptions(
-                    sources: sources, targets: targets, namespace: namespace, timeoutMillis: timeoutMillis))
+                    sources: sources, targets: targets, namespace: namespace, timeoutMillis: timeoutMillis, kinds: kindFilter))
             }
             if let kindFilter {
                 checks = checks.filter { check in check.probe.map { kindFilter.contains($0.kind) } ?? true }
@@ -161,6 +169,7 @@ public struct ConnectivityTest: PodlabCommand {
                 let chosen = CheckSampling.indices(count: sample, of: checks.count, seed: randomSeed ?? UInt64.random(in: 0...UInt64.max))
                 checks = chosen.map { checks[$0] }
             }
+            clock.lap("model", "\(checks.count) checks")
             guard !checks.isEmpty else {
                 progress.finish()
                 if sources.isAll && targets.isAll && seed == nil {
@@ -170,14 +179,17 @@ public struct ConnectivityTest: PodlabCommand {
                 throw CLIError("nothing to check: no running pod matches --from \(sources) and --to \(targets)")
             }
             let started = ContinuousClock.now
-            let results = try await Self.run(checks, paths: context.labPaths(lab), progress: &progress)
+            let (results, agentTimings) = try await Self.run(checks, paths: context.labPaths(lab), progress: &progress)
             let elapsed = ContinuousClock.now - started
             progress.finish()
+            clock.lap("probing", "\(results.count) results; " + agentTimings.map(PhaseClock.describe).joined(separator: "; "))
             let notShown = seed != nil ? SeedScenario.notShown(by: checks, nodes: plan.nodes.count) : [:]
             let report = ConnectivityReport(
                 lab: info.name, scenario: scenario ?? "matrix", results: results,
                 elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, notShown: notShown)
             Self.print(report, format: format, mismatchesOnly: mismatchesOnly, context: context)
+            clock.lap("report")
+            if timings { context.stderr.line(clock.line) }
             result = report.passed ? 0 : 1
         } catch {
             progress.finish()
@@ -191,12 +203,15 @@ public struct ConnectivityTest: PodlabCommand {
     // MARK: Running
 
     /// Sends the probes (one streamed batch, unless there are more than one batch may hold) and
-    /// pairs every check with its result, showing progress as results arrive.
-    static func run(_ checks: [ConnectivityCheck], paths: LabPaths, progress: inout ProgressLine) async throws -> [CheckResult] {
+    /// pairs every check with its result, showing progress as results arrive. Also hands back
+    /// where each batch's time went in the agent.
+    static func run(_ checks: [ConnectivityCheck], paths: LabPaths, progress: inout ProgressLine) async throws
+        -> (results: [CheckResult], timings: [ProbeTimings]) {
         var results: [CheckResult?] = checks.map { check in check.evaluated.map { CheckResult(check: check, actual: $0) } }
         let pending = checks.indices.filter { checks[$0].probe != nil && results[$0] == nil }
         var done = 0, mismatched = results.compactMap { $0 }.filter { !$0.matched }.count
         progress.update("probing: 0/\(pending.count)")
+        var timings: [ProbeTimings] = []
         var start = 0
         while start < pending.count {
             let chunk = Array(pending[start..<min(pending.count, start + ProbeBatch.maximumCount)])
@@ -215,6 +230,7 @@ public struct ConnectivityTest: PodlabCommand {
                     results[chunk[entry.index]] = result
                     received += 1
                 }
+                if let batchTimings = line.timings { timings.append(batchTimings) }
                 done += line.results.count
                 if !line.results.isEmpty {
                     progress.update("probing: \(done)/\(pending.count)" + (mismatched > 0 ? ", \(mismatched) mismatched so far" : ""))
@@ -225,7 +241,7 @@ public struct ConnectivityTest: PodlabCommand {
             }
             start += chunk.count
         }
-        return results.map { $0! }
+        return (results.map { $0! }, timings)
     }
 
     static func print(_ report: ConnectivityReport, format: Format, mismatchesOnly: Bool, context: CommandContext) {

@@ -102,6 +102,9 @@ struct JSONWriterTests {
         ("\u{01}\u{08}\u{0C}\u{1F}", #""\u0001\b\f\u001f""#),
         ("é😀\u{2028}", #""é😀\u2028""#),
         ("/path", #""/path""#),
+        // Characters that share U+2028's first UTF-8 byte (E2) stay as they are.
+        ("a → b … \u{2029}", #""a → b … \u2029""#),
+        ("10.244.1.2:80 → 10.244.2.3:8080", #""10.244.1.2:80 → 10.244.2.3:8080""#),
     ])
     func escaping(text: String, expected: String) {
         #expect(JSONValue.string(text).jsonText() == expected)
