@@ -1,6 +1,7 @@
 @testable import AgentTestSupport
 import Foundation
 import Netns
+@testable import PodlabAgent
 import PodNet
 import Testing
 
@@ -167,6 +168,37 @@ import Testing
             #expect(killing.map(\.message) == ["Stopping container app"])
             // Its address is free again: a new pod of the same name is created.
             try await agent.createPod(Self.pod("gone"))
+        }
+    }
+
+    /// kubectl's `delete` lists the terminating pod, then watches from the list's version for
+    /// its DELETED event; the pod may be gone before the watch opens.
+    @Test func aWatchFromAListsVersionGetsTheDeletionThatCameBetween() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            try await agent.createPod(Self.pod("gone"))
+            try await agent.waitForPod("gone", "Running") { $0?.status.phase == .running }
+            let listed = try await agent.controller.listPods(namespace: "default", options: ListOptions(labelSelector: nil, watch: false, resourceVersion: nil))
+            let version = try #require(Int64(JSONReader.value(from: String(decoding: listed, as: UTF8.self))["metadata"]?["resourceVersion"]?.stringValue ?? ""))
+            try await agent.deletePod("gone")
+            try await agent.waitForPod("gone", "deleted") { $0 == nil }
+            let events = try await agent.controller.watchPods(namespace: "default",
+                                                              options: ListOptions(labelSelector: nil, watch: true, resourceVersion: String(version)))
+            let deletedVersion = try await withThrowingTaskGroup(of: Int64?.self) { group in
+                group.addTask {
+                    for await line in events {
+                        let event = try JSONReader.value(from: String(decoding: line, as: UTF8.self))
+                        if event["type"]?.stringValue == "DELETED" {
+                            return Int64(event["object"]?["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0
+                        }
+                    }
+                    return nil
+                }
+                group.addTask { try await Task.sleep(for: .seconds(10)); return nil }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+            let deleted = try #require(deletedVersion, "the watch from the list's version never reported the deletion")
+            #expect(deleted > version, "the DELETED event carries the version the deletion took")
         }
     }
 

@@ -112,7 +112,11 @@ struct KubectlAPITests {
             let apps = try await Self.get(agent, "/apis/apps/v1")
             #expect(apps["resources"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["deployments", "deployments/scale", "replicasets", "replicasets/scale"])
             let groups = try await Self.get(agent, "/apis")
-            #expect(groups["groups"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["apps", "discovery.k8s.io"])
+            #expect(groups["groups"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["apps", "discovery.k8s.io", "networking.k8s.io"])
+            let networking = try await Self.get(agent, "/apis/networking.k8s.io/v1")
+            let policies = networking["resources"]?.arrayValue?.first { $0["name"] == "networkpolicies" }
+            #expect(policies?["shortNames"] == ["netpol"])
+            #expect(policies?["namespaced"] == true)
             #expect(try await Self.get(agent, "/openapi/v2")["swagger"] == "2.0")
         }
     }

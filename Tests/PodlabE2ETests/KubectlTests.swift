@@ -46,7 +46,10 @@ struct KubectlTests {
                  sourceLocation: SourceLocation = #_sourceLocation) throws -> CommandResult {
             var environment = ["PATH": Spawner.defaultPath, "KUBECONFIG": kubeconfig, "HOME": cacheDirectory]
             if let editor { environment["KUBE_EDITOR"] = editor }
-            let result = try Command.run(binary.path, ["--cache-dir", cacheDirectory] + arguments, environment: environment, input: input)
+            // Under timeout(1): a kubectl that waits forever (a watch event it never gets) fails
+            // this test instead of stalling the whole suite.
+            let result = try Command.run("/usr/bin/timeout", ["120", binary.path, "--cache-dir", cacheDirectory] + arguments,
+                                         environment: environment, input: input)
             if expectSuccess && !result.succeeded {
                 Issue.record("kubectl \(arguments.joined(separator: " ")) failed (\(result.status)):\n\(result.stderr)\(result.stdout)",
                              sourceLocation: sourceLocation)

@@ -411,12 +411,15 @@ extension Controller {
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await self.sandboxRuntime.stop(process, grace: grace) } }
         }
+        // The DELETED event carries the version the deletion took: a client that listed the
+        // terminating pod watches from the list's version (kubectl delete waits so).
+        var deleted = pod
         do {
             try releaseSandbox(of: pod, sandbox: runtime?.sandbox ?? PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod))
-            try store.write { tx in
+            deleted.metadata.resourceVersion = String(try store.write { tx in
                 try tx.delete(kind: "Pod", namespace: pod.metadata.namespace, name: pod.metadata.name)
-                _ = try tx.nextResourceVersion()
-            }
+                return try tx.nextResourceVersion()
+            })
         } catch {
             logger.error("pod \(podKey): deletion failed: \(error)")
             return
@@ -427,7 +430,7 @@ extension Controller {
         try? FileManager.default.removeItem(atPath: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid))
         // Its emptyDir volumes with it (the memory-backed ones went with the mount namespace).
         try? FileManager.default.removeItem(atPath: paths.podDirectory(uid: pod.metadata.uid))
-        publish(.deleted, pod)
+        publish(.deleted, deleted)
     }
 
     /// Removes what a pod's network is made of — its namespaces (the veth pair goes with the

@@ -59,11 +59,14 @@ extension Controller {
     }
 
     /// Removes a stored object and tells watchers.
+    /// The DELETED event carries the version the deletion took (as kube-apiserver's does), so a
+    /// client that listed before it and watches from the list's version receives it.
     func removeStored<T: StoredObject>(_ object: T) throws {
-        try store.write { tx in
+        var object = object
+        object.metadata.resourceVersion = String(try store.write { tx in
             try tx.delete(kind: T.kind, namespace: object.metadata.namespace, name: object.metadata.name)
-            _ = try tx.nextResourceVersion()
-        }
+            return try tx.nextResourceVersion()
+        })
         publishObject(.deleted, object)
     }
 
