@@ -307,7 +307,7 @@ struct ToolsIntegrationTests {
         }
     }
 
-    @Test("on SIGTERM nginx closes idle keep-alive connections and its listener, answers the request in progress, then exits 0")
+    @Test("on SIGTERM nginx closes idle keep-alive connections and its listener, answers the request in progress and a request just connected, then exits 0")
     func gracefulShutdown() throws {
         try ToolsLab.with { lab in
             let server = try lab.start(Self.nginx, readyWhen: "start worker process")
@@ -326,9 +326,18 @@ struct ToolsIntegrationTests {
             let busy = try lab.connectToLoopback(port: 80)
             defer { close(busy) }
             _ = "GET / HT".withCString { send(busy, $0, 8, Int32(MSG_NOSIGNAL)) }
+            // And one connected whose request is not sent yet (a client a Service's rules sent
+            // here just before the pod was drained): it is answered, not closed unanswered.
+            let fresh = try lab.connectToLoopback(port: 80)
+            defer { close(fresh) }
             usleep(100_000)
 
             try server.child.signal(SIGTERM)
+            usleep(100_000)
+            _ = "GET / HTTP/1.1\r\nHost: x\r\n\r\n".withCString { send(fresh, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            let freshAnswer = Self.readUntilClosed(fresh) ?? "(not closed)"
+            #expect(freshAnswer.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(freshAnswer)")
+            #expect(freshAnswer.hasSuffix(Nginx.welcomePage), "answered whole, then closed: \(freshAnswer)")
             // The idle connection is closed by the server, with nothing more sent on it.
             #expect(Self.readUntilClosed(idle) == "")
             // Still running for the request in progress; the port refuses new connections.
@@ -346,7 +355,7 @@ struct ToolsIntegrationTests {
             #expect(server.stderr.contains("[notice] \(pid)#\(pid): gracefully shutting down\n"))
             #expect(server.stderr.contains("[notice] \(pid)#\(pid): exiting\n"))
             #expect(server.stderr.hasSuffix("[notice] \(pid)#\(pid): exit\n"), "\(server.stderr)")
-            #expect(server.stdout.components(separatedBy: "\" 200 612 ").count - 1 == 2)
+            #expect(server.stdout.components(separatedBy: "\" 200 612 ").count - 1 == 3)
         }
     }
 

@@ -63,6 +63,8 @@ final class ServerLoop {
         let idleTimeout: Double?
         var output: [UInt8] = []
         var closeAfterOutput = false
+        /// Nothing received yet: a client that connected and has not sent its first request.
+        var fresh = true
         var lastActivity = monotonicNanoseconds()
         /// The events the epoll set holds for this connection.
         var interest: UInt32 = 0
@@ -180,6 +182,7 @@ final class ServerLoop {
         listenerIndex.removeAll()
         for endpoint in datagrams { epoll_ctl(epoll, EPOLL_CTL_DEL, endpoint.socket.fd, nil) }
         datagramIndex.removeAll()
+        waitForFirstRequests()
         for connection in Array(connections.values) {
             // A request sent just before the signal is read first: a socket closed with unread
             // input answers the peer with a reset instead of the response.
@@ -206,6 +209,21 @@ final class ServerLoop {
         epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event)
     }
 
+    /// Connections just taken from the backlog have clients about to send their first request
+    /// (a connect is answered by the kernel before the request leaves): closed now, that client
+    /// would get an empty reply. Waits up to half a second, once, for those requests to arrive.
+    private func waitForFirstRequests() {
+        var waiting = connections.values.filter(\.fresh).map { pollfd(fd: $0.socket.fd, events: Int16(POLLIN), revents: 0) }
+        let deadline = monotonicNanoseconds() &+ 500_000_000
+        while !waiting.isEmpty {
+            let now = monotonicNanoseconds()
+            guard now < deadline else { return }
+            let ready = poll(&waiting, nfds_t(waiting.count), Int32((deadline - now) / 1_000_000) + 1)
+            if ready < 0 && errno != EINTR { return }
+            waiting.removeAll { $0.revents != 0 }
+        }
+    }
+
     private func acceptAll(_ listener: Listener) throws(SystemError) {
         while connections.count < maximumConnections, let (socket, peer) = try listener.socket.accept() {
             let info = ConnectionInfo(local: socket.localAddress ?? peer, peer: peer)
@@ -223,6 +241,7 @@ final class ServerLoop {
             let received: [UInt8]?
             do { received = try connection.socket.receiveAvailable() } catch { return drop(connection) }
             if let received {
+                connection.fresh = false
                 connection.lastActivity = monotonicNanoseconds()
                 let reply = received.isEmpty
                     ? connection.handler.peerClosed(on: connection.info)
