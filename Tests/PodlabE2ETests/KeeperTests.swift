@@ -42,8 +42,8 @@ struct KeeperTests {
     @Test("a container that exits with 7 while no agent runs: Terminated with exit code 7 (Never), lastState 7 (OnFailure)")
     func exitCodeWhileAgentIsDown() async throws {
         try await TestLab.with { lab in
-            try lab.apply(Self.pod("never", policy: "Never", command: ["sh", "-c", "sleep 6; exit 7"]) + "---\n"
-                          + Self.pod("onfailure", policy: "OnFailure", command: ["sh", "-c", "sleep 6; exit 7"]), as: "pods.yaml")
+            try lab.apply(Self.pod("never", policy: "Never", command: ["sh", "-c", "sleep 12; exit 7"]) + "---\n"
+                          + Self.pod("onfailure", policy: "OnFailure", command: ["sh", "-c", "sleep 12; exit 7"]), as: "pods.yaml")
             try await lab.eventually("both pods Running") { try lab.allRunning(count: 2) }
             let shells = try ["never", "onfailure"].map { try #require(try lab.containerPIDs($0)["sh"], "\($0) has no sh") }
             try await lab.killAgent()
