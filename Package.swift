@@ -33,6 +33,8 @@ let package = Package(
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
+        // Gzip layers of images (inflate only).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // _GNU_SOURCE wrappers and macro values Swift cannot import.
         .target(name: "CNetlink"),
 
@@ -49,7 +51,7 @@ let package = Package(
 
         // Control plane: store, scheduler, IPAM, reconcilers, container supervision, HTTP API.
         .target(name: "PodlabAgent", dependencies: [
-            "PodNet", "Netns", "Netlink", "NFTables", "CNetlink",
+            "PodNet", "Netns", "Netlink", "NFTables", "CNetlink", "CZlib",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -112,7 +114,7 @@ let package = Package(
 
         .testTarget(name: "PodNetTests", dependencies: ["PodNet"]),
         .testTarget(name: "PodlabCNITests", dependencies: ["PodlabCNI", "podlab-cni", "Netns", "Netlink", "NFTables", "KernelTestSupport"]),
-        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "AgentTestSupport"]),
+        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "AgentTestSupport", "KernelTestSupport"]),
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
