@@ -46,7 +46,7 @@ struct BusyboxWebImage {
         for blob in [layer, config, manifest] { try Data(blob).write(to: URL(fileURLWithPath: "\(blobs)/\(ImageDigest.of(blob).hex)")) }
         let index: JSONValue = ["schemaVersion": 2, "manifests": [[
             "mediaType": .string(MediaType.ociManifest), "digest": .string(ImageDigest.of(manifest).description), "size": .integer(Int64(manifest.count)),
-            "annotations": [.string(ImageDescriptor.imageNameAnnotation): .string(name)],
+            "annotations": [ImageDescriptor.imageNameAnnotation: .string(name)],
         ]]]
         try index.jsonText(indent: 0).write(toFile: "\(directory)/index.json", atomically: true, encoding: .utf8)
         try #"{"imageLayoutVersion": "1.0.0"}"#.write(toFile: "\(directory)/oci-layout", atomically: true, encoding: .utf8)
