@@ -117,6 +117,9 @@ public actor Controller: APIBackend {
         try FileManager.default.createDirectory(atPath: paths.exits, withIntermediateDirectories: true)
         store = try Store(path: paths.database)
         cgroups = runtime.cgroups(lab: paths.lab)
+        // What changed before this agent started was published by another: a watch can start
+        // only from here on.
+        hub.start(at: try store.read { try $0.currentResourceVersion() })
     }
 
     func setShutdown(_ action: @escaping @Sendable () async -> Void) { shutdown = action }

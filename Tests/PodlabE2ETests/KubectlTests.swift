@@ -294,6 +294,14 @@ struct KubectlTests {
                 print("running", event["object"].status.pod_ip.startswith("10.244."))
                 w.stop()
         print("listed", ",".join(p.metadata.name for p in v1.list_namespaced_pod("default").items))
+        w = watch.Watch()
+        for event in w.stream(v1.list_namespaced_pod, "default", send_initial_events=True, resource_version_match="NotOlderThan",
+                              allow_watch_bookmarks=True, timeout_seconds=60):
+            if event["type"] == "BOOKMARK":
+                print("initial events end", event["raw_object"]["metadata"]["annotations"]["k8s.io/initial-events-end"])
+                w.stop()
+            else:
+                print("initial", event["type"], event["object"].metadata.name)
         print("deleted", v1.delete_namespaced_pod("py", "default").metadata.name)
         try:
             v1.read_namespaced_pod("nope", "default")
@@ -316,6 +324,8 @@ struct KubectlTests {
                 created py
                 running True
                 listed py
+                initial ADDED py
+                initial events end true
                 deleted py
                 status 404 Not Found
 

@@ -9,6 +9,14 @@ public struct ListOptions: Sendable {
     public var labelSelector: String?
     public var watch: Bool
     public var resourceVersion: String?
+    /// A watch may get `BOOKMARK` events.
+    public var allowWatchBookmarks = false
+    /// A watch starts with the current objects, then a bookmark that says they are all sent
+    /// (client-go's streaming list).
+    public var sendInitialEvents: Bool? = nil
+    public var resourceVersionMatch: String? = nil
+    /// A watch ends after this many seconds (kube-apiserver's `timeoutSeconds`).
+    public var timeoutSeconds: Int? = nil
 }
 
 /// Options of a log request (`/pods/{name}/log`).
@@ -217,7 +225,11 @@ public enum APIServer {
         let query = request.uri.queryParameters
         return ListOptions(labelSelector: query["labelSelector"].map(String.init).flatMap { $0.isEmpty ? nil : $0 },
                            watch: query["watch"].map { $0 == "true" || $0 == "1" } ?? false,
-                           resourceVersion: query["resourceVersion"].map(String.init))
+                           resourceVersion: query["resourceVersion"].map(String.init),
+                           allowWatchBookmarks: query["allowWatchBookmarks"].map { $0 == "true" || $0 == "1" } ?? false,
+                           sendInitialEvents: query["sendInitialEvents"].map { $0 == "true" || $0 == "1" },
+                           resourceVersionMatch: query["resourceVersionMatch"].map(String.init).flatMap { $0.isEmpty ? nil : $0 },
+                           timeoutSeconds: query["timeoutSeconds"].flatMap { Int(String($0)) }.flatMap { $0 > 0 ? $0 : nil })
     }
 
     static func json(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {

@@ -99,16 +99,37 @@ extension Controller {
     }
 
     /// A watch of one kind: the current objects first (as ADDED, unless a resourceVersion was
-    /// given), then every change, filtered by the label selector.
+    /// given), then every change, filtered by the label selector; bookmarks where allowed. A
+    /// resourceVersion whose later changes are no longer known gets the API server's 410 as
+    /// the watch's one ERROR event.
     func watchStream<T: StoredObject>(_ type: T.Type, namespace: String?, options: ListOptions, current: [T]) throws -> AsyncStream<Data> {
         let matcher = try options.labelSelector.map(Controller.selector)
-        let events = hub.subscribe(kind: T.kind, namespace: namespace,
-                                   since: options.resourceVersion.flatMap(Int64.init).flatMap { $0 > 0 ? $0 : nil })
-        let initial = options.resourceVersion.flatMap(Int64.init) == nil ? current : []
+        let start = try WatchStart(resourceVersion: options.resourceVersion, sendInitialEvents: options.sendInitialEvents,
+                                   resourceVersionMatch: options.resourceVersionMatch, allowWatchBookmarks: options.allowWatchBookmarks)
+        let since: Int64?, initial: [T]
+        if case let .after(version) = start { (since, initial) = (version, []) } else { (since, initial) = (nil, current) }
+        let events: AsyncStream<WatchEvent>
+        do {
+            events = try hub.subscribe(kind: T.kind, namespace: namespace, since: since, bookmarks: options.allowWatchBookmarks)
+        } catch let expired as WatchExpired {
+            let status = APIStatus.expired(expired.message)
+            return AsyncStream { continuation in
+                continuation.yield(Controller.watchLine("ERROR", status.json))
+                continuation.finish()
+            }
+        }
+        let initialEnd: JSONValue? = start == .currentObjectsThenBookmark
+            ? Controller.bookmark(T.self, version: try store.read { try $0.currentResourceVersion() }, annotations: [WatchStart.initialEventsEndAnnotation: "true"])
+            : nil
         return AsyncStream { continuation in
             for object in initial { continuation.yield(Controller.watchLine("ADDED", object.json)) }
+            if let initialEnd { continuation.yield(Controller.watchLine("BOOKMARK", initialEnd)) }
             let task = Task {
                 for await event in events {
+                    if event.type == .bookmark {
+                        continuation.yield(Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: event.resourceVersion)))
+                        continue
+                    }
                     let object = (try? JSONReader.value(from: String(decoding: event.object, as: UTF8.self))) ?? .null
                     if let matcher {
                         var labels: [String: String] = [:]
@@ -121,8 +142,24 @@ extension Controller {
                 }
                 continuation.finish()
             }
-            continuation.onTermination = { _ in task.cancel() }
+            let timeout = options.timeoutSeconds.map { seconds in
+                Task {
+                    try? await Task.sleep(for: .seconds(seconds))
+                    continuation.finish()
+                }
+            }
+            continuation.onTermination = { _ in
+                task.cancel()
+                timeout?.cancel()
+            }
         }
+    }
+
+    /// A bookmark's object: the watched kind with only a resourceVersion (and annotations).
+    static func bookmark<T: StoredObject>(_ type: T.Type, version: Int64, annotations: [String: String] = [:]) -> JSONValue {
+        var metadata: [String: JSONValue] = ["resourceVersion": .string(String(version))]
+        if !annotations.isEmpty { metadata["annotations"] = .object(annotations.mapValues { .string($0) }) }
+        return .object(["kind": .string(T.kind), "apiVersion": .string(T.apiVersion), "metadata": .object(metadata)])
     }
 
     static func decodeObject<T: StoredObject>(_ body: Data, as type: T.Type) throws -> T {
