@@ -175,6 +175,7 @@ struct ImageCatalogTests {
             switch command?.executable {
             case let .builtin(tool)?: #expect(ImageCatalog.builtinTools.contains(tool))
             case .busybox("sh")?: #expect(image.name == "busybox")
+            case let .sibling(program)?: #expect(ImageCatalog.siblingExecutables.contains(program), "\(image.name)")
             default: Issue.record("\(image.name): default command \(argv0) is neither a program of the image nor BusyBox's sh")
             }
         }
