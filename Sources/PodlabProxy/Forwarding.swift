@@ -80,7 +80,7 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
         // The upstream channel lives on this connection's event loop, where its initializer runs.
         let boundSniffer = NIOLoopBound(sniffer, eventLoop: channelContext.eventLoop)
         let bootstrap = ClientBootstrap(group: channelContext.eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(boundSniffer.value) }

@@ -31,7 +31,7 @@ struct ImageCatalogTests {
     func notFoundMessage() {
         #expect(throws: ImageError.notFound("nginxx", known: ImageCatalog.knownNames)) { try ImageCatalog.resolve("nginxx") }
         #expect(ImageError.notFound("nginxx", known: ImageCatalog.knownNames).description ==
-            "Failed to pull image \"nginxx\": image not found in the podlab catalog (known: busybox, curl, curlimages/curl, httpd, nginx, podlab/dns, podlab/echo, podlab/probe)")
+            "Failed to pull image \"nginxx\": image not found in the podlab catalog (known: busybox, curl, curlimages/curl, httpd, nginx, podlab/dns, podlab/echo, podlab/probe, podlab/proxy)")
     }
 
     @Test("malformed references are InvalidImageName", arguments: [

@@ -49,10 +49,10 @@ struct MeshInjectionTests {
 
     @Test("a hostNetwork pod is passed by in a meshed namespace and refused when annotated")
     func hostNetwork() throws {
-        let pod = validPod { $0.spec.hostNetwork = true }
+        let pod = validPod { $0.spec.preservedFields["hostNetwork"] = true }
         #expect(try MeshInjection.inject(pod, namespaceLabels: Self.meshedNamespace) == pod)
         let error = #expect(throws: InvalidObjectError.self) {
-            try MeshInjection.inject(meshedPod { $0.spec.hostNetwork = true }, namespaceLabels: [:])
+            try MeshInjection.inject(meshedPod { $0.spec.preservedFields["hostNetwork"] = true }, namespaceLabels: [:])
         }
         #expect(error?.errors.map(\.field.description) == ["metadata.annotations[podlab.dev/mesh]"])
     }
