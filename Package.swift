@@ -122,7 +122,7 @@ let package = Package(
 
         .testTarget(name: "PodNetTests", dependencies: ["PodNet"]),
         .testTarget(name: "PodlabCNITests", dependencies: ["PodlabCNI", "podlab-cni", "Netns", "Netlink", "NFTables", "KernelTestSupport"]),
-        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "AgentTestSupport"]),
+        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "NFTables", "AgentTestSupport"]),
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),

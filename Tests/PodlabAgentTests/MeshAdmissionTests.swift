@@ -1,5 +1,6 @@
 @testable import AgentTestSupport
 import Foundation
+import NFTables
 @testable import PodlabAgent
 import PodNet
 import Testing
@@ -82,5 +83,21 @@ import Testing
             #expect(await agent.pods().isEmpty)
             #expect(agent.runtime.meshCaptures.isEmpty)
         }
+    }
+}
+
+/// The capture lowered to nftables reads, rule for rule, as PodNet's value prints it (nft's
+/// own notation), in two `nat` base chains at `dstnat` priority of `table ip podlab-mesh`.
+@Suite struct MeshCaptureLoweringTests {
+    @Test func everyRuleLowersToWhatTheValueSays() {
+        let rules = MeshCaptureRules(excludedPorts: [5432])
+        for chain in rules.chains {
+            let lowered = chain.rules.map { MeshCapture.expressions($0) }
+            #expect(lowered.map { NFTables.Rule(table: MeshCapture.table, chain: chain.name, $0).description } == chain.rules.map(\.description))
+        }
+        // The table replaced whole: deleted if present, made again with its two chains and rules.
+        let script = MeshCapture.transaction(rules).description.split(separator: "\n")
+        #expect(script.filter { $0.hasPrefix("add rule ip podlab-mesh ") }.count == rules.chains.map(\.rules.count).reduce(0, +), "\(script)")
+        #expect(script.filter { $0.hasPrefix("add chain ip podlab-mesh ") && $0.contains("nat") }.count == 2, "\(script)")
     }
 }

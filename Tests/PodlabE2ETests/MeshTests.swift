@@ -111,6 +111,13 @@ struct MeshTests {
             let plain = try curl(lab, from: "plain", ["-i", "http://\(serverIP):8080/plain"])
             #expect(plain.succeeded && plain.stdout.lowercased().contains("x-podlab-upstream: 127.0.0.1:8080"), "\(plain.stdout) \(plain.stderr)")
 
+            // A request the proxy cannot parse: 400, the connection closed, the proxy still serving.
+            let garbage = try Command.run("bash", ["-c", "exec 3<>/dev/tcp/\(serverIP)/8080; printf 'GET / HTTP/1.1\\r\\nno colon here\\r\\n\\r\\n' >&3; timeout 5 cat <&3"],
+                                          netns: lab.podNamespace("plain"))
+            #expect(garbage.stdout.hasPrefix("HTTP/1.1 400"), "\(garbage.stdout) \(garbage.stderr)")
+            let after = try curl(lab, from: "plain", ["-i", "http://\(serverIP):8080/after"])
+            #expect(after.succeeded && after.stdout.hasPrefix("HTTP/1.1 200"), "\(after.stdout) \(after.stderr)")
+
             // Metrics: the server's proxy counted inbound requests, the client's outbound ones.
             let serverMetrics = try curl(lab, from: "plain", ["http://\(serverIP):15090/metrics"]).stdout
             #expect(serverMetrics.contains("podlab_proxy_requests_total{direction=\"inbound\""), "\(serverMetrics)")
