@@ -107,6 +107,12 @@ struct MeshTests {
                                                        "http://\(clusterIP)/a", "http://\(clusterIP)/b"])
             #expect(twice.stdout == "1 0 ", "\(twice.stdout) \(twice.stderr)")
 
+            // Bytes that are not HTTP pass through both proxies as they are (the echo server
+            // sends them back); the server's proxy counts the connection.
+            let raw = try Command.run("bash", ["-c", "exec 3<>/dev/tcp/\(clusterIP)/80; printf 'hello mesh\\n' >&3; timeout 5 head -c 11 <&3"],
+                                      netns: lab.podNamespace("client"))
+            #expect(raw.stdout == "hello mesh\n", "\(raw.stdout) \(raw.stderr)")
+
             // Unmeshed → meshed: the inbound capture still hands it to the application.
             let plain = try curl(lab, from: "plain", ["-i", "http://\(serverIP):8080/plain"])
             #expect(plain.succeeded && plain.stdout.lowercased().contains("x-podlab-upstream: 127.0.0.1:8080"), "\(plain.stdout) \(plain.stderr)")
