@@ -40,6 +40,7 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         var sandboxFailures = 0
         var servicesSynced: [String: ServiceTable] = [:]
         var policiesSynced: [String: PolicyRuleset] = [:]
+        var meshCaptures: [String: MeshCaptureRules] = [:]
         var scripts: [String: Script] = [:]
     }
 
@@ -117,6 +118,8 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     /// The Service table last programmed on each node.
     public var servicesSynced: [String: ServiceTable] { state.withLock { $0.servicesSynced } }
     public var policiesSynced: [String: PolicyRuleset] { state.withLock { $0.policiesSynced } }
+    /// The mesh capture programmed in each pod's network namespace, by namespace name.
+    public var meshCaptures: [String: MeshCaptureRules] { state.withLock { $0.meshCaptures } }
 
     private func end(_ process: ProcessIdentity, _ status: TerminationStatus) -> Bool {
         let handler: ProcessWatcher.Handler?? = state.withLock { state in
@@ -190,7 +193,16 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     }
 
     func removeSandbox(_ sandbox: PodSandboxPaths, namespaces: LabNamespaces) throws {
-        if let own = sandbox.network.ownNamespace { _ = state.withLock { $0.sandboxes.remove(own) } }
+        if let own = sandbox.network.ownNamespace {
+            state.withLock {
+                $0.sandboxes.remove(own)
+                $0.meshCaptures[own] = nil
+            }
+        }
+    }
+
+    func programMeshCapture(_ rules: MeshCaptureRules, sandbox: PodSandboxPaths) throws {
+        state.withLock { $0.meshCaptures[sandbox.netns] = rules }
     }
 
     public func removeNeighbor(node: String, address: IPv4Address) {}

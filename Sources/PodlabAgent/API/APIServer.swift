@@ -62,9 +62,12 @@ public enum APIServer {
 
     /// Builds the router for `backend`; with `credentials`, every request must carry the lab's
     /// bearer token (the HTTPS listener; the unix socket is guarded by its file mode).
-    public static func router(backend: any APIBackend, credentials: ClusterCredentials? = nil) -> Router<BasicRequestContext> {
+    /// With `meshToken`, the router is the mesh's (`MeshAPIListener`): that token, and reads of
+    /// Services and EndpointSlices only.
+    public static func router(backend: any APIBackend, credentials: ClusterCredentials? = nil, meshToken: String? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         if let credentials { router.add(middleware: BearerTokenAuthentication(credentials: credentials)) }
+        if let meshToken { router.add(middleware: MeshReadOnly(token: meshToken)) }
         router.add(middleware: CredentialHeaders(values: .shared))
         router.add(middleware: StatusErrors())
         router.add(middleware: ListPresentation())

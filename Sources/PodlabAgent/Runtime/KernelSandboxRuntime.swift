@@ -94,6 +94,11 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
         try PodRuntime.removeSandbox(sandbox, namespaces: namespaces)
     }
 
+    func programMeshCapture(_ rules: MeshCaptureRules, sandbox: PodSandboxPaths) throws {
+        guard let own = sandbox.network.ownNamespace else { return }
+        try MeshCapture.apply(rules, netns: own)
+    }
+
     func removeNeighbor(node: String, address: IPv4Address) {
         guard let network = self.node(node) else { return }
         try? network.netlink.deleteNeighbor(Neighbor(interfaceIndex: network.bridge.index, address: address, mac: MACAddress.derived(from: address)))
