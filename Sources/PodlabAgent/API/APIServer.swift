@@ -171,6 +171,7 @@ public enum APIServer {
         }
         if let nodes = backend as? any NodeBackend { Controller.addNodeRoutes(to: router, backend: nodes) }
         if let attachable = backend as? any AttachBackend { AttachRoutes.register(on: router, backend: attachable) }
+        if let streaming = backend as? any StreamingBackend { StreamingEndpoints.register(on: router, backend: streaming) }
         if let controller = backend as? Controller {
             for resource in controller.objectResources() {
                 ObjectRoutes.register(on: router, prefix: resource.prefix, resource: resource.resource, namespaced: resource.namespaced, handlers: resource.handlers)
