@@ -41,6 +41,7 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         var servicesSynced: [String: ServiceTable] = [:]
         var policiesSynced: [String: PolicyRuleset] = [:]
         var meshCaptures: [String: MeshCaptureRules] = [:]
+        var policyDeltas: [String: [PolicyRuleset.Delta]] = [:]
         var scripts: [String: Script] = [:]
     }
 
@@ -120,6 +121,8 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     public var policiesSynced: [String: PolicyRuleset] { state.withLock { $0.policiesSynced } }
     /// The mesh capture programmed in each pod's network namespace, by namespace name.
     public var meshCaptures: [String: MeshCaptureRules] { state.withLock { $0.meshCaptures } }
+    /// The deltas each node was sent, in order.
+    public var policyDeltas: [String: [PolicyRuleset.Delta]] { state.withLock { $0.policyDeltas } }
 
     private func end(_ process: ProcessIdentity, _ status: TerminationStatus) -> Bool {
         let handler: ProcessWatcher.Handler?? = state.withLock { state in
@@ -162,6 +165,18 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     public func syncPolicies(node: String, ruleset: PolicyRuleset) async throws -> PolicyDataplane.SyncReport? {
         state.withLock { $0.policiesSynced[node] = ruleset }
         return nil
+    }
+
+    /// Applied to the ruleset last synced, as the kernel would; nil (the whole ruleset wanted)
+    /// when there is none.
+    public func applyPolicies(node: String, delta: PolicyRuleset.Delta) async throws -> PolicyDataplane.SyncReport? {
+        state.withLock { state in
+            guard let ruleset = state.policiesSynced[node] else { return nil }
+            state.policiesSynced[node] = ruleset.applying(delta)
+            state.policyDeltas[node, default: []].append(delta)
+            return PolicyDataplane.SyncReport(node: node, rebuilt: false, addedElements: delta.added.values.reduce(0) { $0 + $1.count },
+                                              deletedElements: delta.removed.values.reduce(0) { $0 + $1.count })
+        }
     }
 
     // MARK: Pod sandboxes

@@ -40,6 +40,9 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
     func forgetServices(node: String) async
     /// Programs a node's NetworkPolicy rules; nil when nothing was programmed (the node is not built).
     func syncPolicies(node: String, ruleset: PolicyRuleset) async throws -> PolicyDataplane.SyncReport?
+    /// Sends the elements that changed since the node's last sync or delta; nil, sending
+    /// nothing, when what the node holds is unknown (the caller syncs the whole ruleset).
+    func applyPolicies(node: String, delta: PolicyRuleset.Delta) async throws -> PolicyDataplane.SyncReport?
 
     // MARK: Pod sandboxes
 

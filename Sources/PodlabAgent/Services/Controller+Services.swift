@@ -186,6 +186,7 @@ extension Controller {
     func storeNewNamespace(_ namespace: Namespace) throws -> Namespace {
         let stored = try persist(Controller.stamped(namespace.applyingDefaults()), .added)
         namespaces[stored.metadata.name] = stored
+        namespaceChangedForPolicies(stored.metadata.name)
         return stored
     }
 
@@ -238,6 +239,7 @@ extension Controller {
         do {
             try removeStored(namespace)
             namespaces.removeValue(forKey: name)
+            namespaceChangedForPolicies(name)
             logger.info("namespace \(name) deleted")
         } catch {
             logger.error("namespace \(name): deletion failed: \(error)")
@@ -581,7 +583,7 @@ extension Controller {
             watch: { _, options in try await self.watchNamespaces(options: options) },
             get: { _, name in data(try await self.namespace(name)) },
             create: { _, body, dryRun in try await self.createNamespace(body: body, dryRun: dryRun) },
-            replace: nil,
+            replace: { _, name, body, dryRun in try await self.replaceNamespace(name: name, body: body, dryRun: dryRun) },
             delete: { _, name, dryRun in try await self.deleteNamespace(name: name, dryRun: dryRun) })
         let serviceHandlers = ResourceHandlers(
             list: { namespace, options in try await self.listServices(namespace: namespace, options: options) },
