@@ -238,7 +238,10 @@ import Testing
                 labelSelector: nil, watch: true, resourceVersion: nil, timeoutSeconds: 1))
             let ended = try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
-                    for await _ in timed {}
+                    var types: [String] = []
+                    for await line in timed { types.append((try? JSONReader.value(from: String(decoding: line, as: UTF8.self)))?["type"]?.stringValue ?? "") }
+                    #expect(!types.contains("BOOKMARK"), "a watch that did not ask for bookmarks got one: \(types)")
+                    #expect(types.prefix(2) == ["ADDED", "ADDED"])
                     return true
                 }
                 group.addTask { try await Task.sleep(for: .seconds(20)); return false }

@@ -118,12 +118,15 @@ extension Controller {
                 continuation.finish()
             }
         }
-        let initialEnd: JSONValue? = start == .currentObjectsThenBookmark
-            ? Controller.bookmark(T.self, version: try store.read { try $0.currentResourceVersion() }, annotations: [WatchStart.initialEventsEndAnnotation: "true"])
-            : nil
+        // Not a `JSONValue?` with nil: JSONValue takes the nil literal itself (as JSON null).
+        var initialLines = initial.map { Controller.watchLine("ADDED", $0.json) }
+        if start == .currentObjectsThenBookmark {
+            let version = try store.read { try $0.currentResourceVersion() }
+            initialLines.append(Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: version,
+                                                                                     annotations: [WatchStart.initialEventsEndAnnotation: "true"])))
+        }
         return AsyncStream { continuation in
-            for object in initial { continuation.yield(Controller.watchLine("ADDED", object.json)) }
-            if let initialEnd { continuation.yield(Controller.watchLine("BOOKMARK", initialEnd)) }
+            for line in initialLines { continuation.yield(line) }
             let task = Task {
                 for await event in events {
                     if event.type == .bookmark {
