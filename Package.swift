@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "podlab-tools", targets: ["podlab-tools"]),
         .library(name: "PodlabCNI", targets: ["PodlabCNI"]),
         .executable(name: "podlab-cni", targets: ["podlab-cni"]),
+        .executable(name: "podlab-proxy", targets: ["podlab-proxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,7 +34,7 @@ let package = Package(
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
-        // Gzip layers of images (inflate only).
+        // zlib: SPDY/3.1's compressed header blocks (kubectl's streaming protocol), gzip image layers.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // _GNU_SOURCE wrappers and macro values Swift cannot import.
         .target(name: "CNetlink"),
@@ -61,6 +62,10 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -99,6 +104,15 @@ let package = Package(
         .executableTarget(name: "podlab-cni", dependencies: ["PodlabCNI"],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]),
 
+        // The mesh's sidecar: SwiftNIO and FoundationEssentials only (no Yams, Hummingbird or the
+        // model), so each meshed pod's proxy starts fast and stays small.
+        .target(name: "PodlabProxy", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "podlab-proxy", dependencies: ["PodlabProxy"]),
+
         // Pod setup cost: podlab's netlink path against the same work done with `ip` (not a test).
         .executableTarget(name: "netlink-bench", dependencies: ["Netlink", "Netns", "PodNet"], path: "Benchmarks/NetlinkBench"),
 
@@ -114,12 +128,14 @@ let package = Package(
 
         .testTarget(name: "PodNetTests", dependencies: ["PodNet"]),
         .testTarget(name: "PodlabCNITests", dependencies: ["PodlabCNI", "podlab-cni", "Netns", "Netlink", "NFTables", "KernelTestSupport"]),
-        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "AgentTestSupport", "KernelTestSupport"]),
+        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "NFTables", "AgentTestSupport", "KernelTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
-        .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "Netns", "PodNet", "KernelTestSupport"]),
+        .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "podlab-proxy", "Netns", "PodNet", "KernelTestSupport"]),
+        .testTarget(name: "PodlabProxyTests", dependencies: ["PodlabProxy", .product(name: "NIOCore", package: "swift-nio"),
+                                                             .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "PodlabCLITests", dependencies: [
             "PodlabCLI", "PodNet", "AgentTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),

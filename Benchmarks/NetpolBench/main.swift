@@ -6,7 +6,7 @@
 // Needs root; everything happens in namespaces it creates under unique names and removes on
 // every path.
 //
-//   netpol-bench [--pods N] [--policies N] [--connects N] [--runs R]
+//   netpol-bench [--pods N] [--policies N] [--connects N] [--runs R] [--changes N]
 
 #if canImport(Glibc)
 import Glibc
@@ -23,12 +23,13 @@ struct Options {
     var policies = 1_000
     var connects = 2_000
     var runs = 3
+    var changes = 50
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
         while let flag = iterator.next() {
             guard let value = iterator.next(), let number = Int(value), number > 0 else {
-                print("usage: netpol-bench [--pods N] [--policies N] [--connects N] [--runs R]")
+                print("usage: netpol-bench [--pods N] [--policies N] [--connects N] [--runs R] [--changes N]")
                 exit(2)
             }
             switch flag {
@@ -36,8 +37,9 @@ struct Options {
             case "--policies": policies = number
             case "--connects": connects = max(10, number)
             case "--runs": runs = number
+            case "--changes": changes = number
             default:
-                print("usage: netpol-bench [--pods N] [--policies N] [--connects N] [--runs R]")
+                print("usage: netpol-bench [--pods N] [--policies N] [--connects N] [--runs R] [--changes N]")
                 exit(2)
             }
         }
@@ -100,7 +102,7 @@ func withNamespace<T>(_ body: (NetworkNamespace) async throws -> T) async throws
 
 func programming(_ options: Options) async throws {
     print("\(options.pods) pods, \(options.policies) policies (mixed selectors), node n1, \(options.runs) runs: median")
-    var generate: [Double] = [], program: [Double] = [], change: [Double] = [], changeSync: [Double] = []
+    var generate: [Double] = [], indexed: [Double] = [], program: [Double] = [], change: [Double] = [], changeSync: [Double] = []
     var elements = 0, changed = 0
     for _ in 0..<options.runs {
         try await withNamespace { namespace in
@@ -108,30 +110,35 @@ func programming(_ options: Options) async throws {
             let clock = ContinuousClock()
             var start = clock.now
             let first = world(pods: podList, policies: options.policies)
-            let identities = PolicyRules.identities(of: first)
-            let ruleset = PolicyRules.generate(first, node: "n1", identities: identities)
+            let ruleset = PolicyRules.generate(first, node: "n1", identities: PolicyRules.identities(of: first))
             generate.append(seconds(clock.now - start))
-            elements = ruleset.elementCount
+            // What the agent does at its first sync: the index built whole, the node's ruleset read out.
+            start = clock.now
+            var index = PolicyIndex(first)
+            let desired = index.ruleset(node: "n1")
+            indexed.append(seconds(clock.now - start))
+            elements = desired.elementCount
+            guard elements == ruleset.elementCount else { throw BenchError("the index holds \(elements) elements, a full generation \(ruleset.elementCount)") }
             let dataplane = PolicyDataplane()
             start = clock.now
-            _ = try await dataplane.sync(node: "n1", namespace: namespace, desired: ruleset)
+            _ = try await dataplane.sync(node: "n1", namespace: namespace, desired: desired)
             program.append(seconds(clock.now - start))
 
-            // One pod of n1 takes another app label: regenerate with the kept identities, send the diff.
+            // One pod of n1 takes another app label: the index works out the elements, one transaction sends them.
             podList[0].labels["app"] = "app-7"
             start = clock.now
-            let second = world(pods: podList, policies: options.policies)
-            let next = PolicyRules.generate(second, node: "n1", identities: PolicyRules.identities(of: second, previous: identities))
+            index.updatePod(namespace: podList[0].namespace, name: podList[0].name, podList[0])
+            let delta = index.takeDelta(node: "n1")
             let syncStart = clock.now
-            let report = try await dataplane.sync(node: "n1", namespace: namespace, desired: next)
+            let report = try await dataplane.apply(node: "n1", namespace: namespace, delta: delta)
             changeSync.append(seconds(clock.now - syncStart))
             change.append(seconds(clock.now - start))
-            changed = report.addedElements + report.deletedElements
+            changed = (report?.addedElements ?? -1) + (report?.deletedElements ?? 0)
         }
     }
-    print("  ruleset computed        \(ms(median(generate)))   (\(elements) elements, \(PolicyRules.chains.count) chains)")
+    print("  ruleset computed whole  \(ms(median(generate))) (PolicyRules.generate), \(ms(median(indexed))) (PolicyIndex built whole)   (\(elements) elements, \(PolicyRules.chains.count) chains)")
     print("  programmed whole        \(ms(median(program)))")
-    print("  one label change        \(ms(median(change))) end to end (compute + diff + kernel), of which the transaction \(ms(median(changeSync))); \(changed) elements changed")
+    print("  one label change        \(ms(median(change))) (index + one transaction), of which the transaction \(ms(median(changeSync))); \(changed) elements changed")
 }
 
 // MARK: Connect latency
@@ -263,9 +270,100 @@ func latency(_ options: Options) async throws {
     }
 }
 
+// MARK: A label change, to the first connection it decides
+
+/// Whether a new connection from the client pod to the server gets through within `timeout`,
+/// and when it was issued and when it got through.
+func tryConnect(_ lab: LatencyLab, listener: Int32, port: UInt16, timeout: Duration)
+    throws -> (issued: ContinuousClock.Instant, connected: ContinuousClock.Instant?) {
+    let fd: Int32 = try lab.client.perform { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+    try check(fd, "socket")
+    defer {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(fd)
+    }
+    var target = socketAddress(LatencyLab.serverAddress, port)
+    let result = withUnsafePointer(to: &target) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    let connectErrno = errno
+    let issued = ContinuousClock.now
+    guard result == 0 || connectErrno == EINPROGRESS else { throw BenchError("connect: errno \(connectErrno)") }
+    var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+    let millis = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+    guard poll(&entry, 1, millis) == 1 else { return (issued, nil) }
+    let connected = ContinuousClock.now
+    var error: Int32 = 0
+    var length = socklen_t(MemoryLayout<Int32>.size)
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+    guard error == 0 else { throw BenchError("connect: error \(error)") }
+    let accepted = accept(listener, nil, nil)
+    try check(accepted, "accept")
+    close(accepted)
+    return (issued, connected)
+}
+
+/// The client pod's `role` label toggles between `client` (a policy selecting the server admits
+/// it on 8080) and `none`, among N other pods and N policies: each change goes through the
+/// agent's path (`PolicyIndex.updatePod`, `takeDelta`, one `PolicyDataplane.apply`
+/// transaction), timed from the change to the first new connection it decides.
+func labelChanges(_ options: Options) async throws {
+    let changes = max(50, options.changes)
+    print("a label change among \(options.pods) pods and \(options.policies + 1) policies, to the first new connection (\(changes) each way, p50 / p99)")
+    let lab = try LatencyLab.make()
+    defer { lab.remove() }
+    let port: UInt16 = 8080
+    let listener = try lab.listen(port: port)
+    defer { close(listener) }
+    var client = PolicyPod(namespace: "ns0", name: "client", labels: ["role": "none"], address: LatencyLab.clientAddress, node: "n1")
+    let server = PolicyPod(namespace: "ns0", name: "server", labels: ["app": "server"], address: LatencyLab.serverAddress, node: "n1",
+                           namedPorts: [.init("http", .tcp): port])
+    // The other pods a few subnets up, clear of the two real ones.
+    let others = pods(options.pods).map { pod in
+        var pod = pod
+        pod.address = IPv4Address(pod.address.value + 1024)
+        return pod
+    }
+    let admitClient = NetworkPolicy(metadata: ObjectMeta(name: "admit-client", namespace: "ns0"), spec: NetworkPolicySpec(
+        podSelector: LabelSelectorSpec(matchLabels: ["app": "server"]),
+        ingress: [NetworkPolicyIngressRule(ports: [NetworkPolicyPort(protocol: .tcp, port: .int(Int32(port)))],
+                                           from: [NetworkPolicyPeer(podSelector: LabelSelectorSpec(matchLabels: ["role": "client"]))])])).applyingDefaults()
+    let base = world(pods: others, policies: options.policies)
+    var index = PolicyIndex(PolicyWorld(pods: base.pods + [client, server], namespaceLabels: base.namespaceLabels,
+                                        policies: base.policies + [admitClient], nodeAddresses: base.nodeAddresses))
+    let dataplane = PolicyDataplane()
+    _ = try await dataplane.sync(node: "n1", namespace: lab.node, desired: index.ruleset(node: "n1"))
+    guard try tryConnect(lab, listener: listener, port: port, timeout: .milliseconds(300)).connected == nil else {
+        throw BenchError("the client got through before any label change")
+    }
+    var allowed: [Double] = [], denied: [Double] = [], sent: [Double] = []
+    for step in 0..<(2 * changes) {
+        let admit = step % 2 == 0
+        client.labels["role"] = admit ? "client" : "none"
+        let start = ContinuousClock.now
+        index.updatePod(namespace: "ns0", name: "client", client)
+        let delta = index.takeDelta(node: "n1")
+        guard try await dataplane.apply(node: "n1", namespace: lab.node, delta: delta) != nil else { throw BenchError("the delta did not fit the node") }
+        sent.append(seconds(ContinuousClock.now - start))
+        let attempt = try tryConnect(lab, listener: listener, port: port, timeout: .milliseconds(admit ? 1000 : 200))
+        if admit {
+            guard let connected = attempt.connected else { throw BenchError("change \(step): the admitted client did not get through") }
+            allowed.append(seconds(connected - start))
+        } else {
+            guard attempt.connected == nil else { throw BenchError("change \(step): the client got through after its label was taken away") }
+            // A dropped SYN shows only as silence: timed to the connect that met it.
+            denied.append(seconds(attempt.issued - start))
+        }
+    }
+    func percentile(_ values: [Double], _ p: Int) -> Double { values.sorted()[min(values.count - 1, values.count * p / 100)] }
+    print("  change → transaction committed        \(ms(percentile(sent, 50))) / \(ms(percentile(sent, 99)))")
+    print("  change → first allowed connection     \(ms(percentile(allowed, 50))) / \(ms(percentile(allowed, 99)))  (connected)")
+    print("  change → first denied connection      \(ms(percentile(denied, 50))) / \(ms(percentile(denied, 99)))  (its SYN sent; no answer within 200 ms)")
+}
+
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 do {
     try await programming(options)
+    try await labelChanges(options)
     try await latency(options)
 } catch {
     print("netpol-bench: \(error)")

@@ -1,5 +1,6 @@
 #ifndef PODLAB_CZLIB_SHIM_H
 #define PODLAB_CZLIB_SHIM_H
+/* zlib: SPDY/3.1's compressed header blocks (kubectl's streaming protocol) and gzip image layers. */
 #include <zlib.h>
 
 /* inflateInit2 is a macro Swift cannot import. 16 + MAX_WBITS: read a gzip (RFC 1952)

@@ -68,6 +68,10 @@ public enum AgentMain {
                               onServerRunning: { _ in chmod(paths.socket, LabStateModes.file) },
                               logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: WatchCloser(hub: controller.hub))]
+        // The mesh's sidecars read Services and EndpointSlices through a socket of their own.
+        let mesh = MeshAPIListener.application(backend: controller, paths: paths, token: controller.meshToken, connections: connections, logger: logger)
+        services.append(.init(service: SecureListener.NonEssential(base: mesh, logger: logger),
+                              successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         // The HTTPS API for kubectl: a lab whose credentials cannot be made, or whose port
         // cannot be bound, still serves podlab.
         do {
@@ -88,6 +92,7 @@ public enum AgentMain {
         startup.cancel()
         await controller.stop()
         unlink(paths.socket)
+        unlink(paths.meshSocket)
     }
 }
 

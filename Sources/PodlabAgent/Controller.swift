@@ -98,6 +98,8 @@ public actor Controller: APIBackend {
     var events: [String: Event] = [:]
     /// The last resourceVersion given to an event (events are not stored: no store write each).
     var eventVersion: Int64 = 0
+    /// What the mesh's sidecars show the mesh socket (`MeshAPIListener`), given them at start.
+    let meshToken: String
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         try self.init(paths: paths, options: options, logger: logger, runtime: KernelSandboxRuntime())
@@ -117,6 +119,10 @@ public actor Controller: APIBackend {
         try FileManager.default.createDirectory(atPath: paths.exits, withIntermediateDirectories: true)
         store = try Store(path: paths.database)
         cgroups = runtime.cgroups(lab: paths.lab)
+        meshToken = try MeshAPIListener.loadOrCreateToken(paths)
+        // What changed before this agent started was published by another: a watch can start
+        // only from here on.
+        hub.start(at: try store.read { try $0.currentResourceVersion() })
     }
 
     func setShutdown(_ action: @escaping @Sendable () async -> Void) { shutdown = action }

@@ -34,30 +34,14 @@ public struct Allocations: Sendable, Equatable {
         records.first { $0.attachment == attachment }
     }
 
-    /// The next free address in `ranges` after `lastAllocated`, wrapping around; nil when every
-    /// address is taken.
+    /// The next free address in `ranges` after `lastAllocated`, wrapping around (the agent's
+    /// order too: `AllocationOrder`); nil when every address is taken.
     public func nextFree(in ranges: [AddressRange]) -> IPv4Address? {
         let taken = Set(records.map(\.address))
-        var candidates: [(IPv4Address, IPv4Address)] = ranges.map { ($0.rangeStart, $0.rangeEnd) }
-        // Start in the range holding the last address, right after it.
-        if let last = lastAllocated, let i = ranges.firstIndex(where: { last >= $0.rangeStart && last <= $0.rangeEnd }) {
-            let r = ranges[i]
-            var order: [(IPv4Address, IPv4Address)] = []
-            if last < r.rangeEnd { order.append((IPv4Address(last.value + 1), r.rangeEnd)) }
-            order += ranges[(i + 1)...].map { ($0.rangeStart, $0.rangeEnd) } + ranges[..<i].map { ($0.rangeStart, $0.rangeEnd) }
-            order.append((r.rangeStart, last))
-            candidates = order
+        return AllocationOrder.nextFree(in: ranges.compactMap { $0.rangeStart <= $0.rangeEnd ? $0.rangeStart...$0.rangeEnd : nil },
+                                        after: lastAllocated) { a in
+            !taken.contains(a) && ranges.contains { $0.isAllocatable(a) }
         }
-        for (start, end) in candidates {
-            var value = start.value
-            while value <= end.value {
-                let a = IPv4Address(value)
-                if !taken.contains(a), ranges.contains(where: { $0.isAllocatable(a) }) { return a }
-                if value == UInt32.max { break }
-                value += 1
-            }
-        }
-        return nil
     }
 
     /// Gives `attachment` an address (the one it holds, if any: a repeated ADD is harmless).

@@ -80,19 +80,22 @@ public enum Plugin {
         let (podNamespace, pod) = try openContainerNamespace(env.netns ?? "", unknownIsContainerError: false)
         trace.mark("container socket")
         let host = try hostNetlink()
-        try kernel("look up CNI_IFNAME in the container") {
-            if try pod.linkIfPresent(named: attachment.ifname) != nil {
-                throw CNIError(.invalidEnvironment, "CNI_IFNAME \"\(attachment.ifname)\" is taken", details: "the container's namespace \(podNamespace.path) already has a link of that name")
+        // A taken CNI_IFNAME shows when the veth's creation fails (below), which saves a look-up
+        // on every ADD; but the first ADD of a network looks first, as it would leave a bridge.
+        func refuseTakenIfname() throws(CNIError) {
+            if (try? pod.linkIfPresent(named: attachment.ifname)) != nil {
+                throw CNIError(.invalidEnvironment, "CNI_IFNAME \"\(attachment.ifname)\" is taken",
+                               details: "the container's namespace \(podNamespace.path) already has a link of that name")
             }
         }
-        trace.mark("ifname check")
-        let bridge = try ensureBridge(config, host)
+        let bridge = try ensureBridge(config, host, beforeCreating: refuseTakenIfname)
         trace.mark("bridge")
         let store = IPAMStore(directory: config.dataDir)
         let table = NetworkTable(network: config.name, subnet: config.subnet)
-        let record = try kernel("allocate an address") {
+        let (record, allocatedHere) = try kernel("allocate an address") {
             try store.withLockedAllocations { allocations in
-                try allocations.allocate(attachment, portMappings: config.portMappings, in: config.ranges, network: config.name)
+                let held = allocations.record(for: attachment) != nil
+                return (try allocations.allocate(attachment, portMappings: config.portMappings, in: config.ranges, network: config.name), !held)
             }
         }
         trace.mark("allocate")
@@ -120,7 +123,9 @@ public enum Plugin {
         } catch {
             // Nothing of this attachment stays: the link went with setUpPodInterface's own
             // rollback (or the delete above), the elements were never added or went with the batch.
-            _ = try? store.withLockedAllocations { _ = $0.release(attachment) }
+            // (An attachment that already held its address, a repeated ADD, keeps it.)
+            if allocatedHere { _ = try? store.withLockedAllocations { _ = $0.release(attachment) } }
+            if let e = error as? KernelError, e.errno == .fileExists { try refuseTakenIfname() }
             throw cniError(error, doing: "attach \(attachment.containerID)/\(attachment.ifname)")
         }
     }
@@ -169,32 +174,46 @@ public enum Plugin {
         let attachment = env.attachment
         let store = IPAMStore(directory: config.dataDir)
         let table = NetworkTable(network: config.name, subnet: config.subnet)
+        let trace = PhaseTrace.shared
         try kernel("delete \(attachment.containerID)/\(attachment.ifname)") {
             let host = try hostNetlink()
+            let nft = try hostNFTables()
             try store.withLockedAllocations { allocations in
                 // No allocation (already deleted, or ADD failed): only a link may be left.
                 guard let record = allocations.record(for: attachment) else { return }
-                try removeAttachments([record], config: config, table: table, host: host)
+                try removeAttachments([record], config: config, table: table, host: host, nft: nft)
                 _ = allocations.release(attachment)
             }
+            trace.mark("elements, neighbour, store")
             // Outside the lock: a link's delete waits for an RCU grace period, and other
             // containers' ADDs and DELs need not wait for it.
             try removeLinks(host, names: [hostInterfaceName(attachment)])
+            trace.mark("link")
+            // Only now may the nftables socket close (see `removeAttachments`).
+            withExtendedLifetime(nft) {}
         }
+        trace.mark("close")
     }
 
     /// Removes what ADD made for these records in the host and must go before their addresses
     /// are free again: their elements in one transaction, and the node's neighbour entries for
     /// them (a later container given the same address gets its own). What is already gone is
     /// not an error.
-    static func removeAttachments(_ records: [AllocationRecord], config: NetworkConfiguration, table: NetworkTable, host: RouteNetlink) throws {
+    ///
+    /// Closing an nftables socket waits for the kernel to free what earlier transactions deleted
+    /// (`nft_rcv_nl_event` flushes that work, which waits for an RCU grace period: 11–16 ms
+    /// here). The caller keeps `nft` open until after its link delete, whose own grace period
+    /// then covers that one: the two run side by side instead of one after the other, and the
+    /// store's lock is not held across either.
+    static func removeAttachments(_ records: [AllocationRecord], config: NetworkConfiguration, table: NetworkTable, host: RouteNetlink,
+                                  nft: NFTablesConnection) throws {
         guard !records.isEmpty else { return }
         var transaction = Transaction()
         for r in records {
             transaction.append(contentsOf: table.removing(address: r.address, portMappings: r.portMappings))
         }
         do {
-            try hostNFTables().apply(transaction)
+            try nft.apply(transaction)
         } catch let error as KernelError where error.errno == .noSuchFileOrDirectory {
             // No table: no elements to remove.
         }
@@ -246,13 +265,15 @@ public enum Plugin {
         let table = NetworkTable(network: config.name, subnet: config.subnet)
         try kernel("collect stale attachments") {
             let host = try hostNetlink()
+            let nft = try hostNFTables()
             let stale = try store.withLockedAllocations { allocations in
                 let stale = allocations.records.filter { !keep.contains($0.attachment) }
-                try removeAttachments(stale, config: config, table: table, host: host)
+                try removeAttachments(stale, config: config, table: table, host: host, nft: nft)
                 for r in stale { _ = allocations.release(r.attachment) }
                 return stale
             }
             try removeLinks(host, names: stale.map { hostInterfaceName($0.attachment) })
+            withExtendedLifetime(nft) {}  // closed after the links' grace period, as in DEL
         }
     }
 
@@ -312,7 +333,9 @@ public enum Plugin {
     /// The network's bridge, made if missing (with a fixed MAC: see `NetlinkRequest.createBridge`),
     /// up, with the gateway's address when it is the gateway; forwarding on for a gateway, and
     /// ICMP redirects off in routed mode (the node routes between containers on one bridge).
-    static func ensureBridge(_ config: NetworkConfiguration, _ host: RouteNetlink) throws(CNIError) -> Link {
+    /// `beforeCreating` runs only when the bridge is about to be made, and may refuse.
+    static func ensureBridge(_ config: NetworkConfiguration, _ host: RouteNetlink,
+                             beforeCreating: () throws(CNIError) -> Void = {}) throws(CNIError) -> Link {
         try kernel("set up bridge \(config.bridge)") {
             var bridge: Link
             if let existing = try host.linkIfPresent(named: config.bridge) {
@@ -323,6 +346,7 @@ public enum Plugin {
                 bridge = existing
                 if !bridge.isUp { try host.setUp(bridge.reference) }
             } else {
+                try beforeCreating()
                 do {
                     bridge = try host.createBridge(name: config.bridge, mtu: config.mtu, up: true)
                 } catch Errno.fileExists {

@@ -42,6 +42,9 @@ public struct CatalogImage: Hashable, Sendable {
     /// The image's own programs, by their absolute path inside the image: `/usr/sbin/nginx` →
     /// the `podlab-tools` tool `nginx`.
     public var programs: [String: String]
+    /// The image's programs that are executables of their own beside `podlab-tools`
+    /// (`ImageCatalog.siblingExecutables`), by their path inside the image.
+    public var siblings: [String: String] = [:]
     /// One line saying what the image is.
     public var summary: String
 
@@ -71,6 +74,9 @@ public struct ImageCommand: Hashable, Sendable {
         case busybox(applet: String)
         /// A program of the host: an absolute path, or a name looked up in the container's `PATH`.
         case host(String)
+        /// An executable of podlab's own installed next to `podlab-tools` (`podlab-proxy`, built on
+        /// SwiftNIO, which the tools' fast-starting binary does not link); argv[0] is its name.
+        case sibling(String)
     }
 
     /// What runs: a built-in tool, a BusyBox applet or a host program.
@@ -131,6 +137,10 @@ public enum ImageCatalog {
         "podlab-dns",
     ]
 
+    /// podlab's executables other than `podlab-tools` that images run, installed in the same
+    /// directory: the mesh's proxy is built on SwiftNIO, which the tools do not link.
+    public static let siblingExecutables: Set<String> = ["podlab-proxy"]
+
     static let standardPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     /// All images, by their catalog name.
@@ -190,6 +200,13 @@ public enum ImageCatalog {
                 environment: ["PATH": standardPath],
                 programs: ["/usr/local/bin/podlab-dns": "podlab-dns"],
                 summary: "cluster DNS on :53 (UDP, TCP): services, endpoints and pods of cluster.local from the agent's watch"),
+            CatalogImage(
+                name: "podlab/proxy", repository: "docker.io/podlab/proxy",
+                entrypoint: ["/usr/local/bin/podlab-proxy"], cmd: [],
+                ports: [ImagePort(15001), ImagePort(15006), ImagePort(15021), ImagePort(15090)],
+                environment: ["PATH": standardPath],
+                programs: [:], siblings: ["/usr/local/bin/podlab-proxy": "podlab-proxy"],
+                summary: "the mesh's sidecar: captured TCP forwarded (outbound :15001, inbound :15006), HTTP/1.1 aware, metrics on :15090"),
         ]
         return Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) })
     }()
@@ -244,12 +261,14 @@ public enum ImageCatalog {
     public static func executable(for first: String, in image: CatalogImage) -> ImageCommand.Executable {
         if first.hasPrefix("/") {
             if let tool = image.programs[first] { return .builtin(tool: tool) }
+            if let sibling = image.siblings[first] { return .sibling(sibling) }
             if first.hasPrefix("/bin/"), case let name = String(first.dropFirst("/bin/".count)), busyboxApplets.contains(name) {
                 return .busybox(applet: name)
             }
             return .host(first)
         }
         if let tool = image.commands[first] { return .builtin(tool: tool) }
+        if image.siblings.values.contains(first) { return .sibling(first) }
         if busyboxApplets.contains(first) { return .busybox(applet: first) }
         return .host(first)
     }

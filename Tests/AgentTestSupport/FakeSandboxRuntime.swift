@@ -40,6 +40,8 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         var sandboxFailures = 0
         var servicesSynced: [String: ServiceTable] = [:]
         var policiesSynced: [String: PolicyRuleset] = [:]
+        var meshCaptures: [String: MeshCaptureRules] = [:]
+        var policyDeltas: [String: [PolicyRuleset.Delta]] = [:]
         var scripts: [String: Script] = [:]
     }
 
@@ -117,6 +119,10 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     /// The Service table last programmed on each node.
     public var servicesSynced: [String: ServiceTable] { state.withLock { $0.servicesSynced } }
     public var policiesSynced: [String: PolicyRuleset] { state.withLock { $0.policiesSynced } }
+    /// The mesh capture programmed in each pod's network namespace, by namespace name.
+    public var meshCaptures: [String: MeshCaptureRules] { state.withLock { $0.meshCaptures } }
+    /// The deltas each node was sent, in order.
+    public var policyDeltas: [String: [PolicyRuleset.Delta]] { state.withLock { $0.policyDeltas } }
 
     private func end(_ process: ProcessIdentity, _ status: TerminationStatus) -> Bool {
         let handler: ProcessWatcher.Handler?? = state.withLock { state in
@@ -161,6 +167,18 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         return nil
     }
 
+    /// Applied to the ruleset last synced, as the kernel would; nil (the whole ruleset wanted)
+    /// when there is none.
+    public func applyPolicies(node: String, delta: PolicyRuleset.Delta) async throws -> PolicyDataplane.SyncReport? {
+        state.withLock { state in
+            guard let ruleset = state.policiesSynced[node] else { return nil }
+            state.policiesSynced[node] = ruleset.applying(delta)
+            state.policyDeltas[node, default: []].append(delta)
+            return PolicyDataplane.SyncReport(node: node, rebuilt: false, addedElements: delta.added.values.reduce(0) { $0 + $1.count },
+                                              deletedElements: delta.removed.values.reduce(0) { $0 + $1.count })
+        }
+    }
+
     // MARK: Pod sandboxes
 
     func buildSandbox(_ pod: Pod, lab: String, paths: LabPaths, namespaces: LabNamespaces, node: NodePlan, address: IPv4Address,
@@ -190,7 +208,16 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     }
 
     func removeSandbox(_ sandbox: PodSandboxPaths, namespaces: LabNamespaces) throws {
-        if let own = sandbox.network.ownNamespace { _ = state.withLock { $0.sandboxes.remove(own) } }
+        if let own = sandbox.network.ownNamespace {
+            state.withLock {
+                $0.sandboxes.remove(own)
+                $0.meshCaptures[own] = nil
+            }
+        }
+    }
+
+    func programMeshCapture(_ rules: MeshCaptureRules, sandbox: PodSandboxPaths) throws {
+        state.withLock { $0.meshCaptures[sandbox.netns] = rules }
     }
 
     public func removeNeighbor(node: String, address: IPv4Address) {}

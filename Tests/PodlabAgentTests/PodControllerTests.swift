@@ -202,6 +202,66 @@ import Testing
         }
     }
 
+    /// The first lines of a watch, decoded.
+    static func firstLines(_ count: Int, of stream: AsyncStream<Data>) async throws -> [JSONValue] {
+        var lines: [JSONValue] = []
+        for await line in stream {
+            lines.append(try JSONReader.value(from: String(decoding: line, as: UTF8.self)))
+            if lines.count == count { break }
+        }
+        return lines
+    }
+
+    /// client-go's streaming list: the current pods, then a bookmark at the store's version
+    /// annotated as the end of them; a watch from a version that is no longer known gets one
+    /// ERROR event, kube-apiserver's 410; "0" starts with the current pods too.
+    @Test func watchStartsAsTheAPIServersDo() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            try await agent.createPod(Self.pod("a"))
+            try await agent.createPod(Self.pod("b"))
+            let initial = try await agent.controller.watchPods(namespace: "default", options: ListOptions(
+                labelSelector: nil, watch: true, resourceVersion: nil, allowWatchBookmarks: true, sendInitialEvents: true, resourceVersionMatch: "NotOlderThan"))
+            let lines = try await Self.firstLines(3, of: initial)
+            #expect(lines.map { $0["type"]?.stringValue } == ["ADDED", "ADDED", "BOOKMARK"])
+            #expect(lines.prefix(2).map { $0["object"]?["metadata"]?["name"]?.stringValue } == ["a", "b"])
+            let bookmark = try #require(lines.last?["object"])
+            #expect(bookmark["kind"]?.stringValue == "Pod" && bookmark["apiVersion"]?.stringValue == "v1")
+            #expect(bookmark["metadata"]?["annotations"]?["k8s.io/initial-events-end"]?.stringValue == "true")
+            let newest = lines.prefix(2).compactMap { Int64($0["object"]?["metadata"]?["resourceVersion"]?.stringValue ?? "") }.max() ?? 0
+            #expect((Int64(bookmark["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0) >= newest)
+
+            let zero = try await agent.controller.watchPods(namespace: "default", options: ListOptions(labelSelector: nil, watch: true, resourceVersion: "0"))
+            #expect(try await Self.firstLines(2, of: zero).map { $0["type"]?.stringValue } == ["ADDED", "ADDED"])
+
+            // timeoutSeconds ends the watch.
+            let timed = try await agent.controller.watchPods(namespace: "default", options: ListOptions(
+                labelSelector: nil, watch: true, resourceVersion: nil, timeoutSeconds: 1))
+            let ended = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    var types: [String] = []
+                    for await line in timed { types.append((try? JSONReader.value(from: String(decoding: line, as: UTF8.self)))?["type"]?.stringValue ?? "") }
+                    #expect(!types.contains("BOOKMARK"), "a watch that did not ask for bookmarks got one: \(types)")
+                    #expect(types.prefix(2) == ["ADDED", "ADDED"])
+                    return true
+                }
+                group.addTask { try await Task.sleep(for: .seconds(20)); return false }
+                defer { group.cancelAll() }
+                return try await group.next() ?? false
+            }
+            #expect(ended, "a watch with timeoutSeconds=1 was still open after 20 s")
+
+            // A new agent on the same store knows nothing from before it started.
+            await agent.controller.hub.start(at: Int64.max / 2)
+            let expired = try await agent.controller.watchPods(namespace: "default", options: ListOptions(labelSelector: nil, watch: true, resourceVersion: "1"))
+            let error = try #require(try await Self.firstLines(1, of: expired).first)
+            #expect(error["type"]?.stringValue == "ERROR")
+            #expect(error["object"]?["kind"]?.stringValue == "Status")
+            #expect(error["object"]?["code"] == .integer(410))
+            #expect(error["object"]?["reason"]?.stringValue == "Expired")
+            #expect(error["object"]?["message"]?.stringValue?.hasPrefix("too old resource version: 1 (") == true)
+        }
+    }
+
     @Test func aSandboxThatFailsToBuildIsReportedOnThePod() async throws {
         try await TestAgent.with(serveAPI: false) { agent in
             agent.runtime.failSandboxes(1)

@@ -208,6 +208,7 @@ struct PluginKernelTests {
         BadInput(name: "malformed JSON", code: 6), BadInput(name: "missing CNI_NETNS", code: 4), BadInput(name: "netns that does not exist", code: 4),
         BadInput(name: "netns that is not a network namespace", code: 4), BadInput(name: "unknown cniVersion", code: 1),
         BadInput(name: "exhausted range", code: 11), BadInput(name: "ifname too long", code: 4), BadInput(name: "ifname taken", code: 4),
+        BadInput(name: "ifname taken on a network in use", code: 4),
         BadInput(name: "bridge name of a non-bridge link", code: 7), BadInput(name: "prevResult that does not parse", code: 6),
     ])
     func badInput(_ bad: BadInput) throws {
@@ -226,6 +227,10 @@ struct PluginKernelTests {
             #expect(try lab.call("ADD", id: "first", netns: other.path, config: config).succeeded)
         case "ifname too long": env["CNI_IFNAME"] = "eth0-much-too-long"
         case "ifname taken": try Command.check("ip", ["-n", c.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"])
+        case "ifname taken on a network in use":  // the bridge exists: the veth's creation finds it
+            let other = try lab.container()
+            #expect(try lab.call("ADD", id: "first", netns: other.path, config: config).succeeded)
+            try Command.check("ip", ["-n", c.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"])
         case "bridge name of a non-bridge link": try Command.check("ip", ["-n", lab.node.name, "link", "add", "cni0", "type", "veth", "peer", "name", "cni0p"])
         case "prevResult that does not parse": config = lab.config(extra: #", "prevResult": {"ips": [{"address": "10.1.2.3"}]}"#)
         default: Issue.record("unknown case")

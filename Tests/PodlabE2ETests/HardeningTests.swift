@@ -64,7 +64,7 @@ struct HardeningTests {
         let entries = Self.listing(directory)
         print("state of lab \(lab.name) (\(entries.count) paths):\n" + entries.map { "  \($0)" }.joined(separator: "\n"))
         let names = Set(entries.map(\.relative))
-        for required in ["agent.pid", "agent.log", "agent.sock", "state.db", "state.db-wal", "state.db-shm", "logs", "exits", "keepers"] {
+        for required in ["agent.pid", "agent.log", "agent.sock", "mesh.sock", "state.db", "state.db-wal", "state.db-shm", "logs", "exits", "keepers"] {
             #expect(names.contains(required), "\(required) is missing from the listing")
         }
         #expect(entries.contains { $0.relative.hasPrefix("logs/default_talker_") && $0.relative.hasSuffix(".log") }, "no container log listed")
@@ -73,6 +73,10 @@ struct HardeningTests {
             if entry.relative == "." {
                 // Passable, not listable: containers running as other users reach images/.
                 #expect(entry.mode == 0o711, "the lab's directory: \(entry)")
+            } else if entry.relative == "mesh.sock" {
+                // The mesh's sidecars run as uid 1337: their socket is open to all, behind the
+                // mesh's token and for reads of Services and EndpointSlices only (MeshAPIListener).
+                #expect(entry.mode == 0o666, "the mesh's socket: \(entry)")
             } else if entry.relative == "images" {
                 #expect(entry.mode == 0o755, "the images' program links: \(entry)")
             } else if Self.isContainerFacing(entry.relative) {

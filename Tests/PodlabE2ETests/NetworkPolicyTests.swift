@@ -193,4 +193,41 @@ struct NetworkPolicyTests {
             try await lab.eventually("deleting the policy opens the way again") { try Self.reaches(lab, "client", web) }
         }
     }
+
+    static let allowTeam = """
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: allow-team}
+        spec:
+          podSelector: {matchLabels: {app: web}}
+          ingress:
+          - from: [{namespaceSelector: {matchLabels: {team: blue}}}]
+        """
+
+    @Test("kubectl label ns: a namespaceSelector follows the namespace's labels on the next connection, the name label stays")
+    func namespaceLabels() async throws {
+        let binary = try #require(KubectlBinary.found.first, "no kubectl on this machine (scripts/install-deps installs one)")
+        try await TestLab.with { lab in
+            try Self.apply(lab, Self.manifest)
+            try await lab.eventually("web and outsider running", timeout: .seconds(90)) {
+                try (try lab.pod("web")["status"] as? [String: Any])?["phase"] as? String == "Running"
+                    && lab.run(["get", "pods", "-n", "outside"]).stdout.contains("Running")
+            }
+            let web = try lab.podIP("web")
+            try Self.apply(lab, Self.allowTeam)
+            try await lab.eventually("the outside namespace is not on the team yet") { try !Self.reaches(lab, "outsider", namespace: "outside", web) }
+
+            let kubectl = try KubectlTests.kubectl(binary, for: lab)
+            try kubectl.run(["label", "ns", "outside", "team=blue"])
+            try await lab.eventually("labelling the namespace lets its pods in") { try Self.reaches(lab, "outsider", namespace: "outside", web) }
+            // The API server keeps the name label whatever an update says.
+            try kubectl.run(["label", "ns", "outside", "kubernetes.io/metadata.name-"])
+            let object = try JSONSerialization.jsonObject(with: Data(kubectl.run(["get", "ns", "outside", "-o", "json"]).stdout.utf8)) as? [String: Any]
+            let labels = (object?["metadata"] as? [String: Any])?["labels"] as? [String: String]
+            #expect(labels == ["kubernetes.io/metadata.name": "outside", "team": "blue"])
+
+            try kubectl.run(["label", "ns", "outside", "team-"])
+            try await lab.eventually("taking the label away shuts them out again") { try !Self.reaches(lab, "outsider", namespace: "outside", web) }
+        }
+    }
 }

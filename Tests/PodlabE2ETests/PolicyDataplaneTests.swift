@@ -52,6 +52,41 @@ struct PolicyDataplaneTests {
         }
     }
 
+    @Test("an index's deltas, applied one transaction each, keep the kernel equal to the index; a delta that does not fit sends nothing")
+    func deltas() async throws {
+        try await KernelTest.withNamespaces(1, prefix: "plnp") { namespaces in
+            let namespace = namespaces[0]
+            var world = Self.world(label: "b")
+            var index = PolicyIndex(world)
+            let dataplane = PolicyDataplane()
+            #expect(try await dataplane.apply(node: "n1", namespace: namespace, delta: index.takeDelta(node: "n1")) == nil,
+                    "nothing known of the node yet: the whole ruleset is wanted")
+            _ = try await dataplane.sync(node: "n1", namespace: namespace, desired: index.ruleset(node: "n1"))
+
+            // x/b leaves the peer (its identity changes), then comes back; y/c goes.
+            for label in ["other", "b"] {
+                var pod = world.pods.first { $0.name == "b" }!
+                pod.labels["pod"] = label
+                index.updatePod(namespace: "x", name: "b", pod)
+                let delta = index.takeDelta(node: "n1")
+                #expect(!delta.isEmpty)
+                let report = try #require(try await dataplane.apply(node: "n1", namespace: namespace, delta: delta))
+                #expect(!report.rebuilt && report.addedElements + report.deletedElements == delta.count)
+                #expect(try PolicyDataplane.installed(in: namespace) == index.ruleset(node: "n1").kernelView)
+            }
+            index.updatePod(namespace: "y", name: "c", nil)
+            world.pods.removeAll { $0.name == "c" }
+            let removal = index.takeDelta(node: "n1")
+            _ = try #require(try await dataplane.apply(node: "n1", namespace: namespace, delta: removal))
+            #expect(try PolicyDataplane.installed(in: namespace) == index.ruleset(node: "n1").kernelView)
+            #expect(try PolicyDataplane.installed(in: namespace) == PolicyRules.generate(world, node: "n1", identities: index.identities).kernelView)
+
+            // The same delta again removes what is gone: refused whole, the kernel untouched.
+            #expect(try await dataplane.apply(node: "n1", namespace: namespace, delta: removal) == nil)
+            #expect(try PolicyDataplane.installed(in: namespace) == index.ruleset(node: "n1").kernelView)
+        }
+    }
+
     @Test("a failed transaction leaves the previous rules in force; the next sync reads the kernel and succeeds")
     func failureLeavesRules() async throws {
         try await KernelTest.withNamespaces(1, prefix: "plnp") { namespaces in

@@ -31,7 +31,7 @@ struct ImageCatalogTests {
     func notFoundMessage() {
         #expect(throws: ImageError.notFound("nginxx", known: ImageCatalog.knownNames)) { try ImageCatalog.resolve("nginxx") }
         #expect(ImageError.notFound("nginxx", known: ImageCatalog.knownNames).description ==
-            "Failed to pull image \"nginxx\": image not found in the podlab catalog (known: busybox, curl, curlimages/curl, httpd, nginx, podlab/dns, podlab/echo, podlab/probe)")
+            "Failed to pull image \"nginxx\": image not found in the podlab catalog (known: busybox, curl, curlimages/curl, httpd, nginx, podlab/dns, podlab/echo, podlab/probe, podlab/proxy)")
     }
 
     @Test("malformed references are InvalidImageName", arguments: [
@@ -175,6 +175,7 @@ struct ImageCatalogTests {
             switch command?.executable {
             case let .builtin(tool)?: #expect(ImageCatalog.builtinTools.contains(tool))
             case .busybox("sh")?: #expect(image.name == "busybox")
+            case let .sibling(program)?: #expect(ImageCatalog.siblingExecutables.contains(program), "\(image.name)")
             default: Issue.record("\(image.name): default command \(argv0) is neither a program of the image nor BusyBox's sh")
             }
         }

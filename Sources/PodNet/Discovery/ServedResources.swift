@@ -71,7 +71,7 @@ public enum ServedResources {
             PodTableRow.table($0, wide: $1, now: $2)
         },
         .modeled(Node.self, singular: "node", shortNames: ["no"], verbs: ServedResource.readOnlyVerbs) { NodeTableRow.table($0, wide: $1, now: $2) },
-        .modeled(Namespace.self, singular: "namespace", shortNames: ["ns"], verbs: ["create", "delete", "get", "list", "watch"]) {
+        .modeled(Namespace.self, singular: "namespace", shortNames: ["ns"], verbs: ServedResource.readWriteVerbs) {
             namespaces, _, now in ServiceTables.namespaces(namespaces, now: now)
         },
         .modeled(Service.self, singular: "service", shortNames: ["svc"], verbs: ServedResource.readWriteVerbs, categories: ["all"]) {

@@ -5,7 +5,8 @@
 /// a deleted pod does not reach its successor). An address is never held by two owners.
 ///
 /// A value type: the agent stores `allocations` and `lastAllocated` and rebuilds the
-/// allocator with `restore(allocations:lastAllocated:)` after a restart.
+/// allocator with `restore(allocations:lastAllocated:)` after a restart. The search order is
+/// `AllocationOrder`'s, which the CNI plugin's allocator uses too.
 public struct PodIPAllocator: Hashable, Sendable {
     /// The node whose pod CIDR this is (for messages).
     public let node: String
@@ -58,21 +59,14 @@ public struct PodIPAllocator: Hashable, Sendable {
     /// holds an address, that address is returned (so a retried request is harmless).
     public mutating func allocate(for owner: String) throws(IPAMError) -> IPv4Address {
         if let held = address(of: owner) { return held }
-        guard let usable else { throw .exhausted(node: node, podCIDR: podCIDR, inUse: allocations.count) }
-        let count = UInt64(usable.upperBound - usable.lowerBound) + 1
-        var offset: UInt64 = 0
-        if let last = lastAllocated, usable.contains(last.value) {
-            offset = UInt64(last.value - usable.lowerBound) + 1
-        }
-        for step in 0..<count {
-            let candidate = IPv4Address(usable.lowerBound + UInt32((offset + step) % count))
-            if allocations[candidate] == nil {
-                allocations[candidate] = owner
-                lastAllocated = candidate
-                return candidate
-            }
-        }
-        throw .exhausted(node: node, podCIDR: podCIDR, inUse: allocations.count)
+        // The order is the CNI plugin's too (`AllocationOrder`); the state is the agent's store's.
+        guard let usable, let candidate = AllocationOrder.nextFree(
+            in: [IPv4Address(usable.lowerBound)...IPv4Address(usable.upperBound)], after: lastAllocated,
+            where: { allocations[$0] == nil })
+        else { throw .exhausted(node: node, podCIDR: podCIDR, inUse: allocations.count) }
+        allocations[candidate] = owner
+        lastAllocated = candidate
+        return candidate
     }
 
     /// Gives `owner` exactly `address` (a pod that asks for a fixed IP, or re-adoption).

@@ -11,6 +11,7 @@ public struct StatusReason: StringValue {
     public static let internalError: StatusReason = "InternalError"
     public static let requestEntityTooLarge: StatusReason = "RequestEntityTooLarge"
     public static let timeout: StatusReason = "Timeout"
+    public static let expired: StatusReason = "Expired"
 }
 
 /// The v1 `Status` object (`kind: Status`): what the API returns when a request fails.
@@ -167,6 +168,12 @@ public struct APIStatus: KubernetesObject, Hashable, Error, CustomStringConverti
     /// kube-apiserver's answer to a request it gave up on (504).
     public static func timeout() -> APIStatus {
         APIStatus(message: "Timeout: request did not complete within requested timeout - context deadline exceeded", reason: .timeout, code: 504)
+    }
+
+    /// A watch from a resourceVersion whose later changes are no longer known (410): the
+    /// client lists again.
+    public static func expired(_ message: String) -> APIStatus {
+        APIStatus(message: message, reason: .expired, code: 410)
     }
 
     /// An unexpected failure (500).

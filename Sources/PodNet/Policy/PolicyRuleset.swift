@@ -31,6 +31,49 @@ public struct PolicyRuleset: Hashable, Sendable, CustomStringConvertible {
     /// The same ruleset without what the kernel does not hold (reasons), to compare with a read-back.
     public var kernelView: PolicyRuleset { PolicyRuleset(sets: sets, chains: chains) }
 
+    /// Elements to take out of and put into the named sets, as one transaction sends them (a
+    /// key whose data changed is in both).
+    public struct Delta: Hashable, Sendable, CustomStringConvertible {
+        public var removed: [String: [Element]]
+        public var added: [String: [Element]]
+
+        public init(removed: [String: [Element]] = [:], added: [String: [Element]] = [:]) {
+            self.removed = removed
+            self.added = added
+        }
+
+        public var isEmpty: Bool { count == 0 }
+        public var count: Int { removed.values.reduce(0) { $0 + $1.count } + added.values.reduce(0) { $0 + $1.count } }
+
+        /// The same delta with each set's elements in a stable order.
+        public func sorted() -> Delta {
+            Delta(removed: removed.mapValues { $0.sorted { $0.description < $1.description } },
+                  added: added.mapValues { $0.sorted { $0.description < $1.description } })
+        }
+
+        public var description: String {
+            var lines: [String] = []
+            for set in Set(removed.keys).union(added.keys).sorted() {
+                for element in removed[set] ?? [] { lines.append("- \(set) \(element)") }
+                for element in added[set] ?? [] { lines.append("+ \(set) \(element)") }
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// The ruleset with `delta`'s elements taken out and put in (the rules' reasons are left as
+    /// they were).
+    public func applying(_ delta: Delta) -> PolicyRuleset {
+        var result = self
+        result.sets = sets.map { set in
+            var elements = Set(set.elements)
+            elements.subtract(delta.removed[set.name] ?? [])
+            elements.formUnion(delta.added[set.name] ?? [])
+            return NamedSet(set.name, key: set.key, data: set.data, elements: Array(elements))
+        }
+        return result
+    }
+
     public struct ElementKey: Hashable, Sendable {
         public var set: String
         public var key: Value

@@ -9,6 +9,14 @@ public struct ListOptions: Sendable {
     public var labelSelector: String?
     public var watch: Bool
     public var resourceVersion: String?
+    /// A watch may get `BOOKMARK` events.
+    public var allowWatchBookmarks = false
+    /// A watch starts with the current objects, then a bookmark that says they are all sent
+    /// (client-go's streaming list).
+    public var sendInitialEvents: Bool? = nil
+    public var resourceVersionMatch: String? = nil
+    /// A watch ends after this many seconds (kube-apiserver's `timeoutSeconds`).
+    public var timeoutSeconds: Int? = nil
 }
 
 /// Options of a log request (`/pods/{name}/log`).
@@ -54,9 +62,12 @@ public enum APIServer {
 
     /// Builds the router for `backend`; with `credentials`, every request must carry the lab's
     /// bearer token (the HTTPS listener; the unix socket is guarded by its file mode).
-    public static func router(backend: any APIBackend, credentials: ClusterCredentials? = nil) -> Router<BasicRequestContext> {
+    /// With `meshToken`, the router is the mesh's (`MeshAPIListener`): that token, and reads of
+    /// Services and EndpointSlices only.
+    public static func router(backend: any APIBackend, credentials: ClusterCredentials? = nil, meshToken: String? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         if let credentials { router.add(middleware: BearerTokenAuthentication(credentials: credentials)) }
+        if let meshToken { router.add(middleware: MeshReadOnly(token: meshToken)) }
         router.add(middleware: CredentialHeaders(values: .shared))
         router.add(middleware: StatusErrors())
         router.add(middleware: ListPresentation())
@@ -160,6 +171,7 @@ public enum APIServer {
         }
         if let nodes = backend as? any NodeBackend { Controller.addNodeRoutes(to: router, backend: nodes) }
         if let attachable = backend as? any AttachBackend { AttachRoutes.register(on: router, backend: attachable) }
+        if let streaming = backend as? any StreamingBackend { StreamingEndpoints.register(on: router, backend: streaming) }
         if let controller = backend as? Controller {
             for resource in controller.objectResources() {
                 ObjectRoutes.register(on: router, prefix: resource.prefix, resource: resource.resource, namespaced: resource.namespaced, handlers: resource.handlers)
@@ -217,7 +229,11 @@ public enum APIServer {
         let query = request.uri.queryParameters
         return ListOptions(labelSelector: query["labelSelector"].map(String.init).flatMap { $0.isEmpty ? nil : $0 },
                            watch: query["watch"].map { $0 == "true" || $0 == "1" } ?? false,
-                           resourceVersion: query["resourceVersion"].map(String.init))
+                           resourceVersion: query["resourceVersion"].map(String.init),
+                           allowWatchBookmarks: query["allowWatchBookmarks"].map { $0 == "true" || $0 == "1" } ?? false,
+                           sendInitialEvents: query["sendInitialEvents"].map { $0 == "true" || $0 == "1" },
+                           resourceVersionMatch: query["resourceVersionMatch"].map(String.init).flatMap { $0.isEmpty ? nil : $0 },
+                           timeoutSeconds: query["timeoutSeconds"].flatMap { Int(String($0)) }.flatMap { $0 > 0 ? $0 : nil })
     }
 
     static func json(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {

@@ -109,7 +109,10 @@ public struct ClusterCredentials: Sendable, Equatable {
     }
 
     /// Whether an `Authorization` header carries the token, compared in constant time.
-    public func authorizes(_ header: String?) -> Bool {
+    public func authorizes(_ header: String?) -> Bool { Self.tokenMatches(header, token: token) }
+
+    /// `Authorization: Bearer <token>`, compared in constant time.
+    static func tokenMatches(_ header: String?, token: String) -> Bool {
         guard let header, header.hasPrefix("Bearer ") else { return false }
         let offered = Array(header.dropFirst("Bearer ".count).utf8)
         let expected = Array(token.utf8)

@@ -42,6 +42,9 @@ struct ListPresentation<Context: RequestContext>: RouterMiddleware {
             headers[.contentLength] = nil
             return Response(status: .ok, headers: headers, body: response.body.map { buffer in
                 guard let event = try? JSONReader.value(from: String(buffer: buffer)), let object = event["object"] else { return buffer }
+                // A bookmark or the watch's error is about the watch, not an object: no selector
+                // or printing applies.
+                if let type = event["type"]?.stringValue, type == "BOOKMARK" || type == "ERROR" { return buffer }
                 // An empty write sends nothing (NIO frames no empty chunk, which would end the body).
                 if !selector.matches(object) { return ByteBuffer() }
                 guard table, case .object(var fields) = event else { return buffer }

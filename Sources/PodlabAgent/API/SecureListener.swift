@@ -18,8 +18,19 @@ enum SecureListener {
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
         tls.applicationProtocols = ["http/1.1"]
+        // kubectl's streaming verbs upgrade their connections (WebSocket, SPDY/3.1).
+        let http: HTTPServerBuilder
+        if let streaming = backend as? any StreamingBackend {
+            let endpoints = StreamingEndpoints(backend: streaming, credentials: credentials)
+            let http1 = connections.http1Configuration, idleTimeout = connections.idleTimeout
+            http = HTTPServerBuilder { responder in
+                StreamingHTTPChannel(responder: responder, http1: http1, endpoints: endpoints, idleTimeout: idleTimeout)
+            }
+        } else {
+            http = .http1(configuration: connections.http1Configuration)
+        }
         return Application(router: APIServer.router(backend: backend, credentials: credentials),
-                           server: try .tls(.http1(configuration: connections.http1Configuration), tlsConfiguration: tls),
+                           server: try .tls(http, tlsConfiguration: tls),
                            configuration: .init(address: .hostname("127.0.0.1", port: credentials.port), serverName: "podlab",
                                                 availableConnectionsDelegate: MaximumAvailableConnections(connections.maximumConnections, logger: logger)),
                            logger: logger)

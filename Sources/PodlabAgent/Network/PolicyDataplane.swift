@@ -19,6 +19,13 @@ public actor PolicyDataplane {
         public var addedElements: Int
         public var deletedElements: Int
 
+        public init(node: String, rebuilt: Bool, addedElements: Int, deletedElements: Int) {
+            self.node = node
+            self.rebuilt = rebuilt
+            self.addedElements = addedElements
+            self.deletedElements = deletedElements
+        }
+
         public var isEmpty: Bool { !rebuilt && addedElements == 0 && deletedElements == 0 }
 
         public var description: String {
@@ -31,27 +38,74 @@ public actor PolicyDataplane {
         public var description: String
     }
 
+    /// What a node holds: the chains and set declarations, and each set's elements kept as a
+    /// set, so a delta updates it in proportion to its size.
+    private struct Installed {
+        var chains: [PolicyRuleset.Chain]
+        var declarations: [PolicyRuleset.NamedSet]
+        var elements: [String: Set<PolicyRuleset.Element>]
+
+        init(_ ruleset: PolicyRuleset) {
+            chains = ruleset.chains
+            declarations = ruleset.sets.map(\.declaration)
+            elements = Dictionary(ruleset.sets.map { ($0.name, Set($0.elements)) }) { a, _ in a }
+        }
+    }
+
     /// The ruleset each node holds, as last applied; missing when unknown.
-    private var installed: [String: PolicyRuleset] = [:]
+    private var installed: [String: Installed] = [:]
 
     public init() {}
 
     public func forget(node: String) { installed[node] = nil }
 
+    /// Sends a delta computed against what the node was last given (`PolicyIndex.takeDelta`);
+    /// nil, sending nothing, when what the node holds is unknown or the delta does not fit it
+    /// (the caller then sends the whole ruleset).
+    public func apply(node: String, namespace: NetworkNamespace, delta: PolicyRuleset.Delta) throws -> SyncReport? {
+        guard var known = installed[node] else { return nil }
+        var transaction = Transaction()
+        var report = SyncReport(node: node, rebuilt: false, addedElements: 0, deletedElements: 0)
+        for declaration in known.declarations {
+            let removed = delta.removed[declaration.name] ?? [], added = delta.added[declaration.name] ?? []
+            guard !removed.isEmpty || !added.isEmpty else { continue }
+            var elements = known.elements[declaration.name] ?? []
+            for element in removed { guard elements.remove(element) != nil else { return nil } }
+            for element in added { guard elements.insert(element).inserted else { return nil } }
+            known.elements[declaration.name] = elements
+            let set = Self.nftSet(declaration)
+            transaction.delete(removed.map(Self.nftElement), from: set)
+            transaction.add(added.map(Self.nftElement), to: set)
+            report.addedElements += added.count
+            report.deletedElements += removed.count
+        }
+        let names = Set(known.declarations.map(\.name))
+        guard Set(delta.removed.keys).union(delta.added.keys).isSubset(of: names) else { return nil }
+        guard !transaction.isEmpty else { return report }
+        do {
+            try NFTablesConnection(namespace: namespace).apply(transaction)
+        } catch {
+            installed[node] = nil
+            throw error
+        }
+        installed[node] = known
+        return report
+    }
+
     public func sync(node: String, namespace: NetworkNamespace, desired: PolicyRuleset) throws -> SyncReport {
         let connection = try NFTablesConnection(namespace: namespace)
-        let current: PolicyRuleset?
+        let current: Installed?
         if let known = installed[node] {
             current = known
         } else {
-            current = try Self.installed(in: connection)
+            current = try Self.installed(in: connection).map(Installed.init)
         }
         let wanted = desired.kernelView
         var report = SyncReport(node: node, rebuilt: false, addedElements: 0, deletedElements: 0)
         var transaction = Transaction()
-        if let current, current.chains == wanted.chains, current.sets.map(\.declaration) == wanted.sets.map(\.declaration) {
-            for (old, new) in zip(current.sets, wanted.sets) {
-                let oldElements = Set(old.elements), newElements = Set(new.elements)
+        if let current, current.chains == wanted.chains, current.declarations == wanted.sets.map(\.declaration) {
+            for new in wanted.sets {
+                let oldElements = current.elements[new.name] ?? [], newElements = Set(new.elements)
                 let removed = oldElements.subtracting(newElements), added = newElements.subtracting(oldElements)
                 let set = Self.nftSet(new.declaration)
                 // A key whose data changed is deleted and added again in the same transaction.
@@ -73,7 +127,7 @@ public actor PolicyDataplane {
             }
         }
         guard !transaction.isEmpty else {
-            installed[node] = wanted
+            installed[node] = Installed(wanted)
             return report
         }
         do {
@@ -82,7 +136,7 @@ public actor PolicyDataplane {
             installed[node] = nil
             throw error
         }
-        installed[node] = wanted
+        installed[node] = Installed(wanted)
         return report
     }
 

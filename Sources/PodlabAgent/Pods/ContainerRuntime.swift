@@ -116,6 +116,8 @@ public enum ContainerRuntime {
             executable = busybox
         case let .host(program):
             executable = program
+        case let .sibling(program):
+            executable = (tools as NSString).deletingLastPathComponent + "/" + program
         }
         let programs = try ImagePrograms.directory(for: resolved.image, root: imagesDirectory, tools: tools)
         environment["PATH"] = ImagePrograms.searchPath(environment["PATH"], programs: programs)

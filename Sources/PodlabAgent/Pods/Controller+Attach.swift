@@ -38,8 +38,11 @@ final class AttachSession: Sendable {
         self.end = end
     }
 
-    /// A session on the streams of a container with `stdin` or `tty`.
-    convenience init(streams: ContainerStreams, options: PodAttachOptions) {
+    /// A session on the streams of a container with `stdin` or `tty` (or of an exec'd process:
+    /// then `outcome` says how it ended once its output has, and `clientGone` stops it when the
+    /// client leaves first).
+    convenience init(streams: ContainerStreams, options: PodAttachOptions, outcome: (@Sendable () async -> APIStatus)? = nil,
+                     clientGone: (@Sendable () -> Void)? = nil) {
         let writesStdin = options.stdin && streams.acceptsStdin
         let closesStdin = writesStdin && streams.mode.stdinOnce
         let subscription = streams.subscribe()
@@ -49,7 +52,8 @@ final class AttachSession: Sendable {
             for await frame in subscription.output where frame.channel == .stdout ? options.stdout : options.stderr {
                 continuation.yield(frame)
             }
-            continuation.yield(.end(failure.withLock { $0 } ?? StreamFrame.success))
+            let ended = await outcome?() ?? StreamFrame.success
+            continuation.yield(.end(failure.withLock { $0 } ?? ended))
             continuation.finish()
         }
         continuation.onTermination = { _ in forwarding.cancel() }
@@ -68,7 +72,16 @@ final class AttachSession: Sendable {
         }, end: {
             streams.unsubscribe(subscription.id)
             if closesStdin { streams.closeStdin() }
+            clientGone?()
         })
+    }
+
+    /// A session that could not start: it says why and ends.
+    convenience init(failure status: APIStatus) {
+        let (output, continuation) = AsyncStream<StreamFrame>.makeStream()
+        continuation.yield(.end(status))
+        continuation.finish()
+        self.init(output: output, failure: Locked<APIStatus?>(nil), input: { _ in }, inputEnd: {}, end: {})
     }
 
     /// A session on a container that writes its log itself: the log from now on, as stdout,
@@ -113,6 +126,12 @@ final class AttachSession: Sendable {
         end()
     }
 
+    /// A frame the client sent (stdin, a resize) on a protocol that is not made of frames.
+    func receive(_ frame: StreamFrame) async { await input(frame) }
+
+    /// The client closed its stdin (a SPDY stream's end, a WebSocket close signal).
+    func clientClosedStdin() { inputEnd() }
+
     /// Ends the session: the client is gone, or (with `failure`, which the client is told)
     /// the agent shuts down.
     func close(failure reason: APIStatus? = nil) {
@@ -127,21 +146,8 @@ extension Controller: AttachBackend {
     /// else its log from now on while it runs.
     func attach(namespace: String, name: String, options: PodAttachOptions) async throws -> AttachSession {
         let pod = try pod(namespace, name)
-        let names = pod.spec.containers.map(\.name)
-        let container: String
-        if options.container.isEmpty {
-            guard names.count == 1 else {
-                throw APIStatus.badRequest("a container name must be specified for pod \(name), choose one of: [\(names.joined(separator: " "))]")
-            }
-            container = names[0]
-        } else {
-            guard names.contains(options.container) else {
-                throw APIStatus.badRequest("container \(options.container) is not valid for pod \(name)")
-            }
-            container = options.container
-        }
-        // The kubelet's answer when the container has no running process to attach to.
-        let notRunning = APIStatus(message: "container not found (\"\(container)\")", reason: .notFound, code: 404)
+        let container = try Self.streamingContainer(of: pod, requested: options.container)
+        let notRunning = Self.containerNotRunning(container)
         guard let runtime = runtimes[pod.metadata.uid], !runtime.deleting else { throw notRunning }
         if let streams = runtime.streams[container], !streams.hasEnded || streams.isUnclaimed {
             return AttachSession(streams: streams, options: options)
@@ -150,6 +156,27 @@ extension Controller: AttachBackend {
         let log = try await podLog(namespace: namespace, name: name,
                                    options: LogOptions(container: container, follow: true, previous: false, tailLines: 0))
         return AttachSession(log: log, options: options)
+    }
+
+    /// The container an attach, exec or port-forward request names, as the API server checks
+    /// it: the one asked for, which the pod must have, or the pod's only one.
+    static func streamingContainer(of pod: Pod, requested: String) throws(APIStatus) -> String {
+        let names = pod.spec.containers.map(\.name)
+        guard !requested.isEmpty else {
+            guard names.count == 1 else {
+                throw APIStatus.badRequest("a container name must be specified for pod \(pod.metadata.name), choose one of: [\(names.joined(separator: " "))]")
+            }
+            return names[0]
+        }
+        guard names.contains(requested) else {
+            throw APIStatus.badRequest("container \(requested) is not valid for pod \(pod.metadata.name)")
+        }
+        return requested
+    }
+
+    /// The kubelet's answer when the container has no running process to attach to or exec in.
+    static func containerNotRunning(_ container: String) -> APIStatus {
+        APIStatus(message: "container not found (\"\(container)\")", reason: .notFound, code: 404)
     }
 }
 

@@ -62,6 +62,12 @@ extension Controller {
             if credentials != .imageDefault {
                 launch.credentials = SpawnCredentials(uid: credentials.uid, gid: credentials.gid, groups: credentials.groups)
             }
+            // The mesh's sidecar reads Services and EndpointSlices through the mesh socket; its
+            // token is given at start, never stored in the pod's spec.
+            if name == MeshProxy.containerName, MeshCaptureRules.forPod(pod) != nil {
+                launch.environment["PODLAB_API_SOCKET"] = paths.meshSocket
+                launch.environment["PODLAB_API_TOKEN"] = meshToken
+            }
             let limits = ContainerCgroupLimits(container)
             if !limits.isEmpty {
                 launch.cgroup = try cgroups.prepare(uid: pod.metadata.uid, container: name, limits: limits)

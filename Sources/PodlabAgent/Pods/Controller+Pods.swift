@@ -94,6 +94,11 @@ extension Controller {
         guard pod.metadata.namespace == namespace else {
             throw APIStatus.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
+        // The mesh's sidecar, injected where the API server's webhooks act: before validation,
+        // so the stored pod (and a dry run's answer) carries it.
+        do {
+            pod = try MeshInjection.inject(pod, namespaceLabels: namespaces[namespace]?.metadata.labels ?? [:]).applyingDefaults()
+        } catch { throw error.status }
         var checked = pod
         if controlled { checked.metadata.preservedFields["ownerReferences"] = nil }
         do { try checked.validated() } catch { throw error.status }
@@ -204,6 +209,14 @@ extension Controller {
             defer { sandboxRuntime.refillSpares(node: node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
             let (sandbox, finished) = try sandboxRuntime.buildSandbox(pod, lab: paths.lab, paths: paths, namespaces: labNamespaces,
                                                                       node: node, address: address, mtu: UInt32(plan.podMTU))
+            // The capture is in place before any container starts, as Istio's init step: no
+            // connection of the application leaves uncaptured. A failure is the sandbox's, retried.
+            if let capture = MeshCaptureRules.forPod(pod) {
+                do { try sandboxRuntime.programMeshCapture(capture, sandbox: sandbox) } catch {
+                    try? sandboxRuntime.removeSandbox(sandbox, namespaces: labNamespaces)
+                    throw error
+                }
+            }
             // From the request to the end of the worker's job (waiting for the worker included).
             sandboxMillis.append(Controller.millis(finished - started))
             runtimes[pod.metadata.uid] = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)

@@ -9,10 +9,14 @@ import PodlabImages
 final class ImageIdentity: Sendable {
     private let toolsBuild: String
     private let busyboxBuild: String
+    /// The builds of podlab's other executables (`podlab-proxy`), beside `podlab-tools`.
+    private let siblingBuilds: [String: String]
 
     init(toolsPath: String, busyboxPath: String = ImageCatalog.busyboxPath) {
         toolsBuild = ImageIdentity.build(of: toolsPath)
         busyboxBuild = ImageIdentity.build(of: busyboxPath)
+        let directory = (toolsPath as NSString).deletingLastPathComponent
+        siblingBuilds = Dictionary(uniqueKeysWithValues: ImageCatalog.siblingExecutables.map { ($0, ImageIdentity.build(of: "\(directory)/\($0)")) })
     }
 
     /// The Image ID for `image` as written in a pod (a digest the reference pins stays).
@@ -20,10 +24,13 @@ final class ImageIdentity: Sendable {
         guard let resolved = try? ImageCatalog.resolve(reference) else { return "" }
         if let pinned = resolved.pinnedImageID { return pinned }
         let image = resolved.image
-        let identity = [
+        // An image that runs an executable of its own (the proxy's) changes with its build too;
+        // the others' IDs stay what they were.
+        let siblings = Set(image.siblings.values).sorted().map { "\($0) \(siblingBuilds[$0] ?? "missing")" }
+        let identity = ([
             "podlab-tools \(toolsBuild)", "busybox \(busyboxBuild)", "image \(image.repository)",
             "entrypoint \(image.entrypoint.joined(separator: "\u{0}"))", "cmd \(image.cmd.joined(separator: "\u{0}"))",
-        ].joined(separator: "\n")
+        ] + siblings).joined(separator: "\n")
         return "\(image.repository)@sha256:\(SHA256.hex(identity))"
     }
 

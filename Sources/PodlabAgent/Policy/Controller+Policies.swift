@@ -35,7 +35,7 @@ extension Controller {
         if dryRun { return Data(stamped.json.jsonText(indent: 0).utf8) }
         policy = try persist(stamped, .added)
         networkPolicies[objectKey(policy)] = policy
-        policiesChanged()
+        policyChanged(namespace: namespace, name: policy.metadata.name, policy)
         return Data(policy.json.jsonText(indent: 0).utf8)
     }
 
@@ -62,7 +62,7 @@ extension Controller {
         }
         new = try persist(new, .modified)
         networkPolicies[objectKey(new)] = new
-        policiesChanged()
+        policyChanged(namespace: namespace, name: name, new)
         return Data(new.json.jsonText(indent: 0).utf8)
     }
 
@@ -75,7 +75,7 @@ extension Controller {
     func removeNetworkPolicy(_ policy: NetworkPolicy) throws {
         try removeStored(policy)
         networkPolicies.removeValue(forKey: objectKey(policy))
-        policiesChanged()
+        policyChanged(namespace: policy.metadata.namespace, name: policy.metadata.name, nil)
     }
 
     /// The policies of a namespace being deleted go with it.
@@ -112,20 +112,22 @@ extension Controller {
     }
 }
 
-/// The nodes' policy rules: what was last generated, and whether a sync runs or must follow.
+/// The nodes' policy rules: the index that keeps them, and whether a sync runs or must follow.
 struct PolicySyncState {
     var running = false
     var pending = false
     /// Each pod as the policies last saw it (`namespace/name`): a change of anything else
     /// (a status update) costs no sync.
     var pods: [String: PolicyPod] = [:]
-    /// The ruleset last generated for each node (with the rules each element stands for).
-    var rulesets: [String: PolicyRuleset] = [:]
+    /// The lab's rules, kept change by change; nil until the first sync builds it whole from
+    /// the lab (and again when a change it cannot follow element by element asks for that).
+    var index: PolicyIndex?
+    /// The nodes whose kernel holds what the index gave them last: these get deltas; any
+    /// other node gets the whole ruleset, diffed against what its kernel holds.
+    var inSync: Set<String> = []
     /// Milliseconds from a change to every node's rules in force.
     var syncMillis: [Double] = []
     var changedSince: ContinuousClock.Instant?
-    /// The identities last programmed, whose numbers a label change keeps.
-    var identities: PolicyRules.Identities?
 }
 
 extension Controller {
@@ -138,18 +140,45 @@ extension Controller {
                     nodeAddresses: Dictionary(plan.nodes.map { ($0.name, [$0.underlayAddress.address, $0.gateway.address]) }) { a, _ in a })
     }
 
+    /// Each node's policy ruleset as it now stands (for traces).
+    var policyRulesets: [String: PolicyRuleset] {
+        guard let index = policySync.index else { return [:] }
+        return Dictionary(uniqueKeysWithValues: index.nodeNames.map { ($0, index.ruleset(node: $0)) })
+    }
+
     /// A pod changed or went: when what the policies see of it changed, the rules follow.
     func podChangedForPolicies(_ pod: Pod, deleted: Bool) {
         let podKey = key(pod)
         let seen = deleted || pod.status.phase?.isTerminal == true ? nil : PolicyPod(pod)
         guard policySync.pods[podKey] != seen else { return }
         policySync.pods[podKey] = seen
-        policiesChanged()
+        let namespace = pod.metadata.namespace.isEmpty ? "default" : pod.metadata.namespace
+        policySync.index?.updatePod(namespace: namespace, name: pod.metadata.name, seen)
+        policyElementsChanged()
     }
 
-    /// Policies, pods or namespaces changed, or a node came: every node's policy rules follow,
-    /// one sync at a time, a change meanwhile taking one more sync after it.
+    /// A policy was created, replaced or deleted (nil).
+    func policyChanged(namespace: String, name: String, _ policy: NetworkPolicy?) {
+        policySync.index?.updatePolicy(namespace: namespace, name: name, policy)
+        policyElementsChanged()
+    }
+
+    /// A namespace was created, relabelled or deleted: policies with a namespaceSelector follow.
+    func namespaceChangedForPolicies(_ name: String) {
+        policySync.index?.updateNamespace(name, labels: namespaces[name]?.metadata.labels)
+        policyElementsChanged()
+    }
+
+    /// Nodes came or the lab started: the rules are built whole from the lab, every node
+    /// synced against what its kernel holds.
     func policiesChanged() {
+        policySync.index = nil
+        policyElementsChanged()
+    }
+
+    /// The index changed (or must be built): every node's policy rules follow, one sync at a
+    /// time, a change meanwhile taking one more sync after it.
+    func policyElementsChanged() {
         guard phase == .ready || phase == .creating else { return }
         policySync.pending = true
         if policySync.changedSince == nil { policySync.changedSince = .now }
@@ -164,19 +193,17 @@ extension Controller {
             policySync.pending = false
             let started = policySync.changedSince ?? .now
             policySync.changedSince = nil
-            let world = policyWorld(plan)
-            let identities = PolicyRules.identities(of: world, previous: policySync.identities)
-            policySync.identities = identities
+            if policySync.index == nil {
+                policySync.index = PolicyIndex(policyWorld(plan))
+                policySync.inSync = []
+            }
             var failed = false
             for node in plan.nodes where nodes[node.name] != nil {
-                let ruleset = PolicyRules.generate(world, node: node.name, identities: identities)
-                policySync.rulesets[node.name] = ruleset
                 do {
-                    if let report = try await sandboxRuntime.syncPolicies(node: node.name, ruleset: ruleset), !report.isEmpty {
-                        logger.debug("\(report)")
-                    }
+                    try await syncPolicies(node: node.name)
                 } catch {
                     failed = true
+                    policySync.inSync.remove(node.name)
                     logger.error("node \(node.name): programming the policy rules failed (the previous ones stay in force): \(error)")
                 }
             }
@@ -188,5 +215,25 @@ extension Controller {
                 policySync.syncMillis.append(Controller.millis(ContinuousClock.now - started))
             }
         }
+    }
+
+    /// One node: the elements changed since its last sync when its kernel is known to hold the
+    /// rest, else the whole ruleset (the dataplane sends only what differs from the kernel's).
+    private func syncPolicies(node: String) async throws {
+        if policySync.inSync.contains(node) {
+            guard let delta = policySync.index?.takeDelta(node: node), !delta.isEmpty else { return }
+            if let report = try await sandboxRuntime.applyPolicies(node: node, delta: delta) {
+                if !report.isEmpty { logger.debug("\(report)") }
+                return
+            }
+            // The dataplane no longer knows what the node holds: the whole ruleset, then.
+            policySync.inSync.remove(node)
+        }
+        guard let ruleset = policySync.index?.ruleset(node: node) else { return }
+        _ = policySync.index?.takeDelta(node: node)
+        if let report = try await sandboxRuntime.syncPolicies(node: node, ruleset: ruleset), !report.isEmpty {
+            logger.debug("\(report)")
+        }
+        policySync.inSync.insert(node)
     }
 }

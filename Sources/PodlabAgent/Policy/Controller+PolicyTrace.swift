@@ -8,6 +8,7 @@ extension Controller {
     func policyTrace(from pod: Pod, to destinations: [(address: IPv4Address, port: UInt16)], protocol proto: ServiceProtocol) -> (text: String, json: JSONValue) {
         guard let plan, let source = IPv4Address(pod.status.podIP) else { return ("", .null) }
         let world = policyWorld(plan)
+        let rulesets = policyRulesets
         let transport: PortProtocol = proto == .udp ? .udp : .tcp
         var lines: [String] = []
         var entries: [JSONValue] = []
@@ -17,7 +18,7 @@ extension Controller {
             var hops: [String] = []
             var rulesAgree = true
             do {
-                let traced = try PolicyPath.trace(in: world, rulesets: policySync.rulesets, packet: packet)
+                let traced = try PolicyPath.trace(in: world, rulesets: rulesets, packet: packet)
                 hops = traced.map(\.description)
                 rulesAgree = traced.allSatisfy(\.result.accepted) == verdict.isAllowed
             } catch {

@@ -13,23 +13,11 @@ extension Controller {
               let status = pod.status[container: name], let startedAt = status.state.running?.startedAt,
               let process = runtime.processes[name], let podIP = IPv4Address(pod.status.podIP) else { return }
         let sandbox = runtime.sandbox
-        let environment = (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
-            ?? container.env.map { ($0.name, $0.value) }
-        let credentials = (try? ContainerCredentials.resolve(pod: pod, container: container)).flatMap { resolved -> SpawnCredentials? in
-            resolved == .imageDefault ? nil : SpawnCredentials(uid: resolved.uid, gid: resolved.gid, groups: resolved.groups)
-        }
-        // A container with volumes has a mount namespace of its own, its process's.
-        let mountNamespace = container.volumeMounts.isEmpty ? sandbox.mnt : "/proc/\(process.pid)/ns/mnt"
-        let imagesDirectory = paths.images, hostname = PodRuntime.hostname(pod)
+        let imagesDirectory = paths.images
         let exec: @Sendable ([String]) -> Result<SpawnRequest, ProbeSetupError> = { command in
             do {
-                let launch = try ContainerRuntime.launch(image: container.image, command: command, args: nil, env: environment,
-                                                         workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
-                                                         podName: hostname, logPath: "", sandbox: sandbox, imagesDirectory: imagesDirectory)
-                return .success(SpawnRequest(executable: launch.executable, arguments: Array(launch.argv.dropFirst()), argv0: launch.argv.first,
-                                             environment: launch.environment, workingDirectory: launch.workingDirectory,
-                                             networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
-                                             mountNamespace: mountNamespace, newSession: true, credentials: credentials))
+                return .success(try Controller.execRequest(pod: pod, container: container, process: process, sandbox: sandbox,
+                                                           imagesDirectory: imagesDirectory, cgroup: nil, command: command))
             } catch {
                 return .failure(ProbeSetupError(description: "\(error)"))
             }

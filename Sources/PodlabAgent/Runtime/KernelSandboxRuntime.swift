@@ -67,6 +67,11 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
         return try await policyDataplane.sync(node: node, namespace: network.namespace, desired: ruleset)
     }
 
+    func applyPolicies(node: String, delta: PolicyRuleset.Delta) async throws -> PolicyDataplane.SyncReport? {
+        guard let network = self.node(node) else { return nil }
+        return try await policyDataplane.apply(node: node, namespace: network.namespace, delta: delta)
+    }
+
     // MARK: Pod sandboxes
 
     func buildSandbox(_ pod: Pod, lab: String, paths: LabPaths, namespaces: LabNamespaces, node: NodePlan, address: IPv4Address,
@@ -92,6 +97,11 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
 
     func removeSandbox(_ sandbox: PodSandboxPaths, namespaces: LabNamespaces) throws {
         try PodRuntime.removeSandbox(sandbox, namespaces: namespaces)
+    }
+
+    func programMeshCapture(_ rules: MeshCaptureRules, sandbox: PodSandboxPaths) throws {
+        guard let own = sandbox.network.ownNamespace else { return }
+        try MeshCapture.apply(rules, netns: own)
     }
 
     func removeNeighbor(node: String, address: IPv4Address) {

@@ -40,6 +40,9 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
     func forgetServices(node: String) async
     /// Programs a node's NetworkPolicy rules; nil when nothing was programmed (the node is not built).
     func syncPolicies(node: String, ruleset: PolicyRuleset) async throws -> PolicyDataplane.SyncReport?
+    /// Sends the elements that changed since the node's last sync or delta; nil, sending
+    /// nothing, when what the node holds is unknown (the caller syncs the whole ruleset).
+    func applyPolicies(node: String, delta: PolicyRuleset.Delta) async throws -> PolicyDataplane.SyncReport?
 
     // MARK: Pod sandboxes
 
@@ -56,6 +59,9 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
     func sandboxExists(_ sandbox: PodSandboxPaths) -> Bool
     /// Removes a pod's namespaces (`PodRuntime.removeSandbox`).
     func removeSandbox(_ sandbox: PodSandboxPaths, namespaces: LabNamespaces) throws
+    /// Programs a meshed pod's capture (`table ip podlab-mesh`) inside its own network
+    /// namespace (`MeshCapture`); a sandbox without a network of its own gets none.
+    func programMeshCapture(_ rules: MeshCaptureRules, sandbox: PodSandboxPaths) throws
     /// Removes the node's permanent neighbour entry for a pod's address.
     func removeNeighbor(node: String, address: IPv4Address)
     /// Removes the node's end of a pod's veth pair, left by a sandbox being rebuilt.

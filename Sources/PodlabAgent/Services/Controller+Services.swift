@@ -99,16 +99,40 @@ extension Controller {
     }
 
     /// A watch of one kind: the current objects first (as ADDED, unless a resourceVersion was
-    /// given), then every change, filtered by the label selector.
+    /// given), then every change, filtered by the label selector; bookmarks where allowed. A
+    /// resourceVersion whose later changes are no longer known gets the API server's 410 as
+    /// the watch's one ERROR event.
     func watchStream<T: StoredObject>(_ type: T.Type, namespace: String?, options: ListOptions, current: [T]) throws -> AsyncStream<Data> {
         let matcher = try options.labelSelector.map(Controller.selector)
-        let events = hub.subscribe(kind: T.kind, namespace: namespace,
-                                   since: options.resourceVersion.flatMap(Int64.init).flatMap { $0 > 0 ? $0 : nil })
-        let initial = options.resourceVersion.flatMap(Int64.init) == nil ? current : []
+        let start = try WatchStart(resourceVersion: options.resourceVersion, sendInitialEvents: options.sendInitialEvents,
+                                   resourceVersionMatch: options.resourceVersionMatch, allowWatchBookmarks: options.allowWatchBookmarks)
+        let since: Int64?, initial: [T]
+        if case let .after(version) = start { (since, initial) = (version, []) } else { (since, initial) = (nil, current) }
+        let events: AsyncStream<WatchEvent>
+        do {
+            events = try hub.subscribe(kind: T.kind, namespace: namespace, since: since, bookmarks: options.allowWatchBookmarks)
+        } catch let expired as WatchExpired {
+            let status = APIStatus.expired(expired.message)
+            return AsyncStream { continuation in
+                continuation.yield(Controller.watchLine("ERROR", status.json))
+                continuation.finish()
+            }
+        }
+        // Not a `JSONValue?` with nil: JSONValue takes the nil literal itself (as JSON null).
+        var initialLines = initial.map { Controller.watchLine("ADDED", $0.json) }
+        if start == .currentObjectsThenBookmark {
+            let version = try store.read { try $0.currentResourceVersion() }
+            initialLines.append(Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: version,
+                                                                                     annotations: [WatchStart.initialEventsEndAnnotation: "true"])))
+        }
         return AsyncStream { continuation in
-            for object in initial { continuation.yield(Controller.watchLine("ADDED", object.json)) }
+            for line in initialLines { continuation.yield(line) }
             let task = Task {
                 for await event in events {
+                    if event.type == .bookmark {
+                        continuation.yield(Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: event.resourceVersion)))
+                        continue
+                    }
                     let object = (try? JSONReader.value(from: String(decoding: event.object, as: UTF8.self))) ?? .null
                     if let matcher {
                         var labels: [String: String] = [:]
@@ -121,8 +145,24 @@ extension Controller {
                 }
                 continuation.finish()
             }
-            continuation.onTermination = { _ in task.cancel() }
+            let timeout = options.timeoutSeconds.map { seconds in
+                Task {
+                    try? await Task.sleep(for: .seconds(seconds))
+                    continuation.finish()
+                }
+            }
+            continuation.onTermination = { _ in
+                task.cancel()
+                timeout?.cancel()
+            }
         }
+    }
+
+    /// A bookmark's object: the watched kind with only a resourceVersion (and annotations).
+    static func bookmark<T: StoredObject>(_ type: T.Type, version: Int64, annotations: [String: String] = [:]) -> JSONValue {
+        var metadata: [String: JSONValue] = ["resourceVersion": .string(String(version))]
+        if !annotations.isEmpty { metadata["annotations"] = .object(annotations.mapValues { .string($0) }) }
+        return .object(["kind": .string(T.kind), "apiVersion": .string(T.apiVersion), "metadata": .object(metadata)])
     }
 
     static func decodeObject<T: StoredObject>(_ body: Data, as type: T.Type) throws -> T {
@@ -149,6 +189,7 @@ extension Controller {
     func storeNewNamespace(_ namespace: Namespace) throws -> Namespace {
         let stored = try persist(Controller.stamped(namespace.applyingDefaults()), .added)
         namespaces[stored.metadata.name] = stored
+        namespaceChangedForPolicies(stored.metadata.name)
         return stored
     }
 
@@ -201,6 +242,7 @@ extension Controller {
         do {
             try removeStored(namespace)
             namespaces.removeValue(forKey: name)
+            namespaceChangedForPolicies(name)
             logger.info("namespace \(name) deleted")
         } catch {
             logger.error("namespace \(name): deletion failed: \(error)")
@@ -544,7 +586,7 @@ extension Controller {
             watch: { _, options in try await self.watchNamespaces(options: options) },
             get: { _, name in data(try await self.namespace(name)) },
             create: { _, body, dryRun in try await self.createNamespace(body: body, dryRun: dryRun) },
-            replace: nil,
+            replace: { _, name, body, dryRun in try await self.replaceNamespace(name: name, body: body, dryRun: dryRun) },
             delete: { _, name, dryRun in try await self.deleteNamespace(name: name, dryRun: dryRun) })
         let serviceHandlers = ResourceHandlers(
             list: { namespace, options in try await self.listServices(namespace: namespace, options: options) },

@@ -18,6 +18,8 @@ public struct LabPaths: Sendable, Equatable {
     }
 
     public var socket: String { "\(directory)/agent.sock" }
+    /// The API socket of the mesh's sidecars (`MeshAPIListener`): Services and EndpointSlices only.
+    public var meshSocket: String { "\(directory)/mesh.sock" }
     public var pidFile: String { "\(directory)/agent.pid" }
     public var logFile: String { "\(directory)/agent.log" }
     public var database: String { "\(directory)/state.db" }

@@ -17,6 +17,9 @@ import Netns
 /// so a container running as another user can read and write them; they stay behind the
 /// 0700 `pods/` directory (bind mounts reach them as root).
 ///
+/// One socket is open to every user: `mesh.sock`, which the mesh's sidecars (uid 1337) read
+/// Services and EndpointSlices through, behind a token of the mesh's own (`MeshAPIListener`).
+///
 /// The agent does not set a umask: the containers it starts inherit it, and a container's files
 /// get the runtime's usual 0022 as in Kubernetes. Each file is created with its mode instead.
 public enum LabStateModes {

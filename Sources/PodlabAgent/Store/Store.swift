@@ -16,6 +16,12 @@ public final class Store: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(5)
         config.journalMode = .wal
+        // In WAL mode, NORMAL syncs at checkpoints instead of on every commit. A commit is
+        // still safe when the agent is killed (it is in the kernel's page cache); only a power
+        // loss may take the last commits, and a lab's state lives under /run, which does not
+        // outlive a reboot anyway. FULL fsyncs each commit: on this disk 0.3 ms median, 25 ms
+        // at p99 — the whole budget of a pod turning Ready → its endpoint programmed.
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         queue = try DatabaseQueue(path: path, configuration: config)
         try Store.migrator.migrate(queue)
     }

@@ -156,6 +156,8 @@ public struct Exec: PodlabCommand {
         switch executable {
         case let .builtin(tool):
             return Program(executable: toolsPath, argv0: "podlab-tools", arguments: [tool] + rest)
+        case let .sibling(program):
+            return Program(executable: (toolsPath as NSString).deletingLastPathComponent + "/" + program, argv0: first, arguments: rest)
         case let .busybox(applet):
             guard access(busyboxPath, X_OK) == 0 else {
                 throw CLIError("exec: \"\(first)\": \"\(applet)\" is the host's BusyBox, and \(busyboxPath) is missing: "

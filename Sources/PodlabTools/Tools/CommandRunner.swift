@@ -21,6 +21,8 @@ enum CommandRunner {
             path = ImageCatalog.busyboxPath
         case .host:
             path = name
+        case let .sibling(program):
+            path = siblingPath(program)
         }
         // The tools ignore SIGPIPE; the program that takes over gets the default back.
         signal(SIGPIPE, SIG_DFL)
@@ -44,4 +46,15 @@ func withCStringArray<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutab
     pointers.append(nil)
     defer { for pointer in pointers { free(pointer) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// `program` in the directory of the running `podlab-tools` (where podlab installs its other
+/// executables: `ImageCatalog.siblingExecutables`).
+func siblingPath(_ program: String) -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard count > 0 else { return program }
+    let executable = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    guard let slash = executable.lastIndex(of: "/") else { return program }
+    return String(executable[..<slash]) + "/" + program
 }

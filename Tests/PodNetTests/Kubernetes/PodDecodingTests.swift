@@ -256,7 +256,7 @@ struct PodDecodingTests {
         let pod = Pod(metadata: ObjectMeta(name: "x"), spec: PodSpec(containers: [Container(name: "a", image: "b")]))
         #expect(pod.json == [
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": ["name": "x", "creationTimestamp": nil],
+            "metadata": ["name": "x", "creationTimestamp": .null],
             "spec": ["containers": [["name": "a", "image": "b", "resources": [:]]]],
             "status": [:],
         ])
@@ -265,9 +265,9 @@ struct PodDecodingTests {
     @Test("status conditions write unset times as null")
     func conditionNulls() {
         let condition = PodCondition(type: .podScheduled, status: .true)
-        #expect(condition.json == ["type": "PodScheduled", "status": "True", "lastProbeTime": nil, "lastTransitionTime": nil])
+        #expect(condition.json == ["type": "PodScheduled", "status": "True", "lastProbeTime": .null, "lastTransitionTime": .null])
         let state = ContainerState.running(startedAt: nil)
-        #expect(state.json == ["running": ["startedAt": nil]])
+        #expect(state.json == ["running": ["startedAt": .null]])
         #expect(ContainerState().json == [:])
     }
 }

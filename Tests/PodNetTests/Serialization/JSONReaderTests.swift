@@ -74,7 +74,7 @@ struct JSONReaderTests {
 struct JSONWriterTests {
     @Test("prints like kubectl -o json: sorted keys, four spaces")
     func pretty() {
-        let value: JSONValue = ["kind": "Pod", "apiVersion": "v1", "metadata": ["name": "web", "labels": [:]], "items": [], "list": [1, true, nil, 2.5]]
+        let value: JSONValue = ["kind": "Pod", "apiVersion": "v1", "metadata": ["name": "web", "labels": [:]], "items": [], "list": [1, true, .null, 2.5]]
         #expect(value.jsonText() == """
             {
                 "apiVersion": "v1",
@@ -122,7 +122,7 @@ struct JSONWriterTests {
     }
 
     @Test("what it writes reads back the same", arguments: [
-        JSONValue.object(["a": ["b": [1, 2.5, "x\u{0}y", nil, true]], "": ""]),
+        JSONValue.object(["a": ["b": [1, 2.5, "x\u{0}y", .null, true]], "": ""]),
         JSONValue.array([[], [:], "<&>", .integer(Int64.min)]),
     ])
     func roundTrip(value: JSONValue) throws {

@@ -8,13 +8,13 @@ struct JSONValueTests {
     func decoder() throws {
         let text = #"{"i": 1, "f": 1.5, "b": true, "z": false, "n": null, "s": "1", "a": [0, 1], "o": {"k": -7}}"#
         let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        #expect(value == ["i": 1, "f": 1.5, "b": true, "z": false, "n": nil, "s": "1", "a": [0, 1], "o": ["k": -7]])
+        #expect(value == ["i": 1, "f": 1.5, "b": true, "z": false, "n": .null, "s": "1", "a": [0, 1], "o": ["k": -7]])
         #expect(try value == JSONReader.value(from: text))
     }
 
     @Test("encodes through JSONEncoder")
     func encoder() throws {
-        let value: JSONValue = ["i": 1, "f": 1.5, "b": true, "n": nil, "a": ["x"], "o": [:]]
+        let value: JSONValue = ["i": 1, "f": 1.5, "b": true, "n": .null, "a": ["x"], "o": [:]]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let text = String(decoding: try encoder.encode(value), as: UTF8.self)

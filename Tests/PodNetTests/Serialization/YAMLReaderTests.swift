@@ -30,7 +30,7 @@ struct YAMLReaderTests {
 
     @Test("explicit type tags are checked")
     func explicitTags() throws {
-        #expect(try YAMLReader.value(from: "a: !!int 0x10\nb: !!float 2\nc: !!bool yes\nd: !!null ~\n") == ["a": 16, "b": 2, "c": true, "d": nil])
+        #expect(try YAMLReader.value(from: "a: !!int 0x10\nb: !!float 2\nc: !!bool yes\nd: !!null ~\n") == ["a": 16, "b": 2, "c": true, "d": .null])
         #expect(throws: DocumentSyntaxError(format: .yaml, line: 1, column: 4, problem: "cannot decode \"abc\" as !!int")) {
             try YAMLReader.value(from: "a: !!int abc\n")
         }

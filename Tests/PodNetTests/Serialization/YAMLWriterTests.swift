@@ -71,7 +71,7 @@ struct YAMLWriterTests {
         let value: JSONValue = [
             "spec": ["containers": [["name": "web", "ports": [["containerPort": 80]], "args": ["-c", "x"]], ["name": "b"]]],
             "matrix": [[1, 2], [], [["a": 1]]],
-            "empty": [:], "none": [], "nothing": nil, "flag": false, "ratio": 0.5,
+            "empty": [:], "none": [], "nothing": .null, "flag": false, "ratio": 0.5,
         ]
         #expect(value.yamlText() == """
             empty: {}
@@ -114,7 +114,7 @@ struct YAMLWriterTests {
     @Test("what it writes reads back the same", arguments: [
         JSONValue.object(["s": ["80", "yes", "", " x", "a: b", "- x", "*", "é😀", "a\nb\n", "  a\n", "2021-03-21", "\t", "'\"",
                                 "\nx", "x\n\n", "\n", " \nx", "x \ny", "a\r\nb", "\u{85}", "line1\n  indented\nline3", "#!/bin/sh\necho hi\n"],
-                          "n": [1, -2, 0.25, true, nil], "o": ["k": [:], "l": [[]]]]),
+                          "n": [1, -2, 0.25, true, .null], "o": ["k": [:], "l": [[]]]]),
     ])
     func roundTrip(value: JSONValue) throws {
         #expect(try YAMLReader.value(from: value.yamlText()) == value)

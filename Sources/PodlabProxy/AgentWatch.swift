@@ -1,0 +1,205 @@
+import FoundationEssentials
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The Services and EndpointSlices of the cluster, followed by watches on the agent's mesh
+/// socket (no polling). A watch begins with every current object as ADDED, so each (re)connected
+/// watch starts from an empty table and refills it: an object deleted while the watch was down
+/// is not kept. Until the table holds a Service, its connections go to its ClusterIP, where
+/// the node's Service rules choose.
+public final class AgentWatch: Sendable {
+    enum Kind: String, Sendable, CaseIterable {
+        case services = "/api/v1/services?watch=true"
+        case endpointSlices = "/apis/discovery.k8s.io/v1/endpointslices?watch=true"
+    }
+
+    let socketPath: String
+    let token: String?
+    let endpoints: ServiceEndpoints
+    let log: @Sendable (String) -> Void
+    let group: any EventLoopGroup
+
+    public init(socketPath: String, token: String?, endpoints: ServiceEndpoints, group: any EventLoopGroup, log: @escaping @Sendable (String) -> Void) {
+        self.socketPath = socketPath
+        self.token = token
+        self.endpoints = endpoints
+        self.group = group
+        self.log = log
+    }
+
+    /// Follows both kinds until the task is cancelled, reconnecting with back-off (0.2 s to 5 s).
+    public func run() async {
+        await withTaskGroup(of: Void.self) { tasks in
+            for kind in Kind.allCases {
+                tasks.addTask {
+                    var delay = 0.2
+                    while !Task.isCancelled {
+                        let started = ContinuousClock.now
+                        do {
+                            try await self.follow(kind)
+                            self.log("watch \(kind.rawValue) ended; again in \(delay) s")
+                        } catch {
+                            self.log("watch \(kind.rawValue): \(error); again in \(delay) s")
+                        }
+                        // A watch that held a while was a working one: back-off starts over.
+                        if ContinuousClock.now - started > .seconds(5) { delay = 0.2 }
+                        try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                        delay = min(delay * 2, 5)
+                    }
+                }
+            }
+        }
+    }
+
+    func follow(_ kind: Kind) async throws {
+        let done = group.next().makePromise(of: Void.self)
+        let endpoints = endpoints
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(WatchHandler(kind: kind, endpoints: endpoints, done: done))
+                }
+            }
+            .connect(unixDomainSocketPath: socketPath).get()
+        var headers = HTTPHeaders([("host", "localhost"), ("accept", "application/json"), ("user-agent", "podlab-proxy")])
+        if let token { headers.add(name: "authorization", value: "Bearer \(token)") }
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: kind.rawValue, headers: headers)
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+        try await done.futureResult.get()
+    }
+}
+
+/// Reads one watch's JSON lines into the endpoint table.
+final class WatchHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    struct WatchError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let kind: AgentWatch.Kind
+    let endpoints: ServiceEndpoints
+    let done: EventLoopPromise<Void>
+    private var pending: [UInt8] = []
+    private var failed: WatchError?
+
+    init(kind: AgentWatch.Kind, endpoints: ServiceEndpoints, done: EventLoopPromise<Void>) {
+        self.kind = kind
+        self.endpoints = endpoints
+        self.done = done
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .head(head):
+            guard head.status == .ok else {
+                failed = WatchError(description: "HTTP \(head.status.code)")
+                context.close(promise: nil)
+                return
+            }
+            switch kind {
+            case .services: endpoints.replaceServices([:])
+            case .endpointSlices: endpoints.replaceSlices([:])
+            }
+        case let .body(bytes):
+            guard failed == nil else { return }
+            pending += bytes.readableBytesView
+            while let newline = pending.firstIndex(of: 0x0A) {
+                let line = Array(pending[..<newline])
+                pending.removeSubrange(...newline)
+                if !line.isEmpty { Self.apply(line, kind: kind, to: endpoints) }
+            }
+        case .end:
+            context.close(promise: nil)
+        }
+    }
+
+    /// One event line of a watch, applied to the table (a line it cannot read is skipped).
+    static func apply(_ line: [UInt8], kind: AgentWatch.Kind, to endpoints: ServiceEndpoints) {
+        switch kind {
+        case .services:
+            guard let event = try? JSONDecoder().decode(WatchEvent<ServiceObject>.self, from: Data(line)) else { return }
+            let key = "\(event.object.metadata.namespace ?? "")/\(event.object.metadata.name)"
+            endpoints.setService(key, event.type == "DELETED" ? nil : event.object.model)
+        case .endpointSlices:
+            guard let event = try? JSONDecoder().decode(WatchEvent<EndpointSliceObject>.self, from: Data(line)) else { return }
+            let key = "\(event.object.metadata.namespace ?? "")/\(event.object.metadata.name)"
+            endpoints.setSlice(key, event.type == "DELETED" ? nil : event.object.model)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let failed { done.fail(failed) } else { done.succeed() }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failed = failed ?? WatchError(description: "\(error)")
+        context.close(promise: nil)
+    }
+}
+
+// MARK: The few fields the proxy reads
+
+struct WatchEvent<Object: Decodable>: Decodable {
+    var type: String
+    var object: Object
+}
+
+struct ObjectMetadata: Decodable {
+    var name: String
+    var namespace: String?
+    var labels: [String: String]?
+}
+
+struct ServiceObject: Decodable {
+    struct Spec: Decodable {
+        struct Port: Decodable {
+            var name: String?
+            var port: Int
+            var `protocol`: String?
+        }
+
+        var clusterIP: String?
+        var ports: [Port]?
+    }
+
+    var metadata: ObjectMetadata
+    var spec: Spec
+
+    var model: ServiceEndpoints.Service {
+        ServiceEndpoints.Service(clusterIP: spec.clusterIP ?? "",
+                                 ports: (spec.ports ?? []).map { .init(name: $0.name ?? "", port: $0.port, protocolName: $0.protocol ?? "TCP") })
+    }
+}
+
+struct EndpointSliceObject: Decodable {
+    struct Port: Decodable {
+        var name: String?
+        var port: Int?
+    }
+
+    struct Endpoint: Decodable {
+        struct Conditions: Decodable {
+            var ready: Bool?
+        }
+
+        var addresses: [String]
+        var conditions: Conditions?
+    }
+
+    var metadata: ObjectMetadata
+    var ports: [Port]?
+    var endpoints: [Endpoint]?
+
+    var model: ServiceEndpoints.Slice {
+        var ports: [String: Int] = [:]
+        for port in self.ports ?? [] { if let number = port.port { ports[port.name ?? ""] = number } }
+        // An endpoint without conditions is ready (the API's meaning of an unset `ready`).
+        let ready = (endpoints ?? []).filter { $0.conditions?.ready ?? true }.flatMap(\.addresses)
+        return ServiceEndpoints.Slice(service: metadata.labels?["kubernetes.io/service-name"] ?? "", ports: ports, readyAddresses: ready)
+    }
+}

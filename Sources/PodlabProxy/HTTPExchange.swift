@@ -1,0 +1,157 @@
+import NIOCore
+import NIOHTTP1
+
+/// An HTTP/1.1 connection through the proxy: requests from the downstream go to one upstream
+/// connection, kept alive for as long as both sides keep theirs, and responses come back in
+/// order (the server pipeline's pipelining assistance holds a second request until the first
+/// is answered). Each request gets `x-request-id` if it has none, each response
+/// `x-podlab-upstream` (the address that answered); each finished exchange is counted and
+/// logged in one line.
+final class HTTPExchange {
+    struct Request {
+        var start: NIODeadline
+        var method: HTTPMethod
+        var uri: String
+        var requestID: String
+        var status: Int = 0
+        var bytes = 0
+    }
+
+    let direction: TrafficDirection
+    let context: ProxyContext
+    let destination: Destination
+    let upstreamAddress: Destination
+    let source: String
+    var requests: [Request] = []
+
+    let downstream: Downstream
+    let upstream: Upstream
+
+    init(direction: TrafficDirection, context: ProxyContext, destination: Destination, upstreamAddress: Destination, source: String) {
+        self.direction = direction
+        self.context = context
+        self.destination = destination
+        self.upstreamAddress = upstreamAddress
+        self.source = source
+        downstream = Downstream()
+        upstream = Upstream()
+        downstream.exchange = self
+        upstream.exchange = self
+    }
+
+    /// A response ended: count it and log it.
+    func finished(_ request: Request) {
+        let seconds = Double((NIODeadline.now() - request.start).nanoseconds) / 1e9
+        let destinationName = direction == .inbound ? "\(context.configuration.podIdentity):\(destination.port)" : destination.description
+        context.metrics.requestFinished(ProxyMetrics.RequestKey(direction: direction, source: source, destination: destinationName, code: request.status),
+                                        seconds: seconds)
+        let milliseconds = (seconds * 1000 * 1000).rounded() / 1000
+        context.accessLog("\(direction.rawValue) \(source) \"\(request.method.rawValue) \(request.uri)\" \(request.status) \(request.bytes)B "
+                          + "\(milliseconds)ms destination=\(destinationName) upstream=\(upstreamAddress) x-request-id=\(request.requestID)")
+    }
+
+    /// The client's side: requests in, responses out.
+    final class Downstream: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        weak var exchange: HTTPExchange?
+        var context: ChannelHandlerContext?
+        /// Holds the exchange for as long as the downstream channel lives.
+        private var retained: HTTPExchange?
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            self.context = context
+            retained = exchange
+        }
+
+        func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+        func write(_ part: HTTPServerResponsePart, flush: Bool) {
+            guard let context else { return }
+            if flush { context.writeAndFlush(wrapOutboundOut(part), promise: nil) } else { context.write(wrapOutboundOut(part), promise: nil) }
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard let exchange, let upstream = exchange.upstream.context else { return }
+            switch unwrapInboundIn(data) {
+            case var .head(head):
+                let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
+                if !head.headers.contains(name: "x-request-id") { head.headers.add(name: "x-request-id", value: requestID) }
+                exchange.requests.append(Request(start: .now(), method: head.method, uri: head.uri, requestID: requestID))
+                upstream.write(exchange.upstream.wrapOutboundOut(.head(head)), promise: nil)
+            case let .body(bytes):
+                upstream.write(exchange.upstream.wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+            case let .end(trailers):
+                upstream.writeAndFlush(exchange.upstream.wrapOutboundOut(.end(trailers)), promise: nil)
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            exchange?.upstream.context?.close(promise: nil)
+            retained = nil
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.fireErrorCaught(error)
+        }
+    }
+
+    /// The server's side: requests out, responses in.
+    final class Upstream: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPClientResponsePart
+        typealias OutboundOut = HTTPClientRequestPart
+
+        weak var exchange: HTTPExchange?
+        var context: ChannelHandlerContext?
+
+        func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+        func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard let exchange else { return }
+            switch unwrapInboundIn(data) {
+            case var .head(head):
+                head.headers.replaceOrAdd(name: "x-podlab-upstream", value: exchange.upstreamAddress.description)
+                // 1xx are interim: the request's status is its final answer's.
+                if head.status.code >= 200, !exchange.requests.isEmpty { exchange.requests[0].status = Int(head.status.code) }
+                exchange.downstream.write(.head(head), flush: head.status.code < 200)
+            case let .body(bytes):
+                if !exchange.requests.isEmpty { exchange.requests[0].bytes += bytes.readableBytes }
+                exchange.downstream.write(.body(.byteBuffer(bytes)), flush: false)
+            case let .end(trailers):
+                exchange.downstream.write(.end(trailers), flush: true)
+                if !exchange.requests.isEmpty { exchange.finished(exchange.requests.removeFirst()) }
+            }
+        }
+
+        func channelReadComplete(context: ChannelHandlerContext) {
+            exchange?.downstream.context?.flush()
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            exchange?.downstream.context?.close(promise: nil)
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// `x-request-id` values: 128 random bits as a UUID (version 4), as Envoy makes them.
+enum RequestID {
+    static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes[6] = bytes[6] & 0x0F | 0x40
+        bytes[8] = bytes[8] & 0x3F | 0x80
+        let hex = bytes.map { byte in
+            let digits = Array("0123456789abcdef")
+            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+        }
+        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
+    }
+}

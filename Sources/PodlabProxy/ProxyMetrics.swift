@@ -1,0 +1,128 @@
+import Synchronization
+
+/// Which listener a connection came through.
+public enum TrafficDirection: String, Sendable, Hashable {
+    /// From the pod's application, captured on its way out (:15001).
+    case outbound
+    /// To the pod's application, captured on its way in (:15006).
+    case inbound
+}
+
+/// What the proxy counts, served on :15090/metrics in the Prometheus text format (version
+/// 0.0.4): requests by direction, source, destination and status code; their latency as a
+/// histogram; the TCP connections forwarded and those open now.
+public final class ProxyMetrics: Sendable {
+    /// The histogram's upper bounds in seconds (Envoy's and Istio's buckets start at 0.5 ms).
+    public static let latencyBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    public struct RequestKey: Hashable, Sendable {
+        public var direction: TrafficDirection
+        public var source: String
+        public var destination: String
+        public var code: Int
+
+        public init(direction: TrafficDirection, source: String, destination: String, code: Int) {
+            self.direction = direction
+            self.source = source
+            self.destination = destination
+            self.code = code
+        }
+    }
+
+    struct Histogram {
+        var counts = [UInt64](repeating: 0, count: ProxyMetrics.latencyBuckets.count)
+        var sum = 0.0
+        var count: UInt64 = 0
+    }
+
+    struct State {
+        var requests: [RequestKey: UInt64] = [:]
+        var latency: [TrafficDirection: Histogram] = [:]
+        var connections: [TrafficDirection: UInt64] = [:]
+        var active: [TrafficDirection: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func requestFinished(_ key: RequestKey, seconds: Double) {
+        state.withLock { state in
+            state.requests[key, default: 0] += 1
+            var histogram = state.latency[key.direction] ?? Histogram()
+            for (index, bound) in ProxyMetrics.latencyBuckets.enumerated() where seconds <= bound { histogram.counts[index] += 1 }
+            histogram.sum += seconds
+            histogram.count += 1
+            state.latency[key.direction] = histogram
+        }
+    }
+
+    public func connectionOpened(_ direction: TrafficDirection) {
+        state.withLock { state in
+            state.connections[direction, default: 0] += 1
+            state.active[direction, default: 0] += 1
+        }
+    }
+
+    public func connectionClosed(_ direction: TrafficDirection) {
+        state.withLock { $0.active[direction, default: 0] -= 1 }
+    }
+
+    /// The exposition text. Every family is declared with HELP and TYPE even when empty, and
+    /// series are sorted, so two scrapes of the same counts are the same text.
+    public func exposition() -> String {
+        let state = state.withLock { $0 }
+        var lines: [String] = []
+        lines.append("# HELP podlab_proxy_requests_total HTTP requests forwarded, by direction, source, destination and status code.")
+        lines.append("# TYPE podlab_proxy_requests_total counter")
+        let requests = state.requests.sorted { a, b in
+            (a.key.direction.rawValue, a.key.source, a.key.destination, a.key.code) < (b.key.direction.rawValue, b.key.source, b.key.destination, b.key.code)
+        }
+        for (key, count) in requests {
+            lines.append("podlab_proxy_requests_total{direction=\"\(key.direction.rawValue)\",source=\"\(Self.escaped(key.source))\","
+                         + "destination=\"\(Self.escaped(key.destination))\",code=\"\(key.code)\"} \(count)")
+        }
+        lines.append("# HELP podlab_proxy_request_duration_seconds Time from a request's first byte to its response's last, by direction.")
+        lines.append("# TYPE podlab_proxy_request_duration_seconds histogram")
+        for direction in [TrafficDirection.inbound, .outbound] {
+            guard let histogram = state.latency[direction] else { continue }
+            let label = "direction=\"\(direction.rawValue)\""
+            for (index, bound) in ProxyMetrics.latencyBuckets.enumerated() {
+                lines.append("podlab_proxy_request_duration_seconds_bucket{\(label),le=\"\(Self.number(bound))\"} \(histogram.counts[index])")
+            }
+            lines.append("podlab_proxy_request_duration_seconds_bucket{\(label),le=\"+Inf\"} \(histogram.count)")
+            lines.append("podlab_proxy_request_duration_seconds_sum{\(label)} \(Self.number(histogram.sum))")
+            lines.append("podlab_proxy_request_duration_seconds_count{\(label)} \(histogram.count)")
+        }
+        lines.append("# HELP podlab_proxy_connections_total TCP connections accepted, by direction.")
+        lines.append("# TYPE podlab_proxy_connections_total counter")
+        for direction in [TrafficDirection.inbound, .outbound] {
+            lines.append("podlab_proxy_connections_total{direction=\"\(direction.rawValue)\"} \(state.connections[direction] ?? 0)")
+        }
+        lines.append("# HELP podlab_proxy_active_connections TCP connections open now, by direction.")
+        lines.append("# TYPE podlab_proxy_active_connections gauge")
+        for direction in [TrafficDirection.inbound, .outbound] {
+            lines.append("podlab_proxy_active_connections{direction=\"\(direction.rawValue)\"} \(state.active[direction] ?? 0)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A label value with `\`, `"` and newlines escaped, as the text format asks.
+    static func escaped(_ value: String) -> String {
+        var output = ""
+        for character in value {
+            switch character {
+            case "\\": output += "\\\\"
+            case "\"": output += "\\\""
+            case "\n": output += "\\n"
+            default: output.append(character)
+            }
+        }
+        return output
+    }
+
+    /// `0.0005`, `1`, `2.5`: Go's shortest form, which Prometheus prints bounds in.
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    }
+}

@@ -1,0 +1,138 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What every connection's handlers share.
+public final class ProxyContext: Sendable {
+    public let configuration: ProxyConfiguration
+    public let metrics: ProxyMetrics
+    public let endpoints: ServiceEndpoints
+    private let ready = Atomic<Bool>(false)
+
+    public init(configuration: ProxyConfiguration, metrics: ProxyMetrics = ProxyMetrics(), endpoints: ServiceEndpoints = ServiceEndpoints()) {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.endpoints = endpoints
+    }
+
+    /// Ready once both capture listeners are bound.
+    public var isReady: Bool { ready.load(ordering: .acquiring) }
+    func markReady() { ready.store(true, ordering: .releasing) }
+
+    /// One line on stdout (the container's log), written at once.
+    public func accessLog(_ line: String) { Self.writeLine(line) }
+    /// A line about the proxy itself.
+    public func log(_ line: String) { Self.writeLine("podlab-proxy: " + line) }
+
+    static func writeLine(_ line: String) {
+        let text = line + "\n"
+        _ = text.withCString { Glibc.write(1, $0, strlen($0)) }
+    }
+}
+
+/// The four listeners: outbound capture (:15001), inbound capture (:15006), metrics (:15090)
+/// and readiness (:15021). Two event loops: the proxy shares its pod's CPU with the application.
+public final class ProxyServer: Sendable {
+    public let context: ProxyContext
+    let group: MultiThreadedEventLoopGroup
+
+    public init(context: ProxyContext, threads: Int = 2) {
+        self.context = context
+        group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+    }
+
+    /// Binds every listener; returns the bound channels (the capture ones first).
+    public func start() async throws -> [any Channel] {
+        let configuration = context.configuration
+        let context = self.context
+        var channels: [any Channel] = []
+        for (direction, port) in [(TrafficDirection.outbound, configuration.outboundPort), (.inbound, configuration.inboundPort)] {
+            let channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.backlog, value: 1024)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: false)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([ConnectionCounter(direction: direction, metrics: context.metrics),
+                                                                         CapturedConnection(direction: direction, context: context)])
+                    }
+                }
+                .bind(host: "0.0.0.0", port: port).get()
+            channels.append(channel)
+        }
+        for (port, kind) in [(configuration.metricsPort, AdminHandler.Kind.metrics), (configuration.readinessPort, .readiness)] {
+            let channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(AdminHandler(kind: kind, context: context))
+                    }
+                }
+                .bind(host: "0.0.0.0", port: port).get()
+            channels.append(channel)
+        }
+        context.markReady()
+        return channels
+    }
+
+    public func shutdown() async throws { try await group.shutdownGracefully() }
+
+    /// The proxy's event loops, for its other clients (the agent's watches).
+    public var eventLoops: any EventLoopGroup { group }
+}
+
+/// `/metrics` on :15090 and `/healthz/ready` on :15021.
+final class AdminHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    enum Kind: Sendable { case metrics, readiness }
+
+    let kind: Kind
+    let proxy: ProxyContext
+    private var keepAlive = true
+    private var path = ""
+
+    init(kind: Kind, context: ProxyContext) {
+        self.kind = kind
+        proxy = context
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case let .head(head):
+            path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
+            keepAlive = head.isKeepAlive
+        case .body:
+            break
+        case .end:
+            let response: (status: HTTPResponseStatus, contentType: String, body: String)
+            switch (kind, path) {
+            case (.metrics, "/metrics"), (.metrics, "/stats/prometheus"):
+                response = (.ok, "text/plain; version=0.0.4; charset=utf-8", proxy.metrics.exposition())
+            case (.readiness, "/healthz/ready"):
+                response = proxy.isReady ? (.ok, "text/plain", "ready\n") : (.serviceUnavailable, "text/plain", "not ready\n")
+            default:
+                response = (.notFound, "text/plain", "not found\n")
+            }
+            let (status, contentType, body) = response
+            var headers = HTTPHeaders([("content-type", contentType), ("content-length", String(body.utf8.count))])
+            if !keepAlive { headers.add(name: "connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            let keepAlive = self.keepAlive
+            let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+            written.futureResult.whenComplete { _ in
+                if !keepAlive { loopContext.value.close(promise: nil) }
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import KernelTestSupport
+import Netns
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// kubectl's streaming verbs against a lab: `exec` (both streams, the exit code, stdin), `cp`
+/// both ways, `attach`, `run -i`, `port-forward` — over WebSocket where kubectl speaks it (≥ 1.30)
+/// and SPDY/3.1 (1.20, and port-forward) — and the Python client's `stream()`.
+@Suite("kubectl exec, attach, cp and port-forward against a lab", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct KubectlStreamingTests {
+    static let pods = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: shell
+        spec:
+          containers:
+          - name: shell
+            image: busybox
+            command: ["sleep", "3600"]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: ticker
+        spec:
+          containers:
+          - name: ticker
+            image: busybox
+            command: ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done"]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: web
+        spec:
+          containers:
+          - name: web
+            image: nginx
+            ports:
+            - containerPort: 80
+        """
+
+    static func start(_ lab: TestLab, _ names: [String] = ["shell", "ticker", "web"]) async throws {
+        try lab.run(["apply", "-f", "-"], input: pods)
+        for name in names {
+            try await lab.eventually("\(name) Running") {
+                (try lab.pod(name)["status"] as? [String: Any])?["phase"] as? String == "Running"
+            }
+        }
+    }
+
+    @Test("exec: stdout and stderr apart, the exit code, stdin; cp both ways; attach; run -i --rm",
+          .enabled(if: !KubectlBinary.found.isEmpty, "no kubectl on this machine: scripts/install-deps installs Debian's kubernetes-client"),
+          arguments: KubectlBinary.found)
+    func execCpAttach(binary: KubectlBinary) async throws {
+        try await TestLab.with { lab in
+            let kubectl = try KubectlTests.kubectl(binary, for: lab)
+            defer { try? FileManager.default.removeItem(atPath: kubectl.cacheDirectory) }
+            try await Self.start(lab, ["shell", "ticker"])
+
+            let failing = try kubectl.run(["exec", "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], expectSuccess: false)
+            #expect(failing.stdout == "out\n")
+            #expect(failing.stderr.hasPrefix("err\n"), "\(failing.stderr)")
+            #expect(failing.status == .exited(3), "kubectl passes the command's exit code on: \(failing.stderr)")
+
+            #expect(try kubectl.run(["exec", "shell", "--", "hostname"]).stdout == "shell\n")
+            #expect(try kubectl.run(["exec", "-i", "shell", "--", "sh", "-c", "tr a-z A-Z; echo done"], input: "piped stdin\n").stdout == "PIPED STDIN\ndone\n")
+            let unknown = try kubectl.run(["exec", "shell", "--", "no-such-program"], expectSuccess: false)
+            #expect(!unknown.succeeded)
+            #expect(unknown.stderr.contains("no-such-program"), "\(unknown.stderr)")
+            let missing = try kubectl.run(["exec", "nope", "--", "true"], expectSuccess: false)
+            #expect(missing.stderr.contains(#"pods "nope" not found"#), "\(missing.stderr)")
+
+            // cp runs tar in the container; containers share the host's file system, so the
+            // files live in a directory of this test's own.
+            let directory = NSTemporaryDirectory() + "podlab-cp-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: directory + "/in", withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let content = (0..<2000).map { "line \($0) of a file copied by kubectl cp\n" }.joined()
+            try content.write(toFile: directory + "/local.txt", atomically: true, encoding: .utf8)
+            try kubectl.run(["cp", directory + "/local.txt", "shell:\(directory)/in/copied.txt"])
+            #expect(try kubectl.run(["exec", "shell", "--", "cat", "\(directory)/in/copied.txt"]).stdout == content)
+            try kubectl.run(["cp", "shell:\(directory)/in/copied.txt", directory + "/back.txt"])
+            #expect(try String(contentsOfFile: directory + "/back.txt", encoding: .utf8) == content)
+
+            // attach follows the container's output from now on; timeout(1) ends the client.
+            let attached = try Command.run("/usr/bin/timeout", ["3", binary.path, "--cache-dir", kubectl.cacheDirectory, "attach", "ticker"],
+                                           environment: ["PATH": Spawner.defaultPath, "KUBECONFIG": kubectl.kubeconfig, "HOME": kubectl.cacheDirectory])
+            #expect(attached.stdout.contains("tick "), "\(attached.stderr)")
+
+            // run -i attaches to a new pod's stdin (stdinOnce): its end of file ends the command.
+            let run = try kubectl.run(["run", "once", "--image", "busybox", "-i", "--rm", "--restart=Never", "--", "sh", "-c", "read line; echo got $line"],
+                                      input: "hello\n")
+            #expect(run.stdout.hasPrefix("got hello\n"), "\(run.stdout)\(run.stderr)")
+        }
+    }
+
+    /// Only kubectl before 1.30 (plain SPDY) for now: kubectl 1.32 never reported listening
+    /// (its fallback from the WebSocket tunnel to SPDY is not working yet).
+    static let plainSPDYPortForward = KubectlBinary.found.filter { $0.version.hasPrefix("v1.2") }
+
+    @Test("port-forward: curl on the host's loopback reaches nginx in the pod (kubectl speaking plain SPDY)",
+          .enabled(if: !plainSPDYPortForward.isEmpty, "no kubectl before 1.30 on this machine: scripts/install-deps installs Debian's kubernetes-client"),
+          arguments: plainSPDYPortForward)
+    func portForward(binary: KubectlBinary) async throws {
+        try await TestLab.with { lab in
+            let kubectl = try KubectlTests.kubectl(binary, for: lab)
+            defer { try? FileManager.default.removeItem(atPath: kubectl.cacheDirectory) }
+            try await Self.start(lab, ["web"])
+            let port = try Self.freeLoopbackPort()
+            let closed = try Self.freeLoopbackPort()
+            let output = kubectl.cacheDirectory + "/port-forward.out"
+            let child = try Spawner.spawn(SpawnRequest(
+                executable: "/usr/bin/timeout", arguments: ["120", binary.path, "--cache-dir", kubectl.cacheDirectory, "port-forward", "pod/web", "\(port):80", "\(closed):81"],
+                environment: ["PATH": Spawner.defaultPath, "KUBECONFIG": kubectl.kubeconfig, "HOME": kubectl.cacheDirectory],
+                stdout: .file(output, append: false), stderr: .file(output + ".err", append: false), newSession: true))
+            defer {
+                try? child.signal(SIGTERM, group: true)
+                _ = try? child.wait()
+            }
+            try await lab.eventually("kubectl port-forward listening") {
+                (try String(contentsOfFile: output, encoding: .utf8)).contains("Forwarding from 127.0.0.1:\(closed)")
+            }
+            for _ in 0..<3 {
+                let page = try Command.run("/usr/bin/curl", ["-sS", "--max-time", "20", "http://127.0.0.1:\(port)/"])
+                #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)")
+            }
+        }
+    }
+
+    /// A port the kernel gives out on 127.0.0.1 now (loopback: the host's own, touched only by a bind).
+    static func freeLoopbackPort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw CocoaError(.fileWriteUnknown) }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    static let pythonScript = """
+        import sys
+        from kubernetes import client, config
+        from kubernetes.stream import stream
+        config.load_kube_config(config_file=sys.argv[1])
+        v1 = client.CoreV1Api()
+        out = stream(v1.connect_get_namespaced_pod_exec, "shell", "default", command=["hostname"],
+                     stderr=True, stdin=False, stdout=True, tty=False)
+        print("hostname", out.strip())
+        resp = stream(v1.connect_get_namespaced_pod_exec, "shell", "default", command=["sh", "-c", "echo out; echo err >&2; exit 3"],
+                      stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+        resp.run_forever(timeout=30)
+        print("stdout", resp.read_stdout().strip(), "stderr", resp.read_stderr().strip(), "code", resp.returncode)
+        resp = stream(v1.connect_get_namespaced_pod_exec, "shell", "default", command=["sh", "-c", "read a; echo got $a"],
+                      stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
+        resp.write_stdin("line\\n")
+        resp.run_forever(timeout=30)
+        print("stdin", resp.read_stdout().strip(), "code", resp.returncode)
+        """
+
+    @Test("the Python client's stream(): exec with both streams, the exit code and stdin over WebSocket",
+          .enabled(if: FileManager.default.fileExists(atPath: KubectlTests.pythonClientDirectory + "/kubernetes"),
+                   "the Python kubernetes client is not installed under /opt/podlab/python (scripts/install-deps installs it)"))
+    func pythonStream() async throws {
+        try await TestLab.with { lab in
+            try await Self.start(lab, ["shell"])
+            let kubeconfig = try lab.run(["kubeconfig", "--path"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let result = try Command.run("/usr/bin/timeout", ["120", "/usr/bin/env", "python3", "-c", Self.pythonScript, kubeconfig],
+                                         environment: ["PATH": "/root/.pyenv/shims:" + Spawner.defaultPath, "PYTHONPATH": KubectlTests.pythonClientDirectory,
+                                                       "HOME": "/root", "PYTHONDONTWRITEBYTECODE": "1"])
+            #expect(result.succeeded, "\(result.stderr)")
+            #expect(result.stdout == """
+                hostname shell
+                stdout out stderr err code 3
+                stdin got line code 0
+
+                """, "\(result.stderr)")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import FoundationEssentials
+import NIOCore
+import Testing
+@testable import PodlabProxy
+
+@Suite("podlab-proxy: endpoints, HTTP detection, metrics")
+struct ProxyTests {
+    @Test("a ClusterIP's connections take its ready endpoints in turn, by the port's name")
+    func roundRobin() {
+        let endpoints = ServiceEndpoints()
+        endpoints.setService("shop/web", .init(clusterIP: "10.96.0.20", ports: [.init(name: "http", port: 80), .init(name: "dns", port: 53, protocolName: "UDP")]))
+        endpoints.setSlice("shop/web-abc", .init(service: "web", ports: ["http": 8080], readyAddresses: ["10.244.1.3", "10.244.2.4"]))
+        // Another namespace's slice for a Service of the same name is not this one's.
+        endpoints.setSlice("other/web-xyz", .init(service: "web", ports: ["http": 8080], readyAddresses: ["10.244.9.9"]))
+        let service = Destination(address: "10.96.0.20", port: 80)
+        let picks = (0..<4).map { _ in endpoints.pick(service)?.description }
+        #expect(picks == ["10.244.1.3:8080", "10.244.2.4:8080", "10.244.1.3:8080", "10.244.2.4:8080"])
+        #expect(endpoints.pick(Destination(address: "10.96.0.20", port: 53)) == nil)
+        #expect(endpoints.pick(Destination(address: "10.244.1.3", port: 8080)) == nil)
+        endpoints.setSlice("shop/web-abc", nil)
+        #expect(endpoints.pick(service) == nil)
+    }
+
+    @Test("watch events decode into the table: a not-ready endpoint is left out, DELETED removes")
+    func watchEvents() throws {
+        let endpoints = ServiceEndpoints()
+        func feed(_ kind: AgentWatch.Kind, _ text: String) { WatchHandler.apply(Array(text.utf8), kind: kind, to: endpoints) }
+        feed(.services, (#"{"type":"ADDED","object":{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.5","ports":[{"port":80,"protocol":"TCP","targetPort":80}]}}}"#))
+        feed(.endpointSlices, (#"""
+            {"type":"ADDED","object":{"metadata":{"name":"web-1","namespace":"default","labels":{"kubernetes.io/service-name":"web"}},
+             "addressType":"IPv4","ports":[{"name":"","port":80,"protocol":"TCP"}],
+             "endpoints":[{"addresses":["10.244.1.2"],"conditions":{"ready":true}},{"addresses":["10.244.1.3"],"conditions":{"ready":false}}]}}
+            """#.split(separator: "\n").joined()))
+        #expect(endpoints.table == [Destination(address: "10.96.0.5", port: 80): [Destination(address: "10.244.1.2", port: 80)]])
+        feed(.services, (#"{"type":"DELETED","object":{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.5"}}}"#))
+        #expect(endpoints.table.isEmpty)
+    }
+
+    @Test("a request line makes the connection HTTP; anything else is passed through", arguments: [
+        ("GET / HTTP/1.1\r\n", true), ("POST /x HTTP/1.1\r\n", true), ("HEAD / HTTP/1.0\r\n", true),
+        ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", false), ("\u{16}\u{03}\u{01}\u{02}\u{00}", false), ("GETX / HTTP/1.1", false), ("SSH-2.0-x\r\n", false),
+    ])
+    func sniff(text: String, http: Bool) {
+        #expect(HTTPSniff.isRequestStart(ByteBuffer(string: text)) == http)
+    }
+
+    @Test("request ids are version-4 UUIDs, all different")
+    func requestIDs() {
+        let ids = (0..<100).map { _ in RequestID.make() }
+        #expect(Set(ids).count == 100)
+        for id in ids {
+            #expect(id.count == 36)
+            #expect(Array(id)[14] == "4")
+        }
+    }
+
+    @Test("the metrics text, golden")
+    func exposition() {
+        let metrics = ProxyMetrics()
+        metrics.connectionOpened(.outbound)
+        metrics.connectionOpened(.outbound)
+        metrics.connectionClosed(.outbound)
+        metrics.requestFinished(.init(direction: .outbound, source: "default/client", destination: "10.96.0.5:80", code: 200), seconds: 0.003)
+        metrics.requestFinished(.init(direction: .outbound, source: "default/client", destination: "10.96.0.5:80", code: 200), seconds: 0.0004)
+        metrics.requestFinished(.init(direction: .outbound, source: "default/\"odd\"", destination: "10.96.0.5:80", code: 503), seconds: 20)
+        let text = metrics.exposition()
+        #expect(text == """
+            # HELP podlab_proxy_requests_total HTTP requests forwarded, by direction, source, destination and status code.
+            # TYPE podlab_proxy_requests_total counter
+            podlab_proxy_requests_total{direction="outbound",source="default/\\"odd\\"",destination="10.96.0.5:80",code="503"} 1
+            podlab_proxy_requests_total{direction="outbound",source="default/client",destination="10.96.0.5:80",code="200"} 2
+            # HELP podlab_proxy_request_duration_seconds Time from a request's first byte to its response's last, by direction.
+            # TYPE podlab_proxy_request_duration_seconds histogram
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.0005"} 1
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.001"} 1
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.0025"} 1
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.005"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.01"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.025"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.05"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.1"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.25"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="0.5"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="1"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="2.5"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="5"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="10"} 2
+            podlab_proxy_request_duration_seconds_bucket{direction="outbound",le="+Inf"} 3
+            podlab_proxy_request_duration_seconds_sum{direction="outbound"} 20.0034
+            podlab_proxy_request_duration_seconds_count{direction="outbound"} 3
+            # HELP podlab_proxy_connections_total TCP connections accepted, by direction.
+            # TYPE podlab_proxy_connections_total counter
+            podlab_proxy_connections_total{direction="inbound"} 0
+            podlab_proxy_connections_total{direction="outbound"} 2
+            # HELP podlab_proxy_active_connections TCP connections open now, by direction.
+            # TYPE podlab_proxy_active_connections gauge
+            podlab_proxy_active_connections{direction="inbound"} 0
+            podlab_proxy_active_connections{direction="outbound"} 1
+
+            """)
+    }
+}
