@@ -185,7 +185,7 @@ struct ImageStoreTests {
 
     @Test("layers writing outside the root are refused; nothing is written there, nothing is named")
     func escapes() throws {
-        try Self.withScratch { scratch, store in
+        try Self.withScratch { scratch, store throws in
             let victim = "\(scratch)/victim"
             var dotDot = TarWriter()
             dotDot.add("../../victim", data: [1])
@@ -226,6 +226,8 @@ struct ImageStoreTests {
             let archive = image.dockerArchive
             try Data(archive.prefix(archive.count / 2)).write(to: URL(fileURLWithPath: "\(scratch)/cut.tar"))
             #expect(throws: OCIImageError("tar: unexpected end of archive (truncated)")) { try store.load(path: "\(scratch)/cut.tar") }
+            // What the failed load stored before it failed is gone again.
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(scratch)/store/blobs/sha256")) ?? ["?"]).isEmpty)
 
             try image.writeLayout("\(scratch)/layout")
             let config = "\(scratch)/layout/blobs/sha256/\(ImageDigest.of(image.config).hex)"

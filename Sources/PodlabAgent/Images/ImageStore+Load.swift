@@ -16,20 +16,36 @@ extension ImageStore {
     /// Loads the images of `path`: a `docker save` archive, an OCI layout archive (either may
     /// be gzip-compressed), or an OCI layout directory. Returns the names loaded
     /// (`sha256:<id>` for an image without a name). Nothing is named unless every blob and
-    /// layer of the image is in the store.
+    /// layer of the image is in the store, and a load that fails removes the blobs and layers it
+    /// added: the store is as it was.
     public func load(path: String) throws(OCIImageError) -> [String] {
         try locked { () throws(OCIImageError) -> [String] in
-            var status = stat()
-            guard stat(path, &status) == 0 else { throw OCIImageError("open \(path): \(Errno.current)") }
-            let files = status.st_mode & S_IFMT == S_IFDIR ? try readLayoutDirectory(path) : try readArchive(path)
-            if let index = files.layout["index.json"] {
-                return try loadLayout(index: index, source: path)
+            let blobsBefore = Self.entries(of: blobsDirectory), layersBefore = Self.entries(of: layersDirectory)
+            do throws(OCIImageError) {
+                return try loadLocked(path: path)
+            } catch {
+                for name in Self.entries(of: blobsDirectory).subtracting(blobsBefore) { unlink("\(blobsDirectory)/\(name)") }
+                for name in Self.entries(of: layersDirectory).subtracting(layersBefore) { removeLayerDirectory(name) }
+                throw error
             }
-            if let manifest = files.layout["manifest.json"] {
-                return try loadDockerArchive(manifest: manifest, files: files, source: path)
-            }
-            throw OCIImageError("\(path): neither an OCI layout (no index.json) nor a docker save archive (no manifest.json)")
         }
+    }
+
+    static func entries(of directory: String) -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+    }
+
+    func loadLocked(path: String) throws(OCIImageError) -> [String] {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw OCIImageError("open \(path): \(Errno.current)") }
+        let files = status.st_mode & S_IFMT == S_IFDIR ? try readLayoutDirectory(path) : try readArchive(path)
+        if let index = files.layout["index.json"] {
+            return try loadLayout(index: index, source: path)
+        }
+        if let manifest = files.layout["manifest.json"] {
+            return try loadDockerArchive(manifest: manifest, files: files, source: path)
+        }
+        throw OCIImageError("\(path): neither an OCI layout (no index.json) nor a docker save archive (no manifest.json)")
     }
 
     /// Stores every file of a tar archive: blobs by digest, the layout's own files in memory.

@@ -291,15 +291,22 @@ public struct ImageStore: Sendable {
                 if unlink("\(blobsDirectory)/\(name)") == 0 { removed.blobs += 1 }
             }
             for name in (try? FileManager.default.contentsOfDirectory(atPath: layersDirectory)) ?? [] where !layers.contains(name) {
-                // Renamed out of place first, so a kill mid-removal leaves no half layer behind.
-                let doomed = temporaryPath("removed")
-                if rename("\(layersDirectory)/\(name)", doomed) == 0 {
-                    try? FileManager.default.removeItem(atPath: doomed)
-                    removed.layers += 1
-                }
+                if removeLayerDirectory(name) { removed.layers += 1 }
             }
             return removed
         }
+    }
+}
+
+extension ImageStore {
+    /// Removes the unpacked layer `name`: renamed out of place first, so a kill mid-removal
+    /// leaves no half layer behind.
+    @discardableResult
+    func removeLayerDirectory(_ name: String) -> Bool {
+        let doomed = temporaryPath("removed")
+        guard rename("\(layersDirectory)/\(name)", doomed) == 0 else { return false }
+        try? FileManager.default.removeItem(atPath: doomed)
+        return true
     }
 }
 

@@ -162,6 +162,219 @@ struct RuntimeSpecTests {
     }
 
     static let goldenText = """
-    GOLDEN
+    {
+      "linux": {
+        "cgroupsPath": "/podlab/lab/web/app",
+        "maskedPaths": [
+          "/proc/acpi",
+          "/proc/asound",
+          "/proc/kcore",
+          "/proc/keys",
+          "/proc/latency_stats",
+          "/proc/timer_list",
+          "/proc/timer_stats",
+          "/proc/sched_debug",
+          "/proc/scsi",
+          "/sys/firmware",
+          "/sys/devices/virtual/powercap"
+        ],
+        "namespaces": [
+          {
+            "type": "pid"
+          },
+          {
+            "path": "/run/podlab/lab/ns/web.ipc",
+            "type": "ipc"
+          },
+          {
+            "path": "/run/podlab/lab/ns/web.uts",
+            "type": "uts"
+          },
+          {
+            "type": "mount"
+          },
+          {
+            "path": "/run/netns/lab_pod_team_web",
+            "type": "network"
+          }
+        ],
+        "readonlyPaths": [
+          "/proc/bus",
+          "/proc/fs",
+          "/proc/irq",
+          "/proc/sys",
+          "/proc/sysrq-trigger"
+        ]
+      },
+      "mounts": [
+        {
+          "destination": "/proc",
+          "options": [
+            "nosuid",
+            "noexec",
+            "nodev"
+          ],
+          "source": "proc",
+          "type": "proc"
+        },
+        {
+          "destination": "/dev",
+          "options": [
+            "nosuid",
+            "strictatime",
+            "mode=755",
+            "size=65536k"
+          ],
+          "source": "tmpfs",
+          "type": "tmpfs"
+        },
+        {
+          "destination": "/dev/pts",
+          "options": [
+            "nosuid",
+            "noexec",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620",
+            "gid=5"
+          ],
+          "source": "devpts",
+          "type": "devpts"
+        },
+        {
+          "destination": "/dev/shm",
+          "options": [
+            "nosuid",
+            "noexec",
+            "nodev",
+            "mode=1777",
+            "size=65536k"
+          ],
+          "source": "shm",
+          "type": "tmpfs"
+        },
+        {
+          "destination": "/dev/mqueue",
+          "options": [
+            "nosuid",
+            "noexec",
+            "nodev"
+          ],
+          "source": "mqueue",
+          "type": "mqueue"
+        },
+        {
+          "destination": "/sys",
+          "options": [
+            "nosuid",
+            "noexec",
+            "nodev",
+            "ro"
+          ],
+          "source": "sysfs",
+          "type": "sysfs"
+        },
+        {
+          "destination": "/sys/fs/cgroup",
+          "options": [
+            "nosuid",
+            "noexec",
+            "nodev",
+            "relatime",
+            "ro"
+          ],
+          "source": "cgroup",
+          "type": "cgroup"
+        },
+        {
+          "destination": "/data",
+          "options": [
+            "rbind",
+            "rprivate",
+            "ro"
+          ],
+          "source": "/pods/u-1/volumes/data",
+          "type": "bind"
+        },
+        {
+          "destination": "/etc/hosts",
+          "options": [
+            "rbind",
+            "rprivate",
+            "rw"
+          ],
+          "source": "/pods/u-1/etc-hosts",
+          "type": "bind"
+        },
+        {
+          "destination": "/etc/hostname",
+          "options": [
+            "rbind",
+            "rprivate",
+            "rw"
+          ],
+          "source": "/pods/u-1/etc-hostname",
+          "type": "bind"
+        },
+        {
+          "destination": "/etc/resolv.conf",
+          "options": [
+            "rbind",
+            "rprivate",
+            "rw"
+          ],
+          "source": "/pods/u-1/etc-resolv.conf",
+          "type": "bind"
+        }
+      ],
+      "ociVersion": "1.0.2",
+      "process": {
+        "args": [
+          "/bin/busybox",
+          "httpd",
+          "-f",
+          "-p",
+          "8080"
+        ],
+        "capabilities": {
+          "bounding": [
+            "CAP_NET_BIND_SERVICE"
+          ],
+          "effective": [
+            "CAP_NET_BIND_SERVICE"
+          ],
+          "permitted": [
+            "CAP_NET_BIND_SERVICE"
+          ]
+        },
+        "cwd": "/www",
+        "env": [
+          "PATH=/bin:/usr/bin",
+          "HOSTNAME=web",
+          "PAGE=/www",
+          "MODE=lab"
+        ],
+        "noNewPrivileges": true,
+        "rlimits": [
+          {
+            "hard": 1024,
+            "soft": 1024,
+            "type": "RLIMIT_NOFILE"
+          }
+        ],
+        "terminal": false,
+        "user": {
+          "additionalGids": [
+            4
+          ],
+          "gid": 33,
+          "uid": 33
+        }
+      },
+      "root": {
+        "path": "/state/lab/containers/c1/rootfs",
+        "readonly": true
+      }
+    }
     """
 }
