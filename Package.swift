@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
-        .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "podlab-proxy", "Netns", "PodNet", "KernelTestSupport"]),
+        .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "podlab-proxy", "Netns", "PodNet", "PodlabAgent", "KernelTestSupport"]),
         .testTarget(name: "PodlabProxyTests", dependencies: ["PodlabProxy", .product(name: "NIOCore", package: "swift-nio"),
                                                              .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "PodlabCLITests", dependencies: [

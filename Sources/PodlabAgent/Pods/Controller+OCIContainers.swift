@@ -16,10 +16,17 @@ extension Controller {
         guard access(kind.executable, X_OK) == 0 else {
             throw OCIImageError("\(kind.executable) is missing: install the Debian package \(kind.rawValue) (scripts/install-deps does)")
         }
+        if let refusal = OCIRuntimeKind.hostRefusal(kind) { throw OCIImageError(refusal) }
         let restart = status.restartCount
         let id = OCIContainers.containerID(podUID: pod.metadata.uid, container: name, restart: restart)
-        let launch = try OCIContainers.launch(image: image, store: imageStore, runtime: kind, paths: paths, pod: pod, container: container,
-                                              environment: environment, sandbox: runtime.sandbox, restart: restart, logPath: logPath)
+        // Limits: the container's cgroup, made as for any container; crun starts in it and so
+        // does the container, runc joins it by path.
+        let limits = ContainerCgroupLimits(container)
+        let cgroup = limits.isEmpty ? nil : try cgroups.prepare(uid: pod.metadata.uid, container: name, limits: limits)
+        var launch = try OCIContainers.launch(image: image, store: imageStore, runtime: kind, paths: paths, pod: pod, container: container,
+                                              environment: environment, sandbox: runtime.sandbox, restart: restart, logPath: logPath,
+                                              cgroupsPath: cgroup == nil ? nil : cgroups.relativePath(uid: pod.metadata.uid, container: name))
+        launch.cgroup = cgroup
         let process: ProcessIdentity
         do {
             process = try sandboxRuntime.start(launch, streams: nil).process
@@ -32,7 +39,7 @@ extension Controller {
         do { try store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) } } catch {
             logger.error("pod \(pod.metadata.namespace)/\(pod.metadata.name) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
         }
-        ContainerTransitions.markRunning(&status, role: role, imageID: OCIContainers.imageID(image), podUID: pod.metadata.uid, container: container)
+        ContainerTransitions.markRunning(&status, role: role, imageID: OCIContainers.imageID(image, reference: container.image), podUID: pod.metadata.uid, container: container)
         status.containerID = "\(kind.rawValue)://\(id)"
         recordEvent(pod, container: name, type: .normal, reason: EventReason.pulled,
                     message: "Container image \"\(container.image)\" already present on machine")

@@ -1,3 +1,4 @@
+import CNetlink
 import Foundation
 import Netns
 import PodNet
@@ -6,6 +7,33 @@ import PodNet
 public enum OCIRuntimeKind: String, Sendable, CaseIterable {
     case runc
     case crun
+
+    /// The runtime's global options before its command. crun manages no cgroup of its own
+    /// (`disabled`): it refuses hosts with cgroup v1 hierarchies beside a v2 one with
+    /// controllers, and the container stays in the cgroup the agent starts crun in (the
+    /// container's, when it has limits). runc makes its own cgroup, or joins the container's
+    /// (`cgroupsPath`).
+    var globalOptions: [String] {
+        switch self {
+        case .runc: []
+        case .crun: ["--cgroup-manager=disabled"]
+        }
+    }
+
+    /// Why this runtime cannot run containers on this host, or nil. crun (1.8, Debian 12)
+    /// refuses every container on a host with cgroup v1 hierarchies when the v2 hierarchy
+    /// beside them (`/sys/fs/cgroup/unified`) has controllers, whatever its cgroup manager;
+    /// runc runs there.
+    public static func hostRefusal(_ kind: OCIRuntimeKind, cgroupRoot: String = "/sys/fs/cgroup") -> String? {
+        guard kind == .crun else { return nil }
+        var type = 0
+        guard pl_statfs_type(cgroupRoot, &type) == 0, type != ContainerCgroups.cgroup2Magic,
+              let controllers = MountTable.readFile("\(cgroupRoot)/unified/cgroup.controllers")?
+                  .split(whereSeparator: \.isWhitespace).map(String.init), !controllers.isEmpty else { return nil }
+        return "crun cannot run containers on this host: it has cgroup v1 hierarchies and a cgroup v2 hierarchy with controllers "
+            + "(\(cgroupRoot)/unified: \(controllers.joined(separator: " "))), which crun refuses (\"cgroups in hybrid mode not supported\"); "
+            + "use --oci-runtime runc"
+    }
 
     /// Debian's paths.
     public var executable: String {
@@ -42,7 +70,8 @@ enum OCIContainers {
 
     /// Mounts the root, writes the bundle and returns how to start the runtime.
     static func launch(image: ImageStore.Image, store: ImageStore, runtime: OCIRuntimeKind, paths: LabPaths, pod: Pod, container: Container,
-                       environment: ContainerEnvironment, sandbox: PodSandboxPaths, restart: Int32, logPath: String) throws -> ContainerLaunch {
+                       environment: ContainerEnvironment, sandbox: PodSandboxPaths, restart: Int32, logPath: String,
+                       cgroupsPath: String?) throws -> ContainerLaunch {
         let id = containerID(podUID: pod.metadata.uid, container: container.name, restart: restart)
         let bundle = bundleDirectory(sandbox.directory, container: container.name, restart: restart)
         // A run of the same number left by a killed agent: its runtime state and mount go first.
@@ -68,11 +97,11 @@ enum OCIContainers {
             files: RuntimeSpec.PodFiles(hosts: PodVolumes.hostsFile(sandbox.directory), hostname: PodVolumes.hostnameFile(sandbox.directory),
                                         resolvConf: PodVolumes.resolvConfFile(sandbox.directory)),
             volumeSources: volumeSources,
-            // The runtime's own cgroup (`/<id>`), which its `delete` removes.
-            cgroupsPath: nil)
+            // nil: runc's own cgroup (`/<id>`), which its `delete` removes.
+            cgroupsPath: runtime == .runc ? cgroupsPath : nil)
         try (spec.json.jsonText(indent: 2) + "\n").write(toFile: "\(bundle)/config.json", atomically: true, encoding: .utf8)
         return ContainerLaunch(executable: runtime.executable,
-                               argv: [runtime.rawValue, "--root", runtimeRoot(paths), "run", "--bundle", bundle, id],
+                               argv: [runtime.rawValue] + runtime.globalOptions + ["--root", runtimeRoot(paths), "run", "--bundle", bundle, id],
                                environment: ["PATH": Spawner.defaultPath], workingDirectory: bundle, logPath: logPath,
                                sandbox: sandbox, mounts: nil, joinsPodNamespaces: false)
     }
@@ -94,7 +123,8 @@ enum OCIContainers {
     /// its root first. For a run that ended, a killed agent's leftovers, and pod deletion.
     static func remove(bundle: String, id: String, runtime: OCIRuntimeKind, paths: LabPaths) {
         if access("\(runtimeRoot(paths))/\(id)", F_OK) == 0, access(runtime.executable, X_OK) == 0,
-           let child = try? Spawner.spawn(SpawnRequest(executable: runtime.executable, arguments: ["--root", runtimeRoot(paths), "delete", "--force", id],
+           let child = try? Spawner.spawn(SpawnRequest(executable: runtime.executable,
+                                                      arguments: runtime.globalOptions + ["--root", runtimeRoot(paths), "delete", "--force", id],
                                                       environment: ["PATH": Spawner.defaultPath], stdin: .null, stdout: .null, stderr: .null, newSession: false)) {
             _ = try? child.wait()
         }
@@ -121,9 +151,11 @@ extension OCIContainers {
     }
 
     /// The Image ID of a container of `image`: `<repository>@<manifest digest>`, as containerd
-    /// reports an image it has a repository digest for.
-    static func imageID(_ image: ImageStore.Image) -> String {
-        guard let name = image.names.first(where: { !$0.hasPrefix("sha256:") }), let reference = try? ImageReference(parsing: name) else {
+    /// reports an image it has a repository digest for; the repository the pod named when the
+    /// image has several names.
+    static func imageID(_ image: ImageStore.Image, reference podReference: String) -> String {
+        let named = (try? ImageStore.storedName(podReference)).flatMap { image.names.contains($0) ? $0 : nil }
+        guard let name = named ?? image.names.first(where: { !$0.hasPrefix("sha256:") }), let reference = try? ImageReference(parsing: name) else {
             return image.manifestDigest.description
         }
         return "\(reference.name)@\(image.manifestDigest)"
