@@ -34,7 +34,7 @@ let package = Package(
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
-        // zlib, for SPDY/3.1's compressed header blocks (kubectl's streaming protocol).
+        // zlib: SPDY/3.1's compressed header blocks (kubectl's streaming protocol), gzip image layers.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // _GNU_SOURCE wrappers and macro values Swift cannot import.
         .target(name: "CNetlink"),
@@ -128,12 +128,12 @@ let package = Package(
 
         .testTarget(name: "PodNetTests", dependencies: ["PodNet"]),
         .testTarget(name: "PodlabCNITests", dependencies: ["PodlabCNI", "podlab-cni", "Netns", "Netlink", "NFTables", "KernelTestSupport"]),
-        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "NFTables", "AgentTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "NFTables", "AgentTestSupport", "KernelTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
-        .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "podlab-proxy", "Netns", "PodNet", "KernelTestSupport"]),
+        .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "podlab-proxy", "Netns", "PodNet", "PodlabAgent", "KernelTestSupport"]),
         .testTarget(name: "PodlabProxyTests", dependencies: ["PodlabProxy", .product(name: "NIOCore", package: "swift-nio"),
                                                              .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "PodlabCLITests", dependencies: [

@@ -414,3 +414,7 @@ int pl_send_datagrams(int fd, struct pl_datagram *batch, unsigned int count) {
     }
     return (int)sent;
 }
+
+int pl_syncfs(int fd) {
+    return syncfs(fd) == 0 ? 0 : -errno;
+}

@@ -16,12 +16,16 @@ public struct AgentOptions: Sendable {
     public var stateRoot: String?
     /// Base of the container restart and image pull back-offs (Kubernetes: 10 s for both).
     public var restartBackoffSeconds: Double
+    /// The runtime of containers of OCI images.
+    public var ociRuntime: OCIRuntimeKind
 
-    public init(lab: String, topologyPath: String? = nil, stateRoot: String? = nil, restartBackoffSeconds: Double = 10) {
+    public init(lab: String, topologyPath: String? = nil, stateRoot: String? = nil, restartBackoffSeconds: Double = 10,
+                ociRuntime: OCIRuntimeKind = .runc) {
         self.lab = lab
         self.topologyPath = topologyPath
         self.stateRoot = stateRoot
         self.restartBackoffSeconds = restartBackoffSeconds
+        self.ociRuntime = ociRuntime
     }
 }
 

@@ -12,12 +12,15 @@ public enum ImageError: Error, Hashable, Sendable, CustomStringConvertible {
     /// cannot be had at all (kubelet: `ErrImagePull`); in another image only the container
     /// that needs the applet cannot be made (kubelet: `CreateContainerError`).
     case busyboxMissing(reference: String, image: String, applet: String, path: String)
+    /// The reference names an OCI image (a registry, a digest, or a name no built-in image
+    /// has) that the lab's image store does not hold (kubelet: `ErrImagePull`).
+    case notInStore(String)
 
     /// The container state's waiting reason: `InvalidImageName`, `ErrImagePull` or `CreateContainerError`.
     public var waitingReason: String {
         switch self {
         case .invalidReference: "InvalidImageName"
-        case .notFound: "ErrImagePull"
+        case .notFound, .notInStore: "ErrImagePull"
         case .noCommand: "CreateContainerError"
         case let .busyboxMissing(_, image, _, _): image == "busybox" ? "ErrImagePull" : "CreateContainerError"
         }
@@ -29,6 +32,8 @@ public enum ImageError: Error, Hashable, Sendable, CustomStringConvertible {
             "Failed to apply default image tag \"\(text)\": couldn't parse image name \"\(text)\": invalid reference format: \(reason)"
         case let .notFound(text, known):
             "Failed to pull image \"\(text)\": image not found in the podlab catalog (known: \(known.joined(separator: ", ")))"
+        case let .notInStore(text):
+            "Failed to pull image \"\(text)\": not in the lab's image store, and not a built-in image (load it with \"podlab image load -i FILE\")"
         case let .noCommand(image):
             "Error: failed to generate container spec: no command specified (image \"\(image)\" has no entrypoint or command)"
         case let .busyboxMissing(reference, image, applet, path):

@@ -13,6 +13,8 @@
 /* epoll(7) is not part of Swift's Glibc module; the prober's event loops use it. */
 #include <sys/epoll.h>
 #include <malloc.h>  /* malloc_trim: the agent gives a burst's memory back */
+/* Extended attributes: the image store writes layers' xattrs and overlayfs's opaque marker. */
+#include <sys/xattr.h>
 
 /* Namespace kinds, the CLONE_NEW* flags of <sched.h>. */
 extern const int PL_CLONE_NEWNET;
@@ -24,6 +26,9 @@ extern const int PL_CLONE_NEWNS;
 extern const int PL_CLONE_FS;
 /* open(2)'s O_PATH (hidden behind _GNU_SOURCE). */
 extern const int PL_O_PATH;
+
+/* syncfs(2) (hidden behind _GNU_SOURCE): flushes the file system holding fd. Returns 0 or -errno. */
+int pl_syncfs(int fd);
 
 /* unshare(2). Returns 0 or -errno. */
 int pl_unshare(int flags);

@@ -49,7 +49,7 @@
 /// | `containers[].livenessProbe`, `readinessProbe`, `startupProbe` with `exec`, `httpGet` (`path`, `port` number or name, `host` an IPv4 address, `scheme: HTTP`, `httpHeaders`), `tcpSocket` (`port`, `host`), and the timing fields | acted on, as the kubelet (`ProbeWorker`); on sidecars too, whose startup probe holds the next init container back |
 /// | `containers[].*Probe.grpc`, `httpGet.scheme: HTTPS`, a `host` given by name | refused |
 /// | `containers[].lifecycle.*` | refused (on regular init containers, and their probes, Kubernetes' own refusal) |
-/// | `containers[].securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot` acted on (`ContainerCredentials`); the others refused, per field |
+/// | `containers[].securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot` acted on (`ContainerCredentials`); for an OCI image also `readOnlyRootFilesystem`, `capabilities`, `allowPrivilegeEscalation` (`RuntimeSpec`); the others refused, per field |
 /// | `containers[].restartPolicy` | refused as Kubernetes does for non-init containers; `Always` only on init containers |
 /// | `containers[].imagePullPolicy`, `terminationMessagePath`, `terminationMessagePolicy` | kept (validated) |
 /// | `containers[].stdin`, `stdinOnce`, `tty` | acted on: stdin kept open for `attach` (`podlab run -i`), a terminal with `tty` |
@@ -196,8 +196,11 @@ public enum PodSupport {
             }
             errors += setFields(of: fields["lifecycle"], path: path.child("lifecycle")).map { refusal($0) }
         }
+        // An OCI runtime applies more of them than a built-in image's host process can.
+        let acted = ImageSource.isOCIImage(container.image) ? ContainerCredentials.containerFields.union(ImageSource.securityContextFields)
+            : ContainerCredentials.containerFields
         errors += setFields(of: fields["securityContext"], path: path.child("securityContext"))
-            .filter { !ContainerCredentials.containerFields.contains(lastField($0)) }.map { refusal($0) }
+            .filter { !acted.contains(lastField($0)) }.map { refusal($0) }
         errors += ContainerCredentials.validate(fields["securityContext"], path: path.child("securityContext"), pod: false)
         return errors
     }

@@ -109,6 +109,12 @@ struct ContainerCgroups: Sendable {
         }
     }
 
+    /// The container's cgroup below each hierarchy's root (`/podlab/<lab>/<uid>/<container>`),
+    /// as an OCI runtime's `cgroupsPath` names it.
+    func relativePath(uid: String, container: String) -> String {
+        "/\(Self.subtree)/\(lab)/\(uid)/\(container)"
+    }
+
     /// How a process joins the container's cgroup made by `prepare`; nil when it has none.
     func existing(uid: String, container: String, limits: ContainerCgroupLimits) -> SpawnCgroup? {
         guard !limits.isEmpty else { return nil }

@@ -23,6 +23,9 @@ public struct ContainerLaunch: Sendable {
     public var mounts: MountNamespace.ContainerSetup?
     /// The container's own cgroup, which enforces its limits; nil without limits.
     public var cgroup: SpawnCgroup? = nil
+    /// False for an OCI runtime, which joins the pod's namespaces itself (its `config.json`
+    /// names them) and must see the host's mounts (the container's overlay root).
+    public var joinsPodNamespaces = true
 }
 
 /// Where a pod's network is. Only a pod's own namespace is ever the pod's to remove: a pod
@@ -145,8 +148,10 @@ public enum ContainerRuntime {
         let child = try Spawner.spawn(SpawnRequest(executable: executable, arguments: Array(launch.argv.dropFirst()), argv0: launch.argv.first,
                                                    environment: launch.environment, workingDirectory: launch.workingDirectory,
                                                    stdin: stdio.stdin, stdout: stdio.stdout, stderr: stdio.stderr,
-                                                   networkNamespace: launch.sandbox.netns, utsNamespace: launch.sandbox.uts,
-                                                   ipcNamespace: launch.sandbox.ipc, mountNamespace: launch.sandbox.mnt,
+                                                   networkNamespace: launch.joinsPodNamespaces ? launch.sandbox.netns : nil,
+                                                   utsNamespace: launch.joinsPodNamespaces ? launch.sandbox.uts : nil,
+                                                   ipcNamespace: launch.joinsPodNamespaces ? launch.sandbox.ipc : nil,
+                                                   mountNamespace: launch.joinsPodNamespaces ? launch.sandbox.mnt : nil,
                                                    mounts: launch.mounts, newSession: true, credentials: launch.credentials,
                                                    cgroup: launch.cgroup))
         return (ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0), streams)

@@ -45,6 +45,13 @@ extension Controller {
             // The env list resolved and `$(VAR)` expanded as the kubelet does; an unresolvable
             // source leaves the container waiting, as the kubelet's CreateContainerConfigError.
             let environment = try ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host)
+            if ImageSource.isOCIImage(container.image) {
+                try startOCIContainer(pod: &pod, container: container, role: role, status: &status, environment: environment, logPath: logPath, runtime: runtime)
+                pod.status[container: name] = status
+                save(pod)
+                registerProbes(podKey, container: name)
+                return
+            }
             let credentials = try ContainerCredentials.resolve(pod: pod, container: container)
             var launch = try ContainerRuntime.launch(image: container.image, command: environment.command, args: environment.args,
                                                      env: environment.variables,
@@ -86,6 +93,14 @@ extension Controller {
             status.started = false
         } catch let error as ContainerCredentialsError {
             status.state = .waiting(reason: "CreateContainerConfigError", message: error.description)
+            status.ready = false
+            status.started = false
+        } catch let error as RuntimeSpecError {
+            status.state = .waiting(reason: error.reason, message: error.message)
+            status.ready = false
+            status.started = false
+        } catch let error as OCIImageError {
+            status.state = .waiting(reason: "CreateContainerError", message: "Error: failed to create container: \(error.message)")
             status.ready = false
             status.started = false
         } catch let error as ImageError {
@@ -204,6 +219,11 @@ extension Controller {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
               let role = pod.spec.role(of: name), var status = pod.status[container: name] else { return }
         runtime.processes[name] = nil
+        // The run's bundle and overlay root (the runtime deleted its container when `run` ended).
+        if let kind = OCIContainers.runtime(ofContainerID: status.containerID) {
+            OCIContainers.remove(bundle: OCIContainers.bundleDirectory(runtime.sandbox.directory, container: name, restart: status.restartCount),
+                                 id: OCIContainers.containerID(podUID: uid, container: name, restart: status.restartCount), runtime: kind, paths: paths)
+        }
         containerProber?.unregister(podUID: uid, container: name)
         let killedByProbe = runtime.probeKilled.remove(name) != nil
         do { try store.write { try $0.setProcess(podUID: uid, container: name, identity: nil) } } catch {

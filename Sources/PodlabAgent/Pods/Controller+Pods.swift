@@ -441,7 +441,9 @@ extension Controller {
         runtimes.removeValue(forKey: pod.metadata.uid)
         createdClock.removeValue(forKey: pod.metadata.uid)
         try? FileManager.default.removeItem(atPath: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid))
-        // Its emptyDir volumes with it (the memory-backed ones went with the mount namespace).
+        // Its emptyDir volumes with it (the memory-backed ones went with the mount namespace),
+        // and its OCI containers' bundles, their roots unmounted first.
+        OCIContainers.removeAll(podDirectory: paths.podDirectory(uid: pod.metadata.uid), paths: paths)
         try? FileManager.default.removeItem(atPath: paths.podDirectory(uid: pod.metadata.uid))
         publish(.deleted, deleted)
     }

@@ -19,12 +19,19 @@ public struct Agent: PodlabCommand {
     @Option(name: .customLong("restart-backoff"), help: "Initial back-off in seconds before a crashed container restarts or a failed image pull is tried again.")
     public var restartBackoff: Double = 10
 
+    @Option(name: .customLong("oci-runtime"), help: "The OCI runtime of containers of OCI images: runc or crun (default: $PODLAB_OCI_RUNTIME or runc).")
+    public var ociRuntime: String?
+
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
+        let runtimeName = ociRuntime ?? context.environment["PODLAB_OCI_RUNTIME"] ?? OCIRuntimeKind.runc.rawValue
+        guard let runtime = OCIRuntimeKind(rawValue: runtimeName) else {
+            throw CLIError("invalid --oci-runtime \"\(runtimeName)\": use runc or crun")
+        }
         try await AgentMain.run(AgentOptions(
             lab: context.labName(lab), topologyPath: topology, stateRoot: stateRoot ?? context.stateRoot,
-            restartBackoffSeconds: restartBackoff))
+            restartBackoffSeconds: restartBackoff, ociRuntime: runtime))
         return 0
     }
 }

@@ -23,6 +23,9 @@ public struct Up: PodlabCommand {
     @Option(name: .customLong("restart-backoff"), help: "Initial back-off in seconds before a crashed container restarts or a failed image pull is tried again.")
     public var restartBackoff: Double?
 
+    @Option(name: .customLong("oci-runtime"), help: "The OCI runtime of containers of OCI images: runc or crun (default: $PODLAB_OCI_RUNTIME or runc).")
+    public var ociRuntime: String?
+
     @Option(help: "Seconds to wait for the lab to become ready.")
     public var timeout: Double = 300
 
@@ -64,7 +67,10 @@ public struct Up: PodlabCommand {
         let topologyPath = try resolveTopology(context)
         // A topology that cannot make a lab is refused here, before an agent or any state exists.
         if let topologyPath { try Up.checkTopology(topologyPath, lab: paths.lab) }
-        let child = try Up.startAgent(paths, topologyPath: topologyPath, restartBackoff: restartBackoff, context: context)
+        if let ociRuntime, OCIRuntimeKind(rawValue: ociRuntime) == nil {
+            throw CLIError("invalid --oci-runtime \"\(ociRuntime)\": use runc or crun")
+        }
+        let child = try Up.startAgent(paths, topologyPath: topologyPath, restartBackoff: restartBackoff, ociRuntime: ociRuntime, context: context)
         context.stderr.line("Starting lab \"\(paths.lab)\" (keeper pid \(child.pid), topology \(topologyPath ?? "built-in default"), log \(paths.logFile))")
         return try await wait(for: client, child: child, deadline: deadline, context: context)
     }
@@ -106,7 +112,7 @@ public struct Up: PodlabCommand {
 
     /// Starts the lab's keeper in its own session, its output going to the lab's log; the
     /// keeper starts `podlab agent` (see `LabKeeper`). Returns the keeper.
-    static func startAgent(_ paths: LabPaths, topologyPath: String?, restartBackoff: Double?,
+    static func startAgent(_ paths: LabPaths, topologyPath: String?, restartBackoff: Double?, ociRuntime: String? = nil,
                            context: CommandContext) throws -> ChildProcess {
         try LabStateModes.makeLabDirectory(paths)
         // The keeper's and the agent's output: opened by the spawn, made root's alone first.
@@ -114,6 +120,7 @@ public struct Up: PodlabCommand {
         var arguments = ["agent", "--lab", paths.lab, "--state-root", context.stateRoot]
         if let topologyPath { arguments += ["--topology", topologyPath] }
         if let restartBackoff { arguments += ["--restart-backoff", String(restartBackoff)] }
+        if let ociRuntime { arguments += ["--oci-runtime", ociRuntime] }
         let executable = try LabFiles.ownExecutable()
         return try Spawner.spawn(SpawnRequest(
             executable: executable, arguments: [Keeper.commandName, "--lab", paths.lab, "--state-root", context.stateRoot, "--"] + arguments,

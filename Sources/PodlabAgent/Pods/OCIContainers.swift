@@ -1,0 +1,163 @@
+import CNetlink
+import Foundation
+import Netns
+import PodNet
+
+/// The OCI runtime that runs containers of OCI images (`podlab agent --oci-runtime`).
+public enum OCIRuntimeKind: String, Sendable, CaseIterable {
+    case runc
+    case crun
+
+    /// The runtime's global options before its command. crun manages no cgroup of its own
+    /// (`disabled`): it refuses hosts with cgroup v1 hierarchies beside a v2 one with
+    /// controllers, and the container stays in the cgroup the agent starts crun in (the
+    /// container's, when it has limits). runc makes its own cgroup, or joins the container's
+    /// (`cgroupsPath`).
+    var globalOptions: [String] {
+        switch self {
+        case .runc: []
+        case .crun: ["--cgroup-manager=disabled"]
+        }
+    }
+
+    /// Why this runtime cannot run containers on this host, or nil. crun (1.8, Debian 12)
+    /// refuses every container on a host with cgroup v1 hierarchies when the v2 hierarchy
+    /// beside them (`/sys/fs/cgroup/unified`) has controllers, whatever its cgroup manager;
+    /// runc runs there.
+    public static func hostRefusal(_ kind: OCIRuntimeKind, cgroupRoot: String = "/sys/fs/cgroup") -> String? {
+        guard kind == .crun else { return nil }
+        var type = 0
+        guard pl_statfs_type(cgroupRoot, &type) == 0, type != ContainerCgroups.cgroup2Magic,
+              let controllers = MountTable.readFile("\(cgroupRoot)/unified/cgroup.controllers")?
+                  .split(whereSeparator: \.isWhitespace).map(String.init), !controllers.isEmpty else { return nil }
+        return "crun cannot run containers on this host: it has cgroup v1 hierarchies and a cgroup v2 hierarchy with controllers "
+            + "(\(cgroupRoot)/unified: \(controllers.joined(separator: " "))), which crun refuses (\"cgroups in hybrid mode not supported\"); "
+            + "use --oci-runtime runc"
+    }
+
+    /// Debian's paths.
+    public var executable: String {
+        switch self {
+        case .runc: "/usr/sbin/runc"
+        case .crun: "/usr/bin/crun"
+        }
+    }
+}
+
+/// Containers of OCI images: the image's layers under an overlayfs root per run, a bundle
+/// whose `config.json` (`RuntimeSpec`) joins the pod's namespaces, and the runtime's `run` in
+/// the foreground as the container's process. `run` stays the parent of the container's init,
+/// passes it its stdio (the container's log) and exits with its exit status, so the agent
+/// supervises, logs and restarts it as any container process; a signal to `run` is forwarded
+/// to the container.
+///
+/// ```
+/// <pod dir>/oci/<container>-<restart>/config.json
+///                                     rootfs/   overlay: lowerdir = the image's layers, top first
+///                                     upper/ work/
+/// <state>/<lab>/oci-runtime/           the runtime's own state (`--root`)
+/// ```
+enum OCIContainers {
+    static func containerID(podUID: String, container: String, restart: Int32) -> String {
+        "\(podUID.prefix(8))-\(container)-\(restart)"
+    }
+
+    static func bundleDirectory(_ podDirectory: String, container: String, restart: Int32) -> String {
+        "\(podDirectory)/oci/\(container)-\(restart)"
+    }
+
+    static func runtimeRoot(_ paths: LabPaths) -> String { "\(paths.directory)/oci-runtime" }
+
+    /// Mounts the root, writes the bundle and returns how to start the runtime.
+    static func launch(image: ImageStore.Image, store: ImageStore, runtime: OCIRuntimeKind, paths: LabPaths, pod: Pod, container: Container,
+                       environment: ContainerEnvironment, sandbox: PodSandboxPaths, restart: Int32, logPath: String,
+                       cgroupsPath: String?) throws -> ContainerLaunch {
+        let id = containerID(podUID: pod.metadata.uid, container: container.name, restart: restart)
+        let bundle = bundleDirectory(sandbox.directory, container: container.name, restart: restart)
+        // A run of the same number left by a killed agent: its runtime state and mount go first.
+        remove(bundle: bundle, id: id, runtime: runtime, paths: paths)
+        let rootfs = "\(bundle)/rootfs"
+        for directory in [rootfs, "\(bundle)/upper", "\(bundle)/work", runtimeRoot(paths)] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        // overlayfs lists the lower directories top first; the image's layers are bottom first.
+        let lower = image.config.diffIDs.reversed().map { store.layerPath($0) }.joined(separator: ":")
+        let options = "lowerdir=\(lower),upperdir=\(bundle)/upper,workdir=\(bundle)/work"
+        guard mount("overlay", rootfs, "overlay", 0, options) == 0 else {
+            throw OCIImageError("mount overlay on \(rootfs): \(Errno.current)")
+        }
+        let volumeSources = Dictionary(pod.spec.volumes.map { volume in
+            (volume.name, volume.hostPath?.path ?? PodVolumes.emptyDir(sandbox.directory, volume: volume.name))
+        }, uniquingKeysWith: { first, _ in first })
+        let spec = try RuntimeSpec(
+            pod: pod, container: container, environment: environment, image: image.config,
+            passwd: readImageFile(rootfs, "etc/passwd"), group: readImageFile(rootfs, "etc/group"),
+            rootfs: rootfs,
+            namespaces: RuntimeSpec.PodNamespaces(network: "\(NetworkNamespace.runDirectory)/\(sandbox.netns)", uts: sandbox.uts, ipc: sandbox.ipc),
+            files: RuntimeSpec.PodFiles(hosts: PodVolumes.hostsFile(sandbox.directory), hostname: PodVolumes.hostnameFile(sandbox.directory),
+                                        resolvConf: PodVolumes.resolvConfFile(sandbox.directory)),
+            volumeSources: volumeSources,
+            // nil: runc's own cgroup (`/<id>`), which its `delete` removes.
+            cgroupsPath: runtime == .runc ? cgroupsPath : nil)
+        try (spec.json.jsonText(indent: 2) + "\n").write(toFile: "\(bundle)/config.json", atomically: true, encoding: .utf8)
+        return ContainerLaunch(executable: runtime.executable,
+                               argv: [runtime.rawValue] + runtime.globalOptions + ["--root", runtimeRoot(paths), "run", "--bundle", bundle, id],
+                               environment: ["PATH": Spawner.defaultPath], workingDirectory: bundle, logPath: logPath,
+                               sandbox: sandbox, mounts: nil, joinsPodNamespaces: false)
+    }
+
+    /// A small file of the image (`/etc/passwd`), read without following a symbolic link
+    /// anywhere on its path: the image's links point into the image, not the host.
+    static func readImageFile(_ rootfs: String, _ relative: String) -> String {
+        var path = rootfs
+        for component in relative.split(separator: "/") {
+            path += "/\(component)"
+            var status = stat()
+            guard lstat(path, &status) == 0, status.st_mode & S_IFMT != S_IFLNK else { return "" }
+        }
+        guard let data = FileManager.default.contents(atPath: path), data.count < 1 << 20 else { return "" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Deletes the runtime's container (killing what is left of it) and the bundle, unmounting
+    /// its root first. For a run that ended, a killed agent's leftovers, and pod deletion.
+    static func remove(bundle: String, id: String, runtime: OCIRuntimeKind, paths: LabPaths) {
+        if access("\(runtimeRoot(paths))/\(id)", F_OK) == 0, access(runtime.executable, X_OK) == 0,
+           let child = try? Spawner.spawn(SpawnRequest(executable: runtime.executable,
+                                                      arguments: runtime.globalOptions + ["--root", runtimeRoot(paths), "delete", "--force", id],
+                                                      environment: ["PATH": Spawner.defaultPath], stdin: .null, stdout: .null, stderr: .null, newSession: false)) {
+            _ = try? child.wait()
+        }
+        umount2("\(bundle)/rootfs", Int32(MNT_DETACH))
+        try? FileManager.default.removeItem(atPath: bundle)
+    }
+
+    /// Every bundle of a pod (before its directory is removed).
+    static func removeAll(podDirectory: String, paths: LabPaths) {
+        let directory = "\(podDirectory)/oci"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            // The bundle's name is `<container>-<restart>`; the runtime's id adds the pod's uid.
+            let uid = (podDirectory as NSString).lastPathComponent
+            let id = "\(uid.prefix(8))-\(name)"
+            for runtime in OCIRuntimeKind.allCases { remove(bundle: "\(directory)/\(name)", id: id, runtime: runtime, paths: paths) }
+        }
+    }
+}
+
+extension OCIContainers {
+    /// The runtime a container ID (`runc://…`, `crun://…`) names; nil for another container's.
+    static func runtime(ofContainerID containerID: String) -> OCIRuntimeKind? {
+        OCIRuntimeKind.allCases.first { containerID.hasPrefix("\($0.rawValue)://") }
+    }
+
+    /// The Image ID of a container of `image`: `<repository>@<manifest digest>`, as containerd
+    /// reports an image it has a repository digest for; the repository the pod named when the
+    /// image has several names.
+    static func imageID(_ image: ImageStore.Image, reference podReference: String) -> String {
+        let named = (try? ImageStore.storedName(podReference)).flatMap { image.names.contains($0) ? $0 : nil }
+        guard let name = named ?? image.names.first(where: { !$0.hasPrefix("sha256:") }), let reference = try? ImageReference(parsing: name) else {
+            return image.manifestDigest.description
+        }
+        return "\(reference.name)@\(image.manifestDigest)"
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import KernelTestSupport
+import Netns
+import PodNet
+import PodlabAgent
+import Testing
+
+/// A real image built here from Debian's busybox-static: `/bin/busybox`, `sh` and `httpd`
+/// links to it, and a page `httpd` serves from `/www`. Nothing comes from the internet.
+struct BusyboxWebImage {
+    let layer: [UInt8]
+    let config: [UInt8]
+
+    init(page: String) throws {
+        let busybox = Array(try Data(contentsOf: URL(fileURLWithPath: "/bin/busybox")))
+        var tar = TarWriter()
+        for directory in ["bin/", "www/", "etc/", "tmp/"] { tar.add(directory, type: "5", mode: directory == "tmp/" ? 0o1777 : 0o755) }
+        tar.add("bin/busybox", data: busybox, mode: 0o755)
+        tar.add("bin/sh", type: "2", linkName: "busybox")
+        tar.add("bin/httpd", type: "2", linkName: "/bin/busybox")
+        tar.add("www/index.html", data: Array(page.utf8))
+        tar.add("etc/passwd", data: Array("root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/www:/bin/false\n".utf8))
+        tar.add("etc/group", data: Array("root:x:0:\nwww:x:33:\n".utf8))
+        tar.end()
+        layer = tar.bytes
+        let json: JSONValue = [
+            "architecture": "amd64", "os": "linux",
+            "config": ["Entrypoint": ["/bin/httpd", "-f", "-v", "-h", "/www"], "Cmd": ["-p", "80"], "Env": ["PATH=/bin"], "WorkingDir": "/www"],
+            "rootfs": ["type": "layers", "diff_ids": [.string(ImageDigest.of(layer).description)]],
+        ]
+        config = Array(json.jsonText(indent: 0).utf8)
+    }
+
+    var manifest: [UInt8] {
+        let json: JSONValue = [
+            "schemaVersion": 2, "mediaType": .string(MediaType.ociManifest),
+            "config": ["mediaType": .string(MediaType.ociConfig), "digest": .string(ImageDigest.of(config).description), "size": .integer(Int64(config.count))],
+            "layers": [["mediaType": .string(MediaType.ociLayer), "digest": .string(ImageDigest.of(layer).description), "size": .integer(Int64(layer.count))]],
+        ]
+        return Array(json.jsonText(indent: 0).utf8)
+    }
+
+    /// An OCI layout directory naming the image `name`.
+    func writeLayout(_ directory: String, name: String) throws {
+        let blobs = "\(directory)/blobs/sha256"
+        try FileManager.default.createDirectory(atPath: blobs, withIntermediateDirectories: true)
+        for blob in [layer, config, manifest] { try Data(blob).write(to: URL(fileURLWithPath: "\(blobs)/\(ImageDigest.of(blob).hex)")) }
+        let index: JSONValue = ["schemaVersion": 2, "manifests": [[
+            "mediaType": .string(MediaType.ociManifest), "digest": .string(ImageDigest.of(manifest).description), "size": .integer(Int64(manifest.count)),
+            "annotations": [ImageDescriptor.imageNameAnnotation: .string(name)],
+        ]]]
+        try index.jsonText(indent: 0).write(toFile: "\(directory)/index.json", atomically: true, encoding: .utf8)
+        try #"{"imageLayoutVersion": "1.0.0"}"#.write(toFile: "\(directory)/oci-layout", atomically: true, encoding: .utf8)
+    }
+
+    /// A `docker save` archive tagging the image `tag`.
+    func writeDockerArchive(_ path: String, tag: String) throws {
+        var tar = TarWriter()
+        tar.add("\(ImageDigest.of(config).hex).json", data: config)
+        tar.add("layer0/layer.tar", data: layer)
+        let manifest: JSONValue = [["Config": .string("\(ImageDigest.of(config).hex).json"), "RepoTags": [.string(tag)], "Layers": ["layer0/layer.tar"]]]
+        tar.add("manifest.json", data: Array(manifest.jsonText(indent: 0).utf8))
+        tar.end()
+        try Data(tar.bytes).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+@Suite("OCI images loaded and run by runc and crun", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct OCIImageTests {
+    @Test("runc: an image built from busybox-static, loaded as an OCI layout and a docker save archive, serves its page to another pod")
+    func runcWebServer() async throws {
+        try await webServer(runtime: "runc")
+    }
+
+    @Test("crun: the same", .enabled(if: OCIRuntimeKind.hostRefusal(.crun) == nil, OCIRuntimeKind.hostRefusal(.crun).map { Comment(rawValue: $0) }))
+    func crunWebServer() async throws {
+        try await webServer(runtime: "crun")
+    }
+
+    @Test("crun on a host it refuses: the container waits with the reason, nothing is left mounted",
+          .enabled(if: OCIRuntimeKind.hostRefusal(.crun) != nil, "this host runs crun (no cgroup v2 controllers beside v1 hierarchies)"))
+    func crunRefused() async throws {
+        try await TestLab.with(environment: ["PODLAB_OCI_RUNTIME": "crun"]) { lab in
+            let image = try BusyboxWebImage(page: "-")
+            try image.writeLayout("\(lab.stateRoot)/layout", name: "registry.test/web:1")
+            try lab.run(["image", "load", "-i", "\(lab.stateRoot)/layout"])
+            try lab.run(["run", "web", "--image", "registry.test/web:1"])
+            try await lab.eventually("CreateContainerError") {
+                ((try lab.containerStatus("web", "web")["state"] as? [String: Any])?["waiting"] as? [String: Any])?["reason"] as? String == "CreateContainerError"
+            }
+            let waiting = (try lab.containerStatus("web", "web")["state"] as? [String: Any])?["waiting"] as? [String: Any]
+            #expect((waiting?["message"] as? String)?.contains("use --oci-runtime runc") == true)
+            #expect(KernelTest.mountPoints(under: lab.stateRoot).filter { $0.contains("/oci/") } == [])
+        }
+    }
+
+    func webServer(runtime: String) async throws {
+        let executable = runtime == "runc" ? "/usr/sbin/runc" : "/usr/bin/crun"
+        try #require(access(executable, X_OK) == 0, "\(executable) is missing: scripts/install-deps installs it")
+        try await TestLab.with(environment: ["PODLAB_OCI_RUNTIME": runtime]) { lab in
+            let image = try BusyboxWebImage(page: "<h1>served by \(runtime)</h1>\n")
+            try image.writeLayout("\(lab.stateRoot)/layout", name: "registry.test/web:1")
+            try image.writeDockerArchive("\(lab.stateRoot)/saved.tar", tag: "saved-web:2")
+            #expect(try lab.run(["image", "load", "-i", "\(lab.stateRoot)/layout"]).stdout == "Loaded image: registry.test/web:1\n")
+            #expect(try lab.run(["image", "load", "-i", "\(lab.stateRoot)/saved.tar"]).stdout == "Loaded image: docker.io/library/saved-web:2\n")
+            let list = try lab.run(["image", "ls"]).stdout
+            #expect(list.contains("registry.test/web") && list.contains("docker.io/library/saved-web"))
+
+            try lab.run(["apply", "-f", "-"], input: """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: web}
+                spec: {containers: [{name: web, image: registry.test/web:1}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: saved}
+                spec: {containers: [{name: web, image: saved-web:2, args: ["-p", "8080"]}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: client}
+                spec: {containers: [{name: curl, image: curlimages/curl, command: [sleep, "3600"]}]}
+                """)
+            for pod in ["web", "saved", "client"] {
+                try await lab.eventually("pod \(pod) Running") { (try lab.pod(pod)["status"] as? [String: Any])?["phase"] as? String == "Running" }
+            }
+            let page = "<h1>served by \(runtime)</h1>\n"
+            let web = try lab.podIP("web"), saved = try lab.podIP("saved")
+            try await lab.eventually("the page from web") { try lab.run(["exec", "client", "--", "curl", "-s", "http://\(web)/"], expectSuccess: false).stdout == page }
+            try await lab.eventually("the page from saved") {
+                try lab.run(["exec", "client", "--", "curl", "-s", "http://\(saved):8080/"], expectSuccess: false).stdout == page
+            }
+            let status = try lab.containerStatus("web", "web")
+            #expect((status["containerID"] as? String)?.hasPrefix("\(runtime)://") == true)
+            let manifestDigest = ImageDigest.of(image.manifest)
+            #expect(status["imageID"] as? String == "registry.test/web@\(manifestDigest)")
+            let describe = try lab.run(["describe", "pod", "web"]).stdout
+            #expect(describe.contains("\(runtime)://"))
+
+            // The server's log (the container's stderr) names the client pod's address: no NAT between pods.
+            let client = try lab.podIP("client")
+            let log = try lab.run(["logs", "web"]).stdout
+            #expect(log.contains(":\(client)]:") && log.contains(": response:200"), "the log of web: \(log)")
+            try lab.run(["delete", "pod", "web", "saved"])
+            // The containers' overlay roots are unmounted with their pods.
+            #expect(KernelTest.mountPoints(under: lab.stateRoot).filter { $0.contains("/oci/") } == [])
+        }
+    }
+
+    @Test("an image the store does not hold waits in ErrImagePull with the reason")
+    func missingImage() async throws {
+        try await TestLab.with { lab in
+            try lab.run(["run", "ghost", "--image", "registry.test/ghost:1", "--restart=Never"])
+            try await lab.eventually("ErrImagePull") {
+                ((try lab.containerStatus("ghost", "ghost")["state"] as? [String: Any])?["waiting"] as? [String: Any])?["reason"] as? String == "ErrImagePull"
+            }
+            let waiting = (try lab.containerStatus("ghost", "ghost")["state"] as? [String: Any])?["waiting"] as? [String: Any]
+            #expect(waiting?["message"] as? String
+                == "Failed to pull image \"registry.test/ghost:1\": not in the lab's image store, and not a built-in image (load it with \"podlab image load -i FILE\")")
+        }
+    }
+}
