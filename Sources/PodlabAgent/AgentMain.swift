@@ -18,14 +18,17 @@ public struct AgentOptions: Sendable {
     public var restartBackoffSeconds: Double
     /// The runtime of containers of OCI images.
     public var ociRuntime: OCIRuntimeKind
+    /// The registries images may be pulled from (`PODLAB_REGISTRIES`).
+    public var registries: RegistryScope
 
     public init(lab: String, topologyPath: String? = nil, stateRoot: String? = nil, restartBackoffSeconds: Double = 10,
-                ociRuntime: OCIRuntimeKind = .runc) {
+                ociRuntime: OCIRuntimeKind = .runc, registries: RegistryScope = .all) {
         self.lab = lab
         self.topologyPath = topologyPath
         self.stateRoot = stateRoot
         self.restartBackoffSeconds = restartBackoffSeconds
         self.ociRuntime = ociRuntime
+        self.registries = registries
     }
 }
 

@@ -33,7 +33,8 @@ public enum ImageError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .notFound(text, known):
             "Failed to pull image \"\(text)\": image not found in the podlab catalog (known: \(known.joined(separator: ", ")))"
         case let .notInStore(text):
-            "Failed to pull image \"\(text)\": not in the lab's image store, and not a built-in image (load it with \"podlab image load -i FILE\")"
+            "Failed to pull image \"\(text)\": not in the lab's image store, and not in the podlab catalog (known: \(ImageCatalog.knownNames.joined(separator: ", "))); "
+                + "load it with \"podlab image load -i FILE\", or name its registry to pull it"
         case let .noCommand(image):
             "Error: failed to generate container spec: no command specified (image \"\(image)\" has no entrypoint or command)"
         case let .busyboxMissing(reference, image, applet, path):

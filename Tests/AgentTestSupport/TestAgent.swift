@@ -90,7 +90,9 @@ final class TestAgent: Sendable {
         logger.logLevel = ProcessInfo.processInfo.environment["PODLAB_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let runtime = FakeSandboxRuntime(cgroupRoot: "\(root)/no-cgroups")
         let controller = try Controller(paths: paths, options: AgentOptions(lab: lab, topologyPath: topologyPath, stateRoot: root,
-                                                                             restartBackoffSeconds: backoffSeconds),
+                                                                             restartBackoffSeconds: backoffSeconds,
+                                                                             // Tests never reach past the loopback.
+                                                                             registries: .loopback),
                                         logger: logger, runtime: runtime)
         let agent = TestAgent(root: root, lab: lab, paths: paths, runtime: runtime, controller: controller)
         await controller.start()

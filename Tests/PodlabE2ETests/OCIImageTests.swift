@@ -157,7 +157,7 @@ struct OCIImageTests {
             }
             let waiting = (try lab.containerStatus("ghost", "ghost")["state"] as? [String: Any])?["waiting"] as? [String: Any]
             #expect(waiting?["message"] as? String
-                == "Failed to pull image \"registry.test/ghost:1\": not in the lab's image store, and not a built-in image (load it with \"podlab image load -i FILE\")")
+                == "Failed to pull image \"registry.test/ghost:1\": pulls from registries other than the loopback are off (PODLAB_REGISTRIES=loopback): registry.test")
         }
     }
 }

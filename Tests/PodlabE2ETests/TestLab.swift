@@ -17,7 +17,9 @@ struct TestLab: Sendable {
     var extraEnvironment: [String: String] = [:]
 
     var environment: [String: String] {
-        ["PATH": Spawner.defaultPath, "PODLAB_LAB": name, "PODLAB_STATE_ROOT": stateRoot, "HOME": "/root"].merging(extraEnvironment) { $1 }
+        // Tests never pull from a registry past the loopback.
+        ["PATH": Spawner.defaultPath, "PODLAB_LAB": name, "PODLAB_STATE_ROOT": stateRoot, "HOME": "/root", "PODLAB_REGISTRIES": "loopback"]
+            .merging(extraEnvironment) { $1 }
     }
 
     /// Runs `podlab ARGS…` against this lab, its stdin reading `input` (else /dev/null).

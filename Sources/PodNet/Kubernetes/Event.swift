@@ -80,6 +80,8 @@ public enum EventReason {
     public static let killing = "Killing"
     /// The scheduler bound the pod to a node.
     public static let scheduled = "Scheduled"
+    /// The container's image is being pulled from its registry.
+    public static let pulling = "Pulling"
     /// The container's image is there.
     public static let pulled = "Pulled"
     /// The container was made, and its process started.

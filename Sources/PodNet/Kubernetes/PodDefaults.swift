@@ -78,7 +78,7 @@ extension Pod {
     }
 
     /// `Always` for images tagged `latest` or not tagged (and not pinned by digest), otherwise `IfNotPresent`.
-    static func defaultPullPolicy(for image: String) -> String {
+    public static func defaultPullPolicy(for image: String) -> String {
         if image.contains("@") { return "IfNotPresent" }
         let lastComponent = image.split(separator: "/").last.map(String.init) ?? image
         guard let colon = lastComponent.lastIndex(of: ":") else { return "Always" }

@@ -12,6 +12,15 @@ public enum ImageSource {
         return (try? ImageCatalog.resolve(reference)) == nil
     }
 
+    /// True when `reference` names its registry (`127.0.0.1:5000/app:1`, `docker.io/library/x`,
+    /// `localhost/app`): only such an image is pulled; a bare name that is neither built in nor
+    /// in the store is not looked for on Docker Hub.
+    public static func namesRegistry(_ reference: String) -> Bool {
+        guard let slash = reference.firstIndex(of: "/") else { return false }
+        let first = reference[..<slash]
+        return first == "localhost" || first.contains(".") || first.contains(":")
+    }
+
     /// The `securityContext` fields podlab acts on for a container of an OCI image, besides
     /// the user and groups (`RuntimeSpec`).
     public static let securityContextFields: Set<String> = ["readOnlyRootFilesystem", "capabilities", "allowPrivilegeEscalation"]

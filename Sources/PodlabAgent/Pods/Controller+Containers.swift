@@ -99,6 +99,16 @@ extension Controller {
             status.state = .waiting(reason: error.reason, message: error.message)
             status.ready = false
             status.started = false
+        } catch ImagePullWait.pulling {
+            status.state = .waiting(reason: ContainerReason.containerCreating)
+            status.ready = false
+            status.started = false
+        } catch let ImagePullWait.neverPull(image) {
+            let message = "Container image \"\(image)\" is not present with pull policy of Never"
+            status.state = .waiting(reason: "ErrImageNeverPull", message: message)
+            status.ready = false
+            status.started = false
+            recordEvent(pod, container: name, type: .warning, reason: "ErrImageNeverPull", message: message)
         } catch let error as OCIImageError {
             status.state = .waiting(reason: "CreateContainerError", message: "Error: failed to create container: \(error.message)")
             status.ready = false

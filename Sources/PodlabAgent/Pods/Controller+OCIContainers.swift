@@ -8,7 +8,20 @@ extension Controller {
                            environment: ContainerEnvironment, logPath: String, runtime: PodRuntime) throws {
         let name = container.name
         let imageStore = ImageStore(paths: paths)
-        guard let image = try imageStore.find(container.image) else { throw ImageError.notInStore(container.image) }
+        let found = try imageStore.find(container.image)
+        let policy = container.preservedFields["imagePullPolicy"]?.stringValue ?? Pod.defaultPullPolicy(for: container.image)
+        let justPulled = runtime.pulledImages.remove(name) != nil
+        let image: ImageStore.Image
+        if let found, policy != "Always" || justPulled || !ImageSource.namesRegistry(container.image) {
+            image = found
+        } else if found == nil, policy == "Never" {
+            throw ImagePullWait.neverPull(container.image)
+        } else if ImageSource.namesRegistry(container.image) {
+            beginPull(pod, container: name, image: container.image, runtime: runtime)
+            throw ImagePullWait.pulling
+        } else {
+            throw ImageError.notInStore(container.image)
+        }
         guard ContainerStreams.Mode(container) == nil else {
             throw OCIImageError("stdin and tty are not supported in containers of OCI images yet")
         }
@@ -41,11 +54,64 @@ extension Controller {
         }
         ContainerTransitions.markRunning(&status, role: role, imageID: OCIContainers.imageID(image, reference: container.image), podUID: pod.metadata.uid, container: container)
         status.containerID = "\(kind.rawValue)://\(id)"
-        recordEvent(pod, container: name, type: .normal, reason: EventReason.pulled,
-                    message: "Container image \"\(container.image)\" already present on machine")
+        if !justPulled {
+            recordEvent(pod, container: name, type: .normal, reason: EventReason.pulled,
+                        message: "Container image \"\(container.image)\" already present on machine")
+        }
         recordEvent(pod, container: name, type: .normal, reason: EventReason.created, message: "Created container \(name)")
         recordEvent(pod, container: name, type: .normal, reason: EventReason.started, message: "Started container \(name)")
         runtime.failedPulls[name] = nil
         watch(podKey: key(pod), uid: pod.metadata.uid, container: name, process: process, isChild: true)
     }
+
+    /// Pulls a container's image in the background (`RegistryPuller`), as the kubelet does
+    /// while the container waits in `ContainerCreating`; the pull's end starts the container or
+    /// puts it in `ErrImagePull` and the pull back-off. The task is the container's
+    /// `restartTasks` entry, so the pod's deletion or a new image cancels it.
+    func beginPull(_ pod: Pod, container name: String, image reference: String, runtime: PodRuntime) {
+        guard runtime.restartTasks[name] == nil else { return }
+        recordEvent(pod, container: name, type: .normal, reason: EventReason.pulling, message: "Pulling image \"\(reference)\"")
+        var puller = RegistryPuller(credentials: RegistryPuller.dockerConfigCredentials(path: nil))
+        puller.scope = options.registries
+        let store = ImageStore(paths: paths)
+        let podKey = key(pod), uid = pod.metadata.uid
+        let started = ContinuousClock.now
+        runtime.restartTasks[name] = Task {
+            let result: Result<ImageStore.Image, OCIImageError>
+            do throws(OCIImageError) { result = .success(try await puller.pull(reference, into: store)) } catch { result = .failure(error) }
+            await self.pullFinished(podKey, uid: uid, container: name, image: reference, result: result, took: ContinuousClock.now - started)
+        }
+    }
+
+    func pullFinished(_ podKey: String, uid: String, container name: String, image: String, result: Result<ImageStore.Image, OCIImageError>,
+                      took: Duration) {
+        guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], !runtime.deleting,
+              runtime.processes[name] == nil, pod.spec.container(named: name)?.image == image, var status = pod.status[container: name] else { return }
+        runtime.restartTasks[name] = nil
+        switch result {
+        case let .success(pulled):
+            let seconds = String(format: "%.3fs", Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
+            recordEvent(pod, container: name, type: .normal, reason: EventReason.pulled,
+                        message: "Successfully pulled image \"\(image)\" in \(seconds) (\(seconds) including waiting). Image size: \(pulled.size) bytes.")
+            runtime.pulledImages.insert(name)
+            startContainer(podKey, name)
+            startPending(podKey)
+        case let .failure(error):
+            let message = "Failed to pull image \"\(image)\": \(error.message)"
+            status.state = .waiting(reason: ContainerReason.errImagePull, message: message)
+            status.ready = false
+            status.started = false
+            pod.status[container: name] = status
+            save(pod)
+            recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: message)
+            recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: "Error: \(ContainerReason.errImagePull)")
+            scheduleImagePull(podKey, uid: uid, container: name, image: image, lastError: message, runtime: runtime)
+        }
+    }
+}
+
+/// A container of an OCI image that waits for it: a pull under way, or none allowed.
+enum ImagePullWait: Error {
+    case pulling
+    case neverPull(String)
 }

@@ -17,6 +17,9 @@ final class PodRuntime: @unchecked Sendable {
     var failures: [String: Int] = [:]
     /// Failed pulls in a row per container, for the image pull back-off.
     var failedPulls: [String: Int] = [:]
+    /// Containers whose image a pull just brought (their next start uses it, even under
+    /// `imagePullPolicy: Always`).
+    var pulledImages: Set<String> = []
     /// Pending restarts and image pull retries (back-off timers) per container.
     var restartTasks: [String: Task<Void, Never>] = [:]
     /// Containers to start again at once when their process ends (image changed by an update).

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PodlabAgent
 import PodNet
+import PodlabImages
 
 /// `podlab image load|ls|rm|prune`: the lab's OCI images (`ImageStore`). The store is files
 /// under the lab's state directory, read by the agent when it starts a container, so these
@@ -9,8 +10,8 @@ import PodNet
 public struct ImageCommands: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "image",
-        abstract: "Manage the lab's OCI images: load docker save archives and OCI layouts, list, remove, prune.",
-        subcommands: [ImageLoad.self, ImageList.self, ImageRemove.self, ImagePrune.self])
+        abstract: "Manage the lab's OCI images: pull from registries, load docker save archives and OCI layouts, list, remove, prune.",
+        subcommands: [ImageLoad.self, ImagePull.self, ImageList.self, ImageRemove.self, ImagePrune.self])
 
     public init() {}
 
@@ -50,6 +51,56 @@ public struct ImageLoad: PodlabCommand {
         for name in names {
             context.stdout.line(name.hasPrefix("sha256:") ? "Loaded image ID: \(name)" : "Loaded image: \(name)")
         }
+        return 0
+    }
+}
+
+/// `podlab image pull REFERENCE`: from a registry, with podman's progress lines.
+public struct ImagePull: PodlabCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pull",
+        abstract: "Pull an image from a registry (a registry on the loopback is spoken to in plain HTTP).")
+
+    @Option(help: "The lab's name (default: $PODLAB_LAB or \"podlab\").")
+    public var lab: String?
+
+    @Option(name: .customLong("registry-config"), help: "A Docker config.json with the registries' credentials (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json).")
+    public var registryConfig: String?
+
+    @Argument(help: "The image: [registry/]repository[:tag] or [registry/]repository@sha256:digest.")
+    public var reference: String
+
+    public init() {}
+
+    public func execute(_ context: CommandContext) async throws -> Int32 {
+        let store = try ImageCommands.store(context, lab: lab)
+        var puller = RegistryPuller(credentials: RegistryPuller.dockerConfigCredentials(path: registryConfig, environment: context.environment))
+        do throws(OCIImageError) {
+            puller.scope = try RegistryScope(environment: context.environment["PODLAB_REGISTRIES"])
+            if let registry = try? ImageReference(parsing: reference).registry, let refusal = puller.scope.refusal(registry) {
+                throw OCIImageError(refusal)
+            }
+        } catch {
+            throw CLIError(error.message)
+        }
+        let stderr = context.stderr
+        stderr.line("Trying to pull \((try? ImageStore.storedName(reference)) ?? reference)...")
+        let image: ImageStore.Image
+        do {
+            image = try await puller.pull(reference, into: store) { progress in
+                switch progress {
+                case .resolved:
+                    stderr.line("Getting image source signatures")
+                case let .blob(kind, digest, _, present):
+                    stderr.line("Copying \(kind) \(digest.hex.prefix(12)) \(present ? "skipped: already exists" : "done")")
+                case .unpacking:
+                    stderr.line("Writing manifest to image destination")
+                }
+            }
+        } catch {
+            throw CLIError(error.message)
+        }
+        context.stdout.line(image.configDigest.hex)
         return 0
     }
 }

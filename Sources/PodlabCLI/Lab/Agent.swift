@@ -29,9 +29,10 @@ public struct Agent: PodlabCommand {
         guard let runtime = OCIRuntimeKind(rawValue: runtimeName) else {
             throw CLIError("invalid --oci-runtime \"\(runtimeName)\": use runc or crun")
         }
+        let registries = try RegistryScope(environment: context.environment["PODLAB_REGISTRIES"])
         try await AgentMain.run(AgentOptions(
             lab: context.labName(lab), topologyPath: topology, stateRoot: stateRoot ?? context.stateRoot,
-            restartBackoffSeconds: restartBackoff, ociRuntime: runtime))
+            restartBackoffSeconds: restartBackoff, ociRuntime: runtime, registries: registries))
         return 0
     }
 }

@@ -1,0 +1,308 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Netns
+import PodNet
+import PodlabImages
+
+/// The registries images may be pulled from: any, or only those on the loopback (a lab that
+/// must not reach out: `PODLAB_REGISTRIES=loopback`).
+public enum RegistryScope: String, Sendable {
+    case all
+    case loopback
+
+    public init(environment value: String?) throws(OCIImageError) {
+        guard let value, !value.isEmpty else { self = .all; return }
+        guard let scope = RegistryScope(rawValue: value) else {
+            throw OCIImageError("PODLAB_REGISTRIES=\(value): use \"all\" or \"loopback\"")
+        }
+        self = scope
+    }
+
+    /// Why `registry` is out of scope, or nil.
+    public func refusal(_ registry: String) -> String? {
+        guard self == .loopback, !RegistryEndpoint.isLoopback(registry) else { return nil }
+        return "pulls from registries other than the loopback are off (PODLAB_REGISTRIES=loopback): \(registry)"
+    }
+}
+
+/// Pulls images from a registry (the OCI distribution API, Docker registry HTTP API v2) into a
+/// lab's `ImageStore`: the manifest (linux/amd64 of an index), then the config and every layer
+/// the store does not hold, each streamed to `downloads/` while it is hashed, checked against
+/// its digest and size, and retried on failure; then, under the store's lock, moved into
+/// `blobs/`, unpacked and named as a load does. A pull that fails names nothing and leaves
+/// nothing in `blobs/`.
+///
+/// Authentication as Docker's: a `401` with a `Bearer` challenge is answered by a token from
+/// the challenge's realm (asked with the registry's credentials, if any), a `Basic` one by the
+/// credentials themselves.
+public struct RegistryPuller: Sendable {
+    /// What a pull reports as it goes (`podlab image pull` prints it).
+    public enum Progress: Sendable {
+        case resolved(reference: String, manifest: ImageDigest)
+        case blob(kind: String, digest: ImageDigest, size: Int64, present: Bool)
+        case unpacking
+    }
+
+    /// Credentials for a registry host, or nil.
+    public var credentials: @Sendable (String) -> RegistryCredentials?
+    public var scope: RegistryScope = .all
+    /// Tries per blob before the pull fails (a transfer that breaks is tried again).
+    public var attempts = 3
+    /// How long a request may take to answer (connecting included).
+    public var requestTimeout: TimeAmount = .seconds(10)
+
+    public init(credentials: @escaping @Sendable (String) -> RegistryCredentials? = { _ in nil }) {
+        self.credentials = credentials
+    }
+
+    /// Credentials from a Docker `config.json`: `path`, else `$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json`; none when there is no such file. A file that does not parse is
+    /// an error when the pull needs it.
+    public static func dockerConfigCredentials(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> @Sendable (String) -> RegistryCredentials? {
+        let file = path
+            ?? environment["DOCKER_CONFIG"].map { "\($0)/config.json" }
+            ?? environment["HOME"].map { "\($0)/.docker/config.json" }
+        let text = file.flatMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        return { registry in text.flatMap { try? RegistryCredentials.fromDockerConfig($0, registry: registry) } }
+    }
+
+    /// Pulls `reference` into `store` and returns the stored image.
+    public func pull(_ reference: String, into store: ImageStore, progress: @Sendable (Progress) -> Void = { _ in })
+        async throws(OCIImageError) -> ImageStore.Image {
+        let parsed: ImageReference
+        do { parsed = try ImageReference(parsing: reference) } catch { throw OCIImageError("\(error)") }
+        if let refusal = scope.refusal(parsed.registry) { throw OCIImageError(refusal) }
+        let endpoint = RegistryEndpoint(parsed)
+        var session = Session(endpoint: endpoint, credentials: credentials(parsed.registry), timeout: requestTimeout, attempts: attempts)
+
+        let wanted = parsed.digest ?? parsed.tag ?? ImageReference.defaultTag
+        var (bytes, mediaType) = try await session.document(endpoint.manifestURL(wanted), reference: reference)
+        if let pinned = parsed.digest {
+            let actual = ImageDigest.of(bytes)
+            guard actual.description == pinned else {
+                throw OCIImageError("failed to resolve reference \"\(reference)\": manifest digest mismatch: the registry sent \(actual)")
+            }
+        }
+        var document = try ImageDocument.parse(bytes, mediaType: mediaType, what: "\(reference): manifest")
+        if case let .index(index) = document {
+            let entry = try index.manifest(for: .linuxAMD64)
+            (bytes, mediaType) = try await session.document(endpoint.manifestURL(entry.digest.description), reference: reference)
+            guard ImageDigest.of(bytes) == entry.digest else {
+                throw OCIImageError("\(reference): manifest \(entry.digest): digest mismatch: the registry sent \(ImageDigest.of(bytes))")
+            }
+            document = try ImageDocument.parse(bytes, mediaType: entry.mediaType, what: "\(reference): manifest \(entry.digest)")
+        }
+        guard case let .manifest(manifest) = document else { throw OCIImageError("\(reference): an index where a manifest was expected") }
+        let manifestDigest = ImageDigest.of(bytes)
+        progress(.resolved(reference: reference, manifest: manifestDigest))
+
+        let downloads = "\(store.root)/downloads/\(UUID().uuidString.lowercased())"
+        do {
+            try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw OCIImageError("mkdir \(downloads): \(error)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: downloads) }
+        var fetched: [ImageDigest] = []
+        for (kind, descriptor) in [("config", manifest.config)] + manifest.layers.map({ ("blob", $0) }) {
+            if access(store.blobPath(descriptor.digest), F_OK) == 0 {
+                progress(.blob(kind: kind, digest: descriptor.digest, size: descriptor.size, present: true))
+                continue
+            }
+            try await session.blob(endpoint.blobURL(descriptor.digest), descriptor: descriptor, to: "\(downloads)/\(descriptor.digest.hex)",
+                                   reference: reference)
+            fetched.append(descriptor.digest)
+            progress(.blob(kind: kind, digest: descriptor.digest, size: descriptor.size, present: false))
+        }
+        progress(.unpacking)
+        return try store.addPulled(manifest: bytes, downloads: downloads, blobs: fetched, name: try ImageStore.storedName(reference), source: reference)
+    }
+
+    /// One pull's requests: the authorization it earned is reused for the rest.
+    struct Session {
+        let endpoint: RegistryEndpoint
+        let credentials: RegistryCredentials?
+        let timeout: TimeAmount
+        let attempts: Int
+        var authorization: String?
+
+        init(endpoint: RegistryEndpoint, credentials: RegistryCredentials?, timeout: TimeAmount, attempts: Int) {
+            self.endpoint = endpoint
+            self.credentials = credentials
+            self.timeout = timeout
+            self.attempts = attempts
+        }
+
+        /// A manifest or index: its bytes and the media type the registry says.
+        mutating func document(_ url: String, reference: String) async throws(OCIImageError) -> ([UInt8], String?) {
+            let response = try await send(url, accept: RegistryEndpoint.manifestAccept, reference: reference)
+            let body = try await Self.collect(response, limit: 4 << 20, url: url, reference: reference)
+            guard response.status == .ok else {
+                throw OCIImageError("failed to resolve reference \"\(reference)\": \(url): \(RegistryResponse.errorMessage(status: Int(response.status.code), body: body))")
+            }
+            let type = response.headers.first(name: "Content-Type").map { String($0.prefix { $0 != ";" }).trimmingCharacters(in: .whitespaces) }
+            return (body, type)
+        }
+
+        /// Streams a blob to `path`, checking its size and digest; retried from the start when
+        /// the transfer breaks or the bytes are wrong.
+        mutating func blob(_ url: String, descriptor: ImageDescriptor, to path: String, reference: String) async throws(OCIImageError) {
+            var lastError = OCIImageError("\(reference): blob \(descriptor.digest): not fetched")
+            for attempt in 1...max(1, attempts) {
+                do {
+                    try await fetchBlob(url, descriptor: descriptor, to: path, reference: reference)
+                    return
+                } catch {
+                    lastError = error
+                    unlink(path)
+                    // A refusal (not found, forbidden) stays one; only breaks are retried.
+                    if error.message.contains(" status ") || attempt == attempts { break }
+                    try? await Task.sleep(for: .milliseconds(200 * attempt))
+                }
+            }
+            throw lastError
+        }
+
+        mutating func fetchBlob(_ url: String, descriptor: ImageDescriptor, to path: String, reference: String) async throws(OCIImageError) {
+            let response = try await send(url, accept: "*/*", reference: reference)
+            guard response.status == .ok else {
+                let body = (try? await Self.collect(response, limit: 1 << 16, url: url, reference: reference)) ?? []
+                throw OCIImageError("failed to pull \"\(reference)\": \(url): status \(response.status.code): \(RegistryResponse.errorMessage(status: Int(response.status.code), body: body))")
+            }
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw OCIImageError("create \(path): \(Errno.current)") }
+            defer { close(fd) }
+            var hasher = Crypto.SHA256()
+            var size: Int64 = 0
+            do {
+                for try await buffer in response.body {
+                    size += Int64(buffer.readableBytes)
+                    guard size <= descriptor.size else { break }
+                    try buffer.withUnsafeReadableBytes { raw in
+                        hasher.update(bufferPointer: raw)
+                        var offset = 0
+                        while offset < raw.count {
+                            let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                            if written < 0 {
+                                if errno == EINTR { continue }
+                                throw OCIImageError("write \(path): \(Errno.current)")
+                            }
+                            offset += written
+                        }
+                    }
+                }
+            } catch let error as OCIImageError {
+                throw error
+            } catch {
+                throw OCIImageError("failed to pull \"\(reference)\": \(url): \(Self.describe(error))")
+            }
+            guard size == descriptor.size else {
+                throw OCIImageError("\(reference): blob \(descriptor.digest): the registry sent \(size) bytes or more, the manifest says \(descriptor.size)")
+            }
+            let actual = ImageDigest(bytes: Array(hasher.finalize()))
+            guard actual == descriptor.digest else {
+                throw OCIImageError("\(reference): blob \(descriptor.digest): digest mismatch: the registry sent \(actual)")
+            }
+            guard fsync(fd) == 0 else { throw OCIImageError("fsync \(path): \(Errno.current)") }
+        }
+
+        /// GET with the session's authorization; a 401 is answered once (token or basic) and
+        /// the request sent again. Connection failures are retried.
+        mutating func send(_ url: String, accept: String, reference: String) async throws(OCIImageError) -> HTTPClientResponse {
+            var answeredChallenge = false
+            while true {
+                let response = try await execute(url, accept: accept, reference: reference)
+                guard response.status == .unauthorized, !answeredChallenge,
+                      let header = response.headers.first(name: "WWW-Authenticate"), let challenge = AuthChallenge.parse(header) else {
+                    return response
+                }
+                answeredChallenge = true
+                if challenge.isBasic {
+                    guard let credentials else { return response }
+                    authorization = credentials.basicAuthorization
+                } else if let tokenURL = challenge.tokenURL(scope: endpoint.pullScope) {
+                    authorization = "Bearer " + (try await token(tokenURL, reference: reference))
+                } else {
+                    return response
+                }
+            }
+        }
+
+        func token(_ url: String, reference: String) async throws(OCIImageError) -> String {
+            var request = HTTPClientRequest(url: url)
+            if let credentials { request.headers.add(name: "Authorization", value: credentials.basicAuthorization) }
+            let response: HTTPClientResponse
+            do { response = try await HTTPClient.shared.execute(request, timeout: timeout) } catch {
+                throw OCIImageError("failed to fetch a token for \"\(reference)\": \(url): \(Self.describe(error))")
+            }
+            let body = try await Self.collect(response, limit: 1 << 20, url: url, reference: reference)
+            guard response.status == .ok else {
+                throw OCIImageError("failed to fetch a token for \"\(reference)\": \(url): status \(response.status.code): \(RegistryResponse.errorMessage(status: Int(response.status.code), body: body))")
+            }
+            return try RegistryResponse.token(body)
+        }
+
+        func execute(_ url: String, accept: String, reference: String) async throws(OCIImageError) -> HTTPClientResponse {
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Accept", value: accept)
+            request.headers.add(name: "User-Agent", value: "podlab")
+            if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+            // One try: the HTTP client itself keeps trying to connect until the deadline, and a
+            // failed pull is tried again by the pull back-off.
+            do {
+                return try await HTTPClient.shared.execute(request, timeout: timeout)
+            } catch {
+                throw OCIImageError("failed to resolve reference \"\(reference)\": GET \(url): \(Self.describe(error))")
+            }
+        }
+
+        static func collect(_ response: HTTPClientResponse, limit: Int, url: String, reference: String) async throws(OCIImageError) -> [UInt8] {
+            do {
+                var buffer = try await response.body.collect(upTo: limit)
+                return buffer.readBytes(length: buffer.readableBytes) ?? []
+            } catch {
+                throw OCIImageError("\(reference): \(url): \(describe(error))")
+            }
+        }
+
+        /// An error of the HTTP stack in words: the system's for a refused or failed connection.
+        static func describe(_ error: any Error) -> String {
+            if let connection = error as? NIOConnectionError, let first = connection.connectionErrors.first {
+                return describe(first.error)
+            }
+            if let io = error as? IOError { return "connect: \(String(cString: strerror(io.errnoCode)))" }
+            if let client = error as? HTTPClientError { return client.description }
+            return "\(error)"
+        }
+    }
+}
+
+extension ImageStore {
+    /// Moves a pull's blobs into `blobs/`, stores its manifest, checks and unpacks the image and
+    /// names it, all under the lock; on failure the blobs and layers it added are removed again.
+    func addPulled(manifest: [UInt8], downloads: String, blobs: [ImageDigest], name: String, source: String) throws(OCIImageError) -> Image {
+        try locked { () throws(OCIImageError) -> Image in
+            let blobsBefore = Self.entries(of: blobsDirectory), layersBefore = Self.entries(of: layersDirectory)
+            do throws(OCIImageError) {
+                for digest in blobs where access(blobPath(digest), F_OK) != 0 {
+                    guard rename("\(downloads)/\(digest.hex)", blobPath(digest)) == 0 else {
+                        throw OCIImageError("rename \(downloads)/\(digest.hex) to \(blobPath(digest)): \(Errno.current)")
+                    }
+                }
+                let manifestDigest = try putBlob(manifest)
+                try verifyAndUnpack(manifestDigest, source: source)
+                _ = try self.name([(name, manifestDigest)])
+                return try image(manifestDigest, names: try readRefs().filter { $0.value == manifestDigest }.map(\.key).sorted())
+            } catch {
+                for entry in Self.entries(of: blobsDirectory).subtracting(blobsBefore) { unlink("\(blobsDirectory)/\(entry)") }
+                for entry in Self.entries(of: layersDirectory).subtracting(layersBefore) { removeLayerDirectory(entry) }
+                throw error
+            }
+        }
+    }
+}

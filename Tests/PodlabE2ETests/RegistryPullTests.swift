@@ -1,0 +1,130 @@
+import Foundation
+import KernelTestSupport
+import Netns
+import PodNet
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Debian's `docker-registry` (the CNCF distribution registry) serving on the host's loopback,
+/// its storage in a scratch directory; ended by its pid.
+struct LocalRegistry {
+    let port: UInt16
+    let child: ChildProcess
+    static let executable = "/usr/bin/docker-registry"
+
+    var host: String { "127.0.0.1:\(port)" }
+
+    static func start(directory: String) async throws -> LocalRegistry {
+        try FileManager.default.createDirectory(atPath: "\(directory)/storage", withIntermediateDirectories: true)
+        let port = try KubectlStreamingTests.freeLoopbackPort()
+        try """
+            version: 0.1
+            log: {level: warn}
+            storage: {filesystem: {rootdirectory: \(directory)/storage}}
+            http: {addr: 127.0.0.1:\(port)}
+            """.write(toFile: "\(directory)/config.yml", atomically: true, encoding: .utf8)
+        let child = try Spawner.spawn(SpawnRequest(
+            executable: executable, arguments: ["serve", "\(directory)/config.yml"], environment: ["PATH": Spawner.defaultPath],
+            stdin: .null, stdout: .file("\(directory)/registry.log", append: true), stderr: .file("\(directory)/registry.log", append: true),
+            newSession: true))
+        let registry = LocalRegistry(port: port, child: child)
+        for _ in 0..<100 {
+            if (try? Command.run("/usr/bin/curl", ["-sf", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]))?.succeeded == true { return registry }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        registry.stop()
+        throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "docker-registry did not answer on 127.0.0.1:\(port)"])
+    }
+
+    func stop() {
+        try? child.signal(SIGTERM, group: true)
+        _ = try? child.wait()
+    }
+
+    /// `skopeo copy` of a `docker save` archive into the registry; returns the manifest digest
+    /// the registry holds.
+    func push(archive: String, as name: String) throws -> String {
+        let destination = "docker://\(host)/\(name)"
+        try Command.check("/usr/bin/skopeo", ["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false", "docker-archive:\(archive)", destination])
+        let inspect = try Command.check("/usr/bin/skopeo", ["inspect", "--tls-verify=false", destination])
+        let json = try JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [String: Any]
+        return try #require(json?["Digest"] as? String)
+    }
+}
+
+@Suite("Images pulled from a registry on the loopback", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct RegistryPullTests {
+    static var toolsPresent: Bool { access(LocalRegistry.executable, X_OK) == 0 && access("/usr/bin/skopeo", X_OK) == 0 }
+
+    @Test("skopeo pushes an image; a pod pulls it by tag and serves its page; podlab image pull takes it by digest; a wrong digest, a missing tag and a registry that is down are ErrImagePull with the reason",
+          .enabled(if: toolsPresent, "docker-registry and skopeo are missing: scripts/install-deps installs them"))
+    func pullByTagAndDigest() async throws {
+        try await TestLab.with(backoff: 0.5) { lab in
+            let registry = try await LocalRegistry.start(directory: "\(lab.stateRoot)/registry")
+            defer { registry.stop() }
+            let page = "<h1>pulled</h1>\n"
+            let image = try BusyboxWebImage(page: page)
+            try image.writeDockerArchive("\(lab.stateRoot)/web.tar", tag: "web:1")
+            let digest = try registry.push(archive: "\(lab.stateRoot)/web.tar", as: "team/web:1")
+
+            try lab.run(["apply", "-f", "-"], input: """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: web}
+                spec: {containers: [{name: web, image: \(registry.host)/team/web:1}]}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: client}
+                spec: {containers: [{name: curl, image: curlimages/curl, command: [sleep, "3600"]}]}
+                """)
+            for pod in ["web", "client"] {
+                try await lab.eventually("pod \(pod) Running") { (try lab.pod(pod)["status"] as? [String: Any])?["phase"] as? String == "Running" }
+            }
+            let web = try lab.podIP("web")
+            try await lab.eventually("the page") { try lab.run(["exec", "client", "--", "curl", "-s", "http://\(web)/"], expectSuccess: false).stdout == page }
+            let events = try lab.run(["get", "events"]).stdout
+            #expect(events.contains("Pulling image \"\(registry.host)/team/web:1\""))
+            #expect(events.contains("Successfully pulled image \"\(registry.host)/team/web:1\""))
+            #expect(try lab.containerStatus("web", "web")["imageID"] as? String == "\(registry.host)/team/web@\(digest)")
+
+            // By digest, with podlab's CLI: the layers are there already.
+            let pulled = try lab.run(["image", "pull", "\(registry.host)/team/web@\(digest)"])
+            #expect(pulled.stderr.contains("skipped: already exists"))
+            #expect(try lab.run(["image", "ls", "--digests"]).stdout.contains("\(registry.host)/team/web"))
+
+            // A missing tag, a digest the registry does not hold, a registry that is down.
+            let closed = try KubectlStreamingTests.freeLoopbackPort()
+            let wrong = "sha256:" + String(repeating: "0", count: 64)
+            let cases = [
+                ("missing-tag", "\(registry.host)/team/web:2", "manifest unknown"),
+                ("wrong-digest", "\(registry.host)/team/web@\(wrong)", "manifest unknown"),
+                ("registry-down", "127.0.0.1:\(closed)/team/web:1", "connect: Connection refused"),
+            ]
+            for (name, reference, reason) in cases {
+                try lab.run(["run", name, "--image", reference, "--restart=Never"])
+            }
+            for (name, reference, reason) in cases {
+                try await lab.eventually("\(name) in ErrImagePull or ImagePullBackOff") {
+                    let waiting = (try lab.containerStatus(name, name)["state"] as? [String: Any])?["waiting"] as? [String: Any]
+                    return ["ErrImagePull", "ImagePullBackOff"].contains(waiting?["reason"] as? String ?? "")
+                }
+                let failures = try lab.run(["describe", "pod", name]).stdout
+                #expect(failures.contains("Failed to pull image \"\(reference)\"") && failures.contains(reason), "\(name): \(failures)")
+            }
+            let failed = try lab.run(["image", "pull", "\(registry.host)/team/web:2"], expectSuccess: false)
+            #expect(failed.status == .exited(1) && failed.stderr.contains("manifest unknown"))
+        }
+    }
+
+    @Test("a lab limited to the loopback refuses other registries before any traffic")
+    func loopbackOnly() async throws {
+        try await TestLab.with { lab in
+            let refused = try lab.run(["image", "pull", "registry.example/app:1"], expectSuccess: false)
+            #expect(refused.status == .exited(1))
+            #expect(refused.stderr == "error: pulls from registries other than the loopback are off (PODLAB_REGISTRIES=loopback): registry.example\n")
+        }
+    }
+}
