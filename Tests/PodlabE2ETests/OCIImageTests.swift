@@ -140,6 +140,13 @@ struct OCIImageTests {
 
             // The server's log (the container's stderr) names the client pod's address: no NAT between pods.
             let client = try lab.podIP("client")
+            // exec goes through the runtime: the container's root, the pod's hostname, a pid
+            // namespace of its own whose first process is the image's server.
+            #expect(try lab.run(["exec", "web", "--", "/bin/busybox", "cat", "/www/index.html"]).stdout == page)
+            #expect(try lab.run(["exec", "web", "--", "/bin/busybox", "hostname"]).stdout == "web\n")
+            #expect(try lab.run(["exec", "web", "--", "/bin/busybox", "cat", "/proc/1/cmdline"]).stdout.hasPrefix("/bin/httpd\0"))
+            let failing = try lab.run(["exec", "web", "--", "/bin/sh", "-c", "exit 3"], expectSuccess: false)
+            #expect(failing.status == .exited(3))
             let log = try lab.run(["logs", "web"]).stdout
             #expect(log.contains(":\(client)]:") && log.contains(": response:200"), "the log of web: \(log)")
             try lab.run(["delete", "pod", "web", "saved"])

@@ -9,8 +9,14 @@ extension Controller {
     /// How a command runs in a running container, as `podlab exec` and `exec` probes run it: the
     /// container's image programs and environment, its user, its namespaces (its own mount
     /// namespace when it has volumes, which only its running process holds) and its cgroup.
+    /// A container of an OCI image runs the command through its runtime's `exec`
+    /// (`OCIContainers.execRequest`).
     static func execRequest(pod: Pod, container: Container, process: ProcessIdentity, sandbox: PodSandboxPaths,
-                            imagesDirectory: String, cgroup: SpawnCgroup?, command: [String]) throws -> SpawnRequest {
+                            imagesDirectory: String, ociRuntimeRoot: String, cgroup: SpawnCgroup?, command: [String]) throws -> SpawnRequest {
+        if let containerID = pod.status[container: container.name]?.containerID, let kind = OCIContainers.runtime(ofContainerID: containerID) {
+            return OCIContainers.execRequest(runtime: kind, runtimeRoot: ociRuntimeRoot, id: String(containerID.dropFirst(kind.rawValue.count + 3)),
+                                             command: command)
+        }
         let environment = (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
             ?? container.env.map { ($0.name, $0.value) }
         let credentials = (try? ContainerCredentials.resolve(pod: pod, container: container)).flatMap { resolved -> SpawnCredentials? in
@@ -41,7 +47,11 @@ extension Controller {
         }
         let request: SpawnRequest
         do {
+            if options.tty, let containerID = pod.status[container: containerName]?.containerID, OCIContainers.runtime(ofContainerID: containerID) != nil {
+                return AttachSession(failure: APIStatus.internalError("error executing command in container: a terminal (-t) is not supported in containers of OCI images yet"))
+            }
             request = try Self.execRequest(pod: pod, container: container, process: process, sandbox: runtime.sandbox, imagesDirectory: paths.images,
+                                           ociRuntimeRoot: OCIContainers.runtimeRoot(paths),
                                            cgroup: cgroups.existing(uid: pod.metadata.uid, container: containerName, limits: ContainerCgroupLimits(container)),
                                            command: command)
         } catch {

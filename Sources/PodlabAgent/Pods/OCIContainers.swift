@@ -57,7 +57,7 @@ public enum OCIRuntimeKind: String, Sendable, CaseIterable {
 ///                                     upper/ work/
 /// <state>/<lab>/oci-runtime/           the runtime's own state (`--root`)
 /// ```
-enum OCIContainers {
+public enum OCIContainers {
     static func containerID(podUID: String, container: String, restart: Int32) -> String {
         "\(podUID.prefix(8))-\(container)-\(restart)"
     }
@@ -66,7 +66,7 @@ enum OCIContainers {
         "\(podDirectory)/oci/\(container)-\(restart)"
     }
 
-    static func runtimeRoot(_ paths: LabPaths) -> String { "\(paths.directory)/oci-runtime" }
+    public static func runtimeRoot(_ paths: LabPaths) -> String { "\(paths.directory)/oci-runtime" }
 
     /// Mounts the root, writes the bundle and returns how to start the runtime.
     static func launch(image: ImageStore.Image, store: ImageStore, runtime: OCIRuntimeKind, paths: LabPaths, pod: Pod, container: Container,
@@ -104,6 +104,16 @@ enum OCIContainers {
                                argv: [runtime.rawValue] + runtime.globalOptions + ["--root", runtimeRoot(paths), "run", "--bundle", bundle, id],
                                environment: ["PATH": Spawner.defaultPath], workingDirectory: bundle, logPath: logPath,
                                sandbox: sandbox, mounts: nil, joinsPodNamespaces: false)
+    }
+
+    /// `runtime exec ID COMMAND…`: the command in the container's namespaces, root and cgroup,
+    /// with the environment, working directory and user of the container's own process (the
+    /// runtime takes them from the container's spec). The runtime stays the command's parent,
+    /// passes it its stdio and exits with its status, as `run` does; the agent's spawn adds
+    /// nothing of the pod's (the runtime joins everything itself).
+    public static func execRequest(runtime: OCIRuntimeKind, runtimeRoot: String, id: String, command: [String]) -> SpawnRequest {
+        SpawnRequest(executable: runtime.executable, arguments: runtime.globalOptions + ["--root", runtimeRoot, "exec", id] + command,
+                     argv0: runtime.rawValue, environment: ["PATH": Spawner.defaultPath], newSession: true)
     }
 
     /// A small file of the image (`/etc/passwd`), read without following a symbolic link
@@ -146,7 +156,7 @@ enum OCIContainers {
 
 extension OCIContainers {
     /// The runtime a container ID (`runc://…`, `crun://…`) names; nil for another container's.
-    static func runtime(ofContainerID containerID: String) -> OCIRuntimeKind? {
+    public static func runtime(ofContainerID containerID: String) -> OCIRuntimeKind? {
         OCIRuntimeKind.allCases.first { containerID.hasPrefix("\($0.rawValue)://") }
     }
 

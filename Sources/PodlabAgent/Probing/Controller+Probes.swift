@@ -13,11 +13,11 @@ extension Controller {
               let status = pod.status[container: name], let startedAt = status.state.running?.startedAt,
               let process = runtime.processes[name], let podIP = IPv4Address(pod.status.podIP) else { return }
         let sandbox = runtime.sandbox
-        let imagesDirectory = paths.images
+        let imagesDirectory = paths.images, ociRuntimeRoot = OCIContainers.runtimeRoot(paths)
         let exec: @Sendable ([String]) -> Result<SpawnRequest, ProbeSetupError> = { command in
             do {
                 return .success(try Controller.execRequest(pod: pod, container: container, process: process, sandbox: sandbox,
-                                                           imagesDirectory: imagesDirectory, cgroup: nil, command: command))
+                                                           imagesDirectory: imagesDirectory, ociRuntimeRoot: ociRuntimeRoot, cgroup: nil, command: command))
             } catch {
                 return .failure(ProbeSetupError(description: "\(error)"))
             }

@@ -46,6 +46,10 @@ public struct Exec: PodlabCommand {
         guard let chosen = sandbox.containers.first(where: { $0.name == chosenName }) else {
             throw CLIError("unable to upgrade connection: container not found (\"\(chosenName)\")")
         }
+        if let containerID = podObject.status[container: chosen.name]?.containerID, let kind = OCIContainers.runtime(ofContainerID: containerID) {
+            return try await Self.execThroughRuntime(kind, id: String(containerID.dropFirst(kind.rawValue.count + 3)), command: command,
+                                                     session: session, runtimeRoot: OCIContainers.runtimeRoot(client.paths), context: context)
+        }
         let image = podObject.spec.container(named: chosen.name)?.image
         // A container with volumes is joined in its own mount namespace, which only a running
         // process holds (kubectl's answer for a container that is not running).
@@ -91,6 +95,29 @@ public struct Exec: PodlabCommand {
             networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
             mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup))
         let status = try await child.exitStatus()
+        if status.shellCode != 0 {
+            context.stderr.line("command terminated with exit code \(status.shellCode)")
+        }
+        return status.shellCode
+    }
+
+    /// A container of an OCI image: the runtime's `exec` runs the command in it (its root, pid
+    /// namespace, environment and user), with this terminal's stdio.
+    static func execThroughRuntime(_ kind: OCIRuntimeKind, id: String, command: [String], session: ContainerSessionOptions, runtimeRoot: String,
+                                   context: CommandContext) async throws -> Int32 {
+        guard !session.tty else { throw CLIError("a terminal (-t) is not supported in containers of OCI images yet") }
+        var request = OCIContainers.execRequest(runtime: kind, runtimeRoot: runtimeRoot, id: id, command: command)
+        request.stdin = session.stdin ? .inherit : .null
+        request.stdout = .inherit
+        request.stderr = .inherit
+        request.newSession = false
+        signal(SIGINT, SIG_IGN)
+        signal(SIGQUIT, SIG_IGN)
+        defer {
+            signal(SIGINT, SIG_DFL)
+            signal(SIGQUIT, SIG_DFL)
+        }
+        let status = try await Spawner.spawn(request).exitStatus()
         if status.shellCode != 0 {
             context.stderr.line("command terminated with exit code \(status.shellCode)")
         }
