@@ -99,13 +99,9 @@ struct KubectlStreamingTests {
         }
     }
 
-    /// Only kubectl before 1.30 (plain SPDY) for now: kubectl 1.32 never reported listening
-    /// (its fallback from the WebSocket tunnel to SPDY is not working yet).
-    static let plainSPDYPortForward = KubectlBinary.found.filter { $0.version.hasPrefix("v1.2") }
-
-    @Test("port-forward: curl on the host's loopback reaches nginx in the pod (kubectl speaking plain SPDY)",
-          .enabled(if: !plainSPDYPortForward.isEmpty, "no kubectl before 1.30 on this machine: scripts/install-deps installs Debian's kubernetes-client"),
-          arguments: plainSPDYPortForward)
+    @Test("port-forward: curl on the host's loopback reaches nginx in the pod (SPDY for kubectl 1.20, the WebSocket tunnel for current kubectl)",
+          .enabled(if: !KubectlBinary.found.isEmpty, "no kubectl on this machine: scripts/install-deps installs Debian's kubernetes-client"),
+          arguments: KubectlBinary.found)
     func portForward(binary: KubectlBinary) async throws {
         try await TestLab.with { lab in
             let kubectl = try KubectlTests.kubectl(binary, for: lab)

@@ -57,6 +57,10 @@ struct StreamingHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard let stream = prepared.withLock({ $0 }) else { throw StreamingRefusal.notStreaming }
+                        if stream.target.kind == .portForward {
+                            try channel.pipeline.syncOperations.addHandler(WebSocketTunnel())
+                            return .spdy(try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), stream)
+                        }
                         let upgraded = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel)
                         return .webSocket(upgraded, stream)
                     }
@@ -100,6 +104,35 @@ struct StreamingHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         } catch {
             logger.debug("a connection ended before its first request was answered: \(error)")
         }
+    }
+}
+
+/// The WebSocket tunnel of port-forward (`SPDY/3.1+portforward.k8s.io`, client-go's
+/// `tunnelingDialer`): the bytes of a SPDY connection travel in binary messages, one message per
+/// write, so above this handler the session is the same SPDY one as after a SPDY upgrade. Pings
+/// are answered; a close ends the connection.
+final class WebSocketTunnel: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = WebSocketFrame
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .binary, .continuation:
+            context.fireChannelRead(wrapInboundOut(frame.unmaskedData))
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .connectionClose:
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: unwrapOutboundIn(data))), promise: promise)
     }
 }
 
