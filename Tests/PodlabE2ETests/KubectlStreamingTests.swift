@@ -128,6 +128,29 @@ struct KubectlStreamingTests {
         }
     }
 
+    @Test("a refused upgrade is answered with its Status (WebSocket and SPDY): a missing pod's 404, a protocol not spoken's 400")
+    func refusedUpgrades() async throws {
+        try await TestLab.with { lab in
+            try await Self.start(lab, ["web"])
+            let status = try lab.run(["status"]).stdout
+            let server = try #require(status.split(separator: "\n").first { $0.hasPrefix("API server: ") }).dropFirst("API server: ".count)
+            let directory = "\(lab.stateRoot)/\(lab.name)/kube-api"
+            let token = try String(contentsOfFile: directory + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            func upgrade(_ headers: [String], _ path: String) throws -> String {
+                try Command.run("/usr/bin/curl", ["-s", "--http1.1", "--max-time", "20", "--cacert", directory + "/ca.crt", "-w", "\n%{http_code}",
+                                                  "-H", "Authorization: Bearer \(token)", "-H", "Connection: Upgrade"]
+                                + headers.flatMap { ["-H", $0] } + ["\(server)\(path)"]).stdout
+            }
+            let webSocket = ["Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]
+            let missing = try upgrade(webSocket + ["Sec-WebSocket-Protocol: v5.channel.k8s.io"], "/api/v1/namespaces/default/pods/nope/exec?command=true&stdout=true")
+            #expect(missing.hasSuffix("\n404") && missing.contains(#""message":"pods \"nope\" not found""#), "\(missing)")
+            let unspoken = try upgrade(webSocket + ["Sec-WebSocket-Protocol: SPDY/3.1+unknown.k8s.io"], "/api/v1/namespaces/default/pods/web/portforward?ports=80")
+            #expect(unspoken.hasSuffix("\n400") && unspoken.contains("Upgrade request required"), "\(unspoken)")
+            let spdy = try upgrade(["Upgrade: SPDY/3.1", "X-Stream-Protocol-Version: v9.channel.k8s.io"], "/api/v1/namespaces/default/pods/web/exec?command=true&stdout=true")
+            #expect(spdy.hasSuffix("\n400") && spdy.contains("Upgrade request required"), "\(spdy)")
+        }
+    }
+
     /// A port the kernel gives out on 127.0.0.1 now (loopback: the host's own, touched only by a bind).
     static func freeLoopbackPort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

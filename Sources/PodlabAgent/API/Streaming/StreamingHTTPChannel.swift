@@ -41,12 +41,16 @@ struct StreamingHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         channel.eventLoop.makeCompletedFuture {
             let endpoints = self.endpoints
             let prepared = Locked<PreparedStream?>(nil)
+            let refusedHead = Locked<HTTPRequestHead?>(nil)
             let webSocket = NIOTypedWebSocketServerUpgrader<Upgraded>(
                 maxFrameSize: Self.maximumWebSocketFrame,
                 shouldUpgrade: { channel, head in
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
                     promise.completeWithTask {
-                        guard let stream = try? await endpoints.prepare(head, transport: .webSocket) else { return nil }
+                        guard let stream = try? await endpoints.prepare(head, transport: .webSocket) else {
+                            refusedHead.withLock { $0 = head }
+                            return nil
+                        }
                         prepared.withLock { $0 = stream }
                         var headers = HTTPHeaders()
                         if let name = stream.answeredProtocol { headers.add(name: "Sec-WebSocket-Protocol", value: name) }
@@ -65,13 +69,16 @@ struct StreamingHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                         return .webSocket(upgraded, stream)
                     }
                 })
-            let spdy = SPDYUpgrader(endpoints: endpoints, prepared: prepared)
+            let spdy = SPDYUpgrader(endpoints: endpoints, prepared: prepared, refusedHead: refusedHead)
             let http1 = self.http1
             let upgraders: [any NIOTypedHTTPServerProtocolUpgrader<Upgraded>] = [webSocket, spdy]
             let configuration = NIOTypedHTTPServerUpgradeConfiguration<Upgraded>(
                 upgraders: upgraders,
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let head = refusedHead.withLock({ $0 }) {
+                            try channel.pipeline.syncOperations.addHandler(RefusedUpgradeHead(head: head))
+                        }
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandlers(http1.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: http1.idleTimeout.map { .init($0) }, logger: logger))
@@ -104,6 +111,44 @@ struct StreamingHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         } catch {
             logger.debug("a connection ended before its first request was answered: \(error)")
         }
+    }
+}
+
+/// NIO's upgrade handler passes on neither the head of a request whose upgrade was refused
+/// (swift-nio's `NIOTypedHTTPServerUpgraderStateMachine` buffers nothing while it looks for an
+/// upgrader) nor, for a GET, its end (the HTTP decoder stops at an upgrade request's head), so
+/// the route that answers the refusal never saw the request and the client waited for an answer
+/// forever — kubectl 1.32 waited so for its WebSocket port-forward instead of falling back to
+/// SPDY. The request kept at the refusal is passed on once the HTTP pipeline is in place; an end
+/// the upgrade handler passes on later is the same request's, and dropped.
+final class RefusedUpgradeHead: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private var head: HTTPRequestHead?
+
+    init(head: HTTPRequestHead) { self.head = head }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // After the pipeline's setup (this runs inside it), so the HTTP handlers get it.
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = loopBound.value
+            guard let head = handler.head else { return }
+            handler.head = nil
+            context.fireChannelRead(handler.wrapInboundOut(.head(head)))
+            context.fireChannelRead(handler.wrapInboundOut(.end(nil)))
+            context.fireChannelReadComplete()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if head == nil, case .end = unwrapInboundIn(data) { return }
+        if let head {
+            self.head = nil
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+        }
+        context.fireChannelRead(data)
     }
 }
 
@@ -145,12 +190,17 @@ struct SPDYUpgrader: NIOTypedHTTPServerProtocolUpgrader {
     let requiredUpgradeHeaders: [String] = []
     let endpoints: StreamingEndpoints
     let prepared: Locked<PreparedStream?>
+    let refusedHead: Locked<HTTPRequestHead?>
 
     func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let promise = channel.eventLoop.makePromise(of: HTTPHeaders.self)
-        let endpoints = self.endpoints, prepared = self.prepared
+        let endpoints = self.endpoints, prepared = self.prepared, refusedHead = self.refusedHead
         promise.completeWithTask {
-            let stream = try await endpoints.prepare(upgradeRequest, transport: .spdy)
+            let stream: PreparedStream
+            do { stream = try await endpoints.prepare(upgradeRequest, transport: .spdy) } catch {
+                refusedHead.withLock { $0 = upgradeRequest }
+                throw error
+            }
             prepared.withLock { $0 = stream }
             var headers = initialResponseHeaders
             if let name = stream.answeredProtocol { headers.add(name: "X-Stream-Protocol-Version", value: name) }
