@@ -61,7 +61,30 @@ struct KubectlApplyTests {
             #expect(try kubectl.run(["label", "service", "web", "checked=yes"]).stdout == "service/web labeled\n")
             #expect(try managers().contains("kubectl-label/Update"))
 
+            // An apply without a field manager is kube-apiserver's 422, and changes nothing.
+            let status = try lab.run(["status"]).stdout
+            let server = try #require(status.split(separator: "\n").first { $0.hasPrefix("API server: ") }).dropFirst("API server: ".count)
+            let directory = "\(lab.stateRoot)/\(lab.name)/kube-api"
+            let token = try String(contentsOfFile: directory + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let withoutManager = try Command.run("/usr/bin/curl", [
+                "-s", "--cacert", directory + "/ca.crt", "-w", "\n%{http_code}", "-X", "PATCH", "-H", "Authorization: Bearer \(token)",
+                "-H", "Content-Type: application/apply-patch+yaml", "--data-binary", "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: {app: x}\n",
+                "\(server)/api/v1/namespaces/default/services/web",
+            ]).stdout
+            #expect(withoutManager.hasSuffix("\n422"), "\(withoutManager)")
+            #expect(withoutManager.contains(#"PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"#), "\(withoutManager)")
+            #expect(try kubectl.run(["get", "service", "web", "-o", "jsonpath={.metadata.labels.app}"]).stdout == "api")
+
             #expect(try kubectl.run(["delete", "service", "web"]).stdout == "service \"web\" deleted\n")
+
+            // Pods have routes of their own: apply creates one, and a second apply changes a label.
+            let pod = kubectl.cacheDirectory + "/pod.yaml"
+            try KubectlTests.manifest.write(toFile: pod, atomically: true, encoding: .utf8)
+            #expect(try kubectl.run(["apply", "--server-side", "-f", pod]).stdout == "pod/nginx-ser serverside-applied\n")
+            try KubectlTests.manifest.replacingOccurrences(of: "    run: nginx-ser\n", with: "    run: nginx-ser\n    tier: web\n")
+                .write(toFile: pod, atomically: true, encoding: .utf8)
+            #expect(try kubectl.run(["apply", "--server-side", "-f", pod]).stdout == "pod/nginx-ser serverside-applied\n")
+            #expect(try kubectl.run(["get", "pod", "nginx-ser", "-o", "jsonpath={.metadata.labels.tier}"]).stdout == "web")
         }
     }
 
