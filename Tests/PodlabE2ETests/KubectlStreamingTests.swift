@@ -8,7 +8,8 @@ import Glibc
 
 /// kubectl's streaming verbs against a lab: `exec` (both streams, the exit code, stdin), `cp`
 /// both ways, `attach`, `run -i`, `port-forward` — over WebSocket where kubectl speaks it (≥ 1.30)
-/// and SPDY/3.1 (1.20, and port-forward) — and the Python client's `stream()`.
+/// (port-forward as SPDY tunnelled in WebSocket messages) and SPDY/3.1 (1.20) — the answer to a
+/// refused upgrade, and the Python client's `stream()`.
 @Suite("kubectl exec, attach, cp and port-forward against a lab", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct KubectlStreamingTests {
     static let pods = """
