@@ -8,7 +8,8 @@ import Glibc
 
 /// kubectl's streaming verbs against a lab: `exec` (both streams, the exit code, stdin), `cp`
 /// both ways, `attach`, `run -i`, `port-forward` — over WebSocket where kubectl speaks it (≥ 1.30)
-/// and SPDY/3.1 (1.20, and port-forward) — and the Python client's `stream()`.
+/// (port-forward as SPDY tunnelled in WebSocket messages) and SPDY/3.1 (1.20) — the answer to a
+/// refused upgrade, and the Python client's `stream()`.
 @Suite("kubectl exec, attach, cp and port-forward against a lab", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct KubectlStreamingTests {
     static let pods = """
@@ -99,13 +100,9 @@ struct KubectlStreamingTests {
         }
     }
 
-    /// Only kubectl before 1.30 (plain SPDY) for now: kubectl 1.32 never reported listening
-    /// (its fallback from the WebSocket tunnel to SPDY is not working yet).
-    static let plainSPDYPortForward = KubectlBinary.found.filter { $0.version.hasPrefix("v1.2") }
-
-    @Test("port-forward: curl on the host's loopback reaches nginx in the pod (kubectl speaking plain SPDY)",
-          .enabled(if: !plainSPDYPortForward.isEmpty, "no kubectl before 1.30 on this machine: scripts/install-deps installs Debian's kubernetes-client"),
-          arguments: plainSPDYPortForward)
+    @Test("port-forward: curl on the host's loopback reaches nginx in the pod (SPDY for kubectl 1.20, the WebSocket tunnel for current kubectl)",
+          .enabled(if: !KubectlBinary.found.isEmpty, "no kubectl on this machine: scripts/install-deps installs Debian's kubernetes-client"),
+          arguments: KubectlBinary.found)
     func portForward(binary: KubectlBinary) async throws {
         try await TestLab.with { lab in
             let kubectl = try KubectlTests.kubectl(binary, for: lab)
@@ -129,6 +126,29 @@ struct KubectlStreamingTests {
                 let page = try Command.run("/usr/bin/curl", ["-sS", "--max-time", "20", "http://127.0.0.1:\(port)/"])
                 #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)")
             }
+        }
+    }
+
+    @Test("a refused upgrade is answered with its Status (WebSocket and SPDY): a missing pod's 404, a protocol not spoken's 400")
+    func refusedUpgrades() async throws {
+        try await TestLab.with { lab in
+            try await Self.start(lab, ["web"])
+            let status = try lab.run(["status"]).stdout
+            let server = try #require(status.split(separator: "\n").first { $0.hasPrefix("API server: ") }).dropFirst("API server: ".count)
+            let directory = "\(lab.stateRoot)/\(lab.name)/kube-api"
+            let token = try String(contentsOfFile: directory + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            func upgrade(_ headers: [String], _ path: String) throws -> String {
+                try Command.run("/usr/bin/curl", ["-s", "--http1.1", "--max-time", "20", "--cacert", directory + "/ca.crt", "-w", "\n%{http_code}",
+                                                  "-H", "Authorization: Bearer \(token)", "-H", "Connection: Upgrade"]
+                                + headers.flatMap { ["-H", $0] } + ["\(server)\(path)"]).stdout
+            }
+            let webSocket = ["Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]
+            let missing = try upgrade(webSocket + ["Sec-WebSocket-Protocol: v5.channel.k8s.io"], "/api/v1/namespaces/default/pods/nope/exec?command=true&stdout=true")
+            #expect(missing.hasSuffix("\n404") && missing.contains(#""message":"pods \"nope\" not found""#), "\(missing)")
+            let unspoken = try upgrade(webSocket + ["Sec-WebSocket-Protocol: SPDY/3.1+unknown.k8s.io"], "/api/v1/namespaces/default/pods/web/portforward?ports=80")
+            #expect(unspoken.hasSuffix("\n400") && unspoken.contains("Upgrade request required"), "\(unspoken)")
+            let spdy = try upgrade(["Upgrade: SPDY/3.1", "X-Stream-Protocol-Version: v9.channel.k8s.io"], "/api/v1/namespaces/default/pods/web/exec?command=true&stdout=true")
+            #expect(spdy.hasSuffix("\n400") && spdy.contains("Upgrade request required"), "\(spdy)")
         }
     }
 

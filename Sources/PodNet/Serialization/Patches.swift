@@ -42,7 +42,8 @@ public enum PatchType: String, Sendable, CaseIterable {
             guard case .object = patch else { throw PatchError("a strategic merge patch must be a JSON object", malformed: true) }
             return try StrategicMergePatch.apply(patch, to: object)
         case .apply:
-            throw PatchError("server-side apply is not supported by podlab; use client-side kubectl apply", malformed: true)
+            // Not a patch of the object: the API merges it by field ownership (`ManagedFields.apply`).
+            throw PatchError("an apply patch is merged by field ownership, not applied as a patch", malformed: true)
         }
     }
 }
@@ -206,7 +207,7 @@ public enum StrategicMergePatch {
     /// `patchMergeKey` tags of the Kubernetes API types podlab serves).
     public static func mergeKey(field: String, path: [String]) -> String? {
         switch field {
-        case "containers", "initContainers", "ephemeralContainers", "volumes", "env", "imagePullSecrets", "resourceClaims":
+        case "containers", "initContainers", "ephemeralContainers", "volumes", "env", "imagePullSecrets", "resourceClaims", "schedulingGates":
             return "name"
         case "ports":
             let inContainer = path.contains { ["containers", "initContainers", "ephemeralContainers"].contains($0) }

@@ -106,6 +106,8 @@ public enum StreamingRequest {
 /// forwards, an error stream and a data stream with the same `requestID` and the pod's `port`.
 public enum PortForwardProtocol {
     public static let name = "portforward.k8s.io"
+    /// The same protocol tunnelled over WebSocket, as kubectl ≥ 1.31 asks for it first.
+    public static let webSocketTunnelName = "SPDY/3.1+portforward.k8s.io"
 
     /// The pod port a stream's `port` header names (1–65535), or the error kubelet sends.
     public static func port(_ header: String?) throws(APIStatus) -> UInt16 {

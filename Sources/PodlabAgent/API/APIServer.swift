@@ -97,8 +97,8 @@ public enum APIServer {
         router.post("/api/v1/namespaces/:namespace/pods") { request, context in
             try await handle {
                 let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .create)
-                let body = try await requestBody(request)
-                return json(try await backend.createPod(namespace: try context.parameters.require("namespace"), body: Data(buffer: body), dryRun: dryRun),
+                let body = try FieldManagers.record(body: Data(buffer: try await requestBody(request)), old: nil, request: request)
+                return json(try await backend.createPod(namespace: try context.parameters.require("namespace"), body: body, dryRun: dryRun),
                             status: .created)
             }
         }
@@ -110,9 +110,11 @@ public enum APIServer {
         router.put("/api/v1/namespaces/:namespace/pods/:name") { request, context in
             try await handle {
                 let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .update)
-                let body = try await requestBody(request)
-                return json(try await backend.replacePod(namespace: try context.parameters.require("namespace"),
-                                                         name: try context.parameters.require("name"), body: Data(buffer: body), dryRun: dryRun))
+                let received = Data(buffer: try await requestBody(request))
+                let namespace = try context.parameters.require("namespace"), name = try context.parameters.require("name")
+                let current = try? await backend.getPod(namespace: namespace, name: name)
+                let body = try FieldManagers.record(body: received, old: current, request: request)
+                return json(try await backend.replacePod(namespace: namespace, name: name, body: body, dryRun: dryRun))
             }
         }
         PatchRoutes.register(on: router, item: "/api/v1/namespaces/:namespace/pods/:name",
@@ -120,6 +122,9 @@ public enum APIServer {
                              replace: { context, body, dryRun in
                                  try await backend.replacePod(namespace: try context.parameters.require("namespace"),
                                                               name: try context.parameters.require("name"), body: body, dryRun: dryRun)
+                             },
+                             create: { context, body, dryRun in
+                                 try await backend.createPod(namespace: try context.parameters.require("namespace"), body: body, dryRun: dryRun)
                              })
         router.delete("/api/v1/namespaces/:namespace/pods/:name") { request, context in
             try await handle {

@@ -18,14 +18,21 @@ enum DiscoveryRoutes {
             let document = Data(apiGroup(group).jsonText(indent: 0).utf8)
             router.get(RouterPath(stringLiteral: "/apis/\(group)")) { _, _ in APIServer.json(document) }
         }
+        let openAPIv2 = Data(OpenAPISchema.v2.jsonText(indent: 0).utf8)
         router.get("/openapi/v2") { request, _ in
             let accept = request.headers[.accept] ?? ""
             if accept.contains("protobuf") {
                 // kube-apiserver's type for it too: Go's MIME parser refuses the `@` of the media type asked for.
                 return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
-                                body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.protobuf)))
+                                body: .init(byteBuffer: ByteBuffer(bytes: OpenAPISchema.v2Protobuf)))
             }
-            return APIServer.json(Data(OpenAPIDocument.json.jsonText(indent: 0).utf8))
+            return APIServer.json(openAPIv2)
+        }
+        let index = Data(OpenAPISchema.v3Index.jsonText(indent: 0).utf8)
+        router.get("/openapi/v3") { _, _ in APIServer.json(index) }
+        for groupVersion in ServedResources.groupVersions {
+            let document = Data(OpenAPISchema.v3(groupVersion).jsonText(indent: 0).utf8)
+            router.get(RouterPath(stringLiteral: "/openapi/v3/\(OpenAPISchema.v3Path(groupVersion))")) { _, _ in APIServer.json(document) }
         }
     }
 
@@ -70,88 +77,5 @@ enum DiscoveryRoutes {
             fields["apiVersion"] = nil
             return .object(fields)
         })])
-    }
-}
-
-/// The OpenAPI v2 document: no schemas, and for every served kind the PATCH operation of its
-/// objects with its group-version-kind and a `dryRun` query parameter. kubectl validates a
-/// manifest against the schema of its kind when the document has one and skips kinds it has
-/// none for, and it computes `apply`'s patches from its own compiled-in types then, so no
-/// schemas are needed for `kubectl apply` with validation on; kubectl 1.20 looks for the
-/// `dryRun` parameter before it sends `--dry-run=server`. `kubectl explain` needs the schemas
-/// and says it cannot find the resource.
-enum OpenAPIDocument {
-    static let json: JSONValue = ["swagger": "2.0", "info": ["title": "podlab", "version": "v1"], "paths": [:], "definitions": [:]]
-
-    /// The object path whose PATCH operation describes a served kind.
-    static func objectPath(_ resource: ServedResource) -> String {
-        resource.namespaced ? "\(resource.pathPrefix)/namespaces/{namespace}/\(resource.resource)/{name}"
-            : "\(resource.pathPrefix)/\(resource.resource)/{name}"
-    }
-
-    /// gnostic's `openapi_v2.Document` in protobuf's wire format (field numbers from
-    /// gnostic's OpenAPIv2.proto): `swagger` 1, `info` 2 (`title` 1, `version` 2), `paths` 8.
-    static let protobuf: [UInt8] = {
-        var info = ProtobufWriter()
-        info.field(1, "podlab")
-        info.field(2, "v1")
-        var paths = ProtobufWriter()
-        for resource in ServedResources.all {
-            // Parameter → NonBodyParameter (2) → QueryParameterSubSchema (3): in 2, name 4, type 6.
-            var query = ProtobufWriter()
-            query.field(2, "query")
-            query.field(4, "dryRun")
-            query.field(6, "string")
-            var nonBody = ProtobufWriter()
-            nonBody.field(3, query.bytes)
-            var parameter = ProtobufWriter()
-            parameter.field(2, nonBody.bytes)
-            var parametersItem = ProtobufWriter()
-            parametersItem.field(1, parameter.bytes)
-            // NamedAny: name 1, Any 2 (yaml 2).
-            var any = ProtobufWriter()
-            any.field(2, "group: \"\(resource.group)\"\nkind: \(resource.kind)\nversion: \(resource.version)\n")
-            var extensionEntry = ProtobufWriter()
-            extensionEntry.field(1, "x-kubernetes-group-version-kind")
-            extensionEntry.field(2, any.bytes)
-            // Operation: parameters 8, vendor_extension 13.
-            var operation = ProtobufWriter()
-            operation.field(8, parametersItem.bytes)
-            operation.field(13, extensionEntry.bytes)
-            // PathItem: patch 8. NamedPathItem: name 1, value 2. Paths: path 2.
-            var pathItem = ProtobufWriter()
-            pathItem.field(8, operation.bytes)
-            var named = ProtobufWriter()
-            named.field(1, objectPath(resource))
-            named.field(2, pathItem.bytes)
-            paths.field(2, named.bytes)
-        }
-        var document = ProtobufWriter()
-        document.field(1, "2.0")
-        document.field(2, info.bytes)
-        document.field(8, paths.bytes)
-        return document.bytes
-    }()
-}
-
-/// Length-delimited protobuf fields (strings and embedded messages), all the document needs.
-struct ProtobufWriter {
-    var bytes: [UInt8] = []
-
-    mutating func field(_ number: Int, _ payload: [UInt8]) {
-        varint(UInt64(number) << 3 | 2)
-        varint(UInt64(payload.count))
-        bytes += payload
-    }
-
-    mutating func field(_ number: Int, _ text: String) { field(number, Array(text.utf8)) }
-
-    mutating func varint(_ value: UInt64) {
-        var rest = value
-        while rest >= 0x80 {
-            bytes.append(UInt8(rest & 0x7f) | 0x80)
-            rest >>= 7
-        }
-        bytes.append(UInt8(rest))
     }
 }

@@ -47,8 +47,8 @@ enum ObjectRoutes {
             router.post(RouterPath(stringLiteral: collection)) { request, context in
                 try await APIServer.handle {
                     let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .create)
-                    let body = try await APIServer.requestBody(request)
-                    return APIServer.json(try await create(try namespace(context), Data(buffer: body), dryRun), status: .created)
+                    let body = try FieldManagers.record(body: Data(buffer: try await APIServer.requestBody(request)), old: nil, request: request)
+                    return APIServer.json(try await create(try namespace(context), body, dryRun), status: .created)
                 }
             }
         }
@@ -56,12 +56,19 @@ enum ObjectRoutes {
             router.put(RouterPath(stringLiteral: item)) { request, context in
                 try await APIServer.handle {
                     let dryRun = try DryRun.isRequested(request.uri.queryParameters.getAll("dryRun"), options: .update)
-                    let body = try await APIServer.requestBody(request)
-                    return APIServer.json(try await replace(try namespace(context), try name(context), Data(buffer: body), dryRun))
+                    let received = Data(buffer: try await APIServer.requestBody(request))
+                    let current = try? await handlers.get(try namespace(context), try name(context))
+                    let body = try FieldManagers.record(body: received, old: current, request: request)
+                    return APIServer.json(try await replace(try namespace(context), try name(context), body, dryRun))
                 }
             }
+            var applyCreates: PatchRoutes.Create? = nil
+            if let create = handlers.create {
+                applyCreates = { context, body, dryRun in try await create(try namespace(context), body, dryRun) }
+            }
             PatchRoutes.register(on: router, item: item, get: { context in try await handlers.get(try namespace(context), try name(context)) },
-                                 replace: { context, body, dryRun in try await replace(try namespace(context), try name(context), body, dryRun) })
+                                 replace: { context, body, dryRun in try await replace(try namespace(context), try name(context), body, dryRun) },
+                                 create: applyCreates)
         }
         if let delete = handlers.delete {
             router.delete(RouterPath(stringLiteral: item)) { request, context in

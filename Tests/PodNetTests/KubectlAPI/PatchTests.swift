@@ -120,12 +120,13 @@ struct PatchTests {
         }
     }
 
-    @Test("Content-Type names the patch type; server-side apply is refused")
+    @Test("Content-Type names the patch type; an apply is not a patch (it merges by field ownership)")
     func contentTypes() throws {
         #expect(PatchType(contentType: "application/strategic-merge-patch+json") == .strategicMerge)
         #expect(PatchType(contentType: "application/merge-patch+json; charset=utf-8") == .merge)
         #expect(PatchType(contentType: "application/json-patch+json") == .json)
         #expect(PatchType(contentType: "application/json") == nil)
+        #expect(PatchType(contentType: "application/apply-patch+yaml") == .apply)
         #expect(throws: PatchError.self) { _ = try PatchType.apply.apply([:], to: Self.pod) }
     }
 }

@@ -96,14 +96,14 @@ struct StreamingEndpoints: Sendable {
         var prepared = PreparedStream(target: target, remoteCommand: nil, answeredProtocol: nil)
         switch target.kind {
         case .portForward:
-            // Port-forward is served over SPDY; kubectl ≥ 1.31 first asks for a WebSocket tunnel
-            // of it and falls back to SPDY when that upgrade is refused.
-            guard transport == .spdy else { throw StreamingRefusal.unsupportedProtocol }
-            if !offered.isEmpty {
-                guard offered.flatMap({ $0.split(separator: ",") }).contains(where: { $0.filter { $0 != " " } == PortForwardProtocol.name }) else {
+            // Port-forward is SPDY: over its own upgrade (kubectl before 1.31), or tunnelled in
+            // WebSocket binary messages (`SPDY/3.1+portforward.k8s.io`, kubectl ≥ 1.31).
+            let wanted = transport == .spdy ? PortForwardProtocol.name : PortForwardProtocol.webSocketTunnelName
+            if !offered.isEmpty || transport == .webSocket {
+                guard offered.flatMap({ $0.split(separator: ",") }).contains(where: { $0.filter { $0 != " " } == wanted }) else {
                     throw StreamingRefusal.unsupportedProtocol
                 }
-                prepared.answeredProtocol = PortForwardProtocol.name
+                prepared.answeredProtocol = wanted
             }
             try await backend.checkStreaming(namespace: target.namespace, name: target.name, container: nil)
         case .exec, .attach:

@@ -41,12 +41,16 @@ struct StreamingHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         channel.eventLoop.makeCompletedFuture {
             let endpoints = self.endpoints
             let prepared = Locked<PreparedStream?>(nil)
+            let refusedHead = Locked<HTTPRequestHead?>(nil)
             let webSocket = NIOTypedWebSocketServerUpgrader<Upgraded>(
                 maxFrameSize: Self.maximumWebSocketFrame,
                 shouldUpgrade: { channel, head in
                     let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
                     promise.completeWithTask {
-                        guard let stream = try? await endpoints.prepare(head, transport: .webSocket) else { return nil }
+                        guard let stream = try? await endpoints.prepare(head, transport: .webSocket) else {
+                            refusedHead.withLock { $0 = head }
+                            return nil
+                        }
                         prepared.withLock { $0 = stream }
                         var headers = HTTPHeaders()
                         if let name = stream.answeredProtocol { headers.add(name: "Sec-WebSocket-Protocol", value: name) }
@@ -57,17 +61,24 @@ struct StreamingHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard let stream = prepared.withLock({ $0 }) else { throw StreamingRefusal.notStreaming }
+                        if stream.target.kind == .portForward {
+                            try channel.pipeline.syncOperations.addHandler(WebSocketTunnel())
+                            return .spdy(try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), stream)
+                        }
                         let upgraded = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel)
                         return .webSocket(upgraded, stream)
                     }
                 })
-            let spdy = SPDYUpgrader(endpoints: endpoints, prepared: prepared)
+            let spdy = SPDYUpgrader(endpoints: endpoints, prepared: prepared, refusedHead: refusedHead)
             let http1 = self.http1
             let upgraders: [any NIOTypedHTTPServerProtocolUpgrader<Upgraded>] = [webSocket, spdy]
             let configuration = NIOTypedHTTPServerUpgradeConfiguration<Upgraded>(
                 upgraders: upgraders,
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let head = refusedHead.withLock({ $0 }) {
+                            try channel.pipeline.syncOperations.addHandler(RefusedUpgradeHead(head: head))
+                        }
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try channel.pipeline.syncOperations.addHandlers(http1.additionalChannelHandlers())
                         try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: http1.idleTimeout.map { .init($0) }, logger: logger))
@@ -103,6 +114,73 @@ struct StreamingHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     }
 }
 
+/// NIO's upgrade handler passes on neither the head of a request whose upgrade was refused
+/// (swift-nio's `NIOTypedHTTPServerUpgraderStateMachine` buffers nothing while it looks for an
+/// upgrader) nor, for a GET, its end (the HTTP decoder stops at an upgrade request's head), so
+/// the route that answers the refusal never saw the request and the client waited for an answer
+/// forever — kubectl 1.32 waited so for its WebSocket port-forward instead of falling back to
+/// SPDY. The request kept at the refusal is passed on once the HTTP pipeline is in place; an end
+/// the upgrade handler passes on later is the same request's, and dropped.
+final class RefusedUpgradeHead: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    private var head: HTTPRequestHead?
+
+    init(head: HTTPRequestHead) { self.head = head }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // After the pipeline's setup (this runs inside it), so the HTTP handlers get it.
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = loopBound.value
+            guard let head = handler.head else { return }
+            handler.head = nil
+            context.fireChannelRead(handler.wrapInboundOut(.head(head)))
+            context.fireChannelRead(handler.wrapInboundOut(.end(nil)))
+            context.fireChannelReadComplete()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if head == nil, case .end = unwrapInboundIn(data) { return }
+        if let head {
+            self.head = nil
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+        }
+        context.fireChannelRead(data)
+    }
+}
+
+/// The WebSocket tunnel of port-forward (`SPDY/3.1+portforward.k8s.io`, client-go's
+/// `tunnelingDialer`): the bytes of a SPDY connection travel in binary messages, one message per
+/// write, so above this handler the session is the same SPDY one as after a SPDY upgrade. Pings
+/// are answered; a close ends the connection.
+final class WebSocketTunnel: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = WebSocketFrame
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .binary, .continuation:
+            context.fireChannelRead(wrapInboundOut(frame.unmaskedData))
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .connectionClose:
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .binary, data: unwrapOutboundIn(data))), promise: promise)
+    }
+}
+
 /// The SPDY/3.1 upgrade (`Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version`): after the `101` the
 /// connection carries SPDY frames (`SPDYStreams`).
 struct SPDYUpgrader: NIOTypedHTTPServerProtocolUpgrader {
@@ -112,12 +190,17 @@ struct SPDYUpgrader: NIOTypedHTTPServerProtocolUpgrader {
     let requiredUpgradeHeaders: [String] = []
     let endpoints: StreamingEndpoints
     let prepared: Locked<PreparedStream?>
+    let refusedHead: Locked<HTTPRequestHead?>
 
     func buildUpgradeResponse(channel: any Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders) -> EventLoopFuture<HTTPHeaders> {
         let promise = channel.eventLoop.makePromise(of: HTTPHeaders.self)
-        let endpoints = self.endpoints, prepared = self.prepared
+        let endpoints = self.endpoints, prepared = self.prepared, refusedHead = self.refusedHead
         promise.completeWithTask {
-            let stream = try await endpoints.prepare(upgradeRequest, transport: .spdy)
+            let stream: PreparedStream
+            do { stream = try await endpoints.prepare(upgradeRequest, transport: .spdy) } catch {
+                refusedHead.withLock { $0 = upgradeRequest }
+                throw error
+            }
             prepared.withLock { $0 = stream }
             var headers = initialResponseHeaders
             if let name = stream.answeredProtocol { headers.add(name: "X-Stream-Protocol-Version", value: name) }
