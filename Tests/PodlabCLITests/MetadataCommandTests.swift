@@ -38,6 +38,15 @@ struct MetadataCommandTests {
             let list = agent.context()
             #expect(await list.run(["label", "pod", "web", "--list"]) == 0)
             #expect(list.stdout.text == "run=api\n")
+            // With changes, --list shows the labels they would give and stores nothing (kubectl 1.32).
+            let preview = agent.context()
+            #expect(await preview.run(["label", "pod", "web", "--list", "tier=db"]) == 0)
+            #expect(preview.stdout.text == "run=api\ntier=db\n")
+            #expect(await agent.pod("web")?.metadata.labels == ["run": "api"])
+
+            let clashes = agent.context()
+            #expect(await clashes.run(["label", "pod", "web", "run=x", "tier=y", "--list"]) == 1)
+            #expect(clashes.stderr.text == "error: 'run' already has a value (api), and --overwrite is false\n")
         }
     }
 

@@ -73,7 +73,8 @@ public struct MetadataChanges: Hashable, Sendable {
     public var isEmpty: Bool { self.set.isEmpty && remove.isEmpty }
 
     /// The keys whose value would change without `--overwrite`, as kubectl words the refusal:
-    /// nil when nothing would be overwritten.
+    /// nil when nothing would be overwritten. Several labels are one message a line (kubectl
+    /// prints such a list of errors without its `error: ` prefix).
     public func overwriteRefusal(current: [String: String]) -> String? {
         let clashes = set.keys.sorted().compactMap { key -> String? in
             guard let value = current[key], value != set[key] else { return nil }
@@ -84,7 +85,7 @@ public struct MetadataChanges: Hashable, Sendable {
         }
         guard !clashes.isEmpty else { return nil }
         switch field {
-        case .labels: return clashes.count == 1 ? clashes[0] : "[" + clashes.joined(separator: ", ") + "]"
+        case .labels: return clashes.joined(separator: "\n")
         case .annotations: return "--overwrite is false but found the following declared annotation(s): " + clashes.joined(separator: "; ")
         }
     }

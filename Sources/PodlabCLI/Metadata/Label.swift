@@ -77,7 +77,6 @@ enum MetadataUpdate {
             (resources, words) = try MetadataChanges.split(options.arguments, field: field)
             changes = try MetadataChanges(parsing: words, field: field)
         } catch { throw CLIError(error.message) }
-        if list, !changes.isEmpty { throw CLIError("--list and --overwrite or KEY=VALUE cannot be used together") }
         if !list, changes.isEmpty { throw CLIError("at least one \(field.noun) update is required") }
         if options.all, options.selector != nil { throw CLIError("cannot set --all and --selector at the same time") }
         let client = scope.client(context)
@@ -86,14 +85,16 @@ enum MetadataUpdate {
         var failed = missing > 0
         for target in targets {
             let current = Self.map(target.object["metadata"]?[field.rawValue])
-            if list {
-                if targets.count > 1 { context.stdout.line("Listing labels for \(target.kind.kind).\(Self.group(target.kind))/\(target.name):") }
-                for key in current.keys.sorted() { context.stdout.line("\(targets.count > 1 ? " " : "")\(key)=\(current[key]!)") }
+            if !options.overwrite, let refusal = changes.overwriteRefusal(current: current) {
+                context.stderr.line(refusal.contains("\n") ? refusal : "error: \(refusal)")
+                failed = true
                 continue
             }
-            if !options.overwrite, let refusal = changes.overwriteRefusal(current: current) {
-                context.stderr.line("error: \(refusal)")
-                failed = true
+            if list {
+                // kubectl lists the labels the changes would give, and changes nothing.
+                let listed = changes.applied(to: current)
+                if targets.count > 1 { context.stdout.line("Listing labels for \(target.kind.kind).\(Self.group(target.kind))/\(target.name):") }
+                for key in listed.keys.sorted() { context.stdout.line("\(targets.count > 1 ? " " : "")\(key)=\(listed[key]!)") }
                 continue
             }
             if field == .labels {

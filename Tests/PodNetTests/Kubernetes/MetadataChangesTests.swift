@@ -33,7 +33,7 @@ struct MetadataChangesTests {
         #expect(labels.overwriteRefusal(current: ["app": "api"]) == nil)
         let both = MetadataChanges(field: .labels, set: ["a": "1", "b": "2"])
         #expect(both.overwriteRefusal(current: ["a": "0", "b": "0"])
-            == "['a' already has a value (0), and --overwrite is false, 'b' already has a value (0), and --overwrite is false]")
+            == "'a' already has a value (0), and --overwrite is false\n'b' already has a value (0), and --overwrite is false")
         let annotations = MetadataChanges(field: .annotations, set: ["owner": "b", "kubernetes.io/change-cause": "x"])
         #expect(annotations.overwriteRefusal(current: ["owner": "a", "kubernetes.io/change-cause": "y"])
             == "--overwrite is false but found the following declared annotation(s): 'owner' already has a value (a)")
