@@ -45,6 +45,7 @@ struct CLIParityTests {
             try mirrored(["label", "pod/POD", "tier=backend", "--overwrite"])
             try mirrored(["label", "pod", "POD", "tier-", "absent-"])
             try mirrored(["label", "pod", "POD", "--list"])
+            try same(["label", "pods", "--all", "--list"])
             try mirrored(["label", "pods", "x=y"])
             try mirrored(["label", "pod", "nope", "x=y"])
             try mirrored(["annotate", "pod", "POD", "note=first"])
