@@ -23,8 +23,11 @@ public struct Get: PodlabCommand {
     @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices|deployments|replicasets|networkpolicies [NAME…], TYPE,TYPE…, or TYPE/NAME…")
     public var resources: [String] = []
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: "wide, yaml, json or name.")
+    @Option(name: [.customShort("o"), .customLong("output")], help: "wide, yaml, json, name, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,….")
     public var output: String?
+
+    @Option(name: .customLong("sort-by"), help: "Sort the list by the field a JSONPath selects (e.g. .metadata.name).")
+    public var sortBy: String?
 
     @Option(name: [.customShort("l"), .customLong("selector")], help: "Label selector (e.g. run=nginx,tier!=db).")
     public var selector: String?
@@ -52,6 +55,9 @@ public struct Get: PodlabCommand {
         }
         guard let requests = try ResourceName.parseList(resources) else {
             throw CLIError("You must specify the type of resource to get. Use \"podlab get pods\" or \"podlab get nodes\".")
+        }
+        if let printer = try TemplatePrinter(output: output) {
+            return try await generic(requests, printer: printer, context: context)
         }
         let format = try OutputFormat.parse(output)
         if let selector {
@@ -150,6 +156,7 @@ public struct Get: PodlabCommand {
             let list = try await client.get(ObjectList<T>.self, T.collectionPath(namespace: listNamespace), query: listQuery)
             objects = list.items.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
             resourceVersion = list.metadata.resourceVersion
+            if let sortBy { objects = try Self.sorted(objects, by: sortBy) }
         } else {
             for name in names {
                 do {
@@ -243,6 +250,7 @@ public struct Get: PodlabCommand {
         if names.isEmpty {
             let query = selector.map { [("labelSelector", $0)] } ?? []
             nodes = try await client.get(NodeList.self, APIPath.nodes, query: query).items.sorted { $0.metadata.name < $1.metadata.name }
+            if let sortBy { nodes = try Self.sorted(nodes, by: sortBy) }
         } else {
             for name in names {
                 do {
@@ -307,6 +315,72 @@ public struct Get: PodlabCommand {
             context.stdout.write(table.render(showHeaders: !noHeaders))
         }
         return 0
+    }
+
+    // MARK: Templates
+
+    /// `-o jsonpath=…` and `-o custom-columns=…`: the objects as the API gives them, one object
+    /// when one name was asked for, else a `List` of all of them (sorted by `--sort-by`), as
+    /// kubectl's generic printing does.
+    private func generic(_ requests: [(kind: ResourceKind, names: [String])], printer: TemplatePrinter, context: CommandContext) async throws -> Int32 {
+        if let selector {
+            do { _ = try LabelSelector(parsing: selector) } catch { throw CLIError("\(error)") }
+        }
+        let client = scope.client(context)
+        let namespace = scope.resolvedNamespace
+        var items: [JSONValue] = []
+        var failed = false
+        for request in requests {
+            let kind = request.kind
+            func typed(_ object: JSONValue) -> JSONValue {
+                guard case var .object(fields) = object else { return object }
+                fields["kind"] = .string(kind.kind)
+                fields["apiVersion"] = .string(kind.resourceType.apiVersion)
+                return .object(fields)
+            }
+            if request.names.isEmpty {
+                let listNamespace = kind.isNamespaced && !allNamespaces ? namespace : nil
+                let list = try await client.json(kind.collectionPath(namespace: listNamespace), query: selector.map { [("labelSelector", $0)] } ?? [])
+                items += (list["items"]?.arrayValue ?? []).map(typed)
+            } else {
+                for name in request.names {
+                    do {
+                        items.append(typed(try await client.json(kind.path(namespace: namespace, name: name))))
+                    } catch let error as APIError where error.isNotFound {
+                        context.stderr.line(error.description)
+                        failed = true
+                    }
+                }
+            }
+        }
+        let singleItemImplied = requests.count == 1 && requests[0].names.count == 1
+        if singleItemImplied, failed { return 1 }
+        if let sortBy {
+            do { items = try JSONPathSort.sorted(items, by: sortBy) } catch { throw CLIError("couldn't parse --sort-by \(sortBy): \(error.message)") }
+        }
+        let document: JSONValue = singleItemImplied && items.count == 1 ? items[0]
+            : .object(["apiVersion": "v1", "kind": "List", "metadata": .object(["resourceVersion": ""]), "items": .array(items)])
+        switch printer {
+        case let .jsonPath(template, source):
+            do { context.stdout.write(try template.render(document)) } catch {
+                throw CLIError("error executing jsonpath \"\(source)\": \(error.message)")
+            }
+        case let .customColumns(columns):
+            context.stdout.write(columns.render(document["kind"] == .string("List") ? items : [document], showHeaders: !noHeaders))
+        }
+        return failed ? 1 : 0
+    }
+
+    /// Objects in the order of the value `path` selects in each (`--sort-by`).
+    static func sorted<T: KubernetesResource>(_ objects: [T], by path: String) throws -> [T] {
+        let byKey = Dictionary(objects.map { ("\($0.metadata.namespace)/\($0.metadata.name)", $0) }) { first, _ in first }
+        let ordered: [JSONValue]
+        do { ordered = try JSONPathSort.sorted(objects.map(\.json), by: path) } catch {
+            throw CLIError("couldn't parse --sort-by \(path): \(error.message)")
+        }
+        return ordered.compactMap { json in
+            byKey["\(json["metadata"]?["namespace"]?.stringValue ?? "")/\(json["metadata"]?["name"]?.stringValue ?? "")"]
+        }
     }
 
     // MARK: Output helpers

@@ -16,10 +16,12 @@ public struct Podlab: AsyncParsableCommand {
             CommandGroup(name: "Lab", subcommands: [Up.self, Down.self, Status.self, KubeconfigCommand.self, NodeCommand.self, Agent.self]),
             CommandGroup(name: "Pod", subcommands: [
                 Run.self, Apply.self, Get.self, Describe.self, Logs.self, Attach.self, Exec.self, Edit.self, Delete.self,
+                Label.self, Annotate.self, Patch.self, Wait.self,
             ]),
             CommandGroup(name: "Service", subcommands: [Expose.self, Create.self]),
             CommandGroup(name: "Deployment", subcommands: [Scale.self, Rollout.self, SetCommand.self]),
             CommandGroup(name: "Image", subcommands: [ImageCommands.self]),
+            CommandGroup(name: "Discovery", subcommands: [Version.self, APIResources.self]),
             CommandGroup(name: "Inspect", subcommands: [IP.self, Whois.self, IPAM.self, Trace.self]),
             CommandGroup(name: "Connectivity", subcommands: [ConnectivityTest.self]),
         ])

@@ -25,8 +25,8 @@ public struct APIClient: Sendable {
 
     /// Sends a request and reads the whole answer; non-2xx answers throw `APIError`.
     public func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
-                     timeout: Duration = .seconds(60)) async throws -> Response {
-        let response = try await execute(method, path, query: query, body: body, timeout: timeout)
+                     contentType: String = "application/json", timeout: Duration = .seconds(60)) async throws -> Response {
+        let response = try await execute(method, path, query: query, body: body, contentType: contentType, timeout: timeout)
         var collected = Data()
         do {
             for try await chunk in response.body {
@@ -45,6 +45,22 @@ public struct APIClient: Sendable {
     /// GET, decoded as `T`.
     public func get<T: Decodable>(_ type: T.Type, _ path: String, query: [(String, String)] = []) async throws -> T {
         try decode(type, from: try await send(.GET, path, query: query).body, path: path)
+    }
+
+    /// GET, read as JSON of any shape (PodNet's parser; JSONDecoder walks a `JSONValue` slowly).
+    public func json(_ path: String, query: [(String, String)] = []) async throws -> JSONValue {
+        let body = try await send(.GET, path, query: query).body
+        do { return try JSONReader.value(from: String(decoding: body, as: UTF8.self)) } catch {
+            throw APIError.malformed(what: path, reason: "\(error)")
+        }
+    }
+
+    /// PATCH with `patch` of `type`; the answer is the patched object's JSON.
+    public func patch(_ path: String, _ patch: JSONValue, type: PatchType, query: [(String, String)] = []) async throws -> JSONValue {
+        let body = try await send(.PATCH, path, query: query, body: Data(patch.jsonText(indent: 0).utf8), contentType: type.rawValue).body
+        do { return try JSONReader.value(from: String(decoding: body, as: UTF8.self)) } catch {
+            throw APIError.malformed(what: path, reason: "\(error)")
+        }
     }
 
     /// Sends `body` (JSON) and decodes the answer as `T`.
@@ -128,7 +144,7 @@ public struct APIClient: Sendable {
     /// (log follows and watches stay open). A `streaming` request body is sent chunked while
     /// the answer is read, until the answer ends.
     private func execute(_ method: HTTPMethod, _ path: String, query: [(String, String)], body: Data?,
-                         streaming: (contentType: String, parts: AsyncStream<ByteBuffer>)? = nil,
+                         contentType: String = "application/json", streaming: (contentType: String, parts: AsyncStream<ByteBuffer>)? = nil,
                          timeout: Duration) async throws -> StreamingResponse {
         var uri = path
         if !query.isEmpty {
@@ -164,7 +180,7 @@ public struct APIClient: Sendable {
         } else {
             head.headers.add(name: "Content-Length", value: String(body?.count ?? 0))
         }
-        if body != nil { head.headers.add(name: "Content-Type", value: "application/json") }
+        if body != nil { head.headers.add(name: "Content-Type", value: contentType) }
         let requestHead = head
         let (bodyStream, bodyContinuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         let headBox = HeadDelivery()

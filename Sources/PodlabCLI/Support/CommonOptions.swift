@@ -1,4 +1,5 @@
 import ArgumentParser
+import PodNet
 
 /// `--lab` and `-n/--namespace`, accepted by every pod verb.
 public struct ScopeOptions: ParsableArguments {
@@ -69,4 +70,30 @@ public struct ContainerSessionOptions: ParsableArguments {
     public var quiet = false
 
     public init() {}
+}
+
+/// `-o jsonpath=TEMPLATE` and `-o custom-columns=SPEC`: the outputs drawn from a template.
+enum TemplatePrinter {
+    case jsonPath(JSONPathTemplate, source: String)
+    case customColumns(CustomColumns)
+
+    /// The printer `-o` names, or nil when it names another format.
+    init?(output: String?) throws {
+        guard let output else { return nil }
+        if output.hasPrefix("jsonpath=") {
+            let source = String(output.dropFirst("jsonpath=".count))
+            do { self = .jsonPath(try JSONPathTemplate(source), source: source) } catch {
+                throw CLIError("error parsing jsonpath \(source), \(error.message)")
+            }
+        } else if output.hasPrefix("custom-columns=") {
+            do { self = .customColumns(try CustomColumns(String(output.dropFirst("custom-columns=".count)))) } catch {
+                throw CLIError(error.message)
+            }
+        } else if output == "jsonpath" || output == "custom-columns" {
+            throw CLIError(output == "jsonpath" ? "template format specified but no template given"
+                : "custom-columns format specified but no custom columns given")
+        } else {
+            return nil
+        }
+    }
 }

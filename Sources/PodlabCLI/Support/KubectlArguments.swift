@@ -19,7 +19,7 @@ public enum KubectlArguments {
     static let booleanFlags: Set<String> = [
         "wait", "rm", "stdin", "tty", "attach", "command", "all", "all-namespaces", "watch", "watch-only",
         "now", "force", "previous", "follow", "quiet", "show-labels", "ignore-not-found", "recursive", "timestamps",
-        "no-headers", "prefix",
+        "no-headers", "prefix", "overwrite", "list", "all-containers",
     ]
     static let dryRunValues: Set<String> = ["client", "server", "none"]
     static let optionsTakingNegativeNumbers: Set<String> = ["--tail", "--grace-period"]

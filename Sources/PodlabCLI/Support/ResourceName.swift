@@ -134,3 +134,27 @@ enum ResourceName {
         return (kind, names)
     }
 }
+
+extension ResourceKind {
+    /// The model type of the kind, for its paths.
+    var resourceType: any KubernetesResource.Type {
+        switch self {
+        case .pods: Pod.self
+        case .nodes: Node.self
+        case .services: Service.self
+        case .namespaces: Namespace.self
+        case .endpoints: Endpoints.self
+        case .endpointslices: EndpointSlice.self
+        case .deployments: Deployment.self
+        case .replicasets: ReplicaSet.self
+        case .networkpolicies: NetworkPolicy.self
+        }
+    }
+
+    var isNamespaced: Bool { resourceType.isNamespaced }
+
+    /// The collection path: in `namespace` for a namespaced kind, nil for all namespaces.
+    func collectionPath(namespace: String?) -> String { resourceType.collectionPath(namespace: namespace) }
+
+    func path(namespace: String, name: String) -> String { resourceType.path(namespace: namespace, name: name) }
+}
