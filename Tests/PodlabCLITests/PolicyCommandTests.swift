@@ -75,6 +75,7 @@ struct PolicyCommandTests {
                         CIDR: 10.0.0.0/24
                         Except: \("")
                   Policy Types: Ingress, Egress
+                  Logging: off (annotate podlab.dev/log="true" to log its drops)
 
                 """), "\(text)")
 

@@ -126,10 +126,15 @@ struct PolicyIndexTests {
         for step in 0..<25 {
             let event = Self.randomEvent(index, using: &random)
             history.append("\(event)")
+            let loggedBefore = index.loggedPolicies
             switch event {
             case .pod(let ns, let name, let pod): index.updatePod(namespace: ns, name: name, pod)
             case .policy(let ns, let name, let policy): index.updatePolicy(namespace: ns, name: name, policy)
             case .namespace(let name, let labels): index.updateNamespace(name, labels: labels)
+            }
+            // Logging turned on or off changes the chains: the agent then sends the whole ruleset.
+            if index.loggedPolicies != loggedBefore {
+                for node in ["n1", "n2"] { kernel[node]!.chains = index.ruleset(node: node).chains }
             }
             // Deltas are taken every few changes, as a sync that runs behind the changes would.
             guard step % 3 == 2 || step == 24 else { continue }
