@@ -98,23 +98,30 @@ struct NetworkPolicyLoggingTests {
         }
     }
 
-    @Test("a NodePort whose endpoint is isolated: judged by the real client after DNAT; its own node always reaches it")
+    @Test("a NodePort whose endpoint is isolated is judged after DNAT, by the client as it arrives; its own node always reaches it")
     func nodePortToIsolatedPod() async throws {
         try await TestLab.with { lab in
             try NetworkPolicyTests.apply(lab, Self.manifest + """
 
                 ---
                 apiVersion: v1
+                kind: Pod
+                metadata: {name: near, labels: {role: client}}
+                spec:
+                  nodeName: n1
+                  containers: [{name: shell, image: busybox, command: [sleep, "3600"]}]
+                ---
+                apiVersion: v1
                 kind: Service
                 metadata: {name: web}
                 spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, nodePort: 30080}]}
                 """)
-            try await lab.eventually("the pods running", timeout: .seconds(90)) { try Self.running(lab, ["web", "client", "other"]) }
+            try await lab.eventually("the pods running", timeout: .seconds(90)) { try Self.running(lab, ["web", "client", "near", "other"]) }
             let web = try lab.podIP("web")
             // n1 holds the endpoint; n2 DNATs to it too and masquerades with its own address.
             let n1 = "http://192.168.200.11:30080/", n2 = "http://192.168.200.12:30080/"
-            try await lab.eventually("both pods reach the NodePort without policies") {
-                try Self.fetches(lab, "client", n1) && Self.fetches(lab, "other", n1) && Self.fetches(lab, "client", n2)
+            try await lab.eventually("every pod reaches the NodePort without policies") {
+                try Self.fetches(lab, "near", n1) && Self.fetches(lab, "other", n1) && Self.fetches(lab, "client", n1) && Self.fetches(lab, "client", n2)
             }
             try NetworkPolicyTests.apply(lab, """
                 apiVersion: networking.k8s.io/v1
@@ -124,25 +131,41 @@ struct NetworkPolicyLoggingTests {
                 ---
                 apiVersion: networking.k8s.io/v1
                 kind: NetworkPolicy
-                metadata: {name: allow-client}
+                metadata: {name: allow-clients}
                 spec:
                   podSelector: {matchLabels: {app: web}}
                   ingress: [{from: [{podSelector: {matchLabels: {role: client}}}]}]
                 """)
-            try await lab.eventually("through n1's NodePort: the allowed client gets through, the other pod does not") {
-                try Self.fetches(lab, "client", n1) && !Self.fetches(lab, "other", n1)
+            // On the endpoint's node the NodePort's DNAT comes before the forward hook: the policy
+            // sees the real client, allowed or not.
+            try await lab.eventually("through n1's NodePort: the allowed pod gets through, the other pod does not") {
+                try Self.fetches(lab, "near", n1) && !Self.fetches(lab, "other", n1)
             }
-            #expect(try Self.fetches(lab, "client", "http://\(web)/"), "the client reaches the pod directly too")
+            #expect(try Self.fetches(lab, "client", "http://\(web)/"), "the client on n2 reaches the pod directly")
             #expect(try !Self.fetches(lab, "other", "http://\(web)/"))
-            // Through n2's NodePort the connection arrives masqueraded as n2 (externalTrafficPolicy:
-            // Cluster): the client's identity is gone, and the policy, allowing pods only, drops it.
+            // From n2 a node address is outside the pod network: n2 masquerades the client as itself
+            // (as flannel and kube-proxy's NodePort SNAT do), so the policy judges node n2, which it
+            // does not admit, until an ipBlock admits n2's address.
+            #expect(try !Self.fetches(lab, "client", n1))
             #expect(try !Self.fetches(lab, "client", n2))
+            try NetworkPolicyTests.apply(lab, """
+                apiVersion: networking.k8s.io/v1
+                kind: NetworkPolicy
+                metadata: {name: allow-n2}
+                spec:
+                  podSelector: {matchLabels: {app: web}}
+                  ingress: [{from: [{ipBlock: {cidr: 192.168.200.12/32}}]}]
+                """)
+            try await lab.eventually("with n2's address admitted, the client gets through both NodePorts; the other pod still not") {
+                try Self.fetches(lab, "client", n1) && Self.fetches(lab, "client", n2) && !Self.fetches(lab, "other", n1)
+            }
             // Its own node reaches it whatever the policies (kubelet probes): node n1 → web.
-            let fromNode = try Command.run(ImageCatalog.busyboxPath, ["wget", "-q", "-O-", "-T", "3", "http://\(web)/"], netns: lab.nodeNamespace("n1"))
-            #expect(fromNode.succeeded && fromNode.stdout.contains("Welcome to nginx!"), "\(fromNode.stderr)")
-            // The tracer says the same for the NodePort: allowed from the client, dropped from the other pod.
-            let traceClient = try lab.run(["trace", "client", "192.168.200.11:30080"]).stdout
-            #expect(traceClient.contains("ingress: allowed by default/allow-client ingress rule 0"), "\(traceClient)")
+            let fromNode = try Command.run(ImageCatalog.busyboxPath, ["nc", "-w", "3", web, "80"], netns: lab.nodeNamespace("n1"),
+                                           input: "GET / HTTP/1.0\r\n\r\n")
+            #expect(fromNode.stdout.contains("Welcome to nginx!"), "\(fromNode.stderr)")
+            // The tracer says the same: through n1's NodePort allowed from near, dropped from other.
+            let traceNear = try lab.run(["trace", "near", "192.168.200.11:30080"]).stdout
+            #expect(traceNear.contains("ingress: allowed by default/allow-clients ingress rule 0"), "\(traceNear)")
             let traceOther = try lab.run(["trace", "other", "192.168.200.11:30080"]).stdout
             #expect(traceOther.contains("dropped (ingress: denied"), "\(traceOther)")
         }
