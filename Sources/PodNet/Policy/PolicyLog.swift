@@ -32,17 +32,15 @@ public enum PolicyLog {
         return text
     }
 
-    /// The policy and direction a prefix names, among `logged` (the prefixes of long names are
-    /// cut, so they are matched against the policies' own prefixes first).
+    /// The policy and direction a prefix names, among `logged` (matched against the policies' own
+    /// prefixes, as long names are cut); nil for a policy that does not log (any more).
     public static func policy(forPrefix prefix: String, logged: [String]) -> (policy: String, direction: PolicyType)? {
         for policy in logged {
             for direction in [PolicyType.ingress, .egress] where self.prefix(policy: policy, direction: direction) == prefix {
                 return (policy, direction)
             }
         }
-        let parts = prefix.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0] == "egress" || parts[0] == "ingress" else { return nil }
-        return (String(parts[1]), parts[0] == "egress" ? .egress : .ingress)
+        return nil
     }
 
     /// The addresses, protocol and ports of a logged IPv4 packet (the network header on, as

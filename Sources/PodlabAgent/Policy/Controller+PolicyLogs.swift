@@ -18,19 +18,21 @@ extension Controller {
     /// Keeps each logged drop under its policy, named with the pods at its addresses, and writes
     /// it to the agent's log.
     func recordPolicyDrops(node: String, _ packets: [NFLogPacket]) {
-        let logged = PolicyLog.loggedPolicies(networkPolicies.values)
+        for packet in packets { recordPolicyDrop(node: node, prefix: packet.prefix, payload: packet.payload) }
+    }
+
+    /// One logged packet: its log prefix names the policy, its IPv4 header the connection.
+    func recordPolicyDrop(node: String, prefix: String, payload: [UInt8]) {
+        guard let named = PolicyLog.policy(forPrefix: prefix, logged: PolicyLog.loggedPolicies(networkPolicies.values)),
+              let packet = PolicyLog.Packet(ipv4: payload) else { return }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        for copy in packets {
-            guard let named = PolicyLog.policy(forPrefix: copy.prefix, logged: logged),
-                  let packet = PolicyLog.Packet(ipv4: copy.payload) else { continue }
-            let time = formatter.string(from: Date())
-            let record = policyLogBook.append { sequence in
-                PolicyLog.Record(sequence: sequence, time: time, node: node, policy: named.policy, direction: named.direction,
-                                 sourcePod: podName(at: packet.source), destinationPod: podName(at: packet.destination), packet: packet)
-            }
-            logger.info("NetworkPolicy drop: \(record.line)")
+        let time = formatter.string(from: Date())
+        let record = policyLogBook.append { sequence in
+            PolicyLog.Record(sequence: sequence, time: time, node: node, policy: named.policy, direction: named.direction,
+                             sourcePod: podName(at: packet.source), destinationPod: podName(at: packet.destination), packet: packet)
         }
+        logger.info("NetworkPolicy drop: \(record.line)")
     }
 
     /// `namespace/name` of the running pod at `address`, if any.

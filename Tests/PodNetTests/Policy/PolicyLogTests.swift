@@ -39,7 +39,9 @@ struct PolicyLogTests {
         let prefix = PolicyLog.prefix(policy: long, direction: .egress)
         #expect(prefix.utf8.count == 127)
         #expect(PolicyLog.policy(forPrefix: prefix, logged: ["x/deny-all", long])! == (long, .egress))
-        #expect(PolicyLog.policy(forPrefix: "ingress x/deny-all", logged: [])! == ("x/deny-all", .ingress))
+        #expect(PolicyLog.policy(forPrefix: "ingress x/deny-all", logged: ["x/deny-all"])! == ("x/deny-all", .ingress))
+        // A packet logged just before its policy stopped logging belongs to no logged policy.
+        #expect(PolicyLog.policy(forPrefix: "ingress x/deny-all", logged: ["x/other"]) == nil)
         #expect(PolicyLog.policy(forPrefix: "something else", logged: []) == nil)
     }
 
