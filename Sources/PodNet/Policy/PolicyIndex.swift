@@ -231,10 +231,11 @@ public struct PolicyIndex: Sendable {
         let namespace = policy.metadata.namespace
         func rules(_ direction: PolicyType, _ list: [(ports: [NetworkPolicyPort], peers: [NetworkPolicyPeer])]) -> [Rule] {
             list.enumerated().map { index, rule in
+                // A peer named twice in one rule is one use: `release` lets go of each of a rule's ids once.
                 var ids: [Int] = []
-                for peer in rule.peers {
-                    let id = usePeer(Peer(namespace: namespace, peer: peer), &change)
-                    if !ids.contains(id) { ids.append(id) }
+                var named: Set<Peer> = []
+                for peer in rule.peers where named.insert(Peer(namespace: namespace, peer: peer)).inserted {
+                    ids.append(usePeer(Peer(namespace: namespace, peer: peer), &change))
                 }
                 return Rule(reference: PolicyRuleReference(policy: policy.qualifiedName, direction: direction, index: index),
                             everyone: rule.peers.isEmpty, peers: ids,
