@@ -272,12 +272,18 @@ func latency(_ options: Options) async throws {
 
 // MARK: A label change, to the first connection it decides
 
-/// Whether a new connection from the client pod to the server gets through within `timeout`,
-/// and when it was issued and when it got through.
-func tryConnect(_ lab: LatencyLab, listener: Int32, port: UInt16, timeout: Duration)
-    throws -> (issued: ContinuousClock.Instant, connected: ContinuousClock.Instant?) {
+/// A non-blocking TCP socket in the client pod, made before the change is timed (making it goes
+/// through the namespace worker, which is not part of a label change).
+func clientSocket(_ lab: LatencyLab) throws -> Int32 {
     let fd: Int32 = try lab.client.perform { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
     try check(fd, "socket")
+    return fd
+}
+
+/// Whether a new connection from the client pod's socket `fd` to the server gets through within
+/// `timeout`, and when it was issued and when it got through. Closes `fd`.
+func tryConnect(_ fd: Int32, listener: Int32, port: UInt16, timeout: Duration)
+    throws -> (issued: ContinuousClock.Instant, connected: ContinuousClock.Instant?) {
     defer {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -302,10 +308,20 @@ func tryConnect(_ lab: LatencyLab, listener: Int32, port: UInt16, timeout: Durat
     return (issued, connected)
 }
 
+func percentile(_ values: [Double], _ p: Int) -> Double { values.sorted()[min(values.count - 1, values.count * p / 100)] }
+
+/// How a label change's delta reaches the node: `keptSocket` through `PolicyDataplane.apply` (the
+/// node's netfilter socket kept open), else as the dataplane did before, a socket opened in the
+/// node's namespace for the transaction and closed after it.
+enum Delivery: CustomStringConvertible {
+    case socketPerTransaction, keptSocket
+    var description: String { self == .keptSocket ? "kept socket (now)" : "socket per transaction (before)" }
+}
+
 /// The client pod's `role` label toggles between `client` (a policy selecting the server admits
 /// it on 8080) and `none`, among N other pods and N policies: each change goes through the
-/// agent's path (`PolicyIndex.updatePod`, `takeDelta`, one `PolicyDataplane.apply`
-/// transaction), timed from the change to the first new connection it decides.
+/// agent's path (`PolicyIndex.updatePod`, `takeDelta`, one transaction), timed from the change
+/// to the first new connection it decides; once with each `Delivery`, in the same run.
 func labelChanges(_ options: Options) async throws {
     let changes = max(50, options.changes)
     print("a label change among \(options.pods) pods and \(options.policies + 1) policies, to the first new connection (\(changes) each way, p50 / p99)")
@@ -330,39 +346,124 @@ func labelChanges(_ options: Options) async throws {
     let base = world(pods: others, policies: options.policies)
     var index = PolicyIndex(PolicyWorld(pods: base.pods + [client, server], namespaceLabels: base.namespaceLabels,
                                         policies: base.policies + [admitClient], nodeAddresses: base.nodeAddresses))
-    let dataplane = PolicyDataplane()
-    _ = try await dataplane.sync(node: "n1", namespace: lab.node, desired: index.ruleset(node: "n1"))
-    guard try tryConnect(lab, listener: listener, port: port, timeout: .milliseconds(300)).connected == nil else {
+    let declarations = index.ruleset(node: "n1").sets.map(\.declaration)
+    _ = try await PolicyDataplane().sync(node: "n1", namespace: lab.node, desired: index.ruleset(node: "n1"))
+    guard try tryConnect(clientSocket(lab), listener: listener, port: port, timeout: .milliseconds(300)).connected == nil else {
         throw BenchError("the client got through before any label change")
     }
-    var allowed: [Double] = [], denied: [Double] = [], sent: [Double] = []
-    for step in 0..<(2 * changes) {
-        let admit = step % 2 == 0
-        client.labels["role"] = admit ? "client" : "none"
-        let start = ContinuousClock.now
-        index.updatePod(namespace: "ns0", name: "client", client)
-        let delta = index.takeDelta(node: "n1")
-        guard try await dataplane.apply(node: "n1", namespace: lab.node, delta: delta) != nil else { throw BenchError("the delta did not fit the node") }
-        sent.append(seconds(ContinuousClock.now - start))
-        let attempt = try tryConnect(lab, listener: listener, port: port, timeout: .milliseconds(admit ? 1000 : 200))
-        if admit {
-            guard let connected = attempt.connected else { throw BenchError("change \(step): the admitted client did not get through") }
-            allowed.append(seconds(connected - start))
-        } else {
-            guard attempt.connected == nil else { throw BenchError("change \(step): the client got through after its label was taken away") }
-            // A dropped SYN shows only as silence: timed to the connect that met it.
-            denied.append(seconds(attempt.issued - start))
+    for delivery in [Delivery.socketPerTransaction, .keptSocket] {
+        // A new dataplane reads the node's table on its first sync and finds nothing to send.
+        let dataplane = PolicyDataplane()
+        _ = try await dataplane.sync(node: "n1", namespace: lab.node, desired: index.ruleset(node: "n1"))
+        var allowed: [Double] = [], denied: [Double] = [], sent: [Double] = [], indexed: [Double] = [], elements = 0
+        for step in 0..<(2 * changes) {
+            let admit = step % 2 == 0
+            client.labels["role"] = admit ? "client" : "none"
+            let fd = try clientSocket(lab)
+            let start = ContinuousClock.now
+            index.updatePod(namespace: "ns0", name: "client", client)
+            let delta = index.takeDelta(node: "n1")
+            indexed.append(seconds(ContinuousClock.now - start))
+            switch delivery {
+            case .socketPerTransaction:
+                try NFTablesConnection(namespace: lab.node).apply(PolicyDataplane.transaction(for: delta, declarations: declarations))
+            case .keptSocket:
+                guard try await dataplane.apply(node: "n1", namespace: lab.node, delta: delta) != nil else { throw BenchError("the delta did not fit the node") }
+            }
+            sent.append(seconds(ContinuousClock.now - start))
+            elements = delta.count
+            let attempt = try tryConnect(fd, listener: listener, port: port, timeout: .milliseconds(admit ? 1000 : 200))
+            if admit {
+                guard let connected = attempt.connected else { throw BenchError("change \(step): the admitted client did not get through") }
+                allowed.append(seconds(connected - start))
+            } else {
+                guard attempt.connected == nil else { throw BenchError("change \(step): the client got through after its label was taken away") }
+                // A dropped SYN shows only as silence: timed to the connect that met it.
+                denied.append(seconds(attempt.issued - start))
+            }
         }
+        print("  \(delivery), \(elements) elements a change:")
+        print("    change → transaction committed        \(ms(percentile(sent, 50))) / \(ms(percentile(sent, 99)))  (of which the index \(ms(percentile(indexed, 50))) / \(ms(percentile(indexed, 99))))")
+        print("    change → first allowed connection     \(ms(percentile(allowed, 50))) / \(ms(percentile(allowed, 99)))  (connected)")
+        print("    change → first denied connection      \(ms(percentile(denied, 50))) / \(ms(percentile(denied, 99)))  (its SYN sent; no answer within 200 ms)")
     }
-    func percentile(_ values: [Double], _ p: Int) -> Double { values.sorted()[min(values.count - 1, values.count * p / 100)] }
-    print("  change → transaction committed        \(ms(percentile(sent, 50))) / \(ms(percentile(sent, 99)))")
-    print("  change → first allowed connection     \(ms(percentile(allowed, 50))) / \(ms(percentile(allowed, 99)))  (connected)")
-    print("  change → first denied connection      \(ms(percentile(denied, 50))) / \(ms(percentile(denied, 99)))  (its SYN sent; no answer within 200 ms)")
+}
+
+/// Where one small transaction's time goes: a socket opened in the node's namespace (through the
+/// namespace worker), the commit itself (BEGIN, the element messages each acked, END: all handled
+/// inside one sendmsg), and the socket's close; against the same commit on a kept socket, and
+/// (the other suspects) an interval set (rbtree) changed by as many elements, and a chain
+/// flushed and its rules added again.
+func transactionCosts(_ options: Options) async throws {
+    let rounds = max(20, options.changes)
+    print("one small transaction, where the time goes (\(rounds) rounds, p50 / p99)")
+    try await withNamespace { namespace in
+        let table = Table(.ip, "costs")
+        let hash = NFTSet(table, "hash", key: .typeof([.ipDaddr, .mark, .l4proto, .thDport]), data: .verdict)
+        let interval = NFTSet(table, "interval", key: .typeof([.ipDaddr]), flags: .interval)
+        let chain = Chain(table, "check")
+        let rules = [Rule(chain, [.verdictMap([.ipDaddr, .mark, .l4proto, .thDport], .named("hash"))]), Rule(chain, [.counter, .verdict(.drop)])]
+        var setup = Transaction()
+        setup.add(table)
+        setup.add(hash)
+        setup.add(interval)
+        setup.add(chain)
+        setup.add(rules)
+        func hashElement(_ i: Int) -> SetElement {
+            SetElement(.concat([.ipv4(IPv4Address(IPv4Address(10, 1, 0, 0).value + UInt32(i))), .mark(UInt32(i % 50)), .inetProtocol(.tcp), .port(80)]), .verdict(.return))
+        }
+        func prefix(_ i: Int) -> SetElement { SetElement(.ipv4Prefix(try! IPv4Prefix(IPv4Address(IPv4Address(10, 0, 0, 0).value + UInt32(i) * 16), length: 28))) }
+        setup.add((0..<12_000).map(hashElement), to: hash)
+        setup.add((0..<12_000).map(prefix), to: interval)
+        let kept = try NFTablesConnection(namespace: namespace)
+        try kept.apply(setup)
+        // 20 elements out and 20 in, as a label change's delta.
+        func toggle(_ round: Int, _ make: (Int) -> SetElement, _ set: NFTSet) -> Transaction {
+            var transaction = Transaction()
+            let (out, into) = round % 2 == 0 ? (0..<20, 20_000..<20_020) : (20_000..<20_020, 0..<20)
+            transaction.delete(out.map(make), from: set)
+            transaction.add(into.map(make), to: set)
+            return transaction
+        }
+        var open: [Double] = [], commit: [Double] = [], closing: [Double] = [], keptCommit: [Double] = [], intervalCommit: [Double] = [], chainCommit: [Double] = []
+        let clock = ContinuousClock()
+        for round in 0..<rounds {
+            let start = clock.now
+            var opened = start, committed = start
+            do {
+                let connection = try NFTablesConnection(namespace: namespace)
+                opened = clock.now
+                try withExtendedLifetime(connection) {
+                    try connection.apply(toggle(round, hashElement, hash))
+                    committed = clock.now
+                }
+            }
+            // The socket was released after its last use: its close is done by now.
+            let closed = clock.now
+            open.append(seconds(opened - start))
+            commit.append(seconds(committed - opened))
+            closing.append(seconds(closed - committed))
+        }
+        for round in 0..<rounds {
+            keptCommit.append(seconds(clock.measure { try? kept.apply(toggle(round, hashElement, hash)) }))
+            intervalCommit.append(seconds(clock.measure { try? kept.apply(toggle(round, prefix, interval)) }))
+            var replace = Transaction()
+            replace.flush(chain)
+            replace.add(rules)
+            chainCommit.append(seconds(clock.measure { try? kept.apply(replace) }))
+        }
+        print("  socket per transaction: open \(ms(percentile(open, 50))) / \(ms(percentile(open, 99))), "
+            + "commit \(ms(percentile(commit, 50))) / \(ms(percentile(commit, 99))), close \(ms(percentile(closing, 50))) / \(ms(percentile(closing, 99)))")
+        print("  kept socket, hash map (12 000 elements) ±40 elements: \(ms(percentile(keptCommit, 50))) / \(ms(percentile(keptCommit, 99)))")
+        print("  kept socket, interval set (rbtree, 12 000) ±40:        \(ms(percentile(intervalCommit, 50))) / \(ms(percentile(intervalCommit, 99)))")
+        print("  kept socket, a chain flushed and its 2 rules added:    \(ms(percentile(chainCommit, 50))) / \(ms(percentile(chainCommit, 99)))")
+    }
 }
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 do {
     try await programming(options)
+    try await transactionCosts(options)
     try await labelChanges(options)
     try await latency(options)
 } catch {

@@ -21,6 +21,10 @@ enum Instruction: Hashable, Sendable, CustomStringConvertible {
     case redir(protoMin: UInt32?, flags: UInt32)
     case reject(type: UInt32, code: UInt8)
     case dynset(sreg: UInt32, set: String, op: UInt32, timeout: UInt64?)
+    /// `limit`: `rate` per `unit` seconds, `burst` more, of `type` (`NFT_LIMIT_PKTS`).
+    case limit(rate: UInt64, unit: UInt64, burst: UInt32, type: UInt32, flags: UInt32)
+    /// `log` into an nflog group, with a prefix.
+    case log(group: UInt16, prefix: String?)
     /// An expression this library does not decode, by name.
     case other(String)
 
@@ -80,6 +84,10 @@ enum Instruction: Hashable, Sendable, CustomStringConvertible {
         case .dynset(let sreg, let set, let op, let timeout):
             let verb = op == Kernel.NFT_DYNSET_OP_UPDATE ? "update" : op == Kernel.NFT_DYNSET_OP_ADD ? "add" : "op \(op)"
             return "[ dynset \(verb) reg_key \(sreg) set \(set)" + (timeout.map { " timeout \($0)ms" } ?? "") + " ]"
+        case .limit(let rate, let unit, let burst, let type, let flags):
+            return "[ limit rate \(rate)/\(unit == 1 ? "second" : "\(unit)s") burst \(burst) type \(type == 0 ? "packets" : "bytes") flags 0x\(String(flags, radix: 16)) ]"
+        case .log(let group, let prefix):
+            return "[ log " + (prefix.map { "prefix \($0) " } ?? "") + "group \(group) snaplen 0 qthreshold 0 ]"
         case .other(let name):
             return "[ \(name) ]"
         }
@@ -236,6 +244,19 @@ extension Instruction {
             _ = nftnl_expr_set_str(e, Kernel.attr(NFTNL_EXPR_DYNSET_SET_NAME), set)
             if let timeout { nftnl_expr_set_u64(e, Kernel.attr(NFTNL_EXPR_DYNSET_TIMEOUT), timeout) }
             return e
+        case .limit(let rate, let unit, let burst, let type, let flags):
+            let e = alloc("limit")
+            nftnl_expr_set_u64(e, Kernel.attr(NFTNL_EXPR_LIMIT_RATE), rate)
+            nftnl_expr_set_u64(e, Kernel.attr(NFTNL_EXPR_LIMIT_UNIT), unit)
+            nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_LIMIT_BURST), burst)
+            nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_LIMIT_TYPE), type)
+            nftnl_expr_set_u32(e, Kernel.attr(NFTNL_EXPR_LIMIT_FLAGS), flags)
+            return e
+        case .log(let group, let prefix):
+            let e = alloc("log")
+            nftnl_expr_set_u16(e, Kernel.attr(NFTNL_EXPR_LOG_GROUP), group)
+            if let prefix { _ = nftnl_expr_set_str(e, Kernel.attr(NFTNL_EXPR_LOG_PREFIX), prefix) }
+            return e
         case .other(let name):
             fatalError("cannot build unknown expression \(name)")
         }
@@ -293,6 +314,11 @@ extension Instruction {
         case "dynset" where !has(NFTNL_EXPR_DYNSET_SREG_DATA) && !has(NFTNL_EXPR_DYNSET_EXPR) && !has(NFTNL_EXPR_DYNSET_EXPRESSIONS):
             self = .dynset(sreg: u32(NFTNL_EXPR_DYNSET_SREG_KEY), set: string(NFTNL_EXPR_DYNSET_SET_NAME) ?? "", op: u32(NFTNL_EXPR_DYNSET_OP),
                            timeout: has(NFTNL_EXPR_DYNSET_TIMEOUT) ? nftnl_expr_get_u64(e, Kernel.attr(NFTNL_EXPR_DYNSET_TIMEOUT)) : nil)
+        case "limit":
+            self = .limit(rate: nftnl_expr_get_u64(e, Kernel.attr(NFTNL_EXPR_LIMIT_RATE)), unit: nftnl_expr_get_u64(e, Kernel.attr(NFTNL_EXPR_LIMIT_UNIT)),
+                          burst: u32(NFTNL_EXPR_LIMIT_BURST), type: u32(NFTNL_EXPR_LIMIT_TYPE), flags: optional(NFTNL_EXPR_LIMIT_FLAGS) ?? 0)
+        case "log" where has(NFTNL_EXPR_LOG_GROUP):
+            self = .log(group: nftnl_expr_get_u16(e, Kernel.attr(NFTNL_EXPR_LOG_GROUP)), prefix: string(NFTNL_EXPR_LOG_PREFIX))
         default:
             self = .other(name)
         }

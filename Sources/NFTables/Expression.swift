@@ -134,6 +134,12 @@ public enum Expression: Hashable, Sendable, CustomStringConvertible {
     /// `update @affinity { ip saddr . ip daddr timeout 10800s }`: adds the key to a dynamic set,
     /// or refreshes its timeout (nil: the set's default).
     case updateSet([Field], set: String, timeoutMilliseconds: UInt64?)
+    /// `limit rate 10/second burst 5 packets`: a match true for at most `perSecond` packets a
+    /// second after a burst of `burst` more.
+    case limit(perSecond: UInt64, burst: UInt32)
+    /// `log prefix "…" group 13`: a copy of the packet to the nflog group (nfnetlink_log), which
+    /// works in any network namespace, unlike the kernel log.
+    case log(group: UInt16, prefix: String)
     /// Bytecode this library does not model, listed back in nft's debug notation.
     case unsupported(String)
 
@@ -191,6 +197,10 @@ public enum Expression: Hashable, Sendable, CustomStringConvertible {
             return "\(reject)"
         case .updateSet(let fields, let set, let timeout):
             return "update @\(set) { \(Expression.key(fields))" + (timeout.map { " timeout \($0)ms" } ?? "") + " }"
+        case .limit(let perSecond, let burst):
+            return "limit rate \(perSecond)/second burst \(burst) packets"
+        case .log(let group, let prefix):
+            return "log prefix \"\(prefix)\" group \(group)"
         case .unsupported(let text):
             return "# unsupported: \(text)"
         }

@@ -101,6 +101,10 @@ struct RuleCompiler {
             instructions.append(.lookup(sreg: reg1, dreg: nil, set: set, setID: nil, flags: negated ? Kernel.NFT_LOOKUP_F_INV : 0))
         case .counter(let packets, let bytes):
             instructions.append(.counter(packets: packets, bytes: bytes))
+        case .limit(let perSecond, let burst):
+            instructions.append(.limit(rate: perSecond, unit: 1, burst: burst, type: 0, flags: 0))
+        case .log(let group, let prefix):
+            instructions.append(.log(group: group, prefix: prefix))
         case .verdict(let verdict):
             instructions.append(.immediateVerdict(verdict))
         case .verdictMap(let fields, .named(let name)):
@@ -296,6 +300,11 @@ struct RuleDecompiler {
             output.append(.verdict(verdict))
         case .counter(let packets, let bytes):
             output.append(.counter(packets: packets, bytes: bytes))
+        case .limit(let rate, let unit, let burst, let type, let flags):
+            guard unit == 1, type == 0, flags == 0 else { return unsupported(instruction) }
+            output.append(.limit(perSecond: rate, burst: burst))
+        case .log(let group, let prefix):
+            output.append(.log(group: group, prefix: prefix ?? ""))
         case .metaSet(let key, let sreg):
             guard key == Kernel.NFT_META_MARK else { return unsupported(instruction) }
             switch registers[Register.slot(sreg)] {

@@ -157,6 +157,13 @@ public struct Rule: Hashable, Sendable, CustomStringConvertible {
             if !sawTransportProtocol {
                 throw ValidationError(field: label, value: text, reason: "a port mapping needs an earlier transport protocol match (meta l4proto tcp)")
             }
+        case .limit(let perSecond, _):
+            guard perSecond > 0 else { throw ValidationError(field: label, value: text, reason: "a rate limit needs a rate of at least 1/second") }
+        case .log(_, let prefix):
+            // NF_LOG_PREFIXLEN (128) with its terminating NUL.
+            guard prefix.utf8.count < 128, !prefix.utf8.contains(0) else {
+                throw ValidationError(field: label, value: text, reason: "a log prefix has at most 127 bytes")
+            }
         case .unsupported:
             throw ValidationError(field: label, value: text, reason: "listed bytecode that podlab does not model cannot be sent back")
         }

@@ -70,6 +70,8 @@ public actor Controller: APIBackend {
     /// NetworkPolicies by `namespace/name`, and the state of the nodes' policy rules.
     var networkPolicies: [String: NetworkPolicy] = [:]
     var policySync = PolicySyncState()
+    /// The last drops of each logged NetworkPolicy (`PolicyLog`), read from the nodes' nflog groups.
+    var policyLogBook = PolicyLog.Book()
     /// Namespaces whose ReplicaSets and Deployments must be synced again (their pods changed).
     var staleWorkloadNamespaces: Set<String> = []
     var workloadSyncScheduled = false

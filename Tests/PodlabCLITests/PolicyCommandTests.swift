@@ -75,6 +75,7 @@ struct PolicyCommandTests {
                         CIDR: 10.0.0.0/24
                         Except: \("")
                   Policy Types: Ingress, Egress
+                  Logging: off (annotate podlab.dev/log="true" to log its drops)
 
                 """), "\(text)")
 
@@ -88,6 +89,50 @@ struct PolicyCommandTests {
             #expect(await delete.run("delete netpol default-deny-ingress") == 0)
             #expect(delete.stdout.text == "networkpolicy.networking.k8s.io \"default-deny-ingress\" deleted\n")
             #expect(await agent.controller.networkPolicies.keys.sorted() == ["default/test-network-policy"])
+        }
+    }
+
+    @Test("logs --policy: a logged policy's kept drops, one line each; a policy that does not log says so; a missing one is not found")
+    func policyLogs() async throws {
+        let file = try temporaryManifest("""
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: deny-web, annotations: {podlab.dev/log: "true"}}
+            spec: {podSelector: {}}
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: quiet}
+            spec: {podSelector: {}}
+            """)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try await TestAgent.serving { agent in
+            #expect(await agent.context().run(["apply", "-f", file]) == 0)
+            // A TCP SYN 10.244.2.7:40000 → 10.244.1.9:80 as nflog copies it, from addresses no pod holds.
+            let syn: [UInt8] = [0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 244, 2, 7, 10, 244, 1, 9, 0x9c, 0x40, 0, 80] + [UInt8](repeating: 0, count: 16)
+            await agent.controller.recordPolicyDrop(node: "n1", prefix: "ingress default/deny-web", payload: syn)
+            await agent.controller.recordPolicyDrop(node: "n1", prefix: "ingress default/quiet", payload: syn)  // no longer logs: ignored
+
+            let logs = agent.context()
+            #expect(await logs.run(["logs", "--policy", "deny-web"]) == 0)
+            let lines = logs.stdout.text.split(separator: "\n")
+            #expect(lines.count == 1)
+            #expect(lines.first?.hasSuffix(" n1 10.244.2.7:40000 → 10.244.1.9:80 TCP DROP (Ingress default/deny-web)") == true, "\(logs.stdout.text)")
+
+            let quiet = agent.context()
+            #expect(await quiet.run(["logs", "--policy", "quiet"]) == 0)
+            #expect(quiet.stdout.text.isEmpty)
+            #expect(quiet.stderr.text.contains("networkpolicy default/quiet does not log its drops"), "\(quiet.stderr.text)")
+
+            let describe = agent.context()
+            #expect(await describe.run(["describe", "networkpolicy", "deny-web"]) == 0)
+            #expect(describe.stdout.text.contains("  Logging: on (drops, at most 10/second after 5: podlab logs --policy deny-web -n default)\n"))
+
+            let missing = agent.context()
+            #expect(await missing.run(["logs", "--policy", "nosuch"]) != 0)
+            #expect(missing.stderr.text.contains("\"nosuch\" not found"), "\(missing.stderr.text)")
+            let both = agent.context()
+            #expect(await both.run(["logs", "web", "--policy", "deny-web"]) != 0)
         }
     }
 }

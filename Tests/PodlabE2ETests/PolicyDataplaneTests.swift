@@ -52,6 +52,29 @@ struct PolicyDataplaneTests {
         }
     }
 
+    @Test("a logged policy's rate limit and log statement are read back as programmed; logging off rebuilds the table")
+    func loggedRoundTrip() async throws {
+        try await KernelTest.withNamespaces(1, prefix: "plnl") { namespaces in
+            let namespace = namespaces[0]
+            var world = Self.world(label: "b")
+            world.policies[0].metadata.annotations[PolicyLog.annotation] = "true"
+            let logged = PolicyRules.generate(world, node: "n1")
+            #expect(logged.set("ingress-logged")?.elements.isEmpty == false)
+            let dataplane = PolicyDataplane()
+            _ = try await dataplane.sync(node: "n1", namespace: namespace, desired: logged)
+            let installed = try #require(try PolicyDataplane.installed(in: namespace))
+            #expect(installed == logged.kernelView, "read back:\n\(installed)\nwanted:\n\(logged.kernelView)")
+            let listed = try Command.run("nft", ["list", "chain", "ip", "podlab-policy", "ingress-check"], netns: namespace.name).stdout
+            // nft leaves out a burst of 5 packets, its default.
+            #expect(listed.contains("ip daddr . meta mark @ingress-logged limit rate 10/second log prefix \"ingress x/p\" group 13"), "\(listed)")
+            #expect(try await PolicyDataplane().sync(node: "n1", namespace: namespace, desired: logged).isEmpty)
+
+            let quiet = PolicyRules.generate(Self.world(label: "b"), node: "n1")
+            #expect(try await dataplane.sync(node: "n1", namespace: namespace, desired: quiet).rebuilt)
+            #expect(try PolicyDataplane.installed(in: namespace) == quiet.kernelView)
+        }
+    }
+
     @Test("an index's deltas, applied one transaction each, keep the kernel equal to the index; a delta that does not fit sends nothing")
     func deltas() async throws {
         try await KernelTest.withNamespaces(1, prefix: "plnp") { namespaces in

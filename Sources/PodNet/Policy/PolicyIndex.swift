@@ -53,6 +53,8 @@ public struct PolicyIndex: Sendable {
         /// The isolating policies per direction (qualified names).
         var egressPolicies: [String]
         var ingressPolicies: [String]
+        /// Its elements of `egress-logged` / `ingress-logged` (`PolicyLog`).
+        var logged: [ElementKey] = []
         var byIdentity: [UInt32: [(key: ElementKey, reference: PolicyRuleReference)]]
     }
 
@@ -63,6 +65,8 @@ public struct PolicyIndex: Sendable {
         var elements: [ElementKey: [PolicyRuleReference]] = [:]
         /// How many of the node's pods at an address are isolated, per set.
         var isolated: [String: [IPv4Address: Int]] = ["egress-pods": [:], "ingress-pods": [:]]
+        /// How many of the node's pods account for each element of the logged sets.
+        var logged: [ElementKey: Int] = [:]
         /// What each element touched since the last `takeDelta` was then (nil: absent).
         var base: [ElementKey: PolicyRuleset.Element?] = [:]
     }
@@ -91,6 +95,10 @@ public struct PolicyIndex: Sendable {
 
     private var nodes: [String: NodeState] = [:]
 
+    /// The policies that log their drops, in numbering order (`PolicyLog`).
+    public private(set) var loggedPolicies: [String] = []
+    private var logNumbers: [String: UInt32] = [:]
+
     /// The index of `world`, every node's elements computed (the full generation).
     public init(_ world: PolicyWorld) {
         namespaceLabels = world.namespaceLabels
@@ -99,6 +107,7 @@ public struct PolicyIndex: Sendable {
         for node in world.nodeAddresses.keys { nodes[node] = NodeState() }
         var change = Change()
         for policy in world.policies { addPolicy(policy, &change) }
+        numberLoggedPolicies()
         for pod in world.pods {
             let key = Self.key(pod)
             pods[key] = pod
@@ -189,7 +198,23 @@ public struct PolicyIndex: Sendable {
             for pod in pods.values where pod.namespace == namespace && selector.matches(pod.labels) { change.pods.insert(Self.key(pod)) }
         }
         if let old { release(old, &change) }
+        // A policy that starts or stops logging renumbers the logged ones: the pods of all of them follow.
+        let loggedBefore = loggedPolicies
+        numberLoggedPolicies()
+        if loggedPolicies != loggedBefore {
+            for name in Set(loggedBefore).union(loggedPolicies) {
+                guard let indexed = policies[name] else { continue }
+                for pod in pods.values where pod.namespace == indexed.policy.metadata.namespace && indexed.selector.matches(pod.labels) {
+                    change.pods.insert(Self.key(pod))
+                }
+            }
+        }
         reconcile(change)
+    }
+
+    private mutating func numberLoggedPolicies() {
+        loggedPolicies = PolicyLog.loggedPolicies(policies.values.map(\.policy))
+        logNumbers = Dictionary(uniqueKeysWithValues: loggedPolicies.enumerated().map { ($1, UInt32($0 + 1)) })
     }
 
     /// The names of the policies that select `pod`, in their order.
@@ -206,10 +231,11 @@ public struct PolicyIndex: Sendable {
         let namespace = policy.metadata.namespace
         func rules(_ direction: PolicyType, _ list: [(ports: [NetworkPolicyPort], peers: [NetworkPolicyPeer])]) -> [Rule] {
             list.enumerated().map { index, rule in
+                // A peer named twice in one rule is one use: `release` lets go of each of a rule's ids once.
                 var ids: [Int] = []
-                for peer in rule.peers {
-                    let id = usePeer(Peer(namespace: namespace, peer: peer), &change)
-                    if !ids.contains(id) { ids.append(id) }
+                var named: Set<Peer> = []
+                for peer in rule.peers where named.insert(Peer(namespace: namespace, peer: peer)).inserted {
+                    ids.append(usePeer(Peer(namespace: namespace, peer: peer), &change))
                 }
                 return Rule(reference: PolicyRuleReference(policy: policy.qualifiedName, direction: direction, index: index),
                             everyone: rule.peers.isEmpty, peers: ids,
@@ -375,6 +401,7 @@ public struct PolicyIndex: Sendable {
         if let old = nodes[node]!.pods[key] {
             for number in old.byIdentity.keys { setContribution(node: node, pod: key, identity: number, []) }
             setIsolated(node: node, address: old.address, egress: old.isolatedEgress, ingress: old.isolatedIngress, by: -1)
+            for element in old.logged { setLogged(node: node, element, by: -1) }
             nodes[node]!.pods[key] = nil
         }
         guard let pod = pods[key], pod.node == node else { return }
@@ -382,10 +409,17 @@ public struct PolicyIndex: Sendable {
         let egress = selecting.filter { policies[$0]!.policy.spec.isolatesEgress }
         let ingress = selecting.filter { policies[$0]!.policy.spec.isolatesIngress }
         guard !egress.isEmpty || !ingress.isEmpty else { return }
-        let local = LocalPod(address: pod.address, isolatedEgress: !egress.isEmpty, isolatedIngress: !ingress.isEmpty,
+        var local = LocalPod(address: pod.address, isolatedEgress: !egress.isEmpty, isolatedIngress: !ingress.isEmpty,
                              egressPolicies: egress, ingressPolicies: ingress, byIdentity: [:])
+        for (set, names) in [("egress-logged", egress), ("ingress-logged", ingress)] {
+            for name in names {
+                guard let number = logNumbers[name] else { continue }
+                local.logged.append(ElementKey(set: set, key: .concat([.address(pod.address), .mark(number)])))
+            }
+        }
         nodes[node]!.pods[key] = local
         setIsolated(node: node, address: pod.address, egress: local.isolatedEgress, ingress: local.isolatedIngress, by: 1)
+        for element in local.logged { setLogged(node: node, element, by: 1) }
         for number in [0] + signatureOfNumber.keys.sorted() {
             setContribution(node: node, pod: key, identity: number, contribution(of: pod, egress: egress, ingress: ingress, identity: number))
         }
@@ -460,6 +494,12 @@ public struct PolicyIndex: Sendable {
         }
     }
 
+    private mutating func setLogged(node: String, _ element: ElementKey, by step: Int) {
+        touch(node, element)
+        let count = (nodes[node]!.logged[element] ?? 0) + step
+        nodes[node]!.logged[element] = count > 0 ? count : nil
+    }
+
     private mutating func touchIdentity(_ address: IPv4Address) {
         for node in nodes.keys { touch(node, ElementKey(set: "identities", key: .address(address))) }
     }
@@ -477,6 +517,8 @@ public struct PolicyIndex: Sendable {
         case "egress-pods", "ingress-pods":
             guard case .address(let address) = key.key, nodes[node]?.isolated[key.set]?[address] != nil else { return nil }
             return .init(key.key)
+        case "egress-logged", "ingress-logged":
+            return nodes[node]?.logged[key] == nil ? nil : .init(key.key)
         default:
             return nodes[node]?.elements[key] == nil ? nil : .init(key.key, .verdict(.return))
         }
@@ -528,6 +570,8 @@ public struct PolicyIndex: Sendable {
             .init("identities", key: [.ipSaddr], data: .mark, elements: identityAt.map { .init(.address($0.key), .mark($0.value)) }),
             .init("egress-pods", key: [.ipSaddr], elements: (state.isolated["egress-pods"] ?? [:]).keys.map { .init(.address($0)) }),
             .init("ingress-pods", key: [.ipDaddr], elements: (state.isolated["ingress-pods"] ?? [:]).keys.map { .init(.address($0)) }),
+            .init("egress-logged", key: [.ipSaddr, .mark], elements: state.logged.keys.filter { $0.set == "egress-logged" }.map { .init($0.key) }),
+            .init("ingress-logged", key: [.ipDaddr, .mark], elements: state.logged.keys.filter { $0.set == "ingress-logged" }.map { .init($0.key) }),
         ]
         var byMap: [String: [PolicyRuleset.Element]] = [:]
         var reasons: [ElementKey: [PolicyRuleReference]] = [:]
@@ -541,6 +585,6 @@ public struct PolicyIndex: Sendable {
             sets.append(.init("\(prefix)-protocols", key: [address, .mark, .l4proto], data: .verdict, elements: byMap["\(prefix)-protocols"] ?? []))
             sets.append(.init("\(prefix)-ports", key: [address, .mark, .l4proto, .thDport], data: .verdict, elements: byMap["\(prefix)-ports"] ?? []))
         }
-        return PolicyRuleset(sets: sets, chains: PolicyRules.chains, reasons: reasons)
+        return PolicyRuleset(sets: sets, chains: PolicyRules.chains(logged: loggedPolicies), reasons: reasons)
     }
 }

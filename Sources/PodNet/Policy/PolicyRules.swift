@@ -17,8 +17,12 @@
 ///   policy                        jump egress; jump ingress
 ///   egress                        ip saddr @egress-pods goto egress-check
 ///   egress-check                  meta mark set 0; meta mark set ip daddr map @identities;
-///                                 three vmap lookups (any, protocol, port): return; counter drop
+///                                 three vmap lookups (any, protocol, port): return;
+///                                 per logged policy N: meta mark set N;
+///                                   ip saddr . meta mark @egress-logged limit … log prefix "egress ns/name" group 13;
+///                                 counter drop
 ///   ingress / ingress-check       the same for ip daddr, with the source's identity
+///   set egress-logged / ingress-logged   pod . N for each logged policy N isolating the pod (`PolicyLog`)
 /// ```
 ///
 /// Traffic the node itself sends (kubelet probes, host-network pods) leaves through `output`
@@ -216,6 +220,10 @@ public enum PolicyRules {
 
         var egressPods: [PolicyRuleset.Element] = []
         var ingressPods: [PolicyRuleset.Element] = []
+        let logged = PolicyLog.loggedPolicies(world.policies)
+        let logNumbers = Dictionary(uniqueKeysWithValues: logged.enumerated().map { ($1, UInt32($0 + 1)) })
+        var egressLogged: [PolicyRuleset.Element] = []
+        var ingressLogged: [PolicyRuleset.Element] = []
         var elements: [String: [PolicyRuleset.Value: [PolicyRuleReference]]] = [:]
         func allow(_ map: String, _ key: [PolicyRuleset.Value], _ reference: PolicyRuleReference) {
             elements[map, default: [:]][.concat(key), default: []].append(reference)
@@ -230,6 +238,10 @@ public enum PolicyRules {
                 let podKey = PolicyRuleset.Value.address(pod.address)
                 if direction == .egress { egressPods.append(.init(podKey)) } else { ingressPods.append(.init(podKey)) }
                 for policy in isolating {
+                    if let number = logNumbers[policy.qualifiedName] {
+                        let element = PolicyRuleset.Element(.concat([podKey, .mark(number)]))
+                        if direction == .egress { egressLogged.append(element) } else { ingressLogged.append(element) }
+                    }
                     let cacheKey = "\(direction.rawValue) \(policy.qualifiedName)"
                     let rules = compiledRules[cacheKey] ?? compile(policy, direction)
                     compiledRules[cacheKey] = rules
@@ -274,6 +286,8 @@ public enum PolicyRules {
                   elements: identities.ofAddress.map { .init(.address($0.key), .mark($0.value)) }),
             .init("egress-pods", key: [.ipSaddr], elements: egressPods),
             .init("ingress-pods", key: [.ipDaddr], elements: ingressPods),
+            .init("egress-logged", key: [.ipSaddr, .mark], elements: egressLogged),
+            .init("ingress-logged", key: [.ipDaddr, .mark], elements: ingressLogged),
         ]
         var reasons: [PolicyRuleset.ElementKey: [PolicyRuleReference]] = [:]
         for prefix in ["egress", "ingress"] {
@@ -289,22 +303,34 @@ public enum PolicyRules {
                 for (key, references) in entries { reasons[.init(set: name, key: key)] = references.sorted() }
             }
         }
-        return PolicyRuleset(sets: sets, chains: chains, reasons: reasons)
+        return PolicyRuleset(sets: sets, chains: chains(logged: logged), reasons: reasons)
     }
 
-    /// The fixed chains (see the type's documentation).
-    public static let chains: [PolicyRuleset.Chain] = {
+    /// The chains without logging (see the type's documentation).
+    public static let chains: [PolicyRuleset.Chain] = chains(logged: [])
+
+    /// The chains, with two rules per logged policy (`logged`: qualified names in numbering
+    /// order, `PolicyLog.loggedPolicies`) in each check chain, before its drop.
+    public static func chains(logged: [String]) -> [PolicyRuleset.Chain] {
         typealias R = PolicyRuleset.Rule
         let established = R([.ctEstablishedOrRelated, .verdict(.accept)])
         func check(_ direction: String, own: PolicyRuleset.Field, peer: PolicyRuleset.Field) -> [R] {
-            [
+            var rules = [
                 R([.setMark(0)]),
                 R([.setMarkFromMap([peer], map: "identities")]),
                 R([.verdictMap([own, .mark], map: "\(direction)-any")]),
                 R([.verdictMap([own, .mark, .l4proto], map: "\(direction)-protocols")]),
                 R([.verdictMap([own, .mark, .l4proto, .thDport], map: "\(direction)-ports")]),
-                R([.counter, .verdict(.drop)]),
             ]
+            // Nothing allowed the packet: the mark (the peer's identity) is no longer needed and
+            // carries each logged policy's number into the lookup of the pods it isolates.
+            for (index, policy) in logged.enumerated() {
+                rules.append(R([.setMark(UInt32(index + 1))]))
+                rules.append(R([.lookup([own, .mark], set: "\(direction)-logged"), .limit(perSecond: PolicyLog.perSecond, burst: PolicyLog.burst),
+                                .log(group: PolicyLog.group, prefix: PolicyLog.prefix(policy: policy, direction: direction == "egress" ? .egress : .ingress))]))
+            }
+            rules.append(R([.counter, .verdict(.drop)]))
+            return rules
         }
         return [
             .init("forward", base: .init(hook: "forward", priority: 0), rules: [
@@ -325,5 +351,5 @@ public enum PolicyRules {
             .init("ingress", rules: [R([.lookup([.ipDaddr], set: "ingress-pods"), .verdict(.goto("ingress-check"))])]),
             .init("ingress-check", rules: check("ingress", own: .ipDaddr, peer: .ipSaddr)),
         ]
-    }()
+    }
 }

@@ -154,6 +154,10 @@ public struct PolicyRuleset: Hashable, Sendable, CustomStringConvertible {
         case setMarkFromMap([Field], map: String)
         /// Packets and bytes are the kernel's; the value only says a counter is there.
         case counter
+        /// `limit rate N/second burst B packets`: a match while under the rate.
+        case limit(perSecond: UInt64, burst: UInt32)
+        /// `log prefix "…" group G`: a copy to the node's nflog group (`PolicyLog`).
+        case log(group: UInt16, prefix: String)
         case verdict(Verdict)
         case unknown(String)
 
@@ -166,6 +170,8 @@ public struct PolicyRuleset: Hashable, Sendable, CustomStringConvertible {
             case .setMark(let mark): "meta mark set \(Value.mark(mark))"
             case .setMarkFromMap(let fields, let map): "meta mark set \(Field.key(fields)) map @\(map)"
             case .counter: "counter"
+            case .limit(let perSecond, let burst): "limit rate \(perSecond)/second burst \(burst) packets"
+            case .log(let group, let prefix): "log prefix \"\(prefix)\" group \(group)"
             case .verdict(let verdict): "\(verdict)"
             case .unknown(let text): text
             }

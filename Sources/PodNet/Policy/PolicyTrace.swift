@@ -32,10 +32,13 @@ public enum PolicyTrace {
         public var allowedBy: [PolicyRuleReference]
         /// `egress` or `ingress`, when a check dropped it.
         public var droppedIn: String?
+        /// The log prefixes it was logged with (`PolicyLog`), in order.
+        public var logged: [String] = []
 
         public var description: String {
             (accepted ? "accepted" : "dropped in \(droppedIn ?? "?")") + " via " + steps.joined(separator: ", ")
                 + (allowedBy.isEmpty ? "" : "; allowed by " + allowedBy.map(\.description).joined(separator: ", "))
+                + (logged.isEmpty ? "" : "; logged as " + logged.map { "\"\($0)\"" }.joined(separator: ", "))
         }
     }
 
@@ -101,6 +104,11 @@ public enum PolicyTrace {
                     result.mark = mark
                 case .counter:
                     break
+                case .limit:
+                    // A rate limit passes a packet that comes alone.
+                    break
+                case .log(_, let prefix):
+                    result.logged.append(prefix)
                 case .verdict(let v):
                     verdict = v
                 case .unknown(let text):

@@ -17,6 +17,9 @@ public protocol InspectionBackend: Sendable {
     func whois(address: String, from: String?, namespace: String) async throws -> Data
     /// How the Service rules of the pod's node treat a packet from it to `to:port`.
     func trace(from: String, namespace: String, to: String, port: String, protocol: String) async throws -> Data
+    /// Whether a NetworkPolicy logs its drops, and those kept after sequence number `after`
+    /// (`PolicyLog.Answer`).
+    func policyLog(namespace: String, name: String, after: Int) async throws -> Data
 }
 
 /// The agent's IP-inspection API, beside the Kubernetes-shaped one:
@@ -24,11 +27,13 @@ public protocol InspectionBackend: Sendable {
 /// - `GET /podlab/v1/ip?kind=pod|node|underlay|all&name=NAME&namespace=NS`
 /// - `GET /podlab/v1/ipam`
 /// - `GET /podlab/v1/whois?ip=ADDRESS&from=POD&namespace=NS`
+/// - `GET /podlab/v1/policylog?name=POLICY&namespace=NS&after=SEQUENCE`
 public enum InspectionRoutes {
     public static let ipPath = "/podlab/v1/ip"
     public static let ipamPath = "/podlab/v1/ipam"
     public static let whoisPath = "/podlab/v1/whois"
     public static let tracePath = "/podlab/v1/trace"
+    public static let policyLogPath = "/podlab/v1/policylog"
 
     /// Adds the inspection endpoints to `router` when `backend` serves them.
     public static func register(on router: Router<BasicRequestContext>, backend: any APIBackend) {
@@ -44,6 +49,16 @@ public enum InspectionRoutes {
             try await APIServer.handle { APIServer.json(try await backend.ipamReport()) }
         }
         registerTrace(on: router, backend: backend)
+        router.get(RouterPath(policyLogPath)) { request, _ in
+            try await APIServer.handle {
+                let query = request.uri.queryParameters
+                guard let name = value(query, "name") else {
+                    throw APIStatus.badRequest("the name parameter is required: GET \(policyLogPath)?name=POLICY&namespace=NS")
+                }
+                let after = value(query, "after").flatMap { Int($0) } ?? 0
+                return APIServer.json(try await backend.policyLog(namespace: value(query, "namespace") ?? "default", name: name, after: after))
+            }
+        }
         router.get(RouterPath(whoisPath)) { request, _ in
             try await APIServer.handle {
                 let query = request.uri.queryParameters

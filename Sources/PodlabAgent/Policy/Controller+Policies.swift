@@ -125,6 +125,9 @@ struct PolicySyncState {
     /// The nodes whose kernel holds what the index gave them last: these get deltas; any
     /// other node gets the whole ruleset, diffed against what its kernel holds.
     var inSync: Set<String> = []
+    /// The logged policies whose rules the nodes' chains carry (`PolicyLog`): when they change,
+    /// the chains do, and every node gets its whole ruleset (the table rebuilt).
+    var loggedInChains: [String]?
     /// Milliseconds from a change to every node's rules in force.
     var syncMillis: [Double] = []
     var changedSince: ContinuousClock.Instant?
@@ -159,6 +162,7 @@ extension Controller {
 
     /// A policy was created, replaced or deleted (nil).
     func policyChanged(namespace: String, name: String, _ policy: NetworkPolicy?) {
+        if policy?.logsDrops != true { policyLogBook.forget(policy: "\(namespace)/\(name)") }
         policySync.index?.updatePolicy(namespace: namespace, name: name, policy)
         policyElementsChanged()
     }
@@ -196,6 +200,10 @@ extension Controller {
             if policySync.index == nil {
                 policySync.index = PolicyIndex(policyWorld(plan))
                 policySync.inSync = []
+            }
+            if let logged = policySync.index?.loggedPolicies, logged != policySync.loggedInChains {
+                policySync.inSync = []
+                policySync.loggedInChains = logged
             }
             var failed = false
             for node in plan.nodes where nodes[node.name] != nil {
@@ -235,5 +243,6 @@ extension Controller {
             logger.debug("\(report)")
         }
         policySync.inSync.insert(node)
+        startPolicyLogs(node: node)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Netlink
 import Netns
+import NFTables
 import PodNet
 
 /// The real `PodSandboxRuntime`: namespaces, links and routes over rtnetlink on the namespace
@@ -16,6 +17,8 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
     private let serviceDataplane = ServiceDataplane()
     /// Programs every node's NetworkPolicy rules.
     private let policyDataplane = PolicyDataplane()
+    /// Per node, the reader of its nflog group of policy drops.
+    private let policyLogReaders = Locked<[String: PolicyLogReader]>([:])
 
     init() {}
 
@@ -60,6 +63,18 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
     func forgetServices(node: String) async {
         await serviceDataplane.forget(node: node)
         await policyDataplane.forget(node: node)
+        policyLogReaders.withLock { $0.removeValue(forKey: node) }?.stop()
+    }
+
+    func listenPolicyLogs(node: String, deliver: @escaping @Sendable ([NFLogPacket]) -> Void) throws {
+        guard let network = self.node(node), policyLogReaders.withLock({ $0[node] == nil }) else { return }
+        let reader = try PolicyLogReader(node: node, namespace: network.namespace, deliver: deliver)
+        let kept = policyLogReaders.withLock { readers in
+            guard readers[node] == nil else { return false }
+            readers[node] = reader
+            return true
+        }
+        if kept { reader.start() } else { reader.stop() }
     }
 
     func syncPolicies(node: String, ruleset: PolicyRuleset) async throws -> PolicyDataplane.SyncReport? {

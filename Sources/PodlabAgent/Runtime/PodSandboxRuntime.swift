@@ -1,5 +1,6 @@
 import Foundation
 import Netns
+import NFTables
 import PodNet
 
 /// Everything the controller asks of the host that needs root: the lab network (nodes'
@@ -43,6 +44,9 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
     /// Sends the elements that changed since the node's last sync or delta; nil, sending
     /// nothing, when what the node holds is unknown (the caller syncs the whole ruleset).
     func applyPolicies(node: String, delta: PolicyRuleset.Delta) async throws -> PolicyDataplane.SyncReport?
+    /// Starts reading the node's nflog group of policy drops (`PolicyLog`) on a thread of its
+    /// own, handing each batch of logged packets to `deliver`; nothing when it already reads it.
+    func listenPolicyLogs(node: String, deliver: @escaping @Sendable ([NFLogPacket]) -> Void) throws
 
     // MARK: Pod sandboxes
 
@@ -83,4 +87,9 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
     func unrecordedSessions(netns: String, logDirectory: String, known: Set<Int32>) -> Set<Int32>
     /// SIGKILL to every process of the sessions; returns when they are gone.
     func kill(sessions: Set<Int32>) async
+}
+
+extension PodSandboxRuntime {
+    /// A runtime without kernel rules has no drops to read.
+    func listenPolicyLogs(node: String, deliver: @escaping @Sendable ([NFLogPacket]) -> Void) throws {}
 }

@@ -11,7 +11,13 @@ enum PolicyDescription {
         w += PodDescription.multiline("Labels", policy.metadata.labels)
         w += PodDescription.annotations(policy.metadata.annotations)
         w = TabWriter().format(w)
-        return w + spec(policy.spec)
+        return w + spec(policy.spec) + logging(policy)
+    }
+
+    /// podlab's own line after kubectl's: whether the policy's drops are logged (`PolicyLog`).
+    static func logging(_ policy: NetworkPolicy) -> String {
+        guard policy.logsDrops else { return "  Logging: off (annotate \(PolicyLog.annotation)=\"true\" to log its drops)\n" }
+        return "  Logging: on (drops, at most \(PolicyLog.perSecond)/second after \(PolicyLog.burst): podlab logs --policy \(policy.metadata.name) -n \(policy.metadata.namespace))\n"
     }
 
     /// The `Spec:` block. kubectl writes it through the same tab writer, but none of its lines

@@ -3,6 +3,7 @@ import PodNet
 
 /// `podlab logs POD [-c C] [-f] [-p] [--tail N] [--since D] [--timestamps] [--all-containers]`,
 /// or `podlab logs -l SELECTOR`: containers' stdout and stderr.
+/// `podlab logs --policy NAME [-f]`: the drops of a NetworkPolicy annotated `podlab.dev/log: "true"`.
 public struct Logs: PodlabCommand {
     public static let configuration = CommandConfiguration(
         commandName: "logs",
@@ -10,7 +11,7 @@ public struct Logs: PodlabCommand {
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "The pod (NAME or pod/NAME); omitted with -l.")
+    @Argument(help: "The pod (NAME or pod/NAME); omitted with -l or --policy.")
     public var pod: String?
 
     @Argument(help: "The container (same as -c).")
@@ -43,9 +44,16 @@ public struct Logs: PodlabCommand {
     @Option(name: [.customShort("l"), .customLong("selector")], help: "Label selector of the pods.")
     public var selector: String?
 
+    @Option(help: "A NetworkPolicy whose drops to show (it needs the annotation podlab.dev/log: \"true\").")
+    public var policy: String?
+
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
+        if let policy {
+            guard pod == nil, selector == nil else { throw CLIError("a pod or -l and --policy cannot be given together") }
+            return try await policyLog(policy, context)
+        }
         let namespace = scope.resolvedNamespace
         let client = scope.client(context)
         var sinceSeconds: Int?
@@ -130,6 +138,29 @@ public struct Logs: PodlabCommand {
             if !pending.isEmpty { context.stdout.write(bytes: label + pending + [UInt8(ascii: "\n")]) }
         } catch {
             throw APIError.interrupted(lab: client.paths.lab, reason: "\(error)")
+        }
+    }
+
+    /// The policy's kept drops, one line each (time, node, from → to, protocol, verdict); with
+    /// `-f`, the new ones as they come (asked for every half second).
+    private func policyLog(_ policy: String, _ context: CommandContext) async throws -> Int32 {
+        let name = policy.hasPrefix("networkpolicy/") || policy.hasPrefix("netpol/") ? String(policy.split(separator: "/", maxSplits: 1)[1]) : policy
+        let client = scope.client(context)
+        var after = 0
+        var warned = false
+        while true {
+            let query = [("name", name), ("namespace", scope.resolvedNamespace), ("after", String(after))]
+            let answer = try await client.get(PolicyLog.Answer.self, "/podlab/v1/policylog", query: query)
+            if !answer.logging && !warned {
+                context.stderr.line("networkpolicy \(answer.policy) does not log its drops: annotate it \(PolicyLog.annotation)=\"true\"")
+                warned = true
+            }
+            var records = answer.records
+            if after == 0, let tail, tail >= 0 { records = Array(records.suffix(tail)) }
+            for record in records { context.stdout.line(record.line) }
+            after = max(after, answer.lastSequence)
+            guard follow else { return 0 }
+            try await Task.sleep(for: .milliseconds(500))
         }
     }
 }

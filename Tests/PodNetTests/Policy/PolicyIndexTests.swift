@@ -58,6 +58,26 @@ struct PolicyIndexTests {
         Self.expectMatchesFullGeneration(index, "x/b tier=db")
     }
 
+    @Test("a peer named twice in one rule is let go of when the policy goes or changes")
+    func repeatedPeer() {
+        // The smallest sequence the property test found: before, the repeated block was counted
+        // as two uses and released as one, so it outlived the policy and kept the node addresses
+        // (which it matches) an identity apart from the pods'.
+        let twice = "{podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 192.168.200.0/24}}, {ipBlock: {cidr: 192.168.200.0/24}}]}]}"
+        var index = PolicyIndex(F.world([]))
+        index.updatePolicy(namespace: "x", name: "p", F.policy("x", "p", twice))
+        Self.expectMatchesFullGeneration(index, "x/p added")
+        index.updatePolicy(namespace: "x", name: "p", nil)
+        #expect(index.identities.peers.isEmpty)
+        #expect(Set(index.identities.ofAddress.values).count == 1)
+        Self.expectMatchesFullGeneration(index, "x/p deleted")
+        // Replaced by a policy without the block: the same.
+        index.updatePolicy(namespace: "x", name: "p", F.policy("x", "p", twice))
+        index.updatePolicy(namespace: "x", name: "p", F.policy("x", "p", "{podSelector: {}, ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]}"))
+        #expect(index.identities.peers.count == 1)
+        Self.expectMatchesFullGeneration(index, "x/p replaced")
+    }
+
     enum Event: CustomStringConvertible {
         case pod(String, String, PolicyPod?)
         case policy(String, String, NetworkPolicy?)
@@ -126,10 +146,15 @@ struct PolicyIndexTests {
         for step in 0..<25 {
             let event = Self.randomEvent(index, using: &random)
             history.append("\(event)")
+            let loggedBefore = index.loggedPolicies
             switch event {
             case .pod(let ns, let name, let pod): index.updatePod(namespace: ns, name: name, pod)
             case .policy(let ns, let name, let policy): index.updatePolicy(namespace: ns, name: name, policy)
             case .namespace(let name, let labels): index.updateNamespace(name, labels: labels)
+            }
+            // Logging turned on or off changes the chains: the agent then sends the whole ruleset.
+            if index.loggedPolicies != loggedBefore {
+                for node in ["n1", "n2"] { kernel[node]!.chains = index.ruleset(node: node).chains }
             }
             // Deltas are taken every few changes, as a sync that runs behind the changes would.
             guard step % 3 == 2 || step == 24 else { continue }

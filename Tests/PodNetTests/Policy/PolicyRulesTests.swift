@@ -35,6 +35,12 @@ struct PolicyRulesTests {
             \t\t\t10.244.1.10
             \t\t}
             \t}
+            \tset egress-logged {
+            \t\ttypeof ip saddr . meta mark
+            \t}
+            \tset ingress-logged {
+            \t\ttypeof ip daddr . meta mark
+            \t}
             \tmap egress-any {
             \t\ttypeof ip saddr . meta mark : verdict
             \t}
@@ -107,6 +113,44 @@ struct PolicyRulesTests {
         #expect(PolicyRules.generate(world, node: "n2").set("ingress-ports")?.elements.isEmpty == true)
     }
 
+    @Test("logging: a logged policy's pods are elements of the logged sets, and two rules per logged policy precede each drop")
+    func loggedPolicy() throws {
+        var deny = F.policy("x", "deny-all", "{podSelector: {}, policyTypes: [Ingress, Egress]}")
+        deny.metadata.annotations[PolicyLog.annotation] = "true"
+        var allowB = F.policy("x", "allow-b", "{podSelector: {matchLabels: {pod: a}}, ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]}")
+        allowB.metadata.annotations[PolicyLog.annotation] = "false"
+        let world = F.world([deny, allowB, F.policy("y", "quiet", "{podSelector: {}}")])
+        #expect(PolicyLog.loggedPolicies(world.policies) == ["x/deny-all"])
+        let ruleset = PolicyRules.generate(world, node: "n1")
+        // n1 holds x/a (10.244.1.10) and x/c (10.244.1.12) of x; y/b (10.244.1.14) is isolated by y/quiet, which does not log.
+        #expect(ruleset.set("ingress-logged")?.elements.map(\.description) == ["10.244.1.10 . 0x00000001", "10.244.1.12 . 0x00000001"])
+        #expect(ruleset.set("egress-logged")?.elements.map(\.description) == ["10.244.1.10 . 0x00000001", "10.244.1.12 . 0x00000001"])
+        #expect(ruleset.chain("ingress-check")?.rules.suffix(3).map(\.description) == [
+            "meta mark set 0x00000001",
+            "ip daddr . meta mark @ingress-logged limit rate 10/second burst 5 packets log prefix \"ingress x/deny-all\" group 13",
+            "counter drop",
+        ])
+        #expect(ruleset.chain("egress-check")?.rules.suffix(3).map(\.description) == [
+            "meta mark set 0x00000001",
+            "ip saddr . meta mark @egress-logged limit rate 10/second burst 5 packets log prefix \"egress x/deny-all\" group 13",
+            "counter drop",
+        ])
+        // Without logged policies the chains are the fixed ones.
+        #expect(PolicyRules.generate(F.world([allowB]), node: "n1").chains == PolicyRules.chains)
+
+        // The tracer follows the log rules: a drop into x/a is logged as x/deny-all's, an allowed packet is not logged.
+        let fromYA = try PolicyTrace.trace(ruleset, hook: "forward", packet: .init(source: F.pod("y", "a").address, destination: F.pod("x", "a").address, proto: 6, port: 80))
+        #expect(!fromYA.accepted)
+        #expect(fromYA.logged == ["ingress x/deny-all"])
+        let fromXB = try PolicyTrace.trace(PolicyRules.generate(world, node: "n2"), hook: "forward",
+                                           packet: .init(source: F.pod("x", "b").address, destination: F.pod("y", "b").address, proto: 6, port: 80))
+        #expect(!fromXB.accepted)
+        #expect(fromXB.logged == ["egress x/deny-all"])
+        let allowed = try PolicyTrace.trace(PolicyRules.generate(F.world([allowB]), node: "n1"), hook: "forward",
+                                            packet: .init(source: F.pod("x", "b").address, destination: F.pod("x", "a").address, proto: 6, port: 80))
+        #expect(allowed.accepted && allowed.logged.isEmpty)
+    }
+
     @Test("a label change changes one identity element, no chain")
     func labelChange() {
         let policy = F.policy("x", "allow-b", "{podSelector: {matchLabels: {pod: a}}, ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]}")
@@ -144,7 +188,7 @@ struct PolicyRulesTests {
         let many = (0..<50).map { F.policy("x", "p\($0)", "{podSelector: {matchLabels: {pod: a}}, ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: \(1000 + $0)}]}]}") }
         let ruleset = PolicyRules.generate(F.world(many), node: "n1")
         #expect(ruleset.chains == PolicyRules.chains)
-        #expect(ruleset.sets.count == 9)
+        #expect(ruleset.sets.count == 11)
     }
 
     /// The packet through every hook it meets, with a NodePort mark and without: accepted by all?
@@ -197,7 +241,11 @@ struct PolicyRulesTests {
         }
         let types = [["Ingress"], ["Egress"], ["Ingress", "Egress"]].randomElement(using: &random)!
         let namespace = F.namespaces.randomElement(using: &random)!
-        return F.policy(namespace, "p\(index)", "{podSelector: \(randomSelector("pod", F.podNames, using: &random)), policyTypes: [\(types.joined(separator: ", "))], ingress: \(rules("from")), egress: \(rules("to"))}")
+        var policy = F.policy(namespace, "p\(index)", "{podSelector: \(randomSelector("pod", F.podNames, using: &random)), policyTypes: [\(types.joined(separator: ", "))], ingress: \(rules("from")), egress: \(rules("to"))}")
+        // Those of namespace y (a third) log their drops: the log rules must change no verdict.
+        // (Decided without another random draw, so each seed explores the changes it did before.)
+        if namespace == "y" { policy.metadata.annotations[PolicyLog.annotation] = "true" }
+        return policy
     }
 
     @Test("property: the generated rulesets, traced, agree with the semantics for every pair", arguments: 0..<40)
