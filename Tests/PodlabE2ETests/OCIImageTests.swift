@@ -155,6 +155,42 @@ struct OCIImageTests {
         }
     }
 
+    @Test("an emptyDir shared by two containers of an OCI image: one writes, the other reads and serves")
+    func sharedEmptyDir() async throws {
+        try await TestLab.with { lab in
+            let image = try BusyboxWebImage(page: "-")
+            try image.writeLayout("\(lab.stateRoot)/layout", name: "registry.test/web:1")
+            try lab.run(["image", "load", "-i", "\(lab.stateRoot)/layout"])
+            try lab.run(["apply", "-f", "-"], input: """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: pair}
+                spec:
+                  volumes: [{name: shared, emptyDir: {}}]
+                  containers:
+                  - name: writer
+                    image: registry.test/web:1
+                    command: ["/bin/sh", "-c", "echo written by writer > /shared/index.html; exec /bin/busybox sleep 3600"]
+                    volumeMounts: [{name: shared, mountPath: /shared}]
+                  - name: server
+                    image: registry.test/web:1
+                    command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/srv"]
+                    volumeMounts: [{name: shared, mountPath: /srv, readOnly: true}]
+                """)
+            try await lab.eventually("pair Running") { (try lab.pod("pair")["status"] as? [String: Any])?["phase"] as? String == "Running" }
+            try await lab.eventually("the server reads the writer's file") {
+                try lab.run(["exec", "pair", "-c", "server", "--", "/bin/busybox", "cat", "/srv/index.html"], expectSuccess: false).stdout == "written by writer\n"
+            }
+            let refused = try lab.run(["exec", "pair", "-c", "server", "--", "/bin/sh", "-c", "echo x > /srv/other"], expectSuccess: false)
+            #expect(refused.status != .exited(0), "a readOnly mount was written to")
+            let ip = try lab.podIP("pair")
+            try await lab.eventually("the page over the pod's network") {
+                try lab.run(["exec", "pair", "-c", "writer", "--", "/bin/busybox", "wget", "-q", "-O", "-", "http://\(ip):8080/"], expectSuccess: false)
+                    .stdout == "written by writer\n"
+            }
+        }
+    }
+
     @Test("an image the store does not hold waits in ErrImagePull with the reason")
     func missingImage() async throws {
         try await TestLab.with { lab in

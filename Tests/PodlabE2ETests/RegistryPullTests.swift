@@ -103,7 +103,7 @@ struct RegistryPullTests {
                 ("wrong-digest", "\(registry.host)/team/web@\(wrong)", "manifest unknown"),
                 ("registry-down", "127.0.0.1:\(closed)/team/web:1", "connect: Connection refused"),
             ]
-            for (name, reference, reason) in cases {
+            for (name, reference, _) in cases {
                 try lab.run(["run", name, "--image", reference, "--restart=Never"])
             }
             for (name, reference, reason) in cases {

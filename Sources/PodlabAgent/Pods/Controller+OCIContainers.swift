@@ -79,7 +79,7 @@ extension Controller {
         runtime.restartTasks[name] = Task {
             let result: Result<ImageStore.Image, OCIImageError>
             do throws(OCIImageError) { result = .success(try await puller.pull(reference, into: store)) } catch { result = .failure(error) }
-            await self.pullFinished(podKey, uid: uid, container: name, image: reference, result: result, took: ContinuousClock.now - started)
+            self.pullFinished(podKey, uid: uid, container: name, image: reference, result: result, took: ContinuousClock.now - started)
         }
     }
 
