@@ -94,6 +94,9 @@ enum PatchRoutes {
             } catch {
                 throw error.status
             }
+            if let live, UnchangedWrite.isUnchanged(stored: live, written: applied) {
+                return APIServer.json(Data(live.jsonText(indent: 0).utf8))
+            }
             let data = Data(applied.jsonText(indent: 0).utf8)
             do {
                 if live == nil, let create { return APIServer.json(try await create(context, data, dryRun), status: .created) }
