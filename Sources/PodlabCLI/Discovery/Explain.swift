@@ -25,7 +25,7 @@ public struct ExplainCommand: PodlabCommand {
     public func execute(_ context: CommandContext) async throws -> Int32 {
         let path = target.split(separator: ".", omittingEmptySubsequences: true).map(String.init)
         guard let name = path.first else { throw CLIError("you must specify the type of resource to explain") }
-        let client = try scope.client(context)
+        let client = scope.client(context)
         var resources = DiscoveredResource.list(try await client.json("/api/v1"))
         for group in try await client.json("/apis")["groups"]?.arrayValue ?? [] {
             for version in group["versions"]?.arrayValue ?? [] {
