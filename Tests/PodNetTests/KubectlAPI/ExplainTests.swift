@@ -63,7 +63,7 @@ struct ExplainTests {
         #expect(text.contains("  env\t<[]EnvVar>\n"))
         #expect(text.contains("  name\t<string> -required-\n"))
         #expect(text.contains("  ports\t<[]ContainerPort>\n"))
-        #expect(text.hasSuffix("container's default will be used. Cannot be updated.\n\n\n"))
+        #expect(text.hasSuffix("  workingDir\t<string>\n    Container's working directory. If not specified, the container runtime's\n    default will be used. Cannot be updated.\n\n\n"))
         for line in text.split(separator: "\n") { #expect(line.count <= 80, "\(line)") }
     }
 
