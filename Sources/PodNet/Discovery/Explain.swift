@@ -72,9 +72,8 @@ public enum Explain {
         }) else {
             throw ExplainError("GVR (\(resource.group)/\(resource.version), Resource=\(resource.resource)) not found in OpenAPI schema")
         }
-        var text = "KIND:       \(resource.kind)\n"
-        if !resource.group.isEmpty { text += "GROUP:      \(resource.group)\n" }
-        text += "VERSION:    \(resource.version)\n\n"
+        var text = resource.group.isEmpty ? "" : "GROUP:      \(resource.group)\n"
+        text += "KIND:       \(resource.kind)\nVERSION:    \(resource.version)\n\n"
 
         var descriptions = [kindSchema["description"]?.stringValue ?? ""]
         var target = kindSchema

@@ -67,10 +67,10 @@ struct ExplainTests {
         for line in text.split(separator: "\n") { #expect(line.count <= 80, "\(line)") }
     }
 
-    @Test("a kind with a group prints GROUP; --recursive nests the fields two spaces a level, without descriptions")
+    @Test("a kind with a group prints GROUP first; --recursive nests the fields two spaces a level, without descriptions")
     func recursive() throws {
         let text = try Self.explain("deploy", ["spec", "template"], recursive: true).text
-        #expect(text.hasPrefix("KIND:       Deployment\nGROUP:      apps\nVERSION:    v1\n\nFIELD: template <PodTemplateSpec>"))
+        #expect(text.hasPrefix("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n\nFIELD: template <PodTemplateSpec>"))
         #expect(text.contains("\n  spec\t<PodSpec>\n    activeDeadlineSeconds\t<integer>\n"))
         #expect(text.contains("\n    containers\t<[]Container> -required-\n      args\t<[]string>\n"))
         #expect(text.contains("\n        containerPort\t<integer> -required-\n"))
