@@ -21,7 +21,7 @@ public struct Podlab: AsyncParsableCommand {
             CommandGroup(name: "Service", subcommands: [Expose.self, Create.self]),
             CommandGroup(name: "Deployment", subcommands: [Scale.self, Rollout.self, SetCommand.self]),
             CommandGroup(name: "Image", subcommands: [ImageCommands.self]),
-            CommandGroup(name: "Discovery", subcommands: [Version.self, APIResources.self]),
+            CommandGroup(name: "Discovery", subcommands: [Version.self, APIResources.self, ExplainCommand.self]),
             CommandGroup(name: "Inspect", subcommands: [IP.self, Whois.self, IPAM.self, Trace.self]),
             CommandGroup(name: "Connectivity", subcommands: [ConnectivityTest.self]),
         ])

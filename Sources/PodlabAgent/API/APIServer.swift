@@ -114,6 +114,7 @@ public enum APIServer {
                 let namespace = try context.parameters.require("namespace"), name = try context.parameters.require("name")
                 let current = try? await backend.getPod(namespace: namespace, name: name)
                 let body = try FieldManagers.record(body: received, old: current, request: request)
+                if let stored = FieldManagers.unchanged(body: body, current: current) { return json(stored) }
                 return json(try await backend.replacePod(namespace: namespace, name: name, body: body, dryRun: dryRun))
             }
         }

@@ -59,6 +59,7 @@ enum ObjectRoutes {
                     let received = Data(buffer: try await APIServer.requestBody(request))
                     let current = try? await handlers.get(try namespace(context), try name(context))
                     let body = try FieldManagers.record(body: received, old: current, request: request)
+                    if let stored = FieldManagers.unchanged(body: body, current: current) { return APIServer.json(stored) }
                     return APIServer.json(try await replace(try namespace(context), try name(context), body, dryRun))
                 }
             }

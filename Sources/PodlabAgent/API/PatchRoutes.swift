@@ -39,10 +39,13 @@ enum PatchRoutes {
                 var attempts = 0
                 while true {
                     attempts += 1
-                    let current = try JSONReader.value(from: String(decoding: try await get(context), as: UTF8.self))
+                    let stored = try await get(context)
+                    let current = try JSONReader.value(from: String(decoding: stored, as: UTF8.self))
                     var patched: JSONValue
                     do { patched = try type.apply(patch, to: current) } catch let error as PatchError { throw error.status }
                     patched = FieldManagers.recordUpdate(from: current, to: patched, manager: manager)
+                    // A patch that changes nothing is not written: the object and its resourceVersion stay.
+                    if UnchangedWrite.isUnchanged(stored: current, written: patched) { return APIServer.json(stored) }
                     do {
                         return APIServer.json(try await replace(context, Data(patched.jsonText(indent: 0).utf8), dryRun))
                     } catch let status as APIStatus where status.code == 409 && attempts < 5
@@ -91,6 +94,9 @@ enum PatchRoutes {
             } catch {
                 throw error.status
             }
+            if let live, UnchangedWrite.isUnchanged(stored: live, written: applied) {
+                return APIServer.json(Data(live.jsonText(indent: 0).utf8))
+            }
             let data = Data(applied.jsonText(indent: 0).utf8)
             do {
                 if live == nil, let create { return APIServer.json(try await create(context, data, dryRun), status: .created) }
@@ -137,6 +143,15 @@ enum FieldManagers {
         guard case .object = new else { return new }
         let apiVersion = new["apiVersion"]?.stringValue ?? old?["apiVersion"]?.stringValue ?? ""
         return ManagedFields.recordUpdate(from: old, to: new, manager: manager, apiVersion: apiVersion, time: .now())
+    }
+
+    /// The stored object when a PUT body (its managed fields recorded) changes nothing in it:
+    /// such an update is not written.
+    static func unchanged(body: Data, current: Data?) -> Data? {
+        guard let current, let stored = try? JSONReader.value(from: String(decoding: current, as: UTF8.self)),
+              let written = try? JSONReader.value(from: String(decoding: body, as: UTF8.self)),
+              UnchangedWrite.isUnchanged(stored: stored, written: written) else { return nil }
+        return current
     }
 
     /// A create or PUT body with its `managedFields`; a body that is not a JSON object is

@@ -341,6 +341,8 @@ extension Controller {
                 new.status[container: name] = status
             }
         }
+        // An update that changes nothing after defaulting is not stored: no new resourceVersion, no event.
+        if UnchangedWrite.isUnchanged(stored: old.json, written: new.json) { return Data(old.json.jsonText(indent: 0).utf8) }
         if dryRun {
             new.metadata.resourceVersion = old.metadata.resourceVersion
             PodStatusRules.update(&new, now: .now())

@@ -304,6 +304,8 @@ extension Controller {
         do { try new.validatedUpdate(from: old) } catch { throw error.status }
         var random = SystemRandomNumberGenerator()
         try serviceAllocation.allocate(&new, old: old, using: &random)
+        // An update that changes nothing after defaulting is not stored: no new resourceVersion, no event.
+        if UnchangedWrite.isUnchanged(stored: old.json, written: new.json) { return Data(old.json.jsonText(indent: 0).utf8) }
         if dryRun {
             new.metadata.resourceVersion = old.metadata.resourceVersion
             return Data(new.json.jsonText(indent: 0).utf8)

@@ -69,6 +69,8 @@ extension Controller {
         // The revision is the controller's to keep.
         new.metadata.annotations[Deployment.revisionAnnotation] = old.metadata.annotations[Deployment.revisionAnnotation]
         new.status = old.status
+        // An update that changes nothing after defaulting is not stored: no new resourceVersion, no event.
+        if UnchangedWrite.isUnchanged(stored: old.json, written: new.json) { return Data(old.json.jsonText(indent: 0).utf8) }
         if dryRun {
             new.metadata.resourceVersion = old.metadata.resourceVersion
             return Data(new.json.jsonText(indent: 0).utf8)
