@@ -100,7 +100,12 @@ extension Controller {
             status.ready = false
             status.started = false
         } catch ImagePullWait.pulling {
-            status.state = .waiting(reason: ContainerReason.containerCreating)
+            // The first pull shows ContainerCreating; a pull tried again after a failure keeps
+            // the failure's reason until it ends, as the kubelet's status does.
+            let reason = status.state.waiting?.reason
+            if reason != ContainerReason.errImagePull && reason != ContainerReason.imagePullBackOff {
+                status.state = .waiting(reason: ContainerReason.containerCreating)
+            }
             status.ready = false
             status.started = false
         } catch let ImagePullWait.neverPull(image) {
