@@ -6,7 +6,9 @@
 // Needs root; everything happens in namespaces it creates under unique names and removes on
 // every path.
 //
-//   netpol-bench [--pods N] [--policies N] [--connects N] [--runs R] [--changes N]
+//   netpol-bench [--pods N] [--policies N] [--connects N] [--runs R] [--changes N] [--index-only]
+//
+// `--index-only` runs only the index's part of a label change (no root needed).
 
 #if canImport(Glibc)
 import Glibc
@@ -24,12 +26,17 @@ struct Options {
     var connects = 2_000
     var runs = 3
     var changes = 50
+    var indexOnly = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
         while let flag = iterator.next() {
+            if flag == "--index-only" {
+                indexOnly = true
+                continue
+            }
             guard let value = iterator.next(), let number = Int(value), number > 0 else {
-                print("usage: netpol-bench [--pods N] [--policies N] [--connects N] [--runs R] [--changes N]")
+                print("usage: netpol-bench [--pods N] [--policies N] [--connects N] [--runs R] [--changes N] [--index-only]")
                 exit(2)
             }
             switch flag {
@@ -39,7 +46,7 @@ struct Options {
             case "--runs": runs = number
             case "--changes": changes = number
             default:
-                print("usage: netpol-bench [--pods N] [--policies N] [--connects N] [--runs R] [--changes N]")
+                print("usage: netpol-bench [--pods N] [--policies N] [--connects N] [--runs R] [--changes N] [--index-only]")
                 exit(2)
             }
         }
@@ -322,15 +329,9 @@ enum Delivery: CustomStringConvertible {
 /// it on 8080) and `none`, among N other pods and N policies: each change goes through the
 /// agent's path (`PolicyIndex.updatePod`, `takeDelta`, one transaction), timed from the change
 /// to the first new connection it decides; once with each `Delivery`, in the same run.
-func labelChanges(_ options: Options) async throws {
-    let changes = max(50, options.changes)
-    print("a label change among \(options.pods) pods and \(options.policies + 1) policies, to the first new connection (\(changes) each way, p50 / p99)")
-    let lab = try LatencyLab.make()
-    defer { lab.remove() }
-    let port: UInt16 = 8080
-    let listener = try lab.listen(port: port)
-    defer { close(listener) }
-    var client = PolicyPod(namespace: "ns0", name: "client", labels: ["role": "none"], address: LatencyLab.clientAddress, node: "n1")
+/// The world of `labelChanges`: the client (labelled `role: none`), the server, the benchmark's
+/// pods a few subnets up, its policies and one admitting the client to the server.
+func labelChangeWorld(_ options: Options, client: PolicyPod, serverPort port: UInt16) -> PolicyWorld {
     let server = PolicyPod(namespace: "ns0", name: "server", labels: ["app": "server"], address: LatencyLab.serverAddress, node: "n1",
                            namedPorts: [.init("http", .tcp): port])
     // The other pods a few subnets up, clear of the two real ones.
@@ -344,8 +345,39 @@ func labelChanges(_ options: Options) async throws {
         ingress: [NetworkPolicyIngressRule(ports: [NetworkPolicyPort(protocol: .tcp, port: .int(Int32(port)))],
                                            from: [NetworkPolicyPeer(podSelector: LabelSelectorSpec(matchLabels: ["role": "client"]))])])).applyingDefaults()
     let base = world(pods: others, policies: options.policies)
-    var index = PolicyIndex(PolicyWorld(pods: base.pods + [client, server], namespaceLabels: base.namespaceLabels,
-                                        policies: base.policies + [admitClient], nodeAddresses: base.nodeAddresses))
+    return PolicyWorld(pods: base.pods + [client, server], namespaceLabels: base.namespaceLabels,
+                       policies: base.policies + [admitClient], nodeAddresses: base.nodeAddresses)
+}
+
+/// The index's part of `labelChanges` alone: each change gives the client an identity of its own
+/// (`role: client`) or takes it back into a shared one, so an identity comes or goes every time.
+func indexChanges(_ options: Options) {
+    let changes = max(50, options.changes)
+    var client = PolicyPod(namespace: "ns0", name: "client", labels: ["role": "none"], address: LatencyLab.clientAddress, node: "n1")
+    var index = PolicyIndex(labelChangeWorld(options, client: client, serverPort: 8080))
+    var times: [Double] = [], elements = 0
+    for step in 0..<(2 * changes) {
+        client.labels["role"] = step % 2 == 0 ? "client" : "none"
+        let start = ContinuousClock.now
+        index.updatePod(namespace: "ns0", name: "client", client)
+        let delta = index.takeDelta(node: "n1")
+        times.append(seconds(ContinuousClock.now - start))
+        elements = delta.count
+    }
+    print("a label change's index work (an identity comes or goes; \(options.pods) pods, \(options.policies + 1) policies, \(changes) each way): "
+        + "\(ms(percentile(times, 50))) / \(ms(percentile(times, 99))) p50 / p99, \(elements) elements")
+}
+
+func labelChanges(_ options: Options) async throws {
+    let changes = max(50, options.changes)
+    print("a label change among \(options.pods) pods and \(options.policies + 1) policies, to the first new connection (\(changes) each way, p50 / p99)")
+    let lab = try LatencyLab.make()
+    defer { lab.remove() }
+    let port: UInt16 = 8080
+    let listener = try lab.listen(port: port)
+    defer { close(listener) }
+    var client = PolicyPod(namespace: "ns0", name: "client", labels: ["role": "none"], address: LatencyLab.clientAddress, node: "n1")
+    var index = PolicyIndex(labelChangeWorld(options, client: client, serverPort: port))
     let declarations = index.ruleset(node: "n1").sets.map(\.declaration)
     _ = try await PolicyDataplane().sync(node: "n1", namespace: lab.node, desired: index.ruleset(node: "n1"))
     guard try tryConnect(clientSocket(lab), listener: listener, port: port, timeout: .milliseconds(300)).connected == nil else {
@@ -462,6 +494,8 @@ func transactionCosts(_ options: Options) async throws {
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 do {
+    indexChanges(options)
+    if options.indexOnly { exit(0) }
     try await programming(options)
     try await transactionCosts(options)
     try await labelChanges(options)

@@ -47,8 +47,11 @@ public struct PolicyRuleset: Hashable, Sendable, CustomStringConvertible {
 
         /// The same delta with each set's elements in a stable order.
         public func sorted() -> Delta {
-            Delta(removed: removed.mapValues { $0.sorted { $0.description < $1.description } },
-                  added: added.mapValues { $0.sorted { $0.description < $1.description } })
+            // Each element's description made once, not twice a comparison (it was a seventh of a label change).
+            func sorted(_ elements: [Element]) -> [Element] {
+                elements.map { ($0.description, $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            return Delta(removed: removed.mapValues(sorted), added: added.mapValues(sorted))
         }
 
         public var description: String {
