@@ -47,6 +47,9 @@ public struct Get: PodlabCommand {
     @Flag(name: .customLong("no-headers"), help: "Print tables without headers.")
     public var noHeaders = false
 
+    @Flag(name: .customLong("show-managed-fields"), help: "Keep metadata.managedFields in yaml and json output (hidden otherwise, as kubectl does).")
+    public var showManagedFields = false
+
     public init() {}
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
@@ -103,7 +106,7 @@ public struct Get: PodlabCommand {
         }
         if requests.count > 1, let format, format == .json || format == .yaml {
             let list: JSONValue = .object(["apiVersion": "v1", "kind": "List", "metadata": .object(["resourceVersion": ""]), "items": .array(mergedItems)])
-            context.stdout.write(Self.document(list, format: format))
+            context.stdout.write(Self.document(list, format: format, showManagedFields: showManagedFields))
             return status
         }
         if !printedBefore, let nothingFound { context.stderr.line(nothingFound) }
@@ -192,7 +195,7 @@ public struct Get: PodlabCommand {
                 switch format {
                 case .json?, .yaml?:
                     let single = names.count == 1 && objects.count == 1 && !watch
-                    context.stdout.write(Self.document(single ? objects[0].json : ObjectList<T>.kubectlList(objects).json, format: format!))
+                    context.stdout.write(Self.document(single ? objects[0].json : ObjectList<T>.kubectlList(objects).json, format: format!, showManagedFields: showManagedFields))
                 case .name?:
                     for object in objects { context.stdout.line("\(singular)/\(object.metadata.name)") }
                 case .wide?, nil:
@@ -217,8 +220,8 @@ public struct Get: PodlabCommand {
             let key = "\(object.metadata.namespace)/\(object.metadata.name)"
             if event["type"] == .string("ADDED"), let version = seen[key], version == object.metadata.resourceVersion { continue }
             switch format {
-            case .json?: context.stdout.write(Self.document(object.json, format: .json))
-            case .yaml?: context.stdout.write("---\n" + object.json.yamlText())
+            case .json?: context.stdout.write(Self.document(object.json, format: .json, showManagedFields: showManagedFields))
+            case .yaml?: context.stdout.write("---\n" + Self.document(object.json, format: .yaml, showManagedFields: showManagedFields))
             case .name?: context.stdout.line("\(singular)/\(object.metadata.name)")
             case .wide?, nil:
                 let rendered = rows([object], now: Timestamp(context.now()))
@@ -269,7 +272,7 @@ public struct Get: PodlabCommand {
         case .json?, .yaml?:
             let single = names.count == 1 && nodes.count == 1
             if !nodes.isEmpty || names.isEmpty {
-                context.stdout.write(Self.document(single ? nodes[0].json : NodeList.kubectlList(nodes).json, format: format!))
+                context.stdout.write(Self.document(single ? nodes[0].json : NodeList.kubectlList(nodes).json, format: format!, showManagedFields: showManagedFields))
             }
         case .name?:
             for node in nodes { context.stdout.line("node/\(node.metadata.name)") }
@@ -298,7 +301,7 @@ public struct Get: PodlabCommand {
         let events = list.items.sorted { ($0.lastTimestamp?.secondsSince1970 ?? 0) < ($1.lastTimestamp?.secondsSince1970 ?? 0) }
         switch format {
         case .json?, .yaml?:
-            context.stdout.write(Self.document(EventList.kubectlList(events).json, format: format!))
+            context.stdout.write(Self.document(EventList.kubectlList(events).json, format: format!, showManagedFields: showManagedFields))
         case .name?:
             for event in events { context.stdout.line("event/\(event.metadata.name)") }
         case .wide?, nil:
@@ -385,8 +388,21 @@ public struct Get: PodlabCommand {
 
     // MARK: Output helpers
 
-    static func document(_ json: JSONValue, format: OutputFormat) -> String {
-        format == .json ? json.jsonText() + "\n" : json.yamlText()
+    /// An object or list as `-o json|yaml` prints it: without `metadata.managedFields` unless
+    /// asked (kubectl ≥ 1.21 hides them the same way).
+    static func document(_ json: JSONValue, format: OutputFormat, showManagedFields: Bool = false) -> String {
+        let json = showManagedFields ? json : hidingManagedFields(json)
+        return format == .json ? json.jsonText() + "\n" : json.yamlText()
+    }
+
+    static func hidingManagedFields(_ json: JSONValue) -> JSONValue {
+        guard case var .object(fields) = json else { return json }
+        if case var .object(metadata)? = fields["metadata"], metadata["managedFields"] != nil {
+            metadata["managedFields"] = nil
+            fields["metadata"] = .object(metadata)
+        }
+        if case let .array(items)? = fields["items"] { fields["items"] = .array(items.map(hidingManagedFields)) }
+        return .object(fields)
     }
 
     static func labels(_ labels: [String: String]) -> String {

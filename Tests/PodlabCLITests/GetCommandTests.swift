@@ -96,6 +96,22 @@ struct GetCommandTests {
         }
     }
 
+    @Test("-o yaml|json hide managedFields as kubectl does; --show-managed-fields keeps them")
+    func managedFieldsHidden() async throws {
+        try await TestAgent.serving { agent in
+            let create = agent.context()
+            #expect(await create.run("run web --image nginx") == 0)
+            for format in ["yaml", "json"] {
+                let hidden = agent.context()
+                #expect(await hidden.run("get pod web -o \(format)") == 0)
+                #expect(!hidden.stdout.text.contains("managedFields") && hidden.stdout.text.contains("web"))
+                let shown = agent.context()
+                #expect(await shown.run("get pods -o \(format) --show-managed-fields") == 0)
+                #expect(shown.stdout.text.contains("managedFields"))
+            }
+        }
+    }
+
     @Test func listAsJSON() async throws {
         try await TestAgent.serving { agent in
             try await agent.add(Self.nginx("a"))

@@ -50,7 +50,8 @@ public struct Edit: PodlabCommand {
         let resource = T.qualifiedResource
         let singular = ResourceKind(argument: T.resource)?.singular ?? T.resource
         let live = try await client.get(T.self, path)
-        let original = live.yamlText
+        // managedFields are not shown for editing, as kubectl (≥ 1.21) does.
+        let original = Get.hidingManagedFields(live.json).yamlText()
 
         let file = try Self.temporaryFile()
         var content = Self.header + original
