@@ -19,10 +19,16 @@ extension ImageStore {
     /// layer of the image is in the store, and a load that fails removes the blobs and layers it
     /// added: the store is as it was.
     public func load(path: String) throws(OCIImageError) -> [String] {
-        try locked { () throws(OCIImageError) -> [String] in
+        try lockedAllOrNothing { () throws(OCIImageError) -> [String] in try loadLocked(path: path) }
+    }
+
+    /// Runs `body` holding the lock; when it fails, the blobs and layers it added (the
+    /// directories' entries before and after) are removed again, so the store is as it was.
+    func lockedAllOrNothing<T>(_ body: () throws(OCIImageError) -> T) throws(OCIImageError) -> T {
+        try locked { () throws(OCIImageError) -> T in
             let blobsBefore = Self.entries(of: blobsDirectory), layersBefore = Self.entries(of: layersDirectory)
             do throws(OCIImageError) {
-                return try loadLocked(path: path)
+                return try body()
             } catch {
                 for name in Self.entries(of: blobsDirectory).subtracting(blobsBefore) { unlink("\(blobsDirectory)/\(name)") }
                 for name in Self.entries(of: layersDirectory).subtracting(layersBefore) { removeLayerDirectory(name) }

@@ -286,23 +286,16 @@ extension ImageStore {
     /// Moves a pull's blobs into `blobs/`, stores its manifest, checks and unpacks the image and
     /// names it, all under the lock; on failure the blobs and layers it added are removed again.
     func addPulled(manifest: [UInt8], downloads: String, blobs: [ImageDigest], name: String, source: String) throws(OCIImageError) -> Image {
-        try locked { () throws(OCIImageError) -> Image in
-            let blobsBefore = Self.entries(of: blobsDirectory), layersBefore = Self.entries(of: layersDirectory)
-            do throws(OCIImageError) {
-                for digest in blobs where access(blobPath(digest), F_OK) != 0 {
-                    guard rename("\(downloads)/\(digest.hex)", blobPath(digest)) == 0 else {
-                        throw OCIImageError("rename \(downloads)/\(digest.hex) to \(blobPath(digest)): \(Errno.current)")
-                    }
+        try lockedAllOrNothing { () throws(OCIImageError) -> Image in
+            for digest in blobs where access(blobPath(digest), F_OK) != 0 {
+                guard rename("\(downloads)/\(digest.hex)", blobPath(digest)) == 0 else {
+                    throw OCIImageError("rename \(downloads)/\(digest.hex) to \(blobPath(digest)): \(Errno.current)")
                 }
-                let manifestDigest = try putBlob(manifest)
-                try verifyAndUnpack(manifestDigest, source: source)
-                _ = try self.name([(name, manifestDigest)])
-                return try image(manifestDigest, names: try readRefs().filter { $0.value == manifestDigest }.map(\.key).sorted())
-            } catch {
-                for entry in Self.entries(of: blobsDirectory).subtracting(blobsBefore) { unlink("\(blobsDirectory)/\(entry)") }
-                for entry in Self.entries(of: layersDirectory).subtracting(layersBefore) { removeLayerDirectory(entry) }
-                throw error
             }
+            let manifestDigest = try putBlob(manifest)
+            try verifyAndUnpack(manifestDigest, source: source)
+            _ = try self.name([(name, manifestDigest)])
+            return try image(manifestDigest, names: try readRefs().filter { $0.value == manifestDigest }.map(\.key).sorted())
         }
     }
 }
