@@ -321,7 +321,18 @@ public actor Controller: APIBackend {
             do { try sandboxRuntime.removeSandbox(PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod), namespaces: labNamespaces) } catch {
                 logger.error("pod \(key(pod)): removing its sandbox failed: \(error)")
             }
+            // Its OCI containers: the runtime's state and the overlay roots. A container's own
+            // exit handler does the same, but may come after the pods' directories are gone.
+            OCIContainers.removeAll(podDirectory: paths.podDirectory(uid: pod.metadata.uid), paths: paths)
         }
+        // Whatever is still mounted under the pods' directories (a root of a pod the store no
+        // longer held) is unmounted before they are removed: removing through a mount would
+        // reach into what it shows.
+        for point in LabStateModes.mountPoints(under: paths.pods).sorted(by: { $0.count > $1.count }) {
+            logger.warning("unmounting \(point), left by a container")
+            umount2(point, Int32(MNT_DETACH))
+        }
+        try? FileManager.default.removeItem(atPath: OCIContainers.runtimeRoot(paths))
         if let plan {
             do { try sandboxRuntime.removeLabNetwork(plan) } catch { logger.error("removing the lab network: \(error)") }
         }

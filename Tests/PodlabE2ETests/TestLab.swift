@@ -56,8 +56,18 @@ struct TestLab: Sendable {
             if (try? condition()) == true { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        Issue.record("timed out waiting for: \(what)", sourceLocation: sourceLocation)
+        Issue.record("timed out waiting for: \(what)\n\(diagnosis())", sourceLocation: sourceLocation)
         throw CancellationError()
+    }
+
+    /// What the lab looks like, for a test that timed out: its pods, recent events and the
+    /// end of the agent's log.
+    func diagnosis() -> String {
+        let pods = (try? Command.run(podlab, ["get", "pods", "-A", "-o", "wide"], environment: environment))?.stdout ?? ""
+        let events = (try? Command.run(podlab, ["get", "events", "-A"], environment: environment))?.stdout ?? ""
+        let log = ((try? String(contentsOfFile: "\(stateRoot)/\(name)/agent.log", encoding: .utf8)) ?? "")
+            .split(separator: "\n").suffix(30).joined(separator: "\n")
+        return "pods:\n\(pods)events (last 20):\n\(events.split(separator: "\n").suffix(20).joined(separator: "\n"))\nagent log (last 30 lines):\n\(log)"
     }
 
     /// The network namespace of pod `pod` in `namespace`, spelled out here (not taken from

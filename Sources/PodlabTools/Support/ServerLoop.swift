@@ -183,6 +183,9 @@ final class ServerLoop {
         for endpoint in datagrams { epoll_ctl(epoll, EPOLL_CTL_DEL, endpoint.socket.fd, nil) }
         datagramIndex.removeAll()
         waitForFirstRequests()
+        // Every handler knows first that the server is closing: a request read below, on any
+        // connection, is answered as the connection's last (`Connection: close`).
+        for connection in connections.values { _ = connection.handler.shutDown() }
         for connection in Array(connections.values) {
             // A request sent just before the signal is read first: a socket closed with unread
             // input answers the peer with a reset instead of the response.
