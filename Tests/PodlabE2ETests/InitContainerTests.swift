@@ -183,7 +183,9 @@ struct InitContainerTests {
 
     @Test("an init container whose image cannot be pulled holds the pod in Init:ErrImagePull; a new image lets it go on")
     func unknownImage() async throws {
-        try await TestLab.with(backoff: 0.5) { lab in
+        // ErrImagePull shows for one back-off period after each failed pull: 2 s is long enough
+        // for polling through the CLI to see it on a loaded machine, 0.5 s was not.
+        try await TestLab.with(backoff: 2) { lab in
             let manifest = """
                 apiVersion: v1
                 kind: Pod

@@ -42,12 +42,17 @@ struct KeeperTests {
     @Test("a container that exits with 7 while no agent runs: Terminated with exit code 7 (Never), lastState 7 (OnFailure)")
     func exitCodeWhileAgentIsDown() async throws {
         try await TestLab.with { lab in
-            try lab.apply(Self.pod("never", policy: "Never", command: ["sh", "-c", "sleep 12; exit 7"]) + "---\n"
-                          + Self.pod("onfailure", policy: "OnFailure", command: ["sh", "-c", "sleep 12; exit 7"]), as: "pods.yaml")
+            // The containers exit once this file exists (a pod sees the host's file system), which
+            // the test makes only after the agent is gone, however slow the machine.
+            let go = "\(lab.stateRoot)/exit-now"
+            let command = ["sh", "-c", "until [ -e \(go) ]; do sleep 0.2; done; exit 7"]
+            try lab.apply(Self.pod("never", policy: "Never", command: command) + "---\n"
+                          + Self.pod("onfailure", policy: "OnFailure", command: command), as: "pods.yaml")
             try await lab.eventually("both pods Running") { try lab.allRunning(count: 2) }
             let shells = try ["never", "onfailure"].map { try #require(try lab.containerPIDs($0)["sh"], "\($0) has no sh") }
             try await lab.killAgent()
             #expect(shells.allSatisfy(processIsAlive), "a container ended before the agent was killed: nothing to test")
+            #expect(FileManager.default.createFile(atPath: go, contents: nil))
             for pid in shells {
                 try await lab.eventually("container \(pid) reaped by the keeper", timeout: .seconds(20)) { processState(pid) == nil }
             }

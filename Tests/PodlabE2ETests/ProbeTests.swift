@@ -244,7 +244,7 @@ struct ProbeTests {
                   containers:
                   - name: app
                     image: busybox
-                    command: ["sh", "-c", "sleep 4; exec httpd -f -p 8080 -h /www"]
+                    command: ["sh", "-c", "until [ -e \(lab.stateRoot)/listen-now ]; do sleep 0.2; done; exec httpd -f -p 8080 -h /www"]
                     ports: [{name: web, containerPort: 8080}]
                     volumeMounts: [{name: root, mountPath: /www}]
                     startupProbe:
@@ -258,10 +258,12 @@ struct ProbeTests {
             try await lab.eventually("app running") {
                 (try lab.containerStatus("slow", "app")["state"] as? [String: Any])?["running"] != nil
             }
-            // While the server sleeps: running, not started, not ready.
+            // While the server waits for the test's word: running, not started, not ready.
+            try await Task.sleep(for: .seconds(2))
             let early = try lab.containerStatus("slow", "app")
             #expect(early["started"] as? Bool == false, "\(early)")
             #expect(early["ready"] as? Bool == false, "\(early)")
+            #expect(FileManager.default.createFile(atPath: "\(lab.stateRoot)/listen-now", contents: nil))
             try await lab.eventually("started and ready", timeout: .seconds(60)) {
                 let status = try lab.containerStatus("slow", "app")
                 return status["started"] as? Bool == true && status["ready"] as? Bool == true

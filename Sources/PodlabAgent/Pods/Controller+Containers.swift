@@ -119,14 +119,13 @@ extension Controller {
             status.ready = false
             status.started = false
         } catch let error as ImageError {
-            status.state = .waiting(reason: error.waitingReason, message: error.description)
-            status.ready = false
-            status.started = false
             if error.waitingReason == ContainerReason.errImagePull {
                 // The error says it: `Failed to pull image "x": …`, as the kubelet's event does.
-                recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: error.description)
-                recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: "Error: \(ContainerReason.errImagePull)")
-                scheduleImagePull(podKey, uid: pod.metadata.uid, container: name, image: container.image, lastError: error.description, runtime: runtime)
+                pullFailed(pod, container: name, status: &status, image: container.image, message: error.description, runtime: runtime)
+            } else {
+                status.state = .waiting(reason: error.waitingReason, message: error.description)
+                status.ready = false
+                status.started = false
             }
         } catch {
             status.state = .waiting(reason: "RunContainerError", message: "\(error)")
@@ -145,6 +144,17 @@ extension Controller {
     /// `resyncPeriod`; a look inside the back-off window shows `ImagePullBackOff`, the first
     /// one after it pulls (starts the container) again. A new image or the pod's deletion
     /// cancels this (`restartTasks`).
+    /// A pull that failed (`message`: `Failed to pull image "x": …`): the container waits in
+    /// `ErrImagePull`, the kubelet's two Failed events say why, and the pull back-off starts.
+    func pullFailed(_ pod: Pod, container name: String, status: inout ContainerStatus, image: String, message: String, runtime: PodRuntime) {
+        status.state = .waiting(reason: ContainerReason.errImagePull, message: message)
+        status.ready = false
+        status.started = false
+        recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: message)
+        recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: "Error: \(ContainerReason.errImagePull)")
+        scheduleImagePull(key(pod), uid: pod.metadata.uid, container: name, image: image, lastError: message, runtime: runtime)
+    }
+
     func scheduleImagePull(_ podKey: String, uid: String, container name: String, image: String, lastError: String, runtime: PodRuntime) {
         let failedPulls = (runtime.failedPulls[name] ?? 0) + 1
         runtime.failedPulls[name] = failedPulls

@@ -13,9 +13,9 @@ extension Controller {
     /// (`OCIContainers.execRequest`).
     static func execRequest(pod: Pod, container: Container, process: ProcessIdentity, sandbox: PodSandboxPaths,
                             imagesDirectory: String, ociRuntimeRoot: String, cgroup: SpawnCgroup?, command: [String]) throws -> SpawnRequest {
-        if let containerID = pod.status[container: container.name]?.containerID, let kind = OCIContainers.runtime(ofContainerID: containerID) {
-            return OCIContainers.execRequest(runtime: kind, runtimeRoot: ociRuntimeRoot, id: String(containerID.dropFirst(kind.rawValue.count + 3)),
-                                             command: command)
+        if let containerID = pod.status[container: container.name]?.containerID,
+           let (kind, id) = OCIContainers.runtimeContainer(ofContainerID: containerID) {
+            return OCIContainers.execRequest(runtime: kind, runtimeRoot: ociRuntimeRoot, id: id, command: command)
         }
         let environment = (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
             ?? container.env.map { ($0.name, $0.value) }

@@ -97,15 +97,10 @@ extension Controller {
             startContainer(podKey, name)
             startPending(podKey)
         case let .failure(error):
-            let message = "Failed to pull image \"\(image)\": \(error.message)"
-            status.state = .waiting(reason: ContainerReason.errImagePull, message: message)
-            status.ready = false
-            status.started = false
+            pullFailed(pod, container: name, status: &status, image: image, message: "Failed to pull image \"\(image)\": \(error.message)",
+                       runtime: runtime)
             pod.status[container: name] = status
             save(pod)
-            recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: message)
-            recordEvent(pod, container: name, type: .warning, reason: EventReason.failed, message: "Error: \(ContainerReason.errImagePull)")
-            scheduleImagePull(podKey, uid: uid, container: name, image: image, lastError: message, runtime: runtime)
         }
     }
 }

@@ -193,11 +193,24 @@ extension Controller {
               let node = nodes[pod.spec.nodeName], let address = IPv4Address(pod.status.podIP), let plan else { return }
         let uid = pod.metadata.uid
         sandboxRetries.removeValue(forKey: uid)
+        let begun = ContinuousClock.now
+        var volumesDone = begun
+        // A sandbox that took long says where the time went (waiting to begin, the volumes, the
+        // namespaces and interface): on a loaded machine it is the step a pod can wait on longest.
+        defer {
+            let end = ContinuousClock.now
+            let waited = createdClock[uid].map { begun - $0 } ?? .zero
+            if end - begun > .seconds(1) || waited > .seconds(1) {
+                func seconds(_ duration: Duration) -> String { String(format: "%.2f s", Controller.millis(duration) / 1000) }
+                logger.warning("pod \(podKey): slow sandbox: \(seconds(waited)) from creation to its start, volumes \(seconds(volumesDone - begun)), namespaces and interface \(seconds(end - volumesDone))")
+            }
+        }
         do {
             // The pod's files and volumes first, as the kubelet mounts volumes before the sandbox.
             try PodVolumes.setUp(pod, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod),
                                  node: plan.node(named: pod.spec.nodeName),
                                  clusterDNS: PodDNS.clusterDNSAddress(serviceCIDR: plan.serviceCIDR)?.description)
+            volumesDone = ContinuousClock.now
             if pod.spec.hostNetwork {
                 let started = ContinuousClock.now
                 let (sandbox, finished) = try sandboxRuntime.buildHostNetworkSandbox(pod, lab: paths.lab, paths: paths, namespaces: labNamespaces)

@@ -160,6 +160,12 @@ extension OCIContainers {
         OCIRuntimeKind.allCases.first { containerID.hasPrefix("\($0.rawValue)://") }
     }
 
+    /// The runtime and the runtime's own container id of a container ID (`runc://ID`); nil for
+    /// another container's.
+    public static func runtimeContainer(ofContainerID containerID: String) -> (runtime: OCIRuntimeKind, id: String)? {
+        runtime(ofContainerID: containerID).map { ($0, String(containerID.dropFirst($0.rawValue.count + "://".count))) }
+    }
+
     /// The Image ID of a container of `image`: `<repository>@<manifest digest>`, as containerd
     /// reports an image it has a repository digest for; the repository the pod named when the
     /// image has several names.

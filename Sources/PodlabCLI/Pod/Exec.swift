@@ -46,9 +46,10 @@ public struct Exec: PodlabCommand {
         guard let chosen = sandbox.containers.first(where: { $0.name == chosenName }) else {
             throw CLIError("unable to upgrade connection: container not found (\"\(chosenName)\")")
         }
-        if let containerID = podObject.status[container: chosen.name]?.containerID, let kind = OCIContainers.runtime(ofContainerID: containerID) {
-            return try await Self.execThroughRuntime(kind, id: String(containerID.dropFirst(kind.rawValue.count + 3)), command: command,
-                                                     session: session, runtimeRoot: OCIContainers.runtimeRoot(client.paths), context: context)
+        if let containerID = podObject.status[container: chosen.name]?.containerID,
+           let (kind, id) = OCIContainers.runtimeContainer(ofContainerID: containerID) {
+            return try await Self.execThroughRuntime(kind, id: id, command: command, session: session,
+                                                     runtimeRoot: OCIContainers.runtimeRoot(client.paths), context: context)
         }
         let image = podObject.spec.container(named: chosen.name)?.image
         // A container with volumes is joined in its own mount namespace, which only a running
@@ -80,21 +81,25 @@ public struct Exec: PodlabCommand {
         // Checked from inside the container's mount namespace (a volume may be the directory).
         if let dir = workingDirectory, !FileManager.default.fileExists(atPath: Self.pathSeen(dir, from: chosen.mnt)) { workingDirectory = nil }
 
-        // Like a shell running a foreground job: the terminal's ^C and ^\ go to the command
-        // (same process group), not to us. The child starts with default signal handlers.
+        return try await Self.runInForeground(SpawnRequest(
+            executable: program.executable, arguments: program.arguments, argv0: program.argv0,
+            environment: environment, workingDirectory: workingDirectory,
+            stdin: session.stdin ? .inherit : .null, stdout: .inherit, stderr: .inherit,
+            networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
+            mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup), context: context)
+    }
+
+    /// Runs the command as a shell runs a foreground job: the terminal's ^C and ^\ go to the
+    /// command (same process group), not to us; the child starts with default signal handlers.
+    /// Its exit code is ours, and a non-zero one is said as kubectl says it.
+    static func runInForeground(_ request: SpawnRequest, context: CommandContext) async throws -> Int32 {
         signal(SIGINT, SIG_IGN)
         signal(SIGQUIT, SIG_IGN)
         defer {
             signal(SIGINT, SIG_DFL)
             signal(SIGQUIT, SIG_DFL)
         }
-        let child = try Spawner.spawn(SpawnRequest(
-            executable: program.executable, arguments: program.arguments, argv0: program.argv0,
-            environment: environment, workingDirectory: workingDirectory,
-            stdin: session.stdin ? .inherit : .null, stdout: .inherit, stderr: .inherit,
-            networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
-            mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup))
-        let status = try await child.exitStatus()
+        let status = try await Spawner.spawn(request).exitStatus()
         if status.shellCode != 0 {
             context.stderr.line("command terminated with exit code \(status.shellCode)")
         }
@@ -111,17 +116,7 @@ public struct Exec: PodlabCommand {
         request.stdout = .inherit
         request.stderr = .inherit
         request.newSession = false
-        signal(SIGINT, SIG_IGN)
-        signal(SIGQUIT, SIG_IGN)
-        defer {
-            signal(SIGINT, SIG_DFL)
-            signal(SIGQUIT, SIG_DFL)
-        }
-        let status = try await Spawner.spawn(request).exitStatus()
-        if status.shellCode != 0 {
-            context.stderr.line("command terminated with exit code \(status.shellCode)")
-        }
-        return status.shellCode
+        return try await runInForeground(request, context: context)
     }
 
     /// The container to run in, as kubectl, the API server and the kubelet decide it: the one
