@@ -267,9 +267,10 @@ struct InitContainerTests {
                   containers:
                   - name: work
                     image: busybox
-                    command: ["sh", "-c", "sleep 2; echo work done"]
+                    command: ["sh", "-c", "until [ -e \(lab.stateRoot)/finish ]; do sleep 0.2; done; echo work done"]
                 """, as: "job.yaml")
             try await lab.eventually("job Running with its sidecar") { try lab.podColumn("job", 1) == "2/2" }
+            #expect(FileManager.default.createFile(atPath: "\(lab.stateRoot)/finish", contents: nil))
             try await lab.eventually("job Succeeded") { try lab.phase("job") == "Succeeded" }
             #expect(try lab.podColumn("job", 2) == "Completed")
             let logger = try lab.initContainerStatus("job", "logger")

@@ -90,6 +90,9 @@ struct KeeperTests {
     @Test("an init container that finishes while no agent runs is recorded with its real code: 0 lets the app start, 3 fails the pod")
     func initContainerWhileAgentIsDown() async throws {
         try await TestLab.with { lab in
+            // The init containers end once this file exists, which the test makes only after
+            // the agent is gone, however slow the machine.
+            let go = "\(lab.stateRoot)/exit-now"
             let manifest = """
                 apiVersion: v1
                 kind: Pod
@@ -99,7 +102,7 @@ struct KeeperTests {
                   initContainers:
                   - name: setup
                     image: busybox
-                    command: ["sh", "-c", "sleep 6; exit 0"]
+                    command: ["sh", "-c", "until [ -e \(go) ]; do sleep 0.2; done; exit 0"]
                   containers:
                   - name: app
                     image: busybox
@@ -114,7 +117,7 @@ struct KeeperTests {
                   initContainers:
                   - name: setup
                     image: busybox
-                    command: ["sh", "-c", "sleep 6; exit 3"]
+                    command: ["sh", "-c", "until [ -e \(go) ]; do sleep 0.2; done; exit 3"]
                   containers:
                   - name: app
                     image: busybox
@@ -128,6 +131,7 @@ struct KeeperTests {
             }
             try await lab.killAgent()
             #expect(shells.allSatisfy(processIsAlive), "an init container ended before the agent was killed: nothing to test")
+            #expect(FileManager.default.createFile(atPath: go, contents: nil))
             for pid in shells {
                 try await lab.eventually("init container \(pid) reaped by the keeper", timeout: .seconds(20)) { processState(pid) == nil }
             }

@@ -196,12 +196,12 @@ struct ProbeTests {
                   - name: proxy
                     image: busybox
                     restartPolicy: Always
-                    command: ["sh", "-c", "sleep 12; exec httpd -f -p 9000 -h /www"]
+                    command: ["sh", "-c", "until [ -e \(lab.stateRoot)/listen-now ]; do sleep 0.2; done; exec httpd -f -p 9000 -h /www"]
                     volumeMounts: [{name: root, mountPath: /www}]
                     startupProbe:
                       tcpSocket: {port: 9000}
                       periodSeconds: 1
-                      failureThreshold: 40
+                      failureThreshold: 120
                   - name: setup
                     image: busybox
                     command: ["true"]
@@ -213,8 +213,8 @@ struct ProbeTests {
             try await lab.eventually("proxy running") {
                 (try lab.initContainerStatus("gated", "proxy")["state"] as? [String: Any])?["running"] != nil
             }
-            // Not started yet (it listens only 12 s after it started: room for the reads below on a
-            // loaded machine): setup waits. One read for both statuses, so they are of one moment.
+            // Not started yet (it listens only when the test says so): setup waits. One read for
+            // both statuses, so they are of one moment.
             let statuses = ((try lab.pod("gated"))["status"] as? [String: Any])?["initContainerStatuses"] as? [[String: Any]] ?? []
             let proxy = statuses.first { $0["name"] as? String == "proxy" } ?? [:]
             let setup = statuses.first { $0["name"] as? String == "setup" } ?? [:]
@@ -223,6 +223,7 @@ struct ProbeTests {
                 #expect((setup["state"] as? [String: Any])?["waiting"] != nil)
                 #expect(try lab.podColumn("gated", 2) == "Init:0/2")
             }
+            #expect(FileManager.default.createFile(atPath: "\(lab.stateRoot)/listen-now", contents: nil))
             try await lab.eventually("initialized, app running", timeout: .seconds(60)) { try lab.podColumn("gated", 1) == "2/2" }
             #expect(try lab.initContainerStatus("gated", "proxy")["started"] as? Bool == true)
             #expect((try lab.initContainerStatus("gated", "setup")["state"] as? [String: Any])?["terminated"] != nil)
@@ -250,7 +251,7 @@ struct ProbeTests {
                     startupProbe:
                       tcpSocket: {port: web}
                       periodSeconds: 1
-                      failureThreshold: 30
+                      failureThreshold: 120
                     readinessProbe:
                       tcpSocket: {port: web}
                       periodSeconds: 1
@@ -272,7 +273,7 @@ struct ProbeTests {
             #expect(try lab.podColumn("slow", 3) == "0")
             let ip = try lab.podIP("slow")
             let described = try lab.run(["describe", "pod", "slow"]).stdout
-            #expect(described.hasLine("Startup:", "tcp-socket :web delay=0s timeout=1s period=1s #success=1 #failure=30"), "\(described)")
+            #expect(described.hasLine("Startup:", "tcp-socket :web delay=0s timeout=1s period=1s #success=1 #failure=120"), "\(described)")
             #expect(described.contains("Startup probe failed: dial tcp \(ip):8080: connect: connection refused"), "\(described)")
         }
     }

@@ -69,6 +69,12 @@ public struct PolicyIndex: Sendable {
         var logged: [ElementKey: Int] = [:]
         /// What each element touched since the last `takeDelta` was then (nil: absent).
         var base: [ElementKey: PolicyRuleset.Element?] = [:]
+        /// The node's pods each policy isolates (either direction): the only pods an identity
+        /// that appears can add elements to are those of the policies admitting it.
+        var isolatedBy: [String: Set<String>] = [:]
+        /// The node's pods with elements for each identity: the only pods an identity that
+        /// vanishes takes elements from.
+        var podsWithIdentity: [UInt32: Set<String>] = [:]
     }
 
     // The lab as the policies see it.
@@ -383,17 +389,30 @@ public struct PolicyIndex: Sendable {
             }
             for key in dirty { recompute(pod: key, node: node) }
             guard !added.isEmpty || !removed.isEmpty else { continue }
-            let numbersAdded = added.sorted()
-            for key in nodes[node]!.pods.keys.sorted() where !dirty.contains(key) {
-                for number in removed { setContribution(node: node, pod: key, identity: number, []) }
-                // The policy lists only: holding the pod's whole entry would copy its elements on the next write.
-                guard let pod = pods[key], let egress = nodes[node]!.pods[key]?.egressPolicies,
-                      let ingress = nodes[node]!.pods[key]?.ingressPolicies else { continue }
-                for number in numbersAdded {
+            for number in removed.sorted() {
+                for key in (nodes[node]!.podsWithIdentity[number] ?? []).sorted() where !dirty.contains(key) {
+                    setContribution(node: node, pod: key, identity: number, [])
+                }
+            }
+            for number in added.sorted() {
+                guard let signature = signatureOfNumber[number] else { continue }
+                var affected: Set<String> = []
+                for (name, keys) in nodes[node]!.isolatedBy where admits(policies[name], signature) { affected.formUnion(keys) }
+                for key in affected.subtracting(dirty).sorted() {
+                    // The policy lists only: holding the pod's whole entry would copy its elements on the next write.
+                    guard let pod = pods[key], let egress = nodes[node]!.pods[key]?.egressPolicies,
+                          let ingress = nodes[node]!.pods[key]?.ingressPolicies else { continue }
                     setContribution(node: node, pod: key, identity: number, contribution(of: pod, egress: egress, ingress: ingress, identity: number))
                 }
             }
         }
+    }
+
+    /// Whether some rule of `policy` lets the addresses of `signature` in (or out to them).
+    private func admits(_ policy: IndexedPolicy?, _ signature: Signature) -> Bool {
+        guard let policy else { return false }
+        func admitting(_ rule: Rule) -> Bool { rule.everyone || rule.peers.contains { signature.peers.contains($0) } }
+        return policy.egress.contains(where: admitting) || policy.ingress.contains(where: admitting)
     }
 
     /// A pod's elements on `node` worked out again from its selecting policies.
@@ -402,6 +421,10 @@ public struct PolicyIndex: Sendable {
             for number in old.byIdentity.keys { setContribution(node: node, pod: key, identity: number, []) }
             setIsolated(node: node, address: old.address, egress: old.isolatedEgress, ingress: old.isolatedIngress, by: -1)
             for element in old.logged { setLogged(node: node, element, by: -1) }
+            for name in Set(old.egressPolicies + old.ingressPolicies) {
+                nodes[node]!.isolatedBy[name]?.remove(key)
+                if nodes[node]!.isolatedBy[name]?.isEmpty == true { nodes[node]!.isolatedBy[name] = nil }
+            }
             nodes[node]!.pods[key] = nil
         }
         guard let pod = pods[key], pod.node == node else { return }
@@ -418,6 +441,7 @@ public struct PolicyIndex: Sendable {
             }
         }
         nodes[node]!.pods[key] = local
+        for name in Set(egress + ingress) { nodes[node]!.isolatedBy[name, default: []].insert(key) }
         setIsolated(node: node, address: pod.address, egress: local.isolatedEgress, ingress: local.isolatedIngress, by: 1)
         for element in local.logged { setLogged(node: node, element, by: 1) }
         for number in [0] + signatureOfNumber.keys.sorted() {
@@ -484,6 +508,12 @@ public struct PolicyIndex: Sendable {
             nodes[node]!.elements[element, default: []].append(reference)
         }
         nodes[node]!.pods[key]?.byIdentity[identity] = new.isEmpty ? nil : new
+        if old.isEmpty {
+            nodes[node]!.podsWithIdentity[identity, default: []].insert(key)
+        } else if new.isEmpty {
+            nodes[node]!.podsWithIdentity[identity]?.remove(key)
+            if nodes[node]!.podsWithIdentity[identity]?.isEmpty == true { nodes[node]!.podsWithIdentity[identity] = nil }
+        }
     }
 
     private mutating func setIsolated(node: String, address: IPv4Address, egress: Bool, ingress: Bool, by step: Int) {

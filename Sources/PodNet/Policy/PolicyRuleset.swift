@@ -78,13 +78,23 @@ public struct PolicyRuleset: Hashable, Sendable, CustomStringConvertible {
     }
 
     public struct ElementKey: Hashable, Sendable {
-        public var set: String
-        public var key: Value
+        public let set: String
+        public let key: Value
+        /// The set and key hashed once, when the key is made: an index keeps a key in several
+        /// tables and looks it up many times, and hashing a concatenation walks its parts.
+        private let digest: Int
 
         public init(set: String, key: Value) {
             self.set = set
             self.key = key
+            var hasher = Hasher()
+            hasher.combine(set)
+            hasher.combine(key)
+            digest = hasher.finalize()
         }
+
+        public static func == (a: ElementKey, b: ElementKey) -> Bool { a.digest == b.digest && a.set == b.set && a.key == b.key }
+        public func hash(into hasher: inout Hasher) { hasher.combine(digest) }
     }
 
     public enum Field: Hashable, Sendable, CustomStringConvertible {
