@@ -11,13 +11,16 @@ extension Controller {
     /// namespace when it has volumes, which only its running process holds) and its cgroup.
     /// A container of an OCI image runs the command through its runtime's `exec`
     /// (`OCIContainers.execRequest`).
+    /// `environment` is the one the container's run got (nil: its `env` resolved again, without
+    /// ConfigMaps and Secrets, for a process adopted from an earlier agent).
     static func execRequest(pod: Pod, container: Container, process: ProcessIdentity, sandbox: PodSandboxPaths,
-                            imagesDirectory: String, ociRuntimeRoot: String, cgroup: SpawnCgroup?, command: [String]) throws -> SpawnRequest {
+                            imagesDirectory: String, ociRuntimeRoot: String, cgroup: SpawnCgroup?,
+                            environment: [(name: String, value: String)]?, command: [String]) throws -> SpawnRequest {
         if let containerID = pod.status[container: container.name]?.containerID, let kind = OCIContainers.runtime(ofContainerID: containerID) {
             return OCIContainers.execRequest(runtime: kind, runtimeRoot: ociRuntimeRoot, id: String(containerID.dropFirst(kind.rawValue.count + 3)),
                                              command: command)
         }
-        let environment = (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
+        let environment = environment ?? (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
             ?? container.env.map { ($0.name, $0.value) }
         let credentials = (try? ContainerCredentials.resolve(pod: pod, container: container)).flatMap { resolved -> SpawnCredentials? in
             resolved == .imageDefault ? nil : SpawnCredentials(uid: resolved.uid, gid: resolved.gid, groups: resolved.groups)
@@ -53,7 +56,7 @@ extension Controller {
             request = try Self.execRequest(pod: pod, container: container, process: process, sandbox: runtime.sandbox, imagesDirectory: paths.images,
                                            ociRuntimeRoot: OCIContainers.runtimeRoot(paths),
                                            cgroup: cgroups.existing(uid: pod.metadata.uid, container: containerName, limits: ContainerCgroupLimits(container)),
-                                           command: command)
+                                           environment: runtime.environments[containerName], command: command)
         } catch {
             return AttachSession(failure: APIStatus.internalError("error executing command in container: \(error)"))
         }
