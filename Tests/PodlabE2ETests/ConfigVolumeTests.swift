@@ -122,6 +122,43 @@ struct ConfigVolumeTests {
         }
     }
 
+    @Test("downwardAPI and projected volumes: the pod's name and labels, a ConfigMap's key beside them; a new label is seen in the file")
+    func downwardAPIAndProjected() async throws {
+        try await TestLab.with { lab in
+            try lab.run(["create", "configmap", "settings", "--from-literal=LEVEL=info"])
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: labelled, labels: {tier: web}}
+                spec:
+                  volumes:
+                  - name: info
+                    downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}, {path: podname, fieldRef: {fieldPath: metadata.name}}]}
+                  - name: all
+                    projected:
+                      defaultMode: 0440
+                      sources:
+                      - configMap: {name: settings, items: [{key: LEVEL, path: config/level}]}
+                      - downwardAPI: {items: [{path: namespace, fieldRef: {fieldPath: metadata.namespace}}]}
+                  containers:
+                  - name: app
+                    image: busybox
+                    command: [/bin/dash, -c, "sleep 3600"]
+                    volumeMounts: [{name: info, mountPath: /etc/podinfo}, {name: all, mountPath: /etc/all}]
+                """, as: "labelled.yaml")
+            try await lab.eventually("labelled Running") { try Self.phase(lab, "labelled") == "Running" }
+            #expect(try lab.run(["exec", "labelled", "--", "cat", "/etc/podinfo/podname"]).stdout == "labelled")
+            #expect(try lab.run(["exec", "labelled", "--", "cat", "/etc/podinfo/labels"]).stdout == "tier=\"web\"")
+            #expect(try lab.run(["exec", "labelled", "--", "cat", "/etc/all/config/level"]).stdout == "info")
+            #expect(try lab.run(["exec", "labelled", "--", "cat", "/etc/all/namespace"]).stdout == "default")
+            #expect(try lab.run(["exec", "labelled", "--", "stat", "-L", "-c", "%a", "/etc/all/config/level"]).stdout == "440\n")
+            try lab.run(["label", "pod", "labelled", "release=v2"])
+            try await lab.eventually("the new label in the file", timeout: .seconds(5)) {
+                try lab.run(["exec", "labelled", "--", "cat", "/etc/podinfo/labels"]).stdout == "release=\"v2\"\ntier=\"web\""
+            }
+        }
+    }
+
     @Test("a configMap volume in an OCI-image container: the file there, and its update")
     func configMapInOCIContainer() async throws {
         try await TestLab.with { lab in
