@@ -37,9 +37,7 @@ extension Controller {
             var env: [String: JSONValue] = ["HOSTNAME": .string(PodRuntime.hostname(pod)), "PATH": .string(Spawner.defaultPath)]
             // An exec'd process sees the container's environment; a container whose sources do
             // not resolve never started, so the literal values are all there is to give.
-            let resolved = runtime.environments[container.name]
-                ?? (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host,
-                                              objects: configObjects(namespace: pod.metadata.namespace)).variables)
+            let resolved = startEnvironment(of: container, in: pod)
                 ?? container.env.map { ($0.name, $0.value) }
             for (name, value) in resolved { env[name] = .string(value) }
             var fields: [String: JSONValue] = ["name": .string(container.name), "env": .object(env),
