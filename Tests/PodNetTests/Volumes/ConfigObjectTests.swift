@@ -110,3 +110,22 @@ struct ConfigObjectTests {
         #expect(ConfigTables.secrets([secret], now: now).render() == "NAME   TYPE     DATA   AGE\ns      Opaque   1      10m\n")
     }
 }
+
+/// ConfigMaps and Secrets where kubectl finds the kinds: discovery, tables, OpenAPI, explain.
+@Suite("ConfigMap and Secret in discovery and explain")
+struct ConfigDiscoveryTests {
+    @Test("served as configmaps (cm) and secrets in v1, with their tables, and explained from the OpenAPI document")
+    func discoveryAndExplain() throws {
+        let map = try #require(ServedResources.find(groupVersion: "v1", resource: "configmaps"))
+        #expect(map.kind == "ConfigMap" && map.shortNames == ["cm"] && map.namespaced && map.verbs == ServedResource.readWriteVerbs)
+        #expect(ServedResources.find(groupVersion: "v1", resource: "secrets")?.kind == "Secret")
+        let resources = ExplainTests.resources
+        let output = try Explain.explain(try Explain.resolve("cm", in: resources, apiVersion: nil), fieldPath: ["data"], recursive: false,
+                                         document: OpenAPISchema.v2)
+        #expect(output.error == nil)
+        #expect(output.text.hasPrefix("KIND:       ConfigMap\nVERSION:    v1\n\nFIELD: data <map[string]string>\n"), "\(output.text)")
+        let secret = try Explain.explain(try Explain.resolve("secret", in: resources, apiVersion: nil), fieldPath: [], recursive: false,
+                                         document: OpenAPISchema.v2)
+        #expect(secret.text.contains("stringData\t<map[string]string>") || secret.text.contains("stringData   <map[string]string>"), "\(secret.text)")
+    }
+}
