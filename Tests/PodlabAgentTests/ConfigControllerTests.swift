@@ -85,4 +85,25 @@ import Testing
             #expect(value["stringData"] == nil)
         }
     }
+
+    @Test func aWatchOfConfigMapsSeesTheCurrentOnesThenEachChangeAndTheNamespaceTakesThemAlong() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            let controller = agent.controller
+            func body(_ yaml: String) throws -> Data { Data(try YAMLReader.value(from: yaml).jsonText(indent: 0).utf8) }
+            _ = try await controller.createNamespace(body: try body("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}"), dryRun: false)
+            try await agent.create("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}", namespace: "team")
+            let stream = try await controller.watchConfigObjects(ConfigMap.self, namespace: "team", options: ListOptions(labelSelector: nil, watch: true, resourceVersion: nil))
+            var lines = stream.makeAsyncIterator()
+            let added = try JSONReader.value(from: String(decoding: try #require(await lines.next()), as: UTF8.self))
+            #expect(added["type"] == "ADDED" && added["object"]?["data"]?["a"] == "1")
+            _ = try await controller.replaceConfigObject(ConfigMap.self, namespace: "team", name: "settings",
+                                                         body: try body("metadata: {name: settings}\ndata: {a: '2'}"), dryRun: false)
+            let modified = try JSONReader.value(from: String(decoding: try #require(await lines.next()), as: UTF8.self))
+            #expect(modified["type"] == "MODIFIED" && modified["object"]?["data"]?["a"] == "2")
+            _ = try await controller.deleteNamespace(name: "team", dryRun: false)
+            let deleted = try JSONReader.value(from: String(decoding: try #require(await lines.next()), as: UTF8.self))
+            #expect(deleted["type"] == "DELETED")
+            await #expect(throws: APIStatus.self) { _ = try await controller.configObject(ConfigMap.self, "team", "settings") }
+        }
+    }
 }
