@@ -67,6 +67,9 @@ public actor Controller: APIBackend {
     /// Deployments and ReplicaSets by `namespace/name`, as for services.
     var deployments: [String: Deployment] = [:]
     var replicaSets: [String: ReplicaSet] = [:]
+    /// ConfigMaps and Secrets by `namespace/name`.
+    var configMaps: [String: ConfigMap] = [:]
+    var secrets: [String: Secret] = [:]
     /// NetworkPolicies by `namespace/name`, and the state of the nodes' policy rules.
     var networkPolicies: [String: NetworkPolicy] = [:]
     var policySync = PolicySyncState()
@@ -175,6 +178,7 @@ public actor Controller: APIBackend {
             }
             try loadServiceObjects(plan)
             try loadNetworkPolicies()
+            try loadConfigObjects()
             // After the stored pods are known: before, every pod namespace looks like an orphan.
             try removeOrphanPodNamespaces(plan)
             removeOrphanPodCgroups()

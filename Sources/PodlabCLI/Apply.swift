@@ -69,6 +69,8 @@ public struct Apply: PodlabCommand {
         case let .deployment(deployment): try await apply(deployment, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case let .replicaSet(replicaSet): try await apply(replicaSet, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case let .networkPolicy(policy): try await apply(policy, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
+        case let .configMap(map): try await apply(map, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
+        case let .secret(secret): try await apply(secret, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case .node:
             throw CLIError("podlab does not apply nodes: Node \"\(object.metadata.name)\" in \"\(source)\" (nodes come from the lab's topology; see \"podlab node add\")")
         }

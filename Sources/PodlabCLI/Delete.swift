@@ -64,7 +64,7 @@ public struct Delete: PodlabCommand {
         if let parsed {
             switch parsed.kind {
             case .pods: break
-            case .services, .namespaces, .deployments, .replicasets, .networkpolicies:
+            case .services, .namespaces, .deployments, .replicasets, .networkpolicies, .configmaps, .secrets:
                 guard !parsed.names.isEmpty else {
                     throw CLIError(all || selector != nil ? "podlab deletes \(parsed.kind.rawValue) by name" : "resource(s) were provided, but no name was specified")
                 }
@@ -102,6 +102,8 @@ public struct Delete: PodlabCommand {
                         case .deployment: others.append((.deployments, objectNamespace, object.metadata.name))
                         case .replicaSet: others.append((.replicasets, objectNamespace, object.metadata.name))
                         case .networkPolicy: others.append((.networkpolicies, objectNamespace, object.metadata.name))
+                        case .configMap: others.append((.configmaps, objectNamespace, object.metadata.name))
+                        case .secret: others.append((.secrets, objectNamespace, object.metadata.name))
                         case .node:
                             context.stderr.line("error: podlab does not delete nodes from files: Node \"\(object.metadata.name)\" in \"\(source.name)\"")
                             failed = true
@@ -172,6 +174,8 @@ public struct Delete: PodlabCommand {
             case .deployments: Deployment.path(namespace: target.namespace, name: target.name)
             case .replicasets: ReplicaSet.path(namespace: target.namespace, name: target.name)
             case .networkpolicies: NetworkPolicy.path(namespace: target.namespace, name: target.name)
+            case .configmaps: ConfigMap.path(namespace: target.namespace, name: target.name)
+            case .secrets: Secret.path(namespace: target.namespace, name: target.name)
             default: Namespace.path(namespace: "", name: target.name)
             }
             do {

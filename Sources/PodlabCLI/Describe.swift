@@ -33,8 +33,10 @@ public struct Describe: PodlabCommand {
         case .deployments: return try await deployments(parsed.names, context: context)
         case .replicasets: return try await replicaSets(parsed.names, context: context)
         case .networkpolicies: return try await networkPolicies(parsed.names, context: context)
+        case .configmaps: return try await configMaps(parsed.names, context: context)
+        case .secrets: return try await secrets(parsed.names, context: context)
         default:
-            throw CLIError("podlab describes pods, services, namespaces, deployments, replica sets and network policies; see \"podlab get \(parsed.kind.rawValue) -o yaml\"")
+            throw CLIError("podlab describes pods, services, namespaces, deployments, replica sets, network policies, config maps and secrets; see \"podlab get \(parsed.kind.rawValue) -o yaml\"")
         }
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
@@ -136,6 +138,23 @@ public struct Describe: PodlabCommand {
     private func networkPolicies(_ names: [String], context: CommandContext) async throws -> Int32 {
         let (policies, failed) = try await fetch(NetworkPolicy.self, names, context: context)
         let texts = policies.map { PolicyDescription.networkPolicy($0, timeZone: context.timeZone) }
+        if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
+        return failed ? 1 : 0
+    }
+
+    private func configMaps(_ names: [String], context: CommandContext) async throws -> Int32 {
+        let (maps, failed) = try await fetch(ConfigMap.self, names, context: context)
+        let client = scope.client(context)
+        var texts: [String] = []
+        for map in maps { texts.append(ConfigDescription.configMap(map, events: await events(of: map, client: client))) }
+        if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
+        return failed ? 1 : 0
+    }
+
+    private func secrets(_ names: [String], context: CommandContext) async throws -> Int32 {
+        let (secrets, failed) = try await fetch(Secret.self, names, context: context)
+        var texts: [String] = []
+        for secret in secrets { texts.append(ConfigDescription.secret(secret)) }
         if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
         return failed ? 1 : 0
     }

@@ -20,7 +20,7 @@ public struct Get: PodlabCommand {
 
     @OptionGroup public var scope: ScopeOptions
 
-    @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices|deployments|replicasets|networkpolicies [NAME…], TYPE,TYPE…, or TYPE/NAME…")
+    @Argument(help: "pods|nodes|services|namespaces|endpoints|endpointslices|deployments|replicasets|networkpolicies|configmaps|secrets [NAME…], TYPE,TYPE…, or TYPE/NAME…")
     public var resources: [String] = []
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "wide, yaml, json, name, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,….")
@@ -138,6 +138,10 @@ public struct Get: PodlabCommand {
             }
         case .networkpolicies:
             return try await objects(NetworkPolicy.self, names, format: format, prefixed: prefixed, context: context) { PolicyTables.networkPolicies($0, now: $1) }
+        case .configmaps:
+            return try await objects(ConfigMap.self, names, format: format, prefixed: prefixed, context: context) { ConfigTables.configMaps($0, now: $1) }
+        case .secrets:
+            return try await objects(Secret.self, names, format: format, prefixed: prefixed, context: context) { ConfigTables.secrets($0, now: $1) }
         }
     }
 

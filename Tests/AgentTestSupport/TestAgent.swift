@@ -213,7 +213,7 @@ final class TestAgent: Sendable {
         }
     }
 
-    /// Creates a ReplicaSet, Deployment, Service or NetworkPolicy from its YAML manifest, as the API does.
+    /// Creates a ReplicaSet, Deployment, Service, NetworkPolicy, ConfigMap or Secret from its YAML manifest, as the API does.
     public func create(_ manifest: String, namespace: String = "default") async throws {
         let value = try YAMLReader.value(from: manifest)
         let body = Data(value.jsonText(indent: 0).utf8)
@@ -222,6 +222,8 @@ final class TestAgent: Sendable {
         case "Deployment": _ = try await controller.createDeployment(namespace: namespace, body: body, dryRun: false)
         case "Service": _ = try await controller.createService(namespace: namespace, body: body, dryRun: false)
         case "NetworkPolicy": _ = try await controller.createNetworkPolicy(namespace: namespace, body: body, dryRun: false)
+        case "ConfigMap": _ = try await controller.createConfigObject(ConfigMap.self, namespace: namespace, body: body, dryRun: false)
+        case "Secret": _ = try await controller.createConfigObject(Secret.self, namespace: namespace, body: body, dryRun: false)
         case let kind: throw StartError(description: "TestAgent.create does not make \(kind ?? "objects without a kind")")
         }
     }

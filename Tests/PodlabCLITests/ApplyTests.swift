@@ -290,7 +290,7 @@ struct ApplyCommandTests {
             kind: Pod
             metadata: {name: data}
             spec:
-              volumes: [{name: cache, configMap: {name: settings}}]
+              volumes: [{name: cache, nfs: {server: nas, path: /}}]
               containers:
               - name: web
                 image: nginx
@@ -304,7 +304,7 @@ struct ApplyCommandTests {
             #expect(t.stdout.text.isEmpty)
             #expect(t.stderr.text == """
                 The Pod "web-" is invalid: metadata.name: Invalid value: "web-": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')
-                The Pod "data" is invalid: \n* spec.volumes[0].configMap: Forbidden: not supported by podlab yet
+                The Pod "data" is invalid: \n* spec.volumes[0].nfs: Forbidden: not supported by podlab yet
                 * spec.containers[0].resources.limits[ephemeral-storage]: Forbidden: not supported by podlab yet: podlab enforces cpu and memory limits only
                 * spec.containers[0].volumeMounts[0].subPathExpr: Forbidden: not supported by podlab yet
 

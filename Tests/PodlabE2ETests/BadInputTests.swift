@@ -95,7 +95,7 @@ struct BadInputTests {
             spec:
               volumes:
               - name: scratch
-                configMap: {name: settings}
+                nfs: {server: nas, path: /}
               containers:
               - name: web
                 image: nginx
@@ -105,7 +105,7 @@ struct BadInputTests {
                 - name: missing
                   mountPath: /missing
             """, expected: ["The Pod \"cache\" is invalid: \n* spec.containers[0].volumeMounts[1].name: Not found: \"missing\"",
-                            "* spec.volumes[0].configMap: Forbidden: not supported by podlab yet"]),
+                            "* spec.volumes[0].nfs: Forbidden: not supported by podlab yet"]),
         Rejection("an unknown field", manifest: """
             apiVersion: v1
             kind: Pod

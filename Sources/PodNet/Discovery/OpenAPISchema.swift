@@ -1,5 +1,5 @@
 /// The schemas of the kinds kubectl validates and explains (Pod, Service, Deployment,
-/// NetworkPolicy, Namespace), described once here and written out as the OpenAPI v2 document
+/// NetworkPolicy, Namespace, ConfigMap, Secret), described once here and written out as the OpenAPI v2 document
 /// (JSON, and gnostic's protobuf that kubectl reads) and the OpenAPI v3 documents per group
 /// version. Fields podlab does not describe in detail are free-form objects, which kubectl
 /// validates no further — so a manifest valid for Kubernetes is never refused here.
@@ -82,8 +82,28 @@ public enum OpenAPISchema {
         return OpenAPIDefinition(name: name, package: package, description: description, fields: fields, kind: (group, version, name))
     }
 
+    /// A kind that holds data rather than a spec and a status (ConfigMap, Secret).
+    static func dataKind(_ name: String, _ description: String, _ dataFields: [OpenAPIField]) -> OpenAPIDefinition {
+        let fields = [
+            OpenAPIField("apiVersion", .string, "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values."),
+            OpenAPIField("immutable", .boolean, "Immutable, if set to true, ensures that data stored in the \(name) cannot be updated (only object metadata can be modified). If not set to true, the field can be modified at any time. Defaulted to nil."),
+            OpenAPIField("kind", .string, "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase."),
+            OpenAPIField("metadata", .object("ObjectMeta"), "Standard object's metadata."),
+        ] + dataFields
+        return OpenAPIDefinition(name: name, package: core, description: description, fields: fields.sorted { $0.name < $1.name }, kind: ("", "v1", name))
+    }
+
     /// Every definition served.
     public static let definitions: [OpenAPIDefinition] = [
+        dataKind("ConfigMap", "ConfigMap holds configuration data for pods to consume.", [
+            OpenAPIField("binaryData", .map(.string), "BinaryData contains the binary data. Each key must consist of alphanumeric characters, '-', '_' or '.'. BinaryData can contain byte sequences that are not in the UTF-8 range. The keys stored in BinaryData must not overlap with the ones in the Data field, this is enforced during validation process."),
+            OpenAPIField("data", .map(.string), "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process."),
+        ]),
+        dataKind("Secret", "Secret holds secret data of a certain type. The total bytes of the values in the Data field must be less than MaxSecretSize bytes.", [
+            OpenAPIField("data", .map(.string), "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here."),
+            OpenAPIField("stringData", .map(.string), "stringData allows specifying non-binary secret data in string form. It is provided as a write-only input field for convenience. All keys and values are merged into the data field on write, overwriting any existing values. The stringData field is never output when reading from the API."),
+            OpenAPIField("type", .string, "Used to facilitate programmatic handling of secret data."),
+        ]),
         kind("Pod", core, group: "", version: "v1",
              "Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.", spec: "PodSpec"),
         kind("Service", core, group: "", version: "v1",

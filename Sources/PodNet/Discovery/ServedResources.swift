@@ -74,6 +74,12 @@ public enum ServedResources {
         .modeled(Namespace.self, singular: "namespace", shortNames: ["ns"], verbs: ServedResource.readWriteVerbs) {
             namespaces, _, now in ServiceTables.namespaces(namespaces, now: now)
         },
+        .modeled(ConfigMap.self, singular: "configmap", shortNames: ["cm"], verbs: ServedResource.readWriteVerbs) { maps, _, now in
+            ConfigTables.configMaps(maps, now: now)
+        },
+        .modeled(Secret.self, singular: "secret", verbs: ServedResource.readWriteVerbs) { secrets, _, now in
+            ConfigTables.secrets(secrets, now: now)
+        },
         .modeled(Service.self, singular: "service", shortNames: ["svc"], verbs: ServedResource.readWriteVerbs, categories: ["all"]) {
             ServiceTables.services($0, wide: $1, now: $2)
         },

@@ -1,11 +1,13 @@
 /// The environment and argv the kubelet gives a container (`makeEnvironmentVariables`,
-/// `ExpandContainerCommandAndArgs`): each `env` entry in order, a literal `value` expanded
-/// against the variables defined before it, a `valueFrom` resolved from the pod (the downward
-/// API); then `command` and `args` expanded against the result.
+/// `ExpandContainerCommandAndArgs`): first every key of each `envFrom` ConfigMap or Secret
+/// (behind its prefix; keys that are no valid variable name skipped and reported), then each
+/// `env` entry in order, a literal `value` expanded against the variables defined before it, a
+/// `valueFrom` resolved from the pod (the downward API) or from a ConfigMap or Secret key; then
+/// `command` and `args` expanded against the result.
 ///
-/// Only the container's own `env` list takes part, as in Kubernetes (plus service variables,
-/// which podlab does not have yet): variables the runtime or the image sets (`HOSTNAME`,
-/// `PATH`) cannot be referred to with `$(...)`.
+/// Only the container's own `env` and `envFrom` take part, as in Kubernetes (plus service
+/// variables, which podlab does not have yet): variables the runtime or the image sets
+/// (`HOSTNAME`, `PATH`) cannot be referred to with `$(...)`.
 public struct ContainerEnvironment: Hashable, Sendable {
     /// The variables, in the order they were first defined; a later definition of the same
     /// name replaces the value in place.
@@ -14,6 +16,9 @@ public struct ContainerEnvironment: Hashable, Sendable {
     public var command: [String]
     /// `args` after expansion (empty: the image's arguments).
     public var args: [String]
+    /// The `envFrom` keys left out as invalid names, which the kubelet reports in an
+    /// `InvalidEnvironmentVariableNames` event.
+    public var skippedKeys: [SkippedEnvironmentKeys] = []
 
     public static func == (lhs: ContainerEnvironment, rhs: ContainerEnvironment) -> Bool {
         lhs.variables.elementsEqual(rhs.variables) { $0 == $1 } && lhs.command == rhs.command && lhs.args == rhs.args
@@ -34,9 +39,46 @@ public struct ContainerEnvironment: Hashable, Sendable {
     /// `nodeAllocatable` (what `limits.*` resolve to where the container sets no limit).
     /// - Throws: `DownwardAPIError` for a source that cannot be resolved; the kubelet then
     ///   leaves the container waiting with `CreateContainerConfigError` and this message.
-    public init(container: Container, pod: Pod, nodeAllocatable: ResourceList) throws(DownwardAPIError) {
+    /// `objects` are the ConfigMaps and Secrets of the pod's namespace.
+    public init(container: Container, pod: Pod, nodeAllocatable: ResourceList, objects: ConfigObjects = ConfigObjects()) throws(DownwardAPIError) {
         var values: [String: String] = [:]
         var order: [String] = []
+        let namespace = pod.metadata.namespace.isEmpty ? "default" : pod.metadata.namespace
+        var skipped: [SkippedEnvironmentKeys] = []
+        for source in container.envFrom {
+            let entries: [String: String]
+            let kind: String
+            let name: String
+            if let reference = source.configMapRef {
+                guard let map = objects.configMaps[reference.name] else {
+                    if reference.optional == true { continue }
+                    throw .objectNotFound(kind: "configmap", name: reference.name)
+                }
+                entries = map.data
+                kind = "configMap"
+                name = reference.name
+            } else if let reference = source.secretRef {
+                guard let secret = objects.secrets[reference.name] else {
+                    if reference.optional == true { continue }
+                    throw .objectNotFound(kind: "secret", name: reference.name)
+                }
+                entries = secret.data.mapValues { String(decoding: $0, as: UTF8.self) }
+                kind = "secret"
+                name = reference.name
+            } else {
+                continue
+            }
+            var invalid: [String] = []
+            for key in entries.keys.sorted() {
+                let variable = source.prefix + key
+                guard KubernetesNames.envVarNameErrors(variable).isEmpty else {
+                    invalid.append(variable)
+                    continue
+                }
+                if values.updateValue(entries[key]!, forKey: variable) == nil { order.append(variable) }
+            }
+            if !invalid.isEmpty { skipped.append(SkippedEnvironmentKeys(keys: invalid, kind: kind, namespace: namespace, name: name)) }
+        }
         for variable in container.env {
             let value: String
             if !variable.value.isEmpty {
@@ -46,6 +88,26 @@ public struct ContainerEnvironment: Hashable, Sendable {
                     value = try DownwardAPI.value(of: field, in: pod)
                 } else if let resource = source.resourceFieldRef {
                     value = try DownwardAPI.value(of: resource, container: container, pod: pod, nodeAllocatable: nodeAllocatable)
+                } else if let selector = source.configMapKeyRef {
+                    guard let map = objects.configMaps[selector.name] else {
+                        if selector.optional == true { continue }
+                        throw .objectNotFound(kind: "configmap", name: selector.name)
+                    }
+                    guard let found = map.data[selector.key] else {
+                        if selector.optional == true { continue }
+                        throw .keyNotFound(key: selector.key, kind: ConfigMap.kind, namespace: namespace, name: selector.name)
+                    }
+                    value = found
+                } else if let selector = source.secretKeyRef {
+                    guard let secret = objects.secrets[selector.name] else {
+                        if selector.optional == true { continue }
+                        throw .objectNotFound(kind: "secret", name: selector.name)
+                    }
+                    guard let found = secret.data[selector.key] else {
+                        if selector.optional == true { continue }
+                        throw .keyNotFound(key: selector.key, kind: Secret.kind, namespace: namespace, name: selector.name)
+                    }
+                    value = String(decoding: found, as: UTF8.self)
                 } else {
                     throw .unsupportedSource(variable: variable.name)
                 }
@@ -55,20 +117,53 @@ public struct ContainerEnvironment: Hashable, Sendable {
             if values.updateValue(value, forKey: variable.name) == nil { order.append(variable.name) }
         }
         variables = order.map { ($0, values[$0]!) }
+        skippedKeys = skipped
         command = container.command.map { VariableExpansion.expand($0, variables: values) }
         args = container.args.map { VariableExpansion.expand($0, variables: values) }
     }
 }
 
-/// Why a downward API reference could not be resolved, in the kubelet's words.
+/// The ConfigMaps and Secrets of one namespace, by name: what a pod's volumes and
+/// environment may read.
+public struct ConfigObjects: Sendable {
+    public var configMaps: [String: ConfigMap]
+    public var secrets: [String: Secret]
+
+    public init(configMaps: [String: ConfigMap] = [:], secrets: [String: Secret] = [:]) {
+        self.configMaps = configMaps
+        self.secrets = secrets
+    }
+}
+
+/// `envFrom` keys that are no valid variable names, skipped (`InvalidEnvironmentVariableNames`).
+public struct SkippedEnvironmentKeys: Hashable, Sendable {
+    /// Sorted, with the prefix.
+    public var keys: [String]
+    /// `configMap` or `secret`.
+    public var kind: String
+    public var namespace: String
+    public var name: String
+
+    /// The kubelet's event message.
+    public var message: String {
+        "Keys [\(keys.joined(separator: ", "))] from the EnvFrom \(kind) \(namespace)/\(name) were skipped since they are considered invalid environment variable names."
+    }
+}
+
+/// Why a variable's source (the downward API, a ConfigMap or Secret) could not be resolved,
+/// in the kubelet's words.
 public enum DownwardAPIError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A `fieldPath` Kubernetes does not offer (validation refuses these on create), with
     /// Kubernetes' message.
     case invalidFieldPath(String)
     case unsupportedResource(String)
     case containerNotFound(String)
-    /// `configMapKeyRef`, `secretKeyRef`: podlab has no ConfigMaps or Secrets.
+    /// A source podlab does not resolve (`fileKeyRef`; validation refuses it).
     case unsupportedSource(variable: String)
+    /// `configmap "settings" not found` (`kind` in lower case, as the kubelet's cache names it).
+    case objectNotFound(kind: String, name: String)
+    /// `couldn't find key a in ConfigMap default/settings`.
+    case keyNotFound(key: String, kind: String, namespace: String, name: String)
 
     public var description: String {
         switch self {
@@ -76,6 +171,8 @@ public enum DownwardAPIError: Error, Hashable, Sendable, CustomStringConvertible
         case let .unsupportedResource(resource): "unsupported container resource : \(resource)"
         case let .containerNotFound(name): "container \(name) not found"
         case let .unsupportedSource(variable): "the source of environment variable \(variable) is not supported by podlab yet"
+        case let .objectNotFound(kind, name): "\(kind) \"\(name)\" not found"
+        case let .keyNotFound(key, kind, namespace, name): "couldn't find key \(key) in \(kind) \(namespace)/\(name)"
         }
     }
 }

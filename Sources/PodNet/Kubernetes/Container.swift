@@ -12,6 +12,8 @@ public struct Container: JSONObjectCodable, Hashable {
     /// open or reserve anything.
     public var ports: [ContainerPort]
     public var env: [EnvVar]
+    /// ConfigMaps and Secrets whose keys all become variables (before `env`, which wins).
+    public var envFrom: [EnvFromSource]
     /// Volumes of the pod mounted into this container.
     public var volumeMounts: [VolumeMount]
     /// Restarts the container when it fails (see `ProbeWorker`).
@@ -28,7 +30,6 @@ public struct Container: JSONObjectCodable, Hashable {
     /// decoding should look inside them. Which of them a container may use is decided by
     /// validation (see `PodSupport`).
     public static let unmodeledFields: [String: FieldSchema] = [
-        "envFrom": .list(.fields(["prefix", "configMapRef", "secretRef"])),
         "resources": .object(["limits": .map(.any), "requests": .map(.any), "claims": .list(.fields(["name", "request"]))]),
         "resizePolicy": .list(.fields(["resourceName", "restartPolicy"])), "restartPolicy": .any,
         "volumeDevices": .any,
@@ -38,7 +39,7 @@ public struct Container: JSONObjectCodable, Hashable {
     ]
 
     public init(name: String, image: String = "", command: [String] = [], args: [String] = [], workingDir: String = "",
-                ports: [ContainerPort] = [], env: [EnvVar] = [], volumeMounts: [VolumeMount] = [], livenessProbe: ContainerProbe? = nil,
+                ports: [ContainerPort] = [], env: [EnvVar] = [], envFrom: [EnvFromSource] = [], volumeMounts: [VolumeMount] = [], livenessProbe: ContainerProbe? = nil,
                 readinessProbe: ContainerProbe? = nil, startupProbe: ContainerProbe? = nil, preservedFields: [String: JSONValue] = [:]) {
         self.name = name
         self.image = image
@@ -47,6 +48,7 @@ public struct Container: JSONObjectCodable, Hashable {
         self.workingDir = workingDir
         self.ports = ports
         self.env = env
+        self.envFrom = envFrom
         self.volumeMounts = volumeMounts
         self.livenessProbe = livenessProbe
         self.readinessProbe = readinessProbe
@@ -62,6 +64,7 @@ public struct Container: JSONObjectCodable, Hashable {
         workingDir = try reader.string("workingDir") ?? ""
         ports = try reader.objects("ports")
         env = try reader.objects("env")
+        envFrom = try reader.objects("envFrom")
         volumeMounts = try reader.objects("volumeMounts")
         livenessProbe = try reader.object("livenessProbe")
         readinessProbe = try reader.object("readinessProbe")
@@ -107,6 +110,7 @@ public struct Container: JSONObjectCodable, Hashable {
         writer.set("workingDir", omittingEmpty: workingDir)
         writer.set("ports", omittingEmpty: ports)
         writer.set("env", omittingEmpty: env)
+        writer.set("envFrom", omittingEmpty: envFrom)
         writer.set("volumeMounts", omittingEmpty: volumeMounts)
         writer.set("livenessProbe", omittingNil: livenessProbe)
         writer.set("readinessProbe", omittingNil: readinessProbe)

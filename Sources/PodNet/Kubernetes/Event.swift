@@ -91,6 +91,10 @@ public enum EventReason {
     public static let backOff = "BackOff"
     /// An image pull or a container start failed.
     public static let failed = "Failed"
+    /// A volume could not be set up (a ConfigMap or Secret it reads is missing, say).
+    public static let failedMount = "FailedMount"
+    /// `envFrom` keys that are no valid variable names were left out.
+    public static let invalidEnvironmentVariableNames = "InvalidEnvironmentVariableNames"
     /// A Deployment changed the size of one of its ReplicaSets.
     public static let scalingReplicaSet = "ScalingReplicaSet"
     /// A ReplicaSet made or deleted one of its pods.

@@ -63,3 +63,13 @@ extension Event: KubernetesResource {
     public static let resource = "events"
     public static let isNamespaced = true
 }
+
+extension ConfigMap: KubernetesResource {
+    public static let resource = "configmaps"
+    public static let isNamespaced = true
+}
+
+extension Secret: KubernetesResource {
+    public static let resource = "secrets"
+    public static let isNamespaced = true
+}

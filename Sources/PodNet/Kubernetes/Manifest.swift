@@ -7,12 +7,14 @@ public enum AnyKubernetesObject: Hashable, Sendable {
     case deployment(Deployment)
     case replicaSet(ReplicaSet)
     case networkPolicy(NetworkPolicy)
+    case configMap(ConfigMap)
+    case secret(Secret)
 
     /// Kinds podlab reads from manifests, by `apiVersion` and `kind`.
     public static let supportedKinds: [(apiVersion: String, kind: String)] = [
         (Pod.apiVersion, Pod.kind), (Node.apiVersion, Node.kind), (Service.apiVersion, Service.kind), (Namespace.apiVersion, Namespace.kind),
         (Deployment.apiVersion, Deployment.kind), (ReplicaSet.apiVersion, ReplicaSet.kind),
-        (NetworkPolicy.apiVersion, NetworkPolicy.kind),
+        (NetworkPolicy.apiVersion, NetworkPolicy.kind), (ConfigMap.apiVersion, ConfigMap.kind), (Secret.apiVersion, Secret.kind),
     ]
 
     /// Reads an object by its `apiVersion` and `kind`, strictly (see `JSONObjectCodable`).
@@ -26,6 +28,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case (Deployment.apiVersion, Deployment.kind): self = .deployment(try Deployment(json: json))
         case (ReplicaSet.apiVersion, ReplicaSet.kind): self = .replicaSet(try ReplicaSet(json: json))
         case (NetworkPolicy.apiVersion, NetworkPolicy.kind): self = .networkPolicy(try NetworkPolicy(json: json))
+        case (ConfigMap.apiVersion, ConfigMap.kind): self = .configMap(try ConfigMap(json: json))
+        case (Secret.apiVersion, Secret.kind): self = .secret(try Secret(json: json))
         default: throw .unsupportedKind(kind: kind, apiVersion: apiVersion)
         }
     }
@@ -57,6 +61,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case .deployment: Deployment.kind
         case .replicaSet: ReplicaSet.kind
         case .networkPolicy: NetworkPolicy.kind
+        case .configMap: ConfigMap.kind
+        case .secret: Secret.kind
         }
     }
 
@@ -69,6 +75,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .deployment(deployment): deployment.metadata
         case let .replicaSet(replicaSet): replicaSet.metadata
         case let .networkPolicy(policy): policy.metadata
+        case let .configMap(map): map.metadata
+        case let .secret(secret): secret.metadata
         }
     }
 
@@ -81,6 +89,8 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .deployment(deployment): deployment.json
         case let .replicaSet(replicaSet): replicaSet.json
         case let .networkPolicy(policy): policy.json
+        case let .configMap(map): map.json
+        case let .secret(secret): secret.json
         }
     }
 }

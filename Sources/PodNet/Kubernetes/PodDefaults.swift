@@ -30,11 +30,28 @@ extension Pod {
         return pod
     }
 
-    /// A volume without a source is an `emptyDir`; a `hostPath` without a type gets "" (no check).
+    /// The mode of a projected file without one of its own (`SetDefaults_*VolumeSource`).
+    public static let defaultFileMode: Int32 = 0o644
+
+    /// A volume without a source is an `emptyDir`; a `hostPath` without a type gets "" (no
+    /// check); the sources that write files get their `defaultMode` (0644, written 420).
     private static func applyingDefaults(to volume: Volume) -> Volume {
         var volume = volume
         if volume.sourceNames.isEmpty { volume.emptyDir = EmptyDirVolumeSource() }
         if volume.hostPath != nil, volume.hostPath?.type == nil { volume.hostPath?.type = .unset }
+        if volume.configMap != nil, volume.configMap?.defaultMode == nil { volume.configMap?.defaultMode = defaultFileMode }
+        if volume.secret != nil, volume.secret?.defaultMode == nil { volume.secret?.defaultMode = defaultFileMode }
+        if volume.downwardAPI != nil, volume.downwardAPI?.defaultMode == nil { volume.downwardAPI?.defaultMode = defaultFileMode }
+        if volume.projected != nil, volume.projected?.defaultMode == nil { volume.projected?.defaultMode = defaultFileMode }
+        for index in volume.downwardAPI?.items.indices ?? 0..<0 where volume.downwardAPI?.items[index].fieldRef?.apiVersion.isEmpty == true {
+            volume.downwardAPI?.items[index].fieldRef?.apiVersion = "v1"
+        }
+        for index in volume.projected?.sources.indices ?? 0..<0 {
+            for item in volume.projected?.sources[index].downwardAPI?.items.indices ?? 0..<0
+            where volume.projected?.sources[index].downwardAPI?.items[item].fieldRef?.apiVersion.isEmpty == true {
+                volume.projected?.sources[index].downwardAPI?.items[item].fieldRef?.apiVersion = "v1"
+            }
+        }
         return volume
     }
 

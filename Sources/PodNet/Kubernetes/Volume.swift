@@ -1,37 +1,58 @@
 /// A volume of a pod (`spec.volumes[]`): a directory its containers can mount. podlab acts on
-/// `emptyDir` and `hostPath`; the other sources are kept only to be refused by validation
-/// (see `PodSupport`).
+/// `emptyDir`, `hostPath`, `configMap`, `secret`, `downwardAPI` and `projected`; the other
+/// sources are kept only to be refused by validation (see `PodSupport`).
 public struct Volume: JSONObjectCodable, Hashable {
     /// A DNS label, unique in the pod; `volumeMounts[].name` refers to it.
     public var name: String
     public var emptyDir: EmptyDirVolumeSource?
     public var hostPath: HostPathVolumeSource?
-    /// The other volume sources (`configMap`, `persistentVolumeClaim`...), as given.
+    public var configMap: ConfigMapVolumeSource?
+    public var secret: SecretVolumeSource?
+    public var downwardAPI: DownwardAPIVolumeSource?
+    public var projected: ProjectedVolumeSource?
+    /// The other volume sources (`persistentVolumeClaim`, `nfs`...), as given.
     public var preservedFields: [String: JSONValue]
 
     public init(name: String, emptyDir: EmptyDirVolumeSource? = nil, hostPath: HostPathVolumeSource? = nil,
-                preservedFields: [String: JSONValue] = [:]) {
+                configMap: ConfigMapVolumeSource? = nil, secret: SecretVolumeSource? = nil, downwardAPI: DownwardAPIVolumeSource? = nil,
+                projected: ProjectedVolumeSource? = nil, preservedFields: [String: JSONValue] = [:]) {
         self.name = name
         self.emptyDir = emptyDir
         self.hostPath = hostPath
+        self.configMap = configMap
+        self.secret = secret
+        self.downwardAPI = downwardAPI
+        self.projected = projected
         self.preservedFields = preservedFields
     }
 
-    /// The volume sources Kubernetes defines besides `emptyDir` and `hostPath`, in the order
-    /// the API server checks them.
-    static let otherSources: [String] = PodSupport.volumeSources.filter { $0 != "emptyDir" && $0 != "hostPath" }
+    static let modeledSources: Set<String> = ["emptyDir", "hostPath", "configMap", "secret", "downwardAPI", "projected"]
+
+    /// The volume sources Kubernetes defines besides those podlab models, in the order the API
+    /// server checks them.
+    static let otherSources: [String] = PodSupport.volumeSources.filter { !modeledSources.contains($0) }
 
     /// The names of the sources the volume sets, in the order the API server checks them
     /// (`emptyDir`, `hostPath`, then the others).
     public var sourceNames: [String] {
-        (emptyDir == nil ? [] : ["emptyDir"]) + (hostPath == nil ? [] : ["hostPath"])
-            + Volume.otherSources.filter { preservedFields[$0] != nil }
+        let modeled: [String: Bool] = ["configMap": configMap != nil, "secret": secret != nil, "downwardAPI": downwardAPI != nil,
+                                       "projected": projected != nil]
+        return (emptyDir == nil ? [] : ["emptyDir"]) + (hostPath == nil ? [] : ["hostPath"])
+            + PodSupport.volumeSources.filter { modeled[$0] ?? (preservedFields[$0] != nil && !Volume.modeledSources.contains($0)) }
     }
+
+    /// The volume's files are written by the kubelet from objects and from the pod (and
+    /// rewritten when those change): the container sees them read-only.
+    public var isProjected: Bool { configMap != nil || secret != nil || downwardAPI != nil || projected != nil }
 
     public init(from reader: ObjectReader) throws(ObjectDecodingError) {
         name = try reader.string("name") ?? ""
         emptyDir = try reader.object("emptyDir")
         hostPath = try reader.object("hostPath")
+        configMap = try reader.object("configMap")
+        secret = try reader.object("secret")
+        downwardAPI = try reader.object("downwardAPI")
+        projected = try reader.object("projected")
         preservedFields = reader.preservedFields(Set(Volume.otherSources))
     }
 
@@ -39,6 +60,10 @@ public struct Volume: JSONObjectCodable, Hashable {
         writer.set("name", .string(name))
         writer.set("emptyDir", omittingNil: emptyDir)
         writer.set("hostPath", omittingNil: hostPath)
+        writer.set("configMap", omittingNil: configMap)
+        writer.set("secret", omittingNil: secret)
+        writer.set("downwardAPI", omittingNil: downwardAPI)
+        writer.set("projected", omittingNil: projected)
         writer.merge(preservedFields)
     }
 }

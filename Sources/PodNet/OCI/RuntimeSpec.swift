@@ -96,9 +96,11 @@ public struct RuntimeSpec: Hashable, Sendable {
     ///   - environment: the container's resolved `env`, `command` and `args` (`ContainerEnvironment`).
     ///   - image: the image's config; `passwd` and `group` its `/etc/passwd` and `/etc/group` ("" when absent).
     ///   - volumeSources: each volume's directory on the host, by volume name.
+    ///   - readOnlyVolumes: volumes mounted read-only whatever the mount says (the kubelet's
+    ///     `configMap`, `secret`, `downwardAPI` and `projected` volumes).
     /// - Throws: `RuntimeSpecError` with the kubelet's reason and message.
     public init(pod: Pod, container: Container, environment: ContainerEnvironment, image: ImageConfig, passwd: String = "", group: String = "",
-                rootfs: String, namespaces: PodNamespaces, files: PodFiles, volumeSources: [String: String],
+                rootfs: String, namespaces: PodNamespaces, files: PodFiles, volumeSources: [String: String], readOnlyVolumes: Set<String> = [],
                 cgroupsPath: String? = nil) throws(RuntimeSpecError) {
         // Kubernetes' rules (kuberuntime: the runtime combines them as Docker does): `command`
         // replaces the entrypoint and drops the image's Cmd; `args` alone replace Cmd.
@@ -211,7 +213,7 @@ public struct RuntimeSpec: Hashable, Sendable {
                 throw RuntimeSpecError(reason: "CreateContainerConfigError", message: "cannot find volume \"\(mount.name)\" to mount into container \"\(container.name)\"")
             }
             let path = mount.subPath.isEmpty ? source : source + "/" + mount.subPath
-            mounts.append(BindMount(source: path, destination: mount.mountPath, readOnly: mount.readOnly))
+            mounts.append(BindMount(source: path, destination: mount.mountPath, readOnly: mount.readOnly || readOnlyVolumes.contains(mount.name)))
         }
         // The kubelet mounts /etc/hosts unless a volume is already mounted there; containerd
         // adds /etc/hostname and /etc/resolv.conf the same way.

@@ -8,6 +8,8 @@ public enum ObjectDecodingError: Error, Hashable, Sendable, CustomStringConverti
     /// A resource quantity that does not parse (`cpu: lots`). Kubernetes' message does not
     /// name the field; `field` is kept for callers.
     case malformedQuantity(field: FieldPath, reason: String)
+    /// A `[]byte` field that is not base64, in Go's words (`illegal base64 data at input byte 4`).
+    case invalidBytes(field: FieldPath, reason: String)
     /// Fields this kind does not define: Kubernetes' strict decoding error.
     case unknownFields([FieldPath])
     /// `apiVersion` or `kind` missing from a manifest.
@@ -19,7 +21,7 @@ public enum ObjectDecodingError: Error, Hashable, Sendable, CustomStringConverti
     indirect case inObject(kind: String, apiVersion: String, ObjectDecodingError)
 
     /// The kinds a manifest may hold, as `unsupportedKind` lists them.
-    public static let servedKinds = "Pod (v1), Service (v1), Namespace (v1), Deployment (apps/v1), ReplicaSet (apps/v1)"
+    public static let servedKinds = "Pod (v1), Service (v1), Namespace (v1), Deployment (apps/v1), ReplicaSet (apps/v1), ConfigMap (v1), Secret (v1)"
 
     public var description: String {
         switch self {
@@ -27,7 +29,7 @@ public enum ObjectDecodingError: Error, Hashable, Sendable, CustomStringConverti
             "json: cannot unmarshal \(found) into field \(field.isRoot ? "(root)" : field.description) of type \(expected)"
         case let .invalidValue(field, value, reason):
             "\(field.isRoot ? "(root)" : field.description): invalid value \"\(value)\": \(reason)"
-        case let .malformedQuantity(_, reason):
+        case let .malformedQuantity(_, reason), let .invalidBytes(_, reason):
             reason
         case let .unknownFields(fields):
             "strict decoding error: " + fields.map { "unknown field \"\($0)\"" }.joined(separator: ", ")

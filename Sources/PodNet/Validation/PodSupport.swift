@@ -23,6 +23,8 @@
 /// | `spec.hostAliases` | acted on: appended to the pod's `/etc/hosts` as the kubelet does |
 /// | `spec.hostnameOverride` | refused |
 /// | `spec.volumes[].emptyDir` (`medium: ""` or `Memory`, `sizeLimit`), `hostPath` (absolute `path`, `type`) | acted on |
+/// | `spec.volumes[].configMap`, `secret`, `downwardAPI`, `projected` (its `configMap`, `secret`, `downwardAPI` sources) | acted on: written as the kubelet writes them (`VolumeFiles`), rewritten when the objects change |
+/// | `spec.volumes[].projected.sources[].serviceAccountToken`, `clusterTrustBundle`, `podCertificate` | refused: podlab issues no tokens or certificates |
 /// | `spec.volumes[]` other sources, `emptyDir.medium: HugePages` | refused |
 /// | `spec.nodeSelector`, `affinity`, `topologySpreadConstraints`, `schedulingGates` | refused: the scheduler does not use them |
 /// | `spec.tolerations` | kept: podlab nodes have no taints |
@@ -38,7 +40,8 @@
 /// | `spec.runtimeClassName`, `overhead`, `resourceClaims`, `resources` | refused |
 /// | `containers[].name`, `image`, `command`, `args`, `workingDir`, `env[].value` | acted on (`$(VAR)` expanded) |
 /// | `containers[].env[].valueFrom.fieldRef`, `resourceFieldRef` | acted on (downward API) |
-/// | `containers[].env[].valueFrom.configMapKeyRef`, `secretKeyRef`, `envFrom` | refused: no ConfigMaps or Secrets |
+/// | `containers[].env[].valueFrom.configMapKeyRef`, `secretKeyRef`, `envFrom` | acted on, resolved at each start (`ContainerEnvironment`) |
+/// | `containers[].env[].valueFrom.fileKeyRef` | refused |
 /// | `containers[].ports[].containerPort`, `name`, `protocol` | kept (informational, as in Kubernetes) |
 /// | `containers[].ports[].hostPort` | acted on: without `hostNetwork`, the node's address and that port lead to the pod (DNAT in the node's Service table, as the CNI portmap plugin), and the scheduler gives a node's port to one pod; with `hostNetwork` it is the `containerPort` (defaulted to it, another value invalid), the node's own port; `hostIP` kept (Kubernetes warns) |
 /// | `containers[].resources.requests` | validated, defaulted from `limits`, kept (shown by `describe`); with the limits they give `status.qosClass` (`PodQOSClass`) |
@@ -169,14 +172,9 @@ public enum PodSupport {
         for (index, port) in container.ports.enumerated() where port.hostPort != 0 && !hostNetwork && isInitContainer {
             errors.append(refusal(path.child("ports").index(index).child("hostPort"), "podlab maps the host ports of app containers only"))
         }
-        for (index, source) in (fields["envFrom"]?.arrayValue ?? []).enumerated() {
-            let refs = ["configMapRef", "secretRef"].filter { source[$0] != nil && source[$0] != .null }
-            if refs.isEmpty { errors.append(refusal(path.child("envFrom").index(index))) }
-            errors += refs.map { refusal(path.child("envFrom").index(index).child($0), "podlab has no ConfigMaps or Secrets") }
-        }
         for (index, variable) in container.env.enumerated() {
-            for source in variable.valueFrom?.preservedFields.keys.sorted() ?? [] {
-                errors.append(refusal(path.child("env").index(index).child("valueFrom").child(source), "podlab has no ConfigMaps or Secrets"))
+            for source in (variable.valueFrom?.preservedFields ?? [:]).filter({ $0.value != .null }).keys.sorted() {
+                errors.append(refusal(path.child("env").index(index).child("valueFrom").child(source)))
             }
         }
         let resources = fields["resources"]
@@ -248,6 +246,11 @@ public enum PodSupport {
     /// A volume source other than `emptyDir` and `hostPath`, huge pages, and a relative host path.
     static func refusals(_ volume: Volume, path: FieldPath) -> [FieldError] {
         var errors = Volume.otherSources.filter { volume.preservedFields[$0] != nil }.map { refusal(path.child($0)) }
+        for (index, source) in (volume.projected?.sources ?? []).enumerated() {
+            for name in VolumeProjection.unmodeledSources.sorted() where source.preservedFields[name] != nil && source.preservedFields[name] != .null {
+                errors.append(refusal(path.child("projected").child("sources").index(index).child(name), "podlab issues no service account tokens or certificates"))
+            }
+        }
         if let medium = volume.emptyDir?.medium, medium != "", medium != EmptyDirVolumeSource.memory {
             let mediumPath = path.child("emptyDir").child("medium")
             errors.append(medium == "HugePages" || medium.hasPrefix("HugePages-")

@@ -121,6 +121,7 @@ enum PodSpecValidation {
             }
             errors += validatePorts(container.ports, path: containerPath.child("ports"))
             errors += validateEnv(container.env, path: containerPath.child("env"))
+            errors += validateEnvFrom(container.envFrom, path: containerPath.child("envFrom"))
             errors += VolumeValidation.validateMounts(container.volumeMounts, volumes: volumes, path: containerPath.child("volumeMounts"))
             errors += validateResources(container.preservedFields["resources"], path: containerPath.child("resources"))
             errors += validateEnumerations(container, path: containerPath)
@@ -232,6 +233,11 @@ enum PodSpecValidation {
             sources += 1
             errors += validateResourceSelector(resource, path: path.child("resourceFieldRef"))
         }
+        for (selector, field) in [(source.configMapKeyRef, "configMapKeyRef"), (source.secretKeyRef, "secretKeyRef")] {
+            guard let selector else { continue }
+            sources += 1
+            errors += validateKeySelector(selector, path: path.child(field))
+        }
         sources += source.preservedFields.values.filter { $0 != .null }.count
         if sources == 0 {
             errors.append(.invalid(path, .string(""), "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"))
@@ -243,8 +249,47 @@ enum PodSpecValidation {
         return errors
     }
 
+    /// `validateConfigMapKeySelector`, `validateSecretKeySelector`.
+    static func validateKeySelector(_ selector: KeySelector, path: FieldPath) -> [FieldError] {
+        var errors = KubernetesNames.dns1123SubdomainErrors(selector.name).map { FieldError.invalid(path.child("name"), .string(selector.name), $0) }
+        if selector.key.isEmpty {
+            errors.append(.required(path.child("key")))
+        } else {
+            errors += ConfigValidation.keyErrors(selector.key).map { .invalid(path.child("key"), .string(selector.key), $0) }
+        }
+        return errors
+    }
+
+    /// `validateEnvFrom`: a valid prefix, exactly one named source.
+    static func validateEnvFrom(_ sources: [EnvFromSource], path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        for (index, source) in sources.enumerated() {
+            let itemPath = path.index(index)
+            if !source.prefix.isEmpty {
+                errors += KubernetesNames.envVarNameErrors(source.prefix).map { .invalid(itemPath.child("prefix"), .string(source.prefix), $0) }
+            }
+            let references = [(source.configMapRef, "configMapRef"), (source.secretRef, "secretRef")].compactMap { reference, field in
+                reference.map { ($0, field) }
+            }
+            for (reference, field) in references {
+                if reference.name.isEmpty {
+                    errors.append(.required(itemPath.child(field).child("name")))
+                } else {
+                    errors += KubernetesNames.dns1123SubdomainErrors(reference.name).map { .invalid(itemPath.child(field).child("name"), .string(reference.name), $0) }
+                }
+            }
+            if references.isEmpty {
+                errors.append(.invalid(path, .string(""), "must specify one of: `configMapRef` or `secretRef`"))
+            } else if references.count > 1 {
+                errors.append(.forbidden(itemPath, "may not have more than one field specified at a time"))
+            }
+        }
+        return errors
+    }
+
     /// `validateObjectFieldSelector` with the paths an environment variable may read.
-    static func validateFieldSelector(_ selector: ObjectFieldSelector, path: FieldPath) -> [FieldError] {
+    static func validateFieldSelector(_ selector: ObjectFieldSelector, path: FieldPath,
+                                      supported: [String] = DownwardAPI.environmentFieldPaths) -> [FieldError] {
         guard !selector.apiVersion.isEmpty else { return [.required(path.child("apiVersion"))] }
         guard !selector.fieldPath.isEmpty else { return [.required(path.child("fieldPath"))] }
         let converted: String
@@ -260,8 +305,8 @@ enum PodSpecValidation {
             default: return [.invalid(path, .string(base), "does not support subscript")]
             }
         }
-        guard DownwardAPI.environmentFieldPaths.contains(converted) else {
-            return [.notSupported(path.child("fieldPath"), converted, supported: DownwardAPI.environmentFieldPaths)]
+        guard supported.contains(converted) else {
+            return [.notSupported(path.child("fieldPath"), converted, supported: supported)]
         }
         return []
     }

@@ -47,8 +47,104 @@ enum VolumeValidation {
             if let type = hostPath.type, !HostPathType.supported.contains(type) {
                 errors.append(.notSupported(path.child("hostPath").child("type"), type.rawValue, supported: HostPathType.supported.map(\.rawValue)))
             }
+        case "configMap":
+            guard let source = volume.configMap else { break }
+            let sourcePath = path.child("configMap")
+            if source.name.isEmpty { errors.append(.required(sourcePath.child("name"))) }
+            errors += fileMode(source.defaultMode, path: sourcePath.child("defaultMode"))
+            errors += source.items.enumerated().flatMap { keyToPath($1, path: sourcePath.child("items").index($0)) }
+        case "secret":
+            guard let source = volume.secret else { break }
+            let sourcePath = path.child("secret")
+            if source.secretName.isEmpty { errors.append(.required(sourcePath.child("secretName"))) }
+            errors += fileMode(source.defaultMode, path: sourcePath.child("defaultMode"))
+            errors += source.items.enumerated().flatMap { keyToPath($1, path: sourcePath.child("items").index($0)) }
+        case "downwardAPI":
+            guard let source = volume.downwardAPI else { break }
+            let sourcePath = path.child("downwardAPI")
+            errors += fileMode(source.defaultMode, path: sourcePath.child("defaultMode"))
+            errors += source.items.flatMap { downwardAPIFile($0, path: sourcePath) }
+        case "projected":
+            guard let source = volume.projected else { break }
+            errors += fileMode(source.defaultMode, path: path.child("projected").child("defaultMode"))
+            errors += projectionSources(source, path: path.child("projected"))
         default:
             break
+        }
+        return errors
+    }
+
+    static let fileModeMessage = "must be a number between 0 and 0777 (octal), both inclusive"
+
+    static func fileMode(_ mode: Int32?, path: FieldPath) -> [FieldError] {
+        guard let mode, mode < 0 || mode > 0o777 else { return [] }
+        return [.invalid(path, .integer(Int64(mode)), fileModeMessage)]
+    }
+
+    /// `validateKeyToPath`.
+    static func keyToPath(_ item: KeyToPath, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        if item.key.isEmpty { errors.append(.required(path.child("key"))) }
+        if item.path.isEmpty { errors.append(.required(path.child("path"))) }
+        errors += localNonReservedPath(item.path, path: path.child("path"))
+        return errors + fileMode(item.mode, path: path.child("mode"))
+    }
+
+    /// `ValidateLocalNonReservedPath`: a file name the kubelet's `..data` scheme cannot clash with.
+    static func localNonReservedPath(_ value: String, path: FieldPath) -> [FieldError] {
+        var errors = localDescendingPath(value, path: path)
+        if value.hasPrefix("..") { errors.append(.invalid(path, .string(value), "must not start with '..'")) }
+        return errors
+    }
+
+    /// The pod fields a `downwardAPI` file may hold (`validVolumeDownwardAPIFieldPathExpressions`), sorted.
+    public static let volumeFieldPaths = ["metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"]
+
+    /// `validateDownwardAPIVolumeFile`. Kubernetes gives its errors the path of the volume
+    /// source, not of the item.
+    static func downwardAPIFile(_ file: DownwardAPIVolumeFile, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        if file.path.isEmpty { errors.append(.required(path.child("path"))) }
+        errors += localNonReservedPath(file.path, path: path.child("path"))
+        if let field = file.fieldRef {
+            errors += PodSpecValidation.validateFieldSelector(field, path: path.child("fieldRef"), supported: volumeFieldPaths)
+            if file.resourceFieldRef != nil {
+                errors.append(.invalid(path, .string("resource"), "fieldRef and resourceFieldRef can not be specified simultaneously"))
+            }
+        } else if let resource = file.resourceFieldRef {
+            errors += PodSpecValidation.validateResourceSelector(resource, path: path.child("resourceFieldRef"))
+            if resource.containerName.isEmpty { errors.append(.required(path.child("resourceFieldRef").child("containerName"))) }
+        } else {
+            errors.append(.required(path, "one of fieldRef and resourceFieldRef is required"))
+        }
+        return errors + fileMode(file.mode, path: path.child("mode"))
+    }
+
+    /// `validateProjectionSources`: one source per entry, and no path twice across them.
+    static func projectionSources(_ projection: ProjectedVolumeSource, path: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        var paths: Set<String> = []
+        for (index, source) in projection.sources.enumerated() {
+            let sourcePath = path.child("sources").index(index)
+            for (name, items, field) in [(source.secret?.name, source.secret?.items, "secret"), (source.configMap?.name, source.configMap?.items, "configMap")] {
+                guard let name, let items else { continue }
+                if name.isEmpty { errors.append(.required(sourcePath.child(field).child("name"))) }
+                for (itemIndex, item) in items.enumerated() {
+                    errors += keyToPath(item, path: sourcePath.child(field).child("items").index(itemIndex))
+                    if !item.path.isEmpty, !paths.insert(item.path).inserted {
+                        errors.append(.invalid(path, .string(name), "conflicting duplicate paths"))
+                    }
+                }
+            }
+            for file in source.downwardAPI?.items ?? [] {
+                errors += downwardAPIFile(file, path: sourcePath.child("downwardAPI"))
+                if !file.path.isEmpty, !paths.insert(file.path).inserted {
+                    errors.append(.invalid(path, .string(file.path), "conflicting duplicate paths"))
+                }
+            }
+            if source.sourceNames.count > 1 {
+                errors.append(.forbidden(sourcePath, "may not specify more than 1 volume type per source"))
+            }
         }
         return errors
     }

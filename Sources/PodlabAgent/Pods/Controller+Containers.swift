@@ -44,7 +44,12 @@ extension Controller {
         do {
             // The env list resolved and `$(VAR)` expanded as the kubelet does; an unresolvable
             // source leaves the container waiting, as the kubelet's CreateContainerConfigError.
-            let environment = try ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host)
+            let environment = try ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host,
+                                                       objects: configObjects(namespace: pod.metadata.namespace))
+            runtime.environments[name] = environment.variables
+            for skipped in environment.skippedKeys {
+                recordEvent(pod, type: .warning, reason: EventReason.invalidEnvironmentVariableNames, message: skipped.message, source: "kubelet")
+            }
             if ImageSource.isOCIImage(container.image) {
                 try startOCIContainer(pod: &pod, container: container, role: role, status: &status, environment: environment, logPath: logPath, runtime: runtime)
                 pod.status[container: name] = status

@@ -11,13 +11,16 @@ extension Controller {
     /// namespace when it has volumes, which only its running process holds) and its cgroup.
     /// A container of an OCI image runs the command through its runtime's `exec`
     /// (`OCIContainers.execRequest`).
+    /// `environment` is the one the container's run got (see `startEnvironment`); nil: its `env`
+    /// alone, resolved again.
     static func execRequest(pod: Pod, container: Container, process: ProcessIdentity, sandbox: PodSandboxPaths,
-                            imagesDirectory: String, ociRuntimeRoot: String, cgroup: SpawnCgroup?, command: [String]) throws -> SpawnRequest {
+                            imagesDirectory: String, ociRuntimeRoot: String, cgroup: SpawnCgroup?,
+                            environment: [(name: String, value: String)]?, command: [String]) throws -> SpawnRequest {
         if let containerID = pod.status[container: container.name]?.containerID,
            let (kind, id) = OCIContainers.runtimeContainer(ofContainerID: containerID) {
             return OCIContainers.execRequest(runtime: kind, runtimeRoot: ociRuntimeRoot, id: id, command: command)
         }
-        let environment = (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
+        let environment = environment ?? (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
             ?? container.env.map { ($0.name, $0.value) }
         let credentials = (try? ContainerCredentials.resolve(pod: pod, container: container)).flatMap { resolved -> SpawnCredentials? in
             resolved == .imageDefault ? nil : SpawnCredentials(uid: resolved.uid, gid: resolved.gid, groups: resolved.groups)
@@ -30,6 +33,14 @@ extension Controller {
                             environment: launch.environment, workingDirectory: launch.workingDirectory,
                             networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
                             mountNamespace: mountNamespace, newSession: true, credentials: credentials, cgroup: cgroup)
+    }
+
+    /// The variables of a container's current run, as it started with them; for a process an
+    /// earlier agent started, its sources resolved again with the ConfigMaps and Secrets of now.
+    func startEnvironment(of container: Container, in pod: Pod) -> [(name: String, value: String)]? {
+        runtimes[pod.metadata.uid]?.environments[container.name]
+            ?? (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host,
+                                          objects: configObjects(namespace: pod.metadata.namespace)).variables)
     }
 
     /// Runs `command` in a container for a client (`pods/exec`): the process gets pipes, or with
@@ -53,7 +64,7 @@ extension Controller {
             request = try Self.execRequest(pod: pod, container: container, process: process, sandbox: runtime.sandbox, imagesDirectory: paths.images,
                                            ociRuntimeRoot: OCIContainers.runtimeRoot(paths),
                                            cgroup: cgroups.existing(uid: pod.metadata.uid, container: containerName, limits: ContainerCgroupLimits(container)),
-                                           command: command)
+                                           environment: startEnvironment(of: container, in: pod), command: command)
         } catch {
             return AttachSession(failure: APIStatus.internalError("error executing command in container: \(error)"))
         }

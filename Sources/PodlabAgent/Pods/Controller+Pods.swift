@@ -37,7 +37,7 @@ extension Controller {
             var env: [String: JSONValue] = ["HOSTNAME": .string(PodRuntime.hostname(pod)), "PATH": .string(Spawner.defaultPath)]
             // An exec'd process sees the container's environment; a container whose sources do
             // not resolve never started, so the literal values are all there is to give.
-            let resolved = (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
+            let resolved = startEnvironment(of: container, in: pod)
                 ?? container.env.map { ($0.name, $0.value) }
             for (name, value) in resolved { env[name] = .string(value) }
             var fields: [String: JSONValue] = ["name": .string(container.name), "env": .object(env),
@@ -209,7 +209,8 @@ extension Controller {
             // The pod's files and volumes first, as the kubelet mounts volumes before the sandbox.
             try PodVolumes.setUp(pod, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod),
                                  node: plan.node(named: pod.spec.nodeName),
-                                 clusterDNS: PodDNS.clusterDNSAddress(serviceCIDR: plan.serviceCIDR)?.description)
+                                 clusterDNS: PodDNS.clusterDNSAddress(serviceCIDR: plan.serviceCIDR)?.description,
+                                 objects: configObjects(namespace: pod.metadata.namespace))
             volumesDone = ContinuousClock.now
             if pod.spec.hostNetwork {
                 let started = ContinuousClock.now
@@ -236,6 +237,9 @@ extension Controller {
         } catch {
             logger.error("pod \(podKey): creating the sandbox failed: \(error)")
             let failedMount = error is VolumeSetUpError
+            if failedMount, pod.status.message != "\(error)" {
+                recordEvent(pod, type: .warning, reason: EventReason.failedMount, message: "\(error)", source: "kubelet")
+            }
             pod.status.message = failedMount ? "\(error)" : "Failed to create pod sandbox: \(error)"
             pod.status.reason = failedMount ? "FailedMount" : "FailedCreatePodSandBox"
             // Containers waiting to start say why; one that already ran (an init container that
@@ -363,6 +367,10 @@ extension Controller {
         }
         save(new)
         guard let saved = pods[key(new)] else { throw APIStatus.notFound(resource: "pods", name: name) }
+        // The downward API's files follow the pod's labels and annotations.
+        if saved.metadata.labels != old.metadata.labels || saved.metadata.annotations != old.metadata.annotations {
+            refreshVolumes(of: saved, selected: VolumeFiles.readsPodMetadata)
+        }
         // A new image means a new container: stop the old process, start the new one at once.
         // A regular init container that runs finishes its run (the kubelet replaces only app
         // containers and sidecars); one not started yet starts with the new image in its turn.

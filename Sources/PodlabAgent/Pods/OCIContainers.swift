@@ -87,7 +87,7 @@ public enum OCIContainers {
             throw OCIImageError("mount overlay on \(rootfs): \(Errno.current)")
         }
         let volumeSources = Dictionary(pod.spec.volumes.map { volume in
-            (volume.name, volume.hostPath?.path ?? PodVolumes.emptyDir(sandbox.directory, volume: volume.name))
+            (volume.name, PodVolumes.hostDirectory(sandbox.directory, volume: volume))
         }, uniquingKeysWith: { first, _ in first })
         let spec = try RuntimeSpec(
             pod: pod, container: container, environment: environment, image: image.config,
@@ -97,6 +97,7 @@ public enum OCIContainers {
             files: RuntimeSpec.PodFiles(hosts: PodVolumes.hostsFile(sandbox.directory), hostname: PodVolumes.hostnameFile(sandbox.directory),
                                         resolvConf: PodVolumes.resolvConfFile(sandbox.directory)),
             volumeSources: volumeSources,
+            readOnlyVolumes: Set(pod.spec.volumes.filter(\.isProjected).map(\.name)),
             // nil: runc's own cgroup (`/<id>`), which its `delete` removes.
             cgroupsPath: runtime == .runc ? cgroupsPath : nil)
         try (spec.json.jsonText(indent: 2) + "\n").write(toFile: "\(bundle)/config.json", atomically: true, encoding: .utf8)

@@ -10,6 +10,9 @@ final class PodRuntime: @unchecked Sendable {
     let uid: String
     var sandbox: PodSandboxPaths
     /// Running container processes by container name.
+    /// Each container's variables as its current run got them (ConfigMaps and Secrets may have
+    /// changed since): what `exec` gives a command, as the runtime does.
+    var environments: [String: [(name: String, value: String)]] = [:]
     var processes: [String: ProcessIdentity] = [:]
     /// The streams of the latest run of each container with `stdin` or `tty`, by container name.
     var streams: [String: ContainerStreams] = [:]

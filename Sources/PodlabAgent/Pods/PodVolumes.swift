@@ -15,13 +15,53 @@ struct VolumeSetUpError: Error, CustomStringConvertible {
 
 /// What the kubelet prepares for a pod on the node before its sandbox: the pod's directory
 /// with its `/etc/hosts` and `/etc/hostname`, its `emptyDir` volumes, its `hostPath` volumes
-/// checked (and made, for the `…OrCreate` types); and how each container's mounts are made.
+/// checked (and made, for the `…OrCreate` types), the files of its `configMap`, `secret`,
+/// `downwardAPI` and `projected` volumes; and how each container's mounts are made.
 enum PodVolumes {
     static func hostsFile(_ directory: String) -> String { "\(directory)/etc-hosts" }
     static func hostnameFile(_ directory: String) -> String { "\(directory)/etc-hostname" }
     static func resolvConfFile(_ directory: String) -> String { "\(directory)/etc-resolv.conf" }
     /// Where the kubelet keeps them too: `volumes/kubernetes.io~empty-dir/<name>`.
     static func emptyDir(_ directory: String, volume: String) -> String { "\(directory)/volumes/kubernetes.io~empty-dir/\(volume)" }
+    /// The directory of a volume whose files the kubelet writes (`configMap`, `secret`,
+    /// `downwardAPI`, `projected`), under the plugin's name as the kubelet lays them out.
+    static func projectedDirectory(_ directory: String, volume: Volume) -> String? {
+        let plugin: String
+        if volume.configMap != nil { plugin = "configmap" }
+        else if volume.secret != nil { plugin = "secret" }
+        else if volume.downwardAPI != nil { plugin = "downward-api" }
+        else if volume.projected != nil { plugin = "projected" }
+        else { return nil }
+        return "\(directory)/volumes/kubernetes.io~\(plugin)/\(volume.name)"
+    }
+
+    /// Where a volume's files are on the host: the `hostPath`, or the pod's directory for it.
+    static func hostDirectory(_ directory: String, volume: Volume) -> String {
+        volume.hostPath?.path ?? projectedDirectory(directory, volume: volume) ?? emptyDir(directory, volume: volume.name)
+    }
+
+    /// Writes the files of the pod's projected volumes that `selected` picks (all of them at
+    /// set-up); unchanged files are left as they are. Secrets' volumes sit in a directory only
+    /// root may enter (`kubernetes.io~secret`, 0700): the node's other users cannot read them,
+    /// the containers see each volume through their mount.
+    static func writeProjected(_ pod: Pod, directory: String, objects: ConfigObjects,
+                               selected: (Volume) -> Bool = { _ in true }) throws {
+        for volume in pod.spec.volumes where volume.isProjected && selected(volume) {
+            guard let target = projectedDirectory(directory, volume: volume) else { continue }
+            do {
+                let payload = try VolumeFiles.payload(for: volume, pod: pod, objects: objects, nodeAllocatable: NodeCapacity.host) ?? [:]
+                let parent = (target as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: volume.secret != nil ? 0o700 : 0o755])
+                try AtomicVolumeWriter.write(payload, to: target)
+            } catch let error as VolumeSourceError {
+                throw VolumeSetUpError(volume: volume.name, reason: error.description)
+            } catch {
+                throw VolumeSetUpError(volume: volume.name, reason: "\(error)")
+            }
+        }
+    }
+
     /// An empty directory to build a container's root on (see `MountNamespace.ContainerSetup`).
     static func scratchDirectory(_ directory: String, container: String) -> String { "\(directory)/containers/\(container)/root" }
 
@@ -29,7 +69,7 @@ enum PodVolumes {
     /// (the kubelet retries; so does the agent). `node` is the pod's node, whose hosts file a
     /// pod with `hostNetwork` gets; `clusterDNS` the cluster DNS's address its `/etc/resolv.conf`
     /// names (see `PodDNS`).
-    static func setUp(_ pod: Pod, sandbox: PodSandboxPaths, node: NodePlan?, clusterDNS: String?) throws {
+    static func setUp(_ pod: Pod, sandbox: PodSandboxPaths, node: NodePlan?, clusterDNS: String?, objects: ConfigObjects) throws {
         let directory = sandbox.directory
         let names = PodHostname(pod: pod)
         if mkdir(directory, 0o755) != 0 && Errno.current != .fileExists {
@@ -54,6 +94,7 @@ enum PodVolumes {
                 }
             }
         }
+        try writeProjected(pod, directory: directory, objects: objects)
         for container in pod.spec.allContainers where !container.volumeMounts.isEmpty {
             try FileManager.default.createDirectory(atPath: scratchDirectory(directory, container: container.name),
                                                     withIntermediateDirectories: true)
@@ -155,9 +196,11 @@ enum PodVolumes {
             if let hostPath = volume.hostPath {
                 source = .host(hostPath.path)
             } else {
-                source = .pod(emptyDir(sandbox.directory, volume: volume.name))
+                source = .pod(hostDirectory(sandbox.directory, volume: volume))
             }
-            return MountNamespace.Mount(source: source, subPath: mount.subPath, target: mount.mountPath, readOnly: mount.readOnly)
+            // The kubelet mounts the volumes it writes read-only, whatever the mount says.
+            return MountNamespace.Mount(source: source, subPath: mount.subPath, target: mount.mountPath,
+                                        readOnly: mount.readOnly || volume.isProjected)
         }
         return MountNamespace.ContainerSetup(mounts: mounts, scratchDirectory: scratchDirectory(sandbox.directory, container: container.name))
     }

@@ -14,10 +14,12 @@ extension Controller {
               let process = runtime.processes[name], let podIP = IPv4Address(pod.status.podIP) else { return }
         let sandbox = runtime.sandbox
         let imagesDirectory = paths.images, ociRuntimeRoot = OCIContainers.runtimeRoot(paths)
+        let environment = startEnvironment(of: container, in: pod)
         let exec: @Sendable ([String]) -> Result<SpawnRequest, ProbeSetupError> = { command in
             do {
                 return .success(try Controller.execRequest(pod: pod, container: container, process: process, sandbox: sandbox,
-                                                           imagesDirectory: imagesDirectory, ociRuntimeRoot: ociRuntimeRoot, cgroup: nil, command: command))
+                                                           imagesDirectory: imagesDirectory, ociRuntimeRoot: ociRuntimeRoot, cgroup: nil,
+                                                           environment: environment, command: command))
             } catch {
                 return .failure(ProbeSetupError(description: "\(error)"))
             }

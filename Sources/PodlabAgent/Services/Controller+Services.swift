@@ -225,6 +225,7 @@ extension Controller {
             try removeService(service)
         }
         try removeNetworkPolicies(in: name)
+        try removeConfigObjects(in: name)
         // Before the pods: a ReplicaSet left behind would make them again.
         try removeWorkloads(in: name)
         for pod in pods.values where pod.metadata.namespace == name {
@@ -607,7 +608,7 @@ extension Controller {
             watch: { _, _ in throw APIStatus(message: "watching endpoints is not supported; watch endpointslices", reason: "MethodNotAllowed", code: 405) },
             get: { namespace, name in try await self.getEndpoints(namespace: namespace ?? "default", name: name) },
             create: nil, replace: nil, delete: nil)
-        return workloadResources() + policyResources() + [
+        return workloadResources() + policyResources() + configResources() + [
             ("/api/v1", "namespaces", false, namespaceHandlers),
             ("/api/v1", "services", true, serviceHandlers),
             ("/api/v1", "endpoints", true, endpointsHandlers),

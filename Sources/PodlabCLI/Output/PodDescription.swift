@@ -93,6 +93,16 @@ struct PodDescription {
             for type in [ContainerProbeType.liveness, .readiness, .startup] {
                 if let probe = container.probe(type) { w += "    \(type.rawValue):\t\(Self.describe(probe))\n" }
             }
+            if !container.envFrom.isEmpty {
+                // kubectl's `describeContainerEnvFrom`.
+                w += "    Environment Variables from:\n"
+                for source in container.envFrom {
+                    let (name, kind, optional) = source.configMapRef.map { ($0.name, "ConfigMap", $0.optional == true) }
+                        ?? source.secretRef.map { ($0.name, "Secret", $0.optional == true) } ?? ("", "", false)
+                    let prefix = source.prefix.isEmpty ? "" : " with prefix '\(source.prefix)'"
+                    w += "      \(name)\t\(kind)\(prefix)\tOptional: \(optional)\n"
+                }
+            }
             if container.env.isEmpty {
                 w += "    Environment:\t<none>\n"
             } else {
@@ -126,10 +136,9 @@ struct PodDescription {
             if value == "0", resource.resource == "limits.cpu" || resource.resource == "limits.memory" { value = "node allocatable" }
             return "\(value) (\(resource.resource))"
         }
-        for (key, kind, preposition) in [("secretKeyRef", "secret", "in"), ("configMapKeyRef", "config map", "of")] {
-            guard let reference = source.preservedFields[key] else { continue }
-            let optional = reference["optional"] == .bool(true)
-            return "<set to the key '\(reference["key"]?.stringValue ?? "")' \(preposition) \(kind) '\(reference["name"]?.stringValue ?? "")'>\tOptional: \(optional)"
+        for (reference, kind, preposition) in [(source.secretKeyRef, "secret", "in"), (source.configMapKeyRef, "config map", "of")] {
+            guard let reference else { continue }
+            return "<set to the key '\(reference.key)' \(preposition) \(kind) '\(reference.name)'>\tOptional: \(reference.optional == true)"
         }
         return ""
     }
@@ -215,6 +224,31 @@ struct PodDescription {
                 w += "    Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)\n"
                 w += "    Medium:\t\(emptyDir.medium)\n"
                 w += "    SizeLimit:\t\(limit)\n"
+            } else if let map = volume.configMap {
+                w += "    Type:\tConfigMap (a volume populated by a ConfigMap)\n"
+                w += "    Name:\t\(map.name)\n"
+                w += "    Optional:\t\(map.optional == true)\n"
+            } else if let secret = volume.secret {
+                w += "    Type:\tSecret (a volume populated by a Secret)\n"
+                w += "    SecretName:\t\(secret.secretName)\n"
+                w += "    Optional:\t\(secret.optional == true)\n"
+            } else if let downward = volume.downwardAPI {
+                w += "    Type:\tDownwardAPI (a volume populated by information about the pod)\n"
+                w += "    Items:\n"
+                for item in downward.items {
+                    w += "      \(item.fieldRef?.fieldPath ?? item.resourceFieldRef?.resource ?? "") -> \(item.path)\n"
+                }
+            } else if let projected = volume.projected {
+                w += "    Type:\tProjected (a volume that contains injected data from multiple sources)\n"
+                for source in projected.sources {
+                    if let secret = source.secret {
+                        w += "    SecretName:\t\(secret.name)\n    Optional:\t\(secret.optional == true)\n"
+                    } else if source.downwardAPI != nil {
+                        w += "    DownwardAPI:\ttrue\n"
+                    } else if let map = source.configMap {
+                        w += "    ConfigMapName:\t\(map.name)\n    Optional:\t\(map.optional == true)\n"
+                    }
+                }
             } else {
                 w += "    <unknown>\n"
             }

@@ -39,7 +39,9 @@ public struct Edit: PodlabCommand {
         case .replicasets: return try await edit(ReplicaSet.self, parsed.names[0], context: context)
         case .services: return try await edit(Service.self, parsed.names[0], context: context)
         case .networkpolicies: return try await edit(NetworkPolicy.self, parsed.names[0], context: context)
-        default: throw CLIError("podlab edits pods, deployments, replica sets, services and network policies only")
+        case .configmaps: return try await edit(ConfigMap.self, parsed.names[0], context: context)
+        case .secrets: return try await edit(Secret.self, parsed.names[0], context: context)
+        default: throw CLIError("podlab edits pods, deployments, replica sets, services, network policies, config maps and secrets only")
         }
     }
 

@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import PodNet
 
-/// `podlab create namespace NAME`, `podlab create deployment NAME --image I`.
+/// `podlab create namespace NAME`, `podlab create deployment NAME --image I`,
+/// `podlab create configmap NAME …`, `podlab create secret generic NAME …`.
 public struct Create: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "create",
         abstract: "Create an object from the command line.",
-        subcommands: [CreateNamespace.self, CreateDeployment.self])
+        subcommands: [CreateNamespace.self, CreateDeployment.self, CreateConfigMap.self, CreateSecret.self])
 
     public init() {}
 }

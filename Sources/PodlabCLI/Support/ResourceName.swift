@@ -2,7 +2,7 @@ import PodNet
 
 /// The resource kinds podlab serves, as kubectl names them on the command line.
 public enum ResourceKind: String, Sendable, CaseIterable {
-    case pods, nodes, services, namespaces, endpoints, endpointslices, deployments, replicasets, networkpolicies
+    case pods, nodes, services, namespaces, endpoints, endpointslices, deployments, replicasets, networkpolicies, configmaps, secrets
 
     /// kubectl's names and short names (`pods`, `pod`, `po`; `svc`; `ns`; `ep`), case-insensitive.
     public init?(argument: String) {
@@ -16,6 +16,8 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case "deployments", "deployment", "deploy", "deployments.apps", "deployment.apps": self = .deployments
         case "replicasets", "replicaset", "rs", "replicasets.apps", "replicaset.apps": self = .replicasets
         case "networkpolicies", "networkpolicy", "netpol", "networkpolicies.networking.k8s.io", "networkpolicy.networking.k8s.io": self = .networkpolicies
+        case "configmaps", "configmap", "cm": self = .configmaps
+        case "secrets", "secret": self = .secrets
         default: return nil
         }
     }
@@ -33,6 +35,8 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .deployments: "deployment.apps"
         case .replicasets: "replicaset.apps"
         case .networkpolicies: "networkpolicy.networking.k8s.io"
+        case .configmaps: "configmap"
+        case .secrets: "secret"
         }
     }
 
@@ -48,6 +52,8 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .deployments: Deployment.kind
         case .replicasets: ReplicaSet.kind
         case .networkpolicies: NetworkPolicy.kind
+        case .configmaps: ConfigMap.kind
+        case .secrets: Secret.kind
         }
     }
 
@@ -148,6 +154,8 @@ extension ResourceKind {
         case .deployments: Deployment.self
         case .replicasets: ReplicaSet.self
         case .networkpolicies: NetworkPolicy.self
+        case .configmaps: ConfigMap.self
+        case .secrets: Secret.self
         }
     }
 

@@ -53,7 +53,8 @@ struct PodSupportTests {
         Row("spec: volumes: [{name: data, emptyDir: {medium: HugePages-2Mi}}]", ["spec.volumes[0].emptyDir.medium: \(refused)"]),
         Row("spec: volumes: [{name: data, emptyDir: {medium: Disk}}]",
             [#"spec.volumes[0].emptyDir.medium: Unsupported value: "Disk": supported values: "", "HugePages", "Memory""#]),
-        Row("spec: volumes: [{name: a, hostPath: {path: /tmp}}, {name: b, configMap: {name: c}}]", ["spec.volumes[1].configMap: \(refused)"]),
+        Row("spec: volumes: [{name: a, hostPath: {path: /tmp}}, {name: b, nfs: {server: s, path: /}}]", ["spec.volumes[1].nfs: \(refused)"]),
+        Row("spec: volumes: [{name: a, configMap: {name: c}}, {name: b, secret: {secretName: s}}, {name: c, projected: {sources: [{downwardAPI: {items: [{path: podname, fieldRef: {fieldPath: metadata.name}}]}}]}}]", []),
         Row("spec: volumes: [{name: a, hostPath: {path: /srv/data, type: DirectoryOrCreate}}]", []),
         Row("spec: volumes: [{name: a, hostPath: {path: srv/data}}]", [#"spec.volumes[0].hostPath.path: Invalid value: "srv/data": must be an absolute path"#]),
         Row("spec: volumes: [{name: data}]", []),
@@ -143,14 +144,18 @@ struct PodSupportTests {
         Row("spec: initContainers: [{name: init, image: busybox, ports: [{containerPort: 81, hostPort: 9090}]}]",
             ["spec.initContainers[0].ports[0].hostPort: \(refused): podlab maps the host ports of app containers only"]),
         Row("container: ports: [{containerPort: 80, hostIP: 127.0.0.1}]", []),
-        Row("container: envFrom: [{configMapRef: {name: settings}}]",
-            ["spec.containers[0].envFrom[0].configMapRef: \(refused): podlab has no ConfigMaps or Secrets"]),
-        Row("container: envFrom: [{prefix: X_, secretRef: {name: creds}}]",
-            ["spec.containers[0].envFrom[0].secretRef: \(refused): podlab has no ConfigMaps or Secrets"]),
-        Row("container: env: [{name: A, valueFrom: {configMapKeyRef: {name: settings, key: a}}}]",
-            ["spec.containers[0].env[0].valueFrom.configMapKeyRef: \(refused): podlab has no ConfigMaps or Secrets"]),
-        Row("container: env: [{name: A, valueFrom: {secretKeyRef: {name: creds, key: a}}}]",
-            ["spec.containers[0].env[0].valueFrom.secretKeyRef: \(refused): podlab has no ConfigMaps or Secrets"]),
+        Row("container: envFrom: [{configMapRef: {name: settings}}]", []),
+        Row("container: envFrom: [{prefix: X_, secretRef: {name: creds}}]", []),
+        Row("container: envFrom: [{prefix: 1X, secretRef: {name: creds}}]",
+            [#"spec.containers[0].envFrom[0].prefix: Invalid value: "1X": a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"#]),
+        Row("container: envFrom: [{prefix: X_}]", [#"spec.containers[0].envFrom: Invalid value: "": must specify one of: `configMapRef` or `secretRef`"#]),
+        Row("container: envFrom: [{configMapRef: {name: a}, secretRef: {name: b}}]",
+            ["spec.containers[0].envFrom[0]: Forbidden: may not have more than one field specified at a time"]),
+        Row("container: env: [{name: A, valueFrom: {configMapKeyRef: {name: settings, key: a}}}]", []),
+        Row("container: env: [{name: A, valueFrom: {secretKeyRef: {name: creds, key: a}}}]", []),
+        Row("container: env: [{name: A, valueFrom: {secretKeyRef: {name: creds, key: ''}}}]", ["spec.containers[0].env[0].valueFrom.secretKeyRef.key: Required value"]),
+        Row("container: env: [{name: A, valueFrom: {fileKeyRef: {volumeName: v, path: p, key: a}}}]",
+            ["spec.containers[0].env[0].valueFrom.fileKeyRef: \(refused)"]),
         Row("container: env: [{name: A, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]", []),
         Row("container: env: [{name: A, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}]", []),
         Row("container: resources: {requests: {cpu: 250m, memory: 64Mi, ephemeral-storage: 1Gi}}", []),
@@ -209,13 +214,13 @@ struct PodSupportTests {
 
     @Test("a refusal is a 422 Invalid Status that kubectl prints as a validation error")
     func status() throws {
-        let pod = try Self.pod("spec: volumes: [{name: data, configMap: {name: settings}}]")
+        let pod = try Self.pod("spec: volumes: [{name: data, nfs: {server: s, path: /}}]")
         let error = #expect(throws: InvalidObjectError.self) { try pod.validated() }
         #expect(error?.status.code == 422)
         #expect(error?.status.reason == .invalid)
         #expect(error?.status.details?.causes == [APIStatus.Cause(reason: "FieldValueForbidden", message: "Forbidden: not supported by podlab yet",
-                                                                  field: "spec.volumes[0].configMap")])
-        #expect(error?.description == #"The Pod "web" is invalid: spec.volumes[0].configMap: Forbidden: not supported by podlab yet"#)
+                                                                  field: "spec.volumes[0].nfs")])
+        #expect(error?.description == #"The Pod "web" is invalid: spec.volumes[0].nfs: Forbidden: not supported by podlab yet"#)
     }
 
     @Test("an update may not bring in a refused field either")
