@@ -32,6 +32,22 @@ struct MeshTLSTests {
         #expect(throws: Never.self) { try MeshInjection.inject(strict, namespaceLabels: [:]) }
     }
 
+    @Test("a namespace's podlab.dev/mtls is PERMISSIVE or STRICT; anything else is refused, naming the field", arguments: [
+        ("STRICT", true), ("PERMISSIVE", true), ("DISABLE", false), ("strict", false),
+    ])
+    func namespaceMode(value: String, valid: Bool) {
+        var namespace = Namespace()
+        namespace.metadata.name = "shop"
+        namespace.metadata.annotations[MeshTLSMode.annotation] = value
+        if valid {
+            #expect(throws: Never.self) { try namespace.validated() }
+        } else {
+            let error = #expect(throws: InvalidObjectError.self) { try namespace.validated() }
+            #expect(error?.description == "The Namespace \"shop\" is invalid: metadata.annotations[podlab.dev/mtls]: Unsupported value: \"\(value)\": "
+                    + "supported values: \"PERMISSIVE\", \"STRICT\"")
+        }
+    }
+
     @Test("a pod's identity: its namespace and service account, default when unset; the URI parses back")
     func identity() throws {
         let plain = validPod { $0.metadata.namespace = "shop" }
