@@ -108,8 +108,6 @@ public actor Controller: APIBackend {
     var meshCertificateSchedule = MeshCertificateSchedule.standard
     /// Each meshed pod's next certificate, by pod uid.
     var meshCertificateRenewals: [String: Task<Void, Never>] = [:]
-    /// Milliseconds each workload certificate took to issue and write.
-    var meshCertificateMillis: [Double] = []
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         try self.init(paths: paths, options: options, logger: logger, runtime: KernelSandboxRuntime())

@@ -12,12 +12,9 @@ extension Controller {
     func provisionMeshCertificate(_ pod: Pod) -> String? {
         let uid = pod.metadata.uid
         let identity = MeshIdentity(pod)
-        let started = ContinuousClock.now
         do {
             let notAfter = try MeshCertificates.provision(identity, podUID: uid, authority: meshAuthority, paths: paths,
                                                           schedule: meshCertificateSchedule)
-            let elapsed = ContinuousClock.now - started
-            meshCertificateMillis.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
             scheduleMeshRenewal(podKey: key(pod), uid: uid, at: meshCertificateSchedule.renewal(notAfter: notAfter))
             return MeshCertificates.directory(paths, podUID: uid)
         } catch {
