@@ -66,6 +66,39 @@ import Testing
         #expect((directory[.posixPermissions] as? Int) == 0o700)
     }
 
+    @Test func theAgentRenewsACertificateAtTwoThirdsOfItsLife() async throws {
+        try await TestAgent.with(serveAPI: false) { agent in
+            // Three seconds of life: renewed after two.
+            var schedule = MeshCertificateSchedule(lifetime: 3)
+            schedule.backdate = 0
+            await agent.controller.setMeshCertificateSchedule(schedule)
+            _ = try await agent.createPod("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: web, annotations: {podlab.dev/mesh: enabled}}
+                spec:
+                  containers: [{name: web, image: nginx}]
+                """)
+            try await agent.waitForPod("web", "both containers started") { pod in
+                pod?.status.containerStatuses.allSatisfy { $0.state.running != nil } == true
+            }
+            let directory = try #require(agent.runtime.latest("web", container: "podlab-proxy")?.environment["PODLAB_MESH_CERTS"])
+            func current() throws -> Certificate {
+                let workload = try String(contentsOfFile: directory + "/workload.pem", encoding: .utf8)
+                return try Certificate(pemEncoded: String(workload[workload.range(of: "-----BEGIN CERTIFICATE-----")!.lowerBound...]))
+            }
+            let first = try current()
+            #expect(first.notValidAfter.timeIntervalSince(first.notValidBefore).rounded() == 3)
+            try await agent.wait(timeout: .seconds(30), "a renewed certificate") { try current().serialNumber != first.serialNumber }
+            let second = try current()
+            // Renewed before the first one expired, for the same identity.
+            #expect(second.notValidBefore < first.notValidAfter)
+            #expect(try second.extensions.subjectAlternativeNames == first.extensions.subjectAlternativeNames)
+            // The sidecar was not restarted for it.
+            #expect(agent.runtime.started.filter { $0.container == "podlab-proxy" }.count == 1)
+        }
+    }
+
     @Test func aMeshedPodsSidecarStartsWithItsCertificateAndMode() async throws {
         try await TestAgent.with(serveAPI: false) { agent in
             let namespace = #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop","annotations":{"podlab.dev/mtls":"STRICT"}}}"#

@@ -25,6 +25,9 @@ extension Controller {
         }
     }
 
+    /// Another lifetime for certificates issued from now on (tests: seconds instead of an hour).
+    func setMeshCertificateSchedule(_ schedule: MeshCertificateSchedule) { meshCertificateSchedule = schedule }
+
     func scheduleMeshRenewal(podKey: String, uid: String, at date: Date) {
         meshCertificateRenewals[uid]?.cancel()
         let delay = max(0, date.timeIntervalSinceNow)
