@@ -106,7 +106,7 @@ let package = Package(
         .executableTarget(name: "podlab-cni", dependencies: ["PodlabCNI"],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]),
 
-        // The mesh's sidecar: SwiftNIO and FoundationEssentials only (no Yams, Hummingbird or the
+        // The mesh's sidecar: SwiftNIO (with NIOSSL for mTLS) and FoundationEssentials only (no Yams, Hummingbird or the
         // model), so each meshed pod's proxy starts fast and stays small.
         .target(name: "PodlabProxy", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
