@@ -106,12 +106,15 @@ let package = Package(
         .executableTarget(name: "podlab-cni", dependencies: ["PodlabCNI"],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]),
 
-        // The mesh's sidecar: SwiftNIO and FoundationEssentials only (no Yams, Hummingbird or the
+        // The mesh's sidecar: SwiftNIO (with NIOSSL for mTLS) and FoundationEssentials only (no Yams, Hummingbird or the
         // model), so each meshed pod's proxy starts fast and stays small.
         .target(name: "PodlabProxy", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            // mTLS between sidecars (BoringSSL); the certificates come from the agent.
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
         ]),
         .executableTarget(name: "podlab-proxy", dependencies: ["PodlabProxy"]),
 
@@ -130,14 +133,18 @@ let package = Package(
 
         .testTarget(name: "PodNetTests", dependencies: ["PodNet"]),
         .testTarget(name: "PodlabCNITests", dependencies: ["PodlabCNI", "podlab-cni", "Netns", "Netlink", "NFTables", "KernelTestSupport"]),
-        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "NFTables", "AgentTestSupport", "KernelTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "NFTables", "AgentTestSupport", "KernelTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                                                             .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+                                                             .product(name: "SwiftASN1", package: "swift-asn1")]),
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabToolsTests", dependencies: ["PodlabTools", "podlab-tools", "PodNet", "Netns", "KernelTestSupport"]),
         .testTarget(name: "PodlabE2ETests", dependencies: ["podlab", "podlab-tools", "podlab-proxy", "Netns", "PodNet", "PodlabAgent", "KernelTestSupport"]),
-        .testTarget(name: "PodlabProxyTests", dependencies: ["PodlabProxy", .product(name: "NIOCore", package: "swift-nio"),
-                                                             .product(name: "NIOHTTP1", package: "swift-nio")]),
+        .testTarget(name: "PodlabProxyTests", dependencies: ["PodlabProxy", "PodlabAgent", .product(name: "NIOCore", package: "swift-nio"),
+                                                             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                                                             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                                                             .product(name: "X509", package: "swift-certificates")]),
         .testTarget(name: "PodlabCLITests", dependencies: [
             "PodlabCLI", "PodNet", "AgentTestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -105,6 +105,12 @@ public actor Controller: APIBackend {
     var eventVersion: Int64 = 0
     /// What the mesh's sidecars show the mesh socket (`MeshAPIListener`), given them at start.
     let meshToken: String
+    /// The lab's mesh CA, which signs every meshed pod's workload certificate.
+    let meshAuthority: CertificateAuthority
+    /// Workload certificates' lifetime and renewal (1 h, renewed at 40 min).
+    var meshCertificateSchedule = MeshCertificateSchedule.standard
+    /// Each meshed pod's next certificate, by pod uid.
+    var meshCertificateRenewals: [String: Task<Void, Never>] = [:]
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         try self.init(paths: paths, options: options, logger: logger, runtime: KernelSandboxRuntime())
@@ -125,6 +131,7 @@ public actor Controller: APIBackend {
         store = try Store(path: paths.database)
         cgroups = runtime.cgroups(lab: paths.lab)
         meshToken = try MeshAPIListener.loadOrCreateToken(paths)
+        meshAuthority = try MeshCertificates.loadOrCreateAuthority(paths)
         // What changed before this agent started was published by another: a watch can start
         // only from here on.
         hub.start(at: try store.read { try $0.currentResourceVersion() })

@@ -12,18 +12,23 @@ public final class AgentWatch: Sendable {
     enum Kind: String, Sendable, CaseIterable {
         case services = "/api/v1/services?watch=true"
         case endpointSlices = "/apis/discovery.k8s.io/v1/endpointslices?watch=true"
+        /// Which peers are meshed (mTLS to them) and under which identity.
+        case pods = "/api/v1/pods?watch=true"
     }
 
     let socketPath: String
     let token: String?
     let endpoints: ServiceEndpoints
+    let peers: MeshPeers
     let log: @Sendable (String) -> Void
     let group: any EventLoopGroup
 
-    public init(socketPath: String, token: String?, endpoints: ServiceEndpoints, group: any EventLoopGroup, log: @escaping @Sendable (String) -> Void) {
+    public init(socketPath: String, token: String?, endpoints: ServiceEndpoints, peers: MeshPeers, group: any EventLoopGroup,
+                log: @escaping @Sendable (String) -> Void) {
         self.socketPath = socketPath
         self.token = token
         self.endpoints = endpoints
+        self.peers = peers
         self.group = group
         self.log = log
     }
@@ -55,11 +60,12 @@ public final class AgentWatch: Sendable {
     func follow(_ kind: Kind) async throws {
         let done = group.next().makePromise(of: Void.self)
         let endpoints = endpoints
+        let peers = peers
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(WatchHandler(kind: kind, endpoints: endpoints, done: done))
+                    try channel.pipeline.syncOperations.addHandler(WatchHandler(kind: kind, endpoints: endpoints, peers: peers, done: done))
                 }
             }
             .connect(unixDomainSocketPath: socketPath).get()
@@ -82,13 +88,15 @@ final class WatchHandler: ChannelInboundHandler {
 
     let kind: AgentWatch.Kind
     let endpoints: ServiceEndpoints
+    let peers: MeshPeers
     let done: EventLoopPromise<Void>
     private var pending: [UInt8] = []
     private var failed: WatchError?
 
-    init(kind: AgentWatch.Kind, endpoints: ServiceEndpoints, done: EventLoopPromise<Void>) {
+    init(kind: AgentWatch.Kind, endpoints: ServiceEndpoints, peers: MeshPeers, done: EventLoopPromise<Void>) {
         self.kind = kind
         self.endpoints = endpoints
+        self.peers = peers
         self.done = done
     }
 
@@ -103,6 +111,7 @@ final class WatchHandler: ChannelInboundHandler {
             switch kind {
             case .services: endpoints.replaceServices([:])
             case .endpointSlices: endpoints.replaceSlices([:])
+            case .pods: peers.replaceAll()
             }
         case let .body(bytes):
             guard failed == nil else { return }
@@ -110,7 +119,7 @@ final class WatchHandler: ChannelInboundHandler {
             while let newline = pending.firstIndex(of: 0x0A) {
                 let line = Array(pending[..<newline])
                 pending.removeSubrange(...newline)
-                if !line.isEmpty { Self.apply(line, kind: kind, to: endpoints) }
+                if !line.isEmpty { Self.apply(line, kind: kind, to: endpoints, peers: peers) }
             }
         case .end:
             context.close(promise: nil)
@@ -118,7 +127,7 @@ final class WatchHandler: ChannelInboundHandler {
     }
 
     /// One event line of a watch, applied to the table (a line it cannot read is skipped).
-    static func apply(_ line: [UInt8], kind: AgentWatch.Kind, to endpoints: ServiceEndpoints) {
+    static func apply(_ line: [UInt8], kind: AgentWatch.Kind, to endpoints: ServiceEndpoints, peers: MeshPeers) {
         switch kind {
         case .services:
             guard let event = try? JSONDecoder().decode(WatchEvent<ServiceObject>.self, from: Data(line)) else { return }
@@ -128,6 +137,10 @@ final class WatchHandler: ChannelInboundHandler {
             guard let event = try? JSONDecoder().decode(WatchEvent<EndpointSliceObject>.self, from: Data(line)) else { return }
             let key = "\(event.object.metadata.namespace ?? "")/\(event.object.metadata.name)"
             endpoints.setSlice(key, event.type == "DELETED" ? nil : event.object.model)
+        case .pods:
+            guard let event = try? JSONDecoder().decode(WatchEvent<PodObject>.self, from: Data(line)) else { return }
+            let key = "\(event.object.metadata.namespace ?? "")/\(event.object.metadata.name)"
+            peers.set(key, address: event.object.status?.podIP, peer: event.type == "DELETED" ? nil : event.object.meshPeer)
         }
     }
 
@@ -153,6 +166,40 @@ struct ObjectMetadata: Decodable {
     var name: String
     var namespace: String?
     var labels: [String: String]?
+    var annotations: [String: String]?
+}
+
+struct PodObject: Decodable {
+    struct Spec: Decodable {
+        struct Container: Decodable {
+            var name: String
+            var image: String?
+        }
+
+        var serviceAccountName: String?
+        var containers: [Container]?
+    }
+
+    struct Status: Decodable {
+        var podIP: String?
+    }
+
+    var metadata: ObjectMetadata
+    var spec: Spec?
+    var status: Status?
+
+    /// The pod as a peer of the mesh, when it carries the sidecar and mTLS is not disabled on it
+    /// (`podlab.dev/mtls: DISABLE`): its identity is built as the
+    /// agent's certificate names it (PodNet's `MeshIdentity`), its excluded ports from its
+    /// `podlab.dev/exclude-ports` (a malformed one never passed admission).
+    var meshPeer: MeshPeers.Peer? {
+        guard spec?.containers?.contains(where: { $0.name == "podlab-proxy" && $0.image == "podlab/proxy" }) == true,
+              metadata.annotations?["podlab.dev/mtls"] != "DISABLE" else { return nil }
+        let account = spec?.serviceAccountName.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        let excluded = (metadata.annotations?["podlab.dev/exclude-ports"] ?? "").split(separator: ",")
+            .compactMap { Int($0.trimmedOfSpaces) }
+        return MeshPeers.Peer(identity: "spiffe://cluster.local/ns/\(metadata.namespace ?? "default")/sa/\(account)", excludedPorts: Set(excluded))
+    }
 }
 
 struct ServiceObject: Decodable {

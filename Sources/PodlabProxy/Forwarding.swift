@@ -1,6 +1,8 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOTLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,8 +14,27 @@ import Glibc
 /// upstream that speaks first, is passed through byte for byte (`Glue`). It then leaves the
 /// pipeline. Everything of one connection runs on one event loop: the upstream channel is
 /// made on the downstream's.
+///
+/// mTLS: outbound, a destination that is a meshed pod (`MeshPeers`) is reached through TLS with
+/// the pod's certificate, and the peer's certificate must carry the identity its pod has
+/// (`PeerVerification`) before a byte of the application's goes out. Inbound, the first byte
+/// tells a TLS ClientHello (0x16) from plain text: TLS is terminated here with a client
+/// certificate required (chained to the mesh CA, unexpired), and the client's identity is kept
+/// for the exchange (`x-forwarded-client-cert`, the access log); plain text is let in only in
+/// PERMISSIVE mode.
 final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+
+    /// How an inbound connection's bytes arrive.
+    enum Security {
+        /// Nothing read yet.
+        case undecided
+        /// A ClientHello came: the TLS handler is in place, the handshake runs.
+        case handshaking
+        /// Mutual TLS with a client of this identity.
+        case mutual(peer: String)
+        case plain
+    }
 
     let direction: TrafficDirection
     let context: ProxyContext
@@ -23,16 +44,20 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var upstreamFirst: [ByteBuffer] = []
     private var target: Destination?
     private var destination: Destination?
+    private var security: Security
+    /// The identity the upstream's certificate carried (outbound mTLS).
+    private var upstreamIdentity: String?
     private var decided = false
     private var closed = false
 
     init(direction: TrafficDirection, context: ProxyContext) {
         self.direction = direction
         self.context = context
+        security = direction == .inbound ? .undecided : .plain
     }
 
     func channelActive(context channelContext: ChannelHandlerContext) {
-        OriginalDestination.of(channelContext.channel).assumeIsolated().whenComplete { result in
+        context.originalDestination(channelContext.channel).assumeIsolated().whenComplete { result in
             switch result {
             case let .success(address):
                 guard let original = Destination(address) else { return self.fail(channelContext, "no original destination") }
@@ -51,8 +76,52 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context channelContext: ChannelHandlerContext, data: NIOAny) {
-        buffered.append(unwrapInboundIn(data))
+        let bytes = unwrapInboundIn(data)
+        if case .undecided = security {
+            guard let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) else { return }
+            if first == 0x16, let credentials = context.credentials?.current {
+                // The TLS handler goes in front of this one and gets the bytes read so far; what
+                // it decrypts comes back here.
+                security = .handshaking
+                do {
+                    try channelContext.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: credentials.server), position: .before(self))
+                } catch {
+                    return fail(channelContext, "setting up TLS: \(error)")
+                }
+                channelContext.pipeline.syncOperations.fireChannelRead(NIOAny(bytes))
+                return
+            }
+            guard context.configuration.mtlsMode != .strict else {
+                context.metrics.plainTextRefused()
+                return fail(channelContext, first == 0x16 ? "TLS refused: this sidecar has no certificate (STRICT mode)"
+                                                          : "plain text refused (STRICT mode)")
+            }
+            security = .plain
+        }
+        buffered.append(bytes)
         decide(channelContext)
+    }
+
+    func userInboundEventTriggered(context channelContext: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent, case .handshaking = security {
+            let certificate = try? channelContext.pipeline.syncOperations.nioSSL_peerCertificate()
+            guard let peer = certificate.flatMap(MeshCredentials.spiffeIdentity(of:)) else {
+                context.metrics.tlsHandshake(.inbound, succeeded: false)
+                return fail(channelContext, "mTLS: the client's certificate carries no SPIFFE identity")
+            }
+            context.metrics.tlsHandshake(.inbound, succeeded: true)
+            security = .mutual(peer: peer)
+            decide(channelContext)
+        }
+        channelContext.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context channelContext: ChannelHandlerContext, error: any Error) {
+        if case .handshaking = security {
+            context.metrics.tlsHandshake(.inbound, succeeded: false)
+            return fail(channelContext, "mTLS handshake failed: \(error)")
+        }
+        channelContext.fireErrorCaught(error)
     }
 
     private func fail(_ channelContext: ChannelHandlerContext, _ reason: String) {
@@ -77,23 +146,52 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
         self.target = target
         let sniffer = UpstreamSniffer()
         self.sniffer = sniffer
+        // A meshed peer is reached through mTLS: to the port the application asked for, which
+        // the peer's capture hands to its inbound listener.
+        var verification: (tls: NIOSSLContext, expected: String, verified: EventLoopPromise<String>)?
+        if direction == .outbound, let expected = context.peers.mtlsIdentity(for: target), let credentials = context.credentials?.current {
+            verification = (credentials.client, expected, channelContext.eventLoop.makePromise(of: String.self))
+        }
         // The upstream channel lives on this connection's event loop, where its initializer runs.
         let boundSniffer = NIOLoopBound(sniffer, eventLoop: channelContext.eventLoop)
         let bootstrap = ClientBootstrap(group: channelContext.eventLoop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(boundSniffer.value) }
+            .channelInitializer { [verification] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let verification {
+                        try pipeline.addHandler(NIOSSLClientHandler(context: verification.tls, serverHostname: MeshTLSNames.serverName))
+                        try pipeline.addHandler(PeerVerification(expected: verification.expected, verified: verification.verified))
+                    }
+                    try pipeline.addHandler(boundSniffer.value)
+                }
             }
         let address: SocketAddress
         do { address = try SocketAddress(ipAddress: target.address, port: target.port) } catch {
+            verification?.verified.fail(PeerVerification.Failure(description: "no connection"))
             return fail(channelContext, "\(target): \(error)")
         }
-        bootstrap.connect(to: address).assumeIsolated().whenComplete { result in
+        var connected = bootstrap.connect(to: address)
+        if let verification {
+            let metrics = context.metrics
+            connected.whenFailure { verification.verified.fail($0) }
+            connected = connected.flatMap { channel in
+                verification.verified.futureResult.map { _ in channel }.flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
+            verification.verified.futureResult.whenComplete { result in
+                if case .success = result { metrics.tlsHandshake(.outbound, succeeded: true) } else { metrics.tlsHandshake(.outbound, succeeded: false) }
+            }
+        }
+        connected.assumeIsolated().whenComplete { result in
             switch result {
             case let .success(channel):
                 guard !self.closed else { channel.close(promise: nil); return }
                 self.upstream = channel
+                self.upstreamIdentity = verification?.expected
                 sniffer.onFirstBytes = { bytes in
                     self.upstreamFirst.append(bytes)
                     self.decide(channelContext)
@@ -101,7 +199,7 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
                 sniffer.onClose = { if !self.decided { channelContext.close(promise: nil) } }
                 self.decide(channelContext)
             case let .failure(error):
-                self.fail(channelContext, "connecting to \(target) failed: \(error)")
+                self.fail(channelContext, "\(verification == nil ? "connecting" : "mTLS") to \(target) failed: \(error)")
             }
         }
     }
@@ -109,13 +207,28 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Chooses once both the upstream is connected and someone has spoken.
     private func decide(_ channelContext: ChannelHandlerContext) {
         guard !decided, let upstream, let target, let destination, !buffered.isEmpty || !upstreamFirst.isEmpty else { return }
+        switch security {
+        case .handshaking:
+            return
+        case .undecided:
+            // The application spoke first and the client has said nothing yet: in PERMISSIVE
+            // mode that is a plain-text client of a server-first protocol; STRICT waits for TLS.
+            guard context.configuration.mtlsMode != .strict else { return }
+            security = .plain
+        case .plain, .mutual:
+            break
+        }
         decided = true
+        var peer: String?
+        if case let .mutual(client) = security { peer = client }
+        if direction == .outbound { peer = upstreamIdentity }
         do {
             let pipeline = channelContext.pipeline.syncOperations
             if upstreamFirst.isEmpty, let first = buffered.first, HTTPSniff.isRequestStart(first) {
                 let exchange = HTTPExchange(direction: direction, context: context, destination: destination, upstreamAddress: target,
                                             source: direction == .outbound ? context.configuration.podIdentity
-                                                : channelContext.remoteAddress?.ipAddress ?? "unknown")
+                                                : channelContext.remoteAddress?.ipAddress ?? "unknown",
+                                            peerIdentity: peer)
                 try pipeline.configureHTTPServerPipeline(position: .after(self), withPipeliningAssistance: true, withErrorHandling: true)
                 try pipeline.addHandler(exchange.downstream)
                 let upstreamPipeline = upstream.pipeline.syncOperations
@@ -133,6 +246,9 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
         } catch {
             return fail(channelContext, "setting up forwarding: \(error)")
         }
+        if let peer {
+            context.log("\(direction.rawValue) connection \(channelContext.remoteAddress?.description ?? "?") → \(target): mTLS, peer \(peer)")
+        }
         let pending = buffered
         buffered = []
         for bytes in pending { channelContext.fireChannelRead(wrapInboundOut(bytes)) }
@@ -141,6 +257,49 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     typealias InboundOut = ByteBuffer
+}
+
+/// Outbound mTLS: once the handshake is done (the chain checked against the mesh CA by
+/// BoringSSL), the peer's certificate must name the identity its pod has; otherwise the
+/// connection closes before the application's bytes are sent.
+final class PeerVerification: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let expected: String
+    let verified: EventLoopPromise<String>
+
+    init(expected: String, verified: EventLoopPromise<String>) {
+        self.expected = expected
+        self.verified = verified
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
+            let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate()
+            let identity = certificate.flatMap(MeshCredentials.spiffeIdentity(of:))
+            if identity == expected {
+                verified.succeed(expected)
+            } else {
+                verified.fail(Failure(description: "the peer's certificate names \(identity ?? "no SPIFFE identity"), not \(expected)"))
+                context.close(promise: nil)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        verified.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        verified.fail(Failure(description: "the connection closed during the handshake"))
+        context.fireChannelInactive()
+    }
 }
 
 /// Counts a captured connection from accept to close; it stays first in the pipeline, where the

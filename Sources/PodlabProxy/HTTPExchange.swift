@@ -6,7 +6,9 @@ import NIOHTTP1
 /// order (the server pipeline's pipelining assistance holds a second request until the first
 /// is answered). Each request gets `x-request-id` if it has none, each response
 /// `x-podlab-upstream` (the address that answered); each finished exchange is counted and
-/// logged in one line.
+/// logged in one line. Inbound, `x-forwarded-client-cert` is the proxy's to write (a client's
+/// own is dropped): over mTLS it names the client's identity in Envoy's form
+/// (`By=<this pod's identity>;URI=<the client's>`), for the application and later authorization.
 final class HTTPExchange {
     struct Request {
         var start: NIODeadline
@@ -22,17 +24,22 @@ final class HTTPExchange {
     let destination: Destination
     let upstreamAddress: Destination
     let source: String
+    /// The other sidecar's identity when the connection rides mTLS: the client's inbound, the
+    /// server's outbound.
+    let peerIdentity: String?
     var requests: [Request] = []
 
     let downstream: Downstream
     let upstream: Upstream
 
-    init(direction: TrafficDirection, context: ProxyContext, destination: Destination, upstreamAddress: Destination, source: String) {
+    init(direction: TrafficDirection, context: ProxyContext, destination: Destination, upstreamAddress: Destination, source: String,
+         peerIdentity: String? = nil) {
         self.direction = direction
         self.context = context
         self.destination = destination
         self.upstreamAddress = upstreamAddress
         self.source = source
+        self.peerIdentity = peerIdentity
         downstream = Downstream()
         upstream = Upstream()
         downstream.exchange = self
@@ -47,13 +54,16 @@ final class HTTPExchange {
                                         seconds: seconds)
         let milliseconds = (seconds * 1000 * 1000).rounded() / 1000
         context.accessLog("\(direction.rawValue) \(source) \"\(request.method.rawValue) \(request.uri)\" \(request.status) \(request.bytes)B "
-                          + "\(milliseconds)ms destination=\(destinationName) upstream=\(upstreamAddress) x-request-id=\(request.requestID)")
+                          + "\(milliseconds)ms destination=\(destinationName) upstream=\(upstreamAddress) x-request-id=\(request.requestID)"
+                          + " mtls=\(peerIdentity ?? "-")")
     }
 
     /// The client's side: requests in, responses out.
     final class Downstream: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
+
+        static let clientCertificateHeader = "x-forwarded-client-cert"
 
         weak var exchange: HTTPExchange?
         var context: ChannelHandlerContext?
@@ -78,6 +88,13 @@ final class HTTPExchange {
             case var .head(head):
                 let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
                 if !head.headers.contains(name: "x-request-id") { head.headers.add(name: "x-request-id", value: requestID) }
+                if exchange.direction == .inbound {
+                    head.headers.remove(name: Self.clientCertificateHeader)
+                    if let peer = exchange.peerIdentity {
+                        let own = exchange.context.credentials?.current?.identity ?? ""
+                        head.headers.add(name: Self.clientCertificateHeader, value: "By=\(own);URI=\(peer)")
+                    }
+                }
                 exchange.requests.append(Request(start: .now(), method: head.method, uri: head.uri, requestID: requestID))
                 upstream.write(exchange.upstream.wrapOutboundOut(.head(head)), promise: nil)
             case let .body(bytes):

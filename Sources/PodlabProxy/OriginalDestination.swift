@@ -6,7 +6,7 @@ import Glibc
 /// Where a captured connection was going before the pod's `redirect` rule sent it to the
 /// proxy: the kernel keeps it in the connection's conntrack entry and answers
 /// `getsockopt(SOL_IP, SO_ORIGINAL_DST)` on the accepted socket with it.
-enum OriginalDestination {
+public enum OriginalDestination {
     /// `SO_ORIGINAL_DST` (linux/netfilter_ipv4.h); Glibc does not export it.
     static let SO_ORIGINAL_DST: Int32 = 80
     /// `SOL_IP` is `IPPROTO_IP`.
@@ -17,7 +17,7 @@ enum OriginalDestination {
     }
 
     /// The original destination of `channel`'s connection (an accepted TCP socket).
-    static func of(_ channel: any Channel) -> EventLoopFuture<SocketAddress> {
+    public static func of(_ channel: any Channel) -> EventLoopFuture<SocketAddress> {
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.eventLoop.makeFailedFuture(Missing(description: "the channel is not a socket"))
         }

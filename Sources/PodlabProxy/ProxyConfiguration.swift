@@ -13,6 +13,11 @@ public struct ProxyConfiguration: Sendable {
     public var apiSocket: String?
     /// The bearer token the mesh socket asks for (`PODLAB_API_TOKEN`).
     public var apiToken: String?
+    /// The directory of the pod's workload certificate (`PODLAB_MESH_CERTS`); nil: no mTLS,
+    /// every connection in plain text (and none accepted in STRICT mode).
+    public var certificateDirectory: String?
+    /// Whether a plain-text client is let in (`PODLAB_MTLS_MODE`, PERMISSIVE when unset).
+    public var mtlsMode = MTLSMode.permissive
 
     public init() {}
 
@@ -23,6 +28,8 @@ public struct ProxyConfiguration: Sendable {
         podIP = environment["POD_IP"] ?? ""
         apiSocket = nonEmpty("PODLAB_API_SOCKET")
         apiToken = nonEmpty("PODLAB_API_TOKEN")
+        certificateDirectory = nonEmpty("PODLAB_MESH_CERTS")
+        mtlsMode = nonEmpty("PODLAB_MTLS_MODE").flatMap(MTLSMode.init(rawValue:)) ?? .permissive
     }
 
     /// `namespace/name`: the source of this pod's outbound requests in the metrics.

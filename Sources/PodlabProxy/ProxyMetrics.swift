@@ -40,6 +40,9 @@ public final class ProxyMetrics: Sendable {
         var latency: [TrafficDirection: Histogram] = [:]
         var connections: [TrafficDirection: UInt64] = [:]
         var active: [TrafficDirection: Int] = [:]
+        /// mTLS handshakes by direction and whether they succeeded.
+        var handshakes: [TrafficDirection: (succeeded: UInt64, failed: UInt64)] = [:]
+        var plainTextRefused: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -63,6 +66,17 @@ public final class ProxyMetrics: Sendable {
             state.active[direction, default: 0] += 1
         }
     }
+
+    public func tlsHandshake(_ direction: TrafficDirection, succeeded: Bool) {
+        state.withLock { state in
+            var counts = state.handshakes[direction] ?? (0, 0)
+            if succeeded { counts.succeeded += 1 } else { counts.failed += 1 }
+            state.handshakes[direction] = counts
+        }
+    }
+
+    /// A plain-text client refused by a STRICT sidecar.
+    public func plainTextRefused() { state.withLock { $0.plainTextRefused += 1 } }
 
     public func connectionClosed(_ direction: TrafficDirection) {
         state.withLock { $0.active[direction, default: 0] -= 1 }
@@ -104,6 +118,16 @@ public final class ProxyMetrics: Sendable {
         for direction in [TrafficDirection.inbound, .outbound] {
             lines.append("podlab_proxy_active_connections{direction=\"\(direction.rawValue)\"} \(state.active[direction] ?? 0)")
         }
+        lines.append("# HELP podlab_proxy_tls_handshakes_total mTLS handshakes with other sidecars, by direction and result.")
+        lines.append("# TYPE podlab_proxy_tls_handshakes_total counter")
+        for direction in [TrafficDirection.inbound, .outbound] {
+            let counts = state.handshakes[direction] ?? (0, 0)
+            lines.append("podlab_proxy_tls_handshakes_total{direction=\"\(direction.rawValue)\",result=\"failed\"} \(counts.failed)")
+            lines.append("podlab_proxy_tls_handshakes_total{direction=\"\(direction.rawValue)\",result=\"succeeded\"} \(counts.succeeded)")
+        }
+        lines.append("# HELP podlab_proxy_plaintext_refused_total Plain-text connections closed because the pod's mTLS mode is STRICT.")
+        lines.append("# TYPE podlab_proxy_plaintext_refused_total counter")
+        lines.append("podlab_proxy_plaintext_refused_total \(state.plainTextRefused)")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -11,12 +11,23 @@ public final class ProxyContext: Sendable {
     public let configuration: ProxyConfiguration
     public let metrics: ProxyMetrics
     public let endpoints: ServiceEndpoints
+    public let peers: MeshPeers
+    /// The pod's workload certificate (nil without `PODLAB_MESH_CERTS`).
+    public let credentials: MeshCredentials?
+    /// Where a captured connection was going: `SO_ORIGINAL_DST`, or a fixed answer in tests on
+    /// loopback, where nothing redirects.
+    let originalDestination: @Sendable (any Channel) -> EventLoopFuture<SocketAddress>
     private let ready = Atomic<Bool>(false)
 
-    public init(configuration: ProxyConfiguration, metrics: ProxyMetrics = ProxyMetrics(), endpoints: ServiceEndpoints = ServiceEndpoints()) {
+    public init(configuration: ProxyConfiguration, metrics: ProxyMetrics = ProxyMetrics(), endpoints: ServiceEndpoints = ServiceEndpoints(),
+                peers: MeshPeers = MeshPeers(),
+                originalDestination: @escaping @Sendable (any Channel) -> EventLoopFuture<SocketAddress> = OriginalDestination.of) {
         self.configuration = configuration
         self.metrics = metrics
         self.endpoints = endpoints
+        self.peers = peers
+        credentials = configuration.certificateDirectory.map(MeshCredentials.init(directory:))
+        self.originalDestination = originalDestination
     }
 
     /// Ready once both capture listeners are bound.

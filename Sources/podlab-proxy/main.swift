@@ -7,6 +7,20 @@ import Glibc
 // The mesh's sidecar (`podlab/proxy` image): see PodlabProxy.
 signal(SIGPIPE, SIG_IGN)
 let context = ProxyContext(configuration: ProxyConfiguration(environment: ProcessInfo.processInfo.environment))
+let configuration = context.configuration
+
+/// Loads the workload certificate when the agent replaced it; new handshakes take it.
+@Sendable func reloadCertificate(_ credentials: MeshCredentials) {
+    do {
+        if try credentials.reloadIfChanged(), let loaded = credentials.current {
+            context.log("certificate loaded: \(loaded.identity), valid until \(Date(timeIntervalSince1970: Double(loaded.notAfter)))")
+        }
+    } catch {
+        context.log("certificate not loaded: \(error)")
+    }
+}
+
+if let credentials = context.credentials { reloadCertificate(credentials) }
 let server = ProxyServer(context: context)
 do {
     _ = try await server.start()
@@ -14,11 +28,21 @@ do {
     context.log("cannot listen: \(error)")
     exit(1)
 }
-let configuration = context.configuration
 context.log("listening: outbound :\(configuration.outboundPort), inbound :\(configuration.inboundPort), "
-            + "metrics :\(configuration.metricsPort)/metrics, readiness :\(configuration.readinessPort)/healthz/ready; pod \(configuration.podIdentity)")
+            + "metrics :\(configuration.metricsPort)/metrics, readiness :\(configuration.readinessPort)/healthz/ready; pod \(configuration.podIdentity); "
+            + "mTLS \(context.credentials == nil ? "off (no certificate directory)" : configuration.mtlsMode.rawValue)")
+// The agent replaces the certificate at two thirds of its hour; a look at the file's inode and
+// mtime every few seconds notices it well before the old one expires.
+if let credentials = context.credentials {
+    Task.detached {
+        while true {
+            try? await Task.sleep(for: .seconds(2))
+            reloadCertificate(credentials)
+        }
+    }
+}
 if let socket = configuration.apiSocket {
-    await AgentWatch(socketPath: socket, token: configuration.apiToken, endpoints: context.endpoints, group: server.eventLoops,
+    await AgentWatch(socketPath: socket, token: configuration.apiToken, endpoints: context.endpoints, peers: context.peers, group: server.eventLoops,
                      log: { context.log($0) }).run()
 } else {
     context.log("no PODLAB_API_SOCKET: connections go where they were going")

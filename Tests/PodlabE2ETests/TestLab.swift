@@ -34,8 +34,8 @@ struct TestLab: Sendable {
     }
 
     /// `podlab get pod NAME -o json`, parsed.
-    func pod(_ name: String) throws -> [String: Any] {
-        let result = try run(["get", "pod", name, "-o", "json"])
+    func pod(_ name: String, namespace: String = "default") throws -> [String: Any] {
+        let result = try run(["get", "pod", name, "-n", namespace, "-o", "json"])
         return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
     }
 

@@ -24,7 +24,7 @@ struct ProxyTests {
     @Test("watch events decode into the table: a not-ready endpoint is left out, DELETED removes")
     func watchEvents() throws {
         let endpoints = ServiceEndpoints()
-        func feed(_ kind: AgentWatch.Kind, _ text: String) { WatchHandler.apply(Array(text.utf8), kind: kind, to: endpoints) }
+        func feed(_ kind: AgentWatch.Kind, _ text: String) { WatchHandler.apply(Array(text.utf8), kind: kind, to: endpoints, peers: MeshPeers()) }
         feed(.services, (#"{"type":"ADDED","object":{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.5","ports":[{"port":80,"protocol":"TCP","targetPort":80}]}}}"#))
         feed(.endpointSlices, (#"""
             {"type":"ADDED","object":{"metadata":{"name":"web-1","namespace":"default","labels":{"kubernetes.io/service-name":"web"}},
@@ -34,6 +34,27 @@ struct ProxyTests {
         #expect(endpoints.table == [Destination(address: "10.96.0.5", port: 80): [Destination(address: "10.244.1.2", port: 80)]])
         feed(.services, (#"{"type":"DELETED","object":{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.5"}}}"#))
         #expect(endpoints.table.isEmpty)
+    }
+
+    @Test("pod events make the meshed peers' table: identity from the service account, excluded ports, DISABLE and unmeshed left out")
+    func peersFromPods() {
+        let peers = MeshPeers()
+        func feed(_ text: String) { WatchHandler.apply(Array(text.utf8), kind: .pods, to: ServiceEndpoints(), peers: peers) }
+        let sidecar = #"{"name":"podlab-proxy","image":"podlab/proxy"}"#
+        feed(#"{"type":"ADDED","object":{"metadata":{"name":"cart","namespace":"shop","annotations":{"podlab.dev/exclude-ports":"5432, 6379"}},"#
+             + #""spec":{"serviceAccountName":"cart","containers":[{"name":"web","image":"nginx"},"# + sidecar + #"]},"status":{"podIP":"10.244.1.5"}}}"#)
+        feed(#"{"type":"ADDED","object":{"metadata":{"name":"web","namespace":"shop"},"spec":{"containers":["# + sidecar + #"]},"status":{"podIP":"10.244.1.6"}}}"#)
+        feed(#"{"type":"ADDED","object":{"metadata":{"name":"old","namespace":"shop","annotations":{"podlab.dev/mtls":"DISABLE"}},"spec":{"containers":["#
+             + sidecar + #"]},"status":{"podIP":"10.244.1.7"}}}"#)
+        feed(#"{"type":"ADDED","object":{"metadata":{"name":"plain","namespace":"shop"},"spec":{"containers":[{"name":"web","image":"nginx"}]},"status":{"podIP":"10.244.1.8"}}}"#)
+        #expect(peers.mtlsIdentity(for: Destination(address: "10.244.1.5", port: 8080)) == "spiffe://cluster.local/ns/shop/sa/cart")
+        #expect(peers.mtlsIdentity(for: Destination(address: "10.244.1.5", port: 5432)) == nil)
+        #expect(peers.mtlsIdentity(for: Destination(address: "10.244.1.5", port: 15090)) == nil)
+        #expect(peers.mtlsIdentity(for: Destination(address: "10.244.1.6", port: 80)) == "spiffe://cluster.local/ns/shop/sa/default")
+        #expect(peers.mtlsIdentity(for: Destination(address: "10.244.1.7", port: 80)) == nil)
+        #expect(peers.mtlsIdentity(for: Destination(address: "10.244.1.8", port: 80)) == nil)
+        feed(#"{"type":"DELETED","object":{"metadata":{"name":"cart","namespace":"shop"},"spec":{"containers":["# + sidecar + #"]},"status":{"podIP":"10.244.1.5"}}}"#)
+        #expect(peers.mtlsIdentity(for: Destination(address: "10.244.1.5", port: 8080)) == nil)
     }
 
     @Test("a request line makes the connection HTTP; anything else is passed through", arguments: [
@@ -96,6 +117,15 @@ struct ProxyTests {
             # TYPE podlab_proxy_active_connections gauge
             podlab_proxy_active_connections{direction="inbound"} 0
             podlab_proxy_active_connections{direction="outbound"} 1
+            # HELP podlab_proxy_tls_handshakes_total mTLS handshakes with other sidecars, by direction and result.
+            # TYPE podlab_proxy_tls_handshakes_total counter
+            podlab_proxy_tls_handshakes_total{direction="inbound",result="failed"} 0
+            podlab_proxy_tls_handshakes_total{direction="inbound",result="succeeded"} 0
+            podlab_proxy_tls_handshakes_total{direction="outbound",result="failed"} 0
+            podlab_proxy_tls_handshakes_total{direction="outbound",result="succeeded"} 0
+            # HELP podlab_proxy_plaintext_refused_total Plain-text connections closed because the pod's mTLS mode is STRICT.
+            # TYPE podlab_proxy_plaintext_refused_total counter
+            podlab_proxy_plaintext_refused_total 0
 
             """)
     }

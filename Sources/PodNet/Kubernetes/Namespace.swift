@@ -59,6 +59,11 @@ public struct Namespace: KubernetesObject, Hashable {
         if !metadata.namespace.isEmpty {
             errors.append(.forbidden(FieldPath("metadata").child("namespace"), "not allowed on this type"))
         }
+        // The mesh's mTLS mode for the namespace's pods; DISABLE is a pod's only (MeshTLSMode).
+        if let mode = metadata.annotations[MeshTLSMode.annotation], mode != MeshTLSMode.permissive.rawValue, mode != MeshTLSMode.strict.rawValue {
+            errors.append(.notSupported(FieldPath("metadata").child("annotations").key(MeshTLSMode.annotation), mode,
+                                        supported: [MeshTLSMode.permissive.rawValue, MeshTLSMode.strict.rawValue]))
+        }
         if !errors.isEmpty { throw InvalidObjectError(kind: Namespace.kind, name: metadata.name, errors: errors) }
     }
 }

@@ -118,6 +118,7 @@ public enum MeshInjection {
         if let value = annotations[MeshAnnotations.mesh], value != MeshAnnotations.enabled, value != MeshAnnotations.disabled {
             errors.append(.notSupported(annotationPath(MeshAnnotations.mesh), value, supported: [MeshAnnotations.enabled, MeshAnnotations.disabled]))
         }
+        if let error = MeshTLSMode.annotationError(annotations, path: annotationPath(MeshTLSMode.annotation)) { errors.append(error) }
         if let text = annotations[MeshAnnotations.excludePorts] {
             do { _ = try parsePorts(text) } catch {
                 errors.append(.invalid(annotationPath(MeshAnnotations.excludePorts), .string(text), error.description))

@@ -72,38 +72,16 @@ public struct ClusterCredentials: Sendable, Equatable {
     /// New credentials: a CA named after the lab, a serving certificate for the loopback
     /// addresses, valid for ten years (a lab is a lab), and a 256-bit random token.
     public static func make(lab: String, port: Int, now: Date = Date()) throws -> ClusterCredentials {
-        let caKey = P256.Signing.PrivateKey()
-        let caName = try DistinguishedName {
-            OrganizationName("podlab")
-            CommonName("podlab-ca-\(lab)")
-        }
         let notBefore = now.addingTimeInterval(-3600)
         let notAfter = now.addingTimeInterval(10 * 365 * 86400)
-        let caCertificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(caKey.publicKey),
-            notValidBefore: notBefore, notValidAfter: notAfter, issuer: caName, subject: caName,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                Critical(KeyUsage(digitalSignature: true, keyCertSign: true, cRLSign: true))
-                SubjectKeyIdentifier(hash: .init(caKey.publicKey))
-            },
-            issuerPrivateKey: .init(caKey))
-        let serverKey = P256.Signing.PrivateKey()
-        let serverName = try DistinguishedName { CommonName("podlab-apiserver") }
-        let serverCertificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(serverKey.publicKey),
-            notValidBefore: notBefore, notValidAfter: notAfter, issuer: caName, subject: serverName,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
-                try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
-                AuthorityKeyIdentifier(keyIdentifier: SubjectKeyIdentifier(hash: .init(caKey.publicKey)).keyIdentifier)
-            },
-            issuerPrivateKey: .init(caKey))
+        let authority = try CertificateAuthority.make(commonName: "podlab-ca-\(lab)", notBefore: notBefore, notAfter: notAfter)
+        let (serverCertificate, serverKey) = try authority.issue(
+            commonName: "podlab-apiserver",
+            names: SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]),
+            usages: [.serverAuth], notBefore: notBefore, notAfter: notAfter)
         var generator = SystemRandomNumberGenerator()
         let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        return ClusterCredentials(caCertificatePEM: try caCertificate.serializeAsPEM().pemString + "\n",
+        return ClusterCredentials(caCertificatePEM: try authority.certificatePEM,
                                   serverCertificatePEM: try serverCertificate.serializeAsPEM().pemString + "\n",
                                   serverKeyPEM: serverKey.pemRepresentation + "\n", token: token, port: port)
     }

@@ -12,8 +12,9 @@ import Glibc
 /// the mesh's own, and only for what a proxy reads: Services and EndpointSlices, listed and
 /// watched. The lab's admin token is never handed to a pod.
 enum MeshAPIListener {
-    /// The paths a sidecar may GET (their `?watch=true` included), in every namespace.
-    static let readablePaths = ["/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices"]
+    /// The paths a sidecar may GET (their `?watch=true` included), in every namespace. Pods:
+    /// which peers are meshed, under which service account (the identity mTLS expects).
+    static let readablePaths = ["/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/pods"]
     /// Who may connect to the socket: any user, as the token decides.
     static let socketMode: mode_t = 0o666
 

@@ -72,6 +72,14 @@ extension Controller {
             if name == MeshProxy.containerName, MeshCaptureRules.forPod(pod) != nil {
                 launch.environment["PODLAB_API_SOCKET"] = paths.meshSocket
                 launch.environment["PODLAB_API_TOKEN"] = meshToken
+                // Its mode (its own or its namespace's) and, unless mTLS is off, its workload
+                // certificate, fresh at each start.
+                let mode = MeshTLSMode.of(podAnnotations: pod.metadata.annotations,
+                                          namespaceAnnotations: namespaces[pod.metadata.namespace]?.metadata.annotations ?? [:])
+                launch.environment[MeshTLSMode.environmentVariable] = mode.rawValue
+                if mode != .disable, let directory = provisionMeshCertificate(pod) {
+                    launch.environment[MeshCertificates.environmentVariable] = directory
+                }
             }
             let limits = ContainerCgroupLimits(container)
             if !limits.isEmpty {
@@ -421,6 +429,12 @@ extension Controller {
                     save(current)
                 }
                 registerProbes(podKey, container: container.name)
+            }
+            // A sidecar that ran on while no agent was here: its certificate's renewal timer
+            // ended with the previous agent, so it gets a new one now.
+            if runtime.processes[MeshProxy.containerName] != nil, MeshCaptureRules.forPod(pod) != nil,
+               pod.metadata.annotations[MeshTLSMode.annotation] != MeshTLSMode.disable.rawValue {
+                provisionMeshCertificate(pod)
             }
             for container in pod.spec.allContainers {
                 guard let role = pod.spec.role(of: container.name), runtime.processes[container.name] == nil else { continue }

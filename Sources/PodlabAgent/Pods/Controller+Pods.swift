@@ -468,6 +468,7 @@ extension Controller {
         // and its OCI containers' bundles, their roots unmounted first.
         OCIContainers.removeAll(podDirectory: paths.podDirectory(uid: pod.metadata.uid), paths: paths)
         try? FileManager.default.removeItem(atPath: paths.podDirectory(uid: pod.metadata.uid))
+        removeMeshCertificate(uid: pod.metadata.uid)
         publish(.deleted, deleted)
     }
 
