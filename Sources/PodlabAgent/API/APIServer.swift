@@ -75,9 +75,6 @@ public enum APIServer {
         router.get("/version") { _, _ in json(Data(version.utf8)) }
         router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
         router.get("/readyz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
-        router.get("/api") { _, _ in
-            json(Data(#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]}"#.utf8))
-        }
 
         router.get("/api/v1/pods") { request, _ in
             try await handle {
