@@ -102,6 +102,8 @@ public actor Controller: APIBackend {
     var eventVersion: Int64 = 0
     /// What the mesh's sidecars show the mesh socket (`MeshAPIListener`), given them at start.
     let meshToken: String
+    /// When the lines of running containers' logs arrived (`pods/log` `timestamps`, `sinceSeconds`).
+    let logTimes: LogTimeRecorder
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         try self.init(paths: paths, options: options, logger: logger, runtime: KernelSandboxRuntime())
@@ -122,6 +124,7 @@ public actor Controller: APIBackend {
         store = try Store(path: paths.database)
         cgroups = runtime.cgroups(lab: paths.lab)
         meshToken = try MeshAPIListener.loadOrCreateToken(paths)
+        logTimes = try LogTimeRecorder()
         // What changed before this agent started was published by another: a watch can start
         // only from here on.
         hub.start(at: try store.read { try $0.currentResourceVersion() })
