@@ -111,6 +111,8 @@ public actor Controller: APIBackend {
     var meshCertificateSchedule = MeshCertificateSchedule.standard
     /// Each meshed pod's next certificate, by pod uid.
     var meshCertificateRenewals: [String: Task<Void, Never>] = [:]
+    /// When the lines of running containers' logs arrived (`pods/log` `timestamps`, `sinceSeconds`).
+    let logTimes: LogTimeRecorder
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         try self.init(paths: paths, options: options, logger: logger, runtime: KernelSandboxRuntime())
@@ -132,6 +134,7 @@ public actor Controller: APIBackend {
         cgroups = runtime.cgroups(lab: paths.lab)
         meshToken = try MeshAPIListener.loadOrCreateToken(paths)
         meshAuthority = try MeshCertificates.loadOrCreateAuthority(paths)
+        logTimes = try LogTimeRecorder()
         // What changed before this agent started was published by another: a watch can start
         // only from here on.
         hub.start(at: try store.read { try $0.currentResourceVersion() })

@@ -88,14 +88,26 @@ struct KubectlStreamingTests {
             try kubectl.run(["cp", "shell:\(directory)/in/copied.txt", directory + "/back.txt"])
             #expect(try String(contentsOfFile: directory + "/back.txt", encoding: .utf8) == content)
 
-            // attach follows the container's output from now on; timeout(1) ends the client, given
-            // longer when a loaded machine kept it from seeing a tick in time.
-            var attached: CommandResult?
-            for seconds in ["3", "10", "30"] where attached?.stdout.contains("tick ") != true {
-                attached = try Command.run("/usr/bin/timeout", [seconds, binary.path, "--cache-dir", kubectl.cacheDirectory, "attach", "ticker"],
-                                           environment: ["PATH": Spawner.defaultPath, "KUBECONFIG": kubectl.kubeconfig, "HOME": kubectl.cacheDirectory])
+            // attach follows the container's output from now on, until the client is ended. Waited
+            // for rather than given a fixed time: kubectl's start (the 1.3x dispatcher, TLS,
+            // discovery, the pod, the upgrade) takes seconds on a loaded machine.
+            let attachOutput = kubectl.cacheDirectory + "/attach.out"
+            let attach = try Spawner.spawn(SpawnRequest(
+                executable: "/usr/bin/timeout", arguments: ["60", binary.path, "--cache-dir", kubectl.cacheDirectory, "attach", "ticker"],
+                environment: ["PATH": Spawner.defaultPath, "KUBECONFIG": kubectl.kubeconfig, "HOME": kubectl.cacheDirectory],
+                stdout: .file(attachOutput, append: false), stderr: .file(attachOutput + ".err", append: false), newSession: true))
+            do {
+                defer {
+                    try? attach.signal(SIGTERM, group: true)
+                    _ = try? attach.wait()
+                }
+                try await lab.eventually("kubectl attach printing the ticker's lines") {
+                    KernelTest.readWholeFile(attachOutput).contains("tick ")
+                }
+            } catch {
+                Issue.record("kubectl attach: \(KernelTest.readWholeFile(attachOutput + ".err"))")
+                throw error
             }
-            #expect(attached?.stdout.contains("tick ") == true, "\(attached?.stderr ?? "")")
 
             // run -i attaches to a new pod's stdin (stdinOnce): its end of file ends the command.
             let run = try kubectl.run(["run", "once", "--image", "busybox", "-i", "--rm", "--restart=Never", "--", "sh", "-c", "read line; echo got $line"],

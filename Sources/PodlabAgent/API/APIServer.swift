@@ -25,6 +25,8 @@ public struct LogOptions: Sendable {
     public var follow: Bool
     public var previous: Bool
     public var tailLines: Int?
+    /// `sinceSeconds`/`sinceTime` and `timestamps`.
+    public var times = PodLogTimeOptions()
 }
 
 /// What the HTTP layer needs from the control plane. Bodies are Kubernetes JSON.
@@ -75,9 +77,6 @@ public enum APIServer {
         router.get("/version") { _, _ in json(Data(version.utf8)) }
         router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
         router.get("/readyz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
-        router.get("/api") { _, _ in
-            json(Data(#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]}"#.utf8))
-        }
 
         router.get("/api/v1/pods") { request, _ in
             try await handle {
@@ -141,12 +140,19 @@ public enum APIServer {
         router.get("/api/v1/namespaces/:namespace/pods/:name/log") { request, context in
             try await handle {
                 let query = request.uri.queryParameters
-                let options = LogOptions(container: query["container"].map(String.init),
+                let name = try context.parameters.require("name")
+                var now = timespec()
+                clock_gettime(CLOCK_REALTIME, &now)
+                let nanoseconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+                func text(_ key: String) -> String? { query[Substring(key)].map { String($0) } }
+                let times = try PodLogTimeOptions.parse(name: name, sinceSeconds: text("sinceSeconds"), sinceTime: text("sinceTime"),
+                                                        timestamps: text("timestamps"), tailLines: text("tailLines"), now: nanoseconds)
+                var options = LogOptions(container: query["container"].map(String.init),
                                          follow: query["follow"].map { $0 == "true" || $0 == "1" } ?? false,
                                          previous: query["previous"].map { $0 == "true" || $0 == "1" } ?? false,
                                          tailLines: query["tailLines"].flatMap { Int(String($0)) })
-                let chunks = try await backend.podLog(namespace: try context.parameters.require("namespace"),
-                                                      name: try context.parameters.require("name"), options: options)
+                options.times = times
+                let chunks = try await backend.podLog(namespace: try context.parameters.require("namespace"), name: name, options: options)
                 return Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody { writer in
                     do {
                         for try await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }

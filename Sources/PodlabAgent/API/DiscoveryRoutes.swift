@@ -8,7 +8,16 @@ import PodNet
 /// Everything comes from `ServedResources.all`.
 enum DiscoveryRoutes {
     static func register(on router: Router<BasicRequestContext>) {
-        router.get("/apis") { _, _ in APIServer.json(Data(groupList().jsonText(indent: 0).utf8)) }
+        let aggregatedCore = Data(aggregatedList(core: true).jsonText(indent: 0).utf8)
+        let aggregatedGroups = Data(aggregatedList(core: false).jsonText(indent: 0).utf8)
+        router.get("/api") { request, _ in
+            if let version = aggregatedVersion(request.headers[.accept] ?? "") { return aggregated(aggregatedCore, version: version) }
+            return APIServer.json(Data(#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]}"#.utf8))
+        }
+        router.get("/apis") { request, _ in
+            if let version = aggregatedVersion(request.headers[.accept] ?? "") { return aggregated(aggregatedGroups, version: version) }
+            return APIServer.json(Data(groupList().jsonText(indent: 0).utf8))
+        }
         for groupVersion in ServedResources.groupVersions {
             let prefix = groupVersion.contains("/") ? "/apis/\(groupVersion)" : "/api/\(groupVersion)"
             let document = Data(resourceList(groupVersion).jsonText(indent: 0).utf8)
@@ -34,6 +43,71 @@ enum DiscoveryRoutes {
             let document = Data(OpenAPISchema.v3(groupVersion).jsonText(indent: 0).utf8)
             router.get(RouterPath(stringLiteral: "/openapi/v3/\(OpenAPISchema.v3Path(groupVersion))")) { _, _ in APIServer.json(document) }
         }
+    }
+
+    /// The aggregated discovery version a client asks for on `/api` or `/apis` (kubectl ≥ 1.26:
+    /// `application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`, v2beta1 before),
+    /// the first of its Accept list that podlab serves; nil for the classic documents.
+    static func aggregatedVersion(_ accept: String) -> String? {
+        for entry in accept.split(separator: ",") {
+            let parameters = Set(entry.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) })
+            guard parameters.contains("g=apidiscovery.k8s.io"), parameters.contains("as=APIGroupDiscoveryList") else { continue }
+            if parameters.contains("v=v2") { return "v2" }
+            if parameters.contains("v=v2beta1") { return "v2beta1" }
+        }
+        return nil
+    }
+
+    /// The list in the version asked for (v2 and v2beta1 have the same shape here), with the
+    /// content type that tells the client it got the aggregated form.
+    static func aggregated(_ v2: Data, version: String) -> Response {
+        var body = v2
+        if version != "v2" {
+            body = Data(String(decoding: v2, as: UTF8.self)
+                .replacingOccurrences(of: #""apiVersion":"apidiscovery.k8s.io/v2""#, with: #""apiVersion":"apidiscovery.k8s.io/\#(version)""#).utf8)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json;g=apidiscovery.k8s.io;v=\(version);as=APIGroupDiscoveryList"],
+                        body: .init(byteBuffer: ByteBuffer(data: body)))
+    }
+
+    /// `APIGroupDiscoveryList`: the core group (`/api`) or the named groups (`/apis`), each
+    /// version's resources with their kind, scope, verbs, short names, categories and
+    /// subresources — one request instead of one per group version.
+    static func aggregatedList(core: Bool) -> JSONValue {
+        var groups: [String] = []
+        for entry in ServedResources.all where entry.group.isEmpty == core && !groups.contains(entry.group) { groups.append(entry.group) }
+        let items: [JSONValue] = groups.map { group in
+            let versions = ServedResources.groupVersions.filter { core ? !$0.contains("/") : $0.hasPrefix(group + "/") }
+            return .object([
+                "metadata": .object(["name": .string(group), "creationTimestamp": .null]),
+                "versions": .array(versions.map { groupVersion in
+                    let version = core ? groupVersion : String(groupVersion.dropFirst(group.count + 1))
+                    return .object(["version": .string(version), "freshness": "Current",
+                                    "resources": .array(ServedResources.all.filter { $0.groupVersion == groupVersion }.map { aggregatedResource($0, version: version) })])
+                }),
+            ])
+        }
+        return .object(["kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": .object([:]), "items": .array(items)])
+    }
+
+    static func aggregatedResource(_ entry: ServedResource, version: String) -> JSONValue {
+        let kind: JSONValue = .object(["group": .string(entry.group), "version": .string(version), "kind": .string(entry.kind)])
+        var fields: [String: JSONValue] = [
+            "resource": .string(entry.resource), "responseKind": kind, "scope": entry.namespaced ? "Namespaced" : "Cluster",
+            "singularResource": .string(entry.singular), "verbs": .array(entry.verbs.map { .string($0) }),
+        ]
+        if !entry.shortNames.isEmpty { fields["shortNames"] = .array(entry.shortNames.map { .string($0) }) }
+        if !entry.categories.isEmpty { fields["categories"] = .array(entry.categories.map { .string($0) }) }
+        var subresources: [JSONValue] = []
+        if entry.resource == "pods" {
+            subresources.append(.object(["subresource": "log", "responseKind": kind, "verbs": ["get"]]))
+        }
+        if ScaleRoutes.resources.contains(entry.resource) {
+            subresources.append(.object(["subresource": "scale", "responseKind": .object(["group": "autoscaling", "version": "v1", "kind": "Scale"]),
+                                         "verbs": ["get", "patch", "update"]]))
+        }
+        if !subresources.isEmpty { fields["subresources"] = .array(subresources) }
+        return .object(fields)
     }
 
     /// `/api/v1` or `/apis/<group>/<version>`: the kinds served there, with their verbs, short

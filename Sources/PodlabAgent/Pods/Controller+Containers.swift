@@ -99,7 +99,7 @@ extension Controller {
             recordEvent(pod, container: name, type: .normal, reason: EventReason.created, message: "Created container \(name)")
             recordEvent(pod, container: name, type: .normal, reason: EventReason.started, message: "Started container \(name)")
             runtime.failedPulls[name] = nil
-            watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true)
+            watch(podKey: podKey, uid: pod.metadata.uid, container: name, process: process, isChild: true, logPath: logPath)
         } catch let error as DownwardAPIError {
             status.state = .waiting(reason: "CreateContainerConfigError", message: error.description)
             status.ready = false
@@ -220,9 +220,14 @@ extension Controller {
     /// Reports the process's end to `containerExited`. The agent reaps its own children and
     /// knows their status; a process it adopted after a restart is the lab keeper's child, and its
     /// status is the keeper's record.
-    func watch(podKey: String, uid: String, container: String, process: ProcessIdentity, isChild: Bool) {
+    func watch(podKey: String, uid: String, container: String, process: ProcessIdentity, isChild: Bool, logPath: String) {
+        logTimes.follow(logPath)
+        let logTimes = self.logTimes
         do {
             try sandboxRuntime.watch(process, isChild: isChild) { status in
+                // The last lines are marked before the exit is known: a reader that sees the
+                // run ended finds a time for each.
+                logTimes.stop(logPath)
                 Task {
                     if isChild {
                         let exit = status.map { ContainerExit.recorded($0, finishedAt: nil) } ?? .unknown("exit status unknown: waitpid failed")
@@ -412,7 +417,10 @@ extension Controller {
             for container in pod.spec.allContainers {
                 guard let role = pod.spec.role(of: container.name), let process = stored[container.name], sandboxRuntime.isAlive(process) else { continue }
                 runtime.processes[container.name] = process
-                watch(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, isChild: false)
+                let run = Int(pod.status[container: container.name]?.restartCount ?? 0)
+                watch(podKey: podKey, uid: pod.metadata.uid, container: container.name, process: process, isChild: false,
+                      logPath: paths.containerLog(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid,
+                                                  container: container.name, restart: run))
                 // The agent died after recording the process but before recording it as running.
                 if var current = pods[podKey], var status = current.status[container: container.name], status.state.running == nil {
                     ContainerTransitions.markRunning(&status, role: role, imageID: imageIdentity.imageID(for: container.image),

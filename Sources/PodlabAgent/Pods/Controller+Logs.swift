@@ -51,6 +51,8 @@ extension Controller {
         let follow = options.follow && !options.previous
         let tail = options.tailLines
         let currentRun = run
+        let times = options.times
+        let logTimes = self.logTimes
         return AsyncThrowingStream { continuation in
             let task = Task.detached {
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -59,25 +61,52 @@ extension Controller {
                     return
                 }
                 defer { close(fd) }
+                // Lines with their times: read from the index as far as the log was read.
+                let lineTimes: LogLineReader?
+                if times.needsTimes {
+                    logTimes.observe(path)
+                    lineTimes = LogLineReader(logFD: fd, indexPath: LogTimeRecorder.indexPath(path), options: times)
+                } else {
+                    lineTimes = nil
+                }
                 if let tail {
-                    continuation.yield(Controller.lastLines(fd: fd, count: tail))
+                    let (lines, start) = Controller.lastLines(fd: fd, count: tail)
+                    if let lineTimes {
+                        // The kubelet's order: the last N lines, of which those older than `since` are left out.
+                        lseek(fd, off_t(max(start, lineTimes.startOffset())), SEEK_SET)
+                    } else {
+                        continuation.yield(lines)
+                    }
+                } else if let lineTimes {
+                    lseek(fd, off_t(lineTimes.startOffset()), SEEK_SET)
                 }
                 var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-                while !Task.isCancelled {
-                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if n > 0 {
+                // Without follow, the log as it is now: a container writing faster than the
+                // stream is read would otherwise never let it end.
+                var info = stat()
+                let end: Int64 = follow || fstat(fd, &info) != 0 ? Int64.max : Int64(info.st_size)
+                func readOnce() -> Bool {
+                    let position = Int64(lseek(fd, 0, SEEK_CUR))
+                    guard position < end else { return false }
+                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, Int(min(Int64($0.count), end - position))) }
+                    guard n > 0 else { return false }
+                    if let lineTimes {
+                        logTimes.observe(path)
+                        let output = lineTimes.lines(Array(buffer[0..<n]), endingAt: UInt64(position) + UInt64(n))
+                        if !output.isEmpty { continuation.yield(Data(output)) }
+                    } else {
                         continuation.yield(Data(buffer[0..<n]))
-                        continue
                     }
+                    return true
+                }
+                while !Task.isCancelled {
+                    if readOnce() { continue }
                     guard follow, await self.isRunning(uid: uid, container: containerName, run: currentRun) else { break }
                     try? await Task.sleep(for: .milliseconds(100))
                 }
                 // Whatever the process wrote last, after it ended.
-                while true {
-                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if n <= 0 { break }
-                    continuation.yield(Data(buffer[0..<n]))
-                }
+                while readOnce() {}
+                if let last = lineTimes?.finish(), !last.isEmpty { continuation.yield(Data(last)) }
                 continuation.finish()
             }
             continuation.onTermination = { _ in task.cancel() }
@@ -92,8 +121,8 @@ extension Controller {
         return Int(status.restartCount) == run && (runtime.processes[container] != nil || PodInitialization.awaitsFirstStart(status))
     }
 
-    /// The last `count` lines of a file; leaves the fd at the end.
-    static func lastLines(fd: Int32, count: Int) -> Data {
+    /// The last `count` lines of a file and the offset where they begin; leaves the fd at the end.
+    static func lastLines(fd: Int32, count: Int) -> (lines: Data, start: Int) {
         let size = lseek(fd, 0, SEEK_END)
         let window = min(Int(size), 4 << 20)
         lseek(fd, off_t(Int(size) - window), SEEK_SET)
@@ -112,6 +141,74 @@ extension Controller {
             result.append(contentsOf: line)
             result.append(UInt8(ascii: "\n"))
         }
-        return result
+        return (result, Int(size) - window + (kept.first?.startIndex ?? total))
+    }
+}
+
+/// A log read with its lines' times (`LogLineSelection` over the index `LogTimeRecorder` writes):
+/// the index is read on as the log is, so a followed log costs a read of its new marks only.
+final class LogLineReader {
+    private let logFD: Int32
+    private let index: Int32
+    private var times = ContainerLogTimes()
+    private var selection: LogLineSelection
+    private var indexRead = 0
+
+    init(logFD: Int32, indexPath: String, options: PodLogTimeOptions) {
+        self.logFD = logFD
+        index = open(indexPath, O_RDONLY | O_CLOEXEC)
+        selection = LogLineSelection(since: options.since, timestamps: options.timestamps)
+        readMarks()
+    }
+
+    deinit { if index >= 0 { close(index) } }
+
+    /// Where to start reading for `since`: the beginning of the line that holds the first byte
+    /// that may be new enough.
+    func startOffset() -> Int {
+        guard let since = selection.since else { return 0 }
+        var offset = Int(times.offset(since: since))
+        // Back to the line's beginning, a block at a time.
+        var block = [UInt8](repeating: 0, count: 4096)
+        while offset > 0 {
+            let from = max(0, offset - block.count)
+            let n = block.withUnsafeMutableBytes { pread(logFD, $0.baseAddress, offset - from, off_t(from)) }
+            guard n == offset - from else { return 0 }
+            if let newline = block[0..<n].lastIndex(of: UInt8(ascii: "\n")) { return from + newline + 1 }
+            offset = from
+        }
+        return 0
+    }
+
+    /// The whole lines of `bytes` (read up to file offset `end`), selected and stamped.
+    func lines(_ bytes: [UInt8], endingAt end: UInt64) -> [UInt8] {
+        if times.coveredEnd < end { readMarks() }
+        return selection.feed(bytes, endingAt: end, times: times, fallback: modificationTime())
+    }
+
+    /// A last line without its newline.
+    func finish() -> [UInt8] {
+        let time = times.coveredEnd >= UInt64(lseek(logFD, 0, SEEK_CUR)) ? (times.marks.last?.nanoseconds ?? modificationTime()) : modificationTime()
+        return selection.finish(time: time)
+    }
+
+    private func readMarks() {
+        guard index >= 0 else { return }
+        var info = stat()
+        guard fstat(index, &info) == 0 else { return }
+        let whole = Int(info.st_size) / LogTimeMark.encodedSize * LogTimeMark.encodedSize
+        guard whole > indexRead else { return }
+        var bytes = [UInt8](repeating: 0, count: whole - indexRead)
+        let n = bytes.withUnsafeMutableBytes { pread(index, $0.baseAddress, $0.count, off_t(indexRead)) }
+        guard n == bytes.count else { return }
+        times.append(contentsOf: LogTimeMark.decode(bytes))
+        indexRead = whole
+    }
+
+    /// The log's modification time: the time of lines no mark covers (written while no agent ran).
+    private func modificationTime() -> Int64 {
+        var info = stat()
+        guard fstat(logFD, &info) == 0 else { return 0 }
+        return Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
     }
 }

@@ -61,7 +61,7 @@ extension Controller {
         recordEvent(pod, container: name, type: .normal, reason: EventReason.created, message: "Created container \(name)")
         recordEvent(pod, container: name, type: .normal, reason: EventReason.started, message: "Started container \(name)")
         runtime.failedPulls[name] = nil
-        watch(podKey: key(pod), uid: pod.metadata.uid, container: name, process: process, isChild: true)
+        watch(podKey: key(pod), uid: pod.metadata.uid, container: name, process: process, isChild: true, logPath: logPath)
     }
 
     /// Pulls a container's image in the background (`RegistryPuller`), as the kubelet does

@@ -34,22 +34,47 @@ public struct Exec: PodlabCommand {
 
     public func execute(_ context: CommandContext) async throws -> Int32 {
         guard !command.isEmpty else { throw CLIError("you must specify at least one command for the container") }
-        let name = try ResourceName.pod(session.pod)
-        let namespace = scope.resolvedNamespace
-        let client = scope.client(context)
+        // Like a shell running a foreground job: the terminal's ^C and ^\ go to the command
+        // (same process group), not to us. The child starts with default signal handlers.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGQUIT, SIG_IGN)
+        defer {
+            signal(SIGINT, SIG_DFL)
+            signal(SIGQUIT, SIG_DFL)
+        }
+        let child = try await Self.start(command, pod: session.pod, container: session.container, quiet: session.quiet, tty: session.tty,
+                                         namespace: scope.resolvedNamespace, client: scope.client(context), context: context,
+                                         stdin: session.stdin ? .inherit : .null, stdout: .inherit, stderr: .inherit)
+        let status = try await child.exitStatus()
+        if status.shellCode != 0 {
+            context.stderr.line("command terminated with exit code \(status.shellCode)")
+        }
+        return status.shellCode
+    }
+
+    /// Starts `command` in a container of pod `pod` (kubectl's choice of container), in the same
+    /// process group as this one, with the stdio given: what `exec` runs, and `cp` its `tar`.
+    static func start(_ command: [String], pod: String, container: String?, quiet: Bool, tty: Bool, namespace: String, client: APIClient,
+                      context: CommandContext, stdin: StandardIO, stdout: StandardIO, stderr: StandardIO) async throws -> ChildProcess {
+        let name = try ResourceName.pod(pod)
         let podObject = try await client.get(Pod.self, APIPath.pod(namespace, name))
         if let phase = podObject.status.phase, phase.isTerminal {
             throw CLIError("cannot exec into a container in a completed pod; current phase is \(phase.rawValue)")
         }
-        let chosenName = try Self.container(session.container, of: podObject, quiet: session.quiet, context: context)
+        let chosenName = try Self.container(container, of: podObject, quiet: quiet, context: context)
         let sandbox = try await client.get(PodSandbox.self, PodSandbox.path(namespace: namespace, pod: name))
         guard let chosen = sandbox.containers.first(where: { $0.name == chosenName }) else {
             throw CLIError("unable to upgrade connection: container not found (\"\(chosenName)\")")
         }
         if let containerID = podObject.status[container: chosen.name]?.containerID,
            let (kind, id) = OCIContainers.runtimeContainer(ofContainerID: containerID) {
-            return try await Self.execThroughRuntime(kind, id: id, command: command, session: session,
-                                                     runtimeRoot: OCIContainers.runtimeRoot(client.paths), context: context)
+            guard !tty else { throw CLIError("a terminal (-t) is not supported in containers of OCI images yet") }
+            var request = OCIContainers.execRequest(runtime: kind, runtimeRoot: OCIContainers.runtimeRoot(client.paths), id: id, command: command)
+            request.stdin = stdin
+            request.stdout = stdout
+            request.stderr = stderr
+            request.newSession = false
+            return try Spawner.spawn(request)
         }
         let image = podObject.spec.container(named: chosen.name)?.image
         // A container with volumes is joined in its own mount namespace, which only a running
@@ -64,7 +89,7 @@ public struct Exec: PodlabCommand {
             environment["PATH"] = resolvedImage?.image.environment["PATH"] ?? Spawner.defaultPath
         }
         if environment["HOSTNAME"] == nil, let hostname = sandbox.hostname { environment["HOSTNAME"] = hostname }
-        if session.tty, environment["TERM"] == nil { environment["TERM"] = context.environment["TERM"] ?? "xterm" }
+        if tty, environment["TERM"] == nil { environment["TERM"] = context.environment["TERM"] ?? "xterm" }
 
         if let catalogImage = resolvedImage?.image {
             // The shell finds the image's programs where the container's does.
@@ -81,42 +106,12 @@ public struct Exec: PodlabCommand {
         // Checked from inside the container's mount namespace (a volume may be the directory).
         if let dir = workingDirectory, !FileManager.default.fileExists(atPath: Self.pathSeen(dir, from: chosen.mnt)) { workingDirectory = nil }
 
-        return try await Self.runInForeground(SpawnRequest(
+        return try Spawner.spawn(SpawnRequest(
             executable: program.executable, arguments: program.arguments, argv0: program.argv0,
             environment: environment, workingDirectory: workingDirectory,
-            stdin: session.stdin ? .inherit : .null, stdout: .inherit, stderr: .inherit,
+            stdin: stdin, stdout: stdout, stderr: stderr,
             networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
-            mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup), context: context)
-    }
-
-    /// Runs the command as a shell runs a foreground job: the terminal's ^C and ^\ go to the
-    /// command (same process group), not to us; the child starts with default signal handlers.
-    /// Its exit code is ours, and a non-zero one is said as kubectl says it.
-    static func runInForeground(_ request: SpawnRequest, context: CommandContext) async throws -> Int32 {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGQUIT, SIG_IGN)
-        defer {
-            signal(SIGINT, SIG_DFL)
-            signal(SIGQUIT, SIG_DFL)
-        }
-        let status = try await Spawner.spawn(request).exitStatus()
-        if status.shellCode != 0 {
-            context.stderr.line("command terminated with exit code \(status.shellCode)")
-        }
-        return status.shellCode
-    }
-
-    /// A container of an OCI image: the runtime's `exec` runs the command in it (its root, pid
-    /// namespace, environment and user), with this terminal's stdio.
-    static func execThroughRuntime(_ kind: OCIRuntimeKind, id: String, command: [String], session: ContainerSessionOptions, runtimeRoot: String,
-                                   context: CommandContext) async throws -> Int32 {
-        guard !session.tty else { throw CLIError("a terminal (-t) is not supported in containers of OCI images yet") }
-        var request = OCIContainers.execRequest(runtime: kind, runtimeRoot: runtimeRoot, id: id, command: command)
-        request.stdin = session.stdin ? .inherit : .null
-        request.stdout = .inherit
-        request.stderr = .inherit
-        request.newSession = false
-        return try await runInForeground(request, context: context)
+            mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup))
     }
 
     /// The container to run in, as kubectl, the API server and the kubelet decide it: the one

@@ -1,7 +1,7 @@
 import ArgumentParser
 import PodNet
 
-/// `podlab logs POD [-c C] [-f] [-p] [--tail N] [--since D] [--timestamps] [--all-containers]`,
+/// `podlab logs POD [-c C] [-f] [-p] [--tail N] [--since D | --since-time T] [--timestamps] [--all-containers]`,
 /// or `podlab logs -l SELECTOR`: containers' stdout and stderr.
 /// `podlab logs --policy NAME [-f]`: the drops of a NetworkPolicy annotated `podlab.dev/log: "true"`.
 public struct Logs: PodlabCommand {
@@ -32,6 +32,9 @@ public struct Logs: PodlabCommand {
     @Option(name: .customLong("since"), help: "Only lines newer than this duration (e.g. 5s, 2m, 3h).")
     public var since: String?
 
+    @Option(name: .customLong("since-time"), help: "Only lines at or after this RFC 3339 time (e.g. 2026-12-06T18:00:00Z).")
+    public var sinceTime: String?
+
     @Flag(name: .customLong("timestamps"), help: "Start each line with its RFC 3339 timestamp.")
     public var timestamps = false
 
@@ -57,6 +60,11 @@ public struct Logs: PodlabCommand {
         let namespace = scope.resolvedNamespace
         let client = scope.client(context)
         var sinceSeconds: Int?
+        if let sinceTime {
+            // kubectl's checks, before any request.
+            if since != nil { throw CLIError("at most one of `sinceTime` or `sinceSeconds` may be specified") }
+            do { _ = try Timestamp(parsing: sinceTime) } catch { throw CLIError("\(error)") }
+        }
         if let since {
             let seconds = try GoDuration.seconds(since, flag: "--since")
             // The API takes whole seconds, at least one (kubectl rounds up).
@@ -98,6 +106,7 @@ public struct Logs: PodlabCommand {
         if previous { query.append(("previous", "true")) }
         if lines >= 0 { query.append(("tailLines", String(lines))) }
         if let sinceSeconds { query.append(("sinceSeconds", String(sinceSeconds))) }
+        if let sinceTime { query.append(("sinceTime", sinceTime)) }
         if timestamps { query.append(("timestamps", "true")) }
         guard follow, sources.count > 1 else {
             for source in sources { try await Self.stream(source, namespace: namespace, query: query, prefix: prefix, client: client, context: context) }
