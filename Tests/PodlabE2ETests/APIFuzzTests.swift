@@ -85,7 +85,7 @@ struct APIFuzzTests {
             let agent = try #require(lab.agentPID)
             let podsBefore = try lab.run(["get", "pods", "-A", "-o", "name"]).stdout
             let baselineRSS = try #require(TestLab.residentKilobytes(agent))
-            let baselineFDs = TestLab.openDescriptors(agent)
+            let baselineFDs = TestLab.openSockets(agent)
 
             for item in Self.cases {
                 let connection = try RawAPIConnection(socket: lab.agentSocket, receiveTimeout: 15)
@@ -126,10 +126,10 @@ struct APIFuzzTests {
                 let served = try lab.raw(TestLab.request("GET", "/api/v1/pods"))
                 #expect(served?.code == 200, "not served with \(idle.count) idle connections open")
                 try await lab.eventually("the agent holds the idle connections", timeout: .seconds(Self.idleTimeout)) {
-                    TestLab.openDescriptors(agent) >= baselineFDs + Self.idleConnections / 2
+                    TestLab.openSockets(agent) >= baselineFDs + Self.idleConnections / 2
                 }
                 peakRSS = max(peakRSS, TestLab.residentKilobytes(agent) ?? 0)
-                peakFDs = max(peakFDs, TestLab.openDescriptors(agent))
+                peakFDs = max(peakFDs, TestLab.openSockets(agent))
                 #expect(ContinuousClock.now - opened < .seconds(Self.idleTimeout), "opening the connections took longer than the idle timeout")
                 if round == 2 {
                     // Left idle, the agent closes them itself; so it does a head never finished.
@@ -147,8 +147,8 @@ struct APIFuzzTests {
                     #expect(try lab.run(["get", "pod", "stalled"], expectSuccess: false).stderr.contains("NotFound"))
                 }
                 idle.removeAll()
-                try await lab.eventually("the agent's descriptors back near \(baselineFDs)", timeout: .seconds(60)) {
-                    TestLab.openDescriptors(agent) <= baselineFDs + 8
+                try await lab.eventually("the agent's sockets back near \(baselineFDs)", timeout: .seconds(60)) {
+                    TestLab.openSockets(agent) <= baselineFDs + 8
                 }
                 try await Task.sleep(for: .milliseconds(500))
                 afterRounds.append(TestLab.residentKilobytes(agent) ?? 0)
@@ -157,7 +157,7 @@ struct APIFuzzTests {
             print("""
                 API fuzz: \(Self.cases.count) hostile requests, \(Self.idleConnections) idle connections (idle timeout \(Self.idleTimeout) s)
                   agent RSS: baseline \(baselineRSS) kB, peak \(peakRSS) kB, after each round \(afterRounds.map { "\($0) kB" }.joined(separator: ", "))
-                  agent descriptors: baseline \(baselineFDs), peak \(peakFDs), after \(TestLab.openDescriptors(agent))
+                  agent sockets: baseline \(baselineFDs), peak \(peakFDs), after \(TestLab.openSockets(agent))
                 """)
             // The agent trims the allocator once a burst is over (`ConnectionCensus`), so RSS falls
             // back towards its baseline (peak +30 MB here; without the trim it stayed at the peak);

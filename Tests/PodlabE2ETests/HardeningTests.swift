@@ -125,14 +125,14 @@ struct HardeningTests {
             #expect(chunked.code == 413 && chunked.json?["reason"] as? String == "RequestEntityTooLarge", "\(chunked.code) \(chunked.body)")
 
             // Gone mid-body: half a pod, then the connection closes.
-            let baseline = TestLab.openDescriptors(agent)
+            let baseline = TestLab.openSockets(agent)
             let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"halfway"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#
             for _ in 0..<20 {
                 let partial = try RawAPIConnection(socket: lab.agentSocket)
                 partial.send(create + "Content-Length: \(pod.utf8.count)\r\n\r\n" + pod.prefix(pod.utf8.count / 2))
             }
-            try await lab.eventually("the agent's descriptors back to \(baseline)", timeout: .seconds(20)) {
-                TestLab.openDescriptors(agent) <= baseline
+            try await lab.eventually("the agent's sockets back to \(baseline)", timeout: .seconds(20)) {
+                TestLab.openSockets(agent) <= baseline
             }
             #expect(try lab.run(["get", "pod", "halfway"], expectSuccess: false).stderr.contains("NotFound"))
             #expect(processIsAlive(agent))

@@ -155,7 +155,11 @@ extension TestLab {
     }
 
     /// How many descriptors the process has open.
-    static func openDescriptors(_ pid: Int32) -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count ?? -1
+    /// The process's open sockets (its connections and listeners). Files it opens for its own
+    /// work — a container's log and its time index as the container starts writing — are left
+    /// out: they come and go whatever the connections do.
+    static func openSockets(_ pid: Int32) -> Int {
+        guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return -1 }
+        return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)"))?.hasPrefix("socket:") == true }.count
     }
 }
