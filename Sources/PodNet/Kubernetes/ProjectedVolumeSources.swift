@@ -207,8 +207,9 @@ public struct VolumeProjection: JSONObjectCodable, Hashable {
     }
 }
 
-/// `sources[].configMap`.
-public struct ConfigMapProjection: JSONObjectCodable, Hashable {
+/// `sources[].configMap` and `sources[].secret`: the object's name, the keys to project
+/// (all when empty) and whether it may be missing — one shape for both, as in the API.
+public struct KeyProjection: JSONObjectCodable, Hashable {
     public var name: String
     public var items: [KeyToPath]
     public var optional: Bool?
@@ -233,31 +234,8 @@ public struct ConfigMapProjection: JSONObjectCodable, Hashable {
     }
 }
 
-/// `sources[].secret`.
-public struct SecretProjection: JSONObjectCodable, Hashable {
-    public var name: String
-    public var items: [KeyToPath]
-    public var optional: Bool?
-
-    public init(name: String, items: [KeyToPath] = [], optional: Bool? = nil) {
-        self.name = name
-        self.items = items
-        self.optional = optional
-    }
-
-    public init(from reader: ObjectReader) throws(ObjectDecodingError) {
-        name = try reader.string("name") ?? ""
-        items = try reader.objects("items")
-        optional = try reader.bool("optional")
-        reader.rejectUnreadFields()
-    }
-
-    public func write(to writer: inout ObjectWriter) {
-        writer.set("name", omittingEmpty: name)
-        writer.set("items", omittingEmpty: items)
-        writer.set("optional", omittingNil: optional)
-    }
-}
+public typealias ConfigMapProjection = KeyProjection
+public typealias SecretProjection = KeyProjection
 
 /// `sources[].downwardAPI`.
 public struct DownwardAPIProjection: JSONObjectCodable, Hashable {
