@@ -77,18 +77,7 @@ public struct CreateConfigMap: PodlabCommand {
         try DryRunFlag.validate(dryRun)
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         let map = try data.sources(kind: ConfigMap.kind, name: name, context: context).configMap(namespace: scope.resolvedNamespace)
-        return try await CreateConfigMap.send(map, dryRun: dryRun, format: format, client: scope.client(context), context: context)
-    }
-
-    static func send<T: KubernetesResource>(_ object: T, dryRun: String, format: OutputFormat?, client: APIClient, context: CommandContext) async throws -> Int32 {
-        let note = DryRunFlag.note(dryRun)
-        if dryRun == "client" {
-            context.stdout.write(Printing.created(object, format: format, note: note))
-            return 0
-        }
-        let created = try await client.send(.POST, T.collectionPath(namespace: object.metadata.namespace), json: Data(object.json.jsonText(indent: 0).utf8),
-                                            query: dryRun == "server" ? [("dryRun", DryRun.all)] : [], as: T.self)
-        context.stdout.write(Printing.created(created, format: format, note: note))
+        try await DryRunFlag.create(map, in: map.metadata.namespace, dryRun: dryRun, format: format, client: scope.client(context), context: context)
         return 0
     }
 }
@@ -131,6 +120,7 @@ public struct CreateSecretGeneric: PodlabCommand {
         try DryRunFlag.validate(dryRun)
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         let secret = try data.sources(kind: Secret.kind, name: name, context: context).secret(namespace: scope.resolvedNamespace, type: type)
-        return try await CreateConfigMap.send(secret, dryRun: dryRun, format: format, client: scope.client(context), context: context)
+        try await DryRunFlag.create(secret, in: secret.metadata.namespace, dryRun: dryRun, format: format, client: scope.client(context), context: context)
+        return 0
     }
 }

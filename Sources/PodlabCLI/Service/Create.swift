@@ -38,14 +38,7 @@ public struct CreateNamespace: PodlabCommand {
         try DryRunFlag.validate(dryRun)
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         let namespace = Namespace(metadata: ObjectMeta(name: name))
-        let note = DryRunFlag.note(dryRun)
-        if dryRun == "client" {
-            context.stdout.write(Printing.created(namespace, format: format, note: note))
-            return 0
-        }
-        let created = try await context.client(lab).send(.POST, Namespace.collectionPath(namespace: nil), json: Data(namespace.json.jsonText(indent: 0).utf8),
-                                                         query: dryRun == "server" ? [("dryRun", DryRun.all)] : [], as: Namespace.self)
-        context.stdout.write(Printing.created(created, format: format, note: note))
+        try await DryRunFlag.create(namespace, in: nil, dryRun: dryRun, format: format, client: context.client(lab), context: context)
         return 0
     }
 }

@@ -71,14 +71,7 @@ public struct Expose: PodlabCommand {
         for source in parsed.names {
             do {
                 let service = try await service(exposing: parsed.kind, source, namespace: namespace, client: client)
-                let note = DryRunFlag.note(dryRun)
-                if dryRun == "client" {
-                    context.stdout.write(Printing.created(service, format: format, verb: "exposed", note: note))
-                    continue
-                }
-                let created = try await client.send(.POST, Service.collectionPath(namespace: namespace), json: Data(service.json.jsonText(indent: 0).utf8),
-                                                    query: dryRun == "server" ? [("dryRun", DryRun.all)] : [], as: Service.self)
-                context.stdout.write(Printing.created(created, format: format, verb: "exposed", note: note))
+                try await DryRunFlag.create(service, in: namespace, dryRun: dryRun, format: format, verb: "exposed", client: client, context: context)
             } catch let error as APIError {
                 context.stderr.line(error.description)
                 failed = true

@@ -41,14 +41,7 @@ public struct CreateDeployment: PodlabCommand {
         let format = try OutputFormat.parse(output, allowed: [.json, .name, .yaml])
         let namespace = scope.resolvedNamespace
         let deployment = Self.deployment(name: name, namespace: namespace, images: image, replicas: replicas, port: port)
-        let note = DryRunFlag.note(dryRun)
-        if dryRun == "client" {
-            context.stdout.write(Printing.created(deployment, format: format, note: note))
-            return 0
-        }
-        let created = try await scope.client(context).send(.POST, Deployment.collectionPath(namespace: namespace), json: Data(deployment.json.jsonText(indent: 0).utf8),
-                                                           query: dryRun == "server" ? [("dryRun", DryRun.all)] : [], as: Deployment.self)
-        context.stdout.write(Printing.created(created, format: format, note: note))
+        try await DryRunFlag.create(deployment, in: namespace, dryRun: dryRun, format: format, client: scope.client(context), context: context)
         return 0
     }
 
