@@ -11,7 +11,69 @@
 public struct PolicyIndex: Sendable {
     typealias Peer = PolicyRules.Peer
     typealias CompiledPeer = PolicyRules.CompiledPeer
-    typealias ElementKey = PolicyRuleset.ElementKey
+
+    /// An element as the index keeps it: its set and the numbers of its key in a value of fixed
+    /// size, so making, hashing and keeping one allocates nothing (a label change that makes an
+    /// identity touches a couple of thousand). `PolicyRuleset`'s own elements are made from
+    /// these only when a delta or a ruleset is read out.
+    struct Slot: Hashable, Sendable {
+        enum Kind: UInt8, Sendable, CaseIterable {
+            case identities, egressPods, ingressPods, egressLogged, ingressLogged
+            case egressAny, ingressAny, egressProtocols, ingressProtocols, egressPorts, ingressPorts
+
+            var setName: String {
+                switch self {
+                case .identities: "identities"
+                case .egressPods: "egress-pods"
+                case .ingressPods: "ingress-pods"
+                case .egressLogged: "egress-logged"
+                case .ingressLogged: "ingress-logged"
+                case .egressAny: "egress-any"
+                case .ingressAny: "ingress-any"
+                case .egressProtocols: "egress-protocols"
+                case .ingressProtocols: "ingress-protocols"
+                case .egressPorts: "egress-ports"
+                case .ingressPorts: "ingress-ports"
+                }
+            }
+
+            /// A verdict map's element is `key : return`; an identity's `address : mark`.
+            var isVerdictMap: Bool { rawValue >= Kind.egressAny.rawValue }
+        }
+
+        var kind: Kind
+        var address: IPv4Address
+        var mark: UInt32 = 0
+        var proto: UInt8 = 0
+        var port: UInt16 = 0
+
+        static func == (a: Slot, b: Slot) -> Bool { a.packed == b.packed && a.mark == b.mark }
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(packed)
+            hasher.combine(mark)
+        }
+
+        private var packed: UInt64 {
+            UInt64(address.value) << 32 | UInt64(port) << 16 | UInt64(proto) << 8 | UInt64(kind.rawValue)
+        }
+
+        /// The key as `PolicyRuleset` writes it.
+        var key: PolicyRuleset.Value {
+            switch kind {
+            case .identities, .egressPods, .ingressPods: .address(address)
+            case .egressLogged, .ingressLogged, .egressAny, .ingressAny: .concat([.address(address), .mark(mark)])
+            case .egressProtocols, .ingressProtocols: .concat([.address(address), .mark(mark), .proto(proto)])
+            case .egressPorts, .ingressPorts: .concat([.address(address), .mark(mark), .proto(proto), .port(port)])
+            }
+        }
+
+        var elementKey: PolicyRuleset.ElementKey { PolicyRuleset.ElementKey(set: kind.setName, key: key) }
+    }
+
+    /// Whether an element is on a node: `absent`, or present with its data's number (an
+    /// identity's mark, else 0).
+    typealias Presence = Int64
+    static let absent: Presence = -1
 
     /// What an address is to the policies: the peers (by id) that match it, and what the named
     /// egress ports of the policies resolve to on it.
@@ -30,6 +92,8 @@ public struct PolicyIndex: Sendable {
     /// A policy rule with its peers as ids.
     struct Rule: Sendable {
         var reference: PolicyRuleReference
+        /// The reference's number (`ruleReferences`): what a pod's elements keep of it.
+        var id: Int32
         /// A missing or empty `from`/`to`: every address, outside the lab too.
         var everyone: Bool
         var peers: [Int]
@@ -53,22 +117,28 @@ public struct PolicyIndex: Sendable {
         /// The isolating policies per direction (qualified names).
         var egressPolicies: [String]
         var ingressPolicies: [String]
+        /// Their rules, and the pod's named ports: what its elements are made of, kept here so
+        /// an identity that appears reads no other table.
+        var egressRules: [Rule]
+        var ingressRules: [Rule]
+        var namedPorts: [PolicyPod.NamedPort: UInt16]
         /// Its elements of `egress-logged` / `ingress-logged` (`PolicyLog`).
-        var logged: [ElementKey] = []
-        var byIdentity: [UInt32: [(key: ElementKey, reference: PolicyRuleReference)]]
+        var logged: [Slot] = []
+        /// Its verdict-map elements per peer identity, with the rule (`ruleReferences`) each stands for.
+        var byIdentity: [UInt32: [(key: Slot, rule: Int32)]] = [:]
     }
 
     struct NodeState: Sendable {
         var pods: [String: LocalPod] = [:]
-        /// The verdict-map elements with the rules they stand for (one entry per pod that
-        /// accounts for them: two pods at one address count twice, as in a full generation).
-        var elements: [ElementKey: [PolicyRuleReference]] = [:]
-        /// How many of the node's pods at an address are isolated, per set.
-        var isolated: [String: [IPv4Address: Int]] = ["egress-pods": [:], "ingress-pods": [:]]
-        /// How many of the node's pods account for each element of the logged sets.
-        var logged: [ElementKey: Int] = [:]
-        /// What each element touched since the last `takeDelta` was then (nil: absent).
-        var base: [ElementKey: PolicyRuleset.Element?] = [:]
+        /// Every element but the identities, with how many of the node's pods' rules account
+        /// for it (a verdict-map element: one per pod and rule, two pods at one address counting
+        /// twice, as in a full generation; `*-pods` and `*-logged`: one per pod). An element is
+        /// in the kernel while its count is above zero; the rules themselves are in the pods'
+        /// `byIdentity`, read out for a ruleset's reasons.
+        /// A count that falls to zero stays until the next `takeDelta` (one lookup a change, not two).
+        var held: [Slot: Int32] = [:]
+        /// What each element touched since the last `takeDelta` was then (`Presence`).
+        var base: [Slot: Presence] = [:]
         /// The node's pods each policy isolates (either direction): the only pods an identity
         /// that appears can add elements to are those of the policies admitting it.
         var isolatedBy: [String: Set<String>] = [:]
@@ -101,6 +171,10 @@ public struct PolicyIndex: Sendable {
 
     private var nodes: [String: NodeState] = [:]
 
+    /// The rules' references by number, and the numbers by reference (a reference keeps its number).
+    private var ruleReferences: [PolicyRuleReference] = []
+    private var ruleIDs: [PolicyRuleReference: Int32] = [:]
+
     /// The policies that log their drops, in numbering order (`PolicyLog`).
     public private(set) var loggedPolicies: [String] = []
     private var logNumbers: [String: UInt32] = [:]
@@ -123,7 +197,10 @@ public struct PolicyIndex: Sendable {
         }
         change.addresses = Set(podsAtAddress.keys).union(nodeAddressSet)
         reconcile(change)
-        for node in nodes.keys { nodes[node]?.base = [:] }
+        for node in Array(nodes.keys) {
+            nodes[node]?.base = [:]
+            if let held = nodes[node]?.held { nodes[node]?.held = held.filter { $0.value > 0 } }
+        }
     }
 
     static func key(_ pod: PolicyPod) -> String { "\(pod.namespace)/\(pod.name)" }
@@ -243,7 +320,8 @@ public struct PolicyIndex: Sendable {
                 for peer in rule.peers where named.insert(Peer(namespace: namespace, peer: peer)).inserted {
                     ids.append(usePeer(Peer(namespace: namespace, peer: peer), &change))
                 }
-                return Rule(reference: PolicyRuleReference(policy: policy.qualifiedName, direction: direction, index: index),
+                let reference = PolicyRuleReference(policy: policy.qualifiedName, direction: direction, index: index)
+                return Rule(reference: reference, id: ruleID(reference),
                             everyone: rule.peers.isEmpty, peers: ids,
                             outside: ids.contains { peerEntries[$0]!.compiled.matchesOutside }, ports: rule.ports)
             }
@@ -282,6 +360,14 @@ public struct PolicyIndex: Sendable {
             }
         }
         if namesChanged { renameAll(&change) }
+    }
+
+    private mutating func ruleID(_ reference: PolicyRuleReference) -> Int32 {
+        if let id = ruleIDs[reference] { return id }
+        let id = Int32(ruleReferences.count)
+        ruleReferences.append(reference)
+        ruleIDs[reference] = id
+        return id
     }
 
     /// A peer's id, made (and matched against every address) on its first use.
@@ -383,26 +469,27 @@ public struct PolicyIndex: Sendable {
         }
         // 2. Each node's pods: the changed ones whole, the others for the identities that came or went.
         for node in nodes.keys.sorted() {
+            // Out of the table while it changes: one lookup of the node, and no copy.
+            var state = nodes.removeValue(forKey: node)!
+            defer { nodes[node] = state }
             var dirty: Set<String> = []
             for key in change.pods {
-                if change.formerNodes[key] == node || pods[key]?.node == node || nodes[node]!.pods[key] != nil { dirty.insert(key) }
+                if change.formerNodes[key] == node || pods[key]?.node == node || state.pods[key] != nil { dirty.insert(key) }
             }
-            for key in dirty { recompute(pod: key, node: node) }
+            for key in dirty { recompute(pod: key, node: node, &state) }
             guard !added.isEmpty || !removed.isEmpty else { continue }
-            for number in removed.sorted() {
-                for key in (nodes[node]!.podsWithIdentity[number] ?? []).sorted() where !dirty.contains(key) {
-                    setContribution(node: node, pod: key, identity: number, [])
+            for number in removed {
+                for key in state.podsWithIdentity[number] ?? [] where !dirty.contains(key) {
+                    Self.setContribution(&state, pod: key, identity: number, [])
                 }
             }
-            for number in added.sorted() {
+            for number in added {
                 guard let signature = signatureOfNumber[number] else { continue }
                 var affected: Set<String> = []
-                for (name, keys) in nodes[node]!.isolatedBy where admits(policies[name], signature) { affected.formUnion(keys) }
-                for key in affected.subtracting(dirty).sorted() {
-                    // The policy lists only: holding the pod's whole entry would copy its elements on the next write.
-                    guard let pod = pods[key], let egress = nodes[node]!.pods[key]?.egressPolicies,
-                          let ingress = nodes[node]!.pods[key]?.ingressPolicies else { continue }
-                    setContribution(node: node, pod: key, identity: number, contribution(of: pod, egress: egress, ingress: ingress, identity: number))
+                for (name, keys) in state.isolatedBy where admits(policies[name], signature) { affected.formUnion(keys) }
+                for key in affected where !dirty.contains(key) {
+                    guard let local = state.pods[key] else { continue }
+                    Self.setContribution(&state, pod: key, identity: number, contribution(of: local, identity: number))
                 }
             }
         }
@@ -416,16 +503,16 @@ public struct PolicyIndex: Sendable {
     }
 
     /// A pod's elements on `node` worked out again from its selecting policies.
-    private mutating func recompute(pod key: String, node: String) {
-        if let old = nodes[node]!.pods[key] {
-            for number in old.byIdentity.keys { setContribution(node: node, pod: key, identity: number, []) }
-            setIsolated(node: node, address: old.address, egress: old.isolatedEgress, ingress: old.isolatedIngress, by: -1)
-            for element in old.logged { setLogged(node: node, element, by: -1) }
+    private mutating func recompute(pod key: String, node: String, _ state: inout NodeState) {
+        if let old = state.pods[key] {
+            for number in old.byIdentity.keys { Self.setContribution(&state, pod: key, identity: number, []) }
+            Self.setIsolated(&state, address: old.address, egress: old.isolatedEgress, ingress: old.isolatedIngress, by: -1)
+            for slot in old.logged { Self.hold(&state, slot, by: -1) }
             for name in Set(old.egressPolicies + old.ingressPolicies) {
-                nodes[node]!.isolatedBy[name]?.remove(key)
-                if nodes[node]!.isolatedBy[name]?.isEmpty == true { nodes[node]!.isolatedBy[name] = nil }
+                state.isolatedBy[name]?.remove(key)
+                if state.isolatedBy[name]?.isEmpty == true { state.isolatedBy[name] = nil }
             }
-            nodes[node]!.pods[key] = nil
+            state.pods[key] = nil
         }
         guard let pod = pods[key], pod.node == node else { return }
         let selecting = selecting(pod)
@@ -433,58 +520,56 @@ public struct PolicyIndex: Sendable {
         let ingress = selecting.filter { policies[$0]!.policy.spec.isolatesIngress }
         guard !egress.isEmpty || !ingress.isEmpty else { return }
         var local = LocalPod(address: pod.address, isolatedEgress: !egress.isEmpty, isolatedIngress: !ingress.isEmpty,
-                             egressPolicies: egress, ingressPolicies: ingress, byIdentity: [:])
-        for (set, names) in [("egress-logged", egress), ("ingress-logged", ingress)] {
+                             egressPolicies: egress, ingressPolicies: ingress,
+                             egressRules: egress.flatMap { policies[$0]!.egress }, ingressRules: ingress.flatMap { policies[$0]!.ingress },
+                             namedPorts: pod.namedPorts)
+        for (kind, names) in [(Slot.Kind.egressLogged, egress), (.ingressLogged, ingress)] {
             for name in names {
                 guard let number = logNumbers[name] else { continue }
-                local.logged.append(ElementKey(set: set, key: .concat([.address(pod.address), .mark(number)])))
+                local.logged.append(Slot(kind: kind, address: pod.address, mark: number))
             }
         }
-        nodes[node]!.pods[key] = local
-        for name in Set(egress + ingress) { nodes[node]!.isolatedBy[name, default: []].insert(key) }
-        setIsolated(node: node, address: pod.address, egress: local.isolatedEgress, ingress: local.isolatedIngress, by: 1)
-        for element in local.logged { setLogged(node: node, element, by: 1) }
+        state.pods[key] = local
+        for name in Set(egress + ingress) { state.isolatedBy[name, default: []].insert(key) }
+        Self.setIsolated(&state, address: pod.address, egress: local.isolatedEgress, ingress: local.isolatedIngress, by: 1)
+        for slot in local.logged { Self.hold(&state, slot, by: 1) }
         for number in [0] + signatureOfNumber.keys.sorted() {
-            setContribution(node: node, pod: key, identity: number, contribution(of: pod, egress: egress, ingress: ingress, identity: number))
+            Self.setContribution(&state, pod: key, identity: number, contribution(of: local, identity: number))
         }
     }
 
     /// The elements a pod's isolating rules allow for one peer identity (0: outside the lab);
     /// the loop of `PolicyRules.generate` for one identity.
-    private func contribution(of pod: PolicyPod, egress: [String], ingress: [String], identity: UInt32) -> [(key: ElementKey, reference: PolicyRuleReference)] {
-        var result: [(key: ElementKey, reference: PolicyRuleReference)] = []
+    private func contribution(of pod: LocalPod, identity: UInt32) -> [(key: Slot, rule: Int32)] {
+        var result: [(key: Slot, rule: Int32)] = []
         let signature = identity == 0 ? nil : signatureOfNumber[identity]
         if identity != 0, signature == nil { return [] }
-        let podKey = PolicyRuleset.Value.address(pod.address)
         for direction in [PolicyType.egress, .ingress] {
-            let prefix = direction == .egress ? "egress" : "ingress"
-            for name in direction == .egress ? egress : ingress {
-                guard let policy = policies[name] else { continue }
-                for rule in direction == .egress ? policy.egress : policy.ingress {
-                    let admitted = rule.everyone || (signature.map { s in rule.peers.contains { s.peers.contains($0) } } ?? rule.outside)
-                    guard admitted else { continue }
-                    let base: [PolicyRuleset.Value] = [podKey, .mark(identity)]
-                    if rule.ports.isEmpty {
-                        result.append((ElementKey(set: "\(prefix)-any", key: .concat(base)), rule.reference))
-                        continue
-                    }
-                    for port in rule.ports {
-                        let proto = PolicyRuleset.Value.proto(PolicyRules.number(port.effectiveProtocol))
-                        switch port.port {
-                        case nil:
-                            result.append((ElementKey(set: "\(prefix)-protocols", key: .concat(base + [proto])), rule.reference))
-                        case .int(let start)?:
-                            let end = port.endPort ?? start
-                            guard start >= 1, end <= 65535, start <= end else { continue }
-                            for number in start...end {
-                                result.append((ElementKey(set: "\(prefix)-ports", key: .concat(base + [proto, .port(UInt16(number))])), rule.reference))
-                            }
-                        case .string(let name)?:
-                            let named = PolicyPod.NamedPort(name, port.effectiveProtocol)
-                            let resolved = direction == .ingress ? pod.namedPorts[named] : signature?.namedPorts[named]
-                            if let resolved {
-                                result.append((ElementKey(set: "\(prefix)-ports", key: .concat(base + [proto, .port(resolved)])), rule.reference))
-                            }
+            let (any, protocols, ports): (Slot.Kind, Slot.Kind, Slot.Kind) = direction == .egress
+                ? (.egressAny, .egressProtocols, .egressPorts) : (.ingressAny, .ingressProtocols, .ingressPorts)
+            for rule in direction == .egress ? pod.egressRules : pod.ingressRules {
+                let admitted = rule.everyone || (signature.map { s in rule.peers.contains { s.peers.contains($0) } } ?? rule.outside)
+                guard admitted else { continue }
+                if rule.ports.isEmpty {
+                    result.append((Slot(kind: any, address: pod.address, mark: identity), rule.id))
+                    continue
+                }
+                for port in rule.ports {
+                    let proto = PolicyRules.number(port.effectiveProtocol)
+                    switch port.port {
+                    case nil:
+                        result.append((Slot(kind: protocols, address: pod.address, mark: identity, proto: proto), rule.id))
+                    case .int(let start)?:
+                        let end = port.endPort ?? start
+                        guard start >= 1, end <= 65535, start <= end else { continue }
+                        for number in start...end {
+                            result.append((Slot(kind: ports, address: pod.address, mark: identity, proto: proto, port: UInt16(number)), rule.id))
+                        }
+                    case .string(let name)?:
+                        let named = PolicyPod.NamedPort(name, port.effectiveProtocol)
+                        let resolved = direction == .ingress ? pod.namedPorts[named] : signature?.namedPorts[named]
+                        if let resolved {
+                            result.append((Slot(kind: ports, address: pod.address, mark: identity, proto: proto, port: resolved), rule.id))
                         }
                     }
                 }
@@ -493,64 +578,58 @@ public struct PolicyIndex: Sendable {
         return result
     }
 
-    private mutating func setContribution(node: String, pod key: String, identity: UInt32,
-                                          _ new: [(key: ElementKey, reference: PolicyRuleReference)]) {
-        let old = nodes[node]!.pods[key]?.byIdentity[identity] ?? []
+    private static func setContribution(_ state: inout NodeState, pod key: String, identity: UInt32, _ new: [(key: Slot, rule: Int32)]) {
+        let old = state.pods[key]?.byIdentity[identity] ?? []
         guard !old.isEmpty || !new.isEmpty else { return }
-        for (element, reference) in old {
-            touch(node, element)
-            guard var references = nodes[node]!.elements[element], let at = references.firstIndex(of: reference) else { continue }
-            references.remove(at: at)
-            nodes[node]!.elements[element] = references.isEmpty ? nil : references
-        }
-        for (element, reference) in new {
-            touch(node, element)
-            nodes[node]!.elements[element, default: []].append(reference)
-        }
-        nodes[node]!.pods[key]?.byIdentity[identity] = new.isEmpty ? nil : new
+        for element in old { hold(&state, element.key, by: -1) }
+        for element in new { hold(&state, element.key, by: 1) }
+        state.pods[key]?.byIdentity[identity] = new.isEmpty ? nil : new
         if old.isEmpty {
-            nodes[node]!.podsWithIdentity[identity, default: []].insert(key)
+            state.podsWithIdentity[identity, default: []].insert(key)
         } else if new.isEmpty {
-            nodes[node]!.podsWithIdentity[identity]?.remove(key)
-            if nodes[node]!.podsWithIdentity[identity]?.isEmpty == true { nodes[node]!.podsWithIdentity[identity] = nil }
+            state.podsWithIdentity[identity]?.remove(key)
+            if state.podsWithIdentity[identity]?.isEmpty == true { state.podsWithIdentity[identity] = nil }
         }
     }
 
-    private mutating func setIsolated(node: String, address: IPv4Address, egress: Bool, ingress: Bool, by step: Int) {
-        for (set, isolated) in [("egress-pods", egress), ("ingress-pods", ingress)] where isolated {
-            touch(node, ElementKey(set: set, key: .address(address)))
-            let count = (nodes[node]!.isolated[set]?[address] ?? 0) + step
-            nodes[node]!.isolated[set]?[address] = count > 0 ? count : nil
-        }
+    private static func setIsolated(_ state: inout NodeState, address: IPv4Address, egress: Bool, ingress: Bool, by step: Int32) {
+        if egress { hold(&state, Slot(kind: .egressPods, address: address), by: step) }
+        if ingress { hold(&state, Slot(kind: .ingressPods, address: address), by: step) }
     }
 
-    private mutating func setLogged(node: String, _ element: ElementKey, by step: Int) {
-        touch(node, element)
-        let count = (nodes[node]!.logged[element] ?? 0) + step
-        nodes[node]!.logged[element] = count > 0 ? count : nil
+    /// One more (or one fewer) of the node's pods' rules accounts for an element: one lookup of
+    /// its count, and one of its base the first time since the last delta (a default inserts
+    /// only when the key is absent).
+    private static func hold(_ state: inout NodeState, _ slot: Slot, by step: Int32) {
+        func counted(_ count: inout Int32) -> Int32 {
+            defer { count += step }
+            return count
+        }
+        let before = counted(&state.held[slot, default: 0])
+        keep(&state.base[slot, default: before > 0 ? 0 : Self.absent])
     }
+
+    private static func keep(_: inout Presence) {}
 
     private mutating func touchIdentity(_ address: IPv4Address) {
-        for node in nodes.keys { touch(node, ElementKey(set: "identities", key: .address(address))) }
+        let slot = Slot(kind: .identities, address: address)
+        let before = identityAt[address].map { Presence($0) } ?? Self.absent
+        // The names copied out first: a view of the keys held while a node changes would make it copy its table.
+        for node in Array(nodes.keys) { Self.keep(&nodes[node]!.base[slot, default: before]) }
     }
 
-    private mutating func touch(_ node: String, _ key: ElementKey) {
-        guard nodes[node]!.base.index(forKey: key) == nil else { return }
-        nodes[node]!.base.updateValue(element(key, node: node), forKey: key)
+    /// Whether an element is on a node (`Presence`).
+    private func presence(_ slot: Slot, in state: NodeState) -> Presence {
+        if slot.kind == .identities { return identityAt[slot.address].map { Presence($0) } ?? Self.absent }
+        return (state.held[slot] ?? 0) > 0 ? 0 : Self.absent
     }
 
-    private func element(_ key: ElementKey, node: String) -> PolicyRuleset.Element? {
-        switch key.set {
-        case "identities":
-            guard case .address(let address) = key.key, let number = identityAt[address] else { return nil }
-            return .init(key.key, .mark(number))
-        case "egress-pods", "ingress-pods":
-            guard case .address(let address) = key.key, nodes[node]?.isolated[key.set]?[address] != nil else { return nil }
-            return .init(key.key)
-        case "egress-logged", "ingress-logged":
-            return nodes[node]?.logged[key] == nil ? nil : .init(key.key)
-        default:
-            return nodes[node]?.elements[key] == nil ? nil : .init(key.key, .verdict(.return))
+    private static func element(_ slot: Slot, _ presence: Presence) -> PolicyRuleset.Element? {
+        guard presence != Self.absent else { return nil }
+        switch slot.kind {
+        case .identities: return .init(slot.key, .mark(UInt32(presence)))
+        case let kind where kind.isVerdictMap: return .init(slot.key, .verdict(.return))
+        default: return .init(slot.key)
         }
     }
 
@@ -559,15 +638,18 @@ public struct PolicyIndex: Sendable {
     /// The elements that changed on `node` since the last call (or since the index was made),
     /// and a new start.
     public mutating func takeDelta(node: String) -> PolicyRuleset.Delta {
-        guard let state = nodes[node] else { return PolicyRuleset.Delta() }
+        guard var state = nodes.removeValue(forKey: node) else { return PolicyRuleset.Delta() }
+        defer { nodes[node] = state }
         var delta = PolicyRuleset.Delta()
-        for (key, old) in state.base {
-            let new = element(key, node: node)
+        for (slot, old) in state.base {
+            let new = presence(slot, in: state)
+            if new == Self.absent, slot.kind != .identities { state.held[slot] = nil }
             guard old != new else { continue }
-            if let old { delta.removed[key.set, default: []].append(old) }
-            if let new { delta.added[key.set, default: []].append(new) }
+            let set = slot.kind.setName
+            if let old = Self.element(slot, old) { delta.removed[set, default: []].append(old) }
+            if let new = Self.element(slot, new) { delta.added[set, default: []].append(new) }
         }
-        nodes[node]!.base = [:]
+        state.base = [:]
         return delta.sorted()
     }
 
@@ -596,24 +678,27 @@ public struct PolicyIndex: Sendable {
     /// The node's whole ruleset as it stands.
     public func ruleset(node: String) -> PolicyRuleset {
         let state = nodes[node] ?? NodeState()
+        var elements: [Slot.Kind: [PolicyRuleset.Element]] = [:]
+        for (slot, count) in state.held where count > 0 { elements[slot.kind, default: []].append(Self.element(slot, 0)!) }
+        var reasons: [PolicyRuleset.ElementKey: [PolicyRuleReference]] = [:]
+        for pod in state.pods.values {
+            for contributions in pod.byIdentity.values {
+                for (slot, rule) in contributions { reasons[slot.elementKey, default: []].append(ruleReferences[Int(rule)]) }
+            }
+        }
+        reasons = reasons.mapValues { $0.sorted() }
         var sets: [PolicyRuleset.NamedSet] = [
             .init("identities", key: [.ipSaddr], data: .mark, elements: identityAt.map { .init(.address($0.key), .mark($0.value)) }),
-            .init("egress-pods", key: [.ipSaddr], elements: (state.isolated["egress-pods"] ?? [:]).keys.map { .init(.address($0)) }),
-            .init("ingress-pods", key: [.ipDaddr], elements: (state.isolated["ingress-pods"] ?? [:]).keys.map { .init(.address($0)) }),
-            .init("egress-logged", key: [.ipSaddr, .mark], elements: state.logged.keys.filter { $0.set == "egress-logged" }.map { .init($0.key) }),
-            .init("ingress-logged", key: [.ipDaddr, .mark], elements: state.logged.keys.filter { $0.set == "ingress-logged" }.map { .init($0.key) }),
+            .init("egress-pods", key: [.ipSaddr], elements: elements[.egressPods] ?? []),
+            .init("ingress-pods", key: [.ipDaddr], elements: elements[.ingressPods] ?? []),
+            .init("egress-logged", key: [.ipSaddr, .mark], elements: elements[.egressLogged] ?? []),
+            .init("ingress-logged", key: [.ipDaddr, .mark], elements: elements[.ingressLogged] ?? []),
         ]
-        var byMap: [String: [PolicyRuleset.Element]] = [:]
-        var reasons: [ElementKey: [PolicyRuleReference]] = [:]
-        for (key, references) in state.elements {
-            byMap[key.set, default: []].append(.init(key.key, .verdict(.return)))
-            reasons[key] = references.sorted()
-        }
-        for prefix in ["egress", "ingress"] {
-            let address: PolicyRuleset.Field = prefix == "egress" ? .ipSaddr : .ipDaddr
-            sets.append(.init("\(prefix)-any", key: [address, .mark], data: .verdict, elements: byMap["\(prefix)-any"] ?? []))
-            sets.append(.init("\(prefix)-protocols", key: [address, .mark, .l4proto], data: .verdict, elements: byMap["\(prefix)-protocols"] ?? []))
-            sets.append(.init("\(prefix)-ports", key: [address, .mark, .l4proto, .thDport], data: .verdict, elements: byMap["\(prefix)-ports"] ?? []))
+        for (address, any, protocols, ports): (PolicyRuleset.Field, Slot.Kind, Slot.Kind, Slot.Kind) in
+            [(.ipSaddr, .egressAny, .egressProtocols, .egressPorts), (.ipDaddr, .ingressAny, .ingressProtocols, .ingressPorts)] {
+            sets.append(.init(any.setName, key: [address, .mark], data: .verdict, elements: elements[any] ?? []))
+            sets.append(.init(protocols.setName, key: [address, .mark, .l4proto], data: .verdict, elements: elements[protocols] ?? []))
+            sets.append(.init(ports.setName, key: [address, .mark, .l4proto, .thDport], data: .verdict, elements: elements[ports] ?? []))
         }
         return PolicyRuleset(sets: sets, chains: PolicyRules.chains(logged: loggedPolicies), reasons: reasons)
     }
