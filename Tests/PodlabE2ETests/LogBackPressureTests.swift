@@ -1,0 +1,117 @@
+import Foundation
+import KernelTestSupport
+import PodNet
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `pods/log` with `follow` to a client that stops reading: the agent reads the log only as fast
+/// as the client takes it, so a container writing far faster than its reader costs the agent
+/// no memory.
+@Suite("pods/log back-pressure against a lab", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
+struct LogBackPressureTests {
+    static let line = "0123456789012345678901234567890123456789"
+    /// What the container writes in all, so that a test on a fast machine stays within a
+    /// known amount of disk.
+    static let writtenAtMost = 768 << 20
+    /// What the container must write while the readers are stalled: far more than the growth
+    /// the agent is allowed.
+    static let writtenWhileStalled = 192 << 20
+    static let allowedGrowthKilobytes = 64 << 10
+
+    @Test("a stalled follower of a container printing as fast as it can: the agent's memory stays flat, and the follower then reads the log as written")
+    func stalledFollower() async throws {
+        try await TestLab.with { lab in
+            let agent = try #require(lab.agentPID)
+            // A moment's sleep first, so the readers are following before the flood begins.
+            try lab.run(["run", "chatty", "--image", "busybox", "--restart=Never", "--", "sh", "-c",
+                         "sleep 2; yes \(Self.line) | head -c \(Self.writtenAtMost); sleep 3600"])
+            let uid = try #require((try lab.pod("chatty")["metadata"] as? [String: Any])?["uid"] as? String)
+            let log = "\(lab.stateDirectory)/logs/default_chatty_\(uid.prefix(8))/chatty/0.log"
+            try await lab.eventually("chatty's log exists") { FileManager.default.fileExists(atPath: log) }
+            let baseline = try #require(TestLab.residentKilobytes(agent))
+
+            // Two followers, one without times and one with: each reads a little and stops.
+            let path = "/api/v1/namespaces/default/pods/chatty/log?follow=true"
+            var followers: [(connection: RawAPIConnection, received: [UInt8])] = []
+            for query in ["", "&timestamps=true"] {
+                let connection = try RawAPIConnection(socket: lab.agentSocket, receiveTimeout: 30)
+                connection.send(TestLab.request("GET", path + query))
+                followers.append((connection, connection.readUntilClosed(limit: 64 << 10)))
+            }
+            let stalledAt = try Self.fileSize(log)
+            #expect(stalledAt + Self.writtenWhileStalled <= Self.writtenAtMost,
+                    "the container wrote \(stalledAt >> 20) MB before the readers stalled: too little left to write while they are")
+
+            // Bounded by what the container writes, not by time (the wait's limit is only for a
+            // container that stopped writing).
+            var peak = baseline
+            let deadline = ContinuousClock.now + .seconds(300)
+            var written = stalledAt
+            while written < min(stalledAt + Self.writtenWhileStalled, Self.writtenAtMost), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                peak = max(peak, TestLab.residentKilobytes(agent) ?? 0)
+                written = try Self.fileSize(log)
+            }
+            peak = max(peak, TestLab.residentKilobytes(agent) ?? 0)
+            print("""
+                stalled followers: the container wrote \((written - stalledAt) >> 20) MB while they read nothing; \
+                agent RSS baseline \(baseline) kB, peak \(peak) kB (+\((peak - baseline) >> 10) MB)
+                """)
+            #expect(written - stalledAt >= Self.writtenWhileStalled, "the container wrote only \((written - stalledAt) >> 20) MB while the readers were stalled")
+            #expect(peak - baseline < Self.allowedGrowthKilobytes,
+                    "the agent grew by \((peak - baseline) >> 10) MB while its followers read nothing and the container wrote \((written - stalledAt) >> 20) MB")
+
+            // Then they read on: the log as written, from its beginning, nothing lost or doubled.
+            let contents = try #require(FileManager.default.contents(atPath: log))
+            for index in followers.indices {
+                followers[index].received += followers[index].connection.readUntilClosed(limit: 16 << 20)
+            }
+            let plain = try Self.answerBody(followers[0].received)
+            #expect(plain.count >= 8 << 20, "the follower without times read only \(plain.count) bytes after the stall")
+            #expect(plain.count <= contents.count && plain.elementsEqual(contents.prefix(plain.count)),
+                    "the \(plain.count) bytes read are not the log's first \(plain.count) bytes")
+
+            let stamped = try Self.answerBody(followers[1].received)
+            let lines = stamped.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
+            #expect(lines.count >= (4 << 20) / (Self.line.count + 32), "the follower with times read only \(lines.count) lines after the stall")
+            var previous = ""
+            var badLines = 0
+            for (number, line) in lines.enumerated() {
+                let text = String(decoding: line, as: UTF8.self)
+                let stamp = String(text.prefix(30))
+                if text.count != 31 + Self.line.count || !text.hasSuffix(" " + Self.line) || !stamp.hasSuffix("Z") || stamp < previous {
+                    badLines += 1
+                    if badLines <= 3 { Issue.record("line \(number + 1): \(text.prefix(120))") }
+                }
+                previous = stamp
+            }
+            #expect(badLines == 0, "\(badLines) of \(lines.count) stamped lines are not a stamp and the line written, in order")
+        }
+    }
+
+    static func fileSize(_ path: String) throws -> Int {
+        try (FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// The body of a chunked HTTP answer, as far as `bytes` hold whole chunks.
+    static func answerBody(_ bytes: [UInt8]) throws -> [UInt8] {
+        let separator = Array("\r\n\r\n".utf8)
+        guard let headEnd = bytes.firstRange(of: separator) else { throw RawAPIError("no answer head in \(bytes.count) bytes") }
+        let head = String(decoding: bytes[..<headEnd.lowerBound], as: UTF8.self)
+        guard head.hasPrefix("HTTP/1.1 200"), head.lowercased().contains("transfer-encoding: chunked") else {
+            throw RawAPIError("not a chunked 200: \(head)")
+        }
+        var body: [UInt8] = []
+        var offset = headEnd.upperBound
+        let lineEnd = Array("\r\n".utf8)
+        while let sizeEnd = bytes[offset...].firstRange(of: lineEnd),
+              let size = Int(String(decoding: bytes[offset..<sizeEnd.lowerBound], as: UTF8.self), radix: 16), size > 0,
+              sizeEnd.upperBound + size + 2 <= bytes.count {
+            body += bytes[sizeEnd.upperBound..<(sizeEnd.upperBound + size)]
+            offset = sizeEnd.upperBound + size + 2
+        }
+        return body
+    }
+}
