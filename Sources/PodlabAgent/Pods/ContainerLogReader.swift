@@ -5,12 +5,14 @@ import Glibc
 #endif
 
 /// One `pods/log` read of a container's log file, a chunk at a time as its consumer asks for the
-/// next one (`podLog` wraps `next()` in `AsyncThrowingStream(unfolding:)`): a client slower than
-/// the container holds the reading back instead of making the agent buffer the difference. A
-/// reader holds one chunk of the file and the output made of it, whatever the client's speed.
+/// next one (`stream`, an `AsyncThrowingStream(unfolding:)` over `next()`): a client slower than
+/// the container holds the reading back instead of making the agent buffer the difference.
+/// One chunk is read ahead, while the one before it is sent: stamping lines with their times
+/// costs about as much as the client's reading them, and the two overlap. So a reader holds
+/// at most two chunks of output, whatever the client's speed.
 ///
-/// `@unchecked Sendable`: its state is used by one consumer only, which the unfolding stream
-/// calls one `next()` at a time.
+/// `@unchecked Sendable`: one read runs at a time — `next()` starts the read of the following
+/// chunk only once the one before has ended, and is itself called one call at a time.
 final class ContainerLogReader: @unchecked Sendable {
     /// The most read from the file at once.
     static let chunkSize = 64 * 1024
@@ -57,9 +59,33 @@ final class ContainerLogReader: @unchecked Sendable {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// The stream `pods/log` answers with; the read ahead ends with it, whether it was read to
+    /// its end or dropped (a client gone).
+    var stream: AsyncThrowingStream<Data, any Error> {
+        let owner = StreamOwner(reader: self)
+        return AsyncThrowingStream(unfolding: { try await owner.reader.next() })
+    }
+
+    private final class StreamOwner: Sendable {
+        let reader: ContainerLogReader
+        init(reader: ContainerLogReader) { self.reader = reader }
+        deinit { reader.readAhead?.cancel() }
+    }
+
+    /// The read of the chunk after the one given last.
+    private var readAhead: Task<Data?, any Error>?
+
     /// The next piece of the log as the client gets it; nil once it is all read (or the
     /// consumer's task was cancelled).
     func next() async throws -> Data? {
+        let read = readAhead ?? Task { try await self.readOutput() }
+        readAhead = nil
+        let output = try await withTaskCancellationHandler { try await read.value } onCancel: { read.cancel() }
+        if output != nil { readAhead = Task { try await self.readOutput() } }
+        return output
+    }
+
+    private func readOutput() async throws -> Data? {
         if state == .unopened { try open() }
         while state == .reading {
             if Task.isCancelled {

@@ -52,8 +52,7 @@ extension Controller {
         let reader = ContainerLogReader(path: path, containerName: containerName, tailLines: options.tailLines, times: options.times,
                                         follow: options.follow && !options.previous, logTimes: logTimes,
                                         isRunning: { await self.isRunning(uid: uid, container: containerName, run: currentRun) })
-        // Pulled: the file is read as the client takes what was read before.
-        return AsyncThrowingStream(unfolding: { try await reader.next() })
+        return reader.stream
     }
 
     /// True while run number `run` of the container is the live process.
