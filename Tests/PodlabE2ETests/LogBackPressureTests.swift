@@ -20,16 +20,41 @@ struct LogBackPressureTests {
     static let writtenWhileStalled = 192 << 20
     static let allowedGrowthKilobytes = 64 << 10
 
+    /// A pod printing as fast as it can (after a moment's sleep, so that readers are following
+    /// before the flood begins); returns its log file.
+    static func startChatty(_ lab: TestLab) async throws -> String {
+        try lab.run(["run", "chatty", "--image", "busybox", "--restart=Never", "--", "sh", "-c",
+                     "sleep 2; yes \(line) | head -c \(writtenAtMost); sleep 3600"])
+        let uid = try #require((try lab.pod("chatty")["metadata"] as? [String: Any])?["uid"] as? String)
+        let log = "\(lab.stateDirectory)/logs/default_chatty_\(uid.prefix(8))/chatty/0.log"
+        try await lab.eventually("chatty's log exists") { FileManager.default.fileExists(atPath: log) }
+        return log
+    }
+
+    /// Waits while the readers are stalled until the container wrote `writtenWhileStalled` more,
+    /// bounded by what it writes, not by time (the deadline is only for a container that
+    /// stopped writing); returns what it wrote and the peak resident memory of each process.
+    static func whileStalled(log: String, watching processes: [Int32]) async throws -> (written: Int, peaks: [Int]) {
+        let stalledAt = try fileSize(log)
+        #expect(stalledAt + writtenWhileStalled <= writtenAtMost,
+                "the container wrote \(stalledAt >> 20) MB before the readers stalled: too little left to write while they are")
+        var peaks = processes.map { TestLab.residentKilobytes($0) ?? 0 }
+        let deadline = ContinuousClock.now + .seconds(300)
+        var written = stalledAt
+        repeat {
+            try await Task.sleep(for: .milliseconds(200))
+            peaks = zip(peaks, processes).map { max($0, TestLab.residentKilobytes($1) ?? 0) }
+            written = try fileSize(log)
+        } while written < min(stalledAt + writtenWhileStalled, writtenAtMost) && ContinuousClock.now < deadline
+        #expect(written - stalledAt >= writtenWhileStalled, "the container wrote only \((written - stalledAt) >> 20) MB while the readers were stalled")
+        return (written - stalledAt, peaks)
+    }
+
     @Test("a stalled follower of a container printing as fast as it can: the agent's memory stays flat, and the follower then reads the log as written")
     func stalledFollower() async throws {
         try await TestLab.with { lab in
             let agent = try #require(lab.agentPID)
-            // A moment's sleep first, so the readers are following before the flood begins.
-            try lab.run(["run", "chatty", "--image", "busybox", "--restart=Never", "--", "sh", "-c",
-                         "sleep 2; yes \(Self.line) | head -c \(Self.writtenAtMost); sleep 3600"])
-            let uid = try #require((try lab.pod("chatty")["metadata"] as? [String: Any])?["uid"] as? String)
-            let log = "\(lab.stateDirectory)/logs/default_chatty_\(uid.prefix(8))/chatty/0.log"
-            try await lab.eventually("chatty's log exists") { FileManager.default.fileExists(atPath: log) }
+            let log = try await Self.startChatty(lab)
             let baseline = try #require(TestLab.residentKilobytes(agent))
 
             // Two followers, one without times and one with: each reads a little and stops.
@@ -40,28 +65,14 @@ struct LogBackPressureTests {
                 connection.send(TestLab.request("GET", path + query))
                 followers.append((connection, connection.readUntilClosed(limit: 64 << 10)))
             }
-            let stalledAt = try Self.fileSize(log)
-            #expect(stalledAt + Self.writtenWhileStalled <= Self.writtenAtMost,
-                    "the container wrote \(stalledAt >> 20) MB before the readers stalled: too little left to write while they are")
-
-            // Bounded by what the container writes, not by time (the wait's limit is only for a
-            // container that stopped writing).
-            var peak = baseline
-            let deadline = ContinuousClock.now + .seconds(300)
-            var written = stalledAt
-            while written < min(stalledAt + Self.writtenWhileStalled, Self.writtenAtMost), ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(200))
-                peak = max(peak, TestLab.residentKilobytes(agent) ?? 0)
-                written = try Self.fileSize(log)
-            }
-            peak = max(peak, TestLab.residentKilobytes(agent) ?? 0)
+            let stall = try await Self.whileStalled(log: log, watching: [agent])
+            let peak = stall.peaks[0]
             print("""
-                stalled followers: the container wrote \((written - stalledAt) >> 20) MB while they read nothing; \
+                stalled followers: the container wrote \(stall.written >> 20) MB while they read nothing; \
                 agent RSS baseline \(baseline) kB, peak \(peak) kB (+\((peak - baseline) >> 10) MB)
                 """)
-            #expect(written - stalledAt >= Self.writtenWhileStalled, "the container wrote only \((written - stalledAt) >> 20) MB while the readers were stalled")
             #expect(peak - baseline < Self.allowedGrowthKilobytes,
-                    "the agent grew by \((peak - baseline) >> 10) MB while its followers read nothing and the container wrote \((written - stalledAt) >> 20) MB")
+                    "the agent grew by \((peak - baseline) >> 10) MB while its followers read nothing and the container wrote \(stall.written >> 20) MB")
 
             // Then they read on: the log as written, from its beginning, nothing lost or doubled.
             let contents = try #require(FileManager.default.contents(atPath: log))
@@ -89,6 +100,57 @@ struct LogBackPressureTests {
             }
             #expect(badLines == 0, "\(badLines) of \(lines.count) stamped lines are not a stamp and the line written, in order")
         }
+    }
+
+    @Test("podlab logs -f into a pipe nobody reads: neither the CLI nor the agent holds what the container writes meanwhile; then the pipe gets the log as written")
+    func stalledPipe() async throws {
+        try await TestLab.with { lab in
+            let agent = try #require(lab.agentPID)
+            let log = try await Self.startChatty(lab)
+            let follower = Process()
+            follower.executableURL = URL(fileURLWithPath: lab.podlab)
+            follower.arguments = ["logs", "-f", "chatty"]
+            follower.environment = lab.environment
+            let pipe = Pipe()
+            follower.standardOutput = pipe
+            follower.standardError = FileHandle.nullDevice
+            try follower.run()
+            let pid = follower.processIdentifier
+            // A follower that stops writing would leave the reads below waiting: ended, its pipe closes.
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(300))
+                if follower.isRunning { kill(pid, SIGKILL) }
+            }
+            defer {
+                watchdog.cancel()
+                if follower.isRunning { kill(pid, SIGKILL) }
+                follower.waitUntilExit()
+            }
+            var received = try Self.read(pipe, atLeast: 64 << 10)
+            let baselines = [TestLab.residentKilobytes(agent) ?? 0, TestLab.residentKilobytes(pid) ?? 0]
+            let stall = try await Self.whileStalled(log: log, watching: [agent, pid])
+            print("""
+                a stalled pipe: the container wrote \(stall.written >> 20) MB while it was not read; \
+                agent RSS \(baselines[0]) → \(stall.peaks[0]) kB, CLI RSS \(baselines[1]) → \(stall.peaks[1]) kB
+                """)
+            for (name, index) in [("agent", 0), ("CLI", 1)] {
+                #expect(stall.peaks[index] - baselines[index] < Self.allowedGrowthKilobytes,
+                        "the \(name) grew by \((stall.peaks[index] - baselines[index]) >> 10) MB while the pipe was not read and the container wrote \(stall.written >> 20) MB")
+            }
+            received += try Self.read(pipe, atLeast: 8 << 20)
+            let contents = try #require(FileManager.default.contents(atPath: log))
+            #expect(received.count <= contents.count && received.elementsEqual(contents.prefix(received.count)),
+                    "the \(received.count) bytes read are not the log's first \(received.count) bytes")
+        }
+    }
+
+    /// At least `count` bytes from the pipe (fewer only if it ends).
+    static func read(_ pipe: Pipe, atLeast count: Int) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        while bytes.count < count, let data = try pipe.fileHandleForReading.read(upToCount: 1 << 20), !data.isEmpty {
+            bytes += data
+        }
+        return bytes
     }
 
     static func fileSize(_ path: String) throws -> Int {
