@@ -1,5 +1,6 @@
 import Foundation
 import PodNet
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,6 +30,8 @@ final class ContainerLogReader: @unchecked Sendable {
     /// wrote last and end.
     private var following: Bool
     private let isRunning: @Sendable () async -> Bool
+    /// Set when the reader's client is gone: a followed read ends at its next look.
+    private let stopped = Atomic<Bool>(false)
 
     private enum State { case unopened, reading, ended }
     private var state = State.unopened
@@ -72,6 +75,10 @@ final class ContainerLogReader: @unchecked Sendable {
         deinit { reader.readAhead?.cancel() }
     }
 
+    /// Ends the read from any task (a client gone): one waiting for more of a followed log ends
+    /// at its next look, within `followInterval`.
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
     /// The read of the chunk after the one given last.
     private var readAhead: Task<Data?, any Error>?
 
@@ -88,7 +95,7 @@ final class ContainerLogReader: @unchecked Sendable {
     private func readOutput() async throws -> Data? {
         if state == .unopened { try open() }
         while state == .reading {
-            if Task.isCancelled {
+            if Task.isCancelled || stopped.load(ordering: .relaxed) {
                 state = .ended
                 return nil
             }

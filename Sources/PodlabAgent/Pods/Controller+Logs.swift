@@ -8,6 +8,12 @@ extension Controller {
     /// A container's log: the current run (or the previous one), optionally the last N lines,
     /// optionally followed until that run's process ends.
     public func podLog(namespace: String, name: String, options: LogOptions) async throws -> AsyncThrowingStream<Data, any Error> {
+        try logReader(namespace: namespace, name: name, options: options).stream
+    }
+
+    /// The reader of a container's log that `options` ask for; throws the Status to answer
+    /// when there is none.
+    func logReader(namespace: String, name: String, options: LogOptions) throws -> ContainerLogReader {
         let pod = try pod(namespace, name)
         let names = pod.spec.containers.map(\.name)
         let containerName: String
@@ -49,10 +55,9 @@ extension Controller {
         }
         let uid = pod.metadata.uid
         let currentRun = run
-        let reader = ContainerLogReader(path: path, containerName: containerName, tailLines: options.tailLines, times: options.times,
-                                        follow: options.follow && !options.previous, logTimes: logTimes,
-                                        isRunning: { await self.isRunning(uid: uid, container: containerName, run: currentRun) })
-        return reader.stream
+        return ContainerLogReader(path: path, containerName: containerName, tailLines: options.tailLines, times: options.times,
+                                  follow: options.follow && !options.previous, logTimes: logTimes,
+                                  isRunning: { await self.isRunning(uid: uid, container: containerName, run: currentRun) })
     }
 
     /// True while run number `run` of the container is the live process.
