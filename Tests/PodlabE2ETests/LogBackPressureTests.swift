@@ -50,7 +50,7 @@ struct LogBackPressureTests {
         return (written - stalledAt, peaks)
     }
 
-    @Test("a stalled follower of a container printing as fast as it can: the agent's memory stays flat, and the follower then reads the log as written")
+    @Test("stalled followers of a container printing as fast as it can (pods/log with and without times, attach): the agent's memory stays flat, and they then read the log as written")
     func stalledFollower() async throws {
         try await TestLab.with { lab in
             let agent = try #require(lab.agentPID)
@@ -65,6 +65,10 @@ struct LogBackPressureTests {
                 connection.send(TestLab.request("GET", path + query))
                 followers.append((connection, connection.readUntilClosed(limit: 64 << 10)))
             }
+            // And an attach (the container has neither stdin nor tty: its log from now on, in frames).
+            let attach = try RawAPIConnection(socket: lab.agentSocket, receiveTimeout: 30)
+            attach.send(TestLab.request("POST", "/api/v1/namespaces/default/pods/chatty/attach?stdout=true&stderr=true", body: ""))
+            followers.append((attach, attach.readUntilClosed(limit: 64 << 10)))
             let stall = try await Self.whileStalled(log: log, watching: [agent])
             let peak = stall.peaks[0]
             print("""
@@ -99,6 +103,17 @@ struct LogBackPressureTests {
                 previous = stamp
             }
             #expect(badLines == 0, "\(badLines) of \(lines.count) stamped lines are not a stamp and the line written, in order")
+
+            // The attach's frames: the lines as written from where it began (maybe mid-line).
+            var decoder = StreamFrameDecoder()
+            decoder.append(try Self.answerBody(followers[2].received))
+            var attached: [UInt8] = []
+            while let frame = try decoder.next() {
+                if frame.channel == .stdout { attached += frame.payload }
+            }
+            let attachedLines = attached.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropFirst().dropLast()
+            #expect(attachedLines.count >= (4 << 20) / (Self.line.count + 1), "the attach read only \(attachedLines.count) whole lines after the stall")
+            #expect(attachedLines.allSatisfy { $0.elementsEqual(Self.line.utf8) }, "the attach's lines are not the lines written")
         }
     }
 
