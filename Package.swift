@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // C libraries, found with pkg-config, headers wrapped in one umbrella each.
@@ -86,6 +87,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            // AsyncThrowingChannel: an answer's body handed to the command a part at a time.
+            .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
         ]),
         .executableTarget(name: "podlab", dependencies: ["PodlabCLI"]),
 

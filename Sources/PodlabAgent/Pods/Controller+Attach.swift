@@ -85,28 +85,13 @@ final class AttachSession: Sendable {
     }
 
     /// A session on a container that writes its log itself: the log from now on, as stdout,
-    /// while the run lasts. It has no stdin to write to.
-    convenience init(log: AsyncThrowingStream<Data, any Error>, options: PodAttachOptions) {
+    /// while the run lasts. It has no stdin to write to. Its frames are read off the log as the
+    /// client takes them (`LogFrames`), so a slow client holds the reading back.
+    convenience init(log reader: ContainerLogReader, options: PodAttachOptions) {
         let failure = Locked<APIStatus?>(nil)
-        let (output, continuation) = AsyncStream<StreamFrame>.makeStream()
-        let following = Task {
-            do {
-                for try await chunk in log where options.stdout && !chunk.isEmpty {
-                    var offset = chunk.startIndex
-                    while offset < chunk.endIndex {
-                        let next = min(offset + StreamFrame.maximumPayload, chunk.endIndex)
-                        continuation.yield(StreamFrame(.stdout, Array(chunk[offset..<next])))
-                        offset = next
-                    }
-                }
-                continuation.yield(.end(failure.withLock { $0 } ?? StreamFrame.success))
-            } catch {
-                continuation.yield(.end(APIStatus.internalError("\(error)")))
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in following.cancel() }
-        self.init(output: output, failure: failure, input: { _ in }, inputEnd: {}, end: { following.cancel() })
+        let frames = LogFrames(reader: reader, stdout: options.stdout, failure: failure)
+        self.init(output: AsyncStream(unfolding: { await frames.next() }), failure: failure, input: { _ in }, inputEnd: {},
+                  end: { reader.stop() })
     }
 
     /// Reads the client's frames from the request body until it ends (the client's stdin
@@ -140,6 +125,45 @@ final class AttachSession: Sendable {
     }
 }
 
+/// A log's chunks as an attach session's stdout frames, then the frame that ends the session;
+/// the reader ends with them, read to the end or dropped. `@unchecked Sendable`: used by the one
+/// stream that owns it, one `next()` at a time.
+final class LogFrames: @unchecked Sendable {
+    private let reader: ContainerLogReader
+    private let stdout: Bool
+    private let failure: Locked<APIStatus?>
+    private var chunk = Data()
+    private var ended = false
+
+    init(reader: ContainerLogReader, stdout: Bool, failure: Locked<APIStatus?>) {
+        self.reader = reader
+        self.stdout = stdout
+        self.failure = failure
+    }
+
+    deinit { reader.stop() }
+
+    func next() async -> StreamFrame? {
+        while !ended {
+            if !chunk.isEmpty {
+                let piece = chunk.prefix(StreamFrame.maximumPayload)
+                chunk = chunk.dropFirst(piece.count)
+                return StreamFrame(.stdout, Array(piece))
+            }
+            do {
+                guard let next = try await reader.next() else { break }
+                if stdout { chunk = next }
+            } catch {
+                ended = true
+                return .end(APIStatus.internalError("\(error)"))
+            }
+        }
+        guard !ended else { return nil }
+        ended = true
+        return .end(failure.withLock { $0 } ?? StreamFrame.success)
+    }
+}
+
 extension Controller: AttachBackend {
     /// Attaches to the current run of a container: its streams when it has `stdin` or `tty`
     /// (also once ended, for the first client, which gets what was written before it came),
@@ -153,8 +177,8 @@ extension Controller: AttachBackend {
             return AttachSession(streams: streams, options: options)
         }
         guard runtime.processes[container] != nil else { throw notRunning }
-        let log = try await podLog(namespace: namespace, name: name,
-                                   options: LogOptions(container: container, follow: true, previous: false, tailLines: 0))
+        let log = try logReader(namespace: namespace, name: name,
+                                options: LogOptions(container: container, follow: true, previous: false, tailLines: 0))
         return AttachSession(log: log, options: options)
     }
 

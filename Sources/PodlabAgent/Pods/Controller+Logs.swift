@@ -8,6 +8,12 @@ extension Controller {
     /// A container's log: the current run (or the previous one), optionally the last N lines,
     /// optionally followed until that run's process ends.
     public func podLog(namespace: String, name: String, options: LogOptions) async throws -> AsyncThrowingStream<Data, any Error> {
+        try logReader(namespace: namespace, name: name, options: options).stream
+    }
+
+    /// The reader of a container's log that `options` ask for; throws the Status to answer
+    /// when there is none.
+    func logReader(namespace: String, name: String, options: LogOptions) throws -> ContainerLogReader {
         let pod = try pod(namespace, name)
         let names = pod.spec.containers.map(\.name)
         let containerName: String
@@ -48,69 +54,10 @@ extension Controller {
             throw APIStatus.badRequest("container \"\(containerName)\" in pod \"\(name)\" is waiting to start: \(reason)")
         }
         let uid = pod.metadata.uid
-        let follow = options.follow && !options.previous
-        let tail = options.tailLines
         let currentRun = run
-        let times = options.times
-        let logTimes = self.logTimes
-        return AsyncThrowingStream { continuation in
-            let task = Task.detached {
-                let fd = open(path, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else {
-                    continuation.finish(throwing: APIStatus.internalError("cannot open the log of \(containerName): \(String(cString: strerror(errno)))"))
-                    return
-                }
-                defer { close(fd) }
-                // Lines with their times: read from the index as far as the log was read.
-                let lineTimes: LogLineReader?
-                if times.needsTimes {
-                    logTimes.observe(path)
-                    lineTimes = LogLineReader(logFD: fd, indexPath: LogTimeRecorder.indexPath(path), options: times)
-                } else {
-                    lineTimes = nil
-                }
-                if let tail {
-                    let (lines, start) = Controller.lastLines(fd: fd, count: tail)
-                    if let lineTimes {
-                        // The kubelet's order: the last N lines, of which those older than `since` are left out.
-                        lseek(fd, off_t(max(start, lineTimes.startOffset())), SEEK_SET)
-                    } else {
-                        continuation.yield(lines)
-                    }
-                } else if let lineTimes {
-                    lseek(fd, off_t(lineTimes.startOffset()), SEEK_SET)
-                }
-                var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-                // Without follow, the log as it is now: a container writing faster than the
-                // stream is read would otherwise never let it end.
-                var info = stat()
-                let end: Int64 = follow || fstat(fd, &info) != 0 ? Int64.max : Int64(info.st_size)
-                func readOnce() -> Bool {
-                    let position = Int64(lseek(fd, 0, SEEK_CUR))
-                    guard position < end else { return false }
-                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, Int(min(Int64($0.count), end - position))) }
-                    guard n > 0 else { return false }
-                    if let lineTimes {
-                        logTimes.observe(path)
-                        let output = lineTimes.lines(Array(buffer[0..<n]), endingAt: UInt64(position) + UInt64(n))
-                        if !output.isEmpty { continuation.yield(Data(output)) }
-                    } else {
-                        continuation.yield(Data(buffer[0..<n]))
-                    }
-                    return true
-                }
-                while !Task.isCancelled {
-                    if readOnce() { continue }
-                    guard follow, await self.isRunning(uid: uid, container: containerName, run: currentRun) else { break }
-                    try? await Task.sleep(for: .milliseconds(100))
-                }
-                // Whatever the process wrote last, after it ended.
-                while readOnce() {}
-                if let last = lineTimes?.finish(), !last.isEmpty { continuation.yield(Data(last)) }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        return ContainerLogReader(path: path, containerName: containerName, tailLines: options.tailLines, times: options.times,
+                                  follow: options.follow && !options.previous, logTimes: logTimes,
+                                  isRunning: { await self.isRunning(uid: uid, container: containerName, run: currentRun) })
     }
 
     /// True while run number `run` of the container is the live process.
@@ -119,29 +66,6 @@ extension Controller {
               let pod = pods.values.first(where: { $0.metadata.uid == uid }),
               let status = pod.status[container: container] else { return false }
         return Int(status.restartCount) == run && (runtime.processes[container] != nil || PodInitialization.awaitsFirstStart(status))
-    }
-
-    /// The last `count` lines of a file and the offset where they begin; leaves the fd at the end.
-    static func lastLines(fd: Int32, count: Int) -> (lines: Data, start: Int) {
-        let size = lseek(fd, 0, SEEK_END)
-        let window = min(Int(size), 4 << 20)
-        lseek(fd, off_t(Int(size) - window), SEEK_SET)
-        var buffer = [UInt8](repeating: 0, count: window)
-        var total = 0
-        while total < window {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, window - total) }
-            if n <= 0 { break }
-            total += n
-        }
-        var lines = buffer[0..<total].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        let kept = lines.suffix(max(count, 0))
-        var result = Data()
-        for line in kept {
-            result.append(contentsOf: line)
-            result.append(UInt8(ascii: "\n"))
-        }
-        return (result, Int(size) - window + (kept.first?.startIndex ?? total))
     }
 }
 

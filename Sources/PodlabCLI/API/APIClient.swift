@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AsyncAlgorithms
 import Foundation
 import PodNet
 import NIOCore
@@ -182,7 +183,10 @@ public struct APIClient: Sendable {
         }
         if body != nil { head.headers.add(name: "Content-Type", value: contentType) }
         let requestHead = head
-        let (bodyStream, bodyContinuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        // Handed over a part at a time: the next part is taken off the connection only once the
+        // command took the one before, so a command slower than the agent (`logs -f` into a slow
+        // pipe) holds the agent back through the socket instead of buffering the difference here.
+        let bodyParts = AsyncThrowingChannel<ByteBuffer, any Error>()
         let headBox = HeadDelivery()
         let exchange = Task {
             do {
@@ -208,22 +212,22 @@ public struct APIClient: Sendable {
                     for try await part in inbound {
                         switch part {
                         case let .head(responseHead): headBox.deliver(.success(responseHead))
-                        case let .body(buffer): bodyContinuation.yield(buffer)
+                        case let .body(buffer): await bodyParts.send(buffer)
                         case .end: return
                         }
                     }
                 }
                 headBox.deliver(.failure(APIError.interrupted(lab: paths.lab, reason: "the agent closed the connection without an answer")))
-                bodyContinuation.finish()
+                bodyParts.finish()
             } catch {
                 headBox.deliver(.failure(error))
-                bodyContinuation.finish(throwing: error)
+                bodyParts.fail(error)
             }
         }
-        bodyContinuation.onTermination = { _ in exchange.cancel() }
+        let body = AnswerBody(parts: bodyParts, exchange: exchange)
         do {
             let responseHead = try await headBox.wait(timeout: timeout)
-            return StreamingResponse(head: responseHead, body: bodyStream)
+            return StreamingResponse(head: responseHead, body: AsyncThrowingStream(unfolding: { try await body.next() }))
         } catch is HeadDelivery.Timeout {
             exchange.cancel()
             throw APIError.timeout(lab: paths.lab, what: "\(method) \(path)")
@@ -289,6 +293,23 @@ extension JSONDecoder {
 }
 
 /// Hands the response head from the connection's task to the caller, once, with a deadline.
+/// An answer's body as the command reads it, a part at a time; the exchange (the connection)
+/// ends with it, read to its end or dropped. `@unchecked Sendable`: its iterator is used by the
+/// one stream that owns it, one `next()` at a time.
+final class AnswerBody: @unchecked Sendable {
+    private var parts: AsyncThrowingChannel<ByteBuffer, any Error>.AsyncIterator
+    private let exchange: Task<Void, Never>
+
+    init(parts: AsyncThrowingChannel<ByteBuffer, any Error>, exchange: Task<Void, Never>) {
+        self.parts = parts.makeAsyncIterator()
+        self.exchange = exchange
+    }
+
+    deinit { exchange.cancel() }
+
+    func next() async throws -> ByteBuffer? { try await parts.next() }
+}
+
 final class HeadDelivery: @unchecked Sendable {
     struct Timeout: Error {}
     private let lock = NSLock()
