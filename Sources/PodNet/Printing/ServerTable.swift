@@ -21,11 +21,14 @@ public enum ServerTable {
 
     /// The Table for `objects` of `resource` (a list, or one object from a get): columns with
     /// kubectl's names and priorities (1 for what only `-o wide` shows), one row per object.
-    public static func table(_ resource: ServedResource, objects: [JSONValue], resourceVersion: String, now: Timestamp,
-                             include: IncludeObject = .metadata) throws(ObjectDecodingError) -> JSONValue {
+    /// `typed`, the same objects typed (the agent's own), prints them without decoding each again.
+    public static func table(_ resource: ServedResource, objects: [JSONValue], typed: [any KubernetesResource]? = nil, resourceVersion: String,
+                             now: Timestamp, include: IncludeObject = .metadata) throws(ObjectDecodingError) -> JSONValue {
         let columns: TextTable
         let narrow: Int
-        if let render = resource.table {
+        if let typed, typed.count == objects.count, let printed = resource.typedTable?(typed, now) {
+            (columns, narrow) = printed
+        } else if let render = resource.table {
             (columns, narrow) = try render(objects, now)
         } else {
             columns = TextTable(headers: ["NAME", "AGE"], rows: objects.map { object in
