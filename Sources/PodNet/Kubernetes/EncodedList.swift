@@ -9,11 +9,14 @@ public struct EncodedObject: Sendable {
     public let object: any KubernetesResource
     public let json: JSONValue
     public let text: [UInt8]
+    /// The text of its `metadata` alone: what a Table's row carries by default.
+    public let metadataText: [UInt8]
 
     public init<T: KubernetesResource>(_ object: T) {
         self.object = object
         json = object.json
         text = Array(json.jsonText(indent: 0).utf8)
+        metadataText = Array((json["metadata"] ?? .object([:])).jsonText(indent: 0).utf8)
     }
 }
 

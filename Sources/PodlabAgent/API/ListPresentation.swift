@@ -102,13 +102,8 @@ struct ListPresentation<Context: RequestContext>: RouterMiddleware {
         let page = Array(selected[window.range])
         let metadata = list.metadata(continue: window.continueToken, remainingItemCount: window.remainingItemCount)
         guard table else { return APIServer.json(list.jsonData(items: page, metadata: metadata)) }
-        var rendered = try ServerTable.table(served, objects: page.map(\.json), typed: page.map(\.object), resourceVersion: list.resourceVersion,
-                                             now: .now(), include: include)
-        if case .object(var fields) = rendered {
-            fields["metadata"] = metadata
-            rendered = .object(fields)
-        }
-        return APIServer.json(Data(rendered.jsonText(indent: 0).utf8))
+        return APIServer.json(try ServerTable.tableText(served, objects: page, resourceVersion: list.resourceVersion, metadata: metadata,
+                                                        now: .now(), include: include))
     }
 
     /// Whether an `Accept` header asks for a `meta.k8s.io` Table (v1 or v1beta1).

@@ -64,7 +64,7 @@ struct EncodedListTests {
         #expect(throws: APIStatus.self) { try ListPaging.Window(count: 5, limit: 2, continueToken: "bm90IG91cnM=") }
     }
 
-    @Test("a Table printed from the typed pods is the Table printed from their JSON")
+    @Test("a Table printed from the typed pods, and written with their texts spliced, is the Table printed from their JSON")
     func typedTable() throws {
         let served = try #require(ServedResources.find(groupVersion: "v1", resource: "pods"))
         let encoded = try Self.pods().map { EncodedObject($0) }
@@ -74,6 +74,14 @@ struct EncodedListTests {
             let fromTyped = try ServerTable.table(served, objects: encoded.map(\.json), typed: encoded.map(\.object), resourceVersion: "42",
                                                   now: now, include: include)
             #expect(fromTyped.jsonText(indent: 0) == fromJSON.jsonText(indent: 0))
+            let written = try ServerTable.tableText(served, objects: encoded, resourceVersion: "42", now: now, include: include)
+            #expect(String(decoding: written, as: UTF8.self) == fromJSON.jsonText(indent: 0))
+            // A page's Table carries the page's metadata instead.
+            let pageMetadata: JSONValue = .object(["resourceVersion": "42", "continue": "abc", "remainingItemCount": .integer(3)])
+            guard case .object(var fields) = fromJSON else { Issue.record("not an object"); return }
+            fields["metadata"] = pageMetadata
+            let page = try ServerTable.tableText(served, objects: encoded, resourceVersion: "42", metadata: pageMetadata, now: now, include: include)
+            #expect(String(decoding: page, as: UTF8.self) == JSONValue.object(fields).jsonText(indent: 0))
         }
         // Objects of another kind are not printed as pods: the JSON's decoding reports them.
         let service = EncodedObject(Service(metadata: ObjectMeta(name: "s", namespace: "default")))
