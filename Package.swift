@@ -80,6 +80,8 @@ let package = Package(
                                                                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
                           path: "Benchmarks/ServicesBench"),
         .executableTarget(name: "netpol-bench", dependencies: ["PodlabAgent", "NFTables", "Netlink", "Netns", "PodNet"], path: "Benchmarks/NetpolBench"),
+        // The API's list path in-process: a list, its pages and kubectl's Table, before and after kept encodings.
+        .executableTarget(name: "list-bench", dependencies: ["PodNet"], path: "Benchmarks/ListBench"),
         // The `podlab` command line: kubectl's verbs over the agent's HTTP API, and the lab verbs.
         .target(name: "PodlabCLI", dependencies: [
             "PodNet", "PodlabAgent", "Netns",

@@ -15,6 +15,8 @@ public actor Controller: APIBackend {
     let logger: Logger
     let store: Store
     let hub = WatchHub()
+    /// The stored objects' JSON, made once per change (`EncodedObjects`).
+    let encodedObjects = EncodedObjects()
     let backoff: RestartBackoff
     let pullBackoff: ImagePullBackoff
 

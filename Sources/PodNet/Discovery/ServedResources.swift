@@ -16,6 +16,9 @@ public struct ServedResource: Sendable {
     /// The table kubectl prints for these objects: all columns (`-o wide`'s), and how many of
     /// them the narrow table shows; nil prints NAME and AGE only.
     public var table: (@Sendable (_ objects: [JSONValue], _ now: Timestamp) throws(ObjectDecodingError) -> (columns: TextTable, narrow: Int))?
+    /// The same table from the typed objects (the agent's own, which need no decoding); nil
+    /// when they are not all of this kind.
+    public var typedTable: (@Sendable (_ objects: [any KubernetesResource], _ now: Timestamp) -> (columns: TextTable, narrow: Int)?)?
 
     public init(groupVersion: String, resource: String, kind: String, singular: String, shortNames: [String] = [], namespaced: Bool,
                 verbs: [String], categories: [String] = [],
@@ -55,12 +58,18 @@ extension ServedResource {
     static func modeled<T: KubernetesResource>(_ type: T.Type, singular: String, shortNames: [String] = [], verbs: [String],
                                                categories: [String] = [],
                                                render: @escaping @Sendable ([T], _ wide: Bool, Timestamp) -> TextTable) -> ServedResource {
-        ServedResource(groupVersion: T.apiVersion, resource: T.resource, kind: T.kind, singular: singular, shortNames: shortNames,
-                       namespaced: T.isNamespaced, verbs: verbs, categories: categories) { (objects, now) throws(ObjectDecodingError) in
+        var served = ServedResource(groupVersion: T.apiVersion, resource: T.resource, kind: T.kind, singular: singular, shortNames: shortNames,
+                                    namespaced: T.isNamespaced, verbs: verbs, categories: categories) { (objects, now) throws(ObjectDecodingError) in
             var typed: [T] = []
             for object in objects { typed.append(try T(json: object)) }
             return (render(typed, true, now), render([], false, now).headers.count)
         }
+        served.typedTable = { objects, now in
+            let typed = objects.compactMap { $0 as? T }
+            guard typed.count == objects.count else { return nil }
+            return (render(typed, true, now), render([], false, now).headers.count)
+        }
+        return served
     }
 }
 

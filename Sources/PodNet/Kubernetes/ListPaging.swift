@@ -8,25 +8,37 @@ public enum ListPaging {
     /// server's 400.
     public static func page(_ list: JSONValue, limit: Int?, continueToken: String?) throws(APIStatus) -> JSONValue {
         guard case .object(var fields) = list, let items = fields["items"]?.arrayValue else { return list }
-        var start = 0
-        if let continueToken, !continueToken.isEmpty {
-            guard let offset = decode(continueToken), offset >= 0 else {
-                throw APIStatus.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
-            }
-            start = min(offset, items.count)
-        }
-        let end = limit.map { $0 > 0 ? min(items.count, start + $0) : items.count } ?? items.count
-        fields["items"] = .array(Array(items[start..<end]))
+        let window = try Window(count: items.count, limit: limit, continueToken: continueToken)
+        fields["items"] = .array(Array(items[window.range]))
         var metadata = fields["metadata"]?.objectValue ?? [:]
-        if end < items.count {
-            metadata["continue"] = .string(encode(end))
-            metadata["remainingItemCount"] = .integer(Int64(items.count - end))
-        } else {
-            metadata["continue"] = nil
-            metadata["remainingItemCount"] = nil
-        }
+        metadata["continue"] = window.continueToken.map { .string($0) }
+        metadata["remainingItemCount"] = window.remainingItemCount.map { .integer(Int64($0)) }
         fields["metadata"] = .object(metadata)
         return .object(fields)
+    }
+
+    /// Which of a list's `count` items a page holds, and what its metadata says of the rest.
+    public struct Window: Equatable, Sendable {
+        public let range: Range<Int>
+        /// The token for the next page, and how many items are after this one; nil on the last page.
+        public let continueToken: String?
+        public let remainingItemCount: Int?
+
+        /// The page `limit` and `continueToken` ask for. A token podlab did not write is the API
+        /// server's 400.
+        public init(count: Int, limit: Int?, continueToken: String?) throws(APIStatus) {
+            var start = 0
+            if let continueToken, !continueToken.isEmpty {
+                guard let offset = ListPaging.decode(continueToken), offset >= 0 else {
+                    throw APIStatus.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+                }
+                start = min(offset, count)
+            }
+            let end = limit.map { $0 > 0 ? min(count, start + $0) : count } ?? count
+            range = start..<end
+            self.continueToken = end < count ? ListPaging.encode(end) : nil
+            remainingItemCount = end < count ? count - end : nil
+        }
     }
 
     static func encode(_ offset: Int) -> String {

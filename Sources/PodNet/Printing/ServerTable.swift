@@ -1,3 +1,5 @@
+import Foundation
+
 /// Server-side printing: a `meta.k8s.io/v1 Table` (what kubectl asks for with
 /// `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`), built from the same tables
 /// `podlab get` prints, so both print identical text.
@@ -21,11 +23,71 @@ public enum ServerTable {
 
     /// The Table for `objects` of `resource` (a list, or one object from a get): columns with
     /// kubectl's names and priorities (1 for what only `-o wide` shows), one row per object.
-    public static func table(_ resource: ServedResource, objects: [JSONValue], resourceVersion: String, now: Timestamp,
-                             include: IncludeObject = .metadata) throws(ObjectDecodingError) -> JSONValue {
+    /// `typed`, the same objects typed (the agent's own), prints them without decoding each again.
+    public static func table(_ resource: ServedResource, objects: [JSONValue], typed: [any KubernetesResource]? = nil, resourceVersion: String,
+                             now: Timestamp, include: IncludeObject = .metadata) throws(ObjectDecodingError) -> JSONValue {
+        let (columns, definitions) = try printed(resource, objects: objects, typed: typed, now: now)
+        var rows: [JSONValue] = []
+        for (index, cells) in columns.rows.enumerated() {
+            var row: [String: JSONValue] = ["cells": .array(cells.map { .string($0) })]
+            let object = objects[index]
+            switch include {
+            case .none: break
+            case .object: row["object"] = object
+            case .metadata: row["object"] = partialObjectMetadata(object["metadata"] ?? .object([:]))
+            }
+            rows.append(.object(row))
+        }
+        return .object([
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": .object(["resourceVersion": .string(resourceVersion)]),
+            "columnDefinitions": .array(definitions),
+            "rows": .array(rows),
+        ])
+    }
+
+    /// The same Table's one-line JSON (`table(…).jsonText(indent: 0)`, byte for byte, with
+    /// `metadata` for the Table's when given: a list's page says `continue`) for objects whose
+    /// JSON is written already: each row's object is spliced in as it was written.
+    public static func tableText(_ resource: ServedResource, objects: [EncodedObject], resourceVersion: String, metadata: JSONValue? = nil,
+                                 now: Timestamp, include: IncludeObject = .metadata) throws(ObjectDecodingError) -> Data {
+        let (columns, definitions) = try printed(resource, objects: objects.map(\.json), typed: objects.map(\.object), now: now)
+        var rows: [UInt8] = [UInt8(ascii: "[")]
+        for (index, cells) in columns.rows.enumerated() {
+            if index > 0 { rows.append(UInt8(ascii: ",")) }
+            let row: JSONValue = .object(["cells": .array(cells.map { .string($0) })])
+            switch include {
+            case .none: rows.append(contentsOf: row.jsonText(indent: 0).utf8)
+            case .object: rows.append(contentsOf: row.compactJSON(setting: "object", toWritten: objects[index].text))
+            case .metadata:
+                let partial = partialObjectMetadata([:]).compactJSON(setting: "metadata", toWritten: objects[index].metadataText)
+                rows.append(contentsOf: row.compactJSON(setting: "object", toWritten: Array(partial)))
+            }
+        }
+        rows.append(UInt8(ascii: "]"))
+        let envelope: JSONValue = .object([
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": metadata ?? .object(["resourceVersion": .string(resourceVersion)]),
+            "columnDefinitions": .array(definitions),
+        ])
+        return envelope.compactJSON(setting: "rows", toWritten: rows)
+    }
+
+    /// A row's object when it carries metadata only.
+    private static func partialObjectMetadata(_ metadata: JSONValue) -> JSONValue {
+        .object(["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata])
+    }
+
+    /// The rows' cells and the column definitions for `objects`.
+    private static func printed(_ resource: ServedResource, objects: [JSONValue], typed: [any KubernetesResource]?,
+                                now: Timestamp) throws(ObjectDecodingError) -> (columns: TextTable, definitions: [JSONValue]) {
         let columns: TextTable
         let narrow: Int
-        if let render = resource.table {
+        if let typed, typed.count == objects.count, let printed = resource.typedTable?(typed, now) {
+            (columns, narrow) = printed
+        } else if let render = resource.table {
             (columns, narrow) = try render(objects, now)
         } else {
             columns = TextTable(headers: ["NAME", "AGE"], rows: objects.map { object in
@@ -44,26 +106,7 @@ public enum ServerTable {
                 "priority": .integer(index < narrow ? 0 : 1),
             ])
         }
-        var rows: [JSONValue] = []
-        for (index, cells) in columns.rows.enumerated() {
-            var row: [String: JSONValue] = ["cells": .array(cells.map { .string($0) })]
-            let object = objects[index]
-            switch include {
-            case .none: break
-            case .object: row["object"] = object
-            case .metadata:
-                row["object"] = .object(["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                         "metadata": object["metadata"] ?? .object([:])])
-            }
-            rows.append(.object(row))
-        }
-        return .object([
-            "kind": "Table",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": .object(["resourceVersion": .string(resourceVersion)]),
-            "columnDefinitions": .array(definitions),
-            "rows": .array(rows),
-        ])
+        return (columns, definitions)
     }
 
     /// kubectl's column name for a header: `NOMINATED NODE` is `Nominated Node`, `PORT(S)` is

@@ -1,3 +1,5 @@
+import Foundation
+
 extension JSONValue {
     /// JSON text as `kubectl get -o json` prints it: keys sorted, four-space indentation
     /// (`indent: 0` for one line without spaces), and Go's escaping (`<`, `>`, `&` as `\u003c`...).
@@ -108,5 +110,31 @@ struct JSONWriter {
     private static func unicodeEscape(_ value: UInt32) -> String {
         let hex = String(value, radix: 16)
         return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+}
+
+extension JSONValue {
+    /// `jsonText(indent: 0)` of this object with `key` set to `text`, a value's JSON written
+    /// already (a list's items, kept as each was written): the same bytes as writing the whole
+    /// value, without writing that part again. Not an object: its own text.
+    public func compactJSON(setting key: String, toWritten text: [UInt8]) -> Data {
+        guard case let .object(fields) = self else { return Data(jsonText(indent: 0).utf8) }
+        var keys = Array(fields.keys.filter { $0 != key })
+        keys.append(key)
+        keys.sort(by: JSONWriter.byteOrder)
+        var output = Data()
+        output.reserveCapacity(text.count + 256)
+        output.append(UInt8(ascii: "{"))
+        let writer = JSONWriter(indentWidth: 0)
+        for (index, name) in keys.enumerated() {
+            var part = index > 0 ? "," : ""
+            JSONWriter.writeString(name, into: &part)
+            part += ":"
+            if name != key, let field = fields[name] { writer.write(field, level: 1, into: &part) }
+            output.append(contentsOf: part.utf8)
+            if name == key { output.append(contentsOf: text) }
+        }
+        output.append(UInt8(ascii: "}"))
+        return output
     }
 }

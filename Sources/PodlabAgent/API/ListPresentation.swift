@@ -34,8 +34,15 @@ struct ListPresentation<Context: RequestContext>: RouterMiddleware {
         guard table || !selector.requirements.isEmpty || limit != nil || (continueToken?.isEmpty == false) else {
             return try await next(request, context)
         }
-        let response = try await next(request, context)
+        let capture = ListCapture()
+        let response = try await ListCapture.$current.withValue(capture) { try await next(request, context) }
         guard response.status == .ok else { return response }
+        if !watch, path.name == nil, let list = capture.list, list.kind == served.kind + "List" {
+            return try await APIServer.handle {
+                try ListPresentation.present(list, response: response, served: served, table: table, selector: selector, limit: limit,
+                                             continueToken: continueToken, include: include)
+            }
+        }
         if watch {
             // One event per write: each is filtered and, for a table, printed as a one-row Table.
             var headers = response.headers
@@ -82,6 +89,23 @@ struct ListPresentation<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// A list the handler answered as encoded objects (`ListCapture`): selected, paged and
+    /// printed from those, the same bytes as from its body read back, without reading it.
+    static func present(_ list: EncodedList, response: Response, served: ServedResource, table: Bool, selector: FieldSelector, limit: Int?,
+                        continueToken: String?, include: ServerTable.IncludeObject) throws -> Response {
+        let selected = selector.requirements.isEmpty ? list.items : list.items.filter { selector.matches($0.json) }
+        // kubectl always sends a limit (500): a list that fits is answered as it was.
+        if !table, selected.count == list.items.count, limit.map({ $0 <= 0 || $0 >= list.items.count }) ?? true, continueToken?.isEmpty ?? true {
+            return response
+        }
+        let window = try ListPaging.Window(count: selected.count, limit: limit, continueToken: continueToken)
+        let page = Array(selected[window.range])
+        let metadata = list.metadata(continue: window.continueToken, remainingItemCount: window.remainingItemCount)
+        guard table else { return APIServer.json(list.jsonData(items: page, metadata: metadata)) }
+        return APIServer.json(try ServerTable.tableText(served, objects: page, resourceVersion: list.resourceVersion, metadata: metadata,
+                                                        now: .now(), include: include))
+    }
+
     /// Whether an `Accept` header asks for a `meta.k8s.io` Table (v1 or v1beta1).
     static func wantsTable(_ accept: String?) -> Bool {
         guard let accept else { return false }
@@ -96,6 +120,21 @@ struct ListPresentation<Context: RequestContext>: RouterMiddleware {
         let collector = BodyCollector()
         try await body.write(CollectingWriter(collector: collector))
         return collector.buffer.withLock { $0 }
+    }
+}
+
+/// The list a request's handler answered, as the encoded objects its body was joined from
+/// (`Controller.listData` records it): `ListPresentation` pages and prints those rather than
+/// reading the body back. Set only for a request `ListPresentation` will page or print.
+final class ListCapture: Sendable {
+    @TaskLocal static var current: ListCapture?
+
+    private let recorded = Locked<EncodedList?>(nil)
+
+    var list: EncodedList? { recorded.withLock { $0 } }
+
+    func record(_ list: EncodedList) {
+        recorded.withLock { $0 = list }
     }
 }
 

@@ -19,8 +19,13 @@ extension Controller {
         Data(JSONValue.object(["type": .string(type), "object": object]).jsonText(indent: 0).utf8)
     }
 
+    /// The same line for an object written already (its kept or published text), not written again.
+    static func watchLine(_ type: String, written object: [UInt8]) -> Data {
+        JSONValue.object(["type": .string(type)]).compactJSON(setting: "object", toWritten: object)
+    }
+
     public func getPod(namespace: String, name: String) async throws -> Data {
-        Data(try pod(namespace, name).json.jsonText(indent: 0).utf8)
+        Data(encodedObjects.encoded(try pod(namespace, name)).text)
     }
 
     func pod(_ namespace: String, _ name: String) throws -> Pod {
@@ -578,8 +583,10 @@ extension Controller {
         if !pod.spec.hostNetwork, pod.spec.containers.contains(where: { $0.ports.contains { $0.hostPort != 0 } }) { servicesChanged() }
         // Its ReplicaSet counts it (ready, gone) and replaces it.
         if ReplicaSetScaling.controllerUID(of: pod.metadata) != nil { markWorkloadsStale(pod.metadata.namespace) }
+        let text = type == .deleted ? Array(pod.json.jsonText(indent: 0).utf8) : encodedObjects.encoded(pod).text
+        if type == .deleted { encodedObjects.forget(pod) }
         hub.publish(WatchEvent(type: type, objectKind: "Pod", namespace: pod.metadata.namespace,
-                               resourceVersion: Int64(pod.metadata.resourceVersion) ?? 0, object: Data(pod.json.jsonText(indent: 0).utf8)))
+                               resourceVersion: Int64(pod.metadata.resourceVersion) ?? 0, object: Data(text)))
     }
 
     static func millis(_ duration: Duration) -> Double {

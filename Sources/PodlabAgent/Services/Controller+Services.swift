@@ -51,7 +51,7 @@ extension Controller {
             var object = object
             object.metadata.resourceVersion = String(try tx.nextResourceVersion())
             try tx.put(Store.Object(kind: T.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid,
-                                    resourceVersion: Int64(object.metadata.resourceVersion) ?? 0, json: Data(object.json.jsonText(indent: 0).utf8)))
+                                    resourceVersion: Int64(object.metadata.resourceVersion) ?? 0, json: Data(encodedObjects.encoded(object).text)))
             return object
         }
         publishObject(event, stored)
@@ -71,8 +71,10 @@ extension Controller {
     }
 
     func publishObject<T: StoredObject>(_ type: WatchEvent.Kind, _ object: T) {
+        let text = type == .deleted ? Array(object.json.jsonText(indent: 0).utf8) : encodedObjects.encoded(object).text
+        if type == .deleted { encodedObjects.forget(object) }
         hub.publish(WatchEvent(type: type, objectKind: T.kind, namespace: object.metadata.namespace,
-                               resourceVersion: Int64(object.metadata.resourceVersion) ?? 0, object: Data(object.json.jsonText(indent: 0).utf8)))
+                               resourceVersion: Int64(object.metadata.resourceVersion) ?? 0, object: Data(text)))
     }
 
     /// A new object's bookkeeping, as the API server sets it on create.
@@ -86,9 +88,13 @@ extension Controller {
 
     // MARK: Reading
 
+    /// The list of `items` as `ObjectList` writes it, from their kept encodings; the request's
+    /// `ListCapture` (when `ListPresentation` pages or prints it) gets the encoded list too.
     func listData<T: StoredObject>(_ items: [T]) throws -> Data {
         let version = try store.read { try $0.currentResourceVersion() }
-        return Data(ObjectList(items: items, resourceVersion: String(version)).json.jsonText(indent: 0).utf8)
+        let list = EncodedList(T.self, items: items.map { encodedObjects.encoded($0) }, resourceVersion: String(version))
+        ListCapture.current?.record(list)
+        return list.jsonData()
     }
 
     func filtered<T: StoredObject>(_ values: some Collection<T>, namespace: String?, selector: String?) throws -> [T] {
@@ -119,7 +125,7 @@ extension Controller {
             }
         }
         // Not a `JSONValue?` with nil: JSONValue takes the nil literal itself (as JSON null).
-        var initialLines = initial.map { Controller.watchLine("ADDED", $0.json) }
+        var initialLines = initial.map { Controller.watchLine("ADDED", written: encodedObjects.encoded($0).text) }
         if start == .currentObjectsThenBookmark {
             let version = try store.read { try $0.currentResourceVersion() }
             initialLines.append(Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: version,
@@ -133,15 +139,16 @@ extension Controller {
                         continuation.yield(Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: event.resourceVersion)))
                         continue
                     }
-                    let object = (try? JSONReader.value(from: String(decoding: event.object, as: UTF8.self))) ?? .null
+                    // The object's text as published, read only when the selector needs its labels.
                     if let matcher {
+                        let object = (try? JSONReader.value(from: String(decoding: event.object, as: UTF8.self))) ?? .null
                         var labels: [String: String] = [:]
                         if case let .object(fields)? = object["metadata"]?["labels"] {
                             for (key, value) in fields { labels[key] = value.stringValue ?? "" }
                         }
                         if !matcher.matches(labels) { continue }
                     }
-                    continuation.yield(Controller.watchLine(event.type.rawValue, object))
+                    continuation.yield(Controller.watchLine(event.type.rawValue, written: Array(event.object)))
                 }
                 continuation.finish()
             }
