@@ -34,7 +34,14 @@ public struct FileDescriptorSink: OutputSink {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
-                return  // a closed pipe (e.g. `| head`): drop the rest, like kubectl
+                // A closed pipe (`| head`): end as a filter does, by SIGPIPE, as kubectl does; a
+                // followed log would otherwise go on reading into nothing. (Something in the
+                // process may ignore the signal, so its default comes back first.)
+                if errno == EPIPE {
+                    signal(SIGPIPE, SIG_DFL)
+                    raise(SIGPIPE)
+                }
+                return
             }
             offset += n
         }
