@@ -131,8 +131,10 @@ struct HardeningTests {
                 let partial = try RawAPIConnection(socket: lab.agentSocket)
                 partial.send(create + "Content-Length: \(pod.utf8.count)\r\n\r\n" + pod.prefix(pod.utf8.count / 2))
             }
-            try await lab.eventually("the agent's sockets back to \(baseline)", timeout: .seconds(20)) {
-                TestLab.openSockets(agent) <= baseline
+            // Two to spare for the agent's own connections that come and go (the cluster DNS's
+            // watch reconnecting); twenty left behind would still show.
+            try await lab.eventually("the agent's sockets back near \(baseline)", timeout: .seconds(30)) {
+                TestLab.openSockets(agent) <= baseline + 2
             }
             #expect(try lab.run(["get", "pod", "halfway"], expectSuccess: false).stderr.contains("NotFound"))
             #expect(processIsAlive(agent))

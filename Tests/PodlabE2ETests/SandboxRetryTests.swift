@@ -38,7 +38,8 @@ struct SandboxRetryTests {
 
             unlink(blocker)
             removed = true
-            try await lab.eventually("the pod runs once the name is free", timeout: .seconds(45)) {
+            // The retries' back-off grew while the name was taken (longer on a loaded machine).
+            try await lab.eventually("the pod runs once the name is free", timeout: .seconds(120)) {
                 ((try lab.pod("web"))["status"] as? [String: Any])?["phase"] as? String == "Running"
             }
             let status = (try lab.pod("web"))["status"] as? [String: Any] ?? [:]
