@@ -17,7 +17,7 @@ public struct PolicyIndex: Sendable {
     /// identity touches a couple of thousand). `PolicyRuleset`'s own elements are made from
     /// these only when a delta or a ruleset is read out.
     struct Slot: Hashable, Sendable {
-        enum Kind: UInt8, Sendable, CaseIterable {
+        enum Kind: UInt8, Sendable {
             case identities, egressPods, ingressPods, egressLogged, ingressLogged
             case egressAny, ingressAny, egressProtocols, ingressProtocols, egressPorts, ingressPorts
 
@@ -91,8 +91,7 @@ public struct PolicyIndex: Sendable {
 
     /// A policy rule with its peers as ids.
     struct Rule: Sendable {
-        var reference: PolicyRuleReference
-        /// The reference's number (`ruleReferences`): what a pod's elements keep of it.
+        /// The rule's reference by number (`ruleReferences`): what a pod's elements keep of it.
         var id: Int32
         /// A missing or empty `from`/`to`: every address, outside the lab too.
         var everyone: Bool
@@ -321,7 +320,7 @@ public struct PolicyIndex: Sendable {
                     ids.append(usePeer(Peer(namespace: namespace, peer: peer), &change))
                 }
                 let reference = PolicyRuleReference(policy: policy.qualifiedName, direction: direction, index: index)
-                return Rule(reference: reference, id: ruleID(reference),
+                return Rule(id: ruleID(reference),
                             everyone: rule.peers.isEmpty, peers: ids,
                             outside: ids.contains { peerEntries[$0]!.compiled.matchesOutside }, ports: rule.ports)
             }
@@ -613,15 +612,20 @@ public struct PolicyIndex: Sendable {
 
     private mutating func touchIdentity(_ address: IPv4Address) {
         let slot = Slot(kind: .identities, address: address)
-        let before = identityAt[address].map { Presence($0) } ?? Self.absent
+        let before = identityPresence(address)
         // The names copied out first: a view of the keys held while a node changes would make it copy its table.
         for node in Array(nodes.keys) { Self.keep(&nodes[node]!.base[slot, default: before]) }
     }
 
     /// Whether an element is on a node (`Presence`).
     private func presence(_ slot: Slot, in state: NodeState) -> Presence {
-        if slot.kind == .identities { return identityAt[slot.address].map { Presence($0) } ?? Self.absent }
+        if slot.kind == .identities { return identityPresence(slot.address) }
         return (state.held[slot] ?? 0) > 0 ? 0 : Self.absent
+    }
+
+    /// An address's element of `identities`, on every node alike.
+    private func identityPresence(_ address: IPv4Address) -> Presence {
+        identityAt[address].map { Presence($0) } ?? Self.absent
     }
 
     private static func element(_ slot: Slot, _ presence: Presence) -> PolicyRuleset.Element? {
