@@ -583,8 +583,7 @@ extension Controller {
         if !pod.spec.hostNetwork, pod.spec.containers.contains(where: { $0.ports.contains { $0.hostPort != 0 } }) { servicesChanged() }
         // Its ReplicaSet counts it (ready, gone) and replaces it.
         if ReplicaSetScaling.controllerUID(of: pod.metadata) != nil { markWorkloadsStale(pod.metadata.namespace) }
-        let text = type == .deleted ? Array(pod.json.jsonText(indent: 0).utf8) : encodedObjects.encoded(pod).text
-        if type == .deleted { encodedObjects.forget(pod) }
+        let text = encodedObjects.eventText(pod, deleted: type == .deleted)
         hub.publish(WatchEvent(type: type, objectKind: "Pod", namespace: pod.metadata.namespace,
                                resourceVersion: Int64(pod.metadata.resourceVersion) ?? 0, object: Data(text)))
     }

@@ -71,8 +71,7 @@ extension Controller {
     }
 
     func publishObject<T: StoredObject>(_ type: WatchEvent.Kind, _ object: T) {
-        let text = type == .deleted ? Array(object.json.jsonText(indent: 0).utf8) : encodedObjects.encoded(object).text
-        if type == .deleted { encodedObjects.forget(object) }
+        let text = encodedObjects.eventText(object, deleted: type == .deleted)
         hub.publish(WatchEvent(type: type, objectKind: T.kind, namespace: object.metadata.namespace,
                                resourceVersion: Int64(object.metadata.resourceVersion) ?? 0, object: Data(text)))
     }

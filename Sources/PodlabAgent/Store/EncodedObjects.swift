@@ -23,10 +23,11 @@ final class EncodedObjects {
         return entry
     }
 
-    /// Drops the entry of a deleted object.
-    func forget<T: KubernetesResource>(_ object: T) {
+    /// The text a watch event of `object` carries: its kept encoding; a deleted object's entry
+    /// goes with its last event.
+    func eventText<T: KubernetesResource>(_ object: T, deleted: Bool) -> [UInt8] {
+        guard deleted else { return encoded(object).text }
         entries.removeValue(forKey: Key(kind: T.kind, namespace: object.metadata.namespace, name: object.metadata.name))
+        return Array(object.json.jsonText(indent: 0).utf8)
     }
-
-    var count: Int { entries.count }
 }

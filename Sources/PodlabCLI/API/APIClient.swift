@@ -292,7 +292,6 @@ extension JSONDecoder {
     static var kubernetes: JSONDecoder { JSONDecoder() }
 }
 
-/// Hands the response head from the connection's task to the caller, once, with a deadline.
 /// An answer's body as the command reads it, a part at a time; the exchange (the connection)
 /// ends with it, read to its end or dropped. `@unchecked Sendable`: its iterator is used by the
 /// one stream that owns it, one `next()` at a time.
@@ -310,6 +309,7 @@ final class AnswerBody: @unchecked Sendable {
     func next() async throws -> ByteBuffer? { try await parts.next() }
 }
 
+/// Hands the response head from the connection's task to the caller, once, with a deadline.
 final class HeadDelivery: @unchecked Sendable {
     struct Timeout: Error {}
     private let lock = NSLock()
