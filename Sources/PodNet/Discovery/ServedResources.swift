@@ -58,16 +58,19 @@ extension ServedResource {
     static func modeled<T: KubernetesResource>(_ type: T.Type, singular: String, shortNames: [String] = [], verbs: [String],
                                                categories: [String] = [],
                                                render: @escaping @Sendable ([T], _ wide: Bool, Timestamp) -> TextTable) -> ServedResource {
+        // All columns, and how many the narrow table shows.
+        @Sendable func table(_ typed: [T], _ now: Timestamp) -> (columns: TextTable, narrow: Int) {
+            (render(typed, true, now), render([], false, now).headers.count)
+        }
         var served = ServedResource(groupVersion: T.apiVersion, resource: T.resource, kind: T.kind, singular: singular, shortNames: shortNames,
                                     namespaced: T.isNamespaced, verbs: verbs, categories: categories) { (objects, now) throws(ObjectDecodingError) in
             var typed: [T] = []
             for object in objects { typed.append(try T(json: object)) }
-            return (render(typed, true, now), render([], false, now).headers.count)
+            return table(typed, now)
         }
         served.typedTable = { objects, now in
             let typed = objects.compactMap { $0 as? T }
-            guard typed.count == objects.count else { return nil }
-            return (render(typed, true, now), render([], false, now).headers.count)
+            return typed.count == objects.count ? table(typed, now) : nil
         }
         return served
     }
