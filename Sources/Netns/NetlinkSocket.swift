@@ -101,7 +101,11 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
 
     struct SocketState {
         var sequence: UInt32 = 0
-        var buffer = [UInt8](repeating: 0, count: NetlinkSocket.receiveSize)
+        /// Where datagrams are received; each is copied out before it is parsed. Left
+        /// uninitialised: only what the kernel writes is read, and the pages the kernel never
+        /// writes are never touched (zeroing it cost each socket 64 page faults — a CNI plugin
+        /// process opens three).
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: NetlinkSocket.receiveSize, alignment: 16)
     }
 
     /// Opens a socket in the calling thread's network namespace. Other modules use
@@ -131,7 +135,10 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
         state.withLock { $0.sequence = UInt32(truncatingIfNeeded: time(nil)) }
     }
 
-    deinit { mnl_socket_close(handle) }
+    deinit {
+        mnl_socket_close(handle)
+        state.withLock { $0.buffer.deallocate() }
+    }
 
     /// Names the namespace once it has a name (a spare namespace gets one when a pod takes it).
     func name(namespace: String) { namespaceName.withLock { $0 = namespace } }
@@ -158,10 +165,10 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
                 // The kernel handles a request inside sendmsg, so its acks are queued by now:
                 // after the first datagram, read without blocking. A batch the kernel aborted
                 // may carry fewer acks than asked for; an empty queue after an error ends it.
-                let received = try receive(into: &s.buffer, blocking: first || !sawError)
+                let received = try receive(into: s.buffer, blocking: first || !sawError)
                 first = false
-                guard let count = received else { break }
-                try NetlinkSocket.parse(s.buffer[0..<count]) { header, payload in
+                guard let datagram = received else { break }
+                try NetlinkSocket.parse(datagram[...]) { header, payload in
                     guard header.type == UInt16(NLMSG_ERROR), isAnswer(header, to: sequences) else { return }
                     let reply = NetlinkSocket.decodeError(header: header, payload: payload)
                     if reply.errno != 0 { sawError = true }
@@ -184,8 +191,8 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
                 var interrupted = false
                 var failure: NetlinkReply?
                 while !done {
-                    guard let count = try receive(into: &s.buffer, blocking: true) else { break }
-                    try NetlinkSocket.parse(s.buffer[0..<count]) { header, payload in
+                    guard let datagram = try receive(into: s.buffer, blocking: true) else { break }
+                    try NetlinkSocket.parse(datagram[...]) { header, payload in
                         guard isAnswer(header, to: sequences) else { return }
                         if header.flags & UInt16(NLM_F_DUMP_INTR) != 0 { interrupted = true }
                         switch Int32(header.type) {
@@ -236,12 +243,13 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
         }
     }
 
-    /// One datagram into `buffer`; nil when non-blocking and nothing is queued.
-    private func receive(into buffer: inout [UInt8], blocking: Bool) throws -> Int? {
+    /// One datagram, received into `buffer` and copied out; nil when non-blocking and nothing is
+    /// queued.
+    private func receive(into buffer: UnsafeMutableRawBufferPointer, blocking: Bool) throws -> [UInt8]? {
         let fd = mnl_socket_get_fd(handle)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, blocking ? 0 : Int32(MSG_DONTWAIT)) }
-            if n >= 0 { return n }
+            let n = recv(fd, buffer.baseAddress, buffer.count, blocking ? 0 : Int32(MSG_DONTWAIT))
+            if n >= 0 { return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
             let code = Errno.current
             if code == .interrupted { continue }
             if code == .resourceTemporarilyUnavailable {

@@ -68,10 +68,14 @@ enum AttachmentCheck {
             if ruleset.tables.isEmpty {
                 found.append("no nftables table \(table.table.name)")
             } else {
-                let expected = table.elements(address: record.address, masquerade: config.ipMasq, portMappings: record.portMappings)
+                let expected = table.elements(Plugin.container(config, record))
                 let masquerade = Set(ruleset.set(table.table, table.masqueradeSet.name)?.elements ?? [])
                 for element in expected.masquerade where !masquerade.contains(element) {
                     found.append("\(record.address) is missing from set \(table.masqueradeSet.name)")
+                }
+                let hairpins = Set(ruleset.set(table.table, table.hairpinSet.name)?.elements ?? [])
+                for element in expected.hairpin where !hairpins.contains(element) {
+                    found.append("\(record.address) . \(record.address) is missing from set \(table.hairpinSet.name)")
                 }
                 let ports = Set(ruleset.set(table.table, table.portMap.name)?.elements ?? [])
                 for (element, mapping) in zip(expected.ports, record.portMappings) where !ports.contains(element) {

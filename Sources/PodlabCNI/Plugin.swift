@@ -111,8 +111,12 @@ public enum Plugin {
             trace.mark("interface")
             do {
                 if config.hairpinMode { try host.setBridgePortHairpin(index: made.hostIndex, name: made.hostName, true) }
+                if !record.portMappings.isEmpty {
+                    // Connections to 127.0.0.1:hostPort in the node are DNATed into the bridge.
+                    try writeSysctl("net/ipv4/conf/\(bridge.name)/route_localnet", "1")
+                }
                 if config.ipMasq || !record.portMappings.isEmpty {
-                    try addElements(table, record: record, masquerade: config.ipMasq, store: store)
+                    try addElements(table, config: config, record: record, store: store)
                     trace.mark("nftables")
                 }
             } catch {
@@ -146,26 +150,25 @@ public enum Plugin {
         return result
     }
 
-    /// Adds a container's elements; the first container of a network creates the table. The
-    /// creation runs under the store's lock, so two first containers do not both add the rules.
-    static func addElements(_ table: NetworkTable, record: AllocationRecord, masquerade: Bool, store: IPAMStore) throws {
+    /// Adds a container's elements. When the table or one of its sets is missing (the first
+    /// container of a network, a table of an older layout, or one someone deleted), the table is
+    /// made again under the store's lock from every allocation the store holds, in one
+    /// transaction that replaces whatever table of that name is there: two first containers do
+    /// not both add the rules, and no other container's elements are lost.
+    static func addElements(_ table: NetworkTable, config: NetworkConfiguration, record: AllocationRecord, store: IPAMStore) throws {
         let nft = try hostNFTables()
-        let elements = table.adding(address: record.address, masquerade: masquerade, portMappings: record.portMappings)
         do {
-            try nft.apply(elements)
+            try nft.apply(table.adding(container(config, record)))
         } catch let error as KernelError where error.errno == .noSuchFileOrDirectory {
-            try store.withLockedAllocations { _ in
-                if try nft.tables(family: .ip).contains(where: { $0.name == table.table.name }) {
-                    try nft.apply(elements)
-                } else {
-                    var creation = table.creation()
-                    for operation in elements.operations {
-                        if case .addElements(let set, let items) = operation { creation.add(items, to: set) }
-                    }
-                    try nft.apply(creation)
-                }
+            try store.withLockedAllocations { allocations in
+                let containers = allocations.records.filter { config.ipMasq || !$0.portMappings.isEmpty }.map { container(config, $0) }
+                try nft.apply(table.creation(containers, replacing: true))
             }
         }
+    }
+
+    static func container(_ config: NetworkConfiguration, _ record: AllocationRecord) -> NetworkTable.Container {
+        NetworkTable.Container(address: record.address, masquerade: config.ipMasq, portMappings: record.portMappings)
     }
 
     // MARK: DEL

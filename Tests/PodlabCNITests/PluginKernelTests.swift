@@ -193,9 +193,60 @@ struct PluginKernelTests {
         let addresses = try outputs.map { try JSON(parsing: String(contentsOfFile: $0, encoding: .utf8))["ips"]?.arrayValue?.first?["address"]?.stringValue ?? "" }
         #expect(Set(addresses).count == 50)
         #expect(try lab.allocations().records.count == 50)
-        // The table was made once, with its three rules, whoever came first.
+        // The table was made once, with its five rules, whoever came first.
         let rules = try lab.nftElements().split(separator: "\n").filter { $0.contains("masquerade") && $0.contains("ip saddr") || $0.contains("dnat ip to") }
-        #expect(rules.count == 3)
+        #expect(rules.count == 5)
+    }
+
+    @Test("A container reaches its own published port, and the node reaches it on 127.0.0.1 (hairpin and localhost SNAT)",
+          arguments: ["routed", "bridged"])
+    func hairpinAndLocalhost(_ mode: String) throws {
+        let lab = try CNITestNode()
+        try Command.check("ip", ["-n", lab.node.name, "link", "set", "lo", "up"])
+        let a = try lab.container(), b = try lab.container()
+        let config = lab.config(mode: mode, extra: #", "hairpinMode": true, "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}"#)
+        let add = try lab.call("ADD", id: "ctr-a", netns: a.path, config: config)
+        #expect(add.succeeded, "\(add.result.stdout)")
+        #expect(try lab.call("ADD", id: "ctr-b", netns: b.path, config: lab.config(mode: mode)).succeeded)
+        let server = try Spawner.spawn(SpawnRequest(executable: "busybox", arguments: ["nc", "-ll", "-p", "80", "-e", "echo", "from-a"],
+                                                    environment: ["PATH": Spawner.defaultPath], stdin: .null, stdout: .null, stderr: .null,
+                                                    networkNamespace: a.name, newSession: false))
+        defer { kill(server.pid, SIGKILL); _ = try? server.wait() }
+        func ask(_ namespace: String, _ host: String) -> String {
+            var answer = ""
+            for _ in 0..<40 where !answer.contains("from-a") {
+                answer = (try? Command.run("busybox", ["nc", "-w", "2", host, "8080"], netns: namespace))?.stdout ?? ""
+                if !answer.contains("from-a") { usleep(50_000) }
+            }
+            return answer
+        }
+        // Hairpin: container a, through the node's published port, back to itself.
+        #expect(ask(a.name, "10.77.0.1").contains("from-a"), "container a did not reach its own published port through the node (hairpin)")
+        // Another container, and the node itself on loopback.
+        #expect(ask(b.name, "10.77.0.1").contains("from-a"), "container b did not reach a's published port")
+        #expect(ask(lab.node.name, "127.0.0.1").contains("from-a"), "the node did not reach the published port on 127.0.0.1")
+        let localnet = try Command.check("ip", ["netns", "exec", lab.node.name, "cat", "/proc/sys/net/ipv4/conf/cni0/route_localnet"])
+        #expect(localnet.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        #expect(try lab.nftElements().contains("10.77.0.2 . 10.77.0.2"))
+        #expect(try lab.call("CHECK", id: "ctr-a", netns: a.path, config: config).succeeded)
+        #expect(try lab.call("DEL", id: "ctr-a", netns: a.path, config: config).succeeded)
+        #expect(!(try lab.nftElements()).contains("10.77.0.2 . 10.77.0.2"))
+    }
+
+    @Test("A network's table deleted behind the plugin's back is made again from the store by the next ADD")
+    func tableRebuiltFromStore() throws {
+        let lab = try CNITestNode()
+        let mapped = lab.config(extra: #", "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}"#)
+        #expect(try lab.call("ADD", id: "c0", netns: try lab.container().path, config: mapped).succeeded)
+        #expect(try lab.call("ADD", id: "c1", netns: try lab.container().path, config: lab.config()).succeeded)
+        try Command.check("nft", ["delete", "table", "ip", "podlab-cni-testnet"], netns: lab.node.name)
+        let c2 = try lab.container()
+        #expect(try lab.call("ADD", id: "c2", netns: c2.path, config: lab.config()).succeeded)
+        let table = try lab.nftElements()
+        for element in ["10.77.0.2", "10.77.0.3", "10.77.0.4", "10.77.0.2 . 10.77.0.2", "tcp . 8080 : 10.77.0.2 . 80"] {
+            #expect(table.contains(element), "\(element) missing from the rebuilt table:\n\(table)")
+        }
+        #expect(try lab.call("CHECK", id: "c2", netns: c2.path, config: lab.config()).succeeded)
     }
 
     struct BadInput: Sendable, CustomStringConvertible {
