@@ -39,6 +39,35 @@ public struct IPv4Address: Hashable, Comparable, Sendable, Codable, CustomString
         value = result
     }
 
+    /// Parses dotted-quad text given as its UTF-8 bytes, as strictly as `init(parsing:)` (four
+    /// decimal octets of at most 255, no leading zeros), without making strings; nil otherwise.
+    public init?<Bytes: Collection<UInt8>>(dottedQuad bytes: Bytes) {
+        var result: UInt32 = 0
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        var leadingZero = false
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                result = result << 8 | octet
+                octet = 0
+                digits = 0
+                leadingZero = false
+                dots += 1
+                continue
+            }
+            // A digit after a leading zero ("01") is refused, as a fourth digit is.
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 3, !leadingZero else { return nil }
+            if digits == 0 { leadingZero = byte == UInt8(ascii: "0") }
+            octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+            guard octet <= 255 else { return nil }
+            digits += 1
+        }
+        guard digits > 0, dots == 3 else { return nil }
+        value = result << 8 | octet
+    }
+
     /// The four octets, most significant first (network byte order).
     public var octets: [UInt8] {
         [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]

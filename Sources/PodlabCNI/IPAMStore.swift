@@ -77,29 +77,55 @@ public struct Allocations: Sendable, Equatable {
     /// environment check refuses them).
     public var serialized: String {
         var text = "last \(lastAllocated.map(\.description) ?? "-")\n"
+        text.reserveCapacity(records.count * 48 + 16)
         for r in records {
-            text += ([r.address.description, r.attachment.containerID, r.attachment.ifname] + r.portMappings.map(\.description)).joined(separator: " ") + "\n"
+            text += r.address.description
+            text += " "
+            text += r.attachment.containerID
+            text += " "
+            text += r.attachment.ifname
+            for m in r.portMappings {
+                text += " "
+                text += m.description
+            }
+            text += "\n"
         }
         return text
     }
 
     public init(parsing text: String) throws(CNIError) {
+        try self.init(parsing: Array(text.utf8)[...])
+    }
+
+    /// Reads the format from bytes, a line and a field at a time (every ADD reads the store: at
+    /// a few hundred containers, splitting it into strings was most of the plugin's own work).
+    public init(parsing bytes: ArraySlice<UInt8>) throws(CNIError) {
         self.init()
-        for (n, line) in text.split(separator: "\n").enumerated() {
-            let fields = line.split(separator: " ")
-            if n == 0, fields.first == "last" {
-                lastAllocated = fields.count > 1 ? IPv4Address(String(fields[1])) : nil
+        let newline = UInt8(ascii: "\n"), space = UInt8(ascii: " ")
+        var lineStart = bytes.startIndex
+        var n = 0
+        while lineStart < bytes.endIndex {
+            let lineEnd = bytes[lineStart...].firstIndex(of: newline) ?? bytes.endIndex
+            defer { lineStart = lineEnd + 1; n += 1 }
+            let line = bytes[lineStart..<lineEnd]
+            if line.isEmpty { continue }
+            let fields = line.split(separator: space)
+            func damaged() -> CNIError {
+                CNIError(.ioFailure, "the IPAM store is damaged", details: "line \(n + 1): \"\(String(decoding: line, as: UTF8.self))\"")
+            }
+            if n == 0, fields.first?.elementsEqual("last".utf8) == true {
+                lastAllocated = fields.count > 1 ? IPv4Address(dottedQuad: fields[1]) : nil
                 continue
             }
-            guard fields.count >= 3, let address = IPv4Address(String(fields[0])) else {
-                throw CNIError(.ioFailure, "the IPAM store is damaged", details: "line \(n + 1): \"\(line)\"")
-            }
+            guard fields.count >= 3, let address = IPv4Address(dottedQuad: fields[0]) else { throw damaged() }
             var mappings: [PortMapping] = []
             for f in fields.dropFirst(3) {
-                guard let m = PortMapping(record: f) else { throw CNIError(.ioFailure, "the IPAM store is damaged", details: "line \(n + 1): \"\(line)\"") }
+                guard let m = PortMapping(record: Substring(String(decoding: f, as: UTF8.self))) else { throw damaged() }
                 mappings.append(m)
             }
-            records.append(AllocationRecord(address: address, attachment: ContainerAttachment(containerID: String(fields[1]), ifname: String(fields[2])),
+            records.append(AllocationRecord(address: address,
+                                            attachment: ContainerAttachment(containerID: String(decoding: fields[1], as: UTF8.self),
+                                                                            ifname: String(decoding: fields[2], as: UTF8.self)),
                                             portMappings: mappings))
         }
     }
@@ -151,21 +177,29 @@ public struct IPAMStore: Sendable {
     }
 
     /// The newest complete copy, its generation and which copy it is (0 when there is none).
+    /// Only the newest copy is parsed.
     private func readNewest() throws -> (allocations: Allocations, generation: UInt64, index: Int) {
-        var best: (Allocations, UInt64, Int) = (Allocations(), 0, 1)
+        var newest: (bytes: [UInt8], body: Range<Int>, generation: UInt64, index: Int)?
         for (index, path) in copyPaths.enumerated() {
-            guard let text = try Self.readFile(path) else { continue }
-            // The last line is `end GENERATION`; a copy without it was cut short.
-            let lines = text.split(separator: "\n")
-            guard let last = lines.last, last.hasPrefix("end "), let generation = UInt64(last.dropFirst(4)) else { continue }
-            if generation > best.1 {
-                best = (try Allocations(parsing: lines.dropLast().joined(separator: "\n")), generation, index)
-            }
+            guard let bytes = try Self.readFile(path), let (body, generation) = Self.complete(bytes) else { continue }
+            if generation > (newest?.generation ?? 0) { newest = (bytes, body, generation, index) }
         }
-        return best
+        guard let newest else { return (Allocations(), 0, 1) }
+        return (try Allocations(parsing: newest.bytes[newest.body]), newest.generation, newest.index)
     }
 
-    private static func readFile(_ path: String) throws -> String? {
+    /// A copy's lines before its last one and its generation, when its last line is `end
+    /// GENERATION`; nil for a copy that was cut short.
+    static func complete(_ bytes: [UInt8]) -> (body: Range<Int>, generation: UInt64)? {
+        var end = bytes.endIndex
+        while end > bytes.startIndex && bytes[end - 1] == UInt8(ascii: "\n") { end -= 1 }
+        let lastLineStart = bytes[..<end].lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.startIndex
+        let last = bytes[lastLineStart..<end]
+        guard last.starts(with: "end ".utf8), let generation = UInt64(String(decoding: last.dropFirst(4), as: UTF8.self)) else { return nil }
+        return (bytes.startIndex..<lastLineStart, generation)
+    }
+
+    private static func readFile(_ path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -186,7 +220,7 @@ public struct IPAMStore: Sendable {
                 bytes += UnsafeRawBufferPointer(rebasing: buffer[0..<n])
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     private func write(_ allocations: Allocations, generation: UInt64, to path: String) throws {
