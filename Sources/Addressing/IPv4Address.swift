@@ -41,7 +41,7 @@ public struct IPv4Address: Hashable, Comparable, Sendable, Codable, CustomString
 
     /// Parses dotted-quad text given as its UTF-8 bytes, as strictly as `init(parsing:)` (four
     /// decimal octets of at most 255, no leading zeros), without making strings; nil otherwise.
-    public init?<Bytes: Collection<UInt8>>(dottedQuad bytes: Bytes) {
+    public init?(dottedQuad bytes: ArraySlice<UInt8>) {
         var result: UInt32 = 0
         var octet: UInt32 = 0
         var digits = 0

@@ -20,9 +20,9 @@ public enum Plugin {
     }
 
     public static func run(environment: [String: String], stdin: [UInt8]) -> Outcome {
-        // Errors answer in the version the caller asked for, when it can be read.
-        var version = (try? JSON(parsing: stdin))?["cniVersion"]?.stringValue ?? CNIVersion.current
-        if CNIVersion.parse(version) == nil { version = CNIVersion.current }
+        // Errors answer in the version the caller asked for, when it can be read (the
+        // configuration's, or for a configuration that did not parse, whatever stdin names).
+        var version: String?
         let trace = PhaseTrace.shared
         trace.enabled = environment["PODLAB_CNI_TRACE"] == "1"
         trace.begin()
@@ -55,7 +55,9 @@ public enum Plugin {
             }
             return Outcome(stdout: "", exitCode: 0)
         } catch {
-            return Outcome(stdout: error.json(cniVersion: version).serialized(pretty: true) + "\n", exitCode: 1)
+            var answer = version ?? (try? JSON(parsing: stdin))?["cniVersion"]?.stringValue ?? CNIVersion.current
+            if CNIVersion.parse(answer) == nil { answer = CNIVersion.current }
+            return Outcome(stdout: error.json(cniVersion: answer).serialized(pretty: true) + "\n", exitCode: 1)
         }
     }
 

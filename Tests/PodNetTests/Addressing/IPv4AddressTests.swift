@@ -18,7 +18,7 @@ struct IPv4AddressTests {
         #expect(address.value == value)
         #expect(address.description == text)
         #expect(IPv4Address(text) == address)
-        #expect(IPv4Address(dottedQuad: Array(text.utf8)) == address)
+        #expect(IPv4Address(dottedQuad: Array(text.utf8)[...]) == address)
     }
 
     @Test("rejects malformed text", arguments: [
@@ -47,7 +47,7 @@ struct IPv4AddressTests {
     func rejects(text: String, reason: String) {
         #expect(throws: AddressError.invalidAddress(text, reason: reason)) { try IPv4Address(parsing: text) }
         #expect(IPv4Address(text) == nil)
-        #expect(IPv4Address(dottedQuad: Array(text.utf8)) == nil, "the byte parser accepted \(text)")
+        #expect(IPv4Address(dottedQuad: Array(text.utf8)[...]) == nil, "the byte parser accepted \(text)")
     }
 
     @Test("error text names the input and the reason")
