@@ -1,6 +1,15 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Release builds of the processes that start often (podlab-tools, every built-in container;
+/// podlab-cni, every ADD and DEL) carry the Swift runtime inside and start as fast as a process
+/// of their size can: libstdc++ and libgcc linked in too (from the directory scripts/install-deps
+/// makes, searched before the compiler's own; where it is missing they stay shared libraries),
+/// and a position-dependent executable, whose 23 000 relocations of a PIE the loader no longer
+/// applies page by page (ARCHITECTURE.md, the CNI plugin).
+let fastStartLinkerFlags = ["-static-stdlib", "-L", "/opt/podlab/static-cxx",
+                            "-Xclang-linker", "-static-libgcc", "-Xclang-linker", "-no-pie"]
+
 let package = Package(
     name: "podlab",
     platforms: [.macOS(.v15)],
@@ -102,20 +111,14 @@ let package = Package(
         // ~4 ms spent loading a dozen shared libraries. (Not in debug builds: the test bundle
         // links this target too, and its test libraries exist only as shared ones.)
         .executableTarget(name: "podlab-tools", dependencies: ["PodlabTools"],
-                          linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]),
+                          linkerSettings: [.unsafeFlags(fastStartLinkerFlags, .when(configuration: .release))]),
 
         // The CNI plugin: config, results, IPAM store and the verbs, on the kernel layer only (no
         // Kubernetes model, YAML, HTTP or Foundation: every ADD pays the process's start-up).
         .target(name: "PodlabCNI", dependencies: ["Addressing", "Netns", "Netlink", "NFTables"]),
-        // Release builds carry the Swift runtime inside, as podlab-tools does, and start as fast as
-        // a process of this size can: libstdc++ and libgcc linked in too (from the directory
-        // scripts/install-deps makes, searched before the compiler's own; where it is missing they
-        // stay shared libraries), and a position-dependent executable, whose 23 000 relocations
-        // of a PIE the loader no longer applies page by page (ARCHITECTURE.md, the CNI plugin).
+        // Release builds carry the Swift runtime inside, as podlab-tools does (fastStartLinkerFlags).
         .executableTarget(name: "podlab-cni", dependencies: ["PodlabCNI"],
-                          linkerSettings: [.unsafeFlags(["-static-stdlib", "-L", "/opt/podlab/static-cxx",
-                                                         "-Xclang-linker", "-static-libgcc", "-Xclang-linker", "-no-pie"],
-                                                        .when(configuration: .release))]),
+                          linkerSettings: [.unsafeFlags(fastStartLinkerFlags, .when(configuration: .release))]),
 
         // The mesh's sidecar: SwiftNIO (with NIOSSL for mTLS) and FoundationEssentials only (no Yams, Hummingbird or the
         // model), so each meshed pod's proxy starts fast and stays small.
