@@ -24,7 +24,7 @@ struct ProxyTests {
     @Test("watch events decode into the table: a not-ready endpoint is left out, DELETED removes")
     func watchEvents() throws {
         let endpoints = ServiceEndpoints()
-        func feed(_ kind: AgentWatch.Kind, _ text: String) { WatchHandler.apply(Array(text.utf8), kind: kind, to: endpoints, peers: MeshPeers()) }
+        func feed(_ kind: AgentWatch.Kind, _ text: String) { WatchHandler.apply(Array(text.utf8), kind: kind, to: endpoints, peers: MeshPeers(), policies: MeshPolicyTable(namespace: "", ownPod: "", following: false)) }
         feed(.services, (#"{"type":"ADDED","object":{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.5","ports":[{"port":80,"protocol":"TCP","targetPort":80}]}}}"#))
         feed(.endpointSlices, (#"""
             {"type":"ADDED","object":{"metadata":{"name":"web-1","namespace":"default","labels":{"kubernetes.io/service-name":"web"}},
@@ -39,7 +39,7 @@ struct ProxyTests {
     @Test("pod events make the meshed peers' table: identity from the service account, excluded ports, DISABLE and unmeshed left out")
     func peersFromPods() {
         let peers = MeshPeers()
-        func feed(_ text: String) { WatchHandler.apply(Array(text.utf8), kind: .pods, to: ServiceEndpoints(), peers: peers) }
+        func feed(_ text: String) { WatchHandler.apply(Array(text.utf8), kind: .pods, to: ServiceEndpoints(), peers: peers, policies: MeshPolicyTable(namespace: "", ownPod: "", following: false)) }
         let sidecar = #"{"name":"podlab-proxy","image":"podlab/proxy"}"#
         feed(#"{"type":"ADDED","object":{"metadata":{"name":"cart","namespace":"shop","annotations":{"podlab.dev/exclude-ports":"5432, 6379"}},"#
              + #""spec":{"serviceAccountName":"cart","containers":[{"name":"web","image":"nginx"},"# + sidecar + #"]},"status":{"podIP":"10.244.1.5"}}}"#)

@@ -89,9 +89,7 @@ extension Controller {
     /// The routes of `/apis/podlab.dev/v1/.../meshpolicies`.
     nonisolated func meshPolicyResources() -> [(prefix: String, resource: String, namespaced: Bool, handlers: ResourceHandlers)] {
         let handlers = ResourceHandlers(
-            list: { namespace, options in
-                try await self.listData(try await self.filtered(self.meshPolicies.values, namespace: namespace, selector: options.labelSelector))
-            },
+            list: { namespace, options in try await self.listMeshPolicies(namespace: namespace, options: options) },
             watch: { namespace, options in try await self.watchMeshPolicies(namespace: namespace, options: options) },
             get: { namespace, name in Data(try await self.meshPolicy(namespace ?? "default", name).json.jsonText(indent: 0).utf8) },
             create: { namespace, body, dryRun in try await self.createMeshPolicy(namespace: namespace ?? "default", body: body, dryRun: dryRun) },
@@ -100,6 +98,10 @@ extension Controller {
             },
             delete: { namespace, name, dryRun in try await self.deleteMeshPolicy(namespace: namespace ?? "default", name: name, dryRun: dryRun) })
         return [(MeshPolicy.apiPrefix, MeshPolicy.resource, true, handlers)]
+    }
+
+    func listMeshPolicies(namespace: String?, options: ListOptions) throws -> Data {
+        try listData(try filtered(meshPolicies.values, namespace: namespace, selector: options.labelSelector))
     }
 
     func watchMeshPolicies(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
