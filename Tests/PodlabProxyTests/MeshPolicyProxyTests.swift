@@ -77,7 +77,8 @@ struct MeshPolicyProxyTests {
                 let tls = try identity.map { try lab.clientTLS(try lab.credentials($0, pod: $0.serviceAccount)) }
                 let client = try await RawClient.open(lab, port: proxy.inbound, tls: tls)
                 try await client.send("hello, not HTTP\n")
-                let outcome = try await client.outcome()
+                // Allowed: until the application's answer is in; refused: until the connection ends.
+                let outcome = try await client.outcome { allowed ? $0.bytes.contains("\r\n\r\n") : $0.closed }
                 if allowed {
                     // The application's HTTP parser answers the bytes it got: they reached it.
                     #expect(outcome.bytes.hasPrefix("HTTP/1.1 400"), "\(identity?.uri ?? "plain")")
@@ -169,10 +170,10 @@ struct MeshPolicyProxyTests {
             try await channel?.writeAndFlush(ByteBuffer(string: text)).get()
         }
 
-        /// Once closed (or after 10 s): what came back and how it ended.
-        func outcome() async throws -> Outcome {
+        /// Once `done` holds (or after 10 s): what came back and how it ended.
+        func outcome(until done: (Outcome) -> Bool) async throws -> Outcome {
             let deadline = ContinuousClock.now + .seconds(10)
-            while ContinuousClock.now < deadline, !state.withLock({ $0.closed }) { try await Task.sleep(for: .milliseconds(5)) }
+            while ContinuousClock.now < deadline, !done(state.withLock { $0 }) { try await Task.sleep(for: .milliseconds(5)) }
             try? await channel?.close()
             return state.withLock { $0 }
         }

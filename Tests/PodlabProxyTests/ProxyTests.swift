@@ -84,6 +84,9 @@ struct ProxyTests {
         metrics.requestFinished(.init(direction: .outbound, source: "default/client", destination: "10.96.0.5:80", code: 200), seconds: 0.003)
         metrics.requestFinished(.init(direction: .outbound, source: "default/client", destination: "10.96.0.5:80", code: 200), seconds: 0.0004)
         metrics.requestFinished(.init(direction: .outbound, source: "default/\"odd\"", destination: "10.96.0.5:80", code: 503), seconds: 20)
+        metrics.denied(http: true)
+        metrics.denied(http: true)
+        metrics.denied(http: false)
         let text = metrics.exposition()
         #expect(text == """
             # HELP podlab_proxy_requests_total HTTP requests forwarded, by direction, source, destination and status code.
@@ -126,6 +129,10 @@ struct ProxyTests {
             # HELP podlab_proxy_plaintext_refused_total Plain-text connections closed because the pod's mTLS mode is STRICT.
             # TYPE podlab_proxy_plaintext_refused_total counter
             podlab_proxy_plaintext_refused_total 0
+            # HELP podlab_proxy_requests_denied_total Inbound HTTP requests (answered 403) and TCP connections (reset) no MeshPolicy rule allowed.
+            # TYPE podlab_proxy_requests_denied_total counter
+            podlab_proxy_requests_denied_total{protocol="http"} 2
+            podlab_proxy_requests_denied_total{protocol="tcp"} 1
 
             """)
     }
