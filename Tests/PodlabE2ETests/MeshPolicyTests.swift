@@ -90,6 +90,11 @@ struct MeshPolicyTests {
             #expect(try lab.run(["apply", "-f", policyFile]).stdout == "meshpolicy.podlab.dev/web-from-alpha created\n")
             let listed = try lab.run(["get", "mp"]).stdout
             #expect(listed.hasPrefix("NAME") && listed.contains("web-from-alpha") && listed.contains("app=web"), "\(listed)")
+            let wide = try lab.run(["get", "meshpolicy", "-o", "wide"]).stdout
+            #expect(wide.contains("ns=alpha") && wide.contains("8080:*:*"), "\(wide)")
+            let described = try lab.run(["describe", "mp", "web-from-alpha"]).stdout
+            #expect(described.contains("Selector:     app=web") && described.contains("From: Namespaces: alpha") && described.contains("To: Ports: 8080"),
+                    "\(described)")
 
             try await lab.eventually("web's sidecar refuses beta") { try status(lab, from: "beta", web + "/denied") == "403" }
             #expect(try status(lab, from: "alpha", web + "/allowed") == "200")
@@ -116,6 +121,11 @@ struct MeshPolicyTests {
             #expect(rows.contains { $0.hasPrefix("default") && $0.contains("spiffe://cluster.local/ns/default/sa/default")
                 && $0.contains("PERMISSIVE") && $0.contains("2/2") && ($0.contains("59m") || $0.contains("60m")) }, "\(meshStatus)")
 
+            let json = try lab.run(["mesh", "status", "-n", "alpha", "-o", "json"]).stdout
+            let report = try JSONDecoder().decode(MeshStatusReport.self, from: Data(json.utf8))
+            #expect(report.pods.map(\.name) == ["client"] && report.pods.first?.identity == "spiffe://cluster.local/ns/alpha/sa/default", "\(json)")
+            #expect(report.pods.first?.proxyReady == true && report.pods.first?.certificateNotAfter != nil, "\(json)")
+
             try lab.run(["delete", "meshpolicy", "web-from-alpha"])
             try await lab.eventually("beta is let in again, no restart") { try status(lab, from: "beta", web + "/again") == "200" }
             #expect(try lab.containerStatus("web", "podlab-proxy")["restartCount"] as? Int == 0)
@@ -136,7 +146,7 @@ struct MeshPolicyTests {
                 """.write(toFile: file, atomically: true, encoding: .utf8)
             let result = try lab.run(["apply", "-f", file], expectSuccess: false)
             #expect(!result.succeeded)
-            #expect(result.stderr.contains("MeshPolicy.podlab.dev \"bad\" is invalid"), "\(result.stderr)")
+            #expect(result.stderr.contains("The MeshPolicy \"bad\" is invalid"), "\(result.stderr)")
             #expect(result.stderr.contains("spec.rules[0].to[0].ports[0]: Invalid value: 70000: must be between 1 and 65535"), "\(result.stderr)")
             #expect(result.stderr.contains("spec.rules[0].to[0].methods[0]: Unsupported value: \"FETCH\""), "\(result.stderr)")
             let listed = try lab.run(["get", "meshpolicies"], expectSuccess: false)
