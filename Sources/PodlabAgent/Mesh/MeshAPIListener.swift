@@ -45,7 +45,7 @@ enum MeshAPIListener {
     }
 }
 
-/// 401 without the mesh's token, 403 for anything but a GET of Services or EndpointSlices.
+/// 401 without the mesh's token, 403 for anything but a GET of the `readablePaths`.
 struct MeshReadOnly<Context: RequestContext>: RouterMiddleware {
     let token: String
 

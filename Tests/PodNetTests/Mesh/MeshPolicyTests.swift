@@ -49,6 +49,18 @@ struct MeshPolicyObjectTests {
         #expect(MeshPolicy.collectionPath(namespace: "b") == "/apis/podlab.dev/v1/namespaces/b/meshpolicies")
     }
 
+    @Test("kubectl explain finds the kind by its short name and describes its rules")
+    func explain() throws {
+        let resources = ServedResources.all.map {
+            DiscoveredResource(groupVersion: $0.groupVersion, resource: $0.resource, singular: $0.singular, shortNames: $0.shortNames, kind: $0.kind)
+        }
+        let output = try Explain.explain(try Explain.resolve("mp", in: resources, apiVersion: nil), fieldPath: ["spec", "rules", "to"], recursive: false,
+                                         document: OpenAPISchema.v2)
+        #expect(output.error == nil)
+        #expect(output.text.hasPrefix("GROUP:      podlab.dev\nKIND:       MeshPolicy\nVERSION:    v1\n\nFIELD: to <[]MeshPolicyOperation>"), "\(output.text)")
+        for field in ["methods\t<[]string>", "paths\t<[]string>", "ports\t<[]integer>"] { #expect(output.text.contains(field), "\(output.text)") }
+    }
+
     @Test("a wrong type and an unknown field are decoding errors naming the field")
     func decodingErrors() throws {
         func message(_ yaml: String) -> String? {
