@@ -19,6 +19,10 @@ extension Controller: InspectionBackend {
         return try Controller.encode(try inspect(inventory, kinds: kinds, name: name, namespace: namespace))
     }
 
+    public func meshStatus(namespace: String?) async throws -> Data {
+        try Controller.encode(meshStatusReport(namespace: namespace))
+    }
+
     public func ipamReport() async throws -> Data {
         var report = IPAMReport(try inspectionInventory())
         report.services = services.count

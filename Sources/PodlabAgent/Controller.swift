@@ -77,6 +77,8 @@ public actor Controller: APIBackend {
     var policySync = PolicySyncState()
     /// The last drops of each logged NetworkPolicy (`PolicyLog`), read from the nodes' nflog groups.
     var policyLogBook = PolicyLog.Book()
+    /// MeshPolicies by `namespace/name` (the sidecars follow them by watch and enforce them).
+    var meshPolicies: [String: MeshPolicy] = [:]
     /// Namespaces whose ReplicaSets and Deployments must be synced again (their pods changed).
     var staleWorkloadNamespaces: Set<String> = []
     var workloadSyncScheduled = false
@@ -113,6 +115,9 @@ public actor Controller: APIBackend {
     var meshCertificateSchedule = MeshCertificateSchedule.standard
     /// Each meshed pod's next certificate, by pod uid.
     var meshCertificateRenewals: [String: Task<Void, Never>] = [:]
+    /// Each meshed pod's sidecar as last started, by pod uid: its mTLS mode and the notAfter of
+    /// the certificate last issued to it (`podlab mesh status`).
+    var meshSidecars: [String: (mode: MeshTLSMode, notAfter: Date?)] = [:]
     /// When the lines of running containers' logs arrived (`pods/log` `timestamps`, `sinceSeconds`).
     let logTimes: LogTimeRecorder
 
@@ -190,6 +195,7 @@ public actor Controller: APIBackend {
             }
             try loadServiceObjects(plan)
             try loadNetworkPolicies()
+            try loadMeshPolicies()
             try loadConfigObjects()
             // After the stored pods are known: before, every pod namespace looks like an orphan.
             try removeOrphanPodNamespaces(plan)

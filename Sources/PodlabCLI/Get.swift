@@ -142,6 +142,10 @@ public struct Get: PodlabCommand {
             return try await objects(ConfigMap.self, names, format: format, prefixed: prefixed, context: context) { ConfigTables.configMaps($0, now: $1) }
         case .secrets:
             return try await objects(Secret.self, names, format: format, prefixed: prefixed, context: context) { ConfigTables.secrets($0, now: $1) }
+        case .meshpolicies:
+            return try await objects(MeshPolicy.self, names, format: format, prefixed: prefixed, context: context) {
+                MeshTables.meshPolicies($0, wide: wide, now: $1)
+            }
         }
     }
 

@@ -23,6 +23,7 @@ public struct Podlab: AsyncParsableCommand {
             CommandGroup(name: "Image", subcommands: [ImageCommands.self]),
             CommandGroup(name: "Discovery", subcommands: [Version.self, APIResources.self, ExplainCommand.self]),
             CommandGroup(name: "Inspect", subcommands: [IP.self, Whois.self, IPAM.self, Trace.self]),
+            CommandGroup(name: "Mesh", subcommands: [MeshCommand.self]),
             CommandGroup(name: "Connectivity", subcommands: [ConnectivityTest.self]),
         ])
 

@@ -1,9 +1,10 @@
 import FoundationEssentials
+import MeshAuthorization
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The Services and EndpointSlices of the cluster, followed by watches on the agent's mesh
+/// The Services, EndpointSlices, Pods and MeshPolicies of the cluster, followed by watches on the agent's mesh
 /// socket (no polling). A watch begins with every current object as ADDED, so each (re)connected
 /// watch starts from an empty table and refills it: an object deleted while the watch was down
 /// is not kept. Until the table holds a Service, its connections go to its ClusterIP, where
@@ -14,26 +15,31 @@ public final class AgentWatch: Sendable {
         case endpointSlices = "/apis/discovery.k8s.io/v1/endpointslices?watch=true"
         /// Which peers are meshed (mTLS to them) and under which identity.
         case pods = "/api/v1/pods?watch=true"
+        /// Who may reach this pod. The initial events end with a bookmark, where the refilled
+        /// table takes over (`MeshPolicyTable`).
+        case meshPolicies = "/apis/podlab.dev/v1/meshpolicies?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan"
     }
 
     let socketPath: String
     let token: String?
     let endpoints: ServiceEndpoints
     let peers: MeshPeers
+    let policies: MeshPolicyTable
     let log: @Sendable (String) -> Void
     let group: any EventLoopGroup
 
-    public init(socketPath: String, token: String?, endpoints: ServiceEndpoints, peers: MeshPeers, group: any EventLoopGroup,
-                log: @escaping @Sendable (String) -> Void) {
+    public init(socketPath: String, token: String?, endpoints: ServiceEndpoints, peers: MeshPeers, policies: MeshPolicyTable,
+                group: any EventLoopGroup, log: @escaping @Sendable (String) -> Void) {
         self.socketPath = socketPath
         self.token = token
         self.endpoints = endpoints
         self.peers = peers
+        self.policies = policies
         self.group = group
         self.log = log
     }
 
-    /// Follows both kinds until the task is cancelled, reconnecting with back-off (0.2 s to 5 s).
+    /// Follows every kind until the task is cancelled, reconnecting with back-off (0.2 s to 5 s).
     public func run() async {
         await withTaskGroup(of: Void.self) { tasks in
             for kind in Kind.allCases {
@@ -61,11 +67,12 @@ public final class AgentWatch: Sendable {
         let done = group.next().makePromise(of: Void.self)
         let endpoints = endpoints
         let peers = peers
+        let policies = policies
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(WatchHandler(kind: kind, endpoints: endpoints, peers: peers, done: done))
+                    try channel.pipeline.syncOperations.addHandler(WatchHandler(kind: kind, endpoints: endpoints, peers: peers, policies: policies, done: done))
                 }
             }
             .connect(unixDomainSocketPath: socketPath).get()
@@ -89,14 +96,16 @@ final class WatchHandler: ChannelInboundHandler {
     let kind: AgentWatch.Kind
     let endpoints: ServiceEndpoints
     let peers: MeshPeers
+    let policies: MeshPolicyTable
     let done: EventLoopPromise<Void>
     private var pending: [UInt8] = []
     private var failed: WatchError?
 
-    init(kind: AgentWatch.Kind, endpoints: ServiceEndpoints, peers: MeshPeers, done: EventLoopPromise<Void>) {
+    init(kind: AgentWatch.Kind, endpoints: ServiceEndpoints, peers: MeshPeers, policies: MeshPolicyTable, done: EventLoopPromise<Void>) {
         self.kind = kind
         self.endpoints = endpoints
         self.peers = peers
+        self.policies = policies
         self.done = done
     }
 
@@ -112,6 +121,7 @@ final class WatchHandler: ChannelInboundHandler {
             case .services: endpoints.replaceServices([:])
             case .endpointSlices: endpoints.replaceSlices([:])
             case .pods: peers.replaceAll()
+            case .meshPolicies: policies.beginRefill()
             }
         case let .body(bytes):
             guard failed == nil else { return }
@@ -119,7 +129,7 @@ final class WatchHandler: ChannelInboundHandler {
             while let newline = pending.firstIndex(of: 0x0A) {
                 let line = Array(pending[..<newline])
                 pending.removeSubrange(...newline)
-                if !line.isEmpty { Self.apply(line, kind: kind, to: endpoints, peers: peers) }
+                if !line.isEmpty { Self.apply(line, kind: kind, to: endpoints, peers: peers, policies: policies) }
             }
         case .end:
             context.close(promise: nil)
@@ -127,7 +137,7 @@ final class WatchHandler: ChannelInboundHandler {
     }
 
     /// One event line of a watch, applied to the table (a line it cannot read is skipped).
-    static func apply(_ line: [UInt8], kind: AgentWatch.Kind, to endpoints: ServiceEndpoints, peers: MeshPeers) {
+    static func apply(_ line: [UInt8], kind: AgentWatch.Kind, to endpoints: ServiceEndpoints, peers: MeshPeers, policies: MeshPolicyTable) {
         switch kind {
         case .services:
             guard let event = try? JSONDecoder().decode(WatchEvent<ServiceObject>.self, from: Data(line)) else { return }
@@ -141,6 +151,16 @@ final class WatchHandler: ChannelInboundHandler {
             guard let event = try? JSONDecoder().decode(WatchEvent<PodObject>.self, from: Data(line)) else { return }
             let key = "\(event.object.metadata.namespace ?? "")/\(event.object.metadata.name)"
             peers.set(key, address: event.object.status?.podIP, peer: event.type == "DELETED" ? nil : event.object.meshPeer)
+            if event.type != "DELETED" { policies.podSeen(key, labels: event.object.metadata.labels) }
+        case .meshPolicies:
+            guard let event = try? JSONDecoder().decode(WatchEvent<MeshPolicyObject>.self, from: Data(line)) else { return }
+            if event.type == "BOOKMARK" {
+                if event.object.metadata.annotations?[MeshPolicyObject.initialEventsEnd] == "true" { policies.endRefill() }
+                return
+            }
+            guard let name = event.object.metadata.name else { return }
+            let key = "\(event.object.metadata.namespace ?? "")/\(name)"
+            policies.set(key, event.type == "DELETED" ? nil : event.object.model)
         }
     }
 
@@ -248,5 +268,54 @@ struct EndpointSliceObject: Decodable {
         // An endpoint without conditions is ready (the API's meaning of an unset `ready`).
         let ready = (endpoints ?? []).filter { $0.conditions?.ready ?? true }.flatMap(\.addresses)
         return ServiceEndpoints.Slice(service: metadata.labels?["kubernetes.io/service-name"] ?? "", ports: ports, readyAddresses: ready)
+    }
+}
+
+/// A MeshPolicy as the proxy reads it (PodNet's `MeshPolicy` decodes and validates it in the
+/// agent; a stored one is valid). A bookmark has no name, only annotations.
+struct MeshPolicyObject: Decodable {
+    static let initialEventsEnd = "k8s.io/initial-events-end"
+
+    struct Metadata: Decodable {
+        var name: String?
+        var namespace: String?
+        var annotations: [String: String]?
+    }
+
+    struct Spec: Decodable {
+        struct Selector: Decodable {
+            var matchLabels: [String: String]?
+        }
+
+        struct Rule: Decodable {
+            struct Source: Decodable {
+                var identities: [String]?
+                var namespaces: [String]?
+            }
+
+            struct Operation: Decodable {
+                var ports: [Int]?
+                var paths: [String]?
+                var methods: [String]?
+            }
+
+            var from: [Source]?
+            var to: [Operation]?
+        }
+
+        var selector: Selector?
+        var rules: [Rule]?
+    }
+
+    var metadata: Metadata
+    var spec: Spec?
+
+    var model: MeshAuthorizationPolicy {
+        MeshAuthorizationPolicy(
+            namespace: metadata.namespace ?? "default", name: metadata.name ?? "", selector: spec?.selector?.matchLabels ?? [:],
+            rules: (spec?.rules ?? []).map { rule in
+                .init(from: (rule.from ?? []).map { .init(identities: $0.identities ?? [], namespaces: $0.namespaces ?? []) },
+                      to: (rule.to ?? []).map { .init(ports: $0.ports ?? [], paths: $0.paths ?? [], methods: $0.methods ?? []) })
+            })
     }
 }

@@ -1,3 +1,4 @@
+import MeshAuthorization
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -22,6 +23,11 @@ import Glibc
 /// certificate required (chained to the mesh CA, unexpired), and the client's identity is kept
 /// for the exchange (`x-forwarded-client-cert`, the access log); plain text is let in only in
 /// PERMISSIVE mode.
+///
+/// Authorization (MeshPolicy), inbound: an HTTP connection's requests are decided one by one
+/// (`HTTPExchange`); any other connection is decided once, when it is known not to be HTTP, and
+/// reset (RST, SO_LINGER 0) when no rule allows it. The application has then seen a connection
+/// open and close, with no byte of the client's.
 final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
@@ -127,6 +133,13 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
     private func fail(_ channelContext: ChannelHandlerContext, _ reason: String) {
         context.log("\(direction.rawValue) connection from \(channelContext.remoteAddress.map { "\($0)" } ?? "?") dropped: \(reason)")
         channelContext.close(promise: nil)
+    }
+
+    /// Closes the client's connection with a reset: what a TCP client of a refused connection
+    /// sees (Envoy's RBAC network filter closes the same way).
+    private func reset(_ channelContext: ChannelHandlerContext, _ reason: String) {
+        context.log("\(direction.rawValue) connection from \(channelContext.remoteAddress.map { "\($0)" } ?? "?") reset: \(reason)")
+        ConnectionReset.reset(channelContext.channel)
     }
 
     private func connect(_ channelContext: ChannelHandlerContext, original: Destination) {
@@ -236,6 +249,15 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
                 try upstreamPipeline.addHandler(exchange.upstream)
                 if let sniffer { upstreamPipeline.removeHandler(sniffer, promise: nil) }
             } else {
+                if direction == .inbound {
+                    let request = MeshRequest(peerIdentity: peer, port: destination.port)
+                    let decision = context.authorization.decide(request)
+                    if !decision.allowed {
+                        context.metrics.denied(http: false)
+                        upstream.close(promise: nil)
+                        return reset(channelContext, "rbac=denied: \(decision.reason)")
+                    }
+                }
                 let (down, up) = Glue.pair()
                 try pipeline.addHandler(down, position: .after(self))
                 try upstream.pipeline.syncOperations.addHandler(up)
@@ -405,7 +427,33 @@ final class Glue: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// A reset on one side (or a TLS connection cut without close_notify, which is how a reset
+    /// under TLS arrives) resets the other: a refused connection's client sees the reset the
+    /// receiving sidecar sent, through its own sidecar.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if ConnectionReset.isReset(error), let partner = partner?.context { ConnectionReset.reset(partner.channel) }
         context.close(promise: nil)
+    }
+}
+
+/// Closing a connection with a TCP reset.
+enum ConnectionReset {
+    /// SO_LINGER 0, then the close goes past any TLS handler (which would first send
+    /// close_notify and wait for the peer's), so the kernel sends RST at once.
+    static func reset(_ channel: any Channel) {
+        guard let options = channel as? any SocketOptionProvider else { return channel.close(promise: nil) }
+        options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { _ in
+            if let tls = try? channel.pipeline.syncOperations.context(handlerType: NIOSSLHandler.self) {
+                tls.close(promise: nil)
+            } else {
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    static func isReset(_ error: any Error) -> Bool {
+        if let error = error as? IOError { return error.errnoCode == ECONNRESET }
+        if let error = error as? NIOSSLError, case .uncleanShutdown = error { return true }
+        return false
     }
 }

@@ -1,3 +1,4 @@
+import MeshAuthorization
 import NIOCore
 import NIOHTTP1
 
@@ -8,7 +9,9 @@ import NIOHTTP1
 /// `x-podlab-upstream` (the address that answered); each finished exchange is counted and
 /// logged in one line. Inbound, `x-forwarded-client-cert` is the proxy's to write (a client's
 /// own is dropped): over mTLS it names the client's identity in Envoy's form
-/// (`By=<this pod's identity>;URI=<the client's>`), for the application and later authorization.
+/// (`By=<this pod's identity>;URI=<the client's>`), for the application. Inbound, each request
+/// is first put to the MeshPolicies (`MeshPolicyTable`): one no rule allows is answered 403
+/// here and never reaches the application.
 final class HTTPExchange {
     struct Request {
         var start: NIODeadline
@@ -58,6 +61,29 @@ final class HTTPExchange {
                           + " mtls=\(peerIdentity ?? "-")")
     }
 
+    /// The body of a refused request's answer: Envoy's RBAC filter's words.
+    static let deniedBody = "RBAC: access denied\n"
+
+    /// Answers a request the MeshPolicies refuse with 403 (the connection kept alive when the
+    /// client keeps it), counts it and logs it with the reason.
+    func refuse(_ head: HTTPRequestHead, reason: String) {
+        let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
+        var headers = HTTPHeaders([("content-type", "text/plain"), ("content-length", String(Self.deniedBody.utf8.count)),
+                                   ("x-request-id", requestID)])
+        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        downstream.write(.head(HTTPResponseHead(version: head.version, status: .forbidden, headers: headers)), flush: false)
+        if let context = downstream.context {
+            downstream.write(.body(.byteBuffer(context.channel.allocator.buffer(string: Self.deniedBody))), flush: false)
+        }
+        downstream.end(closing: !head.isKeepAlive)
+        context.metrics.denied(http: true)
+        let destinationName = "\(context.configuration.podIdentity):\(destination.port)"
+        context.metrics.requestFinished(ProxyMetrics.RequestKey(direction: direction, source: source, destination: destinationName, code: 403), seconds: 0)
+        context.accessLog("\(direction.rawValue) \(source) \"\(head.method.rawValue) \(head.uri)\" 403 \(Self.deniedBody.utf8.count)B 0.0ms "
+                          + "destination=\(destinationName) upstream=- x-request-id=\(requestID) mtls=\(peerIdentity ?? "-") rbac=denied "
+                          + "reason=\"\(reason)\"")
+    }
+
     /// The client's side: requests in, responses out.
     final class Downstream: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPServerRequestPart
@@ -69,6 +95,8 @@ final class HTTPExchange {
         var context: ChannelHandlerContext?
         /// Holds the exchange for as long as the downstream channel lives.
         private var retained: HTTPExchange?
+        /// A request the MeshPolicies refused: its body is dropped, its end answered 403.
+        private var refused: (head: HTTPRequestHead, reason: String)?
 
         func handlerAdded(context: ChannelHandlerContext) {
             self.context = context
@@ -82,9 +110,34 @@ final class HTTPExchange {
             if flush { context.writeAndFlush(wrapOutboundOut(part), promise: nil) } else { context.write(wrapOutboundOut(part), promise: nil) }
         }
 
+        /// The response's end; `closing`: the connection closes once it is written.
+        func end(closing: Bool) {
+            guard let context else { return }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+            if closing {
+                let channel = context.channel
+                written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard let exchange, let upstream = exchange.upstream.context else { return }
-            switch unwrapInboundIn(data) {
+            let part = unwrapInboundIn(data)
+            if case let .head(head) = part, exchange.direction == .inbound {
+                let request = MeshRequest(peerIdentity: exchange.peerIdentity, port: exchange.destination.port,
+                                          http: .init(method: head.method.rawValue, target: head.uri))
+                let decision = exchange.context.authorization.decide(request)
+                if !decision.allowed { refused = (head, decision.reason) }
+            }
+            if let refusal = refused {
+                if case .end = part {
+                    refused = nil
+                    exchange.refuse(refusal.head, reason: refusal.reason)
+                }
+                return
+            }
+            switch part {
             case var .head(head):
                 let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
                 if !head.headers.contains(name: "x-request-id") { head.headers.add(name: "x-request-id", value: requestID) }

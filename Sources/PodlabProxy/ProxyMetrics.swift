@@ -43,6 +43,8 @@ public final class ProxyMetrics: Sendable {
         /// mTLS handshakes by direction and whether they succeeded.
         var handshakes: [TrafficDirection: (succeeded: UInt64, failed: UInt64)] = [:]
         var plainTextRefused: UInt64 = 0
+        /// Requests (HTTP) and connections (other TCP) a MeshPolicy refused.
+        var denied: (http: UInt64, tcp: UInt64) = (0, 0)
     }
 
     private let state = Mutex(State())
@@ -77,6 +79,11 @@ public final class ProxyMetrics: Sendable {
 
     /// A plain-text client refused by a STRICT sidecar.
     public func plainTextRefused() { state.withLock { $0.plainTextRefused += 1 } }
+
+    /// A request (HTTP: answered 403) or a connection (other TCP: reset) no MeshPolicy rule allowed.
+    public func denied(http: Bool) {
+        state.withLock { if http { $0.denied.http += 1 } else { $0.denied.tcp += 1 } }
+    }
 
     public func connectionClosed(_ direction: TrafficDirection) {
         state.withLock { $0.active[direction, default: 0] -= 1 }
@@ -128,6 +135,10 @@ public final class ProxyMetrics: Sendable {
         lines.append("# HELP podlab_proxy_plaintext_refused_total Plain-text connections closed because the pod's mTLS mode is STRICT.")
         lines.append("# TYPE podlab_proxy_plaintext_refused_total counter")
         lines.append("podlab_proxy_plaintext_refused_total \(state.plainTextRefused)")
+        lines.append("# HELP podlab_proxy_requests_denied_total Inbound HTTP requests (answered 403) and TCP connections (reset) no MeshPolicy rule allowed.")
+        lines.append("# TYPE podlab_proxy_requests_denied_total counter")
+        lines.append("podlab_proxy_requests_denied_total{protocol=\"http\"} \(state.denied.http)")
+        lines.append("podlab_proxy_requests_denied_total{protocol=\"tcp\"} \(state.denied.tcp)")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -14,24 +14,29 @@ public final class ProxyContext: Sendable {
     public let peers: MeshPeers
     /// The pod's workload certificate (nil without `PODLAB_MESH_CERTS`).
     public let credentials: MeshCredentials?
+    /// The MeshPolicies and this pod's labels: who may reach the application.
+    public let authorization: MeshPolicyTable
     /// Where a captured connection was going: `SO_ORIGINAL_DST`, or a fixed answer in tests on
     /// loopback, where nothing redirects.
     let originalDestination: @Sendable (any Channel) -> EventLoopFuture<SocketAddress>
     private let ready = Atomic<Bool>(false)
 
     public init(configuration: ProxyConfiguration, metrics: ProxyMetrics = ProxyMetrics(), endpoints: ServiceEndpoints = ServiceEndpoints(),
-                peers: MeshPeers = MeshPeers(),
+                peers: MeshPeers = MeshPeers(), authorization: MeshPolicyTable? = nil,
                 originalDestination: @escaping @Sendable (any Channel) -> EventLoopFuture<SocketAddress> = OriginalDestination.of) {
         self.configuration = configuration
         self.metrics = metrics
         self.endpoints = endpoints
         self.peers = peers
+        self.authorization = authorization
+            ?? MeshPolicyTable(namespace: configuration.podNamespace, ownPod: configuration.podIdentity, following: configuration.apiSocket != nil)
         credentials = configuration.certificateDirectory.map(MeshCredentials.init(directory:))
         self.originalDestination = originalDestination
     }
 
-    /// Ready once both capture listeners are bound.
-    public var isReady: Bool { ready.load(ordering: .acquiring) }
+    /// Ready once both capture listeners are bound and the MeshPolicies are known (until then
+    /// every inbound request is refused).
+    public var isReady: Bool { ready.load(ordering: .acquiring) && authorization.isKnown }
     func markReady() { ready.store(true, ordering: .releasing) }
 
     /// One line on stdout (the container's log), written at once.

@@ -112,11 +112,16 @@ struct KubectlAPITests {
             let apps = try await Self.get(agent, "/apis/apps/v1")
             #expect(apps["resources"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["deployments", "deployments/scale", "replicasets", "replicasets/scale"])
             let groups = try await Self.get(agent, "/apis")
-            #expect(groups["groups"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["apps", "discovery.k8s.io", "networking.k8s.io"])
+            #expect(groups["groups"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["apps", "discovery.k8s.io", "networking.k8s.io", "podlab.dev"])
             let networking = try await Self.get(agent, "/apis/networking.k8s.io/v1")
             let policies = networking["resources"]?.arrayValue?.first { $0["name"] == "networkpolicies" }
             #expect(policies?["shortNames"] == ["netpol"])
             #expect(policies?["namespaced"] == true)
+            let podlab = try await Self.get(agent, "/apis/podlab.dev/v1")
+            let meshPolicies = podlab["resources"]?.arrayValue?.first { $0["name"] == "meshpolicies" }
+            #expect(meshPolicies?["kind"] == "MeshPolicy")
+            #expect(meshPolicies?["shortNames"] == ["mp"])
+            #expect(meshPolicies?["namespaced"] == true)
             #expect(try await Self.get(agent, "/openapi/v2")["swagger"] == "2.0")
         }
     }

@@ -62,13 +62,15 @@ struct MeshTLSProxyTests {
 
         /// A sidecar whose captured connections were all going to 127.0.0.1:`original`; returns
         /// its outbound and inbound ports.
-        func startProxy(certificates: String?, mode: MTLSMode = .permissive, original: Int, peers: MeshPeers = MeshPeers()) async throws -> (outbound: Int, inbound: Int, context: ProxyContext) {
+        func startProxy(certificates: String?, mode: MTLSMode = .permissive, original: Int, peers: MeshPeers = MeshPeers(),
+                        namespace: String = "") async throws -> (outbound: Int, inbound: Int, context: ProxyContext) {
             var configuration = ProxyConfiguration()
             configuration.outboundPort = 0
             configuration.inboundPort = 0
             configuration.metricsPort = 0
             configuration.readinessPort = 0
             configuration.podName = "test"
+            configuration.podNamespace = namespace
             configuration.certificateDirectory = certificates
             configuration.mtlsMode = mode
             let context = ProxyContext(configuration: configuration, peers: peers) { channel in

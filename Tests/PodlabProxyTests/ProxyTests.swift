@@ -24,7 +24,7 @@ struct ProxyTests {
     @Test("watch events decode into the table: a not-ready endpoint is left out, DELETED removes")
     func watchEvents() throws {
         let endpoints = ServiceEndpoints()
-        func feed(_ kind: AgentWatch.Kind, _ text: String) { WatchHandler.apply(Array(text.utf8), kind: kind, to: endpoints, peers: MeshPeers()) }
+        func feed(_ kind: AgentWatch.Kind, _ text: String) { WatchHandler.apply(Array(text.utf8), kind: kind, to: endpoints, peers: MeshPeers(), policies: MeshPolicyTable(namespace: "", ownPod: "", following: false)) }
         feed(.services, (#"{"type":"ADDED","object":{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.5","ports":[{"port":80,"protocol":"TCP","targetPort":80}]}}}"#))
         feed(.endpointSlices, (#"""
             {"type":"ADDED","object":{"metadata":{"name":"web-1","namespace":"default","labels":{"kubernetes.io/service-name":"web"}},
@@ -39,7 +39,7 @@ struct ProxyTests {
     @Test("pod events make the meshed peers' table: identity from the service account, excluded ports, DISABLE and unmeshed left out")
     func peersFromPods() {
         let peers = MeshPeers()
-        func feed(_ text: String) { WatchHandler.apply(Array(text.utf8), kind: .pods, to: ServiceEndpoints(), peers: peers) }
+        func feed(_ text: String) { WatchHandler.apply(Array(text.utf8), kind: .pods, to: ServiceEndpoints(), peers: peers, policies: MeshPolicyTable(namespace: "", ownPod: "", following: false)) }
         let sidecar = #"{"name":"podlab-proxy","image":"podlab/proxy"}"#
         feed(#"{"type":"ADDED","object":{"metadata":{"name":"cart","namespace":"shop","annotations":{"podlab.dev/exclude-ports":"5432, 6379"}},"#
              + #""spec":{"serviceAccountName":"cart","containers":[{"name":"web","image":"nginx"},"# + sidecar + #"]},"status":{"podIP":"10.244.1.5"}}}"#)
@@ -84,6 +84,9 @@ struct ProxyTests {
         metrics.requestFinished(.init(direction: .outbound, source: "default/client", destination: "10.96.0.5:80", code: 200), seconds: 0.003)
         metrics.requestFinished(.init(direction: .outbound, source: "default/client", destination: "10.96.0.5:80", code: 200), seconds: 0.0004)
         metrics.requestFinished(.init(direction: .outbound, source: "default/\"odd\"", destination: "10.96.0.5:80", code: 503), seconds: 20)
+        metrics.denied(http: true)
+        metrics.denied(http: true)
+        metrics.denied(http: false)
         let text = metrics.exposition()
         #expect(text == """
             # HELP podlab_proxy_requests_total HTTP requests forwarded, by direction, source, destination and status code.
@@ -126,6 +129,10 @@ struct ProxyTests {
             # HELP podlab_proxy_plaintext_refused_total Plain-text connections closed because the pod's mTLS mode is STRICT.
             # TYPE podlab_proxy_plaintext_refused_total counter
             podlab_proxy_plaintext_refused_total 0
+            # HELP podlab_proxy_requests_denied_total Inbound HTTP requests (answered 403) and TCP connections (reset) no MeshPolicy rule allowed.
+            # TYPE podlab_proxy_requests_denied_total counter
+            podlab_proxy_requests_denied_total{protocol="http"} 2
+            podlab_proxy_requests_denied_total{protocol="tcp"} 1
 
             """)
     }

@@ -1,5 +1,5 @@
 /// The schemas of the kinds kubectl validates and explains (Pod, Service, Deployment,
-/// NetworkPolicy, Namespace, ConfigMap, Secret), described once here and written out as the OpenAPI v2 document
+/// NetworkPolicy, Namespace, ConfigMap, Secret, MeshPolicy), described once here and written out as the OpenAPI v2 document
 /// (JSON, and gnostic's protobuf that kubectl reads) and the OpenAPI v3 documents per group
 /// version. Fields podlab does not describe in detail are free-form objects, which kubectl
 /// validates no further — so a manifest valid for Kubernetes is never refused here.
@@ -69,7 +69,7 @@ public struct OpenAPIDefinition: Sendable, Hashable {
 }
 
 public enum OpenAPISchema {
-    static let core = "io.k8s.api.core.v1", meta = "io.k8s.apimachinery.pkg.apis.meta.v1"
+    static let core = "io.k8s.api.core.v1", meta = "io.k8s.apimachinery.pkg.apis.meta.v1", mesh = "dev.podlab.v1"
 
     static func kind(_ name: String, _ package: String, group: String, version: String, _ description: String, spec: String?) -> OpenAPIDefinition {
         var fields = [
@@ -113,6 +113,9 @@ public enum OpenAPISchema {
         kind("Deployment", "io.k8s.api.apps.v1", group: "apps", version: "v1", "Deployment enables declarative updates for Pods and ReplicaSets.", spec: "DeploymentSpec"),
         kind("NetworkPolicy", "io.k8s.api.networking.v1", group: "networking.k8s.io", version: "v1",
              "NetworkPolicy describes what network traffic is allowed for a set of Pods", spec: "NetworkPolicySpec"),
+        kind("MeshPolicy", mesh, group: "podlab.dev", version: "v1",
+             "MeshPolicy allows requests to the meshed pods it selects, by the peer's identity or namespace and the port, path and method; the receiving sidecar refuses the rest (HTTP 403, or a TCP reset).",
+             spec: "MeshPolicySpec"),
         OpenAPIDefinition(name: "ObjectMeta", package: meta, description: "ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create.", fields: [
             OpenAPIField("annotations", .map(.string), "Annotations is an unstructured key value map stored with a resource that may be set by external tools to store and retrieve arbitrary metadata."),
             OpenAPIField("creationTimestamp", .time, "CreationTimestamp is a timestamp representing the server time when this object was created. Populated by the system. Read-only."),
@@ -287,6 +290,23 @@ public enum OpenAPISchema {
             OpenAPIField("endPort", .int32, "endPort indicates that the range of ports from port to endPort if set, inclusive, should be allowed by the policy."),
             OpenAPIField("port", .intOrString, "port represents the port on the given protocol. This can either be a numerical or named port on a pod."),
             OpenAPIField("protocol", .string, "protocol represents the protocol (TCP, UDP, or SCTP) which traffic must match. If not specified, this field defaults to TCP."),
+        ]),
+        OpenAPIDefinition(name: "MeshPolicySpec", package: mesh, description: "MeshPolicySpec selects meshed pods and lists the requests they admit.", fields: [
+            OpenAPIField("rules", .array(.object("MeshPolicyRule")), "rules: a request matched by one of them is allowed; none: the selected pods admit nothing."),
+            OpenAPIField("selector", .object("LabelSelector"), "selector (matchLabels) picks the meshed pods of the namespace the policy applies to; empty: all of them."),
+        ]),
+        OpenAPIDefinition(name: "MeshPolicyRule", package: mesh, description: "MeshPolicyRule matches a request from one of `from` to one of `to`.", fields: [
+            OpenAPIField("from", .array(.object("MeshPolicySource")), "from: the peers; missing: any peer, plain text included."),
+            OpenAPIField("to", .array(.object("MeshPolicyOperation")), "to: ports, paths and methods; missing: any."),
+        ]),
+        OpenAPIDefinition(name: "MeshPolicySource", package: mesh, description: "MeshPolicySource matches a peer by its mTLS identity; each list given must hold.", fields: [
+            OpenAPIField("identities", .array(.string), "identities: SPIFFE identities, spiffe://cluster.local/ns/NAMESPACE/sa/SERVICEACCOUNT."),
+            OpenAPIField("namespaces", .array(.string), "namespaces: the namespaces of the peers' identities."),
+        ]),
+        OpenAPIDefinition(name: "MeshPolicyOperation", package: mesh, description: "MeshPolicyOperation matches what a request asks for; each list given must hold.", fields: [
+            OpenAPIField("methods", .array(.string), "methods: HTTP methods (GET, POST...); a connection that is not HTTP matches no operation listing them."),
+            OpenAPIField("paths", .array(.string), "paths: exact paths, prefixes ending in * (/api/*), or *; HTTP only."),
+            OpenAPIField("ports", .array(.int32), "ports: the application's ports."),
         ]),
     ]
 

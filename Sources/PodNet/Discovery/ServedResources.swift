@@ -113,6 +113,9 @@ public enum ServedResources {
         .modeled(NetworkPolicy.self, singular: "networkpolicy", shortNames: ["netpol"], verbs: ServedResource.readWriteVerbs) {
             policies, _, now in PolicyTables.networkPolicies(policies, now: now)
         },
+        .modeled(MeshPolicy.self, singular: "meshpolicy", shortNames: ["mp"], verbs: ServedResource.readWriteVerbs) {
+            MeshTables.meshPolicies($0, wide: $1, now: $2)
+        },
     ]
 
     /// The entry for a request path's group version and resource.

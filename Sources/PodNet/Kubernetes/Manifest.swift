@@ -9,12 +9,14 @@ public enum AnyKubernetesObject: Hashable, Sendable {
     case networkPolicy(NetworkPolicy)
     case configMap(ConfigMap)
     case secret(Secret)
+    case meshPolicy(MeshPolicy)
 
     /// Kinds podlab reads from manifests, by `apiVersion` and `kind`.
     public static let supportedKinds: [(apiVersion: String, kind: String)] = [
         (Pod.apiVersion, Pod.kind), (Node.apiVersion, Node.kind), (Service.apiVersion, Service.kind), (Namespace.apiVersion, Namespace.kind),
         (Deployment.apiVersion, Deployment.kind), (ReplicaSet.apiVersion, ReplicaSet.kind),
         (NetworkPolicy.apiVersion, NetworkPolicy.kind), (ConfigMap.apiVersion, ConfigMap.kind), (Secret.apiVersion, Secret.kind),
+        (MeshPolicy.apiVersion, MeshPolicy.kind),
     ]
 
     /// Reads an object by its `apiVersion` and `kind`, strictly (see `JSONObjectCodable`).
@@ -30,6 +32,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case (NetworkPolicy.apiVersion, NetworkPolicy.kind): self = .networkPolicy(try NetworkPolicy(json: json))
         case (ConfigMap.apiVersion, ConfigMap.kind): self = .configMap(try ConfigMap(json: json))
         case (Secret.apiVersion, Secret.kind): self = .secret(try Secret(json: json))
+        case (MeshPolicy.apiVersion, MeshPolicy.kind): self = .meshPolicy(try MeshPolicy(json: json))
         default: throw .unsupportedKind(kind: kind, apiVersion: apiVersion)
         }
     }
@@ -63,6 +66,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case .networkPolicy: NetworkPolicy.kind
         case .configMap: ConfigMap.kind
         case .secret: Secret.kind
+        case .meshPolicy: MeshPolicy.kind
         }
     }
 
@@ -77,6 +81,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .networkPolicy(policy): policy.metadata
         case let .configMap(map): map.metadata
         case let .secret(secret): secret.metadata
+        case let .meshPolicy(policy): policy.metadata
         }
     }
 
@@ -91,6 +96,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .networkPolicy(policy): policy.json
         case let .configMap(map): map.json
         case let .secret(secret): secret.json
+        case let .meshPolicy(policy): policy.json
         }
     }
 }

@@ -20,6 +20,8 @@ public protocol InspectionBackend: Sendable {
     /// Whether a NetworkPolicy logs its drops, and those kept after sequence number `after`
     /// (`PolicyLog.Answer`).
     func policyLog(namespace: String, name: String, after: Int) async throws -> Data
+    /// The meshed pods (`MeshStatusReport`), in `namespace` or all.
+    func meshStatus(namespace: String?) async throws -> Data
 }
 
 /// The agent's IP-inspection API, beside the Kubernetes-shaped one:
@@ -28,12 +30,14 @@ public protocol InspectionBackend: Sendable {
 /// - `GET /podlab/v1/ipam`
 /// - `GET /podlab/v1/whois?ip=ADDRESS&from=POD&namespace=NS`
 /// - `GET /podlab/v1/policylog?name=POLICY&namespace=NS&after=SEQUENCE`
+/// - `GET /podlab/v1/mesh[?namespace=NS]`
 public enum InspectionRoutes {
     public static let ipPath = "/podlab/v1/ip"
     public static let ipamPath = "/podlab/v1/ipam"
     public static let whoisPath = "/podlab/v1/whois"
     public static let tracePath = "/podlab/v1/trace"
     public static let policyLogPath = "/podlab/v1/policylog"
+    public static let meshPath = "/podlab/v1/mesh"
 
     /// Adds the inspection endpoints to `router` when `backend` serves them.
     public static func register(on router: Router<BasicRequestContext>, backend: any APIBackend) {
@@ -49,6 +53,9 @@ public enum InspectionRoutes {
             try await APIServer.handle { APIServer.json(try await backend.ipamReport()) }
         }
         registerTrace(on: router, backend: backend)
+        router.get(RouterPath(meshPath)) { request, _ in
+            try await APIServer.handle { APIServer.json(try await backend.meshStatus(namespace: value(request.uri.queryParameters, "namespace"))) }
+        }
         router.get(RouterPath(policyLogPath)) { request, _ in
             try await APIServer.handle {
                 let query = request.uri.queryParameters

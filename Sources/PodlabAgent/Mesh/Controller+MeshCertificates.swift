@@ -16,6 +16,7 @@ extension Controller {
             let notAfter = try MeshCertificates.provision(identity, podUID: uid, authority: meshAuthority, paths: paths,
                                                           schedule: meshCertificateSchedule)
             scheduleMeshRenewal(podKey: key(pod), uid: uid, at: meshCertificateSchedule.renewal(notAfter: notAfter))
+            meshSidecars[uid, default: (MeshTLSMode.of(podAnnotations: pod.metadata.annotations, namespaceAnnotations: [:]), nil)].notAfter = notAfter
             return MeshCertificates.directory(paths, podUID: uid)
         } catch {
             logger.error("pod \(key(pod)): issuing its mesh certificate (\(identity)) failed: \(error)")
@@ -49,6 +50,22 @@ extension Controller {
     /// The pod is gone: no more renewals, and its key leaves the disk.
     func removeMeshCertificate(uid: String) {
         meshCertificateRenewals.removeValue(forKey: uid)?.cancel()
+        meshSidecars[uid] = nil
         MeshCertificates.remove(podUID: uid, paths: paths)
+    }
+
+    /// `podlab mesh status`: every meshed pod (in `namespace`, or all), with the mode its sidecar
+    /// was started with (else the one it would start with) and its certificate's expiry.
+    func meshStatusReport(namespace: String?) -> MeshStatusReport {
+        let now = Timestamp.now()
+        let rows = pods.values.sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
+            .filter { namespace == nil || $0.metadata.namespace == namespace }
+            .compactMap { pod -> MeshPodStatus? in
+                let sidecar = meshSidecars[pod.metadata.uid]
+                let mode = sidecar?.mode ?? MeshTLSMode.of(podAnnotations: pod.metadata.annotations,
+                                                           namespaceAnnotations: namespaces[pod.metadata.namespace]?.metadata.annotations ?? [:])
+                return MeshPodStatus(pod, mode: mode, certificateNotAfter: sidecar?.notAfter.map(Timestamp.init), now: now)
+            }
+        return MeshStatusReport(pods: rows)
     }
 }

@@ -77,6 +77,7 @@ extension Controller {
                 let mode = MeshTLSMode.of(podAnnotations: pod.metadata.annotations,
                                           namespaceAnnotations: namespaces[pod.metadata.namespace]?.metadata.annotations ?? [:])
                 launch.environment[MeshTLSMode.environmentVariable] = mode.rawValue
+                meshSidecars[pod.metadata.uid] = (mode, nil)
                 if mode != .disable, let directory = provisionMeshCertificate(pod) {
                     launch.environment[MeshCertificates.environmentVariable] = directory
                 }

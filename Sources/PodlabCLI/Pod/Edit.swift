@@ -41,7 +41,8 @@ public struct Edit: PodlabCommand {
         case .networkpolicies: return try await edit(NetworkPolicy.self, parsed.names[0], context: context)
         case .configmaps: return try await edit(ConfigMap.self, parsed.names[0], context: context)
         case .secrets: return try await edit(Secret.self, parsed.names[0], context: context)
-        default: throw CLIError("podlab edits pods, deployments, replica sets, services, network policies, config maps and secrets only")
+        case .meshpolicies: return try await edit(MeshPolicy.self, parsed.names[0], context: context)
+        default: throw CLIError("podlab edits pods, deployments, replica sets, services, network policies, mesh policies, config maps and secrets only")
         }
     }
 

@@ -2,7 +2,7 @@ import PodNet
 
 /// The resource kinds podlab serves, as kubectl names them on the command line.
 public enum ResourceKind: String, Sendable, CaseIterable {
-    case pods, nodes, services, namespaces, endpoints, endpointslices, deployments, replicasets, networkpolicies, configmaps, secrets
+    case pods, nodes, services, namespaces, endpoints, endpointslices, deployments, replicasets, networkpolicies, configmaps, secrets, meshpolicies
 
     /// kubectl's names and short names (`pods`, `pod`, `po`; `svc`; `ns`; `ep`), case-insensitive.
     public init?(argument: String) {
@@ -18,6 +18,7 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case "networkpolicies", "networkpolicy", "netpol", "networkpolicies.networking.k8s.io", "networkpolicy.networking.k8s.io": self = .networkpolicies
         case "configmaps", "configmap", "cm": self = .configmaps
         case "secrets", "secret": self = .secrets
+        case "meshpolicies", "meshpolicy", "mp", "meshpolicies.podlab.dev", "meshpolicy.podlab.dev": self = .meshpolicies
         default: return nil
         }
     }
@@ -37,6 +38,7 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .networkpolicies: "networkpolicy.networking.k8s.io"
         case .configmaps: "configmap"
         case .secrets: "secret"
+        case .meshpolicies: "meshpolicy.podlab.dev"
         }
     }
 
@@ -54,6 +56,7 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .networkpolicies: NetworkPolicy.kind
         case .configmaps: ConfigMap.kind
         case .secrets: Secret.kind
+        case .meshpolicies: MeshPolicy.kind
         }
     }
 
@@ -156,6 +159,7 @@ extension ResourceKind {
         case .networkpolicies: NetworkPolicy.self
         case .configmaps: ConfigMap.self
         case .secrets: Secret.self
+        case .meshpolicies: MeshPolicy.self
         }
     }
 
