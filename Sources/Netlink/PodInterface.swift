@@ -32,6 +32,10 @@ public struct PodInterfaceConfiguration: Sendable, Equatable {
     /// them the pod and node resolve each other by ARP, as on a plain bridge whose gateway may
     /// be elsewhere.
     public var permanentNeighbors: Bool
+    /// Whether the pod's `lo` is brought up with the interface (the agent's sandboxes). A CNI
+    /// runtime brings `lo` up itself (the `loopback` plugin, or its own code), as the reference
+    /// plugins leave it to.
+    public var loopbackUp: Bool
 
     /// Only the default route (0.0.0.0/0).
     public static let defaultRoutes = [try! IPv4Prefix(.any, length: 0)]
@@ -39,7 +43,7 @@ public struct PodInterfaceConfiguration: Sendable, Equatable {
     /// A pod interface; the pod side is `eth0` unless told otherwise.
     public init(hostInterfaceName: String, podInterfaceName: String = "eth0", address: IPv4Address, gateway: IPv4Address,
                 mtu: UInt32? = nil, podMAC: MACAddress? = nil, ipv6LinkLocal: Bool = true, prefixLength: Int = 32,
-                routes: [IPv4Prefix] = PodInterfaceConfiguration.defaultRoutes, permanentNeighbors: Bool = true) {
+                routes: [IPv4Prefix] = PodInterfaceConfiguration.defaultRoutes, permanentNeighbors: Bool = true, loopbackUp: Bool = true) {
         self.hostInterfaceName = hostInterfaceName
         self.podInterfaceName = podInterfaceName
         self.address = address
@@ -50,6 +54,7 @@ public struct PodInterfaceConfiguration: Sendable, Equatable {
         self.prefixLength = prefixLength
         self.routes = routes
         self.permanentNeighbors = permanentNeighbors
+        self.loopbackUp = loopbackUp
     }
 }
 
@@ -271,10 +276,9 @@ extension RouteNetlink {
     /// gateway's permanent neighbour entry.
     static func podSideRequests(_ c: PodInterfaceConfiguration, podLink: LinkReference, index: Int32, name: String,
                                 gatewayMAC: MACAddress) throws -> [NetlinkRequest] {
-        var batch: [NetlinkRequest] = try [
-            .setLink(.name("lo"), LinkChanges(up: true)),
-            .addAddress(InterfaceAddress(interfaceIndex: index, try IPv4Interface(c.address, length: c.prefixLength)), interfaceName: name),
-        ]
+        var batch: [NetlinkRequest] = []
+        if c.loopbackUp { batch.append(try .setLink(.name("lo"), LinkChanges(up: true))) }
+        batch.append(try .addAddress(InterfaceAddress(interfaceIndex: index, try IPv4Interface(c.address, length: c.prefixLength)), interfaceName: name))
         if !c.ipv6LinkLocal { batch.append(try .setLink(podLink, LinkChanges(ipv6AddressGeneration: IPv6AddressGeneration.none))) }
         batch.append(try .setLink(podLink, LinkChanges(up: true)))
         for destination in c.routes {

@@ -108,7 +108,7 @@ public enum Plugin {
             let interfaceConfig = PodInterfaceConfiguration(
                 hostInterfaceName: hostInterfaceName(attachment), podInterfaceName: attachment.ifname, address: record.address,
                 gateway: config.gateway, mtu: config.mtu, ipv6LinkLocal: !routed, prefixLength: config.containerPrefixLength,
-                routes: routes, permanentNeighbors: config.isGateway)
+                routes: routes, permanentNeighbors: config.isGateway, loopbackUp: false)
             let made = try host.setUpPodInterface(interfaceConfig, bridge: bridge, pod: pod, podNamespace: podNamespace)
             trace.mark("interface")
             do {

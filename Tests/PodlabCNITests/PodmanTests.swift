@@ -86,6 +86,11 @@ struct PodmanTests {
             reply = try podman(["run", "--rm", "--network", "podlabnet", "localhost/podlab-busybox:test", "nc", "-w", "2", address, "80"]).stdout
         }
         #expect(reply.contains("from-web"))
+        // `lo` is the runtime's to bring up (podlab-cni, like the reference plugins, leaves it):
+        // podman does, so a container's localhost works.
+        let loopback = try podman(["run", "--rm", "--network", "podlabnet", "localhost/podlab-busybox:test", "sh", "-c", "read f < /sys/class/net/lo/flags; echo $f"])
+        #expect(loopback.succeeded && (Int(loopback.stdout.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst(2), radix: 16) ?? 0) & 1 == 1,
+                "lo is not up in a podman container: \(loopback.stdout)\(loopback.stderr)")
         // The published port, from the node's namespace (the test's), on the gateway's address.
         let published = try Command.run("busybox", ["nc", "-w", "2", "10.66.0.1", "8080"], netns: node.name)
         #expect(published.stdout.contains("from-web"), "\(published.stdout)\(published.stderr)")
