@@ -134,7 +134,12 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
         ]),
-        .executableTarget(name: "podlab-proxy", dependencies: ["PodlabProxy"]),
+        // Release builds link for a fast start and a small resident set: one sidecar per meshed
+        // pod, so the shared Swift and Foundation libraries' touched and relocated pages counted
+        // in every sidecar's RSS (fastStartLinkerFlags).
+        .executableTarget(name: "podlab-proxy", dependencies: ["PodlabProxy"],
+                          linkerSettings: [.unsafeFlags(fastStartLinkerFlags + ["-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims"],
+                                                        .when(configuration: .release))]),
 
         // Pod setup cost: podlab's netlink path against the same work done with `ip` (not a test).
         .executableTarget(name: "netlink-bench", dependencies: ["Netlink", "Netns", "PodNet"], path: "Benchmarks/NetlinkBench"),
