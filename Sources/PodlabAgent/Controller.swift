@@ -103,10 +103,18 @@ public actor Controller: APIBackend {
     let cgroups: ContainerCgroups
     /// Runs the containers' probes (made at start, before pods are adopted).
     var containerProber: ContainerProber?
-    /// Events by what makes repeats one event (object, container, type, reason, message).
+    /// Events by what makes repeats one event (`EventRetention.key`), the store's `events`
+    /// table kept in memory.
     var events: [String: Event] = [:]
-    /// The last resourceVersion given to an event (events are not stored: no store write each).
+    /// The last resourceVersion given to an event (events count their own: no store write each).
     var eventVersion: Int64 = 0
+    /// How long and how many events are kept.
+    var eventRetention = EventRetention.standard
+    /// Events changed (by key) and removed (`namespace/name`) since the last write of the
+    /// `events` table, and whether that write is scheduled.
+    var eventsToStore: Set<String> = []
+    var eventsToDelete: Set<EventName> = []
+    var eventWriteScheduled = false
     /// What the mesh's sidecars show the mesh socket (`MeshAPIListener`), given them at start.
     let meshToken: String
     /// The lab's mesh CA, which signs every meshed pod's workload certificate.
@@ -194,6 +202,7 @@ public actor Controller: APIBackend {
                 pods[key(pod)] = pod
             }
             try loadServiceObjects(plan)
+            loadEvents()
             try loadNetworkPolicies()
             try loadMeshPolicies()
             try loadConfigObjects()
@@ -209,6 +218,7 @@ public actor Controller: APIBackend {
             syncAllWorkloads()
             policiesChanged()
             for node in nodes.values { sandboxRuntime.refillSpares(node: node, mtu: UInt32(plan.podMTU), namespaces: labNamespaces) }
+            await ensureAPIServerService()
             try await createTopologyPods(plan)
             await createClusterDNS(plan)
             message = readyMessage
@@ -223,6 +233,7 @@ public actor Controller: APIBackend {
     /// Stops watchers; containers and namespaces stay (they are adopted on the next start)
     /// unless the lab was deleted.
     func stop() {
+        writeEvents()
         hub.finishAll()
     }
 

@@ -212,6 +212,25 @@ struct DNSTests {
             }
             let page = try lab.run(["exec", "client", "--", "wget", "-qO-", "http://web/"], expectSuccess: false)
             #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)")
+            // default/kubernetes has its name and address as in a cluster, and, the API being on
+            // the host's loopback, which no pod reaches, refuses a connection at once.
+            #expect(Self.fields(try lab.run(["exec", "client", "--", "getent", "hosts", "kubernetes"], expectSuccess: false).stdout)
+                == ["10.96.0.1", "kubernetes.default.svc.cluster.local"])
+            let connect = """
+                import socket
+                s = socket.socket()
+                s.settimeout(5)
+                try:
+                    s.connect(("kubernetes.default.svc.cluster.local", 443))
+                    print("connected")
+                except ConnectionRefusedError:
+                    print("refused")
+                except OSError as e:
+                    print(e)
+                """
+            #expect(try lab.run(["exec", "client", "--", "/usr/bin/python3", "-c", connect]).stdout == "refused\n")
+            let endpoints = try lab.run(["get", "endpoints", "kubernetes"]).stdout
+            #expect(endpoints.split(separator: "\n").last?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first == "<none>", "\(endpoints)")
             // The built-in curl resolves through the pod's resolv.conf too, with its search list.
             try lab.apply("""
                 apiVersion: v1

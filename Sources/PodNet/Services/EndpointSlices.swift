@@ -50,8 +50,11 @@ public enum EndpointSlices {
     /// The slices `service` should have, given every pod of the lab: pods with the same
     /// resolved ports share slices of at most `maxEndpointsPerSlice` endpoints, ordered by pod
     /// name. A service that selects no pod has one empty slice (as Kubernetes keeps a
-    /// placeholder); a service without a selector has none (its endpoints would be kept by hand).
+    /// placeholder); a service without a selector has none (its endpoints would be kept by hand),
+    /// except `default/kubernetes`, whose one slice has its port and no endpoint
+    /// (`APIServerService`: the API is not reachable from the lab).
     public static func desired(for service: Service, pods: some Sequence<Pod>) -> [Content] {
+        if APIServerService.isAPIServerService(service) { return [APIServerService.sliceContent] }
         guard !service.spec.selector.isEmpty else { return [] }
         let namespace = service.metadata.namespace
         var groups: [[EndpointPort]: [Endpoint]] = [:]

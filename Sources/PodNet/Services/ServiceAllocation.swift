@@ -1,7 +1,8 @@
 /// Which virtual addresses and node ports the lab's services hold, and the choice of new ones,
 /// as the API server's allocators make it: a requested value must be free and in range; a
 /// dynamic one is picked at random, from the upper part of the range first, so the lower part
-/// (10.96.0.1 … 10.96.0.255 in a /16, where `kube-dns` asks for .10) stays for requests.
+/// (10.96.0.1 … 10.96.0.255 in a /16, where `kube-dns` asks for .10) stays for requests. The
+/// first address is `default/kubernetes`'s alone (`APIServerService`).
 public struct ServiceAllocation: Sendable {
     public static let nodePortRange: ClosedRange<Int32> = 30000...32767
 
@@ -10,10 +11,14 @@ public struct ServiceAllocation: Sendable {
     public private(set) var clusterIPs: [IPv4Address: String] = [:]
     /// Node port → the owning service. One number is one service's (for all its protocols).
     public private(set) var nodePorts: [Int32: String] = [:]
+    /// The service CIDR's first address, kept for `default/kubernetes` (`APIServerService`)
+    /// whether or not that Service exists at the moment (it is made again when deleted).
+    public let reservedAddress: IPv4Address?
 
     /// The allocations of `services` (as stored: their addresses and ports already assigned).
     public init(serviceCIDR: IPv4Prefix, services: some Sequence<Service> = [Service]()) {
         self.serviceCIDR = serviceCIDR
+        reservedAddress = APIServerService.address(serviceCIDR: serviceCIDR)
         for service in services { record(service) }
     }
 
@@ -83,7 +88,7 @@ public struct ServiceAllocation: Sendable {
                 if !serviceCIDR.contains(address) || !(usableAddresses?.contains(address.value) ?? false) {
                     errors.append(.invalid(field, .strings([spec.clusterIP]),
                                            "failed to allocate IP \(address): the provided IP (\(address)) is not in the valid range. The range of valid IPs is \(serviceCIDR)"))
-                } else if let holder = clusterIPs[address], holder != owner {
+                } else if let holder = clusterIPs[address] ?? holder(ofReserved: address), holder != owner {
                     errors.append(.invalid(field, .strings([spec.clusterIP]), "failed to allocate IP \(address): provided IP is already allocated"))
                 }
             }
@@ -135,13 +140,19 @@ public struct ServiceAllocation: Sendable {
         service.spec = spec
     }
 
+    /// Who `address` is kept for when it is the reserved one.
+    func holder(ofReserved address: IPv4Address) -> String? {
+        address == reservedAddress ? APIServerService.qualifiedName : nil
+    }
+
     func randomFreeAddress<R: RandomNumberGenerator>(using random: inout R) -> IPv4Address? {
         guard let usable = usableAddresses else { return nil }
         let band = min(staticAddressBand, UInt32(usable.count))
         let lower = usable.lowerBound...(usable.lowerBound + band - 1)
         let upper: ClosedRange<UInt32>? = usable.lowerBound + band <= usable.upperBound ? (usable.lowerBound + band)...usable.upperBound : nil
         for range in [upper, lower].compactMap({ $0 }) {
-            if let value = Self.randomFree(in: range, using: &random, isTaken: { clusterIPs[IPv4Address($0)] != nil }) {
+            if let value = Self.randomFree(in: range, using: &random,
+                                           isTaken: { clusterIPs[IPv4Address($0)] != nil || $0 == reservedAddress?.value }) {
                 return IPv4Address(value)
             }
         }

@@ -1,10 +1,16 @@
 import Foundation
 import PodNet
 
+/// An event's place in the store: its namespace and name.
+struct EventName: Hashable {
+    var namespace: String
+    var name: String
+}
+
 extension Controller {
-    /// The most events kept; the oldest go first. Events live in memory only, as short-lived
-    /// as Kubernetes keeps them (an hour there): a restarted agent starts without any.
-    static let maximumEvents = 1000
+    /// How long after a change the `events` table is written: changes in between are one write.
+    /// An agent killed meanwhile loses them (as Kubernetes, whose events are best-effort).
+    static let eventWriteDelay = Duration.milliseconds(500)
 
     /// Records what the kubelet would report about a container of `pod`: a repeat of the same
     /// event (same container, type, reason and message) counts up the one event, as the
@@ -35,8 +41,9 @@ extension Controller {
     func recordEvent(about object: ObjectReference, type: EventType, reason: String, message: String, source: String = "kubelet") {
         // Events are read by anyone who may list them (`describe`): known secrets never enter one.
         let message = SensitiveValues.shared.redact(message)
-        let key = [object.uid, object.fieldPath, type.rawValue, reason, message].joined(separator: "\u{0}")
+        let key = EventRetention.key(about: object, type: type, reason: reason, message: message)
         let now = Timestamp.now()
+        defer { eventChanged(key) }
         if var event = events[key] {
             event.count += 1
             event.lastTimestamp = now
@@ -44,10 +51,7 @@ extension Controller {
             events[key] = event
             return
         }
-        if events.count >= Controller.maximumEvents,
-           let oldest = events.min(by: { ($0.value.lastTimestamp?.secondsSince1970 ?? 0) < ($1.value.lastTimestamp?.secondsSince1970 ?? 0) }) {
-            events[oldest.key] = nil
-        }
+        if events.count >= eventRetention.maximumCount { dropEvents(now: now, adding: 1) }
         let version = nextEventVersion()
         let name = "\(object.name).\(String(UInt64(Date().timeIntervalSince1970 * 1e9) &+ UInt64(version), radix: 16))"
         events[key] = Event(
@@ -55,6 +59,79 @@ extension Controller {
                                  resourceVersion: String(version), creationTimestamp: now),
             involvedObject: object, reason: reason, message: message, type: type, sourceComponent: source,
             firstTimestamp: now, lastTimestamp: now)
+    }
+
+    /// Drops the events the retention says go at `now` (to make room for `adding` more).
+    func dropEvents(now: Timestamp, adding: Int = 0) {
+        let lastSeen = events.mapValues(EventRetention.lastSeen)
+        for key in eventRetention.dropped(lastSeen, now: now.secondsSince1970, adding: adding) {
+            guard let event = events.removeValue(forKey: key) else { continue }
+            eventsToDelete.insert(EventName(namespace: event.metadata.namespace, name: event.metadata.name))
+            eventsToStore.remove(key)
+            scheduleEventWrite()
+        }
+    }
+
+    private func eventChanged(_ key: String) {
+        eventsToStore.insert(key)
+        scheduleEventWrite()
+    }
+
+    private func scheduleEventWrite() {
+        guard !eventWriteScheduled else { return }
+        eventWriteScheduled = true
+        Task {
+            try? await Task.sleep(for: Controller.eventWriteDelay)
+            self.writeEvents()
+        }
+    }
+
+    /// Writes what changed in the events since the last write, in one transaction. A failed
+    /// write keeps the changes for the next one.
+    func writeEvents() {
+        eventWriteScheduled = false
+        guard !eventsToStore.isEmpty || !eventsToDelete.isEmpty else { return }
+        let deletes = eventsToDelete
+        let writes = eventsToStore.compactMap { events[$0] }
+        do {
+            try store.write { tx in
+                for name in deletes { try tx.deleteEvent(namespace: name.namespace, name: name.name) }
+                for event in writes {
+                    try tx.putEvent(namespace: event.metadata.namespace, name: event.metadata.name,
+                                    lastSeen: EventRetention.lastSeen(event), json: Data(event.json.jsonText(indent: 0).utf8))
+                }
+            }
+            eventsToDelete.removeAll()
+            eventsToStore.removeAll()
+        } catch {
+            logger.error("storing events failed (kept for the next write): \(error)")
+        }
+    }
+
+    /// Reads the stored events at start: the expired ones are deleted first, the rest beyond
+    /// the count too; repeats of a read event count it up, and versions go on from the
+    /// highest read.
+    func loadEvents() {
+        let now = Timestamp.now()
+        do {
+            let stored = try store.write { tx in
+                try tx.deleteEvents(lastSeenBefore: now.secondsSince1970 - eventRetention.timeToLive)
+                return try tx.events()
+            }
+            events = [:]
+            for json in stored {
+                do {
+                    let event = try Event(json: JSONReader.value(from: String(decoding: json, as: UTF8.self)))
+                    events[EventRetention.key(of: event)] = event
+                    eventVersion = max(eventVersion, Int64(event.metadata.resourceVersion) ?? 0)
+                } catch {
+                    logger.error("a stored event cannot be read, left out: \(error)")
+                }
+            }
+        } catch {
+            logger.error("reading the stored events failed: \(error)")
+        }
+        dropEvents(now: now)
     }
 
     /// Events count their versions on their own: a failing probe every second in hundreds of
@@ -73,6 +150,7 @@ extension Controller {
             guard parts.count == 2 else { throw APIStatus.badRequest("invalid field selector: \"\(term)\"") }
             requirements.append((String(parts[0]), String(parts[1])))
         }
+        dropEvents(now: .now())
         let items = try events.values.filter { event in
             if let namespace, event.metadata.namespace != namespace { return false }
             for (field, value) in requirements {
@@ -95,5 +173,13 @@ extension Controller {
         }.sorted { (Int64($0.metadata.resourceVersion) ?? 0) < (Int64($1.metadata.resourceVersion) ?? 0) }
         let version = try store.read { try $0.currentResourceVersion() }
         return Data(EventList(items: items, resourceVersion: String(version)).json.jsonText(indent: 0).utf8)
+    }
+}
+
+extension Controller {
+    /// Another bound for the events (tests).
+    func setEventRetention(_ retention: EventRetention) {
+        eventRetention = retention
+        dropEvents(now: .now())
     }
 }

@@ -452,6 +452,12 @@ struct ProbeLoop: EpollWindowLoop {
         if !(outcome == .connected && run.keepsOpen[flight.index]) {
             close(flight.fd)
             run.fds[flight.index] = -1
+        } else if flight.registered {
+            // Kept open, it leaves the epoll set: the set is level-triggered and a connected
+            // socket is always writable, so it would come back from every `epoll_wait`, and
+            // thousands of them (a ClusterIP's 100 probes each) filled the event batches with
+            // stale entries while the probes in flight waited behind them.
+            epoll_ctl(epoll, EPOLL_CTL_DEL, flight.fd, nil)
         }
         flights[slot] = nil
         active -= 1

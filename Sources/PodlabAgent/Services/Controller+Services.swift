@@ -330,8 +330,25 @@ extension Controller {
 
     public func deleteService(namespace: String, name: String, dryRun: Bool) async throws -> Data {
         let service = try service(namespace, name)
-        if !dryRun { try removeService(service) }
+        if !dryRun {
+            try removeService(service)
+            // As kube-apiserver's reconciler does (there within 10 s): a new object, a new uid.
+            if APIServerService.isAPIServerService(service) { await ensureAPIServerService() }
+        }
         return Data(service.json.jsonText(indent: 0).utf8)
+    }
+
+    /// Makes `default/kubernetes` (`APIServerService`) unless it exists: at every start, and
+    /// after it was deleted. Its address is reserved, so only a Service stored before the
+    /// reservation could hold it: then it is not made, and the log says which.
+    func ensureAPIServerService() async {
+        guard let plan, services[APIServerService.qualifiedName] == nil,
+              let service = APIServerService.service(serviceCIDR: plan.serviceCIDR) else { return }
+        do {
+            _ = try await createService(namespace: APIServerService.namespace, body: Data(service.json.jsonText(indent: 0).utf8), dryRun: false)
+        } catch {
+            logger.error("service \(APIServerService.qualifiedName): \(error)")
+        }
     }
 
     /// Removes a service, its endpoint slices and its address and ports.
@@ -453,7 +470,8 @@ extension Controller {
         let existing = slices(ofService: key)
         let (writes, deletes) = EndpointSlices.reconcile(
             service: service, desired: EndpointSlices.desired(for: service, pods: pods), existing: existing,
-            newName: { "\(service.metadata.name)-\(SafeAlphabet.random())" })
+            // kube-apiserver names the API's slice after the Service.
+            newName: { APIServerService.isAPIServerService(service) ? service.metadata.name : "\(service.metadata.name)-\(SafeAlphabet.random())" })
         guard !writes.isEmpty || !deletes.isEmpty else { return false }
         do {
             for slice in writes {
@@ -568,7 +586,7 @@ extension Controller {
     func endpointsObjects(namespace: String?) -> [Endpoints] {
         services.values.filter { namespace == nil || $0.metadata.namespace == namespace }
             .sorted { ($0.metadata.namespace, $0.metadata.name) < ($1.metadata.namespace, $1.metadata.name) }
-            .filter { !$0.spec.selector.isEmpty }
+            .filter { !$0.spec.selector.isEmpty || APIServerService.isAPIServerService($0) }
             .map { service in
                 EndpointSlices.endpoints(for: service, slices: slices(ofService: objectKey(service)))
             }

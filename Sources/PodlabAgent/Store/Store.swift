@@ -61,6 +61,19 @@ public final class Store: Sendable {
                 t.column("value", .text).notNull()
             }
         }
+        // Events: kept apart from `objects` (which share one resourceVersion and watch stream)
+        // and written in batches, so a probe failing every second in hundreds of pods costs no
+        // store write each; `lastSeen` (seconds) is what the retention drops by.
+        migrator.registerMigration("v2-events") { db in
+            try db.create(table: "events") { t in
+                t.column("namespace", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("lastSeen", .integer).notNull()
+                t.column("json", .blob).notNull()
+                t.primaryKey(["namespace", "name"])
+            }
+            try db.create(index: "events_lastSeen", on: "events", columns: ["lastSeen"])
+        }
         return migrator
     }
 
@@ -151,6 +164,32 @@ public final class Store: Sendable {
 
         public func allocation(owner: String) throws -> String? {
             try String.fetchOne(db, sql: "SELECT address FROM allocations WHERE owner = ?", arguments: [owner])
+        }
+
+        // MARK: events
+
+        /// Every stored event's JSON, the most recently seen first.
+        public func events() throws -> [Data] {
+            try Data.fetchAll(db, sql: "SELECT json FROM events ORDER BY lastSeen DESC, namespace, name")
+        }
+
+        /// Inserts or replaces an event.
+        public func putEvent(namespace: String, name: String, lastSeen: Int64, json: Data) throws {
+            try db.execute(sql: """
+                INSERT INTO events(namespace, name, lastSeen, json) VALUES(?, ?, ?, ?)
+                ON CONFLICT(namespace, name) DO UPDATE SET lastSeen = excluded.lastSeen, json = excluded.json
+                """, arguments: [namespace, name, lastSeen, json])
+        }
+
+        public func deleteEvent(namespace: String, name: String) throws {
+            try db.execute(sql: "DELETE FROM events WHERE namespace = ? AND name = ?", arguments: [namespace, name])
+        }
+
+        /// Deletes the events last seen before `seconds`; returns how many.
+        @discardableResult
+        public func deleteEvents(lastSeenBefore seconds: Int64) throws -> Int {
+            try db.execute(sql: "DELETE FROM events WHERE lastSeen < ?", arguments: [seconds])
+            return db.changesCount
         }
 
         // MARK: meta

@@ -37,16 +37,52 @@ struct ServiceAllocationTests {
         #expect(seen.count == 500)
     }
 
-    @Test("a small range fills both bands, then is full with a 500")
+    @Test("a small range fills both bands but its first address, then is full with a 500")
     func full() throws {
         var allocation = ServiceAllocation(serviceCIDR: IPv4Prefix("10.96.0.0/29")!)
         var random = Counter()
-        for index in 0..<6 {
+        var given: Set<String> = []
+        for index in 0..<5 {
             var service = Self.service("s\(index)")
             try allocation.assign(&service, using: &random)
+            given.insert(service.spec.clusterIP)
         }
-        var seventh = Self.service("s7")
-        #expect(throws: APIStatus.internalError("failed to allocate a serviceIP: range is full")) { try allocation.assign(&seventh, using: &random) }
+        #expect(given == ["10.96.0.2", "10.96.0.3", "10.96.0.4", "10.96.0.5", "10.96.0.6"])
+        var sixth = Self.service("s6")
+        #expect(throws: APIStatus.internalError("failed to allocate a serviceIP: range is full")) { try allocation.assign(&sixth, using: &random) }
+        // The first address stays for default/kubernetes.
+        var api = try #require(APIServerService.service(serviceCIDR: IPv4Prefix("10.96.0.0/29")!)).applyingDefaults()
+        try allocation.assign(&api, using: &random)
+        #expect(api.spec.clusterIP == "10.96.0.1")
+    }
+
+    @Test("the first address is default/kubernetes's: refused to any other Service, asked for or at random, also while it is deleted")
+    func reservedForTheAPI() throws {
+        var allocation = ServiceAllocation(serviceCIDR: Self.cidr)
+        var random = Counter()
+        #expect(allocation.reservedAddress == IPv4Address("10.96.0.1"))
+        var other = Self.service("web", clusterIP: "10.96.0.1")
+        do {
+            try allocation.assign(&other, using: &random)
+            Issue.record("the API's address was given to another Service")
+        } catch {
+            #expect(error.message == #"Service "web" is invalid: spec.clusterIPs: Invalid value: []string{"10.96.0.1"}: failed to allocate IP 10.96.0.1: provided IP is already allocated"#)
+        }
+        #expect(allocation.clusterIPs.isEmpty)
+        var api = try #require(APIServerService.service(serviceCIDR: Self.cidr)).applyingDefaults()
+        try allocation.assign(&api, using: &random)
+        #expect(allocation.clusterIPs[IPv4Address("10.96.0.1")!] == "default/kubernetes")
+        allocation.release(api)
+        do {
+            try allocation.assign(&other, using: &random)
+            Issue.record("the API's address was given away while its Service was deleted")
+        } catch {
+            #expect(error.message.hasSuffix("provided IP is already allocated"))
+        }
+        // A kubernetes Service in another namespace is an ordinary one.
+        var elsewhere = Self.service("kubernetes", clusterIP: "10.96.0.1")
+        elsewhere.metadata.namespace = "team"
+        #expect(throws: APIStatus.self) { try allocation.assign(&elsewhere, using: &random) }
     }
 
     @Test("a requested address must be in range and free; a failed assignment changes nothing")
