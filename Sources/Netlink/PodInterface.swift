@@ -112,7 +112,8 @@ extension RouteNetlink {
     ///
     /// 1. One `RTM_NEWLINK` in the node creates the veth pair: the host end on the bridge and up,
     ///    the peer born inside the pod's namespace under `podInterfaceName`; one queue per end.
-    /// 2. `RTM_GETLINK` for both ends (indices, the pod's MAC).
+    /// 2. The pod end's index from the host end's echo (`IFLA_LINK`) when the pod's MAC is given;
+    ///    otherwise an `RTM_GETLINK` in the pod (its index and the MAC the kernel chose).
     /// 3. One datagram in the pod: `lo` up, the address as /32, (without `ipv6LinkLocal`: IPv6
     ///    address generation off,) the interface up (the peer cannot be brought up at creation:
     ///    ENOTCONN), `default via GATEWAY dev eth0 onlink`, and a permanent neighbour entry
@@ -157,7 +158,14 @@ extension RouteNetlink {
 
         let host = try createVeth(veth, peerNamespace: podNamespace)
         do {
-            let podLink = try pod.link(named: c.podInterfaceName)
+            // The echoed host end names its peer's index (`IFLA_LINK`, an index in the pod's
+            // namespace); with the pod's MAC chosen here too, nothing needs asking the pod.
+            let podLink: Link
+            if let podMAC = c.podMAC, let peerIndex = host.parentIndex, peerIndex > 0 {
+                podLink = Link(index: peerIndex, name: c.podInterfaceName, mac: podMAC)
+            } else {
+                podLink = try pod.link(named: c.podInterfaceName)
+            }
             guard let podMAC = podLink.mac else {
                 throw KernelError(operation: "RTM_GETLINK", object: "link \"\(c.podInterfaceName)\"", namespace: pod.namespace,
                                   errno: .invalidArgument, detail: "the pod's interface has no MAC address")

@@ -107,7 +107,7 @@ public enum Plugin {
             if routes.isEmpty && (routed || config.isDefaultGateway) { routes = PodInterfaceConfiguration.defaultRoutes }
             let interfaceConfig = PodInterfaceConfiguration(
                 hostInterfaceName: hostInterfaceName(attachment), podInterfaceName: attachment.ifname, address: record.address,
-                gateway: config.gateway, mtu: config.mtu, ipv6LinkLocal: !routed, prefixLength: config.containerPrefixLength,
+                gateway: config.gateway, mtu: config.mtu, podMAC: MACAddress.derived(from: record.address), ipv6LinkLocal: !routed, prefixLength: config.containerPrefixLength,
                 routes: routes, permanentNeighbors: config.isGateway, loopbackUp: false)
             let made = try host.setUpPodInterface(interfaceConfig, bridge: bridge, pod: pod, podNamespace: podNamespace)
             trace.mark("interface")
@@ -359,13 +359,15 @@ public enum Plugin {
                 }
             }
             if config.isGateway {
-                let present = try host.addresses(interfaceIndex: bridge.index).contains {
-                    $0.address == .v4(config.gateway) && $0.prefixLength == config.subnet.length
+                // Added unless it is there (EEXIST): one message, where a dump of the namespace's
+                // addresses grew with every link in it.
+                var added = true
+                do {
+                    try host.addAddress(InterfaceAddress(interfaceIndex: bridge.index, config.gatewayInterface), interfaceName: bridge.name)
+                } catch Errno.fileExists {
+                    added = false
                 }
-                if !present {
-                    do {
-                        try host.addAddress(InterfaceAddress(interfaceIndex: bridge.index, config.gatewayInterface), interfaceName: bridge.name)
-                    } catch Errno.fileExists {}
+                if added {
                     try writeSysctl("net/ipv4/ip_forward", "1")
                     if config.mode == .routed {
                         try writeSysctl("net/ipv4/conf/\(bridge.name)/send_redirects", "0")

@@ -31,7 +31,7 @@ import Testing
         #expect(namespaces["scope"] == "Cluster")
 
         let groups = try #require(DiscoveryRoutes.aggregatedList(core: false)["items"]?.arrayValue)
-        #expect(groups.compactMap { $0["metadata"]?["name"]?.stringValue } == ["apps", "discovery.k8s.io", "networking.k8s.io"])
+        #expect(groups.compactMap { $0["metadata"]?["name"]?.stringValue } == ["apps", "discovery.k8s.io", "networking.k8s.io", "podlab.dev"])
         // The same resources, in the same order, as each group version's classic list (less its subresources).
         for group in groups {
             for version in group["versions"]?.arrayValue ?? [] {
