@@ -54,7 +54,7 @@ struct KeeperTests {
             #expect(shells.allSatisfy(processIsAlive), "a container ended before the agent was killed: nothing to test")
             #expect(FileManager.default.createFile(atPath: go, contents: nil))
             for pid in shells {
-                try await lab.eventually("container \(pid) reaped by the keeper", timeout: .seconds(20)) { processState(pid) == nil }
+                try await lab.eventually("container \(pid) reaped by the keeper", timeout: .seconds(60)) { processState(pid) == nil }
             }
             // Written down while no agent runs.
             #expect(try lab.exitRecords().values.map { $0.split(separator: " ").first } == ["exited", "exited"])
