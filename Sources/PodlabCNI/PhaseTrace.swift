@@ -33,8 +33,8 @@ final class PhaseTrace: @unchecked Sendable {
     func report(_ verb: String) {
         guard enabled else { return }
         func ms(_ ns: UInt64) -> String {
-            let tenths = (ns + 50_000) / 100_000
-            return "\(tenths / 10).\(tenths % 10)"
+            let hundredths = (ns + 5_000) / 10_000
+            return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
         }
         let text = "podlab-cni \(verb): " + phases.map { "\($0.0) \(ms($0.1))" }.joined(separator: ", ") + "; total \(ms(last - start)) ms\n"
         _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }

@@ -294,7 +294,7 @@ public enum Plugin {
         }
         if allocations.nextFree(in: config.ranges) == nil {
             throw CNIError(.pluginNotAvailable, "no IP addresses available in network \(config.name)",
-                           details: "all \(allocations.records.count) addresses are allocated")
+                           details: "all \(allocations.count) addresses are allocated")
         }
     }
 

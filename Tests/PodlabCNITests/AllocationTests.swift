@@ -75,6 +75,38 @@ struct AllocationTests {
         #expect(throws: CNIError.self) { try Allocations(parsing: "last -\nnot-an-address c eth0\n") }
     }
 
+    @Test("A damaged line is refused, naming it", arguments: [
+        "10.0.0.2", "10.0.0.2 ", "10.0.0.2 c0", "10.0.0.2 c0 ", "10.0.0.2  c0 eth0", "10.0.0.2 c0  eth0", "10.0.0.2 c0 eth0 ",
+        "10.0.0.2 c0 eth0 tcp:8080", "10.0.0.2 c0 eth0 tcp:8080:80 http:1:2", "10.0.0.256 c0 eth0",
+    ])
+    func damagedLine(line: String) {
+        #expect(throws: CNIError(.ioFailure, "the IPAM store is damaged", details: "line 2: \"\(line)\"")) {
+            try Allocations(parsing: "last -\n\(line)\n")
+        }
+    }
+
+    @Test("Lines are found by container id and interface name as whole fields, and read back as written")
+    func lookup() throws {
+        let text = "last 10.0.0.4\n10.0.0.2 c1 eth0\n10.0.0.3 c eth1 udp:53:53 tcp:80:8080\n10.0.0.4 c eth0\n"
+        var a = try Allocations(parsing: text)
+        #expect(a.count == 3)
+        #expect(a.record(for: ContainerAttachment(containerID: "c", ifname: "eth0"))?.address == IPv4Address("10.0.0.4"))
+        #expect(a.record(for: ContainerAttachment(containerID: "c", ifname: "eth"))  == nil)
+        #expect(a.record(for: ContainerAttachment(containerID: "c1", ifname: "eth0"))?.address == IPv4Address("10.0.0.2"))
+        #expect(a.record(for: ContainerAttachment(containerID: "c", ifname: "eth1"))?.portMappings
+                == [PortMapping(hostPort: 53, containerPort: 53, transport: .udp), PortMapping(hostPort: 80, containerPort: 8080, transport: .tcp)])
+        #expect(a.serialized == text)
+        #expect(a.release(ContainerAttachment(containerID: "c", ifname: "eth1"))?.address == IPv4Address("10.0.0.3"))
+        #expect(a.serialized == "last 10.0.0.4\n10.0.0.2 c1 eth0\n10.0.0.4 c eth0\n")
+        // A mapping held by a line read from the file still conflicts.
+        var b = try Allocations(parsing: text)
+        #expect(throws: CNIError.self) {
+            try b.allocate(ContainerAttachment(containerID: "d", ifname: "eth0"), portMappings: [PortMapping(hostPort: 53, containerPort: 5353, transport: .udp)],
+                           in: ranges, network: "n")
+        }
+        #expect(b.count == 3)
+    }
+
     @Test("The store on disk keeps allocations between processes' calls")
     func store() throws {
         let dir = "/tmp/podlab-cni-test-\(UInt32.random(in: 0...UInt32.max))/net"
