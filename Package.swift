@@ -10,6 +10,14 @@ import PackageDescription
 let fastStartLinkerFlags = ["-static-stdlib", "-L", "/opt/podlab/static-cxx",
                             "-Xclang-linker", "-static-libgcc", "-Xclang-linker", "-no-pie"]
 
+/// Type metadata that release code of the fast-starting processes' modules needs is made by the
+/// types' accessor functions, not looked up by mangled name: a lookup demangles the name and
+/// searches the binary's protocol conformances at run time, once per type, which cost every ADD
+/// of podlab-cni about 0.3 ms of its start (ARCHITECTURE.md, the CNI plugin).
+let fastStartSwiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "podlab",
     platforms: [.macOS(.v15)],
@@ -50,12 +58,12 @@ let package = Package(
         // _GNU_SOURCE wrappers and macro values Swift cannot import.
         .target(name: "CNetlink"),
 
-        .target(name: "Netns", dependencies: ["CNetlink", "CMnl"]),
-        .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns", "Addressing"]),
-        .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "Addressing"]),
+        .target(name: "Netns", dependencies: ["CNetlink", "CMnl"], swiftSettings: fastStartSwiftSettings),
+        .target(name: "Netlink", dependencies: ["CNetlink", "CMnl", "Netns", "Addressing"], swiftSettings: fastStartSwiftSettings),
+        .target(name: "NFTables", dependencies: ["CNetlink", "CMnl", "CNftnl", "Netns", "Addressing"], swiftSettings: fastStartSwiftSettings),
         // IPv4/IPv6 addresses, prefixes and MACs: the only model types the kernel layer needs.
         // Pure Swift without Foundation; PodNet re-exports it.
-        .target(name: "Addressing"),
+        .target(name: "Addressing", swiftSettings: fastStartSwiftSettings),
         .target(name: "PodNet", dependencies: ["Addressing", "PodlabImages", "MeshAuthorization", .product(name: "Yams", package: "Yams")]),
         // MeshPolicy's rules as plain values and the allow/deny decision: pure Swift without
         // Foundation, shared by the model (PodNet) and the sidecar (PodlabProxy).
@@ -118,9 +126,9 @@ let package = Package(
 
         // The CNI plugin: config, results, IPAM store and the verbs, on the kernel layer only (no
         // Kubernetes model, YAML, HTTP or Foundation: every ADD pays the process's start-up).
-        .target(name: "PodlabCNI", dependencies: ["Addressing", "Netns", "Netlink", "NFTables"]),
+        .target(name: "PodlabCNI", dependencies: ["Addressing", "Netns", "Netlink", "NFTables"], swiftSettings: fastStartSwiftSettings),
         // Release builds carry the Swift runtime inside, as podlab-tools does (fastStartLinkerFlags).
-        .executableTarget(name: "podlab-cni", dependencies: ["PodlabCNI"],
+        .executableTarget(name: "podlab-cni", dependencies: ["PodlabCNI"], swiftSettings: fastStartSwiftSettings,
                           linkerSettings: [.unsafeFlags(fastStartLinkerFlags, .when(configuration: .release))]),
 
         // The mesh's sidecar: SwiftNIO (with NIOSSL for mTLS) and FoundationEssentials only (no Yams, Hummingbird or the
