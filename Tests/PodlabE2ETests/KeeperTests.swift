@@ -54,7 +54,12 @@ struct KeeperTests {
             #expect(shells.allSatisfy(processIsAlive), "a container ended before the agent was killed: nothing to test")
             #expect(FileManager.default.createFile(atPath: go, contents: nil))
             for pid in shells {
-                try await lab.eventually("container \(pid) reaped by the keeper", timeout: .seconds(60)) { processState(pid) == nil }
+                let deadline = ContinuousClock.now + .seconds(60)
+                while processState(pid) != nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+                if processState(pid) != nil {
+                    Issue.record("container \(pid) not reaped by the keeper in 60 s: \(processReport(pid)); the file it waits for exists: \(FileManager.default.fileExists(atPath: go)); exit records: \((try? lab.exitRecords()) ?? [:])\n\(lab.diagnosis())")
+                    return
+                }
             }
             // Written down while no agent runs.
             #expect(try lab.exitRecords().values.map { $0.split(separator: " ").first } == ["exited", "exited"])
@@ -246,6 +251,17 @@ struct KeeperTests {
 }
 
 /// State letter and parent of a process (fields 3 and 4 of /proc/PID/stat); nil when there is no such process.
+/// A process, its children and its parent as /proc shows them, for a test that waited in vain.
+func processReport(_ pid: Int32) -> String {
+    func stat(_ pid: Int32) -> String {
+        ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "gone").split(separator: " ").prefix(8).joined(separator: " ")
+    }
+    let children = ((try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? "")
+        .split(separator: " ").compactMap { Int32($0) }
+    let parent = processState(pid)?.parent ?? 0
+    return "process [\(stat(pid))], children \(children.map { "[\(stat($0))]" }), parent [\(stat(parent))]"
+}
+
 func processState(_ pid: Int32) -> (state: String, parent: Int32)? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
     let fields = stat[stat.index(after: close)...].split(separator: " ")

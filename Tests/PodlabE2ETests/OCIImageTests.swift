@@ -191,6 +191,47 @@ struct OCIImageTests {
         }
     }
 
+    @Test("runc: terminals in containers of an image: run -it (attach), exec -it from podlab and from every kubectl")
+    func runcTerminal() async throws {
+        try await TestLab.with { lab in
+            let image = try BusyboxWebImage(page: "-")
+            try image.writeLayout("\(lab.stateRoot)/layout", name: "registry.test/web:1")
+            try lab.run(["image", "load", "-i", "\(lab.stateRoot)/layout"])
+
+            // `script` gives each client a terminal; what it reads from its stdin is typed there.
+            // Typed as `"$A"2`: only the shell's answer reads 42.
+            let run = "\(lab.podlab) run t --image registry.test/web:1 -it --rm --restart=Never --command -- /bin/sh"
+            let session = try Command.run("script", ["-qec", run, "/dev/null"], environment: lab.environment,
+                                          input: "A=4; echo \"$A\"2 \"$TERM\"; /bin/busybox tty\nexit\n")
+            #expect(session.status == .exited(0), "\(session.stdout)\(session.stderr)")
+            #expect(session.stdout.contains("\r\n42 xterm\r\n"), "\(session.stdout)")
+            // The container's own console, in its own devpts.
+            #expect(session.stdout.contains("\r\n/dev/pts/0\r\n"), "\(session.stdout)")
+            #expect(session.stdout.contains("pod \"t\" deleted"), "\(session.stdout)")
+
+            try lab.run(["run", "web", "--image", "registry.test/web:1", "--restart=Never"])
+            try await lab.eventually("web Running") { (try lab.pod("web")["status"] as? [String: Any])?["phase"] as? String == "Running" }
+            let exec = try Command.run("script", ["-qec", "\(lab.podlab) exec -it web -- /bin/sh", "/dev/null"], environment: lab.environment,
+                                       input: "B=5; echo \"$B\"3; /bin/busybox tty; exit 4\n")
+            #expect(exec.status == .exited(4), "the shell's exit code comes back: \(exec.stdout)\(exec.stderr)")
+            #expect(exec.stdout.contains("\r\n53\r\n"), "\(exec.stdout)")
+            #expect(exec.stdout.contains("\r\n/dev/pts/"), "\(exec.stdout)")
+
+            for binary in KubectlBinary.found {
+                let kubectl = try KubectlTests.kubectl(binary, for: lab)
+                defer { try? FileManager.default.removeItem(atPath: kubectl.cacheDirectory) }
+                // --foreground: kubectl stays in the terminal's foreground process group, or its raw mode stops it (SIGTTOU).
+                let command = "/usr/bin/timeout --foreground 120 \(binary.path) --cache-dir \(kubectl.cacheDirectory) exec -it web -- /bin/sh"
+                let result = try Command.run("script", ["-qec", command, "/dev/null"],
+                                             environment: ["PATH": Spawner.defaultPath, "KUBECONFIG": kubectl.kubeconfig, "HOME": kubectl.cacheDirectory],
+                                             input: "C=6; echo \"$C\"4 \"$TERM\"; /bin/busybox tty; exit 5\n")
+                #expect(result.status == .exited(5), "\(binary): \(result.stdout)\(result.stderr)")
+                #expect(result.stdout.contains("\r\n64 xterm\r\n"), "\(binary): \(result.stdout)")
+                #expect(result.stdout.contains("\r\n/dev/pts/"), "\(binary): \(result.stdout)")
+            }
+        }
+    }
+
     @Test("an image the store does not hold waits in ErrImagePull with the reason")
     func missingImage() async throws {
         try await TestLab.with { lab in

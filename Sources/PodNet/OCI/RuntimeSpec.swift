@@ -55,6 +55,8 @@ public struct RuntimeSpec: Hashable, Sendable {
     /// `CAP_*` names, in the order containerd lists them.
     public var capabilities: [String]
     public var noNewPrivileges: Bool
+    /// The container's `tty`: the process gets a terminal (`process.terminal`).
+    public var terminal: Bool
     public var readOnlyRoot: Bool
     public var rootfs: String
     public var namespaces: PodNamespaces
@@ -127,6 +129,10 @@ public struct RuntimeSpec: Hashable, Sendable {
         set("HOSTNAME=\(PodHostname(pod: pod).kernelHostname)")
         image.env.forEach(set)
         for variable in environment.variables { set("\(variable.name)=\(variable.value)") }
+        // containerd's `WithTTY` adds TERM=xterm after everything else; glibc reads the first
+        // definition, so a TERM of the image or the container stays.
+        terminal = container.tty
+        if terminal && positions["TERM"] == nil { set("TERM=xterm") }
         self.env = env
 
         cwd = !container.workingDir.isEmpty ? container.workingDir : !image.workingDir.isEmpty ? image.workingDir : "/"
@@ -260,7 +266,7 @@ public struct RuntimeSpec: Hashable, Sendable {
         return [
             "ociVersion": "1.0.2",
             "process": [
-                "terminal": false,
+                "terminal": .bool(terminal),
                 "user": ["uid": .integer(Int64(uid)), "gid": .integer(Int64(gid)), "additionalGids": .array(additionalGids.map { .integer(Int64($0)) })],
                 "args": .array(args.map { .string($0) }),
                 "env": .array(env.map { .string($0) }),

@@ -15,10 +15,10 @@ extension Controller {
     /// alone, resolved again.
     static func execRequest(pod: Pod, container: Container, process: ProcessIdentity, sandbox: PodSandboxPaths,
                             imagesDirectory: String, ociRuntimeRoot: String, cgroup: SpawnCgroup?,
-                            environment: [(name: String, value: String)]?, command: [String]) throws -> SpawnRequest {
+                            environment: [(name: String, value: String)]?, command: [String], tty: Bool = false) throws -> SpawnRequest {
         if let containerID = pod.status[container: container.name]?.containerID,
            let (kind, id) = OCIContainers.runtimeContainer(ofContainerID: containerID) {
-            return OCIContainers.execRequest(runtime: kind, runtimeRoot: ociRuntimeRoot, id: id, command: command)
+            return OCIContainers.execRequest(runtime: kind, runtimeRoot: ociRuntimeRoot, id: id, command: command, terminal: tty ? "xterm" : nil)
         }
         let environment = environment ?? (try? ContainerEnvironment(container: container, pod: pod, nodeAllocatable: NodeCapacity.host).variables)
             ?? container.env.map { ($0.name, $0.value) }
@@ -58,13 +58,10 @@ extension Controller {
         }
         let request: SpawnRequest
         do {
-            if options.tty, let containerID = pod.status[container: containerName]?.containerID, OCIContainers.runtime(ofContainerID: containerID) != nil {
-                return AttachSession(failure: APIStatus.internalError("error executing command in container: a terminal (-t) is not supported in containers of OCI images yet"))
-            }
             request = try Self.execRequest(pod: pod, container: container, process: process, sandbox: runtime.sandbox, imagesDirectory: paths.images,
                                            ociRuntimeRoot: OCIContainers.runtimeRoot(paths),
                                            cgroup: cgroups.existing(uid: pod.metadata.uid, container: containerName, limits: ContainerCgroupLimits(container)),
-                                           environment: startEnvironment(of: container, in: pod), command: command)
+                                           environment: startEnvironment(of: container, in: pod), command: command, tty: options.tty)
         } catch {
             return AttachSession(failure: APIStatus.internalError("error executing command in container: \(error)"))
         }

@@ -22,9 +22,6 @@ extension Controller {
         } else {
             throw ImageError.notInStore(container.image)
         }
-        guard ContainerStreams.Mode(container) == nil else {
-            throw OCIImageError("stdin and tty are not supported in containers of OCI images yet")
-        }
         let kind = options.ociRuntime
         guard access(kind.executable, X_OK) == 0 else {
             throw OCIImageError("\(kind.executable) is missing: install the Debian package \(kind.rawValue) (scripts/install-deps does)")
@@ -40,15 +37,20 @@ extension Controller {
                                               environment: environment, sandbox: runtime.sandbox, restart: restart, logPath: logPath,
                                               cgroupsPath: cgroup == nil ? nil : cgroups.relativePath(uid: pod.metadata.uid, container: name))
         launch.cgroup = cgroup
+        // With `stdin` or `tty`, the runtime's stdio are the agent's pipes or terminal, as a
+        // built-in container's are: the runtime passes pipes to the container as they are, and
+        // with `tty` (`process.terminal`) copies between its terminal and the container's.
         let process: ProcessIdentity
+        let streams: ContainerStreams?
         do {
-            process = try sandboxRuntime.start(launch, streams: nil).process
+            (process, streams) = try sandboxRuntime.start(launch, streams: ContainerStreams.Mode(container))
         } catch {
             OCIContainers.remove(bundle: OCIContainers.bundleDirectory(runtime.sandbox.directory, container: name, restart: restart), id: id,
                                  runtime: kind, paths: paths)
             throw error
         }
         runtime.processes[name] = process
+        runtime.streams[name] = streams
         do { try store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) } } catch {
             logger.error("pod \(pod.metadata.namespace)/\(pod.metadata.name) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
         }

@@ -112,9 +112,15 @@ public enum OCIContainers {
     /// runtime takes them from the container's spec). The runtime stays the command's parent,
     /// passes it its stdio and exits with its status, as `run` does; the agent's spawn adds
     /// nothing of the pod's (the runtime joins everything itself).
-    public static func execRequest(runtime: OCIRuntimeKind, runtimeRoot: String, id: String, command: [String]) -> SpawnRequest {
-        SpawnRequest(executable: runtime.executable, arguments: runtime.globalOptions + ["--root", runtimeRoot, "exec", id] + command,
-                     argv0: runtime.rawValue, environment: ["PATH": Spawner.defaultPath], newSession: true)
+    ///
+    /// With `terminal`, the command gets a terminal of its own in the container (`exec --tty`,
+    /// `TERM` set as given): the runtime, in the foreground, makes its own stdin's terminal raw
+    /// and copies between it and the container's, and passes a resize (its SIGWINCH) on.
+    public static func execRequest(runtime: OCIRuntimeKind, runtimeRoot: String, id: String, command: [String],
+                                   terminal: String? = nil) -> SpawnRequest {
+        let tty = terminal.map { ["--tty", "--env", "TERM=\($0)"] } ?? []
+        return SpawnRequest(executable: runtime.executable, arguments: runtime.globalOptions + ["--root", runtimeRoot, "exec"] + tty + [id] + command,
+                            argv0: runtime.rawValue, environment: ["PATH": Spawner.defaultPath], newSession: true)
     }
 
     /// A small file of the image (`/etc/passwd`), read without following a symbolic link

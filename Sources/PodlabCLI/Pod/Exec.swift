@@ -68,8 +68,8 @@ public struct Exec: PodlabCommand {
         }
         if let containerID = podObject.status[container: chosen.name]?.containerID,
            let (kind, id) = OCIContainers.runtimeContainer(ofContainerID: containerID) {
-            guard !tty else { throw CLIError("a terminal (-t) is not supported in containers of OCI images yet") }
-            var request = OCIContainers.execRequest(runtime: kind, runtimeRoot: OCIContainers.runtimeRoot(client.paths), id: id, command: command)
+            var request = OCIContainers.execRequest(runtime: kind, runtimeRoot: OCIContainers.runtimeRoot(client.paths), id: id, command: command,
+                                                    terminal: tty ? context.environment["TERM"] ?? "xterm" : nil)
             request.stdin = stdin
             request.stdout = stdout
             request.stderr = stderr

@@ -50,6 +50,20 @@ struct RuntimeSpecTests {
         #expect(try Self.spec(container, image: ImageConfig(entrypoint: ["/x"])).env == [RuntimeSpec.defaultPath, "HOSTNAME=web", "PAGE=/srv", "MODE=lab"])
     }
 
+    @Test("tty: process.terminal and containerd's TERM=xterm, unless the image or the container sets TERM")
+    func terminal() throws {
+        var container = Container(name: "app", image: "web:1")
+        #expect(try Self.spec(container).terminal == false)
+        #expect(try Self.spec(container).json["process"]?["terminal"] == .bool(false))
+        container.preservedFields["tty"] = .bool(true)
+        container.preservedFields["stdin"] = .bool(true)
+        let spec = try Self.spec(container)
+        #expect(spec.json["process"]?["terminal"] == .bool(true))
+        #expect(spec.env == ["PATH=/bin:/usr/bin", "HOSTNAME=web", "PAGE=/www", "TERM=xterm"])
+        container.env = [EnvVar(name: "TERM", value: "vt100")]
+        #expect(try Self.spec(container).env == ["PATH=/bin:/usr/bin", "HOSTNAME=web", "PAGE=/www", "TERM=vt100"])
+    }
+
     @Test("working directory: the container's, else the image's, else /")
     func workingDirectory() throws {
         #expect(try Self.spec(Container(name: "app", workingDir: "/tmp")).cwd == "/tmp")
