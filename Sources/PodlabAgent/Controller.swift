@@ -34,6 +34,9 @@ public actor Controller: APIBackend {
     var pods: [String: Pod] = [:]
     /// Runtime state of pods by uid.
     var runtimes: [String: PodRuntime] = [:]
+    /// Registry pulls under way, by image reference: containers that want an image while it is
+    /// being pulled wait for that pull (`sharedPull`).
+    var imagePulls: [String: Task<ImagePullOutcome, Never>] = [:]
     /// Namespaces by name, services and endpoint slices by `namespace/name`: the store's
     /// content kept in memory, as for pods.
     var namespaces: [String: Namespace] = [:]

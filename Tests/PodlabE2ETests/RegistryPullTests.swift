@@ -119,6 +119,36 @@ struct RegistryPullTests {
         }
     }
 
+    @Test("three pods that want one image at once share one pull: each blob is fetched once, each pod gets its Pulled event",
+          .enabled(if: toolsPresent, "docker-registry and skopeo are missing: scripts/install-deps installs them"))
+    func sharedPull() async throws {
+        try await TestLab.with(backoff: 0.5) { lab in
+            let registry = try await LocalRegistry.start(directory: "\(lab.stateRoot)/registry")
+            defer { registry.stop() }
+            let image = try BusyboxWebImage(page: "shared\n")
+            try image.writeDockerArchive("\(lab.stateRoot)/web.tar", tag: "web:1")
+            _ = try registry.push(archive: "\(lab.stateRoot)/web.tar", as: "team/shared:1")
+            let log = "\(lab.stateRoot)/registry/registry.log"
+            func blobGets() -> Int {
+                KernelTest.readWholeFile(log).split(separator: "\n").filter { $0.contains("\"GET /v2/team/shared/blobs/") }.count
+            }
+            let before = blobGets()  // skopeo's inspect read the config
+
+            try lab.run(["apply", "-f", "-"], input: ["a", "b", "c"].map { """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: web-\($0)}
+                spec: {containers: [{name: web, image: \(registry.host)/team/shared:1}]}
+                """ }.joined(separator: "\n---\n"))
+            for name in ["web-a", "web-b", "web-c"] {
+                try await lab.eventually("pod \(name) Running") { (try lab.pod(name)["status"] as? [String: Any])?["phase"] as? String == "Running" }
+                #expect(try lab.run(["describe", "pod", name]).stdout.contains("Successfully pulled image \"\(registry.host)/team/shared:1\""))
+            }
+            // The config and the one layer, once each, for the three pods.
+            #expect(blobGets() - before == 2, "\(KernelTest.readWholeFile(log).split(separator: "\n").filter { $0.contains("\"GET /v2/") }.joined(separator: "\n"))")
+        }
+    }
+
     @Test("a lab limited to the loopback refuses other registries before any traffic")
     func loopbackOnly() async throws {
         try await TestLab.with { lab in

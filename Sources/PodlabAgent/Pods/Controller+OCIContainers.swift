@@ -73,28 +73,46 @@ extension Controller {
     func beginPull(_ pod: Pod, container name: String, image reference: String, runtime: PodRuntime) {
         guard runtime.restartTasks[name] == nil else { return }
         recordEvent(pod, container: name, type: .normal, reason: EventReason.pulling, message: "Pulling image \"\(reference)\"")
-        var puller = RegistryPuller(credentials: RegistryPuller.dockerConfigCredentials(path: nil))
-        puller.scope = options.registries
-        let store = ImageStore(paths: paths)
+        let pull = sharedPull(reference)
         let podKey = key(pod), uid = pod.metadata.uid
         let started = ContinuousClock.now
         runtime.restartTasks[name] = Task {
-            let result: Result<ImageStore.Image, OCIImageError>
-            do throws(OCIImageError) { result = .success(try await puller.pull(reference, into: store)) } catch { result = .failure(error) }
-            self.pullFinished(podKey, uid: uid, container: name, image: reference, result: result, took: ContinuousClock.now - started)
+            let outcome = await pull.value
+            self.pullFinished(podKey, uid: uid, container: name, image: reference, result: outcome.result, took: outcome.took,
+                              waited: ContinuousClock.now - started)
         }
     }
 
+    /// The pull of `reference` under way, or a new one: every container that wants the image
+    /// meanwhile waits for the same transfer, as the kubelet's image manager has one pull per
+    /// image. A pull runs to its end even when the pods that wanted it are deleted (its image
+    /// stays in the store, as a finished pull's does).
+    func sharedPull(_ reference: String) -> Task<ImagePullOutcome, Never> {
+        if let running = imagePulls[reference] { return running }
+        var puller = RegistryPuller(credentials: RegistryPuller.dockerConfigCredentials(path: nil))
+        puller.scope = options.registries
+        let store = ImageStore(paths: paths)
+        let pull = Task {
+            let started = ContinuousClock.now
+            let result: Result<ImageStore.Image, OCIImageError>
+            do throws(OCIImageError) { result = .success(try await puller.pull(reference, into: store)) } catch { result = .failure(error) }
+            self.imagePulls[reference] = nil
+            return ImagePullOutcome(result: result, took: ContinuousClock.now - started)
+        }
+        imagePulls[reference] = pull
+        return pull
+    }
+
     func pullFinished(_ podKey: String, uid: String, container name: String, image: String, result: Result<ImageStore.Image, OCIImageError>,
-                      took: Duration) {
+                      took: Duration, waited: Duration) {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], !runtime.deleting,
               runtime.processes[name] == nil, pod.spec.container(named: name)?.image == image, var status = pod.status[container: name] else { return }
         runtime.restartTasks[name] = nil
         switch result {
         case let .success(pulled):
-            let seconds = String(format: "%.3fs", Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
+            func seconds(_ d: Duration) -> String { String(format: "%.3fs", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) }
             recordEvent(pod, container: name, type: .normal, reason: EventReason.pulled,
-                        message: "Successfully pulled image \"\(image)\" in \(seconds) (\(seconds) including waiting). Image size: \(pulled.size) bytes.")
+                        message: "Successfully pulled image \"\(image)\" in \(seconds(took)) (\(seconds(waited)) including waiting). Image size: \(pulled.size) bytes.")
             runtime.pulledImages.insert(name)
             startContainer(podKey, name)
             startPending(podKey)
@@ -105,6 +123,12 @@ extension Controller {
             save(pod)
         }
     }
+}
+
+/// How a registry pull ended, and how long the transfer took.
+struct ImagePullOutcome: Sendable {
+    var result: Result<ImageStore.Image, OCIImageError>
+    var took: Duration
 }
 
 /// A container of an OCI image that waits for it: a pull under way, or none allowed.
