@@ -149,6 +149,84 @@ struct RegistryPullTests {
         }
     }
 
+    /// An HTTP proxy in front of the registry that cuts the first transfer of every large blob
+    /// in the middle (headers and half the body, then the connection closed) and passes
+    /// everything else on, `Range` included; it logs each GET with its `Range` header.
+    static let breakingProxy = #"""
+        import http.server, socketserver, sys, urllib.request, urllib.error
+        upstream, port, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+        cut = set()
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *args): pass
+            def do_GET(self):
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("accept", "range", "authorization")}
+                with open(log, "a") as f: f.write(f"GET {self.path} range={self.headers.get('Range', '-')}\n")
+                try:
+                    answer = urllib.request.urlopen(urllib.request.Request(upstream + self.path, headers=headers))
+                    status, body, reply = answer.status, answer.read(), answer.headers
+                except urllib.error.HTTPError as e:
+                    status, body, reply = e.code, e.read(), e.headers
+                self.send_response(status)
+                for k, v in reply.items():
+                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"): self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if "/blobs/" in self.path and len(body) > 100000 and self.path not in cut:
+                    cut.add(self.path)
+                    self.wfile.write(body[: len(body) // 2]); self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+        Server(("127.0.0.1", port), Handler).serve_forever()
+        """#
+
+    @Test("a blob transfer that breaks goes on from where it stopped (Range), and the pod runs",
+          .enabled(if: toolsPresent, "docker-registry and skopeo are missing: scripts/install-deps installs them"))
+    func resumedPull() async throws {
+        try await TestLab.with(backoff: 0.5) { lab in
+            let registry = try await LocalRegistry.start(directory: "\(lab.stateRoot)/registry")
+            defer { registry.stop() }
+            let page = "resumed\n"
+            let image = try BusyboxWebImage(page: page)
+            try image.writeDockerArchive("\(lab.stateRoot)/web.tar", tag: "web:1")
+            _ = try registry.push(archive: "\(lab.stateRoot)/web.tar", as: "team/resumed:1")
+
+            let script = "\(lab.stateRoot)/proxy.py", log = "\(lab.stateRoot)/proxy.log"
+            try Self.breakingProxy.write(toFile: script, atomically: true, encoding: .utf8)
+            let port = try KubectlStreamingTests.freeLoopbackPort()
+            let proxy = try Spawner.spawn(SpawnRequest(
+                executable: "/usr/bin/python3", arguments: [script, "http://\(registry.host)", "\(port)", log], environment: ["PATH": Spawner.defaultPath],
+                stdin: .null, stdout: .file(log + ".out", append: true), stderr: .file(log + ".out", append: true), newSession: true))
+            defer {
+                try? proxy.signal(SIGTERM, group: true)
+                _ = try? proxy.wait()
+            }
+            try await lab.eventually("the proxy answering") {
+                (try? Command.run("/usr/bin/curl", ["-sf", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]))?.succeeded == true
+            }
+
+            let reference = "127.0.0.1:\(port)/team/resumed:1"
+            try lab.run(["run", "web", "--image", reference, "--restart=Never"])
+            try await lab.eventually("web Running") { (try lab.pod("web")["status"] as? [String: Any])?["phase"] as? String == "Running" }
+            let requests = KernelTest.readWholeFile(log).split(separator: "\n").filter { $0.contains("/blobs/") }
+            // The layer: asked for whole, cut, then asked for from the byte it stopped at.
+            let layer = try #require(requests.first { line in requests.filter { $0.split(separator: " ")[1] == line.split(separator: " ")[1] }.count == 2 },
+                                     "\(requests)")
+            let path = layer.split(separator: " ")[1]
+            let ranges = requests.filter { $0.split(separator: " ")[1] == path }.map { $0.split(separator: " ")[2] }
+            #expect(ranges.first == "range=-", "\(requests)")
+            let resumedFrom = ranges.last.flatMap { Int($0.dropFirst("range=bytes=".count).dropLast()) }
+            #expect((resumedFrom ?? 0) > 100_000, "the second GET goes on from the first's half: \(requests)")
+            let ip = try lab.podIP("web")
+            try await lab.eventually("the page") {
+                try lab.run(["exec", "web", "--", "/bin/busybox", "wget", "-q", "-O", "-", "http://\(ip)/"], expectSuccess: false).stdout == page
+            }
+        }
+    }
+
     @Test("a lab limited to the loopback refuses other registries before any traffic")
     func loopbackOnly() async throws {
         try await TestLab.with { lab in

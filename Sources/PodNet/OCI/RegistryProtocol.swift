@@ -155,6 +155,16 @@ public struct RegistryCredentials: Hashable, Sendable {
 
 /// What a registry says: a token response, or the error body of a refused request.
 public enum RegistryResponse {
+    /// The first byte of a `206` answer's `Content-Range` (`bytes 100-199/200`, or `/*` for an
+    /// unknown length); nil for anything else.
+    public static func contentRangeStart(_ header: String?) -> Int64? {
+        guard let header, header.hasPrefix("bytes ") else { return nil }
+        let range = header.dropFirst(6).prefix { $0 != "/" }
+        let parts = range.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let start = Int64(parts[0]), let end = Int64(parts[1]), start >= 0, end >= start else { return nil }
+        return start
+    }
+
     /// The token of a token endpoint's answer (`token`, or OAuth2's `access_token`).
     public static func token(_ body: [UInt8]) throws(OCIImageError) -> String {
         let json = try? JSONReader.value(from: String(decoding: body, as: UTF8.self))

@@ -149,42 +149,57 @@ public struct RegistryPuller: Sendable {
             return (body, type)
         }
 
-        /// Streams a blob to `path`, checking its size and digest; retried from the start when
-        /// the transfer breaks or the bytes are wrong.
+        /// What has arrived of a blob: kept across tries, so that a transfer that broke goes on
+        /// where it stopped (`Range`) instead of starting again.
+        struct BlobProgress {
+            var hasher = Crypto.SHA256()
+            var size: Int64 = 0
+        }
+
+        /// Streams a blob to `path`, checking its size and digest. A transfer that breaks is tried
+        /// again from the byte it stopped at, when the registry serves ranges (`206`), else from
+        /// the start; wrong bytes (too many, or a digest that does not match) start it again.
         mutating func blob(_ url: String, descriptor: ImageDescriptor, to path: String, reference: String) async throws(OCIImageError) {
             var lastError = OCIImageError("\(reference): blob \(descriptor.digest): not fetched")
+            var progress = BlobProgress()
             for attempt in 1...max(1, attempts) {
                 do {
-                    try await fetchBlob(url, descriptor: descriptor, to: path, reference: reference)
+                    try await fetchBlob(url, descriptor: descriptor, to: path, reference: reference, progress: &progress)
                     return
                 } catch {
                     lastError = error
-                    unlink(path)
                     // A refusal (not found, forbidden) stays one; only breaks are retried.
                     if error.message.contains(" status ") || attempt == attempts { break }
                     try? await Task.sleep(for: .milliseconds(200 * attempt))
                 }
             }
+            unlink(path)
             throw lastError
         }
 
-        mutating func fetchBlob(_ url: String, descriptor: ImageDescriptor, to path: String, reference: String) async throws(OCIImageError) {
-            let response = try await send(url, accept: "*/*", reference: reference)
-            guard response.status == .ok else {
+        mutating func fetchBlob(_ url: String, descriptor: ImageDescriptor, to path: String, reference: String,
+                                progress: inout BlobProgress) async throws(OCIImageError) {
+            if progress.size >= descriptor.size { progress = BlobProgress() }
+            let resumeFrom = progress.size
+            let response = try await send(url, accept: "*/*", reference: reference, range: resumeFrom > 0 ? "bytes=\(resumeFrom)-" : nil)
+            let resumed = resumeFrom > 0 && response.status == .partialContent
+                && RegistryResponse.contentRangeStart(response.headers.first(name: "Content-Range")) == resumeFrom
+            guard response.status == .ok || resumed else {
                 let body = (try? await Self.collect(response, limit: 1 << 16, url: url, reference: reference)) ?? []
                 throw OCIImageError("failed to pull \"\(reference)\": \(url): status \(response.status.code): \(RegistryResponse.errorMessage(status: Int(response.status.code), body: body))")
             }
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            // A registry that sends the whole blob again: from the start.
+            if !resumed { progress = BlobProgress() }
+            let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (resumed ? O_APPEND : O_TRUNC), 0o600)
             guard fd >= 0 else { throw OCIImageError("create \(path): \(Errno.current)") }
             defer { close(fd) }
-            var hasher = Crypto.SHA256()
-            var size: Int64 = 0
             do {
                 for try await buffer in response.body {
-                    size += Int64(buffer.readableBytes)
-                    guard size <= descriptor.size else { break }
+                    guard progress.size + Int64(buffer.readableBytes) <= descriptor.size else {
+                        progress = BlobProgress()
+                        throw OCIImageError("\(reference): blob \(descriptor.digest): the registry sent more than the \(descriptor.size) bytes the manifest says")
+                    }
                     try buffer.withUnsafeReadableBytes { raw in
-                        hasher.update(bufferPointer: raw)
                         var offset = 0
                         while offset < raw.count {
                             let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
@@ -194,6 +209,9 @@ public struct RegistryPuller: Sendable {
                             }
                             offset += written
                         }
+                        // Counted once written: what the next try asks for is what the file holds.
+                        progress.hasher.update(bufferPointer: raw)
+                        progress.size += Int64(raw.count)
                     }
                 }
             } catch let error as OCIImageError {
@@ -201,11 +219,12 @@ public struct RegistryPuller: Sendable {
             } catch {
                 throw OCIImageError("failed to pull \"\(reference)\": \(url): \(Self.describe(error))")
             }
-            guard size == descriptor.size else {
-                throw OCIImageError("\(reference): blob \(descriptor.digest): the registry sent \(size) bytes or more, the manifest says \(descriptor.size)")
+            guard progress.size == descriptor.size else {
+                throw OCIImageError("\(reference): blob \(descriptor.digest): the transfer ended after \(progress.size) of \(descriptor.size) bytes")
             }
-            let actual = ImageDigest(bytes: Array(hasher.finalize()))
+            let actual = ImageDigest(bytes: Array(progress.hasher.finalize()))
             guard actual == descriptor.digest else {
+                progress = BlobProgress()
                 throw OCIImageError("\(reference): blob \(descriptor.digest): digest mismatch: the registry sent \(actual)")
             }
             guard fsync(fd) == 0 else { throw OCIImageError("fsync \(path): \(Errno.current)") }
@@ -213,10 +232,10 @@ public struct RegistryPuller: Sendable {
 
         /// GET with the session's authorization; a 401 is answered once (token or basic) and
         /// the request sent again. Connection failures are retried.
-        mutating func send(_ url: String, accept: String, reference: String) async throws(OCIImageError) -> HTTPClientResponse {
+        mutating func send(_ url: String, accept: String, reference: String, range: String? = nil) async throws(OCIImageError) -> HTTPClientResponse {
             var answeredChallenge = false
             while true {
-                let response = try await execute(url, accept: accept, reference: reference)
+                let response = try await execute(url, accept: accept, reference: reference, range: range)
                 guard response.status == .unauthorized, !answeredChallenge,
                       let header = response.headers.first(name: "WWW-Authenticate"), let challenge = AuthChallenge.parse(header) else {
                     return response
@@ -247,9 +266,10 @@ public struct RegistryPuller: Sendable {
             return try RegistryResponse.token(body)
         }
 
-        func execute(_ url: String, accept: String, reference: String) async throws(OCIImageError) -> HTTPClientResponse {
+        func execute(_ url: String, accept: String, reference: String, range: String? = nil) async throws(OCIImageError) -> HTTPClientResponse {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "Accept", value: accept)
+            if let range { request.headers.add(name: "Range", value: range) }
             request.headers.add(name: "User-Agent", value: "podlab")
             if let authorization { request.headers.add(name: "Authorization", value: authorization) }
             // One try: the HTTP client itself keeps trying to connect until the deadline, and a

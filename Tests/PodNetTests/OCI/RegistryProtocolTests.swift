@@ -56,6 +56,11 @@ struct RegistryProtocolTests {
 
     @Test("token answers and error bodies")
     func responses() throws {
+        #expect(RegistryResponse.contentRangeStart("bytes 100-199/200") == 100)
+        #expect(RegistryResponse.contentRangeStart("bytes 0-0/*") == 0)
+        for bad in [nil, "", "bytes */200", "bytes 5-4/9", "bytes -5/9", "items 1-2/3", "bytes x-2/3"] as [String?] {
+            #expect(RegistryResponse.contentRangeStart(bad) == nil, "\(bad ?? "nil")")
+        }
         #expect(try RegistryResponse.token(Array(#"{"token": "abc", "expires_in": 300}"#.utf8)) == "abc")
         #expect(try RegistryResponse.token(Array(#"{"access_token": "xyz"}"#.utf8)) == "xyz")
         #expect(throws: OCIImageError("the registry's token endpoint answered without a token")) { try RegistryResponse.token(Array("{}".utf8)) }
