@@ -1,5 +1,6 @@
 import Foundation
 import KernelTestSupport
+import Netns
 import PodNet
 import Testing
 #if canImport(Glibc)
@@ -114,6 +115,50 @@ struct LogBackPressureTests {
             let attachedLines = attached.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropFirst().dropLast()
             #expect(attachedLines.count >= (4 << 20) / (Self.line.count + 1), "the attach read only \(attachedLines.count) whole lines after the stall")
             #expect(attachedLines.allSatisfy { $0.elementsEqual(Self.line.utf8) }, "the attach's lines are not the lines written")
+        }
+    }
+
+    /// A kubectl that speaks SPDY for attach and exec (before 1.30, which has WebSockets).
+    static let spdyKubectl = KubectlBinary.found.first { binary in
+        let parts = binary.version.dropFirst().split(separator: ".")
+        return parts.count > 1 && Int(parts[0]) == 1 && (Int(parts[1]) ?? 99) < 30
+    }
+
+    @Test("kubectl attach over SPDY with its output in a pipe nobody reads: the agent holds none of what the container writes meanwhile",
+          .enabled(if: spdyKubectl != nil, "no kubectl before 1.30 on this machine: scripts/install-deps installs Debian's kubernetes-client 1.20"))
+    func stalledSPDYAttach() async throws {
+        let binary = try #require(Self.spdyKubectl)
+        try await TestLab.with { lab in
+            let kubectl = try KubectlTests.kubectl(binary, for: lab)
+            defer { try? FileManager.default.removeItem(atPath: kubectl.cacheDirectory) }
+            let agent = try #require(lab.agentPID)
+            let log = try await Self.startChatty(lab)
+            let baseline = try #require(TestLab.residentKilobytes(agent))
+            // kubectl's stdout is a pipe this test never reads: once its 64 KiB are full, kubectl
+            // stops reading the connection.
+            var ends: [Int32] = [0, 0]
+            #expect(pipe(&ends) == 0)
+            defer { close(ends[0]) }
+            let attach = try Spawner.spawn(SpawnRequest(
+                executable: binary.path, arguments: ["--cache-dir", kubectl.cacheDirectory, "attach", "chatty"],
+                environment: ["PATH": Spawner.defaultPath, "KUBECONFIG": kubectl.kubeconfig, "HOME": kubectl.cacheDirectory],
+                stdin: .null, stdout: .fd(ends[1]), stderr: .null, newSession: true))
+            close(ends[1])
+            defer {
+                try? attach.signal(SIGKILL, group: true)
+                _ = try? attach.wait()
+            }
+            let stall = try await Self.whileStalled(log: log, watching: [agent])
+            print("""
+                kubectl \(binary.version) attach (SPDY) stalled: the container wrote \(stall.written >> 20) MB; \
+                agent RSS baseline \(baseline) kB, peak \(stall.peaks[0]) kB (+\((stall.peaks[0] - baseline) >> 10) MB)
+                """)
+            #expect(stall.peaks[0] - baseline < Self.allowedGrowthKilobytes,
+                    "the agent grew by \((stall.peaks[0] - baseline) >> 10) MB while kubectl read nothing and the container wrote \(stall.written >> 20) MB")
+            // What kubectl got before it stalled is the container's lines.
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let got = Glibc.read(ends[0], &buffer, buffer.count)
+            #expect(got > 0 && String(decoding: buffer[0..<max(got, 0)], as: UTF8.self).contains(Self.line), "kubectl attach wrote nothing of the container's")
         }
     }
 

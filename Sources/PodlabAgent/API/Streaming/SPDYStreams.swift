@@ -25,13 +25,59 @@ final class SPDYWriter: Sendable {
     private let continuation: AsyncStream<Outgoing>.Continuation
     let queue: AsyncStream<Outgoing>
 
+    /// The data frames' bytes queued and not yet written may reach this; a sender of data waits
+    /// beyond it until the writer is down to half of it. A client that reads slower than a
+    /// container writes (kubectl's stdout in a pipe nobody reads) so holds the output where it
+    /// comes from, not in the agent's memory.
+    static let queueLimit = 1 << 20
+
+    private struct Budget {
+        var queued = 0
+        var waiting: [CheckedContinuation<Void, Never>] = []
+        var finished = false
+    }
+    private let budget = Locked(Budget())
+
     init() {
         let (queue, continuation) = AsyncStream<Outgoing>.makeStream()
         self.queue = queue
         self.continuation = continuation
     }
 
-    func send(_ frame: Outgoing) { continuation.yield(frame) }
+    /// Queues a control frame (or a small one); never waits.
+    func send(_ frame: Outgoing) {
+        if case .terminated = continuation.yield(frame), case let .data(_, bytes, _) = frame { written(bytes.count) }
+    }
+
+    /// Queues a data frame; waits while the queue holds more than `queueLimit` bytes of data.
+    func sendData(streamID: UInt32, bytes: [UInt8], fin: Bool) async {
+        let count = bytes.count
+        budget.withLock { $0.queued += count }
+        if case .terminated = continuation.yield(.data(streamID: streamID, bytes: bytes, fin: fin)) {
+            written(count)
+            return
+        }
+        await withCheckedContinuation { (resume: CheckedContinuation<Void, Never>) in
+            let now = budget.withLock { budget -> Bool in
+                guard budget.queued > Self.queueLimit, !budget.finished else { return true }
+                budget.waiting.append(resume)
+                return false
+            }
+            if now { resume.resume() }
+        }
+    }
+
+    /// Counts `count` bytes of data as gone from the queue (written, or dropped on a broken
+    /// connection), letting the waiting senders go on once it is down to half its limit.
+    private func written(_ count: Int) {
+        let ready = budget.withLock { budget -> [CheckedContinuation<Void, Never>] in
+            budget.queued -= count
+            guard budget.queued <= Self.queueLimit / 2 || budget.finished else { return [] }
+            defer { budget.waiting.removeAll() }
+            return budget.waiting
+        }
+        for resume in ready { resume.resume() }
+    }
 
     /// Waits until what was sent before is on the wire (or the connection is gone).
     func flush() async {
@@ -40,7 +86,19 @@ final class SPDYWriter: Sendable {
         }
     }
 
-    func finish() { continuation.finish() }
+    func finish() {
+        continuation.finish()
+        releaseSenders()
+    }
+
+    private func releaseSenders() {
+        let ready = budget.withLock { budget -> [CheckedContinuation<Void, Never>] in
+            budget.finished = true
+            defer { budget.waiting.removeAll() }
+            return budget.waiting
+        }
+        for resume in ready { resume.resume() }
+    }
 
     /// Writes the queue to the connection until it is finished or the connection breaks.
     func run(_ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, compression: SPDYHeaderCompression) async {
@@ -69,9 +127,12 @@ final class SPDYWriter: Sendable {
                 done.resume()
                 continue
             }
-            guard !broken else { continue }
-            do { try await outbound.write(ByteBuffer(bytes: bytes)) } catch { broken = true }
+            if !broken {
+                do { try await outbound.write(ByteBuffer(bytes: bytes)) } catch { broken = true }
+            }
+            if case let .data(_, payload, _) = frame { written(payload.count) }
         }
+        releaseSenders()
     }
 }
 
@@ -187,7 +248,7 @@ struct RemoteCommandSession {
                                     if let payload = version.errorChannelPayload(statusJSON: frame.payload) { writer.send(.data(streamID: id, bytes: payload, fin: false)) }
                                     break
                                 }
-                                writer.send(.data(streamID: id, bytes: frame.payload, fin: false))
+                                await writer.sendData(streamID: id, bytes: frame.payload, fin: false)
                             }
                             // Every stream the server writes to ends; the client's copies and its
                             // wait for the error stream end with them.
@@ -327,7 +388,7 @@ struct PortForwardSession {
                         outbound.finish()
                     }
                     do {
-                        for try await buffer in inbound { writer.send(.data(streamID: dataID, bytes: Array(buffer: buffer), fin: false)) }
+                        for try await buffer in inbound { await writer.sendData(streamID: dataID, bytes: Array(buffer: buffer), fin: false) }
                     } catch {}
                     connection.cancel()
                     await group.waitForAll()
