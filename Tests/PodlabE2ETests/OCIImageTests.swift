@@ -18,6 +18,9 @@ struct BusyboxWebImage {
         tar.add("bin/busybox", data: busybox, mode: 0o755)
         tar.add("bin/sh", type: "2", linkName: "busybox")
         tar.add("bin/httpd", type: "2", linkName: "/bin/busybox")
+        // What `kubectl cp` runs in the container.
+        tar.add("bin/tar", type: "2", linkName: "busybox")
+        tar.add("bin/test", type: "2", linkName: "busybox")
         tar.add("www/index.html", data: Array(page.utf8))
         tar.add("etc/passwd", data: Array("root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/www:/bin/false\n".utf8))
         tar.add("etc/group", data: Array("root:x:0:\nwww:x:33:\n".utf8))
@@ -228,6 +231,44 @@ struct OCIImageTests {
                 #expect(result.status == .exited(5), "\(binary): \(result.stdout)\(result.stderr)")
                 #expect(result.stdout.contains("\r\n64 xterm\r\n"), "\(binary): \(result.stdout)")
                 #expect(result.stdout.contains("\r\n/dev/pts/"), "\(binary): \(result.stdout)")
+            }
+        }
+    }
+
+    @Test("cp into and out of a container of an image, with the image's own tar: podlab cp (and --no-preserve) and every kubectl")
+    func copyFiles() async throws {
+        try await TestLab.with { lab in
+            let page = "<p>served</p>\n"
+            let image = try BusyboxWebImage(page: page)
+            try image.writeLayout("\(lab.stateRoot)/layout", name: "registry.test/web:1")
+            try lab.run(["image", "load", "-i", "\(lab.stateRoot)/layout"])
+            try lab.run(["run", "web", "--image", "registry.test/web:1", "--restart=Never"])
+            try await lab.eventually("web Running") { (try lab.pod("web")["status"] as? [String: Any])?["phase"] as? String == "Running" }
+
+            let local = "\(lab.stateRoot)/local.sh"
+            let content = (0..<500).map { "line \($0) copied into a container of an image\n" }.joined()
+            try content.write(toFile: local, atomically: true, encoding: .utf8)
+            #expect(chmod(local, 0o777) == 0)
+            func inContainer(_ arguments: String...) throws -> String { try lab.run(["exec", "web", "--"] + arguments).stdout }
+
+            try lab.run(["cp", local, "web:/tmp/kept.sh"])
+            #expect(try inContainer("/bin/busybox", "cat", "/tmp/kept.sh") == content)
+            #expect(try inContainer("/bin/busybox", "stat", "-c", "%a", "/tmp/kept.sh") == "777\n", "the mode is kept")
+            try lab.run(["cp", "--no-preserve", local, "web:/tmp/umasked.sh"])
+            #expect(try inContainer("/bin/busybox", "stat", "-c", "%a", "/tmp/umasked.sh") == "755\n", "--no-preserve: the container's umask")
+            // Into a directory: under its own name.
+            try lab.run(["cp", local, "web:/tmp"])
+            #expect(try inContainer("/bin/busybox", "cat", "/tmp/local.sh") == content)
+            try lab.run(["cp", "web:/www/index.html", "\(lab.stateRoot)/page.html"])
+            #expect(try String(contentsOfFile: "\(lab.stateRoot)/page.html", encoding: .utf8) == page)
+
+            for binary in KubectlBinary.found {
+                let kubectl = try KubectlTests.kubectl(binary, for: lab)
+                defer { try? FileManager.default.removeItem(atPath: kubectl.cacheDirectory) }
+                try kubectl.run(["cp", local, "web:/tmp/kubectl.sh"])
+                #expect(try inContainer("/bin/busybox", "cat", "/tmp/kubectl.sh") == content, "\(binary)")
+                try kubectl.run(["cp", "web:/tmp/kubectl.sh", "\(kubectl.cacheDirectory)/back.sh"])
+                #expect(try String(contentsOfFile: "\(kubectl.cacheDirectory)/back.sh", encoding: .utf8) == content, "\(binary)")
             }
         }
     }

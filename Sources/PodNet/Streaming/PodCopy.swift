@@ -78,8 +78,9 @@ public enum PodCopy {
     /// Into a pod: the command that unpacks what is sent (`tar -xmf - -C DIR`), given where the
     /// copy goes (`destination`, already joined with the source's name when it is a directory
     /// in the pod); the entries are named from `base(destination)` down.
-    public static func unpackCommand(destination: String) -> [String] {
-        var command = ["tar", "-xmf", "-"]
+    public static func unpackCommand(destination: String, noPreserve: Bool = false) -> [String] {
+        // kubectl's `--no-preserve`: the files get the container user's ownership and umask.
+        var command = noPreserve ? ["tar", "--no-same-permissions", "--no-same-owner", "-xmf", "-"] : ["tar", "-xmf", "-"]
         let directory = directory(destination)
         if !directory.isEmpty { command += ["-C", directory] }
         return command

@@ -26,6 +26,9 @@ public struct Copy: PodlabCommand {
     @Option(name: .shortAndLong, help: "The container (default: the pod's first container).")
     public var container: String?
 
+    @Flag(name: .customLong("no-preserve"), help: "The copied files' ownership and permissions are not preserved in the container.")
+    public var noPreserve = false
+
     @Argument(help: "The source: a local path or [[namespace/]pod:]path.")
     public var source: String
 
@@ -57,7 +60,7 @@ public struct Copy: PodlabCommand {
             let pipe = try Self.makePipe()
             let child: ChildProcess
             do {
-                child = try await Exec.start(PodCopy.unpackCommand(destination: destination), pod: pod, container: container, quiet: true,
+                child = try await Exec.start(PodCopy.unpackCommand(destination: destination, noPreserve: noPreserve), pod: pod, container: container, quiet: true,
                                              tty: false, namespace: namespace, client: client, context: context,
                                              stdin: .fd(pipe[0]), stdout: .inherit, stderr: .inherit)
             } catch {

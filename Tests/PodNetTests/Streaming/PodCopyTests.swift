@@ -47,6 +47,7 @@ struct PodCopyTests {
     func unpackCommand() {
         #expect(PodCopy.unpackCommand(destination: "/tmp/in/copied.txt") == ["tar", "-xmf", "-", "-C", "/tmp/in"])
         #expect(PodCopy.unpackCommand(destination: "copied.txt") == ["tar", "-xmf", "-", "-C", "."])
+        #expect(PodCopy.unpackCommand(destination: "/tmp/x", noPreserve: true) == ["tar", "--no-same-permissions", "--no-same-owner", "-xmf", "-", "-C", "/tmp"])
     }
 
     @Test("out of a pod: the entries' prefix, and where each lands", arguments: [
