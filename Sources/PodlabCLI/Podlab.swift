@@ -15,7 +15,7 @@ public struct Podlab: AsyncParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Lab", subcommands: [Up.self, Down.self, Status.self, KubeconfigCommand.self, NodeCommand.self, Agent.self]),
             CommandGroup(name: "Pod", subcommands: [
-                Run.self, Apply.self, Get.self, Describe.self, Logs.self, Attach.self, Exec.self, Copy.self, Edit.self, Delete.self,
+                Run.self, Apply.self, Get.self, Describe.self, Logs.self, Attach.self, Exec.self, Copy.self, PortForward.self, Edit.self, Delete.self,
                 Label.self, Annotate.self, Patch.self, Wait.self,
             ]),
             CommandGroup(name: "Service", subcommands: [Expose.self, Create.self]),

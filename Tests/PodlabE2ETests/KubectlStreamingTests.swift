@@ -145,6 +145,52 @@ struct KubectlStreamingTests {
         }
     }
 
+    @Test("podlab port-forward: a port the kernel picks and a given one reach nginx in the pod from the host's loopback; half-closed clients get their answer; bad ports and addresses are refused as kubectl refuses them")
+    func podlabPortForward() async throws {
+        try await TestLab.with { lab in
+            try await Self.start(lab, ["web"])
+            let port = try Self.freeLoopbackPort()
+            let output = "\(lab.stateRoot)/port-forward.out"
+            let child = try Spawner.spawn(SpawnRequest(
+                executable: "/usr/bin/timeout", arguments: ["120", lab.podlab, "port-forward", "pod/web", ":80", "\(port):80"],
+                environment: lab.environment, stdout: .file(output, append: false), stderr: .file(output + ".err", append: false), newSession: true))
+            defer {
+                try? child.signal(SIGTERM, group: true)
+                _ = try? child.wait()
+            }
+            try await lab.eventually("podlab port-forward listening") {
+                (try String(contentsOfFile: output, encoding: .utf8)).contains("Forwarding from 127.0.0.1:\(port) -> 80")
+            }
+            let text = try String(contentsOfFile: output, encoding: .utf8)
+            let picked = try #require(text.split(separator: "\n").first.flatMap { line in
+                line.hasPrefix("Forwarding from 127.0.0.1:") ? UInt16(line.dropFirst("Forwarding from 127.0.0.1:".count).prefix { $0 != " " }) : nil
+            }, "\(text)")
+            #expect(picked != port && picked > 0)
+            for target in [picked, port] {
+                let page = try Command.run("/usr/bin/curl", ["-sS", "--max-time", "20", "http://127.0.0.1:\(target)/"])
+                #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)")
+            }
+            // A client that sends its request and closes its side still reads the answer.
+            let client = "import socket,sys\ns=socket.create_connection(('127.0.0.1',\(port)),20)\ns.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\ns.shutdown(socket.SHUT_WR)\nd=b''\nwhile True:\n    c=s.recv(65536)\n    if not c: break\n    d+=c\nsys.stdout.write(d.decode())\n"
+            let halfClosed = try Command.run("/usr/bin/python3", ["-c", client])
+            #expect(halfClosed.stdout.contains("Welcome to nginx!"), "\(halfClosed.stdout)\(halfClosed.stderr)")
+            try await lab.eventually("a line per connection") {
+                (try String(contentsOfFile: output, encoding: .utf8)).components(separatedBy: "Handling connection for \(port)\n").count - 1 >= 2
+            }
+
+            for (arguments, message) in [
+                (["web", "8080:0"], "error: remote port must be > 0\n"),
+                (["web", "a:b:c"], "error: invalid port format 'a:b:c'\n"),
+                (["web", "8080:80", "--address", "0.0.0.0"], "error: podlab port-forward listens only on the host's loopback: 0.0.0.0 is not localhost, 127.0.0.1 or ::1\n"),
+                (["svc/web", "8080:80"], "error: podlab port-forward forwards to pods only: svc/web is a svc (name one of its pods)\n"),
+                (["nope", "8080:80"], "Error from server (NotFound): pods \"nope\" not found\n"),
+            ] {
+                let refused = try lab.run(["port-forward"] + arguments, expectSuccess: false)
+                #expect(refused.status == .exited(1) && refused.stderr == message, "\(arguments): \(refused.stderr)")
+            }
+        }
+    }
+
     @Test("a refused upgrade is answered with its Status (WebSocket and SPDY): a missing pod's 404, a protocol not spoken's 400")
     func refusedUpgrades() async throws {
         try await TestLab.with { lab in

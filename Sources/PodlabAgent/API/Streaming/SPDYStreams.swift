@@ -421,12 +421,14 @@ final class PodPortConnection: Sendable {
 /// by the namespace worker (a socket stays in the namespace it was made in) and connected from
 /// another thread. As containerd's port-forward does, it dials `localhost` in the pod, so a
 /// server listening only on 127.0.0.1 is reached too; nothing is sent from the host's namespace.
-enum PodPort {
-    struct ConnectError: Error, CustomStringConvertible {
-        var description: String
+public enum PodPort {
+    public struct ConnectError: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static func connect(netns: String, port: UInt16) async throws -> Int32 {
+    /// A TCP connection to `127.0.0.1:port` inside the network namespace `netns` (a name under
+    /// /run/netns): the socket is made there on the namespace worker, connected on a plain thread.
+    public static func connect(netns: String, port: UInt16) async throws -> Int32 {
         let fd = try NetworkNamespace(unchecked: netns).perform {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             return fd >= 0 ? fd : -errno
