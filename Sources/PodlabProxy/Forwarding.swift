@@ -24,6 +24,9 @@ import Glibc
 /// for the exchange (`x-forwarded-client-cert`, the access log); plain text is let in only in
 /// PERMISSIVE mode.
 ///
+/// Routes and least-request, outbound: HTTP/1.1 to a Service that a Route names or that balances
+/// by least-request is routed request by request (`RoutedExchange`).
+///
 /// Authorization (MeshPolicy), inbound: an HTTP connection's requests are decided one by one
 /// (`HTTPExchange`); any other connection is decided once, when it is known not to be HTTP, and
 /// reset (RST, SO_LINGER 0) when no rule allows it. The application has then seen a connection
@@ -237,7 +240,16 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
         if direction == .outbound { peer = upstreamIdentity }
         do {
             let pipeline = channelContext.pipeline.syncOperations
-            if upstreamFirst.isEmpty, let first = buffered.first, HTTPSniff.isRequestStart(first) {
+            if upstreamFirst.isEmpty, let first = buffered.first, HTTPSniff.isRequestStart(first), direction == .outbound,
+               let service = context.endpoints.target(destination), RoutedExchange.shapes(service, context: context) {
+                // A Route shapes this Service, or it balances by least-request: each request is
+                // routed on its own; the connection made already joins the pool.
+                let routed = RoutedExchange(context: context, destination: destination, service: service, source: context.configuration.podIdentity)
+                try pipeline.configureHTTPServerPipeline(position: .after(self), withPipeliningAssistance: true, withErrorHandling: true)
+                try pipeline.addHandler(routed)
+                if let sniffer { upstream.pipeline.syncOperations.removeHandler(sniffer, promise: nil) }
+                routed.adopt(upstream, endpoint: target, peerIdentity: upstreamIdentity)
+            } else if upstreamFirst.isEmpty, let first = buffered.first, HTTPSniff.isRequestStart(first) {
                 let exchange = HTTPExchange(direction: direction, context: context, destination: destination, upstreamAddress: target,
                                             source: direction == .outbound ? context.configuration.podIdentity
                                                 : channelContext.remoteAddress?.ipAddress ?? "unknown",
