@@ -58,6 +58,9 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var upstreamIdentity: String?
     private var decided = false
     private var closed = false
+    /// The connection made before the first bytes failed, to a Service whose HTTP is routed per
+    /// request: an HTTP client's requests can still go (to other endpoints, retried).
+    private var routableWithoutUpstream = false
 
     init(direction: TrafficDirection, context: ProxyContext) {
         self.direction = direction
@@ -215,6 +218,12 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
                 sniffer.onClose = { if !self.decided { channelContext.close(promise: nil) } }
                 self.decide(channelContext)
             case let .failure(error):
+                if self.direction == .outbound, let service = self.context.endpoints.target(original),
+                   RoutedExchange.shapes(service, context: self.context) {
+                    self.routableWithoutUpstream = true
+                    self.context.log("\(self.direction.rawValue) connection: connecting to \(target) failed (\(error)); HTTP requests will be routed each on its own")
+                    return self.decide(channelContext)
+                }
                 self.fail(channelContext, "\(verification == nil ? "connecting" : "mTLS") to \(target) failed: \(error)")
             }
         }
@@ -222,7 +231,27 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Chooses once both the upstream is connected and someone has spoken.
     private func decide(_ channelContext: ChannelHandlerContext) {
-        guard !decided, let upstream, let target, let destination, !buffered.isEmpty || !upstreamFirst.isEmpty else { return }
+        guard !decided, let target, let destination, !buffered.isEmpty || !upstreamFirst.isEmpty else { return }
+        if upstream == nil, routableWithoutUpstream, let first = buffered.first {
+            guard HTTPSniff.isRequestStart(first), let service = context.endpoints.target(destination) else {
+                return fail(channelContext, "connecting to \(target) failed, and the connection is not HTTP")
+            }
+            decided = true
+            do {
+                let pipeline = channelContext.pipeline.syncOperations
+                try pipeline.configureHTTPServerPipeline(position: .after(self), withPipeliningAssistance: true, withErrorHandling: true)
+                try pipeline.addHandler(RoutedExchange(context: context, destination: destination, service: service, source: context.configuration.podIdentity))
+            } catch {
+                return fail(channelContext, "setting up forwarding: \(error)")
+            }
+            let pending = buffered
+            buffered = []
+            for bytes in pending { channelContext.fireChannelRead(wrapInboundOut(bytes)) }
+            channelContext.fireChannelReadComplete()
+            channelContext.pipeline.syncOperations.removeHandler(context: channelContext, promise: nil)
+            return
+        }
+        guard let upstream else { return }
         switch security {
         case .handshaking:
             return

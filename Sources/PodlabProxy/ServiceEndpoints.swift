@@ -136,6 +136,11 @@ public final class ServiceEndpoints: Sendable {
         guard !candidates.isEmpty else { return nil }
         return state.withLock { state in
             switch target.loadBalancing {
+            case .roundRobin where !excluded.isEmpty:
+                // A retry takes one of the endpoints not yet tried, at random, and leaves the turn
+                // where it was: a retry moving it would send every next first try to the same
+                // (failing) endpoint of two.
+                return candidates[abs(random()) % candidates.count]
             case .roundRobin:
                 let index = state.next[target.clusterIP, default: 0] % candidates.count
                 state.next[target.clusterIP] = index + 1
