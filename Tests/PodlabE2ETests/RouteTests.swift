@@ -93,14 +93,14 @@ struct RouteTests {
     /// (without a Route the sidecar picks an endpoint per connection): each response's status
     /// and the pod that answered (the echo's `hostname`, "-" for none).
     func requests(_ lab: TestLab, _ ip: String, count: Int, close: Bool = false) throws -> [(status: String, hostname: String)] {
-        let output = try curl(lab, (close ? ["-H", "Connection: close"] : []) + ["-w", "|%{http_code}\n", "http://\(ip)/r[1-\(count)]"]).stdout
-        return output.split(separator: "\n").map { line in
-            let parts = line.split(separator: "|", omittingEmptySubsequences: false)
-            let status = String(parts.last ?? "")
-            let body = parts.dropLast().joined(separator: "|")
+        let output = try curl(lab, (close ? ["-H", "Connection: close"] : []) + ["-w", "@@%{http_code}@@", "http://\(ip)/r[1-\(count)]"]).stdout
+        // body@@code@@body@@code@@…: the echo's bodies end in a newline, so the records are cut at the marks.
+        let parts = output.components(separatedBy: "@@")
+        return stride(from: 0, to: parts.count - 1, by: 2).map { index in
+            let body = parts[index]
             let hostname = body.range(of: #""hostname":"[^"]*""#, options: .regularExpression)
                 .map { String(body[$0].dropFirst("\"hostname\":\"".count).dropLast()) } ?? "-"
-            return (status, hostname)
+            return (parts[index + 1], hostname)
         }
     }
 
@@ -115,8 +115,16 @@ struct RouteTests {
                 return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
             }
             let web = try clusterIP(lab, "web"), flaky = try clusterIP(lab, "flaky")
-            try await lab.eventually("both web pods answer through the client's sidecar", timeout: .seconds(120)) {
-                Set(try requests(lab, web, count: 10, close: true).map(\.hostname).filter { $0 != "-" }.map { $0.hasPrefix("web-v1") ? "v1" : "v2" }).count == 2
+            var last: [(status: String, hostname: String)] = []
+            do {
+                try await lab.eventually("both web pods answer through the client's sidecar", timeout: .seconds(120)) {
+                    last = try requests(lab, web, count: 10, close: true)
+                    return Set(last.map(\.hostname).filter { $0 != "-" }.map { $0.hasPrefix("web-v1") ? "v1" : "v2" }).count == 2
+                }
+            } catch {
+                let raw = try? curl(lab, ["-H", "Connection: close", "-w", "@@%{http_code}@@", "http://\(web)/r[1-3]"])
+                Issue.record("last answers: \(last); curl: \(String(describing: raw?.status)) \(raw?.stdout ?? "") \(raw?.stderr ?? "")")
+                throw error
             }
             try await lab.eventually("both flaky endpoints are known", timeout: .seconds(120)) {
                 try requests(lab, flaky, count: 10, close: true).contains { $0.status != "200" }
@@ -159,6 +167,22 @@ struct RouteTests {
 
             try lab.run(["delete", "route", "web-canary"])
             #expect(try lab.run(["get", "routes"]).stdout.contains("flaky-retries"))
+        }
+    }
+
+    @Test("real kubectl: apply, get by short name, -o yaml, apply again unchanged, delete", arguments: KubectlBinary.found)
+    func kubectl(binary: KubectlBinary) async throws {
+        try await TestLab.with { lab in
+            let kubectl = try KubectlTests.kubectl(binary, for: lab)
+            let file = lab.stateRoot + "/canary.yaml"
+            try Self.canary.write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try kubectl.run(["apply", "-f", file]).stdout == "route.podlab.dev/web-canary created\n")
+            let table = try kubectl.run(["get", "rt"]).stdout
+            #expect(table.hasPrefix("NAME") && table.contains("SERVICE") && table.contains("web-canary"), "\(table)")
+            let yaml = try kubectl.run(["get", "routes", "web-canary", "-o", "yaml"]).stdout
+            #expect(yaml.contains("kind: Route") && yaml.contains("service: web-v2") && yaml.contains("weight: 10"), "\(yaml)")
+            #expect(try kubectl.run(["apply", "-f", file]).stdout == "route.podlab.dev/web-canary unchanged\n")
+            #expect(try kubectl.run(["delete", "rt", "web-canary"]).stdout == "route.podlab.dev \"web-canary\" deleted\n")
         }
     }
 
