@@ -93,15 +93,22 @@ struct RouteTests {
     /// (without a Route the sidecar picks an endpoint per connection): each response's status
     /// and the pod that answered (the echo's `hostname`, "-" for none).
     func requests(_ lab: TestLab, _ ip: String, count: Int, close: Bool = false) throws -> [(status: String, hostname: String)] {
-        let output = try curl(lab, (close ? ["-H", "Connection: close"] : []) + ["-w", "@@%{http_code}@@", "http://\(ip)/r[1-\(count)]"]).stdout
-        // body@@code@@body@@code@@…: the echo's bodies end in a newline, so the records are cut at the marks.
-        let parts = output.components(separatedBy: "@@")
-        return stride(from: 0, to: parts.count - 1, by: 2).map { index in
-            let body = parts[index]
-            let hostname = body.range(of: #""hostname":"[^"]*""#, options: .regularExpression)
-                .map { String(body[$0].dropFirst("\"hostname\":\"".count).dropLast()) } ?? "-"
-            return (parts[index + 1], hostname)
+        // body=#code#=body=#code#=…: the echo's bodies end in a newline, so the records are cut at
+        // the marks (a write-out format must not begin with `@`, which names a file to read it from).
+        let output = try curl(lab, (close ? ["-H", "Connection: close"] : []) + ["-w", "=#%{http_code}#=", "http://\(ip)/r[1-\(count)]"]).stdout
+        var records: [(status: String, hostname: String)] = []
+        var body = ""
+        for (index, part) in output.components(separatedBy: "=#").enumerated() {
+            if index > 0, let end = part.range(of: "#=") {
+                let hostname = body.range(of: #""hostname":"[^"]*""#, options: .regularExpression)
+                    .map { String(body[$0].dropFirst("\"hostname\":\"".count).dropLast()) } ?? "-"
+                records.append((String(part[..<end.lowerBound]), hostname))
+                body = String(part[end.upperBound...])
+            } else {
+                body = part
+            }
         }
+        return records
     }
 
     @Test("a 90/10 Route splits a meshed client's requests between two Deployments; a retry rule hides an endpoint that refuses")
@@ -122,7 +129,7 @@ struct RouteTests {
                     return Set(last.map(\.hostname).filter { $0 != "-" }.map { $0.hasPrefix("web-v1") ? "v1" : "v2" }).count == 2
                 }
             } catch {
-                let raw = try? curl(lab, ["-H", "Connection: close", "-w", "@@%{http_code}@@", "http://\(web)/r[1-3]"])
+                let raw = try? curl(lab, ["-H", "Connection: close", "-w", "=#%{http_code}#=", "http://\(web)/r[1-3]"])
                 Issue.record("last answers: \(last); curl: \(String(describing: raw?.status)) \(raw?.stdout ?? "") \(raw?.stderr ?? "")")
                 throw error
             }
@@ -157,13 +164,17 @@ struct RouteTests {
             let retryFile = lab.stateRoot + "/retries.yaml"
             try Self.retrying.write(toFile: retryFile, atomically: true, encoding: .utf8)
             try lab.run(["apply", "-f", retryFile])
+            // Kept alive: the client's sidecar routes each request, in turn to the endpoint that
+            // refuses and the one that answers, and the rule retries the refused ones.
             try await lab.eventually("the retry rule is in force") {
-                try requests(lab, flaky, count: 20, close: true).allSatisfy { $0.status == "200" }
+                try requests(lab, flaky, count: 20).allSatisfy { $0.status == "200" }
             }
-            let after = try requests(lab, flaky, count: 200, close: true)
+            let after = try requests(lab, flaky, count: 200)
             #expect(after.allSatisfy { $0.status == "200" && $0.hostname.hasPrefix("flaky-ok") }, "\(after.filter { $0.status != "200" })")
             let metrics = try curl(lab, ["http://127.0.0.1:15090/metrics"]).stdout
-            #expect(metrics.contains("podlab_proxy_retries_total{route=\"default/flaky-retries\"}"), "\(metrics)")
+            let proxyLog = try lab.run(["logs", "client", "-c", "podlab-proxy"]).stdout
+            #expect(metrics.contains("podlab_proxy_retries_total{route=\"default/flaky-retries\"}"),
+                    "\(metrics.split(separator: "\n").filter { $0.contains("requests_total") || $0.contains("retries") }) \(proxyLog.suffix(3000))")
 
             try lab.run(["delete", "route", "web-canary"])
             #expect(try lab.run(["get", "routes"]).stdout.contains("flaky-retries"))
