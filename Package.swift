@@ -64,10 +64,13 @@ let package = Package(
         // IPv4/IPv6 addresses, prefixes and MACs: the only model types the kernel layer needs.
         // Pure Swift without Foundation; PodNet re-exports it.
         .target(name: "Addressing", swiftSettings: fastStartSwiftSettings),
-        .target(name: "PodNet", dependencies: ["Addressing", "PodlabImages", "MeshAuthorization", .product(name: "Yams", package: "Yams")]),
+        .target(name: "PodNet", dependencies: ["Addressing", "PodlabImages", "MeshAuthorization", "MeshRouting", .product(name: "Yams", package: "Yams")]),
         // MeshPolicy's rules as plain values and the allow/deny decision: pure Swift without
         // Foundation, shared by the model (PodNet) and the sidecar (PodlabProxy).
         .target(name: "MeshAuthorization"),
+        // Route's rules as plain values and the per-request decisions (rule, backend, fault,
+        // retry, least-request): pure Swift without Foundation, shared by PodNet and PodlabProxy.
+        .target(name: "MeshRouting"),
         // The built-in images' catalog and references: pure Swift without Foundation, shared by
         // the model (PodNet) and the images themselves (PodlabTools).
         .target(name: "PodlabImages"),
@@ -134,7 +137,7 @@ let package = Package(
         // The mesh's sidecar: SwiftNIO (with NIOSSL for mTLS) and FoundationEssentials only (no Yams, Hummingbird or the
         // model), so each meshed pod's proxy starts fast and stays small.
         .target(name: "PodlabProxy", dependencies: [
-            "MeshAuthorization",
+            "MeshAuthorization", "MeshRouting",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

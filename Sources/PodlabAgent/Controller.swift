@@ -82,6 +82,8 @@ public actor Controller: APIBackend {
     var policyLogBook = PolicyLog.Book()
     /// MeshPolicies by `namespace/name` (the sidecars follow them by watch and enforce them).
     var meshPolicies: [String: MeshPolicy] = [:]
+    /// Routes by `namespace/name` (the clients' sidecars follow them by watch and shape their requests).
+    var meshRoutes: [String: MeshRoute] = [:]
     /// Namespaces whose ReplicaSets and Deployments must be synced again (their pods changed).
     var staleWorkloadNamespaces: Set<String> = []
     var workloadSyncScheduled = false
@@ -208,6 +210,7 @@ public actor Controller: APIBackend {
             loadEvents()
             try loadNetworkPolicies()
             try loadMeshPolicies()
+            try loadMeshRoutes()
             try loadConfigObjects()
             // After the stored pods are known: before, every pod namespace looks like an orphan.
             try removeOrphanPodNamespaces(plan)

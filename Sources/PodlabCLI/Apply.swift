@@ -72,6 +72,7 @@ public struct Apply: PodlabCommand {
         case let .configMap(map): try await apply(map, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case let .secret(secret): try await apply(secret, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case let .meshPolicy(policy): try await apply(policy, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
+        case let .route(route): try await apply(route, raw: item.raw, from: source, format: format, client: client, live: liveObjects, context: context)
         case .node:
             throw CLIError("podlab does not apply nodes: Node \"\(object.metadata.name)\" in \"\(source)\" (nodes come from the lab's topology; see \"podlab node add\")")
         }

@@ -64,7 +64,7 @@ public struct Delete: PodlabCommand {
         if let parsed {
             switch parsed.kind {
             case .pods: break
-            case .services, .namespaces, .deployments, .replicasets, .networkpolicies, .configmaps, .secrets, .meshpolicies:
+            case .services, .namespaces, .deployments, .replicasets, .networkpolicies, .configmaps, .secrets, .meshpolicies, .routes:
                 guard !parsed.names.isEmpty else {
                     throw CLIError(all || selector != nil ? "podlab deletes \(parsed.kind.rawValue) by name" : "resource(s) were provided, but no name was specified")
                 }
@@ -105,6 +105,7 @@ public struct Delete: PodlabCommand {
                         case .configMap: others.append((.configmaps, objectNamespace, object.metadata.name))
                         case .secret: others.append((.secrets, objectNamespace, object.metadata.name))
                         case .meshPolicy: others.append((.meshpolicies, objectNamespace, object.metadata.name))
+                        case .route: others.append((.routes, objectNamespace, object.metadata.name))
                         case .node:
                             context.stderr.line("error: podlab does not delete nodes from files: Node \"\(object.metadata.name)\" in \"\(source.name)\"")
                             failed = true
@@ -178,6 +179,7 @@ public struct Delete: PodlabCommand {
             case .configmaps: ConfigMap.path(namespace: target.namespace, name: target.name)
             case .secrets: Secret.path(namespace: target.namespace, name: target.name)
             case .meshpolicies: MeshPolicy.path(namespace: target.namespace, name: target.name)
+            case .routes: MeshRoute.path(namespace: target.namespace, name: target.name)
             default: Namespace.path(namespace: "", name: target.name)
             }
             do {

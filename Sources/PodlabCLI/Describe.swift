@@ -36,8 +36,9 @@ public struct Describe: PodlabCommand {
         case .configmaps: return try await configMaps(parsed.names, context: context)
         case .secrets: return try await secrets(parsed.names, context: context)
         case .meshpolicies: return try await meshPolicies(parsed.names, context: context)
+        case .routes: return try await routes(parsed.names, context: context)
         default:
-            throw CLIError("podlab describes pods, services, namespaces, deployments, replica sets, network policies, mesh policies, config maps and secrets; see \"podlab get \(parsed.kind.rawValue) -o yaml\"")
+            throw CLIError("podlab describes pods, services, namespaces, deployments, replica sets, network policies, mesh policies, routes, config maps and secrets; see \"podlab get \(parsed.kind.rawValue) -o yaml\"")
         }
         let client = scope.client(context)
         let namespace = scope.resolvedNamespace
@@ -146,6 +147,13 @@ public struct Describe: PodlabCommand {
     private func meshPolicies(_ names: [String], context: CommandContext) async throws -> Int32 {
         let (policies, failed) = try await fetch(MeshPolicy.self, names, context: context)
         let texts = policies.map { MeshPolicyDescription.meshPolicy($0, timeZone: context.timeZone) }
+        if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
+        return failed ? 1 : 0
+    }
+
+    private func routes(_ names: [String], context: CommandContext) async throws -> Int32 {
+        let (routes, failed) = try await fetch(MeshRoute.self, names, context: context)
+        let texts = routes.map { MeshPolicyDescription.route($0, timeZone: context.timeZone) }
         if !texts.isEmpty { context.stdout.write(texts.joined(separator: "\n\n")) }
         return failed ? 1 : 0
     }

@@ -146,6 +146,10 @@ public struct Get: PodlabCommand {
             return try await objects(MeshPolicy.self, names, format: format, prefixed: prefixed, context: context) {
                 MeshTables.meshPolicies($0, wide: wide, now: $1)
             }
+        case .routes:
+            return try await objects(MeshRoute.self, names, format: format, prefixed: prefixed, context: context) {
+                MeshTables.routes($0, wide: wide, now: $1)
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import MeshAuthorization
+import MeshRouting
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -18,6 +19,8 @@ public final class AgentWatch: Sendable {
         /// Who may reach this pod. The initial events end with a bookmark, where the refilled
         /// table takes over (`MeshPolicyTable`).
         case meshPolicies = "/apis/podlab.dev/v1/meshpolicies?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan"
+        /// How this pod's requests to Services are shaped; refilled at the bookmark as the policies are.
+        case routes = "/apis/podlab.dev/v1/routes?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan"
     }
 
     let socketPath: String
@@ -25,16 +28,18 @@ public final class AgentWatch: Sendable {
     let endpoints: ServiceEndpoints
     let peers: MeshPeers
     let policies: MeshPolicyTable
+    let routes: RouteTable
     let log: @Sendable (String) -> Void
     let group: any EventLoopGroup
 
     public init(socketPath: String, token: String?, endpoints: ServiceEndpoints, peers: MeshPeers, policies: MeshPolicyTable,
-                group: any EventLoopGroup, log: @escaping @Sendable (String) -> Void) {
+                routes: RouteTable = RouteTable(), group: any EventLoopGroup, log: @escaping @Sendable (String) -> Void) {
         self.socketPath = socketPath
         self.token = token
         self.endpoints = endpoints
         self.peers = peers
         self.policies = policies
+        self.routes = routes
         self.group = group
         self.log = log
     }
@@ -68,11 +73,13 @@ public final class AgentWatch: Sendable {
         let endpoints = endpoints
         let peers = peers
         let policies = policies
+        let routes = routes
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(WatchHandler(kind: kind, endpoints: endpoints, peers: peers, policies: policies, done: done))
+                    try channel.pipeline.syncOperations.addHandler(WatchHandler(kind: kind, endpoints: endpoints, peers: peers, policies: policies,
+                                                                                routes: routes, done: done))
                 }
             }
             .connect(unixDomainSocketPath: socketPath).get()
@@ -97,15 +104,18 @@ final class WatchHandler: ChannelInboundHandler {
     let endpoints: ServiceEndpoints
     let peers: MeshPeers
     let policies: MeshPolicyTable
+    let routes: RouteTable
     let done: EventLoopPromise<Void>
     private var pending: [UInt8] = []
     private var failed: WatchError?
 
-    init(kind: AgentWatch.Kind, endpoints: ServiceEndpoints, peers: MeshPeers, policies: MeshPolicyTable, done: EventLoopPromise<Void>) {
+    init(kind: AgentWatch.Kind, endpoints: ServiceEndpoints, peers: MeshPeers, policies: MeshPolicyTable, routes: RouteTable = RouteTable(),
+         done: EventLoopPromise<Void>) {
         self.kind = kind
         self.endpoints = endpoints
         self.peers = peers
         self.policies = policies
+        self.routes = routes
         self.done = done
     }
 
@@ -122,6 +132,7 @@ final class WatchHandler: ChannelInboundHandler {
             case .endpointSlices: endpoints.replaceSlices([:])
             case .pods: peers.replaceAll()
             case .meshPolicies: policies.beginRefill()
+            case .routes: routes.beginRefill()
             }
         case let .body(bytes):
             guard failed == nil else { return }
@@ -129,7 +140,7 @@ final class WatchHandler: ChannelInboundHandler {
             while let newline = pending.firstIndex(of: 0x0A) {
                 let line = Array(pending[..<newline])
                 pending.removeSubrange(...newline)
-                if !line.isEmpty { Self.apply(line, kind: kind, to: endpoints, peers: peers, policies: policies) }
+                if !line.isEmpty { Self.apply(line, kind: kind, to: endpoints, peers: peers, policies: policies, routes: routes) }
             }
         case .end:
             context.close(promise: nil)
@@ -137,7 +148,8 @@ final class WatchHandler: ChannelInboundHandler {
     }
 
     /// One event line of a watch, applied to the table (a line it cannot read is skipped).
-    static func apply(_ line: [UInt8], kind: AgentWatch.Kind, to endpoints: ServiceEndpoints, peers: MeshPeers, policies: MeshPolicyTable) {
+    static func apply(_ line: [UInt8], kind: AgentWatch.Kind, to endpoints: ServiceEndpoints, peers: MeshPeers, policies: MeshPolicyTable,
+                      routes: RouteTable = RouteTable()) {
         switch kind {
         case .services:
             guard let event = try? JSONDecoder().decode(WatchEvent<ServiceObject>.self, from: Data(line)) else { return }
@@ -161,6 +173,15 @@ final class WatchHandler: ChannelInboundHandler {
             guard let name = event.object.metadata.name else { return }
             let key = "\(event.object.metadata.namespace ?? "")/\(name)"
             policies.set(key, event.type == "DELETED" ? nil : event.object.model)
+        case .routes:
+            guard let event = try? JSONDecoder().decode(WatchEvent<RouteObject>.self, from: Data(line)) else { return }
+            if event.type == "BOOKMARK" {
+                if event.object.metadata.annotations?[MeshPolicyObject.initialEventsEnd] == "true" { routes.endRefill() }
+                return
+            }
+            guard let name = event.object.metadata.name else { return }
+            let key = "\(event.object.metadata.namespace ?? "")/\(name)"
+            routes.set(key, event.type == "DELETED" ? nil : event.object.model)
         }
     }
 
@@ -239,7 +260,8 @@ struct ServiceObject: Decodable {
 
     var model: ServiceEndpoints.Service {
         ServiceEndpoints.Service(clusterIP: spec.clusterIP ?? "",
-                                 ports: (spec.ports ?? []).map { .init(name: $0.name ?? "", port: $0.port, protocolName: $0.protocol ?? "TCP") })
+                                 ports: (spec.ports ?? []).map { .init(name: $0.name ?? "", port: $0.port, protocolName: $0.protocol ?? "TCP") },
+                                 loadBalancing: metadata.annotations?[LoadBalancing.annotation].flatMap(LoadBalancing.init(rawValue:)) ?? .roundRobin)
     }
 }
 
@@ -316,6 +338,86 @@ struct MeshPolicyObject: Decodable {
             rules: (spec?.rules ?? []).map { rule in
                 .init(from: (rule.from ?? []).map { .init(identities: $0.identities ?? [], namespaces: $0.namespaces ?? []) },
                       to: (rule.to ?? []).map { .init(ports: $0.ports ?? [], paths: $0.paths ?? [], methods: $0.methods ?? []) })
+            })
+    }
+}
+
+/// A Route as the proxy reads it (PodNet's `MeshRoute` decodes and validates it in the agent; a
+/// stored one is valid). A bookmark has no name, only annotations.
+struct RouteObject: Decodable {
+    struct Spec: Decodable {
+        struct Rule: Decodable {
+            struct Match: Decodable {
+                var pathPrefix: String?
+                var methods: [String]?
+                var headers: [String: String]?
+            }
+
+            struct Backend: Decodable {
+                var service: String
+                var weight: Int?
+            }
+
+            struct Retries: Decodable {
+                var attempts: Int?
+                var perTryTimeout: String?
+                var retryOn: [String]?
+            }
+
+            struct Fault: Decodable {
+                struct Delay: Decodable {
+                    var fixed: String?
+                    var percent: Int?
+                }
+
+                struct Abort: Decodable {
+                    var status: Int?
+                    var percent: Int?
+                }
+
+                var delay: Delay?
+                var abort: Abort?
+            }
+
+            var match: Match?
+            var backends: [Backend]?
+            var timeout: String?
+            var retries: Retries?
+            var fault: Fault?
+        }
+
+        var service: String?
+        var rules: [Rule]?
+    }
+
+    var metadata: MeshPolicyObject.Metadata
+    var spec: Spec?
+
+    static func duration(_ text: String?) -> Duration? {
+        guard let text, case let .success(duration) = RouteDuration.parse(text) else { return nil }
+        return duration
+    }
+
+    var model: TrafficRoute {
+        TrafficRoute(
+            namespace: metadata.namespace ?? "default", name: metadata.name ?? "", service: spec?.service ?? "",
+            rules: (spec?.rules ?? []).map { rule in
+                TrafficRoute.Rule(
+                    match: rule.match.map { match in
+                        TrafficRoute.Match(pathPrefix: match.pathPrefix, methods: match.methods ?? [],
+                                           headers: Dictionary((match.headers ?? [:]).map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a }))
+                    },
+                    backends: (rule.backends ?? []).map { TrafficRoute.Backend(service: $0.service, weight: $0.weight ?? 100) },
+                    timeout: Self.duration(rule.timeout),
+                    retries: rule.retries.map { retries in
+                        let conditions = (retries.retryOn ?? []).compactMap(TrafficRoute.RetryCondition.init(rawValue:))
+                        return TrafficRoute.Retry(attempts: retries.attempts ?? 0, perTryTimeout: Self.duration(retries.perTryTimeout),
+                                                  retryOn: conditions.isEmpty ? [.serverError] : conditions)
+                    },
+                    fault: rule.fault.map { fault in
+                        TrafficRoute.Fault(delay: fault.delay.flatMap { delay in Self.duration(delay.fixed).map { .init(fixed: $0, percent: delay.percent ?? 100) } },
+                                           abort: fault.abort.map { .init(status: $0.status ?? 503, percent: $0.percent ?? 100) })
+                    })
             })
     }
 }

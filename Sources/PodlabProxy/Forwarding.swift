@@ -24,6 +24,9 @@ import Glibc
 /// for the exchange (`x-forwarded-client-cert`, the access log); plain text is let in only in
 /// PERMISSIVE mode.
 ///
+/// Routes and least-request, outbound: HTTP/1.1 to a Service that a Route names or that balances
+/// by least-request is routed request by request (`RoutedExchange`).
+///
 /// Authorization (MeshPolicy), inbound: an HTTP connection's requests are decided one by one
 /// (`HTTPExchange`); any other connection is decided once, when it is known not to be HTTP, and
 /// reset (RST, SO_LINGER 0) when no rule allows it. The application has then seen a connection
@@ -55,6 +58,9 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var upstreamIdentity: String?
     private var decided = false
     private var closed = false
+    /// The connection made before the first bytes failed, to a Service whose HTTP is routed per
+    /// request: an HTTP client's requests can still go (to other endpoints, retried).
+    private var routableWithoutUpstream = false
 
     init(direction: TrafficDirection, context: ProxyContext) {
         self.direction = direction
@@ -212,6 +218,12 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
                 sniffer.onClose = { if !self.decided { channelContext.close(promise: nil) } }
                 self.decide(channelContext)
             case let .failure(error):
+                if self.direction == .outbound, let service = self.context.endpoints.target(original),
+                   RoutedExchange.shapes(service, context: self.context) {
+                    self.routableWithoutUpstream = true
+                    self.context.log("\(self.direction.rawValue) connection: connecting to \(target) failed (\(error)); HTTP requests will be routed each on its own")
+                    return self.decide(channelContext)
+                }
                 self.fail(channelContext, "\(verification == nil ? "connecting" : "mTLS") to \(target) failed: \(error)")
             }
         }
@@ -219,7 +231,27 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Chooses once both the upstream is connected and someone has spoken.
     private func decide(_ channelContext: ChannelHandlerContext) {
-        guard !decided, let upstream, let target, let destination, !buffered.isEmpty || !upstreamFirst.isEmpty else { return }
+        guard !decided, let target, let destination, !buffered.isEmpty || !upstreamFirst.isEmpty else { return }
+        if upstream == nil, routableWithoutUpstream, let first = buffered.first {
+            guard HTTPSniff.isRequestStart(first), let service = context.endpoints.target(destination) else {
+                return fail(channelContext, "connecting to \(target) failed, and the connection is not HTTP")
+            }
+            decided = true
+            do {
+                let pipeline = channelContext.pipeline.syncOperations
+                try pipeline.configureHTTPServerPipeline(position: .after(self), withPipeliningAssistance: true, withErrorHandling: true)
+                try pipeline.addHandler(RoutedExchange(context: context, destination: destination, service: service, source: context.configuration.podIdentity))
+            } catch {
+                return fail(channelContext, "setting up forwarding: \(error)")
+            }
+            let pending = buffered
+            buffered = []
+            for bytes in pending { channelContext.fireChannelRead(wrapInboundOut(bytes)) }
+            channelContext.fireChannelReadComplete()
+            channelContext.pipeline.syncOperations.removeHandler(context: channelContext, promise: nil)
+            return
+        }
+        guard let upstream else { return }
         switch security {
         case .handshaking:
             return
@@ -237,7 +269,16 @@ final class CapturedConnection: ChannelInboundHandler, RemovableChannelHandler {
         if direction == .outbound { peer = upstreamIdentity }
         do {
             let pipeline = channelContext.pipeline.syncOperations
-            if upstreamFirst.isEmpty, let first = buffered.first, HTTPSniff.isRequestStart(first) {
+            if upstreamFirst.isEmpty, let first = buffered.first, HTTPSniff.isRequestStart(first), direction == .outbound,
+               let service = context.endpoints.target(destination), RoutedExchange.shapes(service, context: context) {
+                // A Route shapes this Service, or it balances by least-request: each request is
+                // routed on its own; the connection made already joins the pool.
+                let routed = RoutedExchange(context: context, destination: destination, service: service, source: context.configuration.podIdentity)
+                try pipeline.configureHTTPServerPipeline(position: .after(self), withPipeliningAssistance: true, withErrorHandling: true)
+                try pipeline.addHandler(routed)
+                if let sniffer { upstream.pipeline.syncOperations.removeHandler(sniffer, promise: nil) }
+                routed.adopt(upstream, endpoint: target, peerIdentity: upstreamIdentity)
+            } else if upstreamFirst.isEmpty, let first = buffered.first, HTTPSniff.isRequestStart(first) {
                 let exchange = HTTPExchange(direction: direction, context: context, destination: destination, upstreamAddress: target,
                                             source: direction == .outbound ? context.configuration.podIdentity
                                                 : channelContext.remoteAddress?.ipAddress ?? "unknown",

@@ -45,6 +45,12 @@ public final class ProxyMetrics: Sendable {
         var plainTextRefused: UInt64 = 0
         /// Requests (HTTP) and connections (other TCP) a MeshPolicy refused.
         var denied: (http: UInt64, tcp: UInt64) = (0, 0)
+        /// Retries by route (`namespace/name`).
+        var retries: [String: UInt64] = [:]
+        /// Retries the budget refused.
+        var retryOverflow: UInt64 = 0
+        /// Injected faults by route and kind (`delay`, `abort`).
+        var faults: [String: [String: UInt64]] = [:]
     }
 
     private let state = Mutex(State())
@@ -84,6 +90,15 @@ public final class ProxyMetrics: Sendable {
     public func denied(http: Bool) {
         state.withLock { if http { $0.denied.http += 1 } else { $0.denied.tcp += 1 } }
     }
+
+    /// A request sent again after a failed try (a Route's retries).
+    public func retried(route: String) { state.withLock { $0.retries[route, default: 0] += 1 } }
+
+    /// A retry the retry budget refused.
+    public func retryOverflow() { state.withLock { $0.retryOverflow += 1 } }
+
+    /// A Route's fault applied to a request.
+    public func faultInjected(route: String, kind: String) { state.withLock { $0.faults[route, default: [:]][kind, default: 0] += 1 } }
 
     public func connectionClosed(_ direction: TrafficDirection) {
         state.withLock { $0.active[direction, default: 0] -= 1 }
@@ -139,6 +154,21 @@ public final class ProxyMetrics: Sendable {
         lines.append("# TYPE podlab_proxy_requests_denied_total counter")
         lines.append("podlab_proxy_requests_denied_total{protocol=\"http\"} \(state.denied.http)")
         lines.append("podlab_proxy_requests_denied_total{protocol=\"tcp\"} \(state.denied.tcp)")
+        lines.append("# HELP podlab_proxy_retries_total Outbound HTTP requests sent again after a failed try, by Route.")
+        lines.append("# TYPE podlab_proxy_retries_total counter")
+        for (route, count) in state.retries.sorted(by: { $0.key < $1.key }) {
+            lines.append("podlab_proxy_retries_total{route=\"\(Self.escaped(route))\"} \(count)")
+        }
+        lines.append("# HELP podlab_proxy_retry_overflow_total Retries not made because the retry budget (20 % of the requests in flight, at least 3) was spent.")
+        lines.append("# TYPE podlab_proxy_retry_overflow_total counter")
+        lines.append("podlab_proxy_retry_overflow_total \(state.retryOverflow)")
+        lines.append("# HELP podlab_proxy_faults_injected_total Delays and aborts a Route injected, by Route and kind.")
+        lines.append("# TYPE podlab_proxy_faults_injected_total counter")
+        for (route, kinds) in state.faults.sorted(by: { $0.key < $1.key }) {
+            for (kind, count) in kinds.sorted(by: { $0.key < $1.key }) {
+                lines.append("podlab_proxy_faults_injected_total{route=\"\(Self.escaped(route))\",fault=\"\(kind)\"} \(count)")
+            }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -16,20 +16,31 @@ public final class ProxyContext: Sendable {
     public let credentials: MeshCredentials?
     /// The MeshPolicies and this pod's labels: who may reach the application.
     public let authorization: MeshPolicyTable
+    /// The Routes: how this pod's requests to Services are shaped.
+    public let routes: RouteTable
+    /// Requests and retries in flight, for the retry budget.
+    public let retryAccounting: RetryAccounting
     /// Where a captured connection was going: `SO_ORIGINAL_DST`, or a fixed answer in tests on
     /// loopback, where nothing redirects.
     let originalDestination: @Sendable (any Channel) -> EventLoopFuture<SocketAddress>
+    /// Where access-log lines go besides stdout (tests read them).
+    let accessLogSink: (@Sendable (String) -> Void)?
     private let ready = Atomic<Bool>(false)
 
     public init(configuration: ProxyConfiguration, metrics: ProxyMetrics = ProxyMetrics(), endpoints: ServiceEndpoints = ServiceEndpoints(),
-                peers: MeshPeers = MeshPeers(), authorization: MeshPolicyTable? = nil,
-                originalDestination: @escaping @Sendable (any Channel) -> EventLoopFuture<SocketAddress> = OriginalDestination.of) {
+                peers: MeshPeers = MeshPeers(), authorization: MeshPolicyTable? = nil, routes: RouteTable = RouteTable(),
+                retryAccounting: RetryAccounting = RetryAccounting(),
+                originalDestination: @escaping @Sendable (any Channel) -> EventLoopFuture<SocketAddress> = OriginalDestination.of,
+                accessLogSink: (@Sendable (String) -> Void)? = nil) {
         self.configuration = configuration
         self.metrics = metrics
         self.endpoints = endpoints
         self.peers = peers
         self.authorization = authorization
             ?? MeshPolicyTable(namespace: configuration.podNamespace, ownPod: configuration.podIdentity, following: configuration.apiSocket != nil)
+        self.routes = routes
+        self.accessLogSink = accessLogSink
+        self.retryAccounting = retryAccounting
         credentials = configuration.certificateDirectory.map(MeshCredentials.init(directory:))
         self.originalDestination = originalDestination
     }
@@ -40,7 +51,10 @@ public final class ProxyContext: Sendable {
     func markReady() { ready.store(true, ordering: .releasing) }
 
     /// One line on stdout (the container's log), written at once.
-    public func accessLog(_ line: String) { Self.writeLine(line) }
+    public func accessLog(_ line: String) {
+        accessLogSink?(line)
+        Self.writeLine(line)
+    }
     /// A line about the proxy itself.
     public func log(_ line: String) { Self.writeLine("podlab-proxy: " + line) }
 

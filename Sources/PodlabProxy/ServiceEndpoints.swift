@@ -1,3 +1,4 @@
+import MeshRouting
 import Synchronization
 
 /// The cluster's Services as the proxy needs them: for a ClusterIP and port, the ready
@@ -20,11 +21,24 @@ public final class ServiceEndpoints: Sendable {
     public struct Service: Hashable, Sendable {
         public var clusterIP: String
         public var ports: [ServicePort]
+        /// How a request (routed HTTP) picks an endpoint: `podlab.dev/load-balancer`.
+        public var loadBalancing: LoadBalancing
 
-        public init(clusterIP: String, ports: [ServicePort]) {
+        public init(clusterIP: String, ports: [ServicePort], loadBalancing: LoadBalancing = .roundRobin) {
             self.clusterIP = clusterIP
             self.ports = ports
+            self.loadBalancing = loadBalancing
         }
+    }
+
+    /// A Service's port as a request reaches it: the Service's key, its port and its endpoints.
+    public struct ServiceTarget: Hashable, Sendable {
+        /// `namespace/name`.
+        public var service: String
+        public var port: ServicePort
+        public var clusterIP: Destination
+        public var endpoints: [Destination]
+        public var loadBalancing: LoadBalancing
     }
 
     /// One EndpointSlice: its Service, its ports by name, its ready addresses.
@@ -48,6 +62,10 @@ public final class ServiceEndpoints: Sendable {
         /// ClusterIP:port → endpoints, rebuilt on each change.
         var table: [Destination: [Destination]] = [:]
         var next: [Destination: Int] = [:]
+        /// ClusterIP:port → the Service and port it is.
+        var targets: [Destination: ServiceTarget] = [:]
+        /// Requests in flight to each endpoint (routed HTTP), for least-request.
+        var active: [Destination: Int] = [:]
     }
 
     private let state = Mutex(State())
@@ -94,11 +112,64 @@ public final class ServiceEndpoints: Sendable {
         }
     }
 
+    /// The Service whose ClusterIP and port `destination` is.
+    public func target(_ destination: Destination) -> ServiceTarget? {
+        state.withLock { $0.targets[destination] }
+    }
+
+    /// The port of Service `key` (`namespace/name`) that a request for `port` of another
+    /// Service goes to: the one of the same name, else of the same number, else its only TCP port.
+    public func target(service key: String, like port: ServicePort) -> ServiceTarget? {
+        state.withLock { state in
+            let targets = state.targets.values.filter { $0.service == key }
+            return targets.first { !port.name.isEmpty && $0.port.name == port.name } ?? targets.first { $0.port.port == port.port }
+                ?? (targets.count == 1 ? targets.first : nil)
+        }
+    }
+
+    /// The endpoint for one request to `target`, by its Service's load balancing, avoiding
+    /// `excluded` (the endpoints a retried request already tried) while another is left. nil:
+    /// no endpoint. `random` gives numbers for least-request's two choices.
+    public func choose(_ target: ServiceTarget, excluding excluded: Set<Destination> = [],
+                       random: () -> Int = { Int.random(in: 0..<Int(Int32.max)) }) -> Destination? {
+        let candidates = target.endpoints.count > excluded.count ? target.endpoints.filter { !excluded.contains($0) } : target.endpoints
+        guard !candidates.isEmpty else { return nil }
+        return state.withLock { state in
+            switch target.loadBalancing {
+            case .roundRobin where !excluded.isEmpty:
+                // A retry takes one of the endpoints not yet tried, at random, and leaves the turn
+                // where it was: a retry moving it would send every next first try to the same
+                // (failing) endpoint of two.
+                return candidates[abs(random()) % candidates.count]
+            case .roundRobin:
+                let index = state.next[target.clusterIP, default: 0] % candidates.count
+                state.next[target.clusterIP] = index + 1
+                return candidates[index]
+            case .leastRequest:
+                let (first, second) = LoadBalancing.pair(count: candidates.count, random1: random(), random2: random())
+                let loads = candidates.map { state.active[$0, default: 0] }
+                return candidates[LoadBalancing.leastRequest(active: loads, first: first, second: second)]
+            }
+        }
+    }
+
+    /// A request to `endpoint` began (+1) or ended (-1).
+    public func requestInFlight(_ endpoint: Destination, _ change: Int) {
+        state.withLock { state in
+            let count = state.active[endpoint, default: 0] + change
+            state.active[endpoint] = count > 0 ? count : nil
+        }
+    }
+
+    /// Requests in flight to `endpoint` (tests).
+    public func requestsInFlight(_ endpoint: Destination) -> Int { state.withLock { $0.active[endpoint, default: 0] } }
+
     /// Every ClusterIP:port with its endpoints (for tests and the log).
     public var table: [Destination: [Destination]] { state.withLock { $0.table } }
 
     private static func rebuild(_ state: inout State) {
         var table: [Destination: [Destination]] = [:]
+        var targets: [Destination: ServiceTarget] = [:]
         var slicesByService: [String: [Slice]] = [:]
         for (key, slice) in state.slices {
             let namespace = key.split(separator: "/").first.map(String.init) ?? ""
@@ -112,9 +183,13 @@ public final class ServiceEndpoints: Sendable {
                     endpoints += slice.readyAddresses.map { Destination(address: $0, port: target) }
                 }
                 // A stable order, so turns do not jump when an unrelated slice changes.
-                table[Destination(address: service.clusterIP, port: port.port)] = endpoints.sorted { $0.description < $1.description }
+                let clusterIP = Destination(address: service.clusterIP, port: port.port)
+                table[clusterIP] = endpoints.sorted { $0.description < $1.description }
+                targets[clusterIP] = ServiceTarget(service: key, port: port, clusterIP: clusterIP, endpoints: table[clusterIP] ?? [],
+                                                   loadBalancing: service.loadBalancing)
             }
         }
         state.table = table
+        state.targets = targets
     }
 }

@@ -43,7 +43,7 @@ if let credentials = context.credentials {
 }
 if let socket = configuration.apiSocket {
     await AgentWatch(socketPath: socket, token: configuration.apiToken, endpoints: context.endpoints, peers: context.peers,
-                     policies: context.authorization, group: server.eventLoops,
+                     policies: context.authorization, routes: context.routes, group: server.eventLoops,
                      log: { context.log($0) }).run()
 } else {
     context.log("no PODLAB_API_SOCKET: connections go where they were going")

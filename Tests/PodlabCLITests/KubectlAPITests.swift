@@ -122,6 +122,10 @@ struct KubectlAPITests {
             #expect(meshPolicies?["kind"] == "MeshPolicy")
             #expect(meshPolicies?["shortNames"] == ["mp"])
             #expect(meshPolicies?["namespaced"] == true)
+            let routes = podlab["resources"]?.arrayValue?.first { $0["name"] == "routes" }
+            #expect(routes?["kind"] == "Route")
+            #expect(routes?["shortNames"] == ["rt"])
+            #expect(routes?["namespaced"] == true)
             #expect(try await Self.get(agent, "/openapi/v2")["swagger"] == "2.0")
         }
     }

@@ -87,6 +87,12 @@ struct ProxyTests {
         metrics.denied(http: true)
         metrics.denied(http: true)
         metrics.denied(http: false)
+        metrics.retried(route: "shop/web")
+        metrics.retried(route: "shop/web")
+        metrics.retryOverflow()
+        metrics.faultInjected(route: "shop/web", kind: "delay")
+        metrics.faultInjected(route: "shop/web", kind: "abort")
+        metrics.faultInjected(route: "shop/web", kind: "abort")
         let text = metrics.exposition()
         #expect(text == """
             # HELP podlab_proxy_requests_total HTTP requests forwarded, by direction, source, destination and status code.
@@ -133,6 +139,16 @@ struct ProxyTests {
             # TYPE podlab_proxy_requests_denied_total counter
             podlab_proxy_requests_denied_total{protocol="http"} 2
             podlab_proxy_requests_denied_total{protocol="tcp"} 1
+            # HELP podlab_proxy_retries_total Outbound HTTP requests sent again after a failed try, by Route.
+            # TYPE podlab_proxy_retries_total counter
+            podlab_proxy_retries_total{route="shop/web"} 2
+            # HELP podlab_proxy_retry_overflow_total Retries not made because the retry budget (20 % of the requests in flight, at least 3) was spent.
+            # TYPE podlab_proxy_retry_overflow_total counter
+            podlab_proxy_retry_overflow_total 1
+            # HELP podlab_proxy_faults_injected_total Delays and aborts a Route injected, by Route and kind.
+            # TYPE podlab_proxy_faults_injected_total counter
+            podlab_proxy_faults_injected_total{route="shop/web",fault="abort"} 2
+            podlab_proxy_faults_injected_total{route="shop/web",fault="delay"} 1
 
             """)
     }

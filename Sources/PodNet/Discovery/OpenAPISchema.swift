@@ -1,5 +1,5 @@
 /// The schemas of the kinds kubectl validates and explains (Pod, Service, Deployment,
-/// NetworkPolicy, Namespace, ConfigMap, Secret, MeshPolicy), described once here and written out as the OpenAPI v2 document
+/// NetworkPolicy, Namespace, ConfigMap, Secret, MeshPolicy, Route), described once here and written out as the OpenAPI v2 document
 /// (JSON, and gnostic's protobuf that kubectl reads) and the OpenAPI v3 documents per group
 /// version. Fields podlab does not describe in detail are free-form objects, which kubectl
 /// validates no further — so a manifest valid for Kubernetes is never refused here.
@@ -116,6 +116,9 @@ public enum OpenAPISchema {
         kind("MeshPolicy", mesh, group: "podlab.dev", version: "v1",
              "MeshPolicy allows requests to the meshed pods it selects, by the peer's identity or namespace and the port, path and method; the receiving sidecar refuses the rest (HTTP 403, or a TCP reset).",
              spec: "MeshPolicySpec"),
+        kind("Route", mesh, group: "podlab.dev", version: "v1",
+             "Route shapes the HTTP/1.1 requests to one Service of its namespace, in each client's sidecar: the first rule that matches a request sends it to weighted backend Services, with a timeout, retries and injected faults.",
+             spec: "RouteSpec"),
         OpenAPIDefinition(name: "ObjectMeta", package: meta, description: "ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create.", fields: [
             OpenAPIField("annotations", .map(.string), "Annotations is an unstructured key value map stored with a resource that may be set by external tools to store and retrieve arbitrary metadata."),
             OpenAPIField("creationTimestamp", .time, "CreationTimestamp is a timestamp representing the server time when this object was created. Populated by the system. Read-only."),
@@ -307,6 +310,43 @@ public enum OpenAPISchema {
             OpenAPIField("methods", .array(.string), "methods: HTTP methods (GET, POST...); a connection that is not HTTP matches no operation listing them."),
             OpenAPIField("paths", .array(.string), "paths: exact paths, prefixes ending in * (/api/*), or *; HTTP only."),
             OpenAPIField("ports", .array(.int32), "ports: the application's ports."),
+        ]),
+        OpenAPIDefinition(name: "RouteSpec", package: mesh, description: "RouteSpec names the Service whose requests the route shapes, and its rules.", fields: [
+            OpenAPIField("rules", .array(.object("RouteRule")), "rules: the first that matches a request applies; a request none matches goes to the Service itself.", required: true),
+            OpenAPIField("service", .string, "service: the Service of the route's namespace whose requests (to its ClusterIP) the clients' sidecars shape.", required: true),
+        ]),
+        OpenAPIDefinition(name: "RouteRule", package: mesh, description: "RouteRule: which requests, where they go, and how they are timed, retried and faulted.", fields: [
+            OpenAPIField("backends", .array(.object("RouteBackend")), "backends: Services of the route's namespace with weights summing to 100; missing: the route's Service."),
+            OpenAPIField("fault", .object("RouteFault"), "fault: a delay and/or an abort injected for a percentage of the requests."),
+            OpenAPIField("match", .object("RouteMatch"), "match: every part given must hold; missing: every request."),
+            OpenAPIField("retries", .object("RouteRetries"), "retries: idempotent requests without a body are sent again, to another endpoint, when a try fails."),
+            OpenAPIField("timeout", .string, "timeout: the whole request's limit, retries included (a duration: 2s, 500ms); past it the sidecar answers 504."),
+        ]),
+        OpenAPIDefinition(name: "RouteMatch", package: mesh, description: "RouteMatch selects requests; each part given must hold.", fields: [
+            OpenAPIField("headers", .map(.string), "headers: exact values by header name (case-insensitive names)."),
+            OpenAPIField("methods", .array(.string), "methods: HTTP methods (GET, POST...)."),
+            OpenAPIField("pathPrefix", .string, "pathPrefix: the path begins with it, segment by segment (/api matches /api and /api/x, not /apix)."),
+        ]),
+        OpenAPIDefinition(name: "RouteBackend", package: mesh, description: "RouteBackend is a Service of the route's namespace and its share of the rule's requests.", fields: [
+            OpenAPIField("service", .string, "service: the backend Service's name.", required: true),
+            OpenAPIField("weight", .int32, "weight: percent of the rule's requests (0-100, the weights summing to 100); may be left out for a single backend."),
+        ]),
+        OpenAPIDefinition(name: "RouteRetries", package: mesh, description: "RouteRetries says when a failed try is sent again, to another endpoint.", fields: [
+            OpenAPIField("attempts", .int32, "attempts: retries after the first try (0-10).", required: true),
+            OpenAPIField("perTryTimeout", .string, "perTryTimeout: each try's limit (a duration); a try past it counts as failed (5xx, gateway-error)."),
+            OpenAPIField("retryOn", .array(.string), "retryOn: 5xx, gateway-error, connect-failure, reset; missing: 5xx."),
+        ]),
+        OpenAPIDefinition(name: "RouteFault", package: mesh, description: "RouteFault injects a delay and/or an abort.", fields: [
+            OpenAPIField("abort", .object("RouteFaultAbort"), "abort: answer a status instead of forwarding."),
+            OpenAPIField("delay", .object("RouteFaultDelay"), "delay: wait before forwarding."),
+        ]),
+        OpenAPIDefinition(name: "RouteFaultDelay", package: mesh, description: "RouteFaultDelay waits before forwarding a percentage of the requests.", fields: [
+            OpenAPIField("fixed", .string, "fixed: how long (a duration: 100ms).", required: true),
+            OpenAPIField("percent", .int32, "percent: of the rule's requests (0-100); missing: 100."),
+        ]),
+        OpenAPIDefinition(name: "RouteFaultAbort", package: mesh, description: "RouteFaultAbort answers a status, without forwarding, for a percentage of the requests.", fields: [
+            OpenAPIField("percent", .int32, "percent: of the rule's requests (0-100); missing: 100."),
+            OpenAPIField("status", .int32, "status: the HTTP status answered (200-599).", required: true),
         ]),
     ]
 

@@ -116,6 +116,9 @@ public enum ServedResources {
         .modeled(MeshPolicy.self, singular: "meshpolicy", shortNames: ["mp"], verbs: ServedResource.readWriteVerbs) {
             MeshTables.meshPolicies($0, wide: $1, now: $2)
         },
+        .modeled(MeshRoute.self, singular: "route", shortNames: ["rt"], verbs: ServedResource.readWriteVerbs) {
+            MeshTables.routes($0, wide: $1, now: $2)
+        },
     ]
 
     /// The entry for a request path's group version and resource.

@@ -10,13 +10,14 @@ public enum AnyKubernetesObject: Hashable, Sendable {
     case configMap(ConfigMap)
     case secret(Secret)
     case meshPolicy(MeshPolicy)
+    case route(MeshRoute)
 
     /// Kinds podlab reads from manifests, by `apiVersion` and `kind`.
     public static let supportedKinds: [(apiVersion: String, kind: String)] = [
         (Pod.apiVersion, Pod.kind), (Node.apiVersion, Node.kind), (Service.apiVersion, Service.kind), (Namespace.apiVersion, Namespace.kind),
         (Deployment.apiVersion, Deployment.kind), (ReplicaSet.apiVersion, ReplicaSet.kind),
         (NetworkPolicy.apiVersion, NetworkPolicy.kind), (ConfigMap.apiVersion, ConfigMap.kind), (Secret.apiVersion, Secret.kind),
-        (MeshPolicy.apiVersion, MeshPolicy.kind),
+        (MeshPolicy.apiVersion, MeshPolicy.kind), (MeshRoute.apiVersion, MeshRoute.kind),
     ]
 
     /// Reads an object by its `apiVersion` and `kind`, strictly (see `JSONObjectCodable`).
@@ -33,6 +34,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case (ConfigMap.apiVersion, ConfigMap.kind): self = .configMap(try ConfigMap(json: json))
         case (Secret.apiVersion, Secret.kind): self = .secret(try Secret(json: json))
         case (MeshPolicy.apiVersion, MeshPolicy.kind): self = .meshPolicy(try MeshPolicy(json: json))
+        case (MeshRoute.apiVersion, MeshRoute.kind): self = .route(try MeshRoute(json: json))
         default: throw .unsupportedKind(kind: kind, apiVersion: apiVersion)
         }
     }
@@ -67,6 +69,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case .configMap: ConfigMap.kind
         case .secret: Secret.kind
         case .meshPolicy: MeshPolicy.kind
+        case .route: MeshRoute.kind
         }
     }
 
@@ -82,6 +85,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .configMap(map): map.metadata
         case let .secret(secret): secret.metadata
         case let .meshPolicy(policy): policy.metadata
+        case let .route(route): route.metadata
         }
     }
 
@@ -97,6 +101,7 @@ public enum AnyKubernetesObject: Hashable, Sendable {
         case let .configMap(map): map.json
         case let .secret(secret): secret.json
         case let .meshPolicy(policy): policy.json
+        case let .route(route): route.json
         }
     }
 }

@@ -33,3 +33,22 @@ public enum MeshTables {
         }.joined(separator: ",")
     }
 }
+
+extension MeshTables {
+    /// `NAME SERVICE RULES AGE`, and with `-o wide` BACKENDS: each rule's backends with their
+    /// weights (`web-v1=90,web-v2=10`, `<service>` for the route's Service), rules separated by `;`.
+    public static func routes(_ routes: [MeshRoute], wide: Bool, now: Timestamp) -> TextTable {
+        var headers = ["NAME", "SERVICE", "RULES", "AGE"]
+        if wide { headers += ["BACKENDS"] }
+        return TextTable(headers: headers, rows: routes.map { route in
+            var row = [route.metadata.name, route.spec.service, String(route.spec.rules.count), HumanDuration.since(route.metadata.creationTimestamp, now: now)]
+            if wide {
+                row.append(route.spec.rules.isEmpty ? "<none>" : route.spec.rules.map { rule in
+                    guard let backends = rule.backends, !backends.isEmpty else { return route.spec.service }
+                    return backends.map { "\($0.service)=\($0.weight ?? 100)" }.joined(separator: ",")
+                }.joined(separator: ";"))
+            }
+            return row
+        })
+    }
+}

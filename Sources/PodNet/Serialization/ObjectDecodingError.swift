@@ -21,7 +21,7 @@ public enum ObjectDecodingError: Error, Hashable, Sendable, CustomStringConverti
     indirect case inObject(kind: String, apiVersion: String, ObjectDecodingError)
 
     /// The kinds a manifest may hold, as `unsupportedKind` lists them.
-    public static let servedKinds = "Pod (v1), Service (v1), Namespace (v1), Deployment (apps/v1), ReplicaSet (apps/v1), ConfigMap (v1), Secret (v1), MeshPolicy (podlab.dev/v1)"
+    public static let servedKinds = "Pod (v1), Service (v1), Namespace (v1), Deployment (apps/v1), ReplicaSet (apps/v1), ConfigMap (v1), Secret (v1), MeshPolicy (podlab.dev/v1), Route (podlab.dev/v1)"
 
     public var description: String {
         switch self {

@@ -91,6 +91,11 @@ enum ServiceValidation {
         for field in spec.preservedFields.keys.sorted() {
             errors.append(.forbidden(path.child(field), notSupported))
         }
+        // How the mesh's sidecars pick an endpoint for a request to it.
+        if let value = service.metadata.annotations[LoadBalancing.annotation], LoadBalancing(rawValue: value) == nil {
+            errors.append(.notSupported(FieldPath("metadata").child("annotations").key(LoadBalancing.annotation), value,
+                                        supported: LoadBalancing.allCases.map(\.rawValue)))
+        }
         return errors
     }
 

@@ -10,12 +10,14 @@ import Glibc
 /// The API as the mesh's sidecars see it: `<state>/<lab>/mesh.sock`, open to every user (a
 /// sidecar runs as uid 1337, and the agent's own socket is root's alone), behind a token of
 /// the mesh's own, and only for what a proxy reads: Services and EndpointSlices, listed and
-/// watched (and Pods and MeshPolicies, below). The lab's admin token is never handed to a pod.
+/// watched (and Pods, MeshPolicies and Routes, below). The lab's admin token is never handed to a pod.
 enum MeshAPIListener {
     /// The paths a sidecar may GET (their `?watch=true` included), in every namespace. Pods:
     /// which peers are meshed, under which service account (the identity mTLS expects).
-    /// MeshPolicies: who may reach the pods, decided by each receiving sidecar.
-    static let readablePaths = ["/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/pods", "/apis/podlab.dev/v1/meshpolicies"]
+    /// MeshPolicies: who may reach the pods, decided by each receiving sidecar. Routes: how each
+    /// client's sidecar shapes its requests to a Service.
+    static let readablePaths = ["/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/pods", "/apis/podlab.dev/v1/meshpolicies",
+                                 "/apis/podlab.dev/v1/routes"]
     /// Who may connect to the socket: any user, as the token decides.
     static let socketMode: mode_t = 0o666
 

@@ -232,6 +232,7 @@ extension Controller {
         }
         try removeNetworkPolicies(in: name)
         try removeMeshPolicies(in: name)
+        try removeMeshRoutes(in: name)
         try removeConfigObjects(in: name)
         // Before the pods: a ReplicaSet left behind would make them again.
         try removeWorkloads(in: name)
@@ -633,7 +634,7 @@ extension Controller {
             watch: { _, _ in throw APIStatus(message: "watching endpoints is not supported; watch endpointslices", reason: "MethodNotAllowed", code: 405) },
             get: { namespace, name in try await self.getEndpoints(namespace: namespace ?? "default", name: name) },
             create: nil, replace: nil, delete: nil)
-        return workloadResources() + policyResources() + meshPolicyResources() + configResources() + [
+        return workloadResources() + policyResources() + meshPolicyResources() + meshRouteResources() + configResources() + [
             ("/api/v1", "namespaces", false, namespaceHandlers),
             ("/api/v1", "services", true, serviceHandlers),
             ("/api/v1", "endpoints", true, endpointsHandlers),

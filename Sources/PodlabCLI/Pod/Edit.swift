@@ -42,7 +42,8 @@ public struct Edit: PodlabCommand {
         case .configmaps: return try await edit(ConfigMap.self, parsed.names[0], context: context)
         case .secrets: return try await edit(Secret.self, parsed.names[0], context: context)
         case .meshpolicies: return try await edit(MeshPolicy.self, parsed.names[0], context: context)
-        default: throw CLIError("podlab edits pods, deployments, replica sets, services, network policies, mesh policies, config maps and secrets only")
+        case .routes: return try await edit(MeshRoute.self, parsed.names[0], context: context)
+        default: throw CLIError("podlab edits pods, deployments, replica sets, services, network policies, mesh policies, routes, config maps and secrets only")
         }
     }
 

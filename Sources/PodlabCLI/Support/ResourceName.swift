@@ -2,7 +2,7 @@ import PodNet
 
 /// The resource kinds podlab serves, as kubectl names them on the command line.
 public enum ResourceKind: String, Sendable, CaseIterable {
-    case pods, nodes, services, namespaces, endpoints, endpointslices, deployments, replicasets, networkpolicies, configmaps, secrets, meshpolicies
+    case pods, nodes, services, namespaces, endpoints, endpointslices, deployments, replicasets, networkpolicies, configmaps, secrets, meshpolicies, routes
 
     /// kubectl's names and short names (`pods`, `pod`, `po`; `svc`; `ns`; `ep`), case-insensitive.
     public init?(argument: String) {
@@ -19,6 +19,7 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case "configmaps", "configmap", "cm": self = .configmaps
         case "secrets", "secret": self = .secrets
         case "meshpolicies", "meshpolicy", "mp", "meshpolicies.podlab.dev", "meshpolicy.podlab.dev": self = .meshpolicies
+        case "routes", "route", "rt", "routes.podlab.dev", "route.podlab.dev": self = .routes
         default: return nil
         }
     }
@@ -39,6 +40,7 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .configmaps: "configmap"
         case .secrets: "secret"
         case .meshpolicies: "meshpolicy.podlab.dev"
+        case .routes: "route.podlab.dev"
         }
     }
 
@@ -57,6 +59,7 @@ public enum ResourceKind: String, Sendable, CaseIterable {
         case .configmaps: ConfigMap.kind
         case .secrets: Secret.kind
         case .meshpolicies: MeshPolicy.kind
+        case .routes: MeshRoute.kind
         }
     }
 
@@ -160,6 +163,7 @@ extension ResourceKind {
         case .configmaps: ConfigMap.self
         case .secrets: Secret.self
         case .meshpolicies: MeshPolicy.self
+        case .routes: MeshRoute.self
         }
     }
 
