@@ -60,7 +60,9 @@ struct ConnectivityTestCommandTests {
     }
 
     /// A fake agent: the lab, the pods of `cluster`, and a prober that answers with `answer`.
-    static func agent(_ cluster: [Pod], lab: String = readyLab,
+    /// With `compactResults` false, the prober answers in JSON lines whatever the CLI asks for
+    /// (as an agent without the compact form does).
+    static func agent(_ cluster: [Pod], lab: String = readyLab, compactResults: Bool = true,
                       answer: @escaping @Sendable (ProbeRequest, [Pod]) -> ProbeResult = healthy) -> @Sendable (FakeRequest) async -> FakeResponse {
         { request in
             switch (request.method, request.path) {
@@ -89,10 +91,18 @@ struct ConnectivityTestCommandTests {
                 // Two lines of results, the second half first (lines carry their indices), then done.
                 let entries = results.enumerated().map { ProbeStreamLine.Entry(index: $0.offset, result: $0.element) }
                 let half = entries.count / 2
+                let timings = ProbeTimings(prepareMillis: 2, observeMillis: 3, openMillis: 4, probeMillis: 5, rounds: 1,
+                                           observedByLookup: 6, observedByWitness: 7)
+                if compactResults, request.query["format"] == CompactProbeResults.format {
+                    // The same in the compact form, in chunks that end anywhere, mid-line included.
+                    var text: [UInt8] = []
+                    for entry in entries[half...] + entries[..<half] { CompactProbeResults.append(entry, to: &text) }
+                    CompactProbeResults.appendDone(elapsedMillis: 1, timings: timings, to: &text)
+                    let cuts = [0, text.count / 3, text.count / 3 + 1, text.count * 2 / 3, text.count]
+                    return .chunks(200, zip(cuts, cuts.dropFirst()).map { Data(text[$0..<$1]) }, pause: .milliseconds(1))
+                }
                 let lines = [ProbeStreamLine(results: Array(entries[half...])), ProbeStreamLine(results: Array(entries[..<half])),
-                             ProbeStreamLine(results: [], done: true, elapsedMillis: 1,
-                                             timings: ProbeTimings(prepareMillis: 2, observeMillis: 3, openMillis: 4, probeMillis: 5, rounds: 1,
-                                                                   observedByLookup: 6, observedByWitness: 7))]
+                             ProbeStreamLine(results: [], done: true, elapsedMillis: 1, timings: timings)]
                 return .chunks(200, lines.map { try! JSONEncoder().encode($0) + Data("\n".utf8) }, pause: .milliseconds(1))
             default:
                 return CannedPods.answer(request, pods: cluster) ?? .status(APIStatus.synthesized(code: 404, body: ""))
@@ -138,6 +148,31 @@ struct ConnectivityTestCommandTests {
             let quiet = agent.context()
             #expect(await quiet.run("test -o json") == 0)
             #expect(!quiet.stderr.text.contains("timings:"))
+        }
+    }
+
+    @Test("results in JSON lines, from an agent that does not write the compact form, read the same")
+    func jsonLines() async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with(Self.agent(cluster, compactResults: false)) { agent in
+            let t = agent.context()
+            #expect(await t.run("test --timings") == 0)
+            #expect(t.stdout.text.contains("PASS: 29 checks, 29 matched, 0 mismatched; 29 probes in "))
+            #expect(t.stderr.text.contains(" ms (29 results; agent: prepare 2 ms, observe 3 ms (6 by connection lookup, 7 by witness), sockets 4 ms, probes 5 ms in 1 round), report "))
+        }
+    }
+
+    @Test("a compact result line the CLI cannot read is an error naming the line and the field")
+    func malformedCompactLine() async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with({ request in
+            guard request.path == ProbeBatch.path else { return await Self.agent(cluster)(request) }
+            return .body(200, Data("r\t0\tconnected\t0.5\t\t\t\t\t\t\t\t\nr\t1\tfine\t0\t\t\t\t\t\t\t\t\n".utf8))
+        }) { agent in
+            let t = agent.context()
+            #expect(await t.run("test") == 1)
+            #expect(t.stderr.text.contains("line 2 of the probe results, outcome: \"fine\" is not a probe outcome"))
+            #expect(t.stdout.text.isEmpty)
         }
     }
 
