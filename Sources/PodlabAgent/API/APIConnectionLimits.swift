@@ -22,10 +22,7 @@ import Synchronization
 ///   lower); more wait in the listen backlog until one closes.
 /// - The agent's descriptor limit is raised to its hard limit (at most 65536), as Go programs
 ///   such as kube-apiserver do at start: the default soft limit of 1024 would end the agent's
-///   pidfds, namespaces and logs long before its connections. A hard limit below 65536 is
-///   raised too where the agent may (it runs as root): the prober holds a socket per probe of a
-///   round, and a `podlab test` with 100 Services has 20 100 TCP probes (a shell's hard limit of
-///   20 000 cut them into two rounds).
+///   pidfds, namespaces and logs long before its connections.
 struct APIConnectionLimits: Sendable {
     static let defaultIdleTimeout: TimeAmount = .seconds(90)
     static let defaultMaximumConnections = 4096
@@ -47,18 +44,10 @@ struct APIConnectionLimits: Sendable {
         return APIConnectionLimits(idleTimeout: idle, maximumConnections: maximum)
     }
 
-    /// Raises the soft descriptor limit to 65536, and the hard one with it where allowed (else to
-    /// the hard limit); returns the soft limit now.
+    /// Raises the soft descriptor limit to the hard one (at most 65536); returns the soft limit now.
     static func raiseDescriptorLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
-        if limit.rlim_max < 65536 {
-            // Allowed with CAP_SYS_RESOURCE, up to fs.nr_open; refused (EPERM) otherwise, which leaves the limit as it was.
-            var raised = limit
-            raised.rlim_cur = max(limit.rlim_cur, 65536)
-            raised.rlim_max = 65536
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
-        }
         let wanted = min(limit.rlim_max, 65536)
         if limit.rlim_cur < wanted {
             var raised = limit

@@ -231,9 +231,9 @@ enum Prober {
         return withPort ? "\(ip):\(UInt16(bigEndian: storage.sin_port))" : ip.description
     }
 
-    /// The most sockets one round holds: a `podlab test` with 100 Services × 3 endpoints (20 100
-    /// TCP probes) runs in one round. Each round ends by closing its sockets before the next
-    /// opens its own, so a batch cut into two waited for 16 384 resets in between.
+    /// The most sockets one round holds, where the descriptor limit allows: a `podlab test` with
+    /// 100 Services × 3 endpoints (20 100 TCP probes) then runs in one round. Each round ends by
+    /// closing its sockets before the next opens its own (thousands of resets in between).
     static let maximumRoundSockets = 32_768
 
     /// How many sockets one batch may hold: the descriptor limit less what the agent has open
