@@ -60,9 +60,7 @@ struct ConnectivityTestCommandTests {
     }
 
     /// A fake agent: the lab, the pods of `cluster`, and a prober that answers with `answer`.
-    /// With `compactResults` false, the prober answers in JSON lines whatever the CLI asks for
-    /// (as an agent without the compact form does).
-    static func agent(_ cluster: [Pod], lab: String = readyLab, compactResults: Bool = true,
+    static func agent(_ cluster: [Pod], lab: String = readyLab,
                       answer: @escaping @Sendable (ProbeRequest, [Pod]) -> ProbeResult = healthy) -> @Sendable (FakeRequest) async -> FakeResponse {
         { request in
             switch (request.method, request.path) {
@@ -77,7 +75,9 @@ struct ConnectivityTestCommandTests {
             case ("GET", Namespace.collectionPath(namespace: nil)):
                 return .object(ObjectList<Namespace>(items: []))
             case ("POST", ProbeBatch.path):
-                guard let batch = try? JSONDecoder().decode(ProbeBatch.self, from: request.body) else {
+                let compact = request.query["format"] == CompactProbes.format
+                guard let batch = compact ? (try? CompactProbes.probes([UInt8](request.body))).map(ProbeBatch.init)
+                    : try? JSONDecoder().decode(ProbeBatch.self, from: request.body) else {
                     return .status(.badRequest("not a probe batch"))
                 }
                 let results = batch.probes.map { probe in
@@ -93,11 +93,11 @@ struct ConnectivityTestCommandTests {
                 let half = entries.count / 2
                 let timings = ProbeTimings(prepareMillis: 2, observeMillis: 3, openMillis: 4, probeMillis: 5, rounds: 1,
                                            observedByLookup: 6, observedByWitness: 7)
-                if compactResults, request.query["format"] == CompactProbeResults.format {
+                if compact {
                     // The same in the compact form, in chunks that end anywhere, mid-line included.
                     var text: [UInt8] = []
-                    for entry in entries[half...] + entries[..<half] { CompactProbeResults.append(entry, to: &text) }
-                    CompactProbeResults.appendDone(elapsedMillis: 1, timings: timings, to: &text)
+                    for entry in entries[half...] + entries[..<half] { CompactProbes.append(entry, to: &text) }
+                    CompactProbes.appendDone(elapsedMillis: 1, timings: timings, to: &text)
                     let cuts = [0, text.count / 3, text.count / 3 + 1, text.count * 2 / 3, text.count]
                     return .chunks(200, zip(cuts, cuts.dropFirst()).map { Data(text[$0..<$1]) }, pause: .milliseconds(1))
                 }
@@ -111,7 +111,7 @@ struct ConnectivityTestCommandTests {
     }
 
     static func probes(_ agent: FakeAgent) -> [ProbeRequest] {
-        agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? JSONDecoder().decode(ProbeBatch.self, from: $0.body).probes) ?? [] }
+        agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? CompactProbes.probes([UInt8]($0.body))) ?? [] }
     }
 
     @Test("a healthy lab: every check matches, exit 0")
@@ -148,17 +148,6 @@ struct ConnectivityTestCommandTests {
             let quiet = agent.context()
             #expect(await quiet.run("test -o json") == 0)
             #expect(!quiet.stderr.text.contains("timings:"))
-        }
-    }
-
-    @Test("results in JSON lines, from an agent that does not write the compact form, read the same")
-    func jsonLines() async throws {
-        let cluster = Self.cluster()
-        try await FakeAgent.with(Self.agent(cluster, compactResults: false)) { agent in
-            let t = agent.context()
-            #expect(await t.run("test --timings") == 0)
-            #expect(t.stdout.text.contains("PASS: 29 checks, 29 matched, 0 mismatched; 29 probes in "))
-            #expect(t.stderr.text.contains(" ms (29 results; agent: prepare 2 ms, observe 3 ms (6 by connection lookup, 7 by witness), sockets 4 ms, probes 5 ms in 1 round), report "))
         }
     }
 
@@ -336,8 +325,9 @@ struct ConnectivityTestCommandTests {
         let cluster = Self.cluster()
         try await FakeAgent.with({ request in
             guard request.path == ProbeBatch.path else { return await Self.agent(cluster)(request) }
-            let line = ProbeStreamLine(results: [ProbeStreamLine.Entry(index: 0, result: ProbeResult(outcome: .connected))])
-            return .body(200, try! JSONEncoder().encode(line) + Data("\n".utf8))
+            var line: [UInt8] = []
+            CompactProbes.append(ProbeStreamLine.Entry(index: 0, result: ProbeResult(outcome: .connected)), to: &line)
+            return .body(200, Data(line))
         }) { agent in
             let t = agent.context()
             #expect(await t.run("test") == 1)
@@ -421,7 +411,7 @@ struct ConnectivityTestCommandTests {
             for claim in ConnectivityClaim.tutorial {
                 #expect(t.stdout.text.contains("✓ \(claim.rawValue)"), "\(claim) shown")
             }
-            let sent = agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? JSONDecoder().decode(ProbeBatch.self, from: $0.body).probes) ?? [] }
+            let sent = agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? CompactProbes.probes([UInt8]($0.body))) ?? [] }
             #expect(!sent.isEmpty)
             #expect(sent.allSatisfy { $0.fromPod == nil || $0.fromPod!.hasPrefix("podlab-seed/") }, "the user's pod a takes no part")
             let deleted = agent.requests.filter { $0.method == "DELETE" }

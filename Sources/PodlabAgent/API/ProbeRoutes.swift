@@ -9,7 +9,8 @@ public protocol ProbeBackend: Sendable {
     /// `POST /podlab/v1/probes`: runs a `ProbeBatch` and answers with a `ProbeBatchResult`.
     func runProbes(body: Data) async throws -> Data
     /// `POST /podlab/v1/probes?stream=true`: the same, answered as `ProbeStreamLine`s (one JSON
-    /// text per element) while the probes run; with `compact`, as `CompactProbeResults` lines.
+    /// text per element) while the probes run; with `compact`, the body's probes and the answer's
+    /// results are `CompactProbes` lines.
     func streamProbes(body: Data, compact: Bool) async throws -> AsyncStream<Data>
     /// `POST /podlab/v1/probes/floor`: the bare non-blocking connect loop over the batch's TCP
     /// probes, for benchmarks (counts and times only).
@@ -26,10 +27,10 @@ extension APIServer {
                 let body = try await request.collectBody(upTo: 64 << 20)
                 if request.uri.queryParameters["stream"].map({ $0 == "true" || $0 == "1" }) == true {
                     let format = request.uri.queryParameters["format"].map(String.init) ?? "json"
-                    guard format == "json" || format == CompactProbeResults.format else {
-                        throw APIStatus.badRequest("format: \"\(format)\" is not a result format (known: json, \(CompactProbeResults.format))")
+                    guard format == "json" || format == CompactProbes.format else {
+                        throw APIStatus.badRequest("format: \"\(format)\" is not a result format (known: json, \(CompactProbes.format))")
                     }
-                    return stream(try await prober.streamProbes(body: Data(buffer: body), compact: format == CompactProbeResults.format))
+                    return stream(try await prober.streamProbes(body: Data(buffer: body), compact: format == CompactProbes.format))
                 }
                 return json(try await prober.runProbes(body: Data(buffer: body)))
             }
@@ -65,7 +66,7 @@ extension Controller: ProbeBackend {
 
     public nonisolated func streamProbes(body: Data, compact: Bool) async throws -> AsyncStream<Data> {
         let started = ContinuousClock.now
-        let batch = try Controller.decodeProbes(body)
+        let batch = try Controller.decodeProbes(body, compact: compact)
         let (plan, prepared) = try await prepare(batch.probes)
         let preparedAt = ContinuousClock.now
         let pending = PendingResults()
@@ -88,7 +89,7 @@ extension Controller: ProbeBackend {
                 if !entries.isEmpty {
                     if compact {
                         text.removeAll(keepingCapacity: true)
-                        for entry in entries { CompactProbeResults.append(entry, to: &text) }
+                        for entry in entries { CompactProbes.append(entry, to: &text) }
                         continuation.yield(Data(text.dropLast()))  // the stream ends each chunk with a newline
                     } else if let line = try? encoder.encode(ProbeStreamLine(results: entries)) {
                         continuation.yield(line)
@@ -101,7 +102,7 @@ extension Controller: ProbeBackend {
             let elapsed = Controller.millis(ContinuousClock.now - started)
             if compact {
                 text.removeAll(keepingCapacity: true)
-                CompactProbeResults.appendDone(elapsedMillis: elapsed, timings: pending.timings ?? ProbeTimings(), to: &text)
+                CompactProbes.appendDone(elapsedMillis: elapsed, timings: pending.timings ?? ProbeTimings(), to: &text)
                 continuation.yield(Data(text.dropLast()))
             } else if let line = try? encoder.encode(ProbeStreamLine(results: [], done: true, elapsedMillis: elapsed, timings: pending.timings)) {
                 continuation.yield(line)
@@ -167,10 +168,12 @@ extension Controller: ProbeBackend {
         return (plan, try prepare(probes, plan: plan))
     }
 
-    static func decodeProbes(_ body: Data) throws -> ProbeBatch {
+    static func decodeProbes(_ body: Data, compact: Bool = false) throws -> ProbeBatch {
         let batch: ProbeBatch
         do {
-            if body.first(where: { !($0 == 32 || $0 == 10 || $0 == 13 || $0 == 9) }) == UInt8(ascii: "[") {
+            if compact {
+                batch = ProbeBatch(probes: try CompactProbes.probes([UInt8](body)))
+            } else if body.first(where: { !($0 == 32 || $0 == 10 || $0 == 13 || $0 == 9) }) == UInt8(ascii: "[") {
                 batch = ProbeBatch(probes: try JSONDecoder().decode([ProbeRequest].self, from: body))
             } else {
                 batch = try JSONDecoder().decode(ProbeBatch.self, from: body)

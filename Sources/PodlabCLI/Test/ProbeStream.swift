@@ -3,17 +3,20 @@ import NIOCore
 import NIOHTTP1
 import PodNet
 
-/// `POST /podlab/v1/probes?stream=true`: one request for a whole batch, whose results come
-/// back in lines as the probes finish — so `podlab test` shows true progress without cutting
-/// the matrix into smaller, slower batches.
+/// `POST /podlab/v1/probes?stream=true&format=compact`: one request for a whole batch (its
+/// probes in `CompactProbes` lines), whose results come back in lines as the probes finish —
+/// so `podlab test` shows true progress without cutting the matrix into smaller, slower batches.
 enum ProbeStream {
     /// Sends `probes`; throws the agent's refusal (a 400 or 403 `Status`) before any result,
     /// then hands out the result lines as they arrive. The stream fails if it ends before the
     /// agent said `done`.
     static func results(_ probes: [ProbeRequest], paths: LabPaths, timeout: Duration) async throws
         -> AsyncThrowingStream<ProbeStreamLine, any Error> {
-        let body = try await APIClient(paths: paths).stream(.POST, ProbeBatch.path, query: [("stream", "true"), ("format", CompactProbeResults.format)],
-                                                           body: try JSONEncoder().encode(ProbeBatch(probes: probes)), timeout: timeout)
+        var text: [UInt8] = []
+        text.reserveCapacity(probes.count * 64)
+        for probe in probes { CompactProbes.append(probe, to: &text) }
+        let body = try await APIClient(paths: paths).stream(.POST, ProbeBatch.path, query: [("stream", "true"), ("format", CompactProbes.format)],
+                                                           body: Data(text), timeout: timeout)
         let lab = paths.lab
         return AsyncThrowingStream { continuation in
             let task = Task {
@@ -34,14 +37,13 @@ enum ProbeStream {
         }
     }
 
-    /// Reads the answer as its chunks arrive: `CompactProbeResults` lines, or JSON lines (an agent
-    /// that answers in JSON), each chunk's complete lines gathered into one `ProbeStreamLine`.
+    /// Reads the answer's `CompactProbes` lines as its chunks arrive, each chunk's complete lines
+    /// gathered into one `ProbeStreamLine`.
     struct Reader {
         private var pending: [UInt8] = []
         /// Where the search for the next newline goes on: the bytes before it have none.
         private var scanned = 0
         private var lineNumber = 0
-        private let decoder = JSONDecoder()
         private(set) var done = false
 
         /// The results of the lines that `bytes` completes, or nil when it completes none.
@@ -54,24 +56,10 @@ enum ProbeStream {
                 start = newline + 1
                 scanned = start
                 lineNumber += 1
-                guard !line.allSatisfy({ $0 == 32 || $0 == 13 }) else { continue }
+                guard !line.isEmpty else { continue }
                 any = true
-                if line.first == UInt8(ascii: "{") {
-                    let decoded: ProbeStreamLine
-                    do { decoded = try decoder.decode(ProbeStreamLine.self, from: Data(line)) } catch {
-                        throw APIError.malformed(what: ProbeBatch.path, reason: "\(error)")
-                    }
-                    gathered.results += decoded.results
-                    if decoded.done == true {
-                        done = true
-                        gathered.done = true
-                        gathered.elapsedMillis = decoded.elapsedMillis
-                        gathered.timings = decoded.timings
-                    }
-                    continue
-                }
-                let decoded: CompactProbeResults.Line
-                do { decoded = try CompactProbeResults.decode(line, number: lineNumber) } catch {
+                let decoded: CompactProbes.Line
+                do { decoded = try CompactProbes.decode(line, number: lineNumber) } catch {
                     throw APIError.malformed(what: ProbeBatch.path, reason: "\(error)")
                 }
                 switch decoded {

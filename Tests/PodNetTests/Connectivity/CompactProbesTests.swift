@@ -1,11 +1,11 @@
 import Testing
 @testable import PodNet
 
-@Suite("Compact probe results")
-struct CompactProbeResultsTests {
+@Suite("Compact probe lines")
+struct CompactProbesTests {
     static func written(_ entries: [ProbeStreamLine.Entry]) -> [UInt8] {
         var output: [UInt8] = []
-        for entry in entries { CompactProbeResults.append(entry, to: &output) }
+        for entry in entries { CompactProbes.append(entry, to: &output) }
         return output
     }
 
@@ -32,9 +32,42 @@ struct CompactProbeResultsTests {
         let lines = Self.lines(Self.written(entries))
         #expect(lines.count == entries.count)
         for (number, (line, entry)) in zip(lines, entries).enumerated() {
-            #expect(try CompactProbeResults.decode(line, number: number + 1) == .result(entry))
+            #expect(try CompactProbes.decode(line, number: number + 1) == .result(entry))
             // One line each, its fields split by raw tabs only.
             #expect(line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).count == 12)
+        }
+    }
+
+    @Test("every probe reads back as written, with each optional field absent, empty or set")
+    func probes() throws {
+        let probes = [
+            ProbeRequest(fromPod: "default/echo-001", to: "10.96.0.5", port: 80, kind: .tcp, timeoutMillis: 1000),
+            ProbeRequest(fromPod: "default/echo-002", to: "10.244.1.3", port: 8080, kind: .udp, timeoutMillis: 300, observeSource: true),
+            ProbeRequest(id: "x\ty,z=1\\", fromPod: "team/a", to: "10.96.0.7", port: 80, kind: .http, timeoutMillis: 1, expectBody: "<h1>It works!</h1>\r\n",
+                         expectStatus: 200, path: "/", observeSource: false, tries: 37),
+            ProbeRequest(fromPod: "team/a", to: "10.96.0.10", kind: .dns, name: "web", search: ["team.svc.cluster.local", "svc.cluster.local"],
+                         expectAddresses: []),
+            ProbeRequest(fromPod: "", to: "", kind: .icmp, expectBody: "", path: "", name: "", search: [], expectAddresses: ["10.96.0.1", "a,b"]),
+            ProbeRequest(to: "10.244.1.2", kind: .route),
+        ]
+        var text: [UInt8] = []
+        for probe in probes { CompactProbes.append(probe, to: &text) }
+        #expect(try CompactProbes.probes(text) == probes)
+        #expect(text.split(separator: UInt8(ascii: "\n")).allSatisfy { $0.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).count == 15 })
+    }
+
+    @Test("a bad probe line is an error naming its line, the field and the reason", arguments: [
+        ("p\ttcp", "line 2 of the probes, fields: 2 fields, a probe line has 15"),
+        ("p\tsmtp\t\t1\t\t\t\t\t\t\t\t\t\t\t", "line 2 of the probes, kind: \"smtp\" is not a probe kind (known: tcp, udp, http, icmp, bind, route, dns)"),
+        ("p\ttcp\t+a/b\t1\t+80x\t\t\t\t\t\t\t\t\t\t", "line 2 of the probes, port: \"80x\" is not a whole number"),
+        ("p\ttcp\t+a/b\t1\t+80\t\t+yes\t\t\t\t\t\t\t\t", "line 2 of the probes, observeSource: \"yes\" is neither 1 nor 0"),
+        ("r\ttcp", "line 2 of the probes, kind: \"r\" is not p (a probe)"),
+    ])
+    func malformedProbe(line: String, message: String) {
+        #expect {
+            _ = try CompactProbes.probes(Array("p\tbind\t+a/b\t0.0.0.0\t+80\t\t\t\t\t\t\t\t\t\t\n\(line)\n".utf8))
+        } throws: { error in
+            "\(error)" == message
         }
     }
 
@@ -43,9 +76,9 @@ struct CompactProbeResultsTests {
         let timings = ProbeTimings(prepareMillis: 21.5, observeMillis: 402.25, openMillis: 80, probeMillis: 1234.5, rounds: 2,
                                    observedByLookup: 19_900, observedByWitness: 9_900)
         var output: [UInt8] = []
-        CompactProbeResults.appendDone(elapsedMillis: 1789.125, timings: timings, to: &output)
+        CompactProbes.appendDone(elapsedMillis: 1789.125, timings: timings, to: &output)
         #expect(output.last == UInt8(ascii: "\n"))
-        #expect(try CompactProbeResults.decode(output.dropLast(), number: 1) == .done(elapsedMillis: 1789.125, timings: timings))
+        #expect(try CompactProbes.decode(output.dropLast(), number: 1) == .done(elapsedMillis: 1789.125, timings: timings))
     }
 
     @Test("a bad line is an error naming its line, the field and the reason", arguments: [
@@ -63,7 +96,7 @@ struct CompactProbeResultsTests {
     ])
     func malformed(line: String, message: String) {
         #expect {
-            _ = try CompactProbeResults.decode(ArraySlice(Array(line.utf8)), number: 4)
+            _ = try CompactProbes.decode(ArraySlice(Array(line.utf8)), number: 4)
         } throws: { error in
             "\(error)" == message
         }

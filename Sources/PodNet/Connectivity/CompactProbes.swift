@@ -1,18 +1,24 @@
-/// The compact form of a streamed probe answer (`POST /podlab/v1/probes?stream=true&format=compact`):
-/// one text line per result instead of JSON, written and read without a JSON encoder or decoder
-/// (a `podlab test` with Services hands tens of thousands of results from the agent to the CLI).
+/// The compact form of a probe batch and its streamed answer (`POST /podlab/v1/probes?stream=true&format=compact`):
+/// one text line per probe and per result instead of JSON, written and read without a JSON
+/// encoder or decoder (a `podlab test` with Services hands tens of thousands of probes to the
+/// agent and as many results back to the CLI).
 ///
-/// A result line is tab-separated fields:
+/// Lines are tab-separated fields. A probe:
+///
+///     p  KIND  FROM-POD  TO  PORT  TIMEOUT  OBSERVE  TRIES  ID  EXPECT-BODY  EXPECT-STATUS  PATH  NAME  SEARCH  EXPECT-ADDRESSES
+///
+/// A result:
 ///
 ///     r  INDEX  OUTCOME  LATENCY  ID  SOURCE  DESTINATION  DETAIL  OBSERVED  OBSERVATION-ERROR  ANSWERS  ANSWERED-BY
 ///
 /// An optional field is empty when absent and starts with `+` when present (`+` alone is the
-/// empty string, list or map). ANSWERS is a `,`-separated list; ANSWERED-BY `name=count` pairs
-/// separated by `,`. In text, `\`, tab, newline, carriage return, `,` and `=` are escaped as
-/// `\\`, `\t`, `\n`, `\r`, `\c`, `\e`. The last line of the answer says the batch is done:
+/// empty string, list or map; OBSERVE is `+1` or `+0`). Lists (SEARCH, EXPECT-ADDRESSES,
+/// ANSWERS) are `,`-separated; ANSWERED-BY is `name=count` pairs separated by `,`. In text, `\`,
+/// tab, newline, carriage return, `,` and `=` are escaped as `\\`, `\t`, `\n`, `\r`, `\c`, `\e`. The
+/// last line of the answer says the batch is done:
 ///
 ///     d  ELAPSED  PREPARE  OBSERVE  OPEN  PROBE  ROUNDS  BY-LOOKUP  BY-WITNESS
-public enum CompactProbeResults {
+public enum CompactProbes {
     /// The query value that asks for this form.
     public static let format = "compact"
 
@@ -28,8 +34,17 @@ public enum CompactProbeResults {
         public var line: Int
         public var field: String
         public var reason: String
+        /// `probe results` or `probes`.
+        public var text: String
 
-        public var description: String { "line \(line) of the probe results, \(field): \(reason)" }
+        init(line: Int, field: String, reason: String, of text: String = "probe results") {
+            self.line = line
+            self.field = field
+            self.reason = reason
+            self.text = text
+        }
+
+        public var description: String { "line \(line) of the \(text), \(field): \(reason)" }
     }
 
     // MARK: Writing
@@ -77,6 +92,86 @@ public enum CompactProbeResults {
         }
         for value in [timings.rounds, timings.observedByLookup, timings.observedByWitness] { field(String(value), to: &output) }
         output.append(newline)
+    }
+
+    /// Appends the line of a probe (with its newline).
+    public static func append(_ probe: ProbeRequest, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "p"))
+        field(probe.kind.rawValue, to: &output)
+        optional(probe.fromPod, to: &output)
+        output.append(tab)
+        escape(probe.to, to: &output)
+        optional(probe.port.map(String.init), to: &output)
+        optional(probe.timeoutMillis.map(String.init), to: &output)
+        optional(probe.observeSource.map { $0 ? "1" : "0" }, to: &output)
+        optional(probe.tries.map(String.init), to: &output)
+        optional(probe.id, to: &output)
+        optional(probe.expectBody, to: &output)
+        optional(probe.expectStatus.map(String.init), to: &output)
+        optional(probe.path, to: &output)
+        optional(probe.name, to: &output)
+        list(probe.search, to: &output)
+        list(probe.expectAddresses, to: &output)
+        output.append(newline)
+    }
+
+    /// The probes of a batch written by `append(_:to:)`, one line each.
+    public static func probes(_ text: [UInt8]) throws -> [ProbeRequest] {
+        var probes: [ProbeRequest] = []
+        var number = 0
+        for line in text.split(separator: newline, omittingEmptySubsequences: false) {
+            number += 1
+            if line.isEmpty { continue }
+            probes.append(try probe(line, number: number))
+        }
+        return probes
+    }
+
+    /// Reads the line of one probe (without its newline).
+    public static func probe(_ line: ArraySlice<UInt8>, number: Int) throws -> ProbeRequest {
+        let fields = line.split(separator: tab, omittingEmptySubsequences: false)
+        func fail(_ field: String, _ reason: String) -> DecodingError { DecodingError(line: number, field: field, reason: reason, of: "probes") }
+        guard fields.first == [UInt8(ascii: "p")] else { throw fail("kind", "\"\(text(fields.first ?? []))\" is not p (a probe)") }
+        guard fields.count == 15 else { throw fail("fields", "\(fields.count) fields, a probe line has 15") }
+        guard let kind = ProbeKind(rawValue: text(fields[1])) else {
+            throw fail("kind", "\"\(text(fields[1]))\" is not a probe kind (known: \(ProbeKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        func optionalText(_ position: Int, _ name: String) throws -> String? {
+            do { return try optional(fields[position]) { try unescape($0) } } catch let reason as Reason { throw fail(name, reason.text) }
+        }
+        func optionalNumber(_ position: Int, _ name: String) throws -> Int? {
+            guard let value = try optionalText(position, name) else { return nil }
+            guard let number = Int(value) else { throw fail(name, "\"\(value)\" is not a whole number") }
+            return number
+        }
+        func optionalList(_ position: Int, _ name: String) throws -> [String]? {
+            do {
+                return try optional(fields[position]) { body in
+                    guard !body.isEmpty else { return [String]() }
+                    return try body.split(separator: comma, omittingEmptySubsequences: false).map { try unescape($0) }
+                }
+            } catch let reason as Reason { throw fail(name, reason.text) }
+        }
+        let to: String
+        do { to = try unescape(fields[3]) } catch let reason as Reason { throw fail("to", reason.text) }
+        var probe = ProbeRequest(fromPod: try optionalText(2, "fromPod"), to: to, kind: kind)
+        probe.port = try optionalNumber(4, "port")
+        probe.timeoutMillis = try optionalNumber(5, "timeoutMillis")
+        switch try optionalText(6, "observeSource") {
+        case nil: break
+        case "1": probe.observeSource = true
+        case "0": probe.observeSource = false
+        case let other?: throw fail("observeSource", "\"\(other)\" is neither 1 nor 0")
+        }
+        probe.tries = try optionalNumber(7, "tries")
+        probe.id = try optionalText(8, "id")
+        probe.expectBody = try optionalText(9, "expectBody")
+        probe.expectStatus = try optionalNumber(10, "expectStatus")
+        probe.path = try optionalText(11, "path")
+        probe.name = try optionalText(12, "name")
+        probe.search = try optionalList(13, "search")
+        probe.expectAddresses = try optionalList(14, "expectAddresses")
+        return probe
     }
 
     // MARK: Reading
@@ -162,6 +257,16 @@ public enum CompactProbeResults {
         guard let value else { return }
         output.append(present)
         escape(value, to: &output)
+    }
+
+    static func list(_ values: [String]?, to output: inout [UInt8]) {
+        output.append(tab)
+        guard let values else { return }
+        output.append(present)
+        for (position, value) in values.enumerated() {
+            if position > 0 { output.append(comma) }
+            escape(value, to: &output)
+        }
     }
 
     static func optional<T>(_ field: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) throws -> T) throws -> T? {
