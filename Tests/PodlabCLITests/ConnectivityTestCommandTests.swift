@@ -75,7 +75,9 @@ struct ConnectivityTestCommandTests {
             case ("GET", Namespace.collectionPath(namespace: nil)):
                 return .object(ObjectList<Namespace>(items: []))
             case ("POST", ProbeBatch.path):
-                guard let batch = try? JSONDecoder().decode(ProbeBatch.self, from: request.body) else {
+                let compact = request.query["format"] == CompactProbes.format
+                guard let batch = compact ? (try? CompactProbes.probes([UInt8](request.body))).map(ProbeBatch.init)
+                    : try? JSONDecoder().decode(ProbeBatch.self, from: request.body) else {
                     return .status(.badRequest("not a probe batch"))
                 }
                 let results = batch.probes.map { probe in
@@ -89,10 +91,18 @@ struct ConnectivityTestCommandTests {
                 // Two lines of results, the second half first (lines carry their indices), then done.
                 let entries = results.enumerated().map { ProbeStreamLine.Entry(index: $0.offset, result: $0.element) }
                 let half = entries.count / 2
+                let timings = ProbeTimings(prepareMillis: 2, observeMillis: 3, openMillis: 4, probeMillis: 5, rounds: 1,
+                                           observedByLookup: 6, observedByWitness: 7)
+                if compact {
+                    // The same in the compact form, in chunks that end anywhere, mid-line included.
+                    var text: [UInt8] = []
+                    for entry in entries[half...] + entries[..<half] { CompactProbes.append(entry, to: &text) }
+                    CompactProbes.appendDone(elapsedMillis: 1, timings: timings, to: &text)
+                    let cuts = [0, text.count / 3, text.count / 3 + 1, text.count * 2 / 3, text.count]
+                    return .chunks(200, zip(cuts, cuts.dropFirst()).map { Data(text[$0..<$1]) }, pause: .milliseconds(1))
+                }
                 let lines = [ProbeStreamLine(results: Array(entries[half...])), ProbeStreamLine(results: Array(entries[..<half])),
-                             ProbeStreamLine(results: [], done: true, elapsedMillis: 1,
-                                             timings: ProbeTimings(prepareMillis: 2, observeMillis: 3, openMillis: 4, probeMillis: 5, rounds: 1,
-                                                                   observedByLookup: 6, observedByWitness: 7))]
+                             ProbeStreamLine(results: [], done: true, elapsedMillis: 1, timings: timings)]
                 return .chunks(200, lines.map { try! JSONEncoder().encode($0) + Data("\n".utf8) }, pause: .milliseconds(1))
             default:
                 return CannedPods.answer(request, pods: cluster) ?? .status(APIStatus.synthesized(code: 404, body: ""))
@@ -101,7 +111,7 @@ struct ConnectivityTestCommandTests {
     }
 
     static func probes(_ agent: FakeAgent) -> [ProbeRequest] {
-        agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? JSONDecoder().decode(ProbeBatch.self, from: $0.body).probes) ?? [] }
+        agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? CompactProbes.probes([UInt8]($0.body))) ?? [] }
     }
 
     @Test("a healthy lab: every check matches, exit 0")
@@ -138,6 +148,20 @@ struct ConnectivityTestCommandTests {
             let quiet = agent.context()
             #expect(await quiet.run("test -o json") == 0)
             #expect(!quiet.stderr.text.contains("timings:"))
+        }
+    }
+
+    @Test("a compact result line the CLI cannot read is an error naming the line and the field")
+    func malformedCompactLine() async throws {
+        let cluster = Self.cluster()
+        try await FakeAgent.with({ request in
+            guard request.path == ProbeBatch.path else { return await Self.agent(cluster)(request) }
+            return .body(200, Data("r\t0\tconnected\t0.5\t\t\t\t\t\t\t\t\nr\t1\tfine\t0\t\t\t\t\t\t\t\t\n".utf8))
+        }) { agent in
+            let t = agent.context()
+            #expect(await t.run("test") == 1)
+            #expect(t.stderr.text.contains("line 2 of the probe results, outcome: \"fine\" is not a probe outcome"))
+            #expect(t.stdout.text.isEmpty)
         }
     }
 
@@ -301,8 +325,9 @@ struct ConnectivityTestCommandTests {
         let cluster = Self.cluster()
         try await FakeAgent.with({ request in
             guard request.path == ProbeBatch.path else { return await Self.agent(cluster)(request) }
-            let line = ProbeStreamLine(results: [ProbeStreamLine.Entry(index: 0, result: ProbeResult(outcome: .connected))])
-            return .body(200, try! JSONEncoder().encode(line) + Data("\n".utf8))
+            var line: [UInt8] = []
+            CompactProbes.append(ProbeStreamLine.Entry(index: 0, result: ProbeResult(outcome: .connected)), to: &line)
+            return .body(200, Data(line))
         }) { agent in
             let t = agent.context()
             #expect(await t.run("test") == 1)
@@ -386,7 +411,7 @@ struct ConnectivityTestCommandTests {
             for claim in ConnectivityClaim.tutorial {
                 #expect(t.stdout.text.contains("✓ \(claim.rawValue)"), "\(claim) shown")
             }
-            let sent = agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? JSONDecoder().decode(ProbeBatch.self, from: $0.body).probes) ?? [] }
+            let sent = agent.requests.filter { $0.path == ProbeBatch.path }.flatMap { (try? CompactProbes.probes([UInt8]($0.body))) ?? [] }
             #expect(!sent.isEmpty)
             #expect(sent.allSatisfy { $0.fromPod == nil || $0.fromPod!.hasPrefix("podlab-seed/") }, "the user's pod a takes no part")
             let deleted = agent.requests.filter { $0.method == "DELETE" }

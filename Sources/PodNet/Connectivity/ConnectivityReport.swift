@@ -157,7 +157,9 @@ public struct ConnectivityReport: Sendable {
 
     /// The report as JSON: the summary, the claims, and every check with its result
     /// (mismatches first).
-    public var json: JSONValue {
+    public var json: JSONValue { json(withResults: true) }
+
+    func json(withResults: Bool) -> JSONValue {
         let probes = probeCount, mismatched = mismatchCount
         let rate = elapsedSeconds > 0 ? Double(probes) / elapsedSeconds : 0
         var claims: [JSONValue] = claimCounts.map { claim, checks, mismatched in
@@ -179,8 +181,126 @@ public struct ConnectivityReport: Sendable {
                 "elapsedSeconds": .number(elapsedSeconds), "probesPerSecond": .number(rate),
             ]),
             "claims": .array(claims),
-            "results": .array(orderedIndices.map { Self.json(results[$0]) }),
+            "results": .array(withResults ? orderedIndices.map { Self.json(results[$0]) } : []),
         ])
+    }
+
+    /// `json.jsonText(indent:)`, byte for byte, written without building the value first: each
+    /// result's fields go out in their sorted order as they are read (tens of thousands of
+    /// results made as many dictionaries, each sorted and looked up again to be written).
+    public func jsonText(indent: Int = 4) -> String {
+        let writer = JSONWriter(indentWidth: indent)
+        guard case let .object(fields) = json(withResults: false) else { return json.jsonText(indent: indent) }
+        var output = ""
+        output.reserveCapacity(results.count * (indent > 0 ? 1200 : 700) + 4096)
+        var top = ObjectWriter(writer: writer, level: 0, into: &output)
+        for key in fields.keys.sorted(by: JSONWriter.byteOrder) {
+            top.key(key)
+            guard key == "results", !results.isEmpty else {
+                top.value(fields[key]!)
+                continue
+            }
+            // As `JSONWriter` writes a list that is the value of a top-level key.
+            top.output += "["
+            for (position, index) in orderedIndices.enumerated() {
+                if position > 0 { top.output += "," }
+                writer.newline(level: 2, into: &top.output)
+                Self.write(results[index], level: 2, writer: writer, into: &top.output)
+            }
+            writer.newline(level: 1, into: &top.output)
+            top.output += "]"
+        }
+        top.close(into: &output)
+        return output
+    }
+
+    /// One result as `json(_:)` has it, keys in byte order, at `level`.
+    static func write(_ result: CheckResult, level: Int, writer: JSONWriter, into output: inout String) {
+        let check = result.check
+        var object = ObjectWriter(writer: writer, level: level, into: &output)
+        object.key("actual")
+        var actual = ObjectWriter(writer: writer, level: level + 1, into: &object.output)
+        if let answeredBy = result.actual.answeredBy {
+            actual.key("answeredBy")
+            actual.value(.object(answeredBy.mapValues { JSONValue.integer(Int64($0)) }))
+        }
+        if let answers = result.actual.answers { actual.key("answers"); actual.value(.array(answers.map(JSONValue.string))) }
+        if let destination = result.actual.destination { actual.key("destination"); actual.string(destination) }
+        actual.key("detail"); actual.string(result.actual.detail)
+        actual.key("latencyMillis"); actual.value(.number(result.actual.latencyMillis))
+        if let error = result.actual.observationError { actual.key("observationError"); actual.string(error) }
+        if let observed = result.actual.observedSource { actual.key("observedSource"); actual.string(observed) }
+        actual.key("outcome"); actual.string(result.actual.outcome.rawValue)
+        if let source = result.actual.source { actual.key("source"); actual.string(source) }
+        actual.close(into: &object.output)
+        if !check.tolerated.isEmpty {
+            object.key("alsoAccepted")
+            object.value(.array(check.tolerated.map(\.rawValue).sorted().map(JSONValue.string)))
+        }
+        object.key("claim"); object.string(check.claim.rawValue)
+        object.key("expected"); object.string(check.expected.rawValue)
+        if let source = check.expectedSource { object.key("expectedSource"); object.string(source.description) }
+        object.key("from"); object.string(check.from)
+        object.key("matched"); object.value(.bool(result.matched))
+        object.key("method"); object.string(check.method)
+        if let probe = check.probe {
+            object.key("probe")
+            var fields = ObjectWriter(writer: writer, level: level + 1, into: &object.output)
+            if let expected = probe.expectAddresses { fields.key("expectAddresses"); fields.value(.array(expected.map(JSONValue.string))) }
+            if let body = probe.expectBody { fields.key("expectBody"); fields.string(body) }
+            if let status = probe.expectStatus { fields.key("expectStatus"); fields.value(.integer(Int64(status))) }
+            if let pod = probe.fromPod { fields.key("fromPod"); fields.string(pod) }
+            fields.key("kind"); fields.string(probe.kind.rawValue)
+            if let name = probe.name { fields.key("name"); fields.string(name) }
+            if probe.observesSource { fields.key("observeSource"); fields.value(.bool(true)) }
+            if let path = probe.path { fields.key("path"); fields.string(path) }
+            if let port = probe.port { fields.key("port"); fields.value(.integer(Int64(port))) }
+            if let search = probe.search { fields.key("search"); fields.value(.array(search.map(JSONValue.string))) }
+            fields.key("timeoutMillis"); fields.value(.integer(Int64(probe.effectiveTimeoutMillis)))
+            fields.key("to"); fields.string(probe.to)
+            if let tries = probe.tries { fields.key("tries"); fields.value(.integer(Int64(tries))) }
+            fields.close(into: &object.output)
+        }
+        if let problem = result.problem { object.key("problem"); object.string(problem) }
+        object.key("reason"); object.string(check.reason)
+        object.key("to"); object.string(check.to)
+        object.close(into: &output)
+    }
+
+    /// Writes one object's fields in the order given (the caller keeps them in byte order), as
+    /// `JSONWriter` writes an object. It takes the text being written over (no copy) and hands
+    /// it back on `close`.
+    struct ObjectWriter {
+        let writer: JSONWriter
+        let level: Int
+        var output = ""
+        var count = 0
+
+        init(writer: JSONWriter, level: Int, into text: inout String) {
+            self.writer = writer
+            self.level = level
+            swap(&output, &text)
+            output += "{"
+        }
+
+        mutating func key(_ name: String) {
+            if count > 0 { output += "," }
+            count += 1
+            writer.newline(level: level + 1, into: &output)
+            JSONWriter.writeString(name, into: &output)
+            output += writer.indentWidth > 0 ? ": " : ":"
+        }
+
+        mutating func string(_ text: String) { JSONWriter.writeString(text, into: &output) }
+
+        mutating func value(_ value: JSONValue) { writer.write(value, level: level + 1, into: &output) }
+
+        /// Ends the object (`{}` when it has no field) and hands the text back.
+        mutating func close(into text: inout String) {
+            if count > 0 { writer.newline(level: level, into: &output) }
+            output += "}"
+            swap(&output, &text)
+        }
     }
 
     static func json(_ result: CheckResult) -> JSONValue {

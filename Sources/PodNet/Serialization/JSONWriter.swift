@@ -46,7 +46,7 @@ struct JSONWriter {
         }
     }
 
-    private func newline(level: Int, into output: inout String) {
+    func newline(level: Int, into output: inout String) {
         guard indentWidth > 0 else { return }
         output += "\n"
         // Made once per depth, not per line (a big report has hundreds of thousands of lines).

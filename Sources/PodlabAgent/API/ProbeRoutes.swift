@@ -9,8 +9,9 @@ public protocol ProbeBackend: Sendable {
     /// `POST /podlab/v1/probes`: runs a `ProbeBatch` and answers with a `ProbeBatchResult`.
     func runProbes(body: Data) async throws -> Data
     /// `POST /podlab/v1/probes?stream=true`: the same, answered as `ProbeStreamLine`s (one JSON
-    /// text per element) while the probes run.
-    func streamProbes(body: Data) async throws -> AsyncStream<Data>
+    /// text per element) while the probes run; with `compact`, the body's probes and the answer's
+    /// results are `CompactProbes` lines.
+    func streamProbes(body: Data, compact: Bool) async throws -> AsyncStream<Data>
     /// `POST /podlab/v1/probes/floor`: the bare non-blocking connect loop over the batch's TCP
     /// probes, for benchmarks (counts and times only).
     func measureConnectFloor(body: Data) async throws -> Data
@@ -25,7 +26,11 @@ extension APIServer {
                 var request = request
                 let body = try await request.collectBody(upTo: 64 << 20)
                 if request.uri.queryParameters["stream"].map({ $0 == "true" || $0 == "1" }) == true {
-                    return stream(try await prober.streamProbes(body: Data(buffer: body)))
+                    let format = request.uri.queryParameters["format"].map(String.init) ?? "json"
+                    guard format == "json" || format == CompactProbes.format else {
+                        throw APIStatus.badRequest("format: \"\(format)\" is not a result format (known: json, \(CompactProbes.format))")
+                    }
+                    return stream(try await prober.streamProbes(body: Data(buffer: body), compact: format == CompactProbes.format))
                 }
                 return json(try await prober.runProbes(body: Data(buffer: body)))
             }
@@ -59,9 +64,9 @@ extension Controller: ProbeBackend {
         return try JSONEncoder().encode(answer)
     }
 
-    public nonisolated func streamProbes(body: Data) async throws -> AsyncStream<Data> {
+    public nonisolated func streamProbes(body: Data, compact: Bool) async throws -> AsyncStream<Data> {
         let started = ContinuousClock.now
-        let batch = try Controller.decodeProbes(body)
+        let batch = try Controller.decodeProbes(body, compact: compact)
         let (plan, prepared) = try await prepare(batch.probes)
         let preparedAt = ContinuousClock.now
         let pending = PendingResults()
@@ -77,17 +82,31 @@ extension Controller: ProbeBackend {
         let writer = Task {
             // Results go out in batches, a few dozen times a second: one JSON line per batch.
             let encoder = JSONEncoder()
+            var text: [UInt8] = []
             while true {
                 let finished = pending.isFinished
                 let entries = pending.drain()
-                if !entries.isEmpty, let line = try? encoder.encode(ProbeStreamLine(results: entries)) { continuation.yield(line) }
+                if !entries.isEmpty {
+                    if compact {
+                        text.removeAll(keepingCapacity: true)
+                        for entry in entries { CompactProbes.append(entry, to: &text) }
+                        continuation.yield(Data(text.dropLast()))  // the stream ends each chunk with a newline
+                    } else if let line = try? encoder.encode(ProbeStreamLine(results: entries)) {
+                        continuation.yield(line)
+                    }
+                }
                 if finished { break }
                 // A client that went away stops the stream; the probes in flight still end by their timeouts.
                 guard (try? await Task.sleep(for: .milliseconds(25))) != nil else { return }
             }
-            let last = ProbeStreamLine(results: [], done: true, elapsedMillis: Controller.millis(ContinuousClock.now - started),
-                                       timings: pending.timings)
-            if let line = try? encoder.encode(last) { continuation.yield(line) }
+            let elapsed = Controller.millis(ContinuousClock.now - started)
+            if compact {
+                text.removeAll(keepingCapacity: true)
+                CompactProbes.appendDone(elapsedMillis: elapsed, timings: pending.timings ?? ProbeTimings(), to: &text)
+                continuation.yield(Data(text.dropLast()))
+            } else if let line = try? encoder.encode(ProbeStreamLine(results: [], done: true, elapsedMillis: elapsed, timings: pending.timings)) {
+                continuation.yield(line)
+            }
             continuation.finish()
         }
         continuation.onTermination = { _ in writer.cancel() }
@@ -149,10 +168,12 @@ extension Controller: ProbeBackend {
         return (plan, try prepare(probes, plan: plan))
     }
 
-    static func decodeProbes(_ body: Data) throws -> ProbeBatch {
+    static func decodeProbes(_ body: Data, compact: Bool = false) throws -> ProbeBatch {
         let batch: ProbeBatch
         do {
-            if body.first(where: { !($0 == 32 || $0 == 10 || $0 == 13 || $0 == 9) }) == UInt8(ascii: "[") {
+            if compact {
+                batch = ProbeBatch(probes: try CompactProbes.probes([UInt8](body)))
+            } else if body.first(where: { !($0 == 32 || $0 == 10 || $0 == 13 || $0 == 9) }) == UInt8(ascii: "[") {
                 batch = ProbeBatch(probes: try JSONDecoder().decode([ProbeRequest].self, from: body))
             } else {
                 batch = try JSONDecoder().decode(ProbeBatch.self, from: body)

@@ -102,8 +102,11 @@ final class ProbeRun: @unchecked Sendable {
     }
 
     /// Closes the sockets of `range` that are still open.
-    func closeSockets(_ range: Range<Int>) {
-        for index in range {
+    func closeSockets(_ range: Range<Int>) { closeSockets(Array(range)) }
+
+    /// Closes the sockets of the jobs `indices` that are still open.
+    func closeSockets(_ indices: [Int]) {
+        for index in indices {
             if fds[index] >= 0 {
                 close(fds[index])
                 fds[index] = -1

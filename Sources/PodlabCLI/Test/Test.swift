@@ -252,7 +252,7 @@ public struct ConnectivityTest: PodlabCommand {
             if !table.isEmpty { context.stdout.write(table + "\n") }
             context.stdout.write(report.summary(colour: colour))
         case .json:
-            context.stdout.line(report.json.jsonText())
+            context.stdout.line(report.jsonText())
         case .junit:
             context.stdout.write(report.junit())
             context.stderr.write(report.summary())

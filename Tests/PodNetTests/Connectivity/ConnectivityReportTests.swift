@@ -124,6 +124,39 @@ struct ConnectivityReportTests {
         #expect(try JSONReader.value(from: text).jsonText() == text, "the JSON reads back")
     }
 
+    @Test("the report's JSON text is the JSON value's, byte for byte, with every field a result can have", arguments: [4, 0])
+    func jsonTextMatchesValue(indent: Int) {
+        var spread = Self.tcp
+        spread.claim = .serviceSpread
+        spread.probe = ProbeRequest(fromPod: "default/a", to: "10.96.0.5", port: 80, kind: .http, timeoutMillis: 500, expectBody: "<h1>\"it\" & works</h1>",
+                                    expectStatus: 200, path: "/", observeSource: true, tries: 37)
+        spread.answerers = .every(["web-1", "web-2"])
+        spread.tolerated = [.timeout, .refused]
+        var dns = Self.gateway
+        dns.claim = .serviceDNS
+        dns.probe = ProbeRequest(fromPod: "team/b", to: "10.96.0.10", kind: .dns, name: "web", search: ["team.svc.cluster.local", "svc.cluster.local"],
+                                 expectAddresses: ["10.96.0.5"])
+        dns.expectedSource = nil
+        var model = Self.host
+        model.probe = nil
+        model.reason = "tab\tnew\nline \u{2028} \u{1}"
+        let results = Self.results + [
+            CheckResult(check: spread, actual: ProbeResult(outcome: .connected, latencyMillis: 12.5, source: "10.244.1.2:40001", destination: "10.96.0.5:80",
+                                                           detail: "37 × HTTP 200", observedSource: "10.244.1.2:40001",
+                                                           answeredBy: ["web-2": 20, "web-1": 17, "?": 0])),
+            CheckResult(check: dns, actual: ProbeResult(outcome: .wrongAnswer, latencyMillis: 1, detail: "web: 10.96.0.6", answers: ["10.96.0.6"])),
+            CheckResult(check: dns, actual: ProbeResult(outcome: .connected, answers: [], answeredBy: [:])),
+            CheckResult(check: Self.observed, actual: ProbeResult(outcome: .connected, latencyMillis: 100, source: "10.244.1.2:40000",
+                                                                  observationError: "unknown")),
+            CheckResult(check: model, actual: ProbeResult(outcome: .error, latencyMillis: 1e-9, detail: "held by a, b")),
+        ]
+        var report = ConnectivityReport(lab: "lab", scenario: "matrix", results: results, elapsedSeconds: 0.25,
+                                        notShown: [.sharedIP: "no pod has two containers"])
+        #expect(report.jsonText(indent: indent) == report.json.jsonText(indent: indent))
+        report.results = []
+        #expect(report.jsonText(indent: indent) == report.json.jsonText(indent: indent))
+    }
+
     @Test("JUnit: a suite per claim, a case per check, mismatches as failures, escaped")
     func junit() {
         var results = Self.results
