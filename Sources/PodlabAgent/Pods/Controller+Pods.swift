@@ -472,8 +472,6 @@ extension Controller {
         // Its emptyDir volumes with it (the memory-backed ones went with the mount namespace),
         // and its OCI containers' bundles, their roots unmounted first.
         OCIContainers.removeAll(podDirectory: paths.podDirectory(uid: pod.metadata.uid), paths: paths)
-        // Its memory-backed volumes' tmpfs mounts (secret, downwardAPI, projected).
-        PodVolumes.unmountAll(under: paths.podDirectory(uid: pod.metadata.uid))
         try? FileManager.default.removeItem(atPath: paths.podDirectory(uid: pod.metadata.uid))
         removeMeshCertificate(uid: pod.metadata.uid)
         publish(.deleted, deleted)

@@ -43,8 +43,7 @@ enum PodVolumes {
     /// Writes the files of the pod's projected volumes that `selected` picks (all of them at
     /// set-up); unchanged files are left as they are. Secrets' volumes sit in a directory only
     /// root may enter (`kubernetes.io~secret`, 0700): the node's other users cannot read them,
-    /// the containers see each volume through their mount. The volumes the kubelet keeps in
-    /// memory (`isMemoryBacked`) are a tmpfs each, so their files never reach the disk.
+    /// the containers see each volume through their mount.
     static func writeProjected(_ pod: Pod, directory: String, objects: ConfigObjects,
                                selected: (Volume) -> Bool = { _ in true }) throws {
         for volume in pod.spec.volumes where volume.isProjected && selected(volume) {
@@ -54,45 +53,12 @@ enum PodVolumes {
                 let parent = (target as NSString).deletingLastPathComponent
                 try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: volume.secret != nil ? 0o700 : 0o755])
-                if isMemoryBacked(volume) { try mountMemory(at: target) }
                 try AtomicVolumeWriter.write(payload, to: target)
             } catch let error as VolumeSourceError {
                 throw VolumeSetUpError(volume: volume.name, reason: error.description)
             } catch {
                 throw VolumeSetUpError(volume: volume.name, reason: "\(error)")
             }
-        }
-    }
-
-    /// Whether the kubelet backs the volume with memory: its `secret`, `downwardAPI` and
-    /// `projected` plugins wrap a memory-backed `emptyDir`, its `configMap` plugin one on disk.
-    static func isMemoryBacked(_ volume: Volume) -> Bool {
-        volume.secret != nil || volume.downwardAPI != nil || volume.projected != nil
-    }
-
-    /// A tmpfs at `path` in the agent's mount namespace, made with the directory. Made before
-    /// the pod's mount namespace copies the agent's, so the pod's copy shows the same files, and
-    /// so does a runtime's bind of the path; unmounted when the pod goes (`unmountAll(under:)`).
-    /// A directory that exists already is left as it is: mounted (set-up again, a later agent),
-    /// or on disk (written by an agent from before memory-backed volumes), which the pod's mount
-    /// namespace already shows.
-    static func mountMemory(at path: String) throws {
-        guard mkdir(path, 0o755) == 0 else {
-            if errno == EEXIST { return }
-            throw KernelError(operation: "mkdir", object: path, errno: .current)
-        }
-        guard mount("tmpfs", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755") == 0 else {
-            let error = KernelError(operation: "mount tmpfs", object: path, errno: .current)
-            rmdir(path)
-            throw error
-        }
-    }
-
-    /// Unmounts whatever is mounted at or under `directory` (deepest first), so that removing
-    /// it removes only its own files.
-    static func unmountAll(under directory: String) {
-        for point in LabStateModes.mountPoints(under: directory).sorted(by: { $0.count > $1.count }) {
-            umount2(point, Int32(MNT_DETACH))
         }
     }
 
@@ -229,9 +195,6 @@ enum PodVolumes {
             let source: MountNamespace.Mount.Source
             if let hostPath = volume.hostPath {
                 source = .host(hostPath.path)
-            } else if isMemoryBacked(volume) {
-                // Its tmpfs is mounted in the agent's namespace, after the pod's was copied.
-                source = .host(hostDirectory(sandbox.directory, volume: volume))
             } else {
                 source = .pod(hostDirectory(sandbox.directory, volume: volume))
             }
