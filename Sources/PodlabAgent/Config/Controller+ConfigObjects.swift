@@ -150,7 +150,8 @@ extension Controller {
     /// Rewrites the volumes of a running pod that `selected` picks; a failure is the kubelet's
     /// `FailedMount` event, and the files stay as they were.
     func refreshVolumes(of pod: Pod, selected: (Volume) -> Bool) {
-        guard let runtime = runtimes[pod.metadata.uid] else { return }
+        // A pod on its way out (or the lab's) keeps what it has: its directory and mounts go.
+        guard let runtime = runtimes[pod.metadata.uid], !runtime.deleting else { return }
         do {
             try PodVolumes.writeProjected(pod, directory: runtime.sandbox.directory, objects: configObjects(namespace: pod.metadata.namespace),
                                           selected: selected)

@@ -46,6 +46,9 @@ enum PodVolumes {
     /// the containers see each volume through their mount.
     static func writeProjected(_ pod: Pod, directory: String, objects: ConfigObjects,
                                selected: (Volume) -> Bool = { _ in true }) throws {
+        // The pod's directory is made by `setUp` alone: a rewrite never makes it again once the
+        // pod's removal took it.
+        guard access(directory, F_OK) == 0 else { return }
         for volume in pod.spec.volumes where volume.isProjected && selected(volume) {
             guard let target = projectedDirectory(directory, volume: volume) else { continue }
             do {
