@@ -124,20 +124,30 @@ struct KubectlStreamingTests {
             let kubectl = try KubectlTests.kubectl(binary, for: lab)
             defer { try? FileManager.default.removeItem(atPath: kubectl.cacheDirectory) }
             try await Self.start(lab, ["web"])
-            let port = try Self.freeLoopbackPort()
-            let closed = try Self.freeLoopbackPort()
+            // Local ports the kernel picks (`:80`), read from kubectl's lines: a port chosen here
+            // and freed again could be taken by another test's connection before kubectl binds it.
             let output = kubectl.cacheDirectory + "/port-forward.out"
             let child = try Spawner.spawn(SpawnRequest(
-                executable: "/usr/bin/timeout", arguments: ["120", binary.path, "--cache-dir", kubectl.cacheDirectory, "port-forward", "pod/web", "\(port):80", "\(closed):81"],
+                executable: "/usr/bin/timeout", arguments: ["120", binary.path, "--cache-dir", kubectl.cacheDirectory, "port-forward", "pod/web", ":80", ":81"],
                 environment: ["PATH": Spawner.defaultPath, "KUBECONFIG": kubectl.kubeconfig, "HOME": kubectl.cacheDirectory],
                 stdout: .file(output, append: false), stderr: .file(output + ".err", append: false), newSession: true))
             defer {
                 try? child.signal(SIGTERM, group: true)
                 _ = try? child.wait()
             }
-            try await lab.eventually("kubectl port-forward listening") {
-                (try String(contentsOfFile: output, encoding: .utf8)).contains("Forwarding from 127.0.0.1:\(closed)")
+            func forwarded(_ remote: Int) -> UInt16? {
+                KernelTest.readWholeFile(output).split(separator: "\n").lazy.compactMap { line -> UInt16? in
+                    guard line.hasPrefix("Forwarding from 127.0.0.1:"), line.hasSuffix(" -> \(remote)") else { return nil }
+                    return UInt16(line.dropFirst("Forwarding from 127.0.0.1:".count).prefix { $0 != " " })
+                }.first
             }
+            do {
+                try await lab.eventually("kubectl port-forward listening") { forwarded(80) != nil && forwarded(81) != nil }
+            } catch {
+                Issue.record("kubectl port-forward: \(KernelTest.readWholeFile(output))\(KernelTest.readWholeFile(output + ".err"))")
+                throw error
+            }
+            let port = try #require(forwarded(80))
             for _ in 0..<3 {
                 let page = try Command.run("/usr/bin/curl", ["-sS", "--max-time", "20", "http://127.0.0.1:\(port)/"])
                 #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)")
@@ -149,17 +159,30 @@ struct KubectlStreamingTests {
     func podlabPortForward() async throws {
         try await TestLab.with { lab in
             try await Self.start(lab, ["web"])
-            let port = try Self.freeLoopbackPort()
             let output = "\(lab.stateRoot)/port-forward.out"
-            let child = try Spawner.spawn(SpawnRequest(
-                executable: "/usr/bin/timeout", arguments: ["120", lab.podlab, "port-forward", "pod/web", ":80", "\(port):80"],
-                environment: lab.environment, stdout: .file(output, append: false), stderr: .file(output + ".err", append: false), newSession: true))
-            defer {
-                try? child.signal(SIGTERM, group: true)
-                _ = try? child.wait()
+            // A given port: one found free here, tried again with another if a connection of
+            // another test took it meanwhile.
+            var port: UInt16 = 0
+            var child: ChildProcess?
+            for _ in 0..<5 where child == nil {
+                port = try Self.freeLoopbackPort()
+                let started = try Spawner.spawn(SpawnRequest(
+                    executable: "/usr/bin/timeout", arguments: ["120", lab.podlab, "port-forward", "pod/web", ":80", "\(port):80"],
+                    environment: lab.environment, stdout: .file(output, append: false), stderr: .file(output + ".err", append: false), newSession: true))
+                let listening = port
+                try await lab.eventually("podlab port-forward listening or refused") {
+                    KernelTest.readWholeFile(output).contains("Forwarding from 127.0.0.1:\(listening) -> 80") || KernelTest.readWholeFile(output + ".err").contains("in use")
+                }
+                if KernelTest.readWholeFile(output + ".err").contains("in use") {
+                    _ = try? started.wait()
+                } else {
+                    child = started
+                }
             }
-            try await lab.eventually("podlab port-forward listening") {
-                (try String(contentsOfFile: output, encoding: .utf8)).contains("Forwarding from 127.0.0.1:\(port) -> 80")
+            let forwarder = try #require(child, "no free port in five tries")
+            defer {
+                try? forwarder.signal(SIGTERM, group: true)
+                _ = try? forwarder.wait()
             }
             let text = try String(contentsOfFile: output, encoding: .utf8)
             let picked = try #require(text.split(separator: "\n").first.flatMap { line in

@@ -46,7 +46,13 @@ final class SPDYWriter: Sendable {
 
     /// Queues a control frame (or a small one); never waits.
     func send(_ frame: Outgoing) {
-        if case .terminated = continuation.yield(frame), case let .data(_, bytes, _) = frame { written(bytes.count) }
+        guard case let .data(_, bytes, _) = frame else {
+            continuation.yield(frame)
+            return
+        }
+        // Counted like `sendData`'s, since the writer counts every data frame it takes.
+        budget.withLock { $0.queued += bytes.count }
+        if case .terminated = continuation.yield(frame) { written(bytes.count) }
     }
 
     /// Queues a data frame; waits while the queue holds more than `queueLimit` bytes of data.
