@@ -119,7 +119,7 @@ struct RegistryPullTests {
         }
     }
 
-    @Test("three pods that want one image at once share one pull: each blob is fetched once, each pod gets its Pulled event",
+    @Test("three pods that want one image at once share one pull: each blob is fetched once, each pod gets its Pulled event (or finds the image present)",
           .enabled(if: toolsPresent, "docker-registry and skopeo are missing: scripts/install-deps installs them"))
     func sharedPull() async throws {
         try await TestLab.with(backoff: 0.5) { lab in
@@ -140,10 +140,16 @@ struct RegistryPullTests {
                 metadata: {name: web-\($0)}
                 spec: {containers: [{name: web, image: \(registry.host)/team/shared:1}]}
                 """ }.joined(separator: "\n---\n"))
+            var pulled = 0
             for name in ["web-a", "web-b", "web-c"] {
                 try await lab.eventually("pod \(name) Running") { (try lab.pod(name)["status"] as? [String: Any])?["phase"] as? String == "Running" }
-                #expect(try lab.run(["describe", "pod", name]).stdout.contains("Successfully pulled image \"\(registry.host)/team/shared:1\""))
+                // A pod that asked once the pull had ended finds the image present, as the kubelet's would.
+                let described = try lab.run(["describe", "pod", name]).stdout
+                let waited = described.contains("Successfully pulled image \"\(registry.host)/team/shared:1\"")
+                #expect(waited || described.contains("already present on machine"), "\(described)")
+                if waited { pulled += 1 }
             }
+            #expect(pulled >= 1)
             // The config and the one layer, once each, for the three pods.
             #expect(blobGets() - before == 2, "\(KernelTest.readWholeFile(log).split(separator: "\n").filter { $0.contains("\"GET /v2/") }.joined(separator: "\n"))")
         }
