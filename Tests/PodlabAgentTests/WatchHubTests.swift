@@ -1,30 +1,83 @@
 import Foundation
 @testable import PodlabAgent
+import PodNet
 import Testing
 
 /// What a watch from a resourceVersion gets: the remembered events after it, a 410 when they
-/// are no longer all remembered, and bookmarks that follow the events they cover.
+/// are no longer all remembered, and bookmarks that follow the events they cover; each event's
+/// line written once and shared by every watcher; label selectors; a watcher too far behind ended.
 @Suite struct WatchHubTests {
-    static func event(_ version: Int64, kind: String = "Pod") -> WatchEvent {
-        WatchEvent(type: .modified, objectKind: kind, namespace: "default", resourceVersion: version, object: Data("{}".utf8))
+    static func event(_ version: Int64, kind: String = "Pod", labels: [String: String] = [:]) -> WatchEvent {
+        let object = JSONValue.object(["metadata": .object(["labels": .object(labels.mapValues { .string($0) }),
+                                                            "resourceVersion": .string(String(version))])])
+        return WatchEvent(type: .modified, objectKind: kind, namespace: "default", resourceVersion: version,
+                          object: Data(object.jsonText(indent: 0).utf8))
     }
 
-    static func first(_ count: Int, of stream: AsyncStream<WatchEvent>) async -> [WatchEvent] {
-        var events: [WatchEvent] = []
-        for await event in stream {
-            events.append(event)
-            if events.count == count { break }
-        }
-        return events
+    /// A line's type and its object's resourceVersion.
+    static func read(_ line: Data) throws -> (type: String, version: Int64) {
+        let value = try JSONReader.value(from: String(decoding: line, as: UTF8.self))
+        return (value["type"]?.stringValue ?? "", Int64(value["object"]?["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? -1)
     }
+
+    static func first(_ count: Int, of stream: AsyncStream<Data>) async throws -> [(type: String, version: Int64)] {
+        var lines: [(type: String, version: Int64)] = []
+        for await line in stream {
+            lines.append(try read(line))
+            if lines.count == count { break }
+        }
+        return lines
+    }
+
+    static let pods = WatchRequest(kind: "Pod", namespace: nil)
 
     @Test func aWatchFromAVersionGetsTheEventsAfterIt() async throws {
         let hub = WatchHub()
         for version in 1...5 { hub.publish(Self.event(Int64(version))) }
         hub.publish(Self.event(6, kind: "Service"))
-        let stream = try hub.subscribe(kind: "Pod", namespace: nil, since: 3)
+        let stream = try hub.subscribe(Self.pods, since: 3, initial: [Data(#"{"object":{},"type":"ADDED"}"#.utf8)])
         hub.publish(Self.event(7))
-        #expect(await Self.first(3, of: stream).map(\.resourceVersion) == [4, 5, 7])
+        let lines = try await Self.first(4, of: stream)
+        #expect(lines.map(\.type) == ["ADDED", "MODIFIED", "MODIFIED", "MODIFIED"])
+        #expect(lines.dropFirst().map(\.version) == [4, 5, 7])
+    }
+
+    @Test func theLineIsTheEventWrittenAsTheAPIWritesIt() throws {
+        let event = Self.event(9, labels: ["app": "web"])
+        let written = Controller.watchLine("MODIFIED", written: Array(event.object))
+        #expect(WatchEvent.line("MODIFIED", object: event.object) == written)
+        #expect(WatchEvent.labels(in: event.object) == ["app": "web"])
+        #expect(WatchEvent.labels(in: Data("not json".utf8)).isEmpty)
+    }
+
+    @Test func aLabelSelectorPassesOnlyTheObjectsItAccepts() async throws {
+        let hub = WatchHub()
+        let selector = try LabelSelector(parsing: "app=web")
+        let web = try hub.subscribe(WatchRequest(kind: "Pod", namespace: nil, labels: { selector.matches($0) }))
+        let all = try hub.subscribe(Self.pods)
+        hub.publish(Self.event(1, labels: ["app": "db"]))
+        hub.publish(Self.event(2, labels: ["app": "web"]))
+        hub.publish(Self.event(3))
+        #expect(try await Self.first(1, of: web).map(\.version) == [2])
+        #expect(try await Self.first(3, of: all).map(\.version) == [1, 2, 3])
+    }
+
+    @Test func aWatcherTooFarBehindIsEndedAndTheOthersGoOn() async throws {
+        let hub = WatchHub()
+        let slow = try hub.subscribe(Self.pods)
+        let total = WatchHub.pendingLines + 5
+        var keeping = try hub.subscribe(Self.pods).makeAsyncIterator()
+        var read = 0
+        for version in 1...Int64(total) {
+            hub.publish(Self.event(version))
+            // The second watcher keeps up.
+            if await keeping.next() != nil { read += 1 }
+        }
+        #expect(read == total)
+        // The slow one got what fit, in order, and then its end: never a gap.
+        var versions: [Int64] = []
+        for await line in slow { versions.append(try Self.read(line).version) }
+        #expect(versions == Array(1...Int64(WatchHub.pendingLines)))
     }
 
     @Test func aVersionOlderThanTheRememberedEventsIsExpired() throws {
@@ -32,33 +85,34 @@ import Testing
         for version in 1...Int64(WatchHub.recentEvents + 1) { hub.publish(Self.event(version)) }
         // Half the events were forgotten to make room: a watch from before them cannot be served.
         let forgotten = Int64(WatchHub.recentEvents / 2 + 1)
-        #expect(throws: WatchExpired(requested: 10, oldest: forgotten)) { try hub.subscribe(kind: "Pod", namespace: nil, since: 10) }
+        #expect(throws: WatchExpired(requested: 10, oldest: forgotten)) { try hub.subscribe(Self.pods, since: 10) }
         #expect(WatchExpired(requested: 10, oldest: forgotten).message == "too old resource version: 10 (\(forgotten))")
-        _ = try hub.subscribe(kind: "Pod", namespace: nil, since: forgotten)
-        _ = try hub.subscribe(kind: "Pod", namespace: nil, since: nil)
+        _ = try hub.subscribe(Self.pods, since: forgotten)
+        _ = try hub.subscribe(Self.pods, since: nil)
     }
 
     @Test func versionsFromBeforeTheAgentStartedAreExpired() throws {
         let hub = WatchHub()
         hub.start(at: 300)
-        #expect(throws: WatchExpired.self) { try hub.subscribe(kind: "Pod", namespace: nil, since: 299) }
-        _ = try hub.subscribe(kind: "Pod", namespace: nil, since: 300)
+        #expect(throws: WatchExpired.self) { try hub.subscribe(Self.pods, since: 299) }
+        _ = try hub.subscribe(Self.pods, since: 300)
     }
 
     @Test func aBookmarkCarriesTheNewestVersionAndFollowsTheEventsItCovers() async throws {
         let hub = WatchHub(bookmarkInterval: .milliseconds(50))
         hub.start(at: 10)
-        let plain = try hub.subscribe(kind: "Pod", namespace: nil)
-        let marked = try hub.subscribe(kind: "Pod", namespace: "default", bookmarks: true)
+        let plain = try hub.subscribe(Self.pods)
+        let marked = try hub.subscribe(WatchRequest(kind: "Pod", namespace: "default", bookmark: { version in
+            WatchEvent.line("BOOKMARK", object: Data(#"{"kind":"Pod","metadata":{"resourceVersion":"\#(version)"}}"#.utf8))
+        }))
         hub.publish(Self.event(11))
         hub.publish(Self.event(12, kind: "Service"))
-        let events = await Self.first(2, of: marked)
-        #expect(events.map(\.type) == [.modified, .bookmark])
-        #expect(events.last?.resourceVersion == 12)
-        #expect(events.last?.objectKind == "Pod")
+        let lines = try await Self.first(2, of: marked)
+        #expect(lines.map(\.type) == ["MODIFIED", "BOOKMARK"])
+        #expect(lines.last?.version == 12)
         hub.publish(Self.event(13))
         // The watch without bookmarks got the events only.
-        #expect(await Self.first(2, of: plain).map(\.type) == [.modified, .modified])
+        #expect(try await Self.first(2, of: plain).map(\.type) == ["MODIFIED", "MODIFIED"])
         hub.finishAll()
     }
 }

@@ -1,19 +1,52 @@
 import Foundation
 import Netns
+import PodNet
 
 /// One change to a stored object, as a Kubernetes watch reports it.
 public struct WatchEvent: Sendable {
     public enum Kind: String, Sendable {
         case added = "ADDED", modified = "MODIFIED", deleted = "DELETED"
-        /// No change: the watch has seen everything up to `resourceVersion` (`allowWatchBookmarks`).
-        case bookmark = "BOOKMARK"
     }
     public var type: Kind
     public var objectKind: String
     public var namespace: String
     public var resourceVersion: Int64
-    /// The object's JSON (empty for a bookmark).
+    /// The object's JSON.
     public var object: Data
+    /// Its watch line, once a watcher wanted it.
+    var line: Data?
+    /// Its object's labels, once a watch with a label selector wanted them.
+    var labels: [String: String]?
+
+    public init(type: Kind, objectKind: String, namespace: String, resourceVersion: Int64, object: Data) {
+        self.type = type
+        self.objectKind = objectKind
+        self.namespace = namespace
+        self.resourceVersion = resourceVersion
+        self.object = object
+    }
+
+    /// `{"object":OBJECT,"type":"TYPE"}`: the bytes `{"type": TYPE, "object": OBJECT}` is written
+    /// as (keys in byte order), with the object's text as it is.
+    static func line(_ type: String, object: Data) -> Data {
+        var line = Data()
+        line.reserveCapacity(object.count + type.utf8.count + 20)
+        line.append(contentsOf: #"{"object":"#.utf8)
+        line.append(object)
+        line.append(contentsOf: #","type":""#.utf8)
+        line.append(contentsOf: type.utf8)
+        line.append(contentsOf: #""}"#.utf8)
+        return line
+    }
+
+    /// The `metadata.labels` of an object's JSON text (none when it has none or is not JSON).
+    static func labels(in object: Data) -> [String: String] {
+        guard let value = try? JSONReader.value(from: String(decoding: object, as: UTF8.self)),
+              case let .object(fields)? = value["metadata"]?["labels"] else { return [:] }
+        var labels: [String: String] = [:]
+        for (key, value) in fields { labels[key] = value.stringValue ?? "" }
+        return labels
+    }
 }
 
 /// A watch from a resourceVersion whose later events are no longer all known: the client must
@@ -28,16 +61,39 @@ public struct WatchExpired: Error, Equatable {
     public var message: String { "too old resource version: \(requested) (\(oldest))" }
 }
 
+/// What one watch asks of the hub.
+public struct WatchRequest: Sendable {
+    /// The kind watched (`Pod`, `Service`, ...).
+    public var kind: String
+    /// Only this namespace's objects, or all when nil.
+    public var namespace: String?
+    /// Only objects whose labels this accepts (a `labelSelector`), or all when nil.
+    public var labels: (@Sendable ([String: String]) -> Bool)?
+    /// With `allowWatchBookmarks`: the bookmark line for a version, sent now and then.
+    public var bookmark: (@Sendable (Int64) -> Data)?
+
+    public init(kind: String, namespace: String?, labels: (@Sendable ([String: String]) -> Bool)? = nil,
+                bookmark: (@Sendable (Int64) -> Data)? = nil) {
+        self.kind = kind
+        self.namespace = namespace
+        self.labels = labels
+        self.bookmark = bookmark
+    }
+}
+
 /// Fans store changes out to watchers (`?watch=true`).
+///
+/// Each event's watch line (`{"object":…,"type":"MODIFIED"}`) is written once, when the first
+/// watcher wants it, and every watcher gets that same line: a watcher costs one yield per event,
+/// not an encoding of its own. Labels are read from the event's text once per event, and only
+/// when a watch has a label selector.
 public final class WatchHub: Sendable {
     private struct Subscriber {
-        var kind: String
-        var namespace: String?
-        var bookmarks: Bool
-        var continuation: AsyncStream<WatchEvent>.Continuation
+        var request: WatchRequest
+        var continuation: AsyncStream<Data>.Continuation
 
         func wants(_ event: WatchEvent) -> Bool {
-            kind == event.objectKind && (namespace == nil || namespace == event.namespace)
+            request.kind == event.objectKind && (request.namespace == nil || request.namespace == event.namespace)
         }
     }
 
@@ -59,6 +115,11 @@ public final class WatchHub: Sendable {
     /// (kubectl's `delete` waits for the DELETED event of an object that may be gone by then).
     static let recentEvents = 1024
 
+    /// The lines a watcher may have waiting to be sent. A watcher that falls this far behind is
+    /// ended, as kube-apiserver ends a watcher too slow for its buffer; its client lists and
+    /// watches again. Events are never dropped from a watch that goes on.
+    static let pendingLines = 10_000
+
     /// How often a watch that allows bookmarks gets one (kube-apiserver: about a minute).
     let bookmarkInterval: Duration
     private let bookmarkTimer = Locked<Task<Void, Never>?>(nil)
@@ -78,52 +139,76 @@ public final class WatchHub: Sendable {
         }
     }
 
-    /// A stream of events for `kind` (in `namespace`, or all when nil), starting with the
-    /// remembered events newer than resourceVersion `since`; with `bookmarks`, a bookmark now
-    /// and then. It ends when the consumer stops iterating. Throws `WatchExpired` when events
-    /// after `since` are no longer known.
-    public func subscribe(kind: String, namespace: String?, since: Int64? = nil, bookmarks: Bool = false) throws -> AsyncStream<WatchEvent> {
+    /// A stream of watch lines (without their newline): `initial` first, then the remembered
+    /// events newer than resourceVersion `since`, then every event `request` wants as it is
+    /// published; bookmarks now and then where the request has them. It ends when the consumer
+    /// stops iterating, or when the consumer falls `pendingLines` behind. Throws `WatchExpired`
+    /// when events after `since` are no longer known.
+    public func subscribe(_ request: WatchRequest, since: Int64? = nil, initial: [Data] = []) throws -> AsyncStream<Data> {
         let id = UUID()
-        let (stream, continuation) = AsyncStream<WatchEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
-        let subscriber = Subscriber(kind: kind, namespace: namespace, bookmarks: bookmarks, continuation: continuation)
+        let (stream, continuation) = AsyncStream<Data>.makeStream(bufferingPolicy: .bufferingOldest(max(Self.pendingLines, initial.count + 1)))
+        let subscriber = Subscriber(request: request, continuation: continuation)
         // Under the lock: an event published meanwhile is either remembered here or sent to
         // the new subscriber, never both.
         try state.withLock { state in
             if let since {
                 guard since >= state.expiredThrough else { throw WatchExpired(requested: since, oldest: state.expiredThrough) }
-                for event in state.recent where event.resourceVersion > since && subscriber.wants(event) { continuation.yield(event) }
+            }
+            for line in initial { continuation.yield(line) }
+            if let since {
+                for index in state.recent.indices where state.recent[index].resourceVersion > since && subscriber.wants(state.recent[index]) {
+                    if let line = Self.line(of: &state.recent[index], for: request) { continuation.yield(line) }
+                }
             }
             state.subscribers[id] = subscriber
         }
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
-        if bookmarks { startBookmarkTimer() }
+        if request.bookmark != nil { startBookmarkTimer() }
         return stream
     }
 
     public func publish(_ event: WatchEvent) {
+        var event = event
+        var ended: [AsyncStream<Data>.Continuation] = []
         state.withLock { state in
-            state.recent.append(event)
             state.latest = max(state.latest, event.resourceVersion)
+            // Yielded under the lock, so a bookmark (sent under it too) never overtakes an
+            // event of its version or older.
+            for subscriber in state.subscribers.values where subscriber.wants(event) {
+                guard let line = Self.line(of: &event, for: subscriber.request) else { continue }
+                if case .dropped = subscriber.continuation.yield(line) { ended.append(subscriber.continuation) }
+            }
+            state.recent.append(event)
             if state.recent.count > WatchHub.recentEvents {
                 let forgotten = state.recent.count - WatchHub.recentEvents / 2
                 state.expiredThrough = state.recent.prefix(forgotten).reduce(state.expiredThrough) { max($0, $1.resourceVersion) }
                 state.recent.removeFirst(forgotten)
             }
-            // Yielded under the lock, so a bookmark (sent under it too) never overtakes an
-            // event of its version or older.
-            for subscriber in state.subscribers.values where subscriber.wants(event) { subscriber.continuation.yield(event) }
         }
+        // Outside the lock: finishing runs the stream's termination, which takes it.
+        for continuation in ended { continuation.finish() }
+    }
+
+    /// The event's line for a watch that wants its kind and namespace, or nil when the watch's
+    /// label selector refuses it. The line and the labels are made once per event, kept in it.
+    private static func line(of event: inout WatchEvent, for request: WatchRequest) -> Data? {
+        if let accepts = request.labels {
+            if event.labels == nil { event.labels = WatchEvent.labels(in: event.object) }
+            guard accepts(event.labels ?? [:]) else { return nil }
+        }
+        if event.line == nil { event.line = WatchEvent.line(event.type.rawValue, object: event.object) }
+        return event.line
     }
 
     /// Sends every watch that allows them a bookmark at the newest version: under the lock, so
     /// each follows every event of that version or older it was sent.
     func sendBookmarks() {
         state.withLock { state in
-            for subscriber in state.subscribers.values where subscriber.bookmarks {
-                subscriber.continuation.yield(WatchEvent(type: .bookmark, objectKind: subscriber.kind, namespace: subscriber.namespace ?? "",
-                                                         resourceVersion: state.latest, object: Data()))
+            for subscriber in state.subscribers.values {
+                guard let bookmark = subscriber.request.bookmark else { continue }
+                subscriber.continuation.yield(bookmark(state.latest))
             }
         }
     }

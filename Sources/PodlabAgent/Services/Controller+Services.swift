@@ -113,9 +113,19 @@ extension Controller {
                                    resourceVersionMatch: options.resourceVersionMatch, allowWatchBookmarks: options.allowWatchBookmarks)
         let since: Int64?, initial: [T]
         if case let .after(version) = start { (since, initial) = (version, []) } else { (since, initial) = (nil, current) }
-        let events: AsyncStream<WatchEvent>
+        var initialLines = initial.map { Controller.watchLine("ADDED", written: encodedObjects.encoded($0).text) }
+        if start == .currentObjectsThenBookmark {
+            let version = try store.read { try $0.currentResourceVersion() }
+            initialLines.append(Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: version,
+                                                                                     annotations: [WatchStart.initialEventsEndAnnotation: "true"])))
+        }
+        let request = WatchRequest(
+            kind: T.kind, namespace: namespace,
+            labels: matcher.map { matcher in { @Sendable labels in matcher.matches(labels) } },
+            bookmark: options.allowWatchBookmarks ? { @Sendable version in Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: version)) } : nil)
+        let stream: AsyncStream<Data>
         do {
-            events = try hub.subscribe(kind: T.kind, namespace: namespace, since: since, bookmarks: options.allowWatchBookmarks)
+            stream = try hub.subscribe(request, since: since, initial: initialLines)
         } catch let expired as WatchExpired {
             let status = APIStatus.expired(expired.message)
             return AsyncStream { continuation in
@@ -123,43 +133,20 @@ extension Controller {
                 continuation.finish()
             }
         }
-        // Not a `JSONValue?` with nil: JSONValue takes the nil literal itself (as JSON null).
-        var initialLines = initial.map { Controller.watchLine("ADDED", written: encodedObjects.encoded($0).text) }
-        if start == .currentObjectsThenBookmark {
-            let version = try store.read { try $0.currentResourceVersion() }
-            initialLines.append(Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: version,
-                                                                                     annotations: [WatchStart.initialEventsEndAnnotation: "true"])))
-        }
+        guard let seconds = options.timeoutSeconds else { return stream }
+        // `timeoutSeconds`: the watch ends then, as the API server ends it.
         return AsyncStream { continuation in
-            for line in initialLines { continuation.yield(line) }
             let task = Task {
-                for await event in events {
-                    if event.type == .bookmark {
-                        continuation.yield(Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: event.resourceVersion)))
-                        continue
-                    }
-                    // The object's text as published, read only when the selector needs its labels.
-                    if let matcher {
-                        let object = (try? JSONReader.value(from: String(decoding: event.object, as: UTF8.self))) ?? .null
-                        var labels: [String: String] = [:]
-                        if case let .object(fields)? = object["metadata"]?["labels"] {
-                            for (key, value) in fields { labels[key] = value.stringValue ?? "" }
-                        }
-                        if !matcher.matches(labels) { continue }
-                    }
-                    continuation.yield(Controller.watchLine(event.type.rawValue, written: Array(event.object)))
-                }
+                for await line in stream { continuation.yield(line) }
                 continuation.finish()
             }
-            let timeout = options.timeoutSeconds.map { seconds in
-                Task {
-                    try? await Task.sleep(for: .seconds(seconds))
-                    continuation.finish()
-                }
+            let timeout = Task {
+                try? await Task.sleep(for: .seconds(seconds))
+                continuation.finish()
             }
             continuation.onTermination = { _ in
                 task.cancel()
-                timeout?.cancel()
+                timeout.cancel()
             }
         }
     }
