@@ -90,6 +90,13 @@ struct ServiceAccountTokenE2ETests {
             #expect(configuration["issuer"] as? String == "https://kubernetes.default.svc.cluster.local")
             #expect(configuration["jwks_uri"] as? String == "https://kubernetes.default.svc.cluster.local/openid/v1/jwks")
             let jwksText = try Command.check("/usr/bin/curl", ["-sS", "--unix-socket", socket, "http://localhost/openid/v1/jwks"])
+            // The HTTPS API serves the same document, behind the lab's token, as kube-apiserver does.
+            let api = "\(lab.stateRoot)/\(lab.name)/kube-api"
+            let port = try String(contentsOfFile: "\(api)/port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let bearer = try String(contentsOfFile: "\(api)/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let overHTTPS = try Command.check("/usr/bin/curl", ["-sS", "--cacert", "\(api)/ca.crt", "-H", "Authorization: Bearer \(bearer)",
+                                                               "https://127.0.0.1:\(port)/openid/v1/jwks"])
+            #expect(overHTTPS == jwksText)
             let keys = try #require((JSONSerialization.jsonObject(with: Data(jwksText.utf8)) as? [String: Any])?["keys"] as? [[String: Any]])
             let key = try #require(keys.first { $0["kid"] as? String == header["kid"] as? String }, "no key \(header["kid"] ?? "") in \(jwksText)")
             #expect(key["kty"] as? String == "EC" && key["crv"] as? String == "P-256" && key["alg"] as? String == "ES256")
