@@ -61,6 +61,8 @@ struct ServiceAccountTokenE2ETests {
             let sources = (((spec?["volumes"] as? [[String: Any]])?.first?["projected"] as? [String: Any])?["sources"] as? [[String: Any]])
             #expect((sources?[1]["serviceAccountToken"] as? [String: Any])?["expirationSeconds"] as? Int == 3600, "the default lifetime is stored")
 
+            let described = try lab.run(["describe", "pod", "reader"]).stdout.split(separator: "\n")
+            #expect(described.filter { $0.hasPrefix("    TokenExpirationSeconds:") }.map { $0.split(separator: " ").last } == ["7200", "3600"], "\(described)")
             let token = try lab.run(["exec", "reader", "--", "cat", "/var/run/secrets/tokens/vault-token"]).stdout
             let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             try #require(parts.count == 3, "not a compact JWS: \(token)")
