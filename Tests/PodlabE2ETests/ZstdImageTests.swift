@@ -48,4 +48,31 @@ struct ZstdImageTests {
             }
         }
     }
+
+    @Test("skopeo pushes the image with its layer recompressed as zstd (OCI manifest); podlab image pull takes it and a pod runs it",
+          .enabled(if: RegistryPullTests.toolsPresent, "docker-registry and skopeo are missing: scripts/install-deps installs them"))
+    func pulledZstdLayer() async throws {
+        try #require(access("/usr/sbin/runc", X_OK) == 0, "runc is missing: scripts/install-deps installs it")
+        try await TestLab.with { lab in
+            let registry = try await LocalRegistry.start(directory: "\(lab.stateRoot)/registry")
+            defer { registry.stop() }
+            let image = try BusyboxWebImage(page: "<h1>pulled zstd</h1>\n")
+            try image.writeDockerArchive("\(lab.stateRoot)/web.tar", tag: "web:1")
+            let destination = "docker://\(registry.host)/team/zweb:1"
+            try Command.check("/usr/bin/skopeo", ["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false", "--format", "oci",
+                                                  "--dest-compress-format", "zstd", "docker-archive:\(lab.stateRoot)/web.tar", destination])
+            let raw = try Command.check("/usr/bin/skopeo", ["inspect", "--raw", "--tls-verify=false", destination])
+            let manifest = try JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any]
+            let layers = try #require(manifest?["layers"] as? [[String: Any]])
+            #expect(layers.map { $0["mediaType"] as? String } == [MediaType.ociLayerZstd], "\(raw)")
+
+            try lab.run(["image", "pull", "\(registry.host)/team/zweb:1"])
+            try lab.run(["run", "web", "--image", "\(registry.host)/team/zweb:1"])
+            try await lab.eventually("web Running") { (try lab.pod("web")["status"] as? [String: Any])?["phase"] as? String == "Running" }
+            try await lab.eventually("the page over the pod's address") {
+                try lab.run(["exec", "web", "--", "/bin/busybox", "wget", "-q", "-O", "-", "http://\(try lab.podIP("web"))/"], expectSuccess: false)
+                    .stdout == "<h1>pulled zstd</h1>\n"
+            }
+        }
+    }
 }
