@@ -357,6 +357,7 @@ public actor Controller: APIBackend {
             runtime.deleting = true
             runtime.cancelRestarts()
         }
+        volumeSync?.cancel()
         for retry in sandboxRetries.values { retry.cancel() }
         sandboxRetries.removeAll()
         sandboxRuntime.closeSpares()
@@ -406,11 +407,13 @@ public actor Controller: APIBackend {
         await shutdown?()
     }
 
-    /// Figures for benchmarks: per-pod sandbox and start times, pod count, agent memory.
+    /// The service account issuer's JWKS and OpenID discovery document (`/openid/v1/jwks`,
+    /// `/.well-known/openid-configuration`).
     public nonisolated func serviceAccountIssuerDocuments() async -> (jwks: Data, openIDConfiguration: Data)? {
         (Data(serviceAccounts.jwks.jsonText(indent: 0).utf8), Data(serviceAccounts.openIDConfiguration.jsonText(indent: 0).utf8))
     }
 
+    /// Figures for benchmarks: per-pod sandbox and start times, pod count, agent memory.
     public func metrics() async throws -> Data {
         let rss = readSmallFile("/proc/self/status")?.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { Int64($0.split(separator: " ").dropFirst().first ?? "") } ?? 0
