@@ -55,6 +55,8 @@ let package = Package(
         .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
         // zlib: SPDY/3.1's compressed header blocks (kubectl's streaming protocol), gzip image layers.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libzstd: zstd image layers.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // _GNU_SOURCE wrappers and macro values Swift cannot import.
         .target(name: "CNetlink"),
 
@@ -77,7 +79,7 @@ let package = Package(
 
         // Control plane: store, scheduler, IPAM, reconcilers, container supervision, HTTP API.
         .target(name: "PodlabAgent", dependencies: [
-            "PodNet", "Netns", "Netlink", "NFTables", "CNetlink", "CZlib",
+            "PodNet", "Netns", "Netlink", "NFTables", "CNetlink", "CZlib", "CZstd",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -20,15 +20,19 @@ public struct AgentOptions: Sendable {
     public var ociRuntime: OCIRuntimeKind
     /// The registries images may be pulled from (`PODLAB_REGISTRIES`).
     public var registries: RegistryScope
+    /// How often the volumes the kubelet writes are written again (the kubelet's sync period,
+    /// 60 s; `PODLAB_VOLUME_SYNC_SECONDS`, for tests), plus up to half as much again.
+    public var volumeSyncSeconds: Double
 
     public init(lab: String, topologyPath: String? = nil, stateRoot: String? = nil, restartBackoffSeconds: Double = 10,
-                ociRuntime: OCIRuntimeKind = .runc, registries: RegistryScope = .all) {
+                ociRuntime: OCIRuntimeKind = .runc, registries: RegistryScope = .all, volumeSyncSeconds: Double = 60) {
         self.lab = lab
         self.topologyPath = topologyPath
         self.stateRoot = stateRoot
         self.restartBackoffSeconds = restartBackoffSeconds
         self.ociRuntime = ociRuntime
         self.registries = registries
+        self.volumeSyncSeconds = volumeSyncSeconds
     }
 }
 

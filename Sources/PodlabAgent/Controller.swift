@@ -133,12 +133,17 @@ public actor Controller: APIBackend {
     var meshSidecars: [String: (mode: MeshTLSMode, notAfter: Date?)] = [:]
     /// When the lines of running containers' logs arrived (`pods/log` `timestamps`, `sinceSeconds`).
     let logTimes: LogTimeRecorder
+    /// Signs the pods' projected service account tokens and keeps each until it needs a refresh.
+    let serviceAccounts: ServiceAccountIssuer
+    /// The periodic rewrite of the pods' configMap, secret, downwardAPI and projected volumes.
+    var volumeSync: Task<Void, Never>?
 
     public init(paths: LabPaths, options: AgentOptions, logger: Logger) throws {
         try self.init(paths: paths, options: options, logger: logger, runtime: KernelSandboxRuntime())
     }
 
-    init(paths: LabPaths, options: AgentOptions, logger: Logger, runtime: any PodSandboxRuntime) throws {
+    init(paths: LabPaths, options: AgentOptions, logger: Logger, runtime: any PodSandboxRuntime,
+         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }) throws {
         self.paths = paths
         self.sandboxRuntime = runtime
         self.options = options
@@ -154,6 +159,7 @@ public actor Controller: APIBackend {
         cgroups = runtime.cgroups(lab: paths.lab)
         meshToken = try MeshAPIListener.loadOrCreateToken(paths)
         meshAuthority = try MeshCertificates.loadOrCreateAuthority(paths)
+        serviceAccounts = try ServiceAccountIssuer.loadOrCreate(paths, now: clock)
         logTimes = try LogTimeRecorder()
         // What changed before this agent started was published by another: a watch can start
         // only from here on.
@@ -227,6 +233,7 @@ public actor Controller: APIBackend {
             await ensureAPIServerService()
             try await createTopologyPods(plan)
             await createClusterDNS(plan)
+            volumeSync = Task { [weak self] in await self?.syncVolumesPeriodically() }
             message = readyMessage
             logger.info("\(message)")
         } catch {
@@ -239,6 +246,7 @@ public actor Controller: APIBackend {
     /// Stops watchers; containers and namespaces stay (they are adopted on the next start)
     /// unless the lab was deleted.
     func stop() {
+        volumeSync?.cancel()
         writeEvents()
         hub.finishAll()
     }
@@ -349,6 +357,7 @@ public actor Controller: APIBackend {
             runtime.deleting = true
             runtime.cancelRestarts()
         }
+        volumeSync?.cancel()
         for retry in sandboxRetries.values { retry.cancel() }
         sandboxRetries.removeAll()
         sandboxRuntime.closeSpares()
@@ -396,6 +405,12 @@ public actor Controller: APIBackend {
         // Open watches would hold the server's graceful shutdown forever: end them first.
         hub.finishAll()
         await shutdown?()
+    }
+
+    /// The service account issuer's JWKS and OpenID discovery document (`/openid/v1/jwks`,
+    /// `/.well-known/openid-configuration`).
+    public nonisolated func serviceAccountIssuerDocuments() async -> (jwks: Data, openIDConfiguration: Data)? {
+        (Data(serviceAccounts.jwks.jsonText(indent: 0).utf8), Data(serviceAccounts.openIDConfiguration.jsonText(indent: 0).utf8))
     }
 
     /// Figures for benchmarks: per-pod sandbox and start times, pod count, agent memory.

@@ -74,7 +74,9 @@ final class TestAgent: Sendable {
     /// Runs `body` with a ready lab (two nodes, the default topology) whose API answers on its
     /// socket; afterwards the lab is torn down and its directory removed.
     public static func with<T: Sendable>(lab: String = "podlab", topology: String? = nil, backoffSeconds: Double = 0.02,
-                                         serveAPI: Bool = true, _ body: (TestAgent) async throws -> T) async throws -> T {
+                                         serveAPI: Bool = true, volumeSyncSeconds: Double = 60,
+                                         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+                                         _ body: (TestAgent) async throws -> T) async throws -> T {
         var template = Array("/tmp/plagent-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw StartError(description: "mkdtemp: \(String(cString: strerror(errno)))") }
         let root = String(cString: made)
@@ -92,8 +94,8 @@ final class TestAgent: Sendable {
         let controller = try Controller(paths: paths, options: AgentOptions(lab: lab, topologyPath: topologyPath, stateRoot: root,
                                                                              restartBackoffSeconds: backoffSeconds,
                                                                              // Tests never reach past the loopback.
-                                                                             registries: .loopback),
-                                        logger: logger, runtime: runtime)
+                                                                             registries: .loopback, volumeSyncSeconds: volumeSyncSeconds),
+                                        logger: logger, runtime: runtime, clock: clock)
         let agent = TestAgent(root: root, lab: lab, paths: paths, runtime: runtime, controller: controller)
         await controller.start()
         let (phase, message) = await (controller.phase, controller.message)

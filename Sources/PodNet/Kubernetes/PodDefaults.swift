@@ -34,7 +34,8 @@ extension Pod {
     public static let defaultFileMode: Int32 = 0o644
 
     /// A volume without a source is an `emptyDir`; a `hostPath` without a type gets "" (no
-    /// check); the sources that write files get their `defaultMode` (0644, written 420).
+    /// check); the sources that write files get their `defaultMode` (0644, written 420); a
+    /// token projection its lifetime (3600 s).
     private static func applyingDefaults(to volume: Volume) -> Volume {
         var volume = volume
         if volume.sourceNames.isEmpty { volume.emptyDir = EmptyDirVolumeSource() }
@@ -47,6 +48,10 @@ extension Pod {
             volume.downwardAPI?.items[index].fieldRef?.apiVersion = "v1"
         }
         for index in volume.projected?.sources.indices ?? 0..<0 {
+            if volume.projected?.sources[index].serviceAccountToken != nil,
+               volume.projected?.sources[index].serviceAccountToken?.expirationSeconds == nil {
+                volume.projected?.sources[index].serviceAccountToken?.expirationSeconds = ServiceAccountTokenProjection.defaultExpirationSeconds
+            }
             for item in volume.projected?.sources[index].downwardAPI?.items.indices ?? 0..<0
             where volume.projected?.sources[index].downwardAPI?.items[item].fieldRef?.apiVersion.isEmpty == true {
                 volume.projected?.sources[index].downwardAPI?.items[item].fieldRef?.apiVersion = "v1"

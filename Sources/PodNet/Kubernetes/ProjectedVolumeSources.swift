@@ -168,21 +168,24 @@ public struct ProjectedVolumeSource: JSONObjectCodable, Hashable {
     }
 }
 
-/// One source of a `projected` volume. `serviceAccountToken`, `clusterTrustBundle` and
-/// `podCertificate` are kept to be refused (podlab issues no tokens or certificates).
+/// One source of a `projected` volume. `clusterTrustBundle` and `podCertificate` are kept to
+/// be refused: Kubernetes serves them only behind feature gates that are off by default
+/// (`ClusterTrustBundleProjection`, `PodCertificateRequest`), and podlab has neither object.
 public struct VolumeProjection: JSONObjectCodable, Hashable {
     public var configMap: ConfigMapProjection?
     public var secret: SecretProjection?
     public var downwardAPI: DownwardAPIProjection?
+    public var serviceAccountToken: ServiceAccountTokenProjection?
     public var preservedFields: [String: JSONValue]
 
-    public static let unmodeledSources: Set<String> = ["serviceAccountToken", "clusterTrustBundle", "podCertificate"]
+    public static let unmodeledSources: Set<String> = ["clusterTrustBundle", "podCertificate"]
 
     public init(configMap: ConfigMapProjection? = nil, secret: SecretProjection? = nil, downwardAPI: DownwardAPIProjection? = nil,
-                preservedFields: [String: JSONValue] = [:]) {
+                serviceAccountToken: ServiceAccountTokenProjection? = nil, preservedFields: [String: JSONValue] = [:]) {
         self.configMap = configMap
         self.secret = secret
         self.downwardAPI = downwardAPI
+        self.serviceAccountToken = serviceAccountToken
         self.preservedFields = preservedFields
     }
 
@@ -190,6 +193,7 @@ public struct VolumeProjection: JSONObjectCodable, Hashable {
         configMap = try reader.object("configMap")
         secret = try reader.object("secret")
         downwardAPI = try reader.object("downwardAPI")
+        serviceAccountToken = try reader.object("serviceAccountToken")
         preservedFields = reader.preservedFields(Self.unmodeledSources)
     }
 
@@ -197,14 +201,50 @@ public struct VolumeProjection: JSONObjectCodable, Hashable {
         writer.set("configMap", omittingNil: configMap)
         writer.set("secret", omittingNil: secret)
         writer.set("downwardAPI", omittingNil: downwardAPI)
+        writer.set("serviceAccountToken", omittingNil: serviceAccountToken)
         writer.merge(preservedFields)
     }
 
     /// The sources it sets, in the API server's order.
     public var sourceNames: [String] {
         (secret == nil ? [] : ["secret"]) + (downwardAPI == nil ? [] : ["downwardAPI"]) + (configMap == nil ? [] : ["configMap"])
-            + ["serviceAccountToken", "clusterTrustBundle", "podCertificate"].filter { preservedFields[$0] != nil && preservedFields[$0] != .null }
+            + (serviceAccountToken == nil ? [] : ["serviceAccountToken"])
+            + ["clusterTrustBundle", "podCertificate"].filter { preservedFields[$0] != nil && preservedFields[$0] != .null }
     }
+}
+
+/// `sources[].serviceAccountToken`: a token of the pod's service account, written to `path`,
+/// for `audience` (the API server's own when empty), valid `expirationSeconds` (3600 unless
+/// given; at least 600), rotated by the agent as the kubelet rotates it.
+public struct ServiceAccountTokenProjection: JSONObjectCodable, Hashable {
+    public var audience: String
+    /// Defaulted to 3600 by the API server (`SetDefaults_ServiceAccountTokenProjection`).
+    public var expirationSeconds: Int64?
+    public var path: String
+
+    public static let defaultExpirationSeconds: Int64 = 3600
+
+    public init(audience: String = "", expirationSeconds: Int64? = nil, path: String) {
+        self.audience = audience
+        self.expirationSeconds = expirationSeconds
+        self.path = path
+    }
+
+    public init(from reader: ObjectReader) throws(ObjectDecodingError) {
+        audience = try reader.string("audience") ?? ""
+        expirationSeconds = try reader.int64("expirationSeconds")
+        path = try reader.string("path") ?? ""
+        reader.rejectUnreadFields()
+    }
+
+    public func write(to writer: inout ObjectWriter) {
+        writer.set("audience", omittingEmpty: audience)
+        writer.set("expirationSeconds", omittingNil: expirationSeconds)
+        writer.set("path", .string(path))
+    }
+
+    /// The lifetime asked for, the default when unset.
+    public var lifetime: Int64 { expirationSeconds ?? Self.defaultExpirationSeconds }
 }
 
 /// `sources[].configMap` and `sources[].secret`: the object's name, the keys to project

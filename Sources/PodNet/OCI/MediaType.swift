@@ -24,14 +24,17 @@ public enum MediaType {
     public static let configTypes: Set<String> = [ociConfig, dockerConfig]
 
     /// How a layer's bytes are compressed, by its media type; nil for a type that is not a layer
-    /// podlab can unpack (zstd, or anything else).
+    /// podlab can unpack.
     public static func layerCompression(_ mediaType: String) -> LayerCompression? {
         switch mediaType {
         case ociLayer, ociLayerNondistributable: .uncompressed
         case ociLayerGzip, ociLayerNondistributableGzip, dockerLayerGzip, dockerForeignLayerGzip: .gzip
+        case ociLayerZstd, ociLayerNondistributableZstd: .zstd
         default: nil
         }
     }
+
+    public static let ociLayerNondistributableZstd = "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
 }
 
 /// A layer's compression. `docker save` writes its layers uncompressed whatever the
@@ -39,9 +42,25 @@ public enum MediaType {
 public enum LayerCompression: String, Hashable, Sendable {
     case uncompressed
     case gzip
+    case zstd
 
-    /// Gzip by its magic bytes (RFC 1952: 1f 8b), else uncompressed.
+    /// How many bytes `detect` looks at.
+    public static let magicLength = 4
+
+    /// Gzip (RFC 1952: 1f 8b) or zstd (RFC 8878: a frame's magic 28 b5 2f fd, little-endian
+    /// 0xFD2FB528) by its magic bytes, else uncompressed.
     public static func detect<Bytes: Collection<UInt8>>(_ prefix: Bytes) -> LayerCompression {
-        prefix.starts(with: [0x1F, 0x8B]) ? .gzip : .uncompressed
+        if prefix.starts(with: [0x1F, 0x8B]) { return .gzip }
+        if prefix.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) { return .zstd }
+        return .uncompressed
+    }
+
+    /// The OCI media type of a layer stored this way.
+    public var ociMediaType: String {
+        switch self {
+        case .uncompressed: MediaType.ociLayer
+        case .gzip: MediaType.ociLayerGzip
+        case .zstd: MediaType.ociLayerZstd
+        }
     }
 }

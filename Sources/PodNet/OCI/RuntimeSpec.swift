@@ -63,6 +63,9 @@ public struct RuntimeSpec: Hashable, Sendable {
     /// The pod's files and volumes, in mount order (shallower destinations first).
     public var mounts: [BindMount]
     public var cgroupsPath: String?
+    /// The container's `resources.limits` (`linux.resources`, as containerd's CRI writes them):
+    /// the runtime sets them in the cgroup it joins, which the agent made with the same values.
+    public var limits: ContainerCgroupLimits
 
     /// containerd's default capability set (`oci.defaultUnixCaps`, Docker's as well).
     public static let defaultCapabilities = [
@@ -212,6 +215,7 @@ public struct RuntimeSpec: Hashable, Sendable {
         self.rootfs = rootfs
         self.namespaces = namespaces
         self.cgroupsPath = cgroupsPath
+        limits = ContainerCgroupLimits(container)
 
         var mounts: [BindMount] = []
         for mount in container.volumeMounts {
@@ -263,6 +267,10 @@ public struct RuntimeSpec: Hashable, Sendable {
             "readonlyPaths": .array(Self.readonlyPaths.map { .string($0) }),
         ]
         if let cgroupsPath { linux["cgroupsPath"] = .string(cgroupsPath) }
+        var resources: [String: JSONValue] = [:]
+        if let memory = limits.memoryBytes { resources["memory"] = ["limit": .integer(memory)] }
+        if let quota = limits.cpuQuotaMicros { resources["cpu"] = ["quota": .integer(quota), "period": .integer(limits.cpuPeriodMicros)] }
+        if !resources.isEmpty { linux["resources"] = .object(resources) }
         return [
             "ociVersion": "1.0.2",
             "process": [

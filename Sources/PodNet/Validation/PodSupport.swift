@@ -24,14 +24,15 @@
 /// | `spec.hostnameOverride` | refused |
 /// | `spec.volumes[].emptyDir` (`medium: ""` or `Memory`, `sizeLimit`), `hostPath` (absolute `path`, `type`) | acted on |
 /// | `spec.volumes[].configMap`, `secret`, `downwardAPI`, `projected` (its `configMap`, `secret`, `downwardAPI` sources) | acted on: written as the kubelet writes them (`VolumeFiles`), rewritten when the objects change |
-/// | `spec.volumes[].projected.sources[].serviceAccountToken`, `clusterTrustBundle`, `podCertificate` | refused: podlab issues no tokens or certificates |
+/// | `spec.volumes[].projected.sources[].serviceAccountToken` (`audience`, `expirationSeconds`, `path`) | acted on: a JWT of the pod's service account signed by the lab's key (`ServiceAccountTokenClaims`), rotated at 80 % of its lifetime |
+/// | `spec.volumes[].projected.sources[].clusterTrustBundle`, `podCertificate` | refused: behind Kubernetes feature gates that are off by default, and podlab has no ClusterTrustBundle or PodCertificateRequest objects |
 /// | `spec.volumes[]` other sources, `emptyDir.medium: HugePages` | refused |
 /// | `spec.nodeSelector`, `affinity`, `topologySpreadConstraints`, `schedulingGates` | refused: the scheduler does not use them |
 /// | `spec.tolerations` | kept: podlab nodes have no taints |
 /// | `spec.schedulerName` | kept as `default-scheduler`; another scheduler is refused |
 /// | `spec.priority`, `priorityClassName`, `preemptionPolicy` | kept: no preemption on one machine |
 /// | `spec.serviceAccountName`, `serviceAccount` | kept as `default`; other accounts are refused |
-/// | `spec.automountServiceAccountToken`, `enableServiceLinks`, `imagePullSecrets` | kept: no token, no services, no registry |
+/// | `spec.automountServiceAccountToken`, `enableServiceLinks`, `imagePullSecrets` | kept: no token mounted unasked (a `serviceAccountToken` projection gives one), no services, no registry |
 /// | `spec.hostNetwork` | acted on: the containers run in the node's network namespace, the pod's IP is the node's (no address, veth or network namespace of its own) |
 /// | `spec.hostPID`, `hostIPC`, `shareProcessNamespace` | `false` kept, `true` refused |
 /// | `spec.hostUsers` | `true` kept, `false` refused |
@@ -240,6 +241,12 @@ public enum PodSupport {
         return ""
     }
 
+    /// Why the projections Kubernetes keeps behind feature gates are refused.
+    static let gatedProjections = [
+        "clusterTrustBundle": "Kubernetes serves it only with the ClusterTrustBundleProjection feature gate (beta, off by default), and podlab has no ClusterTrustBundle objects",
+        "podCertificate": "Kubernetes serves it only with the PodCertificateRequest feature gate (alpha, off by default), and podlab issues no pod certificates",
+    ]
+
     /// The storage media of `emptyDir` Kubernetes defines (`HugePages-<size>` besides).
     static let storageMedia = ["", "HugePages", "Memory"]
 
@@ -248,7 +255,7 @@ public enum PodSupport {
         var errors = Volume.otherSources.filter { volume.preservedFields[$0] != nil }.map { refusal(path.child($0)) }
         for (index, source) in (volume.projected?.sources ?? []).enumerated() {
             for name in VolumeProjection.unmodeledSources.sorted() where source.preservedFields[name] != nil && source.preservedFields[name] != .null {
-                errors.append(refusal(path.child("projected").child("sources").index(index).child(name), "podlab issues no service account tokens or certificates"))
+                errors.append(refusal(path.child("projected").child("sources").index(index).child(name), gatedProjections[name] ?? ""))
             }
         }
         if let medium = volume.emptyDir?.medium, medium != "", medium != EmptyDirVolumeSource.memory {

@@ -142,9 +142,35 @@ enum VolumeValidation {
                     errors.append(.invalid(path, .string(file.path), "conflicting duplicate paths"))
                 }
             }
+            if let token = source.serviceAccountToken {
+                errors += serviceAccountToken(token, path: sourcePath.child("serviceAccountToken"), projectedPath: path)
+            }
             if source.sourceNames.count > 1 {
                 errors.append(.forbidden(sourcePath, "may not specify more than 1 volume type per source"))
             }
+        }
+        return errors
+    }
+
+    /// The shortest and longest token lifetimes the API server accepts (`MinTokenAgeSec`, 2^32 s).
+    public static let tokenLifetimes: ClosedRange<Int64> = 600...(1 << 32)
+
+    /// A `serviceAccountToken` projection as `validateProjectionSources` checks it; a missing
+    /// path is reported at the projected volume's path, as Kubernetes does. That the path stays
+    /// inside the volume is podlab's own check (the kubelet's writer refuses it only at mount).
+    static func serviceAccountToken(_ token: ServiceAccountTokenProjection, path: FieldPath, projectedPath: FieldPath) -> [FieldError] {
+        var errors: [FieldError] = []
+        let lifetime = token.lifetime
+        if lifetime < tokenLifetimes.lowerBound {
+            errors.append(.invalid(path.child("expirationSeconds"), .integer(lifetime), "may not specify a duration less than 10 minutes"))
+        }
+        if lifetime > tokenLifetimes.upperBound {
+            errors.append(.invalid(path.child("expirationSeconds"), .integer(lifetime), "may not specify a duration larger than 2^32 seconds"))
+        }
+        if token.path.isEmpty {
+            errors.append(.required(projectedPath.child("path")))
+        } else {
+            errors += localNonReservedPath(token.path, path: path.child("path"))
         }
         return errors
     }

@@ -42,12 +42,17 @@ public struct ConfigReference: Hashable, Sendable {
     }
 }
 
+/// Issues the token of a `serviceAccountToken` projection for a pod (the kubelet's token
+/// manager: a cached token until it needs a refresh, else a new one).
+public typealias ServiceAccountTokenIssuer = @Sendable (ServiceAccountTokenProjection, Pod) throws(VolumeSourceError) -> String
+
 public enum VolumeFiles {
     /// The payload of `volume` in `pod`; nil for a volume whose files the kubelet does not write.
+    /// `tokens` issues the projected service account tokens.
     /// - Throws: `VolumeSourceError` for an object (not optional) or key that is missing, and
     ///   for a downward API value that cannot be read; the pod then waits (`FailedMount`).
-    public static func payload(for volume: Volume, pod: Pod, objects: ConfigObjects,
-                               nodeAllocatable: ResourceList) throws(VolumeSourceError) -> [String: ProjectedFile]? {
+    public static func payload(for volume: Volume, pod: Pod, objects: ConfigObjects, nodeAllocatable: ResourceList,
+                               tokens: ServiceAccountTokenIssuer? = nil) throws(VolumeSourceError) -> [String: ProjectedFile]? {
         if let source = volume.configMap {
             let mode = source.defaultMode ?? Pod.defaultFileMode
             return try configMapFiles(source.name, items: source.items, optional: source.optional == true, mode: mode, objects: objects)
@@ -73,6 +78,9 @@ public enum VolumeFiles {
                         files.merge(try secretFiles(secret.name, items: secret.items, optional: secret.optional == true, mode: mode, objects: objects)) { $1 }
                     } else if let downward = source.downwardAPI {
                         files.merge(try downwardAPIFiles(downward.items, mode: mode, pod: pod, nodeAllocatable: nodeAllocatable)) { $1 }
+                    } else if let token = source.serviceAccountToken {
+                        guard let tokens else { throw VolumeSourceError(["no service account token issuer on this node"]) }
+                        files[token.path] = ProjectedFile(try tokens(token, pod), mode: mode)
                     }
                 } catch {
                     reasons += error.reasons
@@ -155,6 +163,11 @@ public enum VolumeFiles {
             if let secret = source.secret { references.append(ConfigReference(.secret, secret.name)) }
         }
         return references
+    }
+
+    /// The volume holds a service account token (rewritten when the token is rotated).
+    public static func holdsServiceAccountToken(_ volume: Volume) -> Bool {
+        (volume.projected?.sources ?? []).contains { $0.serviceAccountToken != nil }
     }
 
     /// The volume's files follow the pod's labels or annotations.

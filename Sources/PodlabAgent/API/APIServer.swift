@@ -47,9 +47,14 @@ public protocol APIBackend: Sendable {
     func metrics() async throws -> Data
     /// Events, by namespace (nil: all) and a field selector on the involved object.
     func listEvents(namespace: String?, fieldSelector: String?) async throws -> Data
+    /// The service account issuer's public keys (JWKS) and its OpenID discovery document.
+    func serviceAccountIssuerDocuments() async -> (jwks: Data, openIDConfiguration: Data)?
 }
 
 extension APIBackend {
+    /// A backend without a service account issuer serves no keys.
+    public func serviceAccountIssuerDocuments() async -> (jwks: Data, openIDConfiguration: Data)? { nil }
+
     /// A backend without events lists none.
     public func listEvents(namespace: String?, fieldSelector: String?) async throws -> Data {
         Data(EventList(items: []).json.jsonText(indent: 0).utf8)
@@ -77,6 +82,15 @@ public enum APIServer {
         router.get("/version") { _, _ in json(Data(version.utf8)) }
         router.get("/healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
         router.get("/readyz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok"))) }
+        // Service account token verification, as kube-apiserver serves it (ServiceAccountIssuerDiscovery).
+        router.get("/openid/v1/jwks") { _, _ in
+            guard let documents = await backend.serviceAccountIssuerDocuments() else { return Response(status: .notFound) }
+            return Response(status: .ok, headers: [.contentType: "application/jwk-set+json"], body: .init(byteBuffer: ByteBuffer(bytes: documents.jwks)))
+        }
+        router.get("/.well-known/openid-configuration") { _, _ in
+            guard let documents = await backend.serviceAccountIssuerDocuments() else { return Response(status: .notFound) }
+            return json(documents.openIDConfiguration)
+        }
 
         router.get("/api/v1/pods") { request, _ in
             try await handle {

@@ -154,9 +154,33 @@ extension Controller {
         guard let runtime = runtimes[pod.metadata.uid], !runtime.deleting else { return }
         do {
             try PodVolumes.writeProjected(pod, directory: runtime.sandbox.directory, objects: configObjects(namespace: pod.metadata.namespace),
+                                          tokens: serviceAccounts.issue,
                                           selected: selected)
         } catch {
             recordEvent(pod, type: .warning, reason: EventReason.failedMount, message: "\(error)", source: "kubelet")
+        }
+    }
+
+    /// The kubelet's periodic sync of the volumes it writes: every `volumeSyncSeconds` (60 s, as
+    /// its `syncFrequency`) plus up to half as much again (its workers' jitter), each running pod's
+    /// configMap, secret, downwardAPI and projected volumes are written again. A file changed or
+    /// removed by hand is put back, and a service account token past 80 % of its lifetime is
+    /// replaced by a new one (`ServiceAccountIssuer`).
+    func syncVolumesPeriodically() async {
+        let period = max(options.volumeSyncSeconds, 0.01)
+        while !Task.isCancelled {
+            let delay = period * (1 + Double.random(in: 0..<0.5))
+            try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+            if Task.isCancelled { return }
+            syncVolumes()
+        }
+    }
+
+    /// One round of the periodic sync.
+    func syncVolumes() {
+        for pod in pods.values where pod.metadata.deletionTimestamp == nil && pod.status.phase?.isTerminal != true
+            && pod.spec.volumes.contains(where: \.isProjected) {
+            refreshVolumes(of: pod) { $0.isProjected }
         }
     }
 

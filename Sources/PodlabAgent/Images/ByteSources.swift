@@ -1,4 +1,5 @@
 import CZlib
+import CZstd
 import Crypto
 import Foundation
 import Netns
@@ -86,6 +87,71 @@ final class GzipByteSource<Compressed: TarByteSource>: TarByteSource {
                 throw OCIImageError("\(what): corrupted gzip data (\(stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"))")
             }
             if produced > 0 { return Array(output.prefix(produced)) }
+        }
+        return []
+    }
+}
+
+/// The decompressed bytes of a zstd stream (RFC 8878; several frames read as one, as
+/// `zstd -d` does), streamed through libzstd's `ZSTD_decompressStream`.
+final class ZstdByteSource<Compressed: TarByteSource>: TarByteSource {
+    private var compressed: Compressed
+    private let stream: OpaquePointer
+    private var input: [UInt8] = []
+    private var inputOffset = 0
+    private var inputEnded = false
+    /// The last call that moved bytes ended a frame: the input may end cleanly there, and only there.
+    private var frameComplete = false
+    private var ended = false
+    private let what: String
+
+    init(_ compressed: Compressed, what: String) throws(OCIImageError) {
+        self.compressed = compressed
+        self.what = what
+        guard let stream = ZSTD_createDStream() else { throw OCIImageError("\(what): cannot start zstd decompression") }
+        self.stream = stream
+        let status = ZSTD_initDStream(stream)
+        guard ZSTD_isError(status) == 0 else {
+            ZSTD_freeDStream(stream)
+            throw OCIImageError("\(what): cannot start zstd decompression (\(String(cString: ZSTD_getErrorName(status))))")
+        }
+    }
+
+    deinit { ZSTD_freeDStream(stream) }
+
+    func read(maxCount: Int) throws(OCIImageError) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: maxCount)
+        while !ended {
+            if inputOffset == input.count, !inputEnded {
+                input = try compressed.read(maxCount: 1 << 17)
+                inputOffset = 0
+                inputEnded = input.isEmpty
+            }
+            let offset = inputOffset
+            // With no input left the decoder is still called: it may hold output it could not
+            // hand over while the output buffer was full.
+            var none: UInt8 = 0
+            let (status, consumed, produced) = input.withUnsafeBytes { inputBytes in
+                output.withUnsafeMutableBytes { outputBytes in
+                    withUnsafeMutablePointer(to: &none) { empty in
+                        let source = inputBytes.count > offset ? UnsafeRawPointer(inputBytes.baseAddress! + offset) : UnsafeRawPointer(empty)
+                        var inBuffer = ZSTD_inBuffer(src: source, size: inputBytes.count - offset, pos: 0)
+                        var outBuffer = ZSTD_outBuffer(dst: outputBytes.baseAddress, size: outputBytes.count, pos: 0)
+                        let status = ZSTD_decompressStream(stream, &outBuffer, &inBuffer)
+                        return (status, inBuffer.pos, outBuffer.pos)
+                    }
+                }
+            }
+            if ZSTD_isError(status) != 0 {
+                throw OCIImageError("\(what): corrupted zstd data (\(String(cString: ZSTD_getErrorName(status))))")
+            }
+            inputOffset += consumed
+            if consumed > 0 || produced > 0 { frameComplete = status == 0 }
+            if produced > 0 { return Array(output.prefix(produced)) }
+            if inputEnded, inputOffset == input.count {
+                guard frameComplete else { throw OCIImageError("\(what): unexpected end of zstd data (truncated)") }
+                ended = true
+            }
         }
         return []
     }

@@ -56,10 +56,16 @@ extension ImageStore {
 
     /// Stores every file of a tar archive: blobs by digest, the layout's own files in memory.
     func readArchive(_ path: String) throws(OCIImageError) -> LoadedFiles {
-        let compressed = try FileByteSource(path: path).read(maxCount: 2)
-        if LayerCompression.detect(compressed) == .gzip {
+        let compressed = try FileByteSource(path: path).read(maxCount: LayerCompression.magicLength)
+        switch LayerCompression.detect(compressed) {
+        case .gzip:
             var reader = TarReader(try GzipByteSource(try FileByteSource(path: path), what: path))
             return try readArchive(&reader, path: path)
+        case .zstd:
+            var reader = TarReader(try ZstdByteSource(try FileByteSource(path: path), what: path))
+            return try readArchive(&reader, path: path)
+        case .uncompressed:
+            break
         }
         var reader = TarReader(try FileByteSource(path: path))
         return try readArchive(&reader, path: path)
@@ -186,8 +192,8 @@ extension ImageStore {
             var layers: [JSONValue] = []
             for path in image.layers {
                 let layer = try file(path)
-                let prefix = try FileByteSource(path: blobPath(layer.digest)).read(maxCount: 2)
-                layers.append(["mediaType": .string(LayerCompression.detect(prefix) == .gzip ? MediaType.ociLayerGzip : MediaType.ociLayer),
+                let prefix = try FileByteSource(path: blobPath(layer.digest)).read(maxCount: LayerCompression.magicLength)
+                layers.append(["mediaType": .string(LayerCompression.detect(prefix).ociMediaType),
                                "digest": .string(layer.digest.description), "size": .integer(layer.size)])
             }
             let document: JSONValue = [

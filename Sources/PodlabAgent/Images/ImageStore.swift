@@ -231,7 +231,7 @@ public struct ImageStore: Sendable {
         if access(destination, F_OK) == 0 { return }
         let what = "layer \(descriptor.digest)"
         let file = try FileByteSource(path: blobPath(descriptor.digest))
-        let prefix = try FileByteSource(path: blobPath(descriptor.digest)).read(maxCount: 2)
+        let prefix = try FileByteSource(path: blobPath(descriptor.digest)).read(maxCount: LayerCompression.magicLength)
         let compression = LayerCompression.detect(prefix)
         let temporary = temporaryPath("layer")
         guard mkdir(temporary, 0o755) == 0 else { throw OCIImageError("mkdir \(temporary): \(Errno.current)") }
@@ -240,6 +240,11 @@ public struct ImageStore: Sendable {
         switch compression {
         case .gzip:
             let hashing = HashingByteSource(try GzipByteSource(file, what: what))
+            var reader = TarReader(hashing)
+            try unpacker.unpack(&reader)
+            actual = try hashing.finish()
+        case .zstd:
+            let hashing = HashingByteSource(try ZstdByteSource(file, what: what))
             var reader = TarReader(hashing)
             try unpacker.unpack(&reader)
             actual = try hashing.finish()

@@ -263,7 +263,12 @@ extension Controller {
         guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
               let role = pod.spec.role(of: name), var status = pod.status[container: name] else { return }
         runtime.processes[name] = nil
-        // The run's bundle and overlay root (the runtime deleted its container when `run` ended).
+        // The kernel killed a process of this run over the memory limit: the runtime's OOM
+        // event, which names the exit whatever its code (as containerd reports it). Read before
+        // the runtime's container is deleted below: runc removes the cgroup with it.
+        let oomKilled = pod.spec.container(named: name).map { !ContainerCgroupLimits($0).isEmpty } == true
+            && cgroups.oomKills(uid: uid, container: name) > 0
+        // The run's container (runc keeps it when `run` ends), bundle and overlay root.
         if let kind = OCIContainers.runtime(ofContainerID: status.containerID) {
             OCIContainers.remove(bundle: OCIContainers.bundleDirectory(runtime.sandbox.directory, container: name, restart: status.restartCount),
                                  id: OCIContainers.containerID(podUID: uid, container: name, restart: status.restartCount), runtime: kind, paths: paths)
@@ -276,10 +281,6 @@ extension Controller {
         if runtime.deleting { return }
 
         let startedAt = status.state.running?.startedAt
-        // The kernel killed a process of this run over the memory limit: the runtime's OOM
-        // event, which names the exit whatever its code (as containerd reports it).
-        let oomKilled = pod.spec.container(named: name).map { !ContainerCgroupLimits($0).isEmpty } == true
-            && cgroups.oomKills(uid: uid, container: name) > 0
         let end: ProcessEnd, recordedAt: Timestamp?
         switch exit {
         case let .recorded(.exited(code), at): (end, recordedAt) = (.exited(code), at)

@@ -30,13 +30,15 @@ extension Controller {
         let restart = status.restartCount
         let id = OCIContainers.containerID(podUID: pod.metadata.uid, container: name, restart: restart)
         // Limits: the container's cgroup, made as for any container; crun starts in it and so
-        // does the container, runc joins it by path.
+        // does the container. runc's container joins it by path (`cgroupsPath`, with the limits
+        // in `linux.resources`), and runc itself stays outside, as containerd's shim does: the
+        // OOM killer then chooses among the container's processes only.
         let limits = ContainerCgroupLimits(container)
         let cgroup = limits.isEmpty ? nil : try cgroups.prepare(uid: pod.metadata.uid, container: name, limits: limits)
         var launch = try OCIContainers.launch(image: image, store: imageStore, runtime: kind, paths: paths, pod: pod, container: container,
                                               environment: environment, sandbox: runtime.sandbox, restart: restart, logPath: logPath,
                                               cgroupsPath: cgroup == nil ? nil : cgroups.relativePath(uid: pod.metadata.uid, container: name))
-        launch.cgroup = cgroup
+        launch.cgroup = kind == .crun ? cgroup : nil
         // With `stdin` or `tty`, the runtime's stdio are the agent's pipes or terminal, as a
         // built-in container's are: the runtime passes pipes to the container as they are, and
         // with `tty` (`process.terminal`) copies between its terminal and the container's.

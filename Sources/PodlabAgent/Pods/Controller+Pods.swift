@@ -215,7 +215,7 @@ extension Controller {
             try PodVolumes.setUp(pod, sandbox: PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod),
                                  node: plan.node(named: pod.spec.nodeName),
                                  clusterDNS: PodDNS.clusterDNSAddress(serviceCIDR: plan.serviceCIDR)?.description,
-                                 objects: configObjects(namespace: pod.metadata.namespace))
+                                 objects: configObjects(namespace: pod.metadata.namespace), tokens: serviceAccounts.issue)
             volumesDone = ContinuousClock.now
             if pod.spec.hostNetwork {
                 let started = ContinuousClock.now
@@ -468,6 +468,7 @@ extension Controller {
         pods.removeValue(forKey: podKey)
         runtimes.removeValue(forKey: pod.metadata.uid)
         createdClock.removeValue(forKey: pod.metadata.uid)
+        serviceAccounts.forget(podUID: pod.metadata.uid)
         try? FileManager.default.removeItem(atPath: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid))
         // Its emptyDir volumes with it (the memory-backed ones went with the mount namespace),
         // and its OCI containers' bundles, their roots unmounted first.

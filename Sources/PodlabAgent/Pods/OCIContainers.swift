@@ -20,6 +20,17 @@ public enum OCIRuntimeKind: String, Sendable, CaseIterable {
         }
     }
 
+    /// `run`'s options. runc deletes its container when `run` returns, and with it the cgroup
+    /// it joined — the container's, whose OOM count says whether the kernel killed it — so its
+    /// container is kept (`--keep`) until the agent has read that and deleted it
+    /// (`OCIContainers.remove`). crun leaves the agent's cgroup alone (it manages none).
+    var runOptions: [String] {
+        switch self {
+        case .runc: ["--keep"]
+        case .crun: []
+        }
+    }
+
     /// Why this runtime cannot run containers on this host, or nil. crun (1.8, Debian 12)
     /// refuses every container on a host with cgroup v1 hierarchies when the v2 hierarchy
     /// beside them (`/sys/fs/cgroup/unified`) has controllers, whatever its cgroup manager;
@@ -102,7 +113,7 @@ public enum OCIContainers {
             cgroupsPath: runtime == .runc ? cgroupsPath : nil)
         try (spec.json.jsonText(indent: 2) + "\n").write(toFile: "\(bundle)/config.json", atomically: true, encoding: .utf8)
         return ContainerLaunch(executable: runtime.executable,
-                               argv: [runtime.rawValue] + runtime.globalOptions + ["--root", runtimeRoot(paths), "run", "--bundle", bundle, id],
+                               argv: [runtime.rawValue] + runtime.globalOptions + ["--root", runtimeRoot(paths), "run"] + runtime.runOptions + ["--bundle", bundle, id],
                                environment: ["PATH": Spawner.defaultPath], workingDirectory: bundle, logPath: logPath,
                                sandbox: sandbox, mounts: nil, joinsPodNamespaces: false)
     }

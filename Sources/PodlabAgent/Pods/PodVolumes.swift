@@ -44,7 +44,7 @@ enum PodVolumes {
     /// set-up); unchanged files are left as they are. Secrets' volumes sit in a directory only
     /// root may enter (`kubernetes.io~secret`, 0700): the node's other users cannot read them,
     /// the containers see each volume through their mount.
-    static func writeProjected(_ pod: Pod, directory: String, objects: ConfigObjects,
+    static func writeProjected(_ pod: Pod, directory: String, objects: ConfigObjects, tokens: ServiceAccountTokenIssuer?,
                                selected: (Volume) -> Bool = { _ in true }) throws {
         // The pod's directory is made by `setUp` alone: a rewrite never makes it again once the
         // pod's removal took it.
@@ -52,7 +52,8 @@ enum PodVolumes {
         for volume in pod.spec.volumes where volume.isProjected && selected(volume) {
             guard let target = projectedDirectory(directory, volume: volume) else { continue }
             do {
-                let payload = try VolumeFiles.payload(for: volume, pod: pod, objects: objects, nodeAllocatable: NodeCapacity.host) ?? [:]
+                let payload = try VolumeFiles.payload(for: volume, pod: pod, objects: objects, nodeAllocatable: NodeCapacity.host,
+                                                      tokens: tokens) ?? [:]
                 let parent = (target as NSString).deletingLastPathComponent
                 try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: volume.secret != nil ? 0o700 : 0o755])
@@ -72,7 +73,8 @@ enum PodVolumes {
     /// (the kubelet retries; so does the agent). `node` is the pod's node, whose hosts file a
     /// pod with `hostNetwork` gets; `clusterDNS` the cluster DNS's address its `/etc/resolv.conf`
     /// names (see `PodDNS`).
-    static func setUp(_ pod: Pod, sandbox: PodSandboxPaths, node: NodePlan?, clusterDNS: String?, objects: ConfigObjects) throws {
+    static func setUp(_ pod: Pod, sandbox: PodSandboxPaths, node: NodePlan?, clusterDNS: String?, objects: ConfigObjects,
+                      tokens: ServiceAccountTokenIssuer?) throws {
         let directory = sandbox.directory
         let names = PodHostname(pod: pod)
         if mkdir(directory, 0o755) != 0 && Errno.current != .fileExists {
@@ -97,7 +99,7 @@ enum PodVolumes {
                 }
             }
         }
-        try writeProjected(pod, directory: directory, objects: objects)
+        try writeProjected(pod, directory: directory, objects: objects, tokens: tokens)
         for container in pod.spec.allContainers where !container.volumeMounts.isEmpty {
             try FileManager.default.createDirectory(atPath: scratchDirectory(directory, container: container.name),
                                                     withIntermediateDirectories: true)

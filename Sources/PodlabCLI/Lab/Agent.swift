@@ -30,9 +30,16 @@ public struct Agent: PodlabCommand {
             throw CLIError("invalid --oci-runtime \"\(runtimeName)\": use runc or crun")
         }
         let registries = try RegistryScope(environment: context.environment["PODLAB_REGISTRIES"])
+        var volumeSync = 60.0
+        if let text = context.environment["PODLAB_VOLUME_SYNC_SECONDS"] {
+            guard let seconds = Double(text), seconds > 0 else {
+                throw CLIError("invalid PODLAB_VOLUME_SYNC_SECONDS \"\(text)\": give a number of seconds above 0")
+            }
+            volumeSync = seconds
+        }
         try await AgentMain.run(AgentOptions(
             lab: context.labName(lab), topologyPath: topology, stateRoot: stateRoot ?? context.stateRoot,
-            restartBackoffSeconds: restartBackoff, ociRuntime: runtime, registries: registries))
+            restartBackoffSeconds: restartBackoff, ociRuntime: runtime, registries: registries, volumeSyncSeconds: volumeSync))
         return 0
     }
 }

@@ -247,6 +247,8 @@ struct PodDescription {
                         w += "    DownwardAPI:\ttrue\n"
                     } else if let map = source.configMap {
                         w += "    ConfigMapName:\t\(map.name)\n    Optional:\t\(map.optional == true)\n"
+                    } else if let token = source.serviceAccountToken {
+                        w += "    TokenExpirationSeconds:\t\(token.lifetime)\n"
                     }
                 }
             } else {

@@ -76,6 +76,19 @@ struct ImageDocumentsTests {
         #expect(manifest.annotations == ["org.opencontainers.image.ref.name": "v1"])
     }
 
+    @Test("layer compression by media type (zstd included) and by magic bytes")
+    func layerCompression() {
+        #expect(MediaType.layerCompression("application/vnd.oci.image.layer.v1.tar+zstd") == .zstd)
+        #expect(MediaType.layerCompression("application/vnd.oci.image.layer.nondistributable.v1.tar+zstd") == .zstd)
+        #expect(MediaType.layerCompression("application/vnd.docker.image.rootfs.diff.tar.gzip") == .gzip)
+        #expect(MediaType.layerCompression("application/vnd.oci.image.layer.v1.tar+bzip2") == nil)
+        #expect(LayerCompression.detect([0x28, 0xB5, 0x2F, 0xFD, 0x24]) == .zstd)
+        #expect(LayerCompression.detect([0x1F, 0x8B, 0x08]) == .gzip)
+        #expect(LayerCompression.detect([0x28, 0xB5, 0x2F]) == .uncompressed)
+        #expect(LayerCompression.detect(Array("bin/".utf8)) == .uncompressed)
+        #expect(LayerCompression.zstd.ociMediaType == MediaType.ociLayerZstd)
+    }
+
     @Test("bad documents name the field and the reason", arguments: [
         (#"{"schemaVersion": 1, "name": "x"}"#,
          "manifest: unsupported schemaVersion 1 (schema 1 manifests are deprecated; push the image again with a current client)"),
@@ -85,8 +98,8 @@ struct ImageDocumentsTests {
         (#"{"schemaVersion": 2, "config": {"digest": "sha256:aa", "size": 1}, "layers": []}"#,
          "manifest.config.digest: invalid digest \"sha256:aa\": expected 64 lowercase hex digits"),
         (#"{"schemaVersion": 2, "config": {"digest": "\#(digestA)"}, "layers": []}"#, "manifest.config.size: required, a non-negative integer"),
-        (#"{"schemaVersion": 2, "config": {"digest": "\#(digestA)", "size": 1}, "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": "\#(digestB)", "size": 2}]}"#,
-         "manifest.layers[0].mediaType: unsupported layer media type \"application/vnd.oci.image.layer.v1.tar+zstd\""),
+        (#"{"schemaVersion": 2, "config": {"digest": "\#(digestA)", "size": 1}, "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+bzip2", "digest": "\#(digestB)", "size": 2}]}"#,
+         "manifest.layers[0].mediaType: unsupported layer media type \"application/vnd.oci.image.layer.v1.tar+bzip2\""),
         (#"{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v1+json"}"#,
          "manifest: unsupported media type \"application/vnd.docker.distribution.manifest.v1+json\""),
     ])

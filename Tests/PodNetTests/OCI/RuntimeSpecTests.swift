@@ -162,6 +162,17 @@ struct RuntimeSpecTests {
         }
     }
 
+    @Test("limits: linux.resources with the memory limit in bytes and the CFS quota and period, as containerd writes them; none without limits")
+    func resources() throws {
+        var container = Container(name: "app", image: "web:1")
+        #expect(try Self.spec(container).json["linux"]?["resources"] == nil)
+        container.preservedFields["resources"] = ["limits": ["cpu": "250m", "memory": "64Mi"]]
+        let linux = try Self.spec(container).json["linux"]
+        #expect(linux?["resources"] == ["memory": ["limit": 67_108_864], "cpu": ["quota": 25_000, "period": 100_000]])
+        container.preservedFields["resources"] = ["limits": ["memory": "1Gi"]]
+        #expect(try Self.spec(container).json["linux"]?["resources"] == ["memory": ["limit": 1_073_741_824]])
+    }
+
     @Test("golden config.json")
     func golden() throws {
         var container = Container(name: "app", image: "web:1", args: ["-f", "-p", "8080"], env: [EnvVar(name: "MODE", value: "lab")],

@@ -52,8 +52,25 @@ struct VolumeValidationTests {
              [#"spec.volumes[0].projected: Invalid value: "s": conflicting duplicate paths"#]),
         Case("spec: volumes: [{name: a, projected: {sources: [{configMap: {name: c}, secret: {name: s}}]}}]",
              ["spec.volumes[0].projected.sources[0]: Forbidden: may not specify more than 1 volume type per source"]),
-        Case("spec: volumes: [{name: a, projected: {sources: [{serviceAccountToken: {path: token}}]}}]",
-             ["spec.volumes[0].projected.sources[0].serviceAccountToken: \(refused): podlab issues no service account tokens or certificates"]),
+        // serviceAccountToken: at least 10 minutes, at most 2^32 s; a missing path at the
+        // projected volume's own path, as kube-apiserver reports it.
+        Case("spec: volumes: [{name: a, projected: {sources: [{serviceAccountToken: {path: token}}, {serviceAccountToken: {path: t2, audience: vault, expirationSeconds: 600}}]}}]", []),
+        Case("spec: volumes: [{name: a, projected: {sources: [{serviceAccountToken: {path: token, expirationSeconds: 599}}]}}]",
+             ["spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds: Invalid value: 599: may not specify a duration less than 10 minutes"]),
+        Case("spec: volumes: [{name: a, projected: {sources: [{serviceAccountToken: {path: token, expirationSeconds: 4294967297}}]}}]",
+             ["spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds: Invalid value: 4294967297: may not specify a duration larger than 2^32 seconds"]),
+        Case("spec: volumes: [{name: a, projected: {sources: [{serviceAccountToken: {audience: vault}}]}}]",
+             ["spec.volumes[0].projected.path: Required value"]),
+        Case("spec: volumes: [{name: a, projected: {sources: [{serviceAccountToken: {path: ../token}}]}}]",
+             [#"spec.volumes[0].projected.sources[0].serviceAccountToken.path: Invalid value: "../token": must not contain '..'"#,
+              #"spec.volumes[0].projected.sources[0].serviceAccountToken.path: Invalid value: "../token": must not start with '..'"#]),
+        Case("spec: volumes: [{name: a, projected: {sources: [{serviceAccountToken: {path: token}, configMap: {name: c}}]}}]",
+             ["spec.volumes[0].projected.sources[0]: Forbidden: may not specify more than 1 volume type per source"]),
+        // clusterTrustBundle and podCertificate: behind feature gates Kubernetes keeps off.
+        Case("spec: volumes: [{name: a, projected: {sources: [{clusterTrustBundle: {signerName: example.com/s, path: ca.crt}}]}}]",
+             ["spec.volumes[0].projected.sources[0].clusterTrustBundle: \(refused): Kubernetes serves it only with the ClusterTrustBundleProjection feature gate (beta, off by default), and podlab has no ClusterTrustBundle objects"]),
+        Case("spec: volumes: [{name: a, projected: {sources: [{podCertificate: {signerName: example.com/s, keyType: ED25519, credentialBundlePath: c}}]}}]",
+             ["spec.volumes[0].projected.sources[0].podCertificate: \(refused): Kubernetes serves it only with the PodCertificateRequest feature gate (alpha, off by default), and podlab issues no pod certificates"]),
         Case("spec: volumes: [{name: a, hostPath: {path: ''}}]", ["spec.volumes[0].hostPath.path: Required value"]),
         Case("spec: volumes: [{name: a, hostPath: {path: /srv/../etc}}]", [#"spec.volumes[0].hostPath.path: Invalid value: "/srv/../etc": must not contain '..'"#]),
         Case("spec: volumes: [{name: a, hostPath: {path: /srv, type: Dir}}]",
@@ -122,6 +139,18 @@ struct VolumeValidationTests {
         let again = try Pod(json: YAMLReader.value(from: pod.yamlText))
         #expect(again == pod)
         #expect(again.applyingDefaults() == pod)
+    }
+
+    @Test("a token projection gets its lifetime (3600 s) by default, and reads back the same")
+    func tokenDefaults() throws {
+        let pod = try PodSupportTests.pod("spec: volumes: [{name: a, projected: {sources: [{serviceAccountToken: {path: token}}]}}]")
+        #expect(pod.spec.volumes[0].projected?.sources[0].serviceAccountToken == ServiceAccountTokenProjection(expirationSeconds: 3600, path: "token"))
+        #expect(pod.spec.volumes[0].json == ["name": "a", "projected": ["defaultMode": 420, "sources": [["serviceAccountToken": ["expirationSeconds": 3600, "path": "token"]]]]])
+        let again = try Pod(json: YAMLReader.value(from: pod.yamlText))
+        #expect(again == pod)
+        #expect(throws: ObjectDecodingError.self) {
+            try PodSupportTests.pod("spec: volumes: [{name: a, projected: {sources: [{serviceAccountToken: {path: token, expires: 3}}]}}]")
+        }
     }
 
     @Test("a field of the wrong type fails decoding, naming it")
