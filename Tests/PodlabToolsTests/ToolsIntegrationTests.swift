@@ -178,6 +178,24 @@ struct ToolsIntegrationTests {
         }
     }
 
+    @Test("with $ECHO_FAIL_PERCENT=50 the echo server answers about half of its requests 503, at random")
+    func flakyEcho() throws {
+        try ToolsLab.with(ethernet: true) { lab in
+            let server = try lab.start(["echo-server"], readyWhen: "listening on 0.0.0.0:8080", environment: ["ECHO_FAIL_PERCENT": "50"])
+            let urls = (1...200).map { "http://\(ToolsLab.podIP):8080/r\($0)" }
+            let curl = try lab.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\\n"] + urls)
+            let codes = curl.stdout.split(separator: "\n").map(String.init)
+            #expect(codes.count == 200)
+            #expect(Set(codes) == ["200", "503"], "\(Set(codes))")
+            // 200 fair draws: fewer than 60 or more than 140 failures has a chance below 1e-8.
+            let failed = codes.filter { $0 == "503" }.count
+            #expect((60...140).contains(failed), "\(failed) of 200 answered 503")
+            #expect(server.stop(signal: SIGINT) == .exited(0))
+            #expect(server.stdout.contains("as ") && server.stdout.contains(", answering 50% of HTTP requests 503"))
+            #expect(server.stdout.contains("\"GET /r1 HTTP/1.1\" "))
+        }
+    }
+
     @Test("with hundreds of idle connections open, the echo server still answers new ones and frees them all")
     func manyIdleConnections() throws {
         try ToolsLab.with { lab in
