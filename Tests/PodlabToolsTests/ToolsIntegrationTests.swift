@@ -178,6 +178,29 @@ struct ToolsIntegrationTests {
         }
     }
 
+    @Test("curl reuses one kept-alive connection for a command's URLs to the same server, as curl does; not after Connection: close")
+    func curlKeepAlive() throws {
+        try ToolsLab.with(ethernet: true) { lab in
+            let server = try lab.start(["echo-server"], readyWhen: "listening on 0.0.0.0:8080")
+            func clients(_ extra: [String]) throws -> [String] {
+                let result = try lab.run(["curl", "-s", "-v"] + extra + (1...3).map { "http://\(ToolsLab.podIP):8080/k\($0)" })
+                #expect(result.status == .exited(0), "\(result.stderr)")
+                return result.stdout.split(separator: "\n").compactMap { line in
+                    line.range(of: #""client":"[^"]*""#, options: .regularExpression).map { String(line[$0]) }
+                }
+            }
+            let kept = try clients([])
+            #expect(kept.count == 3 && Set(kept).count == 1, "\(kept)")
+            let closed = try clients(["-H", "Connection: close"])
+            #expect(closed.count == 3 && Set(closed).count == 3, "\(closed)")
+            let verbose = try lab.run(["curl", "-s", "-v", "-o", "/dev/null", "-o", "/dev/null",
+                                       "http://\(ToolsLab.podIP):8080/a", "http://\(ToolsLab.podIP):8080/b"]).stderr
+            #expect(verbose.contains("* Re-using existing connection with host \(ToolsLab.podIP)"), "\(verbose)")
+            // The server closing an idle kept connection between two URLs: the next goes on a new one.
+            #expect(server.stop(signal: SIGINT) == .exited(0))
+        }
+    }
+
     @Test("with $ECHO_FAIL_PERCENT=50 the echo server answers about half of its requests 503, at random")
     func flakyEcho() throws {
         try ToolsLab.with(ethernet: true) { lab in
