@@ -89,7 +89,7 @@ enum MeshMetricsReader {
     static func body(of bytes: [UInt8], port: UInt16) throws -> String {
         let text = String(decoding: bytes, as: UTF8.self)
         guard let end = text.range(of: "\r\n\r\n") else { throw Failure(description: "127.0.0.1:\(port)/metrics: no HTTP answer") }
-        let statusLine = text[..<end.lowerBound].prefix { $0 != "\r" }
+        let statusLine = text[..<end.lowerBound].prefix { $0 != "\r\n" && $0 != "\n" }
         guard statusLine.split(separator: " ").dropFirst().first == "200" else {
             throw Failure(description: "127.0.0.1:\(port)/metrics answered \"\(statusLine)\"")
         }
