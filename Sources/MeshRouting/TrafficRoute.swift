@@ -243,10 +243,48 @@ public struct RouteRequest: Hashable, Sendable {
     /// The methods RFC 9110 (9.2.2) calls idempotent.
     public static let idempotentMethods: Set<String> = ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]
 
-    /// Whether a failed try may be sent again: an idempotent method without a body (the sidecar
-    /// streams bodies and keeps none to send twice).
-    public static func isRetriable(method: String, hasBody: Bool) -> Bool {
-        !hasBody && idempotentMethods.contains(method)
+    /// The most request body a sidecar keeps to send again: Envoy buffers a body for retries up
+    /// to its per-request buffer limit and retries only what it buffered; here 64 KiB.
+    public static let retryBufferLimit = 64 * 1024
+
+    /// Whether a failed try may be sent again: an idempotent method whose body, if it has one,
+    /// the sidecar still holds whole (`bodyBytes` so far, at most `retryBufferLimit`).
+    public static func isRetriable(method: String, bodyBytes: Int) -> Bool {
+        idempotentMethods.contains(method) && keepsForRetry(bodyBytes: bodyBytes)
+    }
+
+    /// Whether a body of `bodyBytes` (so far) is still kept for a retry.
+    public static func keepsForRetry(bodyBytes: Int) -> Bool { bodyBytes <= retryBufferLimit }
+}
+
+/// Envoy's back-off between tries: fully jittered exponential, a wait drawn uniformly below a
+/// ceiling that starts at `base` (25 ms) and doubles with each retry up to `maximum` (250 ms,
+/// ten times the base: Envoy's defaults, `JitteredExponentialBackOffStrategy`).
+public struct RetryBackoff: Hashable, Sendable {
+    public var base: Duration
+    public var maximum: Duration
+
+    public init(base: Duration = .milliseconds(25), maximum: Duration = .milliseconds(250)) {
+        self.base = base
+        self.maximum = maximum
+    }
+
+    /// The ceiling before retry `retry` (1 for the first retry): base × 2^(retry − 1), at most `maximum`.
+    public func ceiling(retry: Int) -> Duration {
+        let doublings = min(max(retry - 1, 0), 30)
+        let nanoseconds = Self.nanoseconds(base) << doublings
+        return min(.nanoseconds(nanoseconds), maximum)
+    }
+
+    /// The wait before retry `retry`, for a `roll` uniform in [0, 1).
+    public func delay(retry: Int, roll: Double) -> Duration {
+        let ceiling = Self.nanoseconds(self.ceiling(retry: retry))
+        return .nanoseconds(Int64((Double(ceiling) * min(max(roll, 0), 1)).rounded(.down)))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 

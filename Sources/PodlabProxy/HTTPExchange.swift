@@ -49,12 +49,17 @@ final class HTTPExchange {
         upstream.exchange = self
     }
 
+    /// Outbound: the Service the requests go to (its address when it is none), for the per-route
+    /// metrics; looked up once, at the first request's end.
+    private lazy var routeKey = ProxyMetrics.RouteKey(service: context.endpoints.target(destination)?.service ?? destination.description)
+
     /// A response ended: count it and log it.
     func finished(_ request: Request) {
         let seconds = Double((NIODeadline.now() - request.start).nanoseconds) / 1e9
         let destinationName = direction == .inbound ? "\(context.configuration.podIdentity):\(destination.port)" : destination.description
         context.metrics.requestFinished(ProxyMetrics.RequestKey(direction: direction, source: source, destination: destinationName, code: request.status),
                                         seconds: seconds)
+        if direction == .outbound { context.metrics.routeRequestFinished(routeKey, code: request.status, seconds: seconds) }
         let milliseconds = (seconds * 1000 * 1000).rounded() / 1000
         context.accessLog("\(direction.rawValue) \(source) \"\(request.method.rawValue) \(request.uri)\" \(request.status) \(request.bytes)B "
                           + "\(milliseconds)ms destination=\(destinationName) upstream=\(upstreamAddress) x-request-id=\(request.requestID)"

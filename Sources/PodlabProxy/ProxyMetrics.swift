@@ -29,6 +29,25 @@ public final class ProxyMetrics: Sendable {
         }
     }
 
+    /// An outbound HTTP request's route, for `podlab mesh top`: the Service it went to
+    /// (`namespace/name`, or the address of a destination that is no Service), and the Route and
+    /// rule that shaped it (`-` for none).
+    public struct RouteKey: Hashable, Sendable, Comparable {
+        public var service: String
+        public var route: String
+        public var rule: String
+
+        public init(service: String, route: String = "-", rule: String = "-") {
+            self.service = service
+            self.route = route
+            self.rule = rule
+        }
+
+        public static func < (a: RouteKey, b: RouteKey) -> Bool { (a.service, a.route, a.rule) < (b.service, b.route, b.rule) }
+
+        var labels: String { "service=\"\(ProxyMetrics.escaped(service))\",route=\"\(ProxyMetrics.escaped(route))\",rule=\"\(ProxyMetrics.escaped(rule))\"" }
+    }
+
     struct Histogram {
         var counts = [UInt64](repeating: 0, count: ProxyMetrics.latencyBuckets.count)
         var sum = 0.0
@@ -49,8 +68,13 @@ public final class ProxyMetrics: Sendable {
         var retries: [String: UInt64] = [:]
         /// Retries the budget refused.
         var retryOverflow: UInt64 = 0
+        /// Requests not retried because their body passed the retry buffer.
+        var retryBodyTooLarge: UInt64 = 0
         /// Injected faults by route and kind (`delay`, `abort`).
         var faults: [String: [String: UInt64]] = [:]
+        /// Outbound HTTP requests by route and status code, and their latency by route.
+        var routeRequests: [RouteKey: [Int: UInt64]] = [:]
+        var routeLatency: [RouteKey: Histogram] = [:]
     }
 
     private let state = Mutex(State())
@@ -65,6 +89,19 @@ public final class ProxyMetrics: Sendable {
             histogram.sum += seconds
             histogram.count += 1
             state.latency[key.direction] = histogram
+        }
+    }
+
+    /// An outbound HTTP request ended, counted by its route as well (`requestFinished` counts it
+    /// by source and destination).
+    public func routeRequestFinished(_ key: RouteKey, code: Int, seconds: Double) {
+        state.withLock { state in
+            state.routeRequests[key, default: [:]][code, default: 0] += 1
+            var histogram = state.routeLatency[key] ?? Histogram()
+            for (index, bound) in ProxyMetrics.latencyBuckets.enumerated() where seconds <= bound { histogram.counts[index] += 1 }
+            histogram.sum += seconds
+            histogram.count += 1
+            state.routeLatency[key] = histogram
         }
     }
 
@@ -96,6 +133,9 @@ public final class ProxyMetrics: Sendable {
 
     /// A retry the retry budget refused.
     public func retryOverflow() { state.withLock { $0.retryOverflow += 1 } }
+
+    /// A request not retried because its body passed the retry buffer.
+    public func retryBodyTooLarge() { state.withLock { $0.retryBodyTooLarge += 1 } }
 
     /// A Route's fault applied to a request.
     public func faultInjected(route: String, kind: String) { state.withLock { $0.faults[route, default: [:]][kind, default: 0] += 1 } }
@@ -162,12 +202,32 @@ public final class ProxyMetrics: Sendable {
         lines.append("# HELP podlab_proxy_retry_overflow_total Retries not made because the retry budget (20 % of the requests in flight, at least 3) was spent.")
         lines.append("# TYPE podlab_proxy_retry_overflow_total counter")
         lines.append("podlab_proxy_retry_overflow_total \(state.retryOverflow)")
+        lines.append("# HELP podlab_proxy_retry_body_too_large_total Outbound HTTP requests not retried because their body passed the 64 KiB retry buffer.")
+        lines.append("# TYPE podlab_proxy_retry_body_too_large_total counter")
+        lines.append("podlab_proxy_retry_body_too_large_total \(state.retryBodyTooLarge)")
         lines.append("# HELP podlab_proxy_faults_injected_total Delays and aborts a Route injected, by Route and kind.")
         lines.append("# TYPE podlab_proxy_faults_injected_total counter")
         for (route, kinds) in state.faults.sorted(by: { $0.key < $1.key }) {
             for (kind, count) in kinds.sorted(by: { $0.key < $1.key }) {
                 lines.append("podlab_proxy_faults_injected_total{route=\"\(Self.escaped(route))\",fault=\"\(kind)\"} \(count)")
             }
+        }
+        lines.append("# HELP podlab_proxy_route_requests_total Outbound HTTP requests by Service, Route, rule and status code.")
+        lines.append("# TYPE podlab_proxy_route_requests_total counter")
+        for (key, codes) in state.routeRequests.sorted(by: { $0.key < $1.key }) {
+            for (code, count) in codes.sorted(by: { $0.key < $1.key }) {
+                lines.append("podlab_proxy_route_requests_total{\(key.labels),code=\"\(code)\"} \(count)")
+            }
+        }
+        lines.append("# HELP podlab_proxy_route_request_duration_seconds Outbound HTTP requests' time from the first byte to the response's last, by Service, Route and rule.")
+        lines.append("# TYPE podlab_proxy_route_request_duration_seconds histogram")
+        for (key, histogram) in state.routeLatency.sorted(by: { $0.key < $1.key }) {
+            for (index, bound) in ProxyMetrics.latencyBuckets.enumerated() {
+                lines.append("podlab_proxy_route_request_duration_seconds_bucket{\(key.labels),le=\"\(Self.number(bound))\"} \(histogram.counts[index])")
+            }
+            lines.append("podlab_proxy_route_request_duration_seconds_bucket{\(key.labels),le=\"+Inf\"} \(histogram.count)")
+            lines.append("podlab_proxy_route_request_duration_seconds_sum{\(key.labels)} \(Self.number(histogram.sum))")
+            lines.append("podlab_proxy_route_request_duration_seconds_count{\(key.labels)} \(histogram.count)")
         }
         return lines.joined(separator: "\n") + "\n"
     }

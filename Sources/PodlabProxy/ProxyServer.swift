@@ -1,3 +1,4 @@
+import MeshRouting
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -20,6 +21,8 @@ public final class ProxyContext: Sendable {
     public let routes: RouteTable
     /// Requests and retries in flight, for the retry budget.
     public let retryAccounting: RetryAccounting
+    /// The wait before each retry (Envoy's defaults: 25 ms doubling up to 250 ms, jittered).
+    public let retryBackoff: RetryBackoff
     /// Where a captured connection was going: `SO_ORIGINAL_DST`, or a fixed answer in tests on
     /// loopback, where nothing redirects.
     let originalDestination: @Sendable (any Channel) -> EventLoopFuture<SocketAddress>
@@ -29,7 +32,7 @@ public final class ProxyContext: Sendable {
 
     public init(configuration: ProxyConfiguration, metrics: ProxyMetrics = ProxyMetrics(), endpoints: ServiceEndpoints = ServiceEndpoints(),
                 peers: MeshPeers = MeshPeers(), authorization: MeshPolicyTable? = nil, routes: RouteTable = RouteTable(),
-                retryAccounting: RetryAccounting = RetryAccounting(),
+                retryAccounting: RetryAccounting = RetryAccounting(), retryBackoff: RetryBackoff = RetryBackoff(),
                 originalDestination: @escaping @Sendable (any Channel) -> EventLoopFuture<SocketAddress> = OriginalDestination.of,
                 accessLogSink: (@Sendable (String) -> Void)? = nil) {
         self.configuration = configuration
@@ -41,6 +44,7 @@ public final class ProxyContext: Sendable {
         self.routes = routes
         self.accessLogSink = accessLogSink
         self.retryAccounting = retryAccounting
+        self.retryBackoff = retryBackoff
         credentials = configuration.certificateDirectory.map(MeshCredentials.init(directory:))
         self.originalDestination = originalDestination
     }

@@ -41,8 +41,11 @@ public final class RetryAccounting: Sendable {
 /// from this downstream connection's pool (or a new one, through mTLS to a meshed peer), the
 /// rule's timeout over the whole request (504 past it, as Envoy answers) and per-try timeouts,
 /// and retries when the try failed as `retryOn` says, within the attempts and the sidecar's
-/// retry budget. Only idempotent requests without a body are retried: a body is streamed to the
-/// first try and not kept. Requests run one at a time (the server pipeline's pipelining
+/// retry budget, each after Envoy's jittered exponential back-off (`RetryBackoff`). Only
+/// idempotent requests are retried; a body is streamed to the first try and a copy kept for the
+/// next ones up to 64 KiB (`RouteRequest.retryBufferLimit`, as Envoy buffers a body for retries up
+/// to a limit): a request whose body passed it is not retried (counted in
+/// `podlab_proxy_retry_body_too_large_total`). Requests run one at a time (the server pipeline's pipelining
 /// assistance holds the next until this one is answered). One access-log line per request
 /// with the route, the rule, the backend, the tries and Envoy's response flags.
 final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
@@ -97,6 +100,7 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
             start(head)
         case let .body(bytes):
             guard let request = current, !request.finished else { return }
+            request.keepForRetry(bytes)
             if let link = request.attempt?.link, request.attempt?.sent == true {
                 link.write(.body(.byteBuffer(bytes)), flush: false)
             } else {
@@ -132,10 +136,11 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
         let routeRequest = RouteRequest(method: head.method.rawValue, target: head.uri, headers: head.headers.map { (name: $0.name, value: $0.value) })
         let route = context.routes.route(forService: service.service)
         let matched = route?.rule(for: routeRequest)
-        let hasBody = head.headers.contains(name: "transfer-encoding")
-            || (head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0) > 0
+        // A body announced larger than the retry buffer is not kept from its first byte.
+        let announced = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
         let request = RoutedRequest(head: head, requestID: requestID, route: route, ruleIndex: matched?.index, rule: matched?.rule,
-                                    retriable: RouteRequest.isRetriable(method: head.method.rawValue, hasBody: hasBody))
+                                    idempotent: RouteRequest.isRetriable(method: head.method.rawValue, bodyBytes: 0),
+                                    keepsBody: RouteRequest.keepsForRetry(bodyBytes: announced))
         current = request
         context.retryAccounting.requestStarted()
         // The backend: a weighted Service of the route's namespace, or the Service itself.
@@ -218,7 +223,8 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
         link.onPart = { [weak self] part in self?.upstreamRead(request, attempt, part) }
         link.onClose = { [weak self] in self?.upstreamClosed(request, attempt) }
         link.write(.head(request.head), flush: false)
-        for bytes in request.body { link.write(.body(.byteBuffer(bytes)), flush: false) }
+        // A retry sends again every part of the body read so far; the rest streams to it as it comes.
+        for bytes in request.tries > 1 ? request.replay ?? [] : request.body { link.write(.body(.byteBuffer(bytes)), flush: false) }
         request.body = []
         if request.ended { link.write(.end(request.trailers), flush: true) } else { link.flush() }
     }
@@ -234,9 +240,9 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
                 write(.head(HTTPResponseHead(version: request.head.version, status: head.status, headers: head.headers)), flush: true)
                 return
             }
-            if status >= 500, request.retriable, let retries = request.rule?.retries {
+            if status >= 500, request.idempotent, let retries = request.rule?.retries {
                 if case .retry = retries.shouldRetry(.response(status: status), tries: request.tries, budgetAllows: true) {
-                    if retry(request, attempt) { return }
+                    if replayable(request), retry(request, attempt) { return }
                 } else if retries.isRetriable(.response(status: status)), request.tries > 1 {
                     request.flags.append("URX")
                 }
@@ -277,9 +283,9 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
     /// A try that got no usable answer: another one, or the answer Envoy gives.
     private func attemptFailed(_ request: RoutedRequest, _ attempt: Attempt, _ outcome: TrafficRoute.AttemptOutcome) {
         guard request.attempt === attempt, !attempt.abandoned, !request.finished else { return }
-        if request.retriable, let retries = request.rule?.retries {
+        if request.idempotent, let retries = request.rule?.retries {
             if case .retry = retries.shouldRetry(outcome, tries: request.tries, budgetAllows: true) {
-                if retry(request, attempt) { return }
+                if replayable(request), retry(request, attempt) { return }
             } else if retries.isRetriable(outcome), request.tries > 1 {
                 request.flags.append("URX")
             }
@@ -301,7 +307,19 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Abandons `attempt` and starts the next, when the budget lets it; false: it does not.
+    /// Whether the request can be sent again: its body, if any, is still kept whole. The first
+    /// retry a body past the buffer prevents is counted, and said in the access log.
+    private func replayable(_ request: RoutedRequest) -> Bool {
+        if request.replay != nil { return true }
+        if request.reason == nil {
+            context.metrics.retryBodyTooLarge()
+            request.reason = "not retried: the request's body passed the \(RouteRequest.retryBufferLimit / 1024) KiB retry buffer"
+        }
+        return false
+    }
+
+    /// Abandons `attempt` and starts the next after the back-off, when the budget lets it; false:
+    /// it does not.
     private func retry(_ request: RoutedRequest, _ attempt: Attempt) -> Bool {
         guard context.retryAccounting.admitRetry(alreadyRetrying: request.retrying) else {
             request.flags.append("UO")
@@ -311,7 +329,15 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
         request.retrying = true
         endAttempt(attempt, keep: false)
         context.metrics.retried(route: request.route?.qualifiedName ?? "-")
-        startAttempt(request)
+        let delay = context.retryBackoff.delay(retry: request.tries, roll: Double.random(in: 0..<1))
+        if delay > .zero, let channelContext {
+            request.backoffTask = channelContext.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Self.nanoseconds(delay))) {
+                request.backoffTask = nil
+                self.startAttempt(request)
+            }
+        } else {
+            startAttempt(request)
+        }
         return true
     }
 
@@ -421,11 +447,15 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
         request.finished = true
         request.delayTask?.cancel()
         request.timeoutTask?.cancel()
+        request.backoffTask?.cancel()
         if let attempt = request.attempt, !attempt.abandoned { endAttempt(attempt, keep: false) }
         context.retryAccounting.requestEnded(retrying: request.retrying)
         let seconds = Double((NIODeadline.now() - request.start).nanoseconds) / 1e9
         context.metrics.requestFinished(ProxyMetrics.RequestKey(direction: .outbound, source: source, destination: destination.description, code: status),
                                         seconds: seconds)
+        context.metrics.routeRequestFinished(ProxyMetrics.RouteKey(service: service.service, route: request.route?.qualifiedName ?? "-",
+                                                                   rule: request.ruleIndex.map(String.init) ?? "-"),
+                                             code: status, seconds: seconds)
         let milliseconds = (seconds * 1000 * 1000).rounded() / 1000
         var line = "outbound \(source) \"\(request.head.method.rawValue) \(request.head.uri)\" \(status) \(request.bytes)B \(milliseconds)ms "
             + "destination=\(destination) upstream=\(request.upstream?.description ?? "-") x-request-id=\(request.requestID) "
@@ -455,8 +485,12 @@ final class RoutedRequest {
     let route: TrafficRoute?
     let ruleIndex: Int?
     let rule: TrafficRoute.Rule?
-    /// An idempotent method without a body.
-    let retriable: Bool
+    /// An idempotent method: retried when the rule says so and its body is kept.
+    let idempotent: Bool
+    /// Every part of the body read so far, to send again on a retry; nil once it passed the
+    /// retry buffer (or a larger one was announced).
+    var replay: [ByteBuffer]?
+    var replayBytes = 0
     var backend = ""
     var target: ServiceEndpoints.ServiceTarget?
     /// Body parts read before a try's connection was ready.
@@ -479,14 +513,25 @@ final class RoutedRequest {
     var reason: String?
     var delayTask: Scheduled<Void>?
     var timeoutTask: Scheduled<Void>?
+    /// The back-off before the next try.
+    var backoffTask: Scheduled<Void>?
 
-    init(head: HTTPRequestHead, requestID: String, route: TrafficRoute?, ruleIndex: Int?, rule: TrafficRoute.Rule?, retriable: Bool) {
+    init(head: HTTPRequestHead, requestID: String, route: TrafficRoute?, ruleIndex: Int?, rule: TrafficRoute.Rule?, idempotent: Bool,
+         keepsBody: Bool = true) {
         self.head = head
         self.requestID = requestID
         self.route = route
         self.ruleIndex = ruleIndex
         self.rule = rule
-        self.retriable = retriable
+        self.idempotent = idempotent
+        replay = idempotent && keepsBody && rule?.retries != nil ? [] : nil
+    }
+
+    /// Keeps a body part for a retry while the body fits the buffer.
+    func keepForRetry(_ bytes: ByteBuffer) {
+        guard replay != nil else { return }
+        replayBytes += bytes.readableBytes
+        if RouteRequest.keepsForRetry(bodyBytes: replayBytes) { replay?.append(bytes) } else { replay = nil }
     }
 }
 

@@ -353,7 +353,11 @@ struct ConnectivityTestCommandTests {
     }
 
     @Test("flag combinations ArgumentParser rejects", arguments: [
-        ("test --scenario nope", "unknown scenario \"nope\" (known: seed, services, netpol)"),
+        ("test --scenario nope", "unknown scenario \"nope\" (known: seed, services, netpol, mesh)"),
+        ("test --scenario mesh -o junit", "--scenario mesh runs its own requests: --sample, --kinds, --mismatches-only and -o junit do not apply"),
+        ("test --scenario mesh --sample 3", "--scenario mesh runs its own requests"),
+        ("test --scenario seed --mesh-retry-attempts 0", "--mesh-retry-attempts applies to --scenario mesh only"),
+        ("test --scenario mesh --mesh-retry-attempts 11", "--mesh-retry-attempts must be between 0 and 10"),
         ("test --scenario services -o junit", "--scenario services runs its own requests: --sample, --kinds, --mismatches-only and -o junit do not apply"),
         ("test --scenario seed --from a", "--scenario runs its own pods: --from, --to and --namespace do not apply"),
         ("test -o xml", "unknown output format \"xml\" (known: table, json, junit)"),

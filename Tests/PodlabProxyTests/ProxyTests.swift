@@ -93,6 +93,8 @@ struct ProxyTests {
         metrics.faultInjected(route: "shop/web", kind: "delay")
         metrics.faultInjected(route: "shop/web", kind: "abort")
         metrics.faultInjected(route: "shop/web", kind: "abort")
+        metrics.routeRequestFinished(.init(service: "shop/web", route: "shop/web", rule: "0"), code: 200, seconds: 0.003)
+        metrics.routeRequestFinished(.init(service: "10.244.1.9:8080"), code: 503, seconds: 0.0004)
         let text = metrics.exposition()
         #expect(text == """
             # HELP podlab_proxy_requests_total HTTP requests forwarded, by direction, source, destination and status code.
@@ -145,10 +147,53 @@ struct ProxyTests {
             # HELP podlab_proxy_retry_overflow_total Retries not made because the retry budget (20 % of the requests in flight, at least 3) was spent.
             # TYPE podlab_proxy_retry_overflow_total counter
             podlab_proxy_retry_overflow_total 1
+            # HELP podlab_proxy_retry_body_too_large_total Outbound HTTP requests not retried because their body passed the 64 KiB retry buffer.
+            # TYPE podlab_proxy_retry_body_too_large_total counter
+            podlab_proxy_retry_body_too_large_total 0
             # HELP podlab_proxy_faults_injected_total Delays and aborts a Route injected, by Route and kind.
             # TYPE podlab_proxy_faults_injected_total counter
             podlab_proxy_faults_injected_total{route="shop/web",fault="abort"} 2
             podlab_proxy_faults_injected_total{route="shop/web",fault="delay"} 1
+            # HELP podlab_proxy_route_requests_total Outbound HTTP requests by Service, Route, rule and status code.
+            # TYPE podlab_proxy_route_requests_total counter
+            podlab_proxy_route_requests_total{service="10.244.1.9:8080",route="-",rule="-",code="503"} 1
+            podlab_proxy_route_requests_total{service="shop/web",route="shop/web",rule="0",code="200"} 1
+            # HELP podlab_proxy_route_request_duration_seconds Outbound HTTP requests' time from the first byte to the response's last, by Service, Route and rule.
+            # TYPE podlab_proxy_route_request_duration_seconds histogram
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.0005"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.001"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.0025"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.005"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.01"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.025"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.05"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.1"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.25"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="0.5"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="1"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="2.5"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="5"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="10"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="10.244.1.9:8080",route="-",rule="-",le="+Inf"} 1
+            podlab_proxy_route_request_duration_seconds_sum{service="10.244.1.9:8080",route="-",rule="-"} 0.0004
+            podlab_proxy_route_request_duration_seconds_count{service="10.244.1.9:8080",route="-",rule="-"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.0005"} 0
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.001"} 0
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.0025"} 0
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.005"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.01"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.025"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.05"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.1"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.25"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="0.5"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="1"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="2.5"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="5"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="10"} 1
+            podlab_proxy_route_request_duration_seconds_bucket{service="shop/web",route="shop/web",rule="0",le="+Inf"} 1
+            podlab_proxy_route_request_duration_seconds_sum{service="shop/web",route="shop/web",rule="0"} 0.003
+            podlab_proxy_route_request_duration_seconds_count{service="shop/web",route="shop/web",rule="0"} 1
 
             """)
     }

@@ -48,7 +48,7 @@ struct RouteProxyTests {
         }
 
         /// The sidecar of a pod `shop/client` whose application connects to `web`; its outbound port.
-        func startProxy() async throws -> (port: Int, context: ProxyContext) {
+        func startProxy(backoff: RetryBackoff = RetryBackoff()) async throws -> (port: Int, context: ProxyContext) {
             var configuration = ProxyConfiguration()
             configuration.outboundPort = 0
             configuration.inboundPort = 0
@@ -56,7 +56,7 @@ struct RouteProxyTests {
             configuration.readinessPort = 0
             configuration.podName = "client"
             configuration.podNamespace = "shop"
-            let context = ProxyContext(configuration: configuration, endpoints: endpoints, routes: routes,
+            let context = ProxyContext(configuration: configuration, endpoints: endpoints, routes: routes, retryBackoff: backoff,
                                        originalDestination: { channel in
                                            channel.eventLoop.makeCompletedFuture {
                                                try SocketAddress(ipAddress: RouteProxyTests.web.address, port: RouteProxyTests.web.port)
@@ -129,6 +129,37 @@ struct RouteProxyTests {
         }
     }
 
+    /// A server that answers `503` to the first try of each request (by `x-request-id`, which a
+    /// retry keeps) and `200` to the next, and records the size of each try's body.
+    final class FirstTryFails: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let seen = Mutex<(ids: Set<String>, bodies: [Int])>(([], []))
+        private var id = ""
+        private var size = 0
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case let .head(head):
+                id = head.headers.first(name: "x-request-id") ?? ""
+                size = 0
+            case let .body(bytes):
+                size += bytes.readableBytes
+            case .end:
+                let first = seen.withLock { seen in
+                    seen.bodies.append(size)
+                    return seen.ids.insert(id).inserted
+                }
+                let body = context.channel.allocator.buffer(string: "\(size)")
+                let head = HTTPResponseHead(version: .http1_1, status: first ? .serviceUnavailable : .ok,
+                                            headers: ["content-length": "\(body.readableBytes)"])
+                context.write(wrapOutboundOut(.head(head)), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+
     /// An HTTP/1.1 client on one kept-alive connection, one request at a time.
     final class Client: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = HTTPClientResponsePart
@@ -157,16 +188,28 @@ struct RouteProxyTests {
         }
 
         func get(_ path: String = "/", headers: [(String, String)] = []) async throws -> Response {
+            try await send(.GET, path, headers: headers)
+        }
+
+        /// A request with `body` (in 16 KiB parts), its length announced.
+        func send(_ method: HTTPMethod, _ path: String = "/", headers: [(String, String)] = [], body: [UInt8]? = nil) async throws -> Response {
             let channel = try #require(channel)
             let promise = channel.eventLoop.makePromise(of: Response.self)
             try await channel.eventLoop.submit {
                 guard channel.isActive else { return promise.fail(ChannelError.ioOnClosedChannel) }
                 self.pending = promise
                 self.response = Response(status: 0, headers: [:], body: "")
-                var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
+                var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
                 head.headers.add(name: "host", value: "web")
+                if let body { head.headers.add(name: "content-length", value: "\(body.count)") }
                 for (name, value) in headers { head.headers.add(name: name, value: value) }
                 channel.write(HTTPClientRequestPart.head(head), promise: nil)
+                var offset = 0
+                while let body, offset < body.count {
+                    let end = min(body.count, offset + 16_384)
+                    channel.write(HTTPClientRequestPart.body(.byteBuffer(channel.allocator.buffer(bytes: body[offset..<end]))), promise: nil)
+                    offset = end
+                }
                 channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
             }.get()
             return try await promise.futureResult.get()
@@ -400,6 +443,72 @@ struct RouteProxyTests {
             await client.close()
             #expect(unreachable > 0)
             #expect(try await lab.accessLog { $0.count == 50 }.contains { $0.contains("\" 503 ") && $0.contains("flags=UF") })
+        }
+    }
+
+    @Test("retries with a body: up to 64 KiB kept and sent whole again; a larger one not retried and counted; POST never")
+    func retriesWithBody() async throws {
+        try await Lab.with { lab in
+            let backend = FirstTryFails()
+            let channel = try await ServerBootstrap(group: lab.group)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(backend)
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+            lab.channels.append(channel)
+            lab.service("web", clusterIP: Self.web.address, ports: [try #require(channel.localAddress?.port)])
+            lab.routes.replaceAll([TrafficRoute(namespace: "shop", name: "retrying", service: "web", rules: [
+                .init(retries: .init(attempts: 2, retryOn: [.serverError])),
+            ])])
+            let proxy = try await lab.startProxy()
+            let client = try await Client.open(lab, port: proxy.port)
+
+            // 64 KiB exactly: the first try fails, the retry carries the whole body again.
+            let kept = try await client.send(.PUT, "/kept", body: [UInt8](repeating: 0x61, count: 65_536))
+            #expect(kept.status == 200 && kept.body == "65536")
+            #expect(backend.seen.withLock { $0.bodies } == [65_536, 65_536])
+
+            // One byte more: streamed to the first try, not kept, so not retried; counted.
+            let large = try await client.send(.PUT, "/large", body: [UInt8](repeating: 0x62, count: 65_537))
+            #expect(large.status == 503)
+            #expect(backend.seen.withLock { $0.bodies } == [65_536, 65_536, 65_537])
+            let metrics = proxy.context.metrics.exposition()
+            #expect(metrics.contains("podlab_proxy_retry_body_too_large_total 1\n"), "\(metrics)")
+            let log = try await lab.accessLog { $0.count == 2 }
+            #expect(log.last?.contains("\"PUT /large\" 503 ") == true && log.last?.contains("tries=1") == true
+                && log.last?.contains("reason=\"not retried: the request's body passed the 64 KiB retry buffer\"") == true, "\(log)")
+
+            // Not idempotent: never retried, whatever its size; not counted as too large.
+            let post = try await client.send(.POST, "/post", body: Array("small".utf8))
+            #expect(post.status == 503)
+            #expect(backend.seen.withLock { $0.bodies }.count == 4)
+            #expect(proxy.context.metrics.exposition().contains("podlab_proxy_retry_body_too_large_total 1\n"))
+            await client.close()
+        }
+    }
+
+    @Test("retries wait the back-off first: with a 100 ms base ten single retries take at least 150 ms")
+    func retryBackoff() async throws {
+        try await Lab.with { lab in
+            let requests = Counter()
+            // Every other try fails: each request is answered on its second try.
+            let flaky = try await lab.backend("flaky", requests: requests) { n in (n % 2 == 0 ? 503 : 200, .zero) }
+            lab.service("web", clusterIP: Self.web.address, ports: [flaky])
+            lab.routes.replaceAll([TrafficRoute(namespace: "shop", name: "retrying", service: "web", rules: [
+                .init(retries: .init(attempts: 1, retryOn: [.serverError])),
+            ])])
+            let proxy = try await lab.startProxy(backoff: RetryBackoff(base: .milliseconds(100), maximum: .milliseconds(250)))
+            let client = try await Client.open(lab, port: proxy.port)
+            let started = ContinuousClock.now
+            for _ in 0..<10 { #expect(try await client.get("/").status == 200) }
+            let elapsed = ContinuousClock.now - started
+            await client.close()
+            // Ten waits drawn uniformly below 100 ms: under 150 ms in all has a chance of 1 in 60 000.
+            #expect(elapsed >= .milliseconds(150), "\(elapsed)")
+            #expect(requests.count == 20)
         }
     }
 

@@ -211,6 +211,32 @@ struct HTTPServerHandlerTests {
             "{\"hostname\":\"web-1\",\"podIP\":\"10.244.1.2\",\"client\":\"10.244.1.3:5555\",\"method\":\"POST\",\"path\":\"/p?q=1\",\"headers\":{\"Host\":\"x\",\"X-A\":\"1, 2\"},\"body\":\"say \\\"hi\\\"\\n\"}\n")
     }
 
+    @Test("the flaky echo answers 503 for the requests whose draw falls under its percentage, the same JSON, kept alive", arguments: [
+        (0, 0, 200), (50, 49, 503), (50, 50, 200), (50, 99, 200), (100, 99, 503), (1, 0, 503), (1, 1, 200),
+    ])
+    func flakyEcho(percent: Int, roll: Int, status: Int) {
+        let site = EchoSite(hostname: "flaky-1", logger: EchoLogger(stream: .standardError, label: "test"), failPercent: percent)
+        let request = HTTPRequest(head: HTTPRequestHead(method: "GET", target: "/", headers: [("Host", "x")]), body: [])
+        let response = site.respond(to: request, on: connection, keepAlive: true, roll: roll)
+        #expect(response.head.status == status)
+        #expect(response.head.reason == (status == 503 ? "Service Unavailable" : "OK"))
+        #expect(response.head.headers["Connection"] == "keep-alive")
+        #expect(String(decoding: response.body, as: UTF8.self).hasPrefix("{\"hostname\":\"flaky-1\""))
+    }
+
+    @Test("$ECHO_FAIL_PERCENT: unset or empty is 0, a whole number 0-100, anything else refused naming the variable", arguments: [
+        (nil, 0), ("", 0), ("0", 0), ("50", 50), ("100", 100),
+    ] as [(String?, Int)])
+    func flakyPercent(text: String?, expected: Int) throws {
+        #expect(try EchoFailures.percent(text) == expected)
+    }
+
+    @Test("a malformed $ECHO_FAIL_PERCENT is refused", arguments: ["-1", "101", "half", "50%", "0.5"])
+    func flakyPercentRefused(text: String) {
+        let error = #expect(throws: UsageError.self) { try EchoFailures.percent(text) }
+        #expect(error?.description == "invalid $ECHO_FAIL_PERCENT: \"\(text)\" (a whole number from 0 to 100)")
+    }
+
     @Test("access-log values are escaped like nginx does")
     func logEscape() {
         #expect(accessLogEscape("GET /\"x\" \\ \u{1}") == "GET /\\x22x\\x22 \\x5C \\x01")

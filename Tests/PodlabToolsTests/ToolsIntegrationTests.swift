@@ -178,6 +178,47 @@ struct ToolsIntegrationTests {
         }
     }
 
+    @Test("curl reuses one kept-alive connection for a command's URLs to the same server, as curl does; not after Connection: close")
+    func curlKeepAlive() throws {
+        try ToolsLab.with(ethernet: true) { lab in
+            let server = try lab.start(["echo-server"], readyWhen: "listening on 0.0.0.0:8080")
+            func clients(_ extra: [String]) throws -> [String] {
+                let result = try lab.run(["curl", "-s", "-v"] + extra + (1...3).map { "http://\(ToolsLab.podIP):8080/k\($0)" })
+                #expect(result.status == .exited(0), "\(result.stderr)")
+                return result.stdout.split(separator: "\n").compactMap { line in
+                    line.range(of: #""client":"[^"]*""#, options: .regularExpression).map { String(line[$0]) }
+                }
+            }
+            let kept = try clients([])
+            #expect(kept.count == 3 && Set(kept).count == 1, "\(kept)")
+            let closed = try clients(["-H", "Connection: close"])
+            #expect(closed.count == 3 && Set(closed).count == 3, "\(closed)")
+            let verbose = try lab.run(["curl", "-s", "-v", "-o", "/dev/null", "-o", "/dev/null",
+                                       "http://\(ToolsLab.podIP):8080/a", "http://\(ToolsLab.podIP):8080/b"]).stderr
+            #expect(verbose.contains("* Re-using existing connection with host \(ToolsLab.podIP)"), "\(verbose)")
+            // The server closing an idle kept connection between two URLs: the next goes on a new one.
+            #expect(server.stop(signal: SIGINT) == .exited(0))
+        }
+    }
+
+    @Test("with $ECHO_FAIL_PERCENT=50 the echo server answers about half of its requests 503, at random")
+    func flakyEcho() throws {
+        try ToolsLab.with(ethernet: true) { lab in
+            let server = try lab.start(["echo-server"], readyWhen: "listening on 0.0.0.0:8080", environment: ["ECHO_FAIL_PERCENT": "50"])
+            let urls = (1...200).map { "http://\(ToolsLab.podIP):8080/r\($0)" }
+            let curl = try lab.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\\n"] + urls)
+            let codes = curl.stdout.split(separator: "\n").map(String.init)
+            #expect(codes.count == 200)
+            #expect(Set(codes) == ["200", "503"], "\(Set(codes))")
+            // 200 fair draws: fewer than 60 or more than 140 failures has a chance below 1e-8.
+            let failed = codes.filter { $0 == "503" }.count
+            #expect((60...140).contains(failed), "\(failed) of 200 answered 503")
+            #expect(server.stop(signal: SIGINT) == .exited(0))
+            #expect(server.stdout.contains("as ") && server.stdout.contains(", answering 50% of HTTP requests 503"))
+            #expect(server.stdout.contains("\"GET /r1 HTTP/1.1\" "))
+        }
+    }
+
     @Test("with hundreds of idle connections open, the echo server still answers new ones and frees them all")
     func manyIdleConnections() throws {
         try ToolsLab.with { lab in

@@ -22,6 +22,8 @@ public protocol InspectionBackend: Sendable {
     func policyLog(namespace: String, name: String, after: Int) async throws -> Data
     /// The meshed pods (`MeshStatusReport`), in `namespace` or all.
     func meshStatus(namespace: String?) async throws -> Data
+    /// Each meshed pod's sidecar metrics (`MeshMetricsScrape`), in `namespace` or all.
+    func meshMetrics(namespace: String?) async throws -> Data
 }
 
 /// The agent's IP-inspection API, beside the Kubernetes-shaped one:
@@ -31,6 +33,7 @@ public protocol InspectionBackend: Sendable {
 /// - `GET /podlab/v1/whois?ip=ADDRESS&from=POD&namespace=NS`
 /// - `GET /podlab/v1/policylog?name=POLICY&namespace=NS&after=SEQUENCE`
 /// - `GET /podlab/v1/mesh[?namespace=NS]`
+/// - `GET /podlab/v1/mesh/metrics[?namespace=NS]`
 public enum InspectionRoutes {
     public static let ipPath = "/podlab/v1/ip"
     public static let ipamPath = "/podlab/v1/ipam"
@@ -55,6 +58,9 @@ public enum InspectionRoutes {
         registerTrace(on: router, backend: backend)
         router.get(RouterPath(meshPath)) { request, _ in
             try await APIServer.handle { APIServer.json(try await backend.meshStatus(namespace: value(request.uri.queryParameters, "namespace"))) }
+        }
+        router.get(RouterPath(MeshMetricsScrape.path)) { request, _ in
+            try await APIServer.handle { APIServer.json(try await backend.meshMetrics(namespace: value(request.uri.queryParameters, "namespace"))) }
         }
         router.get(RouterPath(policyLogPath)) { request, _ in
             try await APIServer.handle {

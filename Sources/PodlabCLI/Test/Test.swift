@@ -30,6 +30,7 @@ public struct ConnectivityTest: PodlabCommand {
               podlab test --scenario seed -o junit > connectivity.xml
               podlab test --scenario services
               podlab test --scenario netpol
+              podlab test --scenario mesh
             """)
 
     @Option(help: "The lab to talk to (default: $PODLAB_LAB or \"podlab\").")
@@ -38,8 +39,13 @@ public struct ConnectivityTest: PodlabCommand {
     @Option(name: .shortAndLong, help: "Only pods of this namespace (default: every namespace).")
     public var namespace: String?
 
-    @Option(help: "A built-in scenario instead of the lab's own pods: seed (the pods tutorial's claims), services (a rolling update behind a Service without a failed request), netpol (Kubernetes' network-policy e2e cases with truth tables).")
+    @Option(help: "A built-in scenario instead of the lab's own pods: seed (the pods tutorial's claims), services (a rolling update behind a Service without a failed request), netpol (Kubernetes' network-policy e2e cases with truth tables), mesh (the service mesh's claims: capture, STRICT mTLS, MeshPolicy, retries, a split).")
     public var scenario: String?
+
+    /// The mesh scenario's Route retries: fewer than it needs make its retries case fail, which
+    /// is how a test sees that the case can fail.
+    @Option(name: .customLong("mesh-retry-attempts"), help: ArgumentHelp("The mesh scenario's retry attempts.", visibility: .hidden))
+    public var meshRetryAttempts: Int?
 
     @Option(help: "Sources: pod names, namespace/name, host, or a label selector (default: all).")
     public var from: String?
@@ -79,8 +85,16 @@ public struct ConnectivityTest: PodlabCommand {
 
     public func validate() throws {
         if let sample, sample < 1 { throw ValidationError("--sample must be at least 1") }
-        if let scenario, scenario != SeedScenario.name, scenario != ServicesScenario.name, scenario != NetpolScenario.name {
-            throw ValidationError("unknown scenario \"\(scenario)\" (known: \(SeedScenario.name), \(ServicesScenario.name), \(NetpolScenario.name))")
+        let scenarios = [SeedScenario.name, ServicesScenario.name, NetpolScenario.name, MeshScenario.name]
+        if let scenario, !scenarios.contains(scenario) {
+            throw ValidationError("unknown scenario \"\(scenario)\" (known: \(scenarios.joined(separator: ", ")))")
+        }
+        if scenario == MeshScenario.name, sample != nil || kinds != nil || mismatchesOnly || output == Format.junit.rawValue {
+            throw ValidationError("--scenario mesh runs its own requests: --sample, --kinds, --mismatches-only and -o junit do not apply")
+        }
+        if let meshRetryAttempts {
+            guard scenario == MeshScenario.name else { throw ValidationError("--mesh-retry-attempts applies to --scenario mesh only") }
+            guard (0...10).contains(meshRetryAttempts) else { throw ValidationError("--mesh-retry-attempts must be between 0 and 10") }
         }
         if scenario == NetpolScenario.name, sample != nil || kinds != nil || mismatchesOnly {
             throw ValidationError("--scenario netpol runs its own cases: --sample, --kinds and --mismatches-only do not apply")
@@ -115,6 +129,10 @@ public struct ConnectivityTest: PodlabCommand {
         }
         if scenario == ServicesScenario.name {
             return try await ServicesScenarioRun.execute(client: client, context: context, json: format == .json, keep: keep)
+        }
+        if scenario == MeshScenario.name {
+            return try await MeshScenarioRun.execute(client: client, context: context, json: format == .json, keep: keep,
+                                                     retryAttempts: meshRetryAttempts ?? MeshScenario.retryAttempts)
         }
         if scenario == NetpolScenario.name {
             return try await NetpolScenarioRun.execute(client: client, context: context, info: info, format: output, keep: keep)

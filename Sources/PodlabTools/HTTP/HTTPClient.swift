@@ -34,6 +34,8 @@ struct TransferTimeouts {
 struct TransferEvents {
     var connecting: (SocketAddress) -> Void = { _ in }
     var connected: (_ local: SocketAddress, _ remote: SocketAddress) -> Void = { _, _ in }
+    /// A connection an earlier transfer left open is used again.
+    var reusing: (_ local: SocketAddress, _ remote: SocketAddress) -> Void = { _, _ in }
     var requestSent: (HTTPRequestHead) -> Void = { _ in }
     var responseHead: (HTTPResponseHead) -> Void = { _ in }
     /// Body bytes as they arrive (decoded from chunked transfer coding).
@@ -87,7 +89,27 @@ enum HostResolver {
     }
 }
 
-/// A one-shot HTTP/1.1 client: connects, sends one request, reads one response.
+/// The connection the last transfer of a command left open, for the next one to the same host
+/// and port: curl reuses a connection across the URLs of one command line when the server kept
+/// it alive.
+final class ConnectionCache {
+    private var idle: (host: String, port: UInt16, socket: Socket, local: SocketAddress, remote: SocketAddress)?
+
+    init() {}
+
+    func take(host: String, port: UInt16) -> (socket: Socket, local: SocketAddress, remote: SocketAddress)? {
+        guard let idle, idle.host == host, idle.port == port else { return nil }
+        self.idle = nil
+        return (idle.socket, idle.local, idle.remote)
+    }
+
+    /// Keeps `socket` (the one kept before is closed).
+    func keep(_ socket: Socket, host: String, port: UInt16, local: SocketAddress, remote: SocketAddress) {
+        idle = (host, port, socket, local, remote)
+    }
+}
+
+/// An HTTP/1.1 client: connects (or reuses a kept connection), sends one request, reads one response.
 enum HTTPClient {
     /// Opens a TCP connection to `host`:`port`, trying each resolved address in turn;
     /// returns the socket and the address it reached.
@@ -121,13 +143,42 @@ enum HTTPClient {
     }
 
     /// Sends `request` (with `body`) to `url` and reads the response, streaming the body
-    /// through `events.body`.
+    /// through `events.body`. With a `cache`: a connection kept there for the same host and port
+    /// is used first (a new one is made when the server closed it meanwhile, before answering),
+    /// and the connection is kept there after a response that leaves it open.
     static func exchange(url: HTTPURL, request: HTTPRequestHead, body: [UInt8], timeouts: TransferTimeouts,
-                         events: TransferEvents) throws(TransferError) -> HTTPExchange {
+                         events: TransferEvents, cache: ConnectionCache? = nil) throws(TransferError) -> HTTPExchange {
         let started = monotonicNanoseconds()
+        if let cache, let kept = cache.take(host: url.host, port: url.port) {
+            events.reusing(kept.local, kept.remote)
+            var answered = false
+            var reuseEvents = events
+            reuseEvents.responseHead = { head in
+                answered = true
+                events.responseHead(head)
+            }
+            do {
+                return try exchange(on: kept.socket, local: kept.local, remote: kept.remote, url: url, request: request, body: body,
+                                    timeouts: timeouts, started: started, events: reuseEvents, cache: cache)
+            } catch {
+                // A server may close an idle connection just as it is reused: before any answer,
+                // the request goes again on a new one (curl does the same).
+                if answered { throw error }
+                switch error {
+                case .emptyReply, .send, .receive: break
+                default: throw error
+                }
+            }
+        }
         let (socket, remote) = try connect(host: url.host, port: url.port, timeouts: timeouts, started: started, events: events)
+        return try exchange(on: socket, local: socket.localAddress ?? remote, remote: remote, url: url, request: request, body: body,
+                            timeouts: timeouts, started: started, events: events, cache: cache)
+    }
+
+    private static func exchange(on socket: Socket, local: SocketAddress, remote: SocketAddress, url: HTTPURL, request: HTTPRequestHead,
+                                 body: [UInt8], timeouts: TransferTimeouts, started: UInt64, events: TransferEvents,
+                                 cache: ConnectionCache?) throws(TransferError) -> HTTPExchange {
         let deadline = timeouts.total.map { Deadline(nanoseconds: started &+ UInt64($0 * 1e9)) }
-        let local = socket.localAddress ?? remote
 
         do {
             if case .timedOut = try socket.send(request.wireBytes + body, until: deadline) {
@@ -217,7 +268,20 @@ enum HTTPClient {
                 guard try read() else { break }
             }
         }
+        if let cache, buffer.isEmpty, Self.leavesOpen(request: request, response: head, framing: framing) {
+            cache.keep(socket, host: url.host, port: url.port, local: local, remote: remote)
+        }
         return HTTPExchange(response: head, bodyBytes: received, local: local, remote: remote)
+    }
+
+    /// Whether the connection stays usable after this exchange: HTTP/1.1 on both sides without
+    /// `Connection: close`, and a response whose end its framing told (not one read until close).
+    static func leavesOpen(request: HTTPRequestHead, response: HTTPResponseHead, framing: HTTPBodyFraming) -> Bool {
+        if case .untilClose = framing { return false }
+        func closes(_ headers: HTTPHeaders) -> Bool {
+            headers.fields.contains { $0.name.lowercased() == "connection" && $0.value.lowercased().contains("close") }
+        }
+        return request.version == "HTTP/1.1" && response.version == "HTTP/1.1" && !closes(response.headers) && !closes(request.headers)
     }
 
     static func elapsedMilliseconds(since start: UInt64) -> Int {

@@ -61,8 +61,10 @@ enum Curl {
             return 2
         }
         var code: Int32 = 0
+        // As curl, one command's URLs to the same host and port share a kept-alive connection.
+        let connections = ConnectionCache()
         for url in options.urls {
-            let result = CurlTransfer(options: options, context: context).run(url)
+            let result = CurlTransfer(options: options, context: context, connections: connections).run(url)
             if result != 0 { code = result }
         }
         return code
@@ -73,6 +75,8 @@ enum Curl {
 struct CurlTransfer {
     var options: CurlOptions
     var context: ToolContext
+    /// The connection an earlier URL of the command left open.
+    var connections: ConnectionCache? = nil
 
     private var showErrors: Bool { !options.silent || options.showError }
     private var showMeter: Bool { !options.silent && (options.output != nil || !context.stdout.isTerminal) }
@@ -174,6 +178,11 @@ struct CurlTransfer {
                 report.connectSeconds = Double(monotonicNanoseconds() - start) / 1e9
                 if verbose { stderr.line("* Connected to \(host) (\(remote.ip)) port \(remote.port)") }
             }
+            events.reusing = { local, remote in
+                report.local = local
+                report.remote = remote
+                if verbose { stderr.line("* Re-using existing connection with host \(host)") }
+            }
             events.requestSent = { head in
                 guard verbose else { return }
                 var text = ""
@@ -203,7 +212,7 @@ struct CurlTransfer {
             let timeouts = TransferTimeouts(connect: options.connectTimeout ?? 300, total: options.maxTime)
             let exchange: HTTPExchange
             do {
-                exchange = try HTTPClient.exchange(url: url, request: request, body: body, timeouts: timeouts, events: events)
+                exchange = try HTTPClient.exchange(url: url, request: request, body: body, timeouts: timeouts, events: events, cache: connections)
             } catch {
                 if verbose { stderr.line("* Closing connection") }
                 return .failure(failure(for: error))

@@ -5,6 +5,10 @@ import Glibc
 /// The `podlab/echo` image: on `$PORT` (8080), TCP connections that start like an HTTP
 /// request get a JSON description of the request; any other TCP bytes are echoed back;
 /// UDP datagrams are echoed back. One log line per connection, request or datagram.
+///
+/// `$ECHO_FAIL_PERCENT` (0-100, default 0) makes it a flaky backend: that share of HTTP
+/// requests, drawn at random one by one, is answered `503` (the same JSON, the connection kept
+/// alive), as a service failing some of its requests does: what a mesh's retries are for.
 enum EchoServer {
     static let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"]
 
@@ -30,16 +34,18 @@ enum EchoServer {
     static func serve(_ context: ToolContext, label: String) -> Int32 {
         var arguments = context.arguments
         let port: UInt16
+        let failPercent: Int
         do {
             port = try listeningPort(arguments: &arguments, context: context, defaultPort: 8080)
             if let extra = arguments.first { throw UsageError("unexpected argument \"\(extra)\"") }
+            failPercent = try EchoFailures.percent(context.environment(EchoFailures.variable))
         } catch {
             context.stderr.line("\(label): \(error)")
             return 2
         }
         let hostname = currentHostname()
         let logger = EchoLogger(stream: context.stdout, label: label)
-        let site = EchoSite(hostname: hostname, logger: logger)
+        let site = EchoSite(hostname: hostname, logger: logger, failPercent: failPercent)
         let signals: TerminationSignals
         let tcp: Socket, udp: Socket
         do {
@@ -51,7 +57,8 @@ enum EchoServer {
             context.stderr.line("\(label): \(error.operation) 0.0.0.0:\(port): \(error.message)")
             return 1
         }
-        logger.line("listening on 0.0.0.0:\(port) (tcp, udp) as \(hostname)")
+        logger.line("listening on 0.0.0.0:\(port) (tcp, udp) as \(hostname)"
+                    + (failPercent > 0 ? ", answering \(failPercent)% of HTTP requests 503" : ""))
         let loop = ServerLoop(
             listeners: [ServerLoop.Listener(socket: tcp, makeHandler: { _ in EchoConnectionHandler(site: site, logger: logger) }, idleTimeout: nil)],
             datagrams: [ServerLoop.DatagramEndpoint(socket: udp, handle: { bytes, from, socket in
@@ -157,11 +164,14 @@ final class EchoSite: HTTPSite {
     let keepAliveTimeout = 60.0
     let maximumBodySize = 1 << 20
     let hostname: String
+    /// The share of requests answered 503 (`$ECHO_FAIL_PERCENT`).
+    let failPercent: Int
     private let logger: EchoLogger
 
-    init(hostname: String, logger: EchoLogger) {
+    init(hostname: String, logger: EchoLogger, failPercent: Int = 0) {
         self.hostname = hostname
         self.logger = logger
+        self.failPercent = failPercent
     }
 
     /// The JSON body for `request` seen on `connection`.
@@ -183,8 +193,14 @@ final class EchoSite: HTTPSite {
     }
 
     func respond(to request: HTTPRequest, on connection: ConnectionInfo, keepAlive: Bool) -> HTTPResponse {
+        respond(to: request, on: connection, keepAlive: keepAlive, roll: Int.random(in: 0..<100))
+    }
+
+    /// The answer when the draw for this request came out `roll` (0-99).
+    func respond(to request: HTTPRequest, on connection: ConnectionInfo, keepAlive: Bool, roll: Int) -> HTTPResponse {
         let body = Array(EchoSite.describe(request, hostname: hostname, connection: connection).utf8)
-        return HTTPResponse(head: HTTPResponseHead(status: 200, headers: [
+        let status = EchoFailures.fails(percent: failPercent, roll: roll) ? 503 : 200
+        return HTTPResponse(head: HTTPResponseHead(status: status, headers: [
             ("Server", "podlab-echo"), ("Date", WallClock.httpDate()), ("Content-Type", "application/json"),
             ("Content-Length", "\(body.count)"), ("Connection", keepAlive ? "keep-alive" : "close"),
         ]), body: body)
@@ -201,6 +217,24 @@ final class EchoSite: HTTPSite {
     func log(_ record: HTTPAccessRecord) {
         logger.line("http \(record.connection.peer) -> \(record.connection.local) \"\(accessLogEscape(record.requestLine))\" \(record.status)")
     }
+}
+
+/// The flaky mode: which requests fail.
+enum EchoFailures {
+    /// The environment variable naming the share of requests to fail.
+    static let variable = "ECHO_FAIL_PERCENT"
+
+    /// The percentage `text` gives: 0 when unset or empty; a whole number from 0 to 100.
+    static func percent(_ text: String?) throws(UsageError) -> Int {
+        guard let text, !text.isEmpty else { return 0 }
+        guard let value = Int(text), (0...100).contains(value) else {
+            throw UsageError("invalid $\(variable): \"\(text)\" (a whole number from 0 to 100)")
+        }
+        return value
+    }
+
+    /// Whether a request whose draw came out `roll` (uniform in 0-99) fails.
+    static func fails(percent: Int, roll: Int) -> Bool { roll < percent }
 }
 
 /// Minimal JSON text encoding.

@@ -223,13 +223,32 @@ struct TrafficRouteDecisionTests {
         #expect(TrafficRoute.Retry(attempts: 0).shouldRetry(.reset, tries: 1, budgetAllows: true) == .no(reason: "retries exhausted (0)"))
     }
 
-    @Test("only idempotent requests without a body are retried")
+    @Test("only idempotent requests are retried, with a body only while it fits the 64 KiB retry buffer")
     func retriableRequests() {
-        #expect(RouteRequest.isRetriable(method: "GET", hasBody: false))
-        #expect(RouteRequest.isRetriable(method: "DELETE", hasBody: false))
-        #expect(!RouteRequest.isRetriable(method: "PUT", hasBody: true))
-        #expect(!RouteRequest.isRetriable(method: "POST", hasBody: false))
-        #expect(!RouteRequest.isRetriable(method: "PATCH", hasBody: false))
+        #expect(RouteRequest.isRetriable(method: "GET", bodyBytes: 0))
+        #expect(RouteRequest.isRetriable(method: "DELETE", bodyBytes: 0))
+        // A body is kept for retries up to 64 KiB, as Envoy buffers one up to its limit.
+        #expect(RouteRequest.isRetriable(method: "PUT", bodyBytes: 65_536))
+        #expect(!RouteRequest.isRetriable(method: "PUT", bodyBytes: 65_537))
+        #expect(!RouteRequest.isRetriable(method: "POST", bodyBytes: 0))
+        #expect(!RouteRequest.isRetriable(method: "PATCH", bodyBytes: 0))
+    }
+
+    @Test("Envoy's back-off: a ceiling of 25 ms doubling per retry up to 250 ms, the wait drawn below it", arguments: [
+        (1, 25), (2, 50), (3, 100), (4, 200), (5, 250), (9, 250), (40, 250), (0, 25),
+    ])
+    func backoffCeiling(retry: Int, milliseconds: Int64) {
+        #expect(RetryBackoff().ceiling(retry: retry) == .milliseconds(milliseconds))
+    }
+
+    @Test("the back-off's wait is the roll's share of the ceiling")
+    func backoffDelay() {
+        let backoff = RetryBackoff()
+        #expect(backoff.delay(retry: 1, roll: 0) == .zero)
+        #expect(backoff.delay(retry: 1, roll: 0.5) == .microseconds(12_500))
+        #expect(backoff.delay(retry: 3, roll: 0.999) == .nanoseconds(99_900_000))
+        #expect(backoff.delay(retry: 7, roll: 0.2) == .milliseconds(50))
+        #expect(RetryBackoff(base: .milliseconds(1), maximum: .milliseconds(4)).delay(retry: 4, roll: 0.5) == .milliseconds(2))
     }
 
     @Test("the retry budget: 20 % of the requests in flight, at least 3", arguments: [

@@ -1,0 +1,152 @@
+import Foundation
+import KernelTestSupport
+import Netns
+import Testing
+
+/// `podlab test --scenario mesh` and `podlab mesh top` on real labs: the scenario passes every
+/// case with its figure and cleans up; with a Route whose retries are too few its retries case
+/// fails and the run exits 1; `mesh top --once` shows each route's requests and success rate
+/// while Debian's curl sends traffic through a meshed client's sidecar.
+@Suite("Mesh scenario and mesh top end to end", .enabled(if: KernelTest.isRoot && KernelTest.hasNft, "needs root and nft"), .rootNamespaceUnchanged)
+struct MeshScenarioLabTests {
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    func scenarioNamespacesLeft(_ lab: TestLab) throws -> [String] {
+        try lab.run(["get", "namespaces", "-o", "name"]).stdout.split(separator: "\n").map(String.init).filter { $0.contains("podlab-mesh-") }
+    }
+
+    @Test("the mesh scenario passes every case with its figure, well under a minute, and removes its namespaces")
+    func passes() async throws {
+        try await TestLab.with { lab in
+            let started = ContinuousClock.now
+            let result = try lab.run(["test", "--scenario", "mesh"])
+            let elapsed = Self.seconds(ContinuousClock.now - started)
+            #expect(result.status == .exited(0), "\(result.stdout)\n\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.count == 6, "\(result.stdout)")
+            #expect(lines.filter { $0.hasPrefix("PASS  ") }.count == 5, "\(result.stdout)")
+            #expect(lines.contains { $0.hasPrefix("PASS  captured traffic: client (") && $0.contains("the backend saw 127.0.0.1:")
+                && $0.contains("(its sidecar), x-request-id ") && $0.contains("mTLS peer spiffe://cluster.local/ns/podlab-mesh-") }, "\(result.stdout)")
+            #expect(lines.contains { $0.hasPrefix("PASS  STRICT refuses plain text: unmeshed plain → web (STRICT, ") && $0.contains("refused (curl exit ")
+                && $0.contains("(PERMISSIVE): 200") }, "\(result.stdout)")
+            #expect(lines.contains { $0.hasPrefix("PASS  unauthorised identity gets 403: ") && $0.contains("-outsider → 403; client of ")
+                && $0.hasSuffix("s)") }, "\(result.stdout)")
+            #expect(lines.contains { $0.hasPrefix("PASS  retries hide a backend failing 50%: without retries ") && $0.contains("Route with 10 retries: ")
+                && $0.contains(" retries made") }, "\(result.stdout)")
+            #expect(lines.contains { $0.hasPrefix("PASS  90/10 split: 1000 requests: v1 ") }, "\(result.stdout)")
+            #expect(lines.last?.hasPrefix("mesh: 5 of 5 cases passed in ") == true, "\(result.stdout)")
+            #expect(elapsed < 60, "the scenario took \(elapsed)s")
+            #expect(try scenarioNamespacesLeft(lab).isEmpty)
+        }
+    }
+
+    @Test("with too few retries on its Route the retries case fails, the others pass, and the run exits 1")
+    func failsWithoutRetries() async throws {
+        try await TestLab.with { lab in
+            let result = try lab.run(["test", "--scenario", "mesh", "--mesh-retry-attempts", "0", "-o", "json"], expectSuccess: false)
+            #expect(result.status == .exited(1), "\(result.stdout)\n\(result.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+            #expect(report["passed"] as? Int == 4 && report["cases"] as? Int == 5, "\(result.stdout)")
+            let cases = report["results"] as? [[String: Any]] ?? []
+            let retries = try #require(cases.first { ($0["name"] as? String)?.hasPrefix("retries") == true })
+            #expect(retries["passed"] as? Bool == false)
+            #expect((retries["detail"] as? String)?.contains("Route with 0 retries: ") == true, "\(retries)")
+            #expect(try scenarioNamespacesLeft(lab).isEmpty)
+        }
+    }
+
+    static let topManifests = """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: web, labels: {app: web}, annotations: {podlab.dev/mesh: enabled}}
+        spec:
+          containers:
+          - {name: echo, image: podlab/echo, ports: [{containerPort: 8080}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: flaky, labels: {app: flaky}, annotations: {podlab.dev/mesh: enabled}}
+        spec:
+          containers:
+          - {name: echo, image: podlab/echo, env: [{name: ECHO_FAIL_PERCENT, value: "50"}], ports: [{containerPort: 8080}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec: {selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: flaky}
+        spec: {selector: {app: flaky}, ports: [{name: http, port: 80, targetPort: 8080}]}
+        ---
+        apiVersion: podlab.dev/v1
+        kind: Route
+        metadata: {name: web-route}
+        spec:
+          service: web
+          rules:
+          - timeout: 5s
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: client, annotations: {podlab.dev/mesh: enabled}}
+        spec:
+          containers:
+          - {name: app, image: busybox, command: [sleep, "3600"]}
+        """
+
+    @Test("mesh top --once shows each route's requests, rate and success rate while a meshed client sends traffic")
+    func top() async throws {
+        try await TestLab.with { lab in
+            let file = lab.stateRoot + "/top.yaml"
+            try Self.topManifests.write(toFile: file, atomically: true, encoding: .utf8)
+            try lab.run(["apply", "-f", file])
+            try await lab.eventually("every pod Ready", timeout: .seconds(120)) {
+                try ["web", "flaky", "client"].allSatisfy { name in
+                    let conditions = ((try lab.pod(name))["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
+                    return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
+                }
+            }
+            func clusterIP(_ service: String) throws -> String {
+                let object = try JSONSerialization.jsonObject(with: Data(try lab.run(["get", "svc", service, "-o", "json"]).stdout.utf8)) as? [String: Any]
+                return try #require((object?["spec"] as? [String: Any])?["clusterIP"] as? String)
+            }
+            let web = try clusterIP("web"), flaky = try clusterIP("flaky")
+            func traffic() throws -> CommandResult {
+                // Debian's curl in the client pod's network namespace: captured like the pod's own.
+                // One -o per URL (a glob's bodies all go where its -o says).
+                try Command.run("curl", ["-s", "-w", "%{http_code}\n", "--max-time", "20", "-o", "/dev/null", "http://\(web)/w[1-100]",
+                                         "-o", "/dev/null", "http://\(flaky)/f[1-100]"], netns: lab.podNamespace("client"))
+            }
+            try await lab.eventually("the client's sidecar routes web") {
+                let codes = try traffic().stdout.split(separator: "\n")
+                return codes.prefix(100).allSatisfy { $0 == "200" } && codes.count == 200
+            }
+            // Traffic throughout mesh top's window.
+            let top = Task.detached { try lab.run(["mesh", "top", "--once", "--interval", "3s"]) }
+            let deadline = ContinuousClock.now + .seconds(4)
+            while ContinuousClock.now < deadline { _ = try traffic() }
+            let result = try await top.value
+            #expect(result.succeeded, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+            #expect(lines.first == ["SERVICE", "ROUTE", "RULE", "SUCCESS", "RPS", "P50", "P99", "REQUESTS"], "\(result.stdout)")
+            let webRow = try #require(lines.first { $0.first == "web" }, "\(result.stdout)")
+            let flakyRow = try #require(lines.first { $0.first == "flaky" }, "\(result.stdout)")
+            #expect(webRow[1] == "web-route" && webRow[2] == "0" && webRow[3] == "100.00%", "\(result.stdout)")
+            #expect((Int(webRow[7]) ?? 0) >= 100 && (Double(webRow[4]) ?? 0) > 10, "\(result.stdout)")
+            #expect(webRow[5].hasSuffix("ms") && webRow[6].hasSuffix("ms"), "\(result.stdout)")
+            #expect(flakyRow[1] == "-" && flakyRow[2] == "-", "\(result.stdout)")
+            let flakySuccess = Double(flakyRow[3].dropLast()) ?? -1
+            #expect((20...80).contains(flakySuccess), "\(result.stdout)")
+
+            // -A adds the namespace; another namespace has no traffic.
+            let all = try lab.run(["mesh", "top", "-A", "--once", "--interval", "200ms"]).stdout
+            #expect(all.hasPrefix("NAMESPACE   SERVICE") || all.hasPrefix("No mesh traffic."), "\(all)")
+            let other = try lab.run(["mesh", "top", "-n", "kube-system", "--once", "--interval", "200ms"]).stdout
+            #expect(other == "No mesh traffic to Services in kube-system namespace.\n", "\(other)")
+        }
+    }
+}
