@@ -1,3 +1,4 @@
+import MeshRouting
 import Synchronization
 
 /// Which listener a connection came through.
@@ -29,24 +30,8 @@ public final class ProxyMetrics: Sendable {
         }
     }
 
-    /// An outbound HTTP request's route, for `podlab mesh top`: the Service it went to
-    /// (`namespace/name`, or the address of a destination that is no Service), and the Route and
-    /// rule that shaped it (`-` for none).
-    public struct RouteKey: Hashable, Sendable, Comparable {
-        public var service: String
-        public var route: String
-        public var rule: String
-
-        public init(service: String, route: String = "-", rule: String = "-") {
-            self.service = service
-            self.route = route
-            self.rule = rule
-        }
-
-        public static func < (a: RouteKey, b: RouteKey) -> Bool { (a.service, a.route, a.rule) < (b.service, b.route, b.rule) }
-
-        var labels: String { "service=\"\(ProxyMetrics.escaped(service))\",route=\"\(ProxyMetrics.escaped(route))\",rule=\"\(ProxyMetrics.escaped(rule))\"" }
-    }
+    /// An outbound HTTP request's route, for `podlab mesh top` (`RouteMetrics.Key`).
+    public typealias RouteKey = RouteMetrics.Key
 
     struct Histogram {
         var counts = [UInt64](repeating: 0, count: ProxyMetrics.latencyBuckets.count)
@@ -212,22 +197,22 @@ public final class ProxyMetrics: Sendable {
                 lines.append("podlab_proxy_faults_injected_total{route=\"\(Self.escaped(route))\",fault=\"\(kind)\"} \(count)")
             }
         }
-        lines.append("# HELP podlab_proxy_route_requests_total Outbound HTTP requests by Service, Route, rule and status code.")
-        lines.append("# TYPE podlab_proxy_route_requests_total counter")
+        lines.append("# HELP \(RouteMetrics.requests) Outbound HTTP requests by Service, Route, rule and status code.")
+        lines.append("# TYPE \(RouteMetrics.requests) counter")
         for (key, codes) in state.routeRequests.sorted(by: { $0.key < $1.key }) {
             for (code, count) in codes.sorted(by: { $0.key < $1.key }) {
-                lines.append("podlab_proxy_route_requests_total{\(key.labels),code=\"\(code)\"} \(count)")
+                lines.append("\(RouteMetrics.requests){\(key.labels),code=\"\(code)\"} \(count)")
             }
         }
-        lines.append("# HELP podlab_proxy_route_request_duration_seconds Outbound HTTP requests' time from the first byte to the response's last, by Service, Route and rule.")
-        lines.append("# TYPE podlab_proxy_route_request_duration_seconds histogram")
+        lines.append("# HELP \(RouteMetrics.duration) Outbound HTTP requests' time from the first byte to the response's last, by Service, Route and rule.")
+        lines.append("# TYPE \(RouteMetrics.duration) histogram")
         for (key, histogram) in state.routeLatency.sorted(by: { $0.key < $1.key }) {
             for (index, bound) in ProxyMetrics.latencyBuckets.enumerated() {
-                lines.append("podlab_proxy_route_request_duration_seconds_bucket{\(key.labels),le=\"\(Self.number(bound))\"} \(histogram.counts[index])")
+                lines.append("\(RouteMetrics.duration)_bucket{\(key.labels),le=\"\(Self.number(bound))\"} \(histogram.counts[index])")
             }
-            lines.append("podlab_proxy_route_request_duration_seconds_bucket{\(key.labels),le=\"+Inf\"} \(histogram.count)")
-            lines.append("podlab_proxy_route_request_duration_seconds_sum{\(key.labels)} \(Self.number(histogram.sum))")
-            lines.append("podlab_proxy_route_request_duration_seconds_count{\(key.labels)} \(histogram.count)")
+            lines.append("\(RouteMetrics.duration)_bucket{\(key.labels),le=\"+Inf\"} \(histogram.count)")
+            lines.append("\(RouteMetrics.duration)_sum{\(key.labels)} \(Self.number(histogram.sum))")
+            lines.append("\(RouteMetrics.duration)_count{\(key.labels)} \(histogram.count)")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -250,4 +235,9 @@ public final class ProxyMetrics: Sendable {
     static func number(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
+}
+
+extension RouteMetrics.Key {
+    /// The sample's labels for this route.
+    var labels: String { "service=\"\(ProxyMetrics.escaped(service))\",route=\"\(ProxyMetrics.escaped(route))\",rule=\"\(ProxyMetrics.escaped(rule))\"" }
 }

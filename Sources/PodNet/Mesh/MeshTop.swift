@@ -31,35 +31,12 @@ public struct MeshMetricsScrape: Codable, Hashable, Sendable {
 /// `rate()` and `histogram_quantile()` would compute over that window).
 public enum MeshTop {
     /// The sidecars' per-route families (outbound HTTP, by the client's sidecar).
-    public static let requestsMetric = "podlab_proxy_route_requests_total"
-    public static let durationMetric = "podlab_proxy_route_request_duration_seconds"
+    public static let requestsMetric = RouteMetrics.requests
+    public static let durationMetric = RouteMetrics.duration
 
     /// A route: the Service (`namespace/name`, or the address for a destination that is none)
     /// and the Route and rule that shaped its requests (`-` for none).
-    public struct Key: Hashable, Sendable, Comparable {
-        public var service: String
-        public var route: String
-        public var rule: String
-
-        public init(service: String, route: String = "-", rule: String = "-") {
-            self.service = service
-            self.route = route
-            self.rule = rule
-        }
-
-        init?(_ labels: [String: String]) {
-            guard let service = labels["service"] else { return nil }
-            self.init(service: service, route: labels["route"] ?? "-", rule: labels["rule"] ?? "-")
-        }
-
-        public static func < (a: Key, b: Key) -> Bool { (a.service, a.route, a.rule) < (b.service, b.route, b.rule) }
-
-        /// The Service's namespace and name (an address has no namespace: `-`).
-        public var namespaceAndName: (namespace: String, name: String) {
-            guard let slash = service.firstIndex(of: "/") else { return ("-", service) }
-            return (String(service[..<slash]), String(service[service.index(after: slash)...]))
-        }
-    }
+    public typealias Key = RouteMetrics.Key
 
     /// One sidecar's counts per route: requests by status code and the latency histogram.
     public struct Counts: Hashable, Sendable {
@@ -79,7 +56,7 @@ public enum MeshTop {
     public static func counts(_ text: String) throws(PrometheusText.ParseError) -> [Key: Counts] {
         var result: [Key: Counts] = [:]
         for sample in try PrometheusText.parse(text) {
-            guard let key = Key(sample.labels) else { continue }
+            guard let key = Key(labels: sample.labels) else { continue }
             if sample.name == requestsMetric, let code = sample.labels["code"].flatMap({ Int($0) }) {
                 result[key, default: Counts()].requests[code, default: 0] += sample.value
             } else if sample.name == durationMetric + "_bucket", let le = sample.labels["le"] {
@@ -188,5 +165,13 @@ public enum MeshTop {
         let hundredths = Int((milliseconds * 100).rounded())
         let fraction = hundredths % 100
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)ms"
+    }
+}
+
+extension RouteMetrics.Key {
+    /// The Service's namespace and name (an address has no namespace: `-`).
+    public var namespaceAndName: (namespace: String, name: String) {
+        guard let slash = service.firstIndex(of: "/") else { return ("-", service) }
+        return (String(service[..<slash]), String(service[service.index(after: slash)...]))
     }
 }
