@@ -188,6 +188,18 @@ public enum MountNamespace {
         for mount in mounts { if case let .tree(fd) = mount.source { close(fd) } }
     }
 
+    /// On the worker, in a fresh copy of the host's mount namespace: makes it private (nothing
+    /// reaches the host) and mounts the cgroup v2 hierarchy on `/sys/fs/cgroup`, over the host's
+    /// v1 hierarchies. A program started there (crun, which refuses a host with v1 hierarchies
+    /// beside a v2 one that has controllers) sees a cgroup v2 host; the process stays in the
+    /// cgroups it is in, of every hierarchy.
+    static func mountUnifiedCgroupView() throws {
+        try syscall("mount(MS_REC|MS_PRIVATE)", "/") { mount("none", "/", nil, UInt(MS_REC | MS_PRIVATE), nil) }
+        try syscall("mount(cgroup2)", "/sys/fs/cgroup") {
+            mount("cgroup2", "/sys/fs/cgroup", "cgroup2", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), nil)
+        }
+    }
+
     /// On the worker, in the container's fresh mount namespace: makes each mount (parents
     /// before children), then makes read-only those asked to be, building a root of its own first when a mount
     /// point is missing at the top level.

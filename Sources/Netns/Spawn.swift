@@ -50,12 +50,16 @@ public struct SpawnRequest: Sendable {
     public var credentials: SpawnCredentials?
     /// The cgroups the child starts in; nil: the caller's.
     public var cgroup: SpawnCgroup?
+    /// The child gets a mount namespace of its own (a private copy of the caller's) in which
+    /// the cgroup v2 hierarchy is mounted on `/sys/fs/cgroup`, so that it sees the host as a
+    /// cgroup v2 host (`MountNamespace.unifiedCgroupView`). Not with `mounts`.
+    public var unifiedCgroupView: Bool
 
     public init(executable: String, arguments: [String] = [], argv0: String? = nil, environment: [String: String] = [:],
                 workingDirectory: String? = nil, stdin: StandardIO = .null, stdout: StandardIO = .null, stderr: StandardIO = .null,
                 networkNamespace: String? = nil, utsNamespace: String? = nil, ipcNamespace: String? = nil,
                 mountNamespace: String? = nil, mounts: MountNamespace.ContainerSetup? = nil, newSession: Bool = true,
-                credentials: SpawnCredentials? = nil, cgroup: SpawnCgroup? = nil) {
+                credentials: SpawnCredentials? = nil, cgroup: SpawnCgroup? = nil, unifiedCgroupView: Bool = false) {
         self.executable = executable
         self.arguments = arguments
         self.argv0 = argv0
@@ -72,6 +76,7 @@ public struct SpawnRequest: Sendable {
         self.newSession = newSession
         self.credentials = credentials
         self.cgroup = cgroup
+        self.unifiedCgroupView = unifiedCgroupView
     }
 }
 
@@ -226,6 +231,9 @@ public enum Spawner {
         }
 
         // Host sources are taken here, in the host's mount namespace, before the worker leaves it.
+        if request.unifiedCgroupView && request.mounts != nil {
+            throw ValidationError(field: "unifiedCgroupView", value: "true", reason: "a process with volume mounts cannot also have the cgroup v2 view")
+        }
         let mounts = try request.mounts.map(MountNamespace.prepare) ?? []
         defer { MountNamespace.closeTrees(mounts) }
         let scratch = request.mounts?.scratchDirectory ?? ""
@@ -243,9 +251,10 @@ public enum Spawner {
         let pid = try withCStrings(argv) { cArgv in
             try withCStrings(envp) { cEnvp in
                 try NamespaceWorker.shared.sync {
-                    try NamespaceWorker.shared.withNamespaces(targets, unsharing: request.mounts == nil ? [] : [.mnt],
-                                                              label: "container mounts") { () throws -> pid_t in
+                    try NamespaceWorker.shared.withNamespaces(targets, unsharing: request.mounts == nil && !request.unifiedCgroupView ? [] : [.mnt],
+                                                              label: request.unifiedCgroupView ? "cgroup v2 view" : "container mounts") { () throws -> pid_t in
                         if request.mounts != nil { try MountNamespace.apply(mounts, scratchDirectory: scratch) }
+                        if request.unifiedCgroupView { try MountNamespace.mountUnifiedCgroupView() }
                         var pid: pid_t = 0
                         func spawn(_ cwd: UnsafePointer<CChar>?, _ cgroup: UnsafePointer<pl_spawn_cgroup>?) -> Int32 {
                             guard let credentials = request.credentials else {

@@ -26,6 +26,8 @@ public struct ContainerLaunch: Sendable {
     /// False for an OCI runtime, which joins the pod's namespaces itself (its `config.json`
     /// names them) and must see the host's mounts (the container's overlay root).
     public var joinsPodNamespaces = true
+    /// The runtime runs with the cgroup v2 view (`SpawnRequest.unifiedCgroupView`).
+    public var unifiedCgroupView = false
 }
 
 /// Where a pod's network is. Only a pod's own namespace is ever the pod's to remove: a pod
@@ -153,7 +155,7 @@ public enum ContainerRuntime {
                                                    ipcNamespace: launch.joinsPodNamespaces ? launch.sandbox.ipc : nil,
                                                    mountNamespace: launch.joinsPodNamespaces ? launch.sandbox.mnt : nil,
                                                    mounts: launch.mounts, newSession: true, credentials: launch.credentials,
-                                                   cgroup: launch.cgroup))
+                                                   cgroup: launch.cgroup, unifiedCgroupView: launch.unifiedCgroupView))
         return (ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0), streams)
     }
 

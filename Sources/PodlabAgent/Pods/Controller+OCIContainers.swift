@@ -26,7 +26,6 @@ extension Controller {
         guard access(kind.executable, X_OK) == 0 else {
             throw OCIImageError("\(kind.executable) is missing: install the Debian package \(kind.rawValue) (scripts/install-deps does)")
         }
-        if let refusal = OCIRuntimeKind.hostRefusal(kind) { throw OCIImageError(refusal) }
         let restart = status.restartCount
         let id = OCIContainers.containerID(podUID: pod.metadata.uid, container: name, restart: restart)
         // Limits: the container's cgroup, made as for any container; crun starts in it and so

@@ -9,10 +9,9 @@ public enum OCIRuntimeKind: String, Sendable, CaseIterable {
     case crun
 
     /// The runtime's global options before its command. crun manages no cgroup of its own
-    /// (`disabled`): it refuses hosts with cgroup v1 hierarchies beside a v2 one with
-    /// controllers, and the container stays in the cgroup the agent starts crun in (the
-    /// container's, when it has limits). runc makes its own cgroup, or joins the container's
-    /// (`cgroupsPath`).
+    /// (`disabled`): the container stays in the cgroups the agent starts crun in (the
+    /// container's, when it has limits; see `usesUnifiedCgroupView`). runc makes its own
+    /// cgroup, or joins the container's (`cgroupsPath`).
     var globalOptions: [String] {
         switch self {
         case .runc: []
@@ -31,19 +30,29 @@ public enum OCIRuntimeKind: String, Sendable, CaseIterable {
         }
     }
 
-    /// Why this runtime cannot run containers on this host, or nil. crun (1.8, Debian 12)
-    /// refuses every container on a host with cgroup v1 hierarchies when the v2 hierarchy
-    /// beside them (`/sys/fs/cgroup/unified`) has controllers, whatever its cgroup manager;
-    /// runc runs there.
-    public static func hostRefusal(_ kind: OCIRuntimeKind, cgroupRoot: String = "/sys/fs/cgroup") -> String? {
-        guard kind == .crun else { return nil }
+    /// Whether this runtime runs with the cgroup v2 view (`SpawnRequest.unifiedCgroupView`):
+    /// crun (1.8, Debian 12) refuses every container on a host with cgroup v1 hierarchies when
+    /// the v2 hierarchy beside them (`/sys/fs/cgroup/unified`) has controllers ("cgroups in
+    /// hybrid mode not supported"), whatever its cgroup manager. On such a host crun's every
+    /// command runs in a mount namespace of its own where `/sys/fs/cgroup` is the v2 hierarchy;
+    /// it manages no cgroup there (`disabled`), and the container stays in the cgroups the
+    /// agent starts crun in, the v1 ones included (the container's, when it has limits). runc
+    /// runs on the host's hierarchies as they are.
+    public func usesUnifiedCgroupView(cgroupRoot: String = "/sys/fs/cgroup") -> Bool {
+        guard self == .crun else { return false }
+        return cgroupRoot == "/sys/fs/cgroup" ? Self.hybridWithControllers : Self.isHybridWithControllers(cgroupRoot)
+    }
+
+    /// This host's answer, read once.
+    static let hybridWithControllers = isHybridWithControllers("/sys/fs/cgroup")
+
+    /// cgroup v1 hierarchies at `cgroupRoot`, beside a v2 one (`unified`) that has controllers.
+    static func isHybridWithControllers(_ cgroupRoot: String) -> Bool {
         var type = 0
         guard pl_statfs_type(cgroupRoot, &type) == 0, type != ContainerCgroups.cgroup2Magic,
               let controllers = MountTable.readFile("\(cgroupRoot)/unified/cgroup.controllers")?
-                  .split(whereSeparator: \.isWhitespace).map(String.init), !controllers.isEmpty else { return nil }
-        return "crun cannot run containers on this host: it has cgroup v1 hierarchies and a cgroup v2 hierarchy with controllers "
-            + "(\(cgroupRoot)/unified: \(controllers.joined(separator: " "))), which crun refuses (\"cgroups in hybrid mode not supported\"); "
-            + "use --oci-runtime runc"
+                  .split(whereSeparator: \.isWhitespace), !controllers.isEmpty else { return false }
+        return true
     }
 
     /// Debian's paths.
@@ -115,7 +124,8 @@ public enum OCIContainers {
         return ContainerLaunch(executable: runtime.executable,
                                argv: [runtime.rawValue] + runtime.globalOptions + ["--root", runtimeRoot(paths), "run"] + runtime.runOptions + ["--bundle", bundle, id],
                                environment: ["PATH": Spawner.defaultPath], workingDirectory: bundle, logPath: logPath,
-                               sandbox: sandbox, mounts: nil, joinsPodNamespaces: false)
+                               sandbox: sandbox, mounts: nil, joinsPodNamespaces: false,
+                               unifiedCgroupView: runtime.usesUnifiedCgroupView())
     }
 
     /// `runtime exec ID COMMAND…`: the command in the container's namespaces, root and cgroup,
@@ -130,8 +140,10 @@ public enum OCIContainers {
     public static func execRequest(runtime: OCIRuntimeKind, runtimeRoot: String, id: String, command: [String],
                                    terminal: String? = nil) -> SpawnRequest {
         let tty = terminal.map { ["--tty", "--env", "TERM=\($0)"] } ?? []
-        return SpawnRequest(executable: runtime.executable, arguments: runtime.globalOptions + ["--root", runtimeRoot, "exec"] + tty + [id] + command,
-                            argv0: runtime.rawValue, environment: ["PATH": Spawner.defaultPath], newSession: true)
+        var request = SpawnRequest(executable: runtime.executable, arguments: runtime.globalOptions + ["--root", runtimeRoot, "exec"] + tty + [id] + command,
+                                   argv0: runtime.rawValue, environment: ["PATH": Spawner.defaultPath], newSession: true)
+        request.unifiedCgroupView = runtime.usesUnifiedCgroupView()
+        return request
     }
 
     /// A small file of the image (`/etc/passwd`), read without following a symbolic link
@@ -151,13 +163,19 @@ public enum OCIContainers {
     /// its root first. For a run that ended, a killed agent's leftovers, and pod deletion.
     static func remove(bundle: String, id: String, runtime: OCIRuntimeKind, paths: LabPaths) {
         if access("\(runtimeRoot(paths))/\(id)", F_OK) == 0, access(runtime.executable, X_OK) == 0,
-           let child = try? Spawner.spawn(SpawnRequest(executable: runtime.executable,
-                                                      arguments: runtime.globalOptions + ["--root", runtimeRoot(paths), "delete", "--force", id],
-                                                      environment: ["PATH": Spawner.defaultPath], stdin: .null, stdout: .null, stderr: .null, newSession: false)) {
+           let child = try? Spawner.spawn(deleteRequest(runtime: runtime, runtimeRoot: runtimeRoot(paths), id: id)) {
             _ = try? child.wait()
         }
         umount2("\(bundle)/rootfs", Int32(MNT_DETACH))
         try? FileManager.default.removeItem(atPath: bundle)
+    }
+
+    /// `runtime delete --force ID`.
+    static func deleteRequest(runtime: OCIRuntimeKind, runtimeRoot: String, id: String) -> SpawnRequest {
+        var request = SpawnRequest(executable: runtime.executable, arguments: runtime.globalOptions + ["--root", runtimeRoot, "delete", "--force", id],
+                                   environment: ["PATH": Spawner.defaultPath], stdin: .null, stdout: .null, stderr: .null, newSession: false)
+        request.unifiedCgroupView = runtime.usesUnifiedCgroupView()
+        return request
     }
 
     /// Every bundle of a pod (before its directory is removed).
