@@ -111,4 +111,59 @@ struct OCIResourceTests {
             }
         }
     }
+
+    /// crun manages no cgroup (it runs with the cgroup v2 view on a host with hybrid cgroups):
+    /// the agent starts it in the container's cgroup, where the container stays.
+    @Test("crun: limits land in the container's cgroup, the container's process in it; a hog over its limit is OOMKilled with 137")
+    func crunLimits() async throws {
+        try #require(access("/usr/bin/crun", X_OK) == 0, "crun is missing: scripts/install-deps installs it")
+        try await TestLab.with(environment: ["PODLAB_OCI_RUNTIME": "crun"]) { lab in
+            try Self.loadImage(lab)
+            let hog = #"x=$(/bin/busybox head -c 67108864 /dev/zero | /bin/busybox tr "\0" a); echo survived"#
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: limited}
+                spec:
+                  containers:
+                  - name: app
+                    image: registry.test/web:1
+                    command: [/bin/sh, -c, 'echo started; exec /bin/busybox sleep 3600']
+                    resources: {limits: {cpu: 250m, memory: 64Mi}}
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: hog}
+                spec:
+                  restartPolicy: Never
+                  containers:
+                  - {name: app, image: registry.test/web:1, command: [/bin/sh, -c, '\(hog)'], resources: {limits: {memory: 32Mi}}}
+                """, as: "crun.yaml")
+            try await lab.eventually("limited running and logged") { try lab.run(["logs", "limited"]).stdout.contains("started") }
+            let uid = try #require((try lab.pod("limited")["metadata"] as? [String: Any])?["uid"] as? String)
+            let subtree = ResourceTests.cgroupPath(lab: lab.name, uid: uid, container: "app")
+            let mount = ResourceTests.mount
+            let procsFiles: [String]
+            switch ResourceTests.hierarchy {
+            case .v2:
+                #expect(ResourceTests.read("\(mount)\(subtree)/cpu.max") == "25000 100000")
+                #expect(ResourceTests.read("\(mount)\(subtree)/memory.max") == "67108864")
+                procsFiles = ["\(mount)\(subtree)/cgroup.procs"]
+            case .v1:
+                #expect(ResourceTests.read("\(mount)/cpu\(subtree)/cpu.cfs_quota_us") == "25000")
+                #expect(ResourceTests.read("\(mount)/memory\(subtree)/memory.limit_in_bytes") == "67108864")
+                procsFiles = ["cpu", "memory"].map { "\(mount)/\($0)\(subtree)/cgroup.procs" }
+            }
+            for file in procsFiles {
+                let commands = (ResourceTests.read(file) ?? "").split(separator: "\n").map { ResourceTests.read("/proc/\($0)/cmdline") ?? "" }
+                #expect(commands.contains { $0.hasPrefix("/bin/busybox\0sleep") }, "\(file): \(commands)")
+            }
+            try await lab.eventually("hog terminated") {
+                ((try lab.containerStatus("hog", "app"))["state"] as? [String: Any])?["terminated"] != nil
+            }
+            let terminated = try #require(((try lab.containerStatus("hog", "app"))["state"] as? [String: Any])?["terminated"] as? [String: Any])
+            #expect(terminated["reason"] as? String == "OOMKilled", "\(terminated)")
+            #expect(terminated["exitCode"] as? Int == 137, "\(terminated)")
+        }
+    }
 }
