@@ -57,6 +57,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // libzstd: zstd image layers.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // glibc's malloc_trim (not in Swift's Glibc module): the sidecar gives freed pages back.
+        .systemLibrary(name: "CMalloc"),
         // _GNU_SOURCE wrappers and macro values Swift cannot import.
         .target(name: "CNetlink"),
 
@@ -139,7 +141,7 @@ let package = Package(
         // The mesh's sidecar: SwiftNIO (with NIOSSL for mTLS) and FoundationEssentials only (no Yams, Hummingbird or the
         // model), so each meshed pod's proxy starts fast and stays small.
         .target(name: "PodlabProxy", dependencies: [
-            "MeshAuthorization", "MeshRouting",
+            "MeshAuthorization", "MeshRouting", "CMalloc",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

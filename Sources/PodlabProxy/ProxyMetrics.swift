@@ -129,6 +129,13 @@ public final class ProxyMetrics: Sendable {
         state.withLock { $0.active[direction, default: 0] -= 1 }
     }
 
+    /// Captured connections closed so far, both directions.
+    public var connectionsClosed: UInt64 {
+        state.withLock { state in
+            state.connections.reduce(0) { sum, opened in sum + opened.value - UInt64(max(state.active[opened.key] ?? 0, 0)) }
+        }
+    }
+
     /// The exposition text. Every family is declared with HELP and TYPE even when empty, and
     /// series are sorted, so two scrapes of the same counts are the same text.
     public func exposition() -> String {

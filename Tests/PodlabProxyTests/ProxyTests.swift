@@ -197,4 +197,27 @@ struct ProxyTests {
 
             """)
     }
+
+    @Test("connections closed so far: both directions, the open ones not counted")
+    func connectionsClosed() {
+        let metrics = ProxyMetrics()
+        #expect(metrics.connectionsClosed == 0)
+        metrics.connectionOpened(.outbound)
+        metrics.connectionOpened(.outbound)
+        metrics.connectionOpened(.inbound)
+        #expect(metrics.connectionsClosed == 0)
+        metrics.connectionClosed(.outbound)
+        metrics.connectionClosed(.inbound)
+        #expect(metrics.connectionsClosed == 2)
+    }
+
+    @Test("the heap is trimmed once closings have stopped for a look, once per burst")
+    func heapTrim() {
+        var trim = HeapTrim()
+        // Nothing closed yet: nothing to give back. Closings go on (5, 9): wait for them to stop.
+        // None since the last look (9 again): trim, once. Then the next burst (10).
+        let closed: [UInt64] = [0, 5, 9, 9, 9, 9, 10, 10, 10]
+        let due = closed.map { trim.due(closed: $0) }
+        #expect(due == [false, false, false, true, false, false, false, true, false])
+    }
 }
