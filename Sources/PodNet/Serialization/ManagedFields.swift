@@ -82,18 +82,36 @@ public struct ManagedFieldSet: Hashable, Sendable {
         self.paths = paths
     }
 
-    static func collect(_ value: JSONValue, at path: ManagedPath, names: [String], into paths: inout Set<ManagedPath>) {
+    /// The fields a `status` value sets, under `.status`: its lists as kube-apiserver's schemas
+    /// type them (`conditions` keyed by `type`, `podIPs` by `ip`; `containerStatuses` and
+    /// `hostIPs` atomic).
+    /// A keyed list is owned itself too (`.` beside its elements in `FieldsV1`), by the writer
+    /// that added it, as kube-apiserver records a list one write adds.
+    public init(status: JSONValue?) {
+        var paths: Set<ManagedPath> = []
+        for (key, value) in status?.objectValue ?? [:] {
+            Self.collect(value, at: [.field("status"), .field(key)], names: ["status", key], into: &paths, ownLists: true)
+        }
+        self.paths = paths
+    }
+
+    /// Lists that merge by key in a strategic merge patch but are atomic in the API's schema
+    /// (`+listType=atomic`), so ownership takes them whole.
+    static let atomicLists: Set<[String]> = [["status", "hostIPs"]]
+
+    static func collect(_ value: JSONValue, at path: ManagedPath, names: [String], into paths: inout Set<ManagedPath>, ownLists: Bool = false) {
         switch value {
         case .object(let fields) where !fields.isEmpty:
-            for (key, inner) in fields { collect(inner, at: path + [.field(key)], names: names + [key], into: &paths) }
+            for (key, inner) in fields { collect(inner, at: path + [.field(key)], names: names + [key], into: &paths, ownLists: ownLists) }
         case .array(let items) where !items.isEmpty:
             let field = names.last ?? ""
-            if let mergeKey = StrategicMergePatch.mergeKey(field: field, path: Array(names.dropLast())),
+            if !atomicLists.contains(names), let mergeKey = StrategicMergePatch.mergeKey(field: field, path: Array(names.dropLast())),
                items.allSatisfy({ $0[mergeKey] != nil }) {
+                if ownLists { paths.insert(path) }
                 for item in items {
                     let itemPath = path + [.key(mergeKey, item[mergeKey]!)]
                     paths.insert(itemPath)
-                    collect(item, at: itemPath, names: names, into: &paths)
+                    collect(item, at: itemPath, names: names, into: &paths, ownLists: ownLists)
                 }
             } else if StrategicMergePatch.mergedScalarLists.contains(field) {
                 for item in items { paths.insert(path + [.value(item)]) }
@@ -161,13 +179,22 @@ public struct ManagedFieldsEntry: Hashable, Sendable {
     public var apiVersion: String
     public var time: Timestamp?
     public var fields: ManagedFieldSet
+    /// The subresource written (`status`), nil for the object itself: a manager's writes of the
+    /// two are separate entries, as kube-apiserver keeps them.
+    public var subresource: String?
 
-    public init(manager: String, operation: Operation, apiVersion: String, time: Timestamp?, fields: ManagedFieldSet) {
+    public init(manager: String, operation: Operation, apiVersion: String, time: Timestamp?, fields: ManagedFieldSet, subresource: String? = nil) {
         self.manager = manager
         self.operation = operation
         self.apiVersion = apiVersion
         self.time = time
         self.fields = fields
+        self.subresource = subresource
+    }
+
+    /// True for the entry that `manager`'s `Update` of `apiVersion` (of `subresource`) refreshes.
+    func isUpdate(by manager: String, apiVersion: String, subresource: String?) -> Bool {
+        self.manager == manager && operation == .update && self.apiVersion == apiVersion && self.subresource == subresource
     }
 
     /// Reads an entry; nil for one that is not a FieldsV1 entry podlab understands.
@@ -179,6 +206,7 @@ public struct ManagedFieldsEntry: Hashable, Sendable {
         apiVersion = json["apiVersion"]?.stringValue ?? ""
         time = json["time"]?.stringValue.flatMap { try? Timestamp(parsing: $0) }
         fields = ManagedFieldSet(fieldsV1: json["fieldsV1"] ?? .object([:]))
+        subresource = json["subresource"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public var json: JSONValue {
@@ -187,6 +215,7 @@ public struct ManagedFieldsEntry: Hashable, Sendable {
             "fieldsType": "FieldsV1", "fieldsV1": self.fields.fieldsV1,
         ]
         if let time { fields["time"] = .string(time.description) }
+        if let subresource { fields["subresource"] = .string(subresource) }
         return .object(fields)
     }
 
@@ -244,7 +273,7 @@ public enum ManagedFields {
     public static func setting(_ entries: [ManagedFieldsEntry], on object: JSONValue) -> JSONValue {
         guard case .object(var fields) = object else { return object }
         var metadata = fields["metadata"]?.objectValue ?? [:]
-        metadata["managedFields"] = entries.isEmpty ? nil : .array(entries.map(\.json))
+        metadata["managedFields"] = entries.isEmpty ? nil : .array(sorted(entries).map(\.json))
         fields["metadata"] = .object(metadata)
         return .object(fields)
     }
@@ -268,6 +297,15 @@ public enum ManagedFields {
         return current
     }
 
+    /// True when `value`, found at `path`, is a list whose elements are owned by key.
+    static func isKeyedList(_ value: JSONValue, at path: ManagedPath) -> Bool {
+        guard case .array(let items) = value, !items.isEmpty, case .field(let field)? = path.last else { return false }
+        let names = path.compactMap { element -> String? in if case .field(let name) = element { name } else { nil } }
+        guard !ManagedFieldSet.atomicLists.contains(names),
+              let mergeKey = StrategicMergePatch.mergeKey(field: field, path: Array(names.dropLast())) else { return false }
+        return items.allSatisfy { $0[mergeKey] != nil }
+    }
+
     /// True when `path` ends at a keyed element: the element is owned, its fields compared one by one.
     static func isElement(_ path: ManagedPath) -> Bool {
         if case .key? = path.last { return true }
@@ -284,11 +322,21 @@ public enum ManagedFields {
             return isElement(path) ? false : value(at: path, in: old) != value(at: path, in: new)
         }
         let removed = before.paths.subtracting(after.paths)
-        var entries = self.entries(of: old)
+        let entries = updating(self.entries(of: old), changed: changed, removed: removed,
+                               manager: manager, apiVersion: apiVersion, subresource: nil, time: time)
+        return setting(entries, on: new)
+    }
+
+    /// The entries after an update by `manager` that `changed` some fields and `removed` others:
+    /// what it changed is its own and no one else's, what it removed is no one's, and an entry
+    /// left owning nothing goes.
+    static func updating(_ entries: [ManagedFieldsEntry], changed: Set<ManagedPath>, removed: Set<ManagedPath>,
+                         manager: String, apiVersion: String, subresource: String?, time: Timestamp) -> [ManagedFieldsEntry] {
+        var entries = entries
         var found = false
         for index in entries.indices {
             entries[index].fields.paths.subtract(removed)
-            if entries[index].manager == manager && entries[index].operation == .update && entries[index].apiVersion == apiVersion {
+            if entries[index].isUpdate(by: manager, apiVersion: apiVersion, subresource: subresource) {
                 found = true
                 if !changed.isEmpty {
                     entries[index].fields.paths.formUnion(changed)
@@ -299,9 +347,51 @@ public enum ManagedFields {
             }
         }
         if !found && !changed.isEmpty {
-            entries.append(ManagedFieldsEntry(manager: manager, operation: .update, apiVersion: apiVersion, time: time, fields: ManagedFieldSet(changed)))
+            entries.append(ManagedFieldsEntry(manager: manager, operation: .update, apiVersion: apiVersion, time: time,
+                                              fields: ManagedFieldSet(changed), subresource: subresource))
         }
-        return setting(entries.filter { !$0.fields.isEmpty }, on: new)
+        return entries.filter { !$0.fields.isEmpty }
+    }
+
+    /// A write of the `status` subresource by `manager` (the kubelet's of a pod, a controller's
+    /// of its object), given the status before (nil: none) and after and the object's
+    /// `metadata.managedFields`: the status fields the write added or changed become the
+    /// manager's `Update` entry with `subresource: status`, and no one else's; fields it
+    /// removed are no one's. Returns the new `managedFields` (nil: no entry left), or
+    /// `managedFields` itself, unread, when the write changed nothing.
+    public static func recordStatusUpdate(from oldStatus: JSONValue?, to newStatus: JSONValue?, managedFields: JSONValue?,
+                                          manager: String, apiVersion: String, time: Timestamp) -> JSONValue? {
+        let old: JSONValue = .object(["status": oldStatus ?? .object([:])])
+        let new: JSONValue = .object(["status": newStatus ?? .object([:])])
+        let before = ManagedFieldSet(status: oldStatus)
+        let after = ManagedFieldSet(status: newStatus)
+        // An element or a keyed list present before and after is not changed itself: its fields are.
+        let changed = after.paths.filter { path in
+            guard before.paths.contains(path) else { return true }
+            guard !isElement(path) else { return false }
+            let newValue = value(at: path, in: new)
+            if let newValue, isKeyedList(newValue, at: path), let oldValue = value(at: path, in: old), isKeyedList(oldValue, at: path) { return false }
+            return value(at: path, in: old) != newValue
+        }
+        let removed = before.paths.subtracting(after.paths)
+        if changed.isEmpty && removed.isEmpty { return managedFields }
+        let entries = updating((managedFields?.arrayValue ?? []).compactMap(ManagedFieldsEntry.init), changed: changed, removed: removed,
+                               manager: manager, apiVersion: apiVersion, subresource: "status", time: time)
+        return entries.isEmpty ? nil : .array(sorted(entries).map(\.json))
+    }
+
+    /// The entries in kube-apiserver's order: by operation (`Apply` first), then time (to the
+    /// second), manager, API version and subresource.
+    public static func sorted(_ entries: [ManagedFieldsEntry]) -> [ManagedFieldsEntry] {
+        func before(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+        return entries.sorted { p, q in
+            if p.operation != q.operation { return before(p.operation.rawValue, q.operation.rawValue) }
+            let (pSeconds, qSeconds) = (p.time?.secondsSince1970 ?? 0, q.time?.secondsSince1970 ?? 0)
+            if pSeconds != qSeconds { return pSeconds < qSeconds }
+            if p.manager != q.manager { return before(p.manager, q.manager) }
+            if p.apiVersion != q.apiVersion { return before(p.apiVersion, q.apiVersion) }
+            return before(p.subresource ?? "", q.subresource ?? "")
+        }
     }
 
     /// Server-side apply of `configuration` by `manager` to `live` (nil: the object is created).

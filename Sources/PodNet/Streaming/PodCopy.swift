@@ -118,3 +118,38 @@ public struct PodCopyError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// `kubectl cp --retries` (kubectl ≥ 1.24): a copy out of a pod whose tar stream breaks is
+/// resumed by running tar again and reading only the bytes not read yet, through `tail`.
+public struct PodCopyRetries: Equatable, Sendable {
+    /// `--retries`: 0 none (the default), a negative number without end.
+    public let maxTries: Int
+    /// The retries made so far.
+    public private(set) var retries = 0
+
+    public init(maxTries: Int) { self.maxTries = maxTries }
+
+    /// The command that writes the archive of `path` from byte `offset` on (kubectl's
+    /// `initReadFrom`): plain `tar cf - PATH` without retries; with them, tar piped through
+    /// `tail -c+OFFSET`, from the first read on (kubectl starts at `tail -c+0`, the whole
+    /// stream, and resumes at one past the bytes it read: tail counts from 1). The path is
+    /// quoted for the shell, which kubectl leaves out (a path with a space breaks there).
+    public func command(path: String, offset: UInt64) -> [String] {
+        guard maxTries != 0 else { return ["tar", "cf", "-", path] }
+        return ["sh", "-c", "tar cf - \(Self.shellQuoted(path)) | tail -c+\(offset)"]
+    }
+
+    /// After the stream ended or failed with `bytesRead` bytes read: the offset to resume at
+    /// and kubectl's line saying so (`Resuming copy at N bytes, retry 1/3`), or nil and its
+    /// line for giving up (`Dropping out copy after 3 retries`).
+    public mutating func afterBreak(bytesRead: UInt64) -> (offset: UInt64?, message: String) {
+        guard maxTries < 0 || retries < maxTries else { return (nil, "Dropping out copy after \(retries) retries") }
+        retries += 1
+        return (bytesRead + 1, "Resuming copy at \(bytesRead) bytes, retry \(retries)/\(maxTries)")
+    }
+
+    /// `text` as one word for a POSIX shell.
+    public static func shellQuoted(_ text: String) -> String {
+        "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: #"'\''"#) + "'"
+    }
+}

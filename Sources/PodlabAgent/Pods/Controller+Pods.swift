@@ -158,6 +158,9 @@ extension Controller {
             pod.status.podIP = address.description
             pod.status.podIPs = [PodIP(ip: address.description)]
             PodStatusRules.update(&pod, now: now)
+            // The kubelet's first status write happens here, with the create.
+            pod.metadata.preservedFields["managedFields"] = PodStatusOwnership.recordKubeletWrite(
+                from: nil, to: pod.status, managedFields: pod.metadata.preservedFields["managedFields"], time: now)
             pod.metadata.resourceVersion = String(try tx.nextResourceVersion())
             try tx.put(Controller.storeObject(pod))
             return pod
@@ -551,8 +554,14 @@ extension Controller {
     /// Stores a changed pod (bumping its resourceVersion) and tells watchers.
     func save(_ pod: Pod) {
         var pod = pod
-        let wasTerminal = pods[key(pod)]?.status.phase?.isTerminal ?? false
-        PodStatusRules.update(&pod, now: .now())
+        let previous = pods[key(pod)]
+        let wasTerminal = previous?.status.phase?.isTerminal ?? false
+        let now = Timestamp.now()
+        PodStatusRules.update(&pod, now: now)
+        // What changed in the status is the kubelet's write (a client's update keeps the status).
+        pod.metadata.preservedFields["managedFields"] = PodStatusOwnership.recordKubeletWrite(
+            from: previous?.metadata.uid == pod.metadata.uid ? previous?.status : nil, to: pod.status,
+            managedFields: pod.metadata.preservedFields["managedFields"], time: now)
         do {
             pod = try store.write { tx in
                 var pod = pod

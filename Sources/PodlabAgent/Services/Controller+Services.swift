@@ -13,7 +13,7 @@ extension Controller {
         namespaces = Dictionary(uniqueKeysWithValues: try loadStored(Namespace.self).map { ($0.metadata.name, $0) })
         let needed = Set(Namespace.builtIn + pods.values.map(\.metadata.namespace))
         for name in needed.sorted() where namespaces[name] == nil {
-            try storeNewNamespace(Namespace(metadata: ObjectMeta(name: name)))
+            try storeNewNamespace(Namespace(metadata: ObjectMeta(name: name)), manager: FieldManagerName.apiServer)
         }
         services = Dictionary(uniqueKeysWithValues: try loadStored(Service.self).map { (objectKey($0), $0) })
         serviceAllocation = ServiceAllocation(serviceCIDR: plan.serviceCIDR, services: services.values)
@@ -178,9 +178,12 @@ extension Controller {
         }
     }
 
+    /// Stores a new namespace; `manager` names who made it when the agent makes it itself.
     @discardableResult
-    func storeNewNamespace(_ namespace: Namespace) throws -> Namespace {
-        let stored = try persist(Controller.stamped(namespace.applyingDefaults()), .added)
+    func storeNewNamespace(_ namespace: Namespace, manager: String? = nil) throws -> Namespace {
+        var namespace = Controller.stamped(namespace.applyingDefaults())
+        if let manager { namespace = namespace.recordingWrite(by: manager, over: nil, time: .now()) }
+        let stored = try persist(namespace, .added)
         namespaces[stored.metadata.name] = stored
         namespaceChangedForPolicies(stored.metadata.name)
         return stored
@@ -333,7 +336,8 @@ extension Controller {
         guard let plan, services[APIServerService.qualifiedName] == nil,
               let service = APIServerService.service(serviceCIDR: plan.serviceCIDR) else { return }
         do {
-            _ = try await createService(namespace: APIServerService.namespace, body: Data(service.json.jsonText(indent: 0).utf8), dryRun: false)
+            let made = service.recordingWrite(by: FieldManagerName.apiServer, over: nil, time: .now())
+            _ = try await createService(namespace: APIServerService.namespace, body: Data(made.json.jsonText(indent: 0).utf8), dryRun: false)
         } catch {
             logger.error("service \(APIServerService.qualifiedName): \(error)")
         }
@@ -466,6 +470,7 @@ extension Controller {
                 let isNew = slice.metadata.uid.isEmpty
                 var slice = isNew ? Controller.stamped(slice) : slice
                 slice.metadata.generation = (slice.metadata.generation ?? 0) + 1
+                slice = slice.recordingWrite(by: FieldManagerName.controllerManager, over: isNew ? nil : endpointSlices[objectKey(slice)], time: .now())
                 slice = try persist(slice, isNew ? .added : .modified)
                 keepSlice(slice)
             }

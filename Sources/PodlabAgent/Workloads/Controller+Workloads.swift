@@ -254,6 +254,7 @@ extension Controller {
                 var name = ""
                 repeat { name = SafeAlphabet.random() } while pods["\(replicaSet.metadata.namespace)/\(replicaSet.metadata.name)-\(name)"] != nil
                 let pod = ReplicaSetScaling.pod(for: replicaSet, suffix: name).applyingDefaults()
+                    .recordingWrite(by: FieldManagerName.controllerManager, over: nil, time: .now())
                 do {
                     try admitPod(pod, namespace: replicaSet.metadata.namespace, controlled: true)
                     recordEvent(replicaSet, type: .normal, reason: EventReason.successfulCreate, message: "Created pod: \(pod.metadata.name)",
@@ -290,7 +291,7 @@ extension Controller {
         if status != replicaSet.status {
             replicaSet.status = status
             do {
-                replicaSet = try persist(replicaSet, .modified)
+                replicaSet = try persist(replicaSet.recordingWrite(by: FieldManagerName.controllerManager, over: replicaSets[key], time: .now()), .modified)
                 replicaSets[key] = replicaSet
             } catch {
                 logger.error("replicaset \(key): storing its status failed: \(error)")
@@ -321,12 +322,14 @@ extension Controller {
                 guard replicaSets[objectKey(created)] == nil else {
                     // A ReplicaSet of that name that is not this template's: a hash collision.
                     deployment.status.collisionCount = (deployment.status.collisionCount ?? 0) + 1
-                    deployment = try persist(deployment, .modified)
+                    deployment = try persist(deployment.recordingWrite(by: FieldManagerName.controllerManager, over: deployments[key], time: .now()),
+                                             .modified)
                     deployments[key] = deployment
                     return true
                 }
                 created.metadata.generation = 1
-                created = try persist(Controller.stamped(created), .added)
+                created = try persist(Controller.stamped(created).recordingWrite(by: FieldManagerName.controllerManager, over: nil, time: .now()),
+                                      .added)
                 replicaSets[objectKey(created)] = created
                 logger.info("deployment \(key): created replicaset \(created.metadata.name) with \(replicas) replica(s)")
                 if replicas > 0 {
@@ -339,7 +342,8 @@ extension Controller {
             } else if var current = new, DeploymentRollout.revision(of: current.metadata) <= maxOldRevision {
                 // Back to an old template (a rollback): it becomes the newest revision.
                 current.metadata.annotations[Deployment.revisionAnnotation] = String(maxOldRevision + 1)
-                current = try persist(current, .modified)
+                current = try persist(current.recordingWrite(by: FieldManagerName.controllerManager, over: replicaSets[objectKey(current)],
+                                                             time: .now()), .modified)
                 replicaSets[objectKey(current)] = current
                 new = current
                 changed = true
@@ -353,7 +357,8 @@ extension Controller {
                 replicaSet.spec.replicas = Int32(replicas)
                 replicaSet.metadata.generation = (replicaSet.metadata.generation ?? 1) + 1
                 replicaSet.metadata.annotations[Deployment.desiredReplicasAnnotation] = String(deployment.desiredReplicas)
-                replicaSet = try persist(replicaSet, .modified)
+                replicaSet = try persist(replicaSet.recordingWrite(by: FieldManagerName.controllerManager, over: replicaSets[objectKey(replicaSet)],
+                                                                   time: .now()), .modified)
                 replicaSets[objectKey(replicaSet)] = replicaSet
                 if name == newSet.metadata.name { newSet = replicaSet }
                 logger.info("deployment \(key): scaled replicaset \(name) to \(replicas)")
@@ -371,7 +376,8 @@ extension Controller {
             updated.metadata.annotations[Deployment.revisionAnnotation] = newSet.metadata.annotations[Deployment.revisionAnnotation]
             updated.status = DeploymentRollout.status(of: deployment, new: newSet, all: ownedReplicaSets(of: deployment), now: .now())
             if updated != deployment {
-                deployments[key] = try persist(updated, .modified)
+                deployments[key] = try persist(updated.recordingWrite(by: FieldManagerName.controllerManager, over: deployment, time: .now()),
+                                               .modified)
             }
             scheduleProgressDeadlineCheck(updated)
         } catch {

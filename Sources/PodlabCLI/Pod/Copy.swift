@@ -29,6 +29,10 @@ public struct Copy: PodlabCommand {
     @Flag(name: .customLong("no-preserve"), help: "The copied files' ownership and permissions are not preserved in the container.")
     public var noPreserve = false
 
+    @Option(name: .customLong("retries"),
+            help: "Set number of retries to complete a copy operation from a container. Specify 0 to disable or any negative value for infinite retrying. The default is 0 (no retry).")
+    public var retries = 0
+
     @Argument(help: "The source: a local path or [[namespace/]pod:]path.")
     public var source: String
 
@@ -78,22 +82,14 @@ public struct Copy: PodlabCommand {
             try written.get()
         case let .fromPod(namespace, pod, path, local):
             let namespace = namespace ?? scope.resolvedNamespace
-            let pipe = try Self.makePipe()
-            let child: ChildProcess
-            do {
-                // tar's own messages go to stdout, as kubectl passes them on.
-                child = try await Exec.start(["tar", "cf", "-", path], pod: pod, container: container, quiet: true, tty: false,
-                                             namespace: namespace, client: client, context: context,
-                                             stdin: .null, stdout: .fd(pipe[1]), stderr: .inherit)
-            } catch {
-                close(pipe[0])
-                close(pipe[1])
-                throw error
-            }
-            close(pipe[1])
-            let unpacked = Result { try Self.unpack(fd: pipe[0], prefix: PodCopy.entryPrefix(remotePath: path), local: local, context: context) }
-            close(pipe[0])
-            let status = try await child.exitStatus()
+            let spawn = try await Exec.prepare(pod: pod, container: container, quiet: true, tty: false, namespace: namespace,
+                                               client: client, context: context)
+            let archive = try ResumingArchive(path: path, retries: PodCopyRetries(maxTries: retries), spawn: spawn, context: context)
+            let unpacked = Result { try Self.unpack(archive, prefix: PodCopy.entryPrefix(remotePath: path), local: local, context: context) }
+            // The tars of broken streams ended one way or another; the last one's status counts.
+            let children = archive.finish()
+            var status = TerminationStatus.exited(0)
+            for child in children { status = try await child.exitStatus() }
             try unpacked.get()
             if status.shellCode != 0 { throw CLIError("command terminated with exit code \(status.shellCode)") }
         }
@@ -112,8 +108,8 @@ public struct Copy: PodlabCommand {
     /// Writes the entries of a tar stream under `local`, as kubectl's `untarAll`: directories
     /// made, files written, symbolic links and entries that would land outside skipped with
     /// kubectl's warnings.
-    static func unpack(fd: Int32, prefix: String, local: String, context: CommandContext) throws {
-        var reader = TarReader(DescriptorSource(fd: fd))
+    static func unpack(_ source: ResumingArchive, prefix: String, local: String, context: CommandContext) throws {
+        var reader = TarReader(ArchiveSource(archive: source))
         while true {
             let entry: TarEntry?
             do { entry = try reader.next() } catch { throw CLIError("cp: reading the archive: \(error)") }
@@ -156,17 +152,81 @@ public struct Copy: PodlabCommand {
         }
     }
 
-    /// A tar stream read from a descriptor.
-    struct DescriptorSource: TarByteSource {
-        let fd: Int32
-        mutating func read(maxCount: Int) throws(OCIImageError) -> [UInt8] {
+    /// The archive tar writes in the container, read through a pipe; with `--retries`, a
+    /// stream that ends or fails before the archive does is resumed as kubectl's `TarPipe`
+    /// resumes it: tar runs again, piped through `tail -c+N` from one past the bytes read.
+    /// The reader stops at the archive's end blocks, so a stream read to its end is one that
+    /// broke.
+    final class ResumingArchive {
+        let path: String
+        var retries: PodCopyRetries
+        let spawn: Exec.ContainerSpawn
+        let context: CommandContext
+        var fd: Int32 = -1
+        var bytesRead: UInt64 = 0
+        var children: [ChildProcess] = []
+
+        init(path: String, retries: PodCopyRetries, spawn: @escaping Exec.ContainerSpawn, context: CommandContext) throws {
+            self.path = path
+            self.retries = retries
+            self.spawn = spawn
+            self.context = context
+            try start(at: 0)
+        }
+
+        /// tar (or tar | tail) from byte `offset` on, its stdout a new pipe. tar's own messages
+        /// go to stderr (kubectl passes the exec's stderr on).
+        func start(at offset: UInt64) throws {
+            let pipe = try Copy.makePipe()
+            do {
+                children.append(try spawn(retries.command(path: path, offset: offset), .null, .fd(pipe[1]), .inherit))
+            } catch {
+                close(pipe[0])
+                close(pipe[1])
+                throw error
+            }
+            close(pipe[1])
+            fd = pipe[0]
+        }
+
+        func read(maxCount: Int) throws(OCIImageError) -> [UInt8] {
             var buffer = [UInt8](repeating: 0, count: min(maxCount, 1 << 16))
             while true {
                 let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-                if n >= 0 { return Array(buffer[0..<n]) }
-                if errno != EINTR { throw OCIImageError("read: \(String(cString: strerror(errno)))") }
+                if n > 0 {
+                    bytesRead += UInt64(n)
+                    return Array(buffer[0..<n])
+                }
+                if n < 0 && errno == EINTR { continue }
+                let failure = n < 0 ? String(cString: strerror(errno)) : nil
+                guard retries.maxTries != 0 else {
+                    if let failure { throw OCIImageError("read: \(failure)") }
+                    return []
+                }
+                let (offset, message) = retries.afterBreak(bytesRead: bytesRead)
+                context.stdout.line(message)
+                guard let offset else {
+                    if let failure { throw OCIImageError("read: \(failure)") }
+                    return []
+                }
+                close(fd)
+                fd = -1
+                do { try start(at: offset) } catch { throw OCIImageError("\(error)") }
             }
         }
+
+        /// Closes the last stream; the processes started, for their statuses.
+        func finish() -> [ChildProcess] {
+            if fd >= 0 { close(fd) }
+            fd = -1
+            return children
+        }
+    }
+
+    /// `ResumingArchive` as the tar reader's source.
+    struct ArchiveSource: TarByteSource {
+        let archive: ResumingArchive
+        mutating func read(maxCount: Int) throws(OCIImageError) -> [UInt8] { try archive.read(maxCount: maxCount) }
     }
 
     /// Writes a local file or directory as a tar stream, as kubectl's `makeTar`: entries named

@@ -56,6 +56,17 @@ public struct Exec: PodlabCommand {
     /// process group as this one, with the stdio given: what `exec` runs, and `cp` its `tar`.
     static func start(_ command: [String], pod: String, container: String?, quiet: Bool, tty: Bool, namespace: String, client: APIClient,
                       context: CommandContext, stdin: StandardIO, stdout: StandardIO, stderr: StandardIO) async throws -> ChildProcess {
+        let spawn = try await prepare(pod: pod, container: container, quiet: quiet, tty: tty, namespace: namespace, client: client, context: context)
+        return try spawn(command, stdin, stdout, stderr)
+    }
+
+    /// Starts a command in a container: what `prepare` returns, called without waiting.
+    typealias ContainerSpawn = @Sendable (_ command: [String], _ stdin: StandardIO, _ stdout: StandardIO, _ stderr: StandardIO) throws -> ChildProcess
+
+    /// Looks up the pod, the container and its sandbox once (`start`'s checks), and returns
+    /// what starts commands in that container (`cp --retries` starts its tar again with it).
+    static func prepare(pod: String, container: String?, quiet: Bool, tty: Bool, namespace: String, client: APIClient,
+                        context: CommandContext) async throws -> ContainerSpawn {
         let name = try ResourceName.pod(pod)
         let podObject = try await client.get(Pod.self, APIPath.pod(namespace, name))
         if let phase = podObject.status.phase, phase.isTerminal {
@@ -68,13 +79,16 @@ public struct Exec: PodlabCommand {
         }
         if let containerID = podObject.status[container: chosen.name]?.containerID,
            let (kind, id) = OCIContainers.runtimeContainer(ofContainerID: containerID) {
-            var request = OCIContainers.execRequest(runtime: kind, runtimeRoot: OCIContainers.runtimeRoot(client.paths), id: id, command: command,
-                                                    terminal: tty ? context.environment["TERM"] ?? "xterm" : nil)
-            request.stdin = stdin
-            request.stdout = stdout
-            request.stderr = stderr
-            request.newSession = false
-            return try Spawner.spawn(request)
+            let runtimeRoot = OCIContainers.runtimeRoot(client.paths)
+            let terminal = tty ? context.environment["TERM"] ?? "xterm" : nil
+            return { command, stdin, stdout, stderr in
+                var request = OCIContainers.execRequest(runtime: kind, runtimeRoot: runtimeRoot, id: id, command: command, terminal: terminal)
+                request.stdin = stdin
+                request.stdout = stdout
+                request.stderr = stderr
+                request.newSession = false
+                return try Spawner.spawn(request)
+            }
         }
         let image = podObject.spec.container(named: chosen.name)?.image
         // A container with volumes is joined in its own mount namespace, which only a running
@@ -98,20 +112,23 @@ public struct Exec: PodlabCommand {
         }
 
         let toolsPath = (try LabFiles.executableDirectory()) + "/podlab-tools"
-        let program = try Self.program(for: command, image: resolvedImage?.image, environment: environment, toolsPath: toolsPath,
-                                       busyboxPath: ContainerRuntime.busyboxExecutable) {
-            try? Spawner.resolve($0, environment: environment)
-        }
         var workingDirectory = chosen.workingDir.flatMap { $0.isEmpty ? nil : $0 }
         // Checked from inside the container's mount namespace (a volume may be the directory).
         if let dir = workingDirectory, !FileManager.default.fileExists(atPath: Self.pathSeen(dir, from: chosen.mnt)) { workingDirectory = nil }
-
-        return try Spawner.spawn(SpawnRequest(
-            executable: program.executable, arguments: program.arguments, argv0: program.argv0,
-            environment: environment, workingDirectory: workingDirectory,
-            stdin: stdin, stdout: stdout, stderr: stderr,
-            networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
-            mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup))
+        let catalogImage = resolvedImage?.image
+        let (directory, environmentSeen) = (workingDirectory, environment)
+        return { command, stdin, stdout, stderr in
+            let program = try Self.program(for: command, image: catalogImage, environment: environmentSeen, toolsPath: toolsPath,
+                                           busyboxPath: ContainerRuntime.busyboxExecutable) {
+                try? Spawner.resolve($0, environment: environmentSeen)
+            }
+            return try Spawner.spawn(SpawnRequest(
+                executable: program.executable, arguments: program.arguments, argv0: program.argv0,
+                environment: environmentSeen, workingDirectory: directory,
+                stdin: stdin, stdout: stdout, stderr: stderr,
+                networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
+                mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup))
+        }
     }
 
     /// The container to run in, as kubectl, the API server and the kubelet decide it: the one
