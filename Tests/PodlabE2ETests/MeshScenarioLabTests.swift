@@ -115,7 +115,7 @@ struct MeshScenarioLabTests {
                 return try #require((object?["spec"] as? [String: Any])?["clusterIP"] as? String)
             }
             let web = try clusterIP("web"), flaky = try clusterIP("flaky")
-            func traffic() throws -> CommandResult {
+            @Sendable func traffic() throws -> CommandResult {
                 // Debian's curl in the client pod's network namespace: captured like the pod's own.
                 // One -o per URL (a glob's bodies all go where its -o says).
                 try Command.run("curl", ["-s", "-w", "%{http_code}\n", "--max-time", "20", "-o", "/dev/null", "http://\(web)/w[1-100]",
@@ -125,11 +125,11 @@ struct MeshScenarioLabTests {
                 let codes = try traffic().stdout.split(separator: "\n")
                 return codes.prefix(100).allSatisfy { $0 == "200" } && codes.count == 200
             }
-            // Traffic throughout mesh top's window.
-            let top = Task.detached { try lab.run(["mesh", "top", "--once", "--interval", "3s"]) }
-            let deadline = ContinuousClock.now + .seconds(4)
-            while ContinuousClock.now < deadline { _ = try traffic() }
-            let result = try await top.value
+            // Traffic throughout mesh top's window, however late the command starts its first scrape.
+            let sender = Task.detached { while !Task.isCancelled { _ = try? traffic() } }
+            let result = try await Task.detached { try lab.run(["mesh", "top", "--once", "--interval", "3s"]) }.value
+            sender.cancel()
+            _ = await sender.value
             #expect(result.succeeded, "\(result.stderr)")
             let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
             #expect(lines.first == ["SERVICE", "ROUTE", "RULE", "SUCCESS", "RPS", "P50", "P99", "REQUESTS"], "\(result.stdout)")

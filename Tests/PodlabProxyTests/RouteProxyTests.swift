@@ -516,8 +516,9 @@ struct RouteProxyTests {
     func leastRequest() async throws {
         try await Lab.with { lab in
             let fast = Counter(), slow = Counter()
+            // Slow enough that a loaded machine's stalls on the fast one do not hide the difference.
             let quick = try await lab.backend("fast", requests: fast)
-            let sluggish = try await lab.backend("slow", requests: slow) { _ in (200, .milliseconds(100)) }
+            let sluggish = try await lab.backend("slow", requests: slow) { _ in (200, .milliseconds(300)) }
             lab.service("web", clusterIP: Self.web.address, ports: [quick, sluggish], loadBalancing: .leastRequest)
             let proxy = try await lab.startProxy()
             // Eight application connections, 25 requests each, at once.
