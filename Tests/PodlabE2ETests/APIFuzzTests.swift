@@ -90,12 +90,14 @@ struct APIFuzzTests {
             let baselineFDs = TestLab.openSockets(agent)
 
             for item in Self.cases {
-                let connection = try RawAPIConnection(socket: lab.agentSocket, receiveTimeout: 15)
+                // The receive timeout is generous: a loaded machine parses megabytes slowly.
+                let connection = try RawAPIConnection(socket: lab.agentSocket, receiveTimeout: 90)
+                let sent = ContinuousClock.now
                 connection.send(item.bytes)
                 if item.finish { connection.finishSending() }
                 let bytes = connection.readUntilClosed()
                 let answer = RawAnswer(bytes)
-                print("  \(item.label): \(answer.map { "\($0.code) \(($0.json?["reason"] as? String) ?? "")" } ?? "closed")")
+                print("  \(item.label): \(answer.map { "\($0.code) \(($0.json?["reason"] as? String) ?? "")" } ?? "closed") after \(ContinuousClock.now - sent)")
                 if let answer {
                     #expect((400..<500).contains(answer.code), "\(item.label): answered \(answer.code) \(answer.body.prefix(300))")
                     if item.routed {
