@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(name: "PodlabCNITests", dependencies: ["PodlabCNI", "podlab-cni", "Netns", "Netlink", "NFTables", "KernelTestSupport"]),
         .testTarget(name: "PodlabAgentTests", dependencies: ["PodlabAgent", "PodNet", "Netns", "NFTables", "AgentTestSupport", "KernelTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                                                              .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
-                                                             .product(name: "SwiftASN1", package: "swift-asn1")]),
+                                                             .product(name: "SwiftASN1", package: "swift-asn1"), .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "NetnsTests", dependencies: ["Netns", "KernelTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "Netns", "KernelTestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "Netns", "KernelTestSupport"]),

@@ -93,7 +93,7 @@ import Testing
             _ = try await controller.createNamespace(body: try body("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}"), dryRun: false)
             try await agent.create("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}", namespace: "team")
             let stream = try await controller.watchConfigObjects(ConfigMap.self, namespace: "team", options: ListOptions(labelSelector: nil, watch: true, resourceVersion: nil))
-            var lines = stream.makeAsyncIterator()
+            var lines = stream.eachLine.makeAsyncIterator()
             let added = try JSONReader.value(from: String(decoding: try #require(await lines.next()), as: UTF8.self))
             #expect(added["type"] == "ADDED" && added["object"]?["data"]?["a"] == "1")
             _ = try await controller.replaceConfigObject(ConfigMap.self, namespace: "team", name: "settings",

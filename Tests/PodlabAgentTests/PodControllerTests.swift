@@ -185,7 +185,7 @@ import Testing
                                                               options: ListOptions(labelSelector: nil, watch: true, resourceVersion: String(version)))
             let deletedVersion = try await withThrowingTaskGroup(of: Int64?.self) { group in
                 group.addTask {
-                    for await line in events {
+                    for await line in events.eachLine {
                         let event = try JSONReader.value(from: String(decoding: line, as: UTF8.self))
                         if event["type"]?.stringValue == "DELETED" {
                             return Int64(event["object"]?["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0
@@ -203,13 +203,8 @@ import Testing
     }
 
     /// The first lines of a watch, decoded.
-    static func firstLines(_ count: Int, of stream: AsyncStream<Data>) async throws -> [JSONValue] {
-        var lines: [JSONValue] = []
-        for await line in stream {
-            lines.append(try JSONReader.value(from: String(decoding: line, as: UTF8.self)))
-            if lines.count == count { break }
-        }
-        return lines
+    static func firstLines(_ count: Int, of stream: WatchLines) async throws -> [JSONValue] {
+        try await stream.first(count).map { try JSONReader.value(from: String(decoding: $0, as: UTF8.self)) }
     }
 
     /// client-go's streaming list: the current pods, then a bookmark at the store's version
@@ -239,7 +234,7 @@ import Testing
             let ended = try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
                     var types: [String] = []
-                    for await line in timed { types.append((try? JSONReader.value(from: String(decoding: line, as: UTF8.self)))?["type"]?.stringValue ?? "") }
+                    for await line in timed.eachLine { types.append((try? JSONReader.value(from: String(decoding: line, as: UTF8.self)))?["type"]?.stringValue ?? "") }
                     #expect(!types.contains("BOOKMARK"), "a watch that did not ask for bookmarks got one: \(types)")
                     #expect(types.prefix(2) == ["ADDED", "ADDED"])
                     return true

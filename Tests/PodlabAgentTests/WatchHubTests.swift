@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 @testable import PodlabAgent
 import PodNet
 import Testing
@@ -20,13 +21,8 @@ import Testing
         return (value["type"]?.stringValue ?? "", Int64(value["object"]?["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? -1)
     }
 
-    static func first(_ count: Int, of stream: AsyncStream<Data>) async throws -> [(type: String, version: Int64)] {
-        var lines: [(type: String, version: Int64)] = []
-        for await line in stream {
-            lines.append(try read(line))
-            if lines.count == count { break }
-        }
-        return lines
+    static func first(_ count: Int, of stream: WatchLines) async throws -> [(type: String, version: Int64)] {
+        try await stream.first(count).map(read)
     }
 
     static let pods = WatchRequest(kind: "Pod", namespace: nil)
@@ -71,13 +67,53 @@ import Testing
         for version in 1...Int64(total) {
             hub.publish(Self.event(version))
             // The second watcher keeps up.
-            if await keeping.next() != nil { read += 1 }
+            if let batch = await keeping.next() { read += WatchLines.split(batch).count }
         }
         #expect(read == total)
         // The slow one got what fit, in order, and then its end: never a gap.
         var versions: [Int64] = []
-        for await line in slow { versions.append(try Self.read(line).version) }
+        for await batch in slow { versions += try WatchLines.split(batch).map { try Self.read($0).version } }
         #expect(versions == Array(1...Int64(WatchHub.pendingLines)))
+    }
+
+    @Test func linesThatGatherWhileTheWriterIsBusyComeAsOneBatch() async throws {
+        let hub = WatchHub()
+        var watch = try hub.subscribe(Self.pods).makeAsyncIterator()
+        hub.publish(Self.event(1))
+        let first = try #require(await watch.next())
+        #expect(WatchLines.split(first).count == 1)
+        // Three events while the writer is "writing" the first: one batch of three lines.
+        for version in 2...4 { hub.publish(Self.event(Int64(version))) }
+        let second = try #require(await watch.next())
+        #expect(try WatchLines.split(second).map { try Self.read($0).version } == [2, 3, 4])
+        #expect(second.readableBytesView.last == UInt8(ascii: "\n"))
+    }
+
+    @Test func aWatchWhoseReaderIsGoneLeavesTheHub() async throws {
+        let hub = WatchHub()
+        do {
+            let watch = try hub.subscribe(Self.pods)
+            #expect(hub.subscriberCount == 1)
+            _ = watch
+        }
+        #expect(hub.subscriberCount == 0)
+        // A reader whose task is cancelled while it waits.
+        let watch = try hub.subscribe(Self.pods)
+        let reader = Task { for await _ in watch {} }
+        try await Task.sleep(for: .milliseconds(20))
+        reader.cancel()
+        await reader.value
+        #expect(hub.subscriberCount == 0)
+    }
+
+    @Test func aTimedWatchEndsAfterItsTimeoutWithItsLinesSent() async throws {
+        let hub = WatchHub()
+        let watch = try hub.subscribe(Self.pods).ending(after: .milliseconds(50))
+        hub.publish(Self.event(1))
+        var versions: [Int64] = []
+        for await batch in watch { versions += try WatchLines.split(batch).map { try Self.read($0).version } }
+        #expect(versions == [1])
+        #expect(hub.subscriberCount == 0)
     }
 
     @Test func aVersionOlderThanTheRememberedEventsIsExpired() throws {
@@ -114,5 +150,35 @@ import Testing
         // The watch without bookmarks got the events only.
         #expect(try await Self.first(2, of: plain).map(\.type) == ["MODIFIED", "MODIFIED"])
         hub.finishAll()
+    }
+}
+
+extension WatchLines {
+    /// A batch's lines, without their newlines.
+    static func split(_ batch: ByteBuffer) -> [Data] {
+        batch.readableBytesView.split(separator: UInt8(ascii: "\n")).map { Data($0) }
+    }
+
+    /// Line by line, as a client reads a watch.
+    var eachLine: AsyncStream<Data> {
+        AsyncStream { continuation in
+            let task = Task {
+                for await batch in self {
+                    for line in Self.split(batch) { continuation.yield(line) }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// The first `count` lines (fewer if the watch ends first).
+    func first(_ count: Int) async -> [Data] {
+        var lines: [Data] = []
+        for await batch in self {
+            lines += Self.split(batch)
+            if lines.count >= count { break }
+        }
+        return Array(lines.prefix(count))
     }
 }

@@ -32,7 +32,7 @@ public struct LogOptions: Sendable {
 /// What the HTTP layer needs from the control plane. Bodies are Kubernetes JSON.
 public protocol APIBackend: Sendable {
     func listPods(namespace: String?, options: ListOptions) async throws -> Data
-    func watchPods(namespace: String?, options: ListOptions) async throws -> AsyncStream<Data>
+    func watchPods(namespace: String?, options: ListOptions) async throws -> WatchLines
     func getPod(namespace: String, name: String) async throws -> Data
     /// With `dryRun`, every check runs and the answer is what would be stored, but nothing changes.
     func createPod(namespace: String, body: Data, dryRun: Bool) async throws -> Data
@@ -266,7 +266,19 @@ public enum APIServer {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    /// Newline-delimited JSON watch events, flushed one by one.
+    /// A watch: newline-delimited JSON events, each batch that gathered while the last was being
+    /// written sent with one write. The watch is cancelled when its client goes.
+    static func stream(_ lines: WatchLines) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json", .transferEncoding: "chunked"], body: ResponseBody { writer in
+            defer { lines.queue.cancel() }
+            for await batch in lines {
+                try await writer.write(batch)
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// Newline-delimited JSON events, flushed one by one.
     static func stream(_ events: AsyncStream<Data>) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json", .transferEncoding: "chunked"], body: ResponseBody { writer in
             for await event in events {

@@ -7,7 +7,7 @@ import PodNet
 /// (nil when listing across all); cluster-scoped ones get nil.
 public struct ResourceHandlers: Sendable {
     public var list: @Sendable (_ namespace: String?, ListOptions) async throws -> Data
-    public var watch: @Sendable (_ namespace: String?, ListOptions) async throws -> AsyncStream<Data>
+    public var watch: @Sendable (_ namespace: String?, ListOptions) async throws -> WatchLines
     public var get: @Sendable (_ namespace: String?, _ name: String) async throws -> Data
     public var create: (@Sendable (_ namespace: String?, Data, _ dryRun: Bool) async throws -> Data)?
     public var replace: (@Sendable (_ namespace: String?, _ name: String, Data, _ dryRun: Bool) async throws -> Data)?

@@ -29,10 +29,14 @@ public struct WatchEvent: Sendable {
     /// `{"object":OBJECT,"type":"TYPE"}`: the bytes `{"type": TYPE, "object": OBJECT}` is written
     /// as (keys in byte order), with the object's text as it is.
     static func line(_ type: String, object: Data) -> Data {
+        object.withUnsafeBytes { line(type, object: $0) }
+    }
+
+    static func line(_ type: String, object: UnsafeRawBufferPointer) -> Data {
         var line = Data()
         line.reserveCapacity(object.count + type.utf8.count + 20)
         line.append(contentsOf: #"{"object":"#.utf8)
-        line.append(object)
+        if let base = object.baseAddress { line.append(base.assumingMemoryBound(to: UInt8.self), count: object.count) }
         line.append(contentsOf: #","type":""#.utf8)
         line.append(contentsOf: type.utf8)
         line.append(contentsOf: #""}"#.utf8)
@@ -84,13 +88,14 @@ public struct WatchRequest: Sendable {
 /// Fans store changes out to watchers (`?watch=true`).
 ///
 /// Each event's watch line (`{"object":…,"type":"MODIFIED"}`) is written once, when the first
-/// watcher wants it, and every watcher gets that same line: a watcher costs one yield per event,
-/// not an encoding of its own. Labels are read from the event's text once per event, and only
+/// watcher wants it, and every watcher gets that same line: a watcher costs one copy into its
+/// `WatchQueue` per event, not an encoding of its own, and its writer sends what has gathered
+/// in one write. Labels are read from the event's text once per event, and only
 /// when a watch has a label selector.
 public final class WatchHub: Sendable {
     private struct Subscriber {
         var request: WatchRequest
-        var continuation: AsyncStream<Data>.Continuation
+        var queue: WatchQueue
 
         func wants(_ event: WatchEvent) -> Bool {
             request.kind == event.objectKind && (request.namespace == nil || request.namespace == event.namespace)
@@ -139,46 +144,48 @@ public final class WatchHub: Sendable {
         }
     }
 
-    /// A stream of watch lines (without their newline): `initial` first, then the remembered
-    /// events newer than resourceVersion `since`, then every event `request` wants as it is
-    /// published; bookmarks now and then where the request has them. It ends when the consumer
-    /// stops iterating, or when the consumer falls `pendingLines` behind. Throws `WatchExpired`
-    /// when events after `since` are no longer known.
-    public func subscribe(_ request: WatchRequest, since: Int64? = nil, initial: [Data] = []) throws -> AsyncStream<Data> {
+    /// A watch's lines: `initial` first, then the remembered events newer than resourceVersion
+    /// `since`, then every event `request` wants as it is published; bookmarks now and then where
+    /// the request has them. It ends when its reader stops reading, or when the reader falls
+    /// `pendingLines` behind. Throws `WatchExpired` when events after `since` are no longer known.
+    public func subscribe(_ request: WatchRequest, since: Int64? = nil, initial: [Data] = []) throws -> WatchLines {
         let id = UUID()
-        let (stream, continuation) = AsyncStream<Data>.makeStream(bufferingPolicy: .bufferingOldest(max(Self.pendingLines, initial.count + 1)))
-        let subscriber = Subscriber(request: request, continuation: continuation)
+        let queue = WatchQueue(limit: max(Self.pendingLines, initial.count + 1))
+        let subscriber = Subscriber(request: request, queue: queue)
         // Under the lock: an event published meanwhile is either remembered here or sent to
         // the new subscriber, never both.
         try state.withLock { state in
             if let since {
                 guard since >= state.expiredThrough else { throw WatchExpired(requested: since, oldest: state.expiredThrough) }
             }
-            for line in initial { continuation.yield(line) }
+            for line in initial { queue.yield(line) }
             if let since {
                 for index in state.recent.indices where state.recent[index].resourceVersion > since && subscriber.wants(state.recent[index]) {
-                    if let line = Self.line(of: &state.recent[index], for: request) { continuation.yield(line) }
+                    if let line = Self.line(of: &state.recent[index], for: request) { queue.yield(line) }
                 }
             }
             state.subscribers[id] = subscriber
         }
-        continuation.onTermination = { [weak self] _ in
+        queue.onTermination { [weak self] in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
         if request.bookmark != nil { startBookmarkTimer() }
-        return stream
+        return WatchLines(queue)
     }
+
+    /// How many watches are open.
+    var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
     public func publish(_ event: WatchEvent) {
         var event = event
-        var ended: [AsyncStream<Data>.Continuation] = []
+        var ended: [WatchQueue] = []
         state.withLock { state in
             state.latest = max(state.latest, event.resourceVersion)
             // Yielded under the lock, so a bookmark (sent under it too) never overtakes an
             // event of its version or older.
             for subscriber in state.subscribers.values where subscriber.wants(event) {
                 guard let line = Self.line(of: &event, for: subscriber.request) else { continue }
-                if case .dropped = subscriber.continuation.yield(line) { ended.append(subscriber.continuation) }
+                if subscriber.queue.yield(line) == .dropped { ended.append(subscriber.queue) }
             }
             state.recent.append(event)
             if state.recent.count > WatchHub.recentEvents {
@@ -187,8 +194,8 @@ public final class WatchHub: Sendable {
                 state.recent.removeFirst(forgotten)
             }
         }
-        // Outside the lock: finishing runs the stream's termination, which takes it.
-        for continuation in ended { continuation.finish() }
+        // Outside the lock: finishing runs the watch's termination, which takes it.
+        for queue in ended { queue.finish() }
     }
 
     /// The event's line for a watch that wants its kind and namespace, or nil when the watch's
@@ -208,7 +215,7 @@ public final class WatchHub: Sendable {
         state.withLock { state in
             for subscriber in state.subscribers.values {
                 guard let bookmark = subscriber.request.bookmark else { continue }
-                subscriber.continuation.yield(bookmark(state.latest))
+                subscriber.queue.yield(bookmark(state.latest))
             }
         }
     }
@@ -235,8 +242,8 @@ public final class WatchHub: Sendable {
         }
         let all = state.withLock { state in
             defer { state.subscribers.removeAll() }
-            return state.subscribers.values.map(\.continuation)
+            return state.subscribers.values.map(\.queue)
         }
-        for continuation in all { continuation.finish() }
+        for queue in all { queue.finish() }
     }
 }

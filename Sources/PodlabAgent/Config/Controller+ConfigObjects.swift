@@ -207,7 +207,7 @@ extension Controller {
         try listData(try filtered(T.stored(in: self).values, namespace: namespace, selector: options.labelSelector))
     }
 
-    func watchConfigObjects<T: ConfigObject>(_ type: T.Type, namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+    func watchConfigObjects<T: ConfigObject>(_ type: T.Type, namespace: String?, options: ListOptions) throws -> WatchLines {
         try watchStream(T.self, namespace: namespace, options: options,
                         current: filtered(T.stored(in: self).values, namespace: namespace, selector: options.labelSelector))
     }

@@ -104,7 +104,7 @@ extension Controller {
         try listData(try filtered(meshPolicies.values, namespace: namespace, selector: options.labelSelector))
     }
 
-    func watchMeshPolicies(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+    func watchMeshPolicies(namespace: String?, options: ListOptions) throws -> WatchLines {
         try watchStream(MeshPolicy.self, namespace: namespace, options: options,
                         current: filtered(meshPolicies.values, namespace: namespace, selector: options.labelSelector))
     }

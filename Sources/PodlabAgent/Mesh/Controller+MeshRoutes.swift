@@ -104,7 +104,7 @@ extension Controller {
         try listData(try filtered(meshRoutes.values, namespace: namespace, selector: options.labelSelector))
     }
 
-    func watchMeshRoutes(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+    func watchMeshRoutes(namespace: String?, options: ListOptions) throws -> WatchLines {
         try watchStream(MeshRoute.self, namespace: namespace, options: options,
                         current: filtered(meshRoutes.values, namespace: namespace, selector: options.labelSelector))
     }

@@ -10,7 +10,7 @@ extension Controller {
         try listData(try filtered(pods.values, namespace: namespace, selector: options.labelSelector))
     }
 
-    public func watchPods(namespace: String?, options: ListOptions) async throws -> AsyncStream<Data> {
+    public func watchPods(namespace: String?, options: ListOptions) async throws -> WatchLines {
         try watchStream(Pod.self, namespace: namespace, options: options,
                         current: filtered(pods.values, namespace: namespace, selector: options.labelSelector))
     }
@@ -21,7 +21,7 @@ extension Controller {
 
     /// The same line for an object written already (its kept or published text), not written again.
     static func watchLine(_ type: String, written object: [UInt8]) -> Data {
-        JSONValue.object(["type": .string(type)]).compactJSON(setting: "object", toWritten: object)
+        object.withUnsafeBytes { WatchEvent.line(type, object: $0) }
     }
 
     public func getPod(namespace: String, name: String) async throws -> Data {

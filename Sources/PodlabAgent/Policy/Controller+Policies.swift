@@ -87,7 +87,7 @@ extension Controller {
         try listData(try filtered(networkPolicies.values, namespace: namespace, selector: options.labelSelector))
     }
 
-    func watchNetworkPolicies(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+    func watchNetworkPolicies(namespace: String?, options: ListOptions) throws -> WatchLines {
         try watchStream(NetworkPolicy.self, namespace: namespace, options: options,
                         current: filtered(networkPolicies.values, namespace: namespace, selector: options.labelSelector))
     }

@@ -107,7 +107,7 @@ extension Controller {
     /// given), then every change, filtered by the label selector; bookmarks where allowed. A
     /// resourceVersion whose later changes are no longer known gets the API server's 410 as
     /// the watch's one ERROR event.
-    func watchStream<T: StoredObject>(_ type: T.Type, namespace: String?, options: ListOptions, current: [T]) throws -> AsyncStream<Data> {
+    func watchStream<T: StoredObject>(_ type: T.Type, namespace: String?, options: ListOptions, current: [T]) throws -> WatchLines {
         let matcher = try options.labelSelector.map(Controller.selector)
         let start = try WatchStart(resourceVersion: options.resourceVersion, sendInitialEvents: options.sendInitialEvents,
                                    resourceVersionMatch: options.resourceVersionMatch, allowWatchBookmarks: options.allowWatchBookmarks)
@@ -123,32 +123,15 @@ extension Controller {
             kind: T.kind, namespace: namespace,
             labels: matcher.map { matcher in { @Sendable labels in matcher.matches(labels) } },
             bookmark: options.allowWatchBookmarks ? { @Sendable version in Controller.watchLine("BOOKMARK", Controller.bookmark(T.self, version: version)) } : nil)
-        let stream: AsyncStream<Data>
+        let lines: WatchLines
         do {
-            stream = try hub.subscribe(request, since: since, initial: initialLines)
+            lines = try hub.subscribe(request, since: since, initial: initialLines)
         } catch let expired as WatchExpired {
-            let status = APIStatus.expired(expired.message)
-            return AsyncStream { continuation in
-                continuation.yield(Controller.watchLine("ERROR", status.json))
-                continuation.finish()
-            }
+            return WatchLines(lines: [Controller.watchLine("ERROR", APIStatus.expired(expired.message).json)])
         }
-        guard let seconds = options.timeoutSeconds else { return stream }
         // `timeoutSeconds`: the watch ends then, as the API server ends it.
-        return AsyncStream { continuation in
-            let task = Task {
-                for await line in stream { continuation.yield(line) }
-                continuation.finish()
-            }
-            let timeout = Task {
-                try? await Task.sleep(for: .seconds(seconds))
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in
-                task.cancel()
-                timeout.cancel()
-            }
-        }
+        guard let seconds = options.timeoutSeconds else { return lines }
+        return lines.ending(after: .seconds(seconds))
     }
 
     /// A bookmark's object: the watched kind with only a resourceVersion (and annotations).
@@ -634,15 +617,15 @@ extension Controller {
         ]
     }
 
-    func watchNamespaces(options: ListOptions) throws -> AsyncStream<Data> {
+    func watchNamespaces(options: ListOptions) throws -> WatchLines {
         try watchStream(Namespace.self, namespace: nil, options: options, current: filtered(namespaces.values, namespace: nil, selector: options.labelSelector))
     }
 
-    func watchServices(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+    func watchServices(namespace: String?, options: ListOptions) throws -> WatchLines {
         try watchStream(Service.self, namespace: namespace, options: options, current: filtered(services.values, namespace: namespace, selector: options.labelSelector))
     }
 
-    func watchEndpointSlices(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+    func watchEndpointSlices(namespace: String?, options: ListOptions) throws -> WatchLines {
         try watchStream(EndpointSlice.self, namespace: namespace, options: options,
                         current: filtered(endpointSlices.values, namespace: namespace, selector: options.labelSelector))
     }

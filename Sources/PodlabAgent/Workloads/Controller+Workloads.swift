@@ -411,11 +411,11 @@ extension Controller {
         try listData(try filtered(replicaSets.values, namespace: namespace, selector: options.labelSelector))
     }
 
-    func watchDeployments(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+    func watchDeployments(namespace: String?, options: ListOptions) throws -> WatchLines {
         try watchStream(Deployment.self, namespace: namespace, options: options, current: filtered(deployments.values, namespace: namespace, selector: options.labelSelector))
     }
 
-    func watchReplicaSets(namespace: String?, options: ListOptions) throws -> AsyncStream<Data> {
+    func watchReplicaSets(namespace: String?, options: ListOptions) throws -> WatchLines {
         try watchStream(ReplicaSet.self, namespace: namespace, options: options, current: filtered(replicaSets.values, namespace: namespace, selector: options.labelSelector))
     }
 
