@@ -182,3 +182,20 @@ extension WatchLines {
         return Array(lines.prefix(count))
     }
 }
+
+/// A watch write carries a batch of lines: what is filtered or printed per event is done per line.
+@Suite struct WatchBatchLinesTests {
+    @Test func eachLineIsTransformedOrLeftOut() {
+        let batch = ByteBuffer(string: "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
+        let result = WatchLines.eachLine(of: batch) { line in
+            let text = String(buffer: line)
+            return text.contains("2") ? nil : ByteBuffer(string: text.uppercased())
+        }
+        #expect(String(buffer: result) == "{\"N\":1}\n{\"N\":3}\n")
+        let none = WatchLines.eachLine(of: batch) { _ in nil }
+        #expect(none.readableBytes == 0)
+        // A last line without its newline still counts.
+        let open = WatchLines.eachLine(of: ByteBuffer(string: "a\nb")) { $0 }
+        #expect(String(buffer: open) == "a\nb\n")
+    }
+}

@@ -44,22 +44,22 @@ struct ListPresentation<Context: RequestContext>: RouterMiddleware {
             }
         }
         if watch {
-            // One event per write: each is filtered and, for a table, printed as a one-row Table.
+            // A write holds one or more events (a batch), a line each: each is filtered and, for a
+            // table, printed as a one-row Table.
             var headers = response.headers
             headers[.contentLength] = nil
-            return Response(status: .ok, headers: headers, body: response.body.map { buffer in
-                guard let event = try? JSONReader.value(from: String(buffer: buffer)), let object = event["object"] else { return buffer }
-                // A bookmark or the watch's error is about the watch, not an object: no selector
-                // or printing applies.
-                if let type = event["type"]?.stringValue, type == "BOOKMARK" || type == "ERROR" { return buffer }
-                // An empty write sends nothing (NIO frames no empty chunk, which would end the body).
-                if !selector.matches(object) { return ByteBuffer() }
-                guard table, case .object(var fields) = event else { return buffer }
-                let version = object["metadata"]?["resourceVersion"]?.stringValue ?? ""
-                fields["object"] = (try? ServerTable.table(served, objects: [object], resourceVersion: version, now: .now(), include: include)) ?? object
-                var line = ByteBuffer(string: JSONValue.object(fields).jsonText(indent: 0))
-                line.writeString("\n")
-                return line
+            return Response(status: .ok, headers: headers, body: response.body.map { batch in
+                WatchLines.eachLine(of: batch) { line in
+                    guard let event = try? JSONReader.value(from: String(buffer: line)), let object = event["object"] else { return line }
+                    // A bookmark or the watch's error is about the watch, not an object: no selector
+                    // or printing applies.
+                    if let type = event["type"]?.stringValue, type == "BOOKMARK" || type == "ERROR" { return line }
+                    if !selector.matches(object) { return nil }
+                    guard table, case .object(var fields) = event else { return line }
+                    let version = object["metadata"]?["resourceVersion"]?.stringValue ?? ""
+                    fields["object"] = (try? ServerTable.table(served, objects: [object], resourceVersion: version, now: .now(), include: include)) ?? object
+                    return ByteBuffer(string: JSONValue.object(fields).jsonText(indent: 0))
+                }
             })
         }
         return try await APIServer.handle {

@@ -159,4 +159,21 @@ public struct WatchLines: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(reader: reader) }
+
+    /// A watch write's lines (each ending in a newline), each replaced by what `transform` makes
+    /// of it (without its newline), or left out where it gives nil. An empty result sends nothing
+    /// (NIO frames no empty chunk, which would end the body).
+    static func eachLine(of batch: ByteBuffer, _ transform: (ByteBuffer) -> ByteBuffer?) -> ByteBuffer {
+        var result = ByteBuffer()
+        var rest = batch
+        while rest.readableBytes > 0 {
+            let length = rest.readableBytesView.firstIndex(of: UInt8(ascii: "\n")).map { $0 - rest.readerIndex } ?? rest.readableBytes
+            guard let line = rest.readSlice(length: length) else { break }
+            rest.moveReaderIndex(forwardBy: Swift.min(1, rest.readableBytes))
+            guard !line.readableBytesView.isEmpty, var written = transform(line) else { continue }
+            result.writeBuffer(&written)
+            result.writeString("\n")
+        }
+        return result
+    }
 }
