@@ -268,33 +268,15 @@ public enum APIServer {
 
     /// A watch: newline-delimited JSON events, each batch that gathered while the last was being
     /// written sent with one write. The watch is cancelled when its client goes.
-    ///
-    /// Under sustained traffic a watch is written at most once per `watchCoalescing`: a batch that
-    /// comes sooner than that after the last write waits out the rest of the interval and takes
-    /// along what arrives meanwhile (as Nagle's algorithm gathers small writes). The first event
-    /// after a quiet interval goes out at once.
     static func stream(_ lines: WatchLines) -> Response {
-        let coalescing = watchCoalescing
-        return Response(status: .ok, headers: [.contentType: "application/json", .transferEncoding: "chunked"], body: ResponseBody { writer in
+        Response(status: .ok, headers: [.contentType: "application/json", .transferEncoding: "chunked"], body: ResponseBody { writer in
             defer { lines.queue.cancel() }
-            var lastWrite: ContinuousClock.Instant?
-            for await first in lines {
-                var batch = first
-                if let lastWrite, coalescing > .zero, ContinuousClock.now < lastWrite + coalescing {
-                    try? await Task.sleep(until: lastWrite + coalescing, clock: .continuous)
-                    if var more = lines.queue.takeAvailable() { batch.writeBuffer(&more) }
-                }
+            for await batch in lines {
                 try await writer.write(batch)
-                lastWrite = .now
             }
             try await writer.finish(nil)
         })
     }
-
-    /// The shortest interval between two writes of one watch under sustained traffic;
-    /// `PODLAB_WATCH_COALESCE_MS` sets it (0: every batch at once).
-    static let watchCoalescing: Duration = .milliseconds(
-        ProcessInfo.processInfo.environment["PODLAB_WATCH_COALESCE_MS"].flatMap(Int.init).map { max(0, $0) } ?? 0)
 
     /// Newline-delimited JSON events, flushed one by one.
     static func stream(_ events: AsyncStream<Data>) -> Response {

@@ -98,14 +98,6 @@ public final class WatchQueue: Sendable {
         if ended { handler() }
     }
 
-    /// The lines waiting, as one buffer, without waiting for any: nil when none are.
-    func takeAvailable() -> ByteBuffer? {
-        state.withLock { state in
-            guard !state.cancelled, state.lines > 0 else { return nil }
-            return state.takePending()
-        }
-    }
-
     /// The lines waiting, as one buffer; waits for some when there are none. Nil at the end.
     func next() async -> ByteBuffer? {
         await withTaskCancellationHandler {
