@@ -6,8 +6,6 @@ import Glibc
 
 // The mesh's sidecar (`podlab/proxy` image): see PodlabProxy.
 signal(SIGPIPE, SIG_IGN)
-// Before the code runs much: its pages mapped as they are used, not in 64 KiB runs.
-ResidentCode.adviseRandomAccess()
 let context = ProxyContext(configuration: ProxyConfiguration(environment: ProcessInfo.processInfo.environment))
 let configuration = context.configuration
 
