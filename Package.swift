@@ -109,6 +109,8 @@ let package = Package(
         .executableTarget(name: "netpol-bench", dependencies: ["PodlabAgent", "NFTables", "Netlink", "Netns", "PodNet"], path: "Benchmarks/NetpolBench"),
         // The API's list path in-process: a list, its pages and kubectl's Table, before and after kept encodings.
         .executableTarget(name: "list-bench", dependencies: ["PodNet"], path: "Benchmarks/ListBench"),
+        // The mesh's certificate issue for a new pod: key, signed certificate, the pod's files.
+        .executableTarget(name: "mesh-cert-bench", dependencies: ["PodlabAgent", "PodNet"], path: "Benchmarks/MeshCertBench"),
         // The `podlab` command line: kubectl's verbs over the agent's HTTP API, and the lab verbs.
         .target(name: "PodlabCLI", dependencies: [
             "PodNet", "PodlabAgent", "Netns",
