@@ -41,6 +41,12 @@ if let credentials = context.credentials {
         }
     }
 }
+// Serving by now (the agent's tables and the certificate read within a second or two): the
+// code only the start ran leaves the resident set (see ResidentCode).
+Task.detached {
+    try? await Task.sleep(for: .seconds(3))
+    ResidentCode.releaseStartCode()
+}
 if let socket = configuration.apiSocket {
     await AgentWatch(socketPath: socket, token: configuration.apiToken, endpoints: context.endpoints, peers: context.peers,
                      policies: context.authorization, routes: context.routes, group: server.eventLoops,
