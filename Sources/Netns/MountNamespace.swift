@@ -135,6 +135,26 @@ public enum MountNamespace {
         try bind(namespaceFD: namespace, at: setup.path)
     }
 
+    /// In the mount namespace bound at `path` (a pod's), detaches each `/proc` on top in which
+    /// the caller finds no `/proc/self`: a procfs of a pid namespace the caller is not in (a
+    /// pause process's), until the one beneath is the caller's. For a pod whose pause process
+    /// ended, before a new one mounts its own; never while a pause process runs (the caller is
+    /// not in its namespace either).
+    public static func detachForeignProc(in path: String) throws {
+        let fd = try syscall("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let worker = NamespaceWorker.shared
+        try worker.sync {
+            try worker.withNamespaces([(fd, .mnt, path)]) {
+                var link = [CChar](repeating: 0, count: 64)
+                for _ in 0..<16 {
+                    guard readlink("/proc/self", &link, link.count) < 0, Errno.current == .noSuchFileOrDirectory else { return }
+                    try syscall("umount2(MNT_DETACH)", "/proc in \(path)") { umount2("/proc", Int32(MNT_DETACH)) }
+                }
+            }
+        }
+    }
+
     /// Binds a mount namespace (by descriptor) on `path`, from the caller's namespace. The kernel
     /// refuses to propagate such a mount (a namespace could then hold itself), so it must land
     /// on a mount without peers: `path` is first bound on itself and made private, wherever it is.

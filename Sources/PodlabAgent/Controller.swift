@@ -224,7 +224,7 @@ public actor Controller: APIBackend {
             for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 await adopt(pod)
             }
-            exitRecords.prune(keeping: Set(runtimes.values.flatMap { $0.processes.values }))
+            exitRecords.prune(keeping: Set(runtimes.values.flatMap { Array($0.processes.values) + ($0.pause.map { [$0] } ?? []) }))
             phase = .ready
             syncAllEndpoints()
             syncAllWorkloads()

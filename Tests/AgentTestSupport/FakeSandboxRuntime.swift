@@ -297,6 +297,8 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         }
     }
 
+    public func pauseIsRunning(_ pause: ProcessIdentity) -> Bool { isAlive(pause) }
+
     /// The pause processes started, in order.
     public var pauses: [ProcessIdentity] { state.withLock { $0.pauses } }
 

@@ -16,7 +16,7 @@ extension Controller {
     func podPidNamespace(_ pod: Pod, runtime: PodRuntime) throws -> String? {
         guard pod.spec.sharesProcessNamespace else { return nil }
         if let pause = runtime.pause {
-            if sandboxRuntime.isAlive(pause) { return PodPause.namespacePath(pause) }
+            if sandboxRuntime.pauseIsRunning(pause) { return PodPause.namespacePath(pause) }
             pauseEnded(pod, pause: pause, runtime: runtime)
         }
         return PodPause.namespacePath(try startPause(pod, runtime: runtime))

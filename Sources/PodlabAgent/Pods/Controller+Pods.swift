@@ -75,7 +75,7 @@ extension Controller {
             "hostname": .string(PodRuntime.hostname(pod)), "podIP": .string(pod.status.podIP), "containers": .array(containers),
         ]
         // With `shareProcessNamespace`: the pod's pid namespace, which an exec'd process joins.
-        if let pause = runtime.pause, sandboxRuntime.isAlive(pause) { fields["pid"] = .string(PodPause.namespacePath(pause)) }
+        if let pause = runtime.pause, sandboxRuntime.pauseIsRunning(pause) { fields["pid"] = .string(PodPause.namespacePath(pause)) }
         return Data(JSONValue.object(fields).jsonText(indent: 0).utf8)
     }
 

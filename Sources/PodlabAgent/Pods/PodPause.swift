@@ -31,6 +31,12 @@ enum PodPause {
         return cmdline.split(separator: "\0", omittingEmptySubsequences: false).first.map(String.init) == argv0
     }
 
+    /// True while the pause process runs and has not begun to exit (see `ProcessStat.isExiting`).
+    static func isRunning(_ pause: ProcessIdentity) -> Bool {
+        guard let stat = ProcessStat(pid: pause.pid), stat.startTime == pause.startTime else { return false }
+        return !stat.isZombie && !stat.isExiting
+    }
+
     /// The pid namespace of the pause process, as a path for `setns` and `config.json`.
     static func namespacePath(_ pause: ProcessIdentity) -> String { "/proc/\(pause.pid)/ns/pid" }
 
@@ -45,6 +51,10 @@ enum PodPause {
         _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
         _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
         defer { close(readEnd) }
+        // A pause process that ended left the pod's mount namespace a /proc of its dead pid
+        // namespace, in which the new one would not find itself (`/proc/self`), nor its
+        // arguments (Swift reads them from /proc/self/cmdline).
+        try MountNamespace.detachForeignProc(in: sandbox.mnt)
         let child: ChildProcess
         do {
             defer { close(writeEnd) }

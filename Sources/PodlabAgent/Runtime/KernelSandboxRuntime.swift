@@ -121,6 +121,8 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
 
     func startPause(_ sandbox: PodSandboxPaths) throws -> ProcessIdentity { try PodPause.start(sandbox) }
 
+    func pauseIsRunning(_ pause: ProcessIdentity) -> Bool { PodPause.isRunning(pause) }
+
     func removeNeighbor(node: String, address: IPv4Address) {
         guard let network = self.node(node) else { return }
         try? network.netlink.deleteNeighbor(Neighbor(interfaceIndex: network.bridge.index, address: address, mac: MACAddress.derived(from: address)))

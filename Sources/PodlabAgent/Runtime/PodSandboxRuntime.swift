@@ -69,6 +69,9 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
     /// Starts the pause process of a pod with `shareProcessNamespace` in its sandbox (`PodPause`):
     /// PID 1 of a new pid namespace, which the pod's containers then join; returns once it runs.
     func startPause(_ sandbox: PodSandboxPaths) throws -> ProcessIdentity
+    /// True while the pause process runs and has not begun to exit: its pid namespace still
+    /// takes new processes.
+    func pauseIsRunning(_ pause: ProcessIdentity) -> Bool
     /// Removes the node's permanent neighbour entry for a pod's address.
     func removeNeighbor(node: String, address: IPv4Address)
     /// Removes the node's end of a pod's veth pair, left by a sandbox being rebuilt.
