@@ -155,6 +155,34 @@ struct SharedProcessNamespaceTests {
         }
     }
 
+    @Test("hostNetwork: the pod's pid namespace is its own, with its pause process in the node's network namespace; delete leaves nothing")
+    func hostNetwork() async throws {
+        try await TestLab.with { lab in
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: onnode}
+                spec:
+                  hostNetwork: true
+                  shareProcessNamespace: true
+                  containers:
+                  - {name: one, image: busybox, command: [sleep, "3601"]}
+                  - {name: two, image: busybox, command: [sleep, "3602"]}
+                """, as: "pod.yaml")
+            try await Self.running(lab, "onnode")
+            let node = try #require((try lab.pod("onnode")["spec"] as? [String: Any])?["nodeName"] as? String)
+            let inNode = try Command.check("ip", ["netns", "pids", lab.nodeNamespace(node)]).split(separator: "\n").compactMap { Int32($0) }
+            let pauses = inNode.filter { FileManager.default.contents(atPath: "/proc/\($0)/cmdline")?.starts(with: Array("/pause\0".utf8)) == true }
+            #expect(pauses.count == 1)
+            let pause = try #require(pauses.first)
+            #expect(Self.nsPIDs(pause) == [pause, 1])
+            #expect(try lab.run(["exec", "onnode", "-c", "one", "--", "cat", "/proc/1/cmdline"]).stdout.hasPrefix("/pause\0"))
+            #expect(try lab.run(["exec", "onnode", "-c", "one", "--", "ps", "-o", "args"]).stdout.contains("sleep 3602"))
+            try lab.run(["delete", "pod", "onnode"])
+            #expect(!processIsAlive(pause), "the pause process \(pause) outlived its pod")
+        }
+    }
+
     @Test("the pause process killed: SandboxChanged, the containers start again in a new pid namespace")
     func pauseKilled() async throws {
         try await TestLab.with { lab in
