@@ -512,6 +512,8 @@ extension Controller {
             logger.warning("pod \(key(pod)): \(error)")
         }
         do { try cgroups.removePod(uid: uid) } catch { logger.error("pod \(key(pod)): removing its cgroups failed: \(error)") }
+        // Its Secrets, tokens and downward API files go with their memory.
+        PodVolumes.tearDownMemory(paths.podDirectory(uid: uid))
         if holdsAddress, !pod.spec.hostNetwork, let address = IPv4Address(pod.status.podIP) {
             sandboxRuntime.removeNeighbor(node: pod.spec.nodeName, address: address)
         }
