@@ -23,7 +23,7 @@
 /// | `spec.hostAliases` | acted on: appended to the pod's `/etc/hosts` as the kubelet does |
 /// | `spec.hostnameOverride` | refused |
 /// | `spec.volumes[].emptyDir` (`medium: ""` or `Memory`, `sizeLimit`), `hostPath` (absolute `path`, `type`) | acted on |
-/// | `spec.volumes[].configMap`, `secret`, `downwardAPI`, `projected` (its `configMap`, `secret`, `downwardAPI` sources) | acted on: written as the kubelet writes them (`VolumeFiles`), rewritten when the objects change |
+/// | `spec.volumes[].configMap`, `secret`, `downwardAPI`, `projected` (its `configMap`, `secret`, `downwardAPI` sources) | acted on: written as the kubelet writes them (`VolumeFiles`; `secret`, `projected` and `downwardAPI` on a tmpfs of their own, `VolumeFiles.isMemoryBacked`), rewritten when the objects change |
 /// | `spec.volumes[].projected.sources[].serviceAccountToken` (`audience`, `expirationSeconds`, `path`) | acted on: a JWT of the pod's service account signed by the lab's key (`ServiceAccountTokenClaims`), rotated at 80 % of its lifetime |
 /// | `spec.volumes[].projected.sources[].clusterTrustBundle`, `podCertificate` | refused: behind Kubernetes feature gates that are off by default, and podlab has no ClusterTrustBundle or PodCertificateRequest objects |
 /// | `spec.volumes[]` other sources, `emptyDir.medium: HugePages` | refused |
