@@ -135,6 +135,26 @@ public enum MountNamespace {
         try bind(namespaceFD: namespace, at: setup.path)
     }
 
+    /// In the mount namespace bound at `path` (a pod's), detaches each `/proc` on top in which
+    /// the caller finds no `/proc/self`: a procfs of a pid namespace the caller is not in (a
+    /// pause process's), until the one beneath is the caller's. For a pod whose pause process
+    /// ended, before a new one mounts its own; never while a pause process runs (the caller is
+    /// not in its namespace either).
+    public static func detachForeignProc(in path: String) throws {
+        let fd = try syscall("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { close(fd) }
+        let worker = NamespaceWorker.shared
+        try worker.sync {
+            try worker.withNamespaces([(fd, .mnt, path)]) {
+                var link = [CChar](repeating: 0, count: 64)
+                for _ in 0..<16 {
+                    guard readlink("/proc/self", &link, link.count) < 0, Errno.current == .noSuchFileOrDirectory else { return }
+                    try syscall("umount2(MNT_DETACH)", "/proc in \(path)") { umount2("/proc", Int32(MNT_DETACH)) }
+                }
+            }
+        }
+    }
+
     /// Binds a mount namespace (by descriptor) on `path`, from the caller's namespace. The kernel
     /// refuses to propagate such a mount (a namespace could then hold itself), so it must land
     /// on a mount without peers: `path` is first bound on itself and made private, wherever it is.
@@ -423,16 +443,37 @@ enum MountPoints {
     /// Puts a tmpfs over `directory` holding its entries again: each file and directory bound
     /// (with what is mounted below it), each symbolic link copied. New entries then land in the
     /// tmpfs, which lives as long as the mount namespace.
+    ///
+    /// The originals are taken as detached trees (`open_tree`) before the tmpfs hides them, not
+    /// through a `/proc/self/fd` path: in a pod that shares its pid namespace, the mount
+    /// namespace's `/proc` is the pod's, in which the worker has no `/proc/self`.
     static func cover(_ directory: String) throws {
-        let original = try syscall("open", directory) { open(directory, PL_O_PATH | O_DIRECTORY | O_CLOEXEC) }
-        defer { close(original) }
         let entries = try listing(directory)
+        var trees: [String: Int32] = [:]
+        defer { for fd in trees.values { close(fd) } }
+        for entry in entries where entry.linkTarget == nil {
+            let path = (directory == "/" ? "" : directory) + "/" + entry.name
+            trees[entry.name] = try shimCall("open_tree(OPEN_TREE_CLONE)", path) { pl_open_tree_clone(path) }
+        }
         var info = stat()
         try syscall("stat", directory) { stat(directory, &info) }
         let mode = String(info.st_mode & 0o7777, radix: 8)
         try syscall("mount(tmpfs)", directory) { mount("tmpfs", directory, "tmpfs", 0, "mode=\(mode)") }
-        // The originals stay reachable through the descriptor taken before the tmpfs covered them.
-        try replicate(entries, from: "/proc/self/fd/\(original)", into: directory)
+        for entry in entries {
+            let to = directory + "/" + entry.name
+            if let target = entry.linkTarget {
+                try syscall("symlink", to) { symlink(target, to) }
+                continue
+            }
+            if entry.kind == S_IFDIR {
+                try syscall("mkdir", to) { mkdir(to, 0o755) }
+            } else {
+                let fd = try syscall("create mount point", to) { open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644) }
+                close(fd)
+            }
+            guard let tree = trees[entry.name] else { continue }
+            try shimCall("move_mount", to) { pl_move_mount(tree, to) }
+        }
     }
 
     /// Builds a root for the container at `directory`: a tmpfs with the host's top-level entries

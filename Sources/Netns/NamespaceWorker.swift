@@ -33,6 +33,8 @@ public final class NamespaceWorker: @unchecked Sendable {
     private var homeUTS: Int32 = -1
     private var homeIPC: Int32 = -1
     private var homeMount: Int32 = -1
+    /// The worker's own pid namespace: where its children are born when it is home.
+    private var homePID: Int32 = -1
     /// The worker's working directory, opened when it first leaves its mount namespace: entering
     /// one moves a thread to that namespace's root, and coming home does not move it back.
     private var homeDirectory: Int32 = -1
@@ -62,12 +64,14 @@ public final class NamespaceWorker: @unchecked Sendable {
         let uts = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC)
         let ipc = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC)
         let mount = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)
+        let pid = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC)
         pthread_mutex_lock(&mutex)
         threadID = tid
         homeNet = net
         homeUTS = uts
         homeIPC = ipc
         homeMount = mount
+        homePID = pid
         started = true
         pthread_cond_broadcast(&condition)
         while true {
@@ -155,15 +159,18 @@ public final class NamespaceWorker: @unchecked Sendable {
         }
     }
 
-    /// Namespace kinds the worker can enter.
+    /// Namespace kinds the worker can enter. Entering (or unsharing) a pid namespace changes
+    /// only where the worker's next children are born (`pid_for_children`): the kernel never
+    /// moves a running thread to another pid namespace.
     public enum Kind: Sendable, CaseIterable {
-        case net, uts, ipc, mnt
+        case net, uts, ipc, mnt, pid
         var cloneFlag: Int32 {
             switch self {
             case .net: PL_CLONE_NEWNET
             case .uts: PL_CLONE_NEWUTS
             case .ipc: PL_CLONE_NEWIPC
             case .mnt: PL_CLONE_NEWNS
+            case .pid: PL_CLONE_NEWPID
             }
         }
         var procName: String {
@@ -172,6 +179,7 @@ public final class NamespaceWorker: @unchecked Sendable {
             case .uts: "uts"
             case .ipc: "ipc"
             case .mnt: "mnt"
+            case .pid: "pid"
             }
         }
         /// The name of the flag in `unshare` errors (`CLONE_NEWNET`, `CLONE_NEWNS`).
@@ -184,6 +192,7 @@ public final class NamespaceWorker: @unchecked Sendable {
         case .uts: homeUTS
         case .ipc: homeIPC
         case .mnt: homeMount
+        case .pid: homePID
         }
     }
 

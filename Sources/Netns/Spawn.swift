@@ -41,6 +41,13 @@ public struct SpawnRequest: Sendable {
     /// A mount namespace file (a pod's, or `/proc/PID/ns/mnt` of a container's process); nil
     /// stays in the caller's.
     public var mountNamespace: String?
+    /// A pid namespace file (`/proc/PID/ns/pid` of the pod's pause process): the child is born
+    /// in it (the worker's `setns(CLONE_NEWPID)` before the fork), a child of the caller that
+    /// the namespace's processes see under its pid there; nil stays in the caller's.
+    public var pidNamespace: String?
+    /// The child is PID 1 of a new pid namespace (the worker's `unshare(CLONE_NEWPID)` before
+    /// the fork). Not with `pidNamespace`.
+    public var newPidNamespace: Bool
     /// Volumes to mount: the process then gets a mount namespace of its own, copied from
     /// `mountNamespace`, with these mounts (see `MountNamespace.ContainerSetup`).
     public var mounts: MountNamespace.ContainerSetup?
@@ -58,7 +65,8 @@ public struct SpawnRequest: Sendable {
     public init(executable: String, arguments: [String] = [], argv0: String? = nil, environment: [String: String] = [:],
                 workingDirectory: String? = nil, stdin: StandardIO = .null, stdout: StandardIO = .null, stderr: StandardIO = .null,
                 networkNamespace: String? = nil, utsNamespace: String? = nil, ipcNamespace: String? = nil,
-                mountNamespace: String? = nil, mounts: MountNamespace.ContainerSetup? = nil, newSession: Bool = true,
+                mountNamespace: String? = nil, pidNamespace: String? = nil, newPidNamespace: Bool = false,
+                mounts: MountNamespace.ContainerSetup? = nil, newSession: Bool = true,
                 credentials: SpawnCredentials? = nil, cgroup: SpawnCgroup? = nil, unifiedCgroupView: Bool = false) {
         self.executable = executable
         self.arguments = arguments
@@ -72,6 +80,8 @@ public struct SpawnRequest: Sendable {
         self.utsNamespace = utsNamespace
         self.ipcNamespace = ipcNamespace
         self.mountNamespace = mountNamespace
+        self.pidNamespace = pidNamespace
+        self.newPidNamespace = newPidNamespace
         self.mounts = mounts
         self.newSession = newSession
         self.credentials = credentials
@@ -204,7 +214,13 @@ public enum Spawner {
             toClose.append(fd)
             targets.append((fd, .net, name))
         }
-        for (file, kind) in [(request.utsNamespace, NamespaceWorker.Kind.uts), (request.ipcNamespace, .ipc), (request.mountNamespace, .mnt)] {
+        if request.newPidNamespace && request.pidNamespace != nil {
+            throw ValidationError(field: "newPidNamespace", value: "true", reason: "a process cannot both join a pid namespace and start a new one")
+        }
+        // The pid namespace is opened first, by a path of the caller's /proc: the mount
+        // namespace entered next may have a /proc of the pod's own pid namespace.
+        for (file, kind) in [(request.pidNamespace, NamespaceWorker.Kind.pid), (request.utsNamespace, .uts), (request.ipcNamespace, .ipc),
+                             (request.mountNamespace, .mnt)] {
             guard let file else { continue }
             let fd = open(file, O_RDONLY | O_CLOEXEC)
             if fd < 0 { throw KernelError(operation: "open \(kind.procName) namespace", object: file, errno: .current) }
@@ -251,8 +267,10 @@ public enum Spawner {
         let pid = try withCStrings(argv) { cArgv in
             try withCStrings(envp) { cEnvp in
                 try NamespaceWorker.shared.sync {
-                    try NamespaceWorker.shared.withNamespaces(targets, unsharing: request.mounts == nil && !request.unifiedCgroupView ? [] : [.mnt],
-                                                              label: request.unifiedCgroupView ? "cgroup v2 view" : "container mounts") { () throws -> pid_t in
+                    let unsharing: [NamespaceWorker.Kind] = (request.mounts == nil && !request.unifiedCgroupView ? [] : [.mnt])
+                        + (request.newPidNamespace ? [.pid] : [])
+                    let label = request.unifiedCgroupView ? "cgroup v2 view" : request.mounts != nil ? "container mounts" : "pod pid namespace"
+                    return try NamespaceWorker.shared.withNamespaces(targets, unsharing: unsharing, label: label) { () throws -> pid_t in
                         if request.mounts != nil { try MountNamespace.apply(mounts, scratchDirectory: scratch) }
                         if request.unifiedCgroupView { try MountNamespace.mountUnifiedCgroupView() }
                         var pid: pid_t = 0

@@ -224,7 +224,7 @@ public actor Controller: APIBackend {
             for pod in pods.values.sorted(by: { $0.metadata.name < $1.metadata.name }) {
                 await adopt(pod)
             }
-            exitRecords.prune(keeping: Set(runtimes.values.flatMap { $0.processes.values }))
+            exitRecords.prune(keeping: Set(runtimes.values.flatMap { Array($0.processes.values) + ($0.pause.map { [$0] } ?? []) }))
             phase = .ready
             syncAllEndpoints()
             syncAllWorkloads()
@@ -361,9 +361,14 @@ public actor Controller: APIBackend {
         for retry in sandboxRetries.values { retry.cancel() }
         sandboxRetries.removeAll()
         sandboxRuntime.closeSpares()
+        // The pause processes last: each one's end kills what is left in its pid namespace.
         let processes = runtimes.values.flatMap { $0.processes.values }
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await self.sandboxRuntime.stop(process, grace: .seconds(5)) } }
+        }
+        let pauses = runtimes.values.compactMap(\.pause)
+        await withTaskGroup(of: Void.self) { group in
+            for pause in pauses { group.addTask { await self.sandboxRuntime.stop(pause, grace: .seconds(2)) } }
         }
         for pod in Array(pods.values) {
             do { try sandboxRuntime.removeSandbox(PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod), namespaces: labNamespaces) } catch {

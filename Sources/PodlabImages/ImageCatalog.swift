@@ -137,6 +137,10 @@ public enum ImageCatalog {
         "podlab-dns",
     ]
 
+    /// Tools of the `podlab-tools` executable that no image runs: the pod's pause process
+    /// (PID 1 of the pid namespace of a pod with `shareProcessNamespace`), which the agent starts.
+    public static let sandboxTools: Set<String> = ["pause"]
+
     /// podlab's executables other than `podlab-tools` that images run, installed in the same
     /// directory: the mesh's proxy is built on SwiftNIO, which the tools do not link.
     public static let siblingExecutables: Set<String> = ["podlab-proxy"]

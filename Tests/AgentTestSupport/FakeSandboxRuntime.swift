@@ -27,6 +27,8 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         public var argv: [String]
         public var environment: [String: String]
         public var logPath: String
+        /// The pid namespace it was born in (`ContainerLaunch.pidNamespace`).
+        public var pidNamespace: String?
     }
 
     struct State {
@@ -43,6 +45,8 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         var meshCaptures: [String: MeshCaptureRules] = [:]
         var policyDeltas: [String: [PolicyRuleset.Delta]] = [:]
         var scripts: [String: Script] = [:]
+        /// The pause processes started (`startPause`), in order.
+        var pauses: [ProcessIdentity] = []
     }
 
     /// What the containers of a pod do when they start: print `output` to their log and end
@@ -88,6 +92,16 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
     public func exit(_ pod: String, namespace: String = "default", container: String, _ status: TerminationStatus) -> Bool {
         guard let run = latest(pod, namespace: namespace, container: container) else { return false }
         return end(run.process, status)
+    }
+
+    /// Ends a pause process as the kernel does when a pid namespace's init dies: the pause with
+    /// SIGKILL, then every process born in its namespace. False when it does not run.
+    @discardableResult
+    public func killPause(_ pause: ProcessIdentity) -> Bool {
+        guard end(pause, .signaled(SIGKILL)) else { return false }
+        let path = "/proc/\(pause.pid)/ns/pid"
+        for run in started where run.pidNamespace == path { _ = end(run.process, .signaled(SIGKILL)) }
+        return true
     }
 
     /// Appends to the log of the container's latest run, as its process would write.
@@ -242,7 +256,8 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
             state.started.append(Started(process: process, namespace: podParts.first ?? "", pod: podParts.dropFirst().first ?? "",
                                          container: parts.count == 3 ? parts[1] : "",
                                          restart: Int(parts.last?.split(separator: ".").first ?? "") ?? 0,
-                                         argv: launch.argv, environment: launch.environment, logPath: launch.logPath))
+                                         argv: launch.argv, environment: launch.environment, logPath: launch.logPath,
+                                         pidNamespace: launch.pidNamespace))
             let pod = podParts.dropFirst().first ?? "", container = parts.count == 3 ? parts[1] : ""
             return (process, state.scripts["\(pod)/\(container)"] ?? state.scripts[pod])
         }
@@ -271,12 +286,28 @@ final class FakeSandboxRuntime: PodSandboxRuntime {
         if let gone { handler(gone) }
     }
 
+    /// A pause process that runs until it is stopped or ended (`end`).
+    public func startPause(_ sandbox: PodSandboxPaths) throws -> ProcessIdentity {
+        state.withLock { state in
+            let process = ProcessIdentity(pid: state.nextPID, startTime: 1)
+            state.nextPID += 1
+            state.alive.insert(process)
+            state.pauses.append(process)
+            return process
+        }
+    }
+
+    public func pauseIsRunning(_ pause: ProcessIdentity) -> Bool { isAlive(pause) }
+
+    /// The pause processes started, in order.
+    public var pauses: [ProcessIdentity] { state.withLock { $0.pauses } }
+
     public func isAlive(_ process: ProcessIdentity) -> Bool { state.withLock { $0.alive.contains(process) } }
 
     /// The process takes SIGTERM and ends at once.
     public func stop(_ process: ProcessIdentity, grace: Duration) async { _ = end(process, .signaled(SIGTERM)) }
 
-    public func unrecordedSessions(netns: String, logDirectory: String, known: Set<Int32>) -> Set<Int32> { [] }
+    public func unrecordedSessions(netns: String, mnt: String, logDirectory: String, known: Set<Int32>) -> Set<Int32> { [] }
     public func kill(sessions: Set<Int32>) async {}
 }
 #endif

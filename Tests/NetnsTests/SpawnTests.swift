@@ -32,6 +32,33 @@ struct SpawnTests {
         }
     }
 
+    @Test("a child is PID 1 of a new pid namespace; another is born in that namespace by its path; the worker's next children are the host's again")
+    func pidNamespaces() throws {
+        let scratch = try Scratch()
+        func nsPIDs(_ pid: Int32) -> String {
+            contents("/proc/\(pid)/status").split(separator: "\n").first { $0.hasPrefix("NSpid:") }.map(String.init) ?? ""
+        }
+        let first = try Spawner.spawn(SpawnRequest(executable: "/bin/sleep", arguments: ["30"], newPidNamespace: true))
+        defer { try? first.signal(SIGKILL); _ = try? first.wait() }
+        #expect(nsPIDs(first.pid) == "NSpid:\t\(first.pid)\t1")
+        let namespace = "/proc/\(first.pid)/ns/pid"
+        let out = scratch.file("out")
+        // The second sees itself as PID 2, and the first as PID 1, through a /proc of their namespace.
+        let second = try Spawner.spawn(SpawnRequest(executable: "/bin/sh", arguments: ["-c", "echo $$"], stdout: .file(out), pidNamespace: namespace))
+        #expect(try second.wait() == .exited(0))
+        #expect(contents(out) == "2\n")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: namespace)
+                != FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid"))
+        // Home again: a plain spawn is in the caller's pid namespace.
+        let third = try Spawner.spawn(SpawnRequest(executable: "/bin/sleep", arguments: ["30"]))
+        defer { try? third.signal(SIGKILL); _ = try? third.wait() }
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(third.pid)/ns/pid")
+                == FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid"))
+        #expect(throws: ValidationError.self) {
+            try Spawner.spawn(SpawnRequest(executable: "/bin/true", pidNamespace: namespace, newPidNamespace: true))
+        }
+    }
+
     @Test("argv, environment, working directory and stderr reach the child")
     func argvEnvCwd() throws {
         let scratch = try Scratch()

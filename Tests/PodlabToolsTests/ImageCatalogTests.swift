@@ -163,7 +163,8 @@ struct ImageCatalogTests {
 
     @Test("every program the catalog names is a tool of podlab-tools, and the other way round")
     func toolsMatch() {
-        #expect(Set(PodlabTools.toolNames) == ImageCatalog.builtinTools)
+        #expect(Set(PodlabTools.toolNames) == ImageCatalog.builtinTools.union(ImageCatalog.sandboxTools))
+        #expect(ImageCatalog.builtinTools.isDisjoint(with: ImageCatalog.sandboxTools))
         var used: Set<String> = []
         for image in ImageCatalog.images.values {
             #expect(Set(image.programs.values).isSubset(of: ImageCatalog.builtinTools), "\(image.name)")

@@ -21,6 +21,9 @@ extern const int PL_CLONE_NEWNET;
 extern const int PL_CLONE_NEWUTS;
 extern const int PL_CLONE_NEWIPC;
 extern const int PL_CLONE_NEWNS;
+/* A pid namespace: setns/unshare of it change only which namespace the calling thread's next
+ * children are born in (/proc/thread-self/ns/pid_for_children), never the thread's own. */
+extern const int PL_CLONE_NEWPID;
 /* unshare(CLONE_FS): the calling thread gets its own root, working directory and umask, which
  * setns(CLONE_NEWNS) requires of a thread in a multi-threaded process. */
 extern const int PL_CLONE_FS;

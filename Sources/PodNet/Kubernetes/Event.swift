@@ -80,6 +80,9 @@ public enum EventReason {
     public static let killing = "Killing"
     /// The scheduler bound the pod to a node.
     public static let scheduled = "Scheduled"
+    /// The pod's sandbox is gone and made again (with `shareProcessNamespace`: its pause
+    /// process ended, taking the pod's pid namespace and its processes with it).
+    public static let sandboxChanged = "SandboxChanged"
     /// The container's image is being pulled from its registry.
     public static let pulling = "Pulling"
     /// The container's image is there.

@@ -14,6 +14,10 @@ extension PodSpec {
     /// node's network namespace and its address is the node's.
     public var hostNetwork: Bool { preservedFields["hostNetwork"] == .bool(true) }
 
+    /// `spec.shareProcessNamespace: true`: the pod's containers share one pid namespace, whose
+    /// PID 1 is the pod's pause process; they see and may signal each other's processes.
+    public var sharesProcessNamespace: Bool { preservedFields["shareProcessNamespace"] == .bool(true) }
+
     /// `spec.hostAliases`, in order (a field of another type reads as empty: validation says so).
     public var hostAliases: [HostAlias] {
         (preservedFields["hostAliases"]?.arrayValue ?? []).map { entry in

@@ -1,8 +1,9 @@
 /// The OCI runtime spec (`config.json`) of a container run from an OCI image, as containerd's
 /// CRI plugin builds it for the kubelet: the image's entrypoint, command, environment, working
 /// directory and user under the pod's `command`, `args`, `env`, `workingDir` and
-/// `securityContext`; the pod's network, UTS and IPC namespaces joined by path, a mount and pid
-/// namespace of its own; `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` bind-mounted from
+/// `securityContext`; the pod's network, UTS and IPC namespaces joined by path, a mount
+/// namespace of its own, and a pid namespace of its own or, with `shareProcessNamespace`, the
+/// pod's (its pause process's, by path); `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` bind-mounted from
 /// the pod's directory; the pod's volumes; containerd's default capabilities, masked paths and
 /// `RLIMIT_NOFILE`.
 public struct RuntimeSpec: Hashable, Sendable {
@@ -11,11 +12,15 @@ public struct RuntimeSpec: Hashable, Sendable {
         public var network: String
         public var uts: String
         public var ipc: String
+        /// The pod's pid namespace (`/proc/<pause>/ns/pid`) with `shareProcessNamespace`; nil:
+        /// the container gets a pid namespace of its own.
+        public var pid: String?
 
-        public init(network: String, uts: String, ipc: String) {
+        public init(network: String, uts: String, ipc: String, pid: String? = nil) {
             self.network = network
             self.uts = uts
             self.ipc = ipc
+            self.pid = pid
         }
     }
 
@@ -257,7 +262,7 @@ public struct RuntimeSpec: Hashable, Sendable {
         }
         var linux: [String: JSONValue] = [
             "namespaces": [
-                ["type": "pid"],
+                namespaces.pid.map { ["type": "pid", "path": .string($0)] } ?? ["type": "pid"],
                 ["type": "ipc", "path": .string(namespaces.ipc)],
                 ["type": "uts", "path": .string(namespaces.uts)],
                 ["type": "mount"],

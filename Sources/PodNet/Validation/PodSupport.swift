@@ -23,7 +23,7 @@
 /// | `spec.hostAliases` | acted on: appended to the pod's `/etc/hosts` as the kubelet does |
 /// | `spec.hostnameOverride` | refused |
 /// | `spec.volumes[].emptyDir` (`medium: ""` or `Memory`, `sizeLimit`), `hostPath` (absolute `path`, `type`) | acted on |
-/// | `spec.volumes[].configMap`, `secret`, `downwardAPI`, `projected` (its `configMap`, `secret`, `downwardAPI` sources) | acted on: written as the kubelet writes them (`VolumeFiles`), rewritten when the objects change |
+/// | `spec.volumes[].configMap`, `secret`, `downwardAPI`, `projected` (its `configMap`, `secret`, `downwardAPI` sources) | acted on: written as the kubelet writes them (`VolumeFiles`; `secret`, `projected` and `downwardAPI` on a tmpfs of their own, `VolumeFiles.isMemoryBacked`), rewritten when the objects change |
 /// | `spec.volumes[].projected.sources[].serviceAccountToken` (`audience`, `expirationSeconds`, `path`) | acted on: a JWT of the pod's service account signed by the lab's key (`ServiceAccountTokenClaims`), rotated at 80 % of its lifetime |
 /// | `spec.volumes[].projected.sources[].clusterTrustBundle`, `podCertificate` | refused: behind Kubernetes feature gates that are off by default, and podlab has no ClusterTrustBundle or PodCertificateRequest objects |
 /// | `spec.volumes[]` other sources, `emptyDir.medium: HugePages` | refused |
@@ -34,7 +34,8 @@
 /// | `spec.serviceAccountName`, `serviceAccount` | kept as `default`; other accounts are refused |
 /// | `spec.automountServiceAccountToken`, `enableServiceLinks`, `imagePullSecrets` | kept: no token mounted unasked (a `serviceAccountToken` projection gives one), no services, no registry |
 /// | `spec.hostNetwork` | acted on: the containers run in the node's network namespace, the pod's IP is the node's (no address, veth or network namespace of its own) |
-/// | `spec.hostPID`, `hostIPC`, `shareProcessNamespace` | `false` kept, `true` refused |
+/// | `spec.shareProcessNamespace` | acted on: one pid namespace for the pod, made with its sandbox, whose PID 1 is the pod's pause process (`podlab-tools pause`); every container joins it (built-in images by `setns` before their fork, OCI images by path in `config.json`) |
+/// | `spec.hostPID`, `hostIPC` | `false` kept, `true` refused: a pod never enters the host's pid or IPC namespace |
 /// | `spec.hostUsers` | `true` kept, `false` refused |
 /// | `spec.securityContext.*` | `runAsUser`, `runAsGroup`, `runAsNonRoot`, `supplementalGroups` acted on (`ContainerCredentials`); the others refused, per field (`{}` kept) |
 /// | `spec.os.name` | `linux` kept, `windows` refused |
@@ -125,8 +126,19 @@ public enum PodSupport {
                 errors.append(.notSupported(path.child(name), account, supported: ["default"]))
             }
         }
-        for name in ["hostPID", "hostIPC", "shareProcessNamespace"] where fields[name] == .bool(true) {
-            errors.append(refusal(path.child(name)))
+        if fields["hostPID"] == .bool(true) {
+            errors.append(refusal(path.child("hostPID"), "a pod never sees the host's processes; use shareProcessNamespace to share one pid namespace among its containers"))
+        }
+        if fields["hostIPC"] == .bool(true) {
+            errors.append(refusal(path.child("hostIPC"), "a pod never shares the host's IPC namespace; its containers share the pod's own"))
+        }
+        for name in ["hostPID", "hostIPC", "shareProcessNamespace"] {
+            switch fields[name] {
+            case nil, .null, .bool: break
+            case let .string(text)?: errors.append(.invalid(path.child(name), .string(text), "must be a boolean"))
+            case let .integer(number)?: errors.append(.invalid(path.child(name), .integer(number), "must be a boolean"))
+            case let value?: errors.append(.invalid(path.child(name), .goValue("\(value)"), "must be a boolean"))
+            }
         }
         errors += setFields(of: fields["securityContext"], path: path.child("securityContext"))
             .filter { !ContainerCredentials.podFields.contains(lastField($0)) }.map { refusal($0) }

@@ -165,6 +165,13 @@ public enum VolumeFiles {
         return references
     }
 
+    /// The volume's files live in memory, as the kubelet keeps them: its `secret`, `projected`
+    /// (service account tokens among them) and `downwardAPI` plugins mount a tmpfs
+    /// (`StorageMediumMemory`) for the volume before writing; `configMap` writes to disk.
+    public static func isMemoryBacked(_ volume: Volume) -> Bool {
+        volume.secret != nil || volume.projected != nil || volume.downwardAPI != nil
+    }
+
     /// The volume holds a service account token (rewritten when the token is rotated).
     public static func holdsServiceAccountToken(_ volume: Volume) -> Bool {
         (volume.projected?.sources ?? []).contains { $0.serviceAccountToken != nil }

@@ -26,6 +26,9 @@ public struct ContainerLaunch: Sendable {
     /// False for an OCI runtime, which joins the pod's namespaces itself (its `config.json`
     /// names them) and must see the host's mounts (the container's overlay root).
     public var joinsPodNamespaces = true
+    /// The pod's pid namespace (`PodPause.namespacePath`) with `shareProcessNamespace`: the
+    /// process is born in it; nil: the agent's (an OCI runtime's config.json names the pod's).
+    public var pidNamespace: String? = nil
     /// The runtime runs with the cgroup v2 view (`SpawnRequest.unifiedCgroupView`).
     public var unifiedCgroupView = false
 }
@@ -154,6 +157,7 @@ public enum ContainerRuntime {
                                                    utsNamespace: launch.joinsPodNamespaces ? launch.sandbox.uts : nil,
                                                    ipcNamespace: launch.joinsPodNamespaces ? launch.sandbox.ipc : nil,
                                                    mountNamespace: launch.joinsPodNamespaces ? launch.sandbox.mnt : nil,
+                                                   pidNamespace: launch.joinsPodNamespaces ? launch.pidNamespace : nil,
                                                    mounts: launch.mounts, newSession: true, credentials: launch.credentials,
                                                    cgroup: launch.cgroup, unifiedCgroupView: launch.unifiedCgroupView))
         return (ProcessIdentity.of(pid: child.pid) ?? ProcessIdentity(pid: child.pid, startTime: 0), streams)
@@ -162,9 +166,18 @@ public enum ContainerRuntime {
     /// The sessions of container processes in a pod that nobody recorded: started by an agent
     /// that died before it stored their pid. A container process is in the pod's network
     /// namespace and writes to one of the pod's container logs (a `podlab exec` in the pod does
-    /// not); the sessions in `known` (the recorded containers, with their children) are not strays.
-    public static func unrecordedSessions(netns: String, logDirectory: String, known: Set<Int32>) -> Set<Int32> {
-        var namespace = stat()
+    /// not); a pause process (`PodPause`) is one too. The sessions in `known` (the recorded
+    /// containers, with their children, and the recorded pause) are not strays.
+    public static func unrecordedSessions(netns: String, mnt: String, logDirectory: String, known: Set<Int32>) -> Set<Int32> {
+        var namespace = stat(), mountNamespace = stat()
+        // A pause process is the pod's when it is in the pod's mount namespace (pods with
+        // `hostNetwork` share their node's network namespace, each with a mount namespace of its own).
+        let hasMountNamespace = stat(mnt, &mountNamespace) == 0
+        func inPodMountNamespace(_ pid: Int32) -> Bool {
+            var info = stat()
+            return hasMountNamespace && stat("/proc/\(pid)/ns/mnt", &info) == 0 && info.st_ino == mountNamespace.st_ino
+                && info.st_dev == mountNamespace.st_dev
+        }
         guard stat("\(NetworkNamespace.runDirectory)/\(netns)", &namespace) == 0,
               let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         var sessions: Set<Int32> = []
@@ -172,8 +185,8 @@ public enum ContainerRuntime {
             guard let pid = Int32(entry) else { continue }
             var info = stat()
             guard stat("/proc/\(pid)/ns/net", &info) == 0, info.st_ino == namespace.st_ino, info.st_dev == namespace.st_dev,
-                  let output = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/1"),
-                  output.hasPrefix(logDirectory + "/"),
+                  (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/1"))?.hasPrefix(logDirectory + "/") == true
+                    || (PodPause.isPause(pid: pid) && inPodMountNamespace(pid)),
                   let session = ProcessStat(pid: pid)?.session, !known.contains(session) else { continue }
             sessions.insert(session)
         }

@@ -58,12 +58,14 @@ extension Controller {
                 return
             }
             let credentials = try ContainerCredentials.resolve(pod: pod, container: container)
+            let pidNamespace = try podPidNamespace(pod, runtime: runtime)
             var launch = try ContainerRuntime.launch(image: container.image, command: environment.command, args: environment.args,
                                                      env: environment.variables,
                                                      workingDir: container.workingDir.isEmpty ? nil : container.workingDir,
                                                      podName: PodRuntime.hostname(pod), logPath: logPath, sandbox: runtime.sandbox,
                                                      imagesDirectory: paths.images,
                                                      mounts: PodVolumes.containerSetup(pod, container: container, sandbox: runtime.sandbox))
+            launch.pidNamespace = pidNamespace
             if credentials != .imageDefault {
                 launch.credentials = SpawnCredentials(uid: credentials.uid, gid: credentials.gid, groups: credentials.groups)
             }
@@ -378,16 +380,19 @@ extension Controller {
     func adopt(_ pod: Pod) async {
         let podKey = key(pod)
         let sandbox = PodRuntime.sandboxPaths(lab: paths.lab, paths: paths, pod: pod)
-        let stored: [String: ProcessIdentity]
-        do { stored = try store.read { try $0.processes(podUID: pod.metadata.uid) } } catch {
+        let recorded: [String: ProcessIdentity]
+        do { recorded = try store.read { try $0.processes(podUID: pod.metadata.uid) } } catch {
             logger.error("pod \(podKey): reading its recorded processes failed: \(error)")
-            stored = [:]
+            recorded = [:]
         }
+        // The containers' processes, and the pause process of a pod sharing its pid namespace.
+        let stored = recorded.filter { $0.key != PodPause.recordName }
+        let pause = recorded[PodPause.recordName]
         // A container the previous agent started but died before recording would run on
         // beside the one started now, or outlive the pod: stop it.
         let strays = sandboxRuntime.unrecordedSessions(
-            netns: sandbox.netns, logDirectory: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid),
-            known: Set(stored.values.filter(sandboxRuntime.isAlive).map(\.pid)))
+            netns: sandbox.netns, mnt: sandbox.mnt, logDirectory: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid),
+            known: Set(recorded.values.filter(sandboxRuntime.isAlive).map(\.pid)))
         if !strays.isEmpty {
             logger.info("pod \(podKey): stopping \(strays.count) container process(es) that were started but never recorded")
             await sandboxRuntime.kill(sessions: strays)
@@ -397,6 +402,7 @@ extension Controller {
             // The agent may have died during the grace period: containers still running are
             // stopped too, else they would outlive the pod and hold its namespace and veth.
             for (name, process) in stored where sandboxRuntime.isAlive(process) { runtime.processes[name] = process }
+            runtime.pause = pause.flatMap { sandboxRuntime.isAlive($0) ? $0 : nil }
             runtimes[pod.metadata.uid] = runtime
             Task { await self.finishDeletion(podKey) }
             return
@@ -414,6 +420,13 @@ extension Controller {
         if sandboxRuntime.sandboxIsAdoptable(sandbox, uid: pod.metadata.uid, address: address, node: node, namespaces: labNamespaces) {
             let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
             runtimes[pod.metadata.uid] = runtime
+            // The pod's pid namespace: its pause process found again and watched. One that
+            // ended meanwhile took the namespace's processes with it; the first container to
+            // start makes a new one and says so (`podPidNamespace`).
+            if let pause, pod.spec.sharesProcessNamespace {
+                runtime.pause = pause
+                if sandboxRuntime.isAlive(pause) { watchPause(podKey, uid: pod.metadata.uid, pause: pause, isChild: false) }
+            }
             // Live processes first: every running container is known before anything starts,
             // so nothing is started twice.
             for container in pod.spec.allContainers {
@@ -473,7 +486,7 @@ extension Controller {
         }
         // Half-made: remove what exists (and any stray processes) and build again.
         logger.info("pod \(podKey): its sandbox is incomplete; building it again with the same IP")
-        for process in stored.values where sandboxRuntime.isAlive(process) { await sandboxRuntime.stop(process, grace: .seconds(1)) }
+        for process in recorded.values where sandboxRuntime.isAlive(process) { await sandboxRuntime.stop(process, grace: .seconds(1)) }
         do { try sandboxRuntime.removeSandbox(sandbox, namespaces: labNamespaces) } catch {
             logger.error("pod \(podKey): removing its incomplete sandbox failed: \(error)")
         }

@@ -12,9 +12,10 @@ extension Controller {
     /// A container of an OCI image runs the command through its runtime's `exec`
     /// (`OCIContainers.execRequest`).
     /// `environment` is the one the container's run got (see `startEnvironment`); nil: its `env`
-    /// alone, resolved again.
+    /// alone, resolved again. `pidNamespace` is the pod's with `shareProcessNamespace`
+    /// (`PodPause.namespacePath`): the command is born in it, beside the containers' processes.
     static func execRequest(pod: Pod, container: Container, process: ProcessIdentity, sandbox: PodSandboxPaths,
-                            imagesDirectory: String, ociRuntimeRoot: String, cgroup: SpawnCgroup?,
+                            pidNamespace: String? = nil, imagesDirectory: String, ociRuntimeRoot: String, cgroup: SpawnCgroup?,
                             environment: [(name: String, value: String)]?, command: [String], tty: Bool = false) throws -> SpawnRequest {
         if let containerID = pod.status[container: container.name]?.containerID,
            let (kind, id) = OCIContainers.runtimeContainer(ofContainerID: containerID) {
@@ -32,7 +33,7 @@ extension Controller {
         return SpawnRequest(executable: launch.executable, arguments: Array(launch.argv.dropFirst()), argv0: launch.argv.first,
                             environment: launch.environment, workingDirectory: launch.workingDirectory,
                             networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
-                            mountNamespace: mountNamespace, newSession: true, credentials: credentials, cgroup: cgroup)
+                            mountNamespace: mountNamespace, pidNamespace: pidNamespace, newSession: true, credentials: credentials, cgroup: cgroup)
     }
 
     /// The variables of a container's current run, as it started with them; for a process an
@@ -58,7 +59,8 @@ extension Controller {
         }
         let request: SpawnRequest
         do {
-            request = try Self.execRequest(pod: pod, container: container, process: process, sandbox: runtime.sandbox, imagesDirectory: paths.images,
+            request = try Self.execRequest(pod: pod, container: container, process: process, sandbox: runtime.sandbox,
+                                           pidNamespace: runtime.pause.map(PodPause.namespacePath), imagesDirectory: paths.images,
                                            ociRuntimeRoot: OCIContainers.runtimeRoot(paths),
                                            cgroup: cgroups.existing(uid: pod.metadata.uid, container: containerName, limits: ContainerCgroupLimits(container)),
                                            environment: startEnvironment(of: container, in: pod), command: command, tty: options.tty)

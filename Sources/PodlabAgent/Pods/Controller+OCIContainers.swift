@@ -36,7 +36,8 @@ extension Controller {
         let cgroup = limits.isEmpty ? nil : try cgroups.prepare(uid: pod.metadata.uid, container: name, limits: limits)
         var launch = try OCIContainers.launch(image: image, store: imageStore, runtime: kind, paths: paths, pod: pod, container: container,
                                               environment: environment, sandbox: runtime.sandbox, restart: restart, logPath: logPath,
-                                              cgroupsPath: cgroup == nil ? nil : cgroups.relativePath(uid: pod.metadata.uid, container: name))
+                                              cgroupsPath: cgroup == nil ? nil : cgroups.relativePath(uid: pod.metadata.uid, container: name),
+                                              pidNamespace: try podPidNamespace(pod, runtime: runtime))
         launch.cgroup = kind == .crun ? cgroup : nil
         // With `stdin` or `tty`, the runtime's stdio are the agent's pipes or terminal, as a
         // built-in container's are: the runtime passes pipes to the container as they are, and

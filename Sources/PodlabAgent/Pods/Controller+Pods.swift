@@ -69,12 +69,14 @@ extension Controller {
             }
             return .object(fields)
         }
-        let value: JSONValue = .object([
+        var fields: [String: JSONValue] = [
             "netns": .string(runtime.sandbox.netns), "uts": .string(runtime.sandbox.uts), "ipc": .string(runtime.sandbox.ipc),
             "mnt": .string(runtime.sandbox.mnt),
             "hostname": .string(PodRuntime.hostname(pod)), "podIP": .string(pod.status.podIP), "containers": .array(containers),
-        ])
-        return Data(value.jsonText(indent: 0).utf8)
+        ]
+        // With `shareProcessNamespace`: the pod's pid namespace, which an exec'd process joins.
+        if let pause = runtime.pause, sandboxRuntime.pauseIsRunning(pause) { fields["pid"] = .string(PodPause.namespacePath(pause)) }
+        return Data(JSONValue.object(fields).jsonText(indent: 0).utf8)
     }
 
     // MARK: Create
@@ -224,7 +226,7 @@ extension Controller {
                 let started = ContinuousClock.now
                 let (sandbox, finished) = try sandboxRuntime.buildHostNetworkSandbox(pod, lab: paths.lab, paths: paths, namespaces: labNamespaces)
                 sandboxMillis.append(Controller.millis(finished - started))
-                runtimes[pod.metadata.uid] = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
+                runtimes[pod.metadata.uid] = try runtimeWithPause(pod, sandbox: sandbox)
                 return afterSandbox(podKey)
             }
             let started = ContinuousClock.now
@@ -241,7 +243,7 @@ extension Controller {
             }
             // From the request to the end of the worker's job (waiting for the worker included).
             sandboxMillis.append(Controller.millis(finished - started))
-            runtimes[pod.metadata.uid] = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
+            runtimes[pod.metadata.uid] = try runtimeWithPause(pod, sandbox: sandbox)
         } catch {
             logger.error("pod \(podKey): creating the sandbox failed: \(error)")
             let failedMount = error is VolumeSetUpError
@@ -271,6 +273,19 @@ extension Controller {
             return
         }
         afterSandbox(podKey)
+    }
+
+    /// The agent's record of a pod whose sandbox was just built; with `shareProcessNamespace`,
+    /// its pause process started in it, the pod's pid namespace being part of the sandbox. A
+    /// pause that does not start fails the sandbox (removed again, then retried).
+    private func runtimeWithPause(_ pod: Pod, sandbox: PodSandboxPaths) throws -> PodRuntime {
+        let runtime = PodRuntime(uid: pod.metadata.uid, sandbox: sandbox)
+        guard pod.spec.sharesProcessNamespace else { return runtime }
+        do { try startPause(pod, runtime: runtime) } catch {
+            try? sandboxRuntime.removeSandbox(sandbox, namespaces: labNamespaces)
+            throw error
+        }
+        return runtime
     }
 
     /// The sandbox is built: the pod no longer says why it was not, and its containers start.
@@ -455,6 +470,7 @@ extension Controller {
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await self.sandboxRuntime.stop(process, grace: grace) } }
         }
+        await stopPause(runtime)
         // The DELETED event carries the version the deletion took: a client that listed the
         // terminating pod watches from the list's version (kubectl delete waits so).
         var deleted = pod
@@ -496,6 +512,8 @@ extension Controller {
             logger.warning("pod \(key(pod)): \(error)")
         }
         do { try cgroups.removePod(uid: uid) } catch { logger.error("pod \(key(pod)): removing its cgroups failed: \(error)") }
+        // Its Secrets, tokens and downward API files go with their memory.
+        PodVolumes.tearDownMemory(paths.podDirectory(uid: uid))
         if holdsAddress, !pod.spec.hostNetwork, let address = IPv4Address(pod.status.podIP) {
             sandboxRuntime.removeNeighbor(node: pod.spec.nodeName, address: address)
         }
@@ -528,10 +546,11 @@ extension Controller {
             let deadline = ContinuousClock.now + .seconds(1)
             while runtime?.processes.isEmpty == false, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         }
+        await stopPause(runtime)
         // A process a container left behind (started in the background) would keep the network
         // namespace, its veth and its address alive after the name is gone.
         let leftovers = sandboxRuntime.unrecordedSessions(
-            netns: sandbox.netns, logDirectory: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: uid),
+            netns: sandbox.netns, mnt: sandbox.mnt, logDirectory: paths.podLogDirectory(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: uid),
             known: [])
         if !leftovers.isEmpty {
             logger.info("pod \(podKey): stopping \(leftovers.count) process(es) its containers left behind")

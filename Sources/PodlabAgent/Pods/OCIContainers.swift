@@ -91,7 +91,7 @@ public enum OCIContainers {
     /// Mounts the root, writes the bundle and returns how to start the runtime.
     static func launch(image: ImageStore.Image, store: ImageStore, runtime: OCIRuntimeKind, paths: LabPaths, pod: Pod, container: Container,
                        environment: ContainerEnvironment, sandbox: PodSandboxPaths, restart: Int32, logPath: String,
-                       cgroupsPath: String?) throws -> ContainerLaunch {
+                       cgroupsPath: String?, pidNamespace: String? = nil) throws -> ContainerLaunch {
         let id = containerID(podUID: pod.metadata.uid, container: container.name, restart: restart)
         let bundle = bundleDirectory(sandbox.directory, container: container.name, restart: restart)
         // A run of the same number left by a killed agent: its runtime state and mount go first.
@@ -113,7 +113,8 @@ public enum OCIContainers {
             pod: pod, container: container, environment: environment, image: image.config,
             passwd: readImageFile(rootfs, "etc/passwd"), group: readImageFile(rootfs, "etc/group"),
             rootfs: rootfs,
-            namespaces: RuntimeSpec.PodNamespaces(network: "\(NetworkNamespace.runDirectory)/\(sandbox.netns)", uts: sandbox.uts, ipc: sandbox.ipc),
+            namespaces: RuntimeSpec.PodNamespaces(network: "\(NetworkNamespace.runDirectory)/\(sandbox.netns)", uts: sandbox.uts, ipc: sandbox.ipc,
+                                                  pid: pidNamespace),
             files: RuntimeSpec.PodFiles(hosts: PodVolumes.hostsFile(sandbox.directory), hostname: PodVolumes.hostnameFile(sandbox.directory),
                                         resolvConf: PodVolumes.resolvConfFile(sandbox.directory)),
             volumeSources: volumeSources,

@@ -14,6 +14,9 @@ final class PodRuntime: @unchecked Sendable {
     /// changed since): what `exec` gives a command, as the runtime does.
     var environments: [String: [(name: String, value: String)]] = [:]
     var processes: [String: ProcessIdentity] = [:]
+    /// With `shareProcessNamespace`: the pause process, PID 1 of the pod's pid namespace
+    /// (`PodPause`); nil until it runs, and again once it ended.
+    var pause: ProcessIdentity?
     /// The streams of the latest run of each container with `stdin` or `tty`, by container name.
     var streams: [String: ContainerStreams] = [:]
     /// Crashes in a row per container, for the back-off.

@@ -57,12 +57,38 @@ enum PodVolumes {
                 let parent = (target as NSString).deletingLastPathComponent
                 try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: volume.secret != nil ? 0o700 : 0o755])
+                if VolumeFiles.isMemoryBacked(volume) { try mountMemory(at: target) }
                 try AtomicVolumeWriter.write(payload, to: target)
             } catch let error as VolumeSourceError {
                 throw VolumeSetUpError(volume: volume.name, reason: error.description)
             } catch {
                 throw VolumeSetUpError(volume: volume.name, reason: "\(error)")
             }
+        }
+    }
+
+    /// Mounts a tmpfs on a volume's directory, in the host's mount namespace as the kubelet
+    /// does, unless one is there already (the volume written before, by this agent or an earlier
+    /// one): nothing of a Secret or a token reaches the disk. It stays until the pod's volumes
+    /// are torn down (`tearDownMemory`).
+    static func mountMemory(at directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        // A mount point: on another device than its parent.
+        var own = stat(), parent = stat()
+        guard stat(directory, &own) == 0, stat(directory + "/..", &parent) == 0 else {
+            throw KernelError(operation: "stat", object: directory, errno: .current)
+        }
+        if own.st_dev != parent.st_dev { return }
+        guard mount("tmpfs", directory, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755") == 0 else {
+            throw KernelError(operation: "mount(tmpfs)", object: directory, errno: .current)
+        }
+    }
+
+    /// Unmounts the tmpfs of the pod's memory-backed volumes (and whatever else is mounted
+    /// under its volumes), deepest first: their files go with them.
+    static func tearDownMemory(_ directory: String) {
+        for point in LabStateModes.mountPoints(under: "\(directory)/volumes").sorted(by: { $0.count > $1.count }) {
+            umount2(point, Int32(MNT_DETACH))
         }
     }
 
@@ -200,6 +226,10 @@ enum PodVolumes {
             let source: MountNamespace.Mount.Source
             if let hostPath = volume.hostPath {
                 source = .host(hostPath.path)
+            } else if VolumeFiles.isMemoryBacked(volume) {
+                // Its tmpfs is mounted in the host's mount namespace, after the pod's was copied:
+                // taken from there, with the mount.
+                source = .host(hostDirectory(sandbox.directory, volume: volume))
             } else {
                 source = .pod(hostDirectory(sandbox.directory, volume: volume))
             }

@@ -147,4 +147,8 @@ struct ProcessStat {
     var parent: Int32? { fields.count > 1 ? Int32(fields[1]) : nil }
     var session: Int32? { fields.count > 3 ? Int32(fields[3]) : nil }
     var startTime: UInt64? { fields.count > 19 ? UInt64(fields[19]) : nil }
+    /// The kernel's `PF_EXITING` (0x4) among the flags (field 9): the process has begun to exit.
+    /// A pid namespace's init stays so, not yet a zombie, until every other process of its
+    /// namespace is reaped, while no process can be born in the namespace any more.
+    var isExiting: Bool { fields.count > 6 && (UInt32(fields[6]) ?? 0) & 0x4 != 0 }
 }

@@ -12,12 +12,13 @@ extension Controller {
               let container = pod.spec.container(named: name), container.hasProbes,
               let status = pod.status[container: name], let startedAt = status.state.running?.startedAt,
               let process = runtime.processes[name], let podIP = IPv4Address(pod.status.podIP) else { return }
-        let sandbox = runtime.sandbox
+        let sandbox = runtime.sandbox, pidNamespace = runtime.pause.map(PodPause.namespacePath)
         let imagesDirectory = paths.images, ociRuntimeRoot = OCIContainers.runtimeRoot(paths)
         let environment = startEnvironment(of: container, in: pod)
         let exec: @Sendable ([String]) -> Result<SpawnRequest, ProbeSetupError> = { command in
             do {
                 return .success(try Controller.execRequest(pod: pod, container: container, process: process, sandbox: sandbox,
+                                                           pidNamespace: pidNamespace,
                                                            imagesDirectory: imagesDirectory, ociRuntimeRoot: ociRuntimeRoot, cgroup: nil,
                                                            environment: environment, command: command))
             } catch {

@@ -119,6 +119,10 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
         try MeshCapture.apply(rules, netns: own)
     }
 
+    func startPause(_ sandbox: PodSandboxPaths) throws -> ProcessIdentity { try PodPause.start(sandbox) }
+
+    func pauseIsRunning(_ pause: ProcessIdentity) -> Bool { PodPause.isRunning(pause) }
+
     func removeNeighbor(node: String, address: IPv4Address) {
         guard let network = self.node(node) else { return }
         try? network.netlink.deleteNeighbor(Neighbor(interfaceIndex: network.bridge.index, address: address, mac: MACAddress.derived(from: address)))
@@ -145,8 +149,8 @@ final class KernelSandboxRuntime: PodSandboxRuntime {
 
     func stop(_ process: ProcessIdentity, grace: Duration) async { await ContainerRuntime.stop(process, grace: grace) }
 
-    func unrecordedSessions(netns: String, logDirectory: String, known: Set<Int32>) -> Set<Int32> {
-        ContainerRuntime.unrecordedSessions(netns: netns, logDirectory: logDirectory, known: known)
+    func unrecordedSessions(netns: String, mnt: String, logDirectory: String, known: Set<Int32>) -> Set<Int32> {
+        ContainerRuntime.unrecordedSessions(netns: netns, mnt: mnt, logDirectory: logDirectory, known: known)
     }
 
     func kill(sessions: Set<Int32>) async { await ContainerRuntime.kill(sessions: sessions) }

@@ -66,6 +66,12 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
     /// Programs a meshed pod's capture (`table ip podlab-mesh`) inside its own network
     /// namespace (`MeshCapture`); a sandbox without a network of its own gets none.
     func programMeshCapture(_ rules: MeshCaptureRules, sandbox: PodSandboxPaths) throws
+    /// Starts the pause process of a pod with `shareProcessNamespace` in its sandbox (`PodPause`):
+    /// PID 1 of a new pid namespace, which the pod's containers then join; returns once it runs.
+    func startPause(_ sandbox: PodSandboxPaths) throws -> ProcessIdentity
+    /// True while the pause process runs and has not begun to exit: its pid namespace still
+    /// takes new processes.
+    func pauseIsRunning(_ pause: ProcessIdentity) -> Bool
     /// Removes the node's permanent neighbour entry for a pod's address.
     func removeNeighbor(node: String, address: IPv4Address)
     /// Removes the node's end of a pod's veth pair, left by a sandbox being rebuilt.
@@ -84,7 +90,7 @@ protocol PodSandboxRuntime: AnyObject, Sendable {
     /// SIGTERM to the container's process group, SIGKILL after `grace`; returns when it is gone.
     func stop(_ process: ProcessIdentity, grace: Duration) async
     /// Container sessions in a pod that no record names (`ContainerRuntime.unrecordedSessions`).
-    func unrecordedSessions(netns: String, logDirectory: String, known: Set<Int32>) -> Set<Int32>
+    func unrecordedSessions(netns: String, mnt: String, logDirectory: String, known: Set<Int32>) -> Set<Int32>
     /// SIGKILL to every process of the sessions; returns when they are gone.
     func kill(sessions: Set<Int32>) async
 }

@@ -119,7 +119,9 @@ public enum LabStateModes {
     /// Mount points at or under `directory`, from `/proc/self/mountinfo` (field 5, with the
     /// kernel's octal escapes for space, tab, newline and backslash).
     static func mountPoints(under directory: String) -> Set<String> {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        // Read to its end with read(2): procfs gives its size as 0, and a table of many mounts is
+        // longer than one read (the newest mounts, at its end, were missed).
+        guard let text = readProcFile("/proc/thread-self/mountinfo") else { return [] }
         var result: Set<String> = []
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
@@ -144,5 +146,20 @@ public enum LabStateModes {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The whole of a file whose size the kernel does not give (procfs), read until the end.
+func readProcFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = read(fd, &buffer, buffer.count)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return n == 0 ? String(decoding: bytes, as: UTF8.self) : nil }
+        bytes += buffer[0..<n]
     }
 }

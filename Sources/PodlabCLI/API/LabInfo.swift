@@ -10,6 +10,8 @@ public struct PodSandbox: Codable, Sendable, Equatable {
     public var ipc: String?
     /// The pod's mount namespace file (its own `/etc/hosts`); absent from agents before them.
     public var mnt: String?
+    /// The pod's pid namespace (`/proc/<pause>/ns/pid`) with `shareProcessNamespace`.
+    public var pid: String?
     public var hostname: String?
     public var podIP: String?
     public var containers: [Container]

@@ -127,7 +127,7 @@ public struct Exec: PodlabCommand {
                 environment: environmentSeen, workingDirectory: directory,
                 stdin: stdin, stdout: stdout, stderr: stderr,
                 networkNamespace: sandbox.netns, utsNamespace: sandbox.uts, ipcNamespace: sandbox.ipc,
-                mountNamespace: chosen.mnt, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup))
+                mountNamespace: chosen.mnt, pidNamespace: sandbox.pid, newSession: false, credentials: chosen.credentials, cgroup: chosen.cgroup))
         }
     }
 

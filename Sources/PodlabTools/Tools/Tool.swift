@@ -35,6 +35,7 @@ public enum PodlabTools {
         "echo-server": EchoServer.main,
         "probe": Probe.main,
         "podlab-dns": DNSServer.main,
+        "pause": Pause.main,
     ]
 
     /// The names of all tools, sorted.

@@ -173,6 +173,42 @@ struct RuntimeSpecTests {
         #expect(try Self.spec(container).json["linux"]?["resources"] == ["memory": ["limit": 1_073_741_824]])
     }
 
+    @Test("shareProcessNamespace: the pod's pid namespace joined by its pause process's path; without it, a new one")
+    func sharedPidNamespace() throws {
+        let container = Container(name: "app", image: "web:1")
+        let pod = Self.pod(container)
+        let environment = try ContainerEnvironment(container: container, pod: pod, nodeAllocatable: [:])
+        var namespaces = Self.namespaces
+        namespaces.pid = "/proc/4242/ns/pid"
+        let shared = try RuntimeSpec(pod: pod, container: container, environment: environment, image: Self.image, passwd: Self.passwd,
+                                     group: Self.group, rootfs: "/state/lab/containers/c1/rootfs", namespaces: namespaces, files: Self.files,
+                                     volumeSources: [:], cgroupsPath: nil)
+        #expect(shared.json["linux"]?["namespaces"]?.jsonText(indent: 2) == """
+        [
+          {
+            "path": "/proc/4242/ns/pid",
+            "type": "pid"
+          },
+          {
+            "path": "/run/podlab/lab/ns/web.ipc",
+            "type": "ipc"
+          },
+          {
+            "path": "/run/podlab/lab/ns/web.uts",
+            "type": "uts"
+          },
+          {
+            "type": "mount"
+          },
+          {
+            "path": "/run/netns/lab_pod_team_web",
+            "type": "network"
+          }
+        ]
+        """)
+        #expect(try Self.spec(container).json["linux"]?["namespaces"]?.arrayValue?.first == ["type": "pid"])
+    }
+
     @Test("golden config.json")
     func golden() throws {
         var container = Container(name: "app", image: "web:1", args: ["-f", "-p", "8080"], env: [EnvVar(name: "MODE", value: "lab")],

@@ -54,6 +54,16 @@ struct VolumeFilesTests {
         #expect(try Self.files(Volume(name: "c", configMap: ConfigMapVolumeSource(name: "settings", items: [KeyToPath(key: "nope", path: "x")], optional: true))) == [:])
     }
 
+    @Test("memory-backed as the kubelet's plugins mount them: secret, projected and downwardAPI on a tmpfs, configMap and the rest on disk")
+    func memoryBacked() {
+        #expect(VolumeFiles.isMemoryBacked(Volume(name: "s", secret: SecretVolumeSource(secretName: "creds"))))
+        #expect(VolumeFiles.isMemoryBacked(Volume(name: "p", projected: ProjectedVolumeSource(sources: []))))
+        #expect(VolumeFiles.isMemoryBacked(Volume(name: "d", downwardAPI: DownwardAPIVolumeSource(items: []))))
+        #expect(!VolumeFiles.isMemoryBacked(Volume(name: "c", configMap: ConfigMapVolumeSource(name: "settings"))))
+        #expect(!VolumeFiles.isMemoryBacked(Volume(name: "e", emptyDir: EmptyDirVolumeSource())))
+        #expect(!VolumeFiles.isMemoryBacked(Volume(name: "h", hostPath: HostPathVolumeSource(path: "/tmp"))))
+    }
+
     @Test("a secret volume: the bytes, with the volume's mode")
     func secret() throws {
         let files = try Self.files(Volume(name: "s", secret: SecretVolumeSource(secretName: "creds", defaultMode: 0o400)))
