@@ -59,7 +59,7 @@ public struct SpawnRequest: Sendable {
     public var cgroup: SpawnCgroup?
     /// The child gets a mount namespace of its own (a private copy of the caller's) in which
     /// the cgroup v2 hierarchy is mounted on `/sys/fs/cgroup`, so that it sees the host as a
-    /// cgroup v2 host (`MountNamespace.unifiedCgroupView`). Not with `mounts`.
+    /// cgroup v2 host (`MountNamespace.mountUnifiedCgroupView()`). Not with `mounts`.
     public var unifiedCgroupView: Bool
 
     public init(executable: String, arguments: [String] = [], argv0: String? = nil, environment: [String: String] = [:],

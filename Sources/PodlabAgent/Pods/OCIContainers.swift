@@ -38,9 +38,8 @@ public enum OCIRuntimeKind: String, Sendable, CaseIterable {
     /// it manages no cgroup there (`disabled`), and the container stays in the cgroups the
     /// agent starts crun in, the v1 ones included (the container's, when it has limits). runc
     /// runs on the host's hierarchies as they are.
-    public func usesUnifiedCgroupView(cgroupRoot: String = "/sys/fs/cgroup") -> Bool {
-        guard self == .crun else { return false }
-        return cgroupRoot == "/sys/fs/cgroup" ? Self.hybridWithControllers : Self.isHybridWithControllers(cgroupRoot)
+    public func usesUnifiedCgroupView() -> Bool {
+        self == .crun && Self.hybridWithControllers
     }
 
     /// This host's answer, read once.
