@@ -180,6 +180,12 @@ extension ImageStore {
         removeIngestDirectory(directory)
     }
 
+    /// Removes an ingest this writer holds (one that received nothing).
+    func removeIngest(_ ingest: BlobIngest) {
+        removeIngestDirectory(ingest.directory)
+        ingest.close()
+    }
+
     private func removeIngestDirectory(_ directory: String) {
         unlink("\(directory)/data")
         unlink("\(directory)/total")

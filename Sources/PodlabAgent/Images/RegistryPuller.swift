@@ -117,7 +117,13 @@ public struct RegistryPuller: Sendable {
             if ingest.size > 0 && !ingest.isComplete {
                 progress(.resuming(kind: kind, digest: descriptor.digest, offset: ingest.size, size: descriptor.size))
             }
-            try await session.blob(endpoint.blobURL(descriptor.digest), ingest: ingest, reference: reference)
+            do {
+                try await session.blob(endpoint.blobURL(descriptor.digest), ingest: ingest, reference: reference)
+            } catch {
+                // Nothing arrived (a refusal, a registry that is down): no ingest to keep.
+                if ingest.size == 0 { store.removeIngest(ingest) }
+                throw error
+            }
             ingest.close()
             fetched.append(descriptor.digest)
             progress(.blob(kind: kind, digest: descriptor.digest, size: descriptor.size, present: false))
