@@ -106,6 +106,9 @@ let package = Package(
         .executableTarget(name: "services-bench", dependencies: ["PodlabAgent", "PodlabCLI", "PodlabTools", "NFTables", "Netlink", "Netns", "PodNet",
                                                                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
                           path: "Benchmarks/ServicesBench"),
+        // Pod start through the API as Kubernetes' pod-startup SLI measures it (scripts/bench-images).
+        .executableTarget(name: "pod-start-bench", dependencies: ["PodlabAgent", "PodlabCLI", .product(name: "NIOCore", package: "swift-nio")],
+                          path: "Benchmarks/PodStartBench"),
         .executableTarget(name: "netpol-bench", dependencies: ["PodlabAgent", "NFTables", "Netlink", "Netns", "PodNet"], path: "Benchmarks/NetpolBench"),
         // The API's list path in-process: a list, its pages and kubectl's Table, before and after kept encodings.
         .executableTarget(name: "list-bench", dependencies: ["PodNet"], path: "Benchmarks/ListBench"),

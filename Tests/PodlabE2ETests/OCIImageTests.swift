@@ -11,10 +11,13 @@ struct BusyboxWebImage {
     let layer: [UInt8]
     let config: [UInt8]
 
-    init(page: String) throws {
+    /// `extra` files go under `/data` (a large layer's bulk).
+    init(page: String, extra: [(name: String, bytes: [UInt8])] = []) throws {
         let busybox = Array(try Data(contentsOf: URL(fileURLWithPath: "/bin/busybox")))
         var tar = TarWriter()
         for directory in ["bin/", "www/", "etc/", "tmp/"] { tar.add(directory, type: "5", mode: directory == "tmp/" ? 0o1777 : 0o755) }
+        if !extra.isEmpty { tar.add("data/", type: "5", mode: 0o755) }
+        for file in extra { tar.add("data/\(file.name)", data: file.bytes) }
         tar.add("bin/busybox", data: busybox, mode: 0o755)
         tar.add("bin/sh", type: "2", linkName: "busybox")
         tar.add("bin/httpd", type: "2", linkName: "/bin/busybox")

@@ -233,6 +233,148 @@ struct RegistryPullTests {
         }
     }
 
+    /// An HTTP proxy in front of the registry that sends large blobs slowly (`rate` bytes a
+    /// second), `Range` passed on both ways; it logs each GET with its `Range` header, and how many
+    /// bytes of the body it sent (`SENT`) or had sent when the client went away (`BROKEN`).
+    static let slowProxy = #"""
+        import http.server, socketserver, sys, time, urllib.request, urllib.error
+        upstream, port, log, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+        def note(line):
+            with open(log, "a") as f: f.write(line + "\n")
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *args): pass
+            def do_GET(self):
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("accept", "range", "authorization")}
+                note(f"GET {self.path} range={self.headers.get('Range', '-')}")
+                try:
+                    answer = urllib.request.urlopen(urllib.request.Request(upstream + self.path, headers=headers))
+                except urllib.error.HTTPError as e:
+                    answer = e
+                self.send_response(answer.status)
+                for k, v in answer.headers.items():
+                    if k.lower() not in ("connection", "transfer-encoding", "date", "server"): self.send_header(k, v)
+                self.end_headers()
+                slow = "/blobs/" in self.path and int(answer.headers.get("Content-Length", "0")) > 1000000
+                sent = 0
+                try:
+                    while True:
+                        chunk = answer.read(65536)
+                        if not chunk: break
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+                        if slow: time.sleep(len(chunk) / rate)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    note(f"BROKEN {self.path} sent={sent}")
+                    self.close_connection = True
+                    return
+                note(f"SENT {self.path} status={answer.status} sent={sent}")
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+        Server(("127.0.0.1", port), Handler).serve_forever()
+        """#
+
+    @Test("a pull killed with -9 — the agent's, then podlab image pull's — keeps what arrived in the store's ingest; the next pull asks only for the rest (Range), and the image runs",
+          .enabled(if: toolsPresent, "docker-registry and skopeo are missing: scripts/install-deps installs them"))
+    func resumedAfterKill() async throws {
+        try await TestLab.with(backoff: 0.5) { lab in
+            let registry = try await LocalRegistry.start(directory: "\(lab.stateRoot)/registry")
+            defer { registry.stop() }
+            let page = "resumed after a kill\n"
+            // 40 MB that no compression shrinks: the layer stays that large in the registry.
+            let random = try #require(FileHandle(forReadingAtPath: "/dev/urandom")?.readData(ofLength: 40 << 20))
+            let image = try BusyboxWebImage(page: page, extra: [("random", Array(random))])
+            try image.writeDockerArchive("\(lab.stateRoot)/big.tar", tag: "big:1")
+            _ = try registry.push(archive: "\(lab.stateRoot)/big.tar", as: "team/big:1")
+
+            let script = "\(lab.stateRoot)/proxy.py", log = "\(lab.stateRoot)/proxy.log"
+            try Self.slowProxy.write(toFile: script, atomically: true, encoding: .utf8)
+            let port = try KubectlStreamingTests.freeLoopbackPort()
+            let proxy = try Spawner.spawn(SpawnRequest(
+                executable: "/usr/bin/python3", arguments: [script, "http://\(registry.host)", "\(port)", log, "\(6 << 20)"],
+                environment: ["PATH": Spawner.defaultPath],
+                stdin: .null, stdout: .file(log + ".out", append: true), stderr: .file(log + ".out", append: true), newSession: true))
+            defer {
+                try? proxy.signal(SIGTERM, group: true)
+                _ = try? proxy.wait()
+            }
+            try await lab.eventually("the proxy answering") {
+                (try? Command.run("/usr/bin/curl", ["-sf", "-o", "/dev/null", "http://127.0.0.1:\(port)/v2/"]))?.succeeded == true
+            }
+
+            let store = "\(lab.stateRoot)/\(lab.name)/image-store"
+            /// The largest ingest: the layer's hex digest, the bytes it holds, the size it records.
+            func ingest() -> (hex: String, held: Int64, total: Int64?)? {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(store)/ingest")) ?? []
+                return names.compactMap { name -> (hex: String, held: Int64, total: Int64?)? in
+                    var status = stat()
+                    guard stat("\(store)/ingest/\(name)/data", &status) == 0 else { return nil }
+                    let total = Int64(KernelTest.readWholeFile("\(store)/ingest/\(name)/total").trimmingCharacters(in: .whitespacesAndNewlines))
+                    return (name, Int64(status.st_size), total)
+                }.max { $0.held < $1.held }
+            }
+            func proxyLog(_ hex: String) -> [String] {
+                KernelTest.readWholeFile(log).split(separator: "\n").map(String.init).filter { $0.contains("/blobs/sha256:\(hex) ") }
+            }
+            func rangeStart(_ line: String) -> Int64? {
+                line.split(separator: " ").last.flatMap { $0.hasPrefix("range=bytes=") ? Int64($0.dropFirst("range=bytes=".count).dropLast()) : nil }
+            }
+            let reference = "127.0.0.1:\(port)/team/big:1"
+
+            // The agent's pull, killed once the ingest holds some MB.
+            try lab.run(["run", "big", "--image", reference, "--restart=Never"])
+            try await lab.eventually("the layer's ingest holding 4 MB", timeout: .seconds(120)) { (ingest()?.held ?? 0) >= 4 << 20 }
+            try await lab.killAgent()
+            let kept = try #require(ingest())
+            let size = try #require(kept.total, "the ingest records the blob's size")
+            #expect(kept.held >= 4 << 20 && kept.held < size)
+            #expect(access("\(store)/blobs/sha256/\(kept.hex)", F_OK) != 0, "bytes are a blob only once their digest is checked")
+            #expect(!(try lab.run(["image", "ls"]).stdout.contains("team/big")), "the store names nothing half pulled")
+
+            try lab.run(["up"])
+            try await lab.eventually("big Running", timeout: .seconds(120)) { (try lab.pod("big")["status"] as? [String: Any])?["phase"] as? String == "Running" }
+            var lines = proxyLog(kept.hex)
+            var gets = lines.filter { $0.hasPrefix("GET ") }
+            #expect(gets.count == 2 && gets.first?.hasSuffix(" range=-") == true, "\(lines)")
+            let resumedFrom = try #require(gets.last.flatMap(rangeStart), "the restarted agent asked for the rest: \(lines)")
+            #expect(resumedFrom >= kept.held, "from at least what the ingest held at the kill: \(resumedFrom) < \(kept.held)")
+            #expect(lines.contains { $0.hasPrefix("SENT ") && $0.hasSuffix(" status=206 sent=\(size - resumedFrom)") }, "only the rest was sent: \(lines)")
+            #expect(access("\(store)/blobs/sha256/\(kept.hex)", F_OK) == 0)
+            #expect(access("\(store)/ingest/\(kept.hex)", F_OK) != 0, "the ingest goes once its blob is stored")
+            let ip = try lab.podIP("big")
+            try await lab.eventually("the page") {
+                try lab.run(["exec", "big", "--", "/bin/busybox", "wget", "-q", "-O", "-", "http://\(ip)/"], expectSuccess: false).stdout == page
+            }
+
+            // The same across `podlab image pull` runs: the image removed, a pull killed, pulled again.
+            try lab.run(["delete", "pod", "big"])
+            try await lab.eventually("big gone") { try lab.run(["get", "pods", "-o", "name"]).stdout.isEmpty }
+            try lab.run(["image", "rm", reference])
+            try lab.run(["image", "prune"])
+            #expect(access("\(store)/blobs/sha256/\(kept.hex)", F_OK) != 0)
+            let pullLog = "\(lab.stateRoot)/pull.log"
+            let pull = try Spawner.spawn(SpawnRequest(
+                executable: lab.podlab, arguments: ["image", "pull", reference], environment: lab.environment,
+                stdin: .null, stdout: .file(pullLog, append: true), stderr: .file(pullLog, append: true), newSession: true))
+            try await lab.eventually("the ingest holding 4 MB again", timeout: .seconds(120)) { (ingest()?.held ?? 0) >= 4 << 20 }
+            try pull.signal(SIGKILL, group: true)
+            _ = try pull.wait()
+            let left = try #require(ingest())
+            #expect(left.hex == kept.hex)
+            let again = try lab.run(["image", "pull", reference])
+            #expect(again.stderr.contains("Copying blob \(kept.hex.prefix(12)): resuming at "), "\(again.stderr)")
+            lines = proxyLog(kept.hex)
+            gets = lines.filter { $0.hasPrefix("GET ") }
+            #expect(gets.count == 4 && gets[2].hasSuffix(" range=-"), "\(lines)")
+            let cliResumedFrom = try #require(gets.last.flatMap(rangeStart), "\(lines)")
+            #expect(cliResumedFrom >= left.held)
+            #expect(lines.contains { $0.hasPrefix("SENT ") && $0.hasSuffix(" status=206 sent=\(size - cliResumedFrom)") }, "\(lines)")
+            #expect(try lab.run(["image", "ls"]).stdout.contains("team/big"))
+            #expect(access("\(store)/ingest/\(kept.hex)", F_OK) != 0)
+        }
+    }
+
     @Test("a lab limited to the loopback refuses other registries before any traffic")
     func loopbackOnly() async throws {
         try await TestLab.with { lab in

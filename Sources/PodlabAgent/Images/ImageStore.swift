@@ -10,6 +10,7 @@ import PodNet
 /// ```
 /// blobs/sha256/<hex>     content-addressed: manifests, configs, layers as received
 /// layers/<diff-id hex>/  each layer unpacked once (an overlayfs lower directory)
+/// ingest/<hex>/          a blob being pulled: `data` (what arrived), `total` (its size)
 /// refs.json              image name → manifest digest
 /// tmp/                   work in progress, emptied by the next writer
 /// lock                   flock: one writer at a time
@@ -280,9 +281,10 @@ public struct ImageStore: Sendable {
     }
 
     /// Removes blobs and unpacked layers no named image uses, keeping `inUse` layers (those of
-    /// running containers). Returns how many of each it removed.
-    public func prune(keepingLayers inUse: Set<ImageDigest> = []) throws(OCIImageError) -> (blobs: Int, layers: Int) {
-        try locked { () throws(OCIImageError) -> (blobs: Int, layers: Int) in
+    /// running containers), and the ingests of pulls that are not under way. Returns how many
+    /// of each it removed.
+    public func prune(keepingLayers inUse: Set<ImageDigest> = []) throws(OCIImageError) -> (blobs: Int, layers: Int, ingests: Int) {
+        try locked { () throws(OCIImageError) -> (blobs: Int, layers: Int, ingests: Int) in
             var blobs: Set<String> = []
             var layers: Set<String> = Set(inUse.map(\.hex))
             for image in try images() {
@@ -291,7 +293,7 @@ public struct ImageStore: Sendable {
                 image.manifest.layers.forEach { blobs.insert($0.digest.hex) }
                 image.config.diffIDs.forEach { layers.insert($0.hex) }
             }
-            var removed = (blobs: 0, layers: 0)
+            var removed = (blobs: 0, layers: 0, ingests: removeIngests(all: true))
             for name in (try? FileManager.default.contentsOfDirectory(atPath: blobsDirectory)) ?? [] where !blobs.contains(name) {
                 if unlink("\(blobsDirectory)/\(name)") == 0 { removed.blobs += 1 }
             }

@@ -31,10 +31,11 @@ public enum RegistryScope: String, Sendable {
 
 /// Pulls images from a registry (the OCI distribution API, Docker registry HTTP API v2) into a
 /// lab's `ImageStore`: the manifest (linux/amd64 of an index), then the config and every layer
-/// the store does not hold, each streamed to `downloads/` while it is hashed, checked against
-/// its digest and size, and retried on failure; then, under the store's lock, moved into
-/// `blobs/`, unpacked and named as a load does. A pull that fails names nothing and leaves
-/// nothing in `blobs/`.
+/// the store does not hold, each streamed into its ingest (`ingest/<hex>/`) while it is hashed,
+/// checked against its digest and size, and retried on failure; then, under the store's lock,
+/// moved into `blobs/`, unpacked and named as a load does. A pull that fails names nothing and
+/// leaves nothing in `blobs/`; what arrived of a blob stays in its ingest, and the next pull of
+/// it (this process's or another's, after a kill) asks only for the rest.
 ///
 /// Authentication as Docker's: a `401` with a `Bearer` challenge is answered by a token from
 /// the challenge's realm (asked with the registry's credentials, if any), a `Basic` one by the
@@ -44,6 +45,8 @@ public struct RegistryPuller: Sendable {
     public enum Progress: Sendable {
         case resolved(reference: String, manifest: ImageDigest)
         case blob(kind: String, digest: ImageDigest, size: Int64, present: Bool)
+        /// An earlier transfer left `offset` bytes of the blob: the rest is asked for.
+        case resuming(kind: String, digest: ImageDigest, offset: Int64, size: Int64)
         case unpacking
     }
 
@@ -101,26 +104,32 @@ public struct RegistryPuller: Sendable {
         let manifestDigest = ImageDigest.of(bytes)
         progress(.resolved(reference: reference, manifest: manifestDigest))
 
-        let downloads = "\(store.root)/downloads/\(UUID().uuidString.lowercased())"
-        do {
-            try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw OCIImageError("mkdir \(downloads): \(error)")
-        }
-        defer { try? FileManager.default.removeItem(atPath: downloads) }
+        store.removeIngests(all: false)
         var fetched: [ImageDigest] = []
         for (kind, descriptor) in [("config", manifest.config)] + manifest.layers.map({ ("blob", $0) }) {
-            if access(store.blobPath(descriptor.digest), F_OK) == 0 {
+            guard access(store.blobPath(descriptor.digest), F_OK) != 0, let ingest = try await store.openIngest(descriptor) else {
                 progress(.blob(kind: kind, digest: descriptor.digest, size: descriptor.size, present: true))
                 continue
             }
-            try await session.blob(endpoint.blobURL(descriptor.digest), descriptor: descriptor, to: "\(downloads)/\(descriptor.digest.hex)",
-                                   reference: reference)
+            // Released once complete (not at the end of the pull): two pulls that share layers
+            // in different orders must not wait for each other.
+            defer { ingest.close() }
+            if ingest.size > 0 && !ingest.isComplete {
+                progress(.resuming(kind: kind, digest: descriptor.digest, offset: ingest.size, size: descriptor.size))
+            }
+            do {
+                try await session.blob(endpoint.blobURL(descriptor.digest), ingest: ingest, reference: reference)
+            } catch {
+                // Nothing arrived (a refusal, a registry that is down): no ingest to keep.
+                if ingest.size == 0 { store.removeIngest(ingest) }
+                throw error
+            }
+            ingest.close()
             fetched.append(descriptor.digest)
             progress(.blob(kind: kind, digest: descriptor.digest, size: descriptor.size, present: false))
         }
         progress(.unpacking)
-        return try store.addPulled(manifest: bytes, downloads: downloads, blobs: fetched, name: try ImageStore.storedName(reference), source: reference)
+        return try store.addPulled(manifest: bytes, blobs: fetched, name: try ImageStore.storedName(reference), source: reference)
     }
 
     /// One pull's requests: the authorization it earned is reused for the rest.
@@ -149,22 +158,16 @@ public struct RegistryPuller: Sendable {
             return (body, type)
         }
 
-        /// What has arrived of a blob: kept across tries, so that a transfer that broke goes on
-        /// where it stopped (`Range`) instead of starting again.
-        struct BlobProgress {
-            var hasher = Crypto.SHA256()
-            var size: Int64 = 0
-        }
-
-        /// Streams a blob to `path`, checking its size and digest. A transfer that breaks is tried
-        /// again from the byte it stopped at, when the registry serves ranges (`206`), else from
-        /// the start; wrong bytes (too many, or a digest that does not match) start it again.
-        mutating func blob(_ url: String, descriptor: ImageDescriptor, to path: String, reference: String) async throws(OCIImageError) {
-            var lastError = OCIImageError("\(reference): blob \(descriptor.digest): not fetched")
-            var progress = BlobProgress()
+        /// Streams a blob into `ingest`, checking its size and digest. A transfer that breaks is
+        /// tried again from the byte it stopped at, when the registry serves ranges (`206`), else
+        /// from the start; wrong bytes (too many, or a digest that does not match) start it again.
+        /// A pull that fails keeps what arrived in the ingest, for the next.
+        mutating func blob(_ url: String, ingest: BlobIngest, reference: String) async throws(OCIImageError) {
+            if ingest.isComplete { return }  // checked when it was opened
+            var lastError = OCIImageError("\(reference): blob \(ingest.descriptor.digest): not fetched")
             for attempt in 1...max(1, attempts) {
                 do {
-                    try await fetchBlob(url, descriptor: descriptor, to: path, reference: reference, progress: &progress)
+                    try await fetchBlob(url, ingest: ingest, reference: reference)
                     return
                 } catch {
                     lastError = error
@@ -173,61 +176,47 @@ public struct RegistryPuller: Sendable {
                     try? await Task.sleep(for: .milliseconds(200 * attempt))
                 }
             }
-            unlink(path)
             throw lastError
         }
 
-        mutating func fetchBlob(_ url: String, descriptor: ImageDescriptor, to path: String, reference: String,
-                                progress: inout BlobProgress) async throws(OCIImageError) {
-            if progress.size >= descriptor.size { progress = BlobProgress() }
-            let resumeFrom = progress.size
+        mutating func fetchBlob(_ url: String, ingest: BlobIngest, reference: String) async throws(OCIImageError) {
+            let descriptor = ingest.descriptor
+            if ingest.size >= descriptor.size { try ingest.restart("held the whole blob, with the wrong digest") }
+            try ingest.trimToCounted()
+            let resumeFrom = ingest.size
             let response = try await send(url, accept: "*/*", reference: reference, range: resumeFrom > 0 ? "bytes=\(resumeFrom)-" : nil)
-            let resumed = resumeFrom > 0 && response.status == .partialContent
-                && RegistryResponse.contentRangeStart(response.headers.first(name: "Content-Range")) == resumeFrom
-            guard response.status == .ok || resumed else {
+            switch BlobAnswer.of(status: Int(response.status.code), contentRange: response.headers.first(name: "Content-Range"), requestedFrom: resumeFrom) {
+            case .rest:
+                break
+            case .whole:
+                // A registry that sends the whole blob again: from the start.
+                if resumeFrom > 0 { try ingest.restart("the registry sent the whole blob") }
+            case .refused:
                 let body = (try? await Self.collect(response, limit: 1 << 16, url: url, reference: reference)) ?? []
                 throw OCIImageError("failed to pull \"\(reference)\": \(url): status \(response.status.code): \(RegistryResponse.errorMessage(status: Int(response.status.code), body: body))")
             }
-            // A registry that sends the whole blob again: from the start.
-            if !resumed { progress = BlobProgress() }
-            let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (resumed ? O_APPEND : O_TRUNC), 0o600)
-            guard fd >= 0 else { throw OCIImageError("create \(path): \(Errno.current)") }
-            defer { close(fd) }
             do {
                 for try await buffer in response.body {
-                    guard progress.size + Int64(buffer.readableBytes) <= descriptor.size else {
-                        progress = BlobProgress()
+                    guard ingest.size + Int64(buffer.readableBytes) <= descriptor.size else {
+                        try ingest.restart("the registry sent too many bytes")
                         throw OCIImageError("\(reference): blob \(descriptor.digest): the registry sent more than the \(descriptor.size) bytes the manifest says")
                     }
-                    try buffer.withUnsafeReadableBytes { raw in
-                        var offset = 0
-                        while offset < raw.count {
-                            let written = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                            if written < 0 {
-                                if errno == EINTR { continue }
-                                throw OCIImageError("write \(path): \(Errno.current)")
-                            }
-                            offset += written
-                        }
-                        // Counted once written: what the next try asks for is what the file holds.
-                        progress.hasher.update(bufferPointer: raw)
-                        progress.size += Int64(raw.count)
-                    }
+                    try buffer.withUnsafeReadableBytes { raw in try ingest.append(raw) }
                 }
             } catch let error as OCIImageError {
                 throw error
             } catch {
                 throw OCIImageError("failed to pull \"\(reference)\": \(url): \(Self.describe(error))")
             }
-            guard progress.size == descriptor.size else {
-                throw OCIImageError("\(reference): blob \(descriptor.digest): the transfer ended after \(progress.size) of \(descriptor.size) bytes")
+            guard ingest.size == descriptor.size else {
+                throw OCIImageError("\(reference): blob \(descriptor.digest): the transfer ended after \(ingest.size) of \(descriptor.size) bytes")
             }
-            let actual = ImageDigest(bytes: Array(progress.hasher.finalize()))
+            let actual = ingest.digest
             guard actual == descriptor.digest else {
-                progress = BlobProgress()
+                try ingest.restart("the digest did not match")
                 throw OCIImageError("\(reference): blob \(descriptor.digest): digest mismatch: the registry sent \(actual)")
             }
-            guard fsync(fd) == 0 else { throw OCIImageError("fsync \(path): \(Errno.current)") }
+            try ingest.sync()
         }
 
         /// GET with the session's authorization; a 401 is answered once (token or basic) and
@@ -303,15 +292,12 @@ public struct RegistryPuller: Sendable {
 }
 
 extension ImageStore {
-    /// Moves a pull's blobs into `blobs/`, stores its manifest, checks and unpacks the image and
-    /// names it, all under the lock; on failure the blobs and layers it added are removed again.
-    func addPulled(manifest: [UInt8], downloads: String, blobs: [ImageDigest], name: String, source: String) throws(OCIImageError) -> Image {
+    /// Moves a pull's complete ingests into `blobs/`, stores its manifest, checks and unpacks the
+    /// image and names it, all under the lock; on failure the blobs and layers it added are
+    /// removed again.
+    func addPulled(manifest: [UInt8], blobs: [ImageDigest], name: String, source: String) throws(OCIImageError) -> Image {
         try lockedAllOrNothing { () throws(OCIImageError) -> Image in
-            for digest in blobs where access(blobPath(digest), F_OK) != 0 {
-                guard rename("\(downloads)/\(digest.hex)", blobPath(digest)) == 0 else {
-                    throw OCIImageError("rename \(downloads)/\(digest.hex) to \(blobPath(digest)): \(Errno.current)")
-                }
-            }
+            for digest in blobs { try storeIngest(digest) }
             let manifestDigest = try putBlob(manifest)
             try verifyAndUnpack(manifestDigest, source: source)
             _ = try self.name([(name, manifestDigest)])

@@ -93,6 +93,8 @@ public struct ImagePull: PodlabCommand {
                     stderr.line("Getting image source signatures")
                 case let .blob(kind, digest, _, present):
                     stderr.line("Copying \(kind) \(digest.hex.prefix(12)) \(present ? "skipped: already exists" : "done")")
+                case let .resuming(kind, digest, offset, size):
+                    stderr.line("Copying \(kind) \(digest.hex.prefix(12)): resuming at \(offset) of \(size) bytes")
                 case .unpacking:
                     stderr.line("Writing manifest to image destination")
                 }
@@ -199,7 +201,8 @@ public struct ImagePrune: PodlabCommand {
         let store = try ImageCommands.store(context, lab: lab)
         do {
             let removed = try store.prune()
-            context.stdout.line("Deleted \(removed.blobs) blobs and \(removed.layers) unpacked layers")
+            context.stdout.line("Deleted \(removed.blobs) blobs and \(removed.layers) unpacked layers"
+                + (removed.ingests > 0 ? "; removed \(removed.ingests) partial downloads" : ""))
         } catch {
             throw CLIError(error.message)
         }
