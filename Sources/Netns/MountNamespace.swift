@@ -461,17 +461,7 @@ enum MountPoints {
         try syscall("mount(tmpfs)", directory) { mount("tmpfs", directory, "tmpfs", 0, "mode=\(mode)") }
         for entry in entries {
             let to = directory + "/" + entry.name
-            if let target = entry.linkTarget {
-                try syscall("symlink", to) { symlink(target, to) }
-                continue
-            }
-            if entry.kind == S_IFDIR {
-                try syscall("mkdir", to) { mkdir(to, 0o755) }
-            } else {
-                let fd = try syscall("create mount point", to) { open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644) }
-                close(fd)
-            }
-            guard let tree = trees[entry.name] else { continue }
+            guard try makeMountPoint(entry, at: to), let tree = trees[entry.name] else { continue }
             try shimCall("move_mount", to) { pl_move_mount(tree, to) }
         }
     }
@@ -536,20 +526,27 @@ enum MountPoints {
         return entries
     }
 
+    /// What stands at `to` for `entry`: its symbolic link again (false: nothing to mount on
+    /// it), or an empty directory or file to mount the entry's tree on (true).
+    static func makeMountPoint(_ entry: Entry, at to: String) throws -> Bool {
+        if let target = entry.linkTarget {
+            try syscall("symlink", to) { symlink(target, to) }
+            return false
+        }
+        if entry.kind == S_IFDIR {
+            try syscall("mkdir", to) { mkdir(to, 0o755) }
+        } else {
+            let fd = try syscall("create mount point", to) { open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644) }
+            close(fd)
+        }
+        return true
+    }
+
     static func replicate(_ entries: [Entry], from source: String, into directory: String) throws {
         for entry in entries {
             let from = source + "/" + entry.name
             let to = directory + "/" + entry.name
-            if let target = entry.linkTarget {
-                try syscall("symlink", to) { symlink(target, to) }
-                continue
-            }
-            if entry.kind == S_IFDIR {
-                try syscall("mkdir", to) { mkdir(to, 0o755) }
-            } else {
-                let fd = try syscall("create mount point", to) { open(to, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644) }
-                close(fd)
-            }
+            guard try makeMountPoint(entry, at: to) else { continue }
             try syscall("mount(MS_BIND|MS_REC)", "\(from) on \(to)") { mount(from, to, "none", UInt(MS_BIND | MS_REC), nil) }
         }
     }
