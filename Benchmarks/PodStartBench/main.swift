@@ -6,10 +6,9 @@
 // busier halfway slows every case alike. The labs are brought up, loaded and brought down by
 // scripts/bench-images; this only creates pods (labelled `bench=pod-start`) and leaves them.
 //
-// A container of an OCI image is Running once the agent has started the runtime's `run`, not
-// once the runtime has created and started the container (Kubernetes' kubelet reports it
-// Running after CRI StartContainer returned). So for those the run also times POST sent → the
-// container's process started: a descendant of the runtime's `run` for the container's ID (a
+// A container of an OCI image is Running once the runtime has written its pid file (created and
+// started it), as Kubernetes' kubelet reports it Running after CRI StartContainer returned. The
+// run also times POST sent → the container's process started, which checks that: a descendant of the runtime's `run` for the container's ID (a
 // child of the agent) that has exec'd the image's entrypoint (its `comm` no longer the
 // runtime's), polled from /proc every 0.25 ms once the watch said Running.
 //

@@ -116,6 +116,14 @@ struct OCIImageTests {
             for pod in ["web", "saved", "client"] {
                 try await lab.eventually("pod \(pod) Running") { (try lab.pod(pod)["status"] as? [String: Any])?["phase"] as? String == "Running" }
             }
+            // Running once the runtime has started the container, as the kubelet reports it: the
+            // runtime's pid file is written and names the container's live process.
+            let uid = try #require((try lab.pod("web")["metadata"] as? [String: Any])?["uid"] as? String)
+            let pidFiles = (FileManager.default.enumerator(atPath: lab.stateRoot)?.allObjects as? [String] ?? [])
+                .filter { $0.contains(uid) && $0.hasSuffix("/oci/web-0/container.pid") }
+            let pidFile = try #require(pidFiles.first, "no pid file of web's container under \(lab.stateRoot)")
+            let containerPID = Int32((try String(contentsOfFile: lab.stateRoot + "/" + pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            #expect(containerPID > 0 && kill(containerPID, 0) == 0, "pid file \(pidFile): \(containerPID)")
             let page = "<h1>served by \(runtime)</h1>\n"
             let web = try lab.podIP("web"), saved = try lab.podIP("saved")
             try await lab.eventually("the page from web") { try lab.run(["exec", "client", "--", "curl", "-s", "http://\(web)/"], expectSuccess: false).stdout == page }

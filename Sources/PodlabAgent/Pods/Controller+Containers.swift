@@ -37,6 +37,10 @@ extension Controller {
         guard var pod = pods[podKey], let runtime = runtimes[pod.metadata.uid], !runtime.deleting,
               let container = pod.spec.container(named: name), let role = pod.spec.role(of: name),
               var status = pod.status[container: name] else { return }
+        // A container of an image whose runtime runs and has yet to start it (no pid file yet)
+        // waits as one not started: it is not started twice.
+        if let process = runtime.processes[name], status.state.waiting != nil, ImageSource.isOCIImage(container.image),
+           sandboxRuntime.isAlive(process) { return }
         if countsAsRestart { status.restartCount += 1 }
         if let lastState { status.lastState = lastState }
         let logPath = paths.containerLog(namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid,

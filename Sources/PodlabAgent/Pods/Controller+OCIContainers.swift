@@ -56,16 +56,45 @@ extension Controller {
         do { try store.write { try $0.setProcess(podUID: pod.metadata.uid, container: name, identity: process) } } catch {
             logger.error("pod \(pod.metadata.namespace)/\(pod.metadata.name) container \(name): recording its process (pid \(process.pid)) failed: \(error)")
         }
-        ContainerTransitions.markRunning(&status, role: role, imageID: OCIContainers.imageID(image, reference: container.image), podUID: pod.metadata.uid, container: container)
+        // Created now; running once the runtime has started it (its pid file), as the kubelet
+        // reports a container running once the runtime's start returned.
+        status.state = .waiting(reason: ContainerReason.containerCreating)
         status.containerID = "\(kind.rawValue)://\(id)"
         if !justPulled {
             recordEvent(pod, container: name, type: .normal, reason: EventReason.pulled,
                         message: "Container image \"\(container.image)\" already present on machine")
         }
         recordEvent(pod, container: name, type: .normal, reason: EventReason.created, message: "Created container \(name)")
-        recordEvent(pod, container: name, type: .normal, reason: EventReason.started, message: "Started container \(name)")
         runtime.failedPulls[name] = nil
         watch(podKey: key(pod), uid: pod.metadata.uid, container: name, process: process, isChild: true, logPath: logPath)
+        let podKey = key(pod), uid = pod.metadata.uid, imageID = OCIContainers.imageID(image, reference: container.image)
+        let pidFile = OCIContainers.pidFile(bundle: OCIContainers.bundleDirectory(runtime.sandbox.directory, container: name, restart: restart))
+        let sandboxRuntime = self.sandboxRuntime
+        Task {
+            // Polled: a container starts in tens of milliseconds; a runtime that ends first
+            // (the container could not start) is the exit's to report.
+            while access(pidFile, F_OK) != 0 {
+                guard sandboxRuntime.isAlive(process) else { return }
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+            await self.ociContainerStarted(podKey: podKey, uid: uid, container: name, process: process, imageID: imageID)
+        }
+    }
+
+    /// The runtime started a container (its pid file is written): it runs from now on, unless
+    /// that run is over already or another replaced it.
+    func ociContainerStarted(podKey: String, uid: String, container name: String, process: ProcessIdentity, imageID: String) {
+        guard var pod = pods[podKey], pod.metadata.uid == uid, let runtime = runtimes[uid], runtime.processes[name] == process,
+              let container = pod.spec.container(named: name), let role = pod.spec.role(of: name),
+              var status = pod.status[container: name], status.state.running == nil, status.state.terminated == nil else { return }
+        let containerID = status.containerID
+        ContainerTransitions.markRunning(&status, role: role, imageID: imageID, podUID: uid, container: container)
+        status.containerID = containerID
+        pod.status[container: name] = status
+        save(pod)
+        recordEvent(pod, container: name, type: .normal, reason: EventReason.started, message: "Started container \(name)")
+        // A sidecar that runs lets the next init container start.
+        if role == .sidecar { startPending(podKey) }
     }
 
     /// Pulls a container's image in the background (`RegistryPuller`), as the kubelet does

@@ -87,6 +87,11 @@ public enum OCIContainers {
 
     public static func runtimeRoot(_ paths: LabPaths) -> String { "\(paths.directory)/oci-runtime" }
 
+    /// Where the runtime writes the container's pid once it has started it (`--pid-file`):
+    /// the container counts as running from then on, as the kubelet's does once the runtime's
+    /// start returned.
+    static func pidFile(bundle: String) -> String { "\(bundle)/container.pid" }
+
     /// Mounts the root, writes the bundle and returns how to start the runtime.
     static func launch(image: ImageStore.Image, store: ImageStore, runtime: OCIRuntimeKind, paths: LabPaths, pod: Pod, container: Container,
                        environment: ContainerEnvironment, sandbox: PodSandboxPaths, restart: Int32, logPath: String,
@@ -122,7 +127,7 @@ public enum OCIContainers {
             cgroupsPath: runtime == .runc ? cgroupsPath : nil)
         try (spec.json.jsonText(indent: 2) + "\n").write(toFile: "\(bundle)/config.json", atomically: true, encoding: .utf8)
         return ContainerLaunch(executable: runtime.executable,
-                               argv: [runtime.rawValue] + runtime.globalOptions + ["--root", runtimeRoot(paths), "run"] + runtime.runOptions + ["--bundle", bundle, id],
+                               argv: [runtime.rawValue] + runtime.globalOptions + ["--root", runtimeRoot(paths), "run"] + runtime.runOptions + ["--pid-file", pidFile(bundle: bundle), "--bundle", bundle, id],
                                environment: ["PATH": Spawner.defaultPath], workingDirectory: bundle, logPath: logPath,
                                sandbox: sandbox, mounts: nil, joinsPodNamespaces: false,
                                unifiedCgroupView: runtime.usesUnifiedCgroupView())
