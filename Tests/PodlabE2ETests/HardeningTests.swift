@@ -133,9 +133,14 @@ struct HardeningTests {
             }
             // Two to spare for the agent's own connections that come and go (the cluster DNS's
             // watch reconnecting); twenty left behind would still show.
-            try await lab.eventually("the agent's sockets back near \(baseline)", timeout: .seconds(30)) {
-                TestLab.openSockets(agent) <= baseline + 2
+            // Up to 90 s: a loaded machine runs the agent late, never a leak back.
+            var now = TestLab.openSockets(agent)
+            let deadline = ContinuousClock.now + .seconds(90)
+            while now > baseline + 2 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                now = TestLab.openSockets(agent)
             }
+            #expect(now <= baseline + 2, "the agent holds \(now) sockets, \(baseline) before the abandoned requests")
             #expect(try lab.run(["get", "pod", "halfway"], expectSuccess: false).stderr.contains("NotFound"))
             #expect(processIsAlive(agent))
             #expect(try lab.run(["get", "pods"]).succeeded)

@@ -305,7 +305,7 @@ struct RegistryPullTests {
 
             let store = "\(lab.stateRoot)/\(lab.name)/image-store"
             /// The largest ingest: the layer's hex digest, the bytes it holds, the size it records.
-            func ingest() -> (hex: String, held: Int64, total: Int64?)? {
+            @Sendable func ingest() -> (hex: String, held: Int64, total: Int64?)? {
                 let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(store)/ingest")) ?? []
                 return names.compactMap { name -> (hex: String, held: Int64, total: Int64?)? in
                     var status = stat()
@@ -324,8 +324,9 @@ struct RegistryPullTests {
 
             // The agent's pull, killed once the ingest holds some MB.
             try lab.run(["run", "big", "--image", reference, "--restart=Never"])
-            try await lab.eventually("the layer's ingest holding 4 MB", timeout: .seconds(120)) { (ingest()?.held ?? 0) >= 4 << 20 }
-            try await lab.killAgent()
+            let agent = try #require(lab.agentPID)
+            #expect(await Self.kill(agent, when: { (ingest()?.held ?? 0) >= 4 << 20 }, timeout: 120), "the layer's ingest never held 4 MB")
+            try await lab.eventually("agent \(agent) gone") { !processIsAlive(agent) }
             let kept = try #require(ingest())
             let size = try #require(kept.total, "the ingest records the blob's size")
             #expect(kept.held >= 4 << 20 && kept.held < size)
@@ -357,8 +358,7 @@ struct RegistryPullTests {
             let pull = try Spawner.spawn(SpawnRequest(
                 executable: lab.podlab, arguments: ["image", "pull", reference], environment: lab.environment,
                 stdin: .null, stdout: .file(pullLog, append: true), stderr: .file(pullLog, append: true), newSession: true))
-            try await lab.eventually("the ingest holding 4 MB again", timeout: .seconds(120)) { (ingest()?.held ?? 0) >= 4 << 20 }
-            try pull.signal(SIGKILL, group: true)
+            #expect(await Self.kill(-pull.pid, when: { (ingest()?.held ?? 0) >= 4 << 20 }, timeout: 120), "the ingest never held 4 MB again")
             _ = try pull.wait()
             let left = try #require(ingest())
             #expect(left.hex == kept.hex)
@@ -372,6 +372,26 @@ struct RegistryPullTests {
             #expect(lines.contains { $0.hasPrefix("SENT ") && $0.hasSuffix(" status=206 sent=\(size - cliResumedFrom)") }, "\(lines)")
             #expect(try lab.run(["image", "ls"]).stdout.contains("team/big"))
             #expect(access("\(store)/ingest/\(kept.hex)", F_OK) != 0)
+        }
+    }
+
+    /// SIGKILL to `pid` (a negative one: its process group) as soon as `condition` holds, looked
+    /// at every 2 ms on a thread of its own: on a loaded machine the test's own tasks can be
+    /// held back for seconds, longer than the window the condition holds in. False if it never
+    /// held within `timeout` seconds.
+    static func kill(_ pid: pid_t, when condition: @escaping @Sendable () -> Bool, timeout: Double) async -> Bool {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let deadline = Date().addingTimeInterval(timeout)
+                while Date() < deadline {
+                    if condition() {
+                        continuation.resume(returning: Glibc.kill(pid, SIGKILL) == 0)
+                        return
+                    }
+                    usleep(2000)
+                }
+                continuation.resume(returning: false)
+            }
         }
     }
 
