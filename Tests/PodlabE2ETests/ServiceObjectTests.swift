@@ -169,10 +169,23 @@ struct ServiceObjectTests {
                 guard result.succeeded else { return nil }
                 return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
             }
-            var seen: Set<String> = []
-            try await lab.eventually("both endpoints answer through the ClusterIP") {
-                if let answer = try fetch("http://\(clusterIP)/"), let name = answer["hostname"] as? String { seen.insert(name) }
-                return seen == ["a", "b"]
+            var seen: [String: Int] = [:]
+            var failures: [String] = []
+            try await lab.eventually("both endpoints answer through the ClusterIP", detail: {
+                let slices = (try? lab.run(["get", "endpointslices", "-o", "yaml"], expectSuccess: false).stdout) ?? ""
+                let rules = ["n1", "n2"].map { node in
+                    "rules of \(node):\n" + ((try? Command.run("nft", ["list", "table", "ip", "podlab-services"], netns: lab.nodeNamespace(node)).stdout) ?? "")
+                }.joined(separator: "\n")
+                return "ClusterIP \(clusterIP); answers by endpoint: \(seen); last failures: \(failures.suffix(5))\nendpoint slices:\n\(slices)\n\(rules)"
+            }) {
+                let result = try lab.run(["exec", "client", "--", "wget", "-qO-", "http://\(clusterIP)/"], expectSuccess: false)
+                guard result.succeeded else {
+                    failures.append("\(result.status): \(result.stderr)")
+                    return false
+                }
+                let answer = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+                if let name = answer?["hostname"] as? String { seen[name, default: 0] += 1 }
+                return seen["a"] != nil && seen["b"] != nil
             }
             // No NAT between pods: the endpoint sees the client's own address.
             let clientIP = try lab.podIP("client")

@@ -191,6 +191,11 @@ struct SharedProcessNamespaceTests {
             try await Self.running(lab, "shared")
             let pause = try #require(try Self.pausePID(lab, "shared"))
             let oldNamespace = Self.pidNamespace(pause)
+            // The kernel recycles a freed namespace's inode number: holding the old one open keeps
+            // its number taken, so a new namespace cannot show the same one.
+            let heldOpen = open("/proc/\(pause)/ns/pid", O_RDONLY | O_CLOEXEC)
+            #expect(heldOpen >= 0)
+            defer { if heldOpen >= 0 { close(heldOpen) } }
             #expect(kill(pause, SIGKILL) == 0)
             try await lab.eventually("both containers restarted") {
                 try Self.restartCount(lab, "shared", "tools") == 1 && Self.restartCount(lab, "shared", "web") == 1

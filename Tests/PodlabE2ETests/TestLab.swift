@@ -49,14 +49,23 @@ struct TestLab: Sendable {
     }
 
     /// Polls `condition` until it holds or `timeout` passes (generous: the whole suite runs its labs in parallel on two cores).
-    func eventually(_ what: String, timeout: Duration = .seconds(60), _ condition: () throws -> Bool,
+    /// Waits until `condition` holds; on timeout records `what`, what `detail` says (what the
+    /// test saw), the last error the condition threw and the lab's state.
+    func eventually(_ what: String, timeout: Duration = .seconds(60), detail: (() -> String)? = nil, _ condition: () throws -> Bool,
                     sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let deadline = ContinuousClock.now + timeout
+        var lastError: (any Error)?
         while ContinuousClock.now < deadline {
-            if (try? condition()) == true { return }
+            do {
+                if try condition() { return }
+            } catch {
+                lastError = error
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
-        Issue.record("timed out waiting for: \(what)\n\(diagnosis())", sourceLocation: sourceLocation)
+        let seen = detail.map { "\n\($0())" } ?? ""
+        let thrown = lastError.map { "\nthe condition last threw: \($0)" } ?? ""
+        Issue.record("timed out waiting for: \(what)\(seen)\(thrown)\n\(diagnosis())", sourceLocation: sourceLocation)
         throw CancellationError()
     }
 
