@@ -442,6 +442,7 @@ public actor Controller: APIBackend {
         let kernel = withUnsafeBytes(of: info.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let ready = nodes[node.name] != nil
         let created = node.addedAt.map(Timestamp.init(secondsSince1970:)) ?? createdAt
+        let heartbeat = Timestamp.now()
         var object = Node(
             metadata: ObjectMeta(name: node.name, labels: ["kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux",
                                                            "podlab.dev/lab": paths.lab, "podlab.dev/netns": node.namespace],
@@ -450,7 +451,7 @@ public actor Controller: APIBackend {
             spec: NodeSpec(podCIDR: node.podCIDR.description, podCIDRs: [node.podCIDR.description]),
             status: NodeStatus(addresses: [NodeAddress(type: .internalIP, address: node.underlayAddress.address.description),
                                            NodeAddress(type: .hostname, address: node.name)],
-                               conditions: [NodeCondition(type: .ready, status: ready ? .true : .false, lastHeartbeatTime: .now(),
+                               conditions: [NodeCondition(type: .ready, status: ready ? .true : .false, lastHeartbeatTime: heartbeat,
                                                           lastTransitionTime: created, reason: ready ? "KubeletReady" : "NetworkNotReady",
                                                           message: ready ? "podlab node network is ready" : "the node network is not built yet")],
                                nodeInfo: NodeSystemInfo(kernelVersion: kernel, osImage: "podlab (network namespace \(node.namespace))",
@@ -458,7 +459,7 @@ public actor Controller: APIBackend {
                                                         kubeProxyVersion: "v1.31.0-podlab", operatingSystem: "linux", architecture: "amd64")))
         object.status.preservedFields["capacity"] = NodeCapacity.json
         object.status.preservedFields["allocatable"] = NodeCapacity.json
-        return object
+        return NodeOwnership.recording(object, heartbeat: heartbeat)
     }
 
     public func listNodes(options: ListOptions) async throws -> Data {

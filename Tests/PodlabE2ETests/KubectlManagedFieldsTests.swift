@@ -4,7 +4,7 @@ import Testing
 
 /// What the agent writes itself shows in `managedFields` as a cluster's components leave it:
 /// the kubelet's pod status writes, kube-controller-manager's Deployments, ReplicaSets, their
-/// pods and EndpointSlices, kube-apiserver's namespaces; a user's server-side apply after them
+/// pods and EndpointSlices, kube-apiserver's namespaces, the nodes and the events; a user's server-side apply after them
 /// neither conflicts with them nor takes their fields.
 @Suite("kubectl: managedFields of the agent's own writes", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired), .rootNamespaceUnchanged)
 struct KubectlManagedFieldsTests {
@@ -77,6 +77,18 @@ struct KubectlManagedFieldsTests {
             let slice = try Self.managers(kubectl, ["endpointslices", "-l", "kubernetes.io/service-name=api"], item: ".items[0]")
             #expect(slice == "kube-controller-manager/Update/ ", "\(slice)")
             #expect(try Self.managers(kubectl, ["namespace", "kube-system"]) == "kube-apiserver/Update/ ")
+
+            // A node: registered by its kubelet, its pod CIDR kube-controller-manager's, its status the kubelet's.
+            #expect(try Self.managers(kubectl, ["node", "n1"]) == "kube-controller-manager/Update/ kubelet/Update/ kubelet/Update/status ")
+            let cidr = try kubectl.run(["get", "node", "n1", "-o", "jsonpath={.metadata.managedFields[0].fieldsV1.f:spec}"]).stdout
+            #expect(cidr.contains("f:podCIDR"), "\(cidr)")
+            // Events: each its reporter's.
+            let scheduled = try Self.managers(kubectl, ["events", "--field-selector", "reason=Scheduled,involvedObject.name=web"], item: ".items[0]")
+            #expect(scheduled == "kube-scheduler/Update/ ", "\(scheduled)")
+            let started = try Self.managers(kubectl, ["events", "--field-selector", "reason=Started,involvedObject.name=web"], item: ".items[0]")
+            #expect(started == "kubelet/Update/ ", "\(started)")
+            let scaled = try Self.managers(kubectl, ["events", "--field-selector", "reason=ScalingReplicaSet"], item: ".items[0]")
+            #expect(scaled == "kube-controller-manager/Update/ ", "\(scaled)")
         }
     }
 }

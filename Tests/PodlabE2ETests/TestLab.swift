@@ -55,12 +55,17 @@ struct TestLab: Sendable {
                     sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let deadline = ContinuousClock.now + timeout
         var lastError: (any Error)?
-        while ContinuousClock.now < deadline {
+        // The last look is taken after the deadline: tests share the cooperative threads with
+        // others that block in commands, so a sleep can end long after its time, and what became
+        // true meanwhile must still count.
+        while true {
+            let expired = ContinuousClock.now >= deadline
             do {
                 if try condition() { return }
             } catch {
                 lastError = error
             }
+            if expired { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let seen = detail.map { "\n\($0())" } ?? ""

@@ -9,6 +9,65 @@ public enum FieldManagerName {
     public static let controllerManager = "kube-controller-manager"
     /// What the API server makes itself: the built-in namespaces, the `kubernetes` Service.
     public static let apiServer = "kube-apiserver"
+    /// The scheduler's client: its `Scheduled` events.
+    public static let scheduler = "kube-scheduler"
+
+    /// The client that writes events reported by `component` (`source.component`): the
+    /// kubelet's own, the scheduler's (`default-scheduler`), and kube-controller-manager's for
+    /// its controllers (`deployment-controller`, `replicaset-controller`, …).
+    public static func ofEventSource(_ component: String) -> String {
+        switch component {
+        case "kubelet": kubelet
+        case "default-scheduler": scheduler
+        default: controllerManager
+        }
+    }
+}
+
+/// Who owns what of a node, as a cluster records it: the kubelet registers the node (its
+/// labels), kube-controller-manager's node IPAM sets `spec.podCIDR(s)`, and the kubelet's
+/// status writes own the status, refreshed at every heartbeat.
+public enum NodeOwnership {
+    /// `node` with its `metadata.managedFields`: the kubelet's registration and
+    /// kube-controller-manager's pod CIDR at the node's creation, the kubelet's status entry at
+    /// `heartbeat`.
+    public static func recording(_ node: Node, heartbeat: Timestamp) -> Node {
+        let created = node.metadata.creationTimestamp ?? heartbeat
+        var registered = node
+        registered.spec = NodeSpec()
+        registered.status = NodeStatus()
+        registered.metadata.preservedFields["managedFields"] = nil
+        let byKubelet = ManagedFields.recordUpdate(from: nil, to: registered.json, manager: FieldManagerName.kubelet, apiVersion: Node.apiVersion, time: created)
+        var withCIDR = node
+        withCIDR.status = NodeStatus()
+        withCIDR.metadata.preservedFields["managedFields"] = byKubelet["metadata"]?["managedFields"]
+        let byController = ManagedFields.recordUpdate(from: byKubelet, to: withCIDR.json, manager: FieldManagerName.controllerManager,
+                                                      apiVersion: Node.apiVersion, time: created)
+        let managed = ManagedFields.recordStatusUpdate(from: nil, to: node.status.json, managedFields: byController["metadata"]?["managedFields"],
+                                                       manager: FieldManagerName.kubelet, apiVersion: Node.apiVersion, time: heartbeat)
+        var result = node
+        result.metadata.preservedFields["managedFields"] = managed
+        return result
+    }
+}
+
+/// Who owns an event: the client of the component that reported it, whose every report (the
+/// first, and each repeat counted up) is an update of the whole event.
+public enum EventOwnership {
+    /// `event` with the `managedFields` its reporter's write leaves over `old` (nil: the first report).
+    /// The fields a write sets are those it sends: an unset `eventTime`, written `null`, is not one.
+    public static func recording(_ event: Event, over old: Event?, time: Timestamp) -> Event {
+        func sent(_ event: Event) -> JSONValue {
+            guard case .object(var fields) = event.json else { return event.json }
+            fields = fields.filter { $0.value != .null }
+            return .object(fields)
+        }
+        let written = ManagedFields.recordUpdate(from: old.map(sent), to: sent(event), manager: FieldManagerName.ofEventSource(event.sourceComponent),
+                                                 apiVersion: Event.apiVersion, time: time)
+        var result = event
+        result.metadata.preservedFields["managedFields"] = written["metadata"]?["managedFields"]
+        return result
+    }
 }
 
 /// The kubelet's share of a pod's status.

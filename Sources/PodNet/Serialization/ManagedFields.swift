@@ -99,9 +99,13 @@ public struct ManagedFieldSet: Hashable, Sendable {
     /// (`+listType=atomic`), so ownership takes them whole.
     static let atomicLists: Set<[String]> = [["status", "hostIPs"]]
 
+    /// Objects the API's schema declares atomic (`+structType=atomic`): owned whole, as one
+    /// field. An event's `involvedObject` (an `ObjectReference`).
+    static let atomicObjects: Set<[String]> = [["involvedObject"]]
+
     static func collect(_ value: JSONValue, at path: ManagedPath, names: [String], into paths: inout Set<ManagedPath>, ownLists: Bool = false) {
         switch value {
-        case .object(let fields) where !fields.isEmpty:
+        case .object(let fields) where !fields.isEmpty && !atomicObjects.contains(names):
             for (key, inner) in fields { collect(inner, at: path + [.field(key)], names: names + [key], into: &paths, ownLists: ownLists) }
         case .array(let items) where !items.isEmpty:
             let field = names.last ?? ""

@@ -219,6 +219,8 @@ public enum StrategicMergePatch {
         case "ownerReferences": return "uid"
         case "topologySpreadConstraints": return "topologyKey"
         case "podIPs", "hostIPs": return "ip"
+        // A node's addresses, one per type.
+        case "addresses": return path == ["status"] ? "type" : nil
         default: return nil
         }
     }

@@ -44,21 +44,22 @@ extension Controller {
         let key = EventRetention.key(about: object, type: type, reason: reason, message: message)
         let now = Timestamp.now()
         defer { eventChanged(key) }
-        if var event = events[key] {
+        if let old = events[key] {
+            var event = old
             event.count += 1
             event.lastTimestamp = now
             event.metadata.resourceVersion = String(nextEventVersion())
-            events[key] = event
+            events[key] = EventOwnership.recording(event, over: old, time: now)
             return
         }
         if events.count >= eventRetention.maximumCount { dropEvents(now: now, adding: 1) }
         let version = nextEventVersion()
         let name = "\(object.name).\(String(UInt64(Date().timeIntervalSince1970 * 1e9) &+ UInt64(version), radix: 16))"
-        events[key] = Event(
+        events[key] = EventOwnership.recording(Event(
             metadata: ObjectMeta(name: name, namespace: object.namespace, uid: UUID().uuidString.lowercased(),
                                  resourceVersion: String(version), creationTimestamp: now),
             involvedObject: object, reason: reason, message: message, type: type, sourceComponent: source,
-            firstTimestamp: now, lastTimestamp: now)
+            firstTimestamp: now, lastTimestamp: now), over: nil, time: now)
     }
 
     /// Drops the events the retention says go at `now` (to make room for `adding` more).

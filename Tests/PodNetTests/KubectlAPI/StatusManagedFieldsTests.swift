@@ -153,4 +153,46 @@ struct StatusManagedFieldsTests {
             "aa 5", "zz 5", "kubectl-run 0", "kubelet 0", "kubectl-run 5",
         ])
     }
+    @Test("a node: the kubelet's registration owns its labels, kube-controller-manager its pod CIDR, the kubelet's status entry is the heartbeat's")
+    func node() throws {
+        let node = Node(
+            metadata: ObjectMeta(name: "n1", labels: ["kubernetes.io/hostname": "n1", "kubernetes.io/os": "linux"], uid: "u", resourceVersion: "1",
+                                 creationTimestamp: Self.t0),
+            spec: NodeSpec(podCIDR: "10.244.1.0/24", podCIDRs: ["10.244.1.0/24"]),
+            status: NodeStatus(addresses: [NodeAddress(type: .internalIP, address: "192.168.200.11")],
+                               conditions: [NodeCondition(type: .ready, status: .true, lastHeartbeatTime: Self.t1, lastTransitionTime: Self.t0,
+                                                          reason: "KubeletReady", message: "ready")]))
+        let entries = ManagedFields.entries(of: NodeOwnership.recording(node, heartbeat: Self.t1).json)
+        #expect(entries.map { "\($0.manager)/\($0.subresource ?? "")" } == ["kube-controller-manager/", "kubelet/", "kubelet/status"])
+        let controller = entries[0], kubelet = entries[1], status = entries[2]
+        #expect(Self.printed(controller) == [".spec.podCIDR", ".spec.podCIDRs"] && controller.time == Self.t0)
+        #expect(Self.printed(kubelet) == [".metadata.labels.kubernetes.io/hostname", ".metadata.labels.kubernetes.io/os"] && kubelet.time == Self.t0,
+                "\(Self.printed(kubelet))")
+        #expect(status.time == Self.t1 && status.operation == .update && status.apiVersion == "v1")
+        #expect(Self.printed(status).contains(".status.addresses[type=\"InternalIP\"].address"), "addresses are keyed by type: \(Self.printed(status))")
+        #expect(Self.printed(status).contains(".status.conditions[type=\"Ready\"].lastHeartbeatTime"), "\(Self.printed(status))")
+        #expect(!Self.printed(status).contains { $0.hasPrefix(".spec") || $0.hasPrefix(".metadata") })
+    }
+
+    @Test("an event is its reporter's: the kubelet's, the scheduler's, kube-controller-manager's; a repeat moves the entry's time")
+    func events() throws {
+        func event(_ source: String, count: Int32 = 1, last: Timestamp = Self.t0) -> Event {
+            Event(metadata: ObjectMeta(name: "web.1", namespace: "default", uid: "u", resourceVersion: "1", creationTimestamp: Self.t0),
+                  involvedObject: ObjectReference(kind: "Pod", namespace: "default", name: "web", uid: "p", apiVersion: "v1"),
+                  reason: "Started", message: "Started container web", type: .normal, sourceComponent: source,
+                  firstTimestamp: Self.t0, lastTimestamp: last, count: count)
+        }
+        let managers = ["kubelet", "default-scheduler", "replicaset-controller"].map { source in
+            ManagedFields.entries(of: EventOwnership.recording(event(source), over: nil, time: Self.t0).json).map(\.manager)
+        }
+        #expect(managers == [["kubelet"], ["kube-scheduler"], ["kube-controller-manager"]])
+        let first = EventOwnership.recording(event("kubelet"), over: nil, time: Self.t0)
+        let fields = Self.printed(try #require(ManagedFields.entries(of: first.json).first))
+        #expect(fields == [".count", ".reason", ".message", ".type", ".source.component", ".involvedObject",
+                           ".firstTimestamp", ".lastTimestamp", ".reportingComponent", ".reportingInstance"], "\(fields)")
+        var repeated = event("kubelet", count: 2, last: Self.t1)
+        repeated.metadata.preservedFields["managedFields"] = first.metadata.preservedFields["managedFields"]
+        let entries = ManagedFields.entries(of: EventOwnership.recording(repeated, over: first, time: Self.t1).json)
+        #expect(entries.count == 1 && entries[0].manager == "kubelet" && entries[0].time == Self.t1)
+    }
 }
