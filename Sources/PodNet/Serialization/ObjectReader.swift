@@ -65,17 +65,22 @@ public final class ObjectReader {
 
     /// An integer field; nil when absent or `null`.
     public func int64(_ key: String) throws(ObjectDecodingError) -> Int64? {
+        try integer(key, expected: "int64")
+    }
+
+    /// An integer field, whose mismatch names the type `expected`.
+    private func integer(_ key: String, expected: String) throws(ObjectDecodingError) -> Int64? {
         switch value(key) {
         case nil, .null?: return nil
         case let .integer(number)?: return number
         case let .number(number)? where number.rounded() == number && abs(number) < 9.2e18: return Int64(number)
-        case let other?: throw .typeMismatch(field: path.child(key), expected: "int64", found: other.typeName)
+        case let other?: throw .typeMismatch(field: path.child(key), expected: expected, found: other.typeName)
         }
     }
 
     /// A 32-bit integer field (ports, counts); larger values are an error.
     public func int32(_ key: String) throws(ObjectDecodingError) -> Int32? {
-        guard let number = try int64(key) else { return nil }
+        guard let number = try integer(key, expected: "int32") else { return nil }
         guard let narrow = Int32(exactly: number) else {
             throw .typeMismatch(field: path.child(key), expected: "int32", found: "number \(number)")
         }

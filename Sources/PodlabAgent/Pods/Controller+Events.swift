@@ -52,7 +52,9 @@ extension Controller {
             events[key] = EventOwnership.recording(event, over: old, time: now)
             return
         }
-        if events.count >= eventRetention.maximumCount { dropEvents(now: now, adding: 1) }
+        // Full: room for a tenth more at once, so the least recently seen are sorted out once
+        // per that many events, not for every one.
+        if events.count >= eventRetention.maximumCount { dropEvents(now: now, adding: max(1, eventRetention.maximumCount / 10)) }
         let version = nextEventVersion()
         let name = "\(object.name).\(String(UInt64(Date().timeIntervalSince1970 * 1e9) &+ UInt64(version), radix: 16))"
         events[key] = EventOwnership.recording(Event(

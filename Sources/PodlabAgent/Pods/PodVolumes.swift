@@ -73,23 +73,41 @@ enum PodVolumes {
     /// are torn down (`tearDownMemory`).
     static func mountMemory(at directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        // A mount point: on another device than its parent.
-        var own = stat(), parent = stat()
-        guard stat(directory, &own) == 0, stat(directory + "/..", &parent) == 0 else {
-            throw KernelError(operation: "stat", object: directory, errno: .current)
-        }
-        if own.st_dev != parent.st_dev { return }
+        guard let mounted = isMountPoint(directory) else { throw KernelError(operation: "stat", object: directory, errno: .current) }
+        if mounted { return }
         guard mount("tmpfs", directory, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755") == 0 else {
             throw KernelError(operation: "mount(tmpfs)", object: directory, errno: .current)
         }
     }
 
-    /// Unmounts the tmpfs of the pod's memory-backed volumes (and whatever else is mounted
-    /// under its volumes), deepest first: their files go with them.
+    /// Whether `directory` is a mount point (on another device than its parent); nil when it
+    /// cannot be read.
+    static func isMountPoint(_ directory: String) -> Bool? {
+        var own = stat(), parent = stat()
+        guard stat(directory, &own) == 0, stat(directory + "/..", &parent) == 0 else { return nil }
+        return own.st_dev != parent.st_dev
+    }
+
+    /// Unmounts the tmpfs of the pod's memory-backed volumes, their files going with them: each
+    /// mount on a volume's directory (`volumes/<plugin>/<name>`), on a plugin's or on `volumes`
+    /// itself, deepest first, as many as are stacked there. A detached mount takes whatever is
+    /// mounted below it along. Found by looking at those directories, not by reading the mount
+    /// table, whose length grows with the lab (every pod's namespaces are mounted).
     static func tearDownMemory(_ directory: String) {
-        for point in LabStateModes.mountPoints(under: "\(directory)/volumes").sorted(by: { $0.count > $1.count }) {
-            umount2(point, Int32(MNT_DETACH))
+        let volumes = "\(directory)/volumes"
+        guard let plugins = try? FileManager.default.contentsOfDirectory(atPath: volumes) else { return }
+        func detach(_ point: String) {
+            var stacked = 0
+            while isMountPoint(point) == true, stacked < 64, umount2(point, Int32(MNT_DETACH)) == 0 { stacked += 1 }
         }
+        for plugin in plugins {
+            let pluginDirectory = "\(volumes)/\(plugin)"
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: pluginDirectory)) ?? [] {
+                detach("\(pluginDirectory)/\(name)")
+            }
+            detach(pluginDirectory)
+        }
+        detach(volumes)
     }
 
     /// An empty directory to build a container's root on (see `MountNamespace.ContainerSetup`).

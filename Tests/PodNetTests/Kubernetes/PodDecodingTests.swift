@@ -222,7 +222,7 @@ struct PodDecodingTests {
 
     @Test("wrong JSON types name the field", arguments: [
         ("spec:\n  containers:\n  - name: a\n    ports:\n    - containerPort: \"80\"\n",
-         #"Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal string into field spec.containers[0].ports[0].containerPort of type int64"#),
+         #"Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal string into field spec.containers[0].ports[0].containerPort of type int32"#),
         ("spec:\n  containers:\n  - name: a\n    ports:\n    - containerPort: 3000000000\n",
          #"Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal number 3000000000 into field spec.containers[0].ports[0].containerPort of type int32"#),
         ("metadata:\n  labels:\n    version: 1.0\n",

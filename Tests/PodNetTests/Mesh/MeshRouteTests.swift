@@ -71,7 +71,7 @@ struct MeshRouteObjectTests {
             return nil
         }
         #expect(message("spec: {service: web, rules: [{backends: [{service: a, weight: \"90\"}]}]}")
-                == "Route in version \"podlab.dev/v1\" cannot be handled as a Route: json: cannot unmarshal string into field spec.rules[0].backends[0].weight of type int64")
+                == "Route in version \"podlab.dev/v1\" cannot be handled as a Route: json: cannot unmarshal string into field spec.rules[0].backends[0].weight of type int32")
         #expect(message("spec: {service: web, rules: [{retries: {attempts: 1, retryOn: [5xx], backoff: 1s}}]}")
                 == "Route in version \"podlab.dev/v1\" cannot be handled as a Route: strict decoding error: unknown field \"spec.rules[0].retries.backoff\"")
     }
