@@ -135,8 +135,18 @@ public final class NetlinkSocket: NetlinkTransport, @unchecked Sendable {
         state.withLock { $0.sequence = UInt32(truncatingIfNeeded: time(nil)) }
     }
 
+    /// Whether netfilter sockets are closed on a thread of their own (`SocketCloser`): for a
+    /// long-running process whose work should not wait for their release. A process about to
+    /// exit (a CNI plugin, the CLI) gains nothing from it: its exit closes them with the same wait.
+    public static let closesNetfilterSocketsAside = Locked(false)
+
     deinit {
-        mnl_socket_close(handle)
+        // Releasing a netfilter socket can wait an RCU grace period (see `SocketCloser`).
+        if case .netfilter = bus, NetlinkSocket.closesNetfilterSocketsAside.withLock({ $0 }) {
+            SocketCloser.shared.close(handle)
+        } else {
+            mnl_socket_close(handle)
+        }
         state.withLock { $0.buffer.deallocate() }
     }
 

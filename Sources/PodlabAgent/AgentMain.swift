@@ -66,6 +66,9 @@ public enum AgentMain {
         try LabStateModes.makePrivateFile(paths.database)
         let connections = APIConnectionLimits.forAgent(logger: logger)
 
+        // The agent's nftables transactions (a sidecar's capture rules in a pod start) must not
+        // wait for the release of their sockets.
+        NetlinkSocket.closesNetfilterSocketsAside.withLock { $0 = true }
         let controller = try Controller(paths: paths, options: options, logger: logger)
         unlink(paths.socket)
         let app = Application(router: APIServer.router(backend: controller),
