@@ -83,23 +83,16 @@ let running = RunningPods()
 /// Reads a lab's watch of the benchmark's pods; each pod's first event with phase Running is
 /// timed on arrival.
 func watch(_ client: APIClient, lab: String) async throws {
-    let body = try await client.stream("/api/v1/namespaces/default/pods", query: [("watch", "true"), ("labelSelector", "bench=pod-start")])
+    let lines = try await client.arrivingLines("/api/v1/namespaces/default/pods", query: [("watch", "true"), ("labelSelector", "bench=pod-start")])
     Task {
-        var pending = Data()
         do {
-            for try await chunk in body {
-                let now = ContinuousClock.now
-                pending.append(contentsOf: chunk.readableBytesView)
-                while let newline = pending.firstIndex(of: 0x0A) {
-                    let line = pending[pending.startIndex..<newline]
-                    pending = Data(pending[(newline + 1)...])
-                    guard let event = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                          let object = event["object"] as? [String: Any],
-                          let name = (object["metadata"] as? [String: Any])?["name"] as? String,
-                          let status = object["status"] as? [String: Any], status["phase"] as? String == "Running" else { continue }
-                    let containerID = (status["containerStatuses"] as? [[String: Any]])?.first?["containerID"] as? String ?? ""
-                    await running.running("\(lab)/\(name)", at: now, containerID: containerID)
-                }
+            for try await line in lines {
+                guard let event = try? JSONSerialization.jsonObject(with: line.text) as? [String: Any],
+                      let object = event["object"] as? [String: Any],
+                      let name = (object["metadata"] as? [String: Any])?["name"] as? String,
+                      let status = object["status"] as? [String: Any], status["phase"] as? String == "Running" else { continue }
+                let containerID = (status["containerStatuses"] as? [[String: Any]])?.first?["containerID"] as? String ?? ""
+                await running.running("\(lab)/\(name)", at: line.arrived, containerID: containerID)
             }
         } catch {
             print("  \(lab): watch ended: \(error)")

@@ -22,26 +22,19 @@ struct ReadyEvent: Sendable {
 /// The pods of `selector` watched through the agent: each change of their Ready condition, timed
 /// on arrival (the moment the agent published it, give or take the socket).
 func watchReadiness(_ client: APIClient, selector: String) async throws -> AsyncStream<ReadyEvent> {
-    let body = try await client.stream("/api/v1/namespaces/default/pods", query: [("watch", "true"), ("labelSelector", selector)])
+    let lines = try await client.arrivingLines("/api/v1/namespaces/default/pods", query: [("watch", "true"), ("labelSelector", selector)])
     let (events, continuation) = AsyncStream.makeStream(of: ReadyEvent.self)
     Task {
-        var pending = Data()
         var last: Bool?
         do {
-            for try await chunk in body {
-                let now = ContinuousClock.now
-                pending.append(contentsOf: chunk.readableBytesView)
-                while let newline = pending.firstIndex(of: 0x0A) {
-                    let line = pending[pending.startIndex..<newline]
-                    pending = Data(pending[(newline + 1)...])
-                    guard let event = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                          let object = event["object"] as? [String: Any], let status = object["status"] as? [String: Any] else { continue }
-                    let conditions = status["conditions"] as? [[String: Any]] ?? []
-                    let ready = conditions.first { $0["type"] as? String == "Ready" }?["status"] as? String == "True"
-                    if ready != last {
-                        last = ready
-                        continuation.yield(ReadyEvent(ready: ready, at: now))
-                    }
+            for try await line in lines {
+                guard let event = try? JSONSerialization.jsonObject(with: line.text) as? [String: Any],
+                      let object = event["object"] as? [String: Any], let status = object["status"] as? [String: Any] else { continue }
+                let conditions = status["conditions"] as? [[String: Any]] ?? []
+                let ready = conditions.first { $0["type"] as? String == "Ready" }?["status"] as? String == "True"
+                if ready != last {
+                    last = ready
+                    continuation.yield(ReadyEvent(ready: ready, at: line.arrived))
                 }
             }
         } catch {

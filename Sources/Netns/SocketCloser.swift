@@ -21,14 +21,11 @@ final class SocketCloser: @unchecked Sendable {
     private init() {
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            Unmanaged<SocketCloser>.fromOpaque(raw!).takeRetainedValue().main()
-            return nil
-        }, context)
-        precondition(rc == 0, "cannot start the socket closer thread: \(Errno(rc))")
-        pthread_detach(thread)
+        do {
+            try PlainThread.detach(name: "socket-closer") { self.main() }
+        } catch {
+            preconditionFailure("cannot start the socket closer thread: \(error)")
+        }
     }
 
     /// Closes `handle` (an `mnl_socket`) soon, on the closer's thread.

@@ -207,14 +207,10 @@ extension ImageStore {
                 guard BlobIngestPlan.isExpired(age: .milliseconds(Int64(now.timeIntervalSince(modified) * 1000))) else { continue }
             }
             let fd = open("\(directory)/data", O_RDWR | O_CLOEXEC)
-            if fd >= 0 {
-                defer { Glibc.close(fd) }
-                // Held by a pull under way: not this one's to remove.
-                if flock(fd, LOCK_EX | LOCK_NB) != 0 { continue }
-                removeIngestDirectory(directory)
-            } else {
-                removeIngestDirectory(directory)
-            }
+            defer { if fd >= 0 { Glibc.close(fd) } }
+            // Held by a pull under way: not this one's to remove.
+            if fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 { continue }
+            removeIngestDirectory(directory)
             removed += 1
         }
         try? FileManager.default.removeItem(atPath: "\(root)/downloads")

@@ -104,27 +104,51 @@ public struct APIClient: Sendable {
         return response.body
     }
 
-    /// Streams newline-delimited JSON values (watch events), decoding each line as `T`.
-    public func lines<T: Decodable & Sendable>(_ type: T.Type, _ path: String, query: [(String, String)] = [])
-        async throws -> AsyncThrowingStream<T, any Error> {
+    /// One line of a streamed answer (a watch event's JSON), and when the chunk that ended it
+    /// arrived.
+    public struct ArrivedLine: Sendable {
+        public var text: Data
+        public var arrived: ContinuousClock.Instant
+    }
+
+    /// Streams the lines of an answer (newline-delimited: watch events) as their chunks arrive,
+    /// each stamped with its arrival; blank lines are left out, and a last line without its
+    /// newline comes when the answer ends.
+    public func arrivingLines(_ path: String, query: [(String, String)] = []) async throws -> AsyncThrowingStream<ArrivedLine, any Error> {
         let body = try await stream(path, query: query)
-        let decoder = JSONDecoder.kubernetes
+        func isBlank(_ bytes: some Collection<UInt8>) -> Bool { bytes.allSatisfy { $0 == 32 || $0 == 13 || $0 == 10 } }
         return AsyncThrowingStream { continuation in
             let task = Task {
                 var pending: [UInt8] = []
                 do {
                     for try await chunk in body {
+                        let arrived = ContinuousClock.now
                         pending.append(contentsOf: chunk.readableBytesView)
                         while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = Data(pending[..<newline])
+                            let line = pending[..<newline]
+                            if !isBlank(line) { continuation.yield(ArrivedLine(text: Data(line), arrived: arrived)) }
                             pending.removeSubrange(...newline)
-                            if line.allSatisfy({ $0 == 32 || $0 == 13 }) { continue }
-                            continuation.yield(try decoder.decode(T.self, from: line))
                         }
                     }
-                    if !pending.allSatisfy({ $0 == 32 || $0 == 13 || $0 == 10 }) {
-                        continuation.yield(try decoder.decode(T.self, from: Data(pending)))
-                    }
+                    if !isBlank(pending) { continuation.yield(ArrivedLine(text: Data(pending), arrived: .now)) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Streams newline-delimited JSON values (watch events), decoding each line as `T`.
+    public func lines<T: Decodable & Sendable>(_ type: T.Type, _ path: String, query: [(String, String)] = [])
+        async throws -> AsyncThrowingStream<T, any Error> {
+        let lines = try await arrivingLines(path, query: query)
+        let decoder = JSONDecoder.kubernetes
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await line in lines { continuation.yield(try decoder.decode(T.self, from: line.text)) }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
