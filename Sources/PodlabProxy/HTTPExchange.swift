@@ -80,13 +80,14 @@ final class HTTPExchange {
         if let context = downstream.context {
             downstream.write(.body(.byteBuffer(context.channel.allocator.buffer(string: Self.deniedBody))), flush: false)
         }
-        downstream.end(closing: !head.isKeepAlive)
+        // Counted before the answer ends: whoever reads the metrics after it sees it.
         context.metrics.denied(http: true)
         let destinationName = "\(context.configuration.podIdentity):\(destination.port)"
         context.metrics.requestFinished(ProxyMetrics.RequestKey(direction: direction, source: source, destination: destinationName, code: 403), seconds: 0)
         context.accessLog("\(direction.rawValue) \(source) \"\(head.method.rawValue) \(head.uri)\" 403 \(Self.deniedBody.utf8.count)B 0.0ms "
                           + "destination=\(destinationName) upstream=- x-request-id=\(requestID) mtls=\(peerIdentity ?? "-") rbac=denied "
                           + "reason=\"\(reason)\"")
+        downstream.end(closing: !head.isKeepAlive)
     }
 
     /// The client's side: requests in, responses out.

@@ -261,8 +261,10 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
             request.bytes += bytes.readableBytes
             write(.body(.byteBuffer(bytes)), flush: false)
         case let .end(trailers):
-            write(.end(trailers), flush: true)
+            // The try ends before the client can see the answer's end: whoever reads the
+            // endpoint's count after the answer finds it down.
             endAttempt(attempt, keep: attempt.keepAlive)
+            write(.end(trailers), flush: true)
             finish(request, status: request.status)
         }
     }
