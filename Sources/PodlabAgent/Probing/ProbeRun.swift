@@ -121,6 +121,11 @@ final class ProbeRun: @unchecked Sendable {
     /// The sockets job `index` uses: its own and its spares.
     func socketCount(_ index: Int) -> Int { 1 + spareCounts[index] }
 
+    /// The sockets of job `index` still open.
+    func openSocketCount(_ index: Int) -> Int {
+        (fds[index] >= 0 ? 1 : 0) + (spareStarts[index]..<spareStarts[index] + spareCounts[index]).filter { spares[$0] >= 0 }.count
+    }
+
     /// Stores a job's result, with the observation of its source, and passes it on; a connected
     /// probe that reads its observation from a connection table waits for it (`observeInTables`).
     func record(_ index: Int, _ result: ProbeResult) {

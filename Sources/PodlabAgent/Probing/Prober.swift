@@ -85,6 +85,8 @@ enum Prober {
         let run = ProbeRun(jobs, observations: observations, readsTable: readsTable, report: report)
         defer { run.release() }
         let batch = descriptorBudget()
+        // Jobs of finished rounds whose sockets may still be open, oldest first.
+        var held: [Int] = []
         var start = 0
         while start < jobs.count {
             // As many jobs as their sockets (a probe with tries has several) fit in the budget.
@@ -94,6 +96,23 @@ enum Prober {
                 end += 1
             }
             let range = start..<end
+            if !held.isEmpty {
+                // The round needs `sockets` descriptors: that many of the earlier rounds' sockets
+                // close now, the rest once the results are delivered. Each close of a kept-open
+                // connection sends its reset through the pods' veths and the node: the threads
+                // share them.
+                var closing = 0, freed = 0
+                while closing < held.count, freed < sockets {
+                    freed += run.openSocketCount(held[closing])
+                    closing += 1
+                }
+                let closed = Array(held[..<closing])
+                held.removeFirst(closing)
+                let closers = min(threadCount, max(1, closed.count / 64))
+                runThreads(closers, name: "probe-close") { thread in
+                    run.closeSockets(Array(stride(from: thread, to: closed.count, by: closers).map { closed[$0] }))
+                }
+            }
             let opening = now()
             run.openSockets(range)
             let probing = now()
@@ -115,13 +134,7 @@ enum Prober {
             if !unknown.isEmpty { run.observeByWitness(unknown) }
             timings.observeMillis += millis(now() - reading)
             start = range.upperBound
-            // The next batch needs the descriptors. Each close of a kept-open connection sends its
-            // reset through the pods' veths and the node: the threads share them.
-            if start < jobs.count {
-                runThreads(threads, name: "probe-close") { thread in
-                    run.closeSockets(Array(stride(from: range.lowerBound + thread, to: range.upperBound, by: threads)))
-                }
-            }
+            held += range
         }
         deliver(run.collectResults(), timings)
     }
