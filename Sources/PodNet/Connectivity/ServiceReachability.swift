@@ -66,10 +66,19 @@ extension CheckBuilder {
             guard let clusterIP = service.clusterIP else { continue }
             for port in service.ports {
                 let name = "\(service.qualifiedName) \(clusterIP):\(port.port)/\(port.protocol)"
-                // 1. Every source pod to the ClusterIP port.
+                // 1. Every source pod to the ClusterIP port. The endpoints a pod's packets may
+                // reach depend on its node only: chosen and named once per node.
+                var perNode: [String: (choice: ServiceRules.Choice, endpoints: String)] = [:]
                 for source in sources {
+                    let nodeName = source.node?.name ?? ""
+                    let entry = perNode[nodeName] ?? {
+                        let choice = ServiceRules.choice(port, of: service, on: serviceNode(source.node?.name))
+                        guard case let .endpoints(endpoints) = choice else { return (choice, "") }
+                        return (choice, Self.endpointList(endpoints, byAddress))
+                    }()
+                    perNode[nodeName] = entry
                     clusterIPCheck(service, port, address: clusterIP, label: name, from: source,
-                              choice: ServiceRules.choice(port, of: service, on: serviceNode(source.node?.name)), byAddress: byAddress)
+                                   choice: entry.choice, endpointList: entry.endpoints, byAddress: byAddress)
                 }
                 // 2. Spread, or affinity, from one witness.
                 let spreadWitness = witness()
@@ -157,8 +166,9 @@ extension CheckBuilder {
     /// for a reply that does come (they take well under a millisecond in a lab).
     var dropWaitMillis: Int { min(options.timeoutMillis, 300) }
 
+    /// `endpointList` names the chosen endpoints (`endpointList(_:_:)`).
     mutating func clusterIPCheck(_ service: ServiceEntry, _ port: ServicePortEntry, address: IPv4Address, label: String, from source: PodEndpoint,
-                            choice: ServiceRules.Choice, byAddress: [IPv4Address: PodEndpoint]) {
+                                 choice: ServiceRules.Choice, endpointList: String, byAddress: [IPv4Address: PodEndpoint]) {
         switch choice {
         case let .endpoints(endpoints):
             // A datagram comes back only from an echo server; another UDP server (the cluster
@@ -170,7 +180,7 @@ extension CheckBuilder {
             append(ConnectivityCheck(
                 claim: .serviceIP, from: source.label, to: label, probe: serviceProbe(port.protocol, from: source, to: address, port: port.port),
                 expected: .connected, expectedSource: source.address,
-                reason: "\(Self.count(endpoints.count, "ready endpoint"))\(local): \(Self.endpointList(endpoints, byAddress))"))
+                reason: "\(Self.count(endpoints.count, "ready endpoint"))\(local): \(endpointList)"))
         case .noEndpoints:
             append(ConnectivityCheck(
                 claim: .serviceNoEndpoints, from: source.label, to: label, probe: serviceProbe(port.protocol, from: source, to: address, port: port.port),
