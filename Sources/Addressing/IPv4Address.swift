@@ -14,8 +14,7 @@ public struct IPv4Address: Hashable, Comparable, Sendable, Codable, CustomString
 
     /// Parses dotted-quad text; returns nil for anything else.
     public init?(_ text: String) {
-        guard let parsed = try? IPv4Address(parsing: text) else { return nil }
-        self = parsed
+        self.init(dottedQuad: text.utf8)
     }
 
     /// Parses dotted-quad text, throwing an `AddressError` that says what is wrong.
@@ -41,7 +40,8 @@ public struct IPv4Address: Hashable, Comparable, Sendable, Codable, CustomString
 
     /// Parses dotted-quad text given as its UTF-8 bytes, as strictly as `init(parsing:)` (four
     /// decimal octets of at most 255, no leading zeros), without making strings; nil otherwise.
-    public init?(dottedQuad bytes: ArraySlice<UInt8>) {
+    @inlinable
+    public init?<Bytes: Sequence<UInt8>>(dottedQuad bytes: Bytes) {
         var result: UInt32 = 0
         var octet: UInt32 = 0
         var digits = 0
