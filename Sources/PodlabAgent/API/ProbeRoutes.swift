@@ -195,9 +195,11 @@ extension Controller: ProbeBackend {
         let boundary = LabBoundary(plan: plan)
         var refusals: [String] = []
         for (index, probe) in probes.enumerated() {
+            let found = probe.problems(), refusal = boundary.refusal(for: probe)
+            guard !found.isEmpty || refusal != nil else { continue }
             let name = "probe \(index)" + (probe.id.map { " (id \"\($0)\")" } ?? "")
-            for problem in probe.problems() { problems.append("\(name): \(problem)") }
-            if let refusal = boundary.refusal(for: probe) { refusals.append("\(name): \(refusal)") }
+            for problem in found { problems.append("\(name): \(problem)") }
+            if let refusal { refusals.append("\(name): \(refusal)") }
         }
         if !problems.isEmpty {
             throw APIStatus.badRequest(Controller.summarize(problems, one: "invalid probe", many: "invalid probes"))
