@@ -66,7 +66,8 @@ enum Prober {
 
     /// Runs the probes and hands the results to `deliver` as soon as all are in; the sockets
     /// kept open (see `ProbeRun.keepsOpen`) are closed after that, before the next batch may start.
-    static func runBlocking(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil,
+    /// `budget` caps the sockets of one round (default: `descriptorBudget()`).
+    static func runBlocking(_ jobs: [ProbeJob], report: (@Sendable (Int, ProbeResult) -> Void)? = nil, budget: Int? = nil,
                             deliver: ([ProbeResult], ProbeTimings) -> Void) {
         exclusive.lock()
         defer { exclusive.unlock() }
@@ -84,7 +85,7 @@ enum Prober {
         }.count
         let run = ProbeRun(jobs, observations: observations, readsTable: readsTable, report: report)
         defer { run.release() }
-        let batch = descriptorBudget()
+        let batch = budget ?? descriptorBudget()
         // Jobs of finished rounds whose sockets may still be open, oldest first.
         var held: [Int] = []
         var start = 0
