@@ -247,8 +247,8 @@ enum Prober {
 
     /// The most sockets one round holds, where the descriptor limit allows: a `podlab test` of
     /// 100 pods with 100 Services × 3 endpoints (30 800 probes of every kind, 34 400 sockets
-    /// with the spread checks' tries) then runs in one round. Each round ends by closing its
-    /// sockets before the next opens its own (thousands of resets in between).
+    /// with the spread checks' tries) then runs in one round. A later round first closes as many
+    /// of the earlier rounds' sockets as it opens (thousands of resets in between).
     static let maximumRoundSockets = 49_152
 
     /// How many sockets one batch may hold: the descriptor limit less what the agent has open
