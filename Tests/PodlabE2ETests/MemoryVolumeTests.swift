@@ -21,20 +21,8 @@ struct MemoryVolumeTests {
         }
     }
 
-    /// The mount table of `pid` (the agent's: the host's), read to its end — procfs gives no
-    /// size, and one read(2) returns a page of a long table.
-    static func mounts(of pid: Int32) -> String {
-        let fd = open("/proc/\(pid)/mountinfo", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var bytes: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            guard n > 0 else { break }
-            bytes += buffer[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    /// The mount table of `pid` (the agent's: the host's), read to its end.
+    static func mounts(of pid: Int32) -> String { KernelTest.readWholeFile("/proc/\(pid)/mountinfo") }
 
     @Test("a secret volume and a token projection are tmpfs mounts in a built-in and an OCI container and on the host; a configMap is not; delete unmounts them")
     func secretsInMemory() async throws {
