@@ -281,8 +281,8 @@ public struct ProbeResult: Codable, Hashable, Sendable {
 
     static func address(of endpoint: String?) -> IPv4Address? {
         guard let endpoint else { return nil }
-        guard let colon = endpoint.utf8.firstIndex(of: UInt8(ascii: ":")) else { return IPv4Address(endpoint) }
-        return IPv4Address(String(endpoint[..<colon]))
+        let bytes = endpoint.utf8
+        return IPv4Address(dottedQuad: bytes[..<(bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex)])
     }
 }
 

@@ -71,12 +71,13 @@ extension CheckBuilder {
                 var perNode: [String: (choice: ServiceRules.Choice, endpoints: String)] = [:]
                 for source in sources {
                     let nodeName = source.node?.name ?? ""
-                    let entry = perNode[nodeName] ?? {
+                    if perNode[nodeName] == nil {
                         let choice = ServiceRules.choice(port, of: service, on: serviceNode(source.node?.name))
-                        guard case let .endpoints(endpoints) = choice else { return (choice, "") }
-                        return (choice, Self.endpointList(endpoints, byAddress))
-                    }()
-                    perNode[nodeName] = entry
+                        var names = ""
+                        if case let .endpoints(endpoints) = choice { names = Self.endpointList(endpoints, byAddress) }
+                        perNode[nodeName] = (choice, names)
+                    }
+                    let entry = perNode[nodeName]!
                     clusterIPCheck(service, port, address: clusterIP, label: name, from: source,
                                    choice: entry.choice, endpointList: entry.endpoints, byAddress: byAddress)
                 }

@@ -86,8 +86,9 @@ enum Prober {
         let run = ProbeRun(jobs, observations: observations, readsTable: readsTable, report: report)
         defer { run.release() }
         let batch = budget ?? descriptorBudget()
-        // Jobs of finished rounds whose sockets may still be open, oldest first.
-        var held: [Int] = []
+        // Jobs of finished rounds from here to `start` may still hold sockets (rounds close theirs
+        // oldest first).
+        var held = 0
         var start = 0
         while start < jobs.count {
             // As many jobs as their sockets (a probe with tries has several) fit in the budget.
@@ -97,21 +98,21 @@ enum Prober {
                 end += 1
             }
             let range = start..<end
-            if !held.isEmpty {
+            if held < start {
                 // The round needs `sockets` descriptors: that many of the earlier rounds' sockets
                 // close now, the rest once the results are delivered. Each close of a kept-open
                 // connection sends its reset through the pods' veths and the node: the threads
                 // share them.
-                var closing = 0, freed = 0
-                while closing < held.count, freed < sockets {
-                    freed += run.openSocketCount(held[closing])
-                    closing += 1
+                var freed = 0, closedTo = held
+                while closedTo < start, freed < sockets {
+                    freed += run.openSocketCount(closedTo)
+                    closedTo += 1
                 }
-                let closed = Array(held[..<closing])
-                held.removeFirst(closing)
-                let closers = min(threadCount, max(1, closed.count / 64))
+                let closing = held..<closedTo
+                held = closedTo
+                let closers = min(threadCount, max(1, closing.count / 64))
                 runThreads(closers, name: "probe-close") { thread in
-                    run.closeSockets(Array(stride(from: thread, to: closed.count, by: closers).map { closed[$0] }))
+                    run.closeSockets(Array(stride(from: closing.lowerBound + thread, to: closing.upperBound, by: closers)))
                 }
             }
             let opening = now()
@@ -135,7 +136,6 @@ enum Prober {
             if !unknown.isEmpty { run.observeByWitness(unknown) }
             timings.observeMillis += millis(now() - reading)
             start = range.upperBound
-            held += range
         }
         deliver(run.collectResults(), timings)
     }
