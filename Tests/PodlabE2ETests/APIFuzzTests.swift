@@ -15,8 +15,9 @@ import Glibc
 struct APIFuzzTests {
     /// The idle timeout the fuzzed agent runs with (the default is 90 s, kube-apiserver's): long
     /// enough that a loaded machine's agent accepts the idle connections before the first of them
-    /// time out (at 6 s, with the whole suite running, it held fewer than half at once).
-    static let idleTimeout = 15.0
+    /// time out (at 6 s, with the whole suite running, it held fewer than half at once; on a
+    /// slower machine with the suite running, opening them took 20 s).
+    static let idleTimeout = 40.0
     /// Idle connections held at once.
     static let idleConnections = 2000
 
@@ -129,12 +130,13 @@ struct APIFuzzTests {
                 // Meanwhile another client is served.
                 let served = try lab.raw(TestLab.request("GET", "/api/v1/pods"))
                 #expect(served?.code == 200, "not served with \(idle.count) idle connections open")
-                try await lab.eventually("the agent holds the idle connections", timeout: .seconds(Self.idleTimeout)) {
-                    TestLab.openSockets(agent) >= baselineFDs + Self.idleConnections / 2
+                // All of them at once: the last accepted before the first timed out.
+                try await lab.eventually("the agent holds all \(Self.idleConnections) idle connections at once", timeout: .seconds(Self.idleTimeout)) {
+                    TestLab.openSockets(agent) >= baselineFDs + Self.idleConnections - 8
                 }
+                print("  round \(round): \(Self.idleConnections) idle connections opened and held after \(ContinuousClock.now - opened)")
                 peakRSS = max(peakRSS, TestLab.residentKilobytes(agent) ?? 0)
                 peakFDs = max(peakFDs, TestLab.openSockets(agent))
-                #expect(ContinuousClock.now - opened < .seconds(Self.idleTimeout), "opening the connections took longer than the idle timeout")
                 if round == 2 {
                     // Left idle, the agent closes them itself; so it does a head never finished.
                     let slow = try RawAPIConnection(socket: lab.agentSocket)
