@@ -30,7 +30,7 @@ struct ProberRoundsTests {
             }
             try #require(listener >= 0)
             defer { close(listener) }
-            let port = try #require(Prober.address(of: listener, peer: false).flatMap { $0.split(separator: ":").last }.flatMap { Int($0) })
+            let port = Int(try #require(Prober.localPort(of: listener)))
 
             var jobs: [ProbeJob] = []
             for index in 0..<60 {

@@ -235,14 +235,24 @@ enum Prober {
 
     /// The socket's local (or peer) address: `10.244.1.2:43122`, or without the port.
     static func address(of fd: Int32, peer: Bool, withPort: Bool = true) -> String? {
+        guard let storage = boundAddress(of: fd, peer: peer) else { return nil }
+        let ip = IPv4Address(UInt32(bigEndian: storage.sin_addr.s_addr))
+        return withPort ? "\(ip):\(UInt16(bigEndian: storage.sin_port))" : ip.description
+    }
+
+    /// The port a socket is bound to (an ephemeral one after `listen` without `bind`).
+    static func localPort(of fd: Int32) -> UInt16? {
+        boundAddress(of: fd, peer: false).map { UInt16(bigEndian: $0.sin_port) }
+    }
+
+    private static func boundAddress(of fd: Int32, peer: Bool) -> sockaddr_in? {
         var storage = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let rc = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
         }
         guard rc == 0, Int32(storage.sin_family) == AF_INET else { return nil }
-        let ip = IPv4Address(UInt32(bigEndian: storage.sin_addr.s_addr))
-        return withPort ? "\(ip):\(UInt16(bigEndian: storage.sin_port))" : ip.description
+        return storage
     }
 
     /// The most sockets one round holds, where the descriptor limit allows: a `podlab test` of
@@ -261,7 +271,7 @@ enum Prober {
             while readdir(directory) != nil { open += 1 }
             closedir(directory)
         }
-        let soft = Int(clamping: min(limit.rlim_cur, 65_536))
+        let soft = Int(clamping: min(limit.rlim_cur, APIConnectionLimits.wantedDescriptors))
         return max(32, min(maximumRoundSockets, soft - open - 256))
     }
 

@@ -242,7 +242,7 @@ struct ObservationLoop: EpollWindowLoop {
         if !witness.datagram, listen(listener, 4) != 0 {
             return run.fail(index, "listen in the destination pod: \(ProbeErrno.describe(errno))")
         }
-        guard let port = Prober.address(of: listener, peer: false).flatMap({ $0.split(separator: ":").last }).flatMap({ UInt16($0) }) else {
+        guard let port = Prober.localPort(of: listener) else {
             return run.fail(index, "getsockname in the destination pod: \(ProbeErrno.describe(errno))")
         }
         started[slot] = Prober.now()
