@@ -50,7 +50,7 @@ struct ConfigVolumeTests {
 
             let started = ContinuousClock.now
             #expect(try lab.run(["apply", "-f", "-"], input: Self.settingsUpdate).stdout == "configmap/settings configured\n")
-            try await lab.eventually("the new value in the file", timeout: .seconds(5)) {
+            try await lab.eventually("the new value in the file", timeout: .seconds(15)) {
                 try lab.run(["exec", "reader", "--", "cat", "/etc/config/LEVEL"]).stdout == "warn"
             }
             print("configMap update seen in the file after \(ContinuousClock.now - started)")
@@ -158,7 +158,7 @@ struct ConfigVolumeTests {
             #expect(try lab.run(["exec", "labelled", "--", "cat", "/etc/all/namespace"]).stdout == "default")
             #expect(try lab.run(["exec", "labelled", "--", "stat", "-L", "-c", "%a", "/etc/all/config/level"]).stdout == "440\n")
             try lab.run(["label", "pod", "labelled", "release=v2"])
-            try await lab.eventually("the new label in the file", timeout: .seconds(5)) {
+            try await lab.eventually("the new label in the file", timeout: .seconds(15)) {
                 try lab.run(["exec", "labelled", "--", "cat", "/etc/podinfo/labels"]).stdout == "release=\"v2\"\ntier=\"web\""
             }
         }
@@ -190,7 +190,7 @@ struct ConfigVolumeTests {
             let refused = try lab.run(["exec", "oci", "--", "/bin/sh", "-c", "echo x > /etc/config/new"], expectSuccess: false)
             #expect(refused.status != .exited(0), "a configMap volume was written to")
             try lab.run(["apply", "-f", "-"], input: Self.settingsUpdate)
-            try await lab.eventually("the new value in the OCI container's file", timeout: .seconds(5)) {
+            try await lab.eventually("the new value in the OCI container's file", timeout: .seconds(15)) {
                 try lab.run(["exec", "oci", "--", "/bin/busybox", "cat", "/etc/config/LEVEL"]).stdout == "warn"
             }
         }

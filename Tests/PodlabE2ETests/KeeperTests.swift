@@ -30,7 +30,7 @@ struct KeeperTests {
             try lab.run(["delete", "pod", "adopted"])
             #expect(!(try lab.run(["get", "pod", "adopted"], expectSuccess: false).succeeded))
             // Reaped at once by its parent: gone, not a zombie waiting for someone to reap it.
-            try await lab.eventually("the old container reaped", timeout: .seconds(2)) { processState(sleeper) == nil }
+            try await lab.eventually("the old container reaped", timeout: .seconds(10)) { processState(sleeper) == nil }
             // The old keeper also holds the cluster DNS server, started by the killed agent too.
             try lab.run(["delete", "pod", "podlab-dns", "-n", "kube-system"])
             // The new agent is the keeper's child too; the old keeper had only the containers left.
