@@ -71,13 +71,16 @@ extension CheckBuilder {
                 var perNode: [String: (choice: ServiceRules.Choice, endpoints: String)] = [:]
                 for source in sources {
                     let nodeName = source.node?.name ?? ""
-                    if perNode[nodeName] == nil {
+                    let entry: (choice: ServiceRules.Choice, endpoints: String)
+                    if let known = perNode[nodeName] {
+                        entry = known
+                    } else {
                         let choice = ServiceRules.choice(port, of: service, on: serviceNode(source.node?.name))
                         var names = ""
                         if case let .endpoints(endpoints) = choice { names = Self.endpointList(endpoints, byAddress) }
-                        perNode[nodeName] = (choice, names)
+                        entry = (choice, names)
+                        perNode[nodeName] = entry
                     }
-                    let entry = perNode[nodeName]!
                     clusterIPCheck(service, port, address: clusterIP, label: name, from: source,
                                    choice: entry.choice, endpointList: entry.endpoints, byAddress: byAddress)
                 }
