@@ -244,6 +244,9 @@ struct RollingUpdateTests {
                     counts.withLock { $0.requests += 1 }
                     fresh = false
                     if !keepAlive { close(fd!); fd = nil }
+                    // A thousand requests a second at most: enough to be inside an answer when
+                    // a server stops, without taking a core from the pods and the agent.
+                    usleep(1_000)
                 case .closedBeforeAnswer:
                     counts.withLock { counts in
                         if fresh { counts.failures.append("a new connection closed before answering") } else { counts.closedWhileIdle += 1 }
@@ -287,9 +290,16 @@ struct RollingUpdateTests {
             let keepAlive = KeepAliveClient(namespace: lab.podNamespace("client"), address: clusterIP)
             keepAlive.start()
 
+            let clock = ContinuousClock()
+            let secondStart = clock.now
             let second = try await Self.roll(lab, to: 2)
+            let between = try Self.requests(lab)
+            let thirdStart = clock.now
             let third = try await Self.roll(lab, to: 3)
             let during = try Self.requests(lab)
+            let rollouts = [(between.total - before.total, thirdStart - secondStart), (during.total - between.total, clock.now - thirdStart)]
+            let rolloutText = rollouts.map { "\($0.0) requests in \($0.1.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))" }
+                .joined(separator: ", then ")
             let after = try await Self.requests(lab, moreThan: during.total, by: 60)
             let kept = keepAlive.stop()
             try "".write(toFile: stopFile, atomically: true, encoding: .utf8)
@@ -300,7 +310,7 @@ struct RollingUpdateTests {
             }
 
             let rolling = during.total - before.total
-            print("rolling updates: \(result.total) requests (\(rolling) during the two rollouts), \(result.failed.count) failed; "
+            print("rolling updates: \(result.total) requests (\(rolling) during the two rollouts: \(rolloutText)), \(result.failed.count) failed; "
                 + "answers per pod: \(result.answers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
             #expect(result.failed.isEmpty, "failed requests:\n\(result.failed.prefix(20).joined(separator: "\n"))")
             print("keep-alive client: \(kept.requests) requests on \(kept.connections) connections, "
@@ -309,7 +319,12 @@ struct RollingUpdateTests {
             #expect(kept.requests >= 200, "the keep-alive client made only \(kept.requests) requests")
             // Its first server was one of the first pods, all gone: it closed the connection.
             #expect(kept.connections >= 2)
-            #expect(rolling >= 200, "only \(rolling) requests were made during the rollouts")
+            // Requests kept flowing through each rollout (each lasts 6 s or more: three new pods,
+            // each serving 2 s before an old one goes); how many depends on the machine's speed,
+            // the claim is that none failed.
+            for (requests, _) in rollouts {
+                #expect(requests >= 10, "too few requests during a rollout to tell: \(rolloutText)")
+            }
             // Every pod of the first and the last generation answered; the middle one served
             // while it lived (each of its pods was ready before an old one went).
             #expect(Set(first).count == 3 && Set(second).count == 3 && Set(third).count == 3)
