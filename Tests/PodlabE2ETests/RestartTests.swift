@@ -264,6 +264,42 @@ struct RestartTests {
         }
     }
 
+    /// A creation makes the file /run/netns/NAME first and binds the new namespace on it next;
+    /// a kill in between leaves a file that holds no namespace and cannot be entered.
+    @Test("a pod whose network namespace file was made but never bound is rebuilt on adoption, with its IP")
+    func adoptionReplacesAnUnboundNamespaceFile() async throws {
+        try await TestLab.with { lab in
+            try lab.apply("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: cut
+                spec:
+                  nodeName: n1
+                  containers:
+                  - name: sleeper
+                    image: busybox
+                    command: ["sleep", "3600"]
+                """, as: "pod.yaml")
+            try await lab.eventually("cut Running") { try lab.allRunning(count: 1) }
+            let ip = try lab.podIP("cut")
+            let netns = lab.podNamespace("cut")
+            let path = "/run/netns/\(netns)"
+            try await lab.killAgent()
+            // The state such a kill leaves: the name's file, empty, nothing bound on it.
+            _ = try Command.check("ip", ["netns", "delete", netns])
+            try #require(FileManager.default.createFile(atPath: path, contents: nil))
+            #expect(!NamespaceFile.isBound(path))
+
+            try lab.run(["up"])
+            try await lab.eventually("cut Running", timeout: .seconds(60)) { try lab.allRunning(count: 1) }
+            #expect(try lab.podIP("cut") == ip, "the pod keeps its address")
+            #expect(NamespaceFile.isBound(path), "a namespace is bound on \(path) again")
+            try await lab.expectConsistent()
+            #expect(try lab.run(["test", "--from", "cut", "--to", "gateway"]).status == .exited(0), "the pod reaches its gateway")
+        }
+    }
+
     @Test("kill -9 during a pod's deletion: after the restart the pod, its processes, namespace and veth are gone")
     func killDuringDeletion() async throws {
         try await TestLab.with { lab in

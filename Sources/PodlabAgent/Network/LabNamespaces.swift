@@ -53,12 +53,20 @@ struct LabNamespaces: Sendable {
     /// The namespace `name`: the lab's own, adopted, or a new one. One that exists without the
     /// lab's label is an error (`NotOwned`), and is left as it is.
     func openOrCreate(_ name: String) throws -> (NetworkNamespace, RouteNetlink) {
+        if LabNamespaces.isUnboundMountPoint(name) { try NetworkNamespace.delete(name, ignoreMissing: true) }
         guard NetworkNamespace.exists(name) else { return try create(name) }
         let namespace = try NetworkNamespace.open(name)
         let netlink = try RouteNetlink(namespace: namespace)
         let found = try netlink.link(named: "lo").alias
         guard found == label else { throw NotOwned(name: name, found: found, expected: label) }
         return (namespace, netlink)
+    }
+
+    /// True when /run/netns/NAME exists but no namespace is bound on it: the empty file a
+    /// creation makes first (`ip netns add` likewise), left behind by a process killed before
+    /// the bind. Such a file holds nothing and cannot be entered (`setns` says EINVAL).
+    static func isUnboundMountPoint(_ name: String) -> Bool {
+        NetworkNamespace.exists(name) && !NamespaceFile.isBound("\(NetworkNamespace.runDirectory)/\(name)")
     }
 
     /// The label of namespace `name`; nil when it has none. Throws when it cannot be read
@@ -71,6 +79,12 @@ struct LabNamespaces: Sendable {
     /// that is not the lab's is left as it is (`NotOwned`).
     func delete(_ name: String) throws {
         guard NetworkNamespace.exists(name) else { return }
+        // No namespace to be anyone's: the file a creation makes before it binds the namespace
+        // on it, left by a process killed in between. It goes (it would block the name forever).
+        if LabNamespaces.isUnboundMountPoint(name) {
+            try NetworkNamespace.delete(name, ignoreMissing: true)
+            return
+        }
         let found: String?
         do { found = try LabNamespaces.label(of: name) } catch let error as KernelError where error.errno == .noSuchFileOrDirectory {
             return

@@ -1,0 +1,65 @@
+import Foundation
+import KernelTestSupport
+import Netns
+@testable import PodlabAgent
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lab's own namespaces by name and label, against the kernel: what a kill -9 in the middle
+/// of a creation leaves, and what another lab owns.
+@Suite("Lab namespaces: a creation cut short, and namespaces of others", .enabled(if: KernelTest.isRoot, KernelTest.rootRequired))
+struct LabNamespacesTests {
+    /// The file `/run/netns/NAME` a creation makes before it binds the namespace on it, as a
+    /// process killed in between leaves it.
+    static func placeholder(_ name: String) throws -> String {
+        let path = "\(NetworkNamespace.runDirectory)/\(name)"
+        try FileManager.default.createDirectory(atPath: NetworkNamespace.runDirectory, withIntermediateDirectories: true)
+        let fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+        try #require(fd >= 0, "creating \(path): \(String(cString: strerror(errno)))")
+        close(fd)
+        return path
+    }
+
+    @Test("a namespace file left unbound is deleted, and its name can be made again")
+    func unboundFileIsDeleted() throws {
+        let name = KernelTest.uniqueName("pllns")
+        let namespaces = LabNamespaces(label: "lab-\(name)")
+        defer { try? NetworkNamespace.delete(name, ignoreMissing: true) }
+        let path = try Self.placeholder(name)
+        #expect(LabNamespaces.isUnboundMountPoint(name))
+        // It cannot be entered: reading its label fails, as it did for an agent adopting the pod.
+        #expect(throws: KernelError.self) { _ = try LabNamespaces.label(of: name) }
+
+        try namespaces.delete(name)
+        #expect(access(path, F_OK) != 0, "the file is still there")
+        _ = try namespaces.create(name)
+        #expect(try LabNamespaces.label(of: name) == "lab-\(name)")
+        #expect(!LabNamespaces.isUnboundMountPoint(name))
+    }
+
+    @Test("openOrCreate replaces an unbound file with a labelled namespace")
+    func openOrCreateReplacesUnboundFile() throws {
+        let name = KernelTest.uniqueName("pllns")
+        let namespaces = LabNamespaces(label: "lab-\(name)")
+        defer { try? NetworkNamespace.delete(name, ignoreMissing: true) }
+        _ = try Self.placeholder(name)
+        let (namespace, netlink) = try namespaces.openOrCreate(name)
+        #expect(namespace.name == name)
+        #expect(try netlink.link(named: "lo").alias == "lab-\(name)")
+        #expect(NamespaceFile.isBound(namespace.path))
+    }
+
+    @Test("a bound namespace of another label, or of none, is left as it is")
+    func othersAreLeftAlone() throws {
+        try KernelTest.withNamespacesSync(1, prefix: "pllns") { created in
+            let name = created[0].name
+            let namespaces = LabNamespaces(label: "lab-\(name)")
+            #expect(!LabNamespaces.isUnboundMountPoint(name))
+            #expect(throws: LabNamespaces.NotOwned.self) { try namespaces.delete(name) }
+            #expect(throws: LabNamespaces.NotOwned.self) { _ = try namespaces.openOrCreate(name) }
+            #expect(NetworkNamespace.exists(name) && NamespaceFile.isBound(created[0].path))
+        }
+    }
+}
