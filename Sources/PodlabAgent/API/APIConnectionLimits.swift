@@ -76,7 +76,8 @@ struct APIConnectionLimits: Sendable {
 /// Closes a connection that makes no progress for `timeout` while nothing is being answered:
 /// from when it opens, and from the end of each answer, to the next request head; between the
 /// parts of a request body until the answer starts. A closed connection ends the handler's
-/// body read with an error, so a half-sent object is never stored.
+/// body read with an error, so a half-sent object is never stored. An answer that says
+/// `Connection: close`, or a 413, ends its connection (see `closeAfter`).
 final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -92,7 +93,10 @@ final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler 
         if context.channel.isActive { arm(context) }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarm()
+        lingerTimer?.cancel()
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         arm(context)
@@ -102,12 +106,20 @@ final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler 
 
     func channelInactive(context: ChannelHandlerContext) {
         disarm()
+        lingerTimer?.cancel()
         ConnectionCensus.closed()
         context.fireChannelInactive()
     }
 
     /// True from a response head to its end: the request is being answered.
     private var answering = false
+    /// The answer being written says `Connection: close`, or refuses a body it did not read
+    /// (413): the connection ends with it.
+    private var closesAfterAnswer = false
+    /// Such an answer was written: the connection is closing, no idle timer any more.
+    private var closing = false
+    /// The close a second after such an answer.
+    private var lingerTimer: Scheduled<Void>?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -121,19 +133,45 @@ final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler 
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head:
+        case let .head(head):
             answering = true
+            // A 413 leaves the rest of its body unread (APIServer.requestBody).
+            closesAfterAnswer = head.status.code == 413 || head.headerFields[.connection]?.lowercased() == "close"
             disarm()
         case .body:
             break
         case .end:
             answering = false
+            if closesAfterAnswer {
+                closeAfter(context, writing: data, promise: promise)
+                return
+            }
             arm(context)
         }
         context.write(data, promise: promise)
     }
 
+    /// An answer that closes its connection (a body refused before it was read, which the
+    /// connection cannot skip to a next request): once it is written, the agent's side is
+    /// shut (the client reads the answer, then the end), and a second later the connection
+    /// goes, as Go's server closes after such an answer. A client still sending the rest of
+    /// its body — nothing reads it any more — is then told by the close instead of waiting
+    /// for the idle timeout.
+    private func closeAfter(_ context: ChannelHandlerContext, writing data: NIOAny, promise: EventLoopPromise<Void>?) {
+        closing = true
+        disarm()
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.cascade(to: promise)
+        let loop = context.eventLoop.assumeIsolated()
+        written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+            self.lingerTimer = loop.scheduleTask(in: .seconds(1)) { context.close(promise: nil) }
+        }
+        context.writeAndFlush(data, promise: written)
+    }
+
     private func arm(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
         disarm()
         let loop = context.eventLoop.assumeIsolated()
         timer = loop.scheduleTask(in: timeout) { context.close(promise: nil) }
