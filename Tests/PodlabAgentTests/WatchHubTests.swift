@@ -108,8 +108,11 @@ import Testing
 
     @Test func aTimedWatchEndsAfterItsTimeoutWithItsLinesSent() async throws {
         let hub = WatchHub()
-        let watch = try hub.subscribe(Self.pods).ending(after: .milliseconds(50))
+        let subscription = try hub.subscribe(Self.pods)
         hub.publish(Self.event(1))
+        // The timer starts after the event was queued: a pause of the test's thread cannot end
+        // the watch before it.
+        let watch = subscription.ending(after: .milliseconds(50))
         var versions: [Int64] = []
         for await batch in watch { versions += try WatchLines.split(batch).map { try Self.read($0).version } }
         #expect(versions == [1])
@@ -135,7 +138,8 @@ import Testing
     }
 
     @Test func aBookmarkCarriesTheNewestVersionAndFollowsTheEventsItCovers() async throws {
-        let hub = WatchHub(bookmarkInterval: .milliseconds(50))
+        // Long enough that the two events are published before the first bookmark is due.
+        let hub = WatchHub(bookmarkInterval: .seconds(1))
         hub.start(at: 10)
         let plain = try hub.subscribe(Self.pods)
         let marked = try hub.subscribe(WatchRequest(kind: "Pod", namespace: "default", bookmark: { version in

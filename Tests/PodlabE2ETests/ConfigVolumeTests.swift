@@ -121,7 +121,7 @@ struct ConfigVolumeTests {
             #expect(try lab.run(["describe", "pod", "waiting"]).stdout.contains("FailedMount"))
             let created = ContinuousClock.now
             try lab.run(["create", "configmap", "later", "--from-literal=greeting=hello"])
-            try await lab.eventually("the pod runs by itself", timeout: .seconds(10)) { try lab.run(["logs", "waiting"], expectSuccess: false).stdout == "hello\n" }
+            try await lab.eventually("the pod runs by itself") { try lab.run(["logs", "waiting"], expectSuccess: false).stdout == "hello\n" }
             print("a pod waiting for its ConfigMap printed from its volume \(ContinuousClock.now - created) after create configmap")
             #expect(try Self.phase(lab, "waiting") == "Running")
         }

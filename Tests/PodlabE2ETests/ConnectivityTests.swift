@@ -25,7 +25,7 @@ struct ConnectivityTests {
             try await lab.start(Self.pods)
             let (a, b, c) = (try lab.podIP("a"), try lab.podIP("b"), try lab.podIP("c"))
 
-            let table = try lab.run(["test"])
+            let table = try lab.run(["test", "--timeout", "3s"])
             #expect(table.status == .exited(0))
             #expect(!table.stdout.contains("MISMATCH"))
             for claim in ["cross-node", "pod-to-pod", "localhost", "shared-ip", "one-ip-per-pod", "port-conflict", "closed-port", "gateway", "host-isolation"] {
@@ -33,7 +33,7 @@ struct ConnectivityTests {
             }
             #expect(table.stdout.contains("PASS: "))
 
-            let report = try Self.json(try lab.run(["test", "-o", "json"]).stdout)
+            let report = try Self.json(try lab.run(["test", "--timeout", "3s", "-o", "json"]).stdout)
             #expect(report["passed"] as? Bool == true)
             let results = report["results"] as? [[String: Any]] ?? []
             #expect(results.count == (report["summary"] as? [String: Any])?["checks"] as? Int)
@@ -50,7 +50,7 @@ struct ConnectivityTests {
             #expect(host.count == 3)
             #expect(host.allSatisfy { (($0["actual"] as? [String: Any])?["detail"] as? String)?.hasPrefix("routing table only, no packet sent") == true })
 
-            let junit = try lab.run(["test", "-o", "junit"])
+            let junit = try lab.run(["test", "--timeout", "3s", "-o", "junit"])
             #expect(junit.stdout.hasPrefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"podlab test \(lab.name) (matrix)\""))
             #expect(junit.stdout.contains("failures=\"0\" errors=\"0\""))
 
@@ -72,7 +72,7 @@ struct ConnectivityTests {
     @Test("the seed scenario reproduces every claim of the tutorial and cleans up after itself")
     func seedScenario() async throws {
         try await TestLab.with { lab in
-            let result = try lab.run(["test", "--scenario", "seed"])
+            let result = try lab.run(["test", "--timeout", "3s", "--scenario", "seed"])
             #expect(result.status == .exited(0))
             for claim in ["one-ip-per-pod", "shared-ip", "localhost", "port-conflict", "cross-node", "host-isolation"] {
                 #expect(result.stdout.contains("✓ \(claim)"), "\(claim) not shown:\n\(result.stdout)")
@@ -93,7 +93,7 @@ struct ConnectivityTests {
             try await lab.start(Self.pods)
             _ = try Command.check("ip", ["-n", "\(lab.name)_pod_default_a", "route", "del", "default"])
 
-            let result = try lab.run(["test", "--timeout", "300ms"], expectSuccess: false)
+            let result = try lab.run(["test", "--timeout", "3s"], expectSuccess: false)
             #expect(result.status == .exited(1))
             let lines = result.stdout.split(separator: "\n").map(String.init)
             #expect(lines.first?.hasPrefix("RESULT") == true)
@@ -108,7 +108,7 @@ struct ConnectivityTests {
             }, "every mismatch starts or ends at a:\n\(mismatches.joined(separator: "\n"))")
             #expect(result.stdout.contains("FAIL: "))
 
-            let report = try Self.json(try lab.run(["test", "--timeout", "300ms", "-o", "json"], expectSuccess: false).stdout)
+            let report = try Self.json(try lab.run(["test", "--timeout", "3s", "-o", "json"], expectSuccess: false).stdout)
             #expect(report["passed"] as? Bool == false)
             #expect(((report["results"] as? [[String: Any]])?.first?["matched"]) as? Bool == false)
         }
@@ -119,7 +119,7 @@ struct ConnectivityTests {
         try await TestLab.with { lab in
             try await lab.start(Self.pods)
             let (a, b) = (try lab.podIP("a"), try lab.podIP("b"))
-            let clean = try Self.json(try lab.run(["test", "-o", "json"]).stdout)
+            let clean = try Self.json(try lab.run(["test", "--timeout", "3s", "-o", "json"]).stdout)
             #expect(clean["passed"] as? Bool == true)
             let observed = (clean["results"] as? [[String: Any]] ?? []).compactMap { ($0["actual"] as? [String: Any])?["observedSource"] as? String }
             #expect(observed.contains { $0.hasPrefix(a + ":") }, "the servers' view of a's probes was observed: \(observed)")
@@ -131,13 +131,13 @@ struct ConnectivityTests {
             _ = try Command.check("nft", ["flush", "chain", "ip", "podlab", "nat-postrouting"], netns: n1)
             _ = try Command.check("nft", ["add", "rule", "ip", "podlab", "nat-postrouting", "ip", "saddr", "10.244.0.0/16", "counter", "masquerade"], netns: n1)
 
-            let table = try lab.run(["test", "--mismatches-only"], expectSuccess: false)
+            let table = try lab.run(["test", "--timeout", "3s", "--mismatches-only"], expectSuccess: false)
             #expect(table.status == .exited(1), "podlab test must fail when pods see each other through NAT:\n\(table.stdout)\(table.stderr)")
             let mismatches = table.stdout.split(separator: "\n").filter { $0.hasPrefix("MISMATCH") }
             #expect(mismatches.contains { $0.contains("\(a) → \(b): server saw \(underlay) (NAT)") }, "\(table.stdout)")
             #expect(table.stdout.contains("FAIL: "))
 
-            let report = try Self.json(try lab.run(["test", "-o", "json"], expectSuccess: false).stdout)
+            let report = try Self.json(try lab.run(["test", "--timeout", "3s", "-o", "json"], expectSuccess: false).stdout)
             #expect(report["passed"] as? Bool == false)
             let failed = (report["results"] as? [[String: Any]] ?? []).filter { $0["matched"] as? Bool == false }
             let crossNode = failed.filter { $0["claim"] as? String == "cross-node" && $0["from"] as? String == "a" }
@@ -148,7 +148,7 @@ struct ConnectivityTests {
                 #expect((actual["observedSource"] as? String)?.hasPrefix(underlay + ":") == true, "\(actual)")
                 #expect((result["problem"] as? String)?.hasSuffix("server saw \(underlay) (NAT)") == true, "\(result)")
             }
-            let junit = try lab.run(["test", "-o", "junit"], expectSuccess: false)
+            let junit = try lab.run(["test", "--timeout", "3s", "-o", "junit"], expectSuccess: false)
             #expect(junit.status == .exited(1))
             #expect(junit.stdout.contains("<failure message=\"\(a) → \(b): server saw \(underlay) (NAT)\""))
         }

@@ -206,7 +206,7 @@ struct DNSTests {
                 try ["web", "client"].allSatisfy { Self.status(try lab.pod($0))["phase"] as? String == "Running" }
             }
             let clusterIP = ((try Self.json(lab, ["get", "svc", "web"]))["spec"] as? [String: Any])?["clusterIP"] as? String ?? ""
-            try await lab.eventually("getent resolves web through 10.96.0.10", timeout: .seconds(30)) {
+            try await lab.eventually("getent resolves web through 10.96.0.10") {
                 Self.fields(try lab.run(["exec", "client", "--", "getent", "hosts", "web"], expectSuccess: false).stdout)
                     == [clusterIP, "web.default.svc.cluster.local"]
             }

@@ -30,7 +30,7 @@ struct KeeperTests {
             try lab.run(["delete", "pod", "adopted"])
             #expect(!(try lab.run(["get", "pod", "adopted"], expectSuccess: false).succeeded))
             // Reaped at once by its parent: gone, not a zombie waiting for someone to reap it.
-            try await lab.eventually("the old container reaped", timeout: .seconds(10)) { processState(sleeper) == nil }
+            try await lab.eventually("the old container reaped") { processState(sleeper) == nil }
             // The old keeper also holds the cluster DNS server, started by the killed agent too.
             try lab.run(["delete", "pod", "podlab-dns", "-n", "kube-system"])
             // The new agent is the keeper's child too; the old keeper had only the containers left.
@@ -138,7 +138,7 @@ struct KeeperTests {
             #expect(shells.allSatisfy(processIsAlive), "an init container ended before the agent was killed: nothing to test")
             #expect(FileManager.default.createFile(atPath: go, contents: nil))
             for pid in shells {
-                try await lab.eventually("init container \(pid) reaped by the keeper", timeout: .seconds(20)) { processState(pid) == nil }
+                try await lab.eventually("init container \(pid) reaped by the keeper") { processState(pid) == nil }
             }
             try lab.run(["up"])
 

@@ -117,7 +117,7 @@ struct KubectlTests {
             // between the two runs on a busy machine (and may widen its column), so it is compared
             // apart: every other cell must be the same.
             for arguments in [["get", "pods"], ["get", "pods", "-o", "wide"], ["get", "nodes"], ["get", "ns"]] {
-                try await lab.eventually("kubectl \(arguments.joined(separator: " ")) prints what podlab prints", timeout: .seconds(10)) {
+                try await lab.eventually("kubectl \(arguments.joined(separator: " ")) prints what podlab prints") {
                     let printed = try kubectl.run(arguments).stdout, own = try lab.run(arguments).stdout
                     return printed == own || Self.cellsWithoutAge(printed) == Self.cellsWithoutAge(own)
                 }

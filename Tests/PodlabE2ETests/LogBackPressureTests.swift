@@ -156,8 +156,10 @@ struct LogBackPressureTests {
             #expect(stall.peaks[0] - baseline < Self.allowedGrowthKilobytes,
                     "the agent grew by \((stall.peaks[0] - baseline) >> 10) MB while kubectl read nothing and the container wrote \(stall.written >> 20) MB")
             // What kubectl got before it stalled is the container's lines.
+            // (Waiting 30 s at most: a kubectl that never wrote would otherwise hold the test.)
             var buffer = [UInt8](repeating: 0, count: 4096)
-            let got = Glibc.read(ends[0], &buffer, buffer.count)
+            var readable = pollfd(fd: ends[0], events: Int16(POLLIN), revents: 0)
+            let got = poll(&readable, 1, 30_000) > 0 ? Glibc.read(ends[0], &buffer, buffer.count) : -1
             #expect(got > 0 && String(decoding: buffer[0..<max(got, 0)], as: UTF8.self).contains(Self.line), "kubectl attach wrote nothing of the container's")
         }
     }

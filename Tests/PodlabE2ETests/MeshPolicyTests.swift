@@ -104,7 +104,12 @@ struct MeshPolicyTests {
             let raw = try curl(lab, from: "beta", ["telnet://\(try lab.podIP("web")):8080"], input: "hello, not HTTP\n")
             #expect(raw.stderr.contains("reset"), "\(raw.status) \(raw.stdout) \(raw.stderr)")
 
-            let log = try lab.run(["logs", "web", "-c", "podlab-proxy"]).stdout
+            // A request's line is written just after its answer: the log is read until it holds them.
+            var log = ""
+            try await lab.eventually("web's sidecar logged the denials", detail: { log }) {
+                log = try lab.run(["logs", "web", "-c", "podlab-proxy"]).stdout
+                return log.contains("\"GET /denied\" 403") && log.contains("reset: rbac=denied")
+            }
             #expect(log.contains("\"GET /denied\" 403") && log.contains("rbac=denied"), "\(log)")
             #expect(!log.contains("\"GET /allowed\" 403"), "\(log)")
             #expect(log.contains("reset: rbac=denied"), "\(log)")

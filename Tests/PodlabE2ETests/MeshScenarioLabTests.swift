@@ -135,12 +135,35 @@ struct MeshScenarioLabTests {
             // Traffic throughout mesh top's window, however late the command starts its first
             // scrape. (One sender: blocking tasks hold the cooperative pool's threads, as many as
             // the machine's CPUs, and mesh top needs one too.)
+            // A window counts what the machine managed to send in it: on a slow one, windows are
+            // taken until one holds enough requests of both Services to judge.
             let sender = Task.detached { while !Task.isCancelled { _ = try? traffic(web: 50, flaky: 50) } }
-            let result = try await Task.detached { try lab.run(["mesh", "top", "--once", "--interval", "5s"]) }.value
+            func requests(_ lines: [[String]], _ service: String) -> Int {
+                lines.first { $0.first == service }.flatMap { $0.count > 7 ? Int($0[7]) : nil } ?? 0
+            }
+            let topTask = Task.detached { () throws -> (CommandResult, [[String]], Int) in
+                var result: CommandResult?, lines: [[String]] = [], windows = 0
+                try await lab.eventually("a window of mesh top with 10 requests to web and 30 to flaky", timeout: .seconds(120),
+                                         detail: { "last window:\n\(result?.stdout ?? "")\(result?.stderr ?? "")" }) {
+                    windows += 1
+                    let top = try lab.run(["mesh", "top", "--once", "--interval", "5s"])
+                    result = top
+                    lines = top.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+                    return requests(lines, "web") >= 10 && requests(lines, "flaky") >= 30
+                }
+                return (try #require(result), lines, windows)
+            }
+            let outcome: (CommandResult, [[String]], Int)
+            do { outcome = try await topTask.value } catch {
+                sender.cancel()
+                _ = await sender.value
+                throw error
+            }
             sender.cancel()
             _ = await sender.value
+            let (result, lines, windows) = outcome
+            print("mesh top: \(windows) window(s) of 5 s taken")
             #expect(result.succeeded, "\(result.stderr)")
-            let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
             #expect(lines.first == ["SERVICE", "ROUTE", "RULE", "SUCCESS", "RPS", "P50", "P99", "REQUESTS"], "\(result.stdout)")
             let webRow = try #require(lines.first { $0.first == "web" }, "\(result.stdout)")
             let flakyRow = try #require(lines.first { $0.first == "flaky" }, "\(result.stdout)")

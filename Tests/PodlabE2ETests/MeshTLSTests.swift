@@ -106,10 +106,19 @@ struct MeshTLSTests {
                 let result = try curl(lab, from: "frontend", ["http://\(clusterIP)/hello"])
                 return result.succeeded && (try? echoedHeaders(result))?["x-forwarded-client-cert"] == expected
             }
-            let serverLog = try lab.run(["logs", "cart", "-c", "podlab-proxy"]).stdout
+            // A request's line is written just after its answer: the logs are read until they hold it.
+            var serverLog = ""
+            try await lab.eventually("cart's sidecar logged the request", detail: { serverLog }) {
+                serverLog = try lab.run(["logs", "cart", "-c", "podlab-proxy"]).stdout
+                return serverLog.contains("\"GET /hello\" 200") && serverLog.contains("mtls=spiffe://cluster.local/ns/front/sa/default")
+            }
             #expect(serverLog.contains("mTLS, peer spiffe://cluster.local/ns/front/sa/default"), "\(serverLog)")
             #expect(serverLog.contains("\"GET /hello\" 200") && serverLog.contains("mtls=spiffe://cluster.local/ns/front/sa/default"), "\(serverLog)")
-            let clientLog = try lab.run(["logs", "frontend", "-n", "front", "-c", "podlab-proxy"]).stdout
+            var clientLog = ""
+            try await lab.eventually("frontend's sidecar logged the request", detail: { clientLog }) {
+                clientLog = try lab.run(["logs", "frontend", "-n", "front", "-c", "podlab-proxy"]).stdout
+                return clientLog.contains("mtls=spiffe://cluster.local/ns/default/sa/default")
+            }
             #expect(clientLog.contains("mtls=spiffe://cluster.local/ns/default/sa/default"), "\(clientLog)")
             let serverMetrics = try curl(lab, from: "plain", ["http://\(cartIP):15090/metrics"]).stdout
             #expect(serverMetrics.contains("podlab_proxy_tls_handshakes_total{direction=\"inbound\",result=\"succeeded\"}"), "\(serverMetrics)")
@@ -123,7 +132,11 @@ struct MeshTLSTests {
             // Unmeshed → STRICT: the connection is closed without an answer; meshed → STRICT works.
             let refused = try curl(lab, from: "plain", ["http://\(vaultIP):8080/refused"])
             #expect(!refused.succeeded && refused.stdout.isEmpty, "\(refused.stdout) \(refused.stderr)")
-            let vaultLog = try lab.run(["logs", "vault", "-c", "podlab-proxy"]).stdout
+            var vaultLog = ""
+            try await lab.eventually("vault's sidecar logged the refusal", detail: { vaultLog }) {
+                vaultLog = try lab.run(["logs", "vault", "-c", "podlab-proxy"]).stdout
+                return vaultLog.contains("plain text refused (STRICT mode)")
+            }
             #expect(vaultLog.contains("plain text refused (STRICT mode)"), "\(vaultLog)")
             #expect(!vaultLog.contains("/refused"), "\(vaultLog)")
             let admitted = try curl(lab, from: "frontend", ["http://\(vaultIP):8080/admitted"])

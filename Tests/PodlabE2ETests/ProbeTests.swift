@@ -259,8 +259,11 @@ struct ProbeTests {
             try await lab.eventually("app running") {
                 (try lab.containerStatus("slow", "app")["state"] as? [String: Any])?["running"] != nil
             }
-            // While the server waits for the test's word: running, not started, not ready.
-            try await Task.sleep(for: .seconds(2))
+            // While the server waits for the test's word: running, not started, not ready, and
+            // the startup probe already failed (refused).
+            try await lab.eventually("a failed startup probe") {
+                try lab.run(["describe", "pod", "slow"]).stdout.contains("Startup probe failed: dial tcp ")
+            }
             let early = try lab.containerStatus("slow", "app")
             #expect(early["started"] as? Bool == false, "\(early)")
             #expect(early["ready"] as? Bool == false, "\(early)")

@@ -192,20 +192,20 @@ struct RestartTests {
                                                        stdin: .null, stdout: .file(lab.stateRoot + "/apply.out"),
                                                        stderr: .file(lab.stateRoot + "/apply.out")))
             // Kill once some sandboxes exist, while the others are still being made.
-            try await lab.eventually("the first sandboxes", timeout: .seconds(30)) { try lab.podNamespaces().count >= 6 }
+            try await lab.eventually("the first sandboxes", timeout: .seconds(120)) { try lab.podNamespaces().count >= 6 }
             try await lab.killAgent()
             _ = try await apply.exitStatus()
             let stored = try lab.podNamespaces().count
 
             try lab.run(["up"])
-            try await lab.eventually("every stored pod Running", timeout: .seconds(30)) { try lab.allRunning() }
+            try await lab.eventually("every stored pod Running", timeout: .seconds(120)) { try lab.allRunning() }
             let survivors = try lab.pods().count
             #expect(survivors >= 6 && survivors <= 30, "\(survivors) pods after the crash (\(stored) namespaces at the kill)")
             try await lab.expectConsistent()
 
             // Applying the same file again creates the rest; nothing is duplicated.
             try lab.run(["apply", "-f", file])
-            try await lab.eventually("all 30 pods Running", timeout: .seconds(30)) { try lab.allRunning(count: 30) }
+            try await lab.eventually("all 30 pods Running", timeout: .seconds(120)) { try lab.allRunning(count: 30) }
             try await lab.expectConsistent()
             for index in 1...30 {
                 let pids = try lab.netnsPIDs("p\(index)")
@@ -248,7 +248,7 @@ struct RestartTests {
             _ = try Command.check("ip", ["-n", node, "neigh", "del", ip, "dev", "cni0"])
 
             try lab.run(["up"])
-            try await lab.eventually("half Running", timeout: .seconds(30)) { try lab.allRunning(count: 1) }
+            try await lab.eventually("half Running") { try lab.allRunning(count: 1) }
             #expect(try lab.podIP("half") == ip, "the pod keeps its address")
             // (The node's ready spare waits on cni0 too, down, as vsp….)
             try await lab.eventually("the node holds half's veth, up, on cni0, and nothing of the old pair") {
@@ -292,7 +292,7 @@ struct RestartTests {
             #expect(!NamespaceFile.isBound(path))
 
             try lab.run(["up"])
-            try await lab.eventually("cut Running", timeout: .seconds(60)) { try lab.allRunning(count: 1) }
+            try await lab.eventually("cut Running") { try lab.allRunning(count: 1) }
             #expect(try lab.podIP("cut") == ip, "the pod keeps its address")
             #expect(NamespaceFile.isBound(path), "a namespace is bound on \(path) again")
             try await lab.expectConsistent()
@@ -339,7 +339,7 @@ struct RestartTests {
             #expect(NetworkNamespace.exists("\(lab.name)_pod_default_stubborn"))
 
             try lab.run(["up"])
-            try await lab.eventually("stubborn gone", timeout: .seconds(20)) {
+            try await lab.eventually("stubborn gone") {
                 try !lab.run(["get", "pod", "stubborn"], expectSuccess: false).succeeded
             }
             #expect(try lab.run(["get", "pod", "stubborn"], expectSuccess: false).stderr.contains("(NotFound): pods \"stubborn\" not found"))

@@ -96,7 +96,7 @@ struct ServiceConnectivityTests {
                     && (try? lab.podIP("client")).map { !$0.isEmpty } == true
             }
 
-            let passing = try lab.run(["test", "-o", "json"], expectSuccess: false)
+            let passing = try lab.run(["test", "--timeout", "3s", "-o", "json"], expectSuccess: false)
             let report = try Self.json(passing.stdout)
             let results = report["results"] as? [[String: Any]] ?? []
             let mismatches = results.filter { $0["matched"] as? Bool == false }
@@ -122,7 +122,7 @@ struct ServiceConnectivityTests {
                 #expect((check["actual"] as? [String: Any])?["destination"] as? String == "10.96.0.10:53", "\(check)")
             }
             // The table report says so too, with an exit status of 0.
-            let table = try lab.run(["test", "--from", "client"])
+            let table = try lab.run(["test", "--timeout", "3s", "--from", "client"])
             #expect(table.status == .exited(0))
             #expect(table.stdout.contains("✓ service-spread") && table.stdout.contains("✓ service-no-endpoints"), "\(table.stdout)")
 
@@ -131,7 +131,7 @@ struct ServiceConnectivityTests {
             let clusterIP = try #require((web["spec"] as? [String: Any])?["clusterIP"] as? String)
             _ = try Command.check("nft", ["delete", "element", "ip", ServiceRules.table, ServiceRules.serviceIPs, "{ \(clusterIP) . tcp . 80 }"],
                                   netns: lab.nodeNamespace("n1"))
-            let failing = try lab.run(["test", "-o", "json", "--timeout", "500ms"], expectSuccess: false)
+            let failing = try lab.run(["test", "-o", "json", "--timeout", "3s"], expectSuccess: false)
             #expect(failing.status == .exited(1))
             let broken = try Self.json(failing.stdout)
             #expect(broken["passed"] as? Bool == false)

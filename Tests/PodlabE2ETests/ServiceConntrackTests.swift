@@ -50,9 +50,13 @@ struct ServiceConntrackTests {
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard sent == bytes.count else { return false }
+            // An answer to an earlier datagram that came after its wait ended is passed over.
             var buffer = [UInt8](repeating: 0, count: 256)
-            let received = recv(fd, &buffer, buffer.count, 0)
-            return received > 0 && Array(buffer[0..<received]) == bytes
+            while true {
+                let received = recv(fd, &buffer, buffer.count, 0)
+                guard received > 0 else { return false }
+                if Array(buffer[0..<received]) == bytes { return true }
+            }
         }
     }
 
@@ -111,19 +115,21 @@ struct ServiceConntrackTests {
             }
             try await lab.eventually("the ClusterIP answers") { socket.exchange("hello", with: vip, port: 5353) }
             #expect(socket.exchange("again", with: vip, port: 5353))
+            // A server logs a datagram once it answered it: wait for both lines.
+            try await lab.eventually("the two datagrams logged") { served("udp-a") + served("udp-b") >= 2 }
             let first = served("udp-a") > 0 ? "udp-a" : "udp-b", other = first == "udp-a" ? "udp-b" : "udp-a"
             #expect(served(first) >= 2 && served(other) == 0, "udp-a \(served("udp-a")), udp-b \(served("udp-b")) for \(me): \((try? lab.run(["logs", "udp-a"]).stdout) ?? "") \((try? lab.run(["logs", "udp-b"]).stdout) ?? "")")
 
             // Its pod goes. Without the conntrack entry deleted, the client would keep sending to
-            // the gone address for the entry's timeout (30 s, 120 s once answered).
+            // the gone address for as long as it keeps sending: each datagram renews the entry
+            // (30 s, 120 s once answered), so the wait below would never end.
             let started = ContinuousClock.now
             try lab.run(["delete", "pod", first])
-            try await lab.eventually("a datagram answered by \(other)", timeout: .seconds(15)) {
+            try await lab.eventually("a datagram answered by \(other)", timeout: .seconds(60)) {
                 _ = socket.exchange("after", with: vip, port: 5353)
                 return served(other) > 0
             }
-            let waited = ContinuousClock.now - started
-            #expect(waited < .seconds(15), "\(waited)")
+            print("the client's datagrams reached \(other) \(ContinuousClock.now - started) after the deletion of \(first)")
         }
     }
 }

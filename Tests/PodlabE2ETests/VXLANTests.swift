@@ -48,7 +48,7 @@ struct VXLANTests {
             #expect(routes.contains("10.244.2.0/24 via 10.244.2.0 dev vxlan0 onlink"))
             #expect(try Command.ipJSON("\(lab.name)_pod_default_p1", ["link", "show", "eth0"]).first?["mtu"] as? Int == 1450)
             // The same connectivity matrix as host-gw passes over the overlay.
-            let matrix = try lab.run(["test"])
+            let matrix = try lab.run(["test", "--timeout", "3s"])
             #expect(matrix.stdout.contains("PASS:") && matrix.stdout.contains("0 mismatched"))
         }
     }

@@ -73,9 +73,9 @@ struct RouteProxyTests {
         var accessLog: [String] { log.withLock { $0 } }
 
         /// The access log once `condition` holds of it (a request's line is written just after
-        /// its answer, so a client can be faster than it), or after 10 s as it is.
+        /// its answer, so a client can be faster than it), or after 30 s as it is.
         func accessLog(until condition: ([String]) -> Bool) async throws -> [String] {
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + .seconds(30)
             while ContinuousClock.now < deadline, !condition(accessLog) { try await Task.sleep(for: .milliseconds(5)) }
             return accessLog
         }
@@ -344,15 +344,15 @@ struct RouteProxyTests {
     func timeout() async throws {
         try await Lab.with { lab in
             let requests = Counter()
-            let slow = try await lab.backend("slow", requests: requests) { n in (200, n == 0 ? .seconds(3) : .zero) }
+            let slow = try await lab.backend("slow", requests: requests) { n in (200, n == 0 ? .seconds(6) : .zero) }
             lab.service("web", clusterIP: Self.web.address, ports: [slow])
-            lab.routes.replaceAll([TrafficRoute(namespace: "shop", name: "bounded", service: "web", rules: [.init(timeout: .milliseconds(200))])])
+            lab.routes.replaceAll([TrafficRoute(namespace: "shop", name: "bounded", service: "web", rules: [.init(timeout: .seconds(2))])])
             let proxy = try await lab.startProxy()
             let client = try await Client.open(lab, port: proxy.port)
             let response = try await client.get("/")
             #expect(response.status == 504 && response.body == "upstream request timeout")
             let line = try #require(try await lab.accessLog { !$0.isEmpty }.last)
-            #expect(line.contains("\" 504 ") && line.contains("flags=UT") && line.contains("reason=\"upstream request timeout: the route's 200ms passed after 1 tries\""), "\(line)")
+            #expect(line.contains("\" 504 ") && line.contains("flags=UT") && line.contains("reason=\"upstream request timeout: the route's 2s passed after 1 tries\""), "\(line)")
             // The next request on the same client connection is answered (by a new upstream connection).
             #expect(try await client.get("/").body == "slow")
             await client.close()
@@ -518,7 +518,7 @@ struct RouteProxyTests {
             let fast = Counter(), slow = Counter()
             // Slow enough that a loaded machine's stalls on the fast one do not hide the difference.
             let quick = try await lab.backend("fast", requests: fast)
-            let sluggish = try await lab.backend("slow", requests: slow) { _ in (200, .milliseconds(300)) }
+            let sluggish = try await lab.backend("slow", requests: slow) { _ in (200, .seconds(1)) }
             lab.service("web", clusterIP: Self.web.address, ports: [quick, sluggish], loadBalancing: .leastRequest)
             let proxy = try await lab.startProxy()
             // Eight application connections, 25 requests each, at once.
