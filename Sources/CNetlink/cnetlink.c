@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/vfs.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,20 @@ const int PL_O_PATH = O_PATH;
 int pl_unshare(int flags) { return unshare(flags) == 0 ? 0 : -errno; }
 
 int pl_setns(int fd, int nstype) { return setns(fd, nstype) == 0 ? 0 : -errno; }
+
+int pl_make_file_with_xattr(const char *directory, const char *path, const char *name, const char *value) {
+    int fd = open(directory, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int rc = 0;
+    if (fsetxattr(fd, name, value, strlen(value), 0) != 0 || linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) != 0) rc = -errno;
+    close(fd);
+    return rc;
+}
+
+long pl_getxattr(const char *path, const char *name, char *buffer, unsigned long size) {
+    ssize_t n = getxattr(path, name, buffer, size);
+    return n >= 0 ? (long)n : -errno;
+}
 
 pid_t pl_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 

@@ -74,9 +74,11 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     /// Gives a namespace made ahead (`SpareNetworkNamespace`) the name `name`, as `ip netns
     /// attach` does: it is bound under /run/netns/NAME (EEXIST if that exists). The spare is used
     /// up either way; its socket stays open and is returned, bound to the named namespace.
-    public static func create(_ name: String, using spare: SpareNetworkNamespace) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
+    ///
+    /// With `owner`, the file carries it until the namespace is bound on it (`NamespaceMountPoint`).
+    public static func create(_ name: String, using spare: SpareNetworkNamespace, owner: String? = nil) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
         defer { spare.close() }
-        let namespace = try makeMountPoint(name)
+        let namespace = try makeMountPoint(name, owner: owner)
         let path = namespace.path
         do {
             _ = try spare.withDescriptor { descriptor in
@@ -90,21 +92,18 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         return (namespace, spare.socket)
     }
 
-    /// The empty file /run/netns/NAME a new namespace is bound onto (`O_EXCL`: EEXIST, with a
-    /// clear message, when the name is taken).
-    private static func makeMountPoint(_ name: String) throws -> NetworkNamespace {
+    /// The empty file /run/netns/NAME a new namespace is bound onto (EEXIST, with a clear
+    /// message, when the name is taken), carrying `owner` if given (`NamespaceMountPoint`).
+    private static func makeMountPoint(_ name: String, owner: String? = nil) throws -> NetworkNamespace {
         try validate(name: name)
         let namespace = NetworkNamespace(unchecked: name)
         try MountDirectory.prepare(runDirectory)
-        let fd = Glibc.open(namespace.path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
-        if fd < 0 {
-            let code = Errno.current
+        if let code = NamespaceMountPoint.make(namespace.path, owner: owner) {
             if code == .fileExists {
                 throw KernelError(operation: "create netns", object: "\"\(name)\"", errno: code, detail: "a network namespace with this name already exists")
             }
             throw KernelError(operation: "open", object: namespace.path, errno: code)
         }
-        close(fd)
         return namespace
     }
 
@@ -120,9 +119,12 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     ///
     /// With `mount`, the pod gets a mount namespace too (see `MountNamespace.createPod`), bound
     /// at its `path` and removed with the others on failure.
+    ///
+    /// With `owner`, /run/netns/NAME carries it until the namespace is bound on it
+    /// (`NamespaceMountPoint`): a file a kill left unbound can be told from anyone else's.
     public static func createPod(_ name: String, hostname: String, utsPath: String, ipcPath: String,
                                  mount podMount: MountNamespace.PodSetup? = nil, openingSocket bus: NetlinkBus,
-                                 using spare: SpareNetworkNamespace? = nil) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
+                                 using spare: SpareNetworkNamespace? = nil, owner: String? = nil) throws -> (namespace: NetworkNamespace, socket: NetlinkSocket) {
         defer { spare?.close() }
         if let spare, spare.socket.bus != bus {
             throw ValidationError(field: "spare namespace", value: "\(spare.socket.bus)", reason: "holds a socket of another netlink bus than \(bus)")
@@ -130,7 +132,7 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         try validate(name: name)
         let namespace = NetworkNamespace(unchecked: name)
         try MountDirectory.prepare(runDirectory)
-        let socket = try createPodNamespaces(networkPath: namespace.path, hostname: hostname, utsPath: utsPath, ipcPath: ipcPath,
+        let socket = try createPodNamespaces(networkPath: namespace.path, owner: owner, hostname: hostname, utsPath: utsPath, ipcPath: ipcPath,
                                              mount: podMount) { () throws -> NetlinkSocket in
             if let spare {
                 // The spare's network namespace, bound by its descriptor (as `ip netns attach` does).
@@ -170,7 +172,7 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
     /// has a network namespace of its own, and the UTS, IPC and mount namespace files), then
     /// `unshare` (run on the namespace worker, returning it home), then the pod's mount
     /// namespace; on failure every mount point made here is unmounted and removed.
-    private static func createPodNamespaces<T>(networkPath: String?, hostname: String, utsPath: String, ipcPath: String,
+    private static func createPodNamespaces<T>(networkPath: String?, owner: String? = nil, hostname: String, utsPath: String, ipcPath: String,
                                                mount podMount: MountNamespace.PodSetup?, unsharing: () throws -> T) throws -> T {
         try NamespaceFile.validate(hostname: hostname)
         // Usually one directory holds both files: walk it once.
@@ -188,8 +190,7 @@ public struct NetworkNamespace: Hashable, Sendable, CustomStringConvertible {
         for path in (networkPath.map { [$0] } ?? []) + files {
             var code: Errno?
             if path == networkPath {
-                let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
-                if fd < 0 { code = .current } else { close(fd) }
+                code = NamespaceMountPoint.make(path, owner: owner)
             } else {
                 code = NamespaceFile.makeMountPoint(at: path)
             }

@@ -150,9 +150,23 @@ struct KubectlStreamingTests {
             let port = try #require(forwarded(80))
             for _ in 0..<3 {
                 let page = try Command.run("/usr/bin/curl", ["-sS", "--max-time", "20", "http://127.0.0.1:\(port)/"])
-                #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)")
+                #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)\n\(Self.forwarderDiagnosis(child.pid, output: output))")
             }
         }
+    }
+
+    /// Why a forwarded port may not answer: whether the forwarder (`timeout` and its child) still
+    /// runs, the network namespace it and a process spawned now are in against the test's own,
+    /// and what it printed.
+    static func forwarderDiagnosis(_ pid: Int32, output: String) -> String {
+        func namespace(_ process: String) -> String {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process)/ns/net")) ?? "gone"
+        }
+        let spawned = (try? Command.run("/usr/bin/readlink", ["/proc/self/ns/net"]))?.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+        let children = KernelTest.readWholeFile("/proc/\(pid)/task/\(pid)/children")
+        return "forwarder \(pid): \(kill(pid, 0) == 0 ? "running" : "gone"), children [\(children)], network namespace \(namespace("\(pid)")); "
+            + "the test's \(namespace("self")), a process spawned now \(spawned)\n"
+            + "its output:\n\(KernelTest.readWholeFile(output))\(KernelTest.readWholeFile(output + ".err"))"
     }
 
     @Test("podlab port-forward: a port the kernel picks and a given one reach nginx in the pod from the host's loopback; half-closed clients get their answer; bad ports and addresses are refused as kubectl refuses them")
@@ -191,7 +205,7 @@ struct KubectlStreamingTests {
             #expect(picked != port && picked > 0)
             for target in [picked, port] {
                 let page = try Command.run("/usr/bin/curl", ["-sS", "--max-time", "20", "http://127.0.0.1:\(target)/"])
-                #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)")
+                #expect(page.stdout.contains("Welcome to nginx!"), "\(page.stderr)\n\(Self.forwarderDiagnosis(forwarder.pid, output: output))")
             }
             // A client that sends its request and closes its side still reads the answer.
             let client = "import socket,sys\ns=socket.create_connection(('127.0.0.1',\(port)),20)\ns.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\ns.shutdown(socket.SHUT_WR)\nd=b''\nwhile True:\n    c=s.recv(65536)\n    if not c: break\n    d+=c\nsys.stdout.write(d.decode())\n"

@@ -286,10 +286,12 @@ struct RestartTests {
             let netns = lab.podNamespace("cut")
             let path = "/run/netns/\(netns)"
             try await lab.killAgent()
-            // The state such a kill leaves: the name's file, empty, nothing bound on it.
-            _ = try Command.check("ip", ["netns", "delete", netns])
-            try #require(FileManager.default.createFile(atPath: path, contents: nil))
+            // The state such a kill leaves: the name's file as the agent made it, nothing bound on
+            // it. It carries the lab's label (the alias of every lab namespace's lo).
+            let label = try #require(try Command.ipJSON(lab.nodeNamespace("n1"), ["link", "show", "lo"]).first?["ifalias"] as? String)
+            #expect(umount2(path, Int32(MNT_DETACH)) == 0, "unmounting \(path): \(String(cString: strerror(errno)))")
             #expect(!NamespaceFile.isBound(path))
+            #expect(NamespaceMountPoint.owner(of: path) == label, "the agent's file carries the lab's label")
 
             try lab.run(["up"])
             try await lab.eventually("cut Running") { try lab.allRunning(count: 1) }

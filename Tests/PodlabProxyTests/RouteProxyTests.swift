@@ -398,7 +398,10 @@ struct RouteProxyTests {
             lab.routes.replaceAll([TrafficRoute(namespace: "shop", name: "retrying", service: "web", rules: [
                 .init(retries: .init(attempts: 9, retryOn: [.serverError])),
             ])])
-            let proxy = try await lab.startProxy()
+            // The back-off is another test's claim: a short one here keeps a thousand requests,
+            // two thousand tries, within seconds (Envoy's 25 ms base took a minute or more on a
+            // loaded machine).
+            let proxy = try await lab.startProxy(backoff: RetryBackoff(base: .milliseconds(1), maximum: .milliseconds(10)))
             let client = try await Client.open(lab, port: proxy.port)
             var successes = 0
             for _ in 0..<1000 where try await client.get("/").status == 200 { successes += 1 }

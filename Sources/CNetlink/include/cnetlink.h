@@ -39,6 +39,15 @@ int pl_unshare(int flags);
 /* setns(2). Returns 0 or -errno. */
 int pl_setns(int fd, int nstype);
 
+/* An empty file at `path`, made unnamed in its directory (O_TMPFILE), given the extended
+ * attribute `name` = `value`, then linked under `path` (linkat AT_EMPTY_PATH: EEXIST when the
+ * name is taken), so that it never exists without the attribute. Returns 0 or -errno
+ * (-EOPNOTSUPP, -EISDIR or -EINVAL: the file system cannot). */
+int pl_make_file_with_xattr(const char *directory, const char *path, const char *name, const char *value);
+
+/* getxattr(2) into `buffer` (at most `size` bytes). Returns the length, or -errno. */
+long pl_getxattr(const char *path, const char *name, char *buffer, unsigned long size);
+
 /* gettid(2): the calling thread's id. */
 pid_t pl_gettid(void);
 

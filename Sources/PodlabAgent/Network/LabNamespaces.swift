@@ -45,7 +45,7 @@ struct LabNamespaces: Sendable {
     func create(_ name: String) throws -> (NetworkNamespace, RouteNetlink) {
         try NamespaceWorker.shared.sync {
             let spare = try makeLabelled()
-            let (namespace, socket) = try NetworkNamespace.create(name, using: spare)
+            let (namespace, socket) = try NetworkNamespace.create(name, using: spare, owner: label)
             return (namespace, RouteNetlink(transport: socket))
         }
     }
@@ -53,7 +53,10 @@ struct LabNamespaces: Sendable {
     /// The namespace `name`: the lab's own, adopted, or a new one. One that exists without the
     /// lab's label is an error (`NotOwned`), and is left as it is.
     func openOrCreate(_ name: String) throws -> (NetworkNamespace, RouteNetlink) {
-        if LabNamespaces.isUnboundMountPoint(name) { try NetworkNamespace.delete(name, ignoreMissing: true) }
+        if LabNamespaces.isUnboundMountPoint(name) {
+            try deleteUnbound(name)
+            return try create(name)
+        }
         guard NetworkNamespace.exists(name) else { return try create(name) }
         let namespace = try NetworkNamespace.open(name)
         let netlink = try RouteNetlink(namespace: namespace)
@@ -69,6 +72,14 @@ struct LabNamespaces: Sendable {
         NetworkNamespace.exists(name) && !NamespaceFile.isBound("\(NetworkNamespace.runDirectory)/\(name)")
     }
 
+    /// Deletes such a file when it carries the lab's label (`NamespaceMountPoint`: the lab made
+    /// it and was killed before it bound the namespace); anyone else's is left (`NotOwned`).
+    private func deleteUnbound(_ name: String) throws {
+        let found = NamespaceMountPoint.owner(of: "\(NetworkNamespace.runDirectory)/\(name)")
+        guard found == label else { throw NotOwned(name: name, found: found, expected: label) }
+        try NetworkNamespace.delete(name, ignoreMissing: true)
+    }
+
     /// The label of namespace `name`; nil when it has none. Throws when it cannot be read
     /// (ENOENT when the namespace does not exist).
     static func label(of name: String) throws -> String? {
@@ -79,10 +90,8 @@ struct LabNamespaces: Sendable {
     /// that is not the lab's is left as it is (`NotOwned`).
     func delete(_ name: String) throws {
         guard NetworkNamespace.exists(name) else { return }
-        // No namespace to be anyone's: the file a creation makes before it binds the namespace
-        // on it, left by a process killed in between. It goes (it would block the name forever).
         if LabNamespaces.isUnboundMountPoint(name) {
-            try NetworkNamespace.delete(name, ignoreMissing: true)
+            try deleteUnbound(name)
             return
         }
         let found: String?

@@ -129,7 +129,7 @@ final class PodRuntime: @unchecked Sendable {
         guard case let .own(name) = sandbox.network else { throw SandboxError(description: "a host-network pod has no network namespace to build") }
         let (namespace, socket) = try NetworkNamespace.createPod(name, hostname: hostname(pod), utsPath: sandbox.uts,
                                                                 ipcPath: sandbox.ipc, mount: PodVolumes.podMountSetup(pod, sandbox: sandbox),
-                                                                openingSocket: .route, using: networkNamespace)
+                                                                openingSocket: .route, using: networkNamespace, owner: namespaces.label)
         do {
             let podNetlink = RouteNetlink(transport: socket)
             let configuration = PodInterfaceConfiguration(hostInterfaceName: hostVethName(uid: pod.metadata.uid), address: address,
