@@ -218,6 +218,22 @@ struct RestartTests {
         }
     }
 
+    /// A pod on node n1 whose one container sleeps.
+    static func sleeperOnN1(_ name: String) -> String {
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: \(name)
+        spec:
+          nodeName: n1
+          containers:
+          - name: sleeper
+            image: busybox
+            command: ["sleep", "3600"]
+        """
+    }
+
     /// A pod's setup finishes in its node: the host end of its veth is renamed from the spare
     /// name (`vsp…`) to `veth…` and raised, and the node gets the permanent entry for the pod. A
     /// kill just before that leaves a pod namespace that looks finished from inside.
@@ -225,18 +241,7 @@ struct RestartTests {
           arguments: [true, false])
     func adoptionChecksTheNodeSide(renamed: Bool) async throws {
         try await TestLab.with { lab in
-            try lab.apply("""
-                apiVersion: v1
-                kind: Pod
-                metadata:
-                  name: half
-                spec:
-                  nodeName: n1
-                  containers:
-                  - name: sleeper
-                    image: busybox
-                    command: ["sleep", "3600"]
-                """, as: "pod.yaml")
+            try lab.apply(Self.sleeperOnN1("half"), as: "pod.yaml")
             try await lab.eventually("half Running") { try lab.allRunning(count: 1) }
             let ip = try lab.podIP("half")
             let node = lab.nodeNamespace("n1")
@@ -269,18 +274,7 @@ struct RestartTests {
     @Test("a pod whose network namespace file was made but never bound is rebuilt on adoption, with its IP")
     func adoptionReplacesAnUnboundNamespaceFile() async throws {
         try await TestLab.with { lab in
-            try lab.apply("""
-                apiVersion: v1
-                kind: Pod
-                metadata:
-                  name: cut
-                spec:
-                  nodeName: n1
-                  containers:
-                  - name: sleeper
-                    image: busybox
-                    command: ["sleep", "3600"]
-                """, as: "pod.yaml")
+            try lab.apply(Self.sleeperOnN1("cut"), as: "pod.yaml")
             try await lab.eventually("cut Running") { try lab.allRunning(count: 1) }
             let ip = try lab.podIP("cut")
             let netns = lab.podNamespace("cut")
