@@ -163,7 +163,9 @@ final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler 
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.cascade(to: promise)
         let loop = context.eventLoop.assumeIsolated()
-        written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in
+        written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenSuccess {
+            // Gone meanwhile (the client closed first): nothing left to shut.
+            guard context.channel.isActive else { return }
             context.close(mode: .output, promise: nil)
             self.lingerTimer = loop.scheduleTask(in: .seconds(1)) { context.close(promise: nil) }
         }
