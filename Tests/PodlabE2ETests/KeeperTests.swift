@@ -263,9 +263,7 @@ func processReport(_ pid: Int32) -> String {
 }
 
 func processState(_ pid: Int32) -> (state: String, parent: Int32)? {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    guard fields.count > 1, let parent = Int32(fields[1]) else { return nil }
+    guard let fields = statFields(of: pid), fields.count > 1, let parent = Int32(fields[1]) else { return nil }
     return (String(fields[0]), parent)
 }
 

@@ -387,9 +387,7 @@ struct LabSnapshot: Equatable {
 
 /// True while `pid` exists and is not a zombie.
 func processIsAlive(_ pid: Int32) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return false }
-    let state = stat[stat.index(after: close)...].split(separator: " ").first
+    guard let state = statFields(of: pid)?.first else { return false }
     return state != "Z" && state != "X"
 }
 

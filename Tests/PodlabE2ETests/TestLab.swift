@@ -185,9 +185,16 @@ struct TestLab: Sendable {
 
 /// Field 22 of /proc/PID/stat (start time), nil when there is no such process.
 func processStartTime(_ pid: Int32) -> String? {
+    guard let fields = statFields(of: pid), fields.count > 19 else { return nil }
+    return String(fields[19])
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which may hold spaces and parentheses,
+/// so the split starts after its last `)`): the state first (field 3 of proc(5)), then the parent.
+/// Nil when the process is gone.
+func statFields(of pid: Int32) -> [Substring]? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    return fields.count > 19 ? String(fields[19]) : nil
+    return stat[stat.index(after: close)...].split(separator: " ")
 }
 
 /// A pod pinned to a node, for tests that need pods in known places.
