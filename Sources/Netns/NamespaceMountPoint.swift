@@ -33,7 +33,7 @@ public enum NamespaceMountPoint {
     /// O_TMPFILE, the attribute, then the name; nil when made. EOPNOTSUPP, EINVAL or EISDIR: the
     /// file system cannot (the caller makes the file plainly).
     private static func makeOwned(_ path: String, owner: String) -> Errno? {
-        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let directory = NamespaceFile.parent(of: path)
         let rc = pl_make_file_with_xattr(directory.isEmpty ? "/" : directory, path, ownerAttribute, owner)
         return rc == 0 ? nil : Errno(-rc)
     }

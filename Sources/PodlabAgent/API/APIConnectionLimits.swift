@@ -163,7 +163,7 @@ final class IdleConnectionCloser: ChannelDuplexHandler, RemovableChannelHandler 
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.cascade(to: promise)
         let loop = context.eventLoop.assumeIsolated()
-        written.futureResult.hop(to: context.eventLoop).assumeIsolated().whenSuccess {
+        written.futureResult.assumeIsolated().whenSuccess {
             // Gone meanwhile (the client closed first): nothing left to shut.
             guard context.channel.isActive else { return }
             context.close(mode: .output, promise: nil)

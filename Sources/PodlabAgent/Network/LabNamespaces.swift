@@ -69,13 +69,13 @@ struct LabNamespaces: Sendable {
     /// creation makes first (`ip netns add` likewise), left behind by a process killed before
     /// the bind. Such a file holds nothing and cannot be entered (`setns` says EINVAL).
     static func isUnboundMountPoint(_ name: String) -> Bool {
-        NetworkNamespace.exists(name) && !NamespaceFile.isBound("\(NetworkNamespace.runDirectory)/\(name)")
+        NetworkNamespace.exists(name) && !NamespaceFile.isBound(NetworkNamespace(unchecked: name).path)
     }
 
     /// Deletes such a file when it carries the lab's label (`NamespaceMountPoint`: the lab made
     /// it and was killed before it bound the namespace); anyone else's is left (`NotOwned`).
     private func deleteUnbound(_ name: String) throws {
-        let found = NamespaceMountPoint.owner(of: "\(NetworkNamespace.runDirectory)/\(name)")
+        let found = NamespaceMountPoint.owner(of: NetworkNamespace(unchecked: name).path)
         guard found == label else { throw NotOwned(name: name, found: found, expected: label) }
         try NetworkNamespace.delete(name, ignoreMissing: true)
     }
