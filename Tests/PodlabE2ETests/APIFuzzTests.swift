@@ -98,8 +98,8 @@ struct APIFuzzTests {
                 if item.finish { connection.finishSending() }
                 let bytes = connection.readUntilClosed()
                 let answer = RawAnswer(bytes)
-                print("  \(item.label): \(answer.map { "\($0.code) \(($0.json?["reason"] as? String) ?? "")" } ?? "closed") after \(ContinuousClock.now - sent)")
                 let took = ContinuousClock.now - sent
+                print("  \(item.label): \(answer.map { "\($0.code) \(($0.json?["reason"] as? String) ?? "")" } ?? "closed") after \(took)")
                 if let answer {
                     #expect((400..<500).contains(answer.code), "\(item.label): answered \(answer.code) \(answer.body.prefix(300))")
                     // A body refused before it was read in full: the agent closes the connection
