@@ -219,15 +219,25 @@ final class HTTPExchange {
 
 /// `x-request-id` values: 128 random bits as a UUID (version 4), as Envoy makes them.
 enum RequestID {
+    private static let digits = Array("0123456789abcdef".utf8)
+
     static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        bytes[6] = bytes[6] & 0x0F | 0x40
-        bytes[8] = bytes[8] & 0x3F | 0x80
-        let hex = bytes.map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+        var random = FastRandom()
+        var high = random.next(), low = random.next()
+        high = high & ~(0xF << 12) | (0x4 << 12)    // version 4: the high nibble of byte 6
+        low = low & ~(0x3 << 62) | (0x2 << 62)      // variant 10: the top bits of byte 8
+        return String(unsafeUninitializedCapacity: 36) { text in
+            var at = 0
+            for index in 0..<32 {
+                if index == 8 || index == 12 || index == 16 || index == 20 {
+                    text[at] = UInt8(ascii: "-")
+                    at += 1
+                }
+                let word = index < 16 ? high : low
+                text[at] = digits[Int((word >> UInt64(60 - 4 * (index % 16))) & 0xF)]
+                at += 1
+            }
+            return at
         }
-        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
     }
 }

@@ -144,14 +144,15 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
         current = request
         context.retryAccounting.requestStarted()
         // The backend: a weighted Service of the route's namespace, or the Service itself.
-        if let backend = matched?.rule.backend(roll: Int.random(in: 0..<100)), let route {
+        var random = FastRandom()
+        if let backend = matched?.rule.backend(roll: Int.random(in: 0..<100, using: &random)), let route {
             request.backend = backend
             request.target = context.endpoints.target(service: "\(route.namespace)/\(backend)", like: service.port)
         } else {
             request.backend = String(service.service.split(separator: "/").last ?? "")
             request.target = service
         }
-        let faults = matched?.rule.fault?.decide(delayRoll: Int.random(in: 0..<100), abortRoll: Int.random(in: 0..<100)) ?? TrafficRoute.FaultDecision()
+        let faults = matched?.rule.fault?.decide(delayRoll: Int.random(in: 0..<100, using: &random), abortRoll: Int.random(in: 0..<100, using: &random)) ?? TrafficRoute.FaultDecision()
         if let delay = faults.delay, let channelContext {
             request.flags.append("DI")
             context.metrics.faultInjected(route: route?.qualifiedName ?? "-", kind: "delay")
@@ -331,7 +332,8 @@ final class RoutedExchange: ChannelInboundHandler, RemovableChannelHandler {
         request.retrying = true
         endAttempt(attempt, keep: false)
         context.metrics.retried(route: request.route?.qualifiedName ?? "-")
-        let delay = context.retryBackoff.delay(retry: request.tries, roll: Double.random(in: 0..<1))
+        var random = FastRandom()
+        let delay = context.retryBackoff.delay(retry: request.tries, roll: Double.random(in: 0..<1, using: &random))
         if delay > .zero, let channelContext {
             request.backoffTask = channelContext.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Self.nanoseconds(delay))) {
                 request.backoffTask = nil

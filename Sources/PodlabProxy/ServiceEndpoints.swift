@@ -131,7 +131,7 @@ public final class ServiceEndpoints: Sendable {
     /// `excluded` (the endpoints a retried request already tried) while another is left. nil:
     /// no endpoint. `random` gives numbers for least-request's two choices.
     public func choose(_ target: ServiceTarget, excluding excluded: Set<Destination> = [],
-                       random: () -> Int = { Int.random(in: 0..<Int(Int32.max)) }) -> Destination? {
+                       random: () -> Int = { var random = FastRandom(); return Int.random(in: 0..<Int(Int32.max), using: &random) }) -> Destination? {
         let candidates = target.endpoints.count > excluded.count ? target.endpoints.filter { !excluded.contains($0) } : target.endpoints
         guard !candidates.isEmpty else { return nil }
         return state.withLock { state in

@@ -1,3 +1,4 @@
+import Dispatch
 import FoundationEssentials
 import PodlabProxy
 #if canImport(Glibc)
@@ -6,6 +7,16 @@ import Glibc
 
 // The mesh's sidecar (`podlab/proxy` image): see PodlabProxy.
 signal(SIGPIPE, SIG_IGN)
+// Stopped (SIGTERM), the proxy writes the access-log lines it has gathered, then ends of the
+// signal as it would have without this handler.
+signal(SIGTERM, SIG_IGN)
+let terminations = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+terminations.setEventHandler {
+    AccessLogLines.shared.flush()
+    signal(SIGTERM, SIG_DFL)
+    raise(SIGTERM)
+}
+terminations.resume()
 let context = ProxyContext(configuration: ProxyConfiguration(environment: ProcessInfo.processInfo.environment))
 let configuration = context.configuration
 

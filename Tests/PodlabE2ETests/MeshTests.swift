@@ -136,8 +136,13 @@ struct MeshTests {
             } else {
                 Issue.record("promtool is missing: scripts/install-deps unpacks Debian's prometheus into /opt/podlab/prometheus")
             }
-            // One access-log line per request in the sidecar's log.
-            let log = try lab.run(["logs", "client", "-c", "podlab-proxy"]).stdout
+            // One access-log line per request in the sidecar's log (written within 100 ms of
+            // the answer, with the lines around it).
+            var log = ""
+            try await lab.eventually("the client's sidecar logged the request", detail: { log }) {
+                log = try lab.run(["logs", "client", "-c", "podlab-proxy"]).stdout
+                return log.contains("outbound default/client \"GET /hello\" 200")
+            }
             #expect(log.contains("outbound default/client \"GET /hello\" 200"), "\(log)")
         }
     }

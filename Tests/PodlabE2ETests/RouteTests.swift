@@ -155,7 +155,11 @@ struct RouteTests {
                 return results.allSatisfy { $0.status == "200" } && (10...80).contains(v2)
             }
             #expect((10...80).contains(v2), "\(v2) of 400 to web-v2")
-            let log = try lab.run(["logs", "client", "-c", "podlab-proxy"]).stdout
+            var log = ""
+            try await lab.eventually("the client's sidecar logged a request routed to web-v2", detail: { String(log.suffix(2000)) }) {
+                log = try lab.run(["logs", "client", "-c", "podlab-proxy"]).stdout
+                return log.contains("route=default/web-canary rule=0 backend=web-v2")
+            }
             #expect(log.contains("route=default/web-canary rule=0 backend=web-v2"), "\(log.suffix(2000))")
 
             // Without a retry rule about half the flaky Service's requests fail; with it, none.

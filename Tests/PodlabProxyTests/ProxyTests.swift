@@ -67,12 +67,28 @@ struct ProxyTests {
 
     @Test("request ids are version-4 UUIDs, all different")
     func requestIDs() {
-        let ids = (0..<100).map { _ in RequestID.make() }
-        #expect(Set(ids).count == 100)
+        let ids = (0..<1000).map { _ in RequestID.make() }
+        #expect(Set(ids).count == 1000)
         for id in ids {
-            #expect(id.count == 36)
-            #expect(Array(id)[14] == "4")
+            let characters = Array(id)
+            #expect(id.count == 36, "\(id)")
+            #expect([8, 13, 18, 23].allSatisfy { characters[$0] == "-" }, "\(id)")
+            #expect(characters.enumerated().allSatisfy { [8, 13, 18, 23].contains($0.offset) || "0123456789abcdef".contains($0.element) }, "\(id)")
+            #expect(characters[14] == "4", "version: \(id)")
+            #expect("89ab".contains(characters[19]), "variant: \(id)")
         }
+        // Every other hex digit takes all 16 values over 1 000 ids (random, not fixed).
+        for position in [0, 7, 9, 15, 20, 24, 35] {
+            #expect(Set(ids.map { Array($0)[position] }).count == 16, "position \(position)")
+        }
+    }
+
+    @Test("xoshiro256** gives its reference sequence for the seed 1, 2, 3, 4")
+    func xoshiroReference() {
+        var generator = Xoshiro256StarStar(seed: (1, 2, 3, 4))
+        #expect((0..<4).map { _ in generator.next() } == [11520, 0, 1_509_978_240, 1_215_971_899_390_074_240])
+        var zero = Xoshiro256StarStar(seed: (0, 0, 0, 0))
+        #expect((0..<4).map { _ in zero.next() }.contains { $0 != 0 })
     }
 
     @Test("the metrics text, golden")
