@@ -72,10 +72,14 @@ struct MountNamespaceTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("existing")) == ["kept"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.file("root")).isEmpty)
         #expect(Set(KernelTest.mountPoints(under: scratch.path)) == [pod])
-        // The worker came home to its working directory.
-        let worker = NamespaceWorker.shared.threadID
-        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/task/\(worker)/cwd")) == FileManager.default.currentDirectoryPath)
-        #expect(Self.inode("/proc/self/task/\(worker)/ns/mnt") == Self.inode("/proc/self/ns/mnt"))
+        // The worker came home to its working directory and mount namespace. Looked at from a job
+        // of its own: other tests share the worker, and one of their jobs may be under way (in
+        // another namespace) at any moment; between jobs it is always home.
+        let (directory, namespace) = try NamespaceWorker.shared.sync {
+            ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/cwd")), Self.inode("/proc/thread-self/ns/mnt"))
+        }
+        #expect(directory == FileManager.default.currentDirectoryPath)
+        #expect(namespace == Self.inode("/proc/self/ns/mnt"))
     }
 
     @Test("a subPath that leads out of its volume through a symbolic link is refused")

@@ -45,10 +45,7 @@ struct MeshHTTP2Tests {
             try Self.manifests.write(toFile: file, atomically: true, encoding: .utf8)
             try lab.run(["apply", "-f", file])
             try await lab.eventually("both pods Ready", timeout: .seconds(120)) {
-                try ["server", "client"].allSatisfy { name in
-                    let conditions = ((try lab.pod(name))["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
-                    return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
-                }
+                try ["server", "client"].allSatisfy { try lab.isReady($0) }
             }
             let serverIP = try lab.podIP("server")
 

@@ -74,10 +74,7 @@ struct MeshPolicyTests {
             try Self.manifests.write(toFile: file, atomically: true, encoding: .utf8)
             try lab.run(["apply", "-f", file])
             try await lab.eventually("every pod Ready", timeout: .seconds(120)) {
-                try [("web", "default"), ("client", "alpha"), ("client", "beta")].allSatisfy { name, namespace in
-                    let conditions = ((try lab.pod(name, namespace: namespace))["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
-                    return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
-                }
+                try [("web", "default"), ("client", "alpha"), ("client", "beta")].allSatisfy { try lab.isReady($0, namespace: $1) }
             }
             let web = "http://\(try lab.podIP("web")):8080"
             // Before any policy both namespaces get through (once the clients' sidecars know web is meshed).

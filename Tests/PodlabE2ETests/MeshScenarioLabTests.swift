@@ -107,10 +107,7 @@ struct MeshScenarioLabTests {
             try Self.topManifests.write(toFile: file, atomically: true, encoding: .utf8)
             try lab.run(["apply", "-f", file])
             try await lab.eventually("every pod Ready", timeout: .seconds(120)) {
-                try ["web", "flaky", "client"].allSatisfy { name in
-                    let conditions = ((try lab.pod(name))["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
-                    return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
-                }
+                try ["web", "flaky", "client"].allSatisfy { try lab.isReady($0) }
             }
             func clusterIP(_ service: String) throws -> String {
                 let object = try JSONSerialization.jsonObject(with: Data(try lab.run(["get", "svc", service, "-o", "json"]).stdout.utf8)) as? [String: Any]

@@ -87,11 +87,7 @@ struct MeshTLSTests {
             try Self.manifests.write(toFile: file, atomically: true, encoding: .utf8)
             try lab.run(["apply", "-f", file])
             try await lab.eventually("every pod Ready", timeout: .seconds(120)) {
-                try ["cart", "vault", "frontend", "plain"].allSatisfy { name in
-                    let pod = name == "frontend" ? try lab.pod(name, namespace: "front") : try lab.pod(name)
-                    let conditions = (pod["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
-                    return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
-                }
+                try ["cart", "vault", "frontend", "plain"].allSatisfy { try lab.isReady($0, namespace: $0 == "frontend" ? "front" : "default") }
             }
             let service = try JSONSerialization.jsonObject(with: Data(try lab.run(["get", "svc", "cart", "-o", "json"]).stdout.utf8)) as? [String: Any]
             let clusterIP = try #require((service?["spec"] as? [String: Any])?["clusterIP"] as? String)

@@ -64,10 +64,7 @@ struct MeshTests {
             try Self.manifests.write(toFile: file, atomically: true, encoding: .utf8)
             try lab.run(["apply", "-f", file])
             try await lab.eventually("every pod Ready", timeout: .seconds(120)) {
-                try ["server", "client", "plain"].allSatisfy { name in
-                    let conditions = ((try lab.pod(name))["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
-                    return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
-                }
+                try ["server", "client", "plain"].allSatisfy { try lab.isReady($0) }
             }
             // READY 2/2 for the meshed pods, 1/1 for the other.
             let table = try lab.run(["get", "pods"]).stdout

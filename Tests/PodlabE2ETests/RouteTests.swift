@@ -117,10 +117,7 @@ struct RouteTests {
             let file = lab.stateRoot + "/route-lab.yaml"
             try Self.manifests.write(toFile: file, atomically: true, encoding: .utf8)
             try lab.run(["apply", "-f", file])
-            try await lab.eventually("the client is Ready", timeout: .seconds(120)) {
-                let conditions = ((try lab.pod("client"))["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
-                return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
-            }
+            try await lab.eventually("the client is Ready", timeout: .seconds(120)) { try lab.isReady("client") }
             let web = try clusterIP(lab, "web"), flaky = try clusterIP(lab, "flaky")
             var last: [(status: String, hostname: String)] = []
             do {

@@ -39,6 +39,12 @@ struct TestLab: Sendable {
         return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
     }
 
+    /// Whether the pod's `Ready` condition is `True` (every container ready, sidecars included).
+    func isReady(_ name: String, namespace: String = "default") throws -> Bool {
+        let conditions = ((try pod(name, namespace: namespace))["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
+        return conditions.contains { $0["type"] as? String == "Ready" && $0["status"] as? String == "True" }
+    }
+
     func podIP(_ name: String) throws -> String {
         ((try pod(name))["status"] as? [String: Any])?["podIP"] as? String ?? ""
     }
